@@ -1,0 +1,320 @@
+package spec
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Duration is a Target Response Time. It is null in JSON where the schedule
+// says N/A, and written as a compact Go duration string ("24h", "30s").
+type Duration time.Duration
+
+// Format returns the compact Go duration string: "24h" rather than "24h0m0s".
+func (d Duration) Format() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// MarshalJSON writes the compact duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.Format()) }
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Std returns the time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Field is a request field a service carries beyond the common envelope.
+type Field struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Doc      string `json:"doc"`
+	Example  any    `json:"example"`
+	Rule     string `json:"rule,omitempty"`
+	Required bool   `json:"required"`
+}
+
+// Check is a CEL rule over a request's whole body.
+type Check struct {
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// AsWritten keeps the source's own words for cells we had to read.
+type AsWritten struct {
+	FutureDated string `json:"future_dated,omitempty"`
+	OnDemand    string `json:"on_demand,omitempty"`
+	Roles       string `json:"roles,omitempty"`
+}
+
+// Service is one row of Table 5.1 or Table 5.2 of Annex 5.
+type Service struct {
+	Ref           string     `json:"ref"`
+	Variant       string     `json:"variant,omitempty"`
+	Name          string     `json:"name"`
+	Description   string     `json:"description"`
+	Table         string     `json:"table"`
+	DeviceService bool       `json:"device_service"`
+	Alert         bool       `json:"alert"`
+	Critical      bool       `json:"critical"`
+	FutureDated   *Duration  `json:"future_dated"`
+	OnDemand      *Duration  `json:"on_demand"`
+	Scheduled     *Duration  `json:"scheduled,omitempty"`
+	AsWritten     *AsWritten `json:"as_written,omitempty"`
+	Roles         []string   `json:"roles"`
+	Target        string     `json:"target"`
+	Targets       []string   `json:"targets"`
+	Statuses      []string   `json:"statuses"`
+	Fields        []Field    `json:"fields"`
+	Checks        []Check    `json:"checks"`
+	Clause        string     `json:"clause"`
+}
+
+// Key identifies a row: the reference, with the variant where rows share one.
+func (s *Service) Key() string { return Key(s.Ref, s.Variant) }
+
+// Key joins a reference and a variant as rows are keyed ("1.1/credit", "4.1").
+func Key(ref, variant string) string {
+	if variant == "" {
+		return ref
+	}
+	return ref + "/" + variant
+}
+
+// HasRole reports whether role is an eligible role of the row.
+func (s *Service) HasRole(role string) bool {
+	for _, r := range s.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Registration says which Registration Data field names a user of a role.
+type Registration struct {
+	Field string `json:"field"`
+	Fuel  string `json:"fuel"`
+}
+
+// Role is one row of the Role Reference Key.
+type Role struct {
+	Code          string        `json:"code"`
+	Description   string        `json:"description"`
+	Kind          string        `json:"kind"`
+	Registration  *Registration `json:"registration,omitempty"`
+	LocalStatuses []string      `json:"local_statuses"`
+}
+
+// Status is a Smart Metering Inventory status (para 167).
+type Status struct {
+	Code      string `json:"code"`
+	Label     string `json:"label"`
+	Reachable bool   `json:"reachable"`
+	Order     int    `json:"order"`
+}
+
+// DeviceType is a Device of the glossary.
+type DeviceType struct {
+	Code  string `json:"code"`
+	Name  string `json:"name"`
+	Class string `json:"class"`
+	Fuel  string `json:"fuel,omitempty"`
+}
+
+// Alert is one row of Table 5.4.
+type Alert struct {
+	Code      string   `json:"code"`
+	Name      string   `json:"name"`
+	IssuedBy  []string `json:"issued_by"`
+	AsWritten string   `json:"as_written,omitempty"`
+	Service   string   `json:"service"`
+}
+
+// Threshold is one row of Table 5.3 with its CEL formulas.
+type Threshold struct {
+	ID            string   `json:"id"`
+	Roles         []string `json:"roles"`
+	Service       string   `json:"service"`
+	Metric        string   `json:"metric"`
+	MetricText    string   `json:"metric_text"`
+	Threshold     string   `json:"threshold"`
+	ThresholdText string   `json:"threshold_text"`
+}
+
+// Measure is a Code Performance Measure of para 262.
+type Measure struct {
+	Number   int     `json:"number"`
+	Name     string  `json:"name"`
+	Target   float64 `json:"target"`
+	Minimum  float64 `json:"minimum"`
+	Measures string  `json:"measures"`
+}
+
+// Reason is a stable reason code with its clause.
+type Reason struct {
+	Code    string `json:"code"`
+	When    string `json:"when"`
+	Clause  string `json:"clause"`
+	Outcome string `json:"outcome"`
+}
+
+// EnvelopeRule is a CEL rule over the common envelope.
+type EnvelopeRule struct {
+	Field   string `json:"field"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// Note404 lists the services that can also be scheduled.
+type Note404 struct {
+	Clause   string   `json:"clause"`
+	Services []string `json:"services"`
+	Target   Duration `json:"target"`
+}
+
+// ServiceRef names a row by reference and variant.
+type ServiceRef struct {
+	Ref     string `json:"ref"`
+	Variant string `json:"variant,omitempty"`
+}
+
+// Note405 lists the only services available for Type 2 Devices.
+type Note405 struct {
+	Clause   string       `json:"clause"`
+	Services []ServiceRef `json:"services"`
+}
+
+// Note406 is the Local Command Services note.
+type Note406 struct {
+	Clause             string   `json:"clause"`
+	Suppliers          []string `json:"suppliers"`
+	Others             []string `json:"others"`
+	DeviceServicesOnly bool     `json:"device_services_only"`
+}
+
+// Category is a category of service.
+type Category struct {
+	Code   string `json:"code"`
+	Label  string `json:"label"`
+	Clause string `json:"clause"`
+}
+
+// Enrolment says which commissioned devices enrol a system of a fuel.
+type Enrolment struct {
+	Clause   string   `json:"clause"`
+	Requires []string `json:"requires"`
+}
+
+// ThresholdRules are the parameters of para 407-411 and 272.
+type ThresholdRules struct {
+	Clause            string `json:"clause"`
+	ReportAtPercent   int    `json:"report_at_percent"`
+	FirstServiceMonth string `json:"first_service_month"`
+	ASMSMonths        int    `json:"asms_months"`
+	EnrolmentDay      int    `json:"enrolment_day"`
+}
+
+// Spec is the whole loaded spec: the single source of truth.
+type Spec struct {
+	Services       []*Service             `json:"services"`
+	Roles          []*Role                `json:"roles"`
+	Statuses       []*Status              `json:"statuses"`
+	DeviceTypes    []*DeviceType          `json:"device_types"`
+	Categories     []*Category            `json:"categories"`
+	Deliveries     []*Category            `json:"deliveries"`
+	Note404        Note404                `json:"note404"`
+	Note405        Note405                `json:"note405"`
+	Note406        Note406                `json:"note406"`
+	Enrolment      map[string]Enrolment   `json:"enrolment"`
+	AlertTarget    Duration               `json:"alert_target"`
+	Alerts         []*Alert               `json:"alerts"`
+	Thresholds     []*Threshold           `json:"thresholds"`
+	ThresholdRules ThresholdRules         `json:"threshold_rules"`
+	Measures       []*Measure             `json:"measures"`
+	MeasuresClause string                 `json:"measures_clause"`
+	Reasons        []*Reason              `json:"reasons"`
+	Patterns       map[string]string      `json:"patterns"`
+	EnvelopeRules  []EnvelopeRule         `json:"envelope_rules"`
+	// Hash is the SHA-256 of the spec's files, in name order.
+	Hash string `json:"hash"`
+
+	// data is the spec as plain JSON-shaped values, the input of policies.
+	data map[string]any
+
+	byKey    map[string]*Service
+	byRef    map[string][]*Service
+	roles    map[string]*Role
+	statuses map[string]*Status
+	types    map[string]*DeviceType
+	reasons  map[string]*Reason
+}
+
+func (s *Spec) index() {
+	s.byKey = map[string]*Service{}
+	s.byRef = map[string][]*Service{}
+	for _, svc := range s.Services {
+		s.byKey[svc.Key()] = svc
+		s.byRef[svc.Ref] = append(s.byRef[svc.Ref], svc)
+	}
+	s.roles = map[string]*Role{}
+	for _, r := range s.Roles {
+		s.roles[r.Code] = r
+	}
+	s.statuses = map[string]*Status{}
+	for _, st := range s.Statuses {
+		s.statuses[st.Code] = st
+	}
+	s.types = map[string]*DeviceType{}
+	for _, t := range s.DeviceTypes {
+		s.types[t.Code] = t
+	}
+	s.reasons = map[string]*Reason{}
+	for _, r := range s.Reasons {
+		s.reasons[r.Code] = r
+	}
+}
+
+// Service returns the row for ref and variant, or nil.
+func (s *Spec) Service(ref, variant string) *Service { return s.byKey[Key(ref, variant)] }
+
+// ServicesByRef returns the rows that share a reference, in schedule order.
+func (s *Spec) ServicesByRef(ref string) []*Service { return s.byRef[ref] }
+
+// Role returns the role with the code, or nil.
+func (s *Spec) Role(code string) *Role { return s.roles[code] }
+
+// Status returns the SMI status with the code, or nil.
+func (s *Spec) Status(code string) *Status { return s.statuses[code] }
+
+// DeviceType returns the device type with the code, or nil.
+func (s *Spec) DeviceType(code string) *DeviceType { return s.types[code] }
+
+// Reason returns the reason with the code, or nil.
+func (s *Spec) Reason(code string) *Reason { return s.reasons[code] }
+
+// Data returns the spec as JSON-shaped values (maps, slices, strings,
+// numbers), as policies see it under data.spec. Callers must not modify it.
+func (s *Spec) Data() map[string]any { return s.data }
+
+// ServiceName returns "4.1 Read Instantaneous Import Registers".
+func (svc *Service) String() string { return fmt.Sprintf("%s %s", svc.Key(), svc.Name) }

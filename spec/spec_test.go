@@ -1,0 +1,115 @@
+package spec
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestDefaultLoads(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.Services); got != 87 {
+		t.Errorf("services: got %d rows, want 87 (Table 5.1: 78 incl. A1, A2; Table 5.2: 9)", got)
+	}
+	if got := len(s.Roles); got != 7 {
+		t.Errorf("roles: got %d, want 7", got)
+	}
+	if got := len(s.Alerts); got != 35 {
+		t.Errorf("alerts: got %d, want 35", got)
+	}
+	if len(s.Hash) != 64 {
+		t.Errorf("hash %q", s.Hash)
+	}
+}
+
+// copySpec writes the embedded spec to a temporary directory and applies
+// edits (file -> old -> new).
+func copySpec(t *testing.T, edits ...[3]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := fs.WalkDir(Files(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(Files(), p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range edits {
+		p := filepath.Join(dir, e[0])
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), e[1]) {
+			t.Fatalf("edit: %q not in %s", e[1], e[0])
+		}
+		if err := os.WriteFile(p, []byte(strings.Replace(string(b), e[1], e[2], 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestBrokenSpecIsRefusedWithPosition(t *testing.T) {
+	row41 := `{ref: "4.1", name: "Read Instantaneous Import Registers"`
+	tests := []struct {
+		note string
+		edit [3]string
+		want string // regexp over the error text
+	}{
+		{"unknown role", [3]string{"services.cue", `roles: ["EIS", "GIS", "ENO", "GNO"], targets: _meters, fields: [
+		{name: "register"`, `roles: ["EIS", "GIS", "ENO", "DNO"], targets: _meters, fields: [
+		{name: "register"`}, `services.cue:\d+:\d+: .*unknown role code "DNO"`},
+		{"duplicate row", [3]string{"services.cue", row41, `{ref: "4.3", name: "Read Instantaneous Import Registers"`}, `services.cue:\d+:\d+: services\[\d+\]: duplicate row 4.3`},
+		{"no category", [3]string{"services.cue", `description: "Read the current tariff settings (including price, time of use matrix and time of use blocks) that are in use on a specified meter, in addition to the payment mode status.", table: "5.1", critical: false, future_dated: null, on_demand: "30s"`, `description: "x", table: "5.1", critical: false, future_dated: null, on_demand: null`}, `services.cue:\d+:\d+: services\[\d+\]: service 4.11 has no available category`},
+		{"scheduled not in note 404", [3]string{"services.cue", `services: ["4.8", "4.10", "4.12", "4.15", "4.16", "4.17"]`, `services: ["4.8", "4.10", "4.12", "4.15", "4.16"]`}, `services.cue:\d+:\d+: services\[\d+\].scheduled: service 4.17 is marked scheduled but is not listed in note 404`},
+		{"negative duration", [3]string{"services.cue", `{ref: "2.2", name: "Top Up Device", description: "Add prepayment credit to a specified meter.", table: "5.1", critical: false, future_dated: null, on_demand: "30s"`, `{ref: "2.2", name: "Top Up Device", description: "Add prepayment credit to a specified meter.", table: "5.1", critical: false, future_dated: null, on_demand: "-30s"`}, `services.cue:\d+:\d+: .*on_demand`},
+		{"unparseable duration", [3]string{"services.cue", `{ref: "2.2", name: "Top Up Device", description: "Add prepayment credit to a specified meter.", table: "5.1", critical: false, future_dated: null, on_demand: "30s"`, `{ref: "2.2", name: "Top Up Device", description: "Add prepayment credit to a specified meter.", table: "5.1", critical: false, future_dated: null, on_demand: "30 secs"`}, `services.cue:\d+:\d+: .*on_demand`},
+		{"syntax error", [3]string{"roles.cue", `roles: [string]: #Role`, `roles: [string]: #Role {`}, `roles.cue:\d+:\d+: `},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			dir := copySpec(t, tc.edit)
+			_, err := LoadDir(dir)
+			if err == nil {
+				t.Fatal("broken spec loaded")
+			}
+			var es ErrorSet
+			if !errors.As(err, &es) {
+				t.Fatalf("error %T is not an ErrorSet: %v", err, err)
+			}
+			if !regexp.MustCompile(tc.want).MatchString(err.Error()) {
+				t.Fatalf("error does not match %q:\n%v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestEditedCopyLoads(t *testing.T) {
+	dir := copySpec(t, [3]string{"services.cue", `roles: ["EIS", "GIS", "ENO", "GNO"], targets: _meters, fields: [
+		{name: "register"`, `roles: ["EIS", "GIS", "ENO"], targets: _meters, fields: [
+		{name: "register"`})
+	s, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Service("4.1", "").HasRole("GNO") {
+		t.Fatal("edit not applied")
+	}
+	if s.Hash == MustDefault().Hash {
+		t.Fatal("hash did not change with the content")
+	}
+}
