@@ -162,7 +162,7 @@ func decode(v cue.Value) (*Spec, error) {
 	if err := dec.Decode(s); err != nil {
 		return nil, fmt.Errorf("spec: decoding: %w", err)
 	}
-	s.data = data
+	s.data = flat
 	return s, nil
 }
 

@@ -84,9 +84,13 @@ type Service struct {
 	Target        string     `json:"target"`
 	Targets       []string   `json:"targets"`
 	Statuses      []string   `json:"statuses"`
-	Fields        []Field    `json:"fields"`
-	Checks        []Check    `json:"checks"`
-	Clause        string     `json:"clause"`
+	Registration  string     `json:"registration,omitempty"`
+	Commissions   bool       `json:"commissions,omitempty"`
+	// CreatesSchedule marks 5.1 Create Schedule.
+	CreatesSchedule bool    `json:"creates_schedule,omitempty"`
+	Fields          []Field `json:"fields"`
+	Checks          []Check `json:"checks"`
+	Clause          string  `json:"clause"`
 }
 
 // Key identifies a row: the reference, with the variant where rows share one.
@@ -236,25 +240,25 @@ type ThresholdRules struct {
 
 // Spec is the whole loaded spec: the single source of truth.
 type Spec struct {
-	Services       []*Service             `json:"services"`
-	Roles          []*Role                `json:"roles"`
-	Statuses       []*Status              `json:"statuses"`
-	DeviceTypes    []*DeviceType          `json:"device_types"`
-	Categories     []*Category            `json:"categories"`
-	Deliveries     []*Category            `json:"deliveries"`
-	Note404        Note404                `json:"note404"`
-	Note405        Note405                `json:"note405"`
-	Note406        Note406                `json:"note406"`
-	Enrolment      map[string]Enrolment   `json:"enrolment"`
-	AlertTarget    Duration               `json:"alert_target"`
-	Alerts         []*Alert               `json:"alerts"`
-	Thresholds     []*Threshold           `json:"thresholds"`
-	ThresholdRules ThresholdRules         `json:"threshold_rules"`
-	Measures       []*Measure             `json:"measures"`
-	MeasuresClause string                 `json:"measures_clause"`
-	Reasons        []*Reason              `json:"reasons"`
-	Patterns       map[string]string      `json:"patterns"`
-	EnvelopeRules  []EnvelopeRule         `json:"envelope_rules"`
+	Services       []*Service           `json:"services"`
+	Roles          []*Role              `json:"roles"`
+	Statuses       []*Status            `json:"statuses"`
+	DeviceTypes    []*DeviceType        `json:"device_types"`
+	Categories     []*Category          `json:"categories"`
+	Deliveries     []*Category          `json:"deliveries"`
+	Note404        Note404              `json:"note404"`
+	Note405        Note405              `json:"note405"`
+	Note406        Note406              `json:"note406"`
+	Enrolment      map[string]Enrolment `json:"enrolment"`
+	AlertTarget    Duration             `json:"alert_target"`
+	Alerts         []*Alert             `json:"alerts"`
+	Thresholds     []*Threshold         `json:"thresholds"`
+	ThresholdRules ThresholdRules       `json:"threshold_rules"`
+	Measures       []*Measure           `json:"measures"`
+	MeasuresClause string               `json:"measures_clause"`
+	Reasons        []*Reason            `json:"reasons"`
+	Patterns       map[string]string    `json:"patterns"`
+	EnvelopeRules  []EnvelopeRule       `json:"envelope_rules"`
 	// Hash is the SHA-256 of the spec's files, in name order.
 	Hash string `json:"hash"`
 
