@@ -1,0 +1,354 @@
+# The checks of para 134 on one Service Request, decided over the spec
+# (data.spec) and the facts the runtime loads (input.facts).
+#
+# `decision` is the reference: the first failing check, in the order of
+# para 134 as the public scenario format states it, with its reason code and
+# clause. `tables` is everything that depends on the spec alone; the engine
+# evaluates it once at load time and decides from lookups, and a test checks
+# that both agree on every case it generates.
+package dccgate.gateway
+
+# ---------------------------------------------------------------- tables
+
+tables := {
+	"services": services,
+	"local_statuses": local_statuses,
+	"registration": registration,
+	"checks": checks,
+}
+
+# services: per row key, what the checks need to know of it.
+services[key] := row if {
+	some s in data.spec.services
+	key := service_key(s)
+	row := {
+		"key": key,
+		"ref": s.ref,
+		"critical": s.critical,
+		"device_service": s.device_service,
+		"alert": s.alert,
+		"categories": {
+			"on_demand": s.on_demand != null,
+			"future_dated": s.future_dated != null,
+			"scheduled": object.get(s, "scheduled", null) != null,
+		},
+		"local": local_allowed(s),
+		"roles": {r | some r in s.roles},
+		"target": s.target,
+		"targets": {t | some t in s.targets},
+		"statuses": {st | some st in s.statuses},
+		"type2": type2_allowed(s),
+		"registration": registration_rule(s),
+		"commissions": object.get(s, "commissions", false),
+		"creates_schedule": object.get(s, "creates_schedule", false),
+		"clause": s.clause,
+	}
+}
+
+service_key(s) := concat("/", [s.ref, s.variant]) if object.get(s, "variant", "") != ""
+
+service_key(s) := s.ref if object.get(s, "variant", "") == ""
+
+# Note 405: only the listed rows may be aimed at a Type 2 Device.
+default type2_allowed(_) := false
+
+type2_allowed(s) if {
+	some n in data.spec.note405.services
+	n.ref == s.ref
+	object.get(n, "variant", "") == object.get(s, "variant", "")
+}
+
+# Note 406: local delivery is a way of delivering a Command.
+default local_allowed(_) := false
+
+local_allowed(s) if {
+	s.device_service
+	not s.alert
+}
+
+local_allowed(s) if not data.spec.note406.device_services_only
+
+# How the Registration Data check applies to a row.
+registration_rule(s) := "none" if s.alert
+registration_rule(s) := s.registration if {
+	not s.alert
+	s.registration
+}
+
+# Para 139: an activity of the DCC is not checked against Registration Data.
+registration_rule(s) := "skip" if {
+	not s.alert
+	not s.registration
+	not s.device_service
+}
+
+# Footnote 13: critical Commands are refused by the Device itself.
+registration_rule(s) := "skip" if {
+	not s.registration
+	s.device_service
+	not s.alert
+	s.critical
+}
+
+registration_rule(s) := "check" if {
+	not s.registration
+	s.device_service
+	not s.alert
+	not s.critical
+}
+
+# local_statuses: per role, the statuses in which note 406 allows it a
+# Command for Local Delivery.
+local_statuses[r.code] := {st | some st in r.local_statuses} if some r in data.spec.roles
+
+# registration: per role, which Registration Data field names it, for which
+# fuel. Roles that Registration Data does not name pass on their role alone.
+registration[r.code] := r.registration if {
+	some r in data.spec.roles
+	r.registration
+}
+
+# checks: the order in which checks run, each with the clause of its reason.
+check_order := [
+	"MALFORMED",
+	"CATEGORY_NOT_AVAILABLE",
+	"UNKNOWN_USER",
+	"USER_SUSPENDED",
+	"ROLE_NOT_ELIGIBLE",
+	"DEVICE_UNKNOWN",
+	"TYPE2_NOT_SUPPORTED",
+	"DEVICE_TYPE",
+	"DEVICE_STATUS",
+	"CHF_NOT_COMMISSIONED",
+	"METER_NOT_COMMISSIONED",
+	"MPXN_HAS_METER",
+	"NOT_REGISTERED",
+	"CERTIFICATE_INVALID",
+	"SIGNATURE_INVALID",
+	"ANOMALY",
+]
+
+checks := [c |
+	some code in check_order
+	some r in data.spec.reasons
+	r.code == code
+	c := {"code": code, "clause": r.clause, "outcome": r.outcome}
+]
+
+# ---------------------------------------------------------------- decision
+
+req := input.request
+
+# req_key is the row key the request asks for ("4.1", "1.1/credit").
+req_key := concat("/", [req.service, req.variant]) if object.get(req, "variant", "") != ""
+
+req_key := req.service if object.get(req, "variant", "") == ""
+
+facts := input.facts
+
+# row is the schedule row asked for; for 5.1 Create Schedule the device,
+# role and registration checks also apply to the scheduled service (inner).
+row := services[req_key]
+
+inner := services[req.schedule.service] if row.creates_schedule
+
+# fail contains every failing check as {code, detail}; decision takes the
+# first in check order.
+fail contains {"code": "MALFORMED", "detail": sprintf("unknown service %s", [req_key])} if {
+	not services[req_key]
+}
+
+fail contains {"code": "MALFORMED", "detail": sprintf("%s is an alert service, not a Service Request", [row.key])} if row.alert
+
+fail contains {"code": "MALFORMED", "detail": msg} if some msg in object.get(facts, "field_errors", [])
+
+fail contains {"code": "MALFORMED", "detail": "a future dated request needs an execution time after now"} if {
+	req.category == "future_dated"
+	not future_time_ok
+}
+
+future_time_ok if time.parse_rfc3339_ns(req.execute_at) > time.parse_rfc3339_ns(facts.now)
+
+fail contains {"code": "MALFORMED", "detail": "the service needs a target device"} if {
+	row.target in {"device", "new_device"}
+	object.get(req, "device_id", "") == ""
+}
+
+fail contains {"code": "MALFORMED", "detail": "Create Schedule needs a schedule naming a known service"} if {
+	row.creates_schedule
+	not inner
+}
+
+fail contains {"code": "CATEGORY_NOT_AVAILABLE", "detail": sprintf("%s is not available for %s", [req.category, row.key])} if {
+	req.category in {"on_demand", "future_dated"}
+	not row.categories[req.category]
+}
+
+# Scheduled services are created with 5.1 (note 404), never sent directly.
+fail contains {"code": "CATEGORY_NOT_AVAILABLE", "detail": sprintf("%s cannot be sent as scheduled; use Create Schedule", [row.key])} if {
+	req.category == "scheduled"
+}
+
+fail contains {"code": "CATEGORY_NOT_AVAILABLE", "detail": sprintf("%s is not available as a Scheduled Service (note 404)", [inner.key])} if {
+	inner
+	not inner.categories.scheduled
+}
+
+fail contains {"code": "CATEGORY_NOT_AVAILABLE", "detail": sprintf("a Command for Local Delivery is not available for %s", [row.key])} if {
+	req.delivery in {"local", "both"}
+	not row.local
+}
+
+fail contains {"code": "UNKNOWN_USER", "detail": "the User ID has not completed user entry"} if not facts.user.known
+
+fail contains {"code": "USER_SUSPENDED", "detail": "the user's rights are suspended"} if facts.user.suspended
+
+fail contains {"code": "ROLE_NOT_ELIGIBLE", "detail": sprintf("%s is not an eligible role for %s", [facts.user.role, row.key])} if {
+	not row.roles[facts.user.role]
+}
+
+fail contains {"code": "ROLE_NOT_ELIGIBLE", "detail": sprintf("%s is not an eligible role for the scheduled service %s", [facts.user.role, inner.key])} if {
+	inner
+	not inner.roles[facts.user.role]
+}
+
+# effective is the row whose device and registration rules apply.
+effective := inner if inner
+
+effective := row if not inner
+
+device_checked if effective.target == "device"
+
+fail contains {"code": "DEVICE_UNKNOWN", "detail": "the device is not on the Smart Metering Inventory"} if {
+	device_checked
+	not facts.device.known
+}
+
+fail contains {"code": "TYPE2_NOT_SUPPORTED", "detail": sprintf("%s is not available for a Type 2 Device", [effective.key])} if {
+	device_checked
+	facts.device.known
+	some t in data.spec.device_types
+	t.code == facts.device.type
+	t.class == "type2"
+	not effective.type2
+}
+
+fail contains {"code": "DEVICE_TYPE", "detail": sprintf("%s cannot be aimed at a %s", [effective.key, facts.device.type])} if {
+	device_checked
+	facts.device.known
+	not effective.targets[facts.device.type]
+}
+
+fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not allow %s over the SMWAN", [facts.device.status, effective.key])} if {
+	device_checked
+	facts.device.known
+	object.get(req, "delivery", "wan") in {"wan", "both"}
+	not effective.statuses[facts.device.status]
+}
+
+fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", [facts.device.status, facts.user.role])} if {
+	device_checked
+	facts.device.known
+	req.delivery in {"local", "both"}
+	not local_statuses[facts.user.role][facts.device.status]
+}
+
+# A new device (12.2) must not be on the inventory already, unless its row
+# allows its status.
+fail contains {"code": "DEVICE_STATUS", "detail": sprintf("the device is already on the inventory with status %s", [facts.device.status])} if {
+	effective.target == "new_device"
+	facts.device.known
+	not effective.statuses[facts.device.status]
+}
+
+# Para 187, for the service that commissions a Device.
+fail contains {"code": "CHF_NOT_COMMISSIONED", "detail": "the Communications Hub Function is not commissioned"} if {
+	commissioning
+	object.get(facts.device, "chf_status", "") != "commissioned"
+}
+
+fail contains {"code": "METER_NOT_COMMISSIONED", "detail": "the meter the device is to be associated with is not commissioned"} if {
+	commissioning
+	device_class != "meter"
+	object.get(facts.device, "meter_status", "") != "commissioned"
+}
+
+fail contains {"code": "MPXN_HAS_METER", "detail": "the MPxN already has a commissioned meter"} if {
+	commissioning
+	device_class == "meter"
+	facts.device.mpxn_has_meter
+}
+
+commissioning if {
+	effective.commissions
+	device_checked
+	facts.device.known
+}
+
+device_class := t.class if {
+	some t in data.spec.device_types
+	t.code == facts.device.type
+}
+
+fail contains {"code": "NOT_REGISTERED", "detail": sprintf("the user is not the registered %s for the device's MPxN", [registration[facts.user.role].field])} if {
+	effective.registration in {"check", "execution_date"}
+	registration[facts.user.role]
+	not registered
+}
+
+registered if {
+	bind := registration[facts.user.role]
+	some rec in object.get(facts, "registration", [])
+	rec.fuel == bind.fuel
+	object.get(rec, bind.field, "") == req.user_id
+}
+
+fail contains {"code": "CERTIFICATE_INVALID", "detail": "the certificate is expired, revoked or not the user's"} if {
+	object.get(facts, ["credentials", "certificate_valid"], true) == false
+}
+
+fail contains {"code": "SIGNATURE_INVALID", "detail": "the credentials do not verify"} if {
+	object.get(facts, ["credentials", "signature_valid"], true) == false
+}
+
+fail contains {"code": "ANOMALY", "detail": sprintf("%d requests in the window, more than the threshold of %d", [facts.anomaly.count, facts.anomaly.max])} if {
+	facts.anomaly.max > 0
+	facts.anomaly.count > facts.anomaly.max
+}
+
+# decision: accepted, or the first failing check in order.
+first := [f |
+	some c in checks
+	some f in fail
+	f.code == c.code
+][0]
+
+decision := {"outcome": "accepted", "code": "", "clause": "", "detail": ""} if {
+	row
+	count(fail) == 0
+}
+
+decision := {"outcome": c.outcome, "code": first.code, "clause": clause_of(first.code), "detail": first.detail} if {
+	some c in checks
+	c.code == first.code
+}
+
+# The clause of a row-specific refusal names the row too.
+clause_of(code) := sprintf("%s; %s (%s)", [c.clause, row.clause, row.key]) if {
+	code in {"CATEGORY_NOT_AVAILABLE", "ROLE_NOT_ELIGIBLE", "DEVICE_TYPE", "DEVICE_STATUS"}
+	row
+	some c in checks
+	c.code == code
+}
+
+clause_of(code) := c.clause if {
+	not code in {"CATEGORY_NOT_AVAILABLE", "ROLE_NOT_ELIGIBLE", "DEVICE_TYPE", "DEVICE_STATUS"}
+	some c in checks
+	c.code == code
+}
+
+clause_of(code) := c.clause if {
+	not row
+	some c in checks
+	c.code == code
+}
