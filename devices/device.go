@@ -1,0 +1,205 @@
+package devices
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"github.com/dccgate/dccgate/spec"
+)
+
+// Alert codes of Table 5.4 that the emulated devices raise, named by what
+// causes them. Which device types may raise each one is read from the spec.
+const (
+	alertTamper          = "A1"
+	alertNoPermission    = "A4"
+	alertLowBattery      = "A5"
+	alertLoadLimit       = "A6"
+	alertLoadLimitArmed  = "A7"
+	alertSupplyEnabled   = "A8"
+	alertEmergencyCredit = "A9"
+	alertLowCredit       = "A10"
+	alertDisabled        = "A11"
+	alertBillingLog      = "A13"
+	alertOverVoltage     = "A15"
+	alertUnderVoltage    = "A16"
+	alertPowerLoss       = "A21"
+	alertCreditAdded     = "A23"
+	alertRestored        = "A24"
+	alertLongOutage      = "A25"
+	alertAuxAdHoc        = "A26"
+	alertArmed           = "A28"
+)
+
+// Capacities of the emulated devices. Logs drop their oldest entries when
+// full, so a long-running fleet stays bounded.
+const (
+	maxEventLog = 100
+	maxOffLog   = 1024
+	maxUTRNs    = 64
+)
+
+// device is the live state of one emulated device.
+type device struct {
+	DeviceState
+	// class is the spec's class of the type: meter, hub, type1, type2.
+	class string
+	// seed makes the device's consumption deterministic and its own.
+	seed uint64
+	// accruedTo is the clock time registers have been brought up to.
+	accruedTo time.Time
+	// wasFlowing and off record when energy could flow, for profile data.
+	wasFlowing bool
+	off        []period
+
+	lowAlerted       bool // A10 raised since credit last rose above the threshold
+	disabledByCredit bool // A11 disabled the supply; a top-up arms it again
+	slotIdx          int64
+	slotWh           float64
+	prevDaily        float64 // import register at the last daily read
+	prevBilling      float64 // import register at the last billing read
+	utrns            []string
+	cins             int
+}
+
+// period is a span during which no energy flowed (power cut or supply not
+// enabled); to is zero while it lasts.
+type period struct{ from, to time.Time }
+
+func idHash(id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return h.Sum64()
+}
+
+func imageHash(image string) string {
+	s := sha256.Sum256([]byte(image))
+	return hex.EncodeToString(s[:])
+}
+
+// deviceCertificate names the device's own certificate for a key usage; a
+// new key pair (6.17) gives a new one.
+func (s *DeviceState) deviceCertificate(usage string) string {
+	return fmt.Sprintf("CERT/%s/%s/%d", s.ID, usage, s.KeyPairs[usage])
+}
+
+func (d *device) logEvent(at time.Time, code, detail string) {
+	d.EventLog = appendCapped(d.EventLog, LogEntry{At: at, Code: code, Detail: detail}, maxEventLog)
+}
+
+func (d *device) logSecurity(at time.Time, code, detail string) {
+	d.SecurityLog = appendCapped(d.SecurityLog, LogEntry{At: at, Code: code, Detail: detail}, maxEventLog)
+}
+
+func appendCapped[T any](s []T, v T, capacity int) []T {
+	s = append(s, v)
+	if len(s) > capacity {
+		s = slices.Delete(s, 0, len(s)-capacity)
+	}
+	return s
+}
+
+// flowing reports whether energy can flow through the device: it has
+// power and, for a meter, its supply is enabled.
+func (d *device) flowing() bool {
+	return d.Powered && (d.Meter == nil || d.Meter.Supply == SupplyEnabled)
+}
+
+// noteFlow records, after a change of power or supply at time at, when
+// energy stopped or started flowing. Callers accrue first, so registers are
+// up to at under the old state.
+func (d *device) noteFlow(at time.Time) {
+	now := d.flowing()
+	if now == d.wasFlowing {
+		return
+	}
+	d.wasFlowing = now
+	if !now {
+		d.off = appendCapped(d.off, period{from: at}, maxOffLog)
+		return
+	}
+	if n := len(d.off); n > 0 && d.off[n-1].to.IsZero() {
+		d.off[n-1].to = at
+	}
+}
+
+func (d *device) setSupply(at time.Time, state string) {
+	if d.Meter == nil {
+		return
+	}
+	d.Meter.Supply = state
+	d.noteFlow(at)
+}
+
+func (d *device) setPowered(at time.Time, on bool) {
+	d.Powered = on
+	if !on {
+		d.PowerLostAt = at
+	}
+	d.noteFlow(at)
+}
+
+// call is one Command being executed.
+type call struct {
+	f   *Fleet
+	t   *tx
+	d   *device
+	cmd Command
+	svc *spec.Service
+}
+
+func (c *call) now() time.Time { return c.t.now }
+
+// roleKind is the spec's kind of the sender's role: supplier,
+// network_operator, agent or other.
+func (c *call) roleKind() string {
+	if r := c.f.sp.Role(c.cmd.SenderRole); r != nil {
+		return r.Kind
+	}
+	return ""
+}
+
+// signerRules name, for the services that differ from the rule of para 140
+// (the sender's own credential), the credentials whose holder may sign.
+// 6.23: the CoS Party signs (para 146), or under the enduring arrangements
+// the losing supplier, who holds the supplier credential.
+var signerRules = map[string][]string{
+	"6.23": {CredCoSParty, CredSupplier},
+}
+
+// checkSigner enforces para 140-141 and footnote 13: a device accepts a
+// critical command only if signed by a party it holds a credential for, the
+// credential that goes with the sender's role.
+func (c *call) checkSigner() error {
+	kind := c.roleKind()
+	var kinds []string
+	if kind == CredSupplier || kind == CredNetworkOperator {
+		kinds = []string{kind}
+		if rule, ok := signerRules[c.svc.Key()]; ok && kind == CredSupplier {
+			kinds = rule
+		}
+	}
+	for _, k := range kinds {
+		if h := c.d.Credentials[k]; h != "" && h == c.cmd.Signer {
+			c.d.logSecurity(c.now(), "CRITICAL_COMMAND", fmt.Sprintf("%s from %s accepted, signed by %s (%s credential)", c.svc.Key(), c.cmd.Sender, c.cmd.Signer, k))
+			return nil
+		}
+	}
+	if len(kinds) == 0 {
+		return c.refuse(fmt.Sprintf("critical command %s from role %q: the device holds no credential for that role", c.svc.Key(), c.cmd.SenderRole))
+	}
+	return c.refuse(fmt.Sprintf("critical command %s signed by %q, not by the holder of the %v credential", c.svc.Key(), c.cmd.Signer, kinds))
+}
+
+// refuse logs a refused command in the security log, raises A4 (Source
+// Does not have Permission for Command) and returns the rejection.
+func (c *call) refuse(detail string) error {
+	c.d.logSecurity(c.now(), "COMMAND_REFUSED", detail)
+	c.t.raise(c.d, c.d.Type, alertNoPermission, c.now(), map[string]any{
+		"command": c.svc.Key(), "request_id": c.cmd.RequestID, "sender": c.cmd.Sender, "signer": c.cmd.Signer,
+	})
+	return rejected("%s", detail)
+}
