@@ -322,3 +322,6 @@ func (s *Spec) Data() map[string]any { return s.data }
 
 // ServiceName returns "4.1 Read Instantaneous Import Registers".
 func (svc *Service) String() string { return fmt.Sprintf("%s %s", svc.Key(), svc.Name) }
+
+// ServiceByKey returns the row with a key as Key writes it, or nil.
+func (s *Spec) ServiceByKey(key string) *Service { return s.byKey[key] }

@@ -179,6 +179,14 @@ fail contains {"code": "MALFORMED", "detail": "Create Schedule needs a schedule 
 	not inner
 }
 
+fail contains {"code": "MALFORMED", "detail": sprintf("unknown category %v", [req.category])} if {
+	not req.category in {"on_demand", "future_dated", "scheduled"}
+}
+
+fail contains {"code": "MALFORMED", "detail": sprintf("unknown delivery %v", [req.delivery])} if {
+	not req.delivery in {"wan", "local", "both"}
+}
+
 fail contains {"code": "CATEGORY_NOT_AVAILABLE", "detail": sprintf("%s is not available for %s", [req.category, row.key])} if {
 	req.category in {"on_demand", "future_dated"}
 	not row.categories[req.category]
@@ -269,13 +277,13 @@ fail contains {"code": "CHF_NOT_COMMISSIONED", "detail": "the Communications Hub
 
 fail contains {"code": "METER_NOT_COMMISSIONED", "detail": "the meter the device is to be associated with is not commissioned"} if {
 	commissioning
-	device_class != "meter"
+	not device_is_meter
 	object.get(facts.device, "meter_status", "") != "commissioned"
 }
 
 fail contains {"code": "MPXN_HAS_METER", "detail": "the MPxN already has a commissioned meter"} if {
 	commissioning
-	device_class == "meter"
+	device_is_meter
 	facts.device.mpxn_has_meter
 }
 
@@ -285,9 +293,10 @@ commissioning if {
 	facts.device.known
 }
 
-device_class := t.class if {
+device_is_meter if {
 	some t in data.spec.device_types
 	t.code == facts.device.type
+	t.class == "meter"
 }
 
 fail contains {"code": "NOT_REGISTERED", "detail": sprintf("the user is not the registered %s for the device's MPxN", [registration[facts.user.role].field])} if {

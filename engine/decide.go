@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/dccgate/dccgate/spec"
+	"github.com/dccgate/dccgate/spec/dcc"
+)
+
+// state is one decision in progress.
+type state struct {
+	e      *Engine
+	req    *Request
+	f      *Facts
+	row    *row // nil for an unknown service
+	inner  *row // the scheduled service of a 5.1
+	eff    *row // the row whose device and registration rules apply
+	errs   []string
+	roleB  uint32
+	typeB  uint32
+	statB  uint32
+	devChk bool
+}
+
+// Decide runs the checks in the policy's order and returns the first that
+// fails, or acceptance. It never panics on bad input and does no I/O.
+func (e *Engine) Decide(_ context.Context, req *Request, f *Facts) Decision {
+	st := state{e: e, req: req, f: f}
+	st.row = e.rows[spec.Key(req.Service, req.Variant)]
+	var body map[string]any
+	if st.row != nil {
+		st.errs, body = e.validate(req, st.row)
+		if st.row.p.CreatesSchedule && req.Schedule != nil {
+			st.inner = e.rows[req.Schedule.Service]
+		}
+	} else {
+		st.errs = e.validateEnvelope(req, nil)
+	}
+	st.eff = st.row
+	if st.inner != nil {
+		st.eff = st.inner
+	}
+	st.roleB = e.roleBit[f.User.Role]
+	st.typeB = e.typeBit[f.Device.Type]
+	st.statB = e.stBit[f.Device.Status]
+	st.devChk = st.eff != nil && st.eff.p.Target == "device"
+
+	for _, c := range e.order {
+		if failed, detail := c.fn(&st); failed {
+			d := Decision{Outcome: c.outcome, Reason: c.code, Clause: c.clause, Detail: detail, Body: body}
+			if st.row != nil {
+				d.Service = st.row.svc
+				d.Clause = st.row.clauses[c.code]
+			}
+			return d
+		}
+	}
+	return Decision{Outcome: Accepted, Service: st.row.svc, PreCommand: st.row.p.Critical, Body: body}
+}
+
+func (st *state) category() string {
+	if st.req.Category == "" {
+		return "on_demand"
+	}
+	return st.req.Category
+}
+
+func (st *state) delivery() string {
+	if st.req.Delivery == "" {
+		return "wan"
+	}
+	return st.req.Delivery
+}
+
+func (st *state) wan() bool   { d := st.delivery(); return d == "wan" || d == "both" }
+func (st *state) local() bool { d := st.delivery(); return d == "local" || d == "both" }
+
+// checkFuncs mirror the `fail` rules of policy/rego/gateway.rego, one per
+// reason code; the policy says in which order they run. A test checks that
+// both agree on every generated case.
+var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
+	dcc.ReasonMalformed: func(st *state) (bool, string) {
+		r := st.row
+		switch {
+		case r == nil:
+			return true, "unknown service " + spec.Key(st.req.Service, st.req.Variant)
+		case r.p.Alert:
+			return true, r.p.Key + " is an alert service, not a Service Request"
+		case len(st.errs) > 0:
+			return true, st.errs[0]
+		case st.category() == "future_dated" && !st.req.ExecuteAt.After(st.f.Now):
+			return true, "a future dated request needs an execution time after now"
+		case (r.p.Target == "device" || r.p.Target == "new_device") && st.req.DeviceID == "":
+			return true, "the service needs a target device"
+		case r.p.CreatesSchedule && st.inner == nil:
+			return true, "Create Schedule needs a schedule naming a known service"
+		}
+		switch st.category() {
+		case "on_demand", "future_dated", "scheduled":
+		default:
+			return true, "unknown category " + st.req.Category
+		}
+		switch st.delivery() {
+		case "wan", "local", "both":
+		default:
+			return true, "unknown delivery " + st.req.Delivery
+		}
+		return false, ""
+	},
+	dcc.ReasonCategoryNotAvailable: func(st *state) (bool, string) {
+		r := st.row
+		switch c := st.category(); {
+		case c == "on_demand" && !r.categories[0], c == "future_dated" && !r.categories[1]:
+			return true, fmt.Sprintf("%s is not available for %s", c, r.p.Key)
+		case c == "scheduled":
+			return true, fmt.Sprintf("%s cannot be sent as scheduled; use Create Schedule", r.p.Key)
+		}
+		if st.inner != nil && !st.inner.categories[2] {
+			return true, fmt.Sprintf("%s is not available as a Scheduled Service (note 404)", st.inner.p.Key)
+		}
+		if st.local() && !r.p.Local {
+			return true, "a Command for Local Delivery is not available for " + r.p.Key
+		}
+		return false, ""
+	},
+	dcc.ReasonUnknownUser: func(st *state) (bool, string) {
+		return !st.f.User.Known, "the User ID has not completed user entry"
+	},
+	dcc.ReasonUserSuspended: func(st *state) (bool, string) {
+		return st.f.User.Suspended, "the user's rights are suspended"
+	},
+	dcc.ReasonRoleNotEligible: func(st *state) (bool, string) {
+		if st.row.roles&st.roleB == 0 {
+			return true, fmt.Sprintf("%s is not an eligible role for %s", st.f.User.Role, st.row.p.Key)
+		}
+		if st.inner != nil && st.inner.roles&st.roleB == 0 {
+			return true, fmt.Sprintf("%s is not an eligible role for the scheduled service %s", st.f.User.Role, st.inner.p.Key)
+		}
+		return false, ""
+	},
+	dcc.ReasonDeviceUnknown: func(st *state) (bool, string) {
+		return st.devChk && !st.f.Device.Known, "the device is not on the Smart Metering Inventory"
+	},
+	dcc.ReasonType2NotSupported: func(st *state) (bool, string) {
+		if st.devChk && st.f.Device.Known && st.typeB&st.e.type2 != 0 && !st.eff.p.Type2 {
+			return true, st.eff.p.Key + " is not available for a Type 2 Device"
+		}
+		return false, ""
+	},
+	dcc.ReasonDeviceType: func(st *state) (bool, string) {
+		if st.devChk && st.f.Device.Known && st.eff.targets&st.typeB == 0 {
+			return true, fmt.Sprintf("%s cannot be aimed at a %s", st.eff.p.Key, st.f.Device.Type)
+		}
+		return false, ""
+	},
+	dcc.ReasonDeviceStatus: func(st *state) (bool, string) {
+		if !st.f.Device.Known {
+			return false, ""
+		}
+		if st.devChk && st.wan() && st.eff.statuses&st.statB == 0 {
+			return true, fmt.Sprintf("status %s does not allow %s over the SMWAN", st.f.Device.Status, st.eff.p.Key)
+		}
+		if st.devChk && st.local() && st.e.local[st.f.User.Role]&st.statB == 0 {
+			return true, fmt.Sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", st.f.Device.Status, st.f.User.Role)
+		}
+		if st.eff != nil && st.eff.p.Target == "new_device" && st.eff.statuses&st.statB == 0 {
+			return true, "the device is already on the inventory with status " + st.f.Device.Status
+		}
+		return false, ""
+	},
+	dcc.ReasonChfNotCommissioned: func(st *state) (bool, string) {
+		return st.commissioning() && st.f.Device.CHFStatus != "commissioned", "the Communications Hub Function is not commissioned"
+	},
+	dcc.ReasonMeterNotCommissioned: func(st *state) (bool, string) {
+		return st.commissioning() && st.typeB&st.e.meters == 0 && st.f.Device.MeterStatus != "commissioned", "the meter the device is to be associated with is not commissioned"
+	},
+	dcc.ReasonMpxnHasMeter: func(st *state) (bool, string) {
+		return st.commissioning() && st.typeB&st.e.meters != 0 && st.f.Device.MPxNHasMeter, "the MPxN already has a commissioned meter"
+	},
+	dcc.ReasonNotRegistered: func(st *state) (bool, string) {
+		rule := st.eff.p.Registration
+		if rule != "check" && rule != "execution_date" {
+			return false, ""
+		}
+		bind, ok := st.e.regs[st.f.User.Role]
+		if !ok {
+			return false, ""
+		}
+		for i := range st.f.Registration {
+			rec := &st.f.Registration[i]
+			if rec.Fuel != bind.Fuel {
+				continue
+			}
+			var who string
+			switch bind.Field {
+			case "import_supplier":
+				who = rec.ImportSupplier
+			case "export_supplier":
+				who = rec.ExportSupplier
+			case "network_operator":
+				who = rec.NetworkOperator
+			}
+			if who == st.req.UserID {
+				return false, ""
+			}
+		}
+		return true, "the user is not the registered " + bind.Field + " for the device's MPxN"
+	},
+	dcc.ReasonCertificateInvalid: func(st *state) (bool, string) {
+		return st.f.Credentials.CertificateInvalid, "the certificate is expired, revoked or not the user's"
+	},
+	dcc.ReasonSignatureInvalid: func(st *state) (bool, string) {
+		return st.f.Credentials.SignatureInvalid, "the credentials do not verify"
+	},
+	dcc.ReasonAnomaly: func(st *state) (bool, string) {
+		a := st.f.Anomaly
+		if a.Max > 0 && a.Count > a.Max {
+			return true, fmt.Sprintf("%d requests in the window, more than the threshold of %d", a.Count, a.Max)
+		}
+		return false, ""
+	},
+}
+
+func (st *state) commissioning() bool {
+	return st.eff.p.Commissions && st.devChk && st.f.Device.Known
+}

@@ -1,0 +1,251 @@
+// Package engine decides one Service Request: request + facts -> Decision.
+// It is pure (no I/O, no clock: the time comes in the facts) and fast: the
+// policy's tables are indexed once by New, and Decide does lookups and a few
+// compiled CEL programs, in the order the policy gives its checks.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dccgate/dccgate/policy"
+	"github.com/dccgate/dccgate/spec"
+	"github.com/dccgate/dccgate/spec/dcc"
+)
+
+// Request is a Service Request as the engine sees it.
+type Request struct {
+	Service   string // reference, e.g. "4.1"
+	Variant   string // where rows share a reference: "credit", "type2"
+	Category  string // on_demand (default), future_dated, scheduled
+	Delivery  string // wan (default), local, both
+	RequestID string
+	UserID    string
+	DeviceID  string
+	ExecuteAt time.Time // future dated
+	Schedule  *Schedule // 5.1 Create Schedule
+	Body      map[string]any
+}
+
+// Schedule is what a 5.1 Create Schedule asks for.
+type Schedule struct {
+	Service string // a note 404 reference
+	Every   time.Duration
+	First   time.Time
+	Body    map[string]any
+}
+
+// Facts are what the runtime knows when the request arrives: a snapshot, so
+// the decision is a function of its arguments.
+type Facts struct {
+	Now          time.Time
+	User         User
+	Device       Device
+	Registration []Registration // the records of the device's MPxNs, effective on the execution date
+	Credentials  Credentials
+	Anomaly      Anomaly
+}
+
+// User is the sender as the gateway knows it.
+type User struct {
+	Known     bool
+	Role      string
+	Suspended bool
+}
+
+// Device is the target device as the Smart Metering Inventory knows it.
+type Device struct {
+	Known        bool
+	Type         string
+	Status       string
+	CHFStatus    string // status of its Communications Hub Function
+	MeterStatus  string // status of the meter a non-meter device is associated with
+	MPxNHasMeter bool   // its MPxN already has another commissioned meter
+}
+
+// Registration is one MPxN's Registration Data.
+type Registration struct {
+	MPxN            string
+	Fuel            string
+	ImportSupplier  string
+	ExportSupplier  string
+	NetworkOperator string
+}
+
+// Credentials says how the request's credentials verified.
+type Credentials struct {
+	CertificateInvalid bool
+	SignatureInvalid   bool
+}
+
+// Anomaly is the volume count of para 135: Count requests (this one
+// included) in the window, against Max (0: no threshold).
+type Anomaly struct {
+	Count int
+	Max   int
+}
+
+// Outcomes of a decision.
+const (
+	Accepted    = "accepted"
+	Rejected    = "rejected"
+	Quarantined = "quarantined"
+)
+
+// Decision is the engine's answer.
+type Decision struct {
+	Outcome string
+	Reason  dcc.Reason
+	Clause  string
+	Detail  string
+	// Service is the row decided on (nil for an unknown service).
+	Service *spec.Service
+	// PreCommand is set for an accepted critical request: the user must
+	// sign a Pre-Command before a Command is sent (para 155).
+	PreCommand bool
+	// Body is the request body with values in their field types.
+	Body map[string]any
+}
+
+// Decider is what the runtime needs of an engine.
+type Decider interface {
+	Decide(ctx context.Context, req *Request, facts *Facts) Decision
+}
+
+var _ Decider = (*Engine)(nil)
+
+// Engine decides requests over one compiled policy. It is immutable and safe
+// for concurrent use.
+type Engine struct {
+	pol     *policy.Policy
+	spec    *spec.Spec
+	rows    map[string]*row
+	roleBit map[string]uint32
+	stBit   map[string]uint32
+	typeBit map[string]uint32
+	type2   uint32 // device types of class type2
+	meters  uint32 // device types of class meter
+	local   map[string]uint32
+	regs    map[string]spec.Registration
+	order   []check
+}
+
+type row struct {
+	svc        *spec.Service
+	p          *policy.ServiceRow
+	roles      uint32
+	targets    uint32
+	statuses   uint32
+	categories [3]bool // on_demand, future_dated, scheduled
+	fields     []policy.FieldRule
+	fieldIndex map[string]int
+	checks     []policy.BodyCheck
+	clauses    map[dcc.Reason]string
+}
+
+type check struct {
+	code    dcc.Reason
+	clause  string
+	outcome string
+	fn      func(*state) (bool, string)
+}
+
+// New compiles the policy over the spec and indexes its tables.
+func New(ctx context.Context, s *spec.Spec, opts ...policy.Option) (*Engine, error) {
+	p, err := policy.Compile(ctx, s, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return FromPolicy(p)
+}
+
+// FromPolicy indexes an already compiled policy.
+func FromPolicy(p *policy.Policy) (*Engine, error) {
+	s := p.Spec()
+	t := p.Tables()
+	e := &Engine{
+		pol: p, spec: s,
+		rows:    map[string]*row{},
+		roleBit: map[string]uint32{},
+		stBit:   map[string]uint32{},
+		typeBit: map[string]uint32{},
+		local:   map[string]uint32{},
+		regs:    t.Registration,
+	}
+	if len(s.Roles) > 32 || len(s.Statuses) > 32 || len(s.DeviceTypes) > 32 {
+		return nil, fmt.Errorf("engine: more than 32 roles, statuses or device types")
+	}
+	for i, r := range s.Roles {
+		e.roleBit[r.Code] = 1 << i
+	}
+	for i, st := range s.Statuses {
+		e.stBit[st.Code] = 1 << i
+	}
+	for i, d := range s.DeviceTypes {
+		e.typeBit[d.Code] = 1 << i
+		switch d.Class {
+		case "type2":
+			e.type2 |= 1 << i
+		case "meter":
+			e.meters |= 1 << i
+		}
+	}
+	for role, sts := range t.LocalStatuses {
+		e.local[role] = e.mask(e.stBit, sts)
+	}
+	checkClause := map[string]policy.Check{}
+	for _, c := range t.Checks {
+		checkClause[c.Code] = c
+	}
+	for key, pr := range t.Services {
+		svc := s.ServiceByKey(key)
+		if svc == nil {
+			return nil, fmt.Errorf("engine: policy table has row %s the spec lacks", key)
+		}
+		r := &row{
+			svc: svc, p: pr,
+			roles:      e.mask(e.roleBit, pr.Roles),
+			targets:    e.mask(e.typeBit, pr.Targets),
+			statuses:   e.mask(e.stBit, pr.Statuses),
+			categories: [3]bool{pr.Categories["on_demand"], pr.Categories["future_dated"], pr.Categories["scheduled"]},
+			fields:     p.Rules().Fields[key],
+			fieldIndex: map[string]int{},
+			checks:     p.Rules().Checks[key],
+			clauses:    map[dcc.Reason]string{},
+		}
+		for i, f := range r.fields {
+			r.fieldIndex[f.Field.Name] = i
+		}
+		for _, c := range t.Checks {
+			r.clauses[dcc.Reason(c.Code)] = c.Clause
+		}
+		// Refusals that turn on the row name it too, as the policy does.
+		for _, code := range []dcc.Reason{dcc.ReasonCategoryNotAvailable, dcc.ReasonRoleNotEligible, dcc.ReasonDeviceType, dcc.ReasonDeviceStatus} {
+			r.clauses[code] = fmt.Sprintf("%s; %s (%s)", checkClause[string(code)].Clause, pr.Clause, key)
+		}
+		e.rows[key] = r
+	}
+	for _, c := range t.Checks {
+		fn, ok := checkFuncs[dcc.Reason(c.Code)]
+		if !ok {
+			return nil, fmt.Errorf("engine: the policy orders a check %s the engine does not know", c.Code)
+		}
+		e.order = append(e.order, check{code: dcc.Reason(c.Code), clause: c.Clause, outcome: c.Outcome, fn: fn})
+	}
+	return e, nil
+}
+
+func (e *Engine) mask(bits map[string]uint32, codes []string) uint32 {
+	var m uint32
+	for _, c := range codes {
+		m |= bits[c]
+	}
+	return m
+}
+
+// Policy returns the compiled policy.
+func (e *Engine) Policy() *policy.Policy { return e.pol }
+
+// Spec returns the spec.
+func (e *Engine) Spec() *spec.Spec { return e.spec }
