@@ -37,6 +37,9 @@ var users = map[string]string{
 	"OU":  "00-00-00-00-00-00-0C-01",
 }
 
+// initialCredit lasts the test meters weeks.
+const initialCredit = 50000
+
 const cosParty = "00-00-00-00-00-00-0D-01"
 
 // byType says which device of the premises has each type.
@@ -57,25 +60,19 @@ func (r *recorder) add(a Alert) {
 	r.alerts = append(r.alerts, a)
 }
 
-// codes returns the codes raised since the last call, and forgets them.
-func (r *recorder) take() []string {
+// take returns the codes raised (about device, or any if "") since the
+// last call, and forgets every alert.
+func (r *recorder) take(device string) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []string
 	for _, a := range r.alerts {
-		out = append(out, a.Code)
+		if device == "" || a.Device == device {
+			out = append(out, a.Code)
+		}
 	}
 	r.alerts = nil
 	return out
-}
-
-func (r *recorder) last() Alert {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.alerts) == 0 {
-		return Alert{}
-	}
-	return r.alerts[len(r.alerts)-1]
 }
 
 type env struct {
@@ -87,7 +84,7 @@ type env struct {
 
 // newEnv builds a premises of every device type, electricity devices
 // trusting EIS and ENO, gas devices GIS and GNO, meters in prepayment with
-// 1000p credit.
+// credit for weeks.
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	return newEnvSpec(t, spec.MustDefault())
@@ -115,8 +112,8 @@ func newEnvSpec(t *testing.T, sp *spec.Spec) *env {
 	}
 	must(f.Add(chf1, TypeCHF, DeviceOptions{Credentials: elec, WANConnected: true, Commissioned: true}))
 	must(f.Add(chf2, TypeCHF, DeviceOptions{Credentials: elec, WANConnected: true}))
-	must(f.Add(esme, TypeESME, DeviceOptions{MPxN: "1900000000011", CHF: chf1, Credentials: elec, PaymentMode: PaymentPrepayment, CreditPence: 1000}))
-	must(f.Add(gsme, TypeGSME, DeviceOptions{MPxN: "1234567", CHF: chf1, Credentials: gas, PaymentMode: PaymentPrepayment, CreditPence: 1000}))
+	must(f.Add(esme, TypeESME, DeviceOptions{MPxN: "1900000000011", CHF: chf1, Credentials: elec, PaymentMode: PaymentPrepayment, CreditPence: initialCredit}))
+	must(f.Add(gsme, TypeGSME, DeviceOptions{MPxN: "1234567", CHF: chf1, Credentials: gas, PaymentMode: PaymentPrepayment, CreditPence: initialCredit}))
 	must(f.Add(gpf, TypeGPF, DeviceOptions{CHF: chf1, Meter: gsme, Credentials: gas}))
 	must(f.Add(ppmid, TypePPMID, DeviceOptions{CHF: chf1, Meter: esme, Credentials: elec}))
 	must(f.Add(hcalcs, TypeHCALCS, DeviceOptions{CHF: chf1, Meter: esme, Credentials: elec}))
@@ -200,9 +197,18 @@ func (e *env) state(id string) DeviceState {
 
 func (e *env) expectAlerts(want ...string) {
 	e.t.Helper()
-	got := e.rec.take()
+	got := e.rec.take("")
 	if !slices.Equal(got, want) {
 		e.t.Fatalf("alerts %v, want %v", got, want)
+	}
+}
+
+// expectAlertsFrom checks the alerts about one device, forgetting all.
+func (e *env) expectAlertsFrom(device string, want ...string) {
+	e.t.Helper()
+	got := e.rec.take(device)
+	if !slices.Equal(got, want) {
+		e.t.Fatalf("alerts about %s %v, want %v", device, got, want)
 	}
 }
 

@@ -1202,8 +1202,20 @@ func optOut(c *call) (map[string]any, error) {
 	return out, nil
 }
 
+// deviceID reads a field naming another device.
+func (c *call) deviceID(name string) (string, error) {
+	id, err := c.str(name)
+	if err != nil {
+		return "", err
+	}
+	if c.f.eui64 != nil && !c.f.eui64.MatchString(id) {
+		return "", devErr("field %s: %q is not a Device ID", name, id)
+	}
+	return id, nil
+}
+
 func join(c *call) (map[string]any, error) {
-	other, err := c.str("other_device")
+	other, err := c.deviceID("other_device")
 	if err != nil {
 		return nil, err
 	}
@@ -1221,7 +1233,7 @@ func join(c *call) (map[string]any, error) {
 }
 
 func unjoin(c *call) (map[string]any, error) {
-	other, err := c.str("other_device")
+	other, err := c.deviceID("other_device")
 	if err != nil {
 		return nil, err
 	}
@@ -1284,7 +1296,7 @@ func updateDeviceLog(c *call) (map[string]any, error) {
 }
 
 func restoreDeviceLog(c *call) (map[string]any, error) {
-	from, err := c.str("from_chf")
+	from, err := c.deviceID("from_chf")
 	if err != nil {
 		return nil, err
 	}
