@@ -376,7 +376,8 @@ func (f *Fleet) IDs() []string {
 	return slices.Sorted(maps.Keys(f.devices))
 }
 
-// Get returns a copy of a device's state, brought up to the clock's time.
+// Get returns a copy of a device's state, brought up to the clock's time
+// (which may raise the alerts consumption caused since it was last seen).
 func (f *Fleet) Get(id string) (DeviceState, bool) {
 	t := f.begin()
 	d := f.devices[id]

@@ -52,12 +52,17 @@ type recorder struct {
 	mu     sync.Mutex
 	alerts []Alert
 	wan    []string
+	// bad lists alerts whose data the gateway could not pass on as JSON.
+	bad []string
 }
 
 func (r *recorder) add(a Alert) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.alerts = append(r.alerts, a)
+	if msg := jsonFriendly(a.Data); msg != "" || a.Data["name"] == nil {
+		r.bad = append(r.bad, a.Code+": "+msg)
+	}
 }
 
 // take returns the codes raised (about device, or any if "") since the
@@ -97,6 +102,11 @@ func newEnvSpec(t *testing.T, sp *spec.Spec) *env {
 	f.SetDefaultCredential(CredCoSParty, cosParty)
 	rec := &recorder{}
 	f.OnAlert(rec.add)
+	t.Cleanup(func() {
+		if len(rec.bad) > 0 {
+			t.Errorf("alerts with bad data: %v", rec.bad)
+		}
+	})
 	f.OnWANConnected(func(chf string) {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()

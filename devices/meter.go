@@ -229,7 +229,7 @@ func (d *device) checkCredit(t *tx, at time.Time) {
 	if m.CreditPence < float64(m.LowCreditThresholdPence) {
 		if !d.lowAlerted {
 			d.lowAlerted = true
-			t.raise(d, d.Type, alertLowCredit, at, map[string]any{"credit_pence": m.CreditPence})
+			t.raise(d, d.Type, alertLowCredit, at, map[string]any{"credit_pence": round2(m.CreditPence)})
 		}
 	} else {
 		d.lowAlerted = false
@@ -237,7 +237,7 @@ func (d *device) checkCredit(t *tx, at time.Time) {
 	if m.Supply == SupplyEnabled && m.available() < float64(m.DisablementThresholdPence) {
 		d.setSupply(at, SupplyDisabled)
 		d.disabledByCredit = true
-		t.raise(d, d.Type, alertDisabled, at, map[string]any{"credit_pence": m.CreditPence, "supply": SupplyDisabled})
+		t.raise(d, d.Type, alertDisabled, at, map[string]any{"credit_pence": round2(m.CreditPence), "supply": SupplyDisabled})
 	}
 }
 

@@ -1,0 +1,364 @@
+package devices
+
+// Services 6: configuration and security credentials.
+
+import (
+	"fmt"
+	"slices"
+)
+
+func readConfig(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	d := c.d
+	out := map[string]any{
+		"device_id":         d.ID,
+		"device_type":       d.Type,
+		"mpxn":              d.MPxN,
+		"supplier_name":     d.SupplierName,
+		"firmware_version":  d.Firmware.Version,
+		"commissioned":      d.Commissioned,
+		"withdrawn":         d.Withdrawn,
+		"clock_synced_at":   rfc(d.ClockSyncedAt),
+		"restricted_before": rfc(d.RestrictedBefore),
+		"billing_day":       int64(m.BillingDay),
+		"payment_mode":      m.PaymentMode,
+		"supply":            m.Supply,
+		"tariff":            tariffData(m),
+		"prepayment":        prepayConfig(m),
+		"dst_start":         rfc(d.LocalTimeChange.DSTStart),
+		"dst_end":           rfc(d.LocalTimeChange.DSTEnd),
+	}
+	if m.Fuel == "gas" {
+		out["calorific_value"] = m.Gas.CalorificValue
+		out["conversion_factor"] = m.Gas.ConversionFactor
+		out["uncontrolled_flow_limit"] = m.Gas.UncontrolledFlowLimit
+	} else {
+		out["load_limit"] = loadLimitData(m)
+		out["over_voltage"] = m.Voltage.OverVolts
+		out["under_voltage"] = m.Voltage.UnderVolts
+		out["low_watts"] = m.LowWatts
+		out["high_watts"] = m.HighWatts
+		out["max_demand_period_minutes"] = m.MaxDemand.PeriodMinutes
+		out["randomised_offset_seconds"] = d.RandomisedOffsetSeconds
+	}
+	return out, nil
+}
+
+func configureLoadLimit(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	w, err := c.int("threshold_watts")
+	if err != nil {
+		return nil, err
+	}
+	if w <= 0 {
+		return nil, devErr("threshold_watts: must be positive")
+	}
+	reset, err := c.optBool("reset_counter", false)
+	if err != nil {
+		return nil, err
+	}
+	m.LoadLimit.Configured, m.LoadLimit.ThresholdWatts = true, w
+	if reset {
+		m.LoadLimit.Counter = 0
+	}
+	return loadLimitData(m), nil
+}
+
+func configureVoltage(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.nonNegative("over_voltage", "under_voltage")
+	if err != nil {
+		return nil, err
+	}
+	if v[1] >= v[0] {
+		return nil, devErr("under_voltage must be below over_voltage")
+	}
+	m.Voltage.OverVolts, m.Voltage.UnderVolts = v[0], v[1]
+	return map[string]any{"over_voltage": v[0], "under_voltage": v[1]}, nil
+}
+
+func configureGasConversion(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	cv, err := c.float("calorific_value")
+	if err != nil {
+		return nil, err
+	}
+	cf, err := c.float("conversion_factor")
+	if err != nil {
+		return nil, err
+	}
+	if cv <= 0 || cf <= 0 {
+		return nil, devErr("calorific value and conversion factor must be positive")
+	}
+	m.Gas.CalorificValue, m.Gas.ConversionFactor = cv, cf
+	return map[string]any{"calorific_value": cv, "conversion_factor": cf}, nil
+}
+
+func configureGasFlow(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	limit, err := c.float("uncontrolled_flow_limit")
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		return nil, devErr("uncontrolled_flow_limit must be positive")
+	}
+	m.Gas.UncontrolledFlowLimit = limit
+	return map[string]any{"uncontrolled_flow_limit": limit}, nil
+}
+
+func configureBillingCalendar(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	day, err := c.int("billing_day")
+	if err != nil {
+		return nil, err
+	}
+	// Only days every month has: the calendar must fire every month.
+	if day < 1 || day > 28 {
+		return nil, devErr("billing_day: 1 to 28")
+	}
+	m.BillingDay = int(day)
+	return map[string]any{"billing_day": day}, nil
+}
+
+func synchroniseClock(c *call) (map[string]any, error) {
+	c.d.ClockSyncedAt = c.now()
+	return map[string]any{"time": rfc(c.now())}, nil
+}
+
+func configurePowerThresholds(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.nonNegative("low_watts", "high_watts")
+	if err != nil {
+		return nil, err
+	}
+	if v[0] >= v[1] {
+		return nil, devErr("low_watts must be below high_watts")
+	}
+	m.LowWatts, m.HighWatts = v[0], v[1]
+	return map[string]any{"low_watts": v[0], "high_watts": v[1]}, nil
+}
+
+func logData(log []LogEntry) []any {
+	out := make([]any, len(log))
+	for i, e := range log {
+		out[i] = map[string]any{"at": rfc(e.At), "code": e.Code, "detail": e.Detail}
+	}
+	return out
+}
+
+func readLogs(c *call) (map[string]any, error) {
+	which, err := c.optStr("log", "both")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"log": which}
+	switch which {
+	case "event":
+		out["event_log"] = logData(c.d.EventLog)
+	case "security":
+		out["security_log"] = logData(c.d.SecurityLog)
+	case "both":
+		out["event_log"] = logData(c.d.EventLog)
+		out["security_log"] = logData(c.d.SecurityLog)
+	default:
+		return nil, devErr("unknown log %q", which)
+	}
+	return out, nil
+}
+
+// auxSwitch reads the switch number of a 6.14 or 7.x command.
+func (c *call) auxSwitch() (int, error) {
+	n, err := c.int("switch")
+	if err != nil {
+		return 0, err
+	}
+	if n < 1 || n > maxAux {
+		return 0, devErr("switch: the device has switches 1 to %d", maxAux)
+	}
+	return int(n), nil
+}
+
+func auxData(n int, s AuxSwitch) map[string]any {
+	return map[string]any{"switch": int64(n), "on": s.On, "calendar": s.Calendar, "boost": s.Boost}
+}
+
+func configureAuxCalendar(c *call) (map[string]any, error) {
+	n, err := c.auxSwitch()
+	if err != nil {
+		return nil, err
+	}
+	cal, err := c.str("calendar")
+	if err != nil {
+		return nil, err
+	}
+	s := c.d.Aux[n]
+	s.Calendar = cal
+	c.d.Aux[n] = s
+	return auxData(n, s), nil
+}
+
+// credentialKinds are the credentials 6.15 may name.
+var credentialKinds = []string{CredSupplier, CredNetworkOperator}
+
+// updateCredentials is 6.15: the sender replaces its own kind of
+// credential (a supplier the supplier's, a network operator the network
+// operator's) with its new one. Naming another party's credential is
+// refused (para 141: the signer must have the authority to change it).
+func updateCredentials(c *call) (map[string]any, error) {
+	kind, err := c.str("credential")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := c.str("certificate")
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(credentialKinds, kind) {
+		return nil, devErr("unknown credential %q", kind)
+	}
+	if kind != c.roleKind() {
+		return nil, c.refuse(fmt.Sprintf("6.15 from role %q may not replace the %s credential", c.cmd.SenderRole, kind))
+	}
+	return c.replaceCredential(kind, cert), nil
+}
+
+// replaceCredential makes the sender the holder of kind, keeping the
+// certificate it sent.
+func (c *call) replaceCredential(kind, cert string) map[string]any {
+	prev := c.d.Credentials[kind]
+	c.d.Credentials[kind] = c.cmd.Sender
+	c.d.Certificates[kind] = cert
+	c.d.logSecurity(c.now(), "CREDENTIALS_UPDATED", fmt.Sprintf("%s: %s replaced by %s (%s)", kind, prev, c.cmd.Sender, c.svc.Key()))
+	return map[string]any{"credential": kind, "holder": c.cmd.Sender, "previous": prev}
+}
+
+func issueCredentials(c *call) (map[string]any, error) {
+	usage, err := c.str("key_usage")
+	if err != nil {
+		return nil, err
+	}
+	if usage != "signing" && usage != "key_agreement" {
+		return nil, devErr("unknown key usage %q", usage)
+	}
+	c.d.KeyPairs[usage]++
+	c.d.logSecurity(c.now(), "KEY_PAIR_GENERATED", usage)
+	return map[string]any{
+		"key_usage": usage,
+		"csr":       fmt.Sprintf("CSR/%s/%s/%d", c.d.ID, usage, c.d.KeyPairs[usage]),
+	}, nil
+}
+
+func setMaxDemand(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.int("period_minutes")
+	if err != nil {
+		return nil, err
+	}
+	if p <= 0 || p > 24*60 {
+		return nil, devErr("period_minutes: 1 to 1440")
+	}
+	// A new timeframe starts a new maximum.
+	m.MaxDemand = MaxDemand{PeriodMinutes: p}
+	return map[string]any{"period_minutes": p}, nil
+}
+
+func setLocalTimeChange(c *call) (map[string]any, error) {
+	start, err := c.time("dst_start")
+	if err != nil {
+		return nil, err
+	}
+	end, err := c.time("dst_end")
+	if err != nil {
+		return nil, err
+	}
+	if !start.Before(end) {
+		return nil, devErr("dst_start must be before dst_end")
+	}
+	c.d.LocalTimeChange = LocalTimeChange{DSTStart: start, DSTEnd: end}
+	return map[string]any{"dst_start": rfc(start), "dst_end": rfc(end)}, nil
+}
+
+func setMPxN(c *call) (map[string]any, error) {
+	mpxn, err := c.str("mpxn")
+	if err != nil {
+		return nil, err
+	}
+	c.d.MPxN = mpxn
+	return map[string]any{"mpxn": mpxn}, nil
+}
+
+// handover is 6.21: the DCC's credential on a hub passes to the sender.
+func handover(c *call) (map[string]any, error) {
+	cert, err := c.str("certificate")
+	if err != nil {
+		return nil, err
+	}
+	return c.replaceCredential(CredAccessControlBroker, cert), nil
+}
+
+func configureEventBehaviour(c *call) (map[string]any, error) {
+	code, err := c.str("alert_code")
+	if err != nil {
+		return nil, err
+	}
+	action, err := c.str("action")
+	if err != nil {
+		return nil, err
+	}
+	if c.f.alerts[code] == nil {
+		return nil, devErr("unknown alert %q", code)
+	}
+	if action != "log" && action != "alert" && action != "ignore" {
+		return nil, devErr("unknown action %q", action)
+	}
+	c.d.EventBehaviour[code] = action
+	return map[string]any{"alert_code": code, "action": action}, nil
+}
+
+// changeOfSupplier is 6.23: the gaining supplier (the sender) becomes the
+// holder of the supplier credential. The gateway raises the alerts to the
+// gaining and losing suppliers (para 146).
+func changeOfSupplier(c *call) (map[string]any, error) {
+	cert, err := c.str("certificate")
+	if err != nil {
+		return nil, err
+	}
+	return c.replaceCredential(CredSupplier, cert), nil
+}
+
+func retrieveCredentials(c *call) (map[string]any, error) {
+	certs := map[string]any{}
+	for _, usage := range []string{"signing", "key_agreement"} {
+		certs[usage] = c.d.deviceCertificate(usage)
+	}
+	held := map[string]any{}
+	for k, v := range c.d.Credentials {
+		held[k] = v
+	}
+	return map[string]any{"device_certificates": certs, "credentials": held}, nil
+}

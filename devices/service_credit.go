@@ -1,0 +1,222 @@
+package devices
+
+// Services 1 and 2: tariffs, prices, balance and prepayment.
+
+import (
+	"fmt"
+	"slices"
+)
+
+func updateTariff(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	name, err := c.str("tariff_name")
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.nonNegative("standing_charge_pence", "unit_rate_millipence", "tou_blocks")
+	if err != nil {
+		return nil, err
+	}
+	if v[2] < 1 || v[2] > maxTOUBlocks {
+		return nil, devErr("tou_blocks: the meter has 1 to %d time-of-use blocks", maxTOUBlocks)
+	}
+	m.Tariff = Tariff{Name: name, StandingChargePence: v[0], UnitRateMillipence: v[1], TOUBlocks: int(v[2])}
+	m.resizeTOU(int(v[2]))
+	c.d.logEvent(c.now(), "TARIFF_UPDATED", fmt.Sprintf("%s by %s", name, c.cmd.Sender))
+	return tariffData(m), nil
+}
+
+// resizeTOU gives the meter n time-of-use registers, folding the energy of
+// dropped blocks into the last one kept.
+func (m *MeterState) resizeTOU(n int) {
+	resize := func(in []float64) []float64 {
+		out := make([]float64, n)
+		for i, v := range in {
+			out[min(i, n-1)] += v
+		}
+		return out
+	}
+	m.TOUKWh, m.BlockKWh = resize(m.TOUKWh), resize(m.BlockKWh)
+}
+
+func tariffData(m *MeterState) map[string]any {
+	return map[string]any{
+		"tariff_name":           m.Tariff.Name,
+		"standing_charge_pence": m.Tariff.StandingChargePence,
+		"unit_rate_millipence":  m.Tariff.UnitRateMillipence,
+		"tou_blocks":            int64(m.Tariff.TOUBlocks),
+		"payment_mode":          m.PaymentMode,
+	}
+}
+
+func updatePrice(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.nonNegative("standing_charge_pence", "unit_rate_millipence")
+	if err != nil {
+		return nil, err
+	}
+	m.Tariff.StandingChargePence, m.Tariff.UnitRateMillipence = v[0], v[1]
+	c.d.logEvent(c.now(), "PRICE_UPDATED", "by "+c.cmd.Sender)
+	return tariffData(m), nil
+}
+
+func adjustBalance(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	adj, err := c.int("adjustment_pence")
+	if err != nil {
+		return nil, err
+	}
+	m.CreditPence += float64(adj)
+	if adj > 0 {
+		m.repayEmergency()
+		c.d.creditAdded(c.t, c.now())
+	} else {
+		c.d.checkCredit(c.t, c.now())
+	}
+	c.d.logEvent(c.now(), "BALANCE_ADJUSTED", fmt.Sprintf("%+dp by %s", adj, c.cmd.Sender))
+	return prepayValues(m), nil
+}
+
+func updatePaymentMode(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	mode, err := c.str("mode")
+	if err != nil {
+		return nil, err
+	}
+	if mode != PaymentCredit && mode != PaymentPrepayment {
+		return nil, devErr("unknown payment mode %q", mode)
+	}
+	m.PaymentMode = mode
+	if mode == PaymentCredit {
+		c.d.lowAlerted = false
+		c.d.creditAdded(c.t, c.now()) // a supply disabled for credit is armed again
+	} else {
+		c.d.checkCredit(c.t, c.now())
+	}
+	c.d.logEvent(c.now(), "PAYMENT_MODE", mode)
+	return map[string]any{"payment_mode": mode, "supply": m.Supply}, nil
+}
+
+func resetBlockCounters(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	clear(m.BlockKWh)
+	c.d.logEvent(c.now(), "BLOCK_COUNTERS_RESET", "by "+c.cmd.Sender)
+	return map[string]any{"block_kwh": floats(m.BlockKWh)}, nil
+}
+
+func updatePrepayConfig(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.nonNegative("low_credit_threshold_pence", "emergency_credit_limit_pence", "disablement_threshold_pence")
+	if err != nil {
+		return nil, err
+	}
+	m.LowCreditThresholdPence, m.EmergencyCreditLimitPence, m.DisablementThresholdPence = v[0], v[1], v[2]
+	c.d.checkCredit(c.t, c.now())
+	return prepayConfig(m), nil
+}
+
+func prepayConfig(m *MeterState) map[string]any {
+	return map[string]any{
+		"low_credit_threshold_pence":   m.LowCreditThresholdPence,
+		"emergency_credit_limit_pence": m.EmergencyCreditLimitPence,
+		"disablement_threshold_pence":  m.DisablementThresholdPence,
+		"debt_recovery_pence_per_day":  m.DebtRecoveryPencePerDay,
+		"payment_mode":                 m.PaymentMode,
+	}
+}
+
+func prepayValues(m *MeterState) map[string]any {
+	return map[string]any{
+		"credit_pence":                 round2(m.CreditPence),
+		"available_credit_pence":       round2(m.available()),
+		"emergency_credit_active":      m.EmergencyCreditActive,
+		"emergency_credit_limit_pence": m.EmergencyCreditLimitPence,
+		"debt_pence":                   round2(m.DebtPence),
+		"debt_recovery_pence_per_day":  m.DebtRecoveryPencePerDay,
+		"payment_mode":                 m.PaymentMode,
+		"supply":                       m.Supply,
+	}
+}
+
+func topUp(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	utrn, err := c.str("utrn")
+	if err != nil {
+		return nil, err
+	}
+	amount, err := c.int("amount_pence")
+	if err != nil {
+		return nil, err
+	}
+	if utrn == "" || amount <= 0 {
+		return nil, devErr("a top-up needs a UTRN and a positive amount")
+	}
+	// A meter accepts each UTRN once, so a replayed top-up adds nothing.
+	if slices.Contains(c.d.utrns, utrn) {
+		c.d.logSecurity(c.now(), "UTRN_REFUSED", "UTRN "+utrn+" already used")
+		return nil, rejected("UTRN %s already used", utrn)
+	}
+	c.d.utrns = appendCapped(c.d.utrns, utrn, maxUTRNs)
+	m.CreditPence += float64(amount)
+	c.d.logEvent(c.now(), "TOP_UP", fmt.Sprintf("%dp, UTRN %s", amount, utrn))
+	c.t.raise(c.d, c.d.Type, alertCreditAdded, c.now(), map[string]any{"amount_pence": amount, "utrn": utrn, "credit_pence": round2(m.CreditPence)})
+	m.repayEmergency()
+	c.d.creditAdded(c.t, c.now())
+	out := prepayValues(m)
+	out["utrn"] = utrn
+	return out, nil
+}
+
+func updateDebt(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.nonNegative("debt_pence", "recovery_rate_pence_per_day")
+	if err != nil {
+		return nil, err
+	}
+	m.DebtPence, m.DebtRecoveryPencePerDay = float64(v[0]), v[1]
+	c.d.logEvent(c.now(), "DEBT_UPDATED", fmt.Sprintf("%dp at %dp/day", v[0], v[1]))
+	return prepayValues(m), nil
+}
+
+func activateEmergencyCredit(c *call) (map[string]any, error) {
+	m, err := c.meter()
+	if err != nil {
+		return nil, err
+	}
+	if m.PaymentMode != PaymentPrepayment {
+		return nil, devErr("emergency credit needs prepayment mode")
+	}
+	if m.EmergencyCreditLimitPence <= 0 {
+		return nil, devErr("no emergency credit configured (2.1)")
+	}
+	if !m.EmergencyCreditActive {
+		m.EmergencyCreditActive = true
+		c.t.raise(c.d, c.d.Type, alertEmergencyCredit, c.now(), map[string]any{"emergency_credit_pence": m.EmergencyCreditLimitPence})
+		c.d.creditAdded(c.t, c.now())
+	}
+	return prepayValues(m), nil
+}
