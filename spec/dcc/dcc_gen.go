@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "426b218c4dbf194820e4a57c4d0b5034f01cd41324a773baab51282a80e38e1a"
+const SpecHash = "6a44754eb454070069a51d374ca30338b2625e54d429f7b957526ba214335ac7"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/dccgate/dccgate/spec"
+)
+
+func runCmd(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(t.Context(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// specCopy writes the embedded spec to a directory, with edits applied.
+func specCopy(t *testing.T, edits ...[2]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := fs.WalkDir(spec.Files(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(spec.Files(), p)
+		if err != nil {
+			return err
+		}
+		for _, e := range edits {
+			if p == "services.cue" {
+				if !strings.Contains(string(b), e[0]) {
+					t.Fatalf("edit %q not found", e[0])
+				}
+				b = []byte(strings.Replace(string(b), e[0], e[1], 1))
+			}
+		}
+		return os.WriteFile(filepath.Join(dir, p), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+const row41 = `on_demand: "30s", roles: ["EIS", "GIS", "ENO", "GNO"], targets: _meters, fields: [
+		{name: "register"`
+
+func TestSpecVet(t *testing.T) {
+	if code, out, errs := runCmd(t, "", "spec", "vet"); code != 0 || !strings.Contains(out, "spec ok: 87 services") {
+		t.Fatalf("vet: %d %q %q", code, out, errs)
+	}
+	bad := specCopy(t, [2]string{row41, strings.Replace(row41, `"GNO"`, `"DNO"`, 1)})
+	code, _, errs := runCmd(t, "", "spec", "vet", "--spec", bad)
+	if code != exitFail || !regexp.MustCompile(`services\.cue:\d+:\d+: .*unknown role code "DNO"`).MatchString(errs) {
+		t.Fatalf("vet of a broken spec: %d %q", code, errs)
+	}
+	dup := specCopy(t, [2]string{`{ref: "4.2", name:`, `{ref: "4.1", name:`})
+	code, _, errs = runCmd(t, "", "spec", "vet", "--spec", dup)
+	if code != exitFail || !regexp.MustCompile(`services\.cue:\d+:\d+: services\[\d+\]: duplicate row 4\.1`).MatchString(errs) {
+		t.Fatalf("vet of a duplicate row: %d %q", code, errs)
+	}
+}
+
+func TestSpecExport(t *testing.T) {
+	code, out, errs := runCmd(t, "", "spec", "export")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var doc struct {
+		Services []struct {
+			Ref           string   `json:"ref"`
+			Variant       string   `json:"variant"`
+			Name          string   `json:"name"`
+			Critical      bool     `json:"critical"`
+			DeviceService bool     `json:"device_service"`
+			FutureDated   *string  `json:"future_dated"`
+			OnDemand      *string  `json:"on_demand"`
+			Roles         []string `json:"roles"`
+		} `json:"services"`
+		Roles      []any `json:"roles"`
+		Alerts     []any `json:"alerts"`
+		Thresholds []any `json:"thresholds"`
+		Measures   []any `json:"measures"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Services) != 87 || len(doc.Roles) != 7 || len(doc.Alerts) != 35 || len(doc.Thresholds) != 7 || len(doc.Measures) != 5 {
+		t.Fatalf("export counts: %d services %d roles %d alerts %d thresholds %d measures", len(doc.Services), len(doc.Roles), len(doc.Alerts), len(doc.Thresholds), len(doc.Measures))
+	}
+	byKey := map[string]int{}
+	for i, s := range doc.Services {
+		byKey[s.Ref+"/"+s.Variant] = i
+	}
+	s11 := doc.Services[byKey["1.1/prepayment"]]
+	if !s11.Critical || *s11.FutureDated != "24h" || *s11.OnDemand != "30s" || strings.Join(s11.Roles, " ") != "EIS GIS" {
+		t.Fatalf("1.1 prepayment: %+v", s11)
+	}
+	s12 := doc.Services[byKey["1.2/credit"]]
+	if s12.OnDemand != nil || s12.Critical {
+		t.Fatalf("1.2 credit: %+v", s12)
+	}
+	if s := doc.Services[byKey["11.1/"]]; *s.FutureDated != "120h" {
+		t.Fatalf("11.1: %v", *s.FutureDated)
+	}
+	if s := doc.Services[byKey["A1/"]]; *s.OnDemand != "1m" {
+		t.Fatalf("A1: %v", *s.OnDemand)
+	}
+	if s := doc.Services[byKey["8.2/"]]; s.DeviceService {
+		t.Fatal("8.2 marked as a device service")
+	}
+}
+
+func TestSpecShow(t *testing.T) {
+	code, out, _ := runCmd(t, "", "spec", "show", "1.1")
+	if code != 0 || !strings.Contains(out, "Update Import Tariff (prepayment)") || !strings.Contains(out, "Update Import Tariff (credit)") {
+		t.Fatalf("show 1.1: %d\n%s", code, out)
+	}
+	if code, _, _ := runCmd(t, "", "spec", "show", "99.9"); code != exitFail {
+		t.Fatal("show of an unknown service succeeded")
+	}
+}
+
+func TestSpecDiffAndDecideFollowAnEdit(t *testing.T) {
+	orig := specCopy(t)
+	edited := specCopy(t, [2]string{row41, strings.Replace(row41, `"GNO"`, ``, 1)})
+	code, out, errs := runCmd(t, "", "spec", "diff", orig, edited)
+	if code != 0 || !strings.Contains(out, "~ 4.1: GNO lose eligibility") {
+		t.Fatalf("diff: %d %q %q", code, out, errs)
+	}
+	if _, out, _ := runCmd(t, "", "spec", "diff", orig, orig); !strings.Contains(out, "no change") {
+		t.Fatalf("diff of identical specs: %q", out)
+	}
+	input := `{"request": {"service": "4.1", "user_id": "00-00-00-00-00-00-06-01", "device_id": "00-DB-00-00-00-00-E0-01", "body": {"register": "total"}},
+	 "facts": {"now": "2026-01-05T09:00:00Z", "user": {"known": true, "role": "GNO"}, "device": {"known": true, "type": "GSME", "status": "commissioned"},
+	           "registration": [{"mpxn": "1234567", "fuel": "gas", "import_supplier": "00-00-00-00-00-00-0A-01", "network_operator": "00-00-00-00-00-00-06-01"}]}}`
+	for _, tc := range []struct {
+		dir, want string
+	}{{orig, `"outcome": "accepted"`}, {edited, `"reason": "ROLE_NOT_ELIGIBLE"`}} {
+		for _, mode := range [][]string{nil, {"--reference"}} {
+			args := append([]string{"decide", "--spec", tc.dir}, mode...)
+			code, out, errs := runCmd(t, input, args...)
+			if code != 0 || !strings.Contains(out, tc.want) {
+				t.Fatalf("decide %v: %d %s %s", args, code, out, errs)
+			}
+		}
+	}
+}
+
+func TestDecideBadInput(t *testing.T) {
+	if code, _, errs := runCmd(t, `{"request": {"servce": "4.1"}}`, "decide"); code != exitUsage || !strings.Contains(errs, "servce") {
+		t.Fatalf("%d %q", code, errs)
+	}
+}
