@@ -31,13 +31,14 @@ const (
 // nodeBudget bounds how many YAML nodes one file may expand to. Aliases
 // let a small file name the same subtree many times over (and even
 // contain itself); counting visits keeps hostile input cheap.
-const nodeBudget = 1 << 20
+const nodeBudget = 1 << 18
 
 // maxDepth bounds the nesting of free-form values (request bodies).
 const maxDepth = 64
 
 // Load reads the scenario file at path, or every .yaml and .yml file under
-// the directory at path (recursively, in lexical order).
+// the directory at path (recursively, in lexical order, skipping hidden
+// directories); a directory without any is an error.
 //
 // It returns the scenarios that are valid and, if any file is not, an
 // ErrorList of every problem of every file, sorted; so a caller may run the
@@ -59,6 +60,9 @@ func Load(path string) ([]*Scenario, error) {
 			if err != nil {
 				return err
 			}
+			if e.IsDir() && p != path && strings.HasPrefix(e.Name(), ".") {
+				return filepath.SkipDir // .git and the like
+			}
 			if !e.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
 				files = append(files, p)
 			}
@@ -66,6 +70,10 @@ func Load(path string) ([]*Scenario, error) {
 		})
 		if err != nil {
 			return nil, err
+		}
+		if len(files) == 0 {
+			// Running nothing would pass; an empty suite is a mistake.
+			return nil, ErrorList{{File: path, Message: "no .yaml or .yml scenario files"}}
 		}
 	}
 	var (
@@ -219,6 +227,7 @@ func (d *decoder) yamlError(err error) {
 func (d *decoder) node(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
 		if i > 100 {
+			d.errorf(n, "", "alias chain too long")
 			return nil
 		}
 		n = n.Alias
@@ -559,10 +568,12 @@ func (d *decoder) users(top fields) []User {
 			Party:     d.str(f, "party", key),
 			Suspended: d.boolean(f, "suspended", key),
 		}
-		if line, dup := seen[u.ID]; dup && u.ID != "" {
-			d.errorf(f["id"].val, join(key, "id"), "duplicate user %s (first at line %d); one role per User ID (para 117)", u.ID, line)
-		} else {
-			seen[u.ID] = f["id"].val.Line
+		if u.ID != "" {
+			if line, dup := seen[u.ID]; dup {
+				d.errorf(f["id"].val, join(key, "id"), "duplicate user %s (first at line %d); one role per User ID (para 117)", u.ID, line)
+			} else {
+				seen[u.ID] = f["id"].val.Line
+			}
 		}
 		out = append(out, u)
 	}

@@ -275,19 +275,19 @@ func TestParseInvalid(t *testing.T) {
 		{"missing as", head + "  - request: {service: \"4.1\", device: " + dev + "}\n", []string{"t.yaml:3:5: steps[0].as: missing required key"}},
 		{"as on advance", head + "  - as: " + user + "\n    advance: 1h\n", []string{"t.yaml:3:5: steps[0].as: only a request is sent as a user"}},
 		{"missing device", req(`{service: "4.1"}`), []string{"t.yaml:4:14: steps[0].request.device: missing required key: 4.1 Read Instantaneous Import Registers is aimed at a device"}},
-		{"mpxn outside 8.2", req(`{service: "4.1", device: `+dev+`, mpxn: "1900000000011"}`), []string{"t.yaml:4:66: steps[0].request.mpxn: only an inventory query (8.2) names its target by mpxn"}},
+		{"mpxn outside 8.2", req(`{service: "4.1", device: ` + dev + `, mpxn: "1900000000011"}`), []string{"t.yaml:4:66: steps[0].request.mpxn: only an inventory query (8.2) names its target by mpxn"}},
 		{"postcode without premises", req(`{service: "8.2", postcode: "SW1H 0ET"}`), []string{"t.yaml:4:31: steps[0].request.postcode: postcode and premises go together"}},
-		{"unknown body field", req(`{service: "4.1", device: `+dev+`, body: {registr: total}}`), []string{"t.yaml:4:73: steps[0].request.body.registr: unknown field of 4.1 Read Instantaneous Import Registers; the spec gives register"}},
-		{"body on a service without fields", req(`{service: "8.1", device: `+dev+`, body: {x: 1}}`), []string{"t.yaml:4:73: steps[0].request.body.x: unknown field: 8.1 Commission Device takes no body fields"}},
-		{"sign on non-critical", req(`{service: "4.1", device: `+dev+`, sign: none}`), []string{"t.yaml:4:66: steps[0].request.sign: 4.1 Read Instantaneous Import Registers is not critical"}},
-		{"bad sign", req(`{service: "1.5", device: `+dev+`, sign: mine}`), []string{`t.yaml:4:72: steps[0].request.sign: expected own, none or {with: USER_ID}, got "mine"`}},
-		{"sign with bad id", req(`{service: "1.5", device: `+dev+`, sign: {with: me}}`), []string{`t.yaml:4:79: steps[0].request.sign.with: "me" is not an EUI-64 ID`}},
-		{"bad when", req(`{service: "4.1", device: `+dev+`, when: later}`), []string{`t.yaml:4:72: steps[0].request.when: expected on_demand, {future: TIME} or {schedule: {service, every, first}}, got "later"`}},
-		{"bad schedule", req(`{service: "5.1", device: `+dev+`, when: {schedule: {service: "4.99", every: 0s, first: "2026-01-06T00:00:00Z"}}}`), []string{
+		{"unknown body field", req(`{service: "4.1", device: ` + dev + `, body: {registr: total}}`), []string{"t.yaml:4:73: steps[0].request.body.registr: unknown field of 4.1 Read Instantaneous Import Registers; the spec gives register"}},
+		{"body on a service without fields", req(`{service: "8.1", device: ` + dev + `, body: {x: 1}}`), []string{"t.yaml:4:73: steps[0].request.body.x: unknown field: 8.1 Commission Device takes no body fields"}},
+		{"sign on non-critical", req(`{service: "4.1", device: ` + dev + `, sign: none}`), []string{"t.yaml:4:66: steps[0].request.sign: 4.1 Read Instantaneous Import Registers is not critical"}},
+		{"bad sign", req(`{service: "1.5", device: ` + dev + `, sign: mine}`), []string{`t.yaml:4:72: steps[0].request.sign: expected own, none or {with: USER_ID}, got "mine"`}},
+		{"sign with bad id", req(`{service: "1.5", device: ` + dev + `, sign: {with: me}}`), []string{`t.yaml:4:79: steps[0].request.sign.with: "me" is not an EUI-64 ID`}},
+		{"bad when", req(`{service: "4.1", device: ` + dev + `, when: later}`), []string{`t.yaml:4:72: steps[0].request.when: expected on_demand, {future: TIME} or {schedule: {service, every, first}}, got "later"`}},
+		{"bad schedule", req(`{service: "5.1", device: ` + dev + `, when: {schedule: {service: "4.99", every: 0s, first: "2026-01-06T00:00:00Z"}}}`), []string{
 			`t.yaml:4:93: steps[0].request.when.schedule.service: unknown service reference "4.99"`,
 			`t.yaml:4:108: steps[0].request.when.schedule.every: must be a positive duration`,
 		}},
-		{"unknown delivery", req(`{service: "4.1", device: `+dev+`, delivery: pigeon}`), []string{`t.yaml:4:76: steps[0].request.delivery: unknown delivery "pigeon"; the spec knows wan, local`}},
+		{"unknown delivery", req(`{service: "4.1", device: ` + dev + `, delivery: pigeon}`), []string{`t.yaml:4:76: steps[0].request.delivery: unknown delivery "pigeon"; the spec knows wan, local`}},
 		{"negative advance", head + "  - advance: -1h\n", []string{"t.yaml:3:14: steps[0].advance: the clock only moves forward"}},
 		{"bad event kind", head + "  - event: {device: " + dev + ", kind: Power Loss}\n", []string{`t.yaml:3:54: steps[0].event.kind: "Power Loss" is not an event kind`}},
 		{"outcome on advance", head + "  - advance: 1h\n    expect: {outcome: accepted}\n", []string{"t.yaml:4:14: steps[0].expect.outcome: only a request step has its own outcome"}},
@@ -381,9 +381,21 @@ func TestParseAliases(t *testing.T) {
 	}
 }
 
-func TestLoadMissing(t *testing.T) {
-	if _, err := Load(filepath.Join(t.TempDir(), "nope")); !errors.Is(err, os.ErrNotExist) {
+func TestLoadMissingOrEmpty(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(filepath.Join(dir, "nope")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("err = %v, want not exist", err)
+	}
+	// A directory without scenarios must not pass as an empty suite; hidden
+	// directories are not searched.
+	if err := os.Mkdir(filepath.Join(dir, ".hidden"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".hidden", "a.yaml"), []byte("name: a\nsteps:\n  - advance: 1h\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "no .yaml or .yml scenario files") {
+		t.Errorf("err = %v, want no scenario files", err)
 	}
 }
 
