@@ -1,0 +1,211 @@
+// Package store is the gateway's durable state behind one interface:
+// users, Registration Data, the Smart Metering Inventory, Service Requests
+// and their states, schedules, and the per-user stream of deliveries
+// (Service Responses and Alerts). Backends sit side by side: sqlite (the
+// embedded default, one file) and postgres (several gateways sharing the
+// load). They are tested by one suite (storetest).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns for these cases (compare with errors.Is).
+var (
+	ErrNotFound  = errors.New("store: not found")
+	ErrDuplicate = errors.New("store: duplicate key")
+	// ErrStale is returned by a conditional update whose expected state no
+	// longer holds (another worker or process moved the row first).
+	ErrStale = errors.New("store: row changed since read")
+)
+
+// User is a DCC User: one User ID, one role (para 117).
+type User struct {
+	ID        string // EUI-64
+	Role      string
+	Party     string
+	Suspended bool
+	// Entered: the user completed User Entry (para 116); only entered users
+	// may send requests.
+	Entered bool
+	// CertPEM is the user's certificate (for signature checks), if known.
+	CertPEM string
+	// LastCounter is the highest request counter accepted from this user.
+	LastCounter uint64
+}
+
+// Registration is one MPxN's Registration Data, effective from a date.
+type Registration struct {
+	MPxN            string
+	Fuel            string // electricity, gas
+	ImportSupplier  string
+	ExportSupplier  string
+	NetworkOperator string
+	Postcode        string
+	Premises        string
+	UPRN            string
+	EffectiveFrom   time.Time // zero: since always
+}
+
+// Device is one entry of the Smart Metering Inventory.
+type Device struct {
+	ID     string
+	Type   string // CHF GPF ESME GSME PPMID HCALCS IHD
+	Status string // pending, installed_not_commissioned, commissioned, withdrawn, decommissioned
+	MPxN   string // meters
+	CHF    string // the Communications Hub Function it belongs to
+	Meter  string // the meter a non-meter device is associated with
+	// Credentials is the User ID whose supplier credential the device holds
+	// (empty: the registered supplier).
+	Credentials string
+	UpdatedAt   time.Time
+}
+
+// Request is one Service Request and where it stands.
+type Request struct {
+	ID        string // originatorID:targetID:counter
+	UserID    string
+	Service   string // row key: "4.1", "1.1/credit"
+	DeviceID  string
+	Category  string // on_demand, future_dated, scheduled
+	Delivery  string // wan, local, both
+	ExecuteAt time.Time
+	After     string // predecessor request ID (para 126-127)
+	Body      []byte // JSON object of the fields
+	Schedule  []byte // JSON of a 5.1 schedule spec
+	// State: acknowledged, pending, held, awaiting_signature, executing,
+	// accepted, rejected, quarantined, cancelled, expired.
+	State       string
+	Reason      string
+	Clause      string
+	Message     string
+	ReceivedAt  time.Time
+	DueAt       time.Time
+	CompletedAt time.Time
+	Response    []byte // JSON
+	PreCommand  []byte
+	Signed      []byte // the signed Pre-Command
+	ScheduleID  string // set on the runs a schedule creates
+	Attempts    int
+}
+
+// Final reports whether the state is an end state.
+func (r *Request) Final() bool {
+	switch r.State {
+	case "accepted", "rejected", "quarantined", "cancelled", "expired", "failed":
+		return true
+	}
+	return false
+}
+
+// RequestFilter selects requests; zero fields do not filter.
+type RequestFilter struct {
+	UserID    string
+	DeviceID  string
+	States    []string
+	After     string    // requests sequenced after this request ID
+	DueBefore time.Time // ExecuteAt <= DueBefore (for pending work)
+	Limit     int
+}
+
+// Schedule is a recurring service a user created with 5.1 (note 404).
+type Schedule struct {
+	ID        string
+	UserID    string
+	DeviceID  string
+	Service   string // the scheduled service's key, e.g. "4.8"
+	Every     time.Duration
+	Next      time.Time // next execution time
+	Body      []byte
+	CreatedBy string // the 5.1 request ID
+}
+
+// Delivery is one message on a user's stream: a Service Response or an
+// Alert. Cursors are assigned by the store, increasing per store.
+type Delivery struct {
+	Cursor    int64
+	UserID    string
+	Kind      string // response, alert
+	RequestID string // for responses
+	Code      string // alert code (A1-A35) for alerts
+	DeviceID  string
+	Payload   []byte // JSON
+	CreatedAt time.Time
+	DueAt     time.Time
+}
+
+// Store is the durable state. Every method is safe for concurrent use.
+type Store interface {
+	Close() error
+	// Ping checks the backend is reachable.
+	Ping(ctx context.Context) error
+
+	PutUser(ctx context.Context, u User) error // insert or replace
+	GetUser(ctx context.Context, id string) (User, error)
+	ListUsers(ctx context.Context) ([]User, error)
+
+	PutRegistration(ctx context.Context, r Registration) error // insert or replace (MPxN, EffectiveFrom)
+	// Registrations returns, for each MPxN given, the record in effect at
+	// time at (the latest EffectiveFrom <= at).
+	Registrations(ctx context.Context, mpxns []string, at time.Time) ([]Registration, error)
+	// RegistrationsAt returns the records in effect at time at whose
+	// postcode and premises, or UPRN, match (empty arguments do not match).
+	RegistrationsAt(ctx context.Context, postcode, premises, uprn string, at time.Time) ([]Registration, error)
+
+	PutDevice(ctx context.Context, d Device) error // insert or replace
+	GetDevice(ctx context.Context, id string) (Device, error)
+	// Devices lists inventory entries; zero filter fields do not filter.
+	Devices(ctx context.Context, f DeviceFilter) ([]Device, error)
+	// SetDeviceStatus moves a device from one status to another; ErrStale
+	// if it is no longer in from.
+	SetDeviceStatus(ctx context.Context, id, from, to string, at time.Time) error
+
+	// InsertRequest stores a new request durably and, in the same
+	// transaction, raises the user's LastCounter to counter. It returns
+	// ErrDuplicate if the ID exists, and ErrStale if counter is not above
+	// the user's LastCounter (a replay).
+	InsertRequest(ctx context.Context, r Request, counter uint64) error
+	GetRequest(ctx context.Context, id string) (Request, error)
+	ListRequests(ctx context.Context, f RequestFilter) ([]Request, error)
+	// UpdateRequest replaces the request if its stored state is still
+	// fromState (ErrStale otherwise) and appends the deliveries in the same
+	// transaction, returning their cursors.
+	UpdateRequest(ctx context.Context, r Request, fromState string, deliveries []Delivery) ([]int64, error)
+	// CountRequests counts a user's requests of a service received in
+	// [since, until] in any of the states given (all states if none).
+	CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string) (int, error)
+
+	PutSchedule(ctx context.Context, s Schedule) error
+	DeleteSchedule(ctx context.Context, id string) error
+	ListSchedules(ctx context.Context, f ScheduleFilter) ([]Schedule, error)
+	// AdvanceSchedule moves a schedule's Next from `from` to `to`
+	// (ErrStale if it is no longer from), so a run happens once.
+	AdvanceSchedule(ctx context.Context, id string, from, to time.Time) error
+
+	// AppendDeliveries appends messages to users' streams and returns their
+	// cursors in order.
+	AppendDeliveries(ctx context.Context, ds []Delivery) ([]int64, error)
+	// Deliveries returns a user's messages with cursor > after, in cursor
+	// order; userID "" returns every user's.
+	Deliveries(ctx context.Context, userID string, after int64, limit int) ([]Delivery, error)
+	// Reset deletes everything (test and scenario worlds only).
+	Reset(ctx context.Context) error
+}
+
+// DeviceFilter selects inventory entries.
+type DeviceFilter struct {
+	CHF   string
+	Meter string
+	MPxN  string
+	Type  string
+	IDs   []string
+}
+
+// ScheduleFilter selects schedules.
+type ScheduleFilter struct {
+	UserID    string
+	DeviceID  string
+	DueBefore time.Time // Next <= DueBefore
+}
