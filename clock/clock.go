@@ -109,3 +109,12 @@ func (v *Virtual) Set(t time.Time) time.Time {
 	}
 	return now
 }
+
+// Reset sets the clock to t even if that is earlier, dropping every waiter:
+// for starting a new world on the same clock (a scenario run).
+func (v *Virtual) Reset(t time.Time) {
+	v.mu.Lock()
+	v.now = t.UTC()
+	v.waiters = nil
+	v.mu.Unlock()
+}

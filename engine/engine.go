@@ -26,6 +26,9 @@ type Request struct {
 	ExecuteAt time.Time // future dated
 	Schedule  *Schedule // 5.1 Create Schedule
 	Body      map[string]any
+	// After is the request this one is sequenced after (para 126-127); the
+	// runtime holds it, the engine does not look at it.
+	After string
 }
 
 // Schedule is what a 5.1 Create Schedule asks for.

@@ -93,7 +93,7 @@ func GoTypes(s *spec.Spec) (Output, error) {
 	f.Const().Defs(alConsts...)
 
 	// Services.
-	f.Comment("ServiceKey identifies a schedule row: the reference, with the variant\n// where rows share a reference.")
+	f.Comment("ServiceKey identifies a schedule row: the reference, and the variant where rows share one.")
 	f.Type().Id("ServiceKey").String()
 	var svConsts, rows []jen.Code
 	names := map[string]string{}
@@ -122,6 +122,14 @@ func GoTypes(s *spec.Spec) (Output, error) {
 		}))
 	}
 	f.Const().Defs(svConsts...)
+	bodies := jen.Dict{}
+	for _, svc := range s.Services {
+		if !svc.Alert {
+			bodies[jen.Lit(snake(svc.Name))] = jen.Id("Service" + ident(svc.Key()))
+		}
+	}
+	f.Comment("ProtoBodies maps each body field of the API's ServiceRequest to its row.")
+	f.Var().Id("ProtoBodies").Op("=").Map(jen.String()).Id("ServiceKey").Values(bodies)
 	f.Comment("Row is one row of the schedule. A zero duration is N/A.")
 	f.Type().Id("Row").Struct(
 		jen.Id("Key").Id("ServiceKey"),

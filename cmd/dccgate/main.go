@@ -1,6 +1,9 @@
 // Command dccgate is the DCC User Gateway made executable: one binary for
 // policy authors, DCC Users and test teams.
 //
+//	dccgate serve [--data DIR] [--store URL] [--virtual-clock]
+//	dccgate dev init [--data DIR]           local CA and user certificates
+//	dccgate scenario run [--target URL] FILE_OR_DIR...
 //	dccgate spec vet [--spec DIR]          validate the spec (file:line errors)
 //	dccgate spec export [--spec DIR]       the whole spec as JSON
 //	dccgate spec show REF [--spec DIR]     one service as a person reads it
@@ -40,6 +43,9 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"serve", "run the gateway (embedded SQLite, demo world, local mTLS)", runServe},
+		{"scenario", "run scenario files against an in-process or a running gateway", runScenario},
+		{"dev", "set up local certificates (dev init)", runDev},
 		{"spec", "vet, export, show and diff the spec", runSpec},
 		{"decide", "decide a request against the spec and policy (reads JSON)", runDecide},
 		{"version", "print the build and the spec's content hash", runVersion},

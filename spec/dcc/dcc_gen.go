@@ -152,10 +152,7 @@ const (
 	AlertA35 AlertCode = "A35" // RMS below Voltage Sag Threshold on Phase N
 )
 
-/*
-ServiceKey identifies a schedule row: the reference, with the variant
-// where rows share a reference.
-*/
+// ServiceKey identifies a schedule row: the reference, and the variant where rows share one.
 type ServiceKey string
 
 const (
@@ -247,6 +244,95 @@ const (
 	Service12_1          ServiceKey = "12.1"           // Request WAN Matrix
 	Service12_2          ServiceKey = "12.2"           // Device Pre-notification
 )
+
+// ProtoBodies maps each body field of the API's ServiceRequest to its row.
+var ProtoBodies = map[string]ServiceKey{
+	"activate_auxiliary_load":                                   Service7_5,
+	"activate_emergency_credit":                                 Service2_5,
+	"activate_firmware":                                         Service11_3,
+	"add_auxiliary_load_to_boost_button":                        Service7_9,
+	"adjust_meter_balance":                                      Service1_5,
+	"arm_supply":                                                Service7_3,
+	"clear_event_log":                                           Service3_3,
+	"commission_device":                                         Service8_1,
+	"configure_event_behaviour":                                 Service6_22,
+	"create_schedule":                                           Service5_1,
+	"deactivate_auxiliary_load":                                 Service7_6,
+	"decommission_device":                                       Service8_3,
+	"delete_schedule":                                           Service5_3,
+	"device_pre_notification":                                   Service12_2,
+	"disable_supply":                                            Service7_2,
+	"display_message":                                           Service3_1,
+	"enable_supply":                                             Service7_1,
+	"issue_security_credentials":                                Service6_17,
+	"join_service_type_1_devices":                               Service8_7Type1,
+	"join_service_type_2_devices":                               Service8_7Type2,
+	"read_active_power_import":                                  Service4_16,
+	"read_auxiliary_load_control_switch_configuration":          Service7_7,
+	"read_boost_button_details":                                 Service7_11,
+	"read_device_configuration":                                 Service6_2,
+	"read_device_log":                                           Service8_9,
+	"read_event_or_security_log":                                Service6_13,
+	"read_firmware_version":                                     Service11_2,
+	"read_instantaneous_export_registers":                       Service4_2,
+	"read_instantaneous_import_registers":                       Service4_1,
+	"read_instantaneous_prepay_values":                          Service4_3,
+	"read_inventory":                                            Service8_2,
+	"read_load_limit_counter":                                   Service4_15,
+	"read_maximum_demand_registers":                             Service4_12,
+	"read_network_data":                                         Service4_10,
+	"read_prepayment_configuration":                             Service4_13,
+	"read_prepayment_daily_read_log":                            Service4_14,
+	"read_profile_data":                                         Service4_8,
+	"read_schedule":                                             Service5_2,
+	"read_supply_status":                                        Service7_4,
+	"read_tariff":                                               Service4_11,
+	"record_network_data_gas":                                   Service14_1,
+	"remove_auxiliary_load_from_boost_button":                   Service7_10,
+	"request_customer_identification_number":                    Service9_1,
+	"request_handover_of_dcc_controlled_device":                 Service6_21,
+	"request_wan_matrix":                                        Service12_1,
+	"reset_auxiliary_load":                                      Service7_8,
+	"reset_customer_pin":                                        Service3_5,
+	"reset_tariff_block_counter_matrix":                         Service1_7,
+	"restore_han_device_log":                                    Service8_12,
+	"restrict_access_for_change_of_tenancy":                     Service3_2,
+	"retrieve_billing_data_log":                                 Service4_4,
+	"retrieve_daily_consumption_log":                            Service4_17,
+	"retrieve_daily_read_log":                                   Service4_6,
+	"retrieve_device_security_credentials":                      Service6_24,
+	"return_local_command_response":                             Service8_13,
+	"service_opt_in":                                            Service8_6,
+	"service_opt_out":                                           Service8_5,
+	"set_device_configuration_local_time_change_calendar":       Service6_19,
+	"set_device_configuration_mpxn":                             Service6_20,
+	"set_maximum_demand_registers":                              Service6_18,
+	"set_randomised_offset_limit":                               Service7_12,
+	"synchronise_clock":                                         Service6_11,
+	"top_up_device":                                             Service2_2,
+	"un_join_service":                                           Service8_8Type1,
+	"un_join_service_type_2_devices":                            Service8_8Type2,
+	"update_debt":                                               Service2_3,
+	"update_device_configuration_auxiliary_load_control":        Service6_14,
+	"update_device_configuration_billing_calendar":              Service6_8,
+	"update_device_configuration_gas_conversion":                Service6_6,
+	"update_device_configuration_gas_flow":                      Service6_7,
+	"update_device_configuration_instantaneous_power_threshold": Service6_12,
+	"update_device_configuration_load_limiting":                 Service6_4,
+	"update_device_configuration_voltage":                       Service6_5,
+	"update_firmware":                                           Service11_1,
+	"update_han_device_log":                                     Service8_11,
+	"update_import_tariff_credit":                               Service1_1Credit,
+	"update_import_tariff_prepayment":                           Service1_1Prepayment,
+	"update_inventory":                                          Service8_4,
+	"update_payment_mode":                                       Service1_6,
+	"update_prepay_configuration":                               Service2_1,
+	"update_price_credit":                                       Service1_2Credit,
+	"update_price_prepayment":                                   Service1_2Prepayment,
+	"update_security_credentials":                               Service6_15,
+	"update_security_credentials_cos":                           Service6_23,
+	"update_supplier_name":                                      Service3_4,
+}
 
 // Row is one row of the schedule. A zero duration is N/A.
 type Row struct {

@@ -578,10 +578,14 @@ func (x *Alert) GetData() *structpb.Struct {
 type SubmitSignedPreCommandRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// signed_pre_command is the Pre-Command with the user's signature appended.
+	// signed_pre_command is the Pre-Command the user signed, byte for byte as
+	// the gateway returned it.
 	SignedPreCommand []byte `protobuf:"bytes,2,opt,name=signed_pre_command,json=signedPreCommand,proto3" json:"signed_pre_command,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// signature is the user's ECDSA P-256 signature over SHA-256 of the
+	// Pre-Command (ASN.1 DER), verified against the user's certificate.
+	Signature     []byte `protobuf:"bytes,3,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitSignedPreCommandRequest) Reset() {
@@ -624,6 +628,13 @@ func (x *SubmitSignedPreCommandRequest) GetRequestId() string {
 func (x *SubmitSignedPreCommandRequest) GetSignedPreCommand() []byte {
 	if x != nil {
 		return x.SignedPreCommand
+	}
+	return nil
+}
+
+func (x *SubmitSignedPreCommandRequest) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
 	}
 	return nil
 }
@@ -679,11 +690,12 @@ const file_dccgate_v1_gateway_proto_rawDesc = "" +
 	"\tdevice_id\x18\x04 \x01(\tR\bdeviceId\x127\n" +
 	"\traised_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\braisedAt\x121\n" +
 	"\x06due_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05dueAt\x12+\n" +
-	"\x04data\x18\a \x01(\v2\x17.google.protobuf.StructR\x04data\"l\n" +
+	"\x04data\x18\a \x01(\v2\x17.google.protobuf.StructR\x04data\"\x8a\x01\n" +
 	"\x1dSubmitSignedPreCommandRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12,\n" +
-	"\x12signed_pre_command\x18\x02 \x01(\fR\x10signedPreCommand2\xbf\x02\n" +
+	"\x12signed_pre_command\x18\x02 \x01(\fR\x10signedPreCommand\x12\x1c\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature2\xbf\x02\n" +
 	"\x0eGatewayService\x12?\n" +
 	"\x06Submit\x12\x19.dccgate.v1.SubmitRequest\x1a\x1a.dccgate.v1.SubmitResponse\x12E\n" +
 	"\n" +

@@ -1,0 +1,431 @@
+// Package connectgw drives a gateway through its public Connect API: the
+// AdminService of a `dccgate serve --virtual-clock` to set up worlds and move
+// the clock, and the GatewayService as each user, with the certificate the
+// admin Reset issues it. It implements scenario.Gateway, so the same
+// scenarios run against any gateway that serves this API.
+package connectgw
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
+	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/conformance/scenario"
+	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/spec"
+	"github.com/dccgate/dccgate/spec/dcc"
+)
+
+// Client is a scenario.Gateway over the public API.
+type Client struct {
+	url   string
+	caPEM []byte
+	admin dccgatev1connect.AdminServiceClient
+	spec  *spec.Spec
+
+	mu       sync.Mutex
+	users    map[string]*userClient
+	counters map[string]uint64
+	// Wait bounds how long Submit waits for an on-demand request to finish.
+	Wait time.Duration
+}
+
+type userClient struct {
+	api  dccgatev1connect.GatewayServiceClient
+	cert pki.Issued
+}
+
+// New connects to the gateway at url (https://host:port) with the admin
+// certificate and the CA that signed the gateway's server certificate.
+func New(url string, caPEM []byte, adminCert pki.Issued, sp *spec.Spec) (*Client, error) {
+	hc, err := httpClient(caPEM, adminCert)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		url: strings.TrimRight(url, "/"), caPEM: caPEM, spec: sp,
+		admin: dccgatev1connect.NewAdminServiceClient(hc, url, connect.WithGRPC()),
+		users: map[string]*userClient{}, counters: map[string]uint64{}, Wait: 20 * time.Second,
+	}, nil
+}
+
+func httpClient(caPEM []byte, cert pki.Issued) (*http.Client, error) {
+	cfg, err := pki.ClientTLS(caPEM, cert)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}}, nil
+}
+
+var _ scenario.Gateway = (*Client)(nil)
+
+// Reset implements scenario.Gateway.
+func (c *Client) Reset(ctx context.Context, w scenario.World) error {
+	req := &dccgatev1.ResetRequest{Start: timestamppb.New(w.Start)}
+	for _, u := range w.Users {
+		req.Users = append(req.Users, &dccgatev1.WorldUser{Id: u.ID, Role: dccgatev1.Role(dccgatev1.Role_value["ROLE_"+u.Role]), Party: u.Party, Suspended: u.Suspended})
+	}
+	for _, r := range w.Registration {
+		req.Registration = append(req.Registration, &dccgatev1.WorldRegistration{Mpxn: r.MPxN, Fuel: r.Fuel, ImportSupplier: r.ImportSupplier, ExportSupplier: r.ExportSupplier,
+			NetworkOperator: r.NetworkOperator, Postcode: r.Postcode, Premises: r.Premises, Uprn: r.UPRN})
+	}
+	for _, d := range w.Inventory {
+		req.Inventory = append(req.Inventory, &dccgatev1.InventoryDevice{DeviceId: d.Device, Type: dccgatev1.DeviceType(dccgatev1.DeviceType_value["DEVICE_TYPE_"+d.Type]),
+			Status: dccgatev1.DeviceStatus(dccgatev1.DeviceStatus_value["DEVICE_STATUS_"+strings.ToUpper(d.Status)]), Mpxn: d.MPxN, Chf: d.CHF, Meter: d.Meter, Credentials: d.Credentials})
+	}
+	for _, a := range w.Anomaly {
+		rule := &dccgatev1.AnomalyThreshold{Service: a.Service, Max: int64(a.Max), Per: durationpb.New(a.Per)}
+		if a.Role != "" {
+			rule.Role = dccgatev1.Role(dccgatev1.Role_value["ROLE_"+a.Role])
+		}
+		req.Anomaly = append(req.Anomaly, rule)
+	}
+	resp, err := c.admin.Reset(ctx, connect.NewRequest(req))
+	if err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.users = map[string]*userClient{}
+	c.counters = map[string]uint64{}
+	for _, cr := range resp.Msg.GetCredentials() {
+		cert := pki.Issued{CertPEM: []byte(cr.GetCertPem()), KeyPEM: []byte(cr.GetKeyPem())}
+		hc, err := httpClient([]byte(resp.Msg.GetCaPem()), cert)
+		if err != nil {
+			return err
+		}
+		c.users[cr.GetUserId()] = &userClient{api: dccgatev1connect.NewGatewayServiceClient(hc, c.url), cert: cert}
+	}
+	return nil
+}
+
+func (c *Client) user(id string) (*userClient, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, ok := c.users[id]
+	if !ok {
+		return nil, fmt.Errorf("no credentials for user %s (not in the world)", id)
+	}
+	return u, nil
+}
+
+// nextID gives the next request ID of a user.
+func (c *Client) nextID(user, target string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counters[user]++
+	if target == "" {
+		target = "00-00-00-00-00-00-00-00"
+	}
+	return fmt.Sprintf("%s:%s:%d", user, target, c.counters[user])
+}
+
+// Submit implements scenario.Gateway: it sends the request as the user,
+// signs the Pre-Command of a critical request as r.Sign says, and waits
+// until the request has gone as far as it can without the clock moving.
+func (c *Client) Submit(ctx context.Context, as string, r scenario.SubmitRequest) (scenario.SubmitResult, error) {
+	u, err := c.user(as)
+	if err != nil {
+		// A sender the world does not know: its request goes through a
+		// client with no certificate the gateway accepts as a user.
+		return scenario.SubmitResult{Outcome: scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonUnknownUser)}}, nil
+	}
+	msg, err := c.build(as, r)
+	if err != nil {
+		return scenario.SubmitResult{}, err
+	}
+	resp, err := u.api.Submit(ctx, connect.NewRequest(&dccgatev1.SubmitRequest{Request: msg}))
+	if err != nil {
+		if connect.CodeOf(err) == connect.CodeInvalidArgument {
+			return scenario.SubmitResult{Outcome: scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonMalformed)}}, nil
+		}
+		return scenario.SubmitResult{}, err
+	}
+	id := resp.Msg.GetRequestId()
+	st := resp.Msg.GetState()
+	if st.GetState() == "awaiting_signature" && r.Sign.Mode != scenario.SignNone {
+		signer := u
+		if r.Sign.Mode == scenario.SignWith {
+			if signer, err = c.user(r.Sign.With); err != nil {
+				return scenario.SubmitResult{}, err
+			}
+		}
+		key, err := pki.ParseKey(signer.cert.KeyPEM)
+		if err != nil {
+			return scenario.SubmitResult{}, err
+		}
+		sig, err := pki.Sign(key, st.GetPreCommand())
+		if err != nil {
+			return scenario.SubmitResult{}, err
+		}
+		sresp, err := u.api.SubmitSignedPreCommand(ctx, connect.NewRequest(&dccgatev1.SubmitSignedPreCommandRequest{RequestId: id, SignedPreCommand: st.GetPreCommand(), Signature: sig}))
+		if err != nil {
+			return scenario.SubmitResult{}, err
+		}
+		st = sresp.Msg
+	}
+	st, err = c.wait(ctx, u, id, st)
+	if err != nil {
+		return scenario.SubmitResult{}, err
+	}
+	return scenario.SubmitResult{RequestID: id, Outcome: outcome(st)}, nil
+}
+
+// wait polls until the request leaves the states that move without the
+// clock (acknowledged, executing).
+func (c *Client) wait(ctx context.Context, u *userClient, id string, st *dccgatev1.RequestState) (*dccgatev1.RequestState, error) {
+	deadline := time.Now().Add(c.Wait)
+	delay := time.Millisecond
+	for st.GetState() == "acknowledged" || st.GetState() == "executing" {
+		if time.Now().After(deadline) {
+			return st, fmt.Errorf("request %s still %s after %s", id, st.GetState(), c.Wait)
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(delay):
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+		resp, err := u.api.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
+		if err != nil {
+			return st, err
+		}
+		st = resp.Msg
+	}
+	return st, nil
+}
+
+// outcome maps a gateway state to the scenario format's outcomes.
+func outcome(st *dccgatev1.RequestState) scenario.Outcome {
+	s := st.GetState()
+	switch s {
+	case "awaiting_signature":
+		s = scenario.OutcomePending
+	case "expired":
+		s = scenario.OutcomeCancelled
+	}
+	return scenario.Outcome{State: s, Reason: st.GetReason(), Clause: st.GetClause()}
+}
+
+// build makes the API request: the envelope, and the body message of the
+// row with the fields set from r.Body.
+func (c *Client) build(as string, r scenario.SubmitRequest) (*dccgatev1.ServiceRequest, error) {
+	key := spec.Key(r.Service, r.Variant)
+	env := &dccgatev1.Envelope{UserId: as, DeviceId: r.Device, RequestId: c.nextID(as, r.Device), AfterRequestId: r.After}
+	switch r.When.Kind {
+	case scenario.Future:
+		env.Category = dccgatev1.Category_CATEGORY_FUTURE_DATED
+		env.ExecuteAt = timestamppb.New(r.When.At)
+	default:
+		env.Category = dccgatev1.Category_CATEGORY_ON_DEMAND
+	}
+	switch r.Delivery {
+	case "local":
+		env.Delivery = dccgatev1.Delivery_DELIVERY_LOCAL
+	case "both":
+		env.Delivery = dccgatev1.Delivery_DELIVERY_BOTH
+	default:
+		env.Delivery = dccgatev1.Delivery_DELIVERY_WAN
+	}
+	if sc := r.When.Schedule; sc != nil {
+		env.Schedule = &dccgatev1.ScheduleSpec{Service: spec.Key(sc.Service, sc.Variant), Every: sc.Every.String()}
+		if !sc.First.IsZero() {
+			env.Schedule.First = timestamppb.New(sc.First)
+		}
+	}
+	msg := &dccgatev1.ServiceRequest{Envelope: env}
+	if err := setBody(msg, key, r.Body); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// setBody sets the oneof body of the row key from a map of field values.
+func setBody(msg *dccgatev1.ServiceRequest, key string, body map[string]any) error {
+	var field string
+	for name, k := range dcc.ProtoBodies {
+		if string(k) == key {
+			field = name
+		}
+	}
+	if field == "" {
+		return fmt.Errorf("service %s has no request body in the API", key)
+	}
+	m := msg.ProtoReflect()
+	fd := m.Descriptor().Fields().ByName(protoreflect.Name(field))
+	bm := m.Mutable(fd).Message()
+	for name, v := range body {
+		f := bm.Descriptor().Fields().ByName(protoreflect.Name(name))
+		if f == nil {
+			return fmt.Errorf("service %s has no field %s", key, name)
+		}
+		if err := setField(bm, f, v); err != nil {
+			return fmt.Errorf("%s.%s: %w", key, name, err)
+		}
+	}
+	return nil
+}
+
+var errType = errors.New("value of the wrong type for the field")
+
+func setField(m protoreflect.Message, f protoreflect.FieldDescriptor, v any) error {
+	switch {
+	case f.IsList():
+		l := m.Mutable(f).List()
+		switch xs := v.(type) {
+		case []any:
+			for _, x := range xs {
+				s, ok := x.(string)
+				if !ok {
+					return errType
+				}
+				l.Append(protoreflect.ValueOfString(s))
+			}
+		case []string:
+			for _, s := range xs {
+				l.Append(protoreflect.ValueOfString(s))
+			}
+		default:
+			return errType
+		}
+	case f.Kind() == protoreflect.MessageKind:
+		s, ok := v.(string)
+		if !ok {
+			return errType
+		}
+		if s == "" {
+			return nil
+		}
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return err
+		}
+		m.Set(f, protoreflect.ValueOfMessage(timestamppb.New(t).ProtoReflect()))
+	case f.Kind() == protoreflect.StringKind:
+		s, ok := v.(string)
+		if !ok {
+			return errType
+		}
+		m.Set(f, protoreflect.ValueOfString(s))
+	case f.Kind() == protoreflect.BoolKind:
+		b, ok := v.(bool)
+		if !ok {
+			return errType
+		}
+		m.Set(f, protoreflect.ValueOfBool(b))
+	case f.Kind() == protoreflect.DoubleKind:
+		switch n := v.(type) {
+		case float64:
+			m.Set(f, protoreflect.ValueOfFloat64(n))
+		case int64:
+			m.Set(f, protoreflect.ValueOfFloat64(float64(n)))
+		default:
+			return errType
+		}
+	default:
+		switch n := v.(type) {
+		case int64:
+			m.Set(f, protoreflect.ValueOfInt64(n))
+		case int:
+			m.Set(f, protoreflect.ValueOfInt64(int64(n)))
+		case float64:
+			if n != float64(int64(n)) {
+				return errType
+			}
+			m.Set(f, protoreflect.ValueOfInt64(int64(n)))
+		default:
+			return errType
+		}
+	}
+	return nil
+}
+
+// Advance implements scenario.Gateway.
+func (c *Client) Advance(ctx context.Context, d time.Duration) error {
+	_, err := c.admin.Advance(ctx, connect.NewRequest(&dccgatev1.AdvanceRequest{By: durationpb.New(d)}))
+	return err
+}
+
+// Event implements scenario.Gateway.
+func (c *Client) Event(ctx context.Context, device, kind string) error {
+	_, err := c.admin.DeviceEvent(ctx, connect.NewRequest(&dccgatev1.DeviceEventRequest{DeviceId: device, Kind: kind}))
+	return err
+}
+
+// Outcome implements scenario.Gateway.
+func (c *Client) Outcome(ctx context.Context, requestID string) (scenario.Outcome, error) {
+	user, _, _ := strings.Cut(requestID, ":")
+	u, err := c.user(user)
+	if err != nil {
+		return scenario.Outcome{}, err
+	}
+	resp, err := u.api.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: requestID}))
+	if err != nil {
+		if connect.CodeOf(err) == connect.CodeNotFound {
+			return scenario.Outcome{}, nil
+		}
+		return scenario.Outcome{}, err
+	}
+	return outcome(resp.Msg), nil
+}
+
+// DeviceStatus implements scenario.Gateway.
+func (c *Client) DeviceStatus(ctx context.Context, device string) (string, error) {
+	resp, err := c.admin.GetDevice(ctx, connect.NewRequest(&dccgatev1.GetDeviceRequest{DeviceId: device}))
+	if err != nil {
+		if connect.CodeOf(err) == connect.CodeNotFound {
+			return "", nil
+		}
+		return "", err
+	}
+	return strings.ToLower(strings.TrimPrefix(resp.Msg.GetStatus().String(), "DEVICE_STATUS_")), nil
+}
+
+// Enrolled implements scenario.Gateway.
+func (c *Client) Enrolled(ctx context.Context, mpxn string) (bool, error) {
+	resp, err := c.admin.GetEnrolment(ctx, connect.NewRequest(&dccgatev1.GetEnrolmentRequest{Mpxn: mpxn}))
+	if err != nil {
+		return false, err
+	}
+	return resp.Msg.GetEnrolled(), nil
+}
+
+// Alerts implements scenario.Gateway.
+func (c *Client) Alerts(ctx context.Context, since int64) ([]scenario.Alert, int64, error) {
+	resp, err := c.admin.ListDeliveries(ctx, connect.NewRequest(&dccgatev1.ListDeliveriesRequest{After: since}))
+	if err != nil {
+		return nil, since, err
+	}
+	var out []scenario.Alert
+	for _, d := range resp.Msg.GetDeliveries() {
+		if d.GetKind() == "alert" {
+			out = append(out, scenario.Alert{To: d.GetUserId(), Code: d.GetCode(), Device: d.GetDeviceId()})
+		}
+	}
+	return out, resp.Msg.GetCursor(), nil
+}
+
+// Schedules implements scenario.Gateway.
+func (c *Client) Schedules(ctx context.Context, user, device string) (int, error) {
+	resp, err := c.admin.CountSchedules(ctx, connect.NewRequest(&dccgatev1.CountSchedulesRequest{UserId: user, DeviceId: device}))
+	if err != nil {
+		return 0, err
+	}
+	return int(resp.Msg.GetCount()), nil
+}
+
+var _ = tls.VersionTLS12

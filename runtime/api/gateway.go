@@ -1,0 +1,179 @@
+// Package api serves the gateway over Connect RPC (Connect, gRPC and
+// gRPC-Web on one port): the GatewayService users call, and the
+// AdminService of a virtual-clock gateway. It is the only place where
+// gateway errors become transport codes.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
+	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// GatewayServer implements GatewayService.
+type GatewayServer struct {
+	G *gateway.Gateway
+}
+
+var _ dccgatev1connect.GatewayServiceHandler = (*GatewayServer)(nil)
+
+func user(ctx context.Context) (string, error) {
+	c, ok := CallerFrom(ctx)
+	if !ok || c.UserID == "" {
+		return "", connect.NewError(connect.CodeUnauthenticated, errors.New("a client certificate naming a User ID is required"))
+	}
+	return c.UserID, nil
+}
+
+// Submit implements GatewayService.Submit.
+func (s *GatewayServer) Submit(ctx context.Context, req *connect.Request[dccgatev1.SubmitRequest]) (*connect.Response[dccgatev1.SubmitResponse], error) {
+	caller, err := user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := req.Msg.GetRequest()
+	if in == nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("no request"))
+	}
+	ereq, err := toEngine(s.G.Spec(), in)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	if ereq.UserID == "" {
+		ereq.UserID = caller
+	}
+	rec, err := s.G.Submit(ctx, caller, ereq)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&dccgatev1.SubmitResponse{RequestId: rec.ID, State: toState(rec)}), nil
+}
+
+// GetRequest implements GatewayService.GetRequest.
+func (s *GatewayServer) GetRequest(ctx context.Context, req *connect.Request[dccgatev1.GetRequestRequest]) (*connect.Response[dccgatev1.RequestState], error) {
+	caller, err := user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.G.Store().GetRequest(ctx, req.Msg.GetRequestId())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	if r.UserID != caller {
+		// Another user's request is not to be seen, nor its existence.
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no request %s", req.Msg.GetRequestId()))
+	}
+	return connect.NewResponse(toState(r)), nil
+}
+
+// SubmitSignedPreCommand implements GatewayService.SubmitSignedPreCommand.
+func (s *GatewayServer) SubmitSignedPreCommand(ctx context.Context, req *connect.Request[dccgatev1.SubmitSignedPreCommandRequest]) (*connect.Response[dccgatev1.RequestState], error) {
+	caller, err := user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.G.SubmitSigned(ctx, caller, req.Msg.GetRequestId(), req.Msg.GetSignedPreCommand(), req.Msg.GetSignature())
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(toState(r)), nil
+}
+
+// Subscribe implements GatewayService.Subscribe: the caller's deliveries
+// after the cursor, then new ones as they come, until the client leaves.
+func (s *GatewayServer) Subscribe(ctx context.Context, req *connect.Request[dccgatev1.SubscribeRequest], stream *connect.ServerStream[dccgatev1.StreamMessage]) error {
+	caller, err := user(ctx)
+	if err != nil {
+		return err
+	}
+	cursor := req.Msg.GetCursor()
+	for {
+		changed := s.G.DeliveriesChanged()
+		ds, err := s.G.Store().Deliveries(ctx, caller, cursor, 256)
+		if err != nil {
+			return toConnect(err)
+		}
+		for _, d := range ds {
+			if err := stream.Send(toMessage(d)); err != nil {
+				return err
+			}
+			cursor = d.Cursor
+		}
+		if len(ds) == 256 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		}
+	}
+}
+
+func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
+	m := &dccgatev1.StreamMessage{Cursor: d.Cursor}
+	var payload map[string]any
+	_ = jsonUnmarshal(d.Payload, &payload)
+	if d.Kind == "alert" {
+		a := &dccgatev1.Alert{Code: d.Code, DeviceId: d.DeviceID, Service: str(payload["service"]), Name: str(payload["name"])}
+		if !d.CreatedAt.IsZero() {
+			a.RaisedAt = timestamppb.New(d.CreatedAt)
+		}
+		if !d.DueAt.IsZero() {
+			a.DueAt = timestamppb.New(d.DueAt)
+		}
+		if data, ok := payload["data"].(map[string]any); ok {
+			if st, err := structpb.NewStruct(data); err == nil {
+				a.Data = st
+			}
+		}
+		m.Kind = &dccgatev1.StreamMessage_Alert{Alert: a}
+		return m
+	}
+	rs := &dccgatev1.RequestState{RequestId: d.RequestID, DeviceId: d.DeviceID, State: str(payload["state"]), Reason: str(payload["reason"]),
+		Clause: str(payload["clause"]), Message: str(payload["message"]), Service: str(payload["service"])}
+	if resp, ok := payload["response"].(map[string]any); ok {
+		if st, err := structpb.NewStruct(resp); err == nil {
+			rs.Response = st
+		}
+	}
+	if !d.DueAt.IsZero() {
+		rs.DueAt = timestamppb.New(d.DueAt)
+	}
+	if !d.CreatedAt.IsZero() {
+		rs.CompletedAt = timestamppb.New(d.CreatedAt)
+	}
+	m.Kind = &dccgatev1.StreamMessage_Response{Response: rs}
+	return m
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// toConnect maps gateway and store errors to transport codes.
+func toConnect(err error) error {
+	switch {
+	case errors.Is(err, gateway.ErrPermission):
+		return connect.NewError(connect.CodePermissionDenied, err)
+	case errors.Is(err, store.ErrNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeCanceled, err)
+	}
+	var ce *connect.Error
+	if errors.As(err, &ce) {
+		return err
+	}
+	return connect.NewError(connect.CodeFailedPrecondition, err)
+}

@@ -1,0 +1,35 @@
+package api
+
+import (
+	"net/http"
+
+	"connectrpc.com/connect"
+
+	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/pki"
+)
+
+// Options configures the handler.
+type Options struct {
+	// Admin mounts the AdminService (virtual-clock gateways only).
+	Admin bool
+	// CA issues the users' certificates on an admin Reset.
+	CA *pki.CA
+}
+
+// Handler returns the gateway's HTTP handler: the Connect services behind
+// the certificate authentication.
+func Handler(g *gateway.Gateway, o Options) http.Handler {
+	mux := http.NewServeMux()
+	// Compressing small messages costs more CPU than it saves on loopback.
+	opts := []connect.HandlerOption{connect.WithCompressMinBytes(1024)}
+	path, h := dccgatev1connect.NewGatewayServiceHandler(&GatewayServer{G: g}, opts...)
+	mux.Handle(path, h)
+	if o.Admin {
+		path, h := dccgatev1connect.NewAdminServiceHandler(&AdminServer{G: g, CA: o.CA}, opts...)
+		mux.Handle(path, h)
+	}
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	return Authenticate(mux)
+}

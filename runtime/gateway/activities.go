@@ -1,0 +1,555 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/dccgate/dccgate/devices"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec/dcc"
+)
+
+// activity runs a Non-Device Service (Table 5.2): the DCC does the work.
+func (g *Gateway) activity(ctx context.Context, r store.Request, ref string, body map[string]any) store.Request {
+	var data any
+	var err error
+	switch ref {
+	case "5.1":
+		data, err = g.createSchedule(ctx, r)
+	case "5.2":
+		data, err = g.readSchedules(ctx, r)
+	case "5.3":
+		data, err = g.deleteSchedules(ctx, r, str(body["schedule_id"]))
+	case "8.2":
+		data, err = g.readInventory(ctx, r, body)
+	case "8.3":
+		data, err = g.setStatus(ctx, r.DeviceID, "decommissioned")
+	case "8.4":
+		data, err = g.setStatus(ctx, r.DeviceID, str(body["status"]))
+	case "8.6":
+		data = map[string]any{"dcc_credentials": "DCC Access Control Broker and WAN Provider certificates", "device_id": r.DeviceID}
+	case "8.13":
+		data, err = g.returnLocalResponse(ctx, r, body)
+	case "12.1":
+		data = map[string]any{"postcode": str(body["postcode"]), "wan_available": true, "technology": "long range radio", "coverage": "premises covered"}
+	case "12.2":
+		data, err = g.preNotify(ctx, r, body)
+	default:
+		err = fmt.Errorf("no activity for %s", ref)
+	}
+	if err != nil {
+		var se statusError
+		if errors.As(err, &se) {
+			return failed(r, se.code, se.msg)
+		}
+		return failed(r, "DCC_ERROR", err.Error())
+	}
+	r.Response, _ = json.Marshal(data)
+	r.State = StateAccepted
+	return r
+}
+
+type statusError struct {
+	code dcc.Reason
+	msg  string
+}
+
+func (e statusError) Error() string { return string(e.code) + ": " + e.msg }
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func strs(v any) []string {
+	switch l := v.(type) {
+	case []string:
+		return l
+	case []any:
+		out := make([]string, 0, len(l))
+		for _, x := range l {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// preNotify adds a Device with status Pending (12.2, para 182-183).
+func (g *Gateway) preNotify(ctx context.Context, r store.Request, body map[string]any) (any, error) {
+	d := store.Device{ID: r.DeviceID, Type: str(body["type"]), Status: "pending", MPxN: str(body["mpxn"]), CHF: str(body["chf"]), Meter: str(body["meter"]), UpdatedAt: g.clk.Now()}
+	if err := g.st.PutDevice(ctx, d); err != nil {
+		return nil, err
+	}
+	if err := g.addToFleet(ctx, d); err != nil {
+		return nil, err
+	}
+	return map[string]any{"device_id": d.ID, "type": d.Type, "status": d.Status}, nil
+}
+
+// setStatus moves a device to a status, with what the move implies:
+// schedules removed on withdrawal or decommissioning (para 125).
+func (g *Gateway) setStatus(ctx context.Context, id, to string) (any, error) {
+	d, err := g.st.GetDevice(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if g.spec.Status(to) == nil {
+		return nil, statusError{dcc.ReasonMalformed, "unknown status " + to}
+	}
+	if err := g.st.SetDeviceStatus(ctx, id, d.Status, to, g.clk.Now()); err != nil {
+		return nil, err
+	}
+	if to == "withdrawn" || to == "decommissioned" {
+		if err := g.removeSchedules(ctx, id, ""); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]any{"device_id": id, "status": to, "previous_status": d.Status}, nil
+}
+
+// afterCommand applies what a successful Command changes in the inventory.
+func (g *Gateway) afterCommand(ctx context.Context, r store.Request, ref string, body map[string]any) error {
+	switch ref {
+	case "8.1":
+		d, err := g.st.GetDevice(ctx, r.DeviceID)
+		if err != nil {
+			return err
+		}
+		return g.st.SetDeviceStatus(ctx, d.ID, d.Status, "commissioned", g.clk.Now())
+	case "8.11":
+		for _, id := range strs(body["add"]) {
+			d, err := g.st.GetDevice(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			d.CHF = r.DeviceID
+			if d.Status == "pending" {
+				d.Status = "installed_not_commissioned"
+			}
+			d.UpdatedAt = g.clk.Now()
+			if err := g.st.PutDevice(ctx, d); err != nil {
+				return err
+			}
+		}
+	case "8.5":
+		_, err := g.setStatus(ctx, r.DeviceID, "withdrawn")
+		return err
+	case "3.2":
+		// Change of tenancy: schedules of Other Users on the MPxN's devices
+		// are removed, as the customer's permission can no longer be assumed
+		// (para 125).
+		d, err := g.st.GetDevice(ctx, r.DeviceID)
+		if err != nil {
+			return err
+		}
+		return g.removeOtherUsersSchedules(ctx, d)
+	}
+	return nil
+}
+
+func (g *Gateway) removeOtherUsersSchedules(ctx context.Context, d store.Device) error {
+	ids := []string{d.ID}
+	if d.MPxN != "" {
+		same, err := g.st.Devices(ctx, store.DeviceFilter{MPxN: d.MPxN})
+		if err != nil {
+			return err
+		}
+		for _, s := range same {
+			ids = append(ids, s.ID)
+		}
+	}
+	for _, id := range ids {
+		scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DeviceID: id})
+		if err != nil {
+			return err
+		}
+		for _, s := range scheds {
+			u, err := g.st.GetUser(ctx, s.UserID)
+			if err == nil && g.spec.Role(u.Role) != nil && g.spec.Role(u.Role).Kind == "other" {
+				if err := g.st.DeleteSchedule(ctx, s.ID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// returnLocalResponse (8.13) applies the inventory effect of a Command
+// executed locally (para 194).
+func (g *Gateway) returnLocalResponse(ctx context.Context, r store.Request, body map[string]any) (any, error) {
+	orig, err := g.st.GetRequest(ctx, str(body["original_request_id"]))
+	if err != nil {
+		return nil, statusError{dcc.ReasonMalformed, "unknown original request"}
+	}
+	if orig.UserID != r.UserID {
+		return nil, statusError{dcc.ReasonMalformed, "the original request is not the user's"}
+	}
+	var ob map[string]any
+	_ = json.Unmarshal(orig.Body, &ob)
+	svc := g.spec.ServiceByKey(orig.Service)
+	if svc != nil {
+		if err := g.afterCommand(ctx, orig, svc.Ref, ob); err != nil {
+			return nil, err
+		}
+	}
+	return map[string]any{"original_request_id": orig.ID, "applied": orig.Service}, nil
+}
+
+// createSchedule (5.1) stores the schedule of a note 404 service.
+func (g *Gateway) createSchedule(ctx context.Context, r store.Request) (any, error) {
+	var sp ScheduleSpec
+	if err := json.Unmarshal(r.Schedule, &sp); err != nil {
+		return nil, statusError{dcc.ReasonMalformed, "no schedule"}
+	}
+	every, err := time.ParseDuration(sp.Every)
+	if err != nil || every <= 0 {
+		return nil, statusError{dcc.ReasonMalformed, "the schedule's period must be positive"}
+	}
+	first := sp.First
+	if first.IsZero() || first.Before(g.clk.Now()) {
+		first = g.clk.Now().Add(every)
+	}
+	body, _ := json.Marshal(sp.Body)
+	if sp.Body == nil {
+		body = g.exampleBody(sp.Service)
+	}
+	s := store.Schedule{ID: "SCH-" + r.ID, UserID: r.UserID, DeviceID: r.DeviceID, Service: sp.Service, Every: every, Next: first, Body: body, CreatedBy: r.ID}
+	if err := g.st.PutSchedule(ctx, s); err != nil {
+		return nil, err
+	}
+	return map[string]any{"schedule_id": s.ID, "service": s.Service, "every": every.String(), "first": first.Format(time.RFC3339)}, nil
+}
+
+// exampleBody is the scheduled service's body of the spec's example values,
+// used where the 5.1 request gave none.
+func (g *Gateway) exampleBody(key string) []byte {
+	svc := g.spec.ServiceByKey(key)
+	b := map[string]any{}
+	if svc != nil {
+		for _, f := range svc.Fields {
+			b[f.Name] = f.Example
+		}
+	}
+	out, _ := json.Marshal(b)
+	return out
+}
+
+func (g *Gateway) readSchedules(ctx context.Context, r store.Request) (any, error) {
+	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{UserID: r.UserID, DeviceID: r.DeviceID})
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	for _, s := range scheds {
+		out = append(out, map[string]any{"schedule_id": s.ID, "service": s.Service, "every": s.Every.String(), "next": s.Next.Format(time.RFC3339)})
+	}
+	return map[string]any{"schedules": out}, nil
+}
+
+func (g *Gateway) deleteSchedules(ctx context.Context, r store.Request, id string) (any, error) {
+	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{UserID: r.UserID, DeviceID: r.DeviceID})
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, s := range scheds {
+		if id == "" || s.ID == id {
+			if err := g.st.DeleteSchedule(ctx, s.ID); err != nil {
+				return nil, err
+			}
+			n++
+		}
+	}
+	if id != "" && n == 0 {
+		return nil, statusError{dcc.ReasonMalformed, "no schedule " + id + " of the user on the device"}
+	}
+	return map[string]any{"deleted": n}, nil
+}
+
+// removeSchedules deletes a device's schedules (of one user, or all).
+func (g *Gateway) removeSchedules(ctx context.Context, deviceID, userID string) error {
+	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DeviceID: deviceID, UserID: userID})
+	if err != nil {
+		return err
+	}
+	for _, s := range scheds {
+		if err := g.st.DeleteSchedule(ctx, s.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SuspendUser suspends a user's rights (Section M8) and removes its
+// schedules (para 125).
+func (g *Gateway) SuspendUser(ctx context.Context, id string) error {
+	u, err := g.st.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	u.Suspended = true
+	if err := g.st.PutUser(ctx, u); err != nil {
+		return err
+	}
+	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{UserID: id})
+	if err != nil {
+		return err
+	}
+	for _, s := range scheds {
+		if err := g.st.DeleteSchedule(ctx, s.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readInventory (8.2) returns inventory entries by Device ID (with the
+// association closure (I)-(IV)), by MPxN, by postcode and premises or by
+// UPRN. Type 2 Devices need not be returned and are not.
+func (g *Gateway) readInventory(ctx context.Context, r store.Request, body map[string]any) (any, error) {
+	var seeds []store.Device
+	addMeters := func(mpxns []string) error {
+		for _, m := range mpxns {
+			ds, err := g.st.Devices(ctx, store.DeviceFilter{MPxN: m})
+			if err != nil {
+				return err
+			}
+			seeds = append(seeds, ds...)
+		}
+		return nil
+	}
+	now := g.clk.Now()
+	switch {
+	case r.DeviceID != "":
+		d, err := g.st.GetDevice(ctx, r.DeviceID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, statusError{dcc.ReasonDeviceUnknown, "the device is not on the Smart Metering Inventory"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		seeds = append(seeds, d)
+	case str(body["mpxn"]) != "":
+		if err := addMeters([]string{str(body["mpxn"])}); err != nil {
+			return nil, err
+		}
+	case str(body["postcode"]) != "" || str(body["uprn"]) != "":
+		regs, err := g.st.RegistrationsAt(ctx, str(body["postcode"]), str(body["premises"]), str(body["uprn"]), now)
+		if err != nil {
+			return nil, err
+		}
+		var ms []string
+		for _, rg := range regs {
+			ms = append(ms, rg.MPxN)
+		}
+		if err := addMeters(ms); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, statusError{dcc.ReasonMalformed, "give a Device ID, an MPxN, a postcode and premises, or a UPRN"}
+	}
+	all, err := g.closure(ctx, seeds)
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	for _, d := range all {
+		if t := g.spec.DeviceType(d.Type); t != nil && t.Class == "type2" {
+			continue
+		}
+		out = append(out, map[string]any{"device_id": d.ID, "type": d.Type, "status": d.Status, "mpxn": d.MPxN, "chf": d.CHF, "meter": d.Meter})
+	}
+	return map[string]any{"devices": out}, nil
+}
+
+// closure adds every device associated with the seeds, and those associated
+// with them, until nothing changes: (I) to (IV) of 8.2.
+func (g *Gateway) closure(ctx context.Context, seeds []store.Device) ([]store.Device, error) {
+	seen := map[string]store.Device{}
+	queue := append([]store.Device{}, seeds...)
+	for len(queue) > 0 {
+		d := queue[0]
+		queue = queue[1:]
+		if _, ok := seen[d.ID]; ok {
+			continue
+		}
+		seen[d.ID] = d
+		var next []store.Device
+		for _, id := range []string{d.CHF, d.Meter} {
+			if id == "" {
+				continue
+			}
+			if x, err := g.st.GetDevice(ctx, id); err == nil {
+				next = append(next, x)
+			}
+		}
+		for _, f := range []store.DeviceFilter{{CHF: d.ID}, {Meter: d.ID}} {
+			xs, err := g.st.Devices(ctx, f)
+			if err != nil {
+				return nil, err
+			}
+			next = append(next, xs...)
+		}
+		queue = append(queue, next...)
+	}
+	out := make([]store.Device, 0, len(seen))
+	for _, d := range seen {
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// onWANConnected: a CHF that joins the SMWAN is commissioned (para 185).
+func (g *Gateway) onWANConnected(chf string) {
+	ctx := context.Background()
+	d, err := g.st.GetDevice(ctx, chf)
+	if err != nil || d.Status == "commissioned" {
+		return
+	}
+	if err := g.st.SetDeviceStatus(ctx, chf, d.Status, "commissioned", g.clk.Now()); err != nil {
+		g.log.Error("commissioning a hub", "device", chf, "err", err)
+	}
+}
+
+// Enrolled says whether an MPxN's Smart Metering System is Enrolled: the
+// devices the spec requires for its fuel are all commissioned (para
+// 173-174).
+func (g *Gateway) Enrolled(ctx context.Context, mpxn string) (bool, error) {
+	meters, err := g.st.Devices(ctx, store.DeviceFilter{MPxN: mpxn})
+	if err != nil {
+		return false, err
+	}
+	for _, m := range meters {
+		t := g.spec.DeviceType(m.Type)
+		if t == nil || t.Class != "meter" || m.Status != "commissioned" {
+			continue
+		}
+		req, ok := g.spec.Enrolment[t.Fuel]
+		if !ok {
+			continue
+		}
+		all := true
+		for _, need := range req.Requires {
+			if need == m.Type {
+				continue
+			}
+			if !g.hasCommissioned(ctx, m, need) {
+				all = false
+			}
+		}
+		if all {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// hasCommissioned reports whether the meter's system has a commissioned
+// device of the type: its hub, or a device on its hub.
+func (g *Gateway) hasCommissioned(ctx context.Context, meter store.Device, typ string) bool {
+	if meter.CHF == "" {
+		return false
+	}
+	if typ == "CHF" {
+		hub, err := g.st.GetDevice(ctx, meter.CHF)
+		return err == nil && hub.Status == "commissioned"
+	}
+	ds, err := g.st.Devices(ctx, store.DeviceFilter{CHF: meter.CHF, Type: typ})
+	if err != nil {
+		return false
+	}
+	for _, d := range ds {
+		if d.Status == "commissioned" && (d.Meter == "" || d.Meter == meter.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// onAlert delivers a device's alert to the users the alert services list
+// (A1 Device Alerts, A2 DCC Alerts) who are named for the device's MPxNs,
+// for enrolled systems only (para 138), due within the alert target.
+func (g *Gateway) onAlert(a devices.Alert) {
+	ctx := context.Background()
+	d, err := g.st.GetDevice(ctx, a.Device)
+	if err != nil {
+		return
+	}
+	svcRef := "A1"
+	name := a.Code
+	for _, al := range g.spec.Alerts {
+		if al.Code == a.Code {
+			svcRef, name = al.Service, al.Name
+		}
+	}
+	svc := g.spec.ServiceByKey(svcRef)
+	if svc == nil {
+		return
+	}
+	regs, err := g.registrationFor(ctx, d, a.At)
+	if err != nil {
+		return
+	}
+	recipients := map[string]bool{}
+	for _, rg := range regs {
+		if ok, _ := g.Enrolled(ctx, rg.MPxN); !ok {
+			continue
+		}
+		for _, role := range svc.Roles {
+			bind := g.spec.Role(role)
+			if bind == nil || bind.Registration == nil || bind.Registration.Fuel != rg.Fuel {
+				continue
+			}
+			var who string
+			switch bind.Registration.Field {
+			case "import_supplier":
+				who = rg.ImportSupplier
+			case "export_supplier":
+				who = rg.ExportSupplier
+			case "network_operator":
+				who = rg.NetworkOperator
+			}
+			if who == "" {
+				continue
+			}
+			if u, err := g.st.GetUser(ctx, who); err == nil && u.Role == role {
+				recipients[who] = true
+			}
+		}
+	}
+	if len(recipients) == 0 {
+		return
+	}
+	payload, _ := json.Marshal(map[string]any{"service": svcRef, "code": a.Code, "name": name, "device_id": a.Device, "raised_at": a.At.Format(time.RFC3339Nano), "data": a.Data})
+	var ds []store.Delivery
+	ids := make([]string, 0, len(recipients))
+	for u := range recipients {
+		ids = append(ids, u)
+	}
+	sort.Strings(ids)
+	for _, u := range ids {
+		ds = append(ds, store.Delivery{UserID: u, Kind: "alert", Code: a.Code, DeviceID: a.Device, Payload: payload, CreatedAt: g.clk.Now(), DueAt: a.At.Add(g.spec.AlertTarget.Std())})
+	}
+	if _, err := g.st.AppendDeliveries(ctx, ds); err != nil {
+		g.log.Error("delivering an alert", "code", a.Code, "device", a.Device, "err", err)
+		return
+	}
+	g.notifyDeliveries()
+}
+
+// DeviceEvent makes an emulated device act.
+func (g *Gateway) DeviceEvent(ctx context.Context, device, kind string) error {
+	return g.em().fleet.Event(device, kind)
+}

@@ -1,0 +1,366 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dccgate/dccgate/devices"
+	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec/dcc"
+)
+
+// PreCommand is the Pre-Command of a critical request: the Command the
+// device will act on, in the gateway's interim encoding (canonical JSON of
+// request ID, service, device, sender, execution time and body) that the
+// user signs as it is.
+func PreCommand(r store.Request) []byte {
+	var body any = map[string]any{}
+	if len(r.Body) > 0 {
+		_ = json.Unmarshal(r.Body, &body)
+	}
+	pc := struct {
+		RequestID string `json:"request_id"`
+		Service   string `json:"service"`
+		DeviceID  string `json:"device_id"`
+		UserID    string `json:"user_id"`
+		ExecuteAt string `json:"execute_at,omitempty"`
+		Body      any    `json:"body"`
+	}{r.ID, r.Service, r.DeviceID, r.UserID, "", body}
+	if !r.ExecuteAt.IsZero() {
+		pc.ExecuteAt = r.ExecuteAt.UTC().Format(time.RFC3339)
+	}
+	b, _ := json.Marshal(pc)
+	return b
+}
+
+// SubmitSigned takes the user's signature over a Pre-Command (para 155):
+// verified against the user's certificate, the request goes on to be
+// executed; a signature that does not verify refuses it.
+func (g *Gateway) SubmitSigned(ctx context.Context, caller, requestID string, signed, signature []byte) (store.Request, error) {
+	r, err := g.st.GetRequest(ctx, requestID)
+	if err != nil {
+		return store.Request{}, err
+	}
+	if r.UserID != caller {
+		return store.Request{}, ErrPermission
+	}
+	if r.State != StateAwaitingSignature {
+		return r, errf("request %s is %s, not awaiting a signature", requestID, r.State)
+	}
+	user, err := g.st.GetUser(ctx, caller)
+	if err != nil {
+		return store.Request{}, err
+	}
+	prev := r.State
+	ok := string(signed) == string(r.PreCommand)
+	if ok {
+		cert, cerr := pki.ParseCert([]byte(user.CertPEM))
+		ok = cerr == nil && pki.Verify(cert, signed, signature)
+	}
+	if !ok {
+		r.State, r.Reason, r.Clause = StateRejected, string(dcc.ReasonSignatureInvalid), dcc.ReasonClauses[dcc.ReasonSignatureInvalid]
+		r.Message = "the signed Pre-Command does not verify against the user's certificate"
+		r.CompletedAt = g.clk.Now()
+		if err := g.finish(ctx, r, prev); err != nil {
+			return store.Request{}, err
+		}
+		return r, nil
+	}
+	r.Signed = append(append([]byte{}, signed...), signature...)
+	r.State = StateAcknowledged
+	if r.Category == "future_dated" && r.ExecuteAt.After(g.clk.Now()) {
+		r.State = StatePending
+	}
+	if _, err := g.st.UpdateRequest(ctx, r, prev, nil); err != nil {
+		return store.Request{}, err
+	}
+	if r.State == StateAcknowledged {
+		g.enqueue(r.ID)
+	}
+	return r, nil
+}
+
+// execute runs one acknowledged request, once: the move to executing and
+// the final update are both conditional on the state read.
+func (g *Gateway) execute(ctx context.Context, id string) error {
+	r, err := g.st.GetRequest(ctx, id)
+	if err != nil {
+		return err
+	}
+	if r.State != StateAcknowledged && r.State != StateExecuting {
+		return nil
+	}
+	if r.State == StateAcknowledged {
+		r.State = StateExecuting
+		r.Attempts++
+		if _, err := g.st.UpdateRequest(ctx, r, StateAcknowledged, nil); err != nil {
+			if errors.Is(err, store.ErrStale) {
+				return nil // another worker has it
+			}
+			return err
+		}
+	}
+	out := g.run(ctx, r)
+	out.CompletedAt = g.clk.Now()
+	return g.finish(ctx, out, StateExecuting)
+}
+
+// finish stores a request's final state with its Service Response on the
+// user's stream, then releases or cancels the requests sequenced after it.
+func (g *Gateway) finish(ctx context.Context, r store.Request, from string) error {
+	payload, _ := json.Marshal(map[string]any{
+		"request_id": r.ID, "service": r.Service, "state": r.State, "reason": r.Reason, "clause": r.Clause,
+		"message": r.Message, "device_id": r.DeviceID, "response": json.RawMessage(orNull(r.Response)),
+	})
+	del := store.Delivery{UserID: r.UserID, Kind: "response", RequestID: r.ID, DeviceID: r.DeviceID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: r.DueAt}
+	if _, err := g.st.UpdateRequest(ctx, r, from, []store.Delivery{del}); err != nil {
+		if errors.Is(err, store.ErrStale) {
+			return nil // completed elsewhere: nothing twice
+		}
+		return err
+	}
+	g.notifyDeliveries()
+	return g.releaseSuccessors(ctx, r)
+}
+
+func orNull(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte("null")
+	}
+	return b
+}
+
+// releaseSuccessors moves requests held on r: on success they go on, on
+// failure they are cancelled with PREDECESSOR_FAILED (para 127).
+func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error {
+	held, err := g.st.ListRequests(ctx, store.RequestFilter{After: r.ID, States: []string{StateHeld}})
+	if err != nil {
+		return err
+	}
+	for _, h := range held {
+		if r.State == StateAccepted {
+			svc := g.spec.ServiceByKey(h.Service)
+			switch {
+			case svc != nil && svc.Critical:
+				h.State = StateAwaitingSignature
+				h.PreCommand = PreCommand(h)
+			case h.Category == "future_dated" && h.ExecuteAt.After(g.clk.Now()):
+				h.State = StatePending
+			default:
+				h.State = StateAcknowledged
+			}
+			if _, err := g.st.UpdateRequest(ctx, h, StateHeld, nil); err != nil && !errors.Is(err, store.ErrStale) {
+				return err
+			}
+			if h.State == StateAcknowledged {
+				g.enqueue(h.ID)
+			}
+			continue
+		}
+		h.State, h.Reason, h.Clause = StateCancelled, string(dcc.ReasonPredecessorFailed), dcc.ReasonClauses[dcc.ReasonPredecessorFailed]
+		h.Message = "the preceding request " + r.ID + " did not succeed"
+		h.CompletedAt = g.clk.Now()
+		if err := g.finish(ctx, h, StateHeld); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// run executes a request and returns it with its result.
+func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
+	svc := g.spec.ServiceByKey(r.Service)
+	if svc == nil {
+		return failed(r, dcc.ReasonMalformed, "unknown service")
+	}
+	var body map[string]any
+	if len(r.Body) > 0 {
+		_ = json.Unmarshal(r.Body, &body)
+	}
+	if !svc.DeviceService {
+		return g.activity(ctx, r, svc.Ref, body)
+	}
+	user, _ := g.st.GetUser(ctx, r.UserID)
+	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: user.Role, Critical: svc.Critical, Body: body}
+	if svc.Critical {
+		cmd.Signer = r.UserID // verified in SubmitSigned
+	}
+	if r.Delivery == "local" {
+		// A Command for Local Delivery goes back to the user (para 193).
+		return g.localCommand(r, cmd)
+	}
+	cctx, cancel := context.WithTimeout(ctx, g.cfg.CommandTimeout)
+	resp, err := g.em().wan.Send(cctx, cmd)
+	cancel()
+	if err != nil {
+		return failed(r, "SMWAN_UNAVAILABLE", "the device did not answer over the SMWAN: "+err.Error())
+	}
+	if !resp.OK {
+		code := dcc.Reason(resp.Reason)
+		if code == "" {
+			code = dcc.ReasonDeviceRejected
+		}
+		r = failed(r, code, resp.Detail)
+		return r
+	}
+	r.Response, _ = json.Marshal(resp.Data)
+	r.State = StateAccepted
+	if err := g.afterCommand(ctx, r, svc.Ref, body); err != nil {
+		return failed(r, "DCC_ERROR", err.Error())
+	}
+	if r.Delivery == "both" {
+		lc := g.localCommand(r, cmd)
+		r.Response = lc.Response
+	}
+	return r
+}
+
+func (g *Gateway) localCommand(r store.Request, cmd devices.Command) store.Request {
+	b, _ := json.Marshal(map[string]any{"command": cmd, "pre_command": json.RawMessage(orNull(r.PreCommand))})
+	r.Response, _ = json.Marshal(map[string]any{"local_command": json.RawMessage(b)})
+	r.State = StateAccepted
+	return r
+}
+
+func failed(r store.Request, code dcc.Reason, msg string) store.Request {
+	r.State, r.Reason, r.Message = StateRejected, string(code), msg
+	r.Clause = dcc.ReasonClauses[code]
+	return r
+}
+
+// RunDue starts the future dated requests that are due, runs due schedules,
+// expires Pre-Commands never signed, and waits until the work it started
+// is done (so a virtual clock's Advance returns with it run).
+func (g *Gateway) RunDue(ctx context.Context) error {
+	g.runMu.Lock()
+	defer g.runMu.Unlock()
+	now := g.clk.Now()
+	g.em().fleet.Tick() // devices act on the time that passed (credit, billing)
+	due, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StatePending}, DueBefore: now})
+	if err != nil {
+		return err
+	}
+	for _, r := range due {
+		r.State = StateAcknowledged
+		if _, err := g.st.UpdateRequest(ctx, r, StatePending, nil); err != nil {
+			if errors.Is(err, store.ErrStale) {
+				continue
+			}
+			return err
+		}
+		if err := g.execute(ctx, r.ID); err != nil {
+			return err
+		}
+	}
+	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DueBefore: now})
+	if err != nil {
+		return err
+	}
+	for _, s := range scheds {
+		for !s.Next.After(now) {
+			if err := g.runSchedule(ctx, s); err != nil {
+				return err
+			}
+			next := s.Next.Add(s.Every)
+			if err := g.st.AdvanceSchedule(ctx, s.ID, s.Next, next); err != nil {
+				if errors.Is(err, store.ErrStale) {
+					break
+				}
+				return err
+			}
+			s.Next = next
+		}
+	}
+	waiting, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateAwaitingSignature}})
+	if err != nil {
+		return err
+	}
+	for _, r := range waiting {
+		if r.DueAt.IsZero() || r.DueAt.After(now) {
+			continue
+		}
+		r.State, r.Reason, r.Message, r.CompletedAt = StateExpired, "SIGNATURE_TIMEOUT", "the Pre-Command was not signed in time", now
+		r.Clause = "para 155"
+		if err := g.finish(ctx, r, StateAwaitingSignature); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NextDue is the earliest time at which pending work falls due, or zero.
+func (g *Gateway) NextDue(ctx context.Context, until time.Time) (time.Time, error) {
+	var next time.Time
+	pend, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StatePending}, DueBefore: until})
+	if err != nil {
+		return next, err
+	}
+	for _, r := range pend {
+		if next.IsZero() || r.ExecuteAt.Before(next) {
+			next = r.ExecuteAt
+		}
+	}
+	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DueBefore: until})
+	if err != nil {
+		return next, err
+	}
+	for _, s := range scheds {
+		if next.IsZero() || s.Next.Before(next) {
+			next = s.Next
+		}
+	}
+	return next, nil
+}
+
+// Advance moves a virtual clock by d, stopping at each time work falls due
+// so every occurrence runs at its time.
+func (g *Gateway) Advance(ctx context.Context, d time.Duration) (time.Time, error) {
+	if g.cfg.Virtual == nil {
+		return time.Time{}, errors.New("gateway: the clock is not virtual")
+	}
+	target := g.clk.Now().Add(d)
+	for {
+		next, err := g.NextDue(ctx, target)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if next.IsZero() {
+			break
+		}
+		if next.After(g.clk.Now()) {
+			g.cfg.Virtual.Set(next)
+		}
+		if err := g.RunDue(ctx); err != nil {
+			return time.Time{}, err
+		}
+	}
+	g.cfg.Virtual.Set(target)
+	if err := g.RunDue(ctx); err != nil {
+		return time.Time{}, err
+	}
+	return g.clk.Now(), nil
+}
+
+// runSchedule makes one run of a schedule: a request of the scheduled
+// service on the owner's behalf, executed now, whose response goes to the
+// owner (para 124).
+func (g *Gateway) runSchedule(ctx context.Context, s store.Schedule) error {
+	id := fmt.Sprintf("%s:%s:%d", "00-00-00-00-00-00-00-02", s.DeviceID, s.Next.UnixNano())
+	svc := g.spec.ServiceByKey(s.Service)
+	r := store.Request{ID: id, UserID: s.UserID, Service: s.Service, DeviceID: s.DeviceID, Category: "scheduled", Delivery: "wan",
+		ExecuteAt: s.Next, Body: s.Body, State: StateAcknowledged, ReceivedAt: g.clk.Now(), ScheduleID: s.ID}
+	if svc != nil {
+		r.DueAt = g.dueAt(svc, r)
+	}
+	if err := g.st.InsertRequest(ctx, r, 0); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return nil // this run exists already
+		}
+		return fmt.Errorf("schedule %s run: %w", s.ID, err)
+	}
+	return g.execute(ctx, id)
+}

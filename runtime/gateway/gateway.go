@@ -1,0 +1,302 @@
+// Package gateway is the DCC User Gateway at run time: it takes Service
+// Requests from authenticated users, has the engine decide them with facts
+// loaded from the store, persists them before acknowledging, executes them
+// by category (on demand, future dated, scheduled, sequenced, critical after
+// signing) on emulated devices over the emulated SMWAN, and delivers Service
+// Responses and Alerts to each user's stream.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/devices"
+	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
+)
+
+// AnomalyRule is an anomaly-detection threshold (para 135, footnote 14): at
+// most Max requests of a service by users of a role per window Per.
+type AnomalyRule struct {
+	Service string // row key or reference
+	Role    string // "" for every role
+	Max     int
+	Per     time.Duration
+}
+
+// Config configures a Gateway.
+type Config struct {
+	Store  store.Store
+	Engine engine.Decider
+	Spec   *spec.Spec
+	// Clock is the gateway's time; Virtual is set when it is a virtual
+	// clock that the admin API may move.
+	Clock   clock.Clock
+	Virtual *clock.Virtual
+	Workers int
+	Logger  *slog.Logger
+	Anomaly []AnomalyRule
+	// SignatureTTL is how long a Pre-Command waits for its signature
+	// before the request expires.
+	SignatureTTL time.Duration
+	// CommandTimeout bounds one Command over the SMWAN (wall time).
+	CommandTimeout time.Duration
+}
+
+// Gateway is a running gateway.
+type Gateway struct {
+	cfg   Config
+	st    store.Store
+	eng   engine.Decider
+	spec  *spec.Spec
+	clk   clock.Clock
+	log   *slog.Logger
+	// emu is the emulated fleet and SMWAN; a Reset swaps in a new one.
+	emuPtr atomic.Pointer[emu]
+
+	queue chan string
+	wg    sync.WaitGroup
+	stop  context.CancelFunc
+
+	anomalyMu sync.RWMutex
+	anomaly   []AnomalyRule
+
+	// deliveries wakes stream readers when messages are appended.
+	delMu  sync.Mutex
+	delGen chan struct{}
+
+	// userMu serialises request-ID assignment per user.
+	userMu sync.Map // user ID -> *sync.Mutex
+
+	// runMu makes "run what is due" one pass at a time.
+	runMu sync.Mutex
+}
+
+// New builds a gateway over its store: the emulated fleet is made from the
+// inventory the store holds.
+func New(ctx context.Context, cfg Config) (*Gateway, error) {
+	if cfg.Store == nil || cfg.Engine == nil || cfg.Spec == nil || cfg.Clock == nil {
+		return nil, errors.New("gateway: store, engine, spec and clock are required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SignatureTTL <= 0 {
+		cfg.SignatureTTL = time.Hour
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = 10 * time.Second
+	}
+	g := &Gateway{
+		cfg: cfg, st: cfg.Store, eng: cfg.Engine, spec: cfg.Spec, clk: cfg.Clock, log: cfg.Logger,
+		queue:   make(chan string, 4096),
+		anomaly: cfg.Anomaly,
+		delGen:  make(chan struct{}),
+	}
+	if err := g.rebuildFleet(ctx); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+type emu struct {
+	fleet *devices.Fleet
+	wan   *devices.SMWAN
+}
+
+func (g *Gateway) em() *emu { return g.emuPtr.Load() }
+
+// rebuildFleet makes a fresh emulated fleet from the inventory. The fleet
+// is ticked by RunDue rather than hooked to the clock, so a replaced fleet
+// raises nothing.
+func (g *Gateway) rebuildFleet(ctx context.Context) error {
+	f := devices.NewFleet(g.clk, g.spec, devices.WithoutClockHook())
+	f.OnAlert(g.onAlert)
+	f.OnWANConnected(g.onWANConnected)
+	g.emuPtr.Store(&emu{fleet: f, wan: devices.NewSMWAN(f, g.clk)})
+	devs, err := g.st.Devices(ctx, store.DeviceFilter{})
+	if err != nil {
+		return err
+	}
+	// Hubs first, so devices can join them.
+	for pass := 0; pass < 2; pass++ {
+		for _, d := range devs {
+			if (d.Type == "CHF") != (pass == 0) {
+				continue
+			}
+			if err := g.addToFleet(ctx, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// addToFleet adds (or replaces) an inventory device in the emulated fleet,
+// with the credentials its Registration Data implies.
+func (g *Gateway) addToFleet(ctx context.Context, d store.Device) error {
+	g.em().fleet.Remove(d.ID)
+	opts := devices.DeviceOptions{MPxN: d.MPxN, CHF: d.CHF, Meter: d.Meter, Credentials: map[string]string{}}
+	if d.Type == "CHF" {
+		opts.WANConnected = d.Status == "commissioned"
+	}
+	opts.Commissioned = d.Status == "commissioned"
+	regs, err := g.registrationFor(ctx, d, g.clk.Now())
+	if err == nil {
+		for _, r := range regs {
+			if d.Type == "ESME" || d.Type == "GSME" || r.Fuel == fuelOf(d.Type) || fuelOf(d.Type) == "" {
+				if r.ImportSupplier != "" && opts.Credentials[devices.CredSupplier] == "" {
+					opts.Credentials[devices.CredSupplier] = r.ImportSupplier
+				}
+				if r.NetworkOperator != "" && opts.Credentials[devices.CredNetworkOperator] == "" {
+					opts.Credentials[devices.CredNetworkOperator] = r.NetworkOperator
+				}
+			}
+		}
+	}
+	if d.Credentials != "" {
+		opts.Credentials[devices.CredSupplier] = d.Credentials
+	}
+	return g.em().fleet.Add(d.ID, d.Type, opts)
+}
+
+func fuelOf(deviceType string) string {
+	switch deviceType {
+	case "ESME":
+		return "electricity"
+	case "GSME", "GPF":
+		return "gas"
+	}
+	return ""
+}
+
+// Start runs the workers and resumes the work a previous run left: requests
+// acknowledged or executing are executed (their final update is conditional,
+// so none completes twice).
+func (g *Gateway) Start(ctx context.Context) error {
+	ctx, g.stop = context.WithCancel(ctx)
+	for i := 0; i < g.cfg.Workers; i++ {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.worker(ctx)
+		}()
+	}
+	pending, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{"acknowledged", "executing"}})
+	if err != nil {
+		return err
+	}
+	for _, r := range pending {
+		g.enqueue(r.ID)
+	}
+	if g.cfg.Virtual == nil {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.tickLoop(ctx)
+		}()
+	}
+	return nil
+}
+
+// Close stops the workers and waits for them. Work in flight stays in the
+// store in a resumable state.
+func (g *Gateway) Close() {
+	if g.stop != nil {
+		g.stop()
+	}
+	g.wg.Wait()
+}
+
+// tickLoop runs due work each second on a real clock.
+func (g *Gateway) tickLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.clk.After(time.Second):
+			if err := g.RunDue(ctx); err != nil && ctx.Err() == nil {
+				g.log.Error("running due work", "err", err)
+			}
+		}
+	}
+}
+
+func (g *Gateway) enqueue(id string) {
+	select {
+	case g.queue <- id:
+	default:
+		// The queue is full: run it on a goroutine of its own rather than
+		// block the caller; the store keeps it durable either way.
+		go func() { g.queue <- id }()
+	}
+}
+
+func (g *Gateway) worker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-g.queue:
+			if err := g.execute(ctx, id); err != nil && ctx.Err() == nil {
+				g.log.Error("executing request", "request_id", id, "err", err)
+			}
+		}
+	}
+}
+
+// Now is the gateway's time.
+func (g *Gateway) Now() time.Time { return g.clk.Now() }
+
+// Spec is the gateway's spec.
+func (g *Gateway) Spec() *spec.Spec { return g.spec }
+
+// Store is the gateway's store.
+func (g *Gateway) Store() store.Store { return g.st }
+
+// Fleet is the emulated fleet.
+func (g *Gateway) Fleet() *devices.Fleet { return g.em().fleet }
+
+// SMWAN is the emulated SMWAN.
+func (g *Gateway) SMWAN() *devices.SMWAN { return g.em().wan }
+
+// SetAnomaly replaces the anomaly thresholds.
+func (g *Gateway) SetAnomaly(rules []AnomalyRule) {
+	g.anomalyMu.Lock()
+	defer g.anomalyMu.Unlock()
+	g.anomaly = rules
+}
+
+// notifyDeliveries wakes the stream readers.
+func (g *Gateway) notifyDeliveries() {
+	g.delMu.Lock()
+	close(g.delGen)
+	g.delGen = make(chan struct{})
+	g.delMu.Unlock()
+}
+
+// DeliveriesChanged returns a channel closed at the next append.
+func (g *Gateway) DeliveriesChanged() <-chan struct{} {
+	g.delMu.Lock()
+	defer g.delMu.Unlock()
+	return g.delGen
+}
+
+func (g *Gateway) lockUser(id string) func() {
+	m, _ := g.userMu.LoadOrStore(id, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+func errf(format string, args ...any) error { return fmt.Errorf("gateway: "+format, args...) }

@@ -1,0 +1,370 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
+	"github.com/dccgate/dccgate/spec/dcc"
+)
+
+// States of a request.
+const (
+	StateAcknowledged      = "acknowledged"
+	StatePending           = "pending"
+	StateHeld              = "held"
+	StateAwaitingSignature = "awaiting_signature"
+	StateExecuting         = "executing"
+	StateAccepted          = "accepted"
+	StateRejected          = "rejected"
+	StateQuarantined       = "quarantined"
+	StateCancelled         = "cancelled"
+	StateExpired           = "expired"
+)
+
+// ErrPermission is returned when a request's User ID is not the caller's.
+var ErrPermission = errors.New("gateway: the request's user_id is not the caller's User ID")
+
+// ScheduleSpec is the schedule a 5.1 Create Schedule asks for, as stored.
+type ScheduleSpec struct {
+	Service string         `json:"service"`
+	Every   string         `json:"every"`
+	First   time.Time      `json:"first"`
+	Body    map[string]any `json:"body,omitempty"`
+}
+
+// Submit checks, persists and acknowledges one Service Request sent by
+// caller. The returned request is durable. A refusal by the checks of para
+// 134 is stored too (for the user's history) and returned with its reason.
+func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request) (store.Request, error) {
+	if req.UserID != caller {
+		return store.Request{}, ErrPermission
+	}
+	unlock := g.lockUser(caller)
+	defer unlock()
+	now := g.clk.Now()
+
+	user, err := g.st.GetUser(ctx, caller)
+	known := err == nil && user.Entered
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Request{}, err
+	}
+
+	// The request ID: originatorID:targetID:counter, the counter above the
+	// user's last (the interface's replay protection).
+	counter := user.LastCounter + 1
+	if req.RequestID == "" {
+		target := req.DeviceID
+		if target == "" {
+			target = "00-00-00-00-00-00-00-00"
+		}
+		req.RequestID = fmt.Sprintf("%s:%s:%d", caller, target, counter)
+	}
+	rec := store.Request{
+		ID: req.RequestID, UserID: caller, Service: spec.Key(req.Service, req.Variant), DeviceID: req.DeviceID,
+		Category: nz(req.Category, "on_demand"), Delivery: nz(req.Delivery, "wan"), ExecuteAt: req.ExecuteAt,
+		ReceivedAt: now,
+	}
+	if req.Schedule != nil {
+		rec.Schedule, _ = json.Marshal(ScheduleSpec{Service: req.Schedule.Service, Every: req.Schedule.Every.String(), First: req.Schedule.First, Body: req.Schedule.Body})
+	}
+	if b, err := json.Marshal(req.Body); err == nil {
+		rec.Body = b
+	}
+	if known {
+		c, perr := parseRequestID(req.RequestID, caller, req.DeviceID)
+		if perr != nil {
+			return g.refuse(rec, dcc.ReasonMalformed, perr.Error(), false), nil
+		}
+		if c <= user.LastCounter {
+			return g.refuse(rec, dcc.ReasonReplay, fmt.Sprintf("counter %d is not above the last one accepted, %d", c, user.LastCounter), false), nil
+		}
+		counter = c
+	}
+
+	facts, err := g.facts(ctx, req, user, known, now)
+	if err != nil {
+		return store.Request{}, err
+	}
+	d := g.eng.Decide(ctx, req, facts)
+	if d.Body != nil {
+		if b, err := json.Marshal(d.Body); err == nil {
+			rec.Body = b
+		}
+	}
+	if d.Service != nil {
+		rec.DueAt = g.dueAt(d.Service, rec)
+	}
+	switch d.Outcome {
+	case engine.Rejected, engine.Quarantined:
+		rec.State, rec.Reason, rec.Clause, rec.Message = d.Outcome, string(d.Reason), d.Clause, d.Detail
+		rec.CompletedAt = now
+		if !known {
+			// Nothing is stored for a caller that is not a user: it has no
+			// history and no counter.
+			return rec, nil
+		}
+		return g.store(ctx, rec, counter)
+	}
+
+	// Sequencing (para 126-127): held until the predecessor succeeds.
+	state := StateAcknowledged
+	if req.Category == "future_dated" {
+		state = StatePending
+	}
+	if after := req.After; after != "" {
+		rec.After = after
+		pred, err := g.st.GetRequest(ctx, after)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || (err == nil && pred.UserID != caller):
+			rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(dcc.ReasonMalformed), dcc.ReasonClauses[dcc.ReasonMalformed], "the preceding request "+after+" is not one of the user's"
+			rec.CompletedAt = now
+			return g.store(ctx, rec, counter)
+		case err != nil:
+			return store.Request{}, err
+		case pred.State == StateAccepted:
+		case pred.Final():
+			rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(dcc.ReasonPredecessorFailed), dcc.ReasonClauses[dcc.ReasonPredecessorFailed], "the preceding request "+after+" did not succeed"
+			rec.CompletedAt = now
+			return g.store(ctx, rec, counter)
+		default:
+			state = StateHeld
+		}
+	}
+	if d.PreCommand && state != StateHeld {
+		state = StateAwaitingSignature
+		rec.PreCommand = PreCommand(rec)
+		rec.DueAt = now.Add(g.cfg.SignatureTTL)
+	}
+	rec.State = state
+	out, err := g.store(ctx, rec, counter)
+	if err != nil {
+		return out, err
+	}
+	if state == StateAcknowledged {
+		g.enqueue(out.ID)
+	}
+	return out, nil
+}
+
+// store persists a new request; a repeated ID is a replay.
+func (g *Gateway) store(ctx context.Context, rec store.Request, counter uint64) (store.Request, error) {
+	err := g.st.InsertRequest(ctx, rec, counter)
+	switch {
+	case errors.Is(err, store.ErrDuplicate), errors.Is(err, store.ErrStale):
+		return g.refuse(rec, dcc.ReasonReplay, "the Request ID was already used", false), nil
+	case err != nil:
+		return store.Request{}, err
+	}
+	return rec, nil
+}
+
+// refuse returns a refused request without storing it (its ID may belong to
+// another request).
+func (g *Gateway) refuse(rec store.Request, reason dcc.Reason, msg string, _ bool) store.Request {
+	rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(reason), dcc.ReasonClauses[reason], msg
+	rec.CompletedAt = g.clk.Now()
+	return rec
+}
+
+func nz(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// parseRequestID checks originatorID:targetID:counter against the sender
+// and the target and returns the counter.
+func parseRequestID(id, user, device string) (uint64, error) {
+	parts := strings.Split(id, ":")
+	if len(parts) != 3 {
+		return 0, fmt.Errorf("request_id %q is not originatorID:targetID:counter", id)
+	}
+	if parts[0] != user {
+		return 0, fmt.Errorf("request_id %q: the originator must be the sender %s", id, user)
+	}
+	if device != "" && parts[1] != device {
+		return 0, fmt.Errorf("request_id %q: the target must be the device %s", id, device)
+	}
+	c, err := strconv.ParseUint(parts[2], 10, 64)
+	if err != nil || c == 0 {
+		return 0, fmt.Errorf("request_id %q: the counter must be a positive decimal", id)
+	}
+	return c, nil
+}
+
+// dueAt is when the Service Response is due: the Target Response Time of the
+// service's category from receipt, or from the execution time.
+func (g *Gateway) dueAt(svc *spec.Service, r store.Request) time.Time {
+	switch r.Category {
+	case "future_dated":
+		if svc.FutureDated != nil {
+			return r.ExecuteAt.Add(svc.FutureDated.Std())
+		}
+	case "scheduled":
+		if svc.Scheduled != nil {
+			return r.ExecuteAt.Add(svc.Scheduled.Std())
+		}
+	default:
+		if svc.OnDemand != nil {
+			return r.ReceivedAt.Add(svc.OnDemand.Std())
+		}
+	}
+	return time.Time{}
+}
+
+// facts loads what the engine needs to know about a request.
+func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.User, known bool, now time.Time) (*engine.Facts, error) {
+	f := &engine.Facts{Now: now, User: engine.User{Known: known, Role: user.Role, Suspended: user.Suspended}}
+	if req.DeviceID != "" {
+		d, err := g.st.GetDevice(ctx, req.DeviceID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, err
+		default:
+			f.Device = engine.Device{Known: true, Type: d.Type, Status: d.Status}
+			if err := g.commissioningFacts(ctx, d, &f.Device); err != nil {
+				return nil, err
+			}
+			at := now
+			if !req.ExecuteAt.IsZero() {
+				at = req.ExecuteAt
+			}
+			regs, err := g.registrationFor(ctx, d, at)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range regs {
+				f.Registration = append(f.Registration, engine.Registration{MPxN: r.MPxN, Fuel: r.Fuel, ImportSupplier: r.ImportSupplier, ExportSupplier: r.ExportSupplier, NetworkOperator: r.NetworkOperator})
+			}
+		}
+	}
+	if known {
+		if rule, ok := g.anomalyRule(spec.Key(req.Service, req.Variant), req.Service, user.Role); ok {
+			n, err := g.st.CountRequests(ctx, user.ID, spec.Key(req.Service, req.Variant), now.Add(-rule.Per), now,
+				[]string{StateAcknowledged, StatePending, StateHeld, StateAwaitingSignature, StateExecuting, StateAccepted, StateQuarantined, StateCancelled, StateExpired})
+			if err != nil {
+				return nil, err
+			}
+			f.Anomaly = engine.Anomaly{Count: n + 1, Max: rule.Max}
+		}
+	}
+	return f, nil
+}
+
+func (g *Gateway) anomalyRule(key, ref, role string) (AnomalyRule, bool) {
+	g.anomalyMu.RLock()
+	defer g.anomalyMu.RUnlock()
+	for _, r := range g.anomaly {
+		if (r.Service == key || r.Service == ref) && (r.Role == "" || r.Role == role) && r.Max > 0 {
+			return r, true
+		}
+	}
+	return AnomalyRule{}, false
+}
+
+// commissioningFacts fills what para 187 asks about a device's hub, meter
+// and MPxN.
+func (g *Gateway) commissioningFacts(ctx context.Context, d store.Device, f *engine.Device) error {
+	statusOf := func(id string) (string, error) {
+		if id == "" {
+			return "", nil
+		}
+		x, err := g.st.GetDevice(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", nil
+		}
+		return x.Status, err
+	}
+	var err error
+	chf := d.CHF
+	if d.Type == "CHF" {
+		chf = d.ID
+	}
+	meter := d.Meter
+	if chf == "" && meter != "" {
+		if m, err := g.st.GetDevice(ctx, meter); err == nil {
+			chf = m.CHF
+		}
+	}
+	if f.CHFStatus, err = statusOf(chf); err != nil {
+		return err
+	}
+	if d.Type == "GPF" && meter == "" && chf != "" {
+		// The Gas Proxy's meter is the gas meter on its hub.
+		ms, err := g.st.Devices(ctx, store.DeviceFilter{CHF: chf, Type: "GSME"})
+		if err != nil {
+			return err
+		}
+		if len(ms) > 0 {
+			meter = ms[0].ID
+		}
+	}
+	if f.MeterStatus, err = statusOf(meter); err != nil {
+		return err
+	}
+	if d.MPxN != "" {
+		others, err := g.st.Devices(ctx, store.DeviceFilter{MPxN: d.MPxN})
+		if err != nil {
+			return err
+		}
+		for _, o := range others {
+			if o.ID != d.ID && o.Status == "commissioned" && (o.Type == "ESME" || o.Type == "GSME") {
+				f.MPxNHasMeter = true
+			}
+		}
+	}
+	return nil
+}
+
+// mpxnsOf returns the MPxNs a device relates to: its own, its meter's, or
+// those of the meters on a hub.
+func (g *Gateway) mpxnsOf(ctx context.Context, d store.Device) ([]string, error) {
+	if d.MPxN != "" {
+		return []string{d.MPxN}, nil
+	}
+	if d.Meter != "" {
+		m, err := g.st.GetDevice(ctx, d.Meter)
+		if err == nil && m.MPxN != "" {
+			return []string{m.MPxN}, nil
+		}
+	}
+	chf := d.CHF
+	if d.Type == "CHF" {
+		chf = d.ID
+	}
+	if chf == "" {
+		return nil, nil
+	}
+	ms, err := g.st.Devices(ctx, store.DeviceFilter{CHF: chf})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range ms {
+		if m.MPxN == "" || (d.Type == "GPF" && m.Type != "GSME") {
+			continue
+		}
+		out = append(out, m.MPxN)
+	}
+	return out, nil
+}
+
+// registrationFor returns the Registration Data in effect at `at` for the
+// MPxNs a device relates to.
+func (g *Gateway) registrationFor(ctx context.Context, d store.Device, at time.Time) ([]store.Registration, error) {
+	mpxns, err := g.mpxnsOf(ctx, d)
+	if err != nil || len(mpxns) == 0 {
+		return nil, err
+	}
+	return g.st.Registrations(ctx, mpxns, at)
+}

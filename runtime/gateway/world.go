@@ -1,0 +1,70 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// World is a whole small world: users, Registration Data, the inventory and
+// the anomaly thresholds (a scenario's setup, or the demo world).
+type World struct {
+	Start        time.Time
+	Users        []store.User
+	Registration []store.Registration
+	Inventory    []store.Device
+	Anomaly      []AnomalyRule
+}
+
+// Load adds a world to the store and the fleet (users are marked as having
+// completed User Entry).
+func (g *Gateway) Load(ctx context.Context, w World) error {
+	for _, u := range w.Users {
+		u.Entered = true
+		if err := g.st.PutUser(ctx, u); err != nil {
+			return err
+		}
+	}
+	for _, r := range w.Registration {
+		if err := g.st.PutRegistration(ctx, r); err != nil {
+			return err
+		}
+	}
+	for _, d := range w.Inventory {
+		if d.UpdatedAt.IsZero() {
+			d.UpdatedAt = g.clk.Now()
+		}
+		if err := g.st.PutDevice(ctx, d); err != nil {
+			return err
+		}
+	}
+	if w.Anomaly != nil {
+		g.SetAnomaly(w.Anomaly)
+	}
+	return g.rebuildFleet(ctx)
+}
+
+// Reset replaces the world: the store is emptied, a virtual clock is set to
+// the world's start, and the world is loaded.
+func (g *Gateway) Reset(ctx context.Context, w World) error {
+	g.runMu.Lock()
+	defer g.runMu.Unlock()
+	// Drain queued work of the previous world.
+	for len(g.queue) > 0 {
+		<-g.queue
+	}
+	if err := g.st.Reset(ctx); err != nil {
+		return err
+	}
+	if g.cfg.Virtual != nil && !w.Start.IsZero() {
+		if w.Start.Before(g.cfg.Virtual.Now()) {
+			// A virtual clock never goes back; a new one is set instead.
+			g.cfg.Virtual.Reset(w.Start)
+		} else {
+			g.cfg.Virtual.Set(w.Start)
+		}
+	}
+	g.SetAnomaly(w.Anomaly)
+	return g.Load(ctx, w)
+}
