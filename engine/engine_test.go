@@ -41,9 +41,9 @@ var now = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
 func baseFacts() *Facts {
 	return &Facts{
-		Now:    now,
-		User:   User{Known: true, Role: "EIS"},
-		Device: Device{Known: true, Type: "ESME", Status: "commissioned", CHFStatus: "commissioned"},
+		Now:          now,
+		User:         User{Known: true, Role: "EIS"},
+		Device:       Device{Known: true, Type: "ESME", Status: "commissioned", CHFStatus: "commissioned"},
 		Registration: []Registration{{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: supplierA, NetworkOperator: gasNO}},
 	}
 }
@@ -166,8 +166,8 @@ func corpus(s *spec.Spec, n int) []struct {
 			}
 		}
 		f := Facts{Now: now,
-			User:   User{Known: r.IntN(12) > 0, Role: pick(roles), Suspended: r.IntN(15) == 0},
-			Device: Device{Known: r.IntN(10) > 0, Type: pick(types), Status: pick(statuses), CHFStatus: pick(statuses), MeterStatus: pick(statuses), MPxNHasMeter: r.IntN(3) == 0},
+			User:        User{Known: r.IntN(12) > 0, Role: pick(roles), Suspended: r.IntN(15) == 0},
+			Device:      Device{Known: r.IntN(10) > 0, Type: pick(types), Status: pick(statuses), CHFStatus: pick(statuses), MeterStatus: pick(statuses), MPxNHasMeter: r.IntN(3) == 0},
 			Credentials: Credentials{CertificateInvalid: r.IntN(20) == 0, SignatureInvalid: r.IntN(20) == 0},
 			Anomaly:     Anomaly{Count: r.IntN(5), Max: r.IntN(4)},
 		}

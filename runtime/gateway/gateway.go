@@ -52,12 +52,12 @@ type Config struct {
 
 // Gateway is a running gateway.
 type Gateway struct {
-	cfg   Config
-	st    store.Store
-	eng   engine.Decider
-	spec  *spec.Spec
-	clk   clock.Clock
-	log   *slog.Logger
+	cfg  Config
+	st   store.Store
+	eng  engine.Decider
+	spec *spec.Spec
+	clk  clock.Clock
+	log  *slog.Logger
 	// emu is the emulated fleet and SMWAN; a Reset swaps in a new one.
 	emuPtr atomic.Pointer[emu]
 

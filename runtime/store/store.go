@@ -100,7 +100,10 @@ func (r *Request) Final() bool {
 	return false
 }
 
-// RequestFilter selects requests; zero fields do not filter.
+// RequestFilter selects requests; zero fields do not filter. ListRequests
+// returns them by ReceivedAt then ID, or, when DueBefore is set, by
+// ExecuteAt, ReceivedAt then ID (the earliest due first, so a Limit takes
+// the most urgent). A zero ExecuteAt is due at any DueBefore.
 type RequestFilter struct {
 	UserID    string
 	DeviceID  string
@@ -137,21 +140,40 @@ type Delivery struct {
 }
 
 // Store is the durable state. Every method is safe for concurrent use.
+//
+// Readings of this contract the backends share (storetest checks them):
+//   - Times are kept to the nanosecond and returned in UTC; the zero time
+//     round-trips as the zero time and sorts before every other time. A
+//     non-zero time outside the years 1678 to 2262 is rejected.
+//   - Empty and nil byte slices are both stored as absent and read back nil.
+//   - Lists come back in a stable order: users, devices by ID; schedules by
+//     Next then ID; requests as RequestFilter says; deliveries by cursor.
+//   - A Limit or limit <= 0 does not limit.
+//   - Conditional writes (SetDeviceStatus, UpdateRequest, AdvanceSchedule)
+//     are single atomic statements: of two callers, in one process or
+//     several, expecting the same state exactly one wins and the other gets
+//     ErrStale. A row that does not exist at all gives ErrNotFound. A write
+//     that returns an error has changed nothing.
 type Store interface {
 	Close() error
 	// Ping checks the backend is reachable.
 	Ping(ctx context.Context) error
 
-	PutUser(ctx context.Context, u User) error // insert or replace
+	// PutUser inserts or replaces a user, except that it never lowers the
+	// stored LastCounter: a copy of the user read before a request was
+	// accepted must not reopen that counter to a replay.
+	PutUser(ctx context.Context, u User) error
 	GetUser(ctx context.Context, id string) (User, error)
 	ListUsers(ctx context.Context) ([]User, error)
 
 	PutRegistration(ctx context.Context, r Registration) error // insert or replace (MPxN, EffectiveFrom)
 	// Registrations returns, for each MPxN given, the record in effect at
-	// time at (the latest EffectiveFrom <= at).
+	// time at (the latest EffectiveFrom <= at), in the order of mpxns; an
+	// MPxN with no record in effect is left out.
 	Registrations(ctx context.Context, mpxns []string, at time.Time) ([]Registration, error)
 	// RegistrationsAt returns the records in effect at time at whose
-	// postcode and premises, or UPRN, match (empty arguments do not match).
+	// postcode and premises, or UPRN, match (empty arguments do not match),
+	// ordered by MPxN. Matching is exact: normalise addresses before.
 	RegistrationsAt(ctx context.Context, postcode, premises, uprn string, at time.Time) ([]Registration, error)
 
 	PutDevice(ctx context.Context, d Device) error // insert or replace
@@ -165,19 +187,27 @@ type Store interface {
 	// InsertRequest stores a new request durably and, in the same
 	// transaction, raises the user's LastCounter to counter. It returns
 	// ErrDuplicate if the ID exists, and ErrStale if counter is not above
-	// the user's LastCounter (a replay).
+	// the user's LastCounter (a replay). The counter must be strictly above,
+	// so 0 is always stale. The user (r.UserID) must exist: ErrNotFound
+	// otherwise. When the ID exists and the counter is also stale,
+	// ErrDuplicate wins (the caller can look the request up). Counters use
+	// the whole uint64 range.
 	InsertRequest(ctx context.Context, r Request, counter uint64) error
 	GetRequest(ctx context.Context, id string) (Request, error)
 	ListRequests(ctx context.Context, f RequestFilter) ([]Request, error)
 	// UpdateRequest replaces the request if its stored state is still
-	// fromState (ErrStale otherwise) and appends the deliveries in the same
-	// transaction, returning their cursors.
+	// fromState (ErrStale otherwise; ErrNotFound if there is no such
+	// request) and appends the deliveries in the same transaction,
+	// returning their cursors. On any error no delivery is appended.
 	UpdateRequest(ctx context.Context, r Request, fromState string, deliveries []Delivery) ([]int64, error)
 	// CountRequests counts a user's requests of a service received in
-	// [since, until] in any of the states given (all states if none).
+	// [since, until] in any of the states given (all states if none). An
+	// empty userID or service does not filter; a zero until has no upper
+	// bound (a zero since has no lower bound anyway).
 	CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string) (int, error)
 
-	PutSchedule(ctx context.Context, s Schedule) error
+	PutSchedule(ctx context.Context, s Schedule) error // insert or replace
+	// DeleteSchedule deletes a schedule; ErrNotFound if there is none.
 	DeleteSchedule(ctx context.Context, id string) error
 	ListSchedules(ctx context.Context, f ScheduleFilter) ([]Schedule, error)
 	// AdvanceSchedule moves a schedule's Next from `from` to `to`
@@ -186,6 +216,12 @@ type Store interface {
 
 	// AppendDeliveries appends messages to users' streams and returns their
 	// cursors in order.
+	//
+	// Cursors only grow, and they become visible in cursor order: once a
+	// reader has seen cursor c, no message with a cursor below c can appear
+	// later, so resuming from the last cursor read never skips a message
+	// (PostgreSQL serialises appends to keep this). Cursors are never
+	// reused, not even after Reset.
 	AppendDeliveries(ctx context.Context, ds []Delivery) ([]int64, error)
 	// Deliveries returns a user's messages with cursor > after, in cursor
 	// order; userID "" returns every user's.
