@@ -35,6 +35,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	workers := fs.Int("workers", 8, "request workers")
 	specDir := fs.String("spec", "", "spec directory (default: the embedded spec)")
 	verbose := fs.Bool("v", false, "log debug lines")
+	latency := fs.Duration("smwan-latency", 0, "latency of every Command over the emulated SMWAN (on the gateway's clock)")
+	loss := fs.Float64("smwan-loss", 0, "share of Commands the emulated SMWAN loses (0 to 1)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -65,6 +67,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return exitFail
 	}
 	defer srv.Close()
+	srv.G.SetSMWANFaults(*latency, *loss)
 	if *demo > 0 {
 		seeded, err := srv.SeedDemo(ctx, *demo)
 		if err != nil {

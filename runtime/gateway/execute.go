@@ -85,24 +85,23 @@ func (g *Gateway) SubmitSigned(ctx context.Context, caller, requestID string, si
 }
 
 // execute runs one acknowledged request, once: the move to executing and
-// the final update are both conditional on the state read.
+// the final update are both conditional on the state read, so a request
+// another worker (or process) took is left to it.
 func (g *Gateway) execute(ctx context.Context, id string) error {
 	r, err := g.st.GetRequest(ctx, id)
 	if err != nil {
 		return err
 	}
-	if r.State != StateAcknowledged && r.State != StateExecuting {
+	if r.State != StateAcknowledged {
 		return nil
 	}
-	if r.State == StateAcknowledged {
-		r.State = StateExecuting
-		r.Attempts++
-		if _, err := g.st.UpdateRequest(ctx, r, StateAcknowledged, nil); err != nil {
-			if errors.Is(err, store.ErrStale) {
-				return nil // another worker has it
-			}
-			return err
+	r.State = StateExecuting
+	r.Attempts++
+	if _, err := g.st.UpdateRequest(ctx, r, StateAcknowledged, nil); err != nil {
+		if errors.Is(err, store.ErrStale) {
+			return nil // another worker has it
 		}
+		return err
 	}
 	out := g.run(ctx, r)
 	out.CompletedAt = g.clk.Now()
@@ -157,7 +156,11 @@ func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error 
 				return err
 			}
 			if h.State == StateAcknowledged {
-				g.enqueue(h.ID)
+				// Run it now, in the goroutine that finished its
+				// predecessor: the chain completes as one piece of work.
+				if err := g.execute(ctx, h.ID); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -331,6 +334,7 @@ func (g *Gateway) Advance(ctx context.Context, d time.Duration) (time.Time, erro
 		if next.IsZero() {
 			break
 		}
+		g.WaitIdle(ctx)
 		if next.After(g.clk.Now()) {
 			g.cfg.Virtual.Set(next)
 		}
@@ -342,6 +346,7 @@ func (g *Gateway) Advance(ctx context.Context, d time.Duration) (time.Time, erro
 	if err := g.RunDue(ctx); err != nil {
 		return time.Time{}, err
 	}
+	g.WaitIdle(ctx)
 	return g.clk.Now(), nil
 }
 

@@ -77,6 +77,15 @@ type Gateway struct {
 
 	// runMu makes "run what is due" one pass at a time.
 	runMu sync.Mutex
+
+	smwanMu      sync.Mutex
+	smwanLatency time.Duration
+	smwanLoss    float64
+
+	// inflight counts queued and running work, for WaitIdle.
+	idleMu   sync.Mutex
+	idleCond *sync.Cond
+	inflight int
 }
 
 // New builds a gateway over its store: the emulated fleet is made from the
@@ -103,6 +112,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		anomaly: cfg.Anomaly,
 		delGen:  make(chan struct{}),
 	}
+	g.idleCond = sync.NewCond(&g.idleMu)
 	if err := g.rebuildFleet(ctx); err != nil {
 		return nil, err
 	}
@@ -123,7 +133,12 @@ func (g *Gateway) rebuildFleet(ctx context.Context) error {
 	f := devices.NewFleet(g.clk, g.spec, devices.WithoutClockHook())
 	f.OnAlert(g.onAlert)
 	f.OnWANConnected(g.onWANConnected)
-	g.emuPtr.Store(&emu{fleet: f, wan: devices.NewSMWAN(f, g.clk)})
+	wan := devices.NewSMWAN(f, g.clk)
+	g.smwanMu.Lock()
+	wan.SetLatency(g.smwanLatency)
+	wan.SetLoss(g.smwanLoss)
+	g.smwanMu.Unlock()
+	g.emuPtr.Store(&emu{fleet: f, wan: wan})
 	devs, err := g.st.Devices(ctx, store.DeviceFilter{})
 	if err != nil {
 		return err
@@ -192,7 +207,19 @@ func (g *Gateway) Start(ctx context.Context) error {
 			g.worker(ctx)
 		}()
 	}
-	pending, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{"acknowledged", "executing"}})
+	// A request left executing by a stopped process is acknowledged again
+	// and re-run; its final update is conditional, so it completes once.
+	running, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateExecuting}})
+	if err != nil {
+		return err
+	}
+	for _, r := range running {
+		r.State = StateAcknowledged
+		if _, err := g.st.UpdateRequest(ctx, r, StateExecuting, nil); err != nil && !errors.Is(err, store.ErrStale) {
+			return err
+		}
+	}
+	pending, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateAcknowledged}})
 	if err != nil {
 		return err
 	}
@@ -233,6 +260,9 @@ func (g *Gateway) tickLoop(ctx context.Context) {
 }
 
 func (g *Gateway) enqueue(id string) {
+	g.idleMu.Lock()
+	g.inflight++
+	g.idleMu.Unlock()
 	select {
 	case g.queue <- id:
 	default:
@@ -251,8 +281,34 @@ func (g *Gateway) worker(ctx context.Context) {
 			if err := g.execute(ctx, id); err != nil && ctx.Err() == nil {
 				g.log.Error("executing request", "request_id", id, "err", err)
 			}
+			g.done()
 		}
 	}
+}
+
+func (g *Gateway) done() {
+	g.idleMu.Lock()
+	g.inflight--
+	if g.inflight <= 0 {
+		g.idleCond.Broadcast()
+	}
+	g.idleMu.Unlock()
+}
+
+// WaitIdle waits until no queued or running work is left (or ctx ends):
+// a virtual clock's Advance returns with the work it started done.
+func (g *Gateway) WaitIdle(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		g.idleMu.Lock()
+		g.idleCond.Broadcast()
+		g.idleMu.Unlock()
+	})
+	defer stop()
+	g.idleMu.Lock()
+	for g.inflight > 0 && ctx.Err() == nil {
+		g.idleCond.Wait()
+	}
+	g.idleMu.Unlock()
 }
 
 // Now is the gateway's time.
@@ -269,6 +325,16 @@ func (g *Gateway) Fleet() *devices.Fleet { return g.em().fleet }
 
 // SMWAN is the emulated SMWAN.
 func (g *Gateway) SMWAN() *devices.SMWAN { return g.em().wan }
+
+// SetSMWANFaults sets the emulated SMWAN's latency (on the gateway's clock)
+// and the share of Commands it loses; they outlive a Reset.
+func (g *Gateway) SetSMWANFaults(latency time.Duration, loss float64) {
+	g.smwanMu.Lock()
+	g.smwanLatency, g.smwanLoss = latency, loss
+	g.smwanMu.Unlock()
+	g.em().wan.SetLatency(latency)
+	g.em().wan.SetLoss(loss)
+}
 
 // SetAnomaly replaces the anomaly thresholds.
 func (g *Gateway) SetAnomaly(rules []AnomalyRule) {

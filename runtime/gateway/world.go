@@ -50,10 +50,8 @@ func (g *Gateway) Load(ctx context.Context, w World) error {
 func (g *Gateway) Reset(ctx context.Context, w World) error {
 	g.runMu.Lock()
 	defer g.runMu.Unlock()
-	// Drain queued work of the previous world.
-	for len(g.queue) > 0 {
-		<-g.queue
-	}
+	// Let the previous world's work finish before it is wiped.
+	g.WaitIdle(ctx)
 	if err := g.st.Reset(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,196 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
+	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/spec"
+)
+
+var (
+	engOnce sync.Once
+	eng     *engine.Engine
+)
+
+func startDemo(t *testing.T) *Server {
+	t.Helper()
+	engOnce.Do(func() {
+		var err error
+		if eng, err = engine.New(context.Background(), spec.MustDefault()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	srv, err := Start(t.Context(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if _, err := srv.SeedDemo(t.Context(), 2); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func clientAs(t *testing.T, srv *Server, user string) dccgatev1connect.GatewayServiceClient {
+	t.Helper()
+	dir := filepath.Join(srv.PKI.Dir, "users")
+	cert, err := os.ReadFile(filepath.Join(dir, user+".pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(filepath.Join(dir, user+"-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pki.ClientTLS(srv.PKI.CA.CertPEM, pki.Issued{CertPEM: cert, KeyPEM: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dccgatev1connect.NewGatewayServiceClient(&http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}, srv.URL)
+}
+
+const (
+	supplier = "00-00-00-00-00-00-0A-01"
+	other    = "00-00-00-00-00-00-0B-01"
+	meter    = "00-DB-00-00-00-00-E0-01"
+)
+
+func read41(user, id string) *dccgatev1.SubmitRequest {
+	return &dccgatev1.SubmitRequest{Request: &dccgatev1.ServiceRequest{
+		Envelope: &dccgatev1.Envelope{RequestId: id, UserId: user, DeviceId: meter},
+		Body:     &dccgatev1.ServiceRequest_ReadInstantaneousImportRegisters{ReadInstantaneousImportRegisters: &dccgatev1.ReadInstantaneousImportRegisters{Register: "total"}},
+	}}
+}
+
+func TestCallersMustBeAuthenticated(t *testing.T) {
+	srv := startDemo(t)
+	ctx := t.Context()
+	// No client certificate: the TLS handshake is refused.
+	pool := srv.PKI.CA.Pool()
+	anon := dccgatev1connect.NewGatewayServiceClient(&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}, srv.URL)
+	if _, err := anon.Submit(ctx, connect.NewRequest(read41(supplier, ""))); err == nil {
+		t.Fatal("a call without a client certificate was served")
+	}
+	// A certificate from another CA: refused too.
+	otherCA, err := pki.NewCA("someone else")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := otherCA.IssueUser(supplier, "EIS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pki.ClientTLS(srv.PKI.CA.CertPEM, forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := dccgatev1connect.NewGatewayServiceClient(&http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}, srv.URL)
+	if _, err := f.Submit(ctx, connect.NewRequest(read41(supplier, ""))); err == nil {
+		t.Fatal("a certificate of another CA was accepted")
+	}
+	// A request whose User ID is not the caller's.
+	_, err = clientAs(t, srv, other).Submit(ctx, connect.NewRequest(read41(supplier, "")))
+	if connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("another user's User ID: %v", err)
+	}
+}
+
+func TestRequestsAreTheCallersOwn(t *testing.T) {
+	srv := startDemo(t)
+	ctx := t.Context()
+	resp, err := clientAs(t, srv, supplier).Submit(ctx, connect.NewRequest(read41(supplier, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = clientAs(t, srv, other).GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: resp.Msg.GetRequestId()}))
+	if connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("another user's request: %v", err)
+	}
+}
+
+func TestReplayIsRefused(t *testing.T) {
+	srv := startDemo(t)
+	ctx := t.Context()
+	c := clientAs(t, srv, supplier)
+	tests := []struct {
+		note, id, reason string
+	}{
+		{"first", supplier + ":" + meter + ":5", ""},
+		{"same ID again", supplier + ":" + meter + ":5", "REPLAY"},
+		{"lower counter", supplier + ":" + meter + ":4", "REPLAY"},
+		{"higher counter", supplier + ":" + meter + ":6", ""},
+		{"originator not the sender", other + ":" + meter + ":7", "MALFORMED"},
+	}
+	for _, tc := range tests {
+		resp, err := c.Submit(ctx, connect.NewRequest(read41(supplier, tc.id)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.note, err)
+		}
+		if got := resp.Msg.GetState().GetReason(); got != tc.reason {
+			t.Fatalf("%s: reason %q, want %q", tc.note, got, tc.reason)
+		}
+	}
+}
+
+// TestSubscribeResumesFromACursor reads the stream, reconnects from the
+// first cursor and gets exactly what followed it.
+func TestSubscribeResumesFromACursor(t *testing.T) {
+	srv := startDemo(t)
+	ctx := t.Context()
+	c := clientAs(t, srv, supplier)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		resp, err := c.Submit(ctx, connect.NewRequest(read41(supplier, "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, resp.Msg.GetRequestId())
+	}
+	read := func(from int64, n int) []*dccgatev1.StreamMessage {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		stream, err := c.Subscribe(sctx, connect.NewRequest(&dccgatev1.SubscribeRequest{Cursor: from}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stream.Close()
+		var out []*dccgatev1.StreamMessage
+		for len(out) < n && stream.Receive() {
+			out = append(out, stream.Msg())
+		}
+		if len(out) < n {
+			t.Fatalf("stream ended after %d messages: %v", len(out), stream.Err())
+		}
+		return out
+	}
+	all := read(0, 3)
+	got := map[string]bool{}
+	for _, m := range all {
+		got[m.GetResponse().GetRequestId()] = true
+		if m.GetResponse().GetState() != "accepted" {
+			t.Fatalf("response %+v", m.GetResponse())
+		}
+	}
+	for _, id := range ids {
+		if !got[id] {
+			t.Fatalf("no response for %s", id)
+		}
+	}
+	rest := read(all[0].GetCursor(), 2)
+	if rest[0].GetCursor() != all[1].GetCursor() || rest[1].GetCursor() != all[2].GetCursor() {
+		t.Fatalf("resumed at %d, %d; want %d, %d", rest[0].GetCursor(), rest[1].GetCursor(), all[1].GetCursor(), all[2].GetCursor())
+	}
+}
