@@ -187,11 +187,17 @@ type Store interface {
 	// InsertRequest stores a new request durably and, in the same
 	// transaction, raises the user's LastCounter to counter. It returns
 	// ErrDuplicate if the ID exists, and ErrStale if counter is not above
-	// the user's LastCounter (a replay). The counter must be strictly above,
-	// so 0 is always stale. The user (r.UserID) must exist: ErrNotFound
-	// otherwise. When the ID exists and the counter is also stale,
+	// the user's LastCounter (a replay). A counter must be strictly above
+	// LastCounter, and the user (r.UserID) must exist (ErrNotFound
+	// otherwise). When the ID exists and the counter is also stale,
 	// ErrDuplicate wins (the caller can look the request up). Counters use
 	// the whole uint64 range.
+	//
+	// Counter 0 means the request has no user counter: the gateway made it
+	// (a schedule's run), so no replay check applies and LastCounter is
+	// left alone; only the ID guards it, so such IDs must be deterministic
+	// (the same run gets the same ID and a second insert ErrDuplicate).
+	// Users' requests always carry a counter of at least 1.
 	InsertRequest(ctx context.Context, r Request, counter uint64) error
 	GetRequest(ctx context.Context, id string) (Request, error)
 	ListRequests(ctx context.Context, f RequestFilter) ([]Request, error)
