@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+const delCols = "seq, user_id, kind, request_id, code, device_id, payload, created_at, due_at"
+
+func scanDelivery(row interface{ Scan(...any) error }) (store.Delivery, error) {
+	var d store.Delivery
+	var created, due int64
+	err := row.Scan(&d.Cursor, &d.UserID, &d.Kind, &d.RequestID, &d.Code, &d.DeviceID, &d.Payload, &created, &due)
+	d.CreatedAt, d.DueAt, d.Payload = decTime(created), decTime(due), decBytes(d.Payload)
+	return d, err
+}
+
+// deliveryArgs encodes the deliveries before a transaction starts, so a
+// bad time fails without touching the database.
+func deliveryArgs(ds []store.Delivery) ([][]any, error) {
+	out := make([][]any, len(ds))
+	for i, d := range ds {
+		var te timeEncoder
+		out[i] = []any{d.UserID, d.Kind, d.RequestID, d.Code, d.DeviceID, encBytes(d.Payload),
+			te.enc(d.CreatedAt), te.enc(d.DueAt)}
+		if te.err != nil {
+			return nil, te.err
+		}
+	}
+	return out, nil
+}
+
+// appendDeliveries inserts deliveries in order inside tx and returns the
+// cursors the database assigned.
+func (s *Store) appendDeliveries(ctx context.Context, tx *sql.Tx, args [][]any) ([]int64, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	if s.d.LockDeliveries != "" {
+		if _, err := tx.ExecContext(ctx, s.d.LockDeliveries); err != nil {
+			return nil, err
+		}
+	}
+	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO deliveries
+		(user_id, kind, request_id, code, device_id, payload, created_at, due_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`))
+	if err != nil {
+		return nil, err
+	}
+	defer stmt.Close()
+	cursors := make([]int64, len(args))
+	for i, a := range args {
+		if err := stmt.QueryRowContext(ctx, a...).Scan(&cursors[i]); err != nil {
+			return nil, err
+		}
+	}
+	return cursors, nil
+}
+
+// AppendDeliveries appends messages in one transaction and returns their
+// cursors in order.
+func (s *Store) AppendDeliveries(ctx context.Context, ds []store.Delivery) ([]int64, error) {
+	args, err := deliveryArgs(ds)
+	if err != nil || len(args) == 0 {
+		return nil, err
+	}
+	var cursors []int64
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		cursors, err = s.appendDeliveries(ctx, tx, args)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cursors, nil
+}
+
+// Deliveries returns messages with cursor > after in cursor order, of one
+// user or (userID "") of all.
+func (s *Store) Deliveries(ctx context.Context, userID string, after int64, limit int) ([]store.Delivery, error) {
+	q := `SELECT ` + delCols + ` FROM deliveries WHERE seq > ?`
+	args := []any{after}
+	if userID != "" {
+		q += " AND user_id = ?"
+		args = append(args, userID)
+	}
+	q += " ORDER BY seq"
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rows, err := s.rdb.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanDelivery)
+}

@@ -1,0 +1,198 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+const reqCols = `id, user_id, service, device_id, category, delivery, execute_at, after_id, body, schedule,
+	state, reason, clause, message, received_at, due_at, completed_at, response, pre_command, signed,
+	schedule_id, attempts`
+
+func scanRequest(row interface{ Scan(...any) error }) (store.Request, error) {
+	var r store.Request
+	var exec, recv, due, done int64
+	err := row.Scan(&r.ID, &r.UserID, &r.Service, &r.DeviceID, &r.Category, &r.Delivery, &exec, &r.After,
+		&r.Body, &r.Schedule, &r.State, &r.Reason, &r.Clause, &r.Message, &recv, &due, &done,
+		&r.Response, &r.PreCommand, &r.Signed, &r.ScheduleID, &r.Attempts)
+	r.ExecuteAt, r.ReceivedAt, r.DueAt, r.CompletedAt = decTime(exec), decTime(recv), decTime(due), decTime(done)
+	r.Body, r.Schedule, r.Response = decBytes(r.Body), decBytes(r.Schedule), decBytes(r.Response)
+	r.PreCommand, r.Signed = decBytes(r.PreCommand), decBytes(r.Signed)
+	return r, err
+}
+
+// requestArgs returns the values of reqCols but the first (id), in order.
+func requestArgs(r *store.Request) ([]any, error) {
+	var te timeEncoder
+	args := []any{r.UserID, r.Service, r.DeviceID, r.Category, r.Delivery, te.enc(r.ExecuteAt), r.After,
+		encBytes(r.Body), encBytes(r.Schedule), r.State, r.Reason, r.Clause, r.Message,
+		te.enc(r.ReceivedAt), te.enc(r.DueAt), te.enc(r.CompletedAt),
+		encBytes(r.Response), encBytes(r.PreCommand), encBytes(r.Signed), r.ScheduleID, r.Attempts}
+	return args, te.err
+}
+
+// InsertRequest raises the user's counter and inserts the request in one
+// transaction (counter 0: inserts only, see store.Store). The counter
+// moves with a conditional UPDATE (... WHERE last_counter < counter), so
+// of two requests with the same counter, in one process or several,
+// exactly one is accepted.
+func (s *Store) InsertRequest(ctx context.Context, r store.Request, counter uint64) error {
+	args, err := requestArgs(&r)
+	if err != nil {
+		return err
+	}
+	insert := func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `INSERT INTO requests (`+reqCols+`)
+			VALUES (`+placeholders(22)+`)`, append([]any{r.ID}, args...)...)
+		return err
+	}
+	if counter == 0 { // made by the gateway: the ID alone guards it
+		return s.write(ctx, insert)
+	}
+	c := encCounter(counter)
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, `UPDATE users SET last_counter = ? WHERE id = ? AND last_counter < ?`,
+			c, r.UserID, c)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			switch ok, err := s.exists(ctx, tx, "users", r.UserID); {
+			case err != nil:
+				return err
+			case !ok:
+				return store.ErrNotFound
+			}
+			switch ok, err := s.exists(ctx, tx, "requests", r.ID); {
+			case err != nil:
+				return err
+			case ok:
+				return store.ErrDuplicate
+			}
+			return store.ErrStale
+		}
+		return insert(ctx, tx)
+	})
+}
+
+// GetRequest returns one request or store.ErrNotFound.
+func (s *Store) GetRequest(ctx context.Context, id string) (store.Request, error) {
+	r, err := scanRequest(s.rdb.QueryRowContext(ctx, s.q(`SELECT `+reqCols+` FROM requests WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Request{}, store.ErrNotFound
+	}
+	return r, err
+}
+
+// ListRequests returns the requests matching f, in the order RequestFilter
+// documents.
+func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]store.Request, error) {
+	var where []string
+	var args []any
+	for _, c := range []struct{ col, v string }{{"user_id", f.UserID}, {"device_id", f.DeviceID}, {"after_id", f.After}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
+		}
+	}
+	if len(f.States) > 0 {
+		where = append(where, "state IN ("+placeholders(len(f.States))+")")
+		for _, st := range f.States {
+			args = append(args, st)
+		}
+	}
+	order := " ORDER BY received_at, id"
+	if !f.DueBefore.IsZero() {
+		due, err := encTime(f.DueBefore)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, "execute_at <= ?")
+		args = append(args, due)
+		order = " ORDER BY execute_at, received_at, id"
+	}
+	q := `SELECT ` + reqCols + ` FROM requests`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += order
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	rows, err := s.rdb.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanRequest)
+}
+
+// UpdateRequest replaces the request if it is still in fromState (one
+// conditional UPDATE) and appends the deliveries in the same transaction.
+func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery) ([]int64, error) {
+	args, err := requestArgs(&r)
+	if err != nil {
+		return nil, err
+	}
+	dargs, err := deliveryArgs(deliveries)
+	if err != nil {
+		return nil, err
+	}
+	var cursors []int64
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, `UPDATE requests SET user_id = ?, service = ?, device_id = ?, category = ?,
+			delivery = ?, execute_at = ?, after_id = ?, body = ?, schedule = ?, state = ?, reason = ?, clause = ?,
+			message = ?, received_at = ?, due_at = ?, completed_at = ?, response = ?, pre_command = ?, signed = ?,
+			schedule_id = ?, attempts = ?
+			WHERE id = ? AND state = ?`, append(args, r.ID, fromState)...)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return s.staleOrMissing(ctx, tx, "requests", r.ID)
+		}
+		cursors, err = s.appendDeliveries(ctx, tx, dargs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cursors, nil
+}
+
+// CountRequests counts a user's requests of a service received in [since,
+// until] in the given states (see store.Store for the zero arguments).
+func (s *Store) CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string) (int, error) {
+	var te timeEncoder
+	where := []string{"received_at >= ?"}
+	args := []any{te.enc(since)}
+	if !until.IsZero() {
+		where = append(where, "received_at <= ?")
+		args = append(args, te.enc(until))
+	}
+	if te.err != nil {
+		return 0, te.err
+	}
+	if userID != "" {
+		where = append(where, "user_id = ?")
+		args = append(args, userID)
+	}
+	if service != "" {
+		where = append(where, "service = ?")
+		args = append(args, service)
+	}
+	if len(states) > 0 {
+		where = append(where, "state IN ("+placeholders(len(states))+")")
+		for _, st := range states {
+			args = append(args, st)
+		}
+	}
+	var n int
+	err := s.rdb.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM requests WHERE `+strings.Join(where, " AND ")), args...).Scan(&n)
+	return n, err
+}

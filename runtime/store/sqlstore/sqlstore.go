@@ -1,0 +1,260 @@
+// Package sqlstore implements store.Store over database/sql for the SQL
+// backends (runtime/store/sqlite, runtime/store/postgres). A Dialect holds
+// what differs between them; the queries are shared and written with "?"
+// placeholders, rewritten to $1, $2, ... for PostgreSQL.
+//
+// Every conditional write is one statement, UPDATE ... WHERE id = ? AND
+// state = ?, whose affected-row count decides who won, so two processes
+// sharing a database can never both win.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// Dialect is what differs between the SQL backends.
+type Dialect struct {
+	// Name names the backend in errors ("sqlite", "postgres").
+	Name string
+	// Goose is the migration dialect.
+	Goose goose.Dialect
+	// Numbered placeholders ($1, $2, ...) instead of "?".
+	Numbered bool
+	// IsUnique reports whether err is the driver's unique or primary key
+	// violation.
+	IsUnique func(err error) bool
+	// LockDeliveries, if set, runs in a write transaction just before it
+	// appends deliveries and must hold a lock until commit that serialises
+	// appenders. Cursors then commit in cursor order, so a reader that
+	// resumes after the last cursor it saw misses nothing (a sequence alone
+	// does not give this when several transactions append at once).
+	LockDeliveries string
+}
+
+// Config is what a backend hands to New.
+type Config struct {
+	Dialect Dialect
+	// DB takes every write (and the reads if Read is nil).
+	DB *sql.DB
+	// Read, if set, takes the reads (SQLite: a pool of read-only
+	// connections beside the single writer).
+	Read *sql.DB
+	// Migrations holds the goose migrations (*.sql) at its root.
+	Migrations fs.FS
+	// GooseOptions are passed to goose.NewProvider (a session locker).
+	GooseOptions []goose.ProviderOption
+	// GroupCommit batches concurrent writes into one transaction (each in
+	// its own savepoint). Use it when DB has a single connection.
+	GroupCommit bool
+	// MaxBatch caps the writes in one group commit (default 256).
+	MaxBatch int
+}
+
+// Store implements store.Store. Create it with New.
+type Store struct {
+	d        Dialect
+	db       *sql.DB
+	rdb      *sql.DB
+	provider *goose.Provider
+	commit   *committer
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ store.Store     = (*Store)(nil)
+	_ store.Versioner = (*Store)(nil)
+)
+
+// New applies the pending migrations and returns the store. It owns the
+// databases from then on, also when it fails: Close (or the failure)
+// closes them.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	s := &Store{d: cfg.Dialect, db: cfg.DB, rdb: cfg.Read}
+	if s.rdb == nil {
+		s.rdb = s.db
+	}
+	fail := func(err error) (*Store, error) {
+		_ = s.closeDBs()
+		return nil, fmt.Errorf("store: %s: %w", cfg.Dialect.Name, err)
+	}
+	if s.d.IsUnique == nil {
+		return fail(errors.New("dialect has no IsUnique"))
+	}
+	p, err := goose.NewProvider(cfg.Dialect.Goose, cfg.DB, cfg.Migrations, cfg.GooseOptions...)
+	if err != nil {
+		return fail(fmt.Errorf("migrations: %w", err))
+	}
+	if err := migrate(ctx, p); err != nil {
+		return fail(fmt.Errorf("migrating: %w", err))
+	}
+	s.provider = p
+	if cfg.GroupCommit {
+		s.commit = newCommitter(cfg.DB, cfg.MaxBatch)
+	}
+	return s, nil
+}
+
+// migrate applies the pending migrations. Another process may be applying
+// them at the same moment (SQLite has no session lock; PostgreSQL's
+// backend passes one in GooseOptions): then Up fails on objects the other
+// created, and once the other has committed nothing is pending any more,
+// or a new Up sees its work. A broken migration fails every attempt.
+func migrate(ctx context.Context, p *goose.Provider) error {
+	var err error
+	for range 5 {
+		if _, err = p.Up(ctx); err == nil {
+			return nil
+		}
+		if pending, perr := p.HasPending(ctx); perr == nil && !pending {
+			return nil
+		}
+	}
+	return err
+}
+
+// Version returns the migration version applied to the database.
+func (s *Store) Version(ctx context.Context) (int64, error) {
+	cur, _, err := s.provider.GetVersions(ctx)
+	return cur, err
+}
+
+// TargetVersion returns the latest migration version this build carries.
+func (s *Store) TargetVersion() int64 {
+	src := s.provider.ListSources()
+	if len(src) == 0 {
+		return 0
+	}
+	return src[len(src)-1].Version
+}
+
+// Close stops the writer and closes the databases. It may be called more
+// than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.commit != nil {
+			s.commit.stop()
+		}
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeDBs() error {
+	err := s.db.Close()
+	if s.rdb != s.db {
+		err = errors.Join(err, s.rdb.Close())
+	}
+	return err
+}
+
+// Ping checks both pools reach the database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return err
+	}
+	if s.rdb != s.db {
+		return s.rdb.PingContext(ctx)
+	}
+	return nil
+}
+
+// q rewrites "?" placeholders for the dialect.
+func (s *Store) q(query string) string {
+	if !s.d.Numbered {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// write runs fn in a write transaction: through the group committer, or
+// in a transaction of its own.
+func (s *Store) write(ctx context.Context, fn txFunc) error {
+	if s.commit != nil {
+		return s.commit.do(ctx, fn)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// exec runs one statement in tx and returns the rows it affected.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		if s.d.IsUnique(err) {
+			return 0, fmt.Errorf("%w: %w", store.ErrDuplicate, err)
+		}
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// exists reports whether table has a row with this id (inside tx).
+func (s *Store) exists(ctx context.Context, tx *sql.Tx, table, id string) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, s.q("SELECT 1 FROM "+table+" WHERE id = ?"), id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// staleOrMissing explains a conditional update that changed no row.
+func (s *Store) staleOrMissing(ctx context.Context, tx *sql.Tx, table, id string) error {
+	ok, err := s.exists(ctx, tx, table, id)
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		return store.ErrStale
+	default:
+		return store.ErrNotFound
+	}
+}
+
+// Reset deletes every row (the schema and the delivery cursor stay).
+func (s *Store) Reset(ctx context.Context) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, t := range []string{"deliveries", "schedules", "requests", "devices", "registrations", "users"} {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// chunk is how many values go into one IN (...) list, well below both
+// databases' limits on bound parameters.
+const chunk = 500
