@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dccgate/dccgate/runtime/api"
 	"github.com/dccgate/dccgate/runtime/server"
 )
 
@@ -29,6 +30,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	dataDir := fs.String("data", defaultDataDir(), "data directory (SQLite file, local PKI)")
 	storeURL := fs.String("store", "", "store URL: sqlite:///path/file.db (default: DATA/dccgate.db) or postgres://...")
 	listen := fs.String("listen", "127.0.0.1:8443", "address to serve HTTPS (Connect, gRPC, gRPC-Web) on")
+	plaintext := fs.String("h2c-listen", "", "also serve HTTP/2 without TLS here, for a TLS-terminating proxy that forwards the client certificate in "+api.ForwardedCertHeader)
 	virtual := fs.Bool("virtual-clock", false, "run on a virtual clock and serve the AdminService (tests, scenario runs)")
 	start := fs.String("start", "2026-01-05T09:00:00Z", "virtual clock start (RFC 3339), with --virtual-clock")
 	demo := fs.Int("demo", 10, "premises of the demo world loaded into an empty store (0: none)")
@@ -45,7 +47,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := server.Config{DataDir: *dataDir, StoreURL: *storeURL, Listen: *listen, VirtualClock: *virtual, Workers: *workers, Logger: log}
+	cfg := server.Config{DataDir: *dataDir, StoreURL: *storeURL, Listen: *listen, PlaintextListen: *plaintext, VirtualClock: *virtual, Workers: *workers, Logger: log}
 	if *virtual {
 		t, err := time.Parse(time.RFC3339, *start)
 		if err != nil {

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/x509"
 	"net/http"
+	"net/url"
 
 	"github.com/dccgate/dccgate/runtime/pki"
 )
@@ -20,13 +22,39 @@ type Caller struct {
 	Admin  bool
 }
 
+// ForwardedCertHeader carries the client certificate (URL-escaped PEM) that
+// a TLS-terminating proxy verified, for plaintext HTTP/2 behind it.
+const ForwardedCertHeader = "X-SSL-Client-Cert"
+
 // Authenticate reads the caller from the verified client certificate of the
 // TLS connection and puts it in the request's context. Calls without one
 // reach the handlers with no caller, and the handlers refuse them.
-func Authenticate(next http.Handler) http.Handler {
+func Authenticate(next http.Handler) http.Handler { return authenticate(next, nil) }
+
+// AuthenticateForwarded is Authenticate, and for plaintext connections it
+// also accepts the certificate a TLS-terminating proxy forwards in
+// ForwardedCertHeader, if it chains to roots. Use it only where the
+// plaintext listener is reachable from that proxy alone.
+func AuthenticateForwarded(next http.Handler, roots *x509.CertPool) http.Handler {
+	return authenticate(next, roots)
+}
+
+func authenticate(next http.Handler, forwardedRoots *x509.CertPool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
-			cert := r.TLS.PeerCertificates[0]
+		var cert *x509.Certificate
+		switch {
+		case r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0:
+			cert = r.TLS.PeerCertificates[0]
+		case r.TLS == nil && forwardedRoots != nil && r.Header.Get(ForwardedCertHeader) != "":
+			if pemText, err := url.QueryUnescape(r.Header.Get(ForwardedCertHeader)); err == nil {
+				if c, err := pki.ParseCert([]byte(pemText)); err == nil {
+					if _, err := c.Verify(x509.VerifyOptions{Roots: forwardedRoots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+						cert = c
+					}
+				}
+			}
+		}
+		if cert != nil {
 			var c Caller
 			if cert.Subject.CommonName == AdminCommonName {
 				c.Admin = true

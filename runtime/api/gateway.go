@@ -88,6 +88,22 @@ func (s *GatewayServer) SubmitSignedPreCommand(ctx context.Context, req *connect
 	return connect.NewResponse(toState(r)), nil
 }
 
+// CancelRequest implements GatewayService.CancelRequest.
+func (s *GatewayServer) CancelRequest(ctx context.Context, req *connect.Request[dccgatev1.CancelRequestRequest]) (*connect.Response[dccgatev1.RequestState], error) {
+	caller, err := user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.G.Cancel(ctx, caller, req.Msg.GetRequestId())
+	if errors.Is(err, gateway.ErrNotCancellable) {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+	}
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(toState(r)), nil
+}
+
 // Subscribe implements GatewayService.Subscribe: the caller's deliveries
 // after the cursor, then new ones as they come, until the client leaves.
 func (s *GatewayServer) Subscribe(ctx context.Context, req *connect.Request[dccgatev1.SubscribeRequest], stream *connect.ServerStream[dccgatev1.StreamMessage]) error {

@@ -16,6 +16,10 @@ type Options struct {
 	Admin bool
 	// CA issues the users' certificates on an admin Reset.
 	CA *pki.CA
+	// TrustForwardedCert accepts, on plaintext connections, the client
+	// certificate a TLS-terminating proxy forwards (ForwardedCertHeader),
+	// verified against the CA.
+	TrustForwardedCert bool
 }
 
 // Handler returns the gateway's HTTP handler: the Connect services behind
@@ -31,5 +35,8 @@ func Handler(g *gateway.Gateway, o Options) http.Handler {
 		mux.Handle(path, h)
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	if o.TrustForwardedCert && o.CA != nil {
+		return AuthenticateForwarded(mux, o.CA.Pool())
+	}
 	return Authenticate(mux)
 }

@@ -549,7 +549,17 @@ func (g *Gateway) onAlert(a devices.Alert) {
 	g.notifyDeliveries()
 }
 
-// DeviceEvent makes an emulated device act.
+// DeviceEvent makes an emulated device act. Two kinds act on the SMWAN
+// rather than the device: smwan_down (the hub stops answering) and
+// smwan_up.
 func (g *Gateway) DeviceEvent(ctx context.Context, device, kind string) error {
+	switch kind {
+	case "smwan_down":
+		g.em().wan.KillHub(device)
+		return nil
+	case "smwan_up":
+		g.em().wan.ReviveHub(device)
+		return nil
+	}
 	return g.em().fleet.Event(device, kind)
 }

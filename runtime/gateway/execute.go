@@ -369,3 +369,31 @@ func (g *Gateway) runSchedule(ctx context.Context, s store.Schedule) error {
 	}
 	return g.execute(ctx, id)
 }
+
+// ErrNotCancellable is returned for a request that has started or ended.
+var ErrNotCancellable = errors.New("gateway: only a request that has not started (pending, held or awaiting its signature) can be cancelled")
+
+// Cancel cancels one of the caller's requests that has not started. Its
+// Service Response says so, and requests sequenced after it are cancelled
+// with PREDECESSOR_FAILED.
+func (g *Gateway) Cancel(ctx context.Context, caller, requestID string) (store.Request, error) {
+	r, err := g.st.GetRequest(ctx, requestID)
+	if err != nil {
+		return store.Request{}, err
+	}
+	if r.UserID != caller {
+		return store.Request{}, store.ErrNotFound
+	}
+	switch r.State {
+	case StatePending, StateHeld, StateAwaitingSignature:
+	default:
+		return r, ErrNotCancellable
+	}
+	prev := r.State
+	r.State, r.Reason, r.Message, r.CompletedAt = StateCancelled, "CANCELLED_BY_USER", "cancelled by the user before it started", g.clk.Now()
+	r.Clause = "para 128"
+	if err := g.finish(ctx, r, prev); err != nil {
+		return store.Request{}, err
+	}
+	return g.st.GetRequest(ctx, requestID)
+}

@@ -31,6 +31,10 @@ type Config struct {
 	StoreURL string
 	// Listen is the address to serve on ("127.0.0.1:0" picks a port).
 	Listen string
+	// PlaintextListen, if set, also serves HTTP/2 without TLS (h2c) there,
+	// for a TLS-terminating proxy in front that forwards the verified client
+	// certificate (api.ForwardedCertHeader); calls without one are refused.
+	PlaintextListen string
 	// VirtualClock starts a virtual clock at Start and mounts the admin API.
 	VirtualClock bool
 	Start        time.Time
@@ -53,13 +57,16 @@ type PKI struct {
 
 // Server is a running gateway.
 type Server struct {
-	G     *gateway.Gateway
-	PKI   *PKI
-	URL   string
-	Store store.Store
-	http  *http.Server
-	ln    net.Listener
-	done  chan error
+	G   *gateway.Gateway
+	PKI *PKI
+	URL string
+	// PlaintextURL is the h2c address, if served.
+	PlaintextURL string
+	Store        store.Store
+	http         *http.Server
+	plain        *http.Server
+	ln           net.Listener
+	done         chan error
 }
 
 // LoadOrCreatePKI reads the local PKI from dir, creating it on first use:
@@ -178,8 +185,27 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{G: g, PKI: cfg.PKI, Store: st, ln: ln, done: make(chan error, 1)}
+	s := &Server{G: g, PKI: cfg.PKI, Store: st, ln: ln, done: make(chan error, 2)}
 	s.URL = "https://" + ln.Addr().String()
+	if cfg.PlaintextListen != "" {
+		pln, err := net.Listen("tcp", cfg.PlaintextListen)
+		if err != nil {
+			ln.Close()
+			g.Close()
+			st.Close()
+			return nil, err
+		}
+		var protos http.Protocols
+		protos.SetUnencryptedHTTP2(true)
+		protos.SetHTTP1(true)
+		s.plain = &http.Server{
+			Handler:           api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, TrustForwardedCert: true}),
+			Protocols:         &protos,
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		s.PlaintextURL = "http://" + pln.Addr().String()
+		go func() { s.done <- s.plain.Serve(pln) }()
+	}
 	s.http = &http.Server{
 		Handler:           api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA}),
 		TLSConfig:         tlsCfg,
@@ -195,6 +221,9 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx)
+	if s.plain != nil {
+		s.plain.Shutdown(ctx)
+	}
 	s.G.Close()
 	if cerr := s.Store.Close(); err == nil {
 		err = cerr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -11,10 +12,12 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
 	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/runtime/api"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/spec"
 )
@@ -192,5 +195,80 @@ func TestSubscribeResumesFromACursor(t *testing.T) {
 	rest := read(all[0].GetCursor(), 2)
 	if rest[0].GetCursor() != all[1].GetCursor() || rest[1].GetCursor() != all[2].GetCursor() {
 		t.Fatalf("resumed at %d, %d; want %d, %d", rest[0].GetCursor(), rest[1].GetCursor(), all[1].GetCursor(), all[2].GetCursor())
+	}
+}
+
+func TestCancelBeforeItStarts(t *testing.T) {
+	srv := startDemo(t)
+	ctx := t.Context()
+	c := clientAs(t, srv, supplier)
+	resp, err := c.Submit(ctx, connect.NewRequest(&dccgatev1.SubmitRequest{Request: &dccgatev1.ServiceRequest{
+		Envelope: &dccgatev1.Envelope{UserId: supplier, DeviceId: meter, Category: dccgatev1.Category_CATEGORY_FUTURE_DATED,
+			ExecuteAt: timestamppb.New(srv.G.Now().Add(2 * time.Hour))},
+		Body: &dccgatev1.ServiceRequest_RetrieveBillingDataLog{RetrieveBillingDataLog: &dccgatev1.RetrieveBillingDataLog{Entry: 0}},
+	}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := resp.Msg.GetState().GetState(); st != "pending" {
+		t.Fatalf("future dated request is %s", st)
+	}
+	id := resp.Msg.GetRequestId()
+	cr, err := c.CancelRequest(ctx, connect.NewRequest(&dccgatev1.CancelRequestRequest{RequestId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.Msg.GetState() != "cancelled" {
+		t.Fatalf("after cancel: %s", cr.Msg.GetState())
+	}
+	if _, err := c.CancelRequest(ctx, connect.NewRequest(&dccgatev1.CancelRequestRequest{RequestId: id})); connect.CodeOf(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("cancelling twice: %v", err)
+	}
+	// It does not run when its time comes.
+	if _, err := srv.G.Advance(ctx, 3*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Msg.GetState() != "cancelled" {
+		t.Fatalf("after its time: %s", got.Msg.GetState())
+	}
+}
+
+// TestPlaintextBehindAProxy serves h2c for a TLS-terminating proxy: the
+// forwarded certificate authenticates, its absence does not.
+func TestPlaintextBehindAProxy(t *testing.T) {
+	engOnce.Do(func() {
+		var err error
+		if eng, err = engine.New(context.Background(), spec.MustDefault()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	srv, err := Start(t.Context(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PlaintextListen: "127.0.0.1:0", VirtualClock: true, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if _, err := srv.SeedDemo(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := os.ReadFile(filepath.Join(srv.PKI.Dir, "users", supplier+".pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dccgatev1connect.NewGatewayServiceClient(http.DefaultClient, srv.PlaintextURL)
+	if _, err := c.Submit(t.Context(), connect.NewRequest(read41(supplier, ""))); connect.CodeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("without a forwarded certificate: %v", err)
+	}
+	req := connect.NewRequest(read41(supplier, ""))
+	req.Header().Set(api.ForwardedCertHeader, url.QueryEscape(string(certPEM)))
+	resp, err := c.Submit(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Msg.GetState().GetState() != "acknowledged" {
+		t.Fatalf("state %+v", resp.Msg.GetState())
 	}
 }

@@ -27,6 +27,50 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type CancelRequestRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelRequestRequest) Reset() {
+	*x = CancelRequestRequest{}
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRequestRequest) ProtoMessage() {}
+
+func (x *CancelRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRequestRequest.ProtoReflect.Descriptor instead.
+func (*CancelRequestRequest) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CancelRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type SubmitRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Request       *ServiceRequest        `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
@@ -36,7 +80,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[0]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +92,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[0]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +105,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{0}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *SubmitRequest) GetRequest() *ServiceRequest {
@@ -82,7 +126,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[1]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -94,7 +138,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[1]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -107,7 +151,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{1}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SubmitResponse) GetRequestId() string {
@@ -133,7 +177,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[2]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -145,7 +189,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[2]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -158,7 +202,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{2}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetRequestRequest) GetRequestId() string {
@@ -205,7 +249,7 @@ type RequestState struct {
 
 func (x *RequestState) Reset() {
 	*x = RequestState{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[3]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +261,7 @@ func (x *RequestState) String() string {
 func (*RequestState) ProtoMessage() {}
 
 func (x *RequestState) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[3]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,7 +274,7 @@ func (x *RequestState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestState.ProtoReflect.Descriptor instead.
 func (*RequestState) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{3}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RequestState) GetRequestId() string {
@@ -355,7 +399,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +411,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +424,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{4}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SubscribeRequest) GetCursor() int64 {
@@ -405,7 +449,7 @@ type StreamMessage struct {
 
 func (x *StreamMessage) Reset() {
 	*x = StreamMessage{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +461,7 @@ func (x *StreamMessage) String() string {
 func (*StreamMessage) ProtoMessage() {}
 
 func (x *StreamMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +474,7 @@ func (x *StreamMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamMessage.ProtoReflect.Descriptor instead.
 func (*StreamMessage) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{5}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *StreamMessage) GetCursor() int64 {
@@ -498,7 +542,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +554,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +567,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{6}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Alert) GetService() string {
@@ -590,7 +634,7 @@ type SubmitSignedPreCommandRequest struct {
 
 func (x *SubmitSignedPreCommandRequest) Reset() {
 	*x = SubmitSignedPreCommandRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +646,7 @@ func (x *SubmitSignedPreCommandRequest) String() string {
 func (*SubmitSignedPreCommandRequest) ProtoMessage() {}
 
 func (x *SubmitSignedPreCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +659,7 @@ func (x *SubmitSignedPreCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSignedPreCommandRequest.ProtoReflect.Descriptor instead.
 func (*SubmitSignedPreCommandRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{7}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubmitSignedPreCommandRequest) GetRequestId() string {
@@ -644,7 +688,10 @@ var File_dccgate_v1_gateway_proto protoreflect.FileDescriptor
 const file_dccgate_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"\x18dccgate/v1/gateway.proto\x12\n" +
-	"dccgate.v1\x1a\x19dccgate/v1/requests.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"E\n" +
+	"dccgate.v1\x1a\x19dccgate/v1/requests.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n" +
+	"\x14CancelRequestRequest\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\"E\n" +
 	"\rSubmitRequest\x124\n" +
 	"\arequest\x18\x01 \x01(\v2\x1a.dccgate.v1.ServiceRequestR\arequest\"_\n" +
 	"\x0eSubmitResponse\x12\x1d\n" +
@@ -695,13 +742,14 @@ const file_dccgate_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12,\n" +
 	"\x12signed_pre_command\x18\x02 \x01(\fR\x10signedPreCommand\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignature2\xbf\x02\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature2\x8c\x03\n" +
 	"\x0eGatewayService\x12?\n" +
 	"\x06Submit\x12\x19.dccgate.v1.SubmitRequest\x1a\x1a.dccgate.v1.SubmitResponse\x12E\n" +
 	"\n" +
 	"GetRequest\x12\x1d.dccgate.v1.GetRequestRequest\x1a\x18.dccgate.v1.RequestState\x12F\n" +
 	"\tSubscribe\x12\x1c.dccgate.v1.SubscribeRequest\x1a\x19.dccgate.v1.StreamMessage0\x01\x12]\n" +
-	"\x16SubmitSignedPreCommand\x12).dccgate.v1.SubmitSignedPreCommandRequest\x1a\x18.dccgate.v1.RequestStateB5Z3github.com/dccgate/dccgate/api/dccgate/v1;dccgatev1b\x06proto3"
+	"\x16SubmitSignedPreCommand\x12).dccgate.v1.SubmitSignedPreCommandRequest\x1a\x18.dccgate.v1.RequestState\x12K\n" +
+	"\rCancelRequest\x12 .dccgate.v1.CancelRequestRequest\x1a\x18.dccgate.v1.RequestStateB5Z3github.com/dccgate/dccgate/api/dccgate/v1;dccgatev1b\x06proto3"
 
 var (
 	file_dccgate_v1_gateway_proto_rawDescOnce sync.Once
@@ -715,45 +763,48 @@ func file_dccgate_v1_gateway_proto_rawDescGZIP() []byte {
 	return file_dccgate_v1_gateway_proto_rawDescData
 }
 
-var file_dccgate_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_dccgate_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_dccgate_v1_gateway_proto_goTypes = []any{
-	(*SubmitRequest)(nil),                 // 0: dccgate.v1.SubmitRequest
-	(*SubmitResponse)(nil),                // 1: dccgate.v1.SubmitResponse
-	(*GetRequestRequest)(nil),             // 2: dccgate.v1.GetRequestRequest
-	(*RequestState)(nil),                  // 3: dccgate.v1.RequestState
-	(*SubscribeRequest)(nil),              // 4: dccgate.v1.SubscribeRequest
-	(*StreamMessage)(nil),                 // 5: dccgate.v1.StreamMessage
-	(*Alert)(nil),                         // 6: dccgate.v1.Alert
-	(*SubmitSignedPreCommandRequest)(nil), // 7: dccgate.v1.SubmitSignedPreCommandRequest
-	(*ServiceRequest)(nil),                // 8: dccgate.v1.ServiceRequest
-	(Category)(0),                         // 9: dccgate.v1.Category
-	(*timestamppb.Timestamp)(nil),         // 10: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),               // 11: google.protobuf.Struct
+	(*CancelRequestRequest)(nil),          // 0: dccgate.v1.CancelRequestRequest
+	(*SubmitRequest)(nil),                 // 1: dccgate.v1.SubmitRequest
+	(*SubmitResponse)(nil),                // 2: dccgate.v1.SubmitResponse
+	(*GetRequestRequest)(nil),             // 3: dccgate.v1.GetRequestRequest
+	(*RequestState)(nil),                  // 4: dccgate.v1.RequestState
+	(*SubscribeRequest)(nil),              // 5: dccgate.v1.SubscribeRequest
+	(*StreamMessage)(nil),                 // 6: dccgate.v1.StreamMessage
+	(*Alert)(nil),                         // 7: dccgate.v1.Alert
+	(*SubmitSignedPreCommandRequest)(nil), // 8: dccgate.v1.SubmitSignedPreCommandRequest
+	(*ServiceRequest)(nil),                // 9: dccgate.v1.ServiceRequest
+	(Category)(0),                         // 10: dccgate.v1.Category
+	(*timestamppb.Timestamp)(nil),         // 11: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),               // 12: google.protobuf.Struct
 }
 var file_dccgate_v1_gateway_proto_depIdxs = []int32{
-	8,  // 0: dccgate.v1.SubmitRequest.request:type_name -> dccgate.v1.ServiceRequest
-	3,  // 1: dccgate.v1.SubmitResponse.state:type_name -> dccgate.v1.RequestState
-	9,  // 2: dccgate.v1.RequestState.category:type_name -> dccgate.v1.Category
-	10, // 3: dccgate.v1.RequestState.received_at:type_name -> google.protobuf.Timestamp
-	10, // 4: dccgate.v1.RequestState.execute_at:type_name -> google.protobuf.Timestamp
-	10, // 5: dccgate.v1.RequestState.due_at:type_name -> google.protobuf.Timestamp
-	10, // 6: dccgate.v1.RequestState.completed_at:type_name -> google.protobuf.Timestamp
-	11, // 7: dccgate.v1.RequestState.response:type_name -> google.protobuf.Struct
-	3,  // 8: dccgate.v1.StreamMessage.response:type_name -> dccgate.v1.RequestState
-	6,  // 9: dccgate.v1.StreamMessage.alert:type_name -> dccgate.v1.Alert
-	10, // 10: dccgate.v1.Alert.raised_at:type_name -> google.protobuf.Timestamp
-	10, // 11: dccgate.v1.Alert.due_at:type_name -> google.protobuf.Timestamp
-	11, // 12: dccgate.v1.Alert.data:type_name -> google.protobuf.Struct
-	0,  // 13: dccgate.v1.GatewayService.Submit:input_type -> dccgate.v1.SubmitRequest
-	2,  // 14: dccgate.v1.GatewayService.GetRequest:input_type -> dccgate.v1.GetRequestRequest
-	4,  // 15: dccgate.v1.GatewayService.Subscribe:input_type -> dccgate.v1.SubscribeRequest
-	7,  // 16: dccgate.v1.GatewayService.SubmitSignedPreCommand:input_type -> dccgate.v1.SubmitSignedPreCommandRequest
-	1,  // 17: dccgate.v1.GatewayService.Submit:output_type -> dccgate.v1.SubmitResponse
-	3,  // 18: dccgate.v1.GatewayService.GetRequest:output_type -> dccgate.v1.RequestState
-	5,  // 19: dccgate.v1.GatewayService.Subscribe:output_type -> dccgate.v1.StreamMessage
-	3,  // 20: dccgate.v1.GatewayService.SubmitSignedPreCommand:output_type -> dccgate.v1.RequestState
-	17, // [17:21] is the sub-list for method output_type
-	13, // [13:17] is the sub-list for method input_type
+	9,  // 0: dccgate.v1.SubmitRequest.request:type_name -> dccgate.v1.ServiceRequest
+	4,  // 1: dccgate.v1.SubmitResponse.state:type_name -> dccgate.v1.RequestState
+	10, // 2: dccgate.v1.RequestState.category:type_name -> dccgate.v1.Category
+	11, // 3: dccgate.v1.RequestState.received_at:type_name -> google.protobuf.Timestamp
+	11, // 4: dccgate.v1.RequestState.execute_at:type_name -> google.protobuf.Timestamp
+	11, // 5: dccgate.v1.RequestState.due_at:type_name -> google.protobuf.Timestamp
+	11, // 6: dccgate.v1.RequestState.completed_at:type_name -> google.protobuf.Timestamp
+	12, // 7: dccgate.v1.RequestState.response:type_name -> google.protobuf.Struct
+	4,  // 8: dccgate.v1.StreamMessage.response:type_name -> dccgate.v1.RequestState
+	7,  // 9: dccgate.v1.StreamMessage.alert:type_name -> dccgate.v1.Alert
+	11, // 10: dccgate.v1.Alert.raised_at:type_name -> google.protobuf.Timestamp
+	11, // 11: dccgate.v1.Alert.due_at:type_name -> google.protobuf.Timestamp
+	12, // 12: dccgate.v1.Alert.data:type_name -> google.protobuf.Struct
+	1,  // 13: dccgate.v1.GatewayService.Submit:input_type -> dccgate.v1.SubmitRequest
+	3,  // 14: dccgate.v1.GatewayService.GetRequest:input_type -> dccgate.v1.GetRequestRequest
+	5,  // 15: dccgate.v1.GatewayService.Subscribe:input_type -> dccgate.v1.SubscribeRequest
+	8,  // 16: dccgate.v1.GatewayService.SubmitSignedPreCommand:input_type -> dccgate.v1.SubmitSignedPreCommandRequest
+	0,  // 17: dccgate.v1.GatewayService.CancelRequest:input_type -> dccgate.v1.CancelRequestRequest
+	2,  // 18: dccgate.v1.GatewayService.Submit:output_type -> dccgate.v1.SubmitResponse
+	4,  // 19: dccgate.v1.GatewayService.GetRequest:output_type -> dccgate.v1.RequestState
+	6,  // 20: dccgate.v1.GatewayService.Subscribe:output_type -> dccgate.v1.StreamMessage
+	4,  // 21: dccgate.v1.GatewayService.SubmitSignedPreCommand:output_type -> dccgate.v1.RequestState
+	4,  // 22: dccgate.v1.GatewayService.CancelRequest:output_type -> dccgate.v1.RequestState
+	18, // [18:23] is the sub-list for method output_type
+	13, // [13:18] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -765,7 +816,7 @@ func file_dccgate_v1_gateway_proto_init() {
 		return
 	}
 	file_dccgate_v1_requests_proto_init()
-	file_dccgate_v1_gateway_proto_msgTypes[5].OneofWrappers = []any{
+	file_dccgate_v1_gateway_proto_msgTypes[6].OneofWrappers = []any{
 		(*StreamMessage_Response)(nil),
 		(*StreamMessage_Alert)(nil),
 	}
@@ -775,7 +826,7 @@ func file_dccgate_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dccgate_v1_gateway_proto_rawDesc), len(file_dccgate_v1_gateway_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

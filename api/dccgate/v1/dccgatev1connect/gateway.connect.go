@@ -48,6 +48,9 @@ const (
 	// GatewayServiceSubmitSignedPreCommandProcedure is the fully-qualified name of the GatewayService's
 	// SubmitSignedPreCommand RPC.
 	GatewayServiceSubmitSignedPreCommandProcedure = "/dccgate.v1.GatewayService/SubmitSignedPreCommand"
+	// GatewayServiceCancelRequestProcedure is the fully-qualified name of the GatewayService's
+	// CancelRequest RPC.
+	GatewayServiceCancelRequestProcedure = "/dccgate.v1.GatewayService/CancelRequest"
 )
 
 // GatewayServiceClient is a client for the dccgate.v1.GatewayService service.
@@ -64,6 +67,9 @@ type GatewayServiceClient interface {
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest]) (*connect.ServerStreamForClient[v1.StreamMessage], error)
 	// SubmitSignedPreCommand returns a Pre-Command signed by the user (para 155).
 	SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error)
+	// CancelRequest cancels one of the caller's requests that has not started:
+	// future dated and not yet due, held, or awaiting its signature.
+	CancelRequest(context.Context, *connect.Request[v1.CancelRequestRequest]) (*connect.Response[v1.RequestState], error)
 }
 
 // NewGatewayServiceClient constructs a client for the dccgate.v1.GatewayService service. By
@@ -101,6 +107,12 @@ func NewGatewayServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(gatewayServiceMethods.ByName("SubmitSignedPreCommand")),
 			connect.WithClientOptions(opts...),
 		),
+		cancelRequest: connect.NewClient[v1.CancelRequestRequest, v1.RequestState](
+			httpClient,
+			baseURL+GatewayServiceCancelRequestProcedure,
+			connect.WithSchema(gatewayServiceMethods.ByName("CancelRequest")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -110,6 +122,7 @@ type gatewayServiceClient struct {
 	getRequest             *connect.Client[v1.GetRequestRequest, v1.RequestState]
 	subscribe              *connect.Client[v1.SubscribeRequest, v1.StreamMessage]
 	submitSignedPreCommand *connect.Client[v1.SubmitSignedPreCommandRequest, v1.RequestState]
+	cancelRequest          *connect.Client[v1.CancelRequestRequest, v1.RequestState]
 }
 
 // Submit calls dccgate.v1.GatewayService.Submit.
@@ -132,6 +145,11 @@ func (c *gatewayServiceClient) SubmitSignedPreCommand(ctx context.Context, req *
 	return c.submitSignedPreCommand.CallUnary(ctx, req)
 }
 
+// CancelRequest calls dccgate.v1.GatewayService.CancelRequest.
+func (c *gatewayServiceClient) CancelRequest(ctx context.Context, req *connect.Request[v1.CancelRequestRequest]) (*connect.Response[v1.RequestState], error) {
+	return c.cancelRequest.CallUnary(ctx, req)
+}
+
 // GatewayServiceHandler is an implementation of the dccgate.v1.GatewayService service.
 type GatewayServiceHandler interface {
 	// Submit sends one Service Request. The answer is the Acknowledgement: the
@@ -146,6 +164,9 @@ type GatewayServiceHandler interface {
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest], *connect.ServerStream[v1.StreamMessage]) error
 	// SubmitSignedPreCommand returns a Pre-Command signed by the user (para 155).
 	SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error)
+	// CancelRequest cancels one of the caller's requests that has not started:
+	// future dated and not yet due, held, or awaiting its signature.
+	CancelRequest(context.Context, *connect.Request[v1.CancelRequestRequest]) (*connect.Response[v1.RequestState], error)
 }
 
 // NewGatewayServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -179,6 +200,12 @@ func NewGatewayServiceHandler(svc GatewayServiceHandler, opts ...connect.Handler
 		connect.WithSchema(gatewayServiceMethods.ByName("SubmitSignedPreCommand")),
 		connect.WithHandlerOptions(opts...),
 	)
+	gatewayServiceCancelRequestHandler := connect.NewUnaryHandler(
+		GatewayServiceCancelRequestProcedure,
+		svc.CancelRequest,
+		connect.WithSchema(gatewayServiceMethods.ByName("CancelRequest")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dccgate.v1.GatewayService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case GatewayServiceSubmitProcedure:
@@ -189,6 +216,8 @@ func NewGatewayServiceHandler(svc GatewayServiceHandler, opts ...connect.Handler
 			gatewayServiceSubscribeHandler.ServeHTTP(w, r)
 		case GatewayServiceSubmitSignedPreCommandProcedure:
 			gatewayServiceSubmitSignedPreCommandHandler.ServeHTTP(w, r)
+		case GatewayServiceCancelRequestProcedure:
+			gatewayServiceCancelRequestHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -212,4 +241,8 @@ func (UnimplementedGatewayServiceHandler) Subscribe(context.Context, *connect.Re
 
 func (UnimplementedGatewayServiceHandler) SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dccgate.v1.GatewayService.SubmitSignedPreCommand is not implemented"))
+}
+
+func (UnimplementedGatewayServiceHandler) CancelRequest(context.Context, *connect.Request[v1.CancelRequestRequest]) (*connect.Response[v1.RequestState], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dccgate.v1.GatewayService.CancelRequest is not implemented"))
 }
