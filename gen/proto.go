@@ -115,7 +115,11 @@ message ScheduleSpec {
 			w(" Scheduled: %s.", durText(svc.Scheduled))
 		}
 		w("\n// Eligible roles: %s. %s.\n", strings.Join(svc.Roles, " "), svc.Clause)
-		w("message %s {\n", msg)
+		if len(svc.Fields) == 0 {
+			w("message %s {}\n\n", msg)
+		} else {
+			w("message %s {\n", msg)
+		}
 		for i, fd := range svc.Fields {
 			if fd.Doc != "" {
 				w("  // %s\n", fd.Doc)
@@ -125,7 +129,9 @@ message ScheduleSpec {
 			}
 			w("  %s %s = %d;\n", protoType(fd.Type), fd.Name, i+1)
 		}
-		w("}\n\n")
+		if len(svc.Fields) > 0 {
+			w("}\n\n")
+		}
 		field := snake(svc.Name)
 		if err := checkUnique("oneof field", fieldNames, field, svc.Key()); err != nil {
 			return Output{}, err
