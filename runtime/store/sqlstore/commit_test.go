@@ -1,0 +1,121 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"testing"
+
+	_ "modernc.org/sqlite"
+)
+
+func memDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.ExecContext(t.Context(), "CREATE TABLE t (k INTEGER PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func insert(keys ...int) txFunc {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO t (k) VALUES (?)", k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func keys(t *testing.T, db *sql.DB) []int {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), "SELECT k FROM t ORDER BY k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []int
+	for rows.Next() {
+		var k int
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// TestBatch runs one batch by hand: each write is atomic on its own, a
+// failed one leaves no trace, a cancelled one does not run.
+func TestBatch(t *testing.T) {
+	db := memDB(t)
+	c := &committer{db: db}
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	boom := errors.New("boom")
+	ops := []*op{
+		{ctx: t.Context(), fn: insert(1)},
+		{ctx: t.Context(), fn: insert(2, 1)}, // 2 then a duplicate: 2 must go too
+		{ctx: t.Context(), fn: insert(3)},
+		{ctx: cancelled, fn: insert(4)},
+		{ctx: t.Context(), fn: func(ctx context.Context, tx *sql.Tx) error {
+			if err := insert(5)(ctx, tx); err != nil {
+				return err
+			}
+			return boom
+		}},
+		{ctx: t.Context(), fn: insert(6)},
+	}
+	for _, o := range ops {
+		o.done = make(chan struct{})
+	}
+	c.run(ops)
+	for i, o := range ops {
+		select {
+		case <-o.done:
+		default:
+			t.Fatalf("op %d not released", i)
+		}
+	}
+	if ops[0].err != nil || ops[2].err != nil || ops[5].err != nil {
+		t.Fatalf("good writes failed: %v %v %v", ops[0].err, ops[2].err, ops[5].err)
+	}
+	if ops[1].err == nil || !errors.Is(ops[3].err, context.Canceled) || !errors.Is(ops[4].err, boom) {
+		t.Fatalf("bad writes: %v %v %v", ops[1].err, ops[3].err, ops[4].err)
+	}
+	if got := keys(t, db); !slices.Equal(got, []int{1, 3, 6}) {
+		t.Fatalf("rows %v, want [1 3 6]", got)
+	}
+}
+
+// TestCommitter runs concurrent writes through the goroutine and stops it.
+func TestCommitter(t *testing.T) {
+	db := memDB(t)
+	c := newCommitter(db, 4)
+	errs := make(chan error, 40)
+	for i := range 40 {
+		go func() { errs <- c.do(t.Context(), insert(i%20)) }()
+	}
+	failed := 0
+	for range 40 {
+		if err := <-errs; err != nil {
+			failed++
+		}
+	}
+	if got := keys(t, db); len(got) != 20 || failed != 20 {
+		t.Fatalf("%d rows and %d failures, want 20 and 20", len(got), failed)
+	}
+	c.stop()
+	c.stop()
+	if err := c.do(t.Context(), insert(99)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after stop: %v", err)
+	}
+}
