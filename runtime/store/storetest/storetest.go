@@ -1,0 +1,1025 @@
+// Package storetest is the one test suite every store.Store backend
+// passes. A backend's test calls Run with a function that opens it:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store { ... })
+//	}
+package storetest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// Run runs the suite. open must return a Store over storage that is empty
+// when first opened for a t and belongs to that t alone (subtests run in
+// parallel). Calling open again with the same t must return another Store
+// over the same storage, as a second process would open it (same file,
+// same schema): the suite uses that to check durability across Close and
+// races between two stores. open closes what it opened when t ends; the
+// suite may have closed it already.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open func(t *testing.T) store.Store)
+	}{
+		{"Ping", testPing},
+		{"Version", testVersion},
+		{"Users", testUsers},
+		{"Registrations", testRegistrations},
+		{"RegistrationsAt", testRegistrationsAt},
+		{"Devices", testDevices},
+		{"DeviceFilter", testDeviceFilter},
+		{"SetDeviceStatus", testSetDeviceStatus},
+		{"SetDeviceStatusRace", testSetDeviceStatusRace},
+		{"InsertRequest", testInsertRequest},
+		{"InsertRequestRace", testInsertRequestRace},
+		{"UpdateRequest", testUpdateRequest},
+		{"UpdateRequestRace", testUpdateRequestRace},
+		{"ListRequests", testListRequests},
+		{"CountRequests", testCountRequests},
+		{"Schedules", testSchedules},
+		{"AdvanceScheduleRace", testAdvanceScheduleRace},
+		{"Deliveries", testDeliveries},
+		{"DeliveriesResume", testDeliveriesResume},
+		{"Times", testTimes},
+		{"Reset", testReset},
+		{"Durability", testDurability},
+		{"Closed", testClosed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open)
+		})
+	}
+}
+
+// workers is how many goroutines race in the concurrency tests.
+func workers() int {
+	if testing.Short() {
+		return 8
+	}
+	return 24
+}
+
+var (
+	t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	t1 = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	t2 = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func hours(n int) time.Time { return t0.Add(time.Duration(n) * time.Hour) }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: error %v, want %v", what, err, want)
+	}
+}
+
+func same[T any](t *testing.T, what string, got, want T) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+func putUser(t *testing.T, s store.Store, id string) {
+	t.Helper()
+	must(t, s.PutUser(t.Context(), store.User{ID: id, Role: "IS", Entered: true}))
+}
+
+func request(id, user string, counter int) store.Request {
+	return store.Request{
+		ID: id, UserID: user, Service: "4.1", DeviceID: "dev-1", Category: "on_demand",
+		Delivery: "wan", State: "acknowledged", ReceivedAt: hours(counter),
+		Body: []byte(`{"n":` + fmt.Sprint(counter) + `}`),
+	}
+}
+
+func testPing(t *testing.T, open func(*testing.T) store.Store) {
+	must(t, open(t).Ping(t.Context()))
+}
+
+func testVersion(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	v, err := store.CheckVersion(t.Context(), s)
+	must(t, err)
+	if _, ok := s.(store.Versioner); ok && v < 1 {
+		t.Fatalf("schema version %d after open, want >= 1", v)
+	}
+}
+
+func testUsers(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	_, err := s.GetUser(ctx, "nobody")
+	wantErr(t, "GetUser unknown", err, store.ErrNotFound)
+	users, err := s.ListUsers(ctx)
+	must(t, err)
+	same(t, "ListUsers empty", len(users), 0)
+
+	b := store.User{ID: "00-00-00-00-00-00-00-0B", Role: "ED", Party: "DNO 1", CertPEM: "-----BEGIN CERTIFICATE-----\n"}
+	a := store.User{ID: "00-00-00-00-00-00-00-0A", Role: "IS", Party: "Supplier A", Entered: true, LastCounter: math.MaxUint64 - 1}
+	must(t, s.PutUser(ctx, b))
+	must(t, s.PutUser(ctx, a))
+	got, err := s.GetUser(ctx, a.ID)
+	must(t, err)
+	same(t, "GetUser", got, a)
+	users, err = s.ListUsers(ctx)
+	must(t, err)
+	same(t, "ListUsers (by ID)", users, []store.User{a, b})
+
+	// Replace: every field changes but the counter, which never goes down.
+	a2 := store.User{ID: a.ID, Role: "ED", Party: "Renamed", Suspended: true, CertPEM: "pem", LastCounter: 3}
+	must(t, s.PutUser(ctx, a2))
+	got, err = s.GetUser(ctx, a.ID)
+	must(t, err)
+	a2.LastCounter = a.LastCounter
+	same(t, "GetUser after replace (LastCounter kept)", got, a2)
+	b.LastCounter = 7
+	must(t, s.PutUser(ctx, b))
+	got, err = s.GetUser(ctx, b.ID)
+	must(t, err)
+	same(t, "GetUser after raising LastCounter", got, b)
+}
+
+func testRegistrations(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	old := store.Registration{MPxN: "1000000000001", Fuel: "electricity", ImportSupplier: "SUP-A",
+		NetworkOperator: "DNO-1", Postcode: "AB1 2CD", Premises: "1", UPRN: "100"}
+	changed := old
+	changed.ImportSupplier, changed.EffectiveFrom = "SUP-B", t1
+	gas := store.Registration{MPxN: "2000000001", Fuel: "gas", ImportSupplier: "SUP-G", EffectiveFrom: t0,
+		Postcode: "AB1 2CD", Premises: "1", UPRN: "100"}
+	for _, r := range []store.Registration{changed, old, gas} {
+		must(t, s.PutRegistration(ctx, r))
+	}
+
+	tests := []struct {
+		note  string
+		mpxns []string
+		at    time.Time
+		want  []store.Registration
+	}{
+		{"before the change", []string{old.MPxN}, t1.Add(-time.Nanosecond), []store.Registration{old}},
+		{"at the change", []string{old.MPxN}, t1, []store.Registration{changed}},
+		{"after the change", []string{old.MPxN}, t2, []store.Registration{changed}},
+		{"before gas exists", []string{gas.MPxN, old.MPxN}, t0.Add(-time.Hour), []store.Registration{old}},
+		{"order of the arguments", []string{gas.MPxN, old.MPxN}, t2, []store.Registration{gas, changed}},
+		{"unknown left out", []string{"nope", old.MPxN, old.MPxN}, t0, []store.Registration{old}},
+		{"none asked", nil, t2, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, err := s.Registrations(t.Context(), tc.mpxns, tc.at)
+			must(t, err)
+			if len(got) == 0 && len(tc.want) == 0 {
+				return
+			}
+			same(t, "Registrations", got, tc.want)
+		})
+	}
+
+	// Replacing the record of (MPxN, EffectiveFrom) replaces just that one.
+	changed.ExportSupplier = "SUP-X"
+	must(t, s.PutRegistration(ctx, changed))
+	got, err := s.Registrations(ctx, []string{old.MPxN}, t2)
+	must(t, err)
+	same(t, "Registrations after replace", got, []store.Registration{changed})
+	got, err = s.Registrations(ctx, []string{old.MPxN}, t0)
+	must(t, err)
+	same(t, "older record untouched", got, []store.Registration{old})
+
+	// Many MPxNs at once (more than one IN list).
+	var many []string
+	for i := range 1200 {
+		many = append(many, fmt.Sprintf("m%05d", i))
+	}
+	many = append(many, old.MPxN)
+	got, err = s.Registrations(ctx, many, t2)
+	must(t, err)
+	same(t, "Registrations of many", got, []store.Registration{changed})
+}
+
+func testRegistrationsAt(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	elec := store.Registration{MPxN: "1000000000001", Fuel: "electricity", Postcode: "AB1 2CD", Premises: "1", UPRN: "100"}
+	gas := store.Registration{MPxN: "2000000001", Fuel: "gas", Postcode: "AB1 2CD", Premises: "1", UPRN: "100"}
+	// From t1 the electricity meter's address is corrected to another one.
+	moved := elec
+	moved.Postcode, moved.Premises, moved.UPRN, moved.EffectiveFrom = "ZZ9 9ZZ", "7", "200", t1
+	other := store.Registration{MPxN: "1000000000002", Fuel: "electricity", Postcode: "AB1 2CD", Premises: "2", UPRN: "101"}
+	for _, r := range []store.Registration{elec, gas, moved, other} {
+		must(t, s.PutRegistration(ctx, r))
+	}
+	tests := []struct {
+		note                     string
+		postcode, premises, uprn string
+		at                       time.Time
+		want                     []store.Registration
+	}{
+		{"postcode and premises", "AB1 2CD", "1", "", t0, []store.Registration{elec, gas}},
+		{"UPRN", "", "", "100", t0, []store.Registration{elec, gas}},
+		{"either matches", "AB1 2CD", "2", "100", t0, []store.Registration{elec, other, gas}},
+		{"after the address changed", "AB1 2CD", "1", "", t2, []store.Registration{gas}},
+		{"new address after", "ZZ9 9ZZ", "7", "", t2, []store.Registration{moved}},
+		{"new address before", "ZZ9 9ZZ", "7", "", t0, nil},
+		{"new UPRN", "", "", "200", t1, []store.Registration{moved}},
+		{"postcode alone does not match", "AB1 2CD", "", "", t0, nil},
+		{"premises alone does not match", "", "1", "", t0, nil},
+		{"nothing matches nothing", "", "", "", t0, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, err := s.RegistrationsAt(t.Context(), tc.postcode, tc.premises, tc.uprn, tc.at)
+			must(t, err)
+			if len(got) == 0 && len(tc.want) == 0 {
+				return
+			}
+			same(t, "RegistrationsAt", got, tc.want)
+		})
+	}
+}
+
+// inventory is a small Smart Metering Inventory: two premises.
+func inventory() []store.Device {
+	return []store.Device{
+		{ID: "chf-1", Type: "CHF", Status: "commissioned", UpdatedAt: t0},
+		{ID: "esme-1", Type: "ESME", Status: "commissioned", MPxN: "1000000000001", CHF: "chf-1", UpdatedAt: t0},
+		{ID: "gsme-1", Type: "GSME", Status: "installed_not_commissioned", MPxN: "2000000001", CHF: "chf-1", UpdatedAt: t0},
+		{ID: "ihd-1", Type: "IHD", Status: "pending", CHF: "chf-1", Meter: "esme-1", UpdatedAt: t0},
+		{ID: "ppmid-1", Type: "PPMID", Status: "pending", CHF: "chf-1", Meter: "esme-1", Credentials: "00-0A", UpdatedAt: t0},
+		{ID: "chf-2", Type: "CHF", Status: "commissioned", UpdatedAt: t1},
+		{ID: "esme-2", Type: "ESME", Status: "withdrawn", MPxN: "1000000000002", CHF: "chf-2", UpdatedAt: t1},
+	}
+}
+
+func byIDs(all []store.Device, ids ...string) []store.Device {
+	var out []store.Device
+	for _, d := range all {
+		if slices.Contains(ids, d.ID) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func testDevices(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	_, err := s.GetDevice(ctx, "none")
+	wantErr(t, "GetDevice unknown", err, store.ErrNotFound)
+	inv := inventory()
+	for _, d := range inv {
+		must(t, s.PutDevice(ctx, d))
+	}
+	got, err := s.GetDevice(ctx, "ppmid-1")
+	must(t, err)
+	same(t, "GetDevice", got, inv[4])
+	d := inv[4]
+	d.Credentials, d.Status, d.UpdatedAt = "", "commissioned", t2
+	must(t, s.PutDevice(ctx, d))
+	got, err = s.GetDevice(ctx, d.ID)
+	must(t, err)
+	same(t, "GetDevice after replace", got, d)
+}
+
+func testDeviceFilter(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	inv := inventory()
+	for _, d := range inv {
+		must(t, s.PutDevice(ctx, d))
+	}
+	sorted := slices.Clone(inv)
+	slices.SortFunc(sorted, func(a, b store.Device) int {
+		return cmp.Compare(a.ID, b.ID)
+	})
+	tests := []struct {
+		note string
+		f    store.DeviceFilter
+		want []store.Device
+	}{
+		{"no filter: all, by ID", store.DeviceFilter{}, sorted},
+		{"CHF", store.DeviceFilter{CHF: "chf-1"}, byIDs(sorted, "esme-1", "gsme-1", "ihd-1", "ppmid-1")},
+		{"Meter", store.DeviceFilter{Meter: "esme-1"}, byIDs(sorted, "ihd-1", "ppmid-1")},
+		{"MPxN", store.DeviceFilter{MPxN: "2000000001"}, byIDs(sorted, "gsme-1")},
+		{"Type", store.DeviceFilter{Type: "CHF"}, byIDs(sorted, "chf-1", "chf-2")},
+		{"IDs", store.DeviceFilter{IDs: []string{"esme-2", "chf-1", "none"}}, byIDs(sorted, "chf-1", "esme-2")},
+		{"CHF and Type", store.DeviceFilter{CHF: "chf-1", Type: "ESME"}, byIDs(sorted, "esme-1")},
+		{"IDs and Type", store.DeviceFilter{IDs: []string{"esme-2", "chf-1"}, Type: "ESME"}, byIDs(sorted, "esme-2")},
+		{"no match", store.DeviceFilter{CHF: "chf-9"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, err := s.Devices(t.Context(), tc.f)
+			must(t, err)
+			if len(got) == 0 && len(tc.want) == 0 {
+				return
+			}
+			same(t, "Devices", got, tc.want)
+		})
+	}
+	// More IDs than fit one IN list.
+	ids := []string{"ppmid-1"}
+	for i := range 1100 {
+		ids = append(ids, fmt.Sprintf("x%05d", i))
+	}
+	ids = append(ids, "chf-2", "chf-1")
+	got, err := s.Devices(ctx, store.DeviceFilter{IDs: ids})
+	must(t, err)
+	same(t, "Devices of many IDs", got, byIDs(sorted, "chf-1", "chf-2", "ppmid-1"))
+}
+
+func testSetDeviceStatus(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	d := inventory()[3] // pending
+	must(t, s.PutDevice(ctx, d))
+	must(t, s.SetDeviceStatus(ctx, d.ID, "pending", "commissioned", t1))
+	got, err := s.GetDevice(ctx, d.ID)
+	must(t, err)
+	d.Status, d.UpdatedAt = "commissioned", t1
+	same(t, "after SetDeviceStatus", got, d)
+	wantErr(t, "SetDeviceStatus from a status it left", s.SetDeviceStatus(ctx, d.ID, "pending", "withdrawn", t2), store.ErrStale)
+	got, err = s.GetDevice(ctx, d.ID)
+	must(t, err)
+	same(t, "unchanged by a stale SetDeviceStatus", got, d)
+	wantErr(t, "SetDeviceStatus unknown", s.SetDeviceStatus(ctx, "none", "pending", "withdrawn", t2), store.ErrNotFound)
+}
+
+// race runs fn on n goroutines started together and returns their errors.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var start, wg sync.WaitGroup
+	start.Add(1)
+	for i := range n {
+		wg.Go(func() {
+			start.Wait()
+			errs[i] = fn(i)
+		})
+	}
+	start.Done()
+	wg.Wait()
+	return errs
+}
+
+// oneWins checks that exactly one error is nil and every other is want,
+// and returns the winner's index.
+func oneWins(t *testing.T, what string, errs []error, want error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("%s: %d and %d both won", what, winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, want):
+			t.Fatalf("%s: loser %d: error %v, want %v", what, i, err, want)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("%s: nobody won", what)
+	}
+	return winner
+}
+
+// two opens the storage of t twice: two stores, as two processes.
+func two(t *testing.T, open func(*testing.T) store.Store) [2]store.Store {
+	return [2]store.Store{open(t), open(t)}
+}
+
+func testSetDeviceStatusRace(t *testing.T, open func(*testing.T) store.Store) {
+	ss := two(t, open)
+	ctx := t.Context()
+	must(t, ss[0].PutDevice(ctx, store.Device{ID: "esme-1", Type: "ESME", Status: "pending"}))
+	errs := race(workers(), func(i int) error {
+		return ss[i%2].SetDeviceStatus(ctx, "esme-1", "pending", fmt.Sprintf("s%d", i), hours(i))
+	})
+	w := oneWins(t, "SetDeviceStatus race", errs, store.ErrStale)
+	got, err := ss[1].GetDevice(ctx, "esme-1")
+	must(t, err)
+	same(t, "status of the winner", got.Status, fmt.Sprintf("s%d", w))
+}
+
+func testInsertRequest(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	const u = "00-0A"
+	putUser(t, s, u)
+
+	_, err := s.GetRequest(ctx, "none")
+	wantErr(t, "GetRequest unknown", err, store.ErrNotFound)
+	wantErr(t, "InsertRequest of an unknown user", s.InsertRequest(ctx, request("x:1", "00-0F", 1), 1), store.ErrNotFound)
+
+	full := store.Request{
+		ID: u + ":dev-1:2", UserID: u, Service: "1.1/credit", DeviceID: "dev-1", Category: "future_dated",
+		Delivery: "both", ExecuteAt: t1, After: u + ":dev-1:1", Body: []byte(`{"a":1}`),
+		Schedule: []byte(`{"every":"24h"}`), State: "acknowledged", Reason: "r", Clause: "para 134",
+		Message: "m", ReceivedAt: t0, DueAt: t2, CompletedAt: t2.Add(time.Nanosecond),
+		Response: []byte(`{}`), PreCommand: []byte{0, 1, 2}, Signed: []byte{0xff}, ScheduleID: "sch-1", Attempts: 3,
+	}
+	must(t, s.InsertRequest(ctx, full, 2))
+	got, err := s.GetRequest(ctx, full.ID)
+	must(t, err)
+	same(t, "GetRequest: every field round-trips", got, full)
+	user, err := s.GetUser(ctx, u)
+	must(t, err)
+	same(t, "LastCounter raised", user.LastCounter, uint64(2))
+
+	tests := []struct {
+		note    string
+		id      string
+		counter uint64
+		want    error
+	}{
+		{"same counter again (replay)", "a", 2, store.ErrStale},
+		{"lower counter", "b", 1, store.ErrStale},
+		{"same ID, higher counter", full.ID, 10, store.ErrDuplicate},
+		{"same ID, stale counter: duplicate wins", full.ID, 1, store.ErrDuplicate},
+	}
+	for _, tc := range tests {
+		wantErr(t, tc.note, s.InsertRequest(ctx, request(tc.id, u, int(tc.counter)), tc.counter), tc.want)
+	}
+	// Counter 0: a request the gateway made (a schedule's run). No replay
+	// check, LastCounter untouched, the ID alone guards it.
+	run := request("run-1", u, 9)
+	run.ScheduleID = "sch-1"
+	must(t, s.InsertRequest(ctx, run, 0))
+	wantErr(t, "the same run again", s.InsertRequest(ctx, run, 0), store.ErrDuplicate)
+	got, err = s.GetRequest(ctx, run.ID)
+	must(t, err)
+	same(t, "run stored", got, run)
+	// The duplicate with counter 10 raised nothing, nor did the run: 3 is
+	// still above.
+	user, err = s.GetUser(ctx, u)
+	must(t, err)
+	same(t, "LastCounter after rejected inserts", user.LastCounter, uint64(2))
+	must(t, s.InsertRequest(ctx, request("d", u, 3), 3))
+	// The whole uint64 range orders correctly.
+	must(t, s.InsertRequest(ctx, request("e", u, 4), 1<<63))
+	wantErr(t, "below 2^63 after 2^63", s.InsertRequest(ctx, request("f", u, 5), 1<<63-1), store.ErrStale)
+	must(t, s.InsertRequest(ctx, request("g", u, 6), math.MaxUint64))
+	wantErr(t, "nothing above MaxUint64", s.InsertRequest(ctx, request("h", u, 7), math.MaxUint64), store.ErrStale)
+	user, err = s.GetUser(ctx, u)
+	must(t, err)
+	same(t, "LastCounter at the top", user.LastCounter, uint64(math.MaxUint64))
+}
+
+func testInsertRequestRace(t *testing.T, open func(*testing.T) store.Store) {
+	ss := two(t, open)
+	ctx := t.Context()
+	putUser(t, ss[0], "00-0A")
+	n := workers()
+	// Distinct IDs, one counter: exactly one is accepted, the rest replays.
+	errs := race(n, func(i int) error {
+		return ss[i%2].InsertRequest(ctx, request(fmt.Sprintf("r%d", i), "00-0A", 1), 1)
+	})
+	oneWins(t, "InsertRequest, same counter", errs, store.ErrStale)
+	// One ID, distinct counters: exactly one is stored.
+	errs = race(n, func(i int) error {
+		return ss[i%2].InsertRequest(ctx, request("same", "00-0A", 1), uint64(100+i))
+	})
+	w := oneWins(t, "InsertRequest, same ID", errs, store.ErrDuplicate)
+	// A refused insert raised nothing, even when its counter was higher.
+	u, err := ss[1].GetUser(ctx, "00-0A")
+	must(t, err)
+	same(t, "LastCounter after the same-ID race", u.LastCounter, uint64(100+w))
+	// A schedule's run (counter 0) made by several workers: stored once.
+	errs = race(n, func(i int) error {
+		return ss[i%2].InsertRequest(ctx, request("run", "00-0A", 1), 0)
+	})
+	oneWins(t, "InsertRequest, same run", errs, store.ErrDuplicate)
+	// Distinct IDs and counters from many goroutines: each stored exactly
+	// once, or refused as stale when a higher counter got there first.
+	errs = race(n, func(i int) error {
+		return ss[i%2].InsertRequest(ctx, request(fmt.Sprintf("q%d", i), "00-0A", 1), uint64(1000+i))
+	})
+	reqs, err := ss[1].ListRequests(ctx, store.RequestFilter{UserID: "00-0A"})
+	must(t, err)
+	stored := map[string]bool{}
+	for _, r := range reqs {
+		stored[r.ID] = true
+	}
+	for i, err := range errs {
+		id := fmt.Sprintf("q%d", i)
+		switch {
+		case err == nil && !stored[id]:
+			t.Fatalf("%s accepted but not stored", id)
+		case err != nil && stored[id]:
+			t.Fatalf("%s refused (%v) but stored", id, err)
+		case err != nil && !errors.Is(err, store.ErrStale):
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	u, err = ss[0].GetUser(ctx, "00-0A")
+	must(t, err)
+	if !stored[fmt.Sprintf("q%d", u.LastCounter-1000)] {
+		t.Fatalf("LastCounter %d is not the counter of a stored request", u.LastCounter)
+	}
+}
+
+func testUpdateRequest(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	putUser(t, s, "00-0A")
+	r := request("r1", "00-0A", 1)
+	must(t, s.InsertRequest(ctx, r, 1))
+
+	r.State, r.Response, r.CompletedAt, r.Attempts = "accepted", []byte(`{"ok":true}`), t1, 1
+	ds := []store.Delivery{
+		{UserID: "00-0A", Kind: "response", RequestID: "r1", DeviceID: "dev-1", Payload: []byte(`{"ok":true}`), CreatedAt: t1},
+		{UserID: "00-0B", Kind: "alert", Code: "A7", DeviceID: "dev-1", CreatedAt: t1, DueAt: t2},
+	}
+	cursors, err := s.UpdateRequest(ctx, r, "acknowledged", ds)
+	must(t, err)
+	if len(cursors) != 2 || cursors[1] <= cursors[0] {
+		t.Fatalf("cursors %v, want two increasing", cursors)
+	}
+	got, err := s.GetRequest(ctx, "r1")
+	must(t, err)
+	same(t, "request after UpdateRequest", got, r)
+	all, err := s.Deliveries(ctx, "", 0, 0)
+	must(t, err)
+	for i := range ds {
+		ds[i].Cursor = cursors[i]
+	}
+	same(t, "deliveries appended with the update", all, ds)
+
+	// A stale update changes nothing and appends nothing.
+	stale := r
+	stale.State = "rejected"
+	_, err = s.UpdateRequest(ctx, stale, "acknowledged", ds[:1])
+	wantErr(t, "UpdateRequest from a state it left", err, store.ErrStale)
+	got, err = s.GetRequest(ctx, "r1")
+	must(t, err)
+	same(t, "request after a stale update", got, r)
+	all, err = s.Deliveries(ctx, "", 0, 0)
+	must(t, err)
+	same(t, "no delivery from a stale update", len(all), 2)
+
+	_, err = s.UpdateRequest(ctx, request("none", "00-0A", 1), "acknowledged", ds[:1])
+	wantErr(t, "UpdateRequest unknown", err, store.ErrNotFound)
+
+	// No deliveries: no cursors.
+	r2 := r
+	r2.State = "expired"
+	cursors, err = s.UpdateRequest(ctx, r2, "accepted", nil)
+	must(t, err)
+	same(t, "cursors of no deliveries", len(cursors), 0)
+}
+
+func testUpdateRequestRace(t *testing.T, open func(*testing.T) store.Store) {
+	ss := two(t, open)
+	ctx := t.Context()
+	putUser(t, ss[0], "00-0A")
+	r := request("r1", "00-0A", 1)
+	must(t, ss[0].InsertRequest(ctx, r, 1))
+	n := workers()
+	errs := race(n, func(i int) error {
+		mine := r
+		mine.State, mine.Message = "executing", fmt.Sprintf("worker %d", i)
+		_, err := ss[i%2].UpdateRequest(ctx, mine, "acknowledged", []store.Delivery{
+			{UserID: "00-0A", Kind: "response", RequestID: "r1", Payload: []byte(mine.Message)},
+		})
+		return err
+	})
+	w := oneWins(t, "UpdateRequest race", errs, store.ErrStale)
+	got, err := ss[1].GetRequest(ctx, "r1")
+	must(t, err)
+	same(t, "winner's update stored", got.Message, fmt.Sprintf("worker %d", w))
+	ds, err := ss[0].Deliveries(ctx, "00-0A", 0, 0)
+	must(t, err)
+	if len(ds) != 1 || string(ds[0].Payload) != got.Message {
+		t.Fatalf("deliveries %+v, want the winner's one", ds)
+	}
+}
+
+func testListRequests(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	putUser(t, s, "A")
+	putUser(t, s, "B")
+	mk := func(id, user, dev, state, after string, received, execute int) store.Request {
+		r := request(id, user, received)
+		r.DeviceID, r.State, r.After = dev, state, after
+		if execute >= 0 {
+			r.ExecuteAt = hours(execute)
+		}
+		return r
+	}
+	rs := []store.Request{
+		mk("a1", "A", "d1", "pending", "", 1, 30),
+		mk("a2", "A", "d2", "held", "a1", 2, 10),
+		mk("b1", "B", "d1", "pending", "", 3, -1), // zero ExecuteAt: due at once
+		mk("b2", "B", "d2", "accepted", "", 4, 20),
+		mk("a3", "A", "d1", "held", "a1", 5, 40),
+		mk("b3", "B", "d1", "pending", "", 6, 20),
+	}
+	counters := map[string]uint64{}
+	for _, r := range rs {
+		counters[r.UserID]++
+		must(t, s.InsertRequest(ctx, r, counters[r.UserID]))
+	}
+	ids := func(rs []store.Request) []string {
+		out := []string{}
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	tests := []struct {
+		note string
+		f    store.RequestFilter
+		want []string
+	}{
+		{"all, by ReceivedAt", store.RequestFilter{}, []string{"a1", "a2", "b1", "b2", "a3", "b3"}},
+		{"UserID", store.RequestFilter{UserID: "A"}, []string{"a1", "a2", "a3"}},
+		{"DeviceID", store.RequestFilter{DeviceID: "d2"}, []string{"a2", "b2"}},
+		{"one state", store.RequestFilter{States: []string{"held"}}, []string{"a2", "a3"}},
+		{"states", store.RequestFilter{States: []string{"held", "accepted"}}, []string{"a2", "b2", "a3"}},
+		{"After", store.RequestFilter{After: "a1"}, []string{"a2", "a3"}},
+		{"DueBefore: by ExecuteAt", store.RequestFilter{DueBefore: hours(30)}, []string{"b1", "a2", "b2", "b3", "a1"}},
+		{"DueBefore, pending", store.RequestFilter{DueBefore: hours(25), States: []string{"pending"}}, []string{"b1", "b3"}},
+		{"Limit", store.RequestFilter{Limit: 2}, []string{"a1", "a2"}},
+		{"DueBefore and Limit: most urgent", store.RequestFilter{DueBefore: hours(100), Limit: 2}, []string{"b1", "a2"}},
+		{"everything together", store.RequestFilter{UserID: "A", DeviceID: "d1", States: []string{"held"}, After: "a1", DueBefore: hours(40), Limit: 5}, []string{"a3"}},
+		{"no match", store.RequestFilter{UserID: "C"}, []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, err := s.ListRequests(t.Context(), tc.f)
+			must(t, err)
+			same(t, "ListRequests", ids(got), tc.want)
+		})
+	}
+	got, err := s.ListRequests(ctx, store.RequestFilter{UserID: "B", States: []string{"accepted"}})
+	must(t, err)
+	same(t, "ListRequests returns whole requests", got, []store.Request{rs[3]})
+}
+
+func testCountRequests(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	putUser(t, s, "A")
+	putUser(t, s, "B")
+	var c uint64
+	add := func(id, user, service, state string, received int) {
+		t.Helper()
+		r := request(id, user, received)
+		r.Service, r.State = service, state
+		c++
+		if user == "B" {
+			must(t, s.InsertRequest(ctx, r, c+1000))
+			return
+		}
+		must(t, s.InsertRequest(ctx, r, c))
+	}
+	add("1", "A", "4.1", "accepted", 10)
+	add("2", "A", "4.1", "rejected", 11)
+	add("3", "A", "4.1", "accepted", 12)
+	add("4", "A", "4.2", "accepted", 11)
+	add("5", "B", "4.1", "accepted", 11)
+	add("6", "A", "4.1", "pending", 13)
+	tests := []struct {
+		note         string
+		user, svc    string
+		since, until time.Time
+		states       []string
+		want         int
+	}{
+		{"window inclusive", "A", "4.1", hours(10), hours(12), nil, 3},
+		{"window inside", "A", "4.1", hours(11), hours(11), nil, 1},
+		{"states", "A", "4.1", hours(0), hours(20), []string{"accepted", "pending"}, 3},
+		{"other service", "A", "4.2", hours(0), hours(20), nil, 1},
+		{"other user", "B", "4.1", hours(0), hours(20), nil, 1},
+		{"empty window", "A", "4.1", hours(14), hours(20), nil, 0},
+		{"zero since", "A", "4.1", time.Time{}, hours(11), nil, 2},
+		{"zero until: no upper bound", "A", "4.1", hours(12), time.Time{}, nil, 2},
+		{"empty user: every user", "", "4.1", hours(11), hours(11), nil, 2},
+		{"empty service: every service", "A", "", hours(11), hours(11), nil, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			n, err := s.CountRequests(t.Context(), tc.user, tc.svc, tc.since, tc.until, tc.states)
+			must(t, err)
+			same(t, "CountRequests", n, tc.want)
+		})
+	}
+}
+
+func testSchedules(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	a := store.Schedule{ID: "s-a", UserID: "A", DeviceID: "d1", Service: "4.8", Every: 24 * time.Hour,
+		Next: hours(24), Body: []byte(`{"x":1}`), CreatedBy: "A:d1:1"}
+	b := store.Schedule{ID: "s-b", UserID: "B", DeviceID: "d2", Service: "4.8", Every: time.Hour, Next: hours(2)}
+	c := store.Schedule{ID: "s-c", UserID: "A", DeviceID: "d2", Service: "4.6", Every: 7 * 24 * time.Hour, Next: hours(2)}
+	for _, sc := range []store.Schedule{a, b, c} {
+		must(t, s.PutSchedule(ctx, sc))
+	}
+	tests := []struct {
+		note string
+		f    store.ScheduleFilter
+		want []store.Schedule
+	}{
+		{"all, by Next then ID", store.ScheduleFilter{}, []store.Schedule{b, c, a}},
+		{"UserID", store.ScheduleFilter{UserID: "A"}, []store.Schedule{c, a}},
+		{"DeviceID", store.ScheduleFilter{DeviceID: "d2"}, []store.Schedule{b, c}},
+		{"DueBefore inclusive", store.ScheduleFilter{DueBefore: hours(2)}, []store.Schedule{b, c}},
+		{"DueBefore, none due", store.ScheduleFilter{DueBefore: hours(1)}, nil},
+		{"together", store.ScheduleFilter{UserID: "A", DeviceID: "d1", DueBefore: hours(24)}, []store.Schedule{a}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, err := s.ListSchedules(t.Context(), tc.f)
+			must(t, err)
+			if len(got) == 0 && len(tc.want) == 0 {
+				return
+			}
+			same(t, "ListSchedules", got, tc.want)
+		})
+	}
+
+	must(t, s.AdvanceSchedule(ctx, "s-b", hours(2), hours(3)))
+	wantErr(t, "AdvanceSchedule from a Next it left", s.AdvanceSchedule(ctx, "s-b", hours(2), hours(3)), store.ErrStale)
+	wantErr(t, "AdvanceSchedule unknown", s.AdvanceSchedule(ctx, "none", hours(2), hours(3)), store.ErrNotFound)
+	b.Next = hours(3)
+	got, err := s.ListSchedules(ctx, store.ScheduleFilter{UserID: "B"})
+	must(t, err)
+	same(t, "after AdvanceSchedule", got, []store.Schedule{b})
+
+	a.Every, a.Body = time.Minute, nil
+	must(t, s.PutSchedule(ctx, a))
+	must(t, s.DeleteSchedule(ctx, "s-c"))
+	wantErr(t, "DeleteSchedule twice", s.DeleteSchedule(ctx, "s-c"), store.ErrNotFound)
+	got, err = s.ListSchedules(ctx, store.ScheduleFilter{})
+	must(t, err)
+	same(t, "after replace and delete", got, []store.Schedule{b, a})
+}
+
+func testAdvanceScheduleRace(t *testing.T, open func(*testing.T) store.Store) {
+	ss := two(t, open)
+	ctx := t.Context()
+	must(t, ss[0].PutSchedule(ctx, store.Schedule{ID: "s", UserID: "A", Every: time.Hour, Next: hours(1)}))
+	// Every worker sees the same due run; it must happen once, and then
+	// once again for the next run.
+	for run := 1; run <= 3; run++ {
+		errs := race(workers(), func(i int) error {
+			return ss[i%2].AdvanceSchedule(ctx, "s", hours(run), hours(run+1))
+		})
+		oneWins(t, fmt.Sprintf("AdvanceSchedule run %d", run), errs, store.ErrStale)
+	}
+	got, err := ss[1].ListSchedules(ctx, store.ScheduleFilter{})
+	must(t, err)
+	same(t, "Next after three runs", got[0].Next, hours(4))
+}
+
+func testDeliveries(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	none, err := s.AppendDeliveries(ctx, nil)
+	must(t, err)
+	same(t, "cursors of nothing", len(none), 0)
+	ds := []store.Delivery{
+		{UserID: "A", Kind: "response", RequestID: "r1", DeviceID: "d1", Payload: []byte(`{"n":1}`), CreatedAt: t0},
+		{UserID: "B", Kind: "alert", Code: "A12", DeviceID: "d1", CreatedAt: t0, DueAt: t1},
+		{UserID: "A", Kind: "alert", Code: "A3", CreatedAt: t1},
+	}
+	cursors, err := s.AppendDeliveries(ctx, ds)
+	must(t, err)
+	more, err := s.AppendDeliveries(ctx, []store.Delivery{{UserID: "A", Kind: "response", RequestID: "r2"}})
+	must(t, err)
+	cursors = append(cursors, more...)
+	ds = append(ds, store.Delivery{UserID: "A", Kind: "response", RequestID: "r2"})
+	for i := range ds {
+		if i > 0 && cursors[i] <= cursors[i-1] {
+			t.Fatalf("cursors %v not increasing", cursors)
+		}
+		ds[i].Cursor = cursors[i]
+	}
+	tests := []struct {
+		note  string
+		user  string
+		after int64
+		limit int
+		want  []store.Delivery
+	}{
+		{"one user", "A", 0, 0, []store.Delivery{ds[0], ds[2], ds[3]}},
+		{"other user", "B", 0, 0, []store.Delivery{ds[1]}},
+		{"every user", "", 0, 0, ds},
+		{"resume after a cursor", "A", cursors[0], 0, []store.Delivery{ds[2], ds[3]}},
+		{"resume, every user", "", cursors[1], 0, ds[2:]},
+		{"limit", "A", 0, 2, []store.Delivery{ds[0], ds[2]}},
+		{"resume and limit", "", cursors[0], 1, []store.Delivery{ds[1]}},
+		{"nothing after the last", "A", cursors[3], 0, nil},
+		{"unknown user", "C", 0, 0, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, err := s.Deliveries(t.Context(), tc.user, tc.after, tc.limit)
+			must(t, err)
+			if len(got) == 0 && len(tc.want) == 0 {
+				return
+			}
+			same(t, "Deliveries", got, tc.want)
+		})
+	}
+}
+
+// testDeliveriesResume appends from many goroutines (and two stores) while
+// a reader follows the stream by cursor: it must see every message once,
+// in increasing cursor order, never skipping one that commits late.
+func testDeliveriesResume(t *testing.T, open func(*testing.T) store.Store) {
+	ss := two(t, open)
+	ctx := t.Context()
+	n, per := workers(), 10
+	done := make(chan struct{})
+	var writeErr error
+	go func() {
+		defer close(done)
+		errs := race(n, func(i int) error {
+			for j := range per {
+				d := store.Delivery{UserID: "A", Kind: "alert", Payload: fmt.Appendf(nil, "%d/%d", i, j)}
+				if _, err := ss[i%2].AppendDeliveries(ctx, []store.Delivery{d, d}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		writeErr = errors.Join(errs...)
+	}()
+	seen := map[string]int{}
+	var last int64
+	for finished := false; ; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		ds, err := ss[1].Deliveries(ctx, "A", last, 7)
+		must(t, err)
+		for _, d := range ds {
+			if d.Cursor <= last {
+				t.Fatalf("cursor %d after %d", d.Cursor, last)
+			}
+			last = d.Cursor
+			seen[string(d.Payload)]++
+		}
+		if finished && len(ds) == 0 {
+			break
+		}
+	}
+	must(t, writeErr)
+	if len(seen) != n*per {
+		t.Fatalf("reader saw %d messages, want %d (a late commit was skipped)", len(seen), n*per)
+	}
+	for p, k := range seen {
+		if k != 2 {
+			t.Fatalf("message %s seen %d times, want 2", p, k)
+		}
+	}
+}
+
+func testTimes(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		london = time.FixedZone("BST", 3600)
+	}
+	local := time.Date(2026, 7, 1, 12, 30, 0, 123456789, london)
+	must(t, s.PutDevice(ctx, store.Device{ID: "d", UpdatedAt: local}))
+	got, err := s.GetDevice(ctx, "d")
+	must(t, err)
+	if !got.UpdatedAt.Equal(local) || got.UpdatedAt.Location() != time.UTC {
+		t.Fatalf("UpdatedAt %v, want %v in UTC to the nanosecond", got.UpdatedAt, local)
+	}
+	must(t, s.PutDevice(ctx, store.Device{ID: "z"}))
+	got, err = s.GetDevice(ctx, "z")
+	must(t, err)
+	if !got.UpdatedAt.IsZero() {
+		t.Fatalf("zero time read back as %v", got.UpdatedAt)
+	}
+	// The zero time sorts before every other: in effect since always.
+	must(t, s.PutRegistration(ctx, store.Registration{MPxN: "m", Fuel: "gas"}))
+	regs, err := s.Registrations(ctx, []string{"m"}, time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC))
+	must(t, err)
+	same(t, "zero EffectiveFrom in effect at any time", len(regs), 1)
+	if err := s.PutDevice(ctx, store.Device{ID: "far", UpdatedAt: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
+		t.Fatal("a time out of range was stored")
+	}
+	// Empty byte slices read back nil.
+	putUser(t, s, "A")
+	r := request("r", "A", 1)
+	r.Body, r.Response = []byte{}, nil
+	must(t, s.InsertRequest(ctx, r, 1))
+	gr, err := s.GetRequest(ctx, "r")
+	must(t, err)
+	if gr.Body != nil || gr.Response != nil {
+		t.Fatalf("empty bytes read back %q %q, want nil", gr.Body, gr.Response)
+	}
+}
+
+// populate writes one of everything and returns the delivery's cursor.
+func populate(t *testing.T, s store.Store) int64 {
+	t.Helper()
+	ctx := t.Context()
+	putUser(t, s, "A")
+	must(t, s.PutRegistration(ctx, store.Registration{MPxN: "m1", Fuel: "gas", UPRN: "1"}))
+	must(t, s.PutDevice(ctx, store.Device{ID: "d1", Type: "GSME", Status: "commissioned"}))
+	must(t, s.InsertRequest(ctx, request("r1", "A", 1), 1))
+	must(t, s.PutSchedule(ctx, store.Schedule{ID: "s1", UserID: "A", Every: time.Hour, Next: t1}))
+	c, err := s.AppendDeliveries(ctx, []store.Delivery{{UserID: "A", Kind: "alert", Code: "A1"}})
+	must(t, err)
+	return c[0]
+}
+
+func testReset(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	last := populate(t, s)
+	must(t, s.Reset(ctx))
+	users, err := s.ListUsers(ctx)
+	must(t, err)
+	regs, err := s.Registrations(ctx, []string{"m1"}, t2)
+	must(t, err)
+	devs, err := s.Devices(ctx, store.DeviceFilter{})
+	must(t, err)
+	reqs, err := s.ListRequests(ctx, store.RequestFilter{})
+	must(t, err)
+	scheds, err := s.ListSchedules(ctx, store.ScheduleFilter{})
+	must(t, err)
+	ds, err := s.Deliveries(ctx, "", 0, 0)
+	must(t, err)
+	same(t, "rows left after Reset", []int{len(users), len(regs), len(devs), len(reqs), len(scheds), len(ds)},
+		[]int{0, 0, 0, 0, 0, 0})
+	// The world works again, and a cursor from before Reset is not reused.
+	next := populate(t, s)
+	if next <= last {
+		t.Fatalf("cursor %d after Reset, had %d before: a stale reader would skip it", next, last)
+	}
+}
+
+func testDurability(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	ctx := t.Context()
+	cursor := populate(t, s)
+	r := request("r1", "A", 1)
+	r.State = "executing"
+	_, err := s.UpdateRequest(ctx, r, "acknowledged", []store.Delivery{{UserID: "A", Kind: "response", RequestID: "r1"}})
+	must(t, err)
+	must(t, s.Close())
+	must(t, s.Close()) // twice is fine
+
+	s = open(t)
+	u, err := s.GetUser(ctx, "A")
+	must(t, err)
+	same(t, "LastCounter after reopen", u.LastCounter, uint64(1))
+	wantErr(t, "replay after reopen", s.InsertRequest(ctx, request("r9", "A", 1), 1), store.ErrStale)
+	got, err := s.GetRequest(ctx, "r1")
+	must(t, err)
+	same(t, "request after reopen", got, r)
+	if _, err := s.GetDevice(ctx, "d1"); err != nil {
+		t.Fatalf("device after reopen: %v", err)
+	}
+	regs, err := s.Registrations(ctx, []string{"m1"}, t2)
+	must(t, err)
+	same(t, "registrations after reopen", len(regs), 1)
+	sc, err := s.ListSchedules(ctx, store.ScheduleFilter{})
+	must(t, err)
+	same(t, "schedules after reopen", len(sc), 1)
+	ds, err := s.Deliveries(ctx, "A", 0, 0)
+	must(t, err)
+	if len(ds) != 2 || ds[0].Cursor != cursor {
+		t.Fatalf("deliveries after reopen: %+v", ds)
+	}
+	c, err := s.AppendDeliveries(ctx, []store.Delivery{{UserID: "A", Kind: "alert"}})
+	must(t, err)
+	if c[0] <= ds[1].Cursor {
+		t.Fatalf("cursor %d after reopen, had %d", c[0], ds[1].Cursor)
+	}
+	_, err = store.CheckVersion(ctx, s)
+	must(t, err)
+}
+
+func testClosed(t *testing.T, open func(*testing.T) store.Store) {
+	s := open(t)
+	must(t, s.Close())
+	ctx := context.WithoutCancel(t.Context())
+	if err := s.PutUser(ctx, store.User{ID: "A"}); err == nil {
+		t.Fatal("PutUser on a closed store succeeded")
+	}
+	if _, err := s.GetUser(ctx, "A"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetUser on a closed store: %v", err)
+	}
+}
