@@ -1,0 +1,164 @@
+// Package sqlite is the embedded store backend: one SQLite file (pure Go,
+// modernc.org/sqlite), for a developer's laptop or a single gateway.
+//
+// The file is in WAL mode with synchronous=FULL, so a write is on disk
+// before the call returns. SQLite has one writer at a time: the store keeps
+// one write connection and batches concurrent writes into one transaction
+// (group commit, see sqlstore), beside a pool of read-only connections that
+// WAL lets read while the writer writes. Several processes may open the
+// same file; they wait for each other (busy_timeout), never fail with
+// SQLITE_BUSY at once.
+//
+// Open it directly or, with this package imported, through store.Open with
+// a URL such as sqlite:///var/lib/dccgate/gateway.db.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/runtime/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// BusyTimeoutMS is how long a connection waits for another process's
+// write lock before failing.
+const BusyTimeoutMS = 10000
+
+// Dialect is SQLite's sqlstore dialect.
+var Dialect = sqlstore.Dialect{
+	Name:     "sqlite",
+	Goose:    goose.DialectSQLite3,
+	IsUnique: isUnique,
+}
+
+func init() {
+	store.Register("sqlite", func(ctx context.Context, dsn string) (store.Store, error) {
+		return Open(ctx, PathFromURL(dsn))
+	})
+}
+
+// PathFromURL returns the file path of a store URL: sqlite:///abs/path.db
+// gives /abs/path.db, sqlite://rel.db and sqlite:rel.db give rel.db, and a
+// string without the scheme is returned as it is.
+func PathFromURL(u string) string {
+	if p, ok := strings.CutPrefix(u, "sqlite://"); ok {
+		return p
+	}
+	if p, ok := strings.CutPrefix(u, "sqlite:"); ok {
+		return p
+	}
+	return u
+}
+
+// Open opens (creating it if needed) the database file at path and applies
+// the pending migrations. The path ":memory:" gives a private
+// in-memory database on one connection, gone on Close: for tests only, as
+// nothing is durable.
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+	if path == "" {
+		return nil, errors.New("store: sqlite: no path (\":memory:\" is a database that is not kept)")
+	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("store: sqlite: path %q: '?' and '#' are not allowed", path)
+	}
+	if path == ":memory:" {
+		db, err := sql.Open("sqlite", dsn(":memory:", memory))
+		if err != nil {
+			return nil, err
+		}
+		// One connection: every connection to ":memory:" is a database of
+		// its own. It must never be closed while the store is open.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+		return sqlstore.New(ctx, sqlstore.Config{
+			Dialect: Dialect, DB: db, Migrations: sub(), GroupCommit: true,
+		})
+	}
+
+	wdb, err := sql.Open("sqlite", dsn(path, writer))
+	if err != nil {
+		return nil, err
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	// Create the file and switch it to WAL before readers open it.
+	if err := wdb.PingContext(ctx); err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	}
+	rdb, err := sql.Open("sqlite", dsn(path, reader))
+	if err != nil {
+		_ = wdb.Close()
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+
+	return sqlstore.New(ctx, sqlstore.Config{
+		Dialect: Dialect, DB: wdb, Read: rdb, Migrations: sub(), GroupCommit: true,
+	})
+}
+
+func sub() fs.FS {
+	f, err := fs.Sub(migrations, "migrations")
+	if err != nil { // cannot happen: the directory is embedded
+		return migrations
+	}
+	return f
+}
+
+type role int
+
+const (
+	writer role = iota // the one write connection
+	reader             // the read-only pool
+	memory             // ":memory:": one connection for both
+)
+
+// dsn is the driver's data source for path: pragmas every connection
+// applies when it opens.
+func dsn(path string, r role) string {
+	v := url.Values{}
+	v.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeoutMS))
+	v.Add("_pragma", "foreign_keys(1)")
+	switch r {
+	case writer:
+		v.Add("_pragma", "journal_mode(WAL)")
+		v.Add("_pragma", "synchronous(FULL)") // durable before the call returns
+		v.Set("_txlock", "immediate")         // take the write lock at BEGIN: no failed upgrade from a read
+	case reader:
+		v.Add("_pragma", "query_only(1)")
+	}
+	return path + "?" + v.Encode()
+}
+
+// isUnique reports a UNIQUE or PRIMARY KEY constraint violation.
+func isUnique(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return true
+	}
+	return false
+}

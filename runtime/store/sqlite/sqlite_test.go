@@ -1,0 +1,165 @@
+package sqlite_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/runtime/store/sqlite"
+	"github.com/dccgate/dccgate/runtime/store/storetest"
+)
+
+// opener returns storetest's open function: one temp file per test, opened
+// anew on each call with the same test.
+func opener() func(t *testing.T) store.Store {
+	var mu sync.Mutex
+	files := map[*testing.T]string{}
+	return func(t *testing.T) store.Store {
+		t.Helper()
+		mu.Lock()
+		path, ok := files[t]
+		if !ok {
+			path = filepath.Join(t.TempDir(), "gateway.db")
+			files[t] = path
+			t.Cleanup(func() {
+				mu.Lock()
+				delete(files, t)
+				mu.Unlock()
+			})
+		}
+		mu.Unlock()
+		s, err := sqlite.Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, opener())
+}
+
+func TestRegistry(t *testing.T) {
+	dir := t.TempDir()
+	for _, u := range []string{
+		"sqlite://" + filepath.Join(dir, "a.db"), // sqlite:///abs/a.db
+		"sqlite:" + filepath.Join(dir, "b.db"),
+		filepath.Join(dir, "c.db"),
+		":memory:",
+		"sqlite::memory:",
+	} {
+		s, err := store.Open(t.Context(), u)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		if _, err := store.CheckVersion(t.Context(), s); err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.Open(t.Context(), "mysql://x"); err == nil {
+		t.Fatal("opened an unregistered scheme")
+	}
+}
+
+// TestMemory checks the in-memory database (one connection) takes
+// concurrent reads and writes; it cannot be reopened, so the suite's
+// durability tests do not apply to it.
+func TestMemory(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.PutUser(ctx, store.User{ID: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Go(func() {
+			r := store.Request{ID: fmt.Sprint(i), UserID: "A"}
+			if errs[i] = s.InsertRequest(ctx, r, uint64(i+1)); errors.Is(errs[i], store.ErrStale) {
+				errs[i] = nil
+			}
+			if errs[i] == nil {
+				_, errs[i] = s.ListRequests(ctx, store.RequestFilter{UserID: "A"})
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.GetUser(ctx, "A")
+	if err != nil || u.LastCounter != 16 {
+		t.Fatalf("user %+v, %v: want LastCounter 16", u, err)
+	}
+}
+
+// TestConcurrentOpen opens one new file from several goroutines at once,
+// as gateways starting together would: every open must succeed.
+func TestConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.db")
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := sqlite.Open(t.Context(), path)
+			if err == nil {
+				_, err = store.CheckVersion(t.Context(), s)
+				err = errors.Join(err, s.Close())
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEmptyPath(t *testing.T) {
+	if _, err := store.Open(t.Context(), ""); err == nil {
+		t.Fatal("an empty store URL opened (a store that keeps nothing?)")
+	}
+}
+
+// BenchmarkInsertRequest measures durable inserts from concurrent callers
+// (group commit turns their fsyncs into one per batch).
+func BenchmarkInsertRequest(b *testing.B) {
+	ctx := b.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var mu sync.Mutex
+	users := 0
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		mu.Lock()
+		users++
+		u := fmt.Sprint("user-", users)
+		mu.Unlock()
+		if err := s.PutUser(ctx, store.User{ID: u}); err != nil {
+			b.Error(err)
+			return
+		}
+		for c := uint64(1); pb.Next(); c++ {
+			r := store.Request{ID: fmt.Sprint(u, ":", c), UserID: u, State: "acknowledged", Body: []byte(`{"a":1}`)}
+			if err := s.InsertRequest(ctx, r, c); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
