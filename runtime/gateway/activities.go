@@ -547,6 +547,9 @@ func (g *Gateway) onAlert(a devices.Alert) {
 		return
 	}
 	g.notifyDeliveries()
+	for range ds {
+		g.observer().AlertDelivered(a.Code, g.clk.Now().Sub(a.At))
+	}
 }
 
 // DeviceEvent makes an emulated device act. Two kinds act on the SMWAN

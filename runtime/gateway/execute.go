@@ -123,6 +123,15 @@ func (g *Gateway) finish(ctx context.Context, r store.Request, from string) erro
 		return err
 	}
 	g.notifyDeliveries()
+	start := r.ReceivedAt
+	if (r.Category == "future_dated" || r.Category == "scheduled") && r.ExecuteAt.After(start) {
+		start = r.ExecuteAt
+	}
+	var target time.Duration
+	if !r.DueAt.IsZero() && r.State != StateExpired {
+		target = r.DueAt.Sub(start)
+	}
+	g.observer().Completed(r.Service, r.Category, r.State, r.Reason, r.CompletedAt.Sub(start), target)
 	return g.releaseSuccessors(ctx, r)
 }
 
@@ -200,6 +209,14 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 	resp, err := g.em().wan.Send(cctx, cmd)
 	cancel()
 	if err != nil {
+		kind := "timeout"
+		switch {
+		case errors.Is(err, devices.ErrHubDead):
+			kind = "hub_dead"
+		case errors.Is(err, devices.ErrLost):
+			kind = "lost"
+		}
+		g.observer().SMWANFault(kind)
 		return failed(r, "SMWAN_UNAVAILABLE", "the device did not answer over the SMWAN: "+err.Error())
 	}
 	if !resp.OK {

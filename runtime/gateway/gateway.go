@@ -52,12 +52,13 @@ type Config struct {
 
 // Gateway is a running gateway.
 type Gateway struct {
-	cfg  Config
-	st   store.Store
-	eng  engine.Decider
-	spec *spec.Spec
-	clk  clock.Clock
-	log  *slog.Logger
+	cfg    Config
+	st     store.Store
+	engPtr atomic.Pointer[engine.Decider]
+	obs    atomic.Pointer[Observer]
+	spec   *spec.Spec
+	clk    clock.Clock
+	log    *slog.Logger
 	// emu is the emulated fleet and SMWAN; a Reset swaps in a new one.
 	emuPtr atomic.Pointer[emu]
 
@@ -107,12 +108,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		cfg.CommandTimeout = 10 * time.Second
 	}
 	g := &Gateway{
-		cfg: cfg, st: cfg.Store, eng: cfg.Engine, spec: cfg.Spec, clk: cfg.Clock, log: cfg.Logger,
+		cfg: cfg, st: cfg.Store, spec: cfg.Spec, clk: cfg.Clock, log: cfg.Logger,
 		queue:   make(chan string, 4096),
 		anomaly: cfg.Anomaly,
 		delGen:  make(chan struct{}),
 	}
 	g.idleCond = sync.NewCond(&g.idleMu)
+	g.SetEngine(cfg.Engine)
 	if err := g.rebuildFleet(ctx); err != nil {
 		return nil, err
 	}

@@ -93,7 +93,8 @@ func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request
 	if err != nil {
 		return store.Request{}, err
 	}
-	d := g.eng.Decide(ctx, req, facts)
+	d := g.engine().Decide(ctx, req, facts)
+	g.observer().Decided(spec.Key(req.Service, req.Variant), nz(req.Category, "on_demand"), d.Outcome, string(d.Reason))
 	if d.Body != nil {
 		if b, err := json.Marshal(d.Body); err == nil {
 			rec.Body = b
