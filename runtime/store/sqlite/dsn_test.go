@@ -10,6 +10,11 @@ import (
 // concurrency rest on.
 func TestPragmas(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.db")
+	s, err := Open(t.Context(), path) // sets WAL, which the file keeps
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	tests := []struct {
 		role role
 		want map[string]string

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
@@ -99,7 +100,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	// Create the file and switch it to WAL before readers open it.
-	if err := wdb.PingContext(ctx); err != nil {
+	if err := setWAL(ctx, wdb); err != nil {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
 	}
@@ -141,13 +142,45 @@ func dsn(path string, r role) string {
 	v.Add("_pragma", "foreign_keys(1)")
 	switch r {
 	case writer:
-		v.Add("_pragma", "journal_mode(WAL)")
 		v.Add("_pragma", "synchronous(FULL)") // durable before the call returns
 		v.Set("_txlock", "immediate")         // take the write lock at BEGIN: no failed upgrade from a read
 	case reader:
 		v.Add("_pragma", "query_only(1)")
 	}
 	return path + "?" + v.Encode()
+}
+
+// setWAL switches the file to WAL (a setting the file keeps). Changing the
+// journal mode needs the file to itself, and SQLite answers SQLITE_BUSY at
+// once rather than wait when another process is opening it too, so it is
+// retried here for about BusyTimeoutMS.
+func setWAL(ctx context.Context, db *sql.DB) error {
+	const pause = 10 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		switch {
+		case err == nil && strings.EqualFold(mode, "wal"):
+			return nil
+		case err == nil:
+			return fmt.Errorf("journal_mode is %s, want wal", mode)
+		case !isBusy(err) || attempt >= BusyTimeoutMS/int(pause/time.Millisecond):
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// isBusy reports SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // isUnique reports a UNIQUE or PRIMARY KEY constraint violation.
