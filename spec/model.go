@@ -259,6 +259,8 @@ type Spec struct {
 	Reasons        []*Reason            `json:"reasons"`
 	Patterns       map[string]string    `json:"patterns"`
 	EnvelopeRules  []EnvelopeRule       `json:"envelope_rules"`
+	// Hubs is the Communications Hub charging regime (spec/hubs.cue).
+	Hubs HubCharging `json:"hubs"`
 	// Hash is the SHA-256 of the spec's files, in name order.
 	Hash string `json:"hash"`
 

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "6a44754eb454070069a51d374ca30338b2625e54d429f7b957526ba214335ac7"
+const SpecHash = "75ade06be7628810d231efd1d0e9bdb3adabdcc9de708740d385464b4b3be9b4"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
