@@ -156,7 +156,7 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 	},
 	dcc.ReasonDeviceStatus: func(st *state) (bool, string) {
 		if !st.f.Device.Known {
-			return false, ""
+			return st.moveRefused()
 		}
 		if st.devChk && st.wan() && st.eff.statuses&st.statB == 0 {
 			return true, fmt.Sprintf("status %s does not allow %s over the SMWAN", st.f.Device.Status, st.eff.p.Key)
@@ -164,10 +164,7 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		if st.devChk && st.local() && st.e.local[st.f.User.Role]&st.statB == 0 {
 			return true, fmt.Sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", st.f.Device.Status, st.f.User.Role)
 		}
-		if st.eff != nil && st.eff.p.Target == "new_device" && st.eff.statuses&st.statB == 0 {
-			return true, "the device is already on the inventory with status " + st.f.Device.Status
-		}
-		return false, ""
+		return st.moveRefused()
 	},
 	dcc.ReasonChfNotCommissioned: func(st *state) (bool, string) {
 		return st.commissioning() && st.f.Device.CHFStatus != "commissioned", "the Communications Hub Function is not commissioned"
@@ -224,4 +221,32 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 
 func (st *state) commissioning() bool {
 	return st.eff.p.Commissions && st.devChk && st.f.Device.Known
+}
+
+// moveRefused checks the status transition a request makes its target
+// device take (12.2, 8.1, 8.3, 8.4, 8.5) against the inventory policy.
+func (st *state) moveRefused() (bool, string) {
+	if st.eff == nil {
+		return false, ""
+	}
+	event, ok := st.e.moveEvent[st.eff.p.Ref]
+	if !ok {
+		return false, ""
+	}
+	newDevice := st.eff.p.Target == "new_device"
+	if !st.f.Device.Known && !newDevice {
+		return false, ""
+	}
+	from, typ := "none", st.f.Device.Type
+	if st.f.Device.Known {
+		from = st.f.Device.Status
+	}
+	if newDevice {
+		typ, _ = st.req.Body["type"].(string)
+	}
+	requested, _ := st.req.Body["status"].(string)
+	if _, _, ok := st.e.Move(event, from, typ, st.f.User.Role, requested); ok {
+		return false, ""
+	}
+	return true, fmt.Sprintf("no %s move from %s for a %s by %s", event, from, typ, st.f.User.Role)
 }

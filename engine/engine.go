@@ -132,7 +132,16 @@ type Engine struct {
 	local   map[string]uint32
 	regs    map[string]spec.Registration
 	order   []check
+	// moves indexes the inventory policy's transitions by event, from,
+	// device class and role kind; moveEvent is the event of each service
+	// whose target a transition moves.
+	moves     map[moveKey][]policy.Move
+	moveEvent map[string]string
+	classOf   map[string]string
+	kindOf    map[string]string
 }
+
+type moveKey struct{ event, from, class, kind string }
 
 type row struct {
 	svc        *spec.Service
@@ -194,6 +203,19 @@ func FromPolicy(p *policy.Policy) (*Engine, error) {
 			e.meters |= 1 << i
 		}
 	}
+	e.moves = map[moveKey][]policy.Move{}
+	for _, m := range t.Moves {
+		k := moveKey{m.Event, m.From, m.Class, m.RoleKind}
+		e.moves[k] = append(e.moves[k], m)
+	}
+	e.moveEvent = t.MoveEvents
+	e.classOf, e.kindOf = map[string]string{}, map[string]string{}
+	for _, d := range s.DeviceTypes {
+		e.classOf[d.Code] = d.Class
+	}
+	for _, r := range s.Roles {
+		e.kindOf[r.Code] = r.Kind
+	}
 	for role, sts := range t.LocalStatuses {
 		e.local[role] = e.mask(e.stBit, sts)
 	}
@@ -252,3 +274,36 @@ func (e *Engine) Policy() *policy.Policy { return e.pol }
 
 // Spec returns the spec.
 func (e *Engine) Spec() *spec.Spec { return e.spec }
+
+// Move returns the status a device moves to on an event of the inventory
+// policy (prenotify, han_join, wan_connected, commission, decommission,
+// withdraw, update), from status `from` ("none" if not on the inventory),
+// for its type and the sender's role; requested is the status an 8.4 asks
+// for. ok is false where the policy allows no such move.
+func (e *Engine) Move(event, from, deviceType, role, requested string) (to, clause string, ok bool) {
+	kinds := []string{e.kindOf[role]}
+	if role == "" {
+		// The DCC's own events (a hub joining the SMWAN) are no role's:
+		// any row of the event will do.
+		kinds = nil
+		for _, r := range e.spec.Roles {
+			kinds = append(kinds, r.Kind)
+		}
+	}
+	for _, kind := range kinds {
+		for _, m := range e.moves[moveKey{event, from, e.classOf[deviceType], kind}] {
+			if !m.Requested || m.To == requested {
+				return m.To, m.Clause, true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// Mover is what the runtime asks of the inventory policy when it applies a
+// status change.
+type Mover interface {
+	Move(event, from, deviceType, role, requested string) (to, clause string, ok bool)
+}
+
+var _ Mover = (*Engine)(nil)

@@ -51,6 +51,9 @@ func ReferenceInput(req *Request, f *Facts, fieldErrors []string) map[string]any
 	if req.Schedule != nil {
 		r["schedule"] = map[string]any{"service": req.Schedule.Service}
 	}
+	if req.Body != nil {
+		r["body"] = jsonShaped(req.Body)
+	}
 	regs := make([]any, 0, len(f.Registration))
 	for _, g := range f.Registration {
 		regs = append(regs, map[string]any{
@@ -75,3 +78,21 @@ func ReferenceInput(req *Request, f *Facts, fieldErrors []string) map[string]any
 }
 
 var _ = spec.Key
+
+// jsonShaped copies a body into values Rego takes ([]string becomes []any).
+func jsonShaped(body map[string]any) map[string]any {
+	out := make(map[string]any, len(body))
+	for k, v := range body {
+		switch x := v.(type) {
+		case []string:
+			l := make([]any, len(x))
+			for i, s := range x {
+				l[i] = s
+			}
+			out[k] = l
+		default:
+			out[k] = v
+		}
+	}
+	return out
+}

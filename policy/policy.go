@@ -243,7 +243,8 @@ type Tables struct {
 	LocalStatuses map[string][]string          `json:"local_statuses"`
 	Registration  map[string]spec.Registration `json:"registration"`
 	Checks        []Check                      `json:"checks"`
-	extra         map[string]json.RawMessage
+	Moves         []Move                       `json:"moves"`
+	MoveEvents    map[string]string            `json:"move_events"`
 }
 
 // ServiceRow is the policy's view of one schedule row.
@@ -293,4 +294,17 @@ func decodeTables(v any) (*Tables, error) {
 		}
 	}
 	return &t, nil
+}
+
+// Move is one allowed status transition of the inventory policy.
+type Move struct {
+	Event     string `json:"event"`
+	Service   string `json:"service"`
+	Subject   string `json:"subject"`
+	From      string `json:"from"`
+	Class     string `json:"class"`
+	RoleKind  string `json:"role_kind"`
+	To        string `json:"to"`
+	Requested bool   `json:"requested"`
+	Clause    string `json:"clause"`
 }

@@ -259,6 +259,7 @@ type Spec struct {
 	Reasons        []*Reason            `json:"reasons"`
 	Patterns       map[string]string    `json:"patterns"`
 	EnvelopeRules  []EnvelopeRule       `json:"envelope_rules"`
+	Transitions    []*Transition        `json:"transitions"`
 	// Hubs is the Communications Hub charging regime (spec/hubs.cue).
 	Hubs HubCharging `json:"hubs"`
 	// Hash is the SHA-256 of the spec's files, in name order.
@@ -327,3 +328,16 @@ func (svc *Service) String() string { return fmt.Sprintf("%s %s", svc.Key(), svc
 
 // ServiceByKey returns the row with a key as Key writes it, or nil.
 func (s *Spec) ServiceByKey(key string) *Service { return s.byKey[key] }
+
+// Transition is a move between SMI statuses and the event that makes it.
+type Transition struct {
+	Event     string   `json:"event"`
+	Service   string   `json:"service,omitempty"`
+	From      []string `json:"from"`
+	To        string   `json:"to"`
+	ToAllowed []string `json:"to_allowed,omitempty"`
+	Classes   []string `json:"classes,omitempty"`
+	RoleKinds []string `json:"role_kinds,omitempty"`
+	Subject   string   `json:"subject"`
+	Clause    string   `json:"clause"`
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/spec"
 )
 
@@ -156,5 +157,39 @@ func TestSpecDiffAndDecideFollowAnEdit(t *testing.T) {
 func TestDecideBadInput(t *testing.T) {
 	if code, _, errs := runCmd(t, `{"request": {"servce": "4.1"}}`, "decide"); code != exitUsage || !strings.Contains(errs, "servce") {
 		t.Fatalf("%d %q", code, errs)
+	}
+}
+
+// TestTransitionTableIsThePolicys: the table `dccgate spec` prints is the
+// inventory policy's; every printed move is one the engine makes.
+func TestTransitionTableIsThePolicys(t *testing.T) {
+	code, out, errs := runCmd(t, "", "spec")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	for _, want := range []string{
+		"withdraw       8.5      commissioned                withdrawn",
+		"commission     8.1      installed_not_commissioned  commissioned",
+		"prenotify      12.2     decommissioned              pending",
+		"wan_connected  -        pending                     commissioned",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("transition table lacks %q:\n%s", want, out)
+		}
+	}
+	e, err := engine.New(t.Context(), spec.MustDefault())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range e.Policy().Tables().Moves {
+		if m.Event == "wan_connected" {
+			continue
+		}
+		role := map[string]string{"supplier": "EIS", "network_operator": "ENO", "agent": "SNA", "other": "OU"}[m.RoleKind]
+		typ := map[string]string{"meter": "ESME", "hub": "CHF", "type1": "PPMID", "type2": "IHD"}[m.Class]
+		to, _, ok := e.Move(m.Event, m.From, typ, role, m.To)
+		if !ok || to != m.To {
+			t.Errorf("engine does not make the move %+v", m)
+		}
 	}
 }

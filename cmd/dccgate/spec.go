@@ -9,15 +9,19 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dccgate/dccgate/policy"
 	"github.com/dccgate/dccgate/spec"
 )
 
 func runSpec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: dccgate spec vet|export|show|diff ...")
-		return exitUsage
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		// Bare `dccgate spec`: the transition table, as the policy decides it.
+		fmt.Fprintln(stderr, "(subcommands: vet, export, show REF, diff OLD NEW, transitions)")
+		return specTransitions(ctx, args, stdout, stderr)
 	}
 	switch args[0] {
+	case "transitions":
+		return specTransitions(ctx, args[1:], stdout, stderr)
 	case "vet":
 		return specVet(args[1:], stdout, stderr)
 	case "export":
@@ -425,4 +429,80 @@ func durOrNA(d *spec.Duration) string {
 		return "N/A"
 	}
 	return d.Format()
+}
+
+// specTransitions prints the Smart Metering Inventory's status transitions
+// as the inventory policy decides them over the spec: generated from the
+// policy that runs, not written twice.
+func specTransitions(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	dir, _, ok := specFlags("transitions", args, stderr)
+	if !ok {
+		return exitUsage
+	}
+	s, ok := loadSpec(dir, stderr)
+	if !ok {
+		return exitFail
+	}
+	p, err := policy.Compile(ctx, s)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFail
+	}
+	type key struct{ event, service, from, to, clause string }
+	rows := map[key]map[string]map[string]bool{} // -> class -> role kinds
+	var order []key
+	for _, m := range p.Tables().Moves {
+		k := key{m.Event, m.Service, m.From, m.To, m.Clause}
+		if rows[k] == nil {
+			rows[k] = map[string]map[string]bool{}
+			order = append(order, k)
+		}
+		if rows[k][m.Class] == nil {
+			rows[k][m.Class] = map[string]bool{}
+		}
+		rows[k][m.Class][m.RoleKind] = true
+	}
+	evOrder := map[string]int{}
+	for i, t := range s.Transitions {
+		if _, ok := evOrder[t.Event]; !ok {
+			evOrder[t.Event] = i
+		}
+	}
+	stOrder := map[string]int{"none": 0}
+	for _, st := range s.Statuses {
+		stOrder[st.Code] = st.Order
+	}
+	slices.SortFunc(order, func(a, b key) int {
+		if c := evOrder[a.event] - evOrder[b.event]; c != 0 {
+			return c
+		}
+		if c := stOrder[a.from] - stOrder[b.from]; c != 0 {
+			return c
+		}
+		return stOrder[a.to] - stOrder[b.to]
+	})
+	fmt.Fprintln(stdout, "Smart Metering Inventory transitions (from policy/rego/inventory.rego over spec/transitions.cue)")
+	fmt.Fprintf(stdout, "%-14s %-8s %-27s %-27s %-40s %s\n", "EVENT", "SERVICE", "FROM", "TO", "DEVICES (ROLES)", "CLAUSE")
+	for _, k := range order {
+		var who []string
+		classes := make([]string, 0, len(rows[k]))
+		for c := range rows[k] {
+			classes = append(classes, c)
+		}
+		slices.Sort(classes)
+		for _, c := range classes {
+			var kinds []string
+			for kd := range rows[k][c] {
+				kinds = append(kinds, kd)
+			}
+			slices.Sort(kinds)
+			who = append(who, c+" ("+strings.Join(kinds, ",")+")")
+		}
+		svc := k.service
+		if svc == "" {
+			svc = "-"
+		}
+		fmt.Fprintf(stdout, "%-14s %-8s %-27s %-27s %-40s %s\n", k.event, svc, k.from, k.to, strings.Join(who, " "), k.clause)
+	}
+	return exitOK
 }

@@ -8,6 +8,8 @@
 # that both agree on every case it generates.
 package dccgate.gateway
 
+import data.dccgate.inventory
+
 # ---------------------------------------------------------------- tables
 
 tables := {
@@ -15,6 +17,15 @@ tables := {
 	"local_statuses": local_statuses,
 	"registration": registration,
 	"checks": checks,
+	"moves": [row | some row in inventory.table],
+	"move_events": move_events,
+}
+
+# move_events: per service whose target device a transition moves, the
+# event (12.2 prenotify, 8.1 commission, 8.3, 8.4, 8.5).
+move_events[t.service] := t.event if {
+	some t in data.spec.transitions
+	t.service in inventory.services_with_moves
 }
 
 # services: per row key, what the checks need to know of it.
@@ -261,13 +272,33 @@ fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not al
 	not local_statuses[facts.user.role][facts.device.status]
 }
 
-# A new device (12.2) must not be on the inventory already, unless its row
-# allows its status.
-fail contains {"code": "DEVICE_STATUS", "detail": sprintf("the device is already on the inventory with status %s", [facts.device.status])} if {
-	effective.target == "new_device"
-	facts.device.known
-	not effective.statuses[facts.device.status]
+# A request that moves its target device between statuses needs a move the
+# inventory policy allows: from its status ("none" if not on the inventory,
+# for a pre-notification), for its class and the sender's kind of role.
+fail contains {"code": "DEVICE_STATUS", "detail": sprintf("no %s move from %s for a %s by %s", [move_events[effective.ref], move_from, move_type, facts.user.role])} if {
+	move_events[effective.ref]
+	move_subject
+	not inventory.move with input as {
+		"event": move_events[effective.ref],
+		"from": move_from,
+		"device_type": move_type,
+		"role": facts.user.role,
+		"requested": object.get(object.get(req, "body", {}), "status", ""),
+	}
 }
+
+move_subject if facts.device.known
+
+move_subject if effective.target == "new_device"
+
+move_from := facts.device.status if facts.device.known
+
+move_from := "none" if not facts.device.known
+
+# A pre-notified device's type is the one the request gives.
+move_type := object.get(object.get(req, "body", {}), "type", "") if effective.target == "new_device"
+
+move_type := facts.device.type if effective.target != "new_device"
 
 # Para 187, for the service that commissions a Device.
 fail contains {"code": "CHF_NOT_COMMISSIONED", "detail": "the Communications Hub Function is not commissioned"} if {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dccgate/dccgate/devices"
+	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
@@ -27,9 +28,9 @@ func (g *Gateway) activity(ctx context.Context, r store.Request, ref string, bod
 	case "8.2":
 		data, err = g.readInventory(ctx, r, body)
 	case "8.3":
-		data, err = g.setStatus(ctx, r.DeviceID, "decommissioned")
+		data, err = g.setStatus(ctx, r.DeviceID, "decommission", r.UserID, "")
 	case "8.4":
-		data, err = g.setStatus(ctx, r.DeviceID, str(body["status"]))
+		data, err = g.setStatus(ctx, r.DeviceID, "update", r.UserID, str(body["status"]))
 	case "8.6":
 		data = map[string]any{"dcc_credentials": "DCC Access Control Broker and WAN Provider certificates", "device_id": r.DeviceID}
 	case "8.13":
@@ -81,9 +82,18 @@ func strs(v any) []string {
 	return nil
 }
 
-// preNotify adds a Device with status Pending (12.2, para 182-183).
+// preNotify adds a Device with status Pending (12.2, para 182-183), or puts
+// a decommissioned or withdrawn one back (H5.28-5.32).
 func (g *Gateway) preNotify(ctx context.Context, r store.Request, body map[string]any) (any, error) {
-	d := store.Device{ID: r.DeviceID, Type: str(body["type"]), Status: "pending", MPxN: str(body["mpxn"]), CHF: str(body["chf"]), Meter: str(body["meter"]), UpdatedAt: g.clk.Now()}
+	from := "none"
+	if old, err := g.st.GetDevice(ctx, r.DeviceID); err == nil {
+		from = old.Status
+	}
+	to, err := g.move(ctx, "prenotify", from, str(body["type"]), r.UserID, "")
+	if err != nil {
+		return nil, err
+	}
+	d := store.Device{ID: r.DeviceID, Type: str(body["type"]), Status: to, MPxN: str(body["mpxn"]), CHF: str(body["chf"]), Meter: str(body["meter"]), UpdatedAt: g.clk.Now()}
 	if err := g.st.PutDevice(ctx, d); err != nil {
 		return nil, err
 	}
@@ -93,15 +103,18 @@ func (g *Gateway) preNotify(ctx context.Context, r store.Request, body map[strin
 	return map[string]any{"device_id": d.ID, "type": d.Type, "status": d.Status}, nil
 }
 
-// setStatus moves a device to a status, with what the move implies:
-// schedules removed on withdrawal or decommissioning (para 125).
-func (g *Gateway) setStatus(ctx context.Context, id, to string) (any, error) {
+// setStatus moves a device as the inventory policy says for the event,
+// with what the move implies: schedules removed on withdrawal or
+// decommissioning (para 125), the network operator told of a meter
+// decommissioned or withdrawn (H6.10).
+func (g *Gateway) setStatus(ctx context.Context, id, event, sender, requested string) (any, error) {
 	d, err := g.st.GetDevice(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if g.spec.Status(to) == nil {
-		return nil, statusError{dcc.ReasonMalformed, "unknown status " + to}
+	to, err := g.move(ctx, event, d.Status, d.Type, sender, requested)
+	if err != nil {
+		return nil, err
 	}
 	if err := g.st.SetDeviceStatus(ctx, id, d.Status, to, g.clk.Now()); err != nil {
 		return nil, err
@@ -110,20 +123,90 @@ func (g *Gateway) setStatus(ctx context.Context, id, to string) (any, error) {
 		if err := g.removeSchedules(ctx, id, ""); err != nil {
 			return nil, err
 		}
+		if t := g.spec.DeviceType(d.Type); t != nil && t.Class == "meter" {
+			g.notifyParties(ctx, d, "network_operator", "H6.10", map[string]any{"event": "meter_" + to, "device_id": d.ID, "mpxn": d.MPxN, "status": to})
+		}
 	}
 	return map[string]any{"device_id": id, "status": to, "previous_status": d.Status}, nil
+}
+
+// move asks the inventory policy where an event takes a device; a move it
+// does not allow is DEVICE_STATUS (the engine checked the target's move
+// already; this guards the devices a request lists and races).
+func (g *Gateway) move(ctx context.Context, event, from, deviceType, sender, requested string) (string, error) {
+	m, ok := g.engine().(engine.Mover)
+	if !ok {
+		return "", errors.New("the engine does not decide inventory moves")
+	}
+	role := ""
+	if sender != "" {
+		u, err := g.st.GetUser(ctx, sender)
+		if err != nil {
+			return "", err
+		}
+		role = u.Role
+	}
+	to, _, ok := m.Move(event, from, deviceType, role, requested)
+	if !ok {
+		return "", statusError{dcc.ReasonDeviceStatus, fmt.Sprintf("no %s move from %s for a %s", event, from, deviceType)}
+	}
+	return to, nil
+}
+
+// notifyParties puts a notification on the stream of the users a device's
+// Registration Data names in a field ("network_operator",
+// "import_supplier"), except skip.
+func (g *Gateway) notifyParties(ctx context.Context, d store.Device, field, clause string, data map[string]any, skip ...string) {
+	regs, err := g.registrationFor(ctx, d, g.clk.Now())
+	if err != nil {
+		return
+	}
+	data["clause"] = clause
+	payload, _ := json.Marshal(data)
+	seen := map[string]bool{}
+	for _, s := range skip {
+		seen[s] = true
+	}
+	var ds []store.Delivery
+	for _, rg := range regs {
+		who := rg.NetworkOperator
+		switch field {
+		case "import_supplier":
+			who = rg.ImportSupplier
+		case "export_supplier":
+			who = rg.ExportSupplier
+		}
+		if who == "" || seen[who] {
+			continue
+		}
+		seen[who] = true
+		ds = append(ds, store.Delivery{UserID: who, Kind: "notification", Code: str(data["event"]), DeviceID: d.ID, Payload: payload, CreatedAt: g.clk.Now()})
+	}
+	if len(ds) == 0 {
+		return
+	}
+	if _, err := g.st.AppendDeliveries(ctx, ds); err != nil {
+		g.log.Error("notifying", "device", d.ID, "err", err)
+		return
+	}
+	g.notifyDeliveries()
 }
 
 // afterCommand applies what a successful Command changes in the inventory.
 func (g *Gateway) afterCommand(ctx context.Context, r store.Request, ref string, body map[string]any) error {
 	switch ref {
 	case "8.1":
-		d, err := g.st.GetDevice(ctx, r.DeviceID)
-		if err != nil {
+		if _, err := g.setStatus(ctx, r.DeviceID, "commission", r.UserID, ""); err != nil {
 			return err
 		}
-		return g.st.SetDeviceStatus(ctx, d.ID, d.Status, "commissioned", g.clk.Now())
+		// Para 186: the relevant supplier is told its device is commissioned.
+		if d, err := g.st.GetDevice(ctx, r.DeviceID); err == nil {
+			g.notifyParties(ctx, d, "import_supplier", "para 186", map[string]any{"event": "device_commissioned", "device_id": d.ID, "mpxn": d.MPxN}, r.UserID)
+		}
 	case "8.11":
+		// Para 184, 188-189: the devices added join the hub's Device Log
+		// (pending ones become Installed Not Commissioned); those removed
+		// leave it.
 		for _, id := range strs(body["add"]) {
 			d, err := g.st.GetDevice(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
@@ -133,16 +216,28 @@ func (g *Gateway) afterCommand(ctx context.Context, r store.Request, ref string,
 				return err
 			}
 			d.CHF = r.DeviceID
-			if d.Status == "pending" {
-				d.Status = "installed_not_commissioned"
+			if to, err := g.move(ctx, "han_join", d.Status, d.Type, r.UserID, ""); err == nil {
+				d.Status = to
 			}
 			d.UpdatedAt = g.clk.Now()
 			if err := g.st.PutDevice(ctx, d); err != nil {
 				return err
 			}
 		}
+		for _, id := range strs(body["remove"]) {
+			d, err := g.st.GetDevice(ctx, id)
+			if err != nil || d.CHF != r.DeviceID {
+				continue
+			}
+			d.CHF, d.UpdatedAt = "", g.clk.Now()
+			if err := g.st.PutDevice(ctx, d); err != nil {
+				return err
+			}
+		}
+	case "8.12":
+		return g.restoreDeviceLog(ctx, str(body["from_chf"]), r.DeviceID)
 	case "8.5":
-		_, err := g.setStatus(ctx, r.DeviceID, "withdrawn")
+		_, err := g.setStatus(ctx, r.DeviceID, "withdraw", r.UserID, "")
 		return err
 	case "3.2":
 		// Change of tenancy: schedules of Other Users on the MPxN's devices
@@ -153,6 +248,63 @@ func (g *Gateway) afterCommand(ctx context.Context, r store.Request, ref string,
 			return err
 		}
 		return g.removeOtherUsersSchedules(ctx, d)
+	}
+	return nil
+}
+
+// DeviceLog is a CHF's Device Log as the gateway keeps it (para 188-189):
+// the devices on its HAN with the credential each needs to re-join. The
+// Gas Proxy Function's data is not kept (para 191); it is part of the hub.
+func (g *Gateway) DeviceLog(ctx context.Context, chf string) ([]map[string]any, error) {
+	ds, err := g.st.Devices(ctx, store.DeviceFilter{CHF: chf})
+	if err != nil {
+		return nil, err
+	}
+	out := []map[string]any{}
+	for _, d := range ds {
+		if d.Type == "GPF" {
+			continue
+		}
+		out = append(out, map[string]any{"device_id": d.ID, "type": d.Type, "credential": hanCredential(d.ID)})
+	}
+	return out, nil
+}
+
+// hanCredential is the stand-in for the credential a device needs to
+// re-join a HAN: stable per device.
+func hanCredential(id string) string {
+	h := fnv32(id)
+	return fmt.Sprintf("HAN-%08X", h)
+}
+
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// restoreDeviceLog copies a failed hub's Device Log to its replacement
+// (8.12, para 190): the devices re-join the new hub's HAN. The new hub's own
+// Gas Proxy Function stays; the old one's data is not carried (para 191).
+func (g *Gateway) restoreDeviceLog(ctx context.Context, from, to string) error {
+	ds, err := g.st.Devices(ctx, store.DeviceFilter{CHF: from})
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.Type == "GPF" {
+			continue
+		}
+		d.CHF, d.UpdatedAt = to, g.clk.Now()
+		if err := g.st.PutDevice(ctx, d); err != nil {
+			return err
+		}
+		if err := g.addToFleet(ctx, d); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -415,10 +567,14 @@ func (g *Gateway) closure(ctx context.Context, seeds []store.Device) ([]store.De
 func (g *Gateway) onWANConnected(chf string) {
 	ctx := context.Background()
 	d, err := g.st.GetDevice(ctx, chf)
-	if err != nil || d.Status == "commissioned" {
+	if err != nil {
 		return
 	}
-	if err := g.st.SetDeviceStatus(ctx, chf, d.Status, "commissioned", g.clk.Now()); err != nil {
+	to, err := g.move(ctx, "wan_connected", d.Status, d.Type, "", "")
+	if err != nil {
+		return // already commissioned, or a status the policy does not move
+	}
+	if err := g.st.SetDeviceStatus(ctx, chf, d.Status, to, g.clk.Now()); err != nil {
 		g.log.Error("commissioning a hub", "device", chf, "err", err)
 	}
 }

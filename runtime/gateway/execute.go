@@ -200,6 +200,7 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: user.Role, Critical: svc.Critical, Body: body}
 	if svc.Critical {
 		cmd.Signer = r.UserID // verified in SubmitSigned
+		g.ensureCredentials(ctx, r, body)
 	}
 	if r.Delivery == "local" {
 		// A Command for Local Delivery goes back to the user (para 193).
@@ -227,9 +228,23 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 		r = failed(r, code, resp.Detail)
 		return r
 	}
+	if svc.Ref == "8.9" {
+		// The DCC's stored copy of the Device Log (para 188) with the
+		// device's answer.
+		if log, err := g.DeviceLog(ctx, r.DeviceID); err == nil {
+			if resp.Data == nil {
+				resp.Data = map[string]any{}
+			}
+			resp.Data["dcc_device_log"] = log
+		}
+	}
 	r.Response, _ = json.Marshal(resp.Data)
 	r.State = StateAccepted
 	if err := g.afterCommand(ctx, r, svc.Ref, body); err != nil {
+		var se statusError
+		if errors.As(err, &se) {
+			return failed(r, se.code, se.msg)
+		}
 		return failed(r, "DCC_ERROR", err.Error())
 	}
 	if r.Delivery == "both" {
@@ -413,4 +428,32 @@ func (g *Gateway) Cancel(ctx context.Context, caller, requestID string) (store.R
 		return store.Request{}, err
 	}
 	return g.st.GetRequest(ctx, requestID)
+}
+
+// ensureCredentials places the registered supplier's credential on a device
+// that holds none yet, as an installer does at installation (para 140):
+// the supplier registered for the device's MPxNs, or for a hub taking over
+// a Device Log (8.12), for the MPxNs of the log it restores.
+func (g *Gateway) ensureCredentials(ctx context.Context, r store.Request, body map[string]any) {
+	fleet := g.em().fleet
+	st, ok := fleet.Get(r.DeviceID)
+	if !ok || st.Credentials[devices.CredSupplier] != "" {
+		return
+	}
+	d, err := g.st.GetDevice(ctx, r.DeviceID)
+	if err != nil {
+		return
+	}
+	regs, _ := g.registrationFor(ctx, d, g.clk.Now())
+	if len(regs) == 0 && str(body["from_chf"]) != "" {
+		if old, err := g.st.GetDevice(ctx, str(body["from_chf"])); err == nil {
+			regs, _ = g.registrationFor(ctx, old, g.clk.Now())
+		}
+	}
+	for _, rg := range regs {
+		if rg.ImportSupplier != "" && (fuelOf(d.Type) == "" || fuelOf(d.Type) == rg.Fuel) {
+			_ = fleet.SetCredential(d.ID, devices.CredSupplier, rg.ImportSupplier)
+			return
+		}
+	}
 }

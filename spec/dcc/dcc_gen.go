@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "75ade06be7628810d231efd1d0e9bdb3adabdcc9de708740d385464b4b3be9b4"
+const SpecHash = "dd5c6e99f269a781513ff94806754248df48b33d583e2cf662657e60d8232efc"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
