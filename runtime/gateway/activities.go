@@ -515,14 +515,62 @@ func (g *Gateway) readInventory(ctx context.Context, r store.Request, body map[s
 	if err != nil {
 		return nil, err
 	}
+	user, err := g.st.GetUser(ctx, r.UserID)
+	if err != nil {
+		return nil, err
+	}
 	out := []map[string]any{}
 	for _, d := range all {
 		if t := g.spec.DeviceType(d.Type); t != nil && t.Class == "type2" {
 			continue
 		}
+		if ok, err := g.maySee(ctx, user, d); err != nil {
+			return nil, err
+		} else if !ok {
+			continue
+		}
 		out = append(out, map[string]any{"device_id": d.ID, "type": d.Type, "status": d.Status, "mpxn": d.MPxN, "chf": d.CHF, "meter": d.Meter})
 	}
 	return map[string]any{"devices": out}, nil
+}
+
+// maySee reports whether a user may see a device's inventory entry: users
+// whose role Registration Data names (suppliers, network operators) see
+// the devices of the MPxNs that name them, and devices related to no MPxN
+// yet; agents and other users, named by none, see by role alone (as the
+// Registration Data check treats them).
+func (g *Gateway) maySee(ctx context.Context, u store.User, d store.Device) (bool, error) {
+	role := g.spec.Role(u.Role)
+	if role == nil || role.Registration == nil {
+		return true, nil
+	}
+	regs, err := g.registrationFor(ctx, d, g.clk.Now())
+	if err != nil {
+		return false, err
+	}
+	if len(regs) == 0 {
+		return true, nil
+	}
+	for _, rg := range regs {
+		if rg.Fuel != role.Registration.Fuel {
+			continue
+		}
+		switch role.Registration.Field {
+		case "import_supplier":
+			if rg.ImportSupplier == u.ID {
+				return true, nil
+			}
+		case "export_supplier":
+			if rg.ExportSupplier == u.ID {
+				return true, nil
+			}
+		case "network_operator":
+			if rg.NetworkOperator == u.ID {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // closure adds every device associated with the seeds, and those associated
