@@ -313,6 +313,36 @@ func (g *Gateway) WaitIdle(ctx context.Context) {
 	g.idleMu.Unlock()
 }
 
+// Stats is a snapshot of the work a gateway holds in memory.
+type Stats struct {
+	// InFlight counts requests queued or running in this process.
+	InFlight int
+	// Queued counts requests waiting for a worker.
+	Queued int
+	// Workers is the number of request workers.
+	Workers int
+}
+
+// Stats returns how much work is queued and running now.
+func (g *Gateway) Stats() Stats {
+	g.idleMu.Lock()
+	n := g.inflight
+	g.idleMu.Unlock()
+	return Stats{InFlight: n, Queued: len(g.queue), Workers: g.cfg.Workers}
+}
+
+// Drain waits until the work in flight is done or ctx ends, whichever is
+// first, and returns ctx's error in the second case. Call it after the
+// listeners stopped taking requests and before Close: what is still running
+// when ctx ends is left in the store in a resumable state by Close.
+func (g *Gateway) Drain(ctx context.Context) error {
+	g.WaitIdle(ctx)
+	if g.Stats().InFlight > 0 {
+		return ctx.Err()
+	}
+	return nil
+}
+
 // Now is the gateway's time.
 func (g *Gateway) Now() time.Time { return g.clk.Now() }
 
