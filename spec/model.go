@@ -86,6 +86,8 @@ type Service struct {
 	Statuses      []string   `json:"statuses"`
 	Registration  string     `json:"registration,omitempty"`
 	Commissions   bool       `json:"commissions,omitempty"`
+	// CoS marks 6.23: the CoS Party signs it (para 142-146).
+	CoS bool `json:"cos,omitempty"`
 	// CreatesSchedule marks 5.1 Create Schedule.
 	CreatesSchedule bool    `json:"creates_schedule,omitempty"`
 	Fields          []Field `json:"fields"`
@@ -260,6 +262,7 @@ type Spec struct {
 	Patterns       map[string]string    `json:"patterns"`
 	EnvelopeRules  []EnvelopeRule       `json:"envelope_rules"`
 	Transitions    []*Transition        `json:"transitions"`
+	DCCIDs         DCCIDs               `json:"dcc_ids"`
 	// Hubs is the Communications Hub charging regime (spec/hubs.cue).
 	Hubs HubCharging `json:"hubs"`
 	// Hash is the SHA-256 of the spec's files, in name order.
@@ -340,4 +343,10 @@ type Transition struct {
 	RoleKinds []string `json:"role_kinds,omitempty"`
 	Subject   string   `json:"subject"`
 	Clause    string   `json:"clause"`
+}
+
+// DCCIDs are the DCC's own User IDs.
+type DCCIDs struct {
+	DCC      string `json:"dcc"`
+	CoSParty string `json:"cos_party"`
 }

@@ -134,7 +134,7 @@ func (g *Gateway) setStatus(ctx context.Context, id, event, sender, requested st
 // does not allow is DEVICE_STATUS (the engine checked the target's move
 // already; this guards the devices a request lists and races).
 func (g *Gateway) move(ctx context.Context, event, from, deviceType, sender, requested string) (string, error) {
-	m, ok := g.engine().(engine.Mover)
+	m, ok := mover(g.engine())
 	if !ok {
 		return "", errors.New("the engine does not decide inventory moves")
 	}
@@ -151,6 +151,22 @@ func (g *Gateway) move(ctx context.Context, event, from, deviceType, sender, req
 		return "", statusError{dcc.ReasonDeviceStatus, fmt.Sprintf("no %s move from %s for a %s", event, from, deviceType)}
 	}
 	return to, nil
+}
+
+// mover finds the inventory policy behind an engine, through wrappers
+// (tracing, metrics) that have an Unwrap method.
+func mover(d engine.Decider) (engine.Mover, bool) {
+	for d != nil {
+		if m, ok := d.(engine.Mover); ok {
+			return m, true
+		}
+		u, ok := d.(interface{ Unwrap() engine.Decider })
+		if !ok {
+			return nil, false
+		}
+		d = u.Unwrap()
+	}
+	return nil, false
 }
 
 // notifyParties puts a notification on the stream of the users a device's

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -198,9 +200,20 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 	}
 	user, _ := g.st.GetUser(ctx, r.UserID)
 	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: user.Role, Critical: svc.Critical, Body: body}
+	var losing string
 	if svc.Critical {
 		cmd.Signer = r.UserID // verified in SubmitSigned
 		g.ensureCredentials(ctx, r, body)
+		if svc.CoS {
+			// Signed by the CoS Party at submission; checked again here.
+			if !g.cosVerify(r) {
+				return failed(r, dcc.ReasonSignatureInvalid, "the CoS Party's signature does not verify")
+			}
+			cmd.Signer = g.spec.DCCIDs.CoSParty
+			if st, ok := g.em().fleet.Get(r.DeviceID); ok {
+				losing = st.Credentials[devices.CredSupplier]
+			}
+		}
 	}
 	if r.Delivery == "local" {
 		// A Command for Local Delivery goes back to the user (para 193).
@@ -240,6 +253,9 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 	}
 	r.Response, _ = json.Marshal(resp.Data)
 	r.State = StateAccepted
+	if svc.CoS {
+		g.changedSupplier(ctx, r, losing)
+	}
 	if err := g.afterCommand(ctx, r, svc.Ref, body); err != nil {
 		var se statusError
 		if errors.As(err, &se) {
@@ -386,7 +402,7 @@ func (g *Gateway) Advance(ctx context.Context, d time.Duration) (time.Time, erro
 // service on the owner's behalf, executed now, whose response goes to the
 // owner (para 124).
 func (g *Gateway) runSchedule(ctx context.Context, s store.Schedule) error {
-	id := fmt.Sprintf("%s:%s:%d", "00-00-00-00-00-00-00-02", s.DeviceID, s.Next.UnixNano())
+	id := fmt.Sprintf("%s:%s:%d", g.spec.DCCIDs.DCC, s.DeviceID, s.Next.UnixNano())
 	svc := g.spec.ServiceByKey(s.Service)
 	r := store.Request{ID: id, UserID: s.UserID, Service: s.Service, DeviceID: s.DeviceID, Category: "scheduled", Delivery: "wan",
 		ExecuteAt: s.Next, Body: s.Body, State: StateAcknowledged, ReceivedAt: g.clk.Now(), ScheduleID: s.ID}
@@ -457,3 +473,74 @@ func (g *Gateway) ensureCredentials(ctx context.Context, r store.Request, body m
 		}
 	}
 }
+
+// cosCheck is the CoS Party's own check (para 145): the sender is, or is to
+// become, the Registered Supplier of the device's MPxN on the execution
+// date.
+func (g *Gateway) cosCheck(ctx context.Context, r store.Request) (dcc.Reason, string) {
+	d, err := g.st.GetDevice(ctx, r.DeviceID)
+	if err != nil {
+		return dcc.ReasonDeviceUnknown, "the CoS Party does not find the device"
+	}
+	at := r.ExecuteAt
+	if at.IsZero() {
+		at = g.clk.Now()
+	}
+	regs, err := g.registrationFor(ctx, d, at)
+	if err != nil {
+		return "DCC_ERROR", err.Error()
+	}
+	for _, rg := range regs {
+		if rg.ImportSupplier == r.UserID || rg.ExportSupplier == r.UserID {
+			return "", ""
+		}
+	}
+	return dcc.ReasonNotRegistered, "the CoS Party finds the sender is not to be the Registered Supplier on the execution date"
+}
+
+// cosSign signs a Pre-Command with the CoS Party's key.
+func (g *Gateway) cosSign(preCommand []byte) ([]byte, error) {
+	return pki.Sign(g.cosKey, preCommand)
+}
+
+// cosVerify checks the CoS Party's signature on a request's Pre-Command.
+func (g *Gateway) cosVerify(r store.Request) bool {
+	if len(r.Signed) <= len(r.PreCommand) || string(r.Signed[:len(r.PreCommand)]) != string(r.PreCommand) {
+		return false
+	}
+	h := sha256.Sum256(r.PreCommand)
+	return ecdsa.VerifyASN1(&g.cosKey.PublicKey, h[:], r.Signed[len(r.PreCommand):])
+}
+
+// changedSupplier records the device's new supplier credential and alerts
+// both the gaining and the losing supplier (para 146).
+func (g *Gateway) changedSupplier(ctx context.Context, r store.Request, losing string) {
+	d, err := g.st.GetDevice(ctx, r.DeviceID)
+	if err != nil {
+		return
+	}
+	d.Credentials, d.UpdatedAt = r.UserID, g.clk.Now()
+	if err := g.st.PutDevice(ctx, d); err != nil {
+		g.log.Error("recording a change of supplier", "device", d.ID, "err", err)
+		return
+	}
+	payload, _ := json.Marshal(map[string]any{"service": "A2", "code": CoSAlertCode, "name": "Supplier Security Credentials updated (Change of Supplier)",
+		"device_id": d.ID, "gaining_supplier": r.UserID, "losing_supplier": losing, "request_id": r.ID, "clause": "para 146"})
+	var ds []store.Delivery
+	for _, u := range []string{r.UserID, losing} {
+		if u == "" || (u == losing && losing == r.UserID) {
+			continue
+		}
+		ds = append(ds, store.Delivery{UserID: u, Kind: "alert", Code: CoSAlertCode, DeviceID: d.ID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: g.clk.Now().Add(g.spec.AlertTarget.Std())})
+	}
+	if _, err := g.st.AppendDeliveries(ctx, ds); err != nil {
+		g.log.Error("alerting a change of supplier", "device", d.ID, "err", err)
+		return
+	}
+	g.notifyDeliveries()
+}
+
+// CoSAlertCode is the code of the DCC Alert both suppliers get when a Change
+// of Supplier has updated a device's credentials (para 146; Table 5.4 is
+// indicative and lists none for it).
+const CoSAlertCode = "COS"

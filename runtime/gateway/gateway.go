@@ -8,6 +8,9 @@ package gateway
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,6 +82,10 @@ type Gateway struct {
 	// runMu makes "run what is due" one pass at a time.
 	runMu sync.Mutex
 
+	// cosKey is the CoS Party's signing key (para 142: a separate function
+	// with its own key).
+	cosKey *ecdsa.PrivateKey
+
 	smwanMu      sync.Mutex
 	smwanLatency time.Duration
 	smwanLoss    float64
@@ -114,6 +121,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		delGen:  make(chan struct{}),
 	}
 	g.idleCond = sync.NewCond(&g.idleMu)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	g.cosKey = key
 	g.SetEngine(cfg.Engine)
 	if err := g.rebuildFleet(ctx); err != nil {
 		return nil, err
@@ -133,6 +145,9 @@ func (g *Gateway) em() *emu { return g.emuPtr.Load() }
 // raises nothing.
 func (g *Gateway) rebuildFleet(ctx context.Context) error {
 	f := devices.NewFleet(g.clk, g.spec, devices.WithoutClockHook())
+	// Every device trusts the CoS Party to change its supplier credential
+	// (para 141-142).
+	f.SetDefaultCredential(devices.CredCoSParty, g.spec.DCCIDs.CoSParty)
 	f.OnAlert(g.onAlert)
 	f.OnWANConnected(g.onWANConnected)
 	wan := devices.NewSMWAN(f, g.clk)

@@ -140,9 +140,24 @@ func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request
 		}
 	}
 	if d.PreCommand && state != StateHeld {
-		state = StateAwaitingSignature
 		rec.PreCommand = PreCommand(rec)
-		rec.DueAt = now.Add(g.cfg.SignatureTTL)
+		if d.Service.CoS {
+			// Change of Supplier: the CoS Party checks again and signs
+			// (para 144-146); the sender signs nothing.
+			if reason, msg := g.cosCheck(ctx, rec); reason != "" {
+				rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(reason), "para 145", msg
+				rec.CompletedAt = now
+				return g.store(ctx, rec, counter)
+			}
+			sig, err := g.cosSign(rec.PreCommand)
+			if err != nil {
+				return store.Request{}, err
+			}
+			rec.Signed = append(append([]byte{}, rec.PreCommand...), sig...)
+		} else {
+			state = StateAwaitingSignature
+			rec.DueAt = now.Add(g.cfg.SignatureTTL)
+		}
 	}
 	rec.State = state
 	out, err := g.store(ctx, rec, counter)

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "dd5c6e99f269a781513ff94806754248df48b33d583e2cf662657e60d8232efc"
+const SpecHash = "905ce90fff420071050580f8c859b1a4fd6e18a1afe0adaadd10961919062f57"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
