@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -155,6 +156,60 @@ func (a *AdminServer) ListDeliveries(ctx context.Context, req *connect.Request[d
 	for _, d := range ds {
 		out.Deliveries = append(out.Deliveries, &dccgatev1.DeliveryRecord{Cursor: d.Cursor, UserId: d.UserID, Kind: d.Kind, Code: d.Code, DeviceId: d.DeviceID, RequestId: d.RequestID})
 		out.Cursor = d.Cursor
+	}
+	return connect.NewResponse(out), nil
+}
+
+// Operator is what OpsService needs of a running server.
+type Operator interface {
+	// Reload vets and compiles the spec and policies again and, only if
+	// that succeeds, makes them decide new requests.
+	Reload(ctx context.Context) (ReloadResult, error)
+	// Status tells what the server runs.
+	Status(ctx context.Context) Status
+}
+
+// ReloadResult is what a reload put in force.
+type ReloadResult struct {
+	SpecHash, PolicyHash string
+	Changed              bool
+	Warnings             []string
+}
+
+// Status is what a server runs.
+type Status struct {
+	Version, Commit      string
+	SpecHash, PolicyHash string
+	LoadedAt             time.Time
+	ReloadError          string
+	Ready                bool
+}
+
+// OpsServer implements OpsService, for the admin listener. The listener
+// decides who may call it (loopback, or the admin certificate).
+type OpsServer struct {
+	Op Operator
+}
+
+var _ dccgatev1connect.OpsServiceHandler = (*OpsServer)(nil)
+
+// Reload implements OpsService.Reload: a refused reload is
+// FailedPrecondition with the errors (file:line) in its message.
+func (o *OpsServer) Reload(ctx context.Context, _ *connect.Request[dccgatev1.ReloadRequest]) (*connect.Response[dccgatev1.ReloadResponse], error) {
+	res, err := o.Op.Reload(ctx)
+	if err != nil {
+		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+	}
+	return connect.NewResponse(&dccgatev1.ReloadResponse{SpecHash: res.SpecHash, PolicyHash: res.PolicyHash, Changed: res.Changed, Warnings: res.Warnings}), nil
+}
+
+// Status implements OpsService.Status.
+func (o *OpsServer) Status(ctx context.Context, _ *connect.Request[dccgatev1.StatusRequest]) (*connect.Response[dccgatev1.StatusResponse], error) {
+	st := o.Op.Status(ctx)
+	out := &dccgatev1.StatusResponse{Version: st.Version, Commit: st.Commit, SpecHash: st.SpecHash, PolicyHash: st.PolicyHash,
+		ReloadError: st.ReloadError, Ready: st.Ready}
+	if !st.LoadedAt.IsZero() {
+		out.LoadedAt = timestamppb.New(st.LoadedAt)
 	}
 	return connect.NewResponse(out), nil
 }

@@ -20,6 +20,8 @@ type Options struct {
 	// certificate a TLS-terminating proxy forwards (ForwardedCertHeader),
 	// verified against the CA.
 	TrustForwardedCert bool
+	// Interceptors wrap every handler (logs, traces, metrics).
+	Interceptors []connect.Interceptor
 }
 
 // Handler returns the gateway's HTTP handler: the Connect services behind
@@ -28,6 +30,9 @@ func Handler(g *gateway.Gateway, o Options) http.Handler {
 	mux := http.NewServeMux()
 	// Compressing small messages costs more CPU than it saves on loopback.
 	opts := []connect.HandlerOption{connect.WithCompressMinBytes(1024)}
+	if len(o.Interceptors) > 0 {
+		opts = append(opts, connect.WithInterceptors(o.Interceptors...))
+	}
 	path, h := dccgatev1connect.NewGatewayServiceHandler(&GatewayServer{G: g}, opts...)
 	mux.Handle(path, h)
 	if o.Admin {
