@@ -12,14 +12,21 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"connectrpc.com/connect"
 
 	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/api"
 	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/metrics"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/runtime/telemetry"
 	"github.com/dccgate/dccgate/spec"
 )
 
@@ -38,9 +45,23 @@ type Config struct {
 	// VirtualClock starts a virtual clock at Start and mounts the admin API.
 	VirtualClock bool
 	Start        time.Time
-	// Engine, when set, is shared (compiled once for many servers).
+	// AdminListen, if set, serves /metrics, /healthz, /readyz and the
+	// OpsService (reload) there: plain HTTP on a loopback address, else
+	// HTTPS that requires the admin certificate.
+	AdminListen string
+	// SpecDir and PolicyDir are where the spec (.cue) and the policies
+	// (.rego) are read from at start (unless Spec and Engine are given)
+	// and at each Reload; empty means the embedded ones.
+	SpecDir   string
+	PolicyDir string
+	// Engine, when set, is shared (compiled once for many servers); it
+	// must have been compiled from Spec and the policies of PolicyDir.
 	Engine *engine.Engine
 	Spec   *spec.Spec
+	// Tracing exports spans (nil: none).
+	Tracing *telemetry.Tracing
+	// Version and Commit name the build, for Status and the metrics.
+	Version, Commit string
 	// PKI is the local PKI; nil loads or creates DataDir/pki.
 	PKI     *PKI
 	Workers int
@@ -62,11 +83,38 @@ type Server struct {
 	URL string
 	// PlaintextURL is the h2c address, if served.
 	PlaintextURL string
-	Store        store.Store
-	http         *http.Server
-	plain        *http.Server
-	ln           net.Listener
-	done         chan error
+	// AdminURL is the admin listener's address, if served.
+	AdminURL string
+	Store    store.Store
+	Metrics  *metrics.Metrics
+
+	cfg     Config
+	log     *slog.Logger
+	tracing *telemetry.Tracing
+	http    *http.Server
+	plain   *http.Server
+	admin   *http.Server
+	ln      net.Listener
+	done    chan error
+
+	// streams ends the Subscribe streams when a shutdown begins.
+	streams      context.Context
+	endStreams   context.CancelFunc
+	shuttingDown atomic.Bool
+	closeOnce    sync.Once
+	closeErr     error
+
+	reloadMu sync.Mutex
+	loaded   atomic.Pointer[loaded]
+}
+
+// loaded is what decides new requests, and the last reload's error.
+type loaded struct {
+	spec        *spec.Spec
+	specHash    string
+	policyHash  string
+	at          time.Time
+	reloadError string
 }
 
 // LoadOrCreatePKI reads the local PKI from dir, creating it on first use:
@@ -117,15 +165,22 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Tracing == nil {
+		cfg.Tracing = telemetry.NoTracing()
+	}
 	if cfg.Spec == nil {
-		s, err := spec.Default()
+		s, err := spec.LoadDir(cfg.SpecDir)
 		if err != nil {
 			return nil, err
 		}
 		cfg.Spec = s
 	}
+	polHash, err := PolicyHash(cfg.PolicyDir)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Engine == nil {
-		e, err := engine.New(ctx, cfg.Spec)
+		e, err := engine.New(ctx, cfg.Spec, policyOptions(cfg.PolicyDir)...)
 		if err != nil {
 			return nil, err
 		}
@@ -145,11 +200,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if url == "" {
 		url = "sqlite://" + filepath.Join(cfg.DataDir, "dccgate.db")
 	}
-	st, err := store.Open(ctx, url)
+	raw, err := store.Open(ctx, url)
 	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", url, err)
+		return nil, fmt.Errorf("store %s: %w", redactURL(url), err)
 	}
-	gc := gateway.Config{Store: st, Engine: cfg.Engine, Spec: cfg.Spec, Workers: cfg.Workers, Logger: cfg.Logger}
+	m := metrics.New(cfg.Spec)
+	m.Loaded(cfg.Spec.Hash, polHash)
+	st := telemetry.WrapStore(raw, cfg.Tracing, m.StoreCall)
+	gc := gateway.Config{Store: st, Engine: telemetry.WrapDecider(cfg.Engine, cfg.Tracing), Spec: cfg.Spec, Workers: cfg.Workers, Logger: cfg.Logger}
 	if cfg.VirtualClock {
 		start := cfg.Start
 		if start.IsZero() {
@@ -165,6 +223,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	g.SetObserver(m)
+	m.WatchWork(metrics.WorkSource{Store: raw, Now: g.Now, Stats: g.Stats})
 	if err := g.Start(context.WithoutCancel(ctx)); err != nil {
 		st.Close()
 		return nil, err
@@ -185,29 +245,44 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{G: g, PKI: cfg.PKI, Store: st, ln: ln, done: make(chan error, 2)}
+	s := &Server{G: g, PKI: cfg.PKI, Store: st, Metrics: m, cfg: cfg, log: cfg.Logger, tracing: cfg.Tracing, ln: ln, done: make(chan error, 3)}
+	s.streams, s.endStreams = context.WithCancel(context.Background())
+	s.loaded.Store(&loaded{spec: cfg.Spec, specHash: cfg.Spec.Hash, policyHash: polHash, at: clock.Real{}.Now()})
 	s.URL = "https://" + ln.Addr().String()
+	interceptors := []connect.Interceptor{telemetry.NewInterceptor(cfg.Logger, cfg.Tracing, m.RPC)}
+	fail := func(err error) (*Server, error) {
+		ln.Close()
+		if s.plain != nil {
+			s.plain.Close()
+		}
+		g.Close()
+		st.Close()
+		return nil, err
+	}
 	if cfg.PlaintextListen != "" {
 		pln, err := net.Listen("tcp", cfg.PlaintextListen)
 		if err != nil {
-			ln.Close()
-			g.Close()
-			st.Close()
-			return nil, err
+			return fail(err)
 		}
 		var protos http.Protocols
 		protos.SetUnencryptedHTTP2(true)
 		protos.SetHTTP1(true)
 		s.plain = &http.Server{
-			Handler:           api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, TrustForwardedCert: true}),
+			Handler:           s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, TrustForwardedCert: true, Interceptors: interceptors})),
 			Protocols:         &protos,
 			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		}
 		s.PlaintextURL = "http://" + pln.Addr().String()
 		go func() { s.done <- s.plain.Serve(pln) }()
 	}
+	if cfg.AdminListen != "" {
+		if err := s.serveAdmin(cfg.AdminListen); err != nil {
+			return fail(fmt.Errorf("admin listener: %w", err))
+		}
+	}
 	s.http = &http.Server{
-		Handler:           api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA}),
+		Handler:           s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Interceptors: interceptors})),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
@@ -216,18 +291,84 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Close stops serving, waits for the workers and closes the store.
+// endStreamsOnShutdown ends the Subscribe streams when a shutdown begins
+// (a client resumes from its cursor on the next process), so that they do
+// not hold the shutdown to its grace period.
+func (s *Server) endStreamsOnShutdown(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/Subscribe") {
+			ctx, cancel := context.WithCancel(r.Context())
+			stop := context.AfterFunc(s.streams, cancel)
+			defer stop()
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ShutdownReport says how a shutdown went.
+type ShutdownReport struct {
+	// Drained is true when the work in flight finished within the grace
+	// period; otherwise Parked requests were left in the store, in a state
+	// from which the next start resumes them.
+	Drained bool
+	Parked  int
+}
+
+// Shutdown stops the server gracefully: readiness fails at once, the
+// listeners stop accepting, the calls in progress finish (every request
+// acknowledged is durable before its acknowledgement), streams end, and the
+// work in flight runs until it is done or ctx ends. What is still running
+// then is stopped and stays in the store to resume at the next start, once.
+// The store is closed last.
+func (s *Server) Shutdown(ctx context.Context) (ShutdownReport, error) {
+	var rep ShutdownReport
+	s.closeOnce.Do(func() {
+		s.shuttingDown.Store(true)
+		s.endStreams()
+		var wg sync.WaitGroup
+		servers := []*http.Server{s.http, s.plain}
+		errs := make([]error, len(servers))
+		for i, h := range servers {
+			if h == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := h.Shutdown(ctx); err != nil {
+					errs[i] = fmt.Errorf("stopping the listener: %w", err)
+					h.Close()
+				}
+			}()
+		}
+		wg.Wait()
+		herr := errors.Join(errs...)
+		rep.Drained = s.G.Drain(ctx) == nil
+		rep.Parked = s.G.Stats().InFlight
+		s.G.Close()
+		if s.admin != nil {
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			if err := s.admin.Shutdown(actx); err != nil {
+				s.admin.Close()
+			}
+			cancel()
+		}
+		s.closeErr = errors.Join(herr, s.Store.Close())
+		if err := s.tracing.Shutdown(context.WithoutCancel(ctx)); err != nil {
+			s.log.Warn("flushing traces", "err", err)
+		}
+	})
+	return rep, s.closeErr
+}
+
+// Close stops serving, waits up to 10 seconds for the work in flight and
+// closes the store.
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := s.http.Shutdown(ctx)
-	if s.plain != nil {
-		s.plain.Shutdown(ctx)
-	}
-	s.G.Close()
-	if cerr := s.Store.Close(); err == nil {
-		err = cerr
-	}
+	_, err := s.Shutdown(ctx)
 	return err
 }
 

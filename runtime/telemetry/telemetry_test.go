@@ -74,7 +74,9 @@ func TestStoreRefusesWritesOfAStoppedCaller(t *testing.T) {
 
 type fakeStore struct{ store.Store }
 
-func (fakeStore) GetRequest(context.Context, string) (store.Request, error) { return store.Request{}, nil }
+func (fakeStore) GetRequest(context.Context, string) (store.Request, error) {
+	return store.Request{}, nil
+}
 func (fakeStore) UpdateRequest(context.Context, store.Request, string, []store.Delivery) ([]int64, error) {
 	return nil, nil
 }
