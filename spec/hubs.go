@@ -98,8 +98,9 @@ type HubFloat struct {
 
 // HubInvoice is one of a party's monthly invoices.
 type HubInvoice struct {
-	Label  string `json:"label"`
-	Clause string `json:"clause"`
+	Label       string `json:"label"`
+	Clause      string `json:"clause"`
+	BadDebtKind string `json:"bad_debt_kind,omitempty"`
 }
 
 // HubChargeKind is a kind of charge line.

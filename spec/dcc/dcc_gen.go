@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "905ce90fff420071050580f8c859b1a4fd6e18a1afe0adaadd10961919062f57"
+const SpecHash = "97d807384bcbd06e21ee20db2391e23070b92bae55f917758f9e397edd2f13d5"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
