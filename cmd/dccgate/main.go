@@ -1,7 +1,8 @@
 // Command dccgate is the DCC User Gateway made executable: one binary for
 // policy authors, DCC Users and test teams.
 //
-//	dccgate serve [--data DIR] [--store URL] [--virtual-clock]
+//	dccgate serve [--config FILE] [--data DIR] [--store URL] [--admin-listen ADDR] [--virtual-clock]
+//	dccgate config print [--config FILE]    the effective configuration, secrets masked
 //	dccgate dev init [--data DIR]           local CA and user certificates
 //	dccgate scenario run [--target URL] FILE_OR_DIR...
 //	dccgate spec vet [--spec DIR]          validate the spec (file:line errors)
@@ -48,6 +49,7 @@ func commands() []command {
 		{"dev", "set up local certificates (dev init)", runDev},
 		{"spec", "vet, export, show and diff the spec", runSpec},
 		{"decide", "decide a request against the spec and policy (reads JSON)", runDecide},
+		{"config", "print or check the effective serve configuration (secrets masked)", runConfig},
 		{"version", "print the build and the spec's content hash", runVersion},
 	}
 }

@@ -7,11 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
-	"github.com/dccgate/dccgate/runtime/api"
+	"github.com/dccgate/dccgate/runtime/config"
 	"github.com/dccgate/dccgate/runtime/server"
+	"github.com/dccgate/dccgate/runtime/telemetry"
 )
 
 func defaultDataDir() string {
@@ -23,63 +26,62 @@ func defaultDataDir() string {
 
 // runServe starts the gateway. With no arguments: the embedded SQLite store
 // under ./data, mutual TLS with the local CA of ./data/pki, and the demo
-// world loaded on first start.
+// world loaded on first start. The configuration comes from --config (or
+// $DCCGATE_CONFIG), DCCGATE_* variables and flags (see `dccgate config
+// print`). SIGHUP reloads the spec and policies; SIGTERM or SIGINT stops
+// taking requests and lets the work in flight finish for up to --grace.
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("dccgate serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data", defaultDataDir(), "data directory (SQLite file, local PKI)")
-	storeURL := fs.String("store", "", "store URL: sqlite:///path/file.db (default: DATA/dccgate.db) or postgres://...")
-	listen := fs.String("listen", "127.0.0.1:8443", "address to serve HTTPS (Connect, gRPC, gRPC-Web) on")
-	plaintext := fs.String("h2c-listen", "", "also serve HTTP/2 without TLS here, for a TLS-terminating proxy that forwards the client certificate in "+api.ForwardedCertHeader)
-	virtual := fs.Bool("virtual-clock", false, "run on a virtual clock and serve the AdminService (tests, scenario runs)")
-	start := fs.String("start", "2026-01-05T09:00:00Z", "virtual clock start (RFC 3339), with --virtual-clock")
-	demo := fs.Int("demo", 10, "premises of the demo world loaded into an empty store (0: none)")
-	workers := fs.Int("workers", 8, "request workers")
-	specDir := fs.String("spec", "", "spec directory (default: the embedded spec)")
-	verbose := fs.Bool("v", false, "log debug lines")
-	latency := fs.Duration("smwan-latency", 0, "latency of every Command over the emulated SMWAN (on the gateway's clock)")
-	loss := fs.Float64("smwan-loss", 0, "share of Commands the emulated SMWAN loses (0 to 1)")
+	fl := config.RegisterFlags(fs)
+	verbose := fs.Bool("v", false, "log debug lines (log.level debug)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
-	level := slog.LevelInfo
 	if *verbose {
-		level = slog.LevelDebug
+		fl.Set("log.level", "debug")
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	cfg := server.Config{DataDir: *dataDir, StoreURL: *storeURL, Listen: *listen, PlaintextListen: *plaintext, VirtualClock: *virtual, Workers: *workers, Logger: log}
-	if *virtual {
-		t, err := time.Parse(time.RFC3339, *start)
-		if err != nil {
-			fmt.Fprintf(stderr, "dccgate serve: --start: %v\n", err)
-			return exitUsage
-		}
-		cfg.Start = t
+	conf, err := config.Load(fl, os.Environ())
+	if err != nil {
+		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
+		return exitUsage
 	}
-	if *specDir != "" {
-		s, ok := loadSpec(*specDir, stderr)
-		if !ok {
-			return exitFail
-		}
-		cfg.Spec = s
+	c := conf.Config
+	log := newLogger(stderr, c.Log.Format, c.Log.Level)
+	ver, rev := buildInfo()
+	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingConfig{Endpoint: c.Tracing.Endpoint, Headers: c.Tracing.Headers,
+		SampleRatio: c.Tracing.SampleRatio, ServiceVersion: ver})
+	if err != nil {
+		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
+		return exitUsage
+	}
+	cfg := server.Config{DataDir: c.Data, StoreURL: c.Store, Listen: c.Listen, PlaintextListen: c.H2CListen, AdminListen: c.AdminListen,
+		VirtualClock: c.VirtualClock, Workers: c.Workers, Logger: log, SpecDir: c.Spec, PolicyDir: c.Policy, Tracing: tracing,
+		Version: ver, Commit: rev}
+	if c.VirtualClock {
+		cfg.Start, _ = time.Parse(time.RFC3339, c.Start) // validated by config.Load
 	}
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
+		tracing.Shutdown(context.WithoutCancel(ctx))
 		return exitFail
 	}
 	defer srv.Close()
-	srv.G.SetSMWANFaults(*latency, *loss)
-	if *demo > 0 {
-		seeded, err := srv.SeedDemo(ctx, *demo)
+	srv.G.SetSMWANFaults(c.SMWAN.Latency.Std(), c.SMWAN.Loss)
+	if c.Demo > 0 {
+		seeded, err := srv.SeedDemo(ctx, c.Demo)
 		if err != nil {
 			fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
 			return exitFail
 		}
 		if seeded {
-			log.Info("demo world loaded", "premises", *demo, "users", len(server.DemoUsers))
+			log.Info("demo world loaded", "premises", c.Demo, "users", len(server.DemoUsers))
 		}
 	}
+	st := srv.Status(ctx)
+	log.Info("serving", "url", srv.URL, "admin", srv.AdminURL, "version", ver, "commit", rev, "spec", st.SpecHash, "policy", st.PolicyHash,
+		"config", conf.File)
 	pkiDir := srv.PKI.Dir
 	fmt.Fprintf(stdout, `dccgate serving on %[1]s (store: %[2]s, clock: %[3]s)
 Certificates: %[4]s (CA ca.pem; users/<USER_ID>.pem and -key.pem; admin.pem)
@@ -87,15 +89,60 @@ Try, as the demo import supplier:
   curl --cacert %[4]s/ca.pem --cert %[4]s/users/00-00-00-00-00-00-0A-01.pem --key %[4]s/users/00-00-00-00-00-00-0A-01-key.pem \
     -H 'Content-Type: application/json' %[1]s/dccgate.v1.GatewayService/Submit \
     -d '{"request":{"envelope":{"userId":"00-00-00-00-00-00-0A-01","deviceId":"00-DB-00-00-00-00-E0-01"},"readInstantaneousImportRegisters":{"register":"total"}}}'
-`, srv.URL, storeName(cfg), clockName(*virtual), filepath.Clean(pkiDir))
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-		return exitOK
-	case err := <-srv.Done():
-		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
-		return exitFail
+`, srv.URL, storeName(cfg), clockName(c.VirtualClock), filepath.Clean(pkiDir))
+	if srv.AdminURL != "" {
+		fmt.Fprintf(stdout, "Admin: %[1]s/metrics, %[1]s/healthz, %[1]s/readyz; reload with SIGHUP or OpsService.Reload\n", srv.AdminURL)
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			log.Info("SIGHUP: reloading the spec and policies")
+			srv.Reload(ctx) // logs its outcome; a refused reload keeps the running ones
+		case <-ctx.Done():
+			log.Info("shutting down: no new requests; work in flight has the grace period", "grace", c.Grace.Std())
+			gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.Grace.Std())
+			rep, err := srv.Shutdown(gctx)
+			cancel()
+			if err != nil {
+				log.Warn("shutdown", "err", err)
+			}
+			if rep.Drained {
+				log.Info("stopped: all work in flight finished")
+			} else {
+				log.Info("stopped: work in flight parked in the store, to resume at the next start", "parked", rep.Parked)
+			}
+			return exitOK
+		case err := <-srv.Done():
+			fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
+			return exitFail
+		}
+	}
+}
+
+// newLogger is the process's log: JSON, or text when format is auto and w
+// is a terminal (or format is text).
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "text" || (format == "auto" && isTerminal(w)) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func storeName(c server.Config) string {

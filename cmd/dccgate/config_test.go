@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dccgate/dccgate/spec"
+)
+
+func TestConfigPrint(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "dccgate.yaml")
+	if err := os.WriteFile(file, []byte("workers: 3\nadmin_listen: 127.0.0.1:9090\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DCCGATE_CONFIG", file)
+	t.Setenv("DCCGATE_STORE", "postgres://gw:hunter2@db:5432/dccgate")
+	code, out, errs := runCmd(t, "", "config", "print", "--grace", "10s")
+	if code != exitOK {
+		t.Fatalf("%d %s", code, errs)
+	}
+	for _, want := range []string{"workers: 3 # from " + file + ":1", "admin_listen: 127.0.0.1:9090 # from " + file + ":2",
+		"store: postgres://gw:****@db:5432/dccgate # from DCCGATE_STORE", "grace: 10s # from --grace"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config print lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("config print shows the password:\n%s", out)
+	}
+	t.Setenv("DCCGATE_WORKERS", "none")
+	if code, _, errs := runCmd(t, "", "config", "check"); code != exitUsage || !strings.Contains(errs, "workers (from DCCGATE_WORKERS)") {
+		t.Fatalf("config check of a bad variable: %d %q", code, errs)
+	}
+	if code, _, errs := runCmd(t, "", "serve", "--log-format", "xml"); code != exitUsage || !strings.Contains(errs, "log.format (from --log-format)") {
+		t.Fatalf("serve with a bad flag value: %d %q", code, errs)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCmd(t, "", "version")
+	if code != exitOK || !strings.Contains(out, "\ncommit ") || !strings.Contains(out, "\nspec "+spec.MustDefault().Hash+"\n") || !strings.Contains(out, "\npolicy ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	old := commit
+	commit = "0123abc"
+	defer func() { commit = old }()
+	if _, out, _ := runCmd(t, "", "version"); !strings.Contains(out, "commit 0123abc\n") {
+		t.Fatalf("version with a linked commit: %q", out)
+	}
+}
