@@ -112,3 +112,42 @@ func hubList(hs []string) string {
 	}
 	return fmt.Sprintf("%s ... (%d in all)", strings.Join(hs[:max], " "), len(hs))
 }
+
+// ForParty returns the statement as one party sees it: its own invoices,
+// the pools it has a share of with only its share, its own removals and
+// unpaid invoices, and the fault assessments and float (which are the
+// same for everyone).
+func (st *Statement) ForParty(party string) *Statement {
+	out := *st
+	out.Invoices, out.Pools, out.Removals, out.Defaults, out.Carried, out.BatchFaults = nil, nil, nil, nil, nil, nil
+	for _, i := range st.Invoices {
+		if i.Party == party {
+			out.Invoices = append(out.Invoices, i)
+		}
+	}
+	for _, p := range st.Pools {
+		for _, s := range p.Shares {
+			if s.Party == party {
+				cp := *p
+				cp.Shares = []Share{s}
+				out.Pools = append(out.Pools, &cp)
+			}
+		}
+	}
+	for _, r := range st.Removals {
+		if r.Supplier == party {
+			out.Removals = append(out.Removals, r)
+		}
+	}
+	for _, d := range st.Defaults {
+		if d.Party == party {
+			out.Defaults = append(out.Defaults, d)
+		}
+	}
+	for _, b := range st.BatchFaults {
+		if b.Supplier == party {
+			out.BatchFaults = append(out.BatchFaults, b)
+		}
+	}
+	return &out
+}

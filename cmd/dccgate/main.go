@@ -50,6 +50,7 @@ func commands() []command {
 		{"spec", "vet, export, show and diff the spec", runSpec},
 		{"decide", "decide a request against the spec and policy (reads JSON)", runDecide},
 		{"config", "print or check the effective serve configuration (secrets masked)", runConfig},
+		{"charges", "a month's Communications Hub charges per party (text, JSON, CSV)", runCharges},
 		{"version", "print the build and the spec's content hash", runVersion},
 	}
 }
