@@ -219,7 +219,11 @@ func TestFastPathAgreesWithPolicy(t *testing.T) {
 			t.Fatalf("case %d disagrees:\nrequest %+v\nfacts %+v\nfast      %s %s %q (%s)\nreference %s %s %q (%s)", i, c.req, c.facts, fast.Outcome, fast.Reason, fast.Clause, fast.Detail, ref.Outcome, ref.Reason, ref.Clause, ref.Detail)
 		}
 	}
-	// The corpus must reach every check, or agreement proves little.
+	// The corpus must reach every check, or agreement proves little (the
+	// short corpus is too small to reach the rarest).
+	if testing.Short() {
+		return
+	}
 	for _, c := range e.Policy().Tables().Checks {
 		if counts[dcc.Reason(c.Code)] == 0 {
 			t.Errorf("no case of the corpus fails %s", c.Code)
