@@ -25,6 +25,18 @@ func New(ctx context.Context, s *spec.Spec, opts ...PolicyOption) (*Engine, erro
 	if err != nil {
 		return nil, err
 	}
+	// The kinds this package computes must be in the spec, and those the
+	// policy places must have a rule: an edit that drops one fails here,
+	// not in the middle of a month.
+	for _, k := range []string{"asset_not_installed", "asset_installed", "han_differential", "maintenance",
+		"type_fault_compensation", "batch_fault_compensation", "float_top_up", "asset_written_off", "refresh_site_visit"} {
+		if _, ok := s.Hubs.ChargeKinds[k]; !ok {
+			return nil, fmt.Errorf("hubs: spec hubs.charge_kinds lacks %q, which the hubs package computes", k)
+		}
+		if _, err := p.Rule(k); err != nil && k != "asset_written_off" && k != "refresh_site_visit" {
+			return nil, err
+		}
+	}
 	return &Engine{spec: s, pol: p}, nil
 }
 

@@ -105,7 +105,7 @@ func TestSharesSumToTheAmountSmeared(t *testing.T) {
 	}
 	seeds := 150
 	if testing.Short() {
-		seeds = 30
+		seeds = 15
 	}
 	smeared := 0
 	for seed := range uint64(seeds) {

@@ -177,8 +177,12 @@ func yearFleet(t *testing.T) (*Fleet, *clock.Virtual) {
 func yearStatements(t *testing.T, e *Engine, f *Fleet) map[string]*Statement {
 	t.Helper()
 	out := map[string]*Statement{}
+	b, err := e.Open(t.Context(), f.World())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for m := (Month{2026, time.January}); m.Before(Month{2027, time.January}); m = m.Add(1) {
-		st, err := f.Charges(t.Context(), e, m)
+		st, err := b.Charges(m, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
