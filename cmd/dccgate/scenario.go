@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/dccgate/dccgate/conformance/connectgw"
@@ -82,10 +83,9 @@ func runScenario(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 			fmt.Fprintln(stderr, err)
 			return exitFail
 		}
-		n := 0
+		var n atomic.Int64 // scenarios start gateways in parallel
 		newGateway = func() scenario.Gateway {
-			n++
-			gw, err := newInProcess(ctx, filepath.Join(tmp, fmt.Sprint(n)), p, eng, sp)
+			gw, err := newInProcess(ctx, filepath.Join(tmp, fmt.Sprint(n.Add(1))), p, eng, sp)
 			if err != nil {
 				return failing{err}
 			}
