@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/pki"
 )
 
@@ -61,7 +62,8 @@ func authenticate(next http.Handler, forwardedRoots *x509.CertPool) http.Handler
 			} else if id, err := pki.UserID(cert); err == nil {
 				c.UserID = id
 			}
-			r = r.WithContext(context.WithValue(r.Context(), callerKey, c))
+			ctx := context.WithValue(r.Context(), callerKey, c)
+			r = r.WithContext(gateway.WithPresented(ctx, cert))
 		}
 		next.ServeHTTP(w, r)
 	})

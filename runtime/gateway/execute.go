@@ -58,6 +58,14 @@ func (g *Gateway) SubmitSigned(ctx context.Context, caller, requestID string, si
 		return store.Request{}, err
 	}
 	prev := r.State
+	if problem := certificateProblem(user, presented(ctx), g.clk.Now()); problem != "" {
+		r.State, r.Reason, r.Clause = StateRejected, string(dcc.ReasonCertificateInvalid), dcc.ReasonClauses[dcc.ReasonCertificateInvalid]
+		r.Message, r.CompletedAt = problem, g.clk.Now()
+		if err := g.finish(ctx, r, prev); err != nil {
+			return store.Request{}, err
+		}
+		return r, nil
+	}
 	ok := string(signed) == string(r.PreCommand)
 	if ok {
 		cert, cerr := pki.ParseCert([]byte(user.CertPEM))

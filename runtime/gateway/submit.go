@@ -93,6 +93,9 @@ func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request
 	if err != nil {
 		return store.Request{}, err
 	}
+	if known && certificateProblem(user, presented(ctx), now) != "" {
+		facts.Credentials.CertificateInvalid = true
+	}
 	d := g.engine().Decide(ctx, req, facts)
 	g.observer().Decided(spec.Key(req.Service, req.Variant), nz(req.Category, "on_demand"), d.Outcome, string(d.Reason))
 	if d.Body != nil {

@@ -33,9 +33,12 @@ type CA struct {
 	key     *ecdsa.PrivateKey
 }
 
-// Validity of issued certificates: long, since the wall clock decides TLS
-// validity while tests move a virtual one.
+// Validity of issued certificates: long, and from long ago, since the wall
+// clock decides TLS validity while the gateway's registry judges validity
+// on its own clock, which tests set to other dates.
 const validity = 10 * 365 * 24 * time.Hour
+
+var validFrom = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var eui64 = regexp.MustCompile(`^([0-9A-F]{2}-){7}[0-9A-F]{2}$`)
 
@@ -49,7 +52,7 @@ func NewCA(name string) (*CA, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"dccgate"}},
-		NotBefore:             now.Add(-time.Hour),
+		NotBefore:             validFrom,
 		NotAfter:              now.Add(validity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
@@ -113,7 +116,7 @@ func (ca *CA) issue(subject pkix.Name, hosts []string, usage x509.ExtKeyUsage) (
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      subject,
-		NotBefore:    now.Add(-time.Hour),
+		NotBefore:    validFrom,
 		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
@@ -272,4 +275,32 @@ var _ = asn1.Marshal
 // IssueAdmin issues the admin client certificate (common name name).
 func (ca *CA) IssueAdmin(name string) (Issued, error) {
 	return ca.issue(pkix.Name{CommonName: name, OrganizationalUnit: []string{"admin"}}, nil, x509.ExtKeyUsageClientAuth)
+}
+
+// IssueUserKey issues a certificate for an existing public key, valid from
+// notBefore to notAfter (the registry's view of a user's validity period).
+func (ca *CA) IssueUserKey(pub *ecdsa.PublicKey, userID, role string, notBefore, notAfter time.Time) ([]byte, error) {
+	if !eui64.MatchString(userID) {
+		return nil, fmt.Errorf("pki: user ID %q is not an EUI-64", userID)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: userID, OrganizationalUnit: []string{role}},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)
+	if err != nil {
+		return nil, err
+	}
+	return pemBlock("CERTIFICATE", der), nil
+}
+
+// SameKey reports whether two certificates carry the same public key.
+func SameKey(a, b *x509.Certificate) bool {
+	pa, ok1 := a.PublicKey.(*ecdsa.PublicKey)
+	pb, ok2 := b.PublicKey.(*ecdsa.PublicKey)
+	return ok1 && ok2 && pa.Equal(pb)
 }

@@ -200,7 +200,13 @@ func TestMetricsAfterAScenario(t *testing.T) {
 	// What happens next shows at the next scrape: a Command the SMWAN
 	// loses, and a future dated request the store holds.
 	srv.G.SetSMWANFaults(0, 1)
-	if _, err := IssueUserCerts(srv.PKI, []store.User{{ID: supplier, Role: "EIS"}}); err != nil {
+	issued, err := IssueUserCerts(srv.PKI, []store.User{{ID: supplier, Role: "EIS"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The key registry holds the certificate the scenario's Reset issued;
+	// this client presents another, so register it first.
+	if err := srv.G.RegisterCertificate(ctx, supplier, []byte(issued[0].CertPEM)); err != nil {
 		t.Fatal(err)
 	}
 	c := clientAs(t, srv, supplier)

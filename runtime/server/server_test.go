@@ -272,3 +272,58 @@ func TestPlaintextBehindAProxy(t *testing.T) {
 		t.Fatalf("state %+v", resp.Msg.GetState())
 	}
 }
+
+// TestCertificateRegistry: a certificate past its validity on the gateway's
+// clock, or revoked, makes the user's requests CERTIFICATE_INVALID.
+func TestCertificateRegistry(t *testing.T) {
+	srv := startDemo(t)
+	ctx := t.Context()
+	c := clientAs(t, srv, supplier)
+	keyPEM, err := os.ReadFile(filepath.Join(srv.PKI.Dir, "users", supplier+"-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := pki.ParseKey(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := srv.G.Now()
+	short, err := srv.PKI.CA.IssueUserKey(&key.PublicKey, supplier, "EIS", now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.G.RegisterCertificate(ctx, supplier, short); err != nil {
+		t.Fatal(err)
+	}
+	reason := func() string {
+		t.Helper()
+		resp, err := c.Submit(ctx, connect.NewRequest(read41(supplier, "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Msg.GetState().GetReason()
+	}
+	if got := reason(); got != "" {
+		t.Fatalf("inside the validity period: %s", got)
+	}
+	if _, err := srv.G.Advance(ctx, 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got := reason(); got != "CERTIFICATE_INVALID" {
+		t.Fatalf("after the validity period: %q", got)
+	}
+	// Another user's certificate registered for this user: not the user's.
+	otherCert, err := os.ReadFile(filepath.Join(srv.PKI.Dir, "users", other+".pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.G.RegisterCertificate(ctx, supplier, otherCert); err == nil {
+		t.Fatal("registered a certificate naming another user")
+	}
+	if err := srv.G.RevokeCertificate(ctx, supplier); err != nil {
+		t.Fatal(err)
+	}
+	if got := reason(); got != "CERTIFICATE_INVALID" {
+		t.Fatalf("revoked: %q", got)
+	}
+}
