@@ -47,6 +47,7 @@ func commands() []command {
 		{"serve", "run the gateway (embedded SQLite, demo world, local mTLS)", runServe},
 		{"scenario", "run scenario files against an in-process or a running gateway", runScenario},
 		{"dev", "set up local certificates (dev init)", runDev},
+		{"keys", "a user's key and certificate (keys new); correlate and sign a Pre-Command (keys sign)", runKeys},
 		{"spec", "vet, export, show and diff the spec", runSpec},
 		{"decide", "decide a request against the spec and policy (reads JSON)", runDecide},
 		{"config", "print or check the effective serve configuration (secrets masked)", runConfig},
