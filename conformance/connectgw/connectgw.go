@@ -22,6 +22,7 @@ import (
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/client"
 	"github.com/dccgate/dccgate/conformance/scenario"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/spec"
@@ -166,9 +167,15 @@ func (c *Client) Submit(ctx context.Context, as string, r scenario.SubmitRequest
 		if err != nil {
 			return scenario.SubmitResult{}, err
 		}
-		sig, err := pki.Sign(key, st.GetPreCommand())
+		// Correlate before signing (para 156): the client signs only a
+		// Pre-Command that means what it asked for.
+		creq, err := client.RequestFromProto(c.spec, msg, id)
 		if err != nil {
 			return scenario.SubmitResult{}, err
+		}
+		sig, err := client.SignPreCommand(c.spec, creq, st.GetPreCommand(), key)
+		if err != nil {
+			return scenario.SubmitResult{}, fmt.Errorf("request %s: not signed: %w", id, err)
 		}
 		sresp, err := u.api.SubmitSignedPreCommand(ctx, connect.NewRequest(&dccgatev1.SubmitSignedPreCommandRequest{RequestId: id, SignedPreCommand: st.GetPreCommand(), Signature: sig}))
 		if err != nil {

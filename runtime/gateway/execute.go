@@ -2,41 +2,32 @@ package gateway
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/dccgate/dccgate/devices"
+	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
 
 // PreCommand is the Pre-Command of a critical request: the Command the
-// device will act on, in the gateway's interim encoding (canonical JSON of
-// request ID, service, device, sender, execution time and body) that the
-// user signs as it is.
-func PreCommand(r store.Request) []byte {
-	var body any = map[string]any{}
-	if len(r.Body) > 0 {
-		_ = json.Unmarshal(r.Body, &body)
+// device will act on in the gateway's device-ready binary encoding (the
+// Transform, package precommand, docs/precommand.md), which the user
+// correlates and signs as it is.
+func (g *Gateway) PreCommand(r store.Request) ([]byte, error) {
+	svc := g.spec.ServiceByKey(r.Service)
+	if svc == nil {
+		return nil, errf("no service %s", r.Service)
 	}
-	pc := struct {
-		RequestID string `json:"request_id"`
-		Service   string `json:"service"`
-		DeviceID  string `json:"device_id"`
-		UserID    string `json:"user_id"`
-		ExecuteAt string `json:"execute_at,omitempty"`
-		Body      any    `json:"body"`
-	}{r.ID, r.Service, r.DeviceID, r.UserID, "", body}
-	if !r.ExecuteAt.IsZero() {
-		pc.ExecuteAt = r.ExecuteAt.UTC().Format(time.RFC3339)
+	body, err := precommand.ParseBody(r.Body)
+	if err != nil {
+		return nil, err
 	}
-	b, _ := json.Marshal(pc)
-	return b
+	return precommand.Encode(svc, precommand.Command{RequestID: r.ID, Service: r.Service, DeviceID: r.DeviceID, UserID: r.UserID, ExecuteAt: r.ExecuteAt, Body: body})
 }
 
 // SubmitSigned takes the user's signature over a Pre-Command (para 155):
@@ -80,7 +71,9 @@ func (g *Gateway) SubmitSigned(ctx context.Context, caller, requestID string, si
 		}
 		return r, nil
 	}
-	r.Signed = append(append([]byte{}, signed...), signature...)
+	if r.Signed, err = precommand.AppendSignature(signed, signature); err != nil {
+		return store.Request{}, err
+	}
 	r.State = StateAcknowledged
 	if r.Category == "future_dated" && r.ExecuteAt.After(g.clk.Now()) {
 		r.State = StatePending
@@ -164,8 +157,12 @@ func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error 
 			svc := g.spec.ServiceByKey(h.Service)
 			switch {
 			case svc != nil && svc.Critical:
+				pc, err := g.PreCommand(h)
+				if err != nil {
+					return err
+				}
 				h.State = StateAwaitingSignature
-				h.PreCommand = PreCommand(h)
+				h.PreCommand = pc
 			case h.Category == "future_dated" && h.ExecuteAt.After(g.clk.Now()):
 				h.State = StatePending
 			default:
@@ -279,7 +276,8 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 }
 
 func (g *Gateway) localCommand(r store.Request, cmd devices.Command) store.Request {
-	b, _ := json.Marshal(map[string]any{"command": cmd, "pre_command": json.RawMessage(orNull(r.PreCommand))})
+	// The Pre-Command is binary: it goes into the JSON as base64.
+	b, _ := json.Marshal(map[string]any{"command": cmd, "pre_command": r.PreCommand, "signed_pre_command": r.Signed})
 	r.Response, _ = json.Marshal(map[string]any{"local_command": json.RawMessage(b)})
 	r.State = StateAccepted
 	return r
@@ -506,18 +504,17 @@ func (g *Gateway) cosCheck(ctx context.Context, r store.Request) (dcc.Reason, st
 	return dcc.ReasonNotRegistered, "the CoS Party finds the sender is not to be the Registered Supplier on the execution date"
 }
 
-// cosSign signs a Pre-Command with the CoS Party's key.
+// cosSign signs a Pre-Command with the CoS Party's key: the Signed
+// Pre-Command.
 func (g *Gateway) cosSign(preCommand []byte) ([]byte, error) {
-	return pki.Sign(g.cosKey, preCommand)
+	return precommand.Sign(preCommand, g.cosKey)
 }
 
-// cosVerify checks the CoS Party's signature on a request's Pre-Command.
+// cosVerify checks the CoS Party's signature on a request's Signed
+// Pre-Command, and that it signs the request's Pre-Command.
 func (g *Gateway) cosVerify(r store.Request) bool {
-	if len(r.Signed) <= len(r.PreCommand) || string(r.Signed[:len(r.PreCommand)]) != string(r.PreCommand) {
-		return false
-	}
-	h := sha256.Sum256(r.PreCommand)
-	return ecdsa.VerifyASN1(&g.cosKey.PublicKey, h[:], r.Signed[len(r.PreCommand):])
+	pc, err := precommand.Verify(r.Signed, &g.cosKey.PublicKey)
+	return err == nil && string(pc) == string(r.PreCommand)
 }
 
 // changedSupplier records the device's new supplier credential and alerts

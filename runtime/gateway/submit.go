@@ -143,7 +143,11 @@ func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request
 		}
 	}
 	if d.PreCommand && state != StateHeld {
-		rec.PreCommand = PreCommand(rec)
+		if rec.PreCommand, err = g.PreCommand(rec); err != nil {
+			rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(dcc.ReasonMalformed), dcc.ReasonClauses[dcc.ReasonMalformed], "the request cannot be transformed: "+err.Error()
+			rec.CompletedAt = now
+			return g.store(ctx, rec, counter)
+		}
 		if d.Service.CoS {
 			// Change of Supplier: the CoS Party checks again and signs
 			// (para 144-146); the sender signs nothing.
@@ -152,11 +156,9 @@ func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request
 				rec.CompletedAt = now
 				return g.store(ctx, rec, counter)
 			}
-			sig, err := g.cosSign(rec.PreCommand)
-			if err != nil {
+			if rec.Signed, err = g.cosSign(rec.PreCommand); err != nil {
 				return store.Request{}, err
 			}
-			rec.Signed = append(append([]byte{}, rec.PreCommand...), sig...)
 		} else {
 			state = StateAwaitingSignature
 			rec.DueAt = now.Add(g.cfg.SignatureTTL)
