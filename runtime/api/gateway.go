@@ -88,6 +88,29 @@ func (s *GatewayServer) SubmitSignedPreCommand(ctx context.Context, req *connect
 	return connect.NewResponse(toState(r)), nil
 }
 
+// ListRequests implements GatewayService.ListRequests: the caller's own
+// requests only.
+func (s *GatewayServer) ListRequests(ctx context.Context, req *connect.Request[dccgatev1.ListRequestsRequest]) (*connect.Response[dccgatev1.ListRequestsResponse], error) {
+	caller, err := user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit := int(req.Msg.GetLimit())
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	rs, err := s.G.Store().ListRequests(ctx, store.RequestFilter{UserID: caller, States: req.Msg.GetStates()})
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	out := &dccgatev1.ListRequestsResponse{}
+	for i := len(rs) - 1; i >= 0 && len(out.Requests) < limit; i-- {
+		out.Requests = append(out.Requests, toState(rs[i]))
+	}
+	return connect.NewResponse(out), nil
+}
+
 // CancelRequest implements GatewayService.CancelRequest.
 func (s *GatewayServer) CancelRequest(ctx context.Context, req *connect.Request[dccgatev1.CancelRequestRequest]) (*connect.Response[dccgatev1.RequestState], error) {
 	caller, err := user(ctx)

@@ -18,7 +18,9 @@ import (
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/api"
+	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec"
 )
 
@@ -325,5 +327,80 @@ func TestCertificateRegistry(t *testing.T) {
 	}
 	if got := reason(); got != "CERTIFICATE_INVALID" {
 		t.Fatalf("revoked: %q", got)
+	}
+}
+
+// TestQuarantinedRequestsAreKeptAndListed: a request over the anomaly
+// threshold is quarantined (para 135), kept, and listed to its sender.
+func TestQuarantinedRequestsAreKeptAndListed(t *testing.T) {
+	srv := startDemo(t)
+	ctx := t.Context()
+	srv.G.SetAnomaly([]gateway.AnomalyRule{{Service: "4.1", Role: "EIS", Max: 1, Per: time.Hour}})
+	c := clientAs(t, srv, supplier)
+	var quarantined string
+	for i := 0; i < 3; i++ {
+		resp, err := c.Submit(ctx, connect.NewRequest(read41(supplier, "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Msg.GetState().GetState() == "quarantined" {
+			quarantined = resp.Msg.GetRequestId()
+		}
+	}
+	if quarantined == "" {
+		t.Fatal("nothing quarantined over a threshold of 1 an hour")
+	}
+	list, err := c.ListRequests(ctx, connect.NewRequest(&dccgatev1.ListRequestsRequest{States: []string{"quarantined"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(list.Msg.GetRequests()); n != 2 {
+		t.Fatalf("%d quarantined requests listed, want 2", n)
+	}
+	for _, r := range list.Msg.GetRequests() {
+		if r.GetReason() != "ANOMALY" || r.GetUserId() != supplier {
+			t.Fatalf("listed %+v", r)
+		}
+	}
+	// Another user sees none of them.
+	other, err := clientAs(t, srv, other).ListRequests(ctx, connect.NewRequest(&dccgatev1.ListRequestsRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(other.Msg.GetRequests()) != 0 {
+		t.Fatal("another user's requests listed")
+	}
+}
+
+// TestSuspensionRemovesSchedules: a user suspended under M8 loses its
+// schedules (para 125) and is refused from then on.
+func TestSuspensionRemovesSchedules(t *testing.T) {
+	srv := startDemo(t)
+	ctx := t.Context()
+	c := clientAs(t, srv, supplier)
+	resp, err := c.Submit(ctx, connect.NewRequest(&dccgatev1.SubmitRequest{Request: &dccgatev1.ServiceRequest{
+		Envelope: &dccgatev1.Envelope{UserId: supplier, DeviceId: meter, Schedule: &dccgatev1.ScheduleSpec{Service: "4.8", Every: "24h"}},
+		Body:     &dccgatev1.ServiceRequest_CreateSchedule{CreateSchedule: &dccgatev1.CreateSchedule{}},
+	}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.G.WaitIdle(ctx)
+	scheds, err := srv.Store.ListSchedules(ctx, store.ScheduleFilter{UserID: supplier})
+	if err != nil || len(scheds) != 1 {
+		t.Fatalf("schedules after 5.1 (%s): %d %v", resp.Msg.GetRequestId(), len(scheds), err)
+	}
+	if err := srv.G.SuspendUser(ctx, supplier); err != nil {
+		t.Fatal(err)
+	}
+	if scheds, _ := srv.Store.ListSchedules(ctx, store.ScheduleFilter{UserID: supplier}); len(scheds) != 0 {
+		t.Fatalf("%d schedules left after suspension", len(scheds))
+	}
+	r, err := c.Submit(ctx, connect.NewRequest(read41(supplier, "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Msg.GetState().GetReason() != "USER_SUSPENDED" {
+		t.Fatalf("after suspension: %+v", r.Msg.GetState())
 	}
 }

@@ -27,6 +27,105 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ListRequestsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// states filters by state (acknowledged, pending, held, awaiting_signature,
+	// executing, accepted, rejected, quarantined, cancelled, expired).
+	States []string `protobuf:"bytes,1,rep,name=states,proto3" json:"states,omitempty"`
+	// limit caps the answer (default 100, at most 1000).
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRequestsRequest) Reset() {
+	*x = ListRequestsRequest{}
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRequestsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRequestsRequest) ProtoMessage() {}
+
+func (x *ListRequestsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRequestsRequest.ProtoReflect.Descriptor instead.
+func (*ListRequestsRequest) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ListRequestsRequest) GetStates() []string {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *ListRequestsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListRequestsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Requests      []*RequestState        `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRequestsResponse) Reset() {
+	*x = ListRequestsResponse{}
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRequestsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRequestsResponse) ProtoMessage() {}
+
+func (x *ListRequestsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRequestsResponse.ProtoReflect.Descriptor instead.
+func (*ListRequestsResponse) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListRequestsResponse) GetRequests() []*RequestState {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
 type CancelRequestRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -36,7 +135,7 @@ type CancelRequestRequest struct {
 
 func (x *CancelRequestRequest) Reset() {
 	*x = CancelRequestRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[0]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +147,7 @@ func (x *CancelRequestRequest) String() string {
 func (*CancelRequestRequest) ProtoMessage() {}
 
 func (x *CancelRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[0]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +160,7 @@ func (x *CancelRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequestRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequestRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{0}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CancelRequestRequest) GetRequestId() string {
@@ -80,7 +179,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[1]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -92,7 +191,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[1]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -105,7 +204,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{1}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SubmitRequest) GetRequest() *ServiceRequest {
@@ -126,7 +225,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[2]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -138,7 +237,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[2]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -151,7 +250,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{2}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SubmitResponse) GetRequestId() string {
@@ -177,7 +276,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[3]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -189,7 +288,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[3]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -202,7 +301,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{3}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetRequestRequest) GetRequestId() string {
@@ -249,7 +348,7 @@ type RequestState struct {
 
 func (x *RequestState) Reset() {
 	*x = RequestState{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +360,7 @@ func (x *RequestState) String() string {
 func (*RequestState) ProtoMessage() {}
 
 func (x *RequestState) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +373,7 @@ func (x *RequestState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestState.ProtoReflect.Descriptor instead.
 func (*RequestState) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{4}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RequestState) GetRequestId() string {
@@ -399,7 +498,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +510,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +523,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{5}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubscribeRequest) GetCursor() int64 {
@@ -449,7 +548,7 @@ type StreamMessage struct {
 
 func (x *StreamMessage) Reset() {
 	*x = StreamMessage{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +560,7 @@ func (x *StreamMessage) String() string {
 func (*StreamMessage) ProtoMessage() {}
 
 func (x *StreamMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +573,7 @@ func (x *StreamMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamMessage.ProtoReflect.Descriptor instead.
 func (*StreamMessage) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{6}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StreamMessage) GetCursor() int64 {
@@ -542,7 +641,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +653,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +666,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{7}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Alert) GetService() string {
@@ -634,7 +733,7 @@ type SubmitSignedPreCommandRequest struct {
 
 func (x *SubmitSignedPreCommandRequest) Reset() {
 	*x = SubmitSignedPreCommandRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[8]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -646,7 +745,7 @@ func (x *SubmitSignedPreCommandRequest) String() string {
 func (*SubmitSignedPreCommandRequest) ProtoMessage() {}
 
 func (x *SubmitSignedPreCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[8]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -659,7 +758,7 @@ func (x *SubmitSignedPreCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSignedPreCommandRequest.ProtoReflect.Descriptor instead.
 func (*SubmitSignedPreCommandRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{8}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubmitSignedPreCommandRequest) GetRequestId() string {
@@ -688,7 +787,12 @@ var File_dccgate_v1_gateway_proto protoreflect.FileDescriptor
 const file_dccgate_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"\x18dccgate/v1/gateway.proto\x12\n" +
-	"dccgate.v1\x1a\x19dccgate/v1/requests.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n" +
+	"dccgate.v1\x1a\x19dccgate/v1/requests.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n" +
+	"\x13ListRequestsRequest\x12\x16\n" +
+	"\x06states\x18\x01 \x03(\tR\x06states\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"L\n" +
+	"\x14ListRequestsResponse\x124\n" +
+	"\brequests\x18\x01 \x03(\v2\x18.dccgate.v1.RequestStateR\brequests\"5\n" +
 	"\x14CancelRequestRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\"E\n" +
@@ -742,13 +846,14 @@ const file_dccgate_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12,\n" +
 	"\x12signed_pre_command\x18\x02 \x01(\fR\x10signedPreCommand\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignature2\x8c\x03\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature2\xdf\x03\n" +
 	"\x0eGatewayService\x12?\n" +
 	"\x06Submit\x12\x19.dccgate.v1.SubmitRequest\x1a\x1a.dccgate.v1.SubmitResponse\x12E\n" +
 	"\n" +
 	"GetRequest\x12\x1d.dccgate.v1.GetRequestRequest\x1a\x18.dccgate.v1.RequestState\x12F\n" +
 	"\tSubscribe\x12\x1c.dccgate.v1.SubscribeRequest\x1a\x19.dccgate.v1.StreamMessage0\x01\x12]\n" +
-	"\x16SubmitSignedPreCommand\x12).dccgate.v1.SubmitSignedPreCommandRequest\x1a\x18.dccgate.v1.RequestState\x12K\n" +
+	"\x16SubmitSignedPreCommand\x12).dccgate.v1.SubmitSignedPreCommandRequest\x1a\x18.dccgate.v1.RequestState\x12Q\n" +
+	"\fListRequests\x12\x1f.dccgate.v1.ListRequestsRequest\x1a .dccgate.v1.ListRequestsResponse\x12K\n" +
 	"\rCancelRequest\x12 .dccgate.v1.CancelRequestRequest\x1a\x18.dccgate.v1.RequestStateB5Z3github.com/dccgate/dccgate/api/dccgate/v1;dccgatev1b\x06proto3"
 
 var (
@@ -763,51 +868,56 @@ func file_dccgate_v1_gateway_proto_rawDescGZIP() []byte {
 	return file_dccgate_v1_gateway_proto_rawDescData
 }
 
-var file_dccgate_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_dccgate_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_dccgate_v1_gateway_proto_goTypes = []any{
-	(*CancelRequestRequest)(nil),          // 0: dccgate.v1.CancelRequestRequest
-	(*SubmitRequest)(nil),                 // 1: dccgate.v1.SubmitRequest
-	(*SubmitResponse)(nil),                // 2: dccgate.v1.SubmitResponse
-	(*GetRequestRequest)(nil),             // 3: dccgate.v1.GetRequestRequest
-	(*RequestState)(nil),                  // 4: dccgate.v1.RequestState
-	(*SubscribeRequest)(nil),              // 5: dccgate.v1.SubscribeRequest
-	(*StreamMessage)(nil),                 // 6: dccgate.v1.StreamMessage
-	(*Alert)(nil),                         // 7: dccgate.v1.Alert
-	(*SubmitSignedPreCommandRequest)(nil), // 8: dccgate.v1.SubmitSignedPreCommandRequest
-	(*ServiceRequest)(nil),                // 9: dccgate.v1.ServiceRequest
-	(Category)(0),                         // 10: dccgate.v1.Category
-	(*timestamppb.Timestamp)(nil),         // 11: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),               // 12: google.protobuf.Struct
+	(*ListRequestsRequest)(nil),           // 0: dccgate.v1.ListRequestsRequest
+	(*ListRequestsResponse)(nil),          // 1: dccgate.v1.ListRequestsResponse
+	(*CancelRequestRequest)(nil),          // 2: dccgate.v1.CancelRequestRequest
+	(*SubmitRequest)(nil),                 // 3: dccgate.v1.SubmitRequest
+	(*SubmitResponse)(nil),                // 4: dccgate.v1.SubmitResponse
+	(*GetRequestRequest)(nil),             // 5: dccgate.v1.GetRequestRequest
+	(*RequestState)(nil),                  // 6: dccgate.v1.RequestState
+	(*SubscribeRequest)(nil),              // 7: dccgate.v1.SubscribeRequest
+	(*StreamMessage)(nil),                 // 8: dccgate.v1.StreamMessage
+	(*Alert)(nil),                         // 9: dccgate.v1.Alert
+	(*SubmitSignedPreCommandRequest)(nil), // 10: dccgate.v1.SubmitSignedPreCommandRequest
+	(*ServiceRequest)(nil),                // 11: dccgate.v1.ServiceRequest
+	(Category)(0),                         // 12: dccgate.v1.Category
+	(*timestamppb.Timestamp)(nil),         // 13: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),               // 14: google.protobuf.Struct
 }
 var file_dccgate_v1_gateway_proto_depIdxs = []int32{
-	9,  // 0: dccgate.v1.SubmitRequest.request:type_name -> dccgate.v1.ServiceRequest
-	4,  // 1: dccgate.v1.SubmitResponse.state:type_name -> dccgate.v1.RequestState
-	10, // 2: dccgate.v1.RequestState.category:type_name -> dccgate.v1.Category
-	11, // 3: dccgate.v1.RequestState.received_at:type_name -> google.protobuf.Timestamp
-	11, // 4: dccgate.v1.RequestState.execute_at:type_name -> google.protobuf.Timestamp
-	11, // 5: dccgate.v1.RequestState.due_at:type_name -> google.protobuf.Timestamp
-	11, // 6: dccgate.v1.RequestState.completed_at:type_name -> google.protobuf.Timestamp
-	12, // 7: dccgate.v1.RequestState.response:type_name -> google.protobuf.Struct
-	4,  // 8: dccgate.v1.StreamMessage.response:type_name -> dccgate.v1.RequestState
-	7,  // 9: dccgate.v1.StreamMessage.alert:type_name -> dccgate.v1.Alert
-	11, // 10: dccgate.v1.Alert.raised_at:type_name -> google.protobuf.Timestamp
-	11, // 11: dccgate.v1.Alert.due_at:type_name -> google.protobuf.Timestamp
-	12, // 12: dccgate.v1.Alert.data:type_name -> google.protobuf.Struct
-	1,  // 13: dccgate.v1.GatewayService.Submit:input_type -> dccgate.v1.SubmitRequest
-	3,  // 14: dccgate.v1.GatewayService.GetRequest:input_type -> dccgate.v1.GetRequestRequest
-	5,  // 15: dccgate.v1.GatewayService.Subscribe:input_type -> dccgate.v1.SubscribeRequest
-	8,  // 16: dccgate.v1.GatewayService.SubmitSignedPreCommand:input_type -> dccgate.v1.SubmitSignedPreCommandRequest
-	0,  // 17: dccgate.v1.GatewayService.CancelRequest:input_type -> dccgate.v1.CancelRequestRequest
-	2,  // 18: dccgate.v1.GatewayService.Submit:output_type -> dccgate.v1.SubmitResponse
-	4,  // 19: dccgate.v1.GatewayService.GetRequest:output_type -> dccgate.v1.RequestState
-	6,  // 20: dccgate.v1.GatewayService.Subscribe:output_type -> dccgate.v1.StreamMessage
-	4,  // 21: dccgate.v1.GatewayService.SubmitSignedPreCommand:output_type -> dccgate.v1.RequestState
-	4,  // 22: dccgate.v1.GatewayService.CancelRequest:output_type -> dccgate.v1.RequestState
-	18, // [18:23] is the sub-list for method output_type
-	13, // [13:18] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	6,  // 0: dccgate.v1.ListRequestsResponse.requests:type_name -> dccgate.v1.RequestState
+	11, // 1: dccgate.v1.SubmitRequest.request:type_name -> dccgate.v1.ServiceRequest
+	6,  // 2: dccgate.v1.SubmitResponse.state:type_name -> dccgate.v1.RequestState
+	12, // 3: dccgate.v1.RequestState.category:type_name -> dccgate.v1.Category
+	13, // 4: dccgate.v1.RequestState.received_at:type_name -> google.protobuf.Timestamp
+	13, // 5: dccgate.v1.RequestState.execute_at:type_name -> google.protobuf.Timestamp
+	13, // 6: dccgate.v1.RequestState.due_at:type_name -> google.protobuf.Timestamp
+	13, // 7: dccgate.v1.RequestState.completed_at:type_name -> google.protobuf.Timestamp
+	14, // 8: dccgate.v1.RequestState.response:type_name -> google.protobuf.Struct
+	6,  // 9: dccgate.v1.StreamMessage.response:type_name -> dccgate.v1.RequestState
+	9,  // 10: dccgate.v1.StreamMessage.alert:type_name -> dccgate.v1.Alert
+	13, // 11: dccgate.v1.Alert.raised_at:type_name -> google.protobuf.Timestamp
+	13, // 12: dccgate.v1.Alert.due_at:type_name -> google.protobuf.Timestamp
+	14, // 13: dccgate.v1.Alert.data:type_name -> google.protobuf.Struct
+	3,  // 14: dccgate.v1.GatewayService.Submit:input_type -> dccgate.v1.SubmitRequest
+	5,  // 15: dccgate.v1.GatewayService.GetRequest:input_type -> dccgate.v1.GetRequestRequest
+	7,  // 16: dccgate.v1.GatewayService.Subscribe:input_type -> dccgate.v1.SubscribeRequest
+	10, // 17: dccgate.v1.GatewayService.SubmitSignedPreCommand:input_type -> dccgate.v1.SubmitSignedPreCommandRequest
+	0,  // 18: dccgate.v1.GatewayService.ListRequests:input_type -> dccgate.v1.ListRequestsRequest
+	2,  // 19: dccgate.v1.GatewayService.CancelRequest:input_type -> dccgate.v1.CancelRequestRequest
+	4,  // 20: dccgate.v1.GatewayService.Submit:output_type -> dccgate.v1.SubmitResponse
+	6,  // 21: dccgate.v1.GatewayService.GetRequest:output_type -> dccgate.v1.RequestState
+	8,  // 22: dccgate.v1.GatewayService.Subscribe:output_type -> dccgate.v1.StreamMessage
+	6,  // 23: dccgate.v1.GatewayService.SubmitSignedPreCommand:output_type -> dccgate.v1.RequestState
+	1,  // 24: dccgate.v1.GatewayService.ListRequests:output_type -> dccgate.v1.ListRequestsResponse
+	6,  // 25: dccgate.v1.GatewayService.CancelRequest:output_type -> dccgate.v1.RequestState
+	20, // [20:26] is the sub-list for method output_type
+	14, // [14:20] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_dccgate_v1_gateway_proto_init() }
@@ -816,7 +926,7 @@ func file_dccgate_v1_gateway_proto_init() {
 		return
 	}
 	file_dccgate_v1_requests_proto_init()
-	file_dccgate_v1_gateway_proto_msgTypes[6].OneofWrappers = []any{
+	file_dccgate_v1_gateway_proto_msgTypes[8].OneofWrappers = []any{
 		(*StreamMessage_Response)(nil),
 		(*StreamMessage_Alert)(nil),
 	}
@@ -826,7 +936,7 @@ func file_dccgate_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dccgate_v1_gateway_proto_rawDesc), len(file_dccgate_v1_gateway_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,6 +48,9 @@ const (
 	// GatewayServiceSubmitSignedPreCommandProcedure is the fully-qualified name of the GatewayService's
 	// SubmitSignedPreCommand RPC.
 	GatewayServiceSubmitSignedPreCommandProcedure = "/dccgate.v1.GatewayService/SubmitSignedPreCommand"
+	// GatewayServiceListRequestsProcedure is the fully-qualified name of the GatewayService's
+	// ListRequests RPC.
+	GatewayServiceListRequestsProcedure = "/dccgate.v1.GatewayService/ListRequests"
 	// GatewayServiceCancelRequestProcedure is the fully-qualified name of the GatewayService's
 	// CancelRequest RPC.
 	GatewayServiceCancelRequestProcedure = "/dccgate.v1.GatewayService/CancelRequest"
@@ -67,6 +70,9 @@ type GatewayServiceClient interface {
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest]) (*connect.ServerStreamForClient[v1.StreamMessage], error)
 	// SubmitSignedPreCommand returns a Pre-Command signed by the user (para 155).
 	SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error)
+	// ListRequests lists the caller's requests, newest first, optionally in
+	// some states only (e.g. the quarantined ones, para 135).
+	ListRequests(context.Context, *connect.Request[v1.ListRequestsRequest]) (*connect.Response[v1.ListRequestsResponse], error)
 	// CancelRequest cancels one of the caller's requests that has not started:
 	// future dated and not yet due, held, or awaiting its signature.
 	CancelRequest(context.Context, *connect.Request[v1.CancelRequestRequest]) (*connect.Response[v1.RequestState], error)
@@ -107,6 +113,12 @@ func NewGatewayServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(gatewayServiceMethods.ByName("SubmitSignedPreCommand")),
 			connect.WithClientOptions(opts...),
 		),
+		listRequests: connect.NewClient[v1.ListRequestsRequest, v1.ListRequestsResponse](
+			httpClient,
+			baseURL+GatewayServiceListRequestsProcedure,
+			connect.WithSchema(gatewayServiceMethods.ByName("ListRequests")),
+			connect.WithClientOptions(opts...),
+		),
 		cancelRequest: connect.NewClient[v1.CancelRequestRequest, v1.RequestState](
 			httpClient,
 			baseURL+GatewayServiceCancelRequestProcedure,
@@ -122,6 +134,7 @@ type gatewayServiceClient struct {
 	getRequest             *connect.Client[v1.GetRequestRequest, v1.RequestState]
 	subscribe              *connect.Client[v1.SubscribeRequest, v1.StreamMessage]
 	submitSignedPreCommand *connect.Client[v1.SubmitSignedPreCommandRequest, v1.RequestState]
+	listRequests           *connect.Client[v1.ListRequestsRequest, v1.ListRequestsResponse]
 	cancelRequest          *connect.Client[v1.CancelRequestRequest, v1.RequestState]
 }
 
@@ -145,6 +158,11 @@ func (c *gatewayServiceClient) SubmitSignedPreCommand(ctx context.Context, req *
 	return c.submitSignedPreCommand.CallUnary(ctx, req)
 }
 
+// ListRequests calls dccgate.v1.GatewayService.ListRequests.
+func (c *gatewayServiceClient) ListRequests(ctx context.Context, req *connect.Request[v1.ListRequestsRequest]) (*connect.Response[v1.ListRequestsResponse], error) {
+	return c.listRequests.CallUnary(ctx, req)
+}
+
 // CancelRequest calls dccgate.v1.GatewayService.CancelRequest.
 func (c *gatewayServiceClient) CancelRequest(ctx context.Context, req *connect.Request[v1.CancelRequestRequest]) (*connect.Response[v1.RequestState], error) {
 	return c.cancelRequest.CallUnary(ctx, req)
@@ -164,6 +182,9 @@ type GatewayServiceHandler interface {
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest], *connect.ServerStream[v1.StreamMessage]) error
 	// SubmitSignedPreCommand returns a Pre-Command signed by the user (para 155).
 	SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error)
+	// ListRequests lists the caller's requests, newest first, optionally in
+	// some states only (e.g. the quarantined ones, para 135).
+	ListRequests(context.Context, *connect.Request[v1.ListRequestsRequest]) (*connect.Response[v1.ListRequestsResponse], error)
 	// CancelRequest cancels one of the caller's requests that has not started:
 	// future dated and not yet due, held, or awaiting its signature.
 	CancelRequest(context.Context, *connect.Request[v1.CancelRequestRequest]) (*connect.Response[v1.RequestState], error)
@@ -200,6 +221,12 @@ func NewGatewayServiceHandler(svc GatewayServiceHandler, opts ...connect.Handler
 		connect.WithSchema(gatewayServiceMethods.ByName("SubmitSignedPreCommand")),
 		connect.WithHandlerOptions(opts...),
 	)
+	gatewayServiceListRequestsHandler := connect.NewUnaryHandler(
+		GatewayServiceListRequestsProcedure,
+		svc.ListRequests,
+		connect.WithSchema(gatewayServiceMethods.ByName("ListRequests")),
+		connect.WithHandlerOptions(opts...),
+	)
 	gatewayServiceCancelRequestHandler := connect.NewUnaryHandler(
 		GatewayServiceCancelRequestProcedure,
 		svc.CancelRequest,
@@ -216,6 +243,8 @@ func NewGatewayServiceHandler(svc GatewayServiceHandler, opts ...connect.Handler
 			gatewayServiceSubscribeHandler.ServeHTTP(w, r)
 		case GatewayServiceSubmitSignedPreCommandProcedure:
 			gatewayServiceSubmitSignedPreCommandHandler.ServeHTTP(w, r)
+		case GatewayServiceListRequestsProcedure:
+			gatewayServiceListRequestsHandler.ServeHTTP(w, r)
 		case GatewayServiceCancelRequestProcedure:
 			gatewayServiceCancelRequestHandler.ServeHTTP(w, r)
 		default:
@@ -241,6 +270,10 @@ func (UnimplementedGatewayServiceHandler) Subscribe(context.Context, *connect.Re
 
 func (UnimplementedGatewayServiceHandler) SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dccgate.v1.GatewayService.SubmitSignedPreCommand is not implemented"))
+}
+
+func (UnimplementedGatewayServiceHandler) ListRequests(context.Context, *connect.Request[v1.ListRequestsRequest]) (*connect.Response[v1.ListRequestsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dccgate.v1.GatewayService.ListRequests is not implemented"))
 }
 
 func (UnimplementedGatewayServiceHandler) CancelRequest(context.Context, *connect.Request[v1.CancelRequestRequest]) (*connect.Response[v1.RequestState], error) {
