@@ -50,6 +50,12 @@ var (
 		"Requests waiting for a worker in this process.", nil, nil)
 	workersDesc = prometheus.NewDesc(Namespace+"_workers",
 		"Request workers of this process.", nil, nil)
+	commitsDesc = prometheus.NewDesc(Namespace+"_store_commits_total",
+		"Group commits of the store's writer (one transaction each).", nil, nil)
+	committedDesc = prometheus.NewDesc(Namespace+"_store_committed_writes_total",
+		"Writes in those group commits: its rate over the commits' rate is the mean batch size.", nil, nil)
+	commitTimeDesc = prometheus.NewDesc(Namespace+"_store_commit_seconds_total",
+		"Time the store's writer spent running and committing batches: over the commits, the mean commit latency.", nil, nil)
 	storeUpDesc = prometheus.NewDesc(Namespace+"_store_up",
 		"1 if the store answered this scrape's queries.", nil, nil)
 )
@@ -60,7 +66,7 @@ var openStates = []string{gateway.StateAcknowledged, gateway.StateExecuting, gat
 type workCollector struct{ src WorkSource }
 
 func (c workCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{inStateDesc, futureLagDesc, scheduleLagDesc, schedulesDesc, schedulesDueDesc, inflightDesc, queuedDesc, workersDesc, storeUpDesc} {
+	for _, d := range []*prometheus.Desc{commitsDesc, committedDesc, commitTimeDesc, inStateDesc, futureLagDesc, scheduleLagDesc, schedulesDesc, schedulesDueDesc, inflightDesc, queuedDesc, workersDesc, storeUpDesc} {
 		ch <- d
 	}
 }
@@ -74,6 +80,12 @@ func (c workCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Store == nil {
 		return
+	}
+	if cs, ok := c.src.Store.(store.CommitStatser); ok {
+		st := cs.CommitStats()
+		ch <- prometheus.MustNewConstMetric(commitsDesc, prometheus.CounterValue, float64(st.Commits))
+		ch <- prometheus.MustNewConstMetric(committedDesc, prometheus.CounterValue, float64(st.Writes))
+		ch <- prometheus.MustNewConstMetric(commitTimeDesc, prometheus.CounterValue, st.CommitTime.Seconds())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.src.Timeout)
 	defer cancel()

@@ -196,6 +196,12 @@ func TestMetricsAfterAScenario(t *testing.T) {
 			t.Errorf("%s: %s%v = %v, want %v", tc.note, tc.name, tc.labels, got, tc.want)
 		}
 	}
+	// Every write went through a group commit: at least the 6 inserts and
+	// the 5 Service Responses, in at most as many commits.
+	commits, writes := metric(body, "dccgate_store_commits_total", nil), metric(body, "dccgate_store_committed_writes_total", nil)
+	if commits == 0 || writes < 11 || writes < commits || metric(body, "dccgate_store_commit_seconds_total", nil) <= 0 {
+		t.Errorf("group commits: %v commits of %v writes", commits, writes)
+	}
 
 	// What happens next shows at the next scrape: a Command the SMWAN
 	// loses, and a future dated request the store holds.

@@ -251,3 +251,19 @@ type ScheduleFilter struct {
 	DeviceID  string
 	DueBefore time.Time // Next <= DueBefore
 }
+
+// CommitStats is what a backend's group commit has done since it opened.
+type CommitStats struct {
+	// Commits counts the transactions committed (or failed) for writes.
+	Commits uint64
+	// Writes counts the writes in them: Writes/Commits is the mean batch.
+	Writes uint64
+	// CommitTime is the time spent running and committing them.
+	CommitTime time.Duration
+}
+
+// CommitStatser is implemented by backends that commit writes in groups,
+// for metrics.
+type CommitStatser interface {
+	CommitStats() CommitStats
+}

@@ -50,6 +50,7 @@ const maxTraced = 1 << 16
 
 var _ store.Store = (*Store)(nil)
 var _ store.Versioner = (*Store)(nil)
+var _ store.CommitStatser = (*Store)(nil)
 
 // WrapStore wraps st; tr may be nil (no traces), observe may be nil.
 func WrapStore(st store.Store, tr *Tracing, observe StoreObserver) *Store {
@@ -107,6 +108,15 @@ func (s *Store) call(ctx context.Context, op string, rows int, f func(context.Co
 }
 
 func reqAttr(id string) attribute.KeyValue { return attribute.String("dccgate.request_id", id) }
+
+// CommitStats implements store.CommitStatser (zero if the wrapped store
+// does not group commits).
+func (s *Store) CommitStats() store.CommitStats {
+	if c, ok := s.inner.(store.CommitStatser); ok {
+		return c.CommitStats()
+	}
+	return store.CommitStats{}
+}
 
 // Close implements store.Store.
 func (s *Store) Close() error { return s.inner.Close() }

@@ -6,7 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/runtime/store"
 )
+
+// wall times the commits (for metrics, not for any rule).
+var wall clock.Clock = clock.Real{}
+
+func (c *committer) stats() store.CommitStats {
+	return store.CommitStats{Commits: c.commits.Load(), Writes: c.writes.Load(), CommitTime: time.Duration(c.commitTime.Load())}
+}
 
 // txFunc is one unit of work inside a write transaction. It must use only
 // tx, and ctx for its statements.
@@ -32,6 +44,10 @@ type committer struct {
 	quit     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+
+	// What the writer has done, for store.CommitStats.
+	commits, writes atomic.Uint64
+	commitTime      atomic.Int64 // nanoseconds
 }
 
 type op struct {
@@ -124,6 +140,12 @@ func (c *committer) run(batch []*op) {
 	if len(live) == 0 {
 		return
 	}
+	start := wall.Now()
+	defer func() {
+		c.commits.Add(1)
+		c.writes.Add(uint64(len(live)))
+		c.commitTime.Add(int64(wall.Now().Sub(start)))
+	}()
 	// Statements run without the callers' cancellation: interrupting one
 	// statement could roll back the whole shared transaction.
 	bg := context.Background()

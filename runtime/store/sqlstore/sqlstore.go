@@ -74,9 +74,19 @@ type Store struct {
 }
 
 var (
-	_ store.Store     = (*Store)(nil)
-	_ store.Versioner = (*Store)(nil)
+	_ store.Store         = (*Store)(nil)
+	_ store.Versioner     = (*Store)(nil)
+	_ store.CommitStatser = (*Store)(nil)
 )
+
+// CommitStats implements store.CommitStatser: zero for a store without
+// group commit.
+func (s *Store) CommitStats() store.CommitStats {
+	if s.commit == nil {
+		return store.CommitStats{}
+	}
+	return s.commit.stats()
+}
 
 // New applies the pending migrations and returns the store. It owns the
 // databases from then on, also when it fails: Close (or the failure)
