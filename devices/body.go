@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// Reading request fields. The gateway has validated the body against the
-// spec's field rules, but a device must not trust that: a missing or
+// Reading request fields, from the body the device authenticated (auth.go).
+// Its types follow the spec, but a device must not trust that: a missing or
 // ill-typed field is a DEVICE_ERROR, never a panic.
 
 func (c *call) raw(name string) (any, bool) {
-	v, ok := c.cmd.Body[name]
+	v, ok := c.body[name]
 	return v, ok && v != nil
 }
 

@@ -63,6 +63,9 @@ type device struct {
 	prevBilling      float64 // import register at the last billing read
 	utrns            []string
 	cins             int
+	// macKey is the device's MAC key, derived from the fleet's master key
+	// (auth.go); nil until first needed.
+	macKey []byte
 }
 
 // period is a span during which no energy flowed (power cut or supply not
@@ -149,6 +152,9 @@ type call struct {
 	d   *device
 	cmd Command
 	svc *spec.Service
+	// body is the fields the device acts on: those of the authenticated
+	// Pre-Command (authenticate).
+	body map[string]any
 }
 
 func (c *call) now() time.Time { return c.t.now }
@@ -160,46 +166,4 @@ func (c *call) roleKind() string {
 		return r.Kind
 	}
 	return ""
-}
-
-// signerRules name, for the services that differ from the rule of para 140
-// (the sender's own credential), the credentials whose holder may sign.
-// 6.23: the CoS Party signs (para 146), or under the enduring arrangements
-// the losing supplier, who holds the supplier credential.
-var signerRules = map[string][]string{
-	"6.23": {CredCoSParty, CredSupplier},
-}
-
-// checkSigner enforces para 140-141 and footnote 13: a device accepts a
-// critical command only if signed by a party it holds a credential for, the
-// credential that goes with the sender's role.
-func (c *call) checkSigner() error {
-	kind := c.roleKind()
-	var kinds []string
-	if kind == CredSupplier || kind == CredNetworkOperator {
-		kinds = []string{kind}
-		if rule, ok := signerRules[c.svc.Key()]; ok && kind == CredSupplier {
-			kinds = rule
-		}
-	}
-	for _, k := range kinds {
-		if h := c.d.Credentials[k]; h != "" && h == c.cmd.Signer {
-			c.d.logSecurity(c.now(), "CRITICAL_COMMAND", fmt.Sprintf("%s from %s accepted, signed by %s (%s credential)", c.svc.Key(), c.cmd.Sender, c.cmd.Signer, k))
-			return nil
-		}
-	}
-	if len(kinds) == 0 {
-		return c.refuse(fmt.Sprintf("critical command %s from role %q: the device holds no credential for that role", c.svc.Key(), c.cmd.SenderRole))
-	}
-	return c.refuse(fmt.Sprintf("critical command %s signed by %q, not by the holder of the %v credential", c.svc.Key(), c.cmd.Signer, kinds))
-}
-
-// refuse logs a refused command in the security log, raises A4 (Source
-// Does not have Permission for Command) and returns the rejection.
-func (c *call) refuse(detail string) error {
-	c.d.logSecurity(c.now(), "COMMAND_REFUSED", detail)
-	c.t.raise(c.d, c.d.Type, alertNoPermission, c.now(), map[string]any{
-		"command": c.svc.Key(), "request_id": c.cmd.RequestID, "sender": c.cmd.Sender, "signer": c.cmd.Signer,
-	})
-	return rejected("%s", detail)
 }

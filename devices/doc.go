@@ -17,6 +17,16 @@
 // at, from a per-device deterministic rate, so a virtual clock makes a month
 // pass in a millisecond and two runs give the same numbers.
 //
+// Every Command is authenticated with real cryptography before a device
+// acts on it (auth.go): the DCC's Message Authentication Code under the
+// device's own key, that the Pre-Command it carries is addressed to the
+// device and means the Command, and for a critical Command the ECDSA
+// signature of the party holding the credential the sender's role needs
+// (para 132, 140-141, 154). A refusal is DEVICE_REJECTED with the device's
+// security log entry and Table 5.4 alert A2, A3 or A4. The fleet is given
+// the DCC's MAC master key (SetMACKey) and a KeyResolver for the public
+// keys of credential holders (SetKeyResolver).
+//
 // Which device types may raise which alert is read from the spec (Table 5.4,
 // spec.Alerts, "issued by"), as are the services a device type answers
 // (Table 5.1, spec.Service.Targets), which of them are critical, the role
@@ -28,5 +38,6 @@
 // the clock, and can lose commands (deterministically, under a seed) or have
 // hubs stop answering.
 //
-// The package knows nothing of the gateway: it imports only spec and clock.
+// The package knows nothing of the gateway: it imports only spec, clock and
+// precommand (the Command encoding, shared with the gateway's Transform).
 package devices

@@ -117,7 +117,7 @@ func TestWANConnected(t *testing.T) {
 	if !slices.Equal(e.rec.wan, []string{chf3}) {
 		t.Fatalf("WAN callbacks %v", e.rec.wan)
 	}
-	r, err := w.Send(context.Background(), Command{Service: "8.9", Device: chf3, SenderRole: "EIS", Sender: users["EIS"]})
+	r, err := w.Send(context.Background(), seal(Command{Service: "8.9", Device: chf3, SenderRole: "EIS", Sender: users["EIS"]}, ""))
 	if err != nil || !r.OK {
 		t.Fatalf("send after joining: %+v %v", r, err)
 	}

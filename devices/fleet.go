@@ -40,8 +40,10 @@ var (
 
 // Response reasons of a failed Command.
 const (
-	// ReasonRejected: the device refused the command (para 140-141), such as
-	// a critical command not signed by the holder of the credential.
+	// ReasonRejected: the device refused the command (para 132, 140-141):
+	// its MAC does not verify, it is for another device or means another
+	// command, or it is critical and not signed by the holder of the
+	// credential (auth.go).
 	ReasonRejected = "DEVICE_REJECTED"
 	// ReasonError: the device could not carry the command out.
 	ReasonError = "DEVICE_ERROR"
@@ -57,13 +59,18 @@ type Command struct {
 	// SenderRole is the requester's role code: EIS EES GIS SNA ENO GNO OU.
 	SenderRole string
 	Critical   bool
-	// Signer is, for a critical command, the User ID whose key signed the
-	// Pre-Command (filled by the gateway after verification); "" otherwise.
-	Signer string
 	// Body holds the service's request fields (names from spec
-	// Service.Fields) as JSON-like values: string, float64 or int64, bool,
-	// []any.
+	// Service.Fields) as JSON-like values: string, float64, int64 or
+	// json.Number, bool, []any. The device checks they are what
+	// Authenticated carries, and acts on the latter.
 	Body map[string]any
+	// Authenticated is the Command as the DCC sends it over the SMWAN (para
+	// 132, docs/precommand.md): the Pre-Command of this command, or for a
+	// critical one the Signed Pre-Command, followed by the DCC's Message
+	// Authentication Code under the target device's key
+	// (precommand.AddMAC with precommand.DeviceKey). Who signed is read
+	// from the signature, never told: see auth.go.
+	Authenticated []byte
 }
 
 // Response is the device's answer to a Command.
@@ -156,6 +163,10 @@ type Fleet struct {
 	mu       sync.Mutex
 	devices  map[string]*device
 	defaults map[string]string
+	// keys resolves the public keys of credential holders and master is
+	// the DCC's MAC master key (auth.go).
+	keys   KeyResolver
+	master []byte
 
 	subMu   sync.Mutex
 	onAlert []func(Alert)
@@ -425,8 +436,10 @@ func (f *Fleet) Tick() {
 
 // Execute runs cmd on its target device and returns the device's answer.
 // The device checks the command is one of its services (the spec's Targets),
-// that a critical command was signed by the holder of the credential the
-// sender's role needs, then carries it out.
+// authenticates it (auth.go: the DCC's MAC, that it is addressed to this
+// device and means cmd, and for a critical command the signature of the
+// holder of the credential the sender's role needs), then carries out what
+// was authenticated.
 func (f *Fleet) Execute(cmd Command) Response {
 	t := f.begin()
 	resp := f.execute(t, cmd)
@@ -456,10 +469,8 @@ func (f *Fleet) execute(t *tx, cmd Command) Response {
 		return fail(ReasonError, "device %s has no power", d.ID)
 	}
 	c := &call{f: f, t: t, d: d, cmd: cmd, svc: svc}
-	if svc.Critical || cmd.Critical {
-		if err := c.checkSigner(); err != nil {
-			return failure(err)
-		}
+	if err := c.authenticate(svc.Critical || cmd.Critical); err != nil {
+		return failure(err)
 	}
 	h := handlers[svc.Key()]
 	if h == nil {

@@ -30,10 +30,11 @@ func FuzzExecute(f *testing.F) {
 		_ = json.Unmarshal([]byte(body), &b)
 		dev := byType[types[int(typ)%len(types)]]
 		cmd := Command{Service: service, Device: dev, Sender: users[role], SenderRole: role, Critical: signed, Body: b}
+		signer := ""
 		if signed {
-			cmd.Signer = users[role]
+			signer = users[role]
 		}
-		r := e.f.Execute(cmd)
+		r := e.f.Execute(seal(cmd, signer))
 		if !r.OK && r.Reason != ReasonError && r.Reason != ReasonRejected {
 			t.Fatalf("reason %q", r.Reason)
 		}
@@ -68,7 +69,8 @@ func TestConcurrentUse(t *testing.T) {
 					continue
 				}
 				dev := byType[svc.Targets[(g+i)%len(svc.Targets)]]
-				cmd := Command{Service: svc.Key(), Device: dev, Sender: users["EIS"], SenderRole: "EIS", Critical: svc.Critical, Signer: users["EIS"], Body: exampleBody(svc)}
+				cmd := Command{Service: svc.Key(), Device: dev, Sender: users["EIS"], SenderRole: "EIS", Critical: svc.Critical, Body: exampleBody(svc)}
+				cmd = seal(cmd, users["EIS"])
 				if g%2 == 0 {
 					e.f.Execute(cmd)
 				} else {

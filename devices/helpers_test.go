@@ -1,12 +1,19 @@
 package devices
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"fmt"
+	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/spec"
 )
 
@@ -41,6 +48,87 @@ var users = map[string]string{
 const initialCredit = 50000
 
 const cosParty = "00-00-00-00-00-00-0D-01"
+
+// gainingSupplier takes over the ESME's supplier credential in the Change
+// of Supplier tests.
+const gainingSupplier = "00-00-00-00-00-00-0A-09"
+
+// testMaster is the DCC's MAC master key in the tests.
+var testMaster = []byte("dccgate devices test master key!")
+
+// registered are the signing keys of every user, the gaining supplier and
+// the CoS Party: the parties whose certificates the DCC holds, which the
+// fleet's KeyResolver knows.
+var registered = func() map[string]*ecdsa.PrivateKey {
+	keys := map[string]*ecdsa.PrivateKey{}
+	for _, id := range append(slices.Collect(maps.Values(users)), cosParty, gainingSupplier) {
+		keys[id] = newKey()
+	}
+	return keys
+}()
+
+func newKey() *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// resolve is the fleet's KeyResolver in the tests.
+func resolve(id string) (*ecdsa.PublicKey, bool) {
+	k, ok := registered[id]
+	if !ok {
+		return nil, false
+	}
+	return &k.PublicKey, true
+}
+
+var requestCounter atomic.Int64
+
+// preCommand is the Pre-Command the DCC makes of cmd (a request ID is
+// made up when cmd has none).
+func preCommand(cmd *Command) ([]byte, error) {
+	ref, variant, _ := cut(cmd.Service)
+	svc := spec.MustDefault().Service(ref, variant)
+	if svc == nil {
+		return nil, fmt.Errorf("no service %q", cmd.Service)
+	}
+	if cmd.RequestID == "" {
+		cmd.RequestID = fmt.Sprintf("%s:%s:%d", cmd.Sender, cmd.Device, requestCounter.Add(1))
+	}
+	return precommand.Encode(svc, precommand.Command{RequestID: cmd.RequestID, Service: svc.Key(), DeviceID: cmd.Device, UserID: cmd.Sender, Body: cmd.Body})
+}
+
+// seal makes cmd the Command the DCC sends: its Pre-Command, signed with
+// signer's key when signer is a registered party, then the DCC's MAC under
+// the device's key. A command with no Pre-Command (its body does not
+// encode) is left unsealed, as the gateway could not send it.
+func seal(cmd Command, signer string) Command {
+	pc, err := preCommand(&cmd)
+	if err != nil {
+		return cmd
+	}
+	if k := registered[signer]; k != nil {
+		if pc, err = precommand.Sign(pc, k); err != nil {
+			panic(err)
+		}
+	}
+	return macked(cmd, pc, cmd.Device)
+}
+
+// macked sets cmd.Authenticated to msg with the MAC under the key of
+// device keyDevice.
+func macked(cmd Command, msg []byte, keyDevice string) Command {
+	dk, err := precommand.DeviceKey(testMaster, keyDevice)
+	if err != nil {
+		panic(err)
+	}
+	if cmd.Authenticated, err = precommand.AddMAC(msg, dk); err != nil {
+		panic(err)
+	}
+	return cmd
+}
 
 // byType says which device of the premises has each type.
 var byType = map[string]string{
@@ -81,7 +169,7 @@ func (r *recorder) take(device string) []string {
 }
 
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	clk *clock.Virtual
 	f   *Fleet
 	rec *recorder
@@ -90,16 +178,20 @@ type env struct {
 // newEnv builds a premises of every device type, electricity devices
 // trusting EIS and ENO, gas devices GIS and GNO, meters in prepayment with
 // credit for weeks.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvSpec(t, spec.MustDefault())
 }
 
-func newEnvSpec(t *testing.T, sp *spec.Spec) *env {
+func newEnvSpec(t testing.TB, sp *spec.Spec) *env {
 	t.Helper()
 	clk := clock.NewVirtual(start)
 	f := NewFleet(clk, sp)
 	f.SetDefaultCredential(CredCoSParty, cosParty)
+	f.SetKeyResolver(resolve)
+	if err := f.SetMACKey(testMaster); err != nil {
+		t.Fatal(err)
+	}
 	rec := &recorder{}
 	f.OnAlert(rec.add)
 	t.Cleanup(func() {
@@ -141,9 +233,16 @@ func exampleBody(svc *spec.Service) map[string]any {
 }
 
 // command builds a command for svc to device, sent by a role eligible for
-// it whose user holds the credential the device checks, and signed by that
-// user when the service is critical.
+// it whose user holds the credential the device checks, signed by that
+// user when the service is critical, and sealed with the DCC's MAC.
 func (e *env) command(svc *spec.Service, device string) Command {
+	e.t.Helper()
+	cmd, signer := e.unsealed(svc, device)
+	return seal(cmd, signer)
+}
+
+// unsealed is command before it is sealed, and who is to sign it.
+func (e *env) unsealed(svc *spec.Service, device string) (Command, string) {
 	e.t.Helper()
 	st, ok := e.f.Get(device)
 	if !ok {
@@ -167,10 +266,11 @@ func (e *env) command(svc *spec.Service, device string) Command {
 		Critical:   svc.Critical,
 		Body:       exampleBody(svc),
 	}
+	signer := ""
 	if svc.Critical {
-		cmd.Signer = users[role]
+		signer = users[role]
 	}
-	return cmd
+	return cmd, signer
 }
 
 func (e *env) run(key, device string, body map[string]any) Response {
@@ -180,11 +280,11 @@ func (e *env) run(key, device string, body map[string]any) Response {
 	if svc == nil {
 		e.t.Fatalf("no service %s", key)
 	}
-	cmd := e.command(svc, device)
+	cmd, signer := e.unsealed(svc, device)
 	for k, v := range body {
 		cmd.Body[k] = v
 	}
-	return e.f.Execute(cmd)
+	return e.f.Execute(seal(cmd, signer))
 }
 
 func (e *env) mustRun(key, device string, body map[string]any) map[string]any {

@@ -216,7 +216,7 @@ func TestRestrictData(t *testing.T) {
 	e.mustRun("3.2", esme, map[string]any{"tenancy_start": tenancy.Format(time.RFC3339)})
 	body := map[string]any{"from": start.Format(time.RFC3339), "to": start.Add(48 * time.Hour).Format(time.RFC3339)}
 	ou := Command{Service: "4.8", Device: esme, Sender: users["OU"], SenderRole: "OU", Body: body}
-	r := e.f.Execute(ou)
+	r := e.f.Execute(seal(ou, ""))
 	if !r.OK {
 		t.Fatal(r.Detail)
 	}

@@ -43,12 +43,12 @@ func TestCriticalCommandSigner(t *testing.T) {
 			svc := e.f.Spec().Service(ref, variant)
 			cmd := Command{
 				Service: tc.service, Device: tc.device, Sender: users[tc.role], SenderRole: tc.role,
-				Critical: true, Signer: tc.signer, Body: exampleBody(svc),
+				Critical: true, Body: exampleBody(svc),
 			}
 			if tc.service == "6.15" {
 				cmd.Body["credential"] = CredNetworkOperator
 			}
-			r := e.f.Execute(cmd)
+			r := e.f.Execute(seal(cmd, tc.signer))
 			if r.OK != tc.ok {
 				t.Fatalf("got %+v, want OK=%t", r, tc.ok)
 			}
@@ -86,7 +86,7 @@ func TestUpdateSecurityCredentials(t *testing.T) {
 // by the CoS Party (para 146), or by the losing supplier; the gaining
 // supplier's own signature is not enough (para 141).
 func TestChangeOfSupplier(t *testing.T) {
-	gaining := "00-00-00-00-00-00-0A-09"
+	gaining := gainingSupplier
 	cases := []struct {
 		signer string
 		ok     bool
@@ -97,10 +97,10 @@ func TestChangeOfSupplier(t *testing.T) {
 	}
 	for _, tc := range cases {
 		e := newEnv(t)
-		r := e.f.Execute(Command{
+		r := e.f.Execute(seal(Command{
 			Service: "6.23", Device: esme, Sender: gaining, SenderRole: "EIS", Critical: true,
-			Signer: tc.signer, Body: map[string]any{"certificate": "GAINING"},
-		})
+			Body: map[string]any{"certificate": "GAINING"},
+		}, tc.signer))
 		if r.OK != tc.ok {
 			t.Fatalf("signed by %s: %+v", tc.signer, r)
 		}

@@ -239,7 +239,7 @@ func updateCredentials(c *call) (map[string]any, error) {
 		return nil, devErr("unknown credential %q", kind)
 	}
 	if kind != c.roleKind() {
-		return nil, c.refuse(fmt.Sprintf("6.15 from role %q may not replace the %s credential", c.cmd.SenderRole, kind))
+		return nil, c.refuse(alertNoPermission, "6.15 from role %q may not replace the %s credential", c.cmd.SenderRole, kind)
 	}
 	return c.replaceCredential(kind, cert), nil
 }

@@ -101,7 +101,7 @@ func TestRefusedServices(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := e.f.Execute(Command{Service: tc.service, Device: tc.device, SenderRole: "EIS", Sender: users["EIS"]})
+			r := e.f.Execute(seal(Command{Service: tc.service, Device: tc.device, SenderRole: "EIS", Sender: users["EIS"]}, ""))
 			if r.OK || r.Reason != ReasonError || !strings.Contains(r.Detail, tc.detail) {
 				t.Fatalf("got %+v, want DEVICE_ERROR %q", r, tc.detail)
 			}

@@ -9,7 +9,7 @@ import (
 )
 
 func read(device string) Command {
-	return Command{Service: "4.1", Device: device, Sender: users["EIS"], SenderRole: "EIS", Body: map[string]any{"register": "total"}}
+	return seal(Command{Service: "4.1", Device: device, Sender: users["EIS"], SenderRole: "EIS", Body: map[string]any{"register": "total"}}, "")
 }
 
 type result struct {
@@ -118,6 +118,7 @@ func TestSMWANLossIsSeeded(t *testing.T) {
 		for i := range 200 {
 			cmd := Command{Service: "2.2", Device: esme, Sender: users["EIS"], SenderRole: "EIS",
 				Body: map[string]any{"utrn": utrn(i), "amount_pence": int64(1)}}
+			cmd = seal(cmd, "")
 			_, err := w.Send(context.Background(), cmd)
 			if err != nil && !errors.Is(err, ErrLost) {
 				t.Fatal(err)

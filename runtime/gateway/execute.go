@@ -205,20 +205,27 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 	}
 	user, _ := g.st.GetUser(ctx, r.UserID)
 	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: user.Role, Critical: svc.Critical, Body: body}
+	if exact, err := precommand.ParseBody(r.Body); err == nil {
+		cmd.Body = exact // int64s above 2^53 as the Pre-Command has them
+	}
 	var losing string
 	if svc.Critical {
-		cmd.Signer = r.UserID // verified in SubmitSigned
 		g.ensureCredentials(ctx, r, body)
 		if svc.CoS {
 			// Signed by the CoS Party at submission; checked again here.
 			if !g.cosVerify(r) {
 				return failed(r, dcc.ReasonSignatureInvalid, "the CoS Party's signature does not verify")
 			}
-			cmd.Signer = g.spec.DCCIDs.CoSParty
 			if st, ok := g.em().fleet.Get(r.DeviceID); ok {
 				losing = st.Credentials[devices.CredSupplier]
 			}
 		}
+	}
+	// The Command: the (Signed) Pre-Command with the DCC's MAC (para 132).
+	// The device verifies both, and who signed.
+	var err error
+	if cmd.Authenticated, err = g.seal(r, svc.Critical); err != nil {
+		return failed(r, dcc.ReasonMalformed, "the request cannot be made a Command: "+err.Error())
 	}
 	if r.Delivery == "local" {
 		// A Command for Local Delivery goes back to the user (para 193).

@@ -85,6 +85,9 @@ type Gateway struct {
 	// cosKey is the CoS Party's signing key (para 142: a separate function
 	// with its own key).
 	cosKey *ecdsa.PrivateKey
+	// macKey is the DCC's master key for the MACs of Commands; each
+	// device's key derives from it (devicekeys.go).
+	macKey []byte
 
 	smwanMu      sync.Mutex
 	smwanLatency time.Duration
@@ -126,6 +129,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g.cosKey = key
+	g.macKey = make([]byte, 32)
+	if _, err := rand.Read(g.macKey); err != nil {
+		return nil, err
+	}
 	g.SetEngine(cfg.Engine)
 	if err := g.rebuildFleet(ctx); err != nil {
 		return nil, err
@@ -148,6 +155,12 @@ func (g *Gateway) rebuildFleet(ctx context.Context) error {
 	// Every device trusts the CoS Party to change its supplier credential
 	// (para 141-142).
 	f.SetDefaultCredential(devices.CredCoSParty, g.spec.DCCIDs.CoSParty)
+	// Devices verify Commands: the DCC's MAC and the signatures of the
+	// parties they hold credentials for (devicekeys.go).
+	f.SetKeyResolver(g.deviceKey)
+	if err := f.SetMACKey(g.macKey); err != nil {
+		return err
+	}
 	f.OnAlert(g.onAlert)
 	f.OnWANConnected(g.onWANConnected)
 	wan := devices.NewSMWAN(f, g.clk)

@@ -1,0 +1,63 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+
+	"github.com/dccgate/dccgate/precommand"
+	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// The keys the emulated devices authenticate Commands with (package
+// devices, auth.go; para 132, 140-141):
+//
+//   - the DCC's MAC master key (Gateway.macKey, made in New like the CoS
+//     Party's key): each device's MAC key is derived from it
+//     (precommand.DeviceKey), and the gateway adds the MAC to every Command
+//     it sends (seal);
+//   - the public keys of the parties whose credentials devices hold,
+//     resolved by deviceKey: a user's registered certificate, and the CoS
+//     Party's own key.
+
+// seal makes the Command the DCC sends a device for r: the Signed
+// Pre-Command of a critical request (as SubmitSigned verified it, or as the
+// CoS Party signed it), or the Pre-Command of a non-critical one, followed
+// by the DCC's MAC under the device's key.
+func (g *Gateway) seal(r store.Request, critical bool) ([]byte, error) {
+	msg := r.Signed
+	if !critical {
+		var err error
+		if msg, err = g.PreCommand(r); err != nil {
+			return nil, err
+		}
+	} else if len(msg) == 0 {
+		return nil, errors.New("gateway: a critical request with no Signed Pre-Command")
+	}
+	key, err := precommand.DeviceKey(g.macKey, r.DeviceID)
+	if err != nil {
+		return nil, err
+	}
+	return precommand.AddMAC(msg, key)
+}
+
+// deviceKey is the devices' KeyResolver: the public key that goes with a
+// credential holder's User ID. The CoS Party's is its own key; a user's is
+// the key of its registered certificate (none when revoked or unregistered,
+// so no critical Command of that user is accepted).
+func (g *Gateway) deviceKey(userID string) (*ecdsa.PublicKey, bool) {
+	if userID == g.spec.DCCIDs.CoSParty {
+		return &g.cosKey.PublicKey, true
+	}
+	u, err := g.st.GetUser(context.Background(), userID)
+	if err != nil || u.CertPEM == "" || u.CertPEM == RevokedMarker {
+		return nil, false
+	}
+	cert, err := pki.ParseCert([]byte(u.CertPEM))
+	if err != nil {
+		return nil, false
+	}
+	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	return pub, ok
+}
