@@ -123,7 +123,7 @@ func (g *Gateway) setStatus(ctx context.Context, id, event, sender, requested st
 		if err := g.removeSchedules(ctx, id, ""); err != nil {
 			return nil, err
 		}
-		if t := g.spec.DeviceType(d.Type); t != nil && t.Class == "meter" {
+		if t := g.sp().DeviceType(d.Type); t != nil && t.Class == "meter" {
 			g.notifyParties(ctx, d, "network_operator", "H6.10", map[string]any{"event": "meter_" + to, "device_id": d.ID, "mpxn": d.MPxN, "status": to})
 		}
 	}
@@ -343,7 +343,7 @@ func (g *Gateway) removeOtherUsersSchedules(ctx context.Context, d store.Device)
 		}
 		for _, s := range scheds {
 			u, err := g.st.GetUser(ctx, s.UserID)
-			if err == nil && g.spec.Role(u.Role) != nil && g.spec.Role(u.Role).Kind == "other" {
+			if err == nil && g.sp().Role(u.Role) != nil && g.sp().Role(u.Role).Kind == "other" {
 				if err := g.st.DeleteSchedule(ctx, s.ID); err != nil {
 					return err
 				}
@@ -365,7 +365,7 @@ func (g *Gateway) returnLocalResponse(ctx context.Context, r store.Request, body
 	}
 	var ob map[string]any
 	_ = json.Unmarshal(orig.Body, &ob)
-	svc := g.spec.ServiceByKey(orig.Service)
+	svc := g.sp().ServiceByKey(orig.Service)
 	if svc != nil {
 		if err := g.afterCommand(ctx, orig, svc.Ref, ob); err != nil {
 			return nil, err
@@ -402,7 +402,7 @@ func (g *Gateway) createSchedule(ctx context.Context, r store.Request) (any, err
 // exampleBody is the scheduled service's body of the spec's example values,
 // used where the 5.1 request gave none.
 func (g *Gateway) exampleBody(key string) []byte {
-	svc := g.spec.ServiceByKey(key)
+	svc := g.sp().ServiceByKey(key)
 	b := map[string]any{}
 	if svc != nil {
 		for _, f := range svc.Fields {
@@ -537,7 +537,7 @@ func (g *Gateway) readInventory(ctx context.Context, r store.Request, body map[s
 	}
 	out := []map[string]any{}
 	for _, d := range all {
-		if t := g.spec.DeviceType(d.Type); t != nil && t.Class == "type2" {
+		if t := g.sp().DeviceType(d.Type); t != nil && t.Class == "type2" {
 			continue
 		}
 		if ok, err := g.maySee(ctx, user, d); err != nil {
@@ -556,7 +556,7 @@ func (g *Gateway) readInventory(ctx context.Context, r store.Request, body map[s
 // yet; agents and other users, named by none, see by role alone (as the
 // Registration Data check treats them).
 func (g *Gateway) maySee(ctx context.Context, u store.User, d store.Device) (bool, error) {
-	role := g.spec.Role(u.Role)
+	role := g.sp().Role(u.Role)
 	if role == nil || role.Registration == nil {
 		return true, nil
 	}
@@ -652,11 +652,11 @@ func (g *Gateway) Enrolled(ctx context.Context, mpxn string) (bool, error) {
 		return false, err
 	}
 	for _, m := range meters {
-		t := g.spec.DeviceType(m.Type)
+		t := g.sp().DeviceType(m.Type)
 		if t == nil || t.Class != "meter" || m.Status != "commissioned" {
 			continue
 		}
-		req, ok := g.spec.Enrolment[t.Fuel]
+		req, ok := g.sp().Enrolment[t.Fuel]
 		if !ok {
 			continue
 		}
@@ -709,12 +709,12 @@ func (g *Gateway) onAlert(a devices.Alert) {
 	}
 	svcRef := "A1"
 	name := a.Code
-	for _, al := range g.spec.Alerts {
+	for _, al := range g.sp().Alerts {
 		if al.Code == a.Code {
 			svcRef, name = al.Service, al.Name
 		}
 	}
-	svc := g.spec.ServiceByKey(svcRef)
+	svc := g.sp().ServiceByKey(svcRef)
 	if svc == nil {
 		return
 	}
@@ -723,12 +723,19 @@ func (g *Gateway) onAlert(a devices.Alert) {
 		return
 	}
 	recipients := map[string]bool{}
+	// An alert about a Command the device refused goes to the holder of the
+	// credential it was checked against (para 140-141), enrolled or not.
+	if holder, ok := a.Data["credential_holder"].(string); ok && holder != "" {
+		if _, err := g.st.GetUser(ctx, holder); err == nil {
+			recipients[holder] = true
+		}
+	}
 	for _, rg := range regs {
 		if ok, _ := g.Enrolled(ctx, rg.MPxN); !ok {
 			continue
 		}
 		for _, role := range svc.Roles {
-			bind := g.spec.Role(role)
+			bind := g.sp().Role(role)
 			if bind == nil || bind.Registration == nil || bind.Registration.Fuel != rg.Fuel {
 				continue
 			}
@@ -760,7 +767,7 @@ func (g *Gateway) onAlert(a devices.Alert) {
 	}
 	sort.Strings(ids)
 	for _, u := range ids {
-		ds = append(ds, store.Delivery{UserID: u, Kind: "alert", Code: a.Code, DeviceID: a.Device, Payload: payload, CreatedAt: g.clk.Now(), DueAt: a.At.Add(g.spec.AlertTarget.Std())})
+		ds = append(ds, store.Delivery{UserID: u, Kind: "alert", Code: a.Code, DeviceID: a.Device, Payload: payload, CreatedAt: g.clk.Now(), DueAt: a.At.Add(g.sp().AlertTarget.Std())})
 	}
 	if _, err := g.st.AppendDeliveries(ctx, ds); err != nil {
 		g.log.Error("delivering an alert", "code", a.Code, "device", a.Device, "err", err)

@@ -47,7 +47,7 @@ func (g *Gateway) seal(r store.Request, critical bool) ([]byte, error) {
 // the key of its registered certificate (none when revoked or unregistered,
 // so no critical Command of that user is accepted).
 func (g *Gateway) deviceKey(userID string) (*ecdsa.PublicKey, bool) {
-	if userID == g.spec.DCCIDs.CoSParty {
+	if userID == g.sp().DCCIDs.CoSParty {
 		return &g.cosKey.PublicKey, true
 	}
 	u, err := g.st.GetUser(context.Background(), userID)

@@ -19,7 +19,7 @@ import (
 // Transform, package precommand, docs/precommand.md), which the user
 // correlates and signs as it is.
 func (g *Gateway) PreCommand(r store.Request) ([]byte, error) {
-	svc := g.spec.ServiceByKey(r.Service)
+	svc := g.sp().ServiceByKey(r.Service)
 	if svc == nil {
 		return nil, errf("no service %s", r.Service)
 	}
@@ -154,15 +154,32 @@ func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error 
 	}
 	for _, h := range held {
 		if r.State == StateAccepted {
-			svc := g.spec.ServiceByKey(h.Service)
+			svc := g.sp().ServiceByKey(h.Service)
 			switch {
 			case svc != nil && svc.Critical:
 				pc, err := g.PreCommand(h)
 				if err != nil {
 					return err
 				}
-				h.State = StateAwaitingSignature
 				h.PreCommand = pc
+				h.State = StateAwaitingSignature
+				if svc.CoS {
+					// The CoS Party signs a held Change of Supplier too.
+					if reason, msg := g.cosCheck(ctx, h); reason != "" {
+						h.State, h.Reason, h.Clause, h.Message, h.CompletedAt = StateRejected, string(reason), "para 145", msg, g.clk.Now()
+						if err := g.finish(ctx, h, StateHeld); err != nil {
+							return err
+						}
+						continue
+					}
+					if h.Signed, err = g.cosSign(pc); err != nil {
+						return err
+					}
+					h.State = StateAcknowledged
+					if h.Category == "future_dated" && h.ExecuteAt.After(g.clk.Now()) {
+						h.State = StatePending
+					}
+				}
 			case h.Category == "future_dated" && h.ExecuteAt.After(g.clk.Now()):
 				h.State = StatePending
 			default:
@@ -192,7 +209,7 @@ func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error 
 
 // run executes a request and returns it with its result.
 func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
-	svc := g.spec.ServiceByKey(r.Service)
+	svc := g.sp().ServiceByKey(r.Service)
 	if svc == nil {
 		return failed(r, dcc.ReasonMalformed, "unknown service")
 	}
@@ -415,8 +432,8 @@ func (g *Gateway) Advance(ctx context.Context, d time.Duration) (time.Time, erro
 // service on the owner's behalf, executed now, whose response goes to the
 // owner (para 124).
 func (g *Gateway) runSchedule(ctx context.Context, s store.Schedule) error {
-	id := fmt.Sprintf("%s:%s:%d", g.spec.DCCIDs.DCC, s.DeviceID, s.Next.UnixNano())
-	svc := g.spec.ServiceByKey(s.Service)
+	id := fmt.Sprintf("%s:%s:%d", g.sp().DCCIDs.DCC, s.DeviceID, s.Next.UnixNano())
+	svc := g.sp().ServiceByKey(s.Service)
 	r := store.Request{ID: id, UserID: s.UserID, Service: s.Service, DeviceID: s.DeviceID, Category: "scheduled", Delivery: "wan",
 		ExecuteAt: s.Next, Body: s.Body, State: StateAcknowledged, ReceivedAt: g.clk.Now(), ScheduleID: s.ID}
 	if svc != nil {
@@ -543,7 +560,7 @@ func (g *Gateway) changedSupplier(ctx context.Context, r store.Request, losing s
 		if u == "" || (u == losing && losing == r.UserID) {
 			continue
 		}
-		ds = append(ds, store.Delivery{UserID: u, Kind: "alert", Code: CoSAlertCode, DeviceID: d.ID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: g.clk.Now().Add(g.spec.AlertTarget.Std())})
+		ds = append(ds, store.Delivery{UserID: u, Kind: "alert", Code: CoSAlertCode, DeviceID: d.ID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: g.clk.Now().Add(g.sp().AlertTarget.Std())})
 	}
 	if _, err := g.st.AppendDeliveries(ctx, ds); err != nil {
 		g.log.Error("alerting a change of supplier", "device", d.ID, "err", err)

@@ -59,9 +59,11 @@ type Gateway struct {
 	st     store.Store
 	engPtr atomic.Pointer[engine.Decider]
 	obs    atomic.Pointer[Observer]
-	spec   *spec.Spec
-	clk    clock.Clock
-	log    *slog.Logger
+	// specPtr is the spec requests execute under; a reload swaps it with
+	// the engine.
+	specPtr atomic.Pointer[spec.Spec]
+	clk     clock.Clock
+	log     *slog.Logger
 	// emu is the emulated fleet and SMWAN; a Reset swaps in a new one.
 	emuPtr atomic.Pointer[emu]
 
@@ -118,12 +120,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		cfg.CommandTimeout = 10 * time.Second
 	}
 	g := &Gateway{
-		cfg: cfg, st: cfg.Store, spec: cfg.Spec, clk: cfg.Clock, log: cfg.Logger,
+		cfg: cfg, st: cfg.Store, clk: cfg.Clock, log: cfg.Logger,
 		queue:   make(chan string, 4096),
 		anomaly: cfg.Anomaly,
 		delGen:  make(chan struct{}),
 	}
 	g.idleCond = sync.NewCond(&g.idleMu)
+	g.SetSpec(cfg.Spec)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -151,10 +154,10 @@ func (g *Gateway) em() *emu { return g.emuPtr.Load() }
 // is ticked by RunDue rather than hooked to the clock, so a replaced fleet
 // raises nothing.
 func (g *Gateway) rebuildFleet(ctx context.Context) error {
-	f := devices.NewFleet(g.clk, g.spec, devices.WithoutClockHook())
+	f := devices.NewFleet(g.clk, g.sp(), devices.WithoutClockHook())
 	// Every device trusts the CoS Party to change its supplier credential
 	// (para 141-142).
-	f.SetDefaultCredential(devices.CredCoSParty, g.spec.DCCIDs.CoSParty)
+	f.SetDefaultCredential(devices.CredCoSParty, g.sp().DCCIDs.CoSParty)
 	// Devices verify Commands: the DCC's MAC and the signatures of the
 	// parties they hold credentials for (devicekeys.go).
 	f.SetKeyResolver(g.deviceKey)
@@ -375,7 +378,14 @@ func (g *Gateway) Drain(ctx context.Context) error {
 func (g *Gateway) Now() time.Time { return g.clk.Now() }
 
 // Spec is the gateway's spec.
-func (g *Gateway) Spec() *spec.Spec { return g.spec }
+func (g *Gateway) Spec() *spec.Spec { return g.sp() }
+
+func (g *Gateway) sp() *spec.Spec { return g.specPtr.Load() }
+
+// SetSpec swaps the spec that executing work, alert routing and due times
+// follow (a reload, with SetEngine). The emulated devices read it when
+// the fleet is next rebuilt.
+func (g *Gateway) SetSpec(s *spec.Spec) { g.specPtr.Store(s) }
 
 // Store is the gateway's store.
 func (g *Gateway) Store() store.Store { return g.st }

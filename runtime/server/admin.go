@@ -169,8 +169,9 @@ func (s *Server) Reload(ctx context.Context) (api.ReloadResult, error) {
 	}
 	res := api.ReloadResult{SpecHash: sp.Hash, PolicyHash: polHash, Changed: sp.Hash != cur.specHash || polHash != cur.policyHash}
 	if sp.Hash != s.G.Spec().Hash {
-		res.Warnings = append(res.Warnings, "the spec changed: new requests are decided with it; the execution of accepted work, alert routing and the emulated devices follow it after a restart")
+		res.Warnings = append(res.Warnings, "the spec changed: requests are decided, executed and routed with it now; the emulated devices follow it after a restart")
 	}
+	s.G.SetSpec(sp)
 	s.G.SetEngine(telemetry.WrapDecider(e, s.tracing))
 	s.Metrics.SetSpec(sp)
 	s.Metrics.Reloaded(true, sp.Hash, polHash)
