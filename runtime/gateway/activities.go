@@ -185,13 +185,7 @@ func (g *Gateway) notifyParties(ctx context.Context, d store.Device, field, clau
 	}
 	var ds []store.Delivery
 	for _, rg := range regs {
-		who := rg.NetworkOperator
-		switch field {
-		case "import_supplier":
-			who = rg.ImportSupplier
-		case "export_supplier":
-			who = rg.ExportSupplier
-		}
+		who := named(rg, field)
 		if who == "" || seen[who] {
 			continue
 		}
@@ -571,22 +565,25 @@ func (g *Gateway) maySee(ctx context.Context, u store.User, d store.Device) (boo
 		if rg.Fuel != role.Registration.Fuel {
 			continue
 		}
-		switch role.Registration.Field {
-		case "import_supplier":
-			if rg.ImportSupplier == u.ID {
-				return true, nil
-			}
-		case "export_supplier":
-			if rg.ExportSupplier == u.ID {
-				return true, nil
-			}
-		case "network_operator":
-			if rg.NetworkOperator == u.ID {
-				return true, nil
-			}
+		if named(rg, role.Registration.Field) == u.ID {
+			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// named is the User ID a Registration Data record names in a field
+// (import_supplier, export_supplier, network_operator).
+func named(rg store.Registration, field string) string {
+	switch field {
+	case "import_supplier":
+		return rg.ImportSupplier
+	case "export_supplier":
+		return rg.ExportSupplier
+	case "network_operator":
+		return rg.NetworkOperator
+	}
+	return ""
 }
 
 // closure adds every device associated with the seeds, and those associated
@@ -739,15 +736,7 @@ func (g *Gateway) onAlert(a devices.Alert) {
 			if bind == nil || bind.Registration == nil || bind.Registration.Fuel != rg.Fuel {
 				continue
 			}
-			var who string
-			switch bind.Registration.Field {
-			case "import_supplier":
-				who = rg.ImportSupplier
-			case "export_supplier":
-				who = rg.ExportSupplier
-			case "network_operator":
-				who = rg.NetworkOperator
-			}
+			who := named(rg, bind.Registration.Field)
 			if who == "" {
 				continue
 			}
