@@ -265,6 +265,13 @@ type Spec struct {
 	DCCIDs         DCCIDs               `json:"dcc_ids"`
 	// Hubs is the Communications Hub charging regime (spec/hubs.cue).
 	Hubs HubCharging `json:"hubs"`
+	// RegistrationData, Performance, Demand and Traffic are
+	// spec/registration.cue: the Registration Data Interface, what the Code
+	// Performance Measures count, managing demand and traffic management.
+	RegistrationData RegistrationData `json:"registration_data"`
+	Performance      Performance      `json:"performance"`
+	Demand           Demand           `json:"demand"`
+	Traffic          Traffic          `json:"traffic"`
 	// Hash is the SHA-256 of the spec's files, in name order.
 	Hash string `json:"hash"`
 

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "97d807384bcbd06e21ee20db2391e23070b92bae55f917758f9e397edd2f13d5"
+const SpecHash = "3937d6128ec4f8bdfcebeee6b776abbc17e8db3497641c819f0ae0ee55a17d86"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
@@ -69,6 +69,7 @@ type Reason string
 const (
 	ReasonMalformed            Reason = "MALFORMED"              // para 133, 134
 	ReasonCategoryNotAvailable Reason = "CATEGORY_NOT_AVAILABLE" // Annex 5, notes 404 and 406
+	ReasonTrafficRefused       Reason = "TRAFFIC_REFUSED"        // para 273
 	ReasonUnknownUser          Reason = "UNKNOWN_USER"           // para 116, 281
 	ReasonRoleNotEligible      Reason = "ROLE_NOT_ELIGIBLE"      // para 110, 114, 134
 	ReasonUserSuspended        Reason = "USER_SUSPENDED"         // para 134, 125
@@ -106,6 +107,7 @@ var ReasonClauses = map[Reason]string{
 	ReasonReplay:               "interface rules (para 133)",
 	ReasonRoleNotEligible:      "para 110, 114, 134",
 	ReasonSignatureInvalid:     "para 134, 154-155",
+	ReasonTrafficRefused:       "para 273",
 	ReasonType2NotSupported:    "note 405",
 	ReasonUnknownUser:          "para 116, 281",
 	ReasonUserSuspended:        "para 134, 125",
