@@ -1,0 +1,483 @@
+package registration_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/registration"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/runtime/store/sqlite"
+	"github.com/dccgate/dccgate/spec"
+)
+
+const (
+	rdpA     = "00-00-00-00-00-00-0D-01"
+	rdpB     = "00-00-00-00-00-00-0D-02"
+	eno      = "00-00-00-00-00-00-0E-01" // nominates rdpA
+	eno2     = "00-00-00-00-00-00-0E-02" // nominates rdpB
+	gno      = "00-00-00-00-00-00-06-01" // nominates rdpA too (para 84: one RDP, several networks)
+	supA     = "00-00-00-00-00-00-0A-01"
+	supB     = "00-00-00-00-00-00-0B-01"
+	gasSup   = "00-00-00-00-00-00-0A-02"
+	mpan1    = "1900000000001"
+	mpan2    = "1900000000002"
+	mprn1    = "7000001"
+	startDay = "2026-03-02"
+)
+
+var start = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+type world struct {
+	svc *registration.Service
+	st  store.Store
+	rep store.Reporting
+	clk *clock.Virtual
+	seq map[string]int64
+}
+
+func newWorld(t *testing.T, sp *spec.Spec) *world {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if sp == nil {
+		sp = spec.MustDefault()
+	}
+	clk := clock.NewVirtual(start)
+	svc, err := registration.New(st, sp, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []store.User{{ID: eno, Role: "ENO"}, {ID: eno2, Role: "ENO"}, {ID: gno, Role: "GNO"}, {ID: supA, Role: "EIS"}, {ID: supB, Role: "EIS"}} {
+		u.Entered = true
+		must(t, st.PutUser(ctx, u))
+	}
+	for _, r := range []string{rdpA, rdpB} {
+		_, err := svc.AddRDP(ctx, r, "RDP "+r[len(r)-2:], "")
+		must(t, err)
+	}
+	for _, n := range [][2]string{{eno, rdpA}, {gno, rdpA}, {eno2, rdpB}} {
+		_, err := svc.Nominate(ctx, n[0], n[1])
+		must(t, err)
+	}
+	return &world{svc: svc, st: st, rep: svc.Reporting(), clk: clk, seq: map[string]int64{}}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// file writes a file of the RDP with the next sequence number of its fuel.
+func (w *world) file(t *testing.T, format, rdp, kind, fuel string, rows ...map[string]string) []byte {
+	t.Helper()
+	w.seq[rdp+fuel]++
+	var b bytes.Buffer
+	h := registration.Header{RDP: rdp, Kind: kind, Fuel: fuel, Sequence: w.seq[rdp+fuel], Created: w.clk.Now()}
+	must(t, registration.Write(&b, format, h, w.svc.Columns(), rows))
+	return b.Bytes()
+}
+
+func row(mpxn, from, no, sup string) map[string]string {
+	r := map[string]string{"mpxn": mpxn, "effective_from": from, "network_operator": no, "import_supplier": sup, "meter_agent": "MA01"}
+	if len(mpxn) == 13 {
+		r["profile_class"] = "01"
+	}
+	return r
+}
+
+func (w *world) history(t *testing.T, mpxns ...string) []string {
+	t.Helper()
+	h, err := w.rep.RegistrationHistory(t.Context(), mpxns)
+	must(t, err)
+	var out []string
+	for _, r := range h {
+		out = append(out, fmt.Sprintf("%s %s %s", r.MPxN, r.EffectiveFrom.Format(time.DateOnly), r.ImportSupplier))
+	}
+	return out
+}
+
+func (w *world) supplierOn(t *testing.T, mpxn string, at time.Time) string {
+	t.Helper()
+	regs, err := w.st.Registrations(t.Context(), []string{mpxn}, at)
+	must(t, err)
+	if len(regs) == 0 {
+		return ""
+	}
+	return regs[0].ImportSupplier
+}
+
+func TestLoadAppliesWholeOrNothing(t *testing.T) {
+	tests := []struct {
+		note      string
+		format    string
+		rdp       string
+		fuel      string
+		rows      []map[string]string
+		mangle    func([]byte) []byte
+		state     string
+		refused   bool
+		incident  string
+		badLines  []int
+		badCodes  []string
+		wantHeld  []string
+		wantError string
+	}{
+		{
+			note: "csv, electricity", format: "csv", rdp: rdpA, fuel: "electricity",
+			rows:     []map[string]string{row(mpan1, "2026-01-01", eno, supA), row(mpan1, "2026-04-01", eno, supB), row(mpan2, "2026-01-01", eno, supA)},
+			state:    registration.StateApplied,
+			wantHeld: []string{mpan1 + " 2026-01-01 " + supA, mpan1 + " 2026-04-01 " + supB, mpan2 + " 2026-01-01 " + supA},
+		},
+		{
+			note: "json lines, gas, for the second network the RDP serves", format: "jsonl", rdp: rdpA, fuel: "gas",
+			rows:     []map[string]string{row(mprn1, "2026-01-01", gno, gasSup)},
+			state:    registration.StateApplied,
+			wantHeld: []string{mprn1 + " 2026-01-01 " + gasSup},
+		},
+		{
+			note: "one bad row: rejected whole, the row named", format: "csv", rdp: rdpA, fuel: "electricity",
+			rows:     []map[string]string{row(mpan1, "2026-01-01", eno, supA), row("19000000000", "2026-01-01", eno, supA), row(mpan2, "2026-01-01", eno, supA)},
+			state:    registration.StateRejected,
+			incident: registration.IncidentErrors,
+			badLines: []int{4}, badCodes: []string{registration.CodePattern},
+		},
+		{
+			note: "one bad row in json lines", format: "jsonl", rdp: rdpA, fuel: "electricity",
+			rows:     []map[string]string{row(mpan1, "2026-01-01", eno, supA), row(mpan2, "2026-13-01", eno, supA)},
+			state:    registration.StateRejected,
+			incident: registration.IncidentErrors,
+			badLines: []int{3}, badCodes: []string{registration.CodeDate},
+		},
+		{
+			note: "a network that did not nominate the RDP: refused", format: "csv", rdp: rdpA, fuel: "electricity",
+			rows:     []map[string]string{row(mpan1, "2026-01-01", eno, supA), row(mpan2, "2026-01-01", eno2, supA)},
+			state:    registration.StateRejected,
+			refused:  true,
+			incident: registration.IncidentRejected,
+			badLines: []int{4}, badCodes: []string{registration.CodeNotNominated},
+		},
+		{
+			note: "a network operator of the other fuel", format: "csv", rdp: rdpA, fuel: "electricity",
+			rows:     []map[string]string{row(mpan1, "2026-01-01", gno, supA)},
+			state:    registration.StateRejected,
+			incident: registration.IncidentErrors,
+			badLines: []int{3}, badCodes: []string{registration.CodeFuel},
+		},
+		{
+			note: "several faults in one row, and a duplicate", format: "csv", rdp: rdpA, fuel: "gas",
+			rows: []map[string]string{
+				{"mpxn": mprn1, "effective_from": "2026-01-01", "network_operator": gno, "profile_class": "01", "export_supplier": supA},
+				row(mprn1, "2026-02-01", gno, gasSup), row(mprn1, "2026-02-01", gno, gasSup),
+			},
+			state:    registration.StateRejected,
+			incident: registration.IncidentErrors,
+			badLines: []int{3, 3, 5}, badCodes: []string{registration.CodeFuel, registration.CodeFuel, registration.CodeDuplicate},
+		},
+		{
+			note: "truncated: no trailer", format: "csv", rdp: rdpA, fuel: "electricity",
+			rows: []map[string]string{row(mpan1, "2026-01-01", eno, supA), row(mpan2, "2026-01-01", eno, supA)},
+			mangle: func(b []byte) []byte {
+				return b[:bytes.LastIndex(bytes.TrimRight(b, "\n"), []byte("\n"))+1]
+			},
+			state:    registration.StateRejected,
+			incident: registration.IncidentNotConforming,
+		},
+		{
+			note: "unknown column", format: "csv", rdp: rdpA, fuel: "electricity",
+			rows:     []map[string]string{row(mpan1, "2026-01-01", eno, supA)},
+			mangle:   func(b []byte) []byte { return bytes.Replace(b, []byte("meter_agent"), []byte("meter_agnet"), 1) },
+			state:    registration.StateRejected,
+			incident: registration.IncidentNotConforming,
+		},
+		{
+			note: "a file naming another RDP", format: "csv", rdp: rdpB, fuel: "electricity",
+			rows:     []map[string]string{row(mpan1, "2026-01-01", eno, supA)},
+			state:    registration.StateRejected,
+			refused:  true,
+			incident: registration.IncidentRejected,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			ctx := t.Context()
+			w := newWorld(t, nil)
+			data := w.file(t, tc.format, tc.rdp, registration.KindIncremental, tc.fuel, tc.rows...)
+			if tc.mangle != nil {
+				data = tc.mangle(data)
+			}
+			res, err := w.svc.Load(ctx, rdpA, "f."+tc.format, data)
+			must(t, err)
+			if res.File.State != tc.state || res.Refused != tc.refused {
+				t.Fatalf("state %s refused %v, want %s %v: %s", res.File.State, res.Refused, tc.state, tc.refused, res.Summary())
+			}
+			var lines []int
+			var codes []string
+			for _, e := range res.Errors {
+				lines, codes = append(lines, e.Line), append(codes, e.Code)
+			}
+			if fmt.Sprint(lines) != fmt.Sprint(tc.badLines) || fmt.Sprint(codes) != fmt.Sprint(tc.badCodes) {
+				t.Fatalf("rows at fault %v %v, want %v %v: %v", lines, codes, tc.badLines, tc.badCodes, res.Errors)
+			}
+			incs, err := w.svc.Incidents(ctx, store.IncidentFilter{})
+			must(t, err)
+			if tc.incident == "" {
+				if len(incs) != 0 {
+					t.Fatalf("incidents %+v", incs)
+				}
+			} else {
+				if len(incs) != 1 || incs[0].Kind != tc.incident || incs[0].File != res.File.ID {
+					t.Fatalf("incidents %+v, want one %s", incs, tc.incident)
+				}
+				// The incident names the rows at fault.
+				var d struct {
+					Rows []registration.RowError `json:"rows"`
+				}
+				must(t, json.Unmarshal(incs[0].Detail, &d))
+				if len(d.Rows) != len(tc.badLines) || incs[0].Rows != len(uniq(tc.badLines)) {
+					t.Fatalf("incident detail %s, rows %d", incs[0].Detail, incs[0].Rows)
+				}
+			}
+			// Whole or nothing.
+			held := w.history(t, mpan1, mpan2, mprn1)
+			if fmt.Sprint(held) != fmt.Sprint(tc.wantHeld) {
+				t.Fatalf("held %v, want %v", held, tc.wantHeld)
+			}
+			f, err := w.rep.GetRegistrationFile(ctx, res.File.ID)
+			must(t, err)
+			if f.State != tc.state {
+				t.Fatalf("file recorded %s", f.State)
+			}
+		})
+	}
+}
+
+func uniq(xs []int) []int {
+	var out []int
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func TestUnknownRDPIsNotServed(t *testing.T) {
+	w := newWorld(t, nil)
+	_, err := w.svc.Load(t.Context(), "00-00-00-00-00-00-0D-09", "f", []byte("x"))
+	if err == nil || !strings.Contains(err.Error(), "unknown RDP") {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := w.svc.Nominate(t.Context(), supA, rdpA); err == nil {
+		t.Fatal("a supplier nominated an RDP")
+	}
+}
+
+func TestFutureChangeOfSupplierHasItsDate(t *testing.T) {
+	ctx := t.Context()
+	w := newWorld(t, nil)
+	res, err := w.svc.Load(ctx, rdpA, "f", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", row(mpan1, "2026-01-01", eno, supA)))
+	must(t, err)
+	if !res.Applied() {
+		t.Fatal(res.Summary())
+	}
+	// The change of supplier arrives on 2 March, effective 1 April.
+	res, err = w.svc.Load(ctx, rdpA, "f", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", row(mpan1, "2026-04-01", eno, supB)))
+	must(t, err)
+	if !res.Applied() {
+		t.Fatal(res.Summary())
+	}
+	april := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{{start, supA}, {april.Add(-time.Nanosecond), supA}, {april, supB}, {april.AddDate(1, 0, 0), supB}} {
+		if got := w.supplierOn(t, mpan1, tc.at); got != tc.want {
+			t.Errorf("registered on %s: %s, want %s", tc.at, got, tc.want)
+		}
+	}
+	// A withdrawn change: the record is deleted by an incremental file.
+	del := row(mpan1, "2026-04-01", eno, supB)
+	del["action"] = "delete"
+	res, err = w.svc.Load(ctx, rdpA, "f", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", del))
+	must(t, err)
+	if !res.Applied() || w.supplierOn(t, mpan1, april) != supA {
+		t.Fatalf("withdrawn change: %s; supplier %s", res.Summary(), w.supplierOn(t, mpan1, april))
+	}
+}
+
+func TestSequence(t *testing.T) {
+	ctx := t.Context()
+	w := newWorld(t, nil)
+	load := func(seq int64) *registration.Result {
+		t.Helper()
+		w.seq[rdpA+"electricity"] = seq - 1
+		res, err := w.svc.Load(ctx, rdpA, "f", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", row(mpan1, fmt.Sprintf("2026-01-%02d", seq), eno, supA)))
+		must(t, err)
+		return res
+	}
+	if r := load(1); !r.Applied() || len(r.Incidents) != 0 {
+		t.Fatal(r.Summary())
+	}
+	if r := load(1); r.Applied() || r.Incidents[0].Kind != registration.IncidentRejected {
+		t.Fatalf("a reused sequence: %s", r.Summary())
+	}
+	r := load(4)
+	if !r.Applied() || len(r.Incidents) != 1 || r.Incidents[0].Kind != registration.IncidentNotReceived ||
+		!strings.Contains(r.Incidents[0].Summary, "files 2 to 3 not received") {
+		t.Fatalf("a gap: %s", r.Summary())
+	}
+}
+
+func TestFullFileAndTheMaster(t *testing.T) {
+	held := []map[string]string{row(mpan1, "2026-01-01", eno, supA), row(mpan2, "2026-01-01", eno, supA), row("1900000000003", "2026-01-01", eno, supA)}
+	// The RDP's full file: mpan1 agrees, mpan2 has another supplier from
+	// February, mpan3 is missing, mpan4 is new.
+	full := []map[string]string{row(mpan1, "2026-01-01", eno, supA), row(mpan2, "2026-01-01", eno, supA), row(mpan2, "2026-02-01", eno, supB), row("1900000000004", "2026-01-01", eno, supB)}
+	dcc := *spec.MustDefault()
+	dcc.RegistrationData.Master = "dcc"
+	tests := []struct {
+		note    string
+		sp      *spec.Spec
+		applied bool
+		want    []string
+	}{
+		{"the RDP is master: its records replace those held", nil, true, []string{
+			mpan1 + " 2026-01-01 " + supA, mpan2 + " 2026-01-01 " + supA, mpan2 + " 2026-02-01 " + supB,
+			"1900000000003 2026-01-01 " + supA, "1900000000004 2026-01-01 " + supB}},
+		{"the DCC is master: nothing applied", &dcc, false, []string{
+			mpan1 + " 2026-01-01 " + supA, mpan2 + " 2026-01-01 " + supA, "1900000000003 2026-01-01 " + supA}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			ctx := t.Context()
+			w := newWorld(t, tc.sp)
+			res, err := w.svc.Load(ctx, rdpA, "inc", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", held...))
+			must(t, err)
+			if !res.Applied() {
+				t.Fatal(res.Summary())
+			}
+			res, err = w.svc.Load(ctx, rdpA, "full", w.file(t, "jsonl", rdpA, registration.KindFull, "electricity", full...))
+			must(t, err)
+			if res.Applied() != tc.applied || len(res.Disputes) != 1 || res.Disputes[0].MPxN != mpan2 ||
+				fmt.Sprint(res.Missing) != "[1900000000003]" || res.Incidents[0].Kind != registration.IncidentMisaligned {
+				t.Fatalf("%s\ndisputes %+v missing %v", res.Summary(), res.Disputes, res.Missing)
+			}
+			got := w.history(t, mpan1, mpan2, "1900000000003", "1900000000004")
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("held %v\nwant %v", got, tc.want)
+			}
+			// The same full file again (next sequence) writes nothing new.
+			if tc.applied {
+				res, err = w.svc.Load(ctx, rdpA, "full", w.file(t, "csv", rdpA, registration.KindFull, "electricity", full...))
+				must(t, err)
+				if !res.Applied() || res.File.Written != 0 || len(res.Disputes) != 0 {
+					t.Fatalf("a repeat: %s", res.Summary())
+				}
+			}
+		})
+	}
+}
+
+func TestRefreshDueInTwoCalendarDays(t *testing.T) {
+	tests := []struct {
+		note        string
+		answerAfter time.Duration // 0: never
+		sweepAt     time.Duration
+		overdue     bool
+		incident    bool
+	}{
+		{"answered in a day", 24 * time.Hour, 49 * time.Hour, false, false},
+		{"not answered after 47 hours: not yet overdue", 0, 47 * time.Hour, false, false},
+		{"at exactly two days: not yet overdue", 0, 48 * time.Hour, false, false},
+		{"not answered in two days: overdue, flagged", 0, 49 * time.Hour, true, true},
+		{"answered late: overdue", 50 * time.Hour, 49 * time.Hour, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			ctx := t.Context()
+			sp := *spec.MustDefault()
+			sp.RegistrationData.FileExpectedEvery = nil // only the refresh here
+			w := newWorld(t, &sp)
+			req, err := w.svc.RequestRefresh(ctx, rdpA, "", "electricity")
+			must(t, err)
+			if want := start.Add(48 * time.Hour); !req.DueAt.Equal(want) {
+				t.Fatalf("due %s, want %s", req.DueAt, want)
+			}
+			answer := func() {
+				res, err := w.svc.Load(ctx, rdpA, "refresh", w.file(t, "csv", rdpA, registration.KindFull, "electricity", row(mpan1, "2026-01-01", eno, supA)))
+				must(t, err)
+				if fmt.Sprint(res.Answered) != fmt.Sprint([]string{req.ID}) {
+					t.Fatalf("answered %v: %s", res.Answered, res.Summary())
+				}
+			}
+			if tc.answerAfter > 0 && tc.answerAfter < tc.sweepAt {
+				w.clk.Set(start.Add(tc.answerAfter))
+				answer()
+			}
+			w.clk.Set(start.Add(tc.sweepAt))
+			raised, err := w.svc.Sweep(ctx)
+			must(t, err)
+			again, err := w.svc.Sweep(ctx)
+			must(t, err)
+			if len(again) != 0 {
+				t.Fatalf("a second sweep raised %v", again)
+			}
+			if tc.answerAfter > tc.sweepAt {
+				w.clk.Set(start.Add(tc.answerAfter))
+				answer()
+			}
+			if (len(raised) == 1) != tc.incident || (tc.incident && raised[0].Kind != registration.IncidentNotReceived) {
+				t.Fatalf("raised %+v", raised)
+			}
+			rs, err := w.svc.Refreshes(ctx, rdpA, false)
+			must(t, err)
+			if rs[0].Overdue != tc.overdue || (!rs[0].OverdueAt.IsZero()) != tc.incident {
+				t.Fatalf("refresh %+v", rs[0])
+			}
+		})
+	}
+}
+
+func TestFileNotReceivedOnCadence(t *testing.T) {
+	ctx := t.Context()
+	w := newWorld(t, nil)
+	// Nominated at start; the spec expects a file every 24 hours.
+	w.clk.Set(start.Add(23 * time.Hour))
+	raised, err := w.svc.Sweep(ctx)
+	must(t, err)
+	if len(raised) != 0 {
+		t.Fatalf("raised %v", raised)
+	}
+	w.clk.Set(start.Add(25 * time.Hour))
+	raised, err = w.svc.Sweep(ctx)
+	must(t, err)
+	if len(raised) != 2 { // both RDPs are silent
+		t.Fatalf("raised %+v", raised)
+	}
+	raised, err = w.svc.Sweep(ctx)
+	must(t, err)
+	if len(raised) != 0 {
+		t.Fatalf("raised twice: %+v", raised)
+	}
+	// A file from rdpA; 25 hours later it is silent again: a new incident.
+	_, err = w.svc.Load(ctx, rdpA, "f", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", row(mpan1, "2026-01-01", eno, supA)))
+	must(t, err)
+	w.clk.Set(start.Add(50 * time.Hour))
+	raised, err = w.svc.Sweep(ctx)
+	must(t, err)
+	if len(raised) != 1 || raised[0].RDP != rdpA {
+		t.Fatalf("raised %+v", raised)
+	}
+}
