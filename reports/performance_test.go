@@ -1,0 +1,140 @@
+package reports_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/reports"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
+)
+
+// TestPerformanceMonths runs March and April 2026 on the virtual clock
+// through the gateway: each month 100 on-demand reads, of which 3 (March)
+// and 5 (April) are delivered 45 seconds after receipt, past the 30-second
+// Target Response Time; future dated requests and alerts on time. Measure 1
+// falls below target in March and below minimum in April, with the wording
+// the source requires.
+func TestPerformanceMonths(t *testing.T) {
+	ctx := t.Context()
+	h := newHarness(t, day("2026-03-01T08:00:00Z"), 10)
+	month := func(m string, late int) {
+		t.Helper()
+		mo, _ := reports.ParseMonth(m)
+		for d := 0; d < 10; d++ {
+			h.to(mo.Day(d + 2).Add(9 * time.Hour))
+			onTime := 10
+			if d == 9 {
+				onTime -= late
+				h.sendLate(late, supA, "4.1", esme(d+1), 45*time.Second)
+			}
+			h.send(onTime, supA, "4.1", esme(d+1), time.Time{})
+			// A future dated display message executed at noon.
+			h.send(1, supA, "3.1", esme(d+1), h.v.Now().Add(3*time.Hour))
+			if err := h.g.DeviceEvent(ctx, esme(d+1), "tamper"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	month("2026-03", 3)
+	month("2026-04", 5)
+	h.to(day("2026-05-02T00:00:00Z"))
+
+	met := h.sp.Performance.Results
+	tests := []struct {
+		month       string
+		within      int
+		result      string
+		requirement string
+		wording     string
+	}{
+		{"2026-03", 97, reports.ResultBelowTarget, met["below_target"].Text, "the DCC must explain the cause"},
+		{"2026-04", 95, reports.ResultBelowMinimum, met["below_minimum"].Text, "report the steps it is taking to rectify the degradation in performance"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.month, func(t *testing.T) {
+			m, _ := reports.ParseMonth(tc.month)
+			rep, err := h.rp.Performance(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m1 := rep.Measures[0]
+			if m1.Number != 1 || m1.Total != 100 || m1.Within != tc.within || *m1.Percent != float64(tc.within) ||
+				m1.Target != 99 || m1.Minimum != 96 || m1.Result != tc.result || m1.Requirement != tc.requirement {
+				t.Fatalf("measure 1: %+v", m1)
+			}
+			if !strings.Contains(m1.Requirement, tc.wording) {
+				t.Fatalf("measure 1 says %q", m1.Requirement)
+			}
+			if len(m1.Services) != 1 || m1.Services[0].Service != "4.1" || m1.Services[0].Within != tc.within || m1.Services[0].Target != "30s" {
+				t.Fatalf("measure 1 by service: %+v", m1.Services)
+			}
+			m2 := rep.Measures[1]
+			if m2.Total != 10 || m2.Within != 10 || m2.Result != reports.ResultMet || m2.Services[0].Service != "3.1" || m2.Services[0].Target != "24h" {
+				t.Fatalf("measure 2: %+v", m2)
+			}
+			m3 := rep.Measures[2]
+			if m3.Total == 0 || m3.Within != m3.Total || m3.Result != reports.ResultMet || m3.Services[0].Service != "A1" {
+				t.Fatalf("measure 3: %+v", m3)
+			}
+			for _, m := range rep.Measures[3:] {
+				if m.Measured || m.Result != reports.ResultNotMeasured || !strings.Contains(m.Requirement, "not yet measured") {
+					t.Fatalf("measure %d: %+v", m.Number, m)
+				}
+			}
+			var text bytes.Buffer
+			if err := rep.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"Measure 1:", "(" + itoa(tc.within) + " of 100 within the Target Response Time)", tc.wording, "not yet measured"} {
+				if !strings.Contains(text.String(), want) {
+					t.Errorf("text lacks %q:\n%s", want, text.String())
+				}
+			}
+			b, err := json.Marshal(rep)
+			if err != nil || !bytes.Contains(b, []byte(`"result":"`+tc.result+`"`)) {
+				t.Fatalf("json %s %v", b, err)
+			}
+		})
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestDue: each service and category is due as the spec says.
+func TestDue(t *testing.T) {
+	sp := spec.MustDefault()
+	at := day("2026-03-02T09:00:00Z")
+	exec := at.Add(48 * time.Hour)
+	tests := []struct {
+		note string
+		rt   store.ResponseTiming
+		want time.Time
+	}{
+		{"on demand: 30 s from receipt", store.ResponseTiming{Service: "4.1", Category: "on_demand", ReceivedAt: at}, at.Add(30 * time.Second)},
+		{"future dated: 24 h from execution", store.ResponseTiming{Service: "3.1", Category: "future_dated", ReceivedAt: at, ExecuteAt: exec}, exec.Add(24 * time.Hour)},
+		{"scheduled: note 404's 24 h from the run", store.ResponseTiming{Service: "4.8", Category: "scheduled", ReceivedAt: at, ExecuteAt: exec}, exec.Add(24 * time.Hour)},
+		{"6.8 on demand: 30 s for the configuration", store.ResponseTiming{Service: "6.8", Category: "on_demand", ReceivedAt: at}, at.Add(30 * time.Second)},
+		{"6.8 future dated: 24 h for the billing data", store.ResponseTiming{Service: "6.8", Category: "future_dated", ReceivedAt: at, ExecuteAt: exec}, exec.Add(24 * time.Hour)},
+		{"11.1: five days", store.ResponseTiming{Service: "11.1", Category: "future_dated", ReceivedAt: at, ExecuteAt: exec}, exec.Add(120 * time.Hour)},
+		{"critical on demand: the gateway's record (from the signature)", store.ResponseTiming{Service: "6.11", Category: "on_demand", PreCommand: true, ReceivedAt: at, DueAt: at.Add(time.Hour)}, at.Add(time.Hour)},
+		{"critical future dated: from execution", store.ResponseTiming{Service: "6.11", Category: "future_dated", PreCommand: true, ReceivedAt: at, ExecuteAt: exec, DueAt: at.Add(time.Hour)}, exec.Add(24 * time.Hour)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, ok := reports.Due(sp, tc.rt)
+			if !ok || !got.Equal(tc.want) {
+				t.Fatalf("due %s %v, want %s", got, ok, tc.want)
+			}
+		})
+	}
+	raised := at.Add(time.Minute)
+	d := store.Delivery{Kind: "alert", Payload: []byte(`{"raised_at":"` + raised.Format(time.RFC3339Nano) + `"}`), DueAt: at}
+	if got := reports.AlertDue(sp, d); !got.Equal(raised.Add(60 * time.Second)) {
+		t.Fatalf("alert due %s", got)
+	}
+}

@@ -1,0 +1,274 @@
+// Package reports is how the gateway measures itself against the code: the
+// Code Performance Measures of para 259-262 over a month (performance.go),
+// and managing demand of para 267-273 (demand.go): users' six-month
+// forecasts, the Monthly Service Metrics of Table 5.3 (CEL from the spec,
+// compiled once), the report of usage at or above 110% of forecast or
+// threshold, and the aggregate usage for publication.
+//
+// User ASMS (para 408) needs the number of Smart Metering Systems enrolled
+// by, or on the network of, each user on the 15th of each month. The
+// inventory keeps no history of device statuses, so the counts are recorded
+// as a daily snapshot (RecordEnrolment, idempotent per day; the gateway
+// calls it daily, and at least on the 15th). For a 15th without a snapshot
+// the report counts from the inventory as it is now with the Registration
+// Data in effect on that 15th, and marks the figure estimated.
+package reports
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/cel-go/cel"
+
+	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
+)
+
+// Error is a refusal with a stable code (forecasts).
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Is matches errors by code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Codes of Error.
+const (
+	CodeForecastInvalid = "forecast_invalid"
+	CodeUnknownUser     = "unknown_user"
+)
+
+// Reports makes the reports from a store. It is safe for concurrent use.
+type Reports struct {
+	st  store.Store
+	rep store.Reporting
+	sp  *spec.Spec
+	clk clock.Clock
+	// thresholds are Table 5.3's rows with their compiled formulas.
+	thresholds []threshold
+}
+
+type threshold struct {
+	row       *spec.Threshold
+	metric    cel.Program
+	threshold cel.Program
+}
+
+// New compiles the formulas of Table 5.3 once. st must implement
+// store.Reporting (pass the store itself, not a wrapper of it).
+func New(st store.Store, sp *spec.Spec, clk clock.Clock) (*Reports, error) {
+	rep, ok := st.(store.Reporting)
+	if !ok {
+		return nil, fmt.Errorf("reports: store %T does not implement store.Reporting", st)
+	}
+	ths, err := compileThresholds(sp)
+	if err != nil {
+		return nil, err
+	}
+	return &Reports{st: st, rep: rep, sp: sp, clk: clk, thresholds: ths}, nil
+}
+
+// The variables of Table 5.3's formulas (spec/thresholds.cue).
+var celEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable("requests_m", cel.IntType),
+		cel.Variable("requests_12m", cel.IntType),
+		cel.Variable("enrolled_15th", cel.DoubleType),
+		cel.Variable("asms_m", cel.DoubleType),
+		cel.Variable("scale_12m", cel.DoubleType),
+		cel.Variable("days_in_month", cel.IntType),
+	)
+})
+
+// compileThresholds compiles each row's metric and threshold, sharing a
+// program between rows with the same source.
+func compileThresholds(sp *spec.Spec) ([]threshold, error) {
+	env, err := celEnv()
+	if err != nil {
+		return nil, err
+	}
+	cache := map[string]cel.Program{}
+	compile := func(id, what, src string) (cel.Program, error) {
+		if p, ok := cache[src]; ok {
+			return p, nil
+		}
+		ast, iss := env.Compile(src)
+		if iss.Err() != nil {
+			return nil, fmt.Errorf("reports: spec threshold %s %s: %w", id, what, iss.Err())
+		}
+		if ast.OutputType() != cel.DoubleType {
+			return nil, fmt.Errorf("reports: spec threshold %s %s: %q is %s, want double", id, what, src, ast.OutputType())
+		}
+		p, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+		if err != nil {
+			return nil, err
+		}
+		cache[src] = p
+		return p, nil
+	}
+	var out []threshold
+	for _, t := range sp.Thresholds {
+		m, err := compile(t.ID, "metric", t.Metric)
+		if err != nil {
+			return nil, err
+		}
+		th, err := compile(t.ID, "threshold", t.Threshold)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, threshold{row: t, metric: m, threshold: th})
+	}
+	return out, nil
+}
+
+func evalDouble(p cel.Program, vars map[string]any) (float64, error) {
+	out, _, err := p.Eval(vars)
+	if err != nil {
+		return 0, err
+	}
+	v, ok := out.Value().(float64)
+	if !ok {
+		return 0, fmt.Errorf("reports: formula gave %T, want double", out.Value())
+	}
+	return v, nil
+}
+
+// ------------------------------------------------------------- enrolment
+
+// CountEnrolled counts the Smart Metering Systems Enrolled (para 173-174:
+// the devices spec.enrolment requires for the fuel are commissioned) per
+// user named by the Registration Data in effect at time at: a supplier
+// counts the systems it is registered for (import or export), a network
+// operator those on its network (para 408). The inventory is read as it is
+// now.
+func (r *Reports) CountEnrolled(ctx context.Context, at time.Time) (map[string]int, error) {
+	devs, err := r.st.Devices(ctx, store.DeviceFilter{})
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]store.Device, len(devs))
+	onHub := map[string][]store.Device{}
+	for _, d := range devs {
+		byID[d.ID] = d
+		if d.CHF != "" {
+			onHub[d.CHF] = append(onHub[d.CHF], d)
+		}
+	}
+	const commissioned = "commissioned"
+	has := func(meter store.Device, typ string) bool {
+		if meter.CHF == "" {
+			return false
+		}
+		if typ == "CHF" {
+			return byID[meter.CHF].Status == commissioned
+		}
+		for _, d := range onHub[meter.CHF] {
+			if d.Type == typ && d.Status == commissioned && (d.Meter == "" || d.Meter == meter.ID) {
+				return true
+			}
+		}
+		return false
+	}
+	enrolled := map[string]bool{}
+	for _, m := range devs {
+		t := r.sp.DeviceType(m.Type)
+		if t == nil || t.Class != "meter" || m.Status != commissioned || m.MPxN == "" {
+			continue
+		}
+		req, ok := r.sp.Enrolment[t.Fuel]
+		if !ok {
+			continue
+		}
+		all := true
+		for _, need := range req.Requires {
+			if need != m.Type && !has(m, need) {
+				all = false
+				break
+			}
+		}
+		if all {
+			enrolled[m.MPxN] = true
+		}
+	}
+	regs, err := r.rep.RegistrationsInEffect(ctx, at, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Which fields of the Registration Data name a user (spec roles).
+	fields := map[string]bool{}
+	for _, role := range r.sp.Roles {
+		if role.Registration != nil {
+			fields[role.Registration.Field] = true
+		}
+	}
+	counts := map[string]int{}
+	for _, g := range regs {
+		if !enrolled[g.MPxN] {
+			continue
+		}
+		named := map[string]bool{}
+		for f := range fields {
+			var who string
+			switch f {
+			case "import_supplier":
+				who = g.ImportSupplier
+			case "export_supplier":
+				who = g.ExportSupplier
+			case "network_operator":
+				who = g.NetworkOperator
+			}
+			if who != "" && !named[who] {
+				named[who] = true
+				counts[who]++
+			}
+		}
+	}
+	return counts, nil
+}
+
+// RecordEnrolment records today's counts of enrolled systems per user (the
+// snapshot User ASMS reads, para 408). Calling it again the same day
+// replaces that day's counts. Call it daily; the reports read the 15th.
+func (r *Reports) RecordEnrolment(ctx context.Context) (map[string]int, error) {
+	now := r.clk.Now()
+	counts, err := r.CountEnrolled(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	return counts, r.rep.PutEnrolmentCounts(ctx, now, counts, now)
+}
+
+// enrolmentOn returns the counts of a day: the snapshot, or (estimated)
+// the inventory as it is now with the Registration Data of that day.
+func (r *Reports) enrolmentOn(ctx context.Context, day time.Time, cache map[time.Time]enrolment) (enrolment, error) {
+	if e, ok := cache[day]; ok {
+		return e, nil
+	}
+	counts, ok, err := r.rep.EnrolmentCounts(ctx, day)
+	if err != nil {
+		return enrolment{}, err
+	}
+	e := enrolment{counts: counts}
+	if !ok {
+		if e.counts, err = r.CountEnrolled(ctx, day.Add(24*time.Hour-time.Nanosecond)); err != nil {
+			return enrolment{}, err
+		}
+		e.estimated = true
+	}
+	cache[day] = e
+	return e, nil
+}
+
+type enrolment struct {
+	counts    map[string]int
+	estimated bool
+}
