@@ -52,6 +52,8 @@ func commands() []command {
 		{"decide", "decide a request against the spec and policy (reads JSON)", runDecide},
 		{"config", "print or check the effective serve configuration (secrets masked)", runConfig},
 		{"charges", "a month's Communications Hub charges per party (text, JSON, CSV)", runCharges},
+		{"registration", "the Registration Data Interface: load RDP files, RDPs, nominations, refreshes, incidents", runRegistration},
+		{"report", "the monthly reports: performance (para 262), demand (para 272), forecasts", runReport},
 		{"version", "print the build and the spec's content hash", runVersion},
 	}
 }
