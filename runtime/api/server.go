@@ -20,6 +20,8 @@ type Options struct {
 	// certificate a TLS-terminating proxy forwards (ForwardedCertHeader),
 	// verified against the CA.
 	TrustForwardedCert bool
+	// Mount adds handlers of other services (path -> handler).
+	Mount map[string]http.Handler
 	// Interceptors wrap every handler (logs, traces, metrics).
 	Interceptors []connect.Interceptor
 }
@@ -37,6 +39,9 @@ func Handler(g *gateway.Gateway, o Options) http.Handler {
 	mux.Handle(path, h)
 	if o.Admin {
 		path, h := dccgatev1connect.NewAdminServiceHandler(&AdminServer{G: g, CA: o.CA}, opts...)
+		mux.Handle(path, h)
+	}
+	for path, h := range o.Mount {
 		mux.Handle(path, h)
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })

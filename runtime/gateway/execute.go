@@ -74,6 +74,13 @@ func (g *Gateway) SubmitSigned(ctx context.Context, caller, requestID string, si
 	if r.Signed, err = precommand.AppendSignature(signed, signature); err != nil {
 		return store.Request{}, err
 	}
+	// The Target Response Time runs from the signed Pre-Command (the
+	// deadline for signing no longer applies).
+	if svc := g.sp().ServiceByKey(r.Service); svc != nil {
+		at := r
+		at.ReceivedAt = g.clk.Now()
+		r.DueAt = g.dueAt(svc, at)
+	}
 	r.State = StateAcknowledged
 	if r.Category == "future_dated" && r.ExecuteAt.After(g.clk.Now()) {
 		r.State = StatePending
@@ -355,6 +362,9 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 			}
 			s.Next = next
 		}
+	}
+	if g.cfg.OnDue != nil {
+		g.cfg.OnDue(ctx)
 	}
 	waiting, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateAwaitingSignature}})
 	if err != nil {

@@ -51,6 +51,9 @@ type Config struct {
 	SignatureTTL time.Duration
 	// CommandTimeout bounds one Command over the SMWAN (wall time).
 	CommandTimeout time.Duration
+	// OnDue, if set, runs at the end of each pass of RunDue (work of other
+	// components that falls due on the gateway's clock).
+	OnDue func(ctx context.Context)
 }
 
 // Gateway is a running gateway.

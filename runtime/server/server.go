@@ -21,10 +21,13 @@ import (
 
 	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/registration"
+	"github.com/dccgate/dccgate/reports"
 	"github.com/dccgate/dccgate/runtime/api"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/metrics"
 	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/rdpapi"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/runtime/telemetry"
 	"github.com/dccgate/dccgate/spec"
@@ -218,6 +221,33 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	} else {
 		gc.Clock = clock.Real{}
 	}
+	// Registration Data from RDPs and the reports (chapter 4, para 259-273)
+	// work on the raw store, which has their tables.
+	regSvc, err := registration.New(raw, cfg.Spec, gc.Clock)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	rp, err := reports.New(raw, cfg.Spec, gc.Clock)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	var lastSnapshot string
+	gc.OnDue = func(ctx context.Context) {
+		// Idempotent: overdue RDP files and refreshes raise incidents once;
+		// the enrolled-system count is recorded once a day (para 408).
+		if _, err := regSvc.Sweep(ctx); err != nil {
+			cfg.Logger.Error("registration sweep", "err", err)
+		}
+		if day := gc.Clock.Now().UTC().Format(time.DateOnly); day != lastSnapshot {
+			if _, err := rp.RecordEnrolment(ctx); err != nil {
+				cfg.Logger.Error("recording enrolment", "err", err)
+			} else {
+				lastSnapshot = day
+			}
+		}
+	}
 	g, err := gateway.New(ctx, gc)
 	if err != nil {
 		st.Close()
@@ -268,7 +298,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		protos.SetUnencryptedHTTP2(true)
 		protos.SetHTTP1(true)
 		s.plain = &http.Server{
-			Handler:           s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, TrustForwardedCert: true, Interceptors: interceptors})),
+			Handler: s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, TrustForwardedCert: true, Interceptors: interceptors,
+				Mount: rdpHandlers(regSvc, rp, rdpapi.Options{ForwardedRoots: cfg.PKI.CA.Pool(), HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})})),
 			Protocols:         &protos,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
@@ -282,7 +313,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.http = &http.Server{
-		Handler:           s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Interceptors: interceptors})),
+		Handler: s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Interceptors: interceptors,
+			Mount: rdpHandlers(regSvc, rp, rdpapi.Options{HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})})),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
@@ -374,3 +406,14 @@ func (s *Server) Close() error {
 
 // Done is closed with the serving error when the listener stops.
 func (s *Server) Done() <-chan error { return s.done }
+
+// rdpHandlers are the RegistrationService (RDPs) and the ReportService,
+// mounted beside the gateway's own services.
+func rdpHandlers(reg *registration.Service, rp *reports.Reports, o rdpapi.Options) map[string]http.Handler {
+	out := map[string]http.Handler{}
+	path, h := rdpapi.RegistrationHandler(reg, o)
+	out[path] = h
+	path, h = rdpapi.ReportHandler(rp, o)
+	out[path] = h
+	return out
+}

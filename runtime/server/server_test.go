@@ -404,3 +404,22 @@ func TestSuspensionRemovesSchedules(t *testing.T) {
 		t.Fatalf("after suspension: %+v", r.Msg.GetState())
 	}
 }
+
+// TestReportServiceIsServed: the report service is mounted beside the
+// gateway's and answers a user about its own forecasts.
+func TestReportServiceIsServed(t *testing.T) {
+	srv := startDemo(t)
+	dir := filepath.Join(srv.PKI.Dir, "users")
+	cert, _ := os.ReadFile(filepath.Join(dir, supplier+".pem"))
+	key, _ := os.ReadFile(filepath.Join(dir, supplier+"-key.pem"))
+	cfg, err := pki.ClientTLS(srv.PKI.CA.CertPEM, pki.Issued{CertPEM: cert, KeyPEM: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+	rc := dccgatev1connect.NewReportServiceClient(hc, srv.URL)
+	_, err = rc.ListForecasts(t.Context(), connect.NewRequest(&dccgatev1.ListForecastsRequest{UserId: supplier}))
+	if connect.CodeOf(err) == connect.CodeUnimplemented {
+		t.Fatalf("ReportService is not mounted: %v", err)
+	}
+}
