@@ -36,6 +36,7 @@ type Config struct {
 	Workers      int      `yaml:"workers" flag:"workers" usage:"request workers"`
 	Spec         string   `yaml:"spec" flag:"spec" usage:"spec directory (default: the embedded spec); read again on reload"`
 	Policy       string   `yaml:"policy" flag:"policy" usage:"policy directory of .rego modules (default: the embedded ones); read again on reload"`
+	Traffic      bool     `yaml:"traffic_management" flag:"traffic-management" usage:"turn on the traffic management policy of para 273 (defer or refuse non-critical requests over load)"`
 	Grace        Duration `yaml:"grace" flag:"grace" usage:"on SIGTERM, how long work in flight may run before it is parked in the store for the next start"`
 	Log          Log      `yaml:"log"`
 	SMWAN        SMWAN    `yaml:"smwan"`

@@ -21,6 +21,7 @@ import (
 	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/devices"
 	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/reports/traffic"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec"
 )
@@ -51,6 +52,10 @@ type Config struct {
 	SignatureTTL time.Duration
 	// CommandTimeout bounds one Command over the SMWAN (wall time).
 	CommandTimeout time.Duration
+	// Traffic, if set, is the traffic management policy of para 273 (off
+	// unless enabled): it may defer or refuse requests while the gateway
+	// is over its load.
+	Traffic *traffic.Manager
 	// OnDue, if set, runs at the end of each pass of RunDue (work of other
 	// components that falls due on the gateway's clock).
 	OnDue func(ctx context.Context)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/reports/traffic"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec"
 	"github.com/dccgate/dccgate/spec/dcc"
@@ -140,6 +141,23 @@ func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request
 			return g.store(ctx, rec, counter)
 		default:
 			state = StateHeld
+		}
+	}
+	if state == StateAcknowledged && g.cfg.Traffic != nil {
+		// Para 273: at times of stress the policy may defer or refuse.
+		td, err := g.cfg.Traffic.Decide(ctx, traffic.Request{Service: rec.Service, Category: rec.Category}, traffic.Load{InFlight: g.Stats().InFlight})
+		if err != nil {
+			return store.Request{}, err
+		}
+		switch td.Action {
+		case traffic.Refuse:
+			rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, td.Reason, td.Clause, td.Detail
+			rec.CompletedAt = now
+			return g.store(ctx, rec, counter)
+		case traffic.Defer:
+			state = StatePending
+			rec.ExecuteAt = now.Add(td.DeferFor)
+			rec.Message = td.Reason + ": " + td.Detail
 		}
 	}
 	if d.PreCommand && state != StateHeld {

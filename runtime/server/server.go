@@ -23,6 +23,7 @@ import (
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/registration"
 	"github.com/dccgate/dccgate/reports"
+	"github.com/dccgate/dccgate/reports/traffic"
 	"github.com/dccgate/dccgate/runtime/api"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/metrics"
@@ -37,6 +38,9 @@ import (
 type Config struct {
 	// DataDir holds the SQLite file and the local PKI (pki/).
 	DataDir string
+	// TrafficManagement turns on the traffic management policy of para 273
+	// (policy/rego/traffic.rego): off by default.
+	TrafficManagement bool
 	// StoreURL overrides the store: sqlite:///path or postgres://...
 	StoreURL string
 	// Listen is the address to serve on ("127.0.0.1:0" picks a port).
@@ -230,6 +234,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	rp, err := reports.New(raw, cfg.Spec, gc.Clock)
 	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if gc.Traffic, err = traffic.New(ctx, cfg.Spec, traffic.Enabled(cfg.TrafficManagement)); err != nil {
 		st.Close()
 		return nil, err
 	}
