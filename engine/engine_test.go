@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -278,5 +277,3 @@ func TestEditedSpecChangesDecision(t *testing.T) {
 		t.Fatalf("edited spec: %s %s, want ROLE_NOT_ELIGIBLE", d.Outcome, d.Reason)
 	}
 }
-
-var _ = fmt.Sprint

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/dccgate/dccgate/spec"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
 
@@ -76,8 +75,6 @@ func ReferenceInput(req *Request, f *Facts, fieldErrors []string) map[string]any
 	}
 	return map[string]any{"request": r, "facts": facts}
 }
-
-var _ = spec.Key
 
 // jsonShaped copies a body into values Rego takes ([]string becomes []any).
 func jsonShaped(body map[string]any) map[string]any {

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"strings"
@@ -143,5 +142,4 @@ func TestCELRules(t *testing.T) {
 			}
 		})
 	}
-	_ = context.Background
 }

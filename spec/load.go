@@ -17,7 +17,6 @@ import (
 	"sync"
 
 	"cuelang.org/go/cue"
-	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
@@ -373,5 +372,3 @@ func fromCUE(err error) []*Error {
 // isSchema reports whether a position is in the schema file, so errors point
 // at the data that broke it rather than at the definition.
 func isSchema(p token.Pos) bool { return path.Base(p.Filename()) == "schema.cue" }
-
-var _ = ast.NewIdent

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -223,5 +222,4 @@ func TestKillAfterAcknowledgementLosesNothingRunsNothingTwice(t *testing.T) {
 	if again.Msg.GetState().GetReason() != "REPLAY" {
 		t.Fatalf("replayed ID: %+v", again.Msg.GetState())
 	}
-	_ = context.Background
 }

@@ -7,7 +7,6 @@ package connectgw
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -434,5 +433,3 @@ func (c *Client) Schedules(ctx context.Context, user, device string) (int, error
 	}
 	return int(resp.Msg.GetCount()), nil
 }
-
-var _ = tls.VersionTLS12

@@ -82,10 +82,10 @@ func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request
 	if known {
 		c, perr := parseRequestID(req.RequestID, caller, req.DeviceID)
 		if perr != nil {
-			return g.refuse(rec, dcc.ReasonMalformed, perr.Error(), false), nil
+			return g.refuse(rec, dcc.ReasonMalformed, perr.Error()), nil
 		}
 		if c <= user.LastCounter {
-			return g.refuse(rec, dcc.ReasonReplay, fmt.Sprintf("counter %d is not above the last one accepted, %d", c, user.LastCounter), false), nil
+			return g.refuse(rec, dcc.ReasonReplay, fmt.Sprintf("counter %d is not above the last one accepted, %d", c, user.LastCounter)), nil
 		}
 		counter = c
 	}
@@ -198,7 +198,7 @@ func (g *Gateway) store(ctx context.Context, rec store.Request, counter uint64) 
 	err := g.st.InsertRequest(ctx, rec, counter)
 	switch {
 	case errors.Is(err, store.ErrDuplicate), errors.Is(err, store.ErrStale):
-		return g.refuse(rec, dcc.ReasonReplay, "the Request ID was already used", false), nil
+		return g.refuse(rec, dcc.ReasonReplay, "the Request ID was already used"), nil
 	case err != nil:
 		return store.Request{}, err
 	}
@@ -207,7 +207,7 @@ func (g *Gateway) store(ctx context.Context, rec store.Request, counter uint64) 
 
 // refuse returns a refused request without storing it (its ID may belong to
 // another request).
-func (g *Gateway) refuse(rec store.Request, reason dcc.Reason, msg string, _ bool) store.Request {
+func (g *Gateway) refuse(rec store.Request, reason dcc.Reason, msg string) store.Request {
 	rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(reason), dcc.ReasonClauses[reason], msg
 	rec.CompletedAt = g.clk.Now()
 	return rec

@@ -12,7 +12,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -269,8 +268,6 @@ func Verify(cert *x509.Certificate, msg, sig []byte) bool {
 	h := sha256.Sum256(msg)
 	return ecdsa.VerifyASN1(pub, h[:], sig)
 }
-
-var _ = asn1.Marshal
 
 // IssueAdmin issues the admin client certificate (common name name).
 func (ca *CA) IssueAdmin(name string) (Issued, error) {
