@@ -31,6 +31,14 @@ func All(s *spec.Spec) ([]Output, error) {
 		}
 		outs = append(outs, o)
 	}
+	// Generators of several files.
+	for _, g := range []func(*spec.Spec) ([]Output, error){Suite} {
+		o, err := g(s)
+		if err != nil {
+			return nil, err
+		}
+		outs = append(outs, o...)
+	}
 	return outs, nil
 }
 
