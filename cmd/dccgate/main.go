@@ -46,6 +46,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the gateway (embedded SQLite, demo world, local mTLS)", runServe},
 		{"scenario", "run scenario files against an in-process or a running gateway", runScenario},
+		{"conformance", "run the conformance suite (reports, --role, --target) or its mutation analysis", runConformance},
 		{"dev", "set up local certificates (dev init)", runDev},
 		{"keys", "a user's key and certificate (keys new); correlate and sign a Pre-Command (keys sign)", runKeys},
 		{"spec", "vet, export, show and diff the spec", runSpec},
