@@ -195,15 +195,16 @@ func (g *gen) moveEvent(s *spec.Service) string {
 	return ""
 }
 
-// refusedFrom: no transition of the event moves a device from status, so
-// the transition check refuses a request in it whatever the row's statuses
-// say; allowing the status is an equivalent mutant.
+// refusedFrom: no transition of the event that a request can reach moves a
+// device from status, so the transition check refuses a request in it
+// whatever the row's statuses say; allowing or forbidding the status is an
+// equivalent mutant.
 func (g *gen) refusedFrom(event, status string) bool {
 	if event == "" {
 		return false
 	}
 	for _, t := range g.sp.Transitions {
-		if t.Event == event && slices.Contains(t.From, status) {
+		if t.Event == event && slices.Contains(t.From, status) && !g.deadTransition(t) {
 			return false
 		}
 	}
@@ -322,8 +323,10 @@ func (g *gen) rowMutants(o Options) {
 			g.serviceEdit("spec/add-role/"+slug(key)+"/"+r, "add a role to a row", fmt.Sprintf("%s gains role %s", key, r), rows,
 				setList("roles", append(slices.Clone(s.Roles), r)))
 		}
-		// Critical: Table 5.1 has the column; Table 5.2 has none.
-		if s.DeviceService && every(o, i, 4, 3) {
+		// Critical: Table 5.1 has the column; Table 5.2 has none. Not the
+		// Change of Supplier row: its CoS Party signs it whatever the flag,
+		// so its sender has no Pre-Command either way.
+		if s.DeviceService && !s.CoS && every(o, i, 4, 3) {
 			g.serviceEdit("spec/flip-critical/"+slug(key), "flip the critical flag", fmt.Sprintf("%s critical: %t -> %t", key, s.Critical, !s.Critical), rows,
 				edit(func(src string, open, close int) (string, error) {
 					return setField(src, open, close, "critical", strconv.FormatBool(!s.Critical))
@@ -366,9 +369,16 @@ func (g *gen) rowMutants(o Options) {
 				g.serviceEdit("spec/allow-status/"+slug(key)+"/"+st, "allow a status", fmt.Sprintf("%s also allowed in status %s", key, st), rows,
 					setList("statuses", append(slices.Clone(s.Statuses), st)))
 			}
+			var live []string
+			for _, st := range s.Statuses {
+				if !g.refusedFrom(g.moveEvent(s), st) {
+					live = append(live, st)
+				}
+			}
 			if len(s.Statuses) > 1 && every(o, i, 3, 1) {
-				for _, j := range pick(o, i, len(s.Statuses)) {
-					st := s.Statuses[j]
+				for _, j := range pick(o, i, len(live)) {
+					st := live[j]
+					j := slices.Index(s.Statuses, st)
 					g.serviceEdit("spec/forbid-status/"+slug(key)+"/"+st, "forbid a status", fmt.Sprintf("%s no longer allowed in status %s", key, st), rows,
 						setList("statuses", slices.Delete(slices.Clone(s.Statuses), j, j+1)))
 				}
