@@ -439,7 +439,8 @@ func (g *Gateway) deleteSchedules(ctx context.Context, r store.Request, id strin
 	return map[string]any{"deleted": n}, nil
 }
 
-// removeSchedules deletes a device's schedules (of one user, or all).
+// removeSchedules deletes schedules: a device's (of one user, or all), or
+// with no device, every schedule of a user.
 func (g *Gateway) removeSchedules(ctx context.Context, deviceID, userID string) error {
 	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DeviceID: deviceID, UserID: userID})
 	if err != nil {
@@ -464,16 +465,7 @@ func (g *Gateway) SuspendUser(ctx context.Context, id string) error {
 	if err := g.st.PutUser(ctx, u); err != nil {
 		return err
 	}
-	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{UserID: id})
-	if err != nil {
-		return err
-	}
-	for _, s := range scheds {
-		if err := g.st.DeleteSchedule(ctx, s.ID); err != nil {
-			return err
-		}
-	}
-	return nil
+	return g.removeSchedules(ctx, "", id)
 }
 
 // readInventory (8.2) returns inventory entries by Device ID (with the
