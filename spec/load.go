@@ -257,6 +257,7 @@ func (s *Spec) check(v cue.Value) ErrorSet {
 			}
 		}
 	}
+	s.checkServiceManagement(at)
 	return errs
 }
 

@@ -272,6 +272,9 @@ type Spec struct {
 	Performance      Performance      `json:"performance"`
 	Demand           Demand           `json:"demand"`
 	Traffic          Traffic          `json:"traffic"`
+	// ServiceManagement is spec/service_management.cue: maintenance,
+	// releases, incidents, the Self-Service Interface and the Service Desk.
+	ServiceManagement ServiceManagement `json:"service_management"`
 	// Hash is the SHA-256 of the spec's files, in name order.
 	Hash string `json:"hash"`
 

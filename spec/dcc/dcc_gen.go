@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "3937d6128ec4f8bdfcebeee6b776abbc17e8db3497641c819f0ae0ee55a17d86"
+const SpecHash = "49e9d279df36624ce29d347c10aead6762b696b1b27e800a7c51757ebf1cf4c9"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
@@ -87,6 +87,7 @@ const (
 	ReasonAnomaly              Reason = "ANOMALY"                // para 134, 135, footnote 14
 	ReasonReplay               Reason = "REPLAY"                 // interface rules (para 133)
 	ReasonPredecessorFailed    Reason = "PREDECESSOR_FAILED"     // para 127
+	ReasonMaintenance          Reason = "MAINTENANCE"            // para 213, 246
 )
 
 // ReasonClauses gives the clause each reason comes from.
@@ -99,6 +100,7 @@ var ReasonClauses = map[Reason]string{
 	ReasonDeviceStatus:         "para 134, 187, note 406",
 	ReasonDeviceType:           "para 134, Annex 5 para 399",
 	ReasonDeviceUnknown:        "para 134, 187",
+	ReasonMaintenance:          "para 213, 246",
 	ReasonMalformed:            "para 133, 134",
 	ReasonMeterNotCommissioned: "para 171, 187",
 	ReasonMpxnHasMeter:         "para 187",
