@@ -1,0 +1,143 @@
+package dccgate.incidents_test
+
+import data.dccgate.incidents
+
+# A premises with an electricity import supplier E, an export supplier X and
+# a gas supplier G sharing one Communications Hub.
+all3 := {"electricity_import": "E", "electricity_export": "X", "gas_import": "G"}
+
+alloc(area, visit, dev, suppliers) := r if {
+	r := incidents.responsibility with input as {
+		"incident": {"area": area, "needs_visit": visit},
+		"device": dev,
+		"suppliers": suppliers,
+	}
+}
+
+chf := {"type": "CHF", "meter_type": ""}
+
+# ------------------------------------------------ para 228: the DCC
+
+test_smwan_is_dcc if {
+	r := alloc("smwan", false, chf, all3)
+	r.party == "dcc"
+	r.clause == "para 228"
+	r.interested == ["E", "G", "X"]
+}
+
+test_data_services_is_dcc if {
+	alloc("data_services", false, {"type": "", "meter_type": ""}, all3).party == "dcc"
+}
+
+test_hub_remote_maintenance_is_dcc if {
+	alloc("hub_remote_maintenance", false, chf, all3).party == "dcc"
+}
+
+test_hub_remote_upgrade_is_dcc if {
+	alloc("hub_remote_upgrade", false, chf, all3).party == "dcc"
+}
+
+# ------------------------------------------------ para 229-230: the supplier
+
+test_electricity_meter_is_its_import_supplier if {
+	r := alloc("smart_meter", false, {"type": "ESME", "meter_type": ""}, all3)
+	r.party == "supplier"
+	r.user_id == "E"
+	r.rule == "meter_supplier"
+	r.interested == ["G", "X", "dcc"]
+}
+
+test_gas_meter_is_the_gas_supplier if {
+	r := alloc("smart_meter", false, {"type": "GSME", "meter_type": ""}, all3)
+	r.user_id == "G"
+	r.clause == "para 229"
+}
+
+test_ihd_is_the_supplier_of_its_meter if {
+	alloc("ihd", false, {"type": "IHD", "meter_type": "ESME"}, all3).user_id == "E"
+	alloc("ihd", false, {"type": "IHD", "meter_type": "GSME"}, all3).user_id == "G"
+}
+
+test_han_not_shared_is_the_sole_supplier if {
+	r := alloc("han", false, chf, {"electricity_import": "", "electricity_export": "", "gas_import": "G"})
+	r.user_id == "G"
+	r.rule == "sole_supplier"
+}
+
+test_visit_is_a_supplier if {
+	r := alloc("visit", true, chf, {"electricity_import": "E", "electricity_export": "", "gas_import": ""})
+	r.party == "supplier"
+	r.user_id == "E"
+}
+
+# A hub fault that cannot be resolved remotely needs a visit: the supplier,
+# not the DCC (para 229, last bullet), the gas proxy function included.
+test_hub_needing_a_visit_is_the_supplier if {
+	r := alloc("hub_remote_maintenance", true, chf, all3)
+	r.party == "supplier"
+	r.user_id == "E"
+	alloc("smwan", true, {"type": "GPF", "meter_type": ""}, all3).user_id == "E"
+}
+
+# ------------------------------------------------ para 231: the lead supplier
+
+test_shared_electricity_import_leads_over_gas if {
+	r := alloc("visit", true, chf, {"electricity_import": "E", "electricity_export": "", "gas_import": "G"})
+	r.user_id == "E"
+	r.rule == "lead_electricity_import"
+	r.interested == ["G", "dcc"]
+}
+
+test_shared_import_leads_over_export if {
+	r := alloc("han", false, chf, {"electricity_import": "", "electricity_export": "X", "gas_import": "G"})
+	r.user_id == "G"
+	r.rule == "lead_gas_import"
+	r2 := alloc("han", false, chf, {"electricity_import": "E", "electricity_export": "X", "gas_import": ""})
+	r2.user_id == "E"
+}
+
+test_same_supplier_for_both_fuels_is_not_shared if {
+	r := alloc("han", false, chf, {"electricity_import": "S", "electricity_export": "", "gas_import": "S"})
+	r.rule == "sole_supplier"
+	r.user_id == "S"
+}
+
+test_no_supplier_no_allocation if {
+	not alloc("smart_meter", false, {"type": "GSME", "meter_type": ""}, {"electricity_import": "E", "electricity_export": "", "gas_import": ""})
+}
+
+# ------------------------------------------------ raising (para 226-227, 254)
+
+test_non_user_refused if {
+	d := incidents.raise with input as {"raiser": {"user": false, "entered": false}, "diagnostic": {"tool": "chf_reachability", "result": "unreachable"}}
+	not d.allowed
+	d.code == "NOT_A_USER"
+	d.clause == "para 254"
+}
+
+test_user_without_entry_refused if {
+	d := incidents.raise with input as {"raiser": {"user": true, "entered": false}, "diagnostic": {"tool": "chf_reachability", "result": "unreachable"}}
+	d.code == "NOT_A_USER"
+}
+
+test_no_diagnostic_refused if {
+	d := incidents.raise with input as {"raiser": {"user": true, "entered": true}}
+	not d.allowed
+	d.code == "DIAGNOSTIC_REQUIRED"
+	d2 := incidents.raise with input as {"raiser": {"user": true, "entered": true}, "diagnostic": {"tool": "guesswork", "result": "x"}}
+	d2.code == "DIAGNOSTIC_REQUIRED"
+}
+
+test_user_with_diagnostic_allowed if {
+	d := incidents.raise with input as {"raiser": {"user": true, "entered": true}, "diagnostic": {"tool": "chf_reachability", "result": "unreachable"}}
+	d.allowed
+}
+
+# ------------------------------------------------ statuses
+
+test_transitions if {
+	incidents.transition_allowed with input as {"from": "open", "to": "allocated"}
+	incidents.transition_allowed with input as {"from": "resolved", "to": "closed"}
+	not incidents.transition_allowed with input as {"from": "closed", "to": "open"}
+	not incidents.transition_allowed with input as {"from": "open", "to": "closed"}
+}
