@@ -258,6 +258,7 @@ func (s *Spec) check(v cue.Value) ErrorSet {
 		}
 	}
 	s.checkServiceManagement(at)
+	s.checkDUIS(at)
 	return errs
 }
 

@@ -272,6 +272,8 @@ type Spec struct {
 	Performance      Performance      `json:"performance"`
 	Demand           Demand           `json:"demand"`
 	Traffic          Traffic          `json:"traffic"`
+	// DUIS is spec/duis.cue: the DUIS XML interface mapped onto the schedule.
+	DUIS DUIS `json:"duis"`
 	// ServiceManagement is spec/service_management.cue: maintenance,
 	// releases, incidents, the Self-Service Interface and the Service Desk.
 	ServiceManagement ServiceManagement `json:"service_management"`
@@ -312,6 +314,7 @@ func (s *Spec) index() {
 	for _, r := range s.Reasons {
 		s.reasons[r.Code] = r
 	}
+	s.DUIS.index(s)
 }
 
 // Service returns the row for ref and variant, or nil.

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "49e9d279df36624ce29d347c10aead6762b696b1b27e800a7c51757ebf1cf4c9"
+const SpecHash = "7abc5cbc5dc371e43582b75a85f19488a390eae23966dfaf162c3e5433c207e3"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -1,0 +1,188 @@
+package spec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// DUIS is spec/duis.cue: how the DUIS XML interface maps onto the schedule.
+type DUIS struct {
+	Namespace        string                    `json:"namespace"`
+	SchemaVersion    string                    `json:"schema_version"`
+	ExecutionElement string                    `json:"execution_element"`
+	Clause           string                    `json:"clause"`
+	Endpoints        map[string]DUISEndpoint   `json:"endpoints"`
+	CommandVariants  map[string]CommandVariant `json:"command_variants"`
+	ResponseCodes    map[string]string         `json:"response_codes"`
+	ReasonCodes      map[string]string         `json:"reason_codes"`
+	EnvelopeCodes    map[string]string         `json:"envelope_codes"`
+	SRVs             []*SRV                    `json:"srvs"`
+	Postdated        []*PostdatedSRV           `json:"postdated"`
+
+	bySRV          map[string]*SRV
+	postdatedBySRV map[string]*PostdatedSRV
+}
+
+// DUISEndpoint is one web service URL of the DCC User Gateway.
+type DUISEndpoint struct {
+	Path string `json:"path"`
+	Doc  string `json:"doc"`
+}
+
+// CommandVariant is one DUIS CommandVariant value. Critical nil means the
+// variant does not constrain the critical flag.
+type CommandVariant struct {
+	Doc       string `json:"doc"`
+	Endpoint  string `json:"endpoint"`
+	Critical  *bool  `json:"critical,omitempty"`
+	NonDevice bool   `json:"non_device,omitempty"`
+	Signed    bool   `json:"signed,omitempty"`
+	Delivery  string `json:"delivery"`
+}
+
+// SRV is one DUIS Service Reference Variant the gateway accepts.
+type SRV struct {
+	SRV     string            `json:"srv"`
+	Element string            `json:"element"`
+	Ref     string            `json:"ref"`
+	Variant string            `json:"variant,omitempty"`
+	Set     map[string]any    `json:"set,omitempty"`
+	Fields  map[string]string `json:"fields,omitempty"`
+	// Service is the schedule row, set at load time.
+	Service *Service `json:"-"`
+}
+
+// PostdatedSRV is a DUIS SRV the source does not have.
+type PostdatedSRV struct {
+	SRV     string `json:"srv"`
+	Element string `json:"element"`
+	Name    string `json:"name"`
+	Reason  string `json:"reason"`
+}
+
+// SRV returns the supported SRV, or nil.
+func (d *DUIS) SRV(srv string) *SRV { return d.bySRV[srv] }
+
+// PostdatedSRV returns the postdated SRV, or nil.
+func (d *DUIS) PostdatedSRV(srv string) *PostdatedSRV { return d.postdatedBySRV[srv] }
+
+// Variants returns the command variants an SRV permits, in order: those
+// whose critical flag and device/non-device kind fit its schedule row, and
+// whose delivery note 406 allows the service at all (local delivery is for
+// Device Services only).
+func (d *DUIS) Variants(s *SRV) []string {
+	var out []string
+	for cv, v := range d.CommandVariants {
+		if d.permits(v, s.Service) {
+			out = append(out, cv)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Permits reports whether command variant cv fits the SRV.
+func (d *DUIS) Permits(cv string, s *SRV) bool {
+	v, ok := d.CommandVariants[cv]
+	return ok && d.permits(v, s.Service)
+}
+
+func (d *DUIS) permits(v CommandVariant, svc *Service) bool {
+	if svc == nil {
+		return false
+	}
+	if v.NonDevice {
+		return !svc.DeviceService
+	}
+	if !svc.DeviceService {
+		return false
+	}
+	return v.Critical == nil || *v.Critical == svc.Critical
+}
+
+func (d *DUIS) index(s *Spec) {
+	d.bySRV = map[string]*SRV{}
+	for _, r := range d.SRVs {
+		r.Service = s.Service(r.Ref, r.Variant)
+		d.bySRV[r.SRV] = r
+	}
+	d.postdatedBySRV = map[string]*PostdatedSRV{}
+	for _, p := range d.Postdated {
+		d.postdatedBySRV[p.SRV] = p
+	}
+}
+
+// checkDUIS runs the rules of spec/duis.cue that need the schedule.
+func (s *Spec) checkDUIS(at func(p, format string, args ...any)) {
+	d := &s.DUIS
+	seen := map[string]bool{}
+	elements := map[string]string{}
+	for i, r := range d.SRVs {
+		p := fmt.Sprintf("duis.srvs[%d]", i)
+		if seen[r.SRV] {
+			at(p, "SRV %s listed twice", r.SRV)
+		}
+		seen[r.SRV] = true
+		if prev, dup := elements[r.Element]; dup {
+			at(p, "Body element %s is already SRV %s's", r.Element, prev)
+		}
+		elements[r.Element] = r.SRV
+		if r.SRV != r.Ref && !strings.HasPrefix(r.SRV, r.Ref+".") {
+			at(p, "SRV %s: its first two levels must be the Annex 5 reference %s", r.SRV, r.Ref)
+		}
+		var svc *Service
+		for _, row := range s.Services {
+			if row.Ref == r.Ref && row.Variant == r.Variant {
+				svc = row
+			}
+		}
+		if svc == nil {
+			at(p, "SRV %s maps to %s, which is not a row of the schedule", r.SRV, Key(r.Ref, r.Variant))
+			continue
+		}
+		has := map[string]bool{}
+		for _, f := range svc.Fields {
+			has[f.Name] = true
+		}
+		for name := range r.Set {
+			if !has[name] {
+				at(p+".set", "SRV %s sets %s, which is not a field of %s", r.SRV, name, svc.Key())
+			}
+		}
+		for name := range r.Fields {
+			if !has[name] {
+				at(p+".fields", "SRV %s reads %s, which is not a field of %s", r.SRV, name, svc.Key())
+			}
+		}
+	}
+	for i, pd := range d.Postdated {
+		p := fmt.Sprintf("duis.postdated[%d]", i)
+		if seen[pd.SRV] {
+			at(p, "SRV %s is both supported and postdated", pd.SRV)
+		}
+		seen[pd.SRV] = true
+		ref := strings.Join(strings.SplitN(pd.SRV, ".", 3)[:2], ".")
+		for _, row := range s.Services {
+			if row.Ref == ref {
+				at(p, "SRV %s is listed as postdating the source, but Annex 5 has reference %s", pd.SRV, ref)
+				break
+			}
+		}
+		if prev, dup := elements[pd.Element]; dup {
+			at(p, "Body element %s is already SRV %s's", pd.Element, prev)
+		}
+		elements[pd.Element] = pd.SRV
+	}
+	for cv, v := range d.CommandVariants {
+		if _, ok := d.Endpoints[v.Endpoint]; !ok {
+			at("duis.command_variants."+cv, "command variant %s names endpoint %s, which is not in duis.endpoints", cv, v.Endpoint)
+		}
+	}
+	if _, ok := d.ResponseCodes["I0"]; !ok {
+		at("duis.response_codes", "I0 (success) is missing")
+	}
+	if _, ok := d.ResponseCodes["I99"]; !ok {
+		at("duis.response_codes", "I99 (acknowledged) is missing")
+	}
+}

@@ -1,0 +1,83 @@
+package spec
+
+import (
+	"errors"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+func TestDUISMapsOntoTheSchedule(t *testing.T) {
+	d := MustDefault().DUIS
+	tests := []struct {
+		note     string
+		srv      string
+		key      string
+		variants []string
+	}{
+		{"non-critical device service", "4.1.1", "4.1", []string{"1", "2", "3"}},
+		{"critical device service", "7.1", "7.1", []string{"4", "5", "6", "7"}},
+		{"non-device service", "8.2", "8.2", []string{"8"}},
+		{"critical row of a shared reference", "8.7.1", "8.7/type1", []string{"4", "5", "6", "7"}},
+		{"non-critical row of a shared reference", "8.7.2", "8.7/type2", []string{"1", "2", "3"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			s := d.SRV(tc.srv)
+			if s == nil {
+				t.Fatalf("SRV %s not supported", tc.srv)
+			}
+			if s.Service == nil || s.Service.Key() != tc.key {
+				t.Fatalf("SRV %s maps to %v, want %s", tc.srv, s.Service, tc.key)
+			}
+			if got := d.Variants(s); !slices.Equal(got, tc.variants) {
+				t.Fatalf("variants of %s: %v, want %v", tc.srv, got, tc.variants)
+			}
+		})
+	}
+	for _, p := range []string{"4.18", "6.25", "6.32", "7.13", "7.16", "8.14.1", "11.4"} {
+		if d.PostdatedSRV(p) == nil || d.SRV(p) != nil {
+			t.Errorf("SRV %s should be refused as postdating the source", p)
+		}
+	}
+	for _, s := range d.SRVs {
+		if s.Service == nil {
+			t.Errorf("SRV %s has no row", s.SRV)
+		}
+	}
+	for reason, code := range d.ReasonCodes {
+		if MustDefault().Reason(reason) == nil || d.ResponseCodes[code] == "" {
+			t.Errorf("reason_codes %s -> %s: unknown reason or code", reason, code)
+		}
+	}
+}
+
+func TestBrokenDUISIsRefusedWithPosition(t *testing.T) {
+	tests := []struct {
+		note string
+		edit [3]string
+		want string
+	}{
+		{"unknown row", [3]string{"duis.cue", `{srv: "7.1", element: "EnableSupply", ref: "7.1"}`, `{srv: "7.1", element: "EnableSupply", ref: "7.99"}`}, `duis.cue:\d+:\d+: duis.srvs\[\d+\]: SRV 7.1 maps to 7.99, which is not a row`},
+		{"srv outside its reference", [3]string{"duis.cue", `{srv: "7.1", element: "EnableSupply", ref: "7.1"}`, `{srv: "7.2.1", element: "EnableSupply", ref: "7.1"}`}, `duis.cue:\d+:\d+: duis.srvs\[\d+\]: SRV 7.2.1: its first two levels must be`},
+		{"unknown field", [3]string{"duis.cue", `fields: {message: "SupplierMessage"}`, `fields: {text: "SupplierMessage"}`}, `SRV 3.1 reads text, which is not a field of 3.1`},
+		{"postdated in the source", [3]string{"duis.cue", `{srv: "4.18", element: "ReadMeterBalance"`, `{srv: "4.17.9", element: "ReadMeterBalance"`}, `SRV 4.17.9 is listed as postdating the source, but Annex 5 has reference 4.17`},
+		{"unknown reason", [3]string{"duis.cue", `UNKNOWN_USER:        "E1"`, `NO_SUCH_REASON: "E1"`}, `duis.cue:\d+:\d+: `},
+		{"unknown response code", [3]string{"duis.cue", `DEVICE_UNKNOWN:      "E19"`, `DEVICE_UNKNOWN: "E77"`}, `duis.cue:\d+:\d+: `},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			_, err := LoadDir(copySpec(t, tc.edit))
+			if err == nil {
+				t.Fatal("broken spec loaded")
+			}
+			var es ErrorSet
+			if !errors.As(err, &es) {
+				t.Fatalf("error %T is not an ErrorSet: %v", err, err)
+			}
+			if !regexp.MustCompile(tc.want).MatchString(err.Error()) {
+				t.Fatalf("error does not match %q:\n%v", tc.want, err)
+			}
+		})
+	}
+}
