@@ -258,7 +258,8 @@ func (s *Store) Reset(ctx context.Context) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, t := range []string{"deliveries", "schedules", "requests", "devices", "registrations", "users",
 			"forecasts", "enrolment_counts", "enrolment_days", "refresh_requests", "registration_incidents",
-			"registration_files", "rdp_nominations", "rdps"} {
+			"registration_files", "rdp_nominations", "rdps",
+			"incidents", "incident_events", "tickets", "maintenance_windows", "releases", "ssi_feedback"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 				return err
 			}

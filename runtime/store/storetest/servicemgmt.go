@@ -1,0 +1,191 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// RunServiceManagement runs the suite of store.ServiceManagement; open is
+// as for Run, and the stores it returns must implement it.
+func RunServiceManagement(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Helper()
+	sm := func(t *testing.T) store.ServiceManagement {
+		t.Helper()
+		s, ok := open(t).(store.ServiceManagement)
+		if !ok {
+			t.Fatalf("%T does not implement store.ServiceManagement", s)
+		}
+		return s
+	}
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.ServiceManagement)
+	}{
+		{"Incidents", testServiceIncidents},
+		{"Tickets", testTickets},
+		{"Maintenance", testMaintenance},
+		{"ReleasesAndFeedback", testReleasesFeedback},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, sm(t))
+		})
+	}
+}
+
+var smT0 = time.Date(2026, 3, 2, 9, 0, 0, 123, time.UTC)
+
+func testServiceIncidents(t *testing.T, s store.ServiceManagement) {
+	ctx := t.Context()
+	in := store.Incident{ID: "INC-1", RaisedBy: "A", Category: "2", Priority: "P2", Status: "open", Area: "smwan", DeviceID: "D1",
+		Interested: []string{"B", "dcc"}, RaisedAt: smT0, TargetAt: smT0.Add(8 * time.Hour)}
+	if err := s.InsertIncident(ctx, in, store.IncidentEvent{At: smT0, Actor: "A", Kind: "raised", Status: "open", Data: []byte(`{"reachable":false}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertIncident(ctx, in, store.IncidentEvent{At: smT0, Kind: "raised"}); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("second insert: %v, want ErrDuplicate", err)
+	}
+	other := store.Incident{ID: "INC-2", RaisedBy: "C", Category: "4", Status: "open", RaisedAt: smT0.Add(time.Hour), ResponsibleUser: "A"}
+	if err := s.InsertIncident(ctx, other, store.IncidentEvent{At: smT0, Kind: "raised"}); err != nil {
+		t.Fatal(err)
+	}
+	next := in
+	next.Status, next.ResponsibleParty, next.AllocatedAt = "allocated", "dcc", smT0.Add(time.Minute)
+	if err := s.UpdateIncident(ctx, next, "open", store.IncidentEvent{At: smT0.Add(time.Minute), Kind: "allocated", Status: "allocated"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateIncident(ctx, next, "open", store.IncidentEvent{Kind: "allocated"}); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("stale update: %v", err)
+	}
+	if err := s.UpdateIncident(ctx, store.Incident{ID: "nope"}, "open", store.IncidentEvent{Kind: "x"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing update: %v", err)
+	}
+	got, err := s.GetIncident(ctx, "INC-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != "allocated" || !got.RaisedAt.Equal(smT0) || !got.AllocatedAt.Equal(smT0.Add(time.Minute)) || !slices.Equal(got.Interested, []string{"B", "dcc"}) || !got.ResolvedAt.IsZero() {
+		t.Fatalf("read back %+v", got)
+	}
+	evs, err := s.IncidentEvents(ctx, "INC-1")
+	if err != nil || len(evs) != 2 || evs[0].Seq != 1 || evs[1].Kind != "allocated" || string(evs[0].Data) != `{"reachable":false}` {
+		t.Fatalf("events %+v, %v", evs, err)
+	}
+	tests := []struct {
+		note string
+		f    store.IncidentLogFilter
+		want []string
+	}{
+		{"raised by", store.IncidentLogFilter{Party: "C"}, []string{"INC-2"}},
+		{"raised or responsible", store.IncidentLogFilter{Party: "A"}, []string{"INC-1", "INC-2"}},
+		{"interested", store.IncidentLogFilter{Party: "B"}, []string{"INC-1"}},
+		{"no prefix match", store.IncidentLogFilter{Party: "dc"}, nil},
+		{"status", store.IncidentLogFilter{Statuses: []string{"open"}}, []string{"INC-2"}},
+		{"raised window", store.IncidentLogFilter{RaisedFrom: smT0.Add(time.Minute)}, []string{"INC-2"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			list, err := s.ListIncidents(t.Context(), tc.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, x := range list {
+				ids = append(ids, x.ID)
+			}
+			if !slices.Equal(ids, tc.want) {
+				t.Fatalf("got %v, want %v", ids, tc.want)
+			}
+		})
+	}
+}
+
+func testTickets(t *testing.T, s store.ServiceManagement) {
+	ctx := t.Context()
+	tk := store.Ticket{ID: "T1", RaisedBy: "A", IsUser: true, Kind: "general_query", Status: "open", CreatedAt: smT0, UpdatedAt: smT0}
+	if err := s.PutTicket(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	tk.Status, tk.IncidentID = "became_incident", "INC-9"
+	if err := s.PutTicket(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutTicket(ctx, store.Ticket{ID: "T2", RaisedBy: "Party X", Kind: "general_query", Status: "open", CreatedAt: smT0}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetTicket(ctx, "T1")
+	if err != nil || got.IncidentID != "INC-9" || !got.IsUser || !got.CreatedAt.Equal(smT0) {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if _, err := s.GetTicket(ctx, "none"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal(err)
+	}
+	mine, _ := s.ListTickets(ctx, "A")
+	all, _ := s.ListTickets(ctx, "")
+	if len(mine) != 1 || len(all) != 2 {
+		t.Fatalf("mine %d all %d", len(mine), len(all))
+	}
+}
+
+func testMaintenance(t *testing.T, s store.ServiceManagement) {
+	ctx := t.Context()
+	w := store.MaintenanceWindow{ID: "MW-1", StartsAt: smT0, EndsAt: smT0.Add(2 * time.Hour), PublishedAt: smT0.AddDate(0, -1, 0)}
+	if err := s.PutMaintenance(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		note     string
+		from, to time.Time
+		want     int
+	}{
+		{"overlapping", smT0.Add(time.Hour), smT0.Add(3 * time.Hour), 1},
+		{"after its end", smT0.Add(2 * time.Hour), time.Time{}, 0},
+		{"before its start", smT0.Add(-time.Hour), smT0, 0},
+		{"open ended", smT0.Add(-time.Hour), time.Time{}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, err := s.MaintenanceWindows(t.Context(), tc.from, tc.to)
+			if err != nil || len(got) != tc.want {
+				t.Fatalf("got %d (%v), want %d", len(got), err, tc.want)
+			}
+		})
+	}
+	w.Cancelled, w.PanelApproval = true, "PANEL-7"
+	if err := s.PutMaintenance(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.MaintenanceWindows(ctx, time.Time{}, time.Time{})
+	if len(got) != 1 || !got[0].Cancelled || got[0].PanelApproval != "PANEL-7" || !got[0].PublishedAt.Equal(w.PublishedAt) {
+		t.Fatalf("%+v", got)
+	}
+}
+
+func testReleasesFeedback(t *testing.T, s store.ServiceManagement) {
+	ctx := t.Context()
+	if err := s.PutRelease(ctx, store.Release{ID: "R2", Kind: "minor", ImplementAt: smT0.AddDate(0, 2, 0), AnnouncedAt: smT0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRelease(ctx, store.Release{ID: "R1", Kind: "major", ImplementAt: smT0.AddDate(0, 1, 0), AnnouncedAt: smT0}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Releases(ctx)
+	if err != nil || len(rs) != 2 || rs[0].ID != "R1" {
+		t.Fatalf("%+v %v", rs, err)
+	}
+	if err := s.PutFeedback(ctx, store.Feedback{ID: "F1", UserID: "A", Page: "history", Body: "clear", At: smT0}); err != nil {
+		t.Fatal(err)
+	}
+	fb, err := s.Feedback(ctx, "B")
+	if err != nil || len(fb) != 0 {
+		t.Fatalf("%v %v", fb, err)
+	}
+	if fb, _ = s.Feedback(ctx, "A"); len(fb) != 1 || fb[0].Body != "clear" {
+		t.Fatalf("%v", fb)
+	}
+}
