@@ -189,6 +189,12 @@ func (c *call) signerKinds() []string {
 	if rule, ok := signerRules[c.svc.Key()]; ok && kind == CredSupplier {
 		return rule
 	}
+	if kind == CredSupplier {
+		// Every Registered Supplier holds a credential (para 140): the
+		// import supplier's and, where there is an export MPAN, the export
+		// supplier's.
+		return []string{CredSupplier, CredExportSupplier}
+	}
 	return []string{kind}
 }
 
@@ -217,7 +223,9 @@ func (c *call) checkSignature(m *precommand.Message) error {
 	}
 	var held []string
 	for _, k := range kinds {
-		held = append(held, fmt.Sprintf("%s %q", k, c.d.Credentials[k]))
+		if c.d.Credentials[k] != "" || k == kinds[0] {
+			held = append(held, fmt.Sprintf("%s %q", k, c.d.Credentials[k]))
+		}
 	}
 	return c.refuse(alertNoPermission, "critical command %s: the signature does not verify under the key of the holder of the %s credential", key, strings.Join(held, " or the "))
 }

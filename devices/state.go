@@ -12,6 +12,11 @@ import (
 const (
 	// CredSupplier is the Registered Supplier's credential (para 140).
 	CredSupplier = "supplier"
+	// CredExportSupplier is the Registered Supplier's credential for an
+	// export MPAN: the Export Supplier is the Registered Supplier of the
+	// meter and hub it shares with the import supplier (para 140; it may
+	// sign 8.12, the one critical service it is eligible for).
+	CredExportSupplier = "export_supplier"
 	// CredNetworkOperator is the Network Operator's credential.
 	CredNetworkOperator = "network_operator"
 	// CredAccessControlBroker is the DCC's own credential, which 6.21 hands

@@ -60,11 +60,19 @@ service_key(s) := concat("/", [s.ref, s.variant]) if object.get(s, "variant", ""
 
 service_key(s) := s.ref if object.get(s, "variant", "") == ""
 
-# Note 405: only the listed rows may be aimed at a Type 2 Device.
+# Note 405: only the listed rows may be aimed at a Type 2 Device, and the
+# Table 5.2 activities on its inventory record the spec reads as outside the
+# note (spec/services.cue).
 default type2_allowed(_) := false
 
 type2_allowed(s) if {
 	some n in data.spec.note405.services
+	n.ref == s.ref
+	object.get(n, "variant", "") == object.get(s, "variant", "")
+}
+
+type2_allowed(s) if {
+	some n in object.get(data.spec.note405, "inventory_activities", [])
 	n.ref == s.ref
 	object.get(n, "variant", "") == object.get(s, "variant", "")
 }

@@ -72,6 +72,19 @@ test_type2_join_allowed if {
 	gateway.decision.outcome == "accepted" with input as inp
 }
 
+# 8.4 Update Inventory acts on the inventory record, not by a Command: the
+# spec reads it as outside note 405. 8.3, another Table 5.2 activity, is not.
+test_type2_update_inventory_allowed if {
+	ihd := {"device": {"known": true, "type": "IHD", "status": "commissioned"}}
+	inp := object.union(with_request({"service": "8.4", "user_id": "00-00-00-00-00-00-0F-01", "body": {"status": "pending"}}), {"facts": object.union(base.facts, object.union(ihd, {"user": {"known": true, "role": "OU", "suspended": false}}))})
+	gateway.decision.outcome == "accepted" with input as inp
+}
+
+test_type2_decommission_refused if {
+	ihd := {"device": {"known": true, "type": "IHD", "status": "commissioned"}}
+	code_of(object.union(with_request({"service": "8.3"}), {"facts": object.union(base.facts, ihd)})) == "TYPE2_NOT_SUPPORTED"
+}
+
 test_device_type if code_of(with_facts({"device": {"known": true, "type": "CHF", "status": "commissioned"}})) == "DEVICE_TYPE"
 
 test_device_status if code_of(with_facts({"device": {"known": true, "type": "ESME", "status": "pending"}})) == "DEVICE_STATUS"

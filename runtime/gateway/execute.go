@@ -493,7 +493,7 @@ func (g *Gateway) Cancel(ctx context.Context, caller, requestID string) (store.R
 func (g *Gateway) ensureCredentials(ctx context.Context, r store.Request, body map[string]any) {
 	fleet := g.em().fleet
 	st, ok := fleet.Get(r.DeviceID)
-	if !ok || st.Credentials[devices.CredSupplier] != "" {
+	if !ok || st.Credentials[devices.CredSupplier] != "" && st.Credentials[devices.CredExportSupplier] != "" {
 		return
 	}
 	d, err := g.st.GetDevice(ctx, r.DeviceID)
@@ -506,10 +506,19 @@ func (g *Gateway) ensureCredentials(ctx context.Context, r store.Request, body m
 			regs, _ = g.registrationFor(ctx, old, g.clk.Now())
 		}
 	}
+	if st.Credentials == nil {
+		st.Credentials = map[string]string{}
+	}
+	set := func(kind, holder string) {
+		if holder != "" && st.Credentials[kind] == "" {
+			_ = fleet.SetCredential(d.ID, kind, holder)
+			st.Credentials[kind] = holder
+		}
+	}
 	for _, rg := range regs {
-		if rg.ImportSupplier != "" && (fuelOf(d.Type) == "" || fuelOf(d.Type) == rg.Fuel) {
-			_ = fleet.SetCredential(d.ID, devices.CredSupplier, rg.ImportSupplier)
-			return
+		if fuelOf(d.Type) == "" || fuelOf(d.Type) == rg.Fuel {
+			set(devices.CredSupplier, rg.ImportSupplier)
+			set(devices.CredExportSupplier, rg.ExportSupplier)
 		}
 	}
 }

@@ -214,6 +214,9 @@ func (g *Gateway) addToFleet(ctx context.Context, d store.Device) error {
 				if r.ImportSupplier != "" && opts.Credentials[devices.CredSupplier] == "" {
 					opts.Credentials[devices.CredSupplier] = r.ImportSupplier
 				}
+				if r.ExportSupplier != "" && opts.Credentials[devices.CredExportSupplier] == "" {
+					opts.Credentials[devices.CredExportSupplier] = r.ExportSupplier
+				}
 				if r.NetworkOperator != "" && opts.Credentials[devices.CredNetworkOperator] == "" {
 					opts.Credentials[devices.CredNetworkOperator] = r.NetworkOperator
 				}

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "7abc5cbc5dc371e43582b75a85f19488a390eae23966dfaf162c3e5433c207e3"
+const SpecHash = "e2f2b25b44def5f89ab65ee254e8ffd85aaf09df088e86ad736c26ad99e5f7bd"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
