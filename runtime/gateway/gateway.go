@@ -59,6 +59,9 @@ type Config struct {
 	// OnDue, if set, runs at the end of each pass of RunDue (work of other
 	// components that falls due on the gateway's clock).
 	OnDue func(ctx context.Context)
+	// Maintenance, if set, refuses requests received during a planned
+	// maintenance window (para 213, 246).
+	Maintenance MaintenanceGate
 }
 
 // Gateway is a running gateway.

@@ -89,6 +89,11 @@ func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request
 		}
 		counter = c
 	}
+	if known {
+		if out, ok := g.maintenanceRefusal(rec, now); ok {
+			return g.store(ctx, out, counter)
+		}
+	}
 
 	facts, err := g.facts(ctx, req, user, known, now)
 	if err != nil {
