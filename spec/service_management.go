@@ -25,9 +25,12 @@ type ServiceManagement struct {
 
 // IncidentPolicy is what the Incident Management Policy sets (para 224).
 type IncidentPolicy struct {
-	Clause             string                       `json:"clause"`
-	Categories         map[string]IncidentCategory  `json:"categories"`
-	Priorities         []string                     `json:"priorities"`
+	Clause     string                      `json:"clause"`
+	Categories map[string]IncidentCategory `json:"categories"`
+	Priorities []string                    `json:"priorities"`
+	// Measures maps an incident measure (measures 4 and 5) to the
+	// categories it counts.
+	Measures           map[string][]string          `json:"measures"`
 	Statuses           []string                     `json:"statuses"`
 	Transitions        []IncidentTransition         `json:"transitions"`
 	RequiresDiagnostic bool                         `json:"requires_diagnostic"`

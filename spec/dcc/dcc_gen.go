@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "e2f2b25b44def5f89ab65ee254e8ffd85aaf09df088e86ad736c26ad99e5f7bd"
+const SpecHash = "c8d33de9c68c4ef8c7bb3a2af6a967e838a38f32d9c1dd7cb721cc6d0f3d988b"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

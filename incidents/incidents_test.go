@@ -1,0 +1,343 @@
+package incidents_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/incidents"
+	"github.com/dccgate/dccgate/runtime/store"
+	_ "github.com/dccgate/dccgate/runtime/store/sqlite"
+	"github.com/dccgate/dccgate/spec"
+)
+
+const (
+	elec   = "00-00-00-00-00-00-0A-01" // electricity import supplier
+	export = "00-00-00-00-00-00-0A-03" // export supplier
+	gas    = "00-00-00-00-00-00-0B-02" // gas supplier, another party
+	other  = "00-00-00-00-00-00-0C-01" // a supplier of other premises
+	chf    = "00-DB-00-00-00-00-C0-01"
+	esme   = "00-DB-00-00-00-00-E0-01"
+	gsme   = "00-DB-00-00-00-00-6A-01"
+	ihd    = "00-DB-00-00-00-00-1D-01"
+)
+
+// friday is a working Friday at noon (UTC, which is GMT in March).
+var friday = time.Date(2026, 3, 6, 12, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	log *incidents.Log
+	clk *clock.Virtual
+	st  incidents.Store
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	raw, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "i.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	st := raw.(incidents.Store)
+	for _, u := range []store.User{
+		{ID: elec, Role: "EIS", Party: "Alpha", Entered: true}, {ID: export, Role: "EES", Party: "Alpha", Entered: true},
+		{ID: gas, Role: "GIS", Party: "Beta", Entered: true}, {ID: other, Role: "EIS", Party: "Gamma", Entered: true},
+		{ID: "00-00-00-00-00-00-0D-01", Role: "EIS", Party: "Delta", Entered: false},
+	} {
+		if err := st.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []store.Registration{
+		{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: elec, ExportSupplier: export, NetworkOperator: "00-00-00-00-00-00-0E-01"},
+		{MPxN: "7000011", Fuel: "gas", ImportSupplier: gas, NetworkOperator: "00-00-00-00-00-00-06-01"},
+	} {
+		if err := st.PutRegistration(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []store.Device{
+		{ID: chf, Type: "CHF", Status: "commissioned"},
+		{ID: esme, Type: "ESME", Status: "commissioned", MPxN: "1900000000011", CHF: chf},
+		{ID: gsme, Type: "GSME", Status: "commissioned", MPxN: "7000011", CHF: chf},
+		{ID: ihd, Type: "IHD", Status: "commissioned", CHF: chf, Meter: gsme},
+	} {
+		if err := st.PutDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk := clock.NewVirtual(friday)
+	tools := map[string]incidents.DiagnoseFunc{
+		"chf_reachability": func(ctx context.Context, caller, device string) (string, []byte, error) {
+			return "unreachable: the Communications Hub has no power", []byte(`{"reachable":false,"chf":"` + chf + `"}`), nil
+		},
+	}
+	l, err := incidents.New(ctx, st, spec.MustDefault(), clk, tools)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{log: l, clk: clk, st: st}
+}
+
+func (f *fixture) raise(t *testing.T, caller, category, area, device string, visit bool) store.Incident {
+	t.Helper()
+	d, err := f.log.Diagnose(t.Context(), caller, "chf_reachability", device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, err := f.log.Raise(t.Context(), incidents.RaiseInput{Caller: caller, Category: category, Area: area, DeviceID: device, NeedsVisit: visit, Title: "no data from the hub", DiagnosisID: d.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inc
+}
+
+func code(err error) string {
+	var e *incidents.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func TestRaiseIsRefused(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	d, err := f.log.Diagnose(ctx, elec, "chf_reachability", esme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		note string
+		in   incidents.RaiseInput
+		want string
+	}{
+		{"a SEC Party that is not a user (para 254)", incidents.RaiseInput{Caller: "Some Party Ltd", Category: "3", Area: "smwan", Title: "x", DiagnosisID: d.ID}, incidents.CodeNotAUser},
+		{"a user that has not completed entry", incidents.RaiseInput{Caller: "00-00-00-00-00-00-0D-01", Category: "3", Area: "smwan", Title: "x"}, incidents.CodeNotAUser},
+		{"without a diagnostic (para 226)", incidents.RaiseInput{Caller: elec, Category: "3", Area: "smwan", Title: "x"}, incidents.CodeDiagnosticRequired},
+		{"with another user's diagnostic", incidents.RaiseInput{Caller: gas, Category: "3", Area: "smwan", Title: "x", DiagnosisID: d.ID}, incidents.CodeDiagnosticRequired},
+		{"an unknown category", incidents.RaiseInput{Caller: elec, Category: "9", Area: "smwan", Title: "x", DiagnosisID: d.ID}, incidents.CodeInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			if _, err := f.log.Raise(ctx, tc.in); code(err) != tc.want {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRaiseAllocates(t *testing.T) {
+	tests := []struct {
+		note            string
+		caller          string
+		area, device    string
+		visit           bool
+		wantParty       string
+		wantUser        string
+		wantInterested  []string
+		wantTargetHours int
+		category        string
+	}{
+		{"SMWAN: the DCC", elec, "smwan", esme, false, "dcc", "", []string{export, gas}, 8, "2"},
+		{"gas meter: the gas supplier", elec, "smart_meter", gsme, false, "supplier", gas, []string{export, "dcc"}, 72, "4"},
+		{"IHD of the gas meter: the gas supplier", gas, "ihd", ihd, false, "supplier", gas, []string{elec, export, "dcc"}, 120, "5"},
+		{"hub needing a visit: the electricity import supplier leads", gas, "hub_remote_maintenance", chf, true, "supplier", elec, []string{export, "dcc"}, 4, "1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			f := newFixture(t)
+			inc := f.raise(t, tc.caller, tc.category, tc.area, tc.device, tc.visit)
+			if inc.Status != incidents.StatusAllocated || inc.ResponsibleParty != tc.wantParty || inc.ResponsibleUser != tc.wantUser {
+				t.Fatalf("allocated %s to %s %s (%s)", inc.Status, inc.ResponsibleParty, inc.ResponsibleUser, inc.ResponsibilityRule)
+			}
+			if !slices.Equal(inc.Interested, tc.wantInterested) {
+				t.Fatalf("interested %v, want %v", inc.Interested, tc.wantInterested)
+			}
+			if got := inc.TargetAt.Sub(inc.RaisedAt); got != time.Duration(tc.wantTargetHours)*time.Hour {
+				t.Fatalf("target resolution %s", got)
+			}
+			_, evs, err := f.log.Get(t.Context(), tc.caller, inc.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) != 2 || evs[0].Kind != "raised" || evs[1].Kind != "allocated" {
+				t.Fatalf("timeline %+v", evs)
+			}
+			var diag incidents.Diagnosis
+			if err := json.Unmarshal(evs[0].Data, &diag); err != nil || diag.Tool != "chf_reachability" || !strings.Contains(string(diag.Data), `"reachable":false`) {
+				t.Fatalf("diagnostic not attached: %s (%v)", evs[0].Data, err)
+			}
+		})
+	}
+}
+
+func TestIsolationAndLifecycle(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	inc := f.raise(t, elec, "3", "smart_meter", esme, false) // elec is responsible for its own meter
+	if _, _, err := f.log.Get(ctx, other, inc.ID); code(err) != incidents.CodeNotFound {
+		t.Fatalf("another supplier opened the incident: %v", err)
+	}
+	if _, _, err := f.log.Get(ctx, gas, inc.ID); err != nil {
+		t.Fatalf("an interested party cannot see it: %v", err)
+	}
+	if _, err := f.log.Resolve(ctx, gas, inc.ID, "not mine"); code(err) != incidents.CodeNotPermitted {
+		t.Fatalf("an interested party resolved it: %v", err)
+	}
+	if _, err := f.log.Update(ctx, elec, inc.ID, "meter replaced", []byte(`{"visit":"2026-03-06"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.log.Close(ctx, elec, inc.ID, ""); code(err) != incidents.CodeTransition {
+		t.Fatalf("closed before resolution: %v", err)
+	}
+	if _, err := f.log.Resolve(ctx, elec, inc.ID, "fixed"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.log.Close(ctx, elec, inc.ID, "confirmed")
+	if err != nil || got.Status != incidents.StatusClosed {
+		t.Fatalf("%+v %v", got, err)
+	}
+	_, evs, _ := f.log.Get(ctx, elec, inc.ID)
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, e.Kind)
+	}
+	if !slices.Equal(kinds, []string{"raised", "allocated", "update", "resolved", "closed"}) {
+		t.Fatalf("timeline %v", kinds)
+	}
+}
+
+func TestMajorIncidentReview(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	inc := f.raise(t, gas, "1", "visit", chf, true) // the electricity import supplier leads
+	if _, err := f.log.DeclareMajor(ctx, inc.ID, "", ""); code(err) != incidents.CodeInvalid {
+		t.Fatalf("declared without managers: %v", err)
+	}
+	inc, err := f.log.DeclareMajor(ctx, inc.ID, "Dana DCC", "Eli Alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(inc.Notified, []string{elec, export, gas}) {
+		t.Fatalf("notified %v", inc.Notified)
+	}
+	// Resolved on a Friday: two working days are Monday and Tuesday; the
+	// report is due by the end of Tuesday (UK time).
+	inc, err = f.log.Resolve(ctx, elec, inc.ID, "hub replaced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDue := time.Date(2026, 3, 11, 0, 0, 0, 0, time.UTC)
+	if !inc.ReviewDueAt.Equal(wantDue) {
+		t.Fatalf("review due %s, want %s", inc.ReviewDueAt, wantDue)
+	}
+	tests := []struct {
+		at   time.Time
+		want bool
+	}{{time.Date(2026, 3, 10, 23, 59, 0, 0, time.UTC), false}, {wantDue, true}}
+	for _, tc := range tests {
+		if got := incidents.ReviewOverdue(inc, tc.at); got != tc.want {
+			t.Fatalf("overdue at %s: %v", tc.at, got)
+		}
+	}
+	if _, err := f.log.SubmitReview(ctx, gas, inc.ID, "report"); code(err) != incidents.CodeNotPermitted {
+		t.Fatalf("a party not responsible reviewed: %v", err)
+	}
+	f.clk.Advance(24 * time.Hour)
+	if inc, err = f.log.SubmitReview(ctx, elec, inc.ID, "cause: a faulty batch; action: replaced; controls reviewed"); err != nil {
+		t.Fatal(err)
+	}
+	if incidents.ReviewOverdue(inc, wantDue.Add(time.Hour)) {
+		t.Fatal("overdue after the review was submitted")
+	}
+}
+
+func TestMeasures4And5(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	// Category 1 (4h): one resolved in 3h, one in 5h. Category 3 (24h):
+	// one resolved in time, one never. Category 5 (120h): not yet due.
+	a := f.raise(t, elec, "1", "smwan", esme, false)
+	b := f.raise(t, elec, "1", "smwan", esme, false)
+	c := f.raise(t, elec, "3", "smwan", esme, false)
+	f.raise(t, elec, "3", "smwan", esme, false)
+	f.raise(t, elec, "5", "smwan", esme, false)
+	resolve := func(id string) {
+		t.Helper()
+		if _, err := f.log.Resolve(ctx, incidents.DCC, id, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clk.Advance(3 * time.Hour)
+	resolve(a.ID)
+	resolve(c.ID)
+	f.clk.Advance(2 * time.Hour)
+	resolve(b.ID)
+	f.clk.Advance(24 * time.Hour)
+	ms, err := f.log.Measures(ctx, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		number, total, within, unresolved, notYet int
+		result                                    string
+	}{{4, 2, 1, 0, 0, "below_minimum"}, {5, 2, 1, 1, 1, "below_minimum"}}
+	if len(ms) != len(want) {
+		t.Fatalf("%d measures", len(ms))
+	}
+	for i, w := range want {
+		m := ms[i]
+		if m.Number != w.number || m.Total != w.total || m.Within != w.within || m.Unresolved != w.unresolved || m.NotYetDue != w.notYet || m.Result != w.result {
+			t.Fatalf("measure %d: %+v", w.number, m)
+		}
+	}
+}
+
+func TestServiceDesk(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	tests := []struct {
+		note string
+		in   incidents.TicketInput
+		want string
+	}{
+		{"a non-user's general query", incidents.TicketInput{RaisedBy: "Some Party Ltd", Kind: "general_query", Subject: "How do I become a user?"}, ""},
+		{"a non-user's query about a request", incidents.TicketInput{RaisedBy: "Some Party Ltd", Kind: "service_request_query", Subject: "x"}, incidents.CodeNotAUser},
+		{"a user's incident query", incidents.TicketInput{RaisedBy: elec, Kind: "incident_query", Subject: "meters silent"}, ""},
+		{"an unknown kind", incidents.TicketInput{RaisedBy: elec, Kind: "rant", Subject: "x"}, incidents.CodeInvalid},
+	}
+	var userTicket store.Ticket
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			tk, err := f.log.RaiseTicket(ctx, tc.in)
+			if code(err) != tc.want {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if err == nil && tk.IsUser {
+				userTicket = tk
+			}
+		})
+	}
+	d, err := f.log.Diagnose(ctx, elec, "chf_reachability", esme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, inc, err := f.log.Escalate(ctx, userTicket.ID, incidents.RaiseInput{Caller: elec, Category: "2", Area: "smwan", Title: "meters silent", DiagnosisID: d.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Status != incidents.TicketBecameIncident || tk.IncidentID != inc.ID || inc.TicketID != tk.ID {
+		t.Fatalf("not linked: %+v %+v", tk, inc)
+	}
+	if _, err := f.log.Ticket(ctx, gas, tk.ID); code(err) != incidents.CodeNotFound {
+		t.Fatalf("another user opened the ticket: %v", err)
+	}
+}

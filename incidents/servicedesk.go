@@ -1,0 +1,94 @@
+package incidents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// Ticket statuses.
+const (
+	TicketOpen           = "open"
+	TicketAnswered       = "answered"
+	TicketBecameIncident = "became_incident"
+)
+
+// TicketInput is a query raised at the Service Desk.
+type TicketInput struct {
+	// RaisedBy is a User ID, or for a SEC Party that is not a user, the
+	// name it gives.
+	RaisedBy string
+	Party    string
+	Kind     string
+	Subject  string
+	Body     string
+}
+
+// RaiseTicket records a Service Desk ticket (para 253-255): users may raise
+// any kind; SEC Parties that are not users general queries only (para 254).
+func (l *Log) RaiseTicket(ctx context.Context, in TicketInput) (store.Ticket, error) {
+	sd := l.sp.ServiceManagement.ServiceDesk
+	kind, ok := sd.Kinds[in.Kind]
+	if !ok {
+		return store.Ticket{}, &Error{CodeInvalid, sd.Clause, fmt.Sprintf("unknown kind of ticket %q", in.Kind)}
+	}
+	if in.RaisedBy == "" || in.Subject == "" {
+		return store.Ticket{}, &Error{CodeInvalid, sd.Clause, "a ticket names who raises it and a subject"}
+	}
+	u, err := l.st.GetUser(ctx, in.RaisedBy)
+	isUser := err == nil && u.Entered
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.Ticket{}, err
+	}
+	if !isUser && !kind.NonUsers {
+		return store.Ticket{}, &Error{CodeNotAUser, l.sp.ServiceManagement.Incidents.RaisedByClause, fmt.Sprintf("a SEC Party that is not a DCC User raises general queries only, not %s", kind.Name)}
+	}
+	if isUser && in.Party == "" {
+		in.Party = u.Party
+	}
+	now := l.clk.Now()
+	t := store.Ticket{ID: l.nextID("TKT"), RaisedBy: in.RaisedBy, Party: in.Party, IsUser: isUser, Kind: in.Kind,
+		Subject: in.Subject, Body: in.Body, Status: TicketOpen, CreatedAt: now, UpdatedAt: now}
+	return t, l.st.PutTicket(ctx, t)
+}
+
+// Tickets lists the tickets a party raised (the DCC: all).
+func (l *Log) Tickets(ctx context.Context, party string) ([]store.Ticket, error) {
+	if party == DCC {
+		party = ""
+	}
+	return l.st.ListTickets(ctx, party)
+}
+
+// Ticket returns a ticket its raiser (or the DCC) may see.
+func (l *Log) Ticket(ctx context.Context, party, id string) (store.Ticket, error) {
+	t, err := l.st.GetTicket(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && party != DCC && t.RaisedBy != party) {
+		return store.Ticket{}, &Error{CodeNotFound, l.sp.ServiceManagement.SSI.IsolationClause, "no ticket " + id}
+	}
+	return t, err
+}
+
+// Escalate raises an incident from a user's ticket (the incident rules
+// apply: a diagnostic first) and links the two.
+func (l *Log) Escalate(ctx context.Context, ticketID string, in RaiseInput) (store.Ticket, store.Incident, error) {
+	t, err := l.Ticket(ctx, in.Caller, ticketID)
+	if err != nil {
+		return t, store.Incident{}, err
+	}
+	if !t.IsUser {
+		return t, store.Incident{}, &Error{CodeNotAUser, l.sp.ServiceManagement.Incidents.RaisedByClause, "only a DCC User's ticket can become an incident"}
+	}
+	if t.IncidentID != "" {
+		return t, store.Incident{}, &Error{CodeInvalid, l.sp.ServiceManagement.ServiceDesk.Clause, "the ticket is already incident " + t.IncidentID}
+	}
+	in.TicketID = t.ID
+	inc, err := l.Raise(ctx, in)
+	if err != nil {
+		return t, inc, err
+	}
+	t.Status, t.IncidentID, t.UpdatedAt = TicketBecameIncident, inc.ID, l.clk.Now()
+	return t, inc, l.st.PutTicket(ctx, t)
+}
