@@ -243,6 +243,8 @@ type DeviceFilter struct {
 	MPxN  string
 	Type  string
 	IDs   []string
+	// Limit caps the entries returned (the first by ID); 0 does not.
+	Limit int
 }
 
 // ScheduleFilter selects schedules.
@@ -266,4 +268,11 @@ type CommitStats struct {
 // for metrics.
 type CommitStatser interface {
 	CommitStats() CommitStats
+}
+
+// BulkLoader is implemented by backends that can seed a large inventory
+// quickly: registrations and devices in big transactions of multi-row
+// inserts (insert or replace, as PutRegistration and PutDevice).
+type BulkLoader interface {
+	BulkLoad(ctx context.Context, regs []Registration, devs []Device) error
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,7 +66,11 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 		if len(w) > 0 {
 			q += " WHERE " + strings.Join(w, " AND ")
 		}
-		rows, err := s.rdb.QueryContext(ctx, s.q(q+" ORDER BY id"), append(slices.Clip(args), extraArgs...)...)
+		q += " ORDER BY id"
+		if f.Limit > 0 {
+			q += " LIMIT " + strconv.Itoa(f.Limit)
+		}
+		rows, err := s.rdb.QueryContext(ctx, s.q(q), append(slices.Clip(args), extraArgs...)...)
 		if err != nil {
 			return nil, err
 		}

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RegistrationsAt", testRegistrationsAt},
 		{"Devices", testDevices},
 		{"DeviceFilter", testDeviceFilter},
+		{"BulkLoad", testBulkLoad},
 		{"SetDeviceStatus", testSetDeviceStatus},
 		{"SetDeviceStatusRace", testSetDeviceStatusRace},
 		{"InsertRequest", testInsertRequest},
@@ -326,6 +327,8 @@ func testDeviceFilter(t *testing.T, open func(*testing.T) store.Store) {
 		{"CHF and Type", store.DeviceFilter{CHF: "chf-1", Type: "ESME"}, byIDs(sorted, "esme-1")},
 		{"IDs and Type", store.DeviceFilter{IDs: []string{"esme-2", "chf-1"}, Type: "ESME"}, byIDs(sorted, "esme-2")},
 		{"no match", store.DeviceFilter{CHF: "chf-9"}, nil},
+		{"Limit: the first by ID", store.DeviceFilter{Limit: 2}, sorted[:2]},
+		{"CHF and Limit", store.DeviceFilter{CHF: "chf-1", Limit: 1}, byIDs(sorted, "esme-1")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -1021,5 +1024,51 @@ func testClosed(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	if _, err := s.GetUser(ctx, "A"); err == nil || errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetUser on a closed store: %v", err)
+	}
+}
+
+// testBulkLoad seeds more rows than one multi-row statement carries (and a
+// last statement of another size), replaces rows it loads again, and reads
+// them back as the single-row writes would have left them.
+func testBulkLoad(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	bl, ok := s.(store.BulkLoader)
+	if !ok {
+		t.Skip("this backend does not bulk load")
+	}
+	ctx := context.Background()
+	at := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	var regs []store.Registration
+	var devs []store.Device
+	for i := range 1234 {
+		mpxn := fmt.Sprintf("19%011d", i)
+		regs = append(regs, store.Registration{MPxN: mpxn, Fuel: "electricity", ImportSupplier: "eis", Postcode: "PC", Premises: fmt.Sprint(i)})
+		devs = append(devs, store.Device{ID: fmt.Sprintf("esme-%04d", i), Type: "ESME", Status: "pending", MPxN: mpxn, CHF: "chf", UpdatedAt: at})
+	}
+	if err := bl.BulkLoad(ctx, regs, devs); err != nil {
+		t.Fatal(err)
+	}
+	devs[7].Status, regs[7].ImportSupplier = "commissioned", "other"
+	if err := bl.BulkLoad(ctx, regs[7:8], devs[7:8]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Devices(ctx, store.DeviceFilter{CHF: "chf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(devs) {
+		t.Fatalf("%d devices, want %d", len(got), len(devs))
+	}
+	for i, d := range got {
+		if d != devs[i] {
+			t.Fatalf("device %d: %+v, want %+v", i, d, devs[i])
+		}
+	}
+	r, err := s.Registrations(ctx, []string{regs[7].MPxN, regs[1233].MPxN}, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r) != 2 || r[0] != regs[7] || r[1] != regs[1233] {
+		t.Fatalf("registrations %+v, want %+v and %+v", r, regs[7], regs[1233])
 	}
 }
