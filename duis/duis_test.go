@@ -1,0 +1,334 @@
+package duis
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/spec"
+)
+
+type signer struct {
+	key  *ecdsa.PrivateKey
+	cert *Cert
+}
+
+// testPKI issues a CA and a DCC-form user certificate for the supplier.
+func testPKI(t testing.TB, eui string) (signer, *ecdsa.PublicKey) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "Z1", OrganizationalUnit: []string{"07"}},
+		NotBefore: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uder, err := IssueUser(ca, caKey, eui, "02", &key.PublicKey, tmpl.NotBefore, tmpl.NotAfter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseCert(uder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer{key, c}, &caKey.PublicKey
+}
+
+func (s signer) lookup(is IssuerSerial) *ecdsa.PublicKey {
+	want := s.cert.IssuerSerial()
+	if SameName(is.Issuer, want.Issuer) && is.Serial.Cmp(want.Serial) == 0 {
+		return s.cert.PublicKey
+	}
+	return nil
+}
+
+func (s signer) sign(t testing.TB, b []byte) []byte {
+	t.Helper()
+	doc, err := Parse(b, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Sign(doc, s.key, s.cert.IssuerSerial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCanonical(t *testing.T) {
+	tests := []struct {
+		note, in, inclusive, exclusiveOfFirstChild string
+	}{
+		{"attributes sorted, namespaces first, empty elements expanded",
+			`<a xmlns:z="urn:z" xmlns="urn:d" b="2" z:c="3" a="1"><e/></a>`,
+			`<a xmlns="urn:d" xmlns:z="urn:z" a="1" b="2" z:c="3"><e></e></a>`,
+			`<e xmlns="urn:d"></e>`},
+		{"escaping of text and attributes",
+			`<a t="&quot;&lt;&amp;&gt;'">x &amp; &lt; &gt; "q"<b/></a>`,
+			`<a t="&quot;&lt;&amp;>'">x &amp; &lt; &gt; "q"<b></b></a>`,
+			`<b></b>`},
+		{"redundant declarations dropped; exclusive renders only what is used",
+			`<p:a xmlns:p="urn:p" xmlns:q="urn:q"><p:b xmlns:p="urn:p"><q:c/></p:b></p:a>`,
+			`<p:a xmlns:p="urn:p" xmlns:q="urn:q"><p:b><q:c></q:c></p:b></p:a>`,
+			`<p:b xmlns:p="urn:p"><q:c xmlns:q="urn:q"></q:c></p:b>`},
+		{"default namespace undeclared in a child",
+			`<a xmlns="urn:d"><b xmlns=""><c/></b></a>`,
+			`<a xmlns="urn:d"><b xmlns=""><c></c></b></a>`,
+			`<b><c></c></b>`},
+		{"comments and the XML declaration dropped, CR kept as a reference",
+			"<?xml version=\"1.0\"?>\n<a><!-- c -->x&#13;y</a>",
+			`<a>x&#xD;y</a>`,
+			``},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			d, err := Parse([]byte(tc.in), DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(Canonical(d.Root, nil)); got != tc.inclusive {
+				t.Errorf("inclusive:\n got %s\nwant %s", got, tc.inclusive)
+			}
+			if tc.exclusiveOfFirstChild == "" {
+				return
+			}
+			if got := string(ExclusiveCanonical(d.Root.Elements()[0])); got != tc.exclusiveOfFirstChild {
+				t.Errorf("exclusive:\n got %s\nwant %s", got, tc.exclusiveOfFirstChild)
+			}
+		})
+	}
+}
+
+func TestSignVerifyRoundTrip(t *testing.T) {
+	s, _ := testPKI(t, "90-B3-D5-1F-30-01-00-00")
+	for _, name := range []string{"read-import-registers.xml", "display-message.xml", "enable-supply.xml", "read-inventory.xml"} {
+		t.Run(name, func(t *testing.T) {
+			signed := s.sign(t, fixture(t, name))
+			doc, err := Parse(signed, DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, err := Verify(doc, s.lookup)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, signed)
+			}
+			if sig.Key.Serial.Cmp(s.cert.Serial) != 0 {
+				t.Fatal("wrong key")
+			}
+			// Re-signing replaces the signature rather than adding one.
+			again := s.sign(t, signed)
+			if n := bytes.Count(again, []byte("SignatureValue>")); n != 2 {
+				t.Fatalf("%d SignatureValue tags after re-signing", n)
+			}
+		})
+	}
+}
+
+func TestVerifyRefuses(t *testing.T) {
+	s, _ := testPKI(t, "90-B3-D5-1F-30-01-00-00")
+	other, _ := testPKI(t, "90-B3-D5-1F-30-02-00-00")
+	signed := string(s.sign(t, fixture(t, "read-import-registers.xml")))
+	sigStart := strings.Index(signed, "<ds:Signature")
+	sigEnd := strings.Index(signed, "</ds:Signature>") + len("</ds:Signature>")
+	sigXML := signed[sigStart:sigEnd]
+	tests := []struct {
+		note   string
+		doc    string
+		lookup Lookup
+		code   string
+	}{
+		{"unsigned", string(fixture(t, "read-import-registers.xml")), s.lookup, CodeSignature},
+		{"body changed", strings.Replace(signed, ":1001<", ":1002<", 1), s.lookup, CodeSignature},
+		{"another user's key", signed, func(IssuerSerial) *ecdsa.PublicKey { return other.cert.PublicKey }, CodeSignature},
+		{"certificate not in the registry", signed, other.lookup, CodeUnknownCertificate},
+		{"two signatures", strings.Replace(signed, "</sr:Request>", sigXML+"</sr:Request>", 1), s.lookup, CodeSignature},
+		{"wrapping: signed content moved under a wrapper, a forged body acted on",
+			strings.Replace(strings.Replace(signed, sigXML, "", 1), "<sr:Header>", "<sr:Header><sr:Wrapper>"+sigXML+"</sr:Wrapper>", 1), s.lookup, CodeSignature},
+		{"reference to an element, not the document", strings.Replace(signed, `URI=""`, `URI="#body"`, 1), s.lookup, CodeSignature},
+		{"another digest algorithm", strings.Replace(signed, AlgSHA256, "http://www.w3.org/2000/09/xmldsig#sha1", 1), s.lookup, CodeSignature},
+		{"another canonicalization", strings.Replace(signed, AlgExcC14N, "http://www.w3.org/TR/2001/REC-xml-c14n-20010315", 1), s.lookup, CodeSignature},
+		{"a certificate in KeyInfo", strings.Replace(signed, "<ds:X509IssuerSerial>", "<ds:X509Certificate>AA==</ds:X509Certificate><ds:X509IssuerSerial>", 1), s.lookup, CodeSignature},
+		{"signature not last", strings.Replace(strings.Replace(signed, sigXML, "", 1), "<sr:Header>", sigXML+"<sr:Header>", 1), s.lookup, CodeSignature},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			doc, err := Parse([]byte(tc.doc), DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Verify(doc, tc.lookup)
+			if !errors.Is(err, &ParseError{Code: tc.code}) {
+				t.Fatalf("got %v, want code %s", err, tc.code)
+			}
+		})
+	}
+}
+
+func TestParseRefusesHostileInput(t *testing.T) {
+	deep := strings.Repeat("<a>", 40) + strings.Repeat("</a>", 40)
+	tests := []struct {
+		note, doc, code string
+	}{
+		{"external entity (XXE)", `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>`, CodeDTD},
+		{"billion laughs", `<!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><r>&b;</r>`, CodeDTD},
+		{"undeclared entity", `<r>&x;</r>`, CodeXML},
+		{"too deep", deep, CodeTooDeep},
+		{"too large", "<r>" + strings.Repeat("x", DefaultLimits.MaxBytes) + "</r>", CodeTooLarge},
+		{"two roots", `<r/><r/>`, CodeXML},
+		{"text after the root", `<r/>x`, CodeXML},
+		{"processing instruction", `<r><?php x?></r>`, CodeXML},
+		{"undeclared prefix", `<p:r/>`, CodeXML},
+		{"another encoding", `<?xml version="1.0" encoding="ISO-8859-1"?><r/>`, CodeXML},
+		{"not closed", `<r><a></r>`, CodeXML},
+		{"empty", ``, CodeXML},
+		{"repeated attribute", `<r a="1" a="2"/>`, CodeXML},
+		{"attribute with a line break", "<r a=\"x\ny\"/>", CodeXML},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc), DefaultLimits)
+			if !errors.Is(err, &ParseError{Code: tc.code}) {
+				t.Fatalf("got %v, want code %s", err, tc.code)
+			}
+		})
+	}
+}
+
+func TestDecodeRequest(t *testing.T) {
+	sp := spec.MustDefault()
+	base := string(fixture(t, "read-import-registers.xml"))
+	tests := []struct {
+		note string
+		doc  string
+		code string // "" when valid
+		srv  string
+		cv   string
+	}{
+		{"CV 1 read", base, "", "4.1.1", "1"},
+		{"CV 2 local", strings.Replace(base, "<sr:CommandVariant>1<", "<sr:CommandVariant>2<", 1), "", "4.1.1", "2"},
+		{"CV 3 both", strings.Replace(base, "<sr:CommandVariant>1<", "<sr:CommandVariant>3<", 1), "", "4.1.1", "3"},
+		{"CV 4 transform", string(fixture(t, "enable-supply.xml")), "", "7.1", "4"},
+		{"CV 5 signed pre-command", signedPC(t, "5"), "", "7.1", "5"},
+		{"CV 6 signed pre-command, local", signedPC(t, "6"), "", "7.1", "6"},
+		{"CV 7 signed pre-command, both", signedPC(t, "7"), "", "7.1", "7"},
+		{"CV 8 non-device", string(fixture(t, "read-inventory.xml")), "", "8.2", "8"},
+		{"default namespace, sequenced", string(fixture(t, "display-message.xml")), "", "3.1", "1"},
+		{"critical service as CV 1", strings.Replace(string(fixture(t, "enable-supply.xml")), "<sr:CommandVariant>4<", "<sr:CommandVariant>1<", 1), CodeCommandVariant, "", ""},
+		{"non-critical service as CV 4", strings.Replace(base, "<sr:CommandVariant>1<", "<sr:CommandVariant>4<", 1), CodeCommandVariant, "", ""},
+		{"device service as CV 8", strings.Replace(base, "<sr:CommandVariant>1<", "<sr:CommandVariant>8<", 1), CodeCommandVariant, "", ""},
+		{"CV 9", strings.Replace(base, "<sr:CommandVariant>1<", "<sr:CommandVariant>9<", 1), CodeCommandVariant, "", ""},
+		{"postdated SRV", string(fixture(t, "read-meter-balance.xml")), CodePostdated, "", ""},
+		{"unknown SRV", strings.Replace(base, "4.1.1<", "4.1.9<", 1), CodeUnknownSRV, "", ""},
+		{"another SRV's body", strings.Replace(base, "<sr:ReadInstantaneousImportRegisters/>", "<sr:EnableSupply/>", 1), CodeUnknownSRV, "", ""},
+		{"reference not the SRV's", strings.Replace(base, "<sr:ServiceReference>4.1<", "<sr:ServiceReference>4.2<", 1), CodeStructure, "", ""},
+		{"request ID without a counter", strings.Replace(base, ":1001<", "<", 1), CodeRequestID, "", ""},
+		{"request ID with a bad EUI-64", strings.Replace(base, "90-B3-D5-1F-30-01-00-00:", "90-B3-D5:", 1), CodeRequestID, "", ""},
+		{"header out of order", strings.Replace(strings.Replace(base, "<sr:CommandVariant>1</sr:CommandVariant>", "", 1), "</sr:ServiceReferenceVariant>", "</sr:ServiceReferenceVariant><sr:CommandVariant>1</sr:CommandVariant>", 1), CodeStructure, "", ""},
+		{"first in sequence and a predecessor", strings.Replace(string(fixture(t, "display-message.xml")), "<PrecedingServiceRequestID>", "<FirstInSequence>true</FirstInSequence><PrecedingServiceRequestID>", 1), CodeStructure, "", ""},
+		{"predecessor of another originator", strings.Replace(string(fixture(t, "display-message.xml")), "<PrecedingServiceRequestID>90-B3-D5-1F-30-01", "<PrecedingServiceRequestID>90-B3-D5-1F-30-02", 1), CodeRequestID, "", ""},
+		{"two body elements", strings.Replace(base, "<sr:ReadInstantaneousImportRegisters/>", "<sr:ReadInstantaneousImportRegisters/><sr:ReadInstantaneousImportRegisters/>", 1), CodeStructure, "", ""},
+		{"wrong namespace", strings.Replace(base, "http://www.dccinterface.co.uk/ServiceUserGateway", "urn:other", 1), CodeStructure, "", ""},
+		{"schema version 4", strings.Replace(base, `schemaVersion="5.4"`, `schemaVersion="4.0"`, 1), CodeStructure, "", ""},
+		{"mixed text", strings.Replace(base, "<sr:Body>", "<sr:Body>junk", 1), CodeStructure, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			doc, err := Parse([]byte(tc.doc), DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := DecodeRequest(doc, sp)
+			if tc.code != "" {
+				if !errors.Is(err, &ParseError{Code: tc.code}) {
+					t.Fatalf("got %v, want code %s", err, tc.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.SRV.SRV != tc.srv || r.CommandVariant != tc.cv {
+				t.Fatalf("decoded SRV %s CV %s", r.SRV.SRV, r.CommandVariant)
+			}
+		})
+	}
+}
+
+func signedPC(t *testing.T, cv string) string {
+	t.Helper()
+	return `<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway" schemaVersion="5.4"><sr:Header>` +
+		`<sr:RequestID>90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1003</sr:RequestID><sr:CommandVariant>` + cv +
+		`</sr:CommandVariant><sr:ServiceReference>7.1</sr:ServiceReference><sr:ServiceReferenceVariant>7.1</sr:ServiceReferenceVariant></sr:Header>` +
+		`<sr:Body><sr:SignedPreCommand><sr:GBCSPayload>AQID</sr:GBCSPayload></sr:SignedPreCommand></sr:Body></sr:Request>`
+}
+
+func TestDecodeRequestFields(t *testing.T) {
+	sp := spec.MustDefault()
+	doc, err := Parse(fixture(t, "display-message.xml"), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := DecodeRequest(doc, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Fields["message"] != "Hello & welcome" || r.Preceding != "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1001" || r.Counter != 1002 {
+		t.Fatalf("decoded %+v", r)
+	}
+	doc, _ = Parse(fixture(t, "read-import-registers.xml"), DefaultLimits)
+	r, _ = DecodeRequest(doc, sp)
+	if r.Fields["register"] != "total" || r.Target != "00-DB-12-34-56-78-90-A0" {
+		t.Fatalf("decoded %+v", r)
+	}
+}
+
+func TestUserCertificate(t *testing.T) {
+	s, caPub := testPKI(t, "90-B3-D5-1F-30-01-00-00")
+	if s.cert.EUI64 != "90-B3-D5-1F-30-01-00-00" {
+		t.Fatalf("EUI-64 %q", s.cert.EUI64)
+	}
+	if _, err := x509.ParseCertificate(s.cert.Raw); err == nil {
+		t.Log("crypto/x509 parsed the x500UniqueIdentifier: the own parser is no longer needed")
+	}
+	if !s.cert.CheckSignatureFrom(caPub) {
+		t.Fatal("the CA's signature does not verify")
+	}
+	other, otherCA := testPKI(t, "90-B3-D5-1F-30-02-00-00")
+	if s.cert.CheckSignatureFrom(otherCA) || other.cert.CheckSignatureFrom(caPub) {
+		t.Fatal("a certificate verifies against another CA")
+	}
+	if got := s.cert.IssuerSerial().Issuer; !SameName(got, "CN=Z1, OU=07") || SameName(got, "CN=Z2,OU=07") {
+		t.Fatalf("issuer %q", got)
+	}
+}

@@ -1,0 +1,301 @@
+package duis
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dccgate/dccgate/spec"
+)
+
+// Request is a decoded sr:Request.
+type Request struct {
+	SchemaVersion string
+	RequestID     string
+	Originator    string // EUI-64 of the sender
+	Target        string // EUI-64 of the device, or of the DCC for Non-Device requests
+	Counter       uint64
+	// FirstInSequence and Preceding are the sequencing of para 126-127.
+	FirstInSequence bool
+	Preceding       string
+	CommandVariant  string
+	SRV             *spec.SRV
+	// Body is the SRV's element; nil for a Signed Pre-Command (CV 5-7).
+	Body *Element
+	// SignedPreCommand is the GBCSPayload of CV 5-7.
+	SignedPreCommand []byte
+	// Fields are the request's body fields for the engine, in its types
+	// (timestamps as RFC 3339 strings); every field of the row is present,
+	// a zero value where the document does not give it, as on the Connect
+	// API.
+	Fields map[string]any
+	// ExecuteAt is set for a Future Dated request (ExecutionDateTime).
+	ExecuteAt time.Time
+}
+
+var (
+	eui64RE     = regexp.MustCompile(`^[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){7}$`)
+	srvRE       = regexp.MustCompile(`^[0-9]{1,2}\.[0-9]{1,2}(\.[0-9]{1,2})?$`)
+	headerOrder = []string{"RequestID", "FirstInSequence", "PrecedingServiceRequestID", "CommandVariant", "ServiceReference", "ServiceReferenceVariant"}
+	optional    = map[string]bool{"FirstInSequence": true, "PrecedingServiceRequestID": true}
+)
+
+// ParseRequestID splits originator:target:counter; the counter is an
+// unsigned 64-bit decimal.
+func ParseRequestID(id string) (originator, target string, counter uint64, err error) {
+	parts := strings.Split(id, ":")
+	if len(parts) != 3 || !eui64RE.MatchString(parts[0]) || !eui64RE.MatchString(parts[1]) {
+		return "", "", 0, perr(CodeRequestID, "RequestID %q is not originatorEUI64:targetEUI64:counter", id)
+	}
+	c, cerr := strconv.ParseUint(parts[2], 10, 64)
+	if cerr != nil || (len(parts[2]) > 1 && parts[2][0] == '0') {
+		return "", "", 0, perr(CodeRequestID, "RequestID %q: the counter is not an unsigned 64-bit decimal", id)
+	}
+	return strings.ToUpper(parts[0]), strings.ToUpper(parts[1]), c, nil
+}
+
+// DecodeRequest validates and decodes the sr:Request of doc against the
+// spec's DUIS mapping. Validated, in this order, each failure with its
+// code: the root is sr:Request in the DUIS namespace with a schemaVersion
+// matching the spec (structure); its element children are Header, Body and
+// at most a ds:Signature, no text but whitespace between elements
+// (structure); Header holds RequestID, optional FirstInSequence and
+// PrecedingServiceRequestID, CommandVariant, ServiceReference and
+// ServiceReferenceVariant in that order, each text only (structure);
+// RequestIDs are originator:target:counter (request_id); FirstInSequence
+// is an xs:boolean and PrecedingServiceRequestID has the same originator
+// (structure, request_id); FirstInSequence and PrecedingServiceRequestID
+// are not both given (structure); the SRV is one DUIS has and the spec
+// supports (unknown_srv, postdated_srv) and ServiceReference is its first
+// two levels (structure); CommandVariant is 1-8 and one the service
+// permits (command_variant); Body holds exactly one element: SignedPreCommand
+// with a base64 GBCSPayload for CV 5-7, else the SRV's own element
+// (unknown_srv); the body fields the spec maps parse in the field's type,
+// and ExecutionDateTime as an xs:dateTime (structure). Elements of the
+// Body that the spec does not map are not validated: this is not XSD
+// validation.
+func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
+	d := &sp.DUIS
+	ns := d.Namespace
+	root := doc.Root
+	if !root.Is(ns, "Request") {
+		return nil, perr(CodeStructure, "the root is {%s}%s, not sr:Request", root.Space, root.Local)
+	}
+	r := &Request{}
+	r.SchemaVersion, _ = root.Attr("schemaVersion")
+	if !regexp.MustCompile(d.SchemaVersion).MatchString(r.SchemaVersion) {
+		return nil, perr(CodeStructure, "schemaVersion %q is not accepted (%s)", r.SchemaVersion, d.SchemaVersion)
+	}
+	if err := noMixedText(root); err != nil {
+		return nil, err
+	}
+	els := root.Elements()
+	if len(els) > 0 && els[len(els)-1].Is(NSDSig, "Signature") {
+		els = els[:len(els)-1]
+	}
+	if len(els) != 2 || !els[0].Is(ns, "Header") || !els[1].Is(ns, "Body") {
+		return nil, perr(CodeStructure, "sr:Request must hold sr:Header, sr:Body and a ds:Signature")
+	}
+	header, body := els[0], els[1]
+	vals := map[string]string{}
+	hi := 0
+	for _, h := range header.Elements() {
+		for hi < len(headerOrder) && headerOrder[hi] != h.Local {
+			if !optional[headerOrder[hi]] {
+				return nil, perr(CodeStructure, "Header: %s missing or out of order", headerOrder[hi])
+			}
+			hi++
+		}
+		if hi == len(headerOrder) || h.Space != ns {
+			return nil, perr(CodeStructure, "Header: unexpected element %s", h.Local)
+		}
+		if len(h.Elements()) > 0 {
+			return nil, perr(CodeStructure, "Header: %s must hold text only", h.Local)
+		}
+		vals[h.Local] = strings.TrimSpace(h.Text())
+		hi++
+	}
+	for _, name := range headerOrder {
+		if _, ok := vals[name]; !ok && !optional[name] {
+			return nil, perr(CodeStructure, "Header: %s missing", name)
+		}
+	}
+	var err error
+	r.RequestID = vals["RequestID"]
+	if r.Originator, r.Target, r.Counter, err = ParseRequestID(r.RequestID); err != nil {
+		return nil, err
+	}
+	if v, ok := vals["FirstInSequence"]; ok {
+		switch v {
+		case "true", "1":
+			r.FirstInSequence = true
+		case "false", "0":
+		default:
+			return nil, perr(CodeStructure, "FirstInSequence %q is not a boolean", v)
+		}
+	}
+	if p, ok := vals["PrecedingServiceRequestID"]; ok {
+		o, _, _, err := ParseRequestID(p)
+		if err != nil {
+			return nil, err
+		}
+		if o != r.Originator {
+			return nil, perr(CodeRequestID, "PrecedingServiceRequestID %q is not the same originator's", p)
+		}
+		if r.FirstInSequence {
+			return nil, perr(CodeStructure, "FirstInSequence and PrecedingServiceRequestID together")
+		}
+		r.Preceding = p
+	}
+	srv, ref := vals["ServiceReferenceVariant"], vals["ServiceReference"]
+	if !srvRE.MatchString(srv) {
+		return nil, perr(CodeStructure, "ServiceReferenceVariant %q is not an SRV", srv)
+	}
+	if pd := d.PostdatedSRV(srv); pd != nil {
+		return nil, perr(CodePostdated, "SRV %s %s: %s", srv, pd.Name, pd.Reason)
+	}
+	r.SRV = d.SRV(srv)
+	if r.SRV == nil {
+		return nil, perr(CodeUnknownSRV, "SRV %s is not supported", srv)
+	}
+	if ref != r.SRV.Ref {
+		return nil, perr(CodeStructure, "ServiceReference %q is not SRV %s's reference %s", ref, srv, r.SRV.Ref)
+	}
+	r.CommandVariant = vals["CommandVariant"]
+	cv, ok := d.CommandVariants[r.CommandVariant]
+	if !ok {
+		return nil, perr(CodeCommandVariant, "CommandVariant %q is not 1-8", r.CommandVariant)
+	}
+	if !d.Permits(r.CommandVariant, r.SRV) {
+		return nil, perr(CodeCommandVariant, "CommandVariant %s does not fit SRV %s (%s): it permits %v", r.CommandVariant, srv, r.SRV.Service, d.Variants(r.SRV))
+	}
+	be := body.Elements()
+	if len(be) != 1 {
+		return nil, perr(CodeStructure, "Body must hold exactly one element")
+	}
+	if cv.Signed {
+		if !be[0].Is(ns, "SignedPreCommand") {
+			return nil, perr(CodeUnknownSRV, "CommandVariant %s carries a SignedPreCommand, not %s", r.CommandVariant, be[0].Local)
+		}
+		pl := be[0].Elements()
+		if len(pl) != 1 || !pl[0].Is(ns, "GBCSPayload") {
+			return nil, perr(CodeStructure, "SignedPreCommand must hold one GBCSPayload")
+		}
+		if r.SignedPreCommand, err = b64(pl[0].Text()); err != nil || len(r.SignedPreCommand) == 0 {
+			return nil, perr(CodeStructure, "GBCSPayload is not base64")
+		}
+		return r, nil
+	}
+	if !be[0].Is(ns, r.SRV.Element) {
+		return nil, perr(CodeUnknownSRV, "SRV %s's Body element is %s, not %s", srv, r.SRV.Element, be[0].Local)
+	}
+	r.Body = be[0]
+	if r.Fields, err = fields(r.SRV, be[0], ns); err != nil {
+		return nil, err
+	}
+	if x := directChild(be[0], ns, d.ExecutionElement); x != nil {
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(x.Text()))
+		if err != nil {
+			return nil, perr(CodeStructure, "%s %q is not an xs:dateTime with a zone", d.ExecutionElement, x.Text())
+		}
+		r.ExecuteAt = t.UTC()
+	}
+	return r, nil
+}
+
+func directChild(e *Element, ns, local string) *Element {
+	for _, c := range e.Elements() {
+		if c.Is(ns, local) {
+			return c
+		}
+	}
+	return nil
+}
+
+// fields reads the row's fields: set by the SRV, read from the element the
+// spec names, or the zero value of the field's type.
+func fields(s *spec.SRV, body *Element, ns string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, f := range s.Service.Fields {
+		if v, ok := s.Set[f.Name]; ok {
+			out[f.Name] = v
+			continue
+		}
+		var text string
+		var given bool
+		if el, ok := s.Fields[f.Name]; ok {
+			if x := body.Find(ns, el); x != nil {
+				text, given = strings.TrimSpace(x.Text()), true
+			}
+		}
+		v, err := typed(f, text, given)
+		if err != nil {
+			return nil, err
+		}
+		out[f.Name] = v
+	}
+	return out, nil
+}
+
+func typed(f spec.Field, text string, given bool) (any, error) {
+	switch f.Type {
+	case "int64":
+		if !given {
+			return int64(0), nil
+		}
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return nil, perr(CodeStructure, "%s: %q is not an integer", f.Name, text)
+		}
+		return n, nil
+	case "double":
+		if !given {
+			return 0.0, nil
+		}
+		n, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return nil, perr(CodeStructure, "%s: %q is not a number", f.Name, text)
+		}
+		return n, nil
+	case "bool":
+		return text == "true" || text == "1", nil
+	case "strings":
+		if !given {
+			return []string{}, nil
+		}
+		return strings.Fields(text), nil
+	case "timestamp":
+		if !given {
+			return "", nil
+		}
+		t, err := time.Parse(time.RFC3339Nano, text)
+		if err != nil {
+			return nil, perr(CodeStructure, "%s: %q is not an xs:dateTime with a zone", f.Name, text)
+		}
+		return t.UTC().Format(time.RFC3339Nano), nil
+	}
+	return text, nil
+}
+
+// noMixedText refuses non-whitespace text in an element that has element
+// children (DUIS has no mixed content).
+func noMixedText(root *Element) error {
+	var err error
+	root.walk(func(e *Element) {
+		if err != nil || len(e.Elements()) == 0 {
+			return
+		}
+		for _, c := range e.Children {
+			if t, ok := c.(Text); ok && strings.TrimSpace(string(t)) != "" {
+				err = perr(CodeStructure, "text in %s beside its elements", e.Local)
+				return
+			}
+		}
+	})
+	return err
+}
+
+// EncodeBase64 is base64 as xs:base64Binary writes it.
+func EncodeBase64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
