@@ -22,6 +22,8 @@ const (
 	beta  = "00-00-00-00-00-00-0B-01" // another supplier, registered with its own certificate
 	chf   = "00-DB-00-00-00-00-C0-01"
 	esme  = "00-DB-00-00-00-00-E0-01"
+	chf2  = "00-DB-00-00-00-00-C0-02"
+	esme2 = "00-DB-00-00-00-00-E0-02"
 )
 
 type world struct {
@@ -31,6 +33,12 @@ type world struct {
 }
 
 func newWorld(t *testing.T) *world {
+	t.Helper()
+	return newWorldEager(t, 0)
+}
+
+// newWorldEager is newWorld with Config.EagerFleet set to eager.
+func newWorldEager(t *testing.T, eager int) *world {
 	t.Helper()
 	ctx := t.Context()
 	sp, err := spec.Default()
@@ -47,7 +55,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { st.Close() })
 	v := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
-	g, err := gateway.New(ctx, gateway.Config{Store: st, Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2})
+	g, err := gateway.New(ctx, gateway.Config{Store: st, Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2, EagerFleet: eager})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +82,8 @@ func newWorld(t *testing.T) *world {
 		Inventory: []store.Device{
 			{ID: chf, Type: "CHF", Status: "commissioned"},
 			{ID: esme, Type: "ESME", Status: "commissioned", MPxN: "1900000000011", CHF: chf},
+			{ID: chf2, Type: "CHF", Status: "commissioned"},
+			{ID: esme2, Type: "ESME", Status: "commissioned", MPxN: "1900000000012", CHF: chf2},
 		},
 	})
 	if err != nil {

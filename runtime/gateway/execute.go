@@ -227,6 +227,9 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 	if !svc.DeviceService {
 		return g.activity(ctx, r, svc.Ref, body)
 	}
+	if err := g.materialise(ctx, r.DeviceID); err != nil {
+		return failed(r, dcc.ReasonMalformed, "the device cannot be reached in the emulation: "+err.Error())
+	}
 	user, _ := g.st.GetUser(ctx, r.UserID)
 	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: user.Role, Critical: svc.Critical, Body: body}
 	if exact, err := precommand.ParseBody(r.Body); err == nil {

@@ -59,6 +59,9 @@ type Config struct {
 	// OnDue, if set, runs at the end of each pass of RunDue (work of other
 	// components that falls due on the gateway's clock).
 	OnDue func(ctx context.Context)
+	// EagerFleet is the largest inventory emulated whole at start (0:
+	// DefaultEagerFleet; negative: always on first contact).
+	EagerFleet int
 	// Maintenance, if set, refuses requests received during a planned
 	// maintenance window (para 213, 246).
 	Maintenance MaintenanceGate
@@ -157,6 +160,74 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 type emu struct {
 	fleet *devices.Fleet
 	wan   *devices.SMWAN
+	// lazy is set when the inventory was too large to emulate whole:
+	// devices are added on first contact.
+	lazy bool
+	// matMu serialises materialising; present remembers the hubs done.
+	matMu   sync.Mutex
+	present map[string]bool
+}
+
+// DefaultEagerFleet is the largest inventory emulated whole from the start
+// (Config.EagerFleet 0). Above it the emulated devices of a Communications
+// Hub are made when a Command first reaches one of them, so an inventory
+// of millions costs memory only for the devices in use.
+const DefaultEagerFleet = 100_000
+
+// materialise makes sure, in a lazy fleet, that device id's
+// Communications Hub and every device on it are emulated, with the state
+// the inventory gives them. A device the inventory does not hold is left
+// out, as in an eager fleet.
+func (g *Gateway) materialise(ctx context.Context, id string) error {
+	e := g.em()
+	if !e.lazy || id == "" {
+		return nil
+	}
+	e.matMu.Lock()
+	defer e.matMu.Unlock()
+	if e.present[id] {
+		return nil
+	}
+	d, err := g.st.GetDevice(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	hub := d.CHF
+	if d.Type == "CHF" {
+		hub = d.ID
+	}
+	var devs []store.Device
+	if hub == "" {
+		devs = []store.Device{d}
+	} else {
+		if devs, err = g.st.Devices(ctx, store.DeviceFilter{CHF: hub}); err != nil {
+			return err
+		}
+		if h, err := g.st.GetDevice(ctx, hub); err == nil {
+			devs = append([]store.Device{h}, devs...)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	if e.present == nil {
+		e.present = map[string]bool{}
+	}
+	for _, m := range devs {
+		if e.present[m.ID] {
+			continue
+		}
+		if _, ok := e.fleet.Get(m.ID); !ok {
+			if err := g.addToFleet(ctx, m); err != nil {
+				return err
+			}
+		}
+		e.present[m.ID] = true
+	}
+	e.present[id] = true
+	return nil
 }
 
 func (g *Gateway) em() *emu { return g.emuPtr.Load() }
@@ -182,10 +253,21 @@ func (g *Gateway) rebuildFleet(ctx context.Context) error {
 	wan.SetLatency(g.smwanLatency)
 	wan.SetLoss(g.smwanLoss)
 	g.smwanMu.Unlock()
-	g.emuPtr.Store(&emu{fleet: f, wan: wan})
-	devs, err := g.st.Devices(ctx, store.DeviceFilter{})
+	e := &emu{fleet: f, wan: wan}
+	g.emuPtr.Store(e)
+	limit := g.cfg.EagerFleet
+	if limit == 0 {
+		limit = DefaultEagerFleet
+	}
+	devs, err := g.st.Devices(ctx, store.DeviceFilter{Limit: max(limit, 0) + 1})
 	if err != nil {
 		return err
+	}
+	if limit < 0 || len(devs) > limit {
+		// A large inventory: devices join the emulation when first
+		// reached (materialise), a Communications Hub with its devices.
+		e.lazy = true
+		return nil
 	}
 	// Hubs first, so devices can join them.
 	for pass := 0; pass < 2; pass++ {

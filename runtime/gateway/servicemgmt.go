@@ -63,6 +63,9 @@ func (g *Gateway) DiagnoseCHF(ctx context.Context, caller, deviceID string) (CHF
 		out.Detail = "the device belongs to no Communications Hub"
 		return out, nil
 	}
+	if err := g.materialise(ctx, out.CHF); err != nil {
+		return CHFDiagnosis{}, err
+	}
 	hub, ok := g.em().fleet.Get(out.CHF)
 	switch {
 	case !ok:
