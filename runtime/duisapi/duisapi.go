@@ -1,0 +1,312 @@
+// Package duisapi serves DUIS, the XML interface of the DCC User Gateway,
+// beside the Connect API and onto the same gateway: POST /api/v1/serviceS,
+// /api/v1/serviceT and /api/v1/serviceD with a signed sr:Request
+// (application/xml).
+//
+// The synchronous answer is an sr:Response signed with the gateway's key:
+// I0 where the outcome is known (a Pre-Command from serviceT, a request
+// that completed), I99 where it follows, or the DUIS response code that
+// spec/duis.cue maps the refusal's reason to (E2, E4, E5, E11, E12, E13,
+// E19 ...). dccgate's reason code, clause, state and detail travel on the
+// message element as the attributes dg:reason, dg:clause, dg:state and
+// dg:message (namespace duis.NSDCCGate), inside the signature.
+//
+// A refusal whose reason has no published DUIS code (MALFORMED, REPLAY,
+// SIGNATURE_INVALID, ...) and any document that fails parsing, signature
+// or structure checks is answered with an HTTP 4xx status and a
+// dg:Refusal document naming the reason, the duis error code and the
+// clause; the headers X-DCCGate-Reason and X-DCCGate-Clause repeat them.
+//
+// Who sent a request is who signed it: the signature's KeyInfo names a
+// certificate of the Registry, whose x500UniqueIdentifier is the User ID,
+// and the RequestID's originator must be that User ID.
+package duisapi
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/dccgate/dccgate/duis"
+	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/precommand"
+	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec/dcc"
+)
+
+// Registry holds the DUIS signing certificates of users, found by issuer
+// and serial.
+type Registry struct {
+	mu    sync.RWMutex
+	certs []*duis.Cert
+}
+
+// Add registers a certificate; it must carry a User ID.
+func (r *Registry) Add(c *duis.Cert) error {
+	if c.EUI64 == "" {
+		return errors.New("duisapi: the certificate has no x500UniqueIdentifier (User ID)")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.certs = append(r.certs, c)
+	return nil
+}
+
+// Find returns the certificate named by issuer and serial, or nil.
+func (r *Registry) Find(is duis.IssuerSerial) *duis.Cert {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, c := range r.certs {
+		if c.Serial.Cmp(is.Serial) == 0 && duis.SameName(c.IssuerSerial().Issuer, is.Issuer) {
+			return c
+		}
+	}
+	return nil
+}
+
+// Server serves the DUIS endpoints.
+type Server struct {
+	G        *gateway.Gateway
+	Registry *Registry
+	// Key and Cert sign the gateway's responses.
+	Key  *ecdsa.PrivateKey
+	Cert duis.IssuerSerial
+	// Limits bound the documents accepted (duis.DefaultLimits if zero).
+	Limits duis.Limits
+}
+
+// Handlers returns the endpoints of the spec (path -> handler).
+func (s *Server) Handlers() map[string]http.Handler {
+	out := map[string]http.Handler{}
+	for name, ep := range s.G.Spec().DUIS.Endpoints {
+		out[ep.Path] = s.endpoint(name)
+	}
+	return out
+}
+
+// refusal is an answer other than an sr:Response.
+type refusal struct {
+	status                int
+	reason, code, message string
+}
+
+func (s *Server) endpoint(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "POST an sr:Request", http.StatusMethodNotAllowed)
+			return
+		}
+		lim := s.Limits
+		if lim.MaxBytes == 0 {
+			lim = duis.DefaultLimits
+		}
+		body, err := io.ReadAll(io.LimitReader(req.Body, int64(lim.MaxBytes)+1))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		resp, ref := s.serve(req.Context(), name, body, lim)
+		if ref != nil {
+			writeRefusal(w, s, *ref)
+			return
+		}
+		doc, err := resp.Document()
+		if err == nil {
+			var out []byte
+			if out, err = duis.Sign(doc, s.Key, s.Cert); err == nil {
+				w.Header().Set("Content-Type", "application/xml")
+				if resp.Reason != "" {
+					w.Header().Set("X-DCCGate-Reason", resp.Reason)
+					w.Header().Set("X-DCCGate-Clause", resp.Clause)
+				}
+				_, _ = w.Write(out)
+				return
+			}
+		}
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	})
+}
+
+func writeRefusal(w http.ResponseWriter, s *Server, r refusal) {
+	clause := dcc.ReasonClauses[dcc.Reason(r.reason)]
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("X-DCCGate-Reason", r.reason)
+	w.Header().Set("X-DCCGate-Clause", clause)
+	w.WriteHeader(r.status)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<dg:Refusal xmlns:dg="%s" reason="%s" code="%s" clause="%s">%s</dg:Refusal>`+"\n",
+		duis.NSDCCGate, esc(r.reason), esc(r.code), esc(clause), esc(r.message))
+}
+
+func esc(s string) string {
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "\n", " ", "\r", " ", "\t", " ")
+	return r.Replace(s)
+}
+
+// serve decides one document: a response to sign, or a refusal.
+func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim duis.Limits) (*duis.Response, *refusal) {
+	sp := s.G.Spec()
+	d := &sp.DUIS
+	doc, err := duis.Parse(body, lim)
+	if err != nil {
+		return nil, fromErr(err)
+	}
+	var signer *duis.Cert
+	if _, err := duis.Verify(doc, func(is duis.IssuerSerial) *ecdsa.PublicKey {
+		if signer = s.Registry.Find(is); signer != nil {
+			return signer.PublicKey
+		}
+		return nil
+	}); err != nil {
+		return nil, fromErr(err)
+	}
+	r, err := duis.DecodeRequest(doc, sp)
+	resp := &duis.Response{Namespace: d.Namespace, SchemaVersion: "5.1", At: s.G.Now()}
+	if r != nil {
+		resp.SchemaVersion = r.SchemaVersion
+	}
+	var pe *duis.ParseError
+	if errors.As(err, &pe) && pe.Code == duis.CodeCommandVariant && d.EnvelopeCodes["variant"] != "" {
+		return s.envelope(doc, resp, d.EnvelopeCodes["variant"], pe.Message), nil
+	}
+	if err != nil {
+		return nil, fromErr(err)
+	}
+	resp.RequestID, resp.SRV, resp.Ref = r.RequestID, r.SRV.SRV, r.SRV.Ref
+	if r.Originator != signer.EUI64 {
+		return nil, &refusal{http.StatusForbidden, string(dcc.ReasonSignatureInvalid), duis.CodeSignature,
+			fmt.Sprintf("the request's originator %s is not the signer %s", r.Originator, signer.EUI64)}
+	}
+	cv := d.CommandVariants[r.CommandVariant]
+	if cv.Endpoint != endpoint {
+		resp.Code = d.EnvelopeCodes["endpoint"]
+		resp.Reason, resp.Message = string(dcc.ReasonMalformed), fmt.Sprintf("CommandVariant %s is for %s, not %s", r.CommandVariant, cv.Endpoint, endpoint)
+		return resp, nil
+	}
+	caller := r.Originator
+	if cv.Signed {
+		if cv.Delivery != "wan" {
+			return nil, &refusal{http.StatusNotImplemented, string(dcc.ReasonMalformed), duis.CodeCommandVariant,
+				"dccgate executes a Signed Pre-Command over the SMWAN only (CV 5): local delivery of a signed Pre-Command is not implemented"}
+		}
+		pc, sig, err := precommand.SplitSigned(r.SignedPreCommand)
+		if err != nil {
+			return nil, &refusal{http.StatusBadRequest, string(dcc.ReasonMalformed), duis.CodeStructure, err.Error()}
+		}
+		rec, err := s.G.SubmitSigned(ctx, caller, gatewayID(r, ""), pc, sig)
+		if err != nil {
+			return nil, gatewayErr(err)
+		}
+		return s.outcome(resp, rec)
+	}
+	device := deviceOf(r, d.Namespace)
+	ereq := &engine.Request{
+		Service: r.SRV.Service.Ref, Variant: r.SRV.Service.Variant,
+		Category: "on_demand", Delivery: cv.Delivery,
+		RequestID: gatewayID(r, device), UserID: caller, DeviceID: device,
+		Body: r.Fields, After: r.Preceding,
+	}
+	if !r.ExecuteAt.IsZero() {
+		ereq.Category, ereq.ExecuteAt = "future_dated", r.ExecuteAt
+	}
+	rec, err := s.G.Submit(ctx, caller, ereq)
+	if err != nil {
+		return nil, gatewayErr(err)
+	}
+	if rec.State == gateway.StateAwaitingSignature {
+		resp.Code = "I0"
+		resp.PreCommand = rec.PreCommand
+		resp.State = rec.State
+		return resp, nil
+	}
+	return s.outcome(resp, rec)
+}
+
+// gatewayID is the request's ID on the gateway: the DUIS RequestID, with
+// the target made the device's for a Non-Device request that names one
+// (the gateway checks an ID's target against the device).
+func gatewayID(r *duis.Request, device string) string {
+	target := r.Target
+	if device != "" {
+		target = device
+	}
+	return fmt.Sprintf("%s:%s:%d", r.Originator, target, r.Counter)
+}
+
+// deviceOf is the device a request is aimed at: the RequestID's target
+// for a Device Service, the Body's DeviceID (if any) for a Non-Device one.
+func deviceOf(r *duis.Request, ns string) string {
+	if r.SRV.Service.DeviceService {
+		return r.Target
+	}
+	if x := r.Body.Find(ns, "DeviceID"); x != nil {
+		return strings.ToUpper(strings.TrimSpace(x.Text()))
+	}
+	return ""
+}
+
+// outcome turns the gateway's record into the synchronous answer.
+func (s *Server) outcome(resp *duis.Response, rec store.Request) (*duis.Response, *refusal) {
+	d := &s.G.Spec().DUIS
+	resp.State, resp.Reason, resp.Clause, resp.Message = rec.State, rec.Reason, rec.Clause, rec.Message
+	switch rec.State {
+	case gateway.StateRejected, gateway.StateQuarantined, gateway.StateCancelled, gateway.StateExpired:
+		code := d.ReasonCodes[rec.Reason]
+		if code == "" {
+			return nil, &refusal{http.StatusBadRequest, rec.Reason, "refused", rec.Message}
+		}
+		resp.Code = code
+	case gateway.StateAccepted:
+		resp.Code = "I0"
+		resp.Payload = rec.Response
+	default:
+		resp.Code = "I99"
+	}
+	return resp, nil
+}
+
+// envelope answers a document that decoded far enough to be answered.
+func (s *Server) envelope(doc *duis.Document, resp *duis.Response, code, msg string) *duis.Response {
+	ns := resp.Namespace
+	if h := doc.Root.Find(ns, "RequestID"); h != nil {
+		resp.RequestID = strings.TrimSpace(h.Text())
+	}
+	if x := doc.Root.Find(ns, "ServiceReferenceVariant"); x != nil {
+		resp.SRV = strings.TrimSpace(x.Text())
+	}
+	if x := doc.Root.Find(ns, "ServiceReference"); x != nil {
+		resp.Ref = strings.TrimSpace(x.Text())
+	}
+	resp.Code, resp.Reason, resp.Clause, resp.Message = code, string(dcc.ReasonMalformed), dcc.ReasonClauses[dcc.ReasonMalformed], msg
+	return resp
+}
+
+func fromErr(err error) *refusal {
+	var pe *duis.ParseError
+	if !errors.As(err, &pe) {
+		return &refusal{http.StatusBadRequest, string(dcc.ReasonMalformed), duis.CodeXML, err.Error()}
+	}
+	switch pe.Code {
+	case duis.CodeSignature, duis.CodeUnknownCertificate:
+		return &refusal{http.StatusUnauthorized, string(dcc.ReasonSignatureInvalid), pe.Code, pe.Message}
+	case duis.CodeTooLarge:
+		return &refusal{http.StatusRequestEntityTooLarge, string(dcc.ReasonMalformed), pe.Code, pe.Message}
+	}
+	return &refusal{http.StatusBadRequest, string(dcc.ReasonMalformed), pe.Code, pe.Message}
+}
+
+func gatewayErr(err error) *refusal {
+	switch {
+	case errors.Is(err, gateway.ErrPermission):
+		return &refusal{http.StatusForbidden, string(dcc.ReasonUnknownUser), "permission", err.Error()}
+	case errors.Is(err, store.ErrNotFound):
+		return &refusal{http.StatusNotFound, string(dcc.ReasonMalformed), "not_found", err.Error()}
+	}
+	return &refusal{http.StatusConflict, string(dcc.ReasonMalformed), "gateway", err.Error()}
+}

@@ -1,0 +1,354 @@
+package duisapi_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/duis"
+	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/precommand"
+	"github.com/dccgate/dccgate/runtime/duisapi"
+	"github.com/dccgate/dccgate/runtime/server"
+	"github.com/dccgate/dccgate/spec"
+)
+
+const (
+	supplier = "00-00-00-00-00-00-0A-01" // EIS, registered for the premises 1
+	gasSup   = "00-00-00-00-00-00-0A-02" // GIS
+	rival    = "00-00-00-00-00-00-0B-01" // EIS, registered for nothing
+	esme     = "00-DB-00-00-00-00-E0-01"
+	dccID    = "90-B3-D5-1F-30-00-00-02"
+	nsSR     = "http://www.dccinterface.co.uk/ServiceUserGateway"
+)
+
+var (
+	engOnce sync.Once
+	eng     *engine.Engine
+)
+
+type env struct {
+	srv     *server.Server
+	url     string
+	signers map[string]signer
+	gwCert  *duis.Cert
+}
+
+type signer struct {
+	key  *ecdsa.PrivateKey
+	cert *duis.Cert
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	engOnce.Do(func() {
+		var err error
+		if eng, err = engine.New(t.Context(), spec.MustDefault()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	srv, err := server.Start(t.Context(), server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if _, err := srv.SeedDemo(t.Context(), 2); err != nil {
+		t.Fatal(err)
+	}
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Z1", OrganizationalUnit: []string{"07"}},
+		NotBefore: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(der)
+	issue := func(id, role string) signer {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, err := duis.IssueUser(ca, caKey, id, role, &key.PublicKey, tmpl.NotBefore, tmpl.NotAfter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := duis.ParseCert(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signer{key, c}
+	}
+	reg := &duisapi.Registry{}
+	e := &env{srv: srv, signers: map[string]signer{}}
+	for _, u := range []struct{ id, role string }{{supplier, "02"}, {gasSup, "02"}, {rival, "02"}} {
+		s := issue(u.id, u.role)
+		e.signers[u.id] = s
+		if err := reg.Add(s.cert); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gw := issue(dccID, "89")
+	e.gwCert = gw.cert
+	d := &duisapi.Server{G: srv.G, Registry: reg, Key: gw.key, Cert: gw.cert.IssuerSerial()}
+	mux := http.NewServeMux()
+	for p, h := range d.Handlers() {
+		mux.Handle(p, h)
+	}
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	e.url = hs.URL
+	return e
+}
+
+// request writes an sr:Request; header is extra Header elements after the
+// RequestID.
+func request(id, cv, srv, header, body string) string {
+	ref := strings.Join(strings.SplitN(srv, ".", 3)[:2], ".")
+	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<sr:Request xmlns:sr="%s" schemaVersion="5.4">
+  <sr:Header>
+    <sr:RequestID>%s</sr:RequestID>%s
+    <sr:CommandVariant>%s</sr:CommandVariant>
+    <sr:ServiceReference>%s</sr:ServiceReference>
+    <sr:ServiceReferenceVariant>%s</sr:ServiceReferenceVariant>
+  </sr:Header>
+  <sr:Body>%s</sr:Body>
+</sr:Request>`, nsSR, id, header, cv, ref, srv, body)
+}
+
+type answer struct {
+	status int
+	resp   *duis.DecodedResponse
+	reason string
+	body   string
+}
+
+func (e *env) post(t *testing.T, endpoint, as, doc string) answer {
+	t.Helper()
+	s := e.signers[as]
+	d, err := duis.Parse([]byte(doc), duis.DefaultLimits)
+	var signed []byte
+	if err != nil {
+		signed = []byte(doc) // hostile input goes as it is
+	} else if signed, err = duis.Sign(d, s.key, s.cert.IssuerSerial()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post(e.url+"/api/v1/"+endpoint, "application/xml", bytes.NewReader(signed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	a := answer{status: res.StatusCode, reason: res.Header.Get("X-DCCGate-Reason"), body: string(b)}
+	if res.StatusCode != http.StatusOK {
+		return a
+	}
+	rd, err := duis.Parse(b, duis.DefaultLimits)
+	if err != nil {
+		t.Fatalf("response: %v\n%s", err, b)
+	}
+	if _, err := duis.Verify(rd, func(is duis.IssuerSerial) *ecdsa.PublicKey {
+		if is.Serial.Cmp(e.gwCert.Serial) == 0 {
+			return e.gwCert.PublicKey
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("the response's signature: %v\n%s", err, b)
+	}
+	if a.resp, err = duis.DecodeResponse(rd, nsSR); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func (e *env) state(t *testing.T, id string) string {
+	t.Helper()
+	e.srv.G.WaitIdle(t.Context())
+	r, err := e.srv.Store.GetRequest(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.State
+}
+
+const read411 = `<sr:ReadInstantaneousImportRegisters/>`
+
+func TestCommandVariantsAndEndpoints(t *testing.T) {
+	e := newEnv(t)
+	id := func(n int) string { return fmt.Sprintf("%s:%s:%d", supplier, esme, n) }
+	tests := []struct {
+		note, endpoint, doc, code, reason string
+		status                            int
+	}{
+		{"CV 1 to serviceS", "serviceS", request(id(10), "1", "4.1.1", "", read411), "I99", "", 200},
+		{"CV 2 to serviceD", "serviceD", request(id(11), "2", "4.1.1", "", read411), "", "", 0},
+		{"CV 3 to serviceS", "serviceS", request(id(12), "3", "4.1.1", "", read411), "", "", 0},
+		{"CV 4 to serviceT", "serviceT", request(id(13), "4", "7.1", "", `<sr:EnableSupply/>`), "I0", "", 200},
+		{"CV 8 to serviceD", "serviceD", request(fmt.Sprintf("%s:%s:%d", supplier, dccID, 14), "8", "8.2", "", `<sr:ReadInventory><sr:DeviceID>`+esme+`</sr:DeviceID></sr:ReadInventory>`), "", "", 200},
+		{"CV 1 to serviceT", "serviceT", request(id(15), "1", "4.1.1", "", read411), "E13", "MALFORMED", 200},
+		{"CV 4 to serviceS", "serviceS", request(id(16), "4", "7.1", "", `<sr:EnableSupply/>`), "E13", "MALFORMED", 200},
+		{"CV 8 to serviceS", "serviceS", request(fmt.Sprintf("%s:%s:%d", supplier, dccID, 17), "8", "8.2", "", `<sr:ReadInventory/>`), "E13", "MALFORMED", 200},
+		{"CV 2 to serviceS", "serviceS", request(id(18), "2", "4.1.1", "", read411), "E13", "MALFORMED", 200},
+		{"critical service as CV 1", "serviceS", request(id(19), "1", "7.1", "", `<sr:EnableSupply/>`), "E12", "MALFORMED", 200},
+		{"CV 6: signed, local", "serviceD", request(id(20), "6", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>AQ==</sr:GBCSPayload></sr:SignedPreCommand>`), "", "MALFORMED", 501},
+		{"CV 7: signed, both", "serviceS", request(id(21), "7", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>AQ==</sr:GBCSPayload></sr:SignedPreCommand>`), "", "MALFORMED", 501},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			a := e.post(t, tc.endpoint, supplier, tc.doc)
+			if tc.status != 0 && a.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", a.status, tc.status, a.body)
+			}
+			if a.resp == nil {
+				if tc.reason != "" && a.reason != tc.reason {
+					t.Fatalf("reason %q, want %q: %s", a.reason, tc.reason, a.body)
+				}
+				return
+			}
+			if tc.code != "" && a.resp.ResponseCode != tc.code {
+				t.Fatalf("code %s (%s %s), want %s", a.resp.ResponseCode, a.resp.Reason, a.resp.Message, tc.code)
+			}
+			if tc.code == "" && (a.resp.ResponseCode == "E12" || a.resp.ResponseCode == "E13") {
+				t.Fatalf("a variant that fits its endpoint was refused: %+v", a.resp)
+			}
+			if tc.reason != "" && a.resp.Reason != tc.reason {
+				t.Fatalf("dg:reason %q, want %q", a.resp.Reason, tc.reason)
+			}
+		})
+	}
+}
+
+func TestCriticalRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	id := fmt.Sprintf("%s:%s:%d", supplier, esme, 100)
+	a := e.post(t, "serviceT", supplier, request(id, "4", "7.1", "", `<sr:EnableSupply/>`))
+	if a.resp == nil || a.resp.ResponseCode != "I0" || len(a.resp.PreCommand) == 0 {
+		t.Fatalf("transform: %d %s", a.status, a.body)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(e.srv.PKI.Dir, "users", supplier+"-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(keyPEM)
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedPC, err := precommand.Sign(a.resp.PreCommand, k.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `<sr:SignedPreCommand><sr:GBCSPayload>` + duis.EncodeBase64(signedPC) + `</sr:GBCSPayload></sr:SignedPreCommand>`
+	a = e.post(t, "serviceS", supplier, request(id, "5", "7.1", "", body))
+	if a.resp == nil || a.resp.ResponseCode != "I99" {
+		t.Fatalf("CV 5: %d %s", a.status, a.body)
+	}
+	if st := e.state(t, id); st != "accepted" {
+		t.Fatalf("state %s after the signed Pre-Command", st)
+	}
+	// A tampered Signed Pre-Command is refused.
+	id2 := fmt.Sprintf("%s:%s:%d", supplier, esme, 101)
+	a = e.post(t, "serviceT", supplier, request(id2, "4", "7.1", "", `<sr:EnableSupply/>`))
+	bad := append([]byte{}, signedPC...)
+	bad[len(bad)-1] ^= 1
+	a = e.post(t, "serviceS", supplier, request(id2, "5", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>`+duis.EncodeBase64(bad)+`</sr:GBCSPayload></sr:SignedPreCommand>`))
+	if a.status == 200 && a.resp.ResponseCode == "I99" {
+		t.Fatalf("a tampered Signed Pre-Command was acknowledged")
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	e := newEnv(t)
+	n := 200
+	next := func(user, target string) string { n++; return fmt.Sprintf("%s:%s:%d", user, target, n) }
+	tests := []struct {
+		note, endpoint, as, doc string
+		status                  int
+		code, reason            string
+	}{
+		{"role not eligible (E2)", "serviceS", supplier, request(next(supplier, esme), "1", "4.2", "", `<sr:ReadInstantaneousExportRegisters/>`), 200, "E2", "ROLE_NOT_ELIGIBLE"},
+		{"not registered (E4)", "serviceS", rival, request(next(rival, esme), "1", "4.1.1", "", read411), 200, "E4", "NOT_REGISTERED"},
+		{"unknown device (E19)", "serviceS", supplier, request(next(supplier, "00-DB-00-00-00-00-EE-EE"), "1", "4.1.1", "", read411), 200, "E19", "DEVICE_UNKNOWN"},
+		{"postdated SRV", "serviceS", supplier, request(next(supplier, esme), "1", "4.18", "", `<sr:ReadMeterBalance/>`), 400, "", "MALFORMED"},
+		{"signed by another user", "serviceS", rival, request(next(supplier, esme), "1", "4.1.1", "", read411), 403, "", "SIGNATURE_INVALID"},
+		{"external entity", "serviceS", supplier, `<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>`, 400, "", "MALFORMED"},
+		{"unsigned", "serviceS", supplier, "unsigned", 401, "", "SIGNATURE_INVALID"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			doc := tc.doc
+			if doc == "unsigned" {
+				doc = request(next(supplier, esme), "1", "4.1.1", "", read411)
+				res, err := http.Post(e.url+"/api/v1/serviceS", "application/xml", strings.NewReader(doc))
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != tc.status || res.Header.Get("X-DCCGate-Reason") != tc.reason {
+					t.Fatalf("%d %s", res.StatusCode, res.Header.Get("X-DCCGate-Reason"))
+				}
+				return
+			}
+			a := e.post(t, tc.endpoint, tc.as, doc)
+			if a.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", a.status, tc.status, a.body)
+			}
+			if a.resp != nil {
+				if a.resp.ResponseCode != tc.code || a.resp.Reason != tc.reason || a.resp.Clause == "" {
+					t.Fatalf("got %s %s (%s), want %s %s", a.resp.ResponseCode, a.resp.Reason, a.resp.Clause, tc.code, tc.reason)
+				}
+				return
+			}
+			if a.reason != tc.reason {
+				t.Fatalf("reason %q, want %q: %s", a.reason, tc.reason, a.body)
+			}
+		})
+	}
+}
+
+func TestReplayAndSequencing(t *testing.T) {
+	e := newEnv(t)
+	first := fmt.Sprintf("%s:%s:%d", supplier, esme, 300)
+	if a := e.post(t, "serviceS", supplier, request(first, "1", "4.1.1", "", read411)); a.resp == nil || a.resp.ResponseCode != "I99" {
+		t.Fatalf("first: %s", a.body)
+	}
+	if a := e.post(t, "serviceS", supplier, request(first, "1", "4.1.1", "", read411)); a.status != 400 || a.reason != "REPLAY" {
+		t.Fatalf("replayed ID: %d %s", a.status, a.body)
+	}
+	lower := fmt.Sprintf("%s:%s:%d", supplier, esme, 299)
+	if a := e.post(t, "serviceS", supplier, request(lower, "1", "4.1.1", "", read411)); a.status != 400 || a.reason != "REPLAY" {
+		t.Fatalf("lower counter: %d %s", a.status, a.body)
+	}
+	if st := e.state(t, first); st != "accepted" {
+		t.Fatalf("first is %s", st)
+	}
+	// After an accepted predecessor, a sequenced request goes ahead.
+	second := fmt.Sprintf("%s:%s:%d", supplier, esme, 301)
+	pre := "\n    <sr:PrecedingServiceRequestID>" + first + "</sr:PrecedingServiceRequestID>"
+	if a := e.post(t, "serviceS", supplier, request(second, "1", "4.1.1", pre, read411)); a.resp == nil || a.resp.ResponseCode != "I99" {
+		t.Fatalf("sequenced: %s", a.body)
+	}
+	if st := e.state(t, second); st != "accepted" {
+		t.Fatalf("sequenced request is %s", st)
+	}
+	// After a refused predecessor, it is cancelled.
+	refused := fmt.Sprintf("%s:%s:%d", supplier, "00-DB-00-00-00-00-EE-EE", 302)
+	e.post(t, "serviceS", supplier, request(refused, "1", "4.1.1", "", read411))
+	third := fmt.Sprintf("%s:%s:%d", supplier, esme, 303)
+	pre = "\n    <sr:PrecedingServiceRequestID>" + refused + "</sr:PrecedingServiceRequestID>"
+	if a := e.post(t, "serviceS", supplier, request(third, "1", "4.1.1", pre, read411)); a.status != 400 || a.reason != "PREDECESSOR_FAILED" {
+		t.Fatalf("after a refused predecessor: %d %s", a.status, a.body)
+	}
+}
