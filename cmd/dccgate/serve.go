@@ -57,7 +57,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	cfg := server.Config{DataDir: c.Data, StoreURL: c.Store, Listen: c.Listen, PlaintextListen: c.H2CListen, AdminListen: c.AdminListen,
 		VirtualClock: c.VirtualClock, Workers: c.Workers, Logger: log, SpecDir: c.Spec, PolicyDir: c.Policy, Tracing: tracing,
-		Version: ver, Commit: rev, TrafficManagement: c.Traffic}
+		Version: ver, Commit: rev, TrafficManagement: c.Traffic, Lease: c.Lease.Std()}
 	if c.VirtualClock {
 		cfg.Start, _ = time.Parse(time.RFC3339, c.Start) // validated by config.Load
 	}

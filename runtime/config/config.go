@@ -38,6 +38,7 @@ type Config struct {
 	Policy       string   `yaml:"policy" flag:"policy" usage:"policy directory of .rego modules (default: the embedded ones); read again on reload"`
 	Traffic      bool     `yaml:"traffic_management" flag:"traffic-management" usage:"turn on the traffic management policy of para 273 (defer or refuse non-critical requests over load)"`
 	Grace        Duration `yaml:"grace" flag:"grace" usage:"on SIGTERM, how long work in flight may run before it is parked in the store for the next start"`
+	Lease        Duration `yaml:"lease" flag:"lease" usage:"on a shared store (PostgreSQL), how long a process's claim on a request holds without renewal: another process takes over the work of one that died after this"`
 	Log          Log      `yaml:"log"`
 	SMWAN        SMWAN    `yaml:"smwan"`
 	Tracing      Tracing  `yaml:"tracing"`
@@ -81,6 +82,7 @@ func Default() Config {
 		Demo:    10,
 		Workers: 8,
 		Grace:   Duration(30 * time.Second),
+		Lease:   Duration(30 * time.Second),
 		Log:     Log{Format: "auto", Level: "info"},
 		Tracing: Tracing{SampleRatio: 1},
 	}
@@ -552,6 +554,9 @@ func (l *Loaded) validate() []error {
 	}
 	if c.Grace < 0 {
 		bad("grace", "must not be negative")
+	}
+	if c.Lease < Duration(300*time.Millisecond) {
+		bad("lease", "must be at least 300ms, not %s", c.Lease)
 	}
 	oneOf := func(key, v string, allowed ...string) {
 		for _, a := range allowed {

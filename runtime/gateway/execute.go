@@ -98,19 +98,8 @@ func (g *Gateway) SubmitSigned(ctx context.Context, caller, requestID string, si
 // the final update are both conditional on the state read, so a request
 // another worker (or process) took is left to it.
 func (g *Gateway) execute(ctx context.Context, id string) error {
-	r, err := g.st.GetRequest(ctx, id)
-	if err != nil {
-		return err
-	}
-	if r.State != StateAcknowledged {
-		return nil
-	}
-	r.State = StateExecuting
-	r.Attempts++
-	if _, err := g.st.UpdateRequest(ctx, r, StateAcknowledged, nil); err != nil {
-		if errors.Is(err, store.ErrStale) {
-			return nil // another worker has it
-		}
+	r, ok, err := g.claim(ctx, id)
+	if err != nil || !ok {
 		return err
 	}
 	out := g.run(ctx, r)

@@ -47,6 +47,28 @@ type Config struct {
 	Workers int
 	Logger  *slog.Logger
 	Anomaly []AnomalyRule
+	// Shared is set when other gateway processes may share the store
+	// (PostgreSQL; see lease.go): work is claimed with leases the process
+	// renews, a dead process's work is taken over once its leases expire,
+	// and streams follow the deliveries other processes append. Unset,
+	// the process is the store's only gateway and Start resumes at once
+	// all the work a previous run left in progress.
+	Shared bool
+	// Lease is how long a claim on a request holds without renewal (wall
+	// time, default 30s); a process renews its leases every Lease/3.
+	Lease time.Duration
+	// Node names this process in the leases it holds (default: host,
+	// process ID and a random suffix).
+	Node string
+	// DeliveryPoll is how often, when Shared, stream readers look for
+	// deliveries in case a notification was missed (default 2s).
+	DeliveryPoll time.Duration
+	// Wall is the wall clock leases are measured on (default clock.Real).
+	Wall clock.Clock
+	// CoSKey is the CoS Party's signing key (nil: a new one): processes
+	// sharing a store, and a process after a restart, must share it, or a
+	// Change of Supplier signed by one does not verify on another.
+	CoSKey *ecdsa.PrivateKey
 	// SignatureTTL is how long a Pre-Command waits for its signature
 	// before the request expires.
 	SignatureTTL time.Duration
@@ -105,6 +127,13 @@ type Gateway struct {
 	// device's key derives from it (devicekeys.go).
 	macKey []byte
 
+	// leaser claims work with leases when the store is Shared (nil: this
+	// process is the store's only gateway); node names this process in
+	// them, on the wall clock.
+	leaser store.Leaser
+	node   string
+	wall   clock.Clock
+
 	smwanMu      sync.Mutex
 	smwanLatency time.Duration
 	smwanLoss    float64
@@ -133,6 +162,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 10 * time.Second
 	}
+	if err := sharedDefaults(&cfg); err != nil {
+		return nil, err
+	}
 	g := &Gateway{
 		cfg: cfg, st: cfg.Store, clk: cfg.Clock, log: cfg.Logger,
 		queue:   make(chan string, 4096),
@@ -140,10 +172,21 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		delGen:  make(chan struct{}),
 	}
 	g.idleCond = sync.NewCond(&g.idleMu)
+	g.node, g.wall = cfg.Node, cfg.Wall
+	if cfg.Shared {
+		l, ok := store.As[store.Leaser](cfg.Store)
+		if !ok {
+			return nil, errors.New("gateway: a shared store must implement store.Leaser")
+		}
+		g.leaser = l
+	}
 	g.SetSpec(cfg.Spec)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
+	key := cfg.CoSKey
+	if key == nil {
+		var err error
+		if key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+			return nil, err
+		}
 	}
 	g.cosKey = key
 	g.macKey = make([]byte, 32)
@@ -336,6 +379,11 @@ func (g *Gateway) Start(ctx context.Context) error {
 			g.worker(ctx)
 		}()
 	}
+	if g.leaser != nil {
+		// Other processes may be working: take over only what their
+		// leases no longer cover (lease.go).
+		return g.startShared(ctx)
+	}
 	// A request left executing by a stopped process is acknowledged again
 	// and re-run; its final update is conditional, so it completes once.
 	running, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateExecuting}})
@@ -372,6 +420,7 @@ func (g *Gateway) Close() {
 		g.stop()
 	}
 	g.wg.Wait()
+	g.releaseLeases()
 }
 
 // tickLoop runs due work each second on a real clock.

@@ -73,6 +73,9 @@ type Config struct {
 	PKI     *PKI
 	Workers int
 	Logger  *slog.Logger
+	// Lease is how long a process's claim on a request holds on a store
+	// several processes share (PostgreSQL); default 30s. See scaleout.go.
+	Lease time.Duration
 }
 
 // PKI is the local certificate authority and what it issued for a server.
@@ -215,6 +218,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	m.Loaded(cfg.Spec.Hash, polHash)
 	st := telemetry.WrapStore(raw, cfg.Tracing, m.StoreCall)
 	gc := gateway.Config{Store: st, Engine: telemetry.WrapDecider(cfg.Engine, cfg.Tracing), Spec: cfg.Spec, Workers: cfg.Workers, Logger: cfg.Logger}
+	if err := shareStore(&gc, cfg, url); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if cfg.VirtualClock {
 		start := cfg.Start
 		if start.IsZero() {

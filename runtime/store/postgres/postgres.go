@@ -47,6 +47,10 @@ var Dialect = sqlstore.Dialect{
 	// could commit after one holding 6, and a reader that had seen 6 would
 	// skip 5 for ever.
 	LockDeliveries: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, hashtext(coalesce(current_schema(), '')))", lockClass+1),
+	SkipLocked:     " FOR UPDATE SKIP LOCKED",
+	// Delivered at commit to every process listening (watch.go); the
+	// payload is the schema, so stores in other schemas ignore it.
+	NotifyDeliveries: "SELECT pg_notify('" + notifyChannel + "', coalesce(current_schema(), ''))",
 }
 
 func init() {
@@ -78,6 +82,7 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		DB:           db,
 		Migrations:   f,
 		GooseOptions: []goose.ProviderOption{goose.WithSessionLocker(sessionLocker{})},
+		Watch:        func(ctx context.Context, wake func()) error { return watch(ctx, dsn, wake) },
 	})
 }
 

@@ -56,6 +56,11 @@ func (s *Store) appendDeliveries(ctx context.Context, tx *sql.Tx, args [][]any) 
 			return nil, err
 		}
 	}
+	if s.d.NotifyDeliveries != "" {
+		if _, err := tx.ExecContext(ctx, s.d.NotifyDeliveries); err != nil {
+			return nil, err
+		}
+	}
 	return cursors, nil
 }
 

@@ -134,6 +134,8 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]stor
 
 // UpdateRequest replaces the request if it is still in fromState (one
 // conditional UPDATE) and appends the deliveries in the same transaction.
+// From executing, the stored attempts must also be r's: a process whose
+// claim was taken over (store.Leaser) cannot complete the request.
 func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery) ([]int64, error) {
 	args, err := requestArgs(&r)
 	if err != nil {
@@ -149,7 +151,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 			delivery = ?, execute_at = ?, after_id = ?, body = ?, schedule = ?, state = ?, reason = ?, clause = ?,
 			message = ?, received_at = ?, due_at = ?, completed_at = ?, response = ?, pre_command = ?, signed = ?,
 			schedule_id = ?, attempts = ?
-			WHERE id = ? AND state = ?`, append(args, r.ID, fromState)...)
+			WHERE id = ? AND state = ? AND (state <> 'executing' OR attempts = ?)`, append(args, r.ID, fromState, r.Attempts)...)
 		if err != nil {
 			return err
 		}

@@ -40,6 +40,14 @@ type Dialect struct {
 	// resumes after the last cursor it saw misses nothing (a sequence alone
 	// does not give this when several transactions append at once).
 	LockDeliveries string
+	// SkipLocked, if set, ends the subqueries that pick rows to reclaim
+	// (" FOR UPDATE SKIP LOCKED"), so processes reclaiming at once do not
+	// wait for each other.
+	SkipLocked string
+	// NotifyDeliveries, if set, runs in the transaction that appends
+	// deliveries, after them: it tells the other processes at commit
+	// (PostgreSQL: pg_notify), see Config.Watch.
+	NotifyDeliveries string
 }
 
 // Config is what a backend hands to New.
@@ -59,6 +67,9 @@ type Config struct {
 	GroupCommit bool
 	// MaxBatch caps the writes in one group commit (default 256).
 	MaxBatch int
+	// Watch, if set, implements store.DeliveryWatcher: it calls wake when
+	// another process appended deliveries, until ctx ends.
+	Watch func(ctx context.Context, wake func()) error
 }
 
 // Store implements store.Store. Create it with New.
@@ -68,6 +79,7 @@ type Store struct {
 	rdb      *sql.DB
 	provider *goose.Provider
 	commit   *committer
+	watch    func(ctx context.Context, wake func()) error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -92,7 +104,7 @@ func (s *Store) CommitStats() store.CommitStats {
 // databases from then on, also when it fails: Close (or the failure)
 // closes them.
 func New(ctx context.Context, cfg Config) (*Store, error) {
-	s := &Store{d: cfg.Dialect, db: cfg.DB, rdb: cfg.Read}
+	s := &Store{d: cfg.Dialect, db: cfg.DB, rdb: cfg.Read, watch: cfg.Watch}
 	if s.rdb == nil {
 		s.rdb = s.db
 	}

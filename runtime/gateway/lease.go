@@ -1,0 +1,179 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// Several gateway processes on one database (Config.Shared) share the work
+// this way:
+//
+//   - Any process takes any request: it stores it acknowledged and queues
+//     it; the worker that runs it claims it first (store.Leaser's
+//     ClaimRequest: acknowledged -> executing, one conditional UPDATE, so
+//     one claimant wins), leased to this process for Config.Lease.
+//   - The process renews the leases of what it executes every Lease/3. A
+//     request whose lease expired (its process died, or lost the database
+//     for longer than a lease) is reclaimed by whichever process looks
+//     next, and run again; the process that lost it cannot complete it
+//     any more (UpdateRequest from executing checks the attempt the claim
+//     counted), so it completes once. Its Command may have reached the
+//     device before the first process died: a takeover runs it again, as
+//     a real gateway retrying a Command would.
+//   - Future dated work and schedules are moved by conditional updates
+//     (pending -> acknowledged; AdvanceSchedule from -> to) and a
+//     schedule's run has an ID made of the schedule's device and due time,
+//     unique in the database: whichever process is first runs it, once.
+//   - Deliveries are appended to the database; the store notifies the
+//     other processes (PostgreSQL NOTIFY) and their stream readers look
+//     again, with a poll every DeliveryPoll in case one was missed.
+//
+// The emulated devices live in each process's memory: a Command runs on the
+// executing process's copy of the device. The inventory (statuses,
+// credentials) is in the database and read by every process, but state
+// inside an emulated device (credit, tariffs, logs) is per process.
+
+// sharedDefaults fills the defaults of the fields about sharing a store.
+func sharedDefaults(cfg *Config) error {
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.DeliveryPoll <= 0 {
+		cfg.DeliveryPoll = 2 * time.Second
+	}
+	if cfg.Wall == nil {
+		cfg.Wall = clock.Real{}
+	}
+	if cfg.Node == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		cfg.Node = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	return nil
+}
+
+// Node is the name of this process in the leases it holds.
+func (g *Gateway) Node() string { return g.node }
+
+// claim moves an acknowledged request to executing for this process and
+// returns it; ok is false when it is not acknowledged any more (another
+// worker or process has it, or it is done).
+func (g *Gateway) claim(ctx context.Context, id string) (r store.Request, ok bool, err error) {
+	if g.leaser != nil {
+		r, err = g.leaser.ClaimRequest(ctx, id, g.node, g.wall.Now().Add(g.cfg.Lease))
+		if errors.Is(err, store.ErrStale) {
+			return r, false, nil
+		}
+		return r, err == nil, err
+	}
+	if r, err = g.st.GetRequest(ctx, id); err != nil || r.State != StateAcknowledged {
+		return r, false, err
+	}
+	r.State = StateExecuting
+	r.Attempts++
+	if _, err := g.st.UpdateRequest(ctx, r, StateAcknowledged, nil); err != nil {
+		if errors.Is(err, store.ErrStale) {
+			return r, false, nil // another worker has it
+		}
+		return r, false, err
+	}
+	return r, true, nil
+}
+
+// startShared resumes work on a shared store: what other processes left
+// without a live lease is taken over now, the rest when its lease expires
+// (leaseLoop); streams follow other processes' deliveries.
+func (g *Gateway) startShared(ctx context.Context) error {
+	if err := g.reclaim(ctx); err != nil {
+		return err
+	}
+	g.wg.Add(3)
+	go func() {
+		defer g.wg.Done()
+		g.leaseLoop(ctx)
+	}()
+	go func() {
+		defer g.wg.Done()
+		if w, ok := store.As[store.DeliveryWatcher](g.st); ok {
+			if err := w.WatchDeliveries(ctx, g.notifyDeliveries); err != nil && !errors.Is(err, errors.ErrUnsupported) && ctx.Err() == nil {
+				g.log.Error("watching other processes' deliveries", "err", err)
+			}
+		}
+	}()
+	go func() {
+		defer g.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-g.wall.After(g.cfg.DeliveryPoll):
+				g.notifyDeliveries()
+			}
+		}
+	}()
+	if g.cfg.Virtual == nil {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.tickLoop(ctx)
+		}()
+	}
+	return nil
+}
+
+// leaseLoop renews this process's leases and takes over expired ones.
+func (g *Gateway) leaseLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-g.wall.After(g.cfg.Lease / 3):
+		}
+		if _, err := g.leaser.RenewLeases(ctx, g.node, g.wall.Now().Add(g.cfg.Lease)); err != nil && ctx.Err() == nil {
+			g.log.Error("renewing leases", "err", err)
+		}
+		if err := g.reclaim(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("reclaiming expired leases", "err", err)
+		}
+	}
+}
+
+// reclaim takes over the requests whose leases expired and queues them.
+func (g *Gateway) reclaim(ctx context.Context) error {
+	now := g.wall.Now()
+	ids, err := g.leaser.ReclaimRequests(ctx, g.node, now, now.Add(g.cfg.Lease))
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 {
+		g.log.Info("took over requests whose lease expired", "count", len(ids))
+	}
+	for _, id := range ids {
+		g.enqueue(id)
+	}
+	return nil
+}
+
+// releaseLeases gives up the leases of the work this process stopped in
+// the middle (Close), so that another process takes it over at once.
+func (g *Gateway) releaseLeases() {
+	if g.leaser == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := g.leaser.RenewLeases(ctx, g.node, time.Time{}); err != nil {
+		g.log.Warn("handing over leases", "err", err)
+	}
+}

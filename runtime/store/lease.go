@@ -1,0 +1,70 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Leaser is implemented by stores that several gateway processes can share
+// (runtime/store/sqlstore, on SQLite and PostgreSQL). A request being
+// worked on carries a lease: the process that claimed it (its owner) and
+// until when (wall-clock time, not the gateway's clock, which may be
+// virtual). A live process renews its leases; when a process dies, another
+// takes its work over once the leases have expired, and the one that lost
+// a lease can no longer complete the request: UpdateRequest from
+// "executing" requires the stored Attempts to be the request's, and every
+// claim counts an attempt.
+type Leaser interface {
+	// ClaimRequest moves a request from acknowledged to executing for
+	// owner, leased until `until`, and counts an attempt, in one
+	// conditional statement; it returns the request as claimed. ErrStale
+	// if the request is not acknowledged (another worker or process has
+	// it, or it is done), ErrNotFound if there is none.
+	ClaimRequest(ctx context.Context, id, owner string, until time.Time) (Request, error)
+	// RenewLeases extends to `until` the leases of the requests owner is
+	// executing and returns how many. A zero until gives them up at once
+	// (a process that stops hands its work to the others).
+	RenewLeases(ctx context.Context, owner string, until time.Time) (int, error)
+	// ReclaimRequests takes over the acknowledged and executing requests
+	// whose lease expired before `expired`: they become acknowledged,
+	// leased to owner until `until` (their Attempts unchanged), and their
+	// IDs are returned for owner to queue. An acknowledged request that
+	// was never leased (it waits in some process's queue) is not taken at
+	// once: the first call stamps it with a lease until `until`, and it is
+	// taken when that expires with the request still waiting. Of several
+	// processes reclaiming at once, each request goes to one.
+	ReclaimRequests(ctx context.Context, owner string, expired, until time.Time) ([]string, error)
+}
+
+// DeliveryWatcher is implemented by stores that can tell a process when
+// another process appended deliveries (PostgreSQL: LISTEN/NOTIFY), so a
+// user's stream follows messages whichever process made them.
+type DeliveryWatcher interface {
+	// WatchDeliveries calls wake after deliveries were appended by any
+	// process (and after each reconnection, when some may have been
+	// missed) until ctx ends. It returns errors.ErrUnsupported at once if
+	// the backend cannot watch.
+	WatchDeliveries(ctx context.Context, wake func()) error
+}
+
+// Unwrapper is implemented by store wrappers (telemetry) that give access
+// to the store they wrap.
+type Unwrapper interface {
+	Unwrap() Store
+}
+
+// As finds in st, or in the stores it wraps, one that implements T.
+func As[T any](st Store) (T, bool) {
+	for st != nil {
+		if t, ok := st.(T); ok {
+			return t, true
+		}
+		u, ok := st.(Unwrapper)
+		if !ok {
+			break
+		}
+		st = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
