@@ -1,0 +1,258 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/dccgate/dccgate/incidents"
+	"github.com/dccgate/dccgate/maintenance"
+	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/ssi"
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// ServiceMgmt is service management (para 206-255) in a running server:
+// the Incident Management Log and Service Desk, the maintenance planner
+// the gateway consults, and the Self-Service Interface.
+type ServiceMgmt struct {
+	Incidents   *incidents.Log
+	Maintenance *maintenance.Planner
+	SSI         *ssi.SSI
+	// SSIURL is the Self-Service Interface's address, if served.
+	SSIURL string
+
+	g         *gateway.Gateway
+	ssiServer *http.Server
+}
+
+// newServiceMgmt builds the log and the planner over the raw store, makes
+// the planner the gateway's maintenance gate and refreshes it when work
+// falls due (another process may publish windows).
+func newServiceMgmt(ctx context.Context, raw store.Store, cfg Config, gc *gateway.Config) (ServiceMgmt, error) {
+	var sm ServiceMgmt
+	st, ok := raw.(incidents.Store)
+	if !ok {
+		return sm, fmt.Errorf("store %T keeps no service management state", raw)
+	}
+	var err error
+	if sm.Maintenance, err = maintenance.New(ctx, st, cfg.Spec, gc.Clock); err != nil {
+		return sm, err
+	}
+	gc.Maintenance = sm.Maintenance
+	if prev := gc.OnDue; prev != nil {
+		gc.OnDue = func(ctx context.Context) {
+			prev(ctx)
+			if err := sm.Maintenance.Refresh(ctx); err != nil {
+				cfg.Logger.Error("refreshing maintenance windows", "err", err)
+			}
+		}
+	}
+	holder := &sm.g
+	tools := map[string]incidents.DiagnoseFunc{
+		"chf_reachability": func(ctx context.Context, caller, device string) (string, []byte, error) {
+			g := *holder
+			if g == nil {
+				return "", nil, errors.New("the gateway is not running")
+			}
+			d, err := g.DiagnoseCHF(ctx, caller, device)
+			if err != nil {
+				return "", nil, err
+			}
+			summary := "reachable: " + d.Detail
+			if !d.Reachable {
+				summary = "unreachable: " + d.Detail
+			}
+			if !d.LastContact.IsZero() {
+				summary += "; last contact " + d.LastContact.Format(time.RFC3339)
+			}
+			data, err := json.Marshal(d)
+			return summary, data, err
+		},
+	}
+	if sm.Incidents, err = incidents.New(ctx, st, cfg.Spec, gc.Clock, tools); err != nil {
+		return sm, err
+	}
+	return sm, nil
+}
+
+// bind gives the service management the running gateway and builds the
+// SSI over it.
+func (sm *ServiceMgmt) bind(g *gateway.Gateway, raw store.Store, cfg Config) error {
+	sm.g = g
+	st, _ := raw.(ssi.Store)
+	var forecasts func(ctx context.Context, userID string) ([]store.Forecast, error)
+	if rep, ok := raw.(store.Reporting); ok {
+		forecasts = func(ctx context.Context, userID string) ([]store.Forecast, error) {
+			return rep.Forecasts(ctx, store.ForecastFilter{UserID: userID})
+		}
+	}
+	var err error
+	sm.SSI, err = ssi.New(ssi.Config{Store: st, Spec: cfg.Spec, Clock: g, Log: sm.Incidents, Planner: sm.Maintenance,
+		Portfolio: g.Portfolio, Forecasts: forecasts, MaxSessions: cfg.SSIMaxSessions, Logger: cfg.Logger})
+	return err
+}
+
+// serveSSI serves the Self-Service Interface on its own HTTPS listener: a
+// client certificate is asked for and verified if given (sign-in with it),
+// not required (sign-in by a signed challenge), since browsers often hold
+// none.
+func (s *Server) serveSSI(cfg Config) error {
+	if cfg.SSIListen == "" {
+		return nil
+	}
+	tlsCfg, err := pki.ServerTLS(cfg.PKI.CA, cfg.PKI.Server)
+	if err != nil {
+		return err
+	}
+	tlsCfg.ClientAuth = tls.VerifyClientCertIfGiven
+	tlsCfg.NextProtos = []string{"h2", "http/1.1"}
+	ln, err := net.Listen("tcp", cfg.SSIListen)
+	if err != nil {
+		return fmt.Errorf("SSI listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(ssi.Prefix, s.SSI)
+	mux.Handle("/{$}", http.RedirectHandler(ssi.Prefix, http.StatusSeeOther))
+	s.ssiServer = &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	s.SSIURL = "https://" + ln.Addr().String() + ssi.Prefix
+	go func() {
+		if err := s.ssiServer.Serve(tls.NewListener(ln, tlsCfg)); !errors.Is(err, http.ErrServerClosed) {
+			s.done <- fmt.Errorf("SSI listener: %w", err)
+		}
+	}()
+	return nil
+}
+
+// mountServiceAdmin adds the DCC's side of service management to the admin
+// listener, as JSON over HTTP:
+//
+//	GET  /servicemgmt/maintenance            the published windows
+//	POST /servicemgmt/maintenance            publish {id, starts_at, ends_at, description, panel_approval}
+//	POST /servicemgmt/releases               announce {id, kind, name, implement_at}
+//	GET  /servicemgmt/incidents              every incident
+//	POST /servicemgmt/incidents/{id}/major   declare {dcc_manager, party_manager}
+//	POST /servicemgmt/incidents/{id}/resolve resolve as the DCC {note}
+//	GET  /servicemgmt/measures?month=YYYY-MM measures 4 and 5, and the time under maintenance
+//	POST /servicemgmt/tickets                a SEC Party's ticket {raised_by, party, kind, subject, body}
+func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
+	reply := func(w http.ResponseWriter, v any, err error) {
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			status := http.StatusInternalServerError
+			var ie *incidents.Error
+			var me *maintenance.Error
+			if errors.As(err, &ie) || errors.As(err, &me) {
+				status = http.StatusUnprocessableEntity
+			}
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	decode := func(r *http.Request, v any) error {
+		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		return dec.Decode(v)
+	}
+	mux.HandleFunc("GET /servicemgmt/maintenance", func(w http.ResponseWriter, r *http.Request) {
+		ws, err := s.Maintenance.Schedule(r.Context(), time.Time{}, time.Time{})
+		reply(w, ws, err)
+	})
+	mux.HandleFunc("POST /servicemgmt/maintenance", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ID            string    `json:"id"`
+			StartsAt      time.Time `json:"starts_at"`
+			EndsAt        time.Time `json:"ends_at"`
+			Description   string    `json:"description"`
+			PanelApproval string    `json:"panel_approval"`
+		}
+		if err := decode(r, &in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		out, err := s.Maintenance.Publish(r.Context(), store.MaintenanceWindow{ID: in.ID, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Description: in.Description, PanelApproval: in.PanelApproval})
+		reply(w, out, err)
+	})
+	mux.HandleFunc("POST /servicemgmt/releases", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ID          string    `json:"id"`
+			Kind        string    `json:"kind"`
+			Name        string    `json:"name"`
+			ImplementAt time.Time `json:"implement_at"`
+			Notes       string    `json:"notes"`
+		}
+		if err := decode(r, &in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		out, err := s.Maintenance.Announce(r.Context(), store.Release{ID: in.ID, Kind: in.Kind, Name: in.Name, ImplementAt: in.ImplementAt, Notes: in.Notes})
+		reply(w, out, err)
+	})
+	mux.HandleFunc("GET /servicemgmt/incidents", func(w http.ResponseWriter, r *http.Request) {
+		list, err := s.Incidents.List(r.Context(), incidents.DCC)
+		reply(w, list, err)
+	})
+	mux.HandleFunc("POST /servicemgmt/incidents/{id}/major", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			DCCManager   string `json:"dcc_manager"`
+			PartyManager string `json:"party_manager"`
+		}
+		if err := decode(r, &in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		out, err := s.Incidents.DeclareMajor(r.Context(), r.PathValue("id"), in.DCCManager, in.PartyManager)
+		reply(w, out, err)
+	})
+	mux.HandleFunc("POST /servicemgmt/incidents/{id}/resolve", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Note string `json:"note"`
+		}
+		if err := decode(r, &in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		out, err := s.Incidents.Resolve(r.Context(), incidents.DCC, r.PathValue("id"), in.Note)
+		reply(w, out, err)
+	})
+	mux.HandleFunc("GET /servicemgmt/measures", func(w http.ResponseWriter, r *http.Request) {
+		month := r.URL.Query().Get("month")
+		from, err := time.Parse("2006-01", month)
+		if err != nil {
+			now := s.G.Now()
+			from = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		}
+		to := from.AddDate(0, 1, 0)
+		ms, err := s.Incidents.Measures(r.Context(), from, to)
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		dis, err := s.Maintenance.Disruption(r.Context(), from, to)
+		reply(w, map[string]any{"month": from.Format("2006-01"), "measures": ms, "maintenance": dis.String(),
+			"maintenance_reported": s.G.Spec().ServiceManagement.Maintenance.Measures}, err)
+	})
+	mux.HandleFunc("POST /servicemgmt/tickets", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			RaisedBy string `json:"raised_by"`
+			Party    string `json:"party"`
+			Kind     string `json:"kind"`
+			Subject  string `json:"subject"`
+			Body     string `json:"body"`
+		}
+		if err := decode(r, &in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		out, err := s.Incidents.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: in.RaisedBy, Party: in.Party, Kind: in.Kind, Subject: in.Subject, Body: in.Body})
+		reply(w, out, err)
+	})
+}

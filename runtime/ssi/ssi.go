@@ -1,0 +1,351 @@
+// Package ssi is the Self-Service Interface (para 238-252): server-rendered
+// web pages (html/template, no JavaScript needed) where a DCC User's people
+// search the user's part of the Smart Metering Inventory, follow their
+// Service Requests, look up SMWAN coverage by postcode, raise and follow
+// incidents, use the Service Desk, download forms and guides and give
+// feedback.
+//
+// Sign-in is bound to the user's certificate (para 243): either the browser
+// presents the user's client certificate over TLS, or the user signs a
+// one-time challenge with the certificate's private key, verified against
+// the certificate the gateway holds for the user. Only users who completed
+// User Entry sign in (para 240); each sees only its own data (para 250);
+// the sessions of one user are limited (para 252). Forms carry a CSRF
+// token; every response carries security headers.
+package ssi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/x509"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dccgate/dccgate/incidents"
+	"github.com/dccgate/dccgate/maintenance"
+	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
+)
+
+//go:embed templates/*.html static/* downloads/*
+var assets embed.FS
+
+// Prefix is where the SSI is mounted.
+const Prefix = "/ssi/"
+
+// Portfolio returns the devices of the inventory a user's Registration
+// Data names it for (the gateway's Portfolio).
+type Portfolio func(ctx context.Context, userID string) ([]store.Device, error)
+
+// Store is what the SSI reads and writes.
+type Store interface {
+	store.Store
+	store.ServiceManagement
+}
+
+// Config is what the SSI needs.
+type Config struct {
+	Store Store
+	Spec  *spec.Spec
+	// Clock tells the time (the gateway's clock).
+	Clock     interface{ Now() time.Time }
+	Log       *incidents.Log
+	Planner   *maintenance.Planner
+	Portfolio Portfolio
+	// Forecasts, if set, lists the user's demand forecasts (para 271).
+	Forecasts func(ctx context.Context, userID string) ([]store.Forecast, error)
+	// MaxSessions overrides the spec's max_sessions_per_user when > 0.
+	MaxSessions int
+	Logger      *slog.Logger
+}
+
+// SSI is the Self-Service Interface's handler.
+type SSI struct {
+	cfg  Config
+	tmpl map[string]*template.Template
+	mux  *http.ServeMux
+
+	mu         sync.Mutex
+	sessions   map[string]*session   // by token
+	challenges map[string]*challenge // by pre-session cookie
+}
+
+type session struct {
+	token, user, party, role, csrf string
+	created, seen                  time.Time
+}
+
+type challenge struct {
+	nonce string
+	at    time.Time
+}
+
+// New builds the SSI.
+func New(cfg Config) (*SSI, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &SSI{cfg: cfg, sessions: map[string]*session{}, challenges: map[string]*challenge{}, tmpl: map[string]*template.Template{}}
+	funcs := template.FuncMap{
+		"when": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format("2006-01-02 15:04:05")
+		},
+		"dur": func(a, b time.Time) string {
+			if a.IsZero() || b.IsZero() {
+				return ""
+			}
+			return spec.Duration(b.Sub(a).Round(time.Millisecond)).Format()
+		},
+		"join": strings.Join,
+		"pct": func(p *float64) string {
+			if p == nil {
+				return "n/a"
+			}
+			return fmt.Sprintf("%.1f%%", *p)
+		},
+	}
+	pages, err := fs.Glob(assets, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pages {
+		name := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", p)
+		if err != nil {
+			return nil, err
+		}
+		s.tmpl[name] = t
+	}
+	s.routes()
+	return s, nil
+}
+
+// maxSessions is the configured limit of sessions per user.
+func (s *SSI) maxSessions() int {
+	if s.cfg.MaxSessions > 0 {
+		return s.cfg.MaxSessions
+	}
+	return s.cfg.Spec.ServiceManagement.SSI.MaxSessionsPerUser
+}
+
+// ServeHTTP adds the security headers and serves the SSI.
+func (s *SSI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if r.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+const (
+	sessionCookie = "ssi_session"
+	preCookie     = "ssi_pre"
+)
+
+func (s *SSI) setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: Prefix, HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteStrictMode, MaxAge: maxAge})
+}
+
+// current returns the request's session, refreshing its idle time; nil if
+// there is none or it has expired.
+func (s *SSI) current(r *http.Request) *session {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil
+	}
+	now := s.cfg.Clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess := s.sessions[c.Value]
+	if sess == nil {
+		return nil
+	}
+	if now.Sub(sess.seen) > s.cfg.Spec.ServiceManagement.SSI.SessionIdle.Std() {
+		delete(s.sessions, c.Value)
+		return nil
+	}
+	sess.seen = now
+	return sess
+}
+
+// ErrTooManySessions is returned when a user already has the sessions the
+// configuration allows (para 252).
+var ErrTooManySessions = errors.New("ssi: the user has as many sessions as allowed")
+
+// ErrNotEntered is returned when the user has not completed User Entry
+// (para 240), is suspended or is unknown.
+var ErrNotEntered = errors.New("ssi: only DCC Users who completed User Entry sign in")
+
+// startSession opens a session for a user that has authenticated.
+func (s *SSI) startSession(ctx context.Context, userID string) (*session, error) {
+	u, err := s.cfg.Store.GetUser(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (!u.Entered || u.Suspended)) {
+		return nil, ErrNotEntered
+	} else if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Clock.Now()
+	idle := s.cfg.Spec.ServiceManagement.SSI.SessionIdle.Std()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for tok, x := range s.sessions {
+		if now.Sub(x.seen) > idle {
+			delete(s.sessions, tok)
+			continue
+		}
+		if x.user == userID {
+			n++
+		}
+	}
+	if n >= s.maxSessions() {
+		return nil, ErrTooManySessions
+	}
+	sess := &session{token: randomToken(), user: u.ID, party: u.Party, role: u.Role, csrf: randomToken(), created: now, seen: now}
+	s.sessions[sess.token] = sess
+	return sess, nil
+}
+
+// Sessions returns how many live sessions a user has.
+func (s *SSI) Sessions(userID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, x := range s.sessions {
+		if x.user == userID {
+			n++
+		}
+	}
+	return n
+}
+
+// ChallengeMessage is what a user signs to sign in: the challenge with a
+// fixed context, so a signature made for something else does not serve.
+func ChallengeMessage(nonce string) []byte { return []byte("dccgate-ssi-signin:" + nonce) }
+
+// verifyChallenge checks a signature over the challenge by the key of the
+// certificate held for the user, valid at the clock's time.
+func (s *SSI) verifyChallenge(ctx context.Context, userID, nonce, sigB64 string) error {
+	u, err := s.cfg.Store.GetUser(ctx, userID)
+	if err != nil || u.CertPEM == "" {
+		return ErrNotEntered
+	}
+	cert, err := pki.ParseCert([]byte(u.CertPEM))
+	if err != nil {
+		return fmt.Errorf("ssi: the certificate held for the user: %w", err)
+	}
+	now := s.cfg.Clock.Now()
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return errors.New("ssi: the user's certificate is not valid now")
+	}
+	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(sigB64))
+	if err != nil || !pki.Verify(cert, ChallengeMessage(nonce), sig) {
+		return errors.New("ssi: the signature does not verify under the user's certificate")
+	}
+	return nil
+}
+
+// clientCertUser returns the User ID of a verified TLS client certificate.
+func clientCertUser(r *http.Request) (string, bool) {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+		return "", false
+	}
+	var cert *x509.Certificate = r.TLS.PeerCertificates[0]
+	id, err := pki.UserID(cert)
+	return id, err == nil
+}
+
+// checkCSRF compares the form's token with the session's.
+func checkCSRF(r *http.Request, want string) bool {
+	got := r.PostFormValue("csrf")
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// page is what every template receives.
+type page struct {
+	Title   string
+	Nav     string
+	User    *session
+	CSRF    string
+	Error   string
+	Notice  string
+	Clauses map[string]string
+	Data    any
+}
+
+func (s *SSI) render(w http.ResponseWriter, status int, name string, p page) {
+	t, ok := s.tmpl[name]
+	if !ok {
+		http.Error(w, "no page "+name, http.StatusInternalServerError)
+		return
+	}
+	if p.User != nil {
+		p.CSRF = p.User.csrf
+	}
+	sm := s.cfg.Spec.ServiceManagement
+	p.Clauses = map[string]string{"ssi": sm.SSI.Clause, "history": sm.SSI.HistoryClause, "isolation": sm.SSI.IsolationClause,
+		"incidents": sm.Incidents.Clause, "desk": sm.ServiceDesk.Clause, "maintenance": sm.Maintenance.Clause, "auth": sm.SSI.AuthClause}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := t.Execute(w, p); err != nil {
+		s.cfg.Logger.Error("ssi: rendering", "page", name, "err", err)
+	}
+}
+
+// authed wraps a handler that needs a session; POSTs also need the CSRF
+// token.
+func (s *SSI) authed(h func(w http.ResponseWriter, r *http.Request, sess *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := s.current(r)
+		if sess == nil {
+			http.Redirect(w, r, Prefix+"signin", http.StatusSeeOther)
+			return
+		}
+		if r.Method == http.MethodPost && !checkCSRF(r, sess.csrf) {
+			s.render(w, http.StatusForbidden, "error", page{Title: "Refused", User: sess, Error: "The form has expired or did not come from this site (CSRF check). Reload the page and try again."})
+			return
+		}
+		h(w, r, sess)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
