@@ -49,6 +49,7 @@ func commands() []command {
 		{"conformance", "run the conformance suite (reports, --role, --target) or its mutation analysis", runConformance},
 		{"dev", "set up local certificates (dev init)", runDev},
 		{"keys", "a user's key and certificate (keys new); correlate and sign a Pre-Command (keys sign)", runKeys},
+		{"duis", "DUIS XML: sign and verify sr:Request documents, list the SRVs, issue DUIS certificates", runDUIS},
 		{"spec", "vet, export, show and diff the spec", runSpec},
 		{"decide", "decide a request against the spec and policy (reads JSON)", runDecide},
 		{"config", "print or check the effective serve configuration (secrets masked)", runConfig},

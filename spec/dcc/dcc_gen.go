@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "c8d33de9c68c4ef8c7bb3a2af6a967e838a38f32d9c1dd7cb721cc6d0f3d988b"
+const SpecHash = "0559a2c666047f33f354a217ab5af0446165e9c29b048a02ebb2eb7f95526b87"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
