@@ -61,6 +61,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if c.VirtualClock {
 		cfg.Start, _ = time.Parse(time.RFC3339, c.Start) // validated by config.Load
 	}
+	cfg.CommandTimeout, cfg.CommandRetries = c.SMWAN.Timeout.Std(), c.SMWAN.Retries
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)

@@ -54,6 +54,8 @@ type Log struct {
 type SMWAN struct {
 	Latency Duration `yaml:"latency" flag:"smwan-latency" usage:"latency of every Command over the emulated SMWAN (on the gateway's clock)"`
 	Loss    float64  `yaml:"loss" flag:"smwan-loss" usage:"share of Commands the emulated SMWAN loses (0 to 1)"`
+	Timeout Duration `yaml:"timeout" flag:"smwan-timeout" usage:"how long the gateway waits for a device's answer to one Command (wall time)"`
+	Retries int      `yaml:"retries" flag:"smwan-retries" usage:"how many times a Command lost, timed out or finding its hub down is sent again before the request fails with SMWAN_UNAVAILABLE"`
 }
 
 // Tracing configures OpenTelemetry traces.
@@ -83,6 +85,7 @@ func Default() Config {
 		Workers: 8,
 		Grace:   Duration(30 * time.Second),
 		Lease:   Duration(30 * time.Second),
+		SMWAN:   SMWAN{Timeout: Duration(8 * time.Second), Retries: 2},
 		Log:     Log{Format: "auto", Level: "info"},
 		Tracing: Tracing{SampleRatio: 1},
 	}
@@ -557,6 +560,12 @@ func (l *Loaded) validate() []error {
 	}
 	if c.Lease < Duration(300*time.Millisecond) {
 		bad("lease", "must be at least 300ms, not %s", c.Lease)
+	}
+	if c.SMWAN.Timeout <= 0 {
+		bad("smwan.timeout", "must be above 0")
+	}
+	if c.SMWAN.Retries < 0 {
+		bad("smwan.retries", "must not be negative")
 	}
 	oneOf := func(key, v string, allowed ...string) {
 		for _, a := range allowed {

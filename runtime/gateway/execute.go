@@ -247,19 +247,13 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 		// A Command for Local Delivery goes back to the user (para 193).
 		return g.localCommand(r, cmd)
 	}
-	cctx, cancel := context.WithTimeout(ctx, g.cfg.CommandTimeout)
-	resp, err := g.em().wan.Send(cctx, cmd)
-	cancel()
+	resp, tries, err := g.send(ctx, cmd)
 	if err != nil {
-		kind := "timeout"
-		switch {
-		case errors.Is(err, devices.ErrHubDead):
-			kind = "hub_dead"
-		case errors.Is(err, devices.ErrLost):
-			kind = "lost"
+		msg := "the device did not answer over the SMWAN: " + err.Error()
+		if tries > 1 {
+			msg += fmt.Sprintf(" (%d tries)", tries)
 		}
-		g.observer().SMWANFault(kind)
-		return failed(r, "SMWAN_UNAVAILABLE", "the device did not answer over the SMWAN: "+err.Error())
+		return failed(r, "SMWAN_UNAVAILABLE", msg)
 	}
 	if !resp.OK {
 		code := dcc.Reason(resp.Reason)

@@ -74,6 +74,10 @@ type Config struct {
 	SignatureTTL time.Duration
 	// CommandTimeout bounds one Command over the SMWAN (wall time).
 	CommandTimeout time.Duration
+	// CommandRetries is how many times a Command the SMWAN lost, or that
+	// timed out or found its hub not answering, is sent again (smwan.go);
+	// 0: never.
+	CommandRetries int
 	// Traffic, if set, is the traffic management policy of para 273 (off
 	// unless enabled): it may defer or refuse requests while the gateway
 	// is over its load.

@@ -76,6 +76,10 @@ type Config struct {
 	// Lease is how long a process's claim on a request holds on a store
 	// several processes share (PostgreSQL); default 30s. See scaleout.go.
 	Lease time.Duration
+	// CommandTimeout bounds one Command over the SMWAN (default 10s);
+	// CommandRetries is how many times a failed one is sent again.
+	CommandTimeout time.Duration
+	CommandRetries int
 }
 
 // PKI is the local certificate authority and what it issued for a server.
@@ -218,6 +222,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	m.Loaded(cfg.Spec.Hash, polHash)
 	st := telemetry.WrapStore(raw, cfg.Tracing, m.StoreCall)
 	gc := gateway.Config{Store: st, Engine: telemetry.WrapDecider(cfg.Engine, cfg.Tracing), Spec: cfg.Spec, Workers: cfg.Workers, Logger: cfg.Logger}
+	gc.CommandTimeout, gc.CommandRetries = cfg.CommandTimeout, cfg.CommandRetries
 	if err := shareStore(&gc, cfg, url); err != nil {
 		st.Close()
 		return nil, err

@@ -1,0 +1,188 @@
+package gateway_test
+
+import (
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/runtime/config"
+	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
+)
+
+// faults counts the SMWAN faults the gateway reports and lets a test act on
+// each (the other observations are ignored).
+type faults struct {
+	mu     sync.Mutex
+	kinds  []string
+	onEach func(kind string)
+}
+
+func (*faults) Decided(string, string, string, string)                                 {}
+func (*faults) Completed(string, string, string, string, time.Duration, time.Duration) {}
+func (*faults) AlertDelivered(string, time.Duration)                                   {}
+func (f *faults) SMWANFault(kind string) {
+	f.mu.Lock()
+	f.kinds = append(f.kinds, kind)
+	on := f.onEach
+	f.mu.Unlock()
+	if on != nil {
+		on(kind)
+	}
+}
+
+func (f *faults) seen() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.kinds...)
+}
+
+// faultGateway is a gateway on a virtual clock that never moves, with a
+// short Command timeout: a Command delayed on the SMWAN times out.
+func faultGateway(t *testing.T, retries int) (*gateway.Gateway, *faults) {
+	t.Helper()
+	ctx := t.Context()
+	sp := spec.MustDefault()
+	eng, err := engine.New(ctx, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "gw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	g, err := gateway.New(ctx, gateway.Config{Store: st, Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2,
+		CommandTimeout: 40 * time.Millisecond, CommandRetries: retries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = g.Reset(ctx, gateway.World{
+		Users: []store.User{{ID: alpha, Role: "EIS", Party: alpha}},
+		Registration: []store.Registration{{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: alpha,
+			NetworkOperator: "00-00-00-00-00-00-0E-01", Postcode: "LS1 1AA", Premises: "7"}},
+		Inventory: []store.Device{
+			{ID: chf, Type: "CHF", Status: "commissioned"},
+			{ID: esme, Type: "ESME", Status: "commissioned", MPxN: "1900000000011", CHF: chf},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &faults{}
+	g.SetObserver(f)
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	return g, f
+}
+
+// TestSMWANFaultsEndInTimeoutsAndRetries: Commands the SMWAN loses, a hub
+// that stops answering and one that is down are tried again, and the
+// request ends with the device's answer or with SMWAN_UNAVAILABLE saying
+// how many tries were made; none is left in progress.
+func TestSMWANFaultsEndInTimeoutsAndRetries(t *testing.T) {
+	tests := []struct {
+		note    string
+		retries int
+		fault   func(g *gateway.Gateway, f *faults)
+		state   string
+		message string
+		faults  []string
+	}{
+		{note: "lost every time", retries: 2,
+			fault: func(g *gateway.Gateway, _ *faults) { g.SetSMWANFaults(0, 1) },
+			state: gateway.StateRejected, message: "to 00-DB-00-00-00-00-E0-01 (3 tries)", faults: []string{"lost", "lost", "lost"}},
+		{note: "hub stops answering: each try times out", retries: 2,
+			fault: func(g *gateway.Gateway, _ *faults) { g.SetSMWANFaults(time.Hour, 0) }, // on a clock that does not move
+			state: gateway.StateRejected, message: "context deadline exceeded (3 tries)", faults: []string{"timeout", "timeout", "timeout"}},
+		{note: "hub down", retries: 1,
+			fault: func(g *gateway.Gateway, _ *faults) { g.SMWAN().KillHub(chf) },
+			state: gateway.StateRejected, message: "communications hub not answering", faults: []string{"hub_dead", "hub_dead"}},
+		{note: "no retries configured", retries: 0,
+			fault: func(g *gateway.Gateway, _ *faults) { g.SetSMWANFaults(0, 1) },
+			state: gateway.StateRejected, message: "command lost on the SMWAN", faults: []string{"lost"}},
+		{note: "hub comes back before the retry", retries: 2,
+			fault: func(g *gateway.Gateway, f *faults) {
+				g.SMWAN().KillHub(chf)
+				f.onEach = func(string) { g.SMWAN().ReviveHub(chf) }
+			},
+			state: gateway.StateAccepted, faults: []string{"hub_dead"}},
+		{note: "lost, then carried", retries: 2,
+			fault: func(g *gateway.Gateway, f *faults) {
+				g.SetSMWANFaults(0, 1)
+				f.onEach = func(string) { g.SetSMWANFaults(0, 0) }
+			},
+			state: gateway.StateAccepted, faults: []string{"lost"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			ctx := t.Context()
+			g, f := faultGateway(t, tc.retries)
+			tc.fault(g, f)
+			r, err := g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.State != gateway.StateAcknowledged {
+				t.Fatalf("submitted: %s %s %s", r.State, r.Reason, r.Message)
+			}
+			g.WaitIdle(ctx)
+			got, err := g.Store().GetRequest(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != tc.state || tc.state == gateway.StateRejected && (got.Reason != "SMWAN_UNAVAILABLE" || !strings.Contains(got.Message, tc.message)) {
+				t.Fatalf("request ended %s %s %q, want %s %q", got.State, got.Reason, got.Message, tc.state, tc.message)
+			}
+			if got.Attempts != 1 {
+				t.Errorf("%d executions, want 1 (retries are tries of the Command, not new executions)", got.Attempts)
+			}
+			if fs := f.seen(); strings.Join(fs, " ") != strings.Join(tc.faults, " ") {
+				t.Errorf("SMWAN faults %v, want %v", fs, tc.faults)
+			}
+			ds, err := g.Store().Deliveries(ctx, alpha, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, d := range ds {
+				if d.Kind == "response" && d.RequestID == r.ID {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d Service Responses, want 1", n)
+			}
+		})
+	}
+}
+
+// TestSMWANBudgetWithinTargets: with `dccgate serve`'s defaults, a Command
+// whose every try fails ends before the shortest on-demand Target Response
+// Time of the spec, so even a request the SMWAN never carries is answered
+// in time.
+func TestSMWANBudgetWithinTargets(t *testing.T) {
+	def := config.Default()
+	budget := gateway.SMWANBudget(def.SMWAN.Timeout.Std(), def.SMWAN.Retries)
+	var shortest time.Duration
+	for _, svc := range spec.MustDefault().Services {
+		if svc.OnDemand != nil && svc.DeviceService && (shortest == 0 || svc.OnDemand.Std() < shortest) {
+			shortest = svc.OnDemand.Std()
+		}
+	}
+	if shortest == 0 {
+		t.Fatal("no on-demand device service in the spec")
+	}
+	if budget > shortest {
+		t.Fatalf("worst case over the SMWAN %s (timeout %s, %d retries) is above the shortest on-demand target %s",
+			budget, def.SMWAN.Timeout, def.SMWAN.Retries, shortest)
+	}
+}
