@@ -57,7 +57,8 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	cfg := server.Config{DataDir: c.Data, StoreURL: c.Store, Listen: c.Listen, PlaintextListen: c.H2CListen, AdminListen: c.AdminListen,
 		VirtualClock: c.VirtualClock, Workers: c.Workers, Logger: log, SpecDir: c.Spec, PolicyDir: c.Policy, Tracing: tracing,
-		Version: ver, Commit: rev, TrafficManagement: c.Traffic, Lease: c.Lease.Std()}
+		Version: ver, Commit: rev, TrafficManagement: c.Traffic, Lease: c.Lease.Std(),
+		SSIListen: c.SSIListen, SSIMaxSessions: c.SSISessions}
 	if c.VirtualClock {
 		cfg.Start, _ = time.Parse(time.RFC3339, c.Start) // validated by config.Load
 	}
@@ -93,6 +94,9 @@ Try, as the demo import supplier:
 `, srv.URL, storeName(cfg), clockName(c.VirtualClock), filepath.Clean(pkiDir))
 	if srv.AdminURL != "" {
 		fmt.Fprintf(stdout, "Admin: %[1]s/metrics, %[1]s/healthz, %[1]s/readyz; reload with SIGHUP or OpsService.Reload\n", srv.AdminURL)
+	}
+	if srv.SSIURL != "" {
+		fmt.Fprintf(stdout, "Self-Service Interface: %s (sign in with a user's certificate or by signing the challenge with users/<USER_ID>-key.pem)\n", srv.SSIURL)
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

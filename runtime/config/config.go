@@ -30,6 +30,8 @@ type Config struct {
 	Listen       string   `yaml:"listen" flag:"listen" usage:"address to serve HTTPS (Connect, gRPC, gRPC-Web) on"`
 	H2CListen    string   `yaml:"h2c_listen" flag:"h2c-listen" usage:"also serve HTTP/2 without TLS here, for a TLS-terminating proxy that forwards the client certificate"`
 	AdminListen  string   `yaml:"admin_listen" flag:"admin-listen" usage:"serve /metrics, /healthz, /readyz and OpsService (reload) here; plain HTTP on loopback, else HTTPS with the admin certificate (empty: off)"`
+	SSIListen    string   `yaml:"ssi_listen" flag:"ssi-listen" usage:"serve the Self-Service Interface (web pages for users) here over HTTPS; a client certificate is optional (empty: off)"`
+	SSISessions  int      `yaml:"ssi_max_sessions" flag:"ssi-max-sessions" usage:"concurrent SSI sessions per user, below the spec's limit (0: the spec's)"`
 	VirtualClock bool     `yaml:"virtual_clock" flag:"virtual-clock" usage:"run on a virtual clock and serve the AdminService (tests, scenario runs)"`
 	Start        string   `yaml:"start" flag:"start" usage:"virtual clock start (RFC 3339), with --virtual-clock"`
 	Demo         int      `yaml:"demo" flag:"demo" usage:"premises of the demo world loaded into an empty store (0: none)"`
@@ -527,6 +529,7 @@ func (l *Loaded) validate() []error {
 	addr("listen", c.Listen, true)
 	addr("h2c_listen", c.H2CListen, false)
 	addr("admin_listen", c.AdminListen, false)
+	addr("ssi_listen", c.SSIListen, false)
 	if c.Store != "" {
 		if strings.Contains(c.Store, "://") {
 			if _, err := url.Parse(c.Store); err != nil {

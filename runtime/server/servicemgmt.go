@@ -28,9 +28,13 @@ type ServiceMgmt struct {
 	// SSIURL is the Self-Service Interface's address, if served.
 	SSIURL string
 
-	g         *gateway.Gateway
+	gw        *gatewayRef
 	ssiServer *http.Server
 }
+
+// gatewayRef is the gateway, set once it is built (the diagnostic tools
+// are made before it).
+type gatewayRef struct{ g *gateway.Gateway }
 
 // newServiceMgmt builds the log and the planner over the raw store, makes
 // the planner the gateway's maintenance gate and refreshes it when work
@@ -54,10 +58,11 @@ func newServiceMgmt(ctx context.Context, raw store.Store, cfg Config, gc *gatewa
 			}
 		}
 	}
-	holder := &sm.g
+	sm.gw = &gatewayRef{}
+	holder := sm.gw
 	tools := map[string]incidents.DiagnoseFunc{
 		"chf_reachability": func(ctx context.Context, caller, device string) (string, []byte, error) {
-			g := *holder
+			g := holder.g
 			if g == nil {
 				return "", nil, errors.New("the gateway is not running")
 			}
@@ -85,7 +90,7 @@ func newServiceMgmt(ctx context.Context, raw store.Store, cfg Config, gc *gatewa
 // bind gives the service management the running gateway and builds the
 // SSI over it.
 func (sm *ServiceMgmt) bind(g *gateway.Gateway, raw store.Store, cfg Config) error {
-	sm.g = g
+	sm.gw.g = g
 	st, _ := raw.(ssi.Store)
 	var forecasts func(ctx context.Context, userID string) ([]store.Forecast, error)
 	if rep, ok := raw.(store.Reporting); ok {

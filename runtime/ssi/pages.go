@@ -175,7 +175,7 @@ func (s *SSI) inventory(w http.ResponseWriter, r *http.Request, sess *session) {
 	for _, st := range s.cfg.Spec.Statuses {
 		d.Statuses = append(d.Statuses, st.Code)
 	}
-	devs, err := s.cfg.Portfolio(r.Context(), sess.user)
+	devs, err := s.cfg.Portfolio(r.Context(), sess.User)
 	if err != nil {
 		s.fail(w, sess, err)
 		return
@@ -214,7 +214,7 @@ func (s *SSI) requests(w http.ResponseWriter, r *http.Request, sess *session) {
 	since := now.AddDate(0, -cfg.HistoryOnlineMonths, 0)
 	q := r.URL.Query()
 	d := requestsData{Archive: q.Get("archive") != "", From: q.Get("from"), To: q.Get("to"), Since: since, OnlineMonths: cfg.HistoryOnlineMonths, ArchiveYears: cfg.ArchiveYears}
-	all, err := s.cfg.Store.ListRequests(r.Context(), store.RequestFilter{UserID: sess.user})
+	all, err := s.cfg.Store.ListRequests(r.Context(), store.RequestFilter{UserID: sess.User})
 	if err != nil {
 		s.fail(w, sess, err)
 		return
@@ -240,7 +240,7 @@ func (s *SSI) requests(w http.ResponseWriter, r *http.Request, sess *session) {
 
 func (s *SSI) request(w http.ResponseWriter, r *http.Request, sess *session) {
 	rq, err := s.cfg.Store.GetRequest(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) || (err == nil && rq.UserID != sess.user) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && rq.UserID != sess.User) {
 		s.notFound(w, sess, "request")
 		return
 	} else if err != nil {
@@ -343,7 +343,7 @@ func (s *SSI) incidentsView(ctx context.Context, sess *session) (incidentsData, 
 	for _, a := range sortedKeys(pol.Areas) {
 		d.Areas = append(d.Areas, areaView{a, pol.Areas[a].Name})
 	}
-	list, err := s.cfg.Log.List(ctx, sess.user)
+	list, err := s.cfg.Log.List(ctx, sess.User)
 	if err != nil {
 		return d, err
 	}
@@ -374,7 +374,7 @@ func (s *SSI) diagnose(w http.ResponseWriter, r *http.Request, sess *session) {
 		return
 	}
 	d.Device = strings.TrimSpace(r.PostFormValue("device_id"))
-	diag, err := s.cfg.Log.Diagnose(r.Context(), sess.user, "chf_reachability", d.Device)
+	diag, err := s.cfg.Log.Diagnose(r.Context(), sess.User, "chf_reachability", d.Device)
 	if err != nil {
 		s.render(w, http.StatusUnprocessableEntity, "incidents", page{Title: "Incidents", Nav: "incidents", User: sess, Data: d,
 			Error: "The diagnostic could not run on device " + d.Device + ": it is not a device of your portfolio, or not on the inventory."})
@@ -385,7 +385,7 @@ func (s *SSI) diagnose(w http.ResponseWriter, r *http.Request, sess *session) {
 }
 
 func (s *SSI) raise(w http.ResponseWriter, r *http.Request, sess *session) {
-	in := incidents.RaiseInput{Caller: sess.user, Category: r.PostFormValue("category"), Area: r.PostFormValue("area"),
+	in := incidents.RaiseInput{Caller: sess.User, Category: r.PostFormValue("category"), Area: r.PostFormValue("area"),
 		DeviceID: r.PostFormValue("device_id"), RequestID: strings.TrimSpace(r.PostFormValue("request_id")),
 		Title: strings.TrimSpace(r.PostFormValue("title")), Description: r.PostFormValue("description"),
 		NeedsVisit: r.PostFormValue("needs_visit") != "", DiagnosisID: r.PostFormValue("diagnosis_id")}
@@ -418,16 +418,16 @@ func (s *SSI) incident(w http.ResponseWriter, r *http.Request, sess *session) {
 }
 
 func (s *SSI) showIncident(w http.ResponseWriter, r *http.Request, sess *session, status int, msg, notice string) {
-	inc, evs, err := s.cfg.Log.Get(r.Context(), sess.user, r.PathValue("id"))
+	inc, evs, err := s.cfg.Log.Get(r.Context(), sess.User, r.PathValue("id"))
 	if err != nil {
 		s.notFound(w, sess, "incident")
 		return
 	}
 	now := s.cfg.Clock.Now()
 	d := incidentData{Incident: inc, Events: evs, Overdue: incidents.Overdue(inc, now), ReviewOverdue: incidents.ReviewOverdue(inc, now),
-		CanResolve: inc.ResponsibleUser == sess.user && inc.Status == incidents.StatusAllocated,
-		CanClose:   inc.RaisedBy == sess.user && inc.Status == incidents.StatusResolved,
-		CanReview:  inc.Major && inc.ResponsibleUser == sess.user && !inc.ResolvedAt.IsZero() && inc.ReviewedAt.IsZero(),
+		CanResolve: inc.ResponsibleUser == sess.User && inc.Status == incidents.StatusAllocated,
+		CanClose:   inc.RaisedBy == sess.User && inc.Status == incidents.StatusResolved,
+		CanReview:  inc.Major && inc.ResponsibleUser == sess.User && !inc.ResolvedAt.IsZero() && inc.ReviewedAt.IsZero(),
 		Category:   s.cfg.Spec.ServiceManagement.Incidents.Categories[inc.Category].Name}
 	s.render(w, status, "incident", page{Title: "Incident " + inc.ID, Nav: "incidents", User: sess, Data: d, Error: msg, Notice: notice})
 }
@@ -441,13 +441,13 @@ func (s *SSI) incidentAction(w http.ResponseWriter, r *http.Request, sess *sessi
 		if v := strings.TrimSpace(r.PostFormValue("data")); v != "" {
 			data = []byte(v)
 		}
-		_, err = s.cfg.Log.Update(r.Context(), sess.user, id, note, data)
+		_, err = s.cfg.Log.Update(r.Context(), sess.User, id, note, data)
 	case "resolve":
-		_, err = s.cfg.Log.Resolve(r.Context(), sess.user, id, note)
+		_, err = s.cfg.Log.Resolve(r.Context(), sess.User, id, note)
 	case "close":
-		_, err = s.cfg.Log.Close(r.Context(), sess.user, id, note)
+		_, err = s.cfg.Log.Close(r.Context(), sess.User, id, note)
 	case "review":
-		_, err = s.cfg.Log.SubmitReview(r.Context(), sess.user, id, note)
+		_, err = s.cfg.Log.SubmitReview(r.Context(), sess.User, id, note)
 	default:
 		s.notFound(w, sess, "action")
 		return
@@ -487,7 +487,7 @@ func (s *SSI) deskView(ctx context.Context, party string, nonUsers bool) (deskDa
 }
 
 func (s *SSI) desk(w http.ResponseWriter, r *http.Request, sess *session) {
-	d, err := s.deskView(r.Context(), sess.user, false)
+	d, err := s.deskView(r.Context(), sess.User, false)
 	if err != nil {
 		s.fail(w, sess, err)
 		return
@@ -496,9 +496,9 @@ func (s *SSI) desk(w http.ResponseWriter, r *http.Request, sess *session) {
 }
 
 func (s *SSI) raiseTicket(w http.ResponseWriter, r *http.Request, sess *session) {
-	_, err := s.cfg.Log.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: sess.user, Kind: r.PostFormValue("kind"),
+	_, err := s.cfg.Log.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: sess.User, Kind: r.PostFormValue("kind"),
 		Subject: strings.TrimSpace(r.PostFormValue("subject")), Body: r.PostFormValue("body")})
-	d, verr := s.deskView(r.Context(), sess.user, false)
+	d, verr := s.deskView(r.Context(), sess.User, false)
 	if verr != nil {
 		s.fail(w, sess, verr)
 		return
@@ -569,7 +569,7 @@ func (s *SSI) feedback(w http.ResponseWriter, r *http.Request, sess *session) {
 		s.render(w, http.StatusUnprocessableEntity, "downloads", page{Title: "Forms and guides", Nav: "downloads", User: sess, Data: s.cfg.Spec.ServiceManagement.SSI.Downloads, Error: "The feedback is empty."})
 		return
 	}
-	if err := s.cfg.Store.PutFeedback(r.Context(), store.Feedback{ID: randomToken()[:16], UserID: sess.user, Page: pg, Body: body, At: s.cfg.Clock.Now()}); err != nil {
+	if err := s.cfg.Store.PutFeedback(r.Context(), store.Feedback{ID: randomToken()[:16], UserID: sess.User, Page: pg, Body: body, At: s.cfg.Clock.Now()}); err != nil {
 		s.fail(w, sess, err)
 		return
 	}
@@ -630,7 +630,7 @@ func (s *SSI) forecasts(w http.ResponseWriter, r *http.Request, sess *session) {
 	var fs []store.Forecast
 	if s.cfg.Forecasts != nil {
 		var err error
-		if fs, err = s.cfg.Forecasts(r.Context(), sess.user); err != nil {
+		if fs, err = s.cfg.Forecasts(r.Context(), sess.User); err != nil {
 			s.fail(w, sess, err)
 			return
 		}

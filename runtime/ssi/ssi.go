@@ -15,6 +15,7 @@
 package ssi
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -83,9 +84,12 @@ type SSI struct {
 	challenges map[string]*challenge // by pre-session cookie
 }
 
+// session is a signed-in user's session; the templates read its exported
+// fields.
 type session struct {
-	token, user, party, role, csrf string
-	created, seen                  time.Time
+	token, csrf       string
+	User, Party, Role string
+	created, seen     time.Time
 }
 
 type challenge struct {
@@ -226,14 +230,14 @@ func (s *SSI) startSession(ctx context.Context, userID string) (*session, error)
 			delete(s.sessions, tok)
 			continue
 		}
-		if x.user == userID {
+		if x.User == userID {
 			n++
 		}
 	}
 	if n >= s.maxSessions() {
 		return nil, ErrTooManySessions
 	}
-	sess := &session{token: randomToken(), user: u.ID, party: u.Party, role: u.Role, csrf: randomToken(), created: now, seen: now}
+	sess := &session{token: randomToken(), User: u.ID, Party: u.Party, Role: u.Role, csrf: randomToken(), created: now, seen: now}
 	s.sessions[sess.token] = sess
 	return sess, nil
 }
@@ -244,7 +248,7 @@ func (s *SSI) Sessions(userID string) int {
 	defer s.mu.Unlock()
 	n := 0
 	for _, x := range s.sessions {
-		if x.user == userID {
+		if x.User == userID {
 			n++
 		}
 	}
@@ -317,11 +321,15 @@ func (s *SSI) render(w http.ResponseWriter, status int, name string, p page) {
 	sm := s.cfg.Spec.ServiceManagement
 	p.Clauses = map[string]string{"ssi": sm.SSI.Clause, "history": sm.SSI.HistoryClause, "isolation": sm.SSI.IsolationClause,
 		"incidents": sm.Incidents.Clause, "desk": sm.ServiceDesk.Clause, "maintenance": sm.Maintenance.Clause, "auth": sm.SSI.AuthClause}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, p); err != nil {
+		s.cfg.Logger.Error("ssi: rendering", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := t.Execute(w, p); err != nil {
-		s.cfg.Logger.Error("ssi: rendering", "page", name, "err", err)
-	}
+	_, _ = w.Write(buf.Bytes())
 }
 
 // authed wraps a handler that needs a session; POSTs also need the CSRF

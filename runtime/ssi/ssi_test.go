@@ -1,0 +1,225 @@
+package ssi_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/incidents"
+)
+
+func TestSignIn(t *testing.T) {
+	s := startDemo(t, 2)
+	ctx := t.Context()
+	// A user that has not completed User Entry (para 240).
+	u, err := s.Store.GetUser(ctx, "00-00-00-00-00-00-0F-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Entered = false
+	if err := s.Store.PutUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		note         string
+		user, signer string
+		want         int
+	}{
+		{"signed with the user's own key", alpha, alpha, http.StatusSeeOther},
+		{"signed with another user's key", alpha, beta, http.StatusForbidden},
+		{"a user that has not completed entry", "00-00-00-00-00-00-0F-01", "00-00-00-00-00-00-0F-01", http.StatusForbidden},
+		{"an unknown User ID", "00-00-00-00-00-00-99-99", alpha, http.StatusForbidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			if got := newBrowser(t, s, "").signIn(s, tc.user, tc.signer); got != tc.want {
+				t.Fatalf("status %d, want %d", got, tc.want)
+			}
+		})
+	}
+	t.Run("a challenge answers once", func(t *testing.T) {
+		b := newBrowser(t, s, "")
+		_, page, _ := b.do("GET", "/ssi/signin", nil)
+		ch := challengeRE.FindStringSubmatch(page)[1]
+		form := url.Values{"challenge": {ch}, "user_id": {beta}, "signature": {sign(t, s, beta, ch)}}
+		if code, _, _ := b.do("POST", "/ssi/signin", form); code != http.StatusSeeOther {
+			t.Fatalf("first answer: %d", code)
+		}
+		if code, _, _ := newBrowser(t, s, "").do("POST", "/ssi/signin", form); code != http.StatusForbidden {
+			t.Fatalf("replayed answer from another browser: %d", code)
+		}
+	})
+	t.Run("sessions per user are limited (para 252)", func(t *testing.T) {
+		// alpha has one session from the first case; the limit is 2.
+		if got := newBrowser(t, s, "").signIn(s, alpha, alpha); got != http.StatusSeeOther {
+			t.Fatalf("second session: %d", got)
+		}
+		if got := newBrowser(t, s, "").signIn(s, alpha, alpha); got != http.StatusTooManyRequests {
+			t.Fatalf("third session: %d, want 429", got)
+		}
+		if n := s.SSI.Sessions(alpha); n != 2 {
+			t.Fatalf("%d sessions", n)
+		}
+	})
+}
+
+func TestClientCertificateSignIn(t *testing.T) {
+	s := startDemo(t, 0)
+	b := newBrowser(t, s, gasU)
+	_, page, _ := b.do("GET", "/ssi/signin", nil)
+	if !strings.Contains(page, "Sign in as "+gasU) {
+		t.Fatal("the sign-in page does not offer the presented certificate")
+	}
+	ch := challengeRE.FindStringSubmatch(page)[1]
+	if code, _, _ := b.do("POST", "/ssi/signin/certificate", url.Values{"challenge": {ch}}); code != http.StatusSeeOther {
+		t.Fatalf("status %d", code)
+	}
+	if code, page, _ := b.do("GET", "/ssi/requests", nil); code != http.StatusOK || !strings.Contains(page, "Signed in as <strong>"+gasU) {
+		t.Fatalf("not signed in: %d", code)
+	}
+	// Without a certificate the certificate route refuses.
+	nb := newBrowser(t, s, "")
+	_, page, _ = nb.do("GET", "/ssi/signin", nil)
+	ch = challengeRE.FindStringSubmatch(page)[1]
+	if code, _, _ := nb.do("POST", "/ssi/signin/certificate", url.Values{"challenge": {ch}}); code != http.StatusForbidden {
+		t.Fatalf("status %d without a certificate", code)
+	}
+}
+
+// TestIsolation: one user cannot open another's request, incident or
+// ticket by URL (para 250), and sees none of them in its lists.
+func TestIsolation(t *testing.T) {
+	s := startDemo(t, 0)
+	ctx := t.Context()
+	r := submit(t, s, alpha, engine.Request{DeviceID: esme1, Service: "4.1", Body: map[string]any{"register": "total"}})
+	d, err := s.Incidents.Diagnose(ctx, alpha, "chf_reachability", esme1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, err := s.Incidents.Raise(ctx, incidents.RaiseInput{Caller: alpha, Category: "3", Area: "smart_meter", DeviceID: esme1, Title: "meter silent", DiagnosisID: d.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, other := newBrowser(t, s, ""), newBrowser(t, s, "")
+	if owner.signIn(s, alpha, alpha) != http.StatusSeeOther || other.signIn(s, beta, beta) != http.StatusSeeOther {
+		t.Fatal("sign-in failed")
+	}
+	paths := []string{"/ssi/requests/" + url.PathEscape(r.ID), "/ssi/incidents/" + inc.ID}
+	for _, p := range paths {
+		t.Run(p, func(t *testing.T) {
+			if code, _, _ := owner.do("GET", p, nil); code != http.StatusOK {
+				t.Fatalf("owner: %d", code)
+			}
+			code, page, _ := other.do("GET", p, nil)
+			if code != http.StatusNotFound || strings.Contains(page, "meter silent") || strings.Contains(page, esme1) {
+				t.Fatalf("another user: %d", code)
+			}
+		})
+	}
+	for _, p := range []string{"/ssi/requests", "/ssi/incidents", "/ssi/inventory"} {
+		if _, page, _ := other.do("GET", p, nil); strings.Contains(page, r.ID) || strings.Contains(page, inc.ID) || strings.Contains(page, esme1) {
+			t.Fatalf("%s shows another user's data", p)
+		}
+	}
+	// Another user's update to the incident is refused too.
+	tok := other.csrf("/ssi/incidents")
+	if code, _, _ := other.do("POST", "/ssi/incidents/"+inc.ID+"/update", url.Values{"csrf": {tok}, "note": {"mine now"}}); code != http.StatusNotFound {
+		t.Fatalf("update by another user: %d", code)
+	}
+}
+
+func TestCSRFAndHeaders(t *testing.T) {
+	s := startDemo(t, 0)
+	b := newBrowser(t, s, "")
+	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
+		t.Fatal("sign-in failed")
+	}
+	tests := []struct {
+		note string
+		csrf string
+		want int
+	}{
+		{"without the token", "", http.StatusForbidden},
+		{"with a wrong token", strings.Repeat("0", 64), http.StatusForbidden},
+		{"with the session's token", b.csrf("/ssi/desk"), http.StatusOK},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {tc.csrf}, "kind": {"general_query"}, "subject": {"hello"}})
+			if code != tc.want {
+				t.Fatalf("status %d, want %d", code, tc.want)
+			}
+		})
+	}
+	_, _, h := b.do("GET", "/ssi/signin", nil)
+	for k, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer"} {
+		if h.Get(k) != want {
+			t.Errorf("%s: %q", k, h.Get(k))
+		}
+	}
+	if !strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") || !strings.Contains(h.Get("Strict-Transport-Security"), "max-age") {
+		t.Errorf("CSP %q HSTS %q", h.Get("Content-Security-Policy"), h.Get("Strict-Transport-Security"))
+	}
+	if code, _, _ := newBrowser(t, s, "").do("GET", "/ssi/requests", nil); code != http.StatusSeeOther {
+		t.Fatalf("a page without a session: %d", code)
+	}
+}
+
+// TestRequestHistory: three months on line; older requests only in the
+// archive, still retrievable (para 248); reason codes and clauses shown.
+func TestRequestHistory(t *testing.T) {
+	s := startDemo(t, 0)
+	old := submit(t, s, alpha, engine.Request{DeviceID: esme1, Service: "4.1", Body: map[string]any{"register": "total"}})
+	if _, err := s.G.Advance(t.Context(), 100*24*3600e9); err != nil {
+		t.Fatal(err)
+	}
+	recent := submit(t, s, alpha, engine.Request{DeviceID: esme2, Service: "9.9"})
+	if recent.Reason == "" {
+		t.Fatalf("expected a refused request, got %s", recent.State)
+	}
+	b := newBrowser(t, s, "")
+	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
+		t.Fatal("sign-in failed")
+	}
+	_, online, _ := b.do("GET", "/ssi/requests", nil)
+	_, archive, _ := b.do("GET", "/ssi/requests?archive=1", nil)
+	tests := []struct {
+		note, page, want string
+		present          bool
+	}{
+		{"recent on line", online, recent.ID, true},
+		{"its reason", online, recent.Reason, true},
+		{"old not on line", online, old.ID, false},
+		{"old in the archive", archive, old.ID, true},
+		{"recent not in the archive", archive, recent.ID, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			if strings.Contains(tc.page, tc.want) != tc.present {
+				t.Fatalf("%q present: %v", tc.want, !tc.present)
+			}
+		})
+	}
+}
+
+func TestPublicServiceDesk(t *testing.T) {
+	s := startDemo(t, 0)
+	b := newBrowser(t, s, "")
+	post := func(kind string) (int, string) {
+		_, page, _ := b.do("GET", "/ssi/servicedesk", nil)
+		code, out, _ := b.do("POST", "/ssi/servicedesk", url.Values{"csrf": {csrfRE.FindStringSubmatch(page)[1]}, "party": {"Prospective Energy Ltd"}, "kind": {kind}, "subject": {"How do we become a user?"}})
+		return code, out
+	}
+	if code, page := post("general_query"); code != http.StatusOK || !strings.Contains(page, "was sent to the Service Desk") {
+		t.Fatalf("general query: %d", code)
+	}
+	if code, _ := post("incident_query"); code != http.StatusUnprocessableEntity {
+		t.Fatalf("a non-user's incident query: %d", code)
+	}
+	ts, err := s.Incidents.Tickets(t.Context(), incidents.DCC)
+	if err != nil || len(ts) != 1 || ts[0].IsUser {
+		t.Fatalf("%+v %v", ts, err)
+	}
+}
