@@ -69,6 +69,11 @@ type Config struct {
 	Tracing *telemetry.Tracing
 	// Version and Commit name the build, for Status and the metrics.
 	Version, Commit string
+	// SSIListen, if set, serves the Self-Service Interface there (HTTPS, a
+	// client certificate optional: see runtime/ssi); SSIMaxSessions, if
+	// above 0, lowers the spec's limit of sessions per user (para 252).
+	SSIListen      string
+	SSIMaxSessions int
 	// PKI is the local PKI; nil loads or creates DataDir/pki.
 	PKI     *PKI
 	Workers int
@@ -101,6 +106,8 @@ type Server struct {
 	AdminURL string
 	Store    store.Store
 	Metrics  *metrics.Metrics
+	// ServiceMgmt is incidents, maintenance and the SSI (servicemgmt.go).
+	ServiceMgmt
 
 	cfg     Config
 	log     *slog.Logger
@@ -268,8 +275,17 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			}
 		}
 	}
+	sm, err := newServiceMgmt(ctx, raw, cfg, &gc)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	g, err := gateway.New(ctx, gc)
 	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := sm.bind(g, raw, cfg); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -296,6 +312,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{G: g, PKI: cfg.PKI, Store: st, Metrics: m, cfg: cfg, log: cfg.Logger, tracing: cfg.Tracing, ln: ln, done: make(chan error, 3)}
+	s.ServiceMgmt = sm
 	s.streams, s.endStreams = context.WithCancel(context.Background())
 	s.loaded.Store(&loaded{spec: cfg.Spec, specHash: cfg.Spec.Hash, policyHash: polHash, at: clock.Real{}.Now()})
 	s.URL = "https://" + ln.Addr().String()
@@ -331,6 +348,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		if err := s.serveAdmin(cfg.AdminListen); err != nil {
 			return fail(fmt.Errorf("admin listener: %w", err))
 		}
+	}
+	if err := s.serveSSI(cfg); err != nil {
+		return fail(err)
 	}
 	s.http = &http.Server{
 		Handler: s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Interceptors: interceptors,
@@ -380,7 +400,7 @@ func (s *Server) Shutdown(ctx context.Context) (ShutdownReport, error) {
 		s.shuttingDown.Store(true)
 		s.endStreams()
 		var wg sync.WaitGroup
-		servers := []*http.Server{s.http, s.plain}
+		servers := []*http.Server{s.http, s.plain, s.ssiServer}
 		errs := make([]error, len(servers))
 		for i, h := range servers {
 			if h == nil {
