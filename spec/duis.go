@@ -17,6 +17,7 @@ type DUIS struct {
 	ResponseCodes    map[string]string         `json:"response_codes"`
 	ReasonCodes      map[string]string         `json:"reason_codes"`
 	EnvelopeCodes    map[string]string         `json:"envelope_codes"`
+	ResultCode       string                    `json:"result_code"`
 	SRVs             []*SRV                    `json:"srvs"`
 	Postdated        []*PostdatedSRV           `json:"postdated"`
 

@@ -79,6 +79,9 @@ type Server struct {
 	Cert duis.IssuerSerial
 	// Limits bound the documents accepted (duis.DefaultLimits if zero).
 	Limits duis.Limits
+	// Requests, if set, records each request's SRV and DUIS RequestID for
+	// the responses the Outbox sends later.
+	Requests OutboxStore
 }
 
 // Handlers returns the endpoints of the spec (path -> handler).
@@ -214,6 +217,12 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	}
 	if !r.ExecuteAt.IsZero() {
 		ereq.Category, ereq.ExecuteAt = "future_dated", r.ExecuteAt
+	}
+	if s.Requests != nil {
+		// Before the gateway sees it: its result may follow at once.
+		if err := s.Requests.PutDUISRequest(ctx, ereq.RequestID, r.RequestID, r.SRV.SRV); err != nil {
+			return nil, &refusal{http.StatusServiceUnavailable, string(dcc.ReasonMalformed), "store", err.Error()}
+		}
 	}
 	rec, err := s.G.Submit(ctx, caller, ereq)
 	if err != nil {

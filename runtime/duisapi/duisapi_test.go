@@ -47,6 +47,7 @@ type env struct {
 	url     string
 	signers map[string]signer
 	gwCert  *duis.Cert
+	duis    *duisapi.Server
 }
 
 type signer struct {
@@ -102,6 +103,7 @@ func newEnv(t *testing.T) *env {
 	gw := issue(dccID, "89")
 	e.gwCert = gw.cert
 	d := &duisapi.Server{G: srv.G, Registry: reg, Key: gw.key, Cert: gw.cert.IssuerSerial()}
+	e.duis = d
 	mux := http.NewServeMux()
 	for p, h := range d.Handlers() {
 		mux.Handle(p, h)

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "0559a2c666047f33f354a217ab5af0446165e9c29b048a02ebb2eb7f95526b87"
+const SpecHash = "5417f5aaf27a5ae03cfc9b2ab4a922c03d99b10138fdc96a1e542c6c83f54c3a"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -1,0 +1,254 @@
+package duisapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dccgate/dccgate/duis"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/runtime/store/sqlstore"
+	"github.com/dccgate/dccgate/spec"
+)
+
+// OutboxStore is the durable state of the outbox (migration 00004,
+// runtime/store/sqlstore/duis_outbox.go).
+type OutboxStore interface {
+	PutDUISReceiver(ctx context.Context, userID, address string) error
+	DUISReceivers(ctx context.Context) (map[string]string, error)
+	DUISLastSource(ctx context.Context, userID string) (int64, error)
+	EnqueueDUIS(ctx context.Context, ms []sqlstore.DUISMessage) error
+	DUISDue(ctx context.Context, now time.Time, limit int) ([]sqlstore.DUISMessage, error)
+	DUISMessages(ctx context.Context, userID string) ([]sqlstore.DUISMessage, error)
+	MarkDUISSent(ctx context.Context, id int64, at time.Time) error
+	MarkDUISFailed(ctx context.Context, id int64, next time.Time, msg string) error
+	PutDUISRequest(ctx context.Context, requestID, duisRequestID, srv string) error
+	DUISRequest(ctx context.Context, requestID string) (duisRequestID, srv string, ok bool, err error)
+}
+
+var _ OutboxStore = (*sqlstore.Store)(nil)
+
+// OutboxStoreOf returns the outbox store behind a gateway store (through
+// wrappers that Unwrap), if its backend has one.
+func OutboxStoreOf(st store.Store) (OutboxStore, bool) {
+	for {
+		if o, ok := st.(OutboxStore); ok {
+			return o, true
+		}
+		u, ok := st.(interface{ Unwrap() store.Store })
+		if !ok {
+			return nil, false
+		}
+		st = u.Unwrap()
+	}
+}
+
+// Outbox POSTs the results that follow, and Device and DCC Alerts, signed,
+// to each user's Receive Response address. Collect turns new deliveries of
+// the user's stream into signed sr:Response documents in the durable
+// outbox (once each: the outbox is keyed by the delivery); Send POSTs what
+// is due, marks a message sent when the receiver answers 2xx, and
+// otherwise tries again after a backoff that doubles from MinBackoff to
+// MaxBackoff. A message acknowledged is never sent again.
+type Outbox struct {
+	S      *Server
+	Store  OutboxStore
+	Client *http.Client
+	// Now is the outbox's clock (the gateway's if nil).
+	Now                    func() time.Time
+	MinBackoff, MaxBackoff time.Duration
+}
+
+func (o *Outbox) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return o.S.G.Now()
+}
+
+// Collect moves the users' new deliveries into the outbox; it returns how
+// many it added.
+func (o *Outbox) Collect(ctx context.Context) (int, error) {
+	recv, err := o.Store.DUISReceivers(ctx)
+	if err != nil {
+		return 0, err
+	}
+	added := 0
+	for user, addr := range recv {
+		after, err := o.Store.DUISLastSource(ctx, user)
+		if err != nil {
+			return added, err
+		}
+		for {
+			ds, err := o.S.G.Store().Deliveries(ctx, user, after, 256)
+			if err != nil || len(ds) == 0 {
+				return added, err
+			}
+			ms := make([]sqlstore.DUISMessage, 0, len(ds))
+			for _, d := range ds {
+				body, reqID, err := o.document(ctx, d)
+				if err != nil {
+					return added, err
+				}
+				ms = append(ms, sqlstore.DUISMessage{UserID: user, Source: d.Cursor, RequestID: reqID, Address: addr, Body: body, NextAt: o.now()})
+				after = d.Cursor
+			}
+			if err := o.Store.EnqueueDUIS(ctx, ms); err != nil {
+				return added, err
+			}
+			added += len(ms)
+		}
+	}
+	return added, nil
+}
+
+// document is the signed sr:Response of one delivery.
+func (o *Outbox) document(ctx context.Context, d store.Delivery) ([]byte, string, error) {
+	sp := o.S.G.Spec()
+	var p map[string]any
+	_ = json.Unmarshal(d.Payload, &p)
+	str := func(k string) string { s, _ := p[k].(string); return s }
+	r := duis.Response{Namespace: sp.DUIS.Namespace, SchemaVersion: "5.1", At: d.CreatedAt, Code: "I0"}
+	r.ResponseID = fmt.Sprintf("%s:%s:%d", nz(d.DeviceID, sp.DCCIDs.DCC), d.UserID, d.Cursor)
+	if d.Kind == "alert" {
+		r.Alert, r.AlertCode = "DeviceAlertMessage", d.Code
+		if str("service") == "A2" {
+			r.Alert = "DCCAlertMessage"
+		}
+		r.Message = str("name")
+		doc, err := r.Document()
+		if err != nil {
+			return nil, "", err
+		}
+		b, err := duis.Sign(doc, o.S.Key, o.S.Cert)
+		return b, "", err
+	}
+	r.RequestID = d.RequestID
+	duisID, srv, ok, err := o.Store.DUISRequest(ctx, d.RequestID)
+	if err != nil {
+		return nil, "", err
+	}
+	if ok {
+		r.RequestID, r.SRV = duisID, srv
+	} else {
+		r.SRV = srvOf(sp.DUIS.SRVs, str("service"))
+	}
+	if s := sp.DUIS.SRV(r.SRV); s != nil {
+		r.Ref = s.Ref
+	}
+	r.State, r.Reason, r.Clause, r.Message = str("state"), str("reason"), str("clause"), str("message")
+	if code, ok := sp.DUIS.ReasonCodes[r.Reason]; ok && r.State != "accepted" {
+		r.Code = code
+	} else if r.State != "accepted" {
+		r.Code = sp.DUIS.ResultCode
+	}
+	if raw, ok := p["response"]; ok && raw != nil {
+		r.Payload, _ = json.Marshal(raw)
+	}
+	doc, err := r.Document()
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := duis.Sign(doc, o.S.Key, o.S.Cert)
+	return b, r.RequestID, err
+}
+
+// srvOf is the first SRV of a schedule row (for a request that came over
+// the Connect API).
+func srvOf(srvs []*spec.SRV, key string) string {
+	for _, s := range srvs {
+		if s.Service != nil && s.Service.Key() == key {
+			return s.SRV
+		}
+	}
+	return ""
+}
+
+func nz(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Send POSTs the due messages, each once per call; it returns how many the
+// receivers acknowledged.
+func (o *Outbox) Send(ctx context.Context) (int, error) {
+	due, err := o.Store.DUISDue(ctx, o.now(), 256)
+	if err != nil {
+		return 0, err
+	}
+	client := o.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	sent := 0
+	for _, m := range due {
+		if err := post(ctx, client, m); err != nil {
+			if ferr := o.Store.MarkDUISFailed(ctx, m.ID, o.now().Add(o.backoff(m.Attempts)), err.Error()); ferr != nil {
+				return sent, ferr
+			}
+			continue
+		}
+		if err := o.Store.MarkDUISSent(ctx, m.ID, o.now()); err != nil {
+			return sent, err
+		}
+		sent++
+	}
+	return sent, nil
+}
+
+func post(ctx context.Context, client *http.Client, m sqlstore.DUISMessage) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Address, bytes.NewReader(m.Body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/xml")
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return fmt.Errorf("the receiver answered %s", strings.TrimSpace(res.Status))
+	}
+	return nil
+}
+
+func (o *Outbox) backoff(attempts int) time.Duration {
+	lo, hi := o.MinBackoff, o.MaxBackoff
+	if lo <= 0 {
+		lo = time.Second
+	}
+	if hi < lo {
+		hi = 10 * time.Minute
+	}
+	d := lo
+	for i := 0; i < attempts && d < hi; i++ {
+		d *= 2
+	}
+	return min(d, hi)
+}
+
+// Run collects and sends until ctx ends: when the gateway has new
+// deliveries, and every poll of the given clock channel factory.
+func (o *Outbox) Run(ctx context.Context, tick func() <-chan time.Time) {
+	for {
+		changed := o.S.G.DeliveriesChanged()
+		if _, err := o.Collect(ctx); err == nil {
+			_, _ = o.Send(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-tick():
+		}
+	}
+}

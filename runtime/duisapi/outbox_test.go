@@ -1,0 +1,179 @@
+package duisapi_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/duis"
+	"github.com/dccgate/dccgate/precommand"
+	"github.com/dccgate/dccgate/runtime/duisapi"
+)
+
+// receiver is a user's Receive Response service that can be down.
+type receiver struct {
+	mu       sync.Mutex
+	down     bool
+	attempts int
+	got      map[string]int // ResponseID -> times received while up
+	docs     []*duis.DecodedResponse
+}
+
+func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	rv.attempts++
+	if rv.down {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	b, _ := io.ReadAll(r.Body)
+	doc, err := duis.Parse(b, duis.DefaultLimits)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	id := ""
+	if x := doc.Root.Find(nsSR, "ResponseID"); x != nil {
+		id = x.Text()
+	}
+	rv.got[id]++
+	d, _ := duis.DecodeResponse(doc, nsSR)
+	d.Message = string(b) // the signed bytes, to verify below
+	rv.docs = append(rv.docs, d)
+}
+
+func TestOutboxDeliversEveryResultExactlyOnce(t *testing.T) {
+	e := newEnv(t)
+	ost, ok := duisapi.OutboxStoreOf(e.srv.Store)
+	if !ok {
+		t.Fatal("the store has no DUIS outbox")
+	}
+	e.duis.Requests = ost
+	rv := &receiver{got: map[string]int{}, down: true}
+	hs := httptest.NewServer(rv)
+	t.Cleanup(hs.Close)
+	if err := ost.PutDUISReceiver(t.Context(), supplier, hs.URL+"/receive"); err != nil {
+		t.Fatal(err)
+	}
+	vclock := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	ob := &duisapi.Outbox{S: e.duis, Store: ost, Now: vclock.Now, MinBackoff: time.Second, MaxBackoff: time.Minute}
+
+	// Three reads and a critical Enable Supply, while the receiver is down.
+	var ids []string
+	for i := range 3 {
+		id := fmt.Sprintf("%s:%s:%d", supplier, esme, 500+i)
+		ids = append(ids, id)
+		if a := e.post(t, "serviceS", supplier, request(id, "1", fmt.Sprintf("4.1.%d", i+1), "", []string{read411, `<sr:ReadInstantaneousImportTOUMatrices/>`, `<sr:ReadInstantaneousImportTOUWithBlocksMatrices/>`}[i])); a.resp == nil || a.resp.ResponseCode != "I99" {
+			t.Fatalf("request %d: %s", i, a.body)
+		}
+	}
+	critical := fmt.Sprintf("%s:%s:%d", supplier, esme, 510)
+	a := e.post(t, "serviceT", supplier, request(critical, "4", "7.1", "", `<sr:EnableSupply/>`))
+	if a.resp == nil || a.resp.ResponseCode != "I0" {
+		t.Fatalf("transform: %s", a.body)
+	}
+	signedPC := signPreCommand(t, e, a.resp.PreCommand)
+	if a := e.post(t, "serviceS", supplier, request(critical, "5", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>`+duis.EncodeBase64(signedPC)+`</sr:GBCSPayload></sr:SignedPreCommand>`)); a.resp == nil || a.resp.ResponseCode != "I99" {
+		t.Fatalf("CV 5: %s", a.body)
+	}
+	ids = append(ids, critical)
+	e.srv.G.WaitIdle(t.Context())
+
+	n, err := ob.Collect(t.Context())
+	if err != nil || n != len(ids) {
+		t.Fatalf("collected %d (%v), want %d", n, err, len(ids))
+	}
+	step := func(advance time.Duration) int {
+		t.Helper()
+		vclock.Advance(advance)
+		sent, err := ob.Send(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sent
+	}
+	if sent := step(0); sent != 0 || rv.attempts != len(ids) {
+		t.Fatalf("receiver down: sent %d, attempts %d", sent, rv.attempts)
+	}
+	if sent := step(0); sent != 0 || rv.attempts != len(ids) {
+		t.Fatalf("retried before the backoff: attempts %d", rv.attempts)
+	}
+	if sent := step(time.Second); sent != 0 || rv.attempts != 2*len(ids) {
+		t.Fatalf("after 1s: attempts %d", rv.attempts)
+	}
+	if sent := step(time.Second); sent != 0 || rv.attempts != 2*len(ids) {
+		t.Fatalf("the second backoff is 2s: attempts %d", rv.attempts)
+	}
+	rv.mu.Lock()
+	rv.down = false
+	rv.mu.Unlock()
+	if sent := step(time.Second); sent != len(ids) {
+		t.Fatalf("receiver back: sent %d, want %d", sent, len(ids))
+	}
+	// Nothing more, however long we wait, and a restarted outbox (a new
+	// one on the same store) neither collects nor sends again.
+	again := &duisapi.Outbox{S: e.duis, Store: ost, Now: vclock.Now}
+	if n, err := again.Collect(t.Context()); n != 0 || err != nil {
+		t.Fatalf("collected again: %d %v", n, err)
+	}
+	if sent := step(time.Hour); sent != 0 {
+		t.Fatalf("sent again: %d", sent)
+	}
+	if sent, _ := again.Send(t.Context()); sent != 0 {
+		t.Fatalf("a restarted outbox sent again: %d", sent)
+	}
+	if len(rv.got) != len(ids) {
+		t.Fatalf("receiver got %d distinct results, want %d: %v", len(rv.got), len(ids), rv.got)
+	}
+	for id, times := range rv.got {
+		if times != 1 {
+			t.Errorf("%s received %d times", id, times)
+		}
+	}
+	seen := map[string]string{}
+	for _, d := range rv.docs {
+		doc, _ := duis.Parse([]byte(d.Message), duis.DefaultLimits)
+		if _, err := duis.Verify(doc, func(is duis.IssuerSerial) *ecdsa.PublicKey { return e.gwCert.PublicKey }); err != nil {
+			t.Fatalf("a result's signature: %v", err)
+		}
+		if d.ResponseCode != "I0" || d.State != "accepted" {
+			t.Errorf("%s: %s %s %s", d.RequestID, d.ResponseCode, d.State, d.Reason)
+		}
+		seen[d.RequestID] = d.SRV
+	}
+	want := map[string]string{ids[0]: "4.1.1", ids[1]: "4.1.2", ids[2]: "4.1.3", critical: "7.1"}
+	for id, srv := range want {
+		if seen[id] != srv {
+			t.Errorf("result of %s: SRV %q, want %q", id, seen[id], srv)
+		}
+	}
+}
+
+func signPreCommand(t *testing.T, e *env, pc []byte) []byte {
+	t.Helper()
+	keyPEM, err := os.ReadFile(filepath.Join(e.srv.PKI.Dir, "users", supplier+"-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(keyPEM)
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := precommand.Sign(pc, k.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
+}
