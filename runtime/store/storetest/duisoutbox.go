@@ -1,0 +1,90 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/runtime/store/sqlstore"
+)
+
+type duisOutbox interface {
+	PutDUISReceiver(ctx context.Context, userID, address string) error
+	DUISReceivers(ctx context.Context) (map[string]string, error)
+	DUISLastSource(ctx context.Context, userID string) (int64, error)
+	EnqueueDUIS(ctx context.Context, ms []sqlstore.DUISMessage) error
+	DUISDue(ctx context.Context, now time.Time, limit int) ([]sqlstore.DUISMessage, error)
+	DUISMessages(ctx context.Context, userID string) ([]sqlstore.DUISMessage, error)
+	MarkDUISSent(ctx context.Context, id int64, at time.Time) error
+	MarkDUISFailed(ctx context.Context, id int64, next time.Time, msg string) error
+	PutDUISRequest(ctx context.Context, requestID, duisRequestID, srv string) error
+	DUISRequest(ctx context.Context, requestID string) (string, string, bool, error)
+}
+
+// RunDUISOutbox checks the DUIS outbox of migration 00004 on a backend:
+// receivers, idempotent enqueueing keyed by the delivery, due messages
+// after a backoff, and a message acknowledged once.
+func RunDUISOutbox(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx := t.Context()
+	st, ok := open(t).(duisOutbox)
+	if !ok {
+		t.Fatal("the backend has no DUIS outbox")
+	}
+	const user = "90-B3-D5-1F-30-01-00-00"
+	t0 := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	if err := st.PutDUISReceiver(ctx, user, "http://a.example/r"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutDUISReceiver(ctx, user, "http://b.example/r"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.DUISReceivers(ctx); err != nil || r[user] != "http://b.example/r" || len(r) != 1 {
+		t.Fatalf("receivers %v %v", r, err)
+	}
+	msg := func(src int64) sqlstore.DUISMessage {
+		return sqlstore.DUISMessage{UserID: user, Source: src, RequestID: "r", Address: "http://b.example/r", Body: []byte("<x/>"), NextAt: t0}
+	}
+	if err := st.EnqueueDUIS(ctx, []sqlstore.DUISMessage{msg(3), msg(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnqueueDUIS(ctx, []sqlstore.DUISMessage{msg(7), msg(9)}); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := st.DUISLastSource(ctx, user); err != nil || last != 9 {
+		t.Fatalf("last source %d %v", last, err)
+	}
+	all, err := st.DUISMessages(ctx, user)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("a delivery enqueued twice: %d messages %v", len(all), err)
+	}
+	due, err := st.DUISDue(ctx, t0, 10)
+	if err != nil || len(due) != 3 {
+		t.Fatalf("due %d %v", len(due), err)
+	}
+	if err := st.MarkDUISFailed(ctx, due[0].ID, t0.Add(time.Second), "503"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkDUISSent(ctx, due[1].ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkDUISSent(ctx, due[1].ID, t0); !errors.Is(err, sqlstore.ErrDUISSent) {
+		t.Fatalf("acknowledged twice: %v", err)
+	}
+	if due, _ := st.DUISDue(ctx, t0, 10); len(due) != 1 || due[0].Source != 9 {
+		t.Fatalf("due at t0: %+v", due)
+	}
+	if due, _ := st.DUISDue(ctx, t0.Add(time.Second), 10); len(due) != 2 || due[0].Attempts != 1 || due[0].LastError != "503" {
+		t.Fatalf("due after the backoff: %+v", due)
+	}
+	if err := st.PutDUISRequest(ctx, "g1", "d1", "4.1.1"); err != nil {
+		t.Fatal(err)
+	}
+	if id, srv, ok, err := st.DUISRequest(ctx, "g1"); err != nil || !ok || id != "d1" || srv != "4.1.1" {
+		t.Fatalf("request %s %s %v %v", id, srv, ok, err)
+	}
+	if _, _, ok, err := st.DUISRequest(ctx, "g2"); err != nil || ok {
+		t.Fatalf("unknown request: %v %v", ok, err)
+	}
+}
