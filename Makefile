@@ -11,7 +11,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -buildid= -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFLAGS_BUILD := -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
 
-.PHONY: help all generate checkgenerate test shorttest race vet lint build reproducible install bench fuzz
+.PHONY: help all generate checkgenerate test shorttest race vet lint build reproducible install bench fuzz screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -58,3 +58,7 @@ bench: ## Engine benchmarks
 
 fuzz: ## A short fuzz run of each fuzz target
 	go test -run '^$$' -fuzz FuzzDecide -fuzztime 20s ./engine/
+
+screenshots: ## Screenshot the Self-Service Interface's request history in headless Chromium (docs/screenshots)
+	DCCGATE_SCREENSHOTS=$(CURDIR)/docs/screenshots go test -count=1 -run '^TestBrowser$$' ./runtime/ssi/
+	@ls -l docs/screenshots/ssi-requests.png

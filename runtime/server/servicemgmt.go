@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -125,7 +126,8 @@ func (s *Server) serveSSI(cfg Config) error {
 	mux := http.NewServeMux()
 	mux.Handle(ssi.Prefix, s.SSI)
 	mux.Handle("/{$}", http.RedirectHandler(ssi.Prefix, http.StatusSeeOther))
-	s.ssiServer = &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	s.ssiServer = &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
 	s.SSIURL = "https://" + ln.Addr().String() + ssi.Prefix
 	go func() {
 		if err := s.ssiServer.Serve(tls.NewListener(ln, tlsCfg)); !errors.Is(err, http.ErrServerClosed) {
