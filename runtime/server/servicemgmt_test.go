@@ -1,0 +1,109 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/incidents"
+	"github.com/dccgate/dccgate/runtime/gateway"
+)
+
+// TestServiceAdmin: the DCC publishes a window on the admin listener; a
+// request received during it is refused with MAINTENANCE, one after it is
+// accepted; a window in protected hours needs the Panel; the DCC declares
+// a major incident.
+func TestServiceAdmin(t *testing.T) {
+	ctx := t.Context()
+	start := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	s, err := Start(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", VirtualClock: true, Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.SeedDemo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	post := func(t *testing.T, path, body string) (int, string) {
+		t.Helper()
+		resp, err := http.Post(s.AdminURL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	windows := []struct {
+		note, body string
+		want       int
+	}{
+		{"at night", `{"id":"MW-1","starts_at":"2026-02-03T01:00:00Z","ends_at":"2026-02-03T03:00:00Z","description":"database upgrade"}`, http.StatusOK},
+		{"in protected hours", `{"id":"MW-2","starts_at":"2026-02-03T10:00:00Z","ends_at":"2026-02-03T11:00:00Z","description":"x"}`, http.StatusUnprocessableEntity},
+		{"in protected hours, approved", `{"id":"MW-3","starts_at":"2026-02-10T10:00:00Z","ends_at":"2026-02-10T10:30:00Z","description":"x","panel_approval":"PANEL-42"}`, http.StatusOK},
+		{"unknown field", `{"id":"MW-4","start":"2026-02-10T10:00:00Z"}`, http.StatusBadRequest},
+	}
+	for _, tc := range windows {
+		t.Run(tc.note, func(t *testing.T) {
+			if code, body := post(t, "/servicemgmt/maintenance", tc.body); code != tc.want {
+				t.Fatalf("%d %s", code, body)
+			}
+		})
+	}
+	const alpha, esme = "00-00-00-00-00-00-0A-01", "00-DB-00-00-00-00-E0-01"
+	read := func(t *testing.T) (string, string, string) {
+		t.Helper()
+		r, err := s.G.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.G.WaitIdle(ctx)
+		got, err := s.Store.GetRequest(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.State, got.Reason, got.Message
+	}
+	steps := []struct {
+		at          time.Time
+		state, code string
+	}{
+		{time.Date(2026, 2, 3, 2, 0, 0, 0, time.UTC), gateway.StateRejected, "MAINTENANCE"},
+		{time.Date(2026, 2, 3, 3, 0, 0, 0, time.UTC), gateway.StateAccepted, ""},
+	}
+	for _, st := range steps {
+		if _, err := s.G.Advance(ctx, st.at.Sub(s.G.Now())); err != nil {
+			t.Fatal(err)
+		}
+		state, reason, msg := read(t)
+		if state != st.state || reason != st.code || (st.code != "" && !strings.Contains(msg, "MW-1")) {
+			t.Fatalf("at %s: %s %s %q", st.at, state, reason, msg)
+		}
+	}
+
+	// An incident raised by a user, declared major by the DCC and resolved
+	// on a Tuesday: its review is due by the end of Thursday (para 235).
+	d, err := s.Incidents.Diagnose(ctx, alpha, "chf_reachability", esme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(d.Result, "reachable") || !strings.Contains(d.Result, "last contact 2026-02-03T03:00:00Z") {
+		t.Fatalf("diagnostic %q", d.Result)
+	}
+	inc, err := s.Incidents.Raise(ctx, incidents.RaiseInput{Caller: alpha, Category: "1", Area: "data_services", DeviceID: esme, Title: "gateway slow", DiagnosisID: d.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/major", `{"dcc_manager":"Dana","party_manager":""}`)
+	var got struct{ Major bool }
+	if code != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil || !got.Major {
+		t.Fatalf("%d %s", code, body)
+	}
+	if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/resolve", `{"note":"fixed"}`); code != http.StatusOK || !strings.Contains(body, `"ReviewDueAt":"2026-02-06T00:00:00Z"`) {
+		t.Fatalf("%d %s", code, body)
+	}
+}
