@@ -20,6 +20,7 @@ type DUIS struct {
 	ResultCode       string                    `json:"result_code"`
 	SRVs             []*SRV                    `json:"srvs"`
 	Postdated        []*PostdatedSRV           `json:"postdated"`
+	Boxed            Boxed                     `json:"boxed"`
 
 	bySRV          map[string]*SRV
 	postdatedBySRV map[string]*PostdatedSRV
@@ -186,4 +187,75 @@ func (s *Spec) checkDUIS(at func(p, format string, args ...any)) {
 	if _, ok := d.ResponseCodes["I99"]; !ok {
 		at("duis.response_codes", "I99 (acknowledged) is missing")
 	}
+}
+
+// Boxed is the world of `dccgate serve --world boxed` (spec/duis.cue).
+type Boxed struct {
+	Users []struct {
+		ID    string `json:"id"`
+		Role  string `json:"role"`
+		Party string `json:"party"`
+	} `json:"users"`
+	DCC         string      `json:"dcc"`
+	Postcode    string      `json:"postcode"`
+	Premises    string      `json:"premises"`
+	Electricity BoxedSupply `json:"electricity"`
+	Gas         BoxedSupply `json:"gas"`
+	Devices     []struct {
+		ID   string   `json:"id"`
+		SRVs []string `json:"srvs"`
+	} `json:"devices"`
+}
+
+// BoxedSupply is a Boxed premises' MPxN of one fuel and its supplier.
+type BoxedSupply struct {
+	MPxN     string `json:"mpxn"`
+	Supplier string `json:"supplier"`
+}
+
+// BoxedDevice is a Boxed device with the type derived from its SRVs.
+type BoxedDevice struct {
+	ID   string
+	Type string
+	// Votes says how many of its supported SRVs each candidate type takes.
+	Votes map[string]int
+}
+
+// BoxedDevices derives each Boxed device's type from the SRVs the public
+// templates address to it: among the device types, the one that the most
+// of those SRVs (the supported ones) may be aimed at; on a tie, the most
+// specific, that is the type fewer rows of the schedule may be aimed at.
+func (s *Spec) BoxedDevices() []BoxedDevice {
+	rowsOf := map[string]int{}
+	for _, svc := range s.Services {
+		for _, t := range svc.Targets {
+			rowsOf[t]++
+		}
+	}
+	var out []BoxedDevice
+	for _, d := range s.DUIS.Boxed.Devices {
+		votes := map[string]int{}
+		for _, srv := range d.SRVs {
+			r := s.DUIS.SRV(srv)
+			if r == nil || r.Service == nil || !r.Service.DeviceService {
+				continue
+			}
+			for _, t := range r.Service.Targets {
+				votes[t]++
+			}
+		}
+		best := ""
+		for _, t := range s.DeviceTypes {
+			c := t.Code
+			switch {
+			case votes[c] == 0:
+			case best == "" || votes[c] > votes[best]:
+				best = c
+			case votes[c] == votes[best] && rowsOf[c] < rowsOf[best]:
+				best = c
+			}
+		}
+		out = append(out, BoxedDevice{ID: d.ID, Type: best, Votes: votes})
+	}
+	return out
 }

@@ -81,3 +81,20 @@ func TestBrokenDUISIsRefusedWithPosition(t *testing.T) {
 		})
 	}
 }
+
+func TestBoxedDeviceTypes(t *testing.T) {
+	got := map[string]string{}
+	for _, d := range MustDefault().BoxedDevices() {
+		got[d.ID] = d.Type
+		t.Logf("%s %s %v", d.ID, d.Type, d.Votes)
+	}
+	want := map[string]string{
+		"00-DB-12-34-56-78-90-A0": "ESME", "00-DB-12-34-56-78-90-A1": "GSME", "00-DB-12-34-56-78-90-A2": "CHF",
+		"00-DB-12-34-56-78-90-A4": "IHD", "00-DB-12-34-56-78-90-A5": "PPMID", "00-DB-12-34-56-78-90-A6": "HCALCS",
+	}
+	for id, ty := range want {
+		if got[id] != ty {
+			t.Errorf("%s: %s, want %s", id, got[id], ty)
+		}
+	}
+}

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "5417f5aaf27a5ae03cfc9b2ab4a922c03d99b10138fdc96a1e542c6c83f54c3a"
+const SpecHash = "9759eccf55fb6fbde6f8bc895c51b8da54b476647942a7e39a608b8d42f8c415"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/duis"
+	"github.com/dccgate/dccgate/runtime/pki"
+)
+
+func duisRequest(id, srv, ref, body string) string {
+	return fmt.Sprintf(`<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway" schemaVersion="5.4"><sr:Header>`+
+		`<sr:RequestID>%s</sr:RequestID><sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>%s</sr:ServiceReference>`+
+		`<sr:ServiceReferenceVariant>%s</sr:ServiceReferenceVariant></sr:Header><sr:Body>%s</sr:Body></sr:Request>`, id, ref, srv, body)
+}
+
+// postDUIS signs doc with the user's DUIS key of srv's DUISDir and POSTs
+// it to serviceS over mutual TLS.
+func postDUIS(t *testing.T, srv *Server, user, doc string) *duis.DecodedResponse {
+	t.Helper()
+	dir := srv.DUISDir()
+	keyPEM, err := os.ReadFile(filepath.Join(dir, user+"-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := parseECKey(keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := os.ReadFile(filepath.Join(dir, user+".pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := duis.ParseCertPEM(certPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := duis.Parse([]byte(doc), duis.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := duis.Sign(d, key, cert.IssuerSerial())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCert, _ := os.ReadFile(filepath.Join(srv.PKI.Dir, "users", user+".pem"))
+	tlsKey, _ := os.ReadFile(filepath.Join(srv.PKI.Dir, "users", user+"-key.pem"))
+	cfg, err := pki.ClientTLS(srv.PKI.CA.CertPEM, pki.Issued{CertPEM: tlsCert, KeyPEM: tlsKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+	res, err := client.Post(srv.URL+"/api/v1/serviceS", "application/xml", bytes.NewReader(signed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("%d %s", res.StatusCode, b)
+	}
+	rd, err := duis.Parse(b, duis.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwPEM, _ := os.ReadFile(filepath.Join(dir, "gateway.pem"))
+	gw, _ := duis.ParseCertPEM(gwPEM)
+	if _, err := duis.Verify(rd, func(duis.IssuerSerial) *ecdsa.PublicKey { return gw.PublicKey }); err != nil {
+		t.Fatalf("the gateway's signature: %v", err)
+	}
+	r, err := duis.DecodeResponse(rd, "http://www.dccinterface.co.uk/ServiceUserGateway")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestServeDUIS(t *testing.T) {
+	srv := startDemo(t)
+	got := make(chan []byte, 4)
+	rv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- b
+	}))
+	t.Cleanup(rv.Close)
+	if _, err := srv.StartDUIS(t.Context(), DUISOptions{Receivers: map[string]string{supplier: rv.URL}, Poll: 10 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	id := supplier + ":" + meter + ":77"
+	if r := postDUIS(t, srv, supplier, duisRequest(id, "4.1.1", "4.1", "<sr:ReadInstantaneousImportRegisters/>")); r.ResponseCode != "I99" {
+		t.Fatalf("%+v", r)
+	}
+	select {
+	case b := <-got:
+		doc, err := duis.Parse(b, duis.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := duis.DecodeResponse(doc, "http://www.dccinterface.co.uk/ServiceUserGateway")
+		if r.RequestID != id || r.ResponseCode != "I0" || r.SRV != "4.1.1" || r.State != "accepted" {
+			t.Fatalf("result %+v", r)
+		}
+	case <-t.Context().Done():
+		t.Fatal("no result at the Receive Response address")
+	}
+}
+
+func TestBoxedWorld(t *testing.T) {
+	srv, err := Start(t.Context(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if ok, err := srv.SeedBoxed(t.Context()); err != nil || !ok {
+		t.Fatalf("seed: %v %v", ok, err)
+	}
+	for id, want := range map[string]string{"00-DB-12-34-56-78-90-A0": "ESME", "00-DB-12-34-56-78-90-A1": "GSME", "00-DB-12-34-56-78-90-A2": "CHF"} {
+		d, err := srv.Store.GetDevice(t.Context(), id)
+		if err != nil || d.Type != want || d.Status != "commissioned" {
+			t.Errorf("%s: %+v %v", id, d, err)
+		}
+	}
+	if _, err := srv.StartDUIS(t.Context(), DUISOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const sup = "90-B3-D5-1F-30-01-00-00"
+	r := postDUIS(t, srv, sup, duisRequest(sup+":00-DB-12-34-56-78-90-A0:1000", "4.1.1", "4.1", "<sr:ReadInstantaneousImportRegisters/>"))
+	if r.ResponseCode != "I99" {
+		t.Fatalf("%+v", r)
+	}
+	srv.G.WaitIdle(t.Context())
+	rec, err := srv.Store.GetRequest(t.Context(), sup+":00-DB-12-34-56-78-90-A0:1000")
+	if err != nil || rec.State != "accepted" {
+		t.Fatalf("%+v %v", rec, err)
+	}
+}
