@@ -329,6 +329,9 @@ type incidentsData struct {
 	Areas      []areaView
 	Diagnosis  *incidents.Diagnosis
 	Device     string
+	// Ticket is the user's Service Desk ticket the incident is raised
+	// from, if any.
+	Ticket string
 }
 
 type categoryView struct{ Code, Name, Target string }
@@ -362,6 +365,7 @@ func (s *SSI) incidentList(w http.ResponseWriter, r *http.Request, sess *session
 		s.fail(w, sess, err)
 		return
 	}
+	d.Ticket = r.URL.Query().Get("ticket")
 	s.render(w, http.StatusOK, "incidents", page{Title: "Incidents", Nav: "incidents", User: sess, Data: d})
 }
 
@@ -374,6 +378,7 @@ func (s *SSI) diagnose(w http.ResponseWriter, r *http.Request, sess *session) {
 		return
 	}
 	d.Device = strings.TrimSpace(r.PostFormValue("device_id"))
+	d.Ticket = r.PostFormValue("ticket_id")
 	diag, err := s.cfg.Log.Diagnose(r.Context(), sess.User, "chf_reachability", d.Device)
 	if err != nil {
 		s.render(w, http.StatusUnprocessableEntity, "incidents", page{Title: "Incidents", Nav: "incidents", User: sess, Data: d,
@@ -389,7 +394,14 @@ func (s *SSI) raise(w http.ResponseWriter, r *http.Request, sess *session) {
 		DeviceID: r.PostFormValue("device_id"), RequestID: strings.TrimSpace(r.PostFormValue("request_id")),
 		Title: strings.TrimSpace(r.PostFormValue("title")), Description: r.PostFormValue("description"),
 		NeedsVisit: r.PostFormValue("needs_visit") != "", DiagnosisID: r.PostFormValue("diagnosis_id")}
-	inc, err := s.cfg.Log.Raise(r.Context(), in)
+	var inc store.Incident
+	var err error
+	if ticket := r.PostFormValue("ticket_id"); ticket != "" {
+		// A Service Desk query that becomes an incident is linked to it.
+		_, inc, err = s.cfg.Log.Escalate(r.Context(), ticket, in)
+	} else {
+		inc, err = s.cfg.Log.Raise(r.Context(), in)
+	}
 	if err != nil {
 		d, verr := s.incidentsView(r.Context(), sess)
 		if verr != nil {

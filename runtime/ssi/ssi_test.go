@@ -3,8 +3,10 @@ package ssi_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/incidents"
@@ -221,5 +223,59 @@ func TestPublicServiceDesk(t *testing.T) {
 	ts, err := s.Incidents.Tickets(t.Context(), incidents.DCC)
 	if err != nil || len(ts) != 1 || ts[0].IsUser {
 		t.Fatalf("%+v %v", ts, err)
+	}
+}
+
+// TestTicketBecomesIncident: a user's Service Desk query raised as an
+// incident from the SSI is linked both ways (para 253-255).
+func TestTicketBecomesIncident(t *testing.T) {
+	s := startDemo(t, 0)
+	b := newBrowser(t, s, "")
+	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
+		t.Fatal("sign-in failed")
+	}
+	if code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {b.csrf("/ssi/desk")}, "kind": {"incident_query"}, "subject": {"meters silent"}}); code != http.StatusOK {
+		t.Fatalf("ticket: %d", code)
+	}
+	ts, err := s.Incidents.Tickets(t.Context(), alpha)
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("%v %v", ts, err)
+	}
+	tok := b.csrf("/ssi/incidents?ticket=" + ts[0].ID)
+	_, page, _ := b.do("POST", "/ssi/incidents/diagnose", url.Values{"csrf": {tok}, "device_id": {esme1}, "ticket_id": {ts[0].ID}})
+	m := regexp.MustCompile(`name="diagnosis_id" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil || !strings.Contains(page, `name="ticket_id" value="`+ts[0].ID) {
+		t.Fatal("the raise form does not carry the diagnosis and the ticket")
+	}
+	code, _, h := b.do("POST", "/ssi/incidents", url.Values{"csrf": {tok}, "diagnosis_id": {m[1]}, "device_id": {esme1}, "ticket_id": {ts[0].ID},
+		"title": {"meters silent"}, "category": {"2"}, "area": {"smwan"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("raise: %d", code)
+	}
+	tk, err := s.Incidents.Ticket(t.Context(), alpha, ts[0].ID)
+	if err != nil || tk.IncidentID == "" || !strings.HasSuffix(h.Get("Location"), tk.IncidentID) || tk.Status != incidents.TicketBecameIncident {
+		t.Fatalf("ticket %+v (%v), redirected to %s", tk, err, h.Get("Location"))
+	}
+}
+
+// TestSessionIdle: a session unused for the spec's session_idle ends.
+func TestSessionIdle(t *testing.T) {
+	s := startDemo(t, 0)
+	b := newBrowser(t, s, "")
+	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
+		t.Fatal("sign-in failed")
+	}
+	idle := s.G.Spec().ServiceManagement.SSI.SessionIdle.Std()
+	steps := []struct {
+		advance time.Duration
+		want    int
+	}{{idle - time.Second, http.StatusOK}, {idle - time.Second, http.StatusOK}, {idle + time.Second, http.StatusSeeOther}}
+	for _, st := range steps {
+		if _, err := s.G.Advance(t.Context(), st.advance); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := b.do("GET", "/ssi/requests", nil); code != st.want {
+			t.Fatalf("after %s: %d, want %d", st.advance, code, st.want)
+		}
 	}
 }
