@@ -2,12 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dccgate/dccgate/devices"
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/incidents"
 	"github.com/dccgate/dccgate/runtime/gateway"
@@ -105,5 +107,33 @@ func TestServiceAdmin(t *testing.T) {
 	}
 	if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/resolve", `{"note":"fixed"}`); code != http.StatusOK || !strings.Contains(body, `"ReviewDueAt":"2026-02-06T00:00:00Z"`) {
 		t.Fatalf("%d %s", code, body)
+	}
+}
+
+// TestDiagnoseCHF: the remote diagnostic sees a hub without power over
+// the emulated SMWAN, and refuses a device outside the caller's portfolio.
+func TestDiagnoseCHF(t *testing.T) {
+	ctx := t.Context()
+	s, err := Start(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.SeedDemo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	const alpha, beta, chf, esme = "00-00-00-00-00-00-0A-01", "00-00-00-00-00-00-0B-01", "00-DB-00-00-00-00-C0-01", "00-DB-00-00-00-00-E0-01"
+	d, err := s.G.DiagnoseCHF(ctx, alpha, esme)
+	if err != nil || !d.Reachable || d.CHF != chf {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if err := s.G.DeviceEvent(ctx, chf, devices.EventPowerLoss); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = s.G.DiagnoseCHF(ctx, alpha, esme); err != nil || d.Reachable || d.Powered || !strings.Contains(d.Detail, "no power") {
+		t.Fatalf("after a power loss: %+v %v", d, err)
+	}
+	if _, err := s.G.DiagnoseCHF(ctx, beta, esme); !errors.Is(err, gateway.ErrNotVisible) {
+		t.Fatalf("another supplier diagnosed alpha's meter: %v", err)
 	}
 }
