@@ -15,7 +15,10 @@ import (
 	"strings"
 
 	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/correlate"
 	"github.com/dccgate/dccgate/duis"
+	"github.com/dccgate/dccgate/precommand"
+	"github.com/dccgate/dccgate/runtime/server"
 	"github.com/dccgate/dccgate/spec"
 )
 
@@ -28,7 +31,10 @@ const duisUsage = `usage:
   dccgate duis verify FILE --cert CERT           0 valid, 10 invalid signature or structure, 2 usage
   dccgate duis srvs [--spec DIR]                 the SRVs accepted (and their command variants) and those refused
   dccgate duis cert --user EUI64 --role CODE --ca-dir DIR --out DIR
-                                                 issue a DUIS signing certificate (x500UniqueIdentifier = User ID)`
+                                                 issue a DUIS signing certificate (x500UniqueIdentifier = User ID)
+  dccgate duis precommand REQUEST --response RESPONSE --key KEY
+                                                 check serviceT's Pre-Command against the CV 4 request, sign it
+                                                 with the user's Pre-Command key and print the CV 5 sr:Request`
 
 func runDUIS(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -44,6 +50,8 @@ func runDUIS(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Wr
 		return duisSRVs(args[1:], stdout, stderr)
 	case "cert":
 		return duisCert(args[1:], stdout, stderr)
+	case "precommand":
+		return duisPreCommand(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stdout, duisUsage)
 		return exitOK
@@ -291,3 +299,110 @@ func readDUISCert(path string) (*duis.Cert, error) {
 }
 
 func randReader() io.Reader { return cryptorand.Reader }
+
+// duisReceivers is the repeatable --duis-receiver USER_ID=URL flag.
+type duisReceivers map[string]string
+
+func (r *duisReceivers) String() string { return fmt.Sprint(map[string]string(*r)) }
+
+func (r *duisReceivers) Set(v string) error {
+	user, url, ok := strings.Cut(v, "=")
+	if !ok || user == "" || url == "" {
+		return errors.New("want USER_ID=URL")
+	}
+	if *r == nil {
+		*r = duisReceivers{}
+	}
+	(*r)[user] = url
+	return nil
+}
+
+// startDUIS serves DUIS on the running server and prints how to use it.
+func startDUIS(ctx context.Context, srv *server.Server, world, certs string, receivers duisReceivers, stdout, stderr io.Writer) int {
+	opts := server.DUISOptions{CertsDir: certs, Receivers: receivers}
+	if world == "boxed" {
+		opts.GatewayID = srv.G.Spec().DUIS.Boxed.DCC
+	}
+	if _, err := srv.StartDUIS(ctx, opts); err != nil {
+		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "DUIS: POST signed sr:Request to %[1]s/api/v1/serviceS, serviceT, serviceD; DUIS certificates in %[2]s (gateway.pem signs the responses)\n", srv.URL, srv.DUISDir())
+	return exitOK
+}
+
+func duisPreCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("dccgate duis precommand", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	respFile := fs.String("response", "", "serviceT's sr:Response holding the Pre-Command")
+	keyFile := fs.String("key", "", "the user's Pre-Command signing key (PEM): the key of the certificate the gateway holds for the user")
+	variant := fs.String("variant", "5", "the command variant of the request to print (5; 6 and 7 are refused by dccgate)")
+	specDir := fs.String("spec", "", "spec directory (default: the embedded spec)")
+	file, ok := fileAndFlags(fs, args)
+	if !ok || *respFile == "" || *keyFile == "" {
+		fmt.Fprintln(stderr, duisUsage)
+		return exitUsage
+	}
+	sp, err := spec.LoadDir(*specDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
+		return exitUsage
+	}
+	key, err := readKey(*keyFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
+		return exitUsage
+	}
+	read := func(path string) (*duis.Document, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return duis.Parse(b, duis.DefaultLimits)
+	}
+	reqDoc, err := read(file)
+	if err != nil {
+		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
+		return exitInvalid
+	}
+	req, err := duis.DecodeRequest(reqDoc, sp)
+	if err != nil {
+		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
+		return exitInvalid
+	}
+	respDoc, err := read(*respFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
+		return exitInvalid
+	}
+	resp, err := duis.DecodeResponse(respDoc, sp.DUIS.Namespace)
+	if err != nil || len(resp.PreCommand) == 0 {
+		fmt.Fprintln(stderr, "dccgate duis precommand: the response holds no Pre-Command", err)
+		return exitInvalid
+	}
+	// The user checks what it signs (para 155): the Pre-Command must say
+	// what the request asked.
+	cr := correlate.Request{RequestID: fmt.Sprintf("%s:%s:%d", req.Originator, req.Target, req.Counter), Service: req.SRV.Service.Ref,
+		Variant: req.SRV.Service.Variant, DeviceID: req.Target, UserID: req.Originator, ExecuteAt: req.ExecuteAt, Body: req.Fields}
+	if err := correlate.Correlate(sp, cr, resp.PreCommand); err != nil {
+		fmt.Fprintln(stderr, "dccgate duis precommand: the Pre-Command does not match the request:", err)
+		return exitInvalid
+	}
+	signed, err := precommand.Sign(resp.PreCommand, key)
+	if err != nil {
+		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, `<?xml version="1.0" encoding="UTF-8"?>
+<sr:Request xmlns:sr="%s" schemaVersion="%s">
+  <sr:Header>
+    <sr:RequestID>%s</sr:RequestID>
+    <sr:CommandVariant>%s</sr:CommandVariant>
+    <sr:ServiceReference>%s</sr:ServiceReference>
+    <sr:ServiceReferenceVariant>%s</sr:ServiceReferenceVariant>
+  </sr:Header>
+  <sr:Body><sr:SignedPreCommand><sr:GBCSPayload>%s</sr:GBCSPayload></sr:SignedPreCommand></sr:Body>
+</sr:Request>
+`, sp.DUIS.Namespace, req.SchemaVersion, req.RequestID, *variant, req.SRV.Ref, req.SRV.SRV, duis.EncodeBase64(signed))
+	return exitOK
+}

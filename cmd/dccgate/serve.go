@@ -35,6 +35,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.SetOutput(stderr)
 	fl := config.RegisterFlags(fs)
 	verbose := fs.Bool("v", false, "log debug lines (log.level debug)")
+	world := fs.String("world", "", "load a world into an empty store: boxed (the IDs of DCC Boxed's reference test data; replaces --demo)")
+	duisCerts := fs.String("certs", "", "DUIS: a directory of users' signing certificates (PEM, User ID in x500UniqueIdentifier)")
+	var receivers duisReceivers
+	fs.Var(&receivers, "duis-receiver", "DUIS: a user's Receive Response address, USER_ID=URL (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -71,7 +75,17 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	defer srv.Close()
 	srv.G.SetSMWANFaults(c.SMWAN.Latency.Std(), c.SMWAN.Loss)
-	if c.Demo > 0 {
+	if *world != "" && *world != "boxed" {
+		fmt.Fprintf(stderr, "dccgate serve: unknown --world %q (boxed)\n", *world)
+		return exitUsage
+	}
+	if *world == "boxed" {
+		if _, err := srv.SeedBoxed(ctx); err != nil {
+			fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
+			return exitFail
+		}
+	}
+	if c.Demo > 0 && *world == "" {
 		seeded, err := srv.SeedDemo(ctx, c.Demo)
 		if err != nil {
 			fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
@@ -92,6 +106,9 @@ Try, as the demo import supplier:
     -H 'Content-Type: application/json' %[1]s/dccgate.v1.GatewayService/Submit \
     -d '{"request":{"envelope":{"userId":"00-00-00-00-00-00-0A-01","deviceId":"00-DB-00-00-00-00-E0-01"},"readInstantaneousImportRegisters":{"register":"total"}}}'
 `, srv.URL, storeName(cfg), clockName(c.VirtualClock), filepath.Clean(pkiDir))
+	if code := startDUIS(ctx, srv, *world, *duisCerts, receivers, stdout, stderr); code != exitOK {
+		return code
+	}
 	if srv.AdminURL != "" {
 		fmt.Fprintf(stdout, "Admin: %[1]s/metrics, %[1]s/healthz, %[1]s/readyz; reload with SIGHUP or OpsService.Reload\n", srv.AdminURL)
 	}
