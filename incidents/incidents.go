@@ -10,6 +10,8 @@ package incidents
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,7 +102,6 @@ type Log struct {
 
 	mu        sync.Mutex
 	diagnoses map[string]Diagnosis // by ID; one per caller and device
-	seq       uint64
 }
 
 // New compiles incidents.rego over the spec. tools are the remote
@@ -161,11 +162,12 @@ func eval(ctx context.Context, q rego.PreparedEvalQuery, input map[string]any, o
 	return true, json.Unmarshal(b, out)
 }
 
+// nextID names a new record: its kind, the clock's time and a random part,
+// so that IDs never repeat across restarts or processes sharing a store.
 func (l *Log) nextID(prefix string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.seq++
-	return fmt.Sprintf("%s-%s-%04d", prefix, l.clk.Now().Format("20060102T150405"), l.seq)
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%s-%s", prefix, l.clk.Now().Format("20060102T150405"), hex.EncodeToString(b))
 }
 
 // Diagnose runs a remote diagnostic tool for the caller on a device and

@@ -61,6 +61,17 @@ func (s *SSI) newChallenge(w http.ResponseWriter, r *http.Request) string {
 			delete(s.challenges, k)
 		}
 	}
+	if len(s.challenges) >= maxChallenges {
+		// Sign-in pages fetched faster than challenges expire: the oldest
+		// goes.
+		var oldest string
+		for k, c := range s.challenges {
+			if oldest == "" || c.at.Before(s.challenges[oldest].at) {
+				oldest = k
+			}
+		}
+		delete(s.challenges, oldest)
+	}
 	s.challenges[pre] = &challenge{nonce: nonce, at: now}
 	s.mu.Unlock()
 	s.setCookie(w, r, preCookie, pre, 0)
@@ -111,6 +122,10 @@ func (s *SSI) signinCert(w http.ResponseWriter, r *http.Request) {
 	id, ok := clientCertUser(r)
 	if !ok {
 		s.signinForm(w, r, http.StatusForbidden, "No client certificate was presented.", "")
+		return
+	}
+	if err := s.heldCertificate(r.Context(), id, r.TLS.PeerCertificates[0]); err != nil {
+		s.signinForm(w, r, http.StatusForbidden, "Sign-in refused: "+strings.TrimPrefix(err.Error(), "ssi: ")+".", id)
 		return
 	}
 	if c, err := r.Cookie(preCookie); err != nil || !s.takeChallenge(c.Value, r.PostFormValue("challenge")) {

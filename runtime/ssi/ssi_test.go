@@ -279,3 +279,22 @@ func TestSessionIdle(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokedCertificate: after the user's certificate is revoked neither
+// way of signing in works.
+func TestRevokedCertificate(t *testing.T) {
+	s := startDemo(t, 0)
+	if err := s.G.RevokeCertificate(t.Context(), gasU); err != nil {
+		t.Fatal(err)
+	}
+	if got := newBrowser(t, s, "").signIn(s, gasU, gasU); got != http.StatusForbidden {
+		t.Fatalf("signed challenge: %d", got)
+	}
+	b := newBrowser(t, s, gasU)
+	_, page, _ := b.do("GET", "/ssi/signin", nil)
+	ch := challengeRE.FindStringSubmatch(page)[1]
+	code, page, _ := b.do("POST", "/ssi/signin/certificate", url.Values{"challenge": {ch}})
+	if code != http.StatusForbidden || !strings.Contains(page, "revoked") {
+		t.Fatalf("client certificate: %d", code)
+	}
+}
