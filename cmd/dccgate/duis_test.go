@@ -32,7 +32,11 @@ func TestDUISSignVerify(t *testing.T) {
 	}
 	issue := func(user string) (cert, key string) {
 		t.Helper()
-		code, out, errs := runCmd(t, "", "duis", "cert", "--user", user, "--role", "02", "--ca-dir", dir, "--out", dir)
+		args := []string{"duis", "cert"}
+		if strings.HasSuffix(user, "02-00-00") {
+			args = []string{"keys", "duis"} // the same command under dccgate keys
+		}
+		code, out, errs := runCmd(t, "", append(args, "--user", user, "--role", "02", "--ca-dir", dir, "--out", dir)...)
 		if code != 0 {
 			t.Fatalf("duis cert: %d %s", code, errs)
 		}

@@ -43,7 +43,8 @@ import (
 
 const keysUsage = `usage:
   dccgate keys new --user ID --role ROLE [--ca-dir DIR] [--out DIR] [--force]
-  dccgate keys sign --key KEY --request-json FILE --pre-command FILE_OR_BASE64 [--request-id ID] [--spec DIR] [--json]`
+  dccgate keys sign --key KEY --request-json FILE --pre-command FILE_OR_BASE64 [--request-id ID] [--spec DIR] [--json]
+  dccgate keys duis --user ID --role ROLE [--ca-dir DIR] [--out DIR]   (a DUIS signing certificate: User ID in x500UniqueIdentifier)`
 
 func runKeys(_ context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -55,6 +56,8 @@ func runKeys(_ context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return keysNew(args[1:], stdout, stderr)
 	case "sign":
 		return keysSign(args[1:], stdin, stdout, stderr)
+	case "duis":
+		return duisCert(args[1:], stdout, stderr) // DUIS form: the User ID in x500UniqueIdentifier (cmd/dccgate/duis.go)
 	case "-h", "--help", "help":
 		fmt.Fprintln(stderr, keysUsage)
 		return exitOK

@@ -206,7 +206,7 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 		if err != nil {
 			return nil, gatewayErr(err)
 		}
-		return s.outcome(resp, rec)
+		return s.outcome(resp, rec, cv.Delivery)
 	}
 	device := deviceOf(r, d.Namespace)
 	ereq := &engine.Request{
@@ -234,7 +234,7 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 		resp.State = rec.State
 		return resp, nil
 	}
-	return s.outcome(resp, rec)
+	return s.outcome(resp, rec, cv.Delivery)
 }
 
 // gatewayID is the request's ID on the gateway: the DUIS RequestID, with
@@ -260,13 +260,19 @@ func deviceOf(r *duis.Request, ns string) string {
 	return ""
 }
 
-// outcome turns the gateway's record into the synchronous answer.
-func (s *Server) outcome(resp *duis.Response, rec store.Request) (*duis.Response, *refusal) {
+// outcome turns the gateway's record into the synchronous answer. A
+// Command for Local Delivery alone (CV 2) refused for the device's status
+// is refused by note 406 (the WAN statuses are not checked for it): that
+// is the envelope's "local" code (E17).
+func (s *Server) outcome(resp *duis.Response, rec store.Request, delivery string) (*duis.Response, *refusal) {
 	d := &s.G.Spec().DUIS
 	resp.State, resp.Reason, resp.Clause, resp.Message = rec.State, rec.Reason, rec.Clause, rec.Message
 	switch rec.State {
 	case gateway.StateRejected, gateway.StateQuarantined, gateway.StateCancelled, gateway.StateExpired:
 		code := d.ReasonCodes[rec.Reason]
+		if delivery == "local" && rec.Reason == string(dcc.ReasonDeviceStatus) && d.EnvelopeCodes["local"] != "" {
+			code = d.EnvelopeCodes["local"]
+		}
 		if code == "" {
 			return nil, &refusal{http.StatusBadRequest, rec.Reason, "refused", rec.Message}
 		}

@@ -32,6 +32,7 @@ const (
 	supplier = "00-00-00-00-00-00-0A-01" // EIS, registered for the premises 1
 	gasSup   = "00-00-00-00-00-00-0A-02" // GIS
 	rival    = "00-00-00-00-00-00-0B-01" // EIS, registered for nothing
+	agent    = "00-00-00-00-00-00-0C-01" // SNA: note 406 gives it no local delivery
 	esme     = "00-DB-00-00-00-00-E0-01"
 	dccID    = "90-B3-D5-1F-30-00-00-02"
 	nsSR     = "http://www.dccinterface.co.uk/ServiceUserGateway"
@@ -93,7 +94,7 @@ func newEnv(t *testing.T) *env {
 	}
 	reg := &duisapi.Registry{}
 	e := &env{srv: srv, signers: map[string]signer{}}
-	for _, u := range []struct{ id, role string }{{supplier, "02"}, {gasSup, "02"}, {rival, "02"}} {
+	for _, u := range []struct{ id, role string }{{supplier, "02"}, {gasSup, "02"}, {rival, "02"}, {agent, "06"}} {
 		s := issue(u.id, u.role)
 		e.signers[u.id] = s
 		if err := reg.Add(s.cert); err != nil {
@@ -195,10 +196,10 @@ func TestCommandVariantsAndEndpoints(t *testing.T) {
 		status                            int
 	}{
 		{"CV 1 to serviceS", "serviceS", request(id(10), "1", "4.1.1", "", read411), "I99", "", 200},
-		{"CV 2 to serviceD", "serviceD", request(id(11), "2", "4.1.1", "", read411), "", "", 0},
-		{"CV 3 to serviceS", "serviceS", request(id(12), "3", "4.1.1", "", read411), "", "", 0},
+		{"CV 2 to serviceD", "serviceD", request(id(11), "2", "4.1.1", "", read411), "I99", "", 200},
+		{"CV 3 to serviceS", "serviceS", request(id(12), "3", "4.1.1", "", read411), "I99", "", 200},
 		{"CV 4 to serviceT", "serviceT", request(id(13), "4", "7.1", "", `<sr:EnableSupply/>`), "I0", "", 200},
-		{"CV 8 to serviceD", "serviceD", request(fmt.Sprintf("%s:%s:%d", supplier, dccID, 14), "8", "8.2", "", `<sr:ReadInventory><sr:DeviceID>`+esme+`</sr:DeviceID></sr:ReadInventory>`), "", "", 200},
+		{"CV 8 to serviceD", "serviceD", request(fmt.Sprintf("%s:%s:%d", supplier, dccID, 14), "8", "8.2", "", `<sr:ReadInventory><sr:DeviceID>`+esme+`</sr:DeviceID></sr:ReadInventory>`), "I99", "", 200},
 		{"CV 1 to serviceT", "serviceT", request(id(15), "1", "4.1.1", "", read411), "E13", "MALFORMED", 200},
 		{"CV 4 to serviceS", "serviceS", request(id(16), "4", "7.1", "", `<sr:EnableSupply/>`), "E13", "MALFORMED", 200},
 		{"CV 8 to serviceS", "serviceS", request(fmt.Sprintf("%s:%s:%d", supplier, dccID, 17), "8", "8.2", "", `<sr:ReadInventory/>`), "E13", "MALFORMED", 200},
@@ -266,8 +267,8 @@ func TestCriticalRoundTrip(t *testing.T) {
 	bad := append([]byte{}, signedPC...)
 	bad[len(bad)-1] ^= 1
 	a = e.post(t, "serviceS", supplier, request(id2, "5", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>`+duis.EncodeBase64(bad)+`</sr:GBCSPayload></sr:SignedPreCommand>`))
-	if a.status == 200 && a.resp.ResponseCode == "I99" {
-		t.Fatalf("a tampered Signed Pre-Command was acknowledged")
+	if a.status != http.StatusBadRequest || a.reason != "SIGNATURE_INVALID" {
+		t.Fatalf("a tampered Signed Pre-Command: %d %s", a.status, a.body)
 	}
 }
 
@@ -282,6 +283,7 @@ func TestRefusals(t *testing.T) {
 	}{
 		{"role not eligible (E2)", "serviceS", supplier, request(next(supplier, esme), "1", "4.2", "", `<sr:ReadInstantaneousExportRegisters/>`), 200, "E2", "ROLE_NOT_ELIGIBLE"},
 		{"not registered (E4)", "serviceS", rival, request(next(rival, esme), "1", "4.1.1", "", read411), 200, "E4", "NOT_REGISTERED"},
+		{"no local delivery for the role (E17)", "serviceD", agent, request(next(agent, esme), "2", "7.4", "", `<sr:ReadSupplyStatus/>`), 200, "E17", "DEVICE_STATUS"},
 		{"unknown device (E19)", "serviceS", supplier, request(next(supplier, "00-DB-00-00-00-00-EE-EE"), "1", "4.1.1", "", read411), 200, "E19", "DEVICE_UNKNOWN"},
 		{"postdated SRV", "serviceS", supplier, request(next(supplier, esme), "1", "4.18", "", `<sr:ReadMeterBalance/>`), 400, "", "MALFORMED"},
 		{"signed by another user", "serviceS", rival, request(next(supplier, esme), "1", "4.1.1", "", read411), 403, "", "SIGNATURE_INVALID"},
