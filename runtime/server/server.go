@@ -339,7 +339,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		protos.SetHTTP1(true)
 		s.plain = &http.Server{
 			Handler: s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, TrustForwardedCert: true, Interceptors: interceptors,
-				Mount: s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{ForwardedRoots: cfg.PKI.CA.Pool(), HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}}))})),
+				Mount: s.withServiceAPI(s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{ForwardedRoots: cfg.PKI.CA.Pool(), HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})))})),
 			Protocols:         &protos,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
@@ -357,7 +357,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.http = &http.Server{
 		Handler: s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Interceptors: interceptors,
-			Mount: s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}}))})),
+			Mount: s.withServiceAPI(s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})))})),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),

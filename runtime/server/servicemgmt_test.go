@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/incidents"
 	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/pki"
 )
 
 // TestServiceAdmin: the DCC publishes a window on the admin listener; a
@@ -135,5 +138,84 @@ func TestDiagnoseCHF(t *testing.T) {
 	}
 	if _, err := s.G.DiagnoseCHF(ctx, beta, esme); !errors.Is(err, gateway.ErrNotVisible) {
 		t.Fatalf("another supplier diagnosed alpha's meter: %v", err)
+	}
+}
+
+// TestServiceAPI: users raise and follow incidents and tickets over the
+// API listener, each seeing only its own (para 250, 253-255).
+func TestServiceAPI(t *testing.T) {
+	ctx := t.Context()
+	s, err := Start(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.SeedDemo(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	client := func(t *testing.T, name string) *http.Client {
+		t.Helper()
+		dir := filepath.Join(s.PKI.Dir, "users")
+		if name == "admin" {
+			dir = s.PKI.Dir
+		}
+		cert, err := os.ReadFile(filepath.Join(dir, name+".pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := os.ReadFile(filepath.Join(dir, name+"-key.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := pki.ClientTLS(s.PKI.CA.CertPEM, pki.Issued{CertPEM: cert, KeyPEM: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+	}
+	call := func(t *testing.T, c *http.Client, method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, method, s.URL+ServiceAPIPrefix+path, strings.NewReader(body))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	const alpha, beta = "00-00-00-00-00-00-0A-01", "00-00-00-00-00-00-0B-01"
+	a, b := client(t, alpha), client(t, beta)
+	if code, _ := call(t, a, "POST", "incidents", `{"category":"2","area":"smwan","title":"x"}`); code != http.StatusUnprocessableEntity {
+		t.Fatalf("raised without a diagnostic: %d", code)
+	}
+	_, d := call(t, a, "POST", "diagnose", `{"device_id":"00-DB-00-00-00-00-E0-01"}`)
+	code, inc := call(t, a, "POST", "incidents", `{"category":"2","area":"smwan","title":"no data","diagnosis_id":"`+d["id"].(string)+`"}`)
+	if code != http.StatusOK || inc["Status"] != "allocated" || inc["ResponsibleParty"] != "dcc" {
+		t.Fatalf("%d %v", code, inc)
+	}
+	id := inc["ID"].(string)
+	tests := []struct {
+		note   string
+		c      *http.Client
+		method string
+		path   string
+		want   int
+	}{
+		{"the raiser reads it", a, "GET", "incidents/" + id, http.StatusOK},
+		{"another supplier does not", b, "GET", "incidents/" + id, http.StatusNotFound},
+		{"another supplier cannot update it", b, "POST", "incidents/" + id + "/update", http.StatusNotFound},
+		{"the admin certificate is no user", client(t, "admin"), "GET", "incidents", http.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			if code, _ := call(t, tc.c, tc.method, tc.path, `{"note":"n"}`); code != tc.want {
+				t.Fatalf("%d, want %d", code, tc.want)
+			}
+		})
+	}
+	if code, tk := call(t, b, "POST", "tickets", `{"kind":"general_query","subject":"hello"}`); code != http.StatusOK || tk["IsUser"] != true {
+		t.Fatalf("%d %v", code, tk)
 	}
 }

@@ -1,0 +1,157 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/dccgate/dccgate/incidents"
+	"github.com/dccgate/dccgate/runtime/api"
+)
+
+// ServiceAPIPrefix is where users reach the Incident Management Log and
+// the Service Desk over the gateway's API listener (mutual TLS, the
+// caller's User ID from its certificate), as JSON:
+//
+//	POST /servicemgmt/v1/diagnose              {device_id}: the remote diagnostic, first
+//	POST /servicemgmt/v1/incidents             {category, area, device_id, title, description, needs_visit, diagnosis_id, request_id, ticket_id}
+//	GET  /servicemgmt/v1/incidents             the incidents the caller may see
+//	GET  /servicemgmt/v1/incidents/{id}        one, with its timeline
+//	POST /servicemgmt/v1/incidents/{id}/{action}  update {note, data}, resolve, close, review {note}
+//	POST /servicemgmt/v1/tickets               {kind, subject, body}
+//	GET  /servicemgmt/v1/tickets               the caller's tickets
+const ServiceAPIPrefix = "/servicemgmt/v1/"
+
+// withServiceAPI adds the users' service management API to the handlers
+// mounted on the API listeners.
+func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handler {
+	mux := http.NewServeMux()
+	p := ServiceAPIPrefix
+	user := func(h func(w http.ResponseWriter, r *http.Request, caller string)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			c, ok := api.CallerFrom(r.Context())
+			if !ok || c.UserID == "" {
+				http.Error(w, `{"error":"a DCC User's client certificate is required"}`, http.StatusUnauthorized)
+				return
+			}
+			h(w, r, c.UserID)
+		}
+	}
+	reply := func(w http.ResponseWriter, v any, err error) {
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			status := http.StatusInternalServerError
+			var ie *incidents.Error
+			switch {
+			case errors.As(err, &ie) && ie.Code == incidents.CodeNotFound:
+				status = http.StatusNotFound
+			case errors.As(err, &ie) && (ie.Code == incidents.CodeNotAUser || ie.Code == incidents.CodeNotPermitted):
+				status = http.StatusForbidden
+			case errors.As(err, &ie):
+				status = http.StatusUnprocessableEntity
+			}
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	decode := func(w http.ResponseWriter, r *http.Request, v any) bool {
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			http.Error(w, `{"error":"bad JSON"}`, http.StatusBadRequest)
+			return false
+		}
+		return true
+	}
+	mux.HandleFunc("POST "+p+"diagnose", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		var in struct {
+			DeviceID string `json:"device_id"`
+		}
+		if decode(w, r, &in) {
+			d, err := s.Incidents.Diagnose(r.Context(), caller, "chf_reachability", in.DeviceID)
+			reply(w, d, err)
+		}
+	}))
+	mux.HandleFunc("POST "+p+"incidents", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		var in struct {
+			Category    string `json:"category"`
+			Area        string `json:"area"`
+			DeviceID    string `json:"device_id"`
+			RequestID   string `json:"request_id"`
+			Title       string `json:"title"`
+			Description string `json:"description"`
+			NeedsVisit  bool   `json:"needs_visit"`
+			DiagnosisID string `json:"diagnosis_id"`
+			TicketID    string `json:"ticket_id"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		ri := incidents.RaiseInput{Caller: caller, Category: in.Category, Area: in.Area, DeviceID: in.DeviceID, RequestID: in.RequestID,
+			Title: in.Title, Description: in.Description, NeedsVisit: in.NeedsVisit, DiagnosisID: in.DiagnosisID}
+		if in.TicketID != "" {
+			_, inc, err := s.Incidents.Escalate(r.Context(), in.TicketID, ri)
+			reply(w, inc, err)
+			return
+		}
+		inc, err := s.Incidents.Raise(r.Context(), ri)
+		reply(w, inc, err)
+	}))
+	mux.HandleFunc("GET "+p+"incidents", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		list, err := s.Incidents.List(r.Context(), caller)
+		reply(w, list, err)
+	}))
+	mux.HandleFunc("GET "+p+"incidents/{id}", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		inc, evs, err := s.Incidents.Get(r.Context(), caller, r.PathValue("id"))
+		reply(w, map[string]any{"incident": inc, "timeline": evs}, err)
+	}))
+	mux.HandleFunc("POST "+p+"incidents/{id}/{action}", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		var in struct {
+			Note string          `json:"note"`
+			Data json.RawMessage `json:"data"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		ctx, id := r.Context(), r.PathValue("id")
+		var err error
+		var out any
+		switch r.PathValue("action") {
+		case "update":
+			out, err = s.Incidents.Update(ctx, caller, id, in.Note, in.Data)
+		case "resolve":
+			out, err = s.Incidents.Resolve(ctx, caller, id, in.Note)
+		case "close":
+			out, err = s.Incidents.Close(ctx, caller, id, in.Note)
+		case "review":
+			out, err = s.Incidents.SubmitReview(ctx, caller, id, in.Note)
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		reply(w, out, err)
+	}))
+	mux.HandleFunc("POST "+p+"tickets", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		var in struct {
+			Kind    string `json:"kind"`
+			Subject string `json:"subject"`
+			Body    string `json:"body"`
+		}
+		if decode(w, r, &in) {
+			t, err := s.Incidents.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: caller, Kind: in.Kind, Subject: in.Subject, Body: in.Body})
+			reply(w, t, err)
+		}
+	}))
+	mux.HandleFunc("GET "+p+"tickets", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		ts, err := s.Incidents.Tickets(r.Context(), caller)
+		reply(w, ts, err)
+	}))
+	out := make(map[string]http.Handler, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	out[p] = mux
+	return out
+}
