@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/dccgate/dccgate/incidents"
@@ -99,10 +100,78 @@ func (sm *ServiceMgmt) bind(g *gateway.Gateway, raw store.Store, cfg Config) err
 			return rep.Forecasts(ctx, store.ForecastFilter{UserID: userID})
 		}
 	}
+	portfolio := g.Portfolio
+	if rep, ok := raw.(store.Reporting); ok {
+		portfolio = func(ctx context.Context, userID string) ([]store.Device, error) {
+			return portfolioOf(ctx, raw, rep, g, userID)
+		}
+	}
 	var err error
 	sm.SSI, err = ssi.New(ssi.Config{Store: st, Spec: cfg.Spec, Clock: g, Log: sm.Incidents, Planner: sm.Maintenance,
-		Portfolio: g.Portfolio, Forecasts: forecasts, MaxSessions: cfg.SSIMaxSessions, Logger: cfg.Logger})
+		Portfolio: portfolio, Forecasts: forecasts, MaxSessions: cfg.SSIMaxSessions, Logger: cfg.Logger})
 	return err
+}
+
+// portfolioOf is the gateway's Portfolio by index rather than by scanning
+// the inventory: the Registration Data in effect that names the user in its
+// role's field and fuel, the meters of those MPxNs, their hubs and the
+// devices associated with them.
+func portfolioOf(ctx context.Context, st store.Store, rep store.Reporting, g *gateway.Gateway, userID string) ([]store.Device, error) {
+	u, err := st.GetUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	role := g.Spec().Role(u.Role)
+	if role == nil || role.Registration == nil {
+		return nil, nil
+	}
+	recs, err := rep.RegistrationsInEffect(ctx, g.Now(), nil)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []store.Device
+	add := func(ds []store.Device) {
+		for _, d := range ds {
+			if !seen[d.ID] {
+				seen[d.ID] = true
+				out = append(out, d)
+			}
+		}
+	}
+	for _, rg := range recs {
+		var named string
+		switch role.Registration.Field {
+		case "import_supplier":
+			named = rg.ImportSupplier
+		case "export_supplier":
+			named = rg.ExportSupplier
+		case "network_operator":
+			named = rg.NetworkOperator
+		}
+		if rg.Fuel != role.Registration.Fuel || named != userID {
+			continue
+		}
+		meters, err := st.Devices(ctx, store.DeviceFilter{MPxN: rg.MPxN})
+		if err != nil {
+			return nil, err
+		}
+		add(meters)
+		for _, m := range meters {
+			assoc, err := st.Devices(ctx, store.DeviceFilter{Meter: m.ID})
+			if err != nil {
+				return nil, err
+			}
+			add(assoc)
+			if m.CHF != "" && !seen[m.CHF] {
+				if hub, err := st.GetDevice(ctx, m.CHF); err == nil {
+					add([]store.Device{hub})
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
 }
 
 // serveSSI serves the Self-Service Interface on its own HTTPS listener: a

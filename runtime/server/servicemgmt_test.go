@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/dccgate/dccgate/incidents"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/store"
 )
 
 // TestServiceAdmin: the DCC publishes a window on the admin listener; a
@@ -217,5 +219,53 @@ func TestServiceAPI(t *testing.T) {
 	}
 	if code, tk := call(t, b, "POST", "tickets", `{"kind":"general_query","subject":"hello"}`); code != http.StatusOK || tk["IsUser"] != true {
 		t.Fatalf("%d %v", code, tk)
+	}
+}
+
+// TestPortfolioByIndex: the SSI's portfolio by index is the gateway's
+// portfolio by scan, for each demo user.
+func TestPortfolioByIndex(t *testing.T) {
+	ctx := t.Context()
+	s, err := Start(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.SeedDemo(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	raw := s.Store.(interface{ Unwrap() store.Store }).Unwrap()
+	rep := raw.(store.Reporting)
+	nonEmpty := 0
+	t.Cleanup(func() {
+		if nonEmpty < 4 {
+			t.Errorf("only %d demo users have a portfolio", nonEmpty)
+		}
+	})
+	for _, u := range DemoUsers {
+		t.Run(u.ID+" "+u.Role, func(t *testing.T) {
+			scan, err := s.G.Portfolio(ctx, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			byIndex, err := portfolioOf(ctx, raw, rep, s.G, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := func(ds []store.Device) []string {
+				var out []string
+				for _, d := range ds {
+					out = append(out, d.ID)
+				}
+				slices.Sort(out)
+				return out
+			}
+			if len(scan) > 0 {
+				nonEmpty++
+			}
+			if !slices.Equal(ids(scan), ids(byIndex)) {
+				t.Fatalf("scan %v\nindex %v", ids(scan), ids(byIndex))
+			}
+		})
 	}
 }
