@@ -18,6 +18,7 @@ import (
 	"github.com/dccgate/dccgate/duis"
 	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/duisapi"
+	"github.com/dccgate/dccgate/runtime/store"
 )
 
 // receiver is a user's Receive Response service that can be down.
@@ -176,4 +177,42 @@ func signPreCommand(t *testing.T, e *env, pc []byte) []byte {
 		t.Fatal(err)
 	}
 	return signed
+}
+
+func TestOutboxAlertsAndFutureDated(t *testing.T) {
+	e := newEnv(t)
+	ost, _ := duisapi.OutboxStoreOf(e.srv.Store)
+	e.duis.Requests = ost
+	rv := &receiver{got: map[string]int{}}
+	hs := httptest.NewServer(rv)
+	t.Cleanup(hs.Close)
+	if err := ost.PutDUISReceiver(t.Context(), supplier, hs.URL); err != nil {
+		t.Fatal(err)
+	}
+	// A Future Dated request: ExecutionDateTime in the Body element.
+	at := e.srv.G.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	id := fmt.Sprintf("%s:%s:%d", supplier, esme, 600)
+	body := `<sr:DisplayMessage><sr:ExecutionDateTime>` + at + `</sr:ExecutionDateTime><sr:SupplierMessage>Hello</sr:SupplierMessage></sr:DisplayMessage>`
+	if a := e.post(t, "serviceS", supplier, request(id, "1", "3.1", "", body)); a.resp == nil || a.resp.ResponseCode != "I99" || a.resp.State != "pending" {
+		t.Fatalf("future dated: %s", a.body)
+	}
+	rec, err := e.srv.Store.GetRequest(t.Context(), id)
+	if err != nil || rec.Category != "future_dated" || !rec.ExecuteAt.Equal(e.srv.G.Now().Add(2*time.Hour).Truncate(time.Second)) {
+		t.Fatalf("stored %+v %v", rec, err)
+	}
+	// An alert on the user's stream goes out as a signed DeviceAlertMessage.
+	if _, err := e.srv.Store.AppendDeliveries(t.Context(), []store.Delivery{{UserID: supplier, Kind: "alert", Code: "A10", DeviceID: esme,
+		Payload: []byte(`{"service":"A1","name":"Low credit"}`), CreatedAt: e.srv.G.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	ob := &duisapi.Outbox{S: e.duis, Store: ost}
+	if _, err := ob.Collect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if sent, err := ob.Send(t.Context()); err != nil || sent != 1 {
+		t.Fatalf("sent %d %v", sent, err)
+	}
+	if len(rv.docs) != 1 || rv.docs[0].AlertCode != "A10" || rv.docs[0].ResponseCode != "I0" {
+		t.Fatalf("alert: %+v", rv.docs)
+	}
 }
