@@ -19,7 +19,8 @@
 //
 // Who sent a request is who signed it: the signature's KeyInfo names a
 // certificate of the Registry, whose x500UniqueIdentifier is the User ID,
-// and the RequestID's originator must be that User ID.
+// and the RequestID's originator must be that User ID. A certificate
+// outside its validity on the gateway's clock is CERTIFICATE_INVALID.
 package duisapi
 
 import (
@@ -31,6 +32,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dccgate/dccgate/duis"
 	"github.com/dccgate/dccgate/engine"
@@ -168,6 +170,10 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 		return nil
 	}); err != nil {
 		return nil, fromErr(err)
+	}
+	if now := s.G.Now(); now.Before(signer.NotBefore) || now.After(signer.NotAfter) {
+		return nil, &refusal{http.StatusUnauthorized, string(dcc.ReasonCertificateInvalid), duis.CodeSignature,
+			fmt.Sprintf("the signing certificate %s is valid from %s to %s", signer.IssuerSerial(), signer.NotBefore.Format(time.RFC3339), signer.NotAfter.Format(time.RFC3339))}
 	}
 	r, err := duis.DecodeRequest(doc, sp)
 	resp := &duis.Response{Namespace: d.Namespace, SchemaVersion: "5.1", At: s.G.Now()}

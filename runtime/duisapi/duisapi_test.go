@@ -92,6 +92,15 @@ func newEnv(t *testing.T) *env {
 		}
 		return signer{key, c}
 	}
+	expired := func() signer {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, err := duis.IssueUser(ca, caKey, rival, "02", &key.PublicKey, tmpl.NotBefore, time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := duis.ParseCert(der)
+		return signer{key, c}
+	}()
 	reg := &duisapi.Registry{}
 	e := &env{srv: srv, signers: map[string]signer{}}
 	for _, u := range []struct{ id, role string }{{supplier, "02"}, {gasSup, "02"}, {rival, "02"}, {agent, "06"}} {
@@ -100,6 +109,10 @@ func newEnv(t *testing.T) *env {
 		if err := reg.Add(s.cert); err != nil {
 			t.Fatal(err)
 		}
+	}
+	e.signers["expired"] = expired
+	if err := reg.Add(expired.cert); err != nil {
+		t.Fatal(err)
 	}
 	gw := issue(dccID, "89")
 	e.gwCert = gw.cert
@@ -289,6 +302,7 @@ func TestRefusals(t *testing.T) {
 		{"signed by another user", "serviceS", rival, request(next(supplier, esme), "1", "4.1.1", "", read411), 403, "", "SIGNATURE_INVALID"},
 		{"external entity", "serviceS", supplier, `<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>`, 400, "", "MALFORMED"},
 		{"unsigned", "serviceS", supplier, "unsigned", 401, "", "SIGNATURE_INVALID"},
+		{"expired signing certificate", "serviceS", "expired", request(next(rival, esme), "1", "4.1.1", "", read411), 401, "", "CERTIFICATE_INVALID"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
