@@ -71,7 +71,10 @@ func (s *Store) ReclaimRequests(ctx context.Context, owner string, expired, unti
 	if err != nil {
 		return nil, err
 	}
-	err = s.call(ctx, "ReclaimRequests", 1, func(ctx context.Context) (err error) { ids, err = l.ReclaimRequests(ctx, owner, expired, until); return })
+	err = s.call(ctx, "ReclaimRequests", 1, func(ctx context.Context) (err error) {
+		ids, err = l.ReclaimRequests(ctx, owner, expired, until)
+		return
+	})
 	return ids, err
 }
 

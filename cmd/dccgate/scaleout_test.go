@@ -1,0 +1,331 @@
+package main
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
+	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+)
+
+// pgSchema returns a DSN for a schema of the test PostgreSQL of its own
+// (dropped at the end), or skips the test when DCCGATE_TEST_POSTGRES is not
+// set.
+func pgSchema(t *testing.T) (string, *sql.DB) {
+	t.Helper()
+	base := os.Getenv("DCCGATE_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("DCCGATE_TEST_POSTGRES is not set: set it to a PostgreSQL URL such as " +
+			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run the two-process test (.ci/run does)")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "scaleout_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db.Close()
+		defer admin.Close()
+		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return u.String(), db
+}
+
+// TestTwoProcessesOnPostgresShareWorkExactlyOnce runs two `dccgate serve`
+// on one PostgreSQL schema. Users' requests go to either process (one
+// user's only to the first, while it listens on the second), schedules and
+// future dated work fall due on both processes' clocks at once, and then:
+// every acknowledged request completed exactly once (one execution, one
+// Service Response), both processes did work, each schedule ran once at
+// each due time, and the stream on the second process carried the
+// responses of the requests the first executed. Then a third process that
+// hangs on the SMWAN claims requests, keeps them while it lives (its
+// leases are renewed, nobody takes them), and when it is killed the others
+// take them over and complete each once.
+func TestTwoProcessesOnPostgresShareWorkExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level test")
+	}
+	dsn, db := pgSchema(t)
+	ctx := t.Context()
+	data := t.TempDir()
+	pkiDir := filepath.Join(data, "pki")
+	const premises = 4
+	serve := func(extra ...string) *child {
+		t.Helper()
+		args := []string{"--data", data, "--store", dsn, "--virtual-clock", "--lease", "1s", "--demo", "4",
+			"--log-level", "warn", "--listen", freePort(t)}
+		return startServe(t, append(args, extra...)...)
+	}
+	// One after the other: the first creates the PKI and seeds the demo
+	// world, which the second finds in the database.
+	procs := []*child{serve(), serve()}
+	start := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC) // the virtual clocks' start
+
+	// The ENO's stream, on the second process; its requests go to the first.
+	streamUser := loadUsers[2].id
+	streamClient := userClient(t, pkiDir, procs[1].url, streamUser)
+	var streamMu sync.Mutex
+	streamed := map[string]int{}
+	streamChanged := make(chan struct{}, 1)
+	go func() {
+		// The call returns once the server sends its first message.
+		stream, err := streamClient.Subscribe(ctx, connect.NewRequest(&dccgatev1.SubscribeRequest{}))
+		if err != nil {
+			return
+		}
+		for stream.Receive() {
+			if id := stream.Msg().GetResponse().GetRequestId(); id != "" {
+				streamMu.Lock()
+				streamed[id]++
+				streamMu.Unlock()
+				select {
+				case streamChanged <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+
+	// Schedules: each supplier one per premises, due a minute apart.
+	counters := map[string]uint64{}
+	firsts := map[string]int64{}
+	var acknowledged []string
+	for _, u := range loadUsers {
+		if !u.supplier {
+			continue
+		}
+		for i := 1; i <= premises; i++ {
+			counters[u.id]++
+			first := start.Add(24*time.Hour + time.Duration(i)*time.Minute)
+			cl := userClient(t, pkiDir, procs[i%2].url, u.id)
+			id, err := submit(ctx, t, cl, scheduleReq(u.id, demoDevice(u.meter, i), counters[u.id], first))
+			if err != nil {
+				t.Fatal(err)
+			}
+			acknowledged = append(acknowledged, id)
+			firsts["SCH-"+id] = first.UnixNano()
+		}
+	}
+
+	// The load: each user sends its requests one after another (its
+	// counter must rise), alternating between the processes; a tenth of
+	// the suppliers' are future dated.
+	const perUser = 150
+	clients := make([][]dccgatev1connect.GatewayServiceClient, len(loadUsers))
+	for i, u := range loadUsers {
+		for _, p := range procs {
+			clients[i] = append(clients[i], userClient(t, pkiDir, p.url, u.id))
+		}
+	}
+	var mu sync.Mutex
+	var streamIDs []string
+	onDemand := 0
+	began := time.Now()
+	var wg sync.WaitGroup
+	for ui, u := range loadUsers {
+		c0 := counters[u.id]
+		wg.Go(func() {
+			for n := 1; n <= perUser; n++ {
+				dev := demoDevice(u.meter, 1+n%premises)
+				counter := c0 + uint64(n)
+				req := readReq(u.id, dev, counter)
+				if u.supplier && n%10 == 0 {
+					req = futureReq(u.id, dev, counter, start.Add(time.Hour+time.Duration(n)*time.Minute))
+				}
+				p := n % 2
+				if u.id == streamUser {
+					p = 0
+				}
+				id, err := submit(ctx, t, clients[ui][p], req)
+				if err != nil {
+					t.Errorf("submit to process %d: %v", p, err)
+					return
+				}
+				mu.Lock()
+				acknowledged = append(acknowledged, id)
+				if req.GetRequest().GetEnvelope().GetCategory() != dccgatev1.Category_CATEGORY_FUTURE_DATED {
+					onDemand++
+				}
+				if u.id == streamUser {
+					streamIDs = append(streamIDs, id)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	// On-demand work done: only the future dated and schedules are open.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var open int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM requests WHERE state NOT IN ('accepted', 'rejected', 'pending')`).Scan(&open); err != nil {
+			t.Fatal(err)
+		}
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d on-demand requests still open", open)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	took := time.Since(began)
+	t.Logf("two processes on PostgreSQL: %d on-demand requests (plus %d future dated) submitted and completed in %s: %.0f/s (%d users, each one request at a time)",
+		onDemand, len(acknowledged)-onDemand-len(firsts), took.Round(time.Millisecond), float64(onDemand)/took.Seconds(), len(loadUsers))
+
+	// Both clocks move three days at once: the future dated work and each
+	// schedule's runs fall due on both processes.
+	errs := make([]error, len(procs))
+	for i, p := range procs {
+		wg.Go(func() {
+			_, errs[i] = adminClient(t, pkiDir, p.url).Advance(ctx, connect.NewRequest(&dccgatev1.AdvanceRequest{By: durationpb.New(73 * time.Hour)}))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("advance process %d: %v", i, err)
+		}
+	}
+	waitFinal(ctx, t, db, 30*time.Second)
+	st := readState(ctx, t, db)
+	checkExactlyOnce(t, st, acknowledged, firsts)
+	owners := map[string]int{}
+	for _, r := range st.requests {
+		if r.attempts > 1 {
+			t.Errorf("%s executed %d times with both processes alive", r.id, r.attempts)
+		}
+		if r.owner != "" {
+			owners[r.owner]++
+		}
+	}
+	if len(owners) != 2 {
+		t.Errorf("requests executed by %v, want both processes", owners)
+	}
+	for _, s := range st.schedules {
+		if n := int((s.nxt - firsts[s.id]) / s.every); n != 3 {
+			t.Errorf("schedule %s ran %d times in three days, want 3", s.id, n)
+		}
+	}
+	// The stream on the second process has every response of the requests
+	// the first executed for its user, once.
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		streamMu.Lock()
+		missing, twice := 0, 0
+		for _, id := range streamIDs {
+			switch streamed[id] {
+			case 0:
+				missing++
+			case 1:
+			default:
+				twice++
+			}
+		}
+		streamMu.Unlock()
+		if twice > 0 {
+			t.Fatalf("%d responses streamed more than once", twice)
+		}
+		if missing == 0 {
+			break
+		}
+		select {
+		case <-streamChanged:
+		case <-time.After(time.Until(deadline)):
+			t.Fatalf("%d of %d responses never reached the stream on the other process", missing, len(streamIDs))
+		}
+	}
+
+	// Takeover: a third process whose SMWAN never answers claims requests.
+	hung := serve("--smwan-latency", "1h", "--smwan-timeout", "1h")
+	u := loadUsers[0]
+	cl := userClient(t, pkiDir, hung.url, u.id)
+	var taken []string
+	base := counters[u.id] + perUser
+	for i := 1; i <= 6; i++ {
+		id, err := submit(ctx, t, cl, readReq(u.id, demoDevice(u.meter, 1+i%premises), base+uint64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		taken = append(taken, id)
+	}
+	node := "%/" + strconv.Itoa(hung.cmd.Process.Pid) + "/%"
+	inList := "('" + strings.Join(taken, "', '") + "')"
+	// It holds them, and renews its leases past the first one's expiry
+	// while the others look for expired ones: nobody takes them.
+	var firstLease int64
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var held int
+		var minLease int64
+		err := db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MIN(lease_until), 0) FROM requests
+			WHERE id IN `+inList+` AND state = 'executing' AND attempts = 1 AND owner LIKE $1`, node).Scan(&held, &minLease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if held != len(taken) {
+			if firstLease != 0 {
+				t.Fatalf("only %d of %d requests still held by the live process: taken from it", held, len(taken))
+			}
+		} else if firstLease == 0 {
+			firstLease = minLease
+		} else if minLease > firstLease+int64(time.Second) {
+			break // renewed beyond the first lease's expiry, still its own
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hung process's requests were not claimed and renewed in time")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := hung.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	hung.cmd.Wait()
+	waitFinal(ctx, t, db, 20*time.Second)
+	st = readState(ctx, t, db)
+	for _, id := range taken {
+		r := st.requests[id]
+		if r.state != "accepted" || r.attempts != 2 || strings.Contains(r.owner, "/"+strconv.Itoa(hung.cmd.Process.Pid)+"/") || st.responses[id] != 1 {
+			t.Errorf("%s after the takeover: %s, %d attempts, owner %s, %d responses; want accepted by another process on its second attempt, one response",
+				id, r.state, r.attempts, r.owner, st.responses[id])
+		}
+	}
+	checkExactlyOnce(t, st, append(acknowledged, taken...), firsts)
+}
