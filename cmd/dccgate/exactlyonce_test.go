@@ -27,13 +27,16 @@ type loadUser struct {
 	id       string
 	meter    string
 	supplier bool
+	// only, if set, is the one premises whose meter the user reads (its
+	// network operator); otherwise the user reads every premises' in turn.
+	only int
 }
 
 var loadUsers = []loadUser{
-	{"00-00-00-00-00-00-0A-01", "E0", true},  // EIS, Alpha Energy
-	{"00-00-00-00-00-00-0A-02", "6A", true},  // GIS, Alpha Energy
-	{"00-00-00-00-00-00-0E-01", "E0", false}, // ENO, North Wires
-	{"00-00-00-00-00-00-06-01", "6A", false}, // GNO, Gas Pipes
+	{id: "00-00-00-00-00-00-0A-01", meter: "E0", supplier: true},  // EIS, Alpha Energy
+	{id: "00-00-00-00-00-00-0A-02", meter: "6A", supplier: true},  // GIS, Alpha Energy
+	{id: "00-00-00-00-00-00-0E-01", meter: "E0", supplier: false}, // ENO, North Wires
+	{id: "00-00-00-00-00-00-06-01", meter: "6A", supplier: false}, // GNO, Gas Pipes
 }
 
 // demoDevice is a device of the demo world's premises i (server.DemoWorld).

@@ -4,9 +4,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,8 @@ import (
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/runtime/server"
+	"github.com/dccgate/dccgate/runtime/store"
 )
 
 // pgSchema returns a DSN for a schema of the test PostgreSQL of its own
@@ -84,14 +88,13 @@ func TestTwoProcessesOnPostgresShareWorkExactlyOnce(t *testing.T) {
 	data := t.TempDir()
 	pkiDir := filepath.Join(data, "pki")
 	const premises = 4
+	users := seedShared(t, dsn, pkiDir, premises, 24)
 	serve := func(extra ...string) *child {
 		t.Helper()
-		args := []string{"--data", data, "--store", dsn, "--virtual-clock", "--lease", "1s", "--demo", "4",
+		args := []string{"--data", data, "--store", dsn, "--virtual-clock", "--lease", "1s", "--demo", "0",
 			"--log-level", "warn", "--listen", freePort(t)}
 		return startServe(t, append(args, extra...)...)
 	}
-	// One after the other: the first creates the PKI and seeds the demo
-	// world, which the second finds in the database.
 	procs := []*child{serve(), serve()}
 	start := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC) // the virtual clocks' start
 
@@ -145,8 +148,8 @@ func TestTwoProcessesOnPostgresShareWorkExactlyOnce(t *testing.T) {
 	// counter must rise), alternating between the processes; a tenth of
 	// the suppliers' are future dated.
 	const perUser = 150
-	clients := make([][]dccgatev1connect.GatewayServiceClient, len(loadUsers))
-	for i, u := range loadUsers {
+	clients := make([][]dccgatev1connect.GatewayServiceClient, len(users))
+	for i, u := range users {
 		for _, p := range procs {
 			clients[i] = append(clients[i], userClient(t, pkiDir, p.url, u.id))
 		}
@@ -156,11 +159,18 @@ func TestTwoProcessesOnPostgresShareWorkExactlyOnce(t *testing.T) {
 	onDemand := 0
 	began := time.Now()
 	var wg sync.WaitGroup
-	for ui, u := range loadUsers {
+	for ui, u := range users {
 		c0 := counters[u.id]
 		wg.Go(func() {
-			for n := 1; n <= perUser; n++ {
+			count := perUser
+			if u.only > 0 {
+				count = perUser / 3
+			}
+			for n := 1; n <= count; n++ {
 				dev := demoDevice(u.meter, 1+n%premises)
+				if u.only > 0 {
+					dev = demoDevice(u.meter, u.only)
+				}
 				counter := c0 + uint64(n)
 				req := readReq(u.id, dev, counter)
 				if u.supplier && n%10 == 0 {
@@ -208,7 +218,7 @@ func TestTwoProcessesOnPostgresShareWorkExactlyOnce(t *testing.T) {
 	}
 	took := time.Since(began)
 	t.Logf("two processes on PostgreSQL: %d on-demand requests (plus %d future dated) submitted and completed in %s: %.0f/s (%d users, each one request at a time)",
-		onDemand, len(acknowledged)-onDemand-len(firsts), took.Round(time.Millisecond), float64(onDemand)/took.Seconds(), len(loadUsers))
+		onDemand, len(acknowledged)-onDemand-len(firsts), took.Round(time.Millisecond), float64(onDemand)/took.Seconds(), len(users))
 
 	// Both clocks move three days at once: the future dated work and each
 	// schedule's runs fall due on both processes.
@@ -328,4 +338,60 @@ func TestTwoProcessesOnPostgresShareWorkExactlyOnce(t *testing.T) {
 		}
 	}
 	checkExactlyOnce(t, st, append(acknowledged, taken...), firsts)
+}
+
+// seedShared loads the demo world of `premises` premises plus `extra`
+// more, each registered to a network operator of its own, into the store
+// at dsn (with their users' certificates in pkiDir), as the processes'
+// --demo would with one network operator for all: extra users let more
+// requests be in flight at once (a user's requests go one at a time, its
+// counter rising). It returns the users of the load: loadUsers and the
+// extra network operators.
+func seedShared(t *testing.T, dsn, pkiDir string, premises, extra int) []loadUser {
+	t.Helper()
+	ctx := t.Context()
+	p, err := server.LoadOrCreatePKI(pkiDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := server.DemoWorld(premises + extra)
+	users := slices.Clone(loadUsers)
+	for k := 1; k <= extra; k++ {
+		i := premises + k
+		id := fmt.Sprintf("00-00-00-00-00-00-E1-%02X", k)
+		w.Users = append(w.Users, store.User{ID: id, Role: "ENO", Party: "Wires " + strconv.Itoa(k)})
+		for j := range w.Registration {
+			if w.Registration[j].MPxN == fmt.Sprintf("19%011d", i) {
+				w.Registration[j].NetworkOperator = id
+			}
+		}
+		users = append(users, loadUser{id: id, meter: "E0", only: i})
+	}
+	if w.Users, err = server.IssueUserCerts(p, w.Users); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	for _, u := range w.Users {
+		u.Entered = true
+		if err := st.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range w.Registration {
+		if err := st.PutRegistration(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range w.Inventory {
+		d.UpdatedAt = start
+		if err := st.PutDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return users
 }
