@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec/dcc"
 )
 
 // Several gateway processes on one database (Config.Shared) share the work
@@ -175,5 +177,22 @@ func (g *Gateway) releaseLeases() {
 	defer cancel()
 	if _, err := g.leaser.RenewLeases(ctx, g.node, time.Time{}); err != nil {
 		g.log.Warn("handing over leases", "err", err)
+	}
+}
+
+// submitNumbered runs submit, and when the gateway numbered the request
+// (the user sent no Request ID) and the number it took turns out used,
+// numbers it again and retries: the per-user lock that orders numbering
+// is per process, so a process sharing the store may take the same
+// counter at the same moment, and the user did not choose it.
+func (g *Gateway) submitNumbered(ctx context.Context, caller string, req *engine.Request,
+	submit func(context.Context, string, *engine.Request) (store.Request, error)) (store.Request, error) {
+	numbered := req.RequestID == ""
+	for try := 1; ; try++ {
+		r, err := submit(ctx, caller, req)
+		if err != nil || !numbered || try == 8 || r.State != StateRejected || r.Reason != string(dcc.ReasonReplay) {
+			return r, err
+		}
+		req.RequestID = ""
 	}
 }

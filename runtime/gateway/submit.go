@@ -45,6 +45,11 @@ type ScheduleSpec struct {
 // caller. The returned request is durable. A refusal by the checks of para
 // 134 is stored too (for the user's history) and returned with its reason.
 func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request) (store.Request, error) {
+	return g.submitNumbered(ctx, caller, req, g.submitOnce)
+}
+
+// submitOnce is one attempt of Submit.
+func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Request) (store.Request, error) {
 	if req.UserID != caller {
 		return store.Request{}, ErrPermission
 	}

@@ -53,7 +53,11 @@ func (s *Store) RenewLeases(ctx context.Context, owner string, until time.Time) 
 	var n int64
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		n, err = s.exec(ctx, tx, `UPDATE requests SET lease_until = ? WHERE owner = ? AND state = 'executing'`, encLease(until), owner)
+		// Rows another transaction holds (a completion under way) are
+		// skipped, not waited for: a renewal held up behind them would
+		// let the other leases expire.
+		n, err = s.exec(ctx, tx, `UPDATE requests SET lease_until = ? WHERE id IN (SELECT id FROM requests
+			WHERE owner = ? AND state = 'executing'`+s.d.SkipLocked+`) AND owner = ? AND state = 'executing'`, encLease(until), owner, owner)
 		return err
 	})
 	return int(n), err
