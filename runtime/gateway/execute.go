@@ -428,20 +428,34 @@ func (g *Gateway) Advance(ctx context.Context, d time.Duration) (time.Time, erro
 // service on the owner's behalf, executed now, whose response goes to the
 // owner (para 124).
 func (g *Gateway) runSchedule(ctx context.Context, s store.Schedule) error {
-	id := fmt.Sprintf("%s:%s:%d", g.sp().DCCIDs.DCC, s.DeviceID, s.Next.UnixNano())
 	svc := g.sp().ServiceByKey(s.Service)
-	r := store.Request{ID: id, UserID: s.UserID, Service: s.Service, DeviceID: s.DeviceID, Category: "scheduled", Delivery: "wan",
+	r := store.Request{UserID: s.UserID, Service: s.Service, DeviceID: s.DeviceID, Category: "scheduled", Delivery: "wan",
 		ExecuteAt: s.Next, Body: s.Body, State: StateAcknowledged, ReceivedAt: g.clk.Now(), ScheduleID: s.ID}
 	if svc != nil {
 		r.DueAt = g.dueAt(svc, r)
 	}
-	if err := g.st.InsertRequest(ctx, r, 0); err != nil {
-		if errors.Is(err, store.ErrDuplicate) {
+	// The run's ID is made of the device and the due time, so every
+	// process that sees the run due makes the same, and the store takes
+	// it once. Another schedule of the device due at the same instant has
+	// the next free counter (schedules are run in the same order
+	// everywhere, by Next then ID).
+	for k := int64(0); ; k++ {
+		r.ID = fmt.Sprintf("%s:%s:%d", g.sp().DCCIDs.DCC, s.DeviceID, s.Next.UnixNano()+k)
+		err := g.st.InsertRequest(ctx, r, 0)
+		if err == nil {
+			return g.execute(ctx, r.ID)
+		}
+		if !errors.Is(err, store.ErrDuplicate) {
+			return fmt.Errorf("schedule %s run: %w", s.ID, err)
+		}
+		other, err := g.st.GetRequest(ctx, r.ID)
+		if err != nil {
+			return fmt.Errorf("schedule %s run: %w", s.ID, err)
+		}
+		if other.ScheduleID == s.ID || k == 63 {
 			return nil // this run exists already
 		}
-		return fmt.Errorf("schedule %s run: %w", s.ID, err)
 	}
-	return g.execute(ctx, id)
 }
 
 // ErrNotCancellable is returned for a request that has started or ended.

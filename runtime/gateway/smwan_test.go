@@ -42,6 +42,9 @@ func (f *faults) seen() []string {
 	return append([]string(nil), f.kinds...)
 }
 
+// networkOperator is the meter's registered network operator.
+const networkOperator = "00-00-00-00-00-00-0E-01"
+
 // faultGateway is a gateway on a virtual clock that never moves, with a
 // short Command timeout: a Command delayed on the SMWAN times out.
 func faultGateway(t *testing.T, retries int) (*gateway.Gateway, *faults) {
@@ -64,9 +67,9 @@ func faultGateway(t *testing.T, retries int) (*gateway.Gateway, *faults) {
 		t.Fatal(err)
 	}
 	err = g.Reset(ctx, gateway.World{
-		Users: []store.User{{ID: alpha, Role: "EIS", Party: alpha}},
+		Users: []store.User{{ID: alpha, Role: "EIS", Party: alpha}, {ID: networkOperator, Role: "ENO", Party: networkOperator}},
 		Registration: []store.Registration{{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: alpha,
-			NetworkOperator: "00-00-00-00-00-00-0E-01", Postcode: "LS1 1AA", Premises: "7"}},
+			NetworkOperator: networkOperator, Postcode: "LS1 1AA", Premises: "7"}},
 		Inventory: []store.Device{
 			{ID: chf, Type: "CHF", Status: "commissioned"},
 			{ID: esme, Type: "ESME", Status: "commissioned", MPxN: "1900000000011", CHF: chf},
