@@ -10,6 +10,8 @@
 //	dccgate spec show REF [--spec DIR]     one service as a person reads it
 //	dccgate spec diff OLD_DIR NEW_DIR      what an edit changes
 //	dccgate decide [--spec DIR] [FILE]     decide a JSON request and facts
+//	dccgate conformance run|mutate         the conformance suite and its mutation score
+//	dccgate load [--fleet N] [--rate R]    seed a large world and drive load at a gateway
 //	dccgate version                        the build and the spec's hash
 package main
 
@@ -55,6 +57,7 @@ func commands() []command {
 		{"config", "print or check the effective serve configuration (secrets masked)", runConfig},
 		{"charges", "a month's Communications Hub charges per party (text, JSON, CSV)", runCharges},
 		{"registration", "the Registration Data Interface: load RDP files, RDPs, nominations, refreshes, incidents", runRegistration},
+		{"load", "seed a large world (--fleet N) and drive load at a gateway; throughput, latency percentiles, memory", runLoad},
 		{"report", "the monthly reports: performance (para 262), demand (para 272), forecasts", runReport},
 		{"version", "print the build and the spec's content hash", runVersion},
 	}

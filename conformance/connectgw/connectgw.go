@@ -260,6 +260,12 @@ func (c *Client) build(as string, r scenario.SubmitRequest) (*dccgatev1.ServiceR
 	return msg, nil
 }
 
+// SetBody sets the oneof body of the row key (e.g. "4.1") of msg from a map
+// of field values, as the spec names them.
+func SetBody(msg *dccgatev1.ServiceRequest, key string, body map[string]any) error {
+	return setBody(msg, key, body)
+}
+
 // setBody sets the oneof body of the row key from a map of field values.
 func setBody(msg *dccgatev1.ServiceRequest, key string, body map[string]any) error {
 	var field string

@@ -136,7 +136,7 @@ func (s *GatewayServer) Subscribe(ctx context.Context, req *connect.Request[dccg
 	}
 	cursor := req.Msg.GetCursor()
 	for {
-		changed := s.G.DeliveriesChanged()
+		changed := s.G.DeliveriesChangedFor(caller)
 		ds, err := s.G.Store().Deliveries(ctx, caller, cursor, 256)
 		if err != nil {
 			return toConnect(err)

@@ -199,7 +199,7 @@ func (g *Gateway) notifyParties(ctx context.Context, d store.Device, field, clau
 		g.log.Error("notifying", "device", d.ID, "err", err)
 		return
 	}
-	g.notifyDeliveries()
+	g.notifyFor(ds)
 }
 
 // afterCommand applies what a successful Command changes in the inventory.
@@ -754,7 +754,7 @@ func (g *Gateway) onAlert(a devices.Alert) {
 		g.log.Error("delivering an alert", "code", a.Code, "device", a.Device, "err", err)
 		return
 	}
-	g.notifyDeliveries()
+	g.notifyFor(ds)
 	for range ds {
 		g.observer().AlertDelivered(a.Code, g.clk.Now().Sub(a.At))
 	}

@@ -121,7 +121,7 @@ func (g *Gateway) finish(ctx context.Context, r store.Request, from string) erro
 		}
 		return err
 	}
-	g.notifyDeliveries()
+	g.notifyUser(r.UserID)
 	start := r.ReceivedAt
 	if (r.Category == "future_dated" || r.Category == "scheduled") && r.ExecuteAt.After(start) {
 		start = r.ExecuteAt
@@ -585,7 +585,7 @@ func (g *Gateway) changedSupplier(ctx context.Context, r store.Request, losing s
 		g.log.Error("alerting a change of supplier", "device", d.ID, "err", err)
 		return
 	}
-	g.notifyDeliveries()
+	g.notifyFor(ds)
 }
 
 // CoSAlertCode is the code of the DCC Alert both suppliers get when a Change

@@ -117,6 +117,9 @@ type Gateway struct {
 	// deliveries wakes stream readers when messages are appended.
 	delMu  sync.Mutex
 	delGen chan struct{}
+	// delUser holds, per user with a reader waiting, the channel closed at
+	// the next append to its stream.
+	delUser map[string]chan struct{}
 
 	// userMu serialises request-ID assignment per user.
 	userMu sync.Map // user ID -> *sync.Mutex
@@ -562,19 +565,67 @@ func (g *Gateway) SetAnomaly(rules []AnomalyRule) {
 	g.anomaly = rules
 }
 
-// notifyDeliveries wakes the stream readers.
+// notifyDeliveries wakes every stream reader: messages were appended for
+// users this process cannot name (another process, or several users).
 func (g *Gateway) notifyDeliveries() {
 	g.delMu.Lock()
 	close(g.delGen)
 	g.delGen = make(chan struct{})
+	for u, ch := range g.delUser {
+		close(ch)
+		delete(g.delUser, u)
+	}
 	g.delMu.Unlock()
 }
 
-// DeliveriesChanged returns a channel closed at the next append.
+// notifyUser wakes the readers of one user's stream (and those of every
+// stream, DeliveriesChanged), not the other users': with thousands of
+// responses a second, waking every stream for each would have each reread
+// the store for nothing.
+func (g *Gateway) notifyUser(user string) {
+	g.delMu.Lock()
+	close(g.delGen)
+	g.delGen = make(chan struct{})
+	if ch, ok := g.delUser[user]; ok {
+		close(ch)
+		delete(g.delUser, user)
+	}
+	g.delMu.Unlock()
+}
+
+// notifyFor wakes the readers of the streams ds were appended to.
+func (g *Gateway) notifyFor(ds []store.Delivery) {
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if !seen[d.UserID] {
+			seen[d.UserID] = true
+			g.notifyUser(d.UserID)
+		}
+	}
+}
+
+// DeliveriesChanged returns a channel closed at the next append for any
+// user.
 func (g *Gateway) DeliveriesChanged() <-chan struct{} {
 	g.delMu.Lock()
 	defer g.delMu.Unlock()
 	return g.delGen
+}
+
+// DeliveriesChangedFor returns a channel closed at the next append to
+// user's stream (or one for users this process cannot name).
+func (g *Gateway) DeliveriesChangedFor(user string) <-chan struct{} {
+	g.delMu.Lock()
+	defer g.delMu.Unlock()
+	ch, ok := g.delUser[user]
+	if !ok {
+		if g.delUser == nil {
+			g.delUser = map[string]chan struct{}{}
+		}
+		ch = make(chan struct{})
+		g.delUser[user] = ch
+	}
+	return ch
 }
 
 func (g *Gateway) lockUser(id string) func() {

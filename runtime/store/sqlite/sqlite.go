@@ -78,10 +78,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("store: sqlite: path %q: '?' and '#' are not allowed", path)
 	}
 	if path == ":memory:" {
-		db, err := sql.Open("sqlite", dsn(":memory:", memory))
-		if err != nil {
-			return nil, err
-		}
+		db := openCached(dsn(":memory:", memory))
 		// One connection: every connection to ":memory:" is a database of
 		// its own. It must never be closed while the store is open.
 		db.SetMaxOpenConns(1)
@@ -93,10 +90,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		})
 	}
 
-	wdb, err := sql.Open("sqlite", dsn(path, writer))
-	if err != nil {
-		return nil, err
-	}
+	wdb := openCached(dsn(path, writer))
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
 	// Create the file and switch it to WAL before readers open it.
@@ -104,11 +98,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
 	}
-	rdb, err := sql.Open("sqlite", dsn(path, reader))
-	if err != nil {
-		_ = wdb.Close()
-		return nil, err
-	}
+	rdb := openCached(dsn(path, reader))
 	n := max(4, runtime.GOMAXPROCS(0))
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	neturl "net/url"
+	"os"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // --pprof
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"time"
+
+	"github.com/dccgate/dccgate/loadgen"
+	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/server"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
+)
+
+// loadWorldFile records, in the data directory, the world `dccgate load`
+// seeded, so a later run (or one against a gateway serving that directory)
+// addresses the same users and devices.
+const loadWorldFile = "load-world.json"
+
+type seededWorld struct {
+	Systems   int    `json:"systems"`
+	Suppliers int    `json:"suppliers"`
+	Store     string `json:"store"`
+}
+
+// runLoad seeds a gateway's store with a large world and drives load at it
+// through the public API.
+func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("dccgate load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	target := fs.String("target", "", "URL of a running gateway serving --data's store (default: a gateway in this process)")
+	data := fs.String("data", "", "data directory: the store, pki/ and "+loadWorldFile+" (default: a temporary one, in process)")
+	storeURL := fs.String("store", "", "store URL (sqlite:///path or postgres://...; default: DIR/dccgate.db)")
+	fleet := fs.Int("fleet", 0, "seed the store with this many enrolled Smart Metering Systems (two per dual fuel premises) first; 0 keeps the seeded world (10000 if none)")
+	suppliers := fs.Int("suppliers", 32, "with --fleet: supplier companies (an EIS and a GIS user each) sharing the premises")
+	seedOnly := fs.Bool("seed-only", false, "seed and exit (then `dccgate serve --data DIR`)")
+	rate := fs.Float64("rate", 0, "open loop: requests per second (0: closed loop at --concurrency)")
+	conc := fs.Int("concurrency", 64, "closed loop: requests in flight")
+	dur := fs.Duration("duration", 10*time.Second, "how long to send")
+	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20 (items: read-electricity, read-gas, profile, config, topup, critical)")
+	workers := fs.Int("workers", 0, "in process: the gateway's request workers (0: its default)")
+	jsonOut := fs.String("json", "", "write the result as JSON to this file")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (the gateway too, in process) to this file")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "dccgate load: %v\n", err)
+		return exitFail
+	}
+	mix, err := loadgen.ParseMix(*mixFlag)
+	if err != nil {
+		fmt.Fprintf(stderr, "dccgate load: %v\n", err)
+		return exitUsage
+	}
+	if *data == "" {
+		if *target != "" {
+			fmt.Fprintln(stderr, "dccgate load: --target needs --data, the directory the target gateway serves (its pki/ and "+loadWorldFile+")")
+			return exitUsage
+		}
+		dir, err := os.MkdirTemp("", "dccgate-load-")
+		if err != nil {
+			return fail(err)
+		}
+		defer os.RemoveAll(dir)
+		*data = dir
+	}
+	if *storeURL == "" {
+		*storeURL = "sqlite://" + filepath.Join(*data, "dccgate.db")
+	}
+	sp, err := spec.Default()
+	if err != nil {
+		return fail(err)
+	}
+	p, err := server.LoadOrCreatePKI(filepath.Join(*data, "pki"))
+	if err != nil {
+		return fail(err)
+	}
+	seeded, _ := readWorld(*data)
+	if *fleet == 0 && seeded.Systems == 0 {
+		*fleet = 10_000
+	}
+	w := loadgen.World{Systems: seeded.Systems, Suppliers: seeded.Suppliers}
+	if *fleet > 0 {
+		w = loadgen.World{Systems: *fleet, Suppliers: *suppliers}
+		if err := w.Validate(); err != nil {
+			fmt.Fprintf(stderr, "dccgate load: %v\n", err)
+			return exitUsage
+		}
+		users, err := server.IssueUserCerts(p, w.Users())
+		if err != nil {
+			return fail(err)
+		}
+		st, err := store.Open(ctx, *storeURL)
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "seeding %d Smart Metering Systems (%d premises), %d users into %s\n", w.Systems, w.Premises(), len(users), redact(*storeURL))
+		stats, err := w.Seed(ctx, st, users, time.Now().UTC())
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fail(err)
+		}
+		fmt.Fprintf(stdout, "seeded %d registrations and %d devices in %.1fs (%.0f devices/s)\n", stats.Registrations, stats.Devices,
+			stats.Took.Seconds(), float64(stats.Devices)/stats.Took.Seconds())
+		if err := writeWorld(*data, seededWorld{Systems: w.Systems, Suppliers: w.Suppliers, Store: redact(*storeURL)}); err != nil {
+			return fail(err)
+		}
+	}
+	if *seedOnly {
+		return exitOK
+	}
+	url := *target
+	if url == "" {
+		srv, err := server.Start(ctx, server.Config{DataDir: *data, StoreURL: *storeURL, Listen: "127.0.0.1:0", Workers: *workers, PKI: p, Spec: sp})
+		if err != nil {
+			return fail(err)
+		}
+		defer srv.Close()
+		url = srv.URL
+	}
+	creds := map[string]pki.Issued{}
+	for _, u := range w.Users() {
+		c, err1 := os.ReadFile(filepath.Join(p.Dir, "users", u.ID+".pem"))
+		k, err2 := os.ReadFile(filepath.Join(p.Dir, "users", u.ID+"-key.pem"))
+		if err := errors.Join(err1, err2); err != nil {
+			return fail(fmt.Errorf("user %s: %w (seed the world with --fleet first)", u.ID, err))
+		}
+		creds[u.ID] = pki.Issued{CertPEM: c, KeyPEM: k}
+	}
+	cfg := loadgen.Config{URL: url, CAPEM: p.CA.CertPEM, Credentials: creds, World: w, Spec: sp, Mix: mix,
+		Rate: *rate, Concurrency: *conc, Duration: *dur, Seed: uint64(time.Now().UnixNano())}
+	if !*quiet {
+		cfg.Progress = stderr
+	}
+	mode := fmt.Sprintf("closed loop, %d in flight", *conc)
+	if *rate > 0 {
+		mode = fmt.Sprintf("open loop at %.0f/s", *rate)
+	}
+	fmt.Fprintf(stdout, "load: %s for %s against %s (%d systems, %d users)\n", mode, *dur, url, w.Systems, len(creds))
+	if *pprofAddr != "" {
+		ln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return fail(err)
+		}
+		ps := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 5 * time.Second}
+		go ps.Serve(ln)
+		defer ps.Close()
+		runtime.SetBlockProfileRate(int(time.Millisecond))
+		runtime.SetMutexProfileFraction(10)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fail(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	printLoad(stdout, res)
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+			return fail(err)
+		}
+	}
+	if res.Completed == 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+func printLoad(w io.Writer, r *loadgen.Result) {
+	fmt.Fprintf(w, "sent %d, completed %d in %.1fs: %.0f requests/s completed", r.Sent, r.Completed, r.Duration, r.Throughput)
+	if r.TimedOut > 0 {
+		fmt.Fprintf(w, ", %d timed out", r.TimedOut)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-18s %8s %9s %9s %9s %9s %9s\n", "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max")
+	line := func(name string, l loadgen.Latency) {
+		fmt.Fprintf(w, "%-18s %8d %9.2f %9.2f %9.2f %9.2f %9.2f\n", name, l.Count, l.P50, l.P90, l.P99, l.P999, l.Max)
+	}
+	for _, k := range []string{"all", "on_demand", "critical"} {
+		if l, ok := r.Latency[k]; ok {
+			line(k, l)
+		}
+	}
+	for _, k := range sortedKeys(r.ByItem) {
+		line("  "+k, r.ByItem[k])
+	}
+	fmt.Fprintln(w, "outcomes:")
+	for _, k := range sortedKeys(r.Outcomes) {
+		fmt.Fprintf(w, "  %-40s %d\n", k, r.Outcomes[k])
+	}
+	fmt.Fprintf(w, "memory: rss %.0f MiB (peak %.0f MiB), heap %.0f MiB\n", r.Memory.RSSMiB, r.Memory.PeakRSSMiB, r.Memory.HeapMiB)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func readWorld(dir string) (seededWorld, error) {
+	var w seededWorld
+	b, err := os.ReadFile(filepath.Join(dir, loadWorldFile))
+	if err != nil {
+		return w, err
+	}
+	return w, json.Unmarshal(b, &w)
+}
+
+func writeWorld(dir string, w seededWorld) error {
+	b, _ := json.MarshalIndent(w, "", "  ")
+	return os.WriteFile(filepath.Join(dir, loadWorldFile), append(b, '\n'), 0o644)
+}
+
+// redact hides a store URL's password.
+func redact(u string) string {
+	if pu, err := neturl.Parse(u); err == nil {
+		return pu.Redacted()
+	}
+	return u
+}

@@ -1,0 +1,132 @@
+package loadgen_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/loadgen"
+	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/server"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
+)
+
+// start seeds a world into a fresh SQLite store and serves it in process.
+func start(t *testing.T, w loadgen.World) (*server.Server, map[string]pki.Issued) {
+	t.Helper()
+	ctx := t.Context()
+	dir := t.TempDir()
+	p, err := server.LoadOrCreatePKI(filepath.Join(dir, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := server.IssueUserCerts(p, w.Users())
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "sqlite://" + filepath.Join(dir, "dccgate.db")
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := w.Seed(ctx, st, users, time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if stats.Premises != w.Premises() || stats.Registrations != 2*w.Premises() {
+		t.Fatalf("seeded %+v for %d premises", stats, w.Premises())
+	}
+	srv, err := server.Start(ctx, server.Config{DataDir: dir, StoreURL: url, Listen: "127.0.0.1:0", PKI: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	creds := map[string]pki.Issued{}
+	for _, u := range users {
+		c, err1 := os.ReadFile(filepath.Join(p.Dir, "users", u.ID+".pem"))
+		k, err2 := os.ReadFile(filepath.Join(p.Dir, "users", u.ID+"-key.pem"))
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		creds[u.ID] = pki.Issued{CertPEM: c, KeyPEM: k}
+	}
+	return srv, creds
+}
+
+// TestRunCompletesTheMix: every item of the default mix, critical ones
+// signed, is accepted by the gateway and its response arrives on the
+// stream; the counts add up.
+func TestRunCompletesTheMix(t *testing.T) {
+	sp, err := spec.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := loadgen.World{Systems: 40, Suppliers: 3}
+	srv, creds := start(t, w)
+	for _, mode := range []struct {
+		name string
+		rate float64
+	}{{"closed", 0}, {"open", 200}} {
+		t.Run(mode.name, func(t *testing.T) {
+			res, err := loadgen.Run(t.Context(), loadgen.Config{URL: srv.URL, CAPEM: srv.PKI.CA.CertPEM, Credentials: creds, World: w, Spec: sp,
+				Rate: mode.rate, Concurrency: 4, Duration: 700 * time.Millisecond, Seed: 1, Mix: mixOnly(os.Getenv("ONLY"))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Completed == 0 || res.Completed != res.Sent {
+				t.Fatalf("sent %d, completed %d: %v", res.Sent, res.Completed, res.Outcomes)
+			}
+			if res.Outcomes["accepted"] != res.Completed {
+				t.Fatalf("outcomes %v, want all %d accepted", res.Outcomes, res.Completed)
+			}
+			if res.Latency["all"].Count != res.Completed || res.Latency["all"].P50 <= 0 {
+				t.Fatalf("latency %+v", res.Latency["all"])
+			}
+			for _, it := range loadgen.DefaultMix {
+				if res.ByItem[it.Name].Count == 0 && res.Completed > 60 {
+					t.Errorf("no %s request in %d", it.Name, res.Completed)
+				}
+			}
+		})
+	}
+}
+
+func TestParseMix(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		ok   bool
+		want map[string]float64
+	}{
+		{"", true, map[string]float64{"critical": 5}},
+		{"critical=0, topup=20", true, map[string]float64{"critical": 0, "topup": 20}},
+		{"nope=1", false, nil},
+		{"critical", false, nil},
+		{"critical=-1", false, nil},
+	} {
+		mix, err := loadgen.ParseMix(tc.in)
+		if (err == nil) != tc.ok {
+			t.Fatalf("%q: err %v", tc.in, err)
+		}
+		for _, it := range mix {
+			if w, ok := tc.want[it.Name]; ok && it.Weight != w {
+				t.Errorf("%q: %s weight %g, want %g", tc.in, it.Name, it.Weight, w)
+			}
+		}
+	}
+}
+
+func mixOnly(name string) []loadgen.Item {
+	if name == "" {
+		return nil
+	}
+	var out []loadgen.Item
+	for _, it := range loadgen.DefaultMix {
+		if it.Name == name {
+			out = append(out, it)
+		}
+	}
+	return out
+}

@@ -1,0 +1,583 @@
+package loadgen
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
+	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/client"
+	"github.com/dccgate/dccgate/conformance/connectgw"
+	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/spec"
+)
+
+// Item is one kind of request in the mix: a service sent by the premises'
+// supplier of a fuel to its meter.
+type Item struct {
+	Name    string
+	Service string // row key, e.g. "4.1" or "1.1/credit"
+	Fuel    string // "electricity" (EIS to the ESME) or "gas" (GIS to the GSME)
+	Weight  float64
+	// Body overrides the spec's examples.
+	Body map[string]any
+	// Prepayment items go to meters in prepayment mode only (the run puts
+	// some in that mode first, with a signed 1.6 Update Payment Mode).
+	Prepayment bool
+}
+
+// prepaymentPremises are the premises whose electricity meter a run puts
+// in prepayment mode: every tenth, at most this many.
+const prepaymentPremises = 1000
+
+// DefaultMix is the field's mix: mostly reads of registers and profile
+// data (what scheduled reads fetch), prepayment top-ups, and a few critical
+// commands signed by the supplier. Weights need not sum to 1.
+var DefaultMix = []Item{
+	{Name: "read-electricity", Service: "4.1", Fuel: "electricity", Weight: 45},
+	{Name: "read-gas", Service: "4.1", Fuel: "gas", Weight: 20},
+	{Name: "profile", Service: "4.8", Fuel: "electricity", Weight: 15},
+	{Name: "config", Service: "6.2", Fuel: "electricity", Weight: 5},
+	{Name: "topup", Service: "2.2", Fuel: "electricity", Weight: 10, Prepayment: true},
+	{Name: "critical", Service: "6.11", Fuel: "electricity", Weight: 5},
+}
+
+// ParseMix reads "name=weight,..." over DefaultMix's items ("critical=0"
+// turns one off); names not in DefaultMix are refused.
+func ParseMix(s string) ([]Item, error) {
+	mix := slices.Clone(DefaultMix)
+	if strings.TrimSpace(s) == "" {
+		return mix, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
+		var weight float64
+		if _, err := fmt.Sscanf(w, "%g", &weight); !ok || err != nil || weight < 0 {
+			return nil, fmt.Errorf("loadgen: mix entry %q: want name=weight", part)
+		}
+		i := slices.IndexFunc(mix, func(it Item) bool { return it.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("loadgen: unknown mix item %q", name)
+		}
+		mix[i].Weight = weight
+	}
+	return mix, nil
+}
+
+// Config configures a run.
+type Config struct {
+	URL   string
+	CAPEM []byte
+	// Credentials are the users' certificates and keys, by User ID.
+	Credentials map[string]pki.Issued
+	World       World
+	Spec        *spec.Spec
+	Mix         []Item
+	// Rate is the open-loop target in requests per second; 0 runs closed
+	// loop with Concurrency requests in flight.
+	Rate        float64
+	Concurrency int
+	Duration    time.Duration
+	// Timeout bounds the wait for one request's response.
+	Timeout time.Duration
+	// Progress, if set, gets a line each second.
+	Progress io.Writer
+	// Seed makes the choice of requests repeatable.
+	Seed uint64
+}
+
+// Latency is a distribution of request latencies.
+type Latency struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	P999  float64 `json:"p999_ms"`
+	Max   float64 `json:"max_ms"`
+	Mean  float64 `json:"mean_ms"`
+}
+
+// Result is a run's outcome.
+type Result struct {
+	Mode       string  `json:"mode"`
+	TargetRate float64 `json:"target_rate,omitempty"`
+	Duration   float64 `json:"duration_s"`
+	Sent       int     `json:"sent"`
+	// Completed requests were acknowledged, executed and their final
+	// Service Response delivered on the stream.
+	Completed  int                `json:"completed"`
+	Throughput float64            `json:"throughput_per_s"`
+	Latency    map[string]Latency `json:"latency"` // by category: on_demand, critical, all
+	ByItem     map[string]Latency `json:"by_item"`
+	Outcomes   map[string]int     `json:"outcomes"` // accepted, rejected/REASON, error/...
+	TimedOut   int                `json:"timed_out"`
+	Memory     Memory             `json:"memory"`
+}
+
+// Memory is the process's memory during the run.
+type Memory struct {
+	HeapMiB float64 `json:"heap_mib"`
+	// RSSMiB and PeakRSSMiB are of this process (which holds the gateway
+	// too when it runs in process).
+	RSSMiB     float64 `json:"rss_mib"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+}
+
+type user struct {
+	id  string
+	api dccgatev1connect.GatewayServiceClient
+	key *ecdsa.PrivateKey
+}
+
+type waiter struct {
+	ch chan *dccgatev1.RequestState
+}
+
+type driver struct {
+	cfg   Config
+	users map[string]*user
+	mix   []Item
+	total float64
+
+	// prepaid is how many premises (10, 20, ...) have a prepayment meter.
+	prepaid int
+	utrn    atomic.Uint64
+
+	mu      sync.Mutex
+	waiting map[string]*waiter
+	early   map[string]*dccgatev1.RequestState
+
+	res     resultSink
+	sent    atomic.Int64
+	done    atomic.Int64
+	started time.Time
+}
+
+type sample struct {
+	item     string
+	critical bool
+	lat      time.Duration
+	outcome  string
+}
+
+type resultSink struct {
+	mu       sync.Mutex
+	samples  []sample
+	outcomes map[string]int
+	timedOut int
+}
+
+func (r *resultSink) add(s sample) {
+	r.mu.Lock()
+	r.samples = append(r.samples, s)
+	r.outcomes[s.outcome]++
+	r.mu.Unlock()
+}
+
+func (r *resultSink) fail(outcome string, timeout bool) {
+	r.mu.Lock()
+	r.outcomes[outcome]++
+	if timeout {
+		r.timedOut++
+	}
+	r.mu.Unlock()
+}
+
+// Run drives the gateway at cfg.URL and returns the measurements.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Spec == nil || cfg.Duration <= 0 {
+		return nil, errors.New("loadgen: a spec and a duration are required")
+	}
+	if cfg.Rate <= 0 && cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Mix == nil {
+		cfg.Mix = DefaultMix
+	}
+	d := &driver{cfg: cfg, users: map[string]*user{}, waiting: map[string]*waiter{}, early: map[string]*dccgatev1.RequestState{},
+		res: resultSink{outcomes: map[string]int{}}}
+	for _, it := range cfg.Mix {
+		if it.Weight <= 0 {
+			continue
+		}
+		if cfg.Spec.ServiceByKey(it.Service) == nil {
+			return nil, fmt.Errorf("loadgen: mix item %s: no service %s in the spec", it.Name, it.Service)
+		}
+		d.mix = append(d.mix, it)
+		d.total += it.Weight
+	}
+	if len(d.mix) == 0 {
+		return nil, errors.New("loadgen: the mix is empty")
+	}
+	// One HTTP/2 connection per user, as separate DCC Users would have.
+	for _, u := range cfg.World.Users() {
+		cred, ok := cfg.Credentials[u.ID]
+		if !ok {
+			continue
+		}
+		tlsCfg, err := pki.ClientTLS(cfg.CAPEM, cred)
+		if err != nil {
+			return nil, err
+		}
+		key, err := pki.ParseKey(cred.KeyPEM)
+		if err != nil {
+			return nil, err
+		}
+		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4}}
+		d.users[u.ID] = &user{id: u.ID, api: dccgatev1connect.NewGatewayServiceClient(hc, strings.TrimRight(cfg.URL, "/")), key: key}
+	}
+	if len(d.users) == 0 {
+		return nil, errors.New("loadgen: no credentials for the world's users")
+	}
+	// Streams replay from cursor 0: a response that lands before its
+	// stream is open is not missed (a server stream's call returns only
+	// with its first message, so nothing waits for them here).
+	sctx, stopStreams := context.WithCancel(ctx)
+	defer stopStreams()
+	var streams sync.WaitGroup
+	for _, u := range d.users {
+		streams.Add(1)
+		go func() {
+			defer streams.Done()
+			d.subscribe(sctx, u)
+		}()
+	}
+
+	var peak atomic.Uint64
+	stopMem := make(chan struct{})
+	memDone := make(chan struct{})
+	go func() {
+		defer close(memDone)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		last := int64(0)
+		for {
+			select {
+			case <-stopMem:
+				return
+			case <-t.C:
+				rss := rssBytes()
+				if rss > peak.Load() {
+					peak.Store(rss)
+				}
+				if cfg.Progress != nil {
+					n := d.done.Load()
+					fmt.Fprintf(cfg.Progress, "load: %5.0fs sent %d, completed %d (%d/s), in flight %d, rss %.0f MiB\n",
+						time.Since(d.started).Seconds(), d.sent.Load(), n, n-last, d.sent.Load()-n, float64(rss)/(1<<20))
+					last = n
+				}
+			}
+		}
+	}()
+
+	if err := d.setup(ctx); err != nil {
+		return nil, err
+	}
+	d.res = resultSink{outcomes: map[string]int{}}
+	d.sent.Store(0)
+	d.done.Store(0)
+	d.started = time.Now()
+	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
+	var rngMu sync.Mutex
+	pick := func() (Item, int) {
+		rngMu.Lock()
+		defer rngMu.Unlock()
+		x := rng.Float64() * d.total
+		it := d.mix[len(d.mix)-1]
+		for _, m := range d.mix {
+			if x < m.Weight {
+				it = m
+				break
+			}
+			x -= m.Weight
+		}
+		if it.Prepayment {
+			return it, 10 * (1 + rng.IntN(d.prepaid))
+		}
+		return it, 1 + rng.IntN(cfg.World.Premises())
+	}
+	var wg sync.WaitGroup
+	end := d.started.Add(cfg.Duration)
+	mode := "closed"
+	if cfg.Rate > 0 {
+		mode = "open"
+		// Open loop: request i is due at start + i/rate, whatever the
+		// gateway's speed; latency counts from that moment, so a slow
+		// gateway cannot hide its queueing (no coordinated omission).
+		interval := time.Duration(float64(time.Second) / cfg.Rate)
+		for i := 0; ctx.Err() == nil; i++ {
+			due := d.started.Add(time.Duration(i) * interval)
+			if !due.Before(end) {
+				break
+			}
+			if w := time.Until(due); w > 0 {
+				time.Sleep(w)
+			}
+			it, p := pick()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d.one(ctx, it, p, due)
+			}()
+		}
+	} else {
+		for range cfg.Concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil && time.Now().Before(end) {
+					it, p := pick()
+					d.one(ctx, it, p, time.Now())
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(d.started)
+	close(stopMem)
+	<-memDone
+	stopStreams()
+	streams.Wait()
+
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rss := rssBytes()
+	res := &Result{Mode: mode, TargetRate: cfg.Rate, Duration: elapsed.Seconds(), Sent: int(d.sent.Load()), Completed: int(d.done.Load()),
+		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut,
+		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
+	res.Throughput = float64(res.Completed) / elapsed.Seconds()
+	res.Latency, res.ByItem = summarise(d.res.samples)
+	return res, nil
+}
+
+// setup puts the meters the mix's prepayment items address into
+// prepayment mode (not measured).
+func (d *driver) setup(ctx context.Context) error {
+	need := false
+	for _, it := range d.mix {
+		need = need || it.Prepayment
+	}
+	if !need {
+		return nil
+	}
+	d.prepaid = min(prepaymentPremises, d.cfg.World.Premises()/10)
+	if d.prepaid == 0 {
+		return errors.New("loadgen: top-ups need at least 20 systems (prepayment meters at every tenth premises)")
+	}
+	d.utrn.Store(uint64(time.Now().UnixNano()) % 1e15)
+	mode := Item{Name: "setup", Service: "1.6", Fuel: "electricity", Body: map[string]any{"mode": "prepayment"}}
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for i := 1; i <= d.prepaid; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d.one(ctx, mode, 10*i, time.Now())
+		}()
+	}
+	wg.Wait()
+	if n := d.res.outcomes["accepted"]; n != d.prepaid {
+		return fmt.Errorf("loadgen: setting %d meters to prepayment: %v", d.prepaid, d.res.outcomes)
+	}
+	return nil
+}
+
+// one sends one request and waits for its final response.
+func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time) {
+	p := d.cfg.World.Premise(premises)
+	uid, device := p.EIS, p.ESME
+	if it.Fuel == "gas" {
+		uid, device = p.GIS, p.GSME
+	}
+	u := d.users[uid]
+	if u == nil {
+		d.res.fail("error/no-credentials", false)
+		return
+	}
+	svc := d.cfg.Spec.ServiceByKey(it.Service)
+	body := map[string]any{}
+	for _, f := range svc.Fields {
+		if f.Example != nil {
+			body[f.Name] = f.Example
+		}
+	}
+	for k, v := range it.Body {
+		body[k] = v
+	}
+	if _, ok := body["utrn"]; ok {
+		// A meter takes each UTRN once: every top-up has its own.
+		body["utrn"] = fmt.Sprintf("7310%016d", d.utrn.Add(1))
+	}
+	msg := &dccgatev1.ServiceRequest{Envelope: &dccgatev1.Envelope{UserId: uid, DeviceId: device,
+		Category: dccgatev1.Category_CATEGORY_ON_DEMAND, Delivery: dccgatev1.Delivery_DELIVERY_WAN}}
+	if err := connectgw.SetBody(msg, it.Service, body); err != nil {
+		d.res.fail("error/body", false)
+		return
+	}
+	d.sent.Add(1)
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	resp, err := u.api.Submit(rctx, connect.NewRequest(&dccgatev1.SubmitRequest{Request: msg}))
+	if err != nil {
+		d.res.fail("error/submit:"+connect.CodeOf(err).String(), rctx.Err() != nil)
+		return
+	}
+	id, st := resp.Msg.GetRequestId(), resp.Msg.GetState()
+	w := &waiter{ch: make(chan *dccgatev1.RequestState, 1)}
+	if !final(st.GetState()) {
+		if early := d.register(id, w); early != nil {
+			st = early
+		} else {
+			defer d.unregister(id)
+		}
+	}
+	if st.GetState() == "awaiting_signature" {
+		creq, err := client.RequestFromProto(d.cfg.Spec, msg, id)
+		if err == nil {
+			var sig []byte
+			if sig, err = client.SignPreCommand(d.cfg.Spec, creq, st.GetPreCommand(), u.key); err == nil {
+				var sresp *connect.Response[dccgatev1.RequestState]
+				sresp, err = u.api.SubmitSignedPreCommand(rctx, connect.NewRequest(&dccgatev1.SubmitSignedPreCommandRequest{RequestId: id, SignedPreCommand: st.GetPreCommand(), Signature: sig}))
+				if err == nil {
+					st = sresp.Msg
+				}
+			}
+		}
+		if err != nil {
+			d.res.fail("error/sign", rctx.Err() != nil)
+			return
+		}
+	}
+	for !final(st.GetState()) {
+		select {
+		case st = <-w.ch:
+		case <-rctx.Done():
+			d.res.fail("error/timeout", true)
+			return
+		}
+	}
+	outcome := st.GetState()
+	if st.GetReason() != "" {
+		outcome += "/" + st.GetReason()
+	}
+	d.done.Add(1)
+	d.res.add(sample{item: it.Name, critical: svc.Critical, lat: time.Since(start), outcome: outcome})
+}
+
+func final(state string) bool {
+	switch state {
+	case "accepted", "rejected", "quarantined", "cancelled", "expired":
+		return true
+	}
+	return false
+}
+
+// register waits for id's final response; one that came before returns.
+func (d *driver) register(id string, w *waiter) *dccgatev1.RequestState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st, ok := d.early[id]; ok {
+		delete(d.early, id)
+		return st
+	}
+	d.waiting[id] = w
+	return nil
+}
+
+func (d *driver) unregister(id string) {
+	d.mu.Lock()
+	delete(d.waiting, id)
+	d.mu.Unlock()
+}
+
+// subscribe reads a user's stream for the whole run, resuming from its
+// cursor if the stream breaks, and hands final responses to their waiters.
+func (d *driver) subscribe(ctx context.Context, u *user) {
+	var cursor int64
+	for ctx.Err() == nil {
+		st, err := u.api.Subscribe(ctx, connect.NewRequest(&dccgatev1.SubscribeRequest{Cursor: cursor}))
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		for st.Receive() {
+			m := st.Msg()
+			cursor = m.GetCursor()
+			r := m.GetResponse()
+			if r == nil || !final(r.GetState()) {
+				continue
+			}
+			d.mu.Lock()
+			if w, ok := d.waiting[r.GetRequestId()]; ok {
+				delete(d.waiting, r.GetRequestId())
+				w.ch <- r
+			} else {
+				// The response came before Submit returned its ID (or
+				// belongs to an earlier run, replayed from cursor 0).
+				d.early[r.GetRequestId()] = r
+			}
+			d.mu.Unlock()
+		}
+		st.Close()
+	}
+}
+
+func summarise(samples []sample) (map[string]Latency, map[string]Latency) {
+	byCat := map[string][]time.Duration{}
+	byItem := map[string][]time.Duration{}
+	for _, s := range samples {
+		cat := "on_demand"
+		if s.critical {
+			cat = "critical"
+		}
+		byCat[cat] = append(byCat[cat], s.lat)
+		byCat["all"] = append(byCat["all"], s.lat)
+		byItem[s.item] = append(byItem[s.item], s.lat)
+	}
+	conv := func(m map[string][]time.Duration) map[string]Latency {
+		out := map[string]Latency{}
+		for k, v := range m {
+			out[k] = distribution(v)
+		}
+		return out
+	}
+	return conv(byCat), conv(byItem)
+}
+
+func distribution(v []time.Duration) Latency {
+	if len(v) == 0 {
+		return Latency{}
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	q := func(p float64) float64 {
+		i := int(p*float64(len(v))+0.5) - 1
+		return ms(v[min(max(i, 0), len(v)-1)])
+	}
+	var sum time.Duration
+	for _, x := range v {
+		sum += x
+	}
+	return Latency{Count: len(v), P50: q(0.50), P90: q(0.90), P99: q(0.99), P999: q(0.999), Max: ms(v[len(v)-1]), Mean: ms(sum / time.Duration(len(v)))}
+}
