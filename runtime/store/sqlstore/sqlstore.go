@@ -271,7 +271,8 @@ func (s *Store) Reset(ctx context.Context) error {
 		for _, t := range []string{"deliveries", "schedules", "requests", "devices", "registrations", "users",
 			"forecasts", "enrolment_counts", "enrolment_days", "refresh_requests", "registration_incidents",
 			"registration_files", "rdp_nominations", "rdps",
-			"incidents", "incident_events", "tickets", "maintenance_windows", "releases", "ssi_feedback"} {
+			"incidents", "incident_events", "tickets", "maintenance_windows", "releases", "ssi_feedback",
+			"hub_forecasts", "hub_orders", "hubs"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 				return err
 			}

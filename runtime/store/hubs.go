@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Hubs is the state of the Communications Hubs (chapter 7, para 287-356):
+// Suppliers' forecasts and orders, each order's delivery kept as a batch
+// (para 356) and each hub delivered with the dates of its life and its
+// removal. The charges are computed from these records (package hubs). The
+// SQL backends implement it beside Store (assert with a type switch on the
+// store they opened); storetest.RunHubs tests it. The readings of Store's
+// contract apply.
+type Hubs interface {
+	// PutHubForecast inserts or replaces a Supplier's forecast of a month
+	// and HAN variant.
+	PutHubForecast(ctx context.Context, f HubForecast) error
+	// HubForecasts lists a Supplier's forecasts ("" for all), by
+	// supplier, month then variant.
+	HubForecasts(ctx context.Context, supplier string) ([]HubForecast, error)
+
+	// InsertHubOrder stores a new order (its DeliveredAt is ignored: an
+	// order is stored undelivered); ErrDuplicate if the ID is used.
+	InsertHubOrder(ctx context.Context, o HubOrder) error
+	GetHubOrder(ctx context.Context, id string) (HubOrder, error)
+	// HubOrders lists a Supplier's orders ("" for all), by OrderedAt then
+	// ID.
+	HubOrders(ctx context.Context, supplier string) ([]HubOrder, error)
+	// DeliverHubOrder records the delivery of an order at a time with its
+	// hubs, and puts each hub's Communications Hub Function on the Smart
+	// Metering Inventory (type CHF, status chfStatus), in one transaction.
+	// ErrNotFound if there is no such order, ErrStale if it is delivered
+	// already, ErrDuplicate if a hub's ID is already a hub or a device.
+	// Each hub's Order, Supplier and DeliveredAt are the order's.
+	DeliverHubOrder(ctx context.Context, order string, at time.Time, hubs []Hub, chfStatus string) error
+
+	GetHub(ctx context.Context, id string) (Hub, error)
+	// ListHubs lists hubs by ID; zero filter fields do not filter.
+	ListHubs(ctx context.Context, f HubFilter) ([]Hub, error)
+	// RecordHubInstalled sets the installation and commissioning of a hub
+	// that is not removed: a time already set is kept, a zero time given
+	// changes nothing, and Installer and Premises are set with the
+	// installation. ErrNotFound if there is no such hub, ErrStale if it is
+	// removed.
+	RecordHubInstalled(ctx context.Context, id string, installedAt, commissionedAt time.Time, installer, premises string) error
+	// RemoveHub records the removal of a hub (r's RemovedAt, RemovedBy and
+	// removal fields) and moves its CHF on the inventory to chfStatus, in
+	// one transaction. ErrNotFound if there is no such hub, ErrStale if it
+	// is removed already.
+	RemoveHub(ctx context.Context, id string, r Hub, chfStatus string) error
+}
+
+// HubForecast is a Supplier's forecast of the hubs of a HAN variant it
+// will order in a month (para 290).
+type HubForecast struct {
+	Supplier string
+	Month    string // YYYY-MM
+	Variant  string
+	Quantity int
+	FiledAt  time.Time
+}
+
+// HubOrder is a Supplier's order of Communications Hubs.
+type HubOrder struct {
+	ID       string
+	Supplier string
+	Region   string
+	Tranche  string
+	// FreeReplacement: the CSP replaces hubs removed for a DCC Service
+	// Fault free of charge (para 334).
+	FreeReplacement bool
+	Lines           []HubOrderLine
+	OrderedAt       time.Time
+	DeliveredAt     time.Time // zero until delivered
+}
+
+// HubOrderLine is a quantity of one HAN variant (para 320-322).
+type HubOrderLine struct {
+	Variant  string `json:"variant"`
+	Quantity int    `json:"quantity"`
+}
+
+// Hub is one delivered Communications Hub: its Device ID (its CHF's), its
+// order (the batch of para 356) and its life.
+type Hub struct {
+	ID          string
+	Order       string
+	Supplier    string // the Supplier that received it
+	Variant     string
+	DeliveredAt time.Time
+	// InstalledAt and CommissionedAt come from its CHF's inventory status.
+	InstalledAt    time.Time
+	CommissionedAt time.Time
+	Installer      string
+	Premises       string // domestic, non_domestic, or "" (unknown)
+	// The removal, if removed.
+	RemovedAt          time.Time
+	RemovedBy          string
+	RemovalReason      string
+	ReplacementVariant string
+	CSPRequested       bool
+	RefreshProgramme   string
+}
+
+// HubFilter selects hubs; zero fields do not filter.
+type HubFilter struct {
+	Supplier string
+	Order    string
+}

@@ -1,0 +1,11 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/dccgate/dccgate/runtime/store/storetest"
+)
+
+func TestHubs(t *testing.T) {
+	storetest.RunHubs(t, opener())
+}
