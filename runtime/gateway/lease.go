@@ -184,13 +184,15 @@ func (g *Gateway) releaseLeases() {
 // (the user sent no Request ID) and the number it took turns out used,
 // numbers it again and retries: the per-user lock that orders numbering
 // is per process, so a process sharing the store may take the same
-// counter at the same moment, and the user did not choose it.
+// counter at the same moment, and the user did not choose it. Of two
+// processes numbering one user's requests at once, each try loses about
+// half the time: 64 tries make a refusal as good as impossible.
 func (g *Gateway) submitNumbered(ctx context.Context, caller string, req *engine.Request,
 	submit func(context.Context, string, *engine.Request) (store.Request, error)) (store.Request, error) {
 	numbered := req.RequestID == ""
 	for try := 1; ; try++ {
 		r, err := submit(ctx, caller, req)
-		if err != nil || !numbered || try == 8 || r.State != StateRejected || r.Reason != string(dcc.ReasonReplay) {
+		if err != nil || !numbered || try == 64 || r.State != StateRejected || r.Reason != string(dcc.ReasonReplay) {
 			return r, err
 		}
 		req.RequestID = ""
