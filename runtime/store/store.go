@@ -205,6 +205,8 @@ type Store interface {
 	// fromState (ErrStale otherwise; ErrNotFound if there is no such
 	// request) and appends the deliveries in the same transaction,
 	// returning their cursors. On any error no delivery is appended.
+	// From "executing", the stored Attempts must also be r.Attempts: a
+	// process whose claim was taken over (Leaser) cannot complete it.
 	UpdateRequest(ctx context.Context, r Request, fromState string, deliveries []Delivery) ([]int64, error)
 	// CountRequests counts a user's requests of a service received in
 	// [since, until] in any of the states given (all states if none). An
