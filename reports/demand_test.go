@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -311,4 +312,18 @@ func TestEnrolmentWithoutSnapshotIsEstimated(t *testing.T) {
 	if counts[supA] != 2 || counts[eno] != 2 || counts[gasA] != 3 {
 		t.Fatalf("after decommissioning: %v", counts)
 	}
+	// A store that cannot stream (no store.Walker) counts the same.
+	whole, err := reports.New(noWalker{h.st, h.st.(store.Reporting)}, h.sp, h.v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := whole.CountEnrolled(ctx, h.v.Now()); err != nil || !maps.Equal(got, counts) {
+		t.Fatalf("without streaming: %v %v, want %v", got, err, counts)
+	}
+}
+
+// noWalker hides a store's store.Walker.
+type noWalker struct {
+	store.Store
+	store.Reporting
 }

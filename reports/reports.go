@@ -151,19 +151,87 @@ func evalDouble(p cel.Program, vars map[string]any) (float64, error) {
 // operator those on its network (para 408). The inventory is read as it is
 // now.
 func (r *Reports) CountEnrolled(ctx context.Context, at time.Time) (map[string]int, error) {
+	// Which fields of the Registration Data name a user (spec roles).
+	fields := map[string]bool{}
+	for _, role := range r.sp.Roles {
+		if role.Registration != nil {
+			fields[role.Registration.Field] = true
+		}
+	}
+	enrolled := map[string]bool{}
+	counts := map[string]int{}
+	count := func(g store.Registration) {
+		if !enrolled[g.MPxN] {
+			return
+		}
+		named := map[string]bool{}
+		for f := range fields {
+			var who string
+			switch f {
+			case "import_supplier":
+				who = g.ImportSupplier
+			case "export_supplier":
+				who = g.ExportSupplier
+			case "network_operator":
+				who = g.NetworkOperator
+			}
+			if who != "" && !named[who] {
+				named[who] = true
+				counts[who]++
+			}
+		}
+	}
+	if w, ok := r.st.(store.Walker); ok {
+		// Millions of systems: one hub's devices and one record at a time.
+		if err := w.WalkDevicesByHub(ctx, func(group []store.Device) error {
+			r.enrolledOnHub(group, enrolled)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if err := w.WalkRegistrationsInEffect(ctx, at, func(g store.Registration) error {
+			count(g)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		return counts, nil
+	}
 	devs, err := r.st.Devices(ctx, store.DeviceFilter{})
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]store.Device, len(devs))
-	onHub := map[string][]store.Device{}
+	groups := map[string][]store.Device{}
 	for _, d := range devs {
-		byID[d.ID] = d
-		if d.CHF != "" {
-			onHub[d.CHF] = append(onHub[d.CHF], d)
+		hub := d.CHF
+		if hub == "" {
+			hub = d.ID
 		}
+		groups[hub] = append(groups[hub], d)
 	}
+	for _, g := range groups {
+		r.enrolledOnHub(g, enrolled)
+	}
+	regs, err := r.rep.RegistrationsInEffect(ctx, at, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range regs {
+		count(store.Registration{MPxN: g.MPxN, ImportSupplier: g.ImportSupplier, ExportSupplier: g.ExportSupplier, NetworkOperator: g.NetworkOperator})
+	}
+	return counts, nil
+}
+
+// enrolledOnHub marks in enrolled the MPxNs of the meters of one hub's
+// group (the hub and the devices on it) that form an enrolled Smart
+// Metering System: the meter commissioned with every device its fuel's
+// enrolment requires commissioned on the same hub (para 173-174).
+func (r *Reports) enrolledOnHub(group []store.Device, enrolled map[string]bool) {
 	const commissioned = "commissioned"
+	byID := make(map[string]store.Device, len(group))
+	for _, d := range group {
+		byID[d.ID] = d
+	}
 	has := func(meter store.Device, typ string) bool {
 		if meter.CHF == "" {
 			return false
@@ -171,15 +239,14 @@ func (r *Reports) CountEnrolled(ctx context.Context, at time.Time) (map[string]i
 		if typ == "CHF" {
 			return byID[meter.CHF].Status == commissioned
 		}
-		for _, d := range onHub[meter.CHF] {
-			if d.Type == typ && d.Status == commissioned && (d.Meter == "" || d.Meter == meter.ID) {
+		for _, d := range group {
+			if d.CHF == meter.CHF && d.Type == typ && d.Status == commissioned && (d.Meter == "" || d.Meter == meter.ID) {
 				return true
 			}
 		}
 		return false
 	}
-	enrolled := map[string]bool{}
-	for _, m := range devs {
+	for _, m := range group {
 		t := r.sp.DeviceType(m.Type)
 		if t == nil || t.Class != "meter" || m.Status != commissioned || m.MPxN == "" {
 			continue
@@ -199,40 +266,6 @@ func (r *Reports) CountEnrolled(ctx context.Context, at time.Time) (map[string]i
 			enrolled[m.MPxN] = true
 		}
 	}
-	regs, err := r.rep.RegistrationsInEffect(ctx, at, nil)
-	if err != nil {
-		return nil, err
-	}
-	// Which fields of the Registration Data name a user (spec roles).
-	fields := map[string]bool{}
-	for _, role := range r.sp.Roles {
-		if role.Registration != nil {
-			fields[role.Registration.Field] = true
-		}
-	}
-	counts := map[string]int{}
-	for _, g := range regs {
-		if !enrolled[g.MPxN] {
-			continue
-		}
-		named := map[string]bool{}
-		for f := range fields {
-			var who string
-			switch f {
-			case "import_supplier":
-				who = g.ImportSupplier
-			case "export_supplier":
-				who = g.ExportSupplier
-			case "network_operator":
-				who = g.NetworkOperator
-			}
-			if who != "" && !named[who] {
-				named[who] = true
-				counts[who]++
-			}
-		}
-	}
-	return counts, nil
 }
 
 // RecordEnrolment records today's counts of enrolled systems per user (the

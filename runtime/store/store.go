@@ -278,3 +278,16 @@ type CommitStatser interface {
 type BulkLoader interface {
 	BulkLoad(ctx context.Context, regs []Registration, devs []Device) error
 }
+
+// Walker is implemented by backends that can stream a large inventory and
+// its Registration Data instead of returning it whole, so a daily count
+// over millions of systems runs in bounded memory.
+type Walker interface {
+	// WalkDevicesByHub calls fn with each Communications Hub's group: the
+	// hub (if the inventory holds it) and the devices on it, by ID; a
+	// device on no hub is a group of its own. Groups come in hub ID order.
+	WalkDevicesByHub(ctx context.Context, fn func(group []Device) error) error
+	// WalkRegistrationsInEffect calls fn with the record of each MPxN in
+	// effect at `at`, by MPxN.
+	WalkRegistrationsInEffect(ctx context.Context, at time.Time, fn func(Registration) error) error
+}

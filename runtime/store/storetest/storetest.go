@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Devices", testDevices},
 		{"DeviceFilter", testDeviceFilter},
 		{"BulkLoad", testBulkLoad},
+		{"Walk", testWalk},
 		{"SetDeviceStatus", testSetDeviceStatus},
 		{"SetDeviceStatusRace", testSetDeviceStatusRace},
 		{"InsertRequest", testInsertRequest},
@@ -1070,5 +1071,66 @@ func testBulkLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if len(r) != 2 || r[0] != regs[7] || r[1] != regs[1233] {
 		t.Fatalf("registrations %+v, want %+v and %+v", r, regs[7], regs[1233])
+	}
+}
+
+// testWalk streams the inventory hub by hub (a hub first, then its devices
+// by ID; a device on no hub alone; one whose hub is not held grouped under
+// that hub's ID) and the Registration Data in effect.
+func testWalk(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	w, ok := s.(store.Walker)
+	if !ok {
+		t.Skip("this backend does not stream")
+	}
+	ctx := context.Background()
+	at := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	for _, d := range []store.Device{
+		{ID: "ihd-1", Type: "IHD", Status: "commissioned", CHF: "chf-1"},
+		{ID: "esme-9", Type: "ESME", Status: "pending"},
+		{ID: "chf-2", Type: "CHF", Status: "commissioned"},
+		{ID: "esme-1", Type: "ESME", Status: "commissioned", CHF: "chf-1"},
+		{ID: "x-1", Type: "IHD", Status: "pending", CHF: "chf-9"},
+		{ID: "gsme-2", Type: "GSME", Status: "commissioned", CHF: "chf-2"},
+		{ID: "chf-1", Type: "CHF", Status: "commissioned"},
+	} {
+		if err := s.PutDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got [][]string
+	if err := w.WalkDevicesByHub(ctx, func(group []store.Device) error {
+		var ids []string
+		for _, d := range group {
+			ids = append(ids, d.ID)
+		}
+		got = append(got, ids)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"chf-1", "esme-1", "ihd-1"}, {"chf-2", "gsme-2"}, {"x-1"}, {"esme-9"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("groups %v, want %v", got, want)
+	}
+	for _, r := range []store.Registration{
+		{MPxN: "1", Fuel: "electricity", ImportSupplier: "old", EffectiveFrom: at.Add(-48 * time.Hour)},
+		{MPxN: "1", Fuel: "electricity", ImportSupplier: "new", EffectiveFrom: at.Add(24 * time.Hour)},
+		{MPxN: "2", Fuel: "gas", ImportSupplier: "gas", EffectiveFrom: at.Add(-time.Hour)},
+		{MPxN: "3", Fuel: "gas", ImportSupplier: "later", EffectiveFrom: at.Add(time.Hour)},
+	} {
+		if err := s.PutRegistration(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var regs []string
+	if err := w.WalkRegistrationsInEffect(ctx, at, func(r store.Registration) error {
+		regs = append(regs, r.MPxN+":"+r.ImportSupplier)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(regs) != "[1:old 2:gas]" {
+		t.Fatalf("registrations in effect %v", regs)
 	}
 }
