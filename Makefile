@@ -11,7 +11,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -buildid= -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFLAGS_BUILD := -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
 
-.PHONY: help all generate checkgenerate test shorttest race vet lint build reproducible install bench fuzz screenshots
+.PHONY: help all generate checkgenerate test shorttest race vet lint build reproducible install bench bench-scale fuzz screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -53,8 +53,15 @@ vet: ## go vet and buf lint
 
 lint: vet
 
-bench: ## Engine benchmarks
+bench: ## Engine benchmarks, then load through the public API in process (closed loop, then open loop at 1000/s)
 	go test -run '^$$' -bench . -benchmem ./engine/
+	go build -o bin/dccgate ./cmd/dccgate
+	bin/dccgate load --fleet 10000 --duration 15s --concurrency 256 --quiet
+	bin/dccgate load --fleet 10000 --duration 15s --rate 1000 --quiet
+
+bench-scale: ## Seed 1,000,000 systems, serve them from another process, load them; seeding time and the gateway's memory
+	go build -o bin/dccgate ./cmd/dccgate
+	scripts/bench-scale.sh
 
 fuzz: ## A short fuzz run of each fuzz target
 	go test -run '^$$' -fuzz FuzzDecide -fuzztime 20s ./engine/

@@ -63,6 +63,10 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "dccgate load: %v\n", err)
 		return exitFail
 	}
+	if *fleet < 0 || *suppliers < 1 || *rate < 0 || *conc < 1 || *dur <= 0 {
+		fmt.Fprintln(stderr, "dccgate load: --fleet, --rate must not be negative; --suppliers, --concurrency and --duration must be positive")
+		return exitUsage
+	}
 	mix, err := loadgen.ParseMix(*mixFlag)
 	if err != nil {
 		fmt.Fprintf(stderr, "dccgate load: %v\n", err)

@@ -84,7 +84,7 @@ func Default() Config {
 		Listen:  "127.0.0.1:8443",
 		Start:   "2026-01-05T09:00:00Z",
 		Demo:    10,
-		Workers: 8,
+		Workers: 64, // as gateway.DefaultWorkers
 		Grace:   Duration(30 * time.Second),
 		Lease:   Duration(30 * time.Second),
 		SMWAN:   SMWAN{Timeout: Duration(8 * time.Second), Retries: 2},

@@ -96,7 +96,7 @@ func TestPrintMasksSecrets(t *testing.T) {
 			t.Errorf("printed a secret %q:\n%s", secret, out)
 		}
 	}
-	for _, want := range []string{"store: postgres://gw:****@db:5432/dccgate?sslmode=disable # from ", "x-api-key: '****'", "workers: 8\n", "grace: 30s\n"} {
+	for _, want := range []string{"store: postgres://gw:****@db:5432/dccgate?sslmode=disable # from ", "x-api-key: '****'", "workers: 64\n", "grace: 30s\n"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("print lacks %q:\n%s", want, out)
 		}

@@ -158,7 +158,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, errors.New("gateway: store, engine, spec and clock are required")
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		cfg.Workers = DefaultWorkers
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -217,6 +217,11 @@ type emu struct {
 	matMu   sync.Mutex
 	present map[string]bool
 }
+
+// DefaultWorkers is how many requests a gateway executes at once. A worker
+// spends most of its time waiting, for a durable commit or the SMWAN, so
+// there are many more than cores: enough to keep group commits full.
+const DefaultWorkers = 64
 
 // DefaultEagerFleet is the largest inventory emulated whole from the start
 // (Config.EagerFleet 0). Above it the emulated devices of a Communications

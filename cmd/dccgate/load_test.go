@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLoadSeedsAndRuns: `dccgate load` seeds a world, drives it in
+// process, and writes a result whose counts add up; a second run against
+// a `dccgate serve` of the same data directory (--target) reuses the
+// seeded world.
+func TestLoadSeedsAndRuns(t *testing.T) {
+	data := t.TempDir()
+	out := filepath.Join(data, "result.json")
+	code, stdout, errs := runCmd(t, "", "load", "--data", data, "--fleet", "40", "--suppliers", "2", "--duration", "500ms",
+		"--concurrency", "4", "--quiet", "--json", out)
+	if code != 0 || !strings.Contains(stdout, "seeded 40 registrations and 110 devices") || !strings.Contains(stdout, "requests/s completed") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+	}
+	var res struct {
+		Sent, Completed int
+		Outcomes        map[string]int
+		Latency         map[string]struct{ Count int }
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Completed == 0 || res.Completed != res.Sent || res.Outcomes["accepted"] != res.Completed || res.Latency["all"].Count != res.Completed {
+		t.Fatalf("result %s", b)
+	}
+	if testing.Short() {
+		return
+	}
+	srv := startServe(t, "--data", data, "--listen", freePort(t), "--demo", "0")
+	code, stdout, errs = runCmd(t, "", "load", "--target", srv.url, "--data", data, "--duration", "500ms", "--rate", "50", "--quiet")
+	if code != 0 || !strings.Contains(stdout, "open loop at 50/s") || strings.Contains(stdout, "seeding") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+	}
+}
+
+func TestLoadUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"load", "--target", "https://127.0.0.1:1"},
+		{"load", "--mix", "nope=1"},
+		{"load", "--fleet", "-5", "--seed-only"},
+	} {
+		if code, _, errs := runCmd(t, "", args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitUsage, errs)
+		}
+	}
+}
