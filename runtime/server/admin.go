@@ -43,6 +43,7 @@ func (s *Server) serveAdmin(addr string) error {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", s.readyz)
 	s.mountServiceAdmin(mux)
+	s.mountHubsAdmin(mux)
 	path, h := dccgatev1connect.NewOpsServiceHandler(&api.OpsServer{Op: s})
 	mux.Handle(path, h)
 	s.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

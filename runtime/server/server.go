@@ -26,6 +26,7 @@ import (
 	"github.com/dccgate/dccgate/reports/traffic"
 	"github.com/dccgate/dccgate/runtime/api"
 	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/hubsvc"
 	"github.com/dccgate/dccgate/runtime/metrics"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/rdpapi"
@@ -108,6 +109,9 @@ type Server struct {
 	Metrics  *metrics.Metrics
 	// ServiceMgmt is incidents, maintenance and the SSI (servicemgmt.go).
 	ServiceMgmt
+	// Hubs is the Communications Hubs (hubs.go); nil if the store keeps
+	// no hub records.
+	Hubs *hubsvc.Service
 
 	cfg     Config
 	log     *slog.Logger
@@ -292,6 +296,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	hubSvc, err := newHubs(raw, cfg, g, rp)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	g.SetObserver(m)
 	m.WatchWork(metrics.WorkSource{Store: raw, Now: g.Now, Stats: g.Stats})
 	if err := g.Start(context.WithoutCancel(ctx)); err != nil {
@@ -316,6 +325,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{G: g, PKI: cfg.PKI, Store: st, Metrics: m, cfg: cfg, log: cfg.Logger, tracing: cfg.Tracing, ln: ln, done: make(chan error, 3)}
 	s.ServiceMgmt = sm
+	s.Hubs = hubSvc
 	s.streams, s.endStreams = context.WithCancel(context.Background())
 	s.loaded.Store(&loaded{spec: cfg.Spec, specHash: cfg.Spec.Hash, policyHash: polHash, at: clock.Real{}.Now()})
 	s.URL = "https://" + ln.Addr().String()

@@ -153,5 +153,6 @@ func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handl
 		out[k] = v
 	}
 	out[p] = mux
+	out[HubsAPIPrefix] = s.hubsAPI()
 	return out
 }

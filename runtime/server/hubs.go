@@ -1,0 +1,194 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/dccgate/dccgate/hubs"
+	"github.com/dccgate/dccgate/reports"
+	"github.com/dccgate/dccgate/runtime/api"
+	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/hubsvc"
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// HubsAPIPrefix is where Suppliers reach their Communications Hubs over the
+// gateway's API listener (mutual TLS, the caller's User ID from its
+// certificate; each sees only its own), as JSON:
+//
+//	POST /hubs/v1/forecasts            {month, variant, quantity}
+//	GET  /hubs/v1/forecasts            the caller's forecasts
+//	POST /hubs/v1/orders               {id, region, tranche, lines: [{variant, quantity}]}
+//	GET  /hubs/v1/orders               the caller's orders with the hubs delivered
+//	GET  /hubs/v1/orders/{id}          one
+//	GET  /hubs/v1/hubs                 the hubs the caller received, installed or removed
+//	POST /hubs/v1/hubs/{id}/removal    {reason, replacement_variant, csp_requested, refresh_programme}
+//	GET  /hubs/v1/charges?month=YYYY-MM  the caller's part of the month's charges
+//
+// The DCC records deliveries on the admin listener:
+//
+//	POST /hubs/orders/{id}/delivery    {hubs: [{id, variant}]}
+//	GET  /hubs/charges?month=YYYY-MM   every party's charges
+const HubsAPIPrefix = "/hubs/v1/"
+
+// newHubs builds the Communications Hubs service over the raw store, or
+// returns nil if the store keeps no hub records.
+func newHubs(raw store.Store, cfg Config, g *gateway.Gateway, rp *reports.Reports) (*hubsvc.Service, error) {
+	st, ok := raw.(hubsvc.Store)
+	if !ok {
+		return nil, nil
+	}
+	return hubsvc.New(hubsvc.Config{Store: st, Spec: cfg.Spec, Clock: g, Enrolled: rp.CountEnrolled, Emulate: g.Emulate})
+}
+
+func hubsReply(w http.ResponseWriter, v any, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		status := http.StatusInternalServerError
+		var he *hubsvc.Error
+		if errors.As(err, &he) {
+			switch he.Code {
+			case hubsvc.CodeNotFound:
+				status = http.StatusNotFound
+			case hubsvc.CodeNotPermitted:
+				status = http.StatusForbidden
+			case hubsvc.CodeConflict:
+				status = http.StatusConflict
+			default:
+				status = http.StatusUnprocessableEntity
+			}
+		}
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func hubsDecode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		http.Error(w, `{"error":"bad JSON"}`, http.StatusBadRequest)
+		return false
+	}
+	return true
+}
+
+func hubsMonth(w http.ResponseWriter, r *http.Request) (hubs.Month, bool) {
+	m, err := hubs.ParseMonth(r.URL.Query().Get("month"))
+	if err != nil {
+		http.Error(w, `{"error":"month=YYYY-MM is required"}`, http.StatusBadRequest)
+		return m, false
+	}
+	return m, true
+}
+
+// hubsAPI is the users' Communications Hubs API (HubsAPIPrefix).
+func (s *Server) hubsAPI() http.Handler {
+	mux := http.NewServeMux()
+	p := HubsAPIPrefix
+	user := func(h func(w http.ResponseWriter, r *http.Request, caller string)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			c, ok := api.CallerFrom(r.Context())
+			if !ok || c.UserID == "" {
+				http.Error(w, `{"error":"a DCC User's client certificate is required"}`, http.StatusUnauthorized)
+				return
+			}
+			if s.Hubs == nil {
+				http.Error(w, `{"error":"this gateway's store keeps no Communications Hub records"}`, http.StatusNotImplemented)
+				return
+			}
+			h(w, r, c.UserID)
+		}
+	}
+	mux.HandleFunc("POST "+p+"forecasts", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		var in struct {
+			Month    string `json:"month"`
+			Variant  string `json:"variant"`
+			Quantity int    `json:"quantity"`
+		}
+		if hubsDecode(w, r, &in) {
+			f, err := s.Hubs.Forecast(r.Context(), caller, store.HubForecast{Month: in.Month, Variant: in.Variant, Quantity: in.Quantity})
+			hubsReply(w, f, err)
+		}
+	}))
+	mux.HandleFunc("GET "+p+"forecasts", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		fs, err := s.Hubs.Forecasts(r.Context(), caller)
+		hubsReply(w, fs, err)
+	}))
+	mux.HandleFunc("POST "+p+"orders", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		var in struct {
+			ID      string               `json:"id"`
+			Region  string               `json:"region"`
+			Tranche string               `json:"tranche"`
+			Lines   []store.HubOrderLine `json:"lines"`
+		}
+		if hubsDecode(w, r, &in) {
+			o, err := s.Hubs.Order(r.Context(), caller, hubsvc.OrderInput{ID: in.ID, Region: in.Region, Tranche: in.Tranche, Lines: in.Lines})
+			hubsReply(w, o, err)
+		}
+	}))
+	mux.HandleFunc("GET "+p+"orders", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		os, err := s.Hubs.Orders(r.Context(), caller)
+		hubsReply(w, os, err)
+	}))
+	mux.HandleFunc("GET "+p+"orders/{id}", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		o, err := s.Hubs.GetOrder(r.Context(), caller, r.PathValue("id"))
+		hubsReply(w, o, err)
+	}))
+	mux.HandleFunc("GET "+p+"hubs", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		hs, err := s.Hubs.Hubs(r.Context(), caller)
+		hubsReply(w, hs, err)
+	}))
+	mux.HandleFunc("POST "+p+"hubs/{id}/removal", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		var in struct {
+			Reason             string `json:"reason"`
+			ReplacementVariant string `json:"replacement_variant"`
+			CSPRequested       bool   `json:"csp_requested"`
+			RefreshProgramme   string `json:"refresh_programme"`
+		}
+		if hubsDecode(w, r, &in) {
+			h, err := s.Hubs.Remove(r.Context(), caller, r.PathValue("id"), hubsvc.RemovalInput{Reason: in.Reason,
+				ReplacementVariant: in.ReplacementVariant, CSPRequested: in.CSPRequested, RefreshProgramme: in.RefreshProgramme})
+			hubsReply(w, h, err)
+		}
+	}))
+	mux.HandleFunc("GET "+p+"charges", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+		if m, ok := hubsMonth(w, r); ok {
+			st, err := s.Hubs.Charges(r.Context(), caller, m)
+			hubsReply(w, st, err)
+		}
+	}))
+	return mux
+}
+
+// mountHubsAdmin adds the DCC's side of the hubs to the admin listener.
+func (s *Server) mountHubsAdmin(mux *http.ServeMux) {
+	ready := func(w http.ResponseWriter) bool {
+		if s.Hubs == nil {
+			http.Error(w, `{"error":"this gateway's store keeps no Communications Hub records"}`, http.StatusNotImplemented)
+			return false
+		}
+		return true
+	}
+	mux.HandleFunc("POST /hubs/orders/{id}/delivery", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Hubs []hubsvc.DeliveredHub `json:"hubs"`
+		}
+		if ready(w) && hubsDecode(w, r, &in) {
+			o, err := s.Hubs.Deliver(r.Context(), r.PathValue("id"), in.Hubs)
+			hubsReply(w, o, err)
+		}
+	})
+	mux.HandleFunc("GET /hubs/charges", func(w http.ResponseWriter, r *http.Request) {
+		if !ready(w) {
+			return
+		}
+		if m, ok := hubsMonth(w, r); ok {
+			st, err := s.Hubs.Statement(r.Context(), m)
+			hubsReply(w, st, err)
+		}
+	})
+}
