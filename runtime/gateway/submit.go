@@ -281,8 +281,10 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 			return nil, err
 		default:
 			f.Device = engine.Device{Known: true, Type: d.Type, Status: d.Status}
-			if err := g.commissioningFacts(ctx, d, &f.Device); err != nil {
-				return nil, err
+			if g.commissions(req.Service) {
+				if err := g.commissioningFacts(ctx, d, &f.Device); err != nil {
+					return nil, err
+				}
 			}
 			at := now
 			if !req.ExecuteAt.IsZero() {
@@ -319,6 +321,17 @@ func (g *Gateway) anomalyRule(key, ref, role string) (AnomalyRule, bool) {
 		}
 	}
 	return AnomalyRule{}, false
+}
+
+// commissions reports whether a row of the service ref commissions a
+// device: only those need the facts of para 187 (three more reads).
+func (g *Gateway) commissions(ref string) bool {
+	for _, s := range g.sp().ServicesByRef(ref) {
+		if s.Commissions {
+			return true
+		}
+	}
+	return false
 }
 
 // commissioningFacts fills what para 187 asks about a device's hub, meter
