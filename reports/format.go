@@ -26,12 +26,21 @@ func num(f float64) string { return strconv.FormatFloat(f, 'g', 10, 64) }
 func (p *PerformanceReport) WriteText(w io.Writer) error {
 	mo, _ := ParseMonth(p.Month)
 	fmt.Fprintf(w, "Code Performance Measures, %s (%s)\n", mo.Label(), p.Clause)
-	fmt.Fprintf(w, "made %s; counted: responses and alerts due from %s to %s\n",
+	fmt.Fprintf(w, "made %s; counted: responses, alerts and incident resolutions due from %s to %s\n",
 		p.GeneratedAt.Format(time.RFC3339), p.From.Format(time.RFC3339), p.To.Format(time.RFC3339))
 	for _, m := range p.Measures {
 		fmt.Fprintf(w, "\nMeasure %d: %s\n", m.Number, m.Name)
 		if !m.Measured {
 			fmt.Fprintf(w, "  target %s%%, minimum %s%%\n  %s (%s)\n", num(m.Target), num(m.Minimum), m.Requirement, m.Clause)
+			continue
+		}
+		if m.Incidents {
+			fmt.Fprintf(w, "  %s (%d of %d incidents resolved within the Target Resolution Time)   target %s%%   minimum %s%%\n",
+				pctText(m.Percent), m.Within, m.Total, num(m.Target), num(m.Minimum))
+			fmt.Fprintf(w, "  %s (%s)\n", m.Requirement, m.Clause)
+			if m.Undelivered+m.NotYetDue > 0 {
+				fmt.Fprintf(w, "  %d due and not resolved (late); %d not yet due\n", m.Undelivered, m.NotYetDue)
+			}
 			continue
 		}
 		fmt.Fprintf(w, "  %s (%d of %d within the Target Response Time)   target %s%%   minimum %s%%\n",

@@ -1,5 +1,7 @@
 // Package reports is how the gateway measures itself against the code: the
-// Code Performance Measures of para 259-262 over a month (performance.go),
+// Code Performance Measures of para 259-262 over a month (performance.go;
+// measures 4 and 5 from the Incident Management Log's resolution times,
+// package incidents),
 // and managing demand of para 267-273 (demand.go): users' six-month
 // forecasts, the Monthly Service Metrics of Table 5.3 (CEL from the spec,
 // compiled once), the report of usage at or above 110% of forecast or
@@ -23,6 +25,7 @@ import (
 	"github.com/google/cel-go/cel"
 
 	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/incidents"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec"
 )
@@ -55,6 +58,10 @@ type Reports struct {
 	clk clock.Clock
 	// thresholds are Table 5.3's rows with their compiled formulas.
 	thresholds []threshold
+	// incidents is the Incident Management Log over the same store, made
+	// on first use (nil where the store keeps no incidents): measures 4
+	// and 5.
+	incidents func() (*incidents.Log, error)
 }
 
 type threshold struct {
@@ -74,7 +81,13 @@ func New(st store.Store, sp *spec.Spec, clk clock.Clock) (*Reports, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reports{st: st, rep: rep, sp: sp, clk: clk, thresholds: ths}, nil
+	r := &Reports{st: st, rep: rep, sp: sp, clk: clk, thresholds: ths}
+	if ist, ok := st.(incidents.Store); ok {
+		r.incidents = sync.OnceValues(func() (*incidents.Log, error) {
+			return incidents.New(context.Background(), ist, sp, clk, nil)
+		})
+	}
+	return r, nil
 }
 
 // The variables of Table 5.3's formulas (spec/thresholds.cue).

@@ -95,7 +95,7 @@ func TestRegistrationAndReportCommands(t *testing.T) {
 	cmd(exitFail, append([]string{"report", "forecast", "--user", sup, "4.1:2026-03=100"}, at("2026-03-02T10:00:00Z")...)...)
 	cmd(exitUsage, "report", "forecast", "--user", sup, "4.1-2026-04")
 	out = cmd(exitOK, append([]string{"report", "performance", "--month", "2026-03"}, at("2026-04-01T10:00:00Z")...)...)
-	if !strings.Contains(out, "Code Performance Measures, March 2026") || !strings.Contains(out, "not yet measured") {
+	if !strings.Contains(out, "Code Performance Measures, March 2026") || !strings.Contains(out, "Measure 4:") || strings.Contains(out, "not yet measured") {
 		t.Fatalf("performance: %s", out)
 	}
 	out = cmd(exitOK, append([]string{"report", "demand", "--month", "2026-04", "--format", "csv"}, at("2026-05-01T10:00:00Z")...)...)

@@ -218,7 +218,7 @@ func TestReportService(t *testing.T) {
 		t.Fatalf("an RDP reading reports: %v", err)
 	}
 	p, err := supR.GetPerformanceReport(ctx, connect.NewRequest(&dccgatev1.GetPerformanceReportRequest{Month: "2026-03"}))
-	if err != nil || len(p.Msg.GetMeasures()) != 5 || p.Msg.GetMeasures()[0].GetResult() != reports.ResultNoData || p.Msg.GetMeasures()[4].GetResult() != reports.ResultNotMeasured {
+	if err != nil || len(p.Msg.GetMeasures()) != 5 || p.Msg.GetMeasures()[0].GetResult() != reports.ResultNoData || p.Msg.GetMeasures()[4].GetResult() != reports.ResultNoData {
 		t.Fatalf("%v %v", p, err)
 	}
 	if _, err := supR.GetPerformanceReport(ctx, connect.NewRequest(&dccgatev1.GetPerformanceReportRequest{Month: "March"})); connect.CodeOf(err) != connect.CodeInvalidArgument {
