@@ -200,15 +200,13 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	}
 	caller := r.Originator
 	if cv.Signed {
-		if cv.Delivery != "wan" {
-			return nil, &refusal{http.StatusNotImplemented, string(dcc.ReasonMalformed), duis.CodeCommandVariant,
-				"dccgate executes a Signed Pre-Command over the SMWAN only (CV 5): local delivery of a signed Pre-Command is not implemented"}
-		}
+		// CV 5, 6, 7: the signed Pre-Command goes over the SMWAN, back to
+		// the user for local delivery (the Command in the result), or both.
 		pc, sig, err := precommand.SplitSigned(r.SignedPreCommand)
 		if err != nil {
 			return nil, &refusal{http.StatusBadRequest, string(dcc.ReasonMalformed), duis.CodeStructure, err.Error()}
 		}
-		rec, err := s.G.SubmitSigned(ctx, caller, gatewayID(r, ""), pc, sig)
+		rec, err := s.G.SubmitSignedFor(ctx, caller, gatewayID(r, ""), pc, sig, cv.Delivery)
 		if err != nil {
 			return nil, gatewayErr(err)
 		}

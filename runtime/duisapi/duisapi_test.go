@@ -218,8 +218,8 @@ func TestCommandVariantsAndEndpoints(t *testing.T) {
 		{"CV 8 to serviceS", "serviceS", request(fmt.Sprintf("%s:%s:%d", supplier, dccID, 17), "8", "8.2", "", `<sr:ReadInventory/>`), "E13", "MALFORMED", 200},
 		{"CV 2 to serviceS", "serviceS", request(id(18), "2", "4.1.1", "", read411), "E13", "MALFORMED", 200},
 		{"critical service as CV 1", "serviceS", request(id(19), "1", "7.1", "", `<sr:EnableSupply/>`), "E12", "MALFORMED", 200},
-		{"CV 6: signed, local", "serviceD", request(id(20), "6", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>AQ==</sr:GBCSPayload></sr:SignedPreCommand>`), "", "MALFORMED", 501},
-		{"CV 7: signed, both", "serviceS", request(id(21), "7", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>AQ==</sr:GBCSPayload></sr:SignedPreCommand>`), "", "MALFORMED", 501},
+		{"CV 6 to serviceS", "serviceS", request(id(20), "6", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>AQ==</sr:GBCSPayload></sr:SignedPreCommand>`), "E13", "MALFORMED", 200},
+		{"CV 7 to serviceD", "serviceD", request(id(21), "7", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>AQ==</sr:GBCSPayload></sr:SignedPreCommand>`), "E13", "MALFORMED", 200},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -248,11 +248,6 @@ func TestCommandVariantsAndEndpoints(t *testing.T) {
 
 func TestCriticalRoundTrip(t *testing.T) {
 	e := newEnv(t)
-	id := fmt.Sprintf("%s:%s:%d", supplier, esme, 100)
-	a := e.post(t, "serviceT", supplier, request(id, "4", "7.1", "", `<sr:EnableSupply/>`))
-	if a.resp == nil || a.resp.ResponseCode != "I0" || len(a.resp.PreCommand) == 0 {
-		t.Fatalf("transform: %d %s", a.status, a.body)
-	}
 	keyPEM, err := os.ReadFile(filepath.Join(e.srv.PKI.Dir, "users", supplier+"-key.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -262,21 +257,45 @@ func TestCriticalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signedPC, err := precommand.Sign(a.resp.PreCommand, k.(*ecdsa.PrivateKey))
-	if err != nil {
-		t.Fatal(err)
+	// The signed Pre-Command goes over the SMWAN (CV 5), back to the user
+	// as a Command for Local Delivery (CV 6), or both (CV 7).
+	var signedPC []byte
+	for i, tc := range []struct {
+		cv, endpoint, delivery string
+		local                  bool
+	}{
+		{"5", "serviceS", "wan", false},
+		{"6", "serviceD", "local", true},
+		{"7", "serviceS", "both", true},
+	} {
+		id := fmt.Sprintf("%s:%s:%d", supplier, esme, 100+i)
+		a := e.post(t, "serviceT", supplier, request(id, "4", "7.1", "", `<sr:EnableSupply/>`))
+		if a.resp == nil || a.resp.ResponseCode != "I0" || len(a.resp.PreCommand) == 0 {
+			t.Fatalf("transform: %d %s", a.status, a.body)
+		}
+		if signedPC, err = precommand.Sign(a.resp.PreCommand, k.(*ecdsa.PrivateKey)); err != nil {
+			t.Fatal(err)
+		}
+		body := `<sr:SignedPreCommand><sr:GBCSPayload>` + duis.EncodeBase64(signedPC) + `</sr:GBCSPayload></sr:SignedPreCommand>`
+		a = e.post(t, tc.endpoint, supplier, request(id, tc.cv, "7.1", "", body))
+		if a.resp == nil || a.resp.ResponseCode != "I99" && a.resp.ResponseCode != "I0" {
+			t.Fatalf("CV %s: %d %s", tc.cv, a.status, a.body)
+		}
+		e.srv.G.WaitIdle(t.Context())
+		r, err := e.srv.Store.GetRequest(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State != "accepted" || strings.Contains(string(r.Response), "local_command") != tc.local {
+			t.Fatalf("CV %s: %s %s, response %s", tc.cv, r.State, r.Message, r.Response)
+		}
+		if r.Delivery != tc.delivery {
+			t.Fatalf("CV %s: delivery %s, want %s", tc.cv, r.Delivery, tc.delivery)
+		}
 	}
-	body := `<sr:SignedPreCommand><sr:GBCSPayload>` + duis.EncodeBase64(signedPC) + `</sr:GBCSPayload></sr:SignedPreCommand>`
-	a = e.post(t, "serviceS", supplier, request(id, "5", "7.1", "", body))
-	if a.resp == nil || a.resp.ResponseCode != "I99" {
-		t.Fatalf("CV 5: %d %s", a.status, a.body)
-	}
-	if st := e.state(t, id); st != "accepted" {
-		t.Fatalf("state %s after the signed Pre-Command", st)
-	}
+	id2 := fmt.Sprintf("%s:%s:%d", supplier, esme, 110)
 	// A tampered Signed Pre-Command is refused.
-	id2 := fmt.Sprintf("%s:%s:%d", supplier, esme, 101)
-	a = e.post(t, "serviceT", supplier, request(id2, "4", "7.1", "", `<sr:EnableSupply/>`))
+	a := e.post(t, "serviceT", supplier, request(id2, "4", "7.1", "", `<sr:EnableSupply/>`))
 	bad := append([]byte{}, signedPC...)
 	bad[len(bad)-1] ^= 1
 	a = e.post(t, "serviceS", supplier, request(id2, "5", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>`+duis.EncodeBase64(bad)+`</sr:GBCSPayload></sr:SignedPreCommand>`))

@@ -34,6 +34,18 @@ func (g *Gateway) PreCommand(r store.Request) ([]byte, error) {
 // verified against the user's certificate, the request goes on to be
 // executed; a signature that does not verify refuses it.
 func (g *Gateway) SubmitSigned(ctx context.Context, caller, requestID string, signed, signature []byte) (store.Request, error) {
+	return g.SubmitSignedFor(ctx, caller, requestID, signed, signature, "")
+}
+
+// SubmitSignedFor is SubmitSigned where the user chooses, with the signed
+// Pre-Command, how the Command is delivered (DUIS command variants 5, 6
+// and 7: over the SMWAN, locally, or both); "" keeps the request's own.
+func (g *Gateway) SubmitSignedFor(ctx context.Context, caller, requestID string, signed, signature []byte, delivery string) (store.Request, error) {
+	switch delivery {
+	case "", "wan", "local", "both":
+	default:
+		return store.Request{}, errf("unknown delivery %q", delivery)
+	}
 	r, err := g.st.GetRequest(ctx, requestID)
 	if err != nil {
 		return store.Request{}, err
@@ -80,6 +92,9 @@ func (g *Gateway) SubmitSigned(ctx context.Context, caller, requestID string, si
 		at := r
 		at.ReceivedAt = g.clk.Now()
 		r.DueAt = g.dueAt(svc, at)
+	}
+	if delivery != "" {
+		r.Delivery = delivery
 	}
 	r.State = StateAcknowledged
 	if r.Category == "future_dated" && r.ExecuteAt.After(g.clk.Now()) {
