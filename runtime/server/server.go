@@ -301,6 +301,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	if hubSvc != nil && sm.SSI != nil {
+		sm.SSI.SetHubs(hubSvc)
+	}
 	g.SetObserver(m)
 	m.WatchWork(metrics.WorkSource{Store: raw, Now: g.Now, Stats: g.Stats})
 	if err := g.Start(context.WithoutCancel(ctx)); err != nil {

@@ -46,6 +46,8 @@ func (s *SSI) routes() {
 	m.HandleFunc("POST "+Prefix+"feedback", s.authed(s.feedback))
 	m.HandleFunc("GET "+Prefix+"service", s.authed(s.service))
 	m.HandleFunc("GET "+Prefix+"forecasts", s.authed(s.forecasts))
+	m.HandleFunc("GET "+Prefix+"hubs", s.authed(s.hubList))
+	m.HandleFunc("GET "+Prefix+"hubs/orders/{id}", s.authed(s.hubOrder))
 	s.mux = m
 }
 
@@ -651,8 +653,8 @@ func formatDur(d time.Duration) string {
 	return (d.Round(time.Second)).String()
 }
 
-// forecasts shows the demand forecasts the user filed (para 271) for a
-// supplier; hub forecasts and orders are not held by the gateway yet.
+// forecasts shows the demand forecasts the user filed (para 271); hub
+// forecasts and orders are on the hubs page.
 func (s *SSI) forecasts(w http.ResponseWriter, r *http.Request, sess *session) {
 	var fs []store.Forecast
 	if s.cfg.Forecasts != nil {

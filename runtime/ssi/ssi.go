@@ -68,6 +68,8 @@ type Config struct {
 	Portfolio Portfolio
 	// Forecasts, if set, lists the user's demand forecasts (para 271).
 	Forecasts func(ctx context.Context, userID string) ([]store.Forecast, error)
+	// Hubs, if set, is the user's Communications Hubs (or SetHubs).
+	Hubs Hubs
 	// MaxSessions overrides the spec's max_sessions_per_user when > 0.
 	MaxSessions int
 	Logger      *slog.Logger
