@@ -110,7 +110,14 @@ type RequestFilter struct {
 	States    []string
 	After     string    // requests sequenced after this request ID
 	DueBefore time.Time // ExecuteAt <= DueBefore (for pending work)
-	Limit     int
+	// ReceivedFrom <= ReceivedAt < ReceivedBefore; a zero bound does not
+	// bound (a user's history by period).
+	ReceivedFrom, ReceivedBefore time.Time
+	// Newest lists the latest received first (not with DueBefore).
+	Newest bool
+	Limit  int
+	// Offset skips that many of the requests matched (pages of a history).
+	Offset int
 }
 
 // Schedule is a recurring service a user created with 5.1 (note 404).

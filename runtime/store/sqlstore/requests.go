@@ -107,6 +107,23 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]stor
 		}
 	}
 	order := " ORDER BY received_at, id"
+	if f.Newest {
+		order = " ORDER BY received_at DESC, id DESC"
+	}
+	for _, b := range []struct {
+		op string
+		at time.Time
+	}{{">=", f.ReceivedFrom}, {"<", f.ReceivedBefore}} {
+		if b.at.IsZero() {
+			continue
+		}
+		at, err := encTime(b.at)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, "received_at "+b.op+" ?")
+		args = append(args, at)
+	}
 	if !f.DueBefore.IsZero() {
 		due, err := encTime(f.DueBefore)
 		if err != nil {
@@ -121,9 +138,19 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]stor
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	q += order
-	if f.Limit > 0 {
+	switch {
+	case f.Limit > 0:
 		q += " LIMIT ?"
 		args = append(args, f.Limit)
+	case f.Offset > 0:
+		q += " LIMIT -1" // SQLite needs a LIMIT before OFFSET
+		if s.d.Numbered {
+			q = strings.TrimSuffix(q, " LIMIT -1") + " LIMIT ALL"
+		}
+	}
+	if f.Offset > 0 {
+		q += " OFFSET ?"
+		args = append(args, f.Offset)
 	}
 	rows, err := s.rdb.QueryContext(ctx, s.q(q), args...)
 	if err != nil {

@@ -663,6 +663,11 @@ func testListRequests(t *testing.T, open func(*testing.T) store.Store) {
 		{"DueBefore and Limit: most urgent", store.RequestFilter{DueBefore: hours(100), Limit: 2}, []string{"b1", "a2"}},
 		{"everything together", store.RequestFilter{UserID: "A", DeviceID: "d1", States: []string{"held"}, After: "a1", DueBefore: hours(40), Limit: 5}, []string{"a3"}},
 		{"no match", store.RequestFilter{UserID: "C"}, []string{}},
+		{"received in [2h, 5h)", store.RequestFilter{ReceivedFrom: hours(2), ReceivedBefore: hours(5)}, []string{"a2", "b1", "b2"}},
+		{"received from 5h", store.RequestFilter{ReceivedFrom: hours(5)}, []string{"a3", "b3"}},
+		{"Newest", store.RequestFilter{UserID: "A", Newest: true}, []string{"a3", "a2", "a1"}},
+		{"a page: Newest, Offset, Limit", store.RequestFilter{Newest: true, Offset: 1, Limit: 2}, []string{"a3", "b2"}},
+		{"Offset alone", store.RequestFilter{Offset: 4}, []string{"a3", "b3"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
