@@ -1,0 +1,128 @@
+package hubsvc_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/hubs"
+	"github.com/dccgate/dccgate/runtime/hubsvc"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/runtime/store/sqlite"
+	"github.com/dccgate/dccgate/spec"
+)
+
+const (
+	alpha, beta, gamma = "00-00-00-00-00-00-0A-01", "00-00-00-00-00-00-0B-01", "00-00-00-00-00-00-0C-01"
+	hub, esme          = "00-DB-00-00-01-00-C0-01", "00-DB-00-00-01-00-E0-01"
+)
+
+// TestLifecycleFromInventory: a hub's installation and commissioning are
+// read from its CHF's inventory status, dated by the status change; its
+// installer is the Supplier the Registration Data names for a meter on
+// it (beta here, not alpha that received it), who may then see and
+// remove it; a Supplier it does not concern may not.
+func TestLifecycleFromInventory(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	sp := spec.MustDefault()
+	svc, err := hubsvc.New(hubsvc.Config{Store: st, Spec: sp, Clock: v,
+		Enrolled: func(context.Context, time.Time) (map[string]int, error) { return map[string]int{beta: 1}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []store.User{{ID: alpha, Role: "EIS"}, {ID: beta, Role: "EIS"}, {ID: gamma, Role: "EIS"}} {
+		if err := st.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Order(ctx, alpha, hubsvc.OrderInput{ID: "O-1", Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Deliver(ctx, "O-1", []hubsvc.DeliveredHub{{ID: hub, Variant: "single_band"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The meter installed on the hub is beta's.
+	if err := st.PutRegistration(ctx, store.Registration{MPxN: "1900000000001", Fuel: "electricity", ImportSupplier: beta}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutDevice(ctx, store.Device{ID: esme, Type: "ESME", Status: "pending", MPxN: "1900000000001", CHF: hub, UpdatedAt: v.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	inst, comm := time.Date(2026, 1, 7, 10, 0, 0, 0, time.UTC), time.Date(2026, 2, 2, 11, 0, 0, 0, time.UTC)
+	lc := sp.Hubs.Lifecycle
+	steps := []struct {
+		note             string
+		from, to         string
+		at               time.Time
+		wantInst, wantCo time.Time
+	}{
+		{"still pending", "", "", time.Time{}, time.Time{}, time.Time{}},
+		{"installed, not commissioned", lc["delivered"], lc["installed"], inst, inst, time.Time{}},
+		{"commissioned on joining the SMWAN", lc["installed"], lc["commissioned"], comm, inst, comm},
+	}
+	for _, tc := range steps {
+		t.Run(tc.note, func(t *testing.T) {
+			if tc.to != "" {
+				v.Advance(tc.at.Sub(v.Now()))
+				if err := st.SetDeviceStatus(ctx, hub, tc.from, tc.to, v.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hs, err := svc.Hubs(ctx, alpha)
+			if err != nil || len(hs) != 1 {
+				t.Fatalf("alpha's hubs %+v %v", hs, err)
+			}
+			h := hs[0]
+			if !h.InstalledAt.Equal(tc.wantInst) || !h.CommissionedAt.Equal(tc.wantCo) {
+				t.Fatalf("installed %s commissioned %s, want %s %s", h.InstalledAt, h.CommissionedAt, tc.wantInst, tc.wantCo)
+			}
+			if !tc.wantInst.IsZero() && h.Installer != beta {
+				t.Fatalf("installer %q, want beta", h.Installer)
+			}
+		})
+	}
+	if hs, _ := svc.Hubs(ctx, beta); len(hs) != 1 {
+		t.Fatalf("the installer's hubs: %+v", hs)
+	}
+	if _, err := svc.Remove(ctx, gamma, hub, hubsvc.RemovalInput{Reason: "no_fault_found"}); !errors.Is(err, &hubsvc.Error{Code: hubsvc.CodeNotFound}) {
+		t.Fatalf("removal by a Supplier the hub does not concern: %v", err)
+	}
+	v.Advance(24 * time.Hour)
+	h, err := svc.Remove(ctx, beta, hub, hubsvc.RemovalInput{Reason: "no_fault_found"})
+	if err != nil || h.RemovedBy != beta || !h.RemovedAt.Equal(v.Now()) {
+		t.Fatalf("removal by the installer: %+v %v", h, err)
+	}
+	if d, _ := st.GetDevice(ctx, hub); d.Status != lc["removed"] {
+		t.Fatalf("CHF after removal: %+v", d)
+	}
+	// A removed hub keeps the dates it had.
+	if hs, _ := svc.Hubs(ctx, alpha); !hs[0].CommissionedAt.Equal(comm) {
+		t.Fatalf("after removal %+v", hs[0])
+	}
+	// February, not ended: provisional, with beta's removal decided by the
+	// policy (no fault found: 80% of the remaining cost to beta).
+	m := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	full, err := svc.Statement(ctx, hubsMonth(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !full.Provisional || len(full.Removals) != 1 || full.Removals[0].Supplier != beta || full.Removals[0].Category != "no_fault_found" {
+		t.Fatalf("February: provisional %v, removals %+v", full.Provisional, full.Removals)
+	}
+	// 5555p over 120 months, January's 47p charged: 5508p remain, 80% =
+	// 4406.4, rounded down to 4406p.
+	if r := full.Removals[0]; r.Remaining != 5508 || r.Recovered != 4406 {
+		t.Fatalf("removal %+v", r)
+	}
+}
+
+func hubsMonth(t time.Time) hubs.Month { return hubs.MonthOf(t) }
