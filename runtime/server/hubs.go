@@ -47,7 +47,13 @@ func hubsReply(w http.ResponseWriter, v any, err error) {
 	if err != nil {
 		status := http.StatusInternalServerError
 		var he *hubsvc.Error
-		if errors.As(err, &he) {
+		var es hubs.ErrorSet
+		switch {
+		case errors.Is(err, hubs.ErrNoWeight), errors.As(err, &es):
+			// The records do not make a statement yet (no enrolled
+			// system to smear by, an inconsistent world).
+			status = http.StatusUnprocessableEntity
+		case errors.As(err, &he):
 			switch he.Code {
 			case hubsvc.CodeNotFound:
 				status = http.StatusNotFound
