@@ -16,8 +16,7 @@ const dateLayout = "2006-01-02"
 // the forecasts, the orders with their deliveries, the installations and
 // commissionings read from the inventory, the removals, and for each month
 // from the first delivery to the current one the Smart Metering Systems
-// Enrolled per Supplier (marketDay). Unpaid invoices are not recorded by
-// the gateway, so the world has none.
+// Enrolled per Supplier (marketDay), and the invoices parties did not pay.
 func (s *Service) World(ctx context.Context) (*hubs.World, error) {
 	if err := s.Sync(ctx); err != nil {
 		return nil, err
@@ -35,7 +34,14 @@ func (s *Service) World(ctx context.Context) (*hubs.World, error) {
 	if err != nil {
 		return nil, err
 	}
+	ds, err := st.HubDefaults(ctx)
+	if err != nil {
+		return nil, err
+	}
 	w := &hubs.World{}
+	for _, d := range ds {
+		w.Defaults = append(w.Defaults, hubs.Default{Party: d.Party, Month: d.Month, Invoice: d.Invoice})
+	}
 	for _, f := range fs {
 		w.Forecasts = append(w.Forecasts, hubs.Forecast{Supplier: f.Supplier, Month: f.Month, Variant: f.Variant, Quantity: f.Quantity})
 	}

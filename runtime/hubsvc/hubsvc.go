@@ -458,3 +458,28 @@ func (s *Service) Remove(ctx context.Context, caller, id string, in RemovalInput
 	}
 	return s.cfg.Store.GetHub(ctx, id)
 }
+
+// RecordUnpaid records that a party did not pay its invoice of a month
+// that has ended (a Communications Hub Finance Acceleration Event, K9.7):
+// the finance invoice is drawn from the float that month, and either
+// invoice's bad debt is socialised across the other users the next month
+// (para 300-303, 369), as the hubs policy says.
+func (s *Service) RecordUnpaid(ctx context.Context, party, month, invoice string) (store.HubDefault, error) {
+	d := store.HubDefault{Party: party, Month: month, Invoice: invoice, RecordedAt: s.now()}
+	m, err := hubs.ParseMonth(month)
+	if err != nil {
+		return d, errf(CodeInvalid, "%v", err)
+	}
+	if s.now().Before(m.End()) {
+		return d, errf(CodeInvalid, "%s has not ended: its invoices are not issued yet (para 364)", month)
+	}
+	if inv, ok := s.cfg.Spec.Hubs.Invoices[invoice]; !ok || inv.BadDebtKind == "" {
+		return d, errf(CodeInvalid, "invoice %q is not one a party pays", invoice)
+	}
+	if _, err := s.cfg.Store.GetUser(ctx, party); errors.Is(err, store.ErrNotFound) {
+		return d, errf(CodeNotFound, "no user %s", party)
+	} else if err != nil {
+		return d, err
+	}
+	return d, s.cfg.Store.PutHubDefault(ctx, d)
+}

@@ -29,6 +29,7 @@ import (
 // The DCC records deliveries on the admin listener:
 //
 //	POST /hubs/orders/{id}/delivery    {hubs: [{id, variant}]}
+//	POST /hubs/defaults                {party, month, invoice}: an invoice not paid
 //	GET  /hubs/charges?month=YYYY-MM   every party's charges
 const HubsAPIPrefix = "/hubs/v1/"
 
@@ -186,6 +187,17 @@ func (s *Server) mountHubsAdmin(mux *http.ServeMux) {
 		if ready(w) && hubsDecode(w, r, &in) {
 			o, err := s.Hubs.Deliver(r.Context(), r.PathValue("id"), in.Hubs)
 			hubsReply(w, o, err)
+		}
+	})
+	mux.HandleFunc("POST /hubs/defaults", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Party   string `json:"party"`
+			Month   string `json:"month"`
+			Invoice string `json:"invoice"`
+		}
+		if ready(w) && hubsDecode(w, r, &in) {
+			d, err := s.Hubs.RecordUnpaid(r.Context(), in.Party, in.Month, in.Invoice)
+			hubsReply(w, d, err)
 		}
 	})
 	mux.HandleFunc("GET /hubs/charges", func(w http.ResponseWriter, r *http.Request) {

@@ -339,6 +339,40 @@ func TestHubsThroughGateway(t *testing.T) {
 	if code := call(t, a, "GET", api("charges"), "", nil); code != http.StatusBadRequest {
 		t.Fatalf("charges without a month: %d", code)
 	}
+
+	// Alpha does not pay its January finance invoice: 16 + 850 + 4444 +
+	// 413 = 5723p. The float (423p) is drawn in January; in February the
+	// debt is shared by the other users' January finance charges before
+	// the float (beta 63, alphaGas 31, alphaExport 31; 125): beta
+	// 5723x63/125 = 2884.39, the others 1419.30 -> floors 2884, 1419,
+	// 1419 = 5722, the penny left to beta (.39): 2885.
+	unpaid := []struct {
+		note, body string
+		want       int
+	}{
+		{"a month not ended", `{"party":"` + alpha + `","month":"2026-03","invoice":"finance"}`, http.StatusUnprocessableEntity},
+		{"the CSP's statement", `{"party":"` + alpha + `","month":"2026-01","invoice":"csp"}`, http.StatusUnprocessableEntity},
+		{"alpha's January finance invoice", `{"party":"` + alpha + `","month":"2026-01","invoice":"finance"}`, http.StatusOK},
+	}
+	for _, tc := range unpaid {
+		t.Run("unpaid "+tc.note, func(t *testing.T) {
+			if code := call(t, http.DefaultClient, "POST", admin("/hubs/defaults"), tc.body, nil); code != tc.want {
+				t.Fatalf("%d, want %d", code, tc.want)
+			}
+		})
+	}
+	if code := call(t, http.DefaultClient, "GET", admin("/hubs/charges?month=2026-01"), "", &full); code != http.StatusOK {
+		t.Fatalf("the DCC's statement: %d", code)
+	}
+	if len(full.Defaults) != 1 || full.Defaults[0].Unpaid != 5723 || full.Defaults[0].FloatDraw != 423 || full.Float.Closing != 0 {
+		t.Fatalf("January's defaults %+v, float %+v", full.Defaults, full.Float)
+	}
+	if got := charges(t, b, "2026-02")["bad_debt"]; got.Amount != 2885 {
+		t.Fatalf("beta's share of alpha's bad debt: %+v, want 2885", got)
+	}
+	if _, ok := charges(t, a, "2026-02")["bad_debt"]; ok {
+		t.Fatal("alpha shares its own bad debt")
+	}
 }
 
 func dayOf(t time.Time) string {

@@ -7,8 +7,8 @@ import (
 
 // Hubs is the state of the Communications Hubs (chapter 7, para 287-356):
 // Suppliers' forecasts and orders, each order's delivery kept as a batch
-// (para 356) and each hub delivered with the dates of its life and its
-// removal. The charges are computed from these records (package hubs). The
+// (para 356), each hub delivered with the dates of its life and its
+// removal, and the invoices parties did not pay. The charges are computed from these records (package hubs). The
 // SQL backends implement it beside Store (assert with a type switch on the
 // store they opened); storetest.RunHubs tests it. The readings of Store's
 // contract apply.
@@ -49,6 +49,21 @@ type Hubs interface {
 	// one transaction. ErrNotFound if there is no such hub, ErrStale if it
 	// is removed already.
 	RemoveHub(ctx context.Context, id string, r Hub, chfStatus string) error
+
+	// PutHubDefault records that a party did not pay one of its invoices
+	// of a month (insert or replace).
+	PutHubDefault(ctx context.Context, d HubDefault) error
+	// HubDefaults lists the unpaid invoices by month, party then invoice.
+	HubDefaults(ctx context.Context) ([]HubDefault, error)
+}
+
+// HubDefault is a party's invoice of a month that it did not pay (a
+// Communications Hub Finance Acceleration Event, K9.7, para 369).
+type HubDefault struct {
+	Party      string
+	Month      string // YYYY-MM
+	Invoice    string // a key of spec hubs.invoices
+	RecordedAt time.Time
 }
 
 // HubForecast is a Supplier's forecast of the hubs of a HAN variant it

@@ -236,3 +236,31 @@ func (s *Store) RemoveHub(ctx context.Context, id string, r store.Hub, chfStatus
 		return err
 	})
 }
+
+// PutHubDefault implements store.Hubs.
+func (s *Store) PutHubDefault(ctx context.Context, d store.HubDefault) error {
+	at, err := encTime(d.RecordedAt)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `INSERT INTO hub_defaults (party, month, invoice, recorded_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (party, month, invoice) DO UPDATE SET recorded_at = excluded.recorded_at`, d.Party, d.Month, d.Invoice, at)
+		return err
+	})
+}
+
+// HubDefaults implements store.Hubs.
+func (s *Store) HubDefaults(ctx context.Context) ([]store.HubDefault, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT party, month, invoice, recorded_at FROM hub_defaults ORDER BY month, party, invoice`)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(row interface{ Scan(...any) error }) (store.HubDefault, error) {
+		var d store.HubDefault
+		var at int64
+		err := row.Scan(&d.Party, &d.Month, &d.Invoice, &at)
+		d.RecordedAt = decTime(at)
+		return d, err
+	})
+}

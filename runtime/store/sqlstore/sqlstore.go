@@ -272,7 +272,7 @@ func (s *Store) Reset(ctx context.Context) error {
 			"forecasts", "enrolment_counts", "enrolment_days", "refresh_requests", "registration_incidents",
 			"registration_files", "rdp_nominations", "rdps",
 			"incidents", "incident_events", "tickets", "maintenance_windows", "releases", "ssi_feedback",
-			"hub_forecasts", "hub_orders", "hubs"} {
+			"hub_forecasts", "hub_orders", "hubs", "hub_defaults"} {
 			if _, err := tx.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 				return err
 			}

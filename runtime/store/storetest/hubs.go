@@ -20,6 +20,7 @@ func RunHubs(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Forecasts", testHubForecasts},
 		{"OrderDeliver", testHubOrderDeliver},
 		{"Lifecycle", testHubLifecycle},
+		{"Defaults", testHubDefaults},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -175,5 +176,31 @@ func testHubLifecycle(t *testing.T, st store.Store, s store.Hubs) {
 	must(t, st.Reset(ctx))
 	if hs, err := s.ListHubs(ctx, store.HubFilter{}); err != nil || len(hs) != 0 {
 		t.Fatalf("after Reset: %+v %v", hs, err)
+	}
+}
+
+func testHubDefaults(t *testing.T, st store.Store, s store.Hubs) {
+	ctx := t.Context()
+	for _, d := range []store.HubDefault{
+		{Party: "B", Month: "2026-02", Invoice: "finance", RecordedAt: hubT0},
+		{Party: "A", Month: "2026-02", Invoice: "service", RecordedAt: hubT0},
+		{Party: "A", Month: "2026-01", Invoice: "finance", RecordedAt: hubT0},
+		{Party: "A", Month: "2026-02", Invoice: "service", RecordedAt: hubT0.Add(time.Hour)}, // replaces
+	} {
+		must(t, s.PutHubDefault(ctx, d))
+	}
+	got, err := s.HubDefaults(ctx)
+	must(t, err)
+	want := []store.HubDefault{
+		{Party: "A", Month: "2026-01", Invoice: "finance", RecordedAt: hubT0},
+		{Party: "A", Month: "2026-02", Invoice: "service", RecordedAt: hubT0.Add(time.Hour)},
+		{Party: "B", Month: "2026-02", Invoice: "finance", RecordedAt: hubT0},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("defaults %+v, want %+v", got, want)
+	}
+	must(t, st.Reset(ctx))
+	if got, err := s.HubDefaults(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("after Reset: %+v %v", got, err)
 	}
 }

@@ -1,7 +1,8 @@
 -- Communications Hubs (chapter 7, para 287-356): Suppliers' forecasts and
 -- orders (one line per HAN variant, para 320-322), and each hub delivered,
 -- kept with its order as a batch (para 356), with the dates of its life
--- and its removal: see runtime/store/hubs.go. The conventions of
+-- and its removal, and the invoices parties did not pay: see
+-- runtime/store/hubs.go. The conventions of
 -- 00001_init.sql hold (times as INTEGER nanoseconds, the zero time the
 -- smallest integer). An order's lines are JSON.
 
@@ -47,7 +48,18 @@ CREATE TABLE hubs (
 CREATE INDEX hubs_order ON hubs (order_id);
 CREATE INDEX hubs_supplier ON hubs (supplier);
 
+-- hub_defaults: a party did not pay one of its invoices of a month (K9.7):
+-- its bad debt is socialised across the other users.
+CREATE TABLE hub_defaults (
+	party       TEXT NOT NULL,
+	month       TEXT NOT NULL,
+	invoice     TEXT NOT NULL,
+	recorded_at INTEGER NOT NULL,
+	PRIMARY KEY (party, month, invoice)
+) STRICT;
+
 -- +goose Down
+DROP TABLE hub_defaults;
 DROP TABLE hubs;
 DROP TABLE hub_orders;
 DROP TABLE hub_forecasts;
