@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -10,36 +9,6 @@ import (
 	"github.com/dccgate/dccgate/runtime/store/postgres"
 	"github.com/dccgate/dccgate/runtime/store/storetest"
 )
-
-// schemaOpener opens a store on a schema of its own per test, as storetest
-// asks (the same schema again for the same t).
-func schemaOpener(t *testing.T) func(t *testing.T) store.Store {
-	t.Helper()
-	base := baseDSN(t)
-	var mu sync.Mutex
-	dsns := map[*testing.T]string{}
-	return func(t *testing.T) store.Store {
-		t.Helper()
-		mu.Lock()
-		dsn, ok := dsns[t]
-		if !ok {
-			dsn = newSchema(t, base)
-			dsns[t] = dsn
-			t.Cleanup(func() {
-				mu.Lock()
-				delete(dsns, t)
-				mu.Unlock()
-			})
-		}
-		mu.Unlock()
-		s, err := postgres.Open(t.Context(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
-}
 
 func TestLeases(t *testing.T) {
 	storetest.RunLeases(t, schemaOpener(t))

@@ -70,11 +70,14 @@ func newSchema(t *testing.T, base string) string {
 	return withSearchPath(t, base, schema)
 }
 
-func TestStore(t *testing.T) {
+// schemaOpener opens a store on a schema of its own per test, as storetest
+// asks (the same schema again for the same t).
+func schemaOpener(t *testing.T) func(t *testing.T) store.Store {
+	t.Helper()
 	base := baseDSN(t)
 	var mu sync.Mutex
 	dsns := map[*testing.T]string{}
-	storetest.Run(t, func(t *testing.T) store.Store {
+	return func(t *testing.T) store.Store {
 		t.Helper()
 		mu.Lock()
 		dsn, ok := dsns[t]
@@ -94,7 +97,11 @@ func TestStore(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		return s
-	})
+	}
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, schemaOpener(t))
 }
 
 func TestRegistry(t *testing.T) {
