@@ -226,7 +226,7 @@ func (s *Service) Orders(ctx context.Context, caller string) ([]OrderView, error
 	return out, nil
 }
 
-// Order returns one of the caller's orders; another's is not found.
+// GetOrder returns one of the caller's orders; another's is not found.
 func (s *Service) GetOrder(ctx context.Context, caller, id string) (OrderView, error) {
 	os, err := s.Orders(ctx, caller)
 	if err != nil {

@@ -23,6 +23,7 @@ type Hubs interface {
 	// InsertHubOrder stores a new order (its DeliveredAt is ignored: an
 	// order is stored undelivered); ErrDuplicate if the ID is used.
 	InsertHubOrder(ctx context.Context, o HubOrder) error
+	// GetHubOrder returns one order or ErrNotFound.
 	GetHubOrder(ctx context.Context, id string) (HubOrder, error)
 	// HubOrders lists a Supplier's orders ("" for all), by OrderedAt then
 	// ID.
@@ -35,6 +36,7 @@ type Hubs interface {
 	// Each hub's Order, Supplier and DeliveredAt are the order's.
 	DeliverHubOrder(ctx context.Context, order string, at time.Time, hubs []Hub, chfStatus string) error
 
+	// GetHub returns one hub or ErrNotFound.
 	GetHub(ctx context.Context, id string) (Hub, error)
 	// ListHubs lists hubs by ID; zero filter fields do not filter.
 	ListHubs(ctx context.Context, f HubFilter) ([]Hub, error)
