@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -220,21 +222,27 @@ type requestsData struct {
 	OnlineMonths int
 	ArchiveYears int
 	Requests     []store.Request
+	// Page is the page shown (from 1); Prev and Next are the links to the
+	// pages beside it, empty at either end.
+	Page       int
+	Prev, Next string
 }
 
-// requests is the user's Service Request history: the last three months
-// on line; older ones, kept seven years, from the archive by date range
-// (para 248).
+// historyPage is how many requests one page of the history shows.
+const historyPage = 100
+
+// requests is the user's Service Request history, newest first, a page at
+// a time: the last three months on line; older ones, kept seven years,
+// from the archive by date range (para 248). The store selects the period
+// and the page, so a long history costs one page.
 func (s *SSI) requests(w http.ResponseWriter, r *http.Request, sess *session) {
 	cfg := s.cfg.Spec.ServiceManagement.SSI
 	now := s.cfg.Clock.Now()
 	since := now.AddDate(0, -cfg.HistoryOnlineMonths, 0)
 	q := r.URL.Query()
-	d := requestsData{Archive: q.Get("archive") != "", From: q.Get("from"), To: q.Get("to"), Since: since, OnlineMonths: cfg.HistoryOnlineMonths, ArchiveYears: cfg.ArchiveYears}
-	all, err := s.cfg.Store.ListRequests(r.Context(), store.RequestFilter{UserID: sess.User})
-	if err != nil {
-		s.fail(w, sess, err)
-		return
+	d := requestsData{Archive: q.Get("archive") != "", From: q.Get("from"), To: q.Get("to"), Since: since, OnlineMonths: cfg.HistoryOnlineMonths, ArchiveYears: cfg.ArchiveYears, Page: 1}
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 1 {
+		d.Page = n
 	}
 	lo, hi := since, now.Add(time.Nanosecond)
 	if d.Archive {
@@ -246,12 +254,39 @@ func (s *SSI) requests(w http.ResponseWriter, r *http.Request, sess *session) {
 			hi = t.AddDate(0, 0, 1)
 		}
 	}
-	for _, rq := range all {
-		if !rq.ReceivedAt.Before(lo) && rq.ReceivedAt.Before(hi) {
-			d.Requests = append(d.Requests, rq)
-		}
+	// One more than a page says whether there is a next one.
+	rs, err := s.cfg.Store.ListRequests(r.Context(), store.RequestFilter{UserID: sess.User, ReceivedFrom: lo, ReceivedBefore: hi,
+		Newest: true, Offset: (d.Page - 1) * historyPage, Limit: historyPage + 1})
+	if err != nil {
+		s.fail(w, sess, err)
+		return
 	}
-	slices.Reverse(d.Requests) // the latest first
+	link := func(page int) string {
+		v := url.Values{}
+		if d.Archive {
+			v.Set("archive", "1")
+			if d.From != "" {
+				v.Set("from", d.From)
+			}
+			if d.To != "" {
+				v.Set("to", d.To)
+			}
+		}
+		if page > 1 {
+			v.Set("page", strconv.Itoa(page))
+		}
+		if len(v) == 0 {
+			return "/ssi/requests"
+		}
+		return "/ssi/requests?" + v.Encode()
+	}
+	if len(rs) > historyPage {
+		rs, d.Next = rs[:historyPage], link(d.Page+1)
+	}
+	if d.Page > 1 {
+		d.Prev = link(d.Page - 1)
+	}
+	d.Requests = rs
 	s.render(w, http.StatusOK, "requests", page{Title: "Service Requests", Nav: "requests", User: sess, Data: d})
 }
 

@@ -1,9 +1,12 @@
 package ssi_test
 
 import (
+	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -296,5 +299,40 @@ func TestRevokedCertificate(t *testing.T) {
 	code, page, _ := b.do("POST", "/ssi/signin/certificate", url.Values{"challenge": {ch}})
 	if code != http.StatusForbidden || !strings.Contains(page, "revoked") {
 		t.Fatalf("client certificate: %d", code)
+	}
+}
+
+// TestRequestHistoryPages: a long history comes a page at a time, newest
+// first, every request on exactly one page, with links between the pages.
+func TestRequestHistoryPages(t *testing.T) {
+	s := startDemo(t, 0)
+	var ids []string
+	for range 2*100 + 1 {
+		ids = append(ids, submit(t, s, alpha, engine.Request{DeviceID: esme2, Service: "9.9"}).ID)
+		if _, err := s.G.Advance(t.Context(), time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newBrowser(t, s, "")
+	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
+		t.Fatal("sign-in failed")
+	}
+	rowRE := regexp.MustCompile(`<a href="/ssi/requests/([^"]+)">`)
+	var seen []string
+	for page, want := range []struct{ newer, older bool }{{false, true}, {true, true}, {true, false}} {
+		code, body, _ := b.do("GET", fmt.Sprintf("/ssi/requests?page=%d", page+1), nil)
+		if code != http.StatusOK {
+			t.Fatalf("page %d: %d", page+1, code)
+		}
+		if strings.Contains(body, `id="newer"`) != want.newer || strings.Contains(body, `id="older"`) != want.older {
+			t.Fatalf("page %d: links newer %v older %v, want %+v", page+1, strings.Contains(body, `id="newer"`), strings.Contains(body, `id="older"`), want)
+		}
+		for _, m := range rowRE.FindAllStringSubmatch(body, -1) {
+			seen = append(seen, html.UnescapeString(m[1]))
+		}
+	}
+	slices.Reverse(ids) // newest first
+	if !slices.Equal(seen, ids) {
+		t.Fatalf("pages list %d requests, want the %d sent newest first", len(seen), len(ids))
 	}
 }
