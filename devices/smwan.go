@@ -106,6 +106,14 @@ func (w *SMWAN) KillHub(chf string) {
 	w.dead[chf] = true
 }
 
+// HubDead reports whether a CHF has stopped answering (KillHub), as the
+// SMWAN provider's monitoring sees it.
+func (w *SMWAN) HubDead(chf string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dead[chf]
+}
+
 // ReviveHub makes a killed CHF answer again.
 func (w *SMWAN) ReviveHub(chf string) {
 	w.mu.Lock()

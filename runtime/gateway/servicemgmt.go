@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -74,6 +75,8 @@ func (g *Gateway) DiagnoseCHF(ctx context.Context, caller, deviceID string) (CHF
 		out.Powered, out.Detail = false, "the Communications Hub has no power"
 	case !hub.WANConnected:
 		out.Powered, out.Detail = true, "the Communications Hub has not joined the SMWAN"
+	case g.em().wan.HubDead(out.CHF):
+		out.Powered, out.WANConnected, out.Detail = true, true, "the Communications Hub does not answer over the SMWAN"
 	default:
 		out.Powered, out.WANConnected, out.Reachable = true, true, true
 		out.Detail = "the Communications Hub answers over the SMWAN"
@@ -153,4 +156,38 @@ func (g *Gateway) maintenanceRefusal(rec store.Request, now time.Time) (store.Re
 	rec.Message = fmt.Sprintf("planned maintenance window %s is in force: %s", ref, detail)
 	rec.CompletedAt = now
 	return rec, true
+}
+
+// Notify puts a notification of event on the streams of those of parties
+// that are DCC Users (others have no stream and are skipped), e.g. the
+// affected parties of a major incident (para 234). It returns the users
+// notified.
+func (g *Gateway) Notify(ctx context.Context, parties []string, event string, data map[string]any) ([]string, error) {
+	body := map[string]any{"event": event, "state": "notification", "message": data["message"]}
+	for k, v := range data {
+		body[k] = v
+	}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	var ds []store.Delivery
+	var users []string
+	for _, p := range parties {
+		if _, err := g.st.GetUser(ctx, p); errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		users = append(users, p)
+		ds = append(ds, store.Delivery{UserID: p, Kind: "notification", Code: event, Payload: payload, CreatedAt: g.clk.Now()})
+	}
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	if _, err := g.st.AppendDeliveries(ctx, ds); err != nil {
+		return nil, err
+	}
+	g.notifyFor(ds)
+	return users, nil
 }

@@ -286,6 +286,14 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			return
 		}
 		out, err := s.Incidents.DeclareMajor(r.Context(), r.PathValue("id"), in.DCCManager, in.PartyManager)
+		if err == nil {
+			// The affected parties hear of it on their streams (para 234).
+			_, err = s.G.Notify(r.Context(), out.Notified, "MAJOR_INCIDENT", map[string]any{
+				"incident": out.ID, "title": out.Title, "dcc_manager": out.DCCManager, "party_manager": out.PartyManager,
+				"clause":  s.G.Spec().ServiceManagement.Incidents.Major.Clause,
+				"message": "major incident " + out.ID + " declared: " + out.Title,
+			})
+		}
 		reply(w, out, err)
 	})
 	mux.HandleFunc("POST /servicemgmt/incidents/{id}/resolve", func(w http.ResponseWriter, r *http.Request) {

@@ -110,6 +110,14 @@ func TestServiceAdmin(t *testing.T) {
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &got) != nil || !got.Major {
 		t.Fatalf("%d %s", code, body)
 	}
+	// The raiser, an affected party, hears of it on its stream.
+	ds, err := s.Store.Deliveries(ctx, alpha, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) == 0 || ds[len(ds)-1].Kind != "notification" || ds[len(ds)-1].Code != "MAJOR_INCIDENT" || !strings.Contains(string(ds[len(ds)-1].Payload), inc.ID) {
+		t.Fatalf("no major incident notification on the raiser's stream: %+v", ds)
+	}
 	if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/resolve", `{"note":"fixed"}`); code != http.StatusOK || !strings.Contains(body, `"ReviewDueAt":"2026-02-06T00:00:00Z"`) {
 		t.Fatalf("%d %s", code, body)
 	}
@@ -131,6 +139,19 @@ func TestDiagnoseCHF(t *testing.T) {
 	d, err := s.G.DiagnoseCHF(ctx, alpha, esme)
 	if err != nil || !d.Reachable || d.CHF != chf {
 		t.Fatalf("%+v %v", d, err)
+	}
+	// A hub that stops answering over the SMWAN, and answers again.
+	if err := s.G.DeviceEvent(ctx, chf, "smwan_down"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = s.G.DiagnoseCHF(ctx, alpha, esme); err != nil || d.Reachable || !strings.Contains(d.Detail, "does not answer") {
+		t.Fatalf("a hub that does not answer: %+v %v", d, err)
+	}
+	if err := s.G.DeviceEvent(ctx, chf, "smwan_up"); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = s.G.DiagnoseCHF(ctx, alpha, esme); err != nil || !d.Reachable {
+		t.Fatalf("the hub answering again: %+v %v", d, err)
 	}
 	if err := s.G.DeviceEvent(ctx, chf, devices.EventPowerLoss); err != nil {
 		t.Fatal(err)
