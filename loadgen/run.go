@@ -159,7 +159,10 @@ type driver struct {
 
 	mu      sync.Mutex
 	waiting map[string]*waiter
-	early   map[string]*dccgatev1.RequestState
+	// early holds responses that came before their Submit returned, with
+	// when they came; those older than the timeout belong to no request
+	// of this run (a stream replays a user's older messages) and go.
+	early map[string]earlyResponse
 
 	res     resultSink
 	sent    atomic.Int64
@@ -211,7 +214,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Mix == nil {
 		cfg.Mix = DefaultMix
 	}
-	d := &driver{cfg: cfg, users: map[string]*user{}, waiting: map[string]*waiter{}, early: map[string]*dccgatev1.RequestState{},
+	d := &driver{cfg: cfg, users: map[string]*user{}, waiting: map[string]*waiter{}, early: map[string]earlyResponse{},
 		res: resultSink{outcomes: map[string]int{}}}
 	for _, it := range cfg.Mix {
 		if it.Weight <= 0 {
@@ -273,6 +276,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			case <-stopMem:
 				return
 			case <-t.C:
+				d.prune()
 				rss := rssBytes()
 				if rss > peak.Load() {
 					peak.Store(rss)
@@ -494,12 +498,28 @@ func final(state string) bool {
 func (d *driver) register(id string, w *waiter) *dccgatev1.RequestState {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if st, ok := d.early[id]; ok {
+	if e, ok := d.early[id]; ok {
 		delete(d.early, id)
-		return st
+		return e.st
 	}
 	d.waiting[id] = w
 	return nil
+}
+
+type earlyResponse struct {
+	st *dccgatev1.RequestState
+	at time.Time
+}
+
+// prune drops early responses no Submit of this run can still claim.
+func (d *driver) prune() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, e := range d.early {
+		if time.Since(e.at) > d.cfg.Timeout {
+			delete(d.early, id)
+		}
+	}
 }
 
 func (d *driver) unregister(id string) {
@@ -535,7 +555,7 @@ func (d *driver) subscribe(ctx context.Context, u *user) {
 			} else {
 				// The response came before Submit returned its ID (or
 				// belongs to an earlier run, replayed from cursor 0).
-				d.early[r.GetRequestId()] = r
+				d.early[r.GetRequestId()] = earlyResponse{st: r, at: time.Now()}
 			}
 			d.mu.Unlock()
 		}
