@@ -296,6 +296,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	sm.SSI.SetReports(rp)
 	hubSvc, err := newHubs(raw, cfg, g, rp)
 	if err != nil {
 		st.Close()

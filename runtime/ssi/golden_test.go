@@ -28,6 +28,7 @@ func TestGoldenPages(t *testing.T) {
 		{"requests", "/ssi/requests"},
 		{"inventory-search", "/ssi/inventory?type=CHF"},
 		{"coverage", "/ssi/coverage?postcode=sw1h+0et"},
+		{"reports", "/ssi/reports"},
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {

@@ -50,6 +50,7 @@ func (s *SSI) routes() {
 	m.HandleFunc("GET "+Prefix+"forecasts", s.authed(s.forecasts))
 	m.HandleFunc("GET "+Prefix+"hubs", s.authed(s.hubList))
 	m.HandleFunc("GET "+Prefix+"hubs/orders/{id}", s.authed(s.hubOrder))
+	m.HandleFunc("GET "+Prefix+"reports", s.authed(s.reportsList))
 	s.mux = m
 }
 

@@ -70,6 +70,8 @@ type Config struct {
 	Forecasts func(ctx context.Context, userID string) ([]store.Forecast, error)
 	// Hubs, if set, is the user's Communications Hubs (or SetHubs).
 	Hubs Hubs
+	// Reports, if set, are the monthly reports (or SetReports).
+	Reports Reports
 	// MaxSessions overrides the spec's max_sessions_per_user when > 0.
 	MaxSessions int
 	Logger      *slog.Logger

@@ -336,3 +336,30 @@ func TestRequestHistoryPages(t *testing.T) {
 		t.Fatalf("pages list %d requests, want the %d sent newest first", len(seen), len(ids))
 	}
 }
+
+// TestReportsShowOnlyOwnDemand: the reports page shows the DCC's measures
+// to every user but each user only its own usage (para 250, 272).
+func TestReportsShowOnlyOwnDemand(t *testing.T) {
+	s := startDemo(t, 0)
+	submit(t, s, alpha, engine.Request{DeviceID: esme1, Service: "4.1", Body: map[string]any{"register": "total"}})
+	submit(t, s, beta, engine.Request{DeviceID: esme1, Service: "4.2"})
+	for _, tc := range []struct{ user, other, service string }{{alpha, beta, "4.1"}, {beta, alpha, "4.2"}} {
+		b := newBrowser(t, s, "")
+		if b.signIn(s, tc.user, tc.user) != http.StatusSeeOther {
+			t.Fatal("sign-in failed")
+		}
+		code, page, _ := b.do("GET", "/ssi/reports", nil)
+		if code != http.StatusOK || !strings.Contains(page, `id="performance"`) {
+			t.Fatalf("%s: %d\n%s", tc.user, code, page)
+		}
+		demand := page[strings.Index(page, `id="demand"`):strings.Index(page, `id="aggregate"`)]
+		if !strings.Contains(demand, "<td>"+tc.service+" ") || strings.Contains(page, tc.other) {
+			t.Fatalf("%s's demand: %s", tc.user, demand)
+		}
+	}
+	b := newBrowser(t, s, "")
+	b.signIn(s, alpha, alpha)
+	if code, _, _ := b.do("GET", "/ssi/reports?month=2026-13", nil); code != http.StatusBadRequest {
+		t.Fatalf("a bad month: %d", code)
+	}
+}
