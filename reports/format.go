@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -28,6 +29,13 @@ func (p *PerformanceReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "Code Performance Measures, %s (%s)\n", mo.Label(), p.Clause)
 	fmt.Fprintf(w, "made %s; counted: responses, alerts and incident resolutions due from %s to %s\n",
 		p.GeneratedAt.Format(time.RFC3339), p.From.Format(time.RFC3339), p.To.Format(time.RFC3339))
+	if len(p.Maintenance) > 0 {
+		how := "reported beside the measures"
+		if p.MaintenanceHandling == "excluded" {
+			how = "responses and alerts due in it excluded from measures 1 to 3"
+		}
+		fmt.Fprintf(w, "planned maintenance: %s (%s), %s\n", p.MaintenanceTime, strings.Join(p.Maintenance, ", "), how)
+	}
 	for _, m := range p.Measures {
 		fmt.Fprintf(w, "\nMeasure %d: %s\n", m.Number, m.Name)
 		if !m.Measured {

@@ -29,6 +29,13 @@ type PerformanceReport struct {
 	GeneratedAt time.Time       `json:"generated_at"`
 	Clause      string          `json:"clause"`
 	Measures    []MeasureResult `json:"measures"`
+	// Maintenance is the planned maintenance of the month (para 208) and
+	// MaintenanceTime its length; MaintenanceHandling says, from the spec,
+	// whether it is only reported beside the measures or its time is
+	// excluded from measures 1 to 3 (responses and alerts due in it).
+	Maintenance         []string `json:"maintenance,omitempty"`
+	MaintenanceTime     string   `json:"maintenance_time,omitempty"`
+	MaintenanceHandling string   `json:"maintenance_handling,omitempty"`
 }
 
 // MeasureResult is one measure over the month, against its levels.
@@ -164,6 +171,44 @@ func (r *Reports) Performance(ctx context.Context, m Month) (*PerformanceReport,
 	if err != nil {
 		return nil, err
 	}
+	// Planned maintenance of the month, where the store keeps it.
+	var windows []store.MaintenanceWindow
+	if sm, ok := r.st.(store.ServiceManagement); ok {
+		ws, err := sm.MaintenanceWindows(ctx, from, to)
+		if err != nil {
+			return nil, err
+		}
+		var total time.Duration
+		for _, w := range ws {
+			if w.Cancelled || !w.StartsAt.Before(to) || !w.EndsAt.After(from) {
+				continue
+			}
+			windows = append(windows, w)
+			start, end := w.StartsAt, w.EndsAt
+			if start.Before(from) {
+				start = from
+			}
+			if end.After(to) {
+				end = to
+			}
+			total += end.Sub(start)
+			rep.Maintenance = append(rep.Maintenance, w.ID)
+		}
+		rep.MaintenanceTime = spec.Duration(total).Format()
+		rep.MaintenanceHandling = r.sp.ServiceManagement.Maintenance.Measures
+	}
+	// inMaintenance: a due time the spec takes out of the measures.
+	inMaintenance := func(due time.Time) bool {
+		if rep.MaintenanceHandling != "excluded" {
+			return false
+		}
+		for _, w := range windows {
+			if !due.Before(w.StartsAt) && due.Before(w.EndsAt) {
+				return true
+			}
+		}
+		return false
+	}
 	incs := map[string]incidents.MeasureResult{}
 	if r.incidents != nil {
 		l, err := r.incidents()
@@ -206,7 +251,7 @@ func (r *Reports) Performance(ctx context.Context, m Month) (*PerformanceReport,
 				if !ok || due.Before(from) || !due.Before(to) {
 					continue
 				}
-				if slices.Contains(r.sp.Performance.ExcludedReasons, t.Reason) {
+				if slices.Contains(r.sp.Performance.ExcludedReasons, t.Reason) || inMaintenance(due) {
 					res.Excluded++
 					continue
 				}
@@ -236,6 +281,10 @@ func (r *Reports) Performance(ctx context.Context, m Month) (*PerformanceReport,
 			for _, d := range alerts {
 				due := AlertDue(r.sp, d)
 				if due.Before(from) || !due.Before(to) {
+					continue
+				}
+				if inMaintenance(due) {
+					res.Excluded++
 					continue
 				}
 				add(r.alertService(d.Code), r.sp.AlertTarget.Format(), !d.CreatedAt.After(due))

@@ -224,3 +224,63 @@ func TestDue(t *testing.T) {
 		t.Fatalf("alert due %s", got)
 	}
 }
+
+// TestPerformanceMaintenance: the month's planned maintenance is reported
+// beside the measures (the spec's reading) or, where the spec says
+// "excluded", responses due during a window leave measures 1 to 3.
+func TestPerformanceMaintenance(t *testing.T) {
+	ctx := t.Context()
+	h := newHarness(t, day("2026-03-01T08:00:00Z"), 2)
+	sm := h.st.(store.ServiceManagement)
+	for _, w := range []store.MaintenanceWindow{
+		{ID: "MW-1", StartsAt: day("2026-03-10T09:00:00Z"), EndsAt: day("2026-03-10T10:00:00Z"), PublishedAt: day("2026-02-01T00:00:00Z")},
+		{ID: "MW-2", StartsAt: day("2026-03-31T23:30:00Z"), EndsAt: day("2026-04-01T00:30:00Z"), PublishedAt: day("2026-02-01T00:00:00Z")},
+		{ID: "MW-3", StartsAt: day("2026-03-20T09:00:00Z"), EndsAt: day("2026-03-20T10:00:00Z"), Cancelled: true},
+	} {
+		if err := sm.PutMaintenance(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// In MW-1: two responses 45 s late and three on time, all due at
+	// 09:30:30, in the window; after it, three on time.
+	h.to(day("2026-03-10T09:30:00Z"))
+	h.sendLate(2, supA, "4.1", esme(1), 45*time.Second)
+	h.send(3, supA, "4.1", esme(1), time.Time{})
+	h.to(day("2026-03-10T11:00:00Z"))
+	h.send(3, supA, "4.1", esme(2), time.Time{})
+	h.to(day("2026-04-02T00:00:00Z"))
+	m, _ := reports.ParseMonth("2026-03")
+	excluded := *h.sp
+	excluded.ServiceManagement.Maintenance.Measures = "excluded"
+	for _, tc := range []struct {
+		sp                      *spec.Spec
+		handling                string
+		total, within, excluded int
+	}{
+		{h.sp, "reported_beside", 8, 6, 0},
+		{&excluded, "excluded", 3, 3, 5}, // all five sent in MW-1 are due in it
+	} {
+		t.Run(tc.handling, func(t *testing.T) {
+			rp, err := reports.New(h.st, tc.sp, h.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := rp.Performance(ctx, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// MW-1's hour and MW-2's half hour in March; MW-3 cancelled.
+			if rep.MaintenanceTime != "1h30m" || strings.Join(rep.Maintenance, ",") != "MW-1,MW-2" || rep.MaintenanceHandling != tc.handling {
+				t.Fatalf("maintenance %s %v %s", rep.MaintenanceTime, rep.Maintenance, rep.MaintenanceHandling)
+			}
+			var text bytes.Buffer
+			if err := rep.WriteText(&text); err != nil || !strings.Contains(text.String(), "planned maintenance: 1h30m (MW-1, MW-2)") {
+				t.Fatalf("text %v:\n%s", err, text.String())
+			}
+			m1 := rep.Measures[0]
+			if m1.Total != tc.total || m1.Within != tc.within || m1.Excluded != tc.excluded {
+				t.Fatalf("measure 1: %d of %d, %d excluded; want %d of %d, %d", m1.Within, m1.Total, m1.Excluded, tc.within, tc.total, tc.excluded)
+			}
+		})
+	}
+}
