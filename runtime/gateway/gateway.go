@@ -123,6 +123,9 @@ type Gateway struct {
 
 	// userMu serialises request-ID assignment per user.
 	userMu sync.Map // user ID -> *sync.Mutex
+	// pending is, per user, the counter of its latest request queued to
+	// the store (see store): its successor is numbered above it.
+	pending sync.Map // user ID -> uint64
 
 	// runMu makes "run what is due" one pass at a time.
 	runMu sync.Mutex

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dccgate/dccgate/engine"
@@ -53,7 +54,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	if req.UserID != caller {
 		return store.Request{}, ErrPermission
 	}
-	unlock := g.lockUser(caller)
+	unlock := sync.OnceFunc(g.lockUser(caller))
 	defer unlock()
 	now := g.clk.Now()
 
@@ -61,6 +62,17 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	known := err == nil && user.Entered
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Request{}, err
+	}
+	if p, ok := g.pending.Load(caller); ok && p.(uint64) > user.LastCounter {
+		// A request of the user's still being committed holds that counter.
+		user.LastCounter = p.(uint64)
+	}
+	// pipeline: the insert may be queued and the user's lock released
+	// before it commits; not where an anomaly threshold counts the user's
+	// stored requests, which must then include every earlier one.
+	pipeline := true
+	save := func(rec store.Request, counter uint64) (store.Request, error) {
+		return g.store(ctx, rec, counter, unlock, pipeline)
 	}
 
 	// The request ID: originatorID:targetID:counter, the counter above the
@@ -96,7 +108,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	}
 	if known {
 		if out, ok := g.maintenanceRefusal(rec, now); ok {
-			return g.store(ctx, out, counter)
+			return save(out, counter)
 		}
 	}
 
@@ -104,6 +116,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	if err != nil {
 		return store.Request{}, err
 	}
+	pipeline = facts.Anomaly.Max == 0
 	if known && certificateProblem(user, presented(ctx), now) != "" {
 		facts.Credentials.CertificateInvalid = true
 	}
@@ -126,7 +139,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 			// history and no counter.
 			return rec, nil
 		}
-		return g.store(ctx, rec, counter)
+		return save(rec, counter)
 	}
 
 	// Sequencing (para 126-127): held until the predecessor succeeds.
@@ -141,14 +154,14 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		case errors.Is(err, store.ErrNotFound) || (err == nil && pred.UserID != caller):
 			rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(dcc.ReasonMalformed), dcc.ReasonClauses[dcc.ReasonMalformed], "the preceding request "+after+" is not one of the user's"
 			rec.CompletedAt = now
-			return g.store(ctx, rec, counter)
+			return save(rec, counter)
 		case err != nil:
 			return store.Request{}, err
 		case pred.State == StateAccepted:
 		case pred.Final():
 			rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(dcc.ReasonPredecessorFailed), dcc.ReasonClauses[dcc.ReasonPredecessorFailed], "the preceding request "+after+" did not succeed"
 			rec.CompletedAt = now
-			return g.store(ctx, rec, counter)
+			return save(rec, counter)
 		default:
 			state = StateHeld
 		}
@@ -163,7 +176,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		case traffic.Refuse:
 			rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, td.Reason, td.Clause, td.Detail
 			rec.CompletedAt = now
-			return g.store(ctx, rec, counter)
+			return save(rec, counter)
 		case traffic.Defer:
 			state = StatePending
 			rec.ExecuteAt = now.Add(td.DeferFor)
@@ -174,7 +187,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		if rec.PreCommand, err = g.PreCommand(rec); err != nil {
 			rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(dcc.ReasonMalformed), dcc.ReasonClauses[dcc.ReasonMalformed], "the request cannot be transformed: "+err.Error()
 			rec.CompletedAt = now
-			return g.store(ctx, rec, counter)
+			return save(rec, counter)
 		}
 		if d.Service.CoS {
 			// Change of Supplier: the CoS Party checks again and signs
@@ -182,7 +195,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 			if reason, msg := g.cosCheck(ctx, rec); reason != "" {
 				rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(reason), "para 145", msg
 				rec.CompletedAt = now
-				return g.store(ctx, rec, counter)
+				return save(rec, counter)
 			}
 			if rec.Signed, err = g.cosSign(rec.PreCommand); err != nil {
 				return store.Request{}, err
@@ -193,7 +206,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		}
 	}
 	rec.State = state
-	out, err := g.store(ctx, rec, counter)
+	out, err := save(rec, counter)
 	if err != nil {
 		return out, err
 	}
@@ -204,8 +217,25 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 }
 
 // store persists a new request; a repeated ID is a replay.
-func (g *Gateway) store(ctx context.Context, rec store.Request, counter uint64) (store.Request, error) {
-	err := g.st.InsertRequest(ctx, rec, counter)
+//
+// Where the store queues inserts (store.AsyncInserter) and pipeline is
+// set, the user's lock is released (unlock) once the insert is queued,
+// before it commits: the user's next request is checked against the
+// counter this one takes (g.pending), and the store commits the two in
+// order. The caller then waits for the commit before acknowledging, so a
+// request is still durable before its acknowledgement.
+func (g *Gateway) store(ctx context.Context, rec store.Request, counter uint64, unlock func(), pipeline bool) (store.Request, error) {
+	var err error
+	if ai, ok := g.st.(store.AsyncInserter); ok && pipeline {
+		wait := ai.InsertRequestAsync(ctx, rec, counter)
+		if counter > 0 {
+			g.pending.Store(rec.UserID, counter)
+		}
+		unlock()
+		err = wait()
+	} else {
+		err = g.st.InsertRequest(ctx, rec, counter)
+	}
 	switch {
 	case errors.Is(err, store.ErrDuplicate), errors.Is(err, store.ErrStale):
 		return g.refuse(rec, dcc.ReasonReplay, "the Request ID was already used"), nil

@@ -55,6 +55,7 @@ func (g *Gateway) Reset(ctx context.Context, w World) error {
 	if err := g.st.Reset(ctx); err != nil {
 		return err
 	}
+	g.pending.Clear() // the users' counters start again
 	if g.cfg.Virtual != nil && !w.Start.IsZero() {
 		if w.Start.Before(g.cfg.Virtual.Now()) {
 			// A virtual clock never goes back; a new one is set instead.

@@ -298,3 +298,14 @@ type Walker interface {
 	// effect at `at`, by MPxN.
 	WalkRegistrationsInEffect(ctx context.Context, at time.Time, fn func(Registration) error) error
 }
+
+// AsyncInserter is implemented by stores that commit writes in groups.
+// InsertRequestAsync queues the insert of InsertRequest behind the writes
+// queued before it and returns at once; wait returns what InsertRequest
+// would have, once committed. Two calls made one after the other commit in
+// that order, so a caller that serialises the calls (the gateway, per
+// user) keeps its counters in order without holding its lock through the
+// commit.
+type AsyncInserter interface {
+	InsertRequestAsync(ctx context.Context, r Request, counter uint64) (wait func() error)
+}

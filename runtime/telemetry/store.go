@@ -205,6 +205,28 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id, from, to string, at tim
 // followed to its completion.
 func (s *Store) InsertRequest(ctx context.Context, r store.Request, counter uint64) error {
 	err := s.call(ctx, "InsertRequest", 1, func(ctx context.Context) error { return s.inner.InsertRequest(ctx, r, counter) }, reqAttr(r.ID))
+	s.inserted(ctx, r, err)
+	return err
+}
+
+// InsertRequestAsync implements store.AsyncInserter where the store does
+// (else it inserts before returning); the wait is what is timed.
+func (s *Store) InsertRequestAsync(ctx context.Context, r store.Request, counter uint64) func() error {
+	ai, ok := s.inner.(store.AsyncInserter)
+	if !ok {
+		err := s.InsertRequest(ctx, r, counter)
+		return func() error { return err }
+	}
+	wait := ai.InsertRequestAsync(ctx, r, counter)
+	return func() error {
+		err := s.call(ctx, "InsertRequest", 1, func(context.Context) error { return wait() }, reqAttr(r.ID))
+		s.inserted(ctx, r, err)
+		return err
+	}
+}
+
+// inserted follows a traced submission's request to its completion.
+func (s *Store) inserted(ctx context.Context, r store.Request, err error) {
 	if sc := trace.SpanContextFromContext(ctx); err == nil && sc.IsValid() && sc.IsSampled() && !r.Final() {
 		s.mu.Lock()
 		if len(s.trace) >= maxTraced {
@@ -218,7 +240,6 @@ func (s *Store) InsertRequest(ctx context.Context, r store.Request, counter uint
 		s.trace[r.ID] = &requestTrace{parent: sc}
 		s.mu.Unlock()
 	}
-	return err
 }
 
 // GetRequest implements store.Store.

@@ -72,6 +72,24 @@ func newCommitter(db *sql.DB, maxBatch int) *committer {
 	return c
 }
 
+// queue puts fn in the next batch, after every write queued before it, and
+// returns a wait for its outcome (see do).
+func (c *committer) queue(ctx context.Context, fn txFunc) func() error {
+	o := &op{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case c.ops <- o:
+	case <-c.quit:
+		return func() error { return ErrClosed }
+	case <-ctx.Done():
+		err := ctx.Err()
+		return func() error { return err }
+	}
+	return func() error {
+		<-o.done
+		return o.err
+	}
+}
+
 // do runs fn in the next batch and waits for its commit. Once the writer
 // has taken fn, do waits for the outcome whatever ctx does, so the error it
 // returns is the truth about what was stored; a caller whose ctx ends

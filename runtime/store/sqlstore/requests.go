@@ -42,9 +42,33 @@ func requestArgs(r *store.Request) ([]any, error) {
 // of two requests with the same counter, in one process or several,
 // exactly one is accepted.
 func (s *Store) InsertRequest(ctx context.Context, r store.Request, counter uint64) error {
-	args, err := requestArgs(&r)
+	fn, err := s.insertRequest(r, counter)
 	if err != nil {
 		return err
+	}
+	return s.write(ctx, fn)
+}
+
+var _ store.AsyncInserter = (*Store)(nil)
+
+// InsertRequestAsync implements store.AsyncInserter: with group commit the
+// insert is queued to the writer; without, it runs before returning.
+func (s *Store) InsertRequestAsync(ctx context.Context, r store.Request, counter uint64) func() error {
+	fn, err := s.insertRequest(r, counter)
+	if err == nil && s.commit != nil {
+		return s.commit.queue(ctx, fn)
+	}
+	if err == nil {
+		err = s.write(ctx, fn)
+	}
+	return func() error { return err }
+}
+
+// insertRequest is InsertRequest's write.
+func (s *Store) insertRequest(r store.Request, counter uint64) (txFunc, error) {
+	args, err := requestArgs(&r)
+	if err != nil {
+		return nil, err
 	}
 	insert := func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `INSERT INTO requests (`+reqCols+`)
@@ -52,10 +76,10 @@ func (s *Store) InsertRequest(ctx context.Context, r store.Request, counter uint
 		return err
 	}
 	if counter == 0 { // made by the gateway: the ID alone guards it
-		return s.write(ctx, insert)
+		return insert, nil
 	}
 	c := encCounter(counter)
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, `UPDATE users SET last_counter = ? WHERE id = ? AND last_counter < ?`,
 			c, r.UserID, c)
 		if err != nil {
@@ -77,7 +101,7 @@ func (s *Store) InsertRequest(ctx context.Context, r store.Request, counter uint
 			return store.ErrStale
 		}
 		return insert(ctx, tx)
-	})
+	}, nil
 }
 
 // GetRequest returns one request or store.ErrNotFound.
