@@ -24,6 +24,9 @@ type TicketInput struct {
 	Kind     string
 	Subject  string
 	Body     string
+	// Public: raised through the public form, by a party that has not
+	// authenticated, so it may not speak for a DCC User.
+	Public bool
 }
 
 // RaiseTicket records a Service Desk ticket (para 253-255): users may raise
@@ -41,6 +44,11 @@ func (l *Log) RaiseTicket(ctx context.Context, in TicketInput) (store.Ticket, er
 	isUser := err == nil && u.Entered
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Ticket{}, err
+	}
+	if in.Public && err == nil {
+		// Anyone can fill in the public form: it cannot raise a ticket
+		// in a DCC User's name (a user signs in to the SSI).
+		return store.Ticket{}, &Error{CodeNotPermitted, sd.Clause, "a DCC User raises tickets signed in to the Self-Service Interface, not through the public form"}
 	}
 	if !isUser && !kind.NonUsers {
 		return store.Ticket{}, &Error{CodeNotAUser, l.sp.ServiceManagement.Incidents.RaisedByClause, fmt.Sprintf("a SEC Party that is not a DCC User raises general queries only, not %s", kind.Name)}

@@ -86,8 +86,11 @@ func (o *Outbox) Collect(ctx context.Context) (int, error) {
 		}
 		for {
 			ds, err := o.S.G.Store().Deliveries(ctx, user, after, 256)
-			if err != nil || len(ds) == 0 {
+			if err != nil {
 				return added, err
+			}
+			if len(ds) == 0 {
+				break // this user is up to date; on to the next
 			}
 			ms := make([]sqlstore.DUISMessage, 0, len(ds))
 			for _, d := range ds {

@@ -233,6 +233,12 @@ func (g *Gateway) store(ctx context.Context, rec store.Request, counter uint64, 
 		}
 		unlock()
 		err = wait()
+		if counter > 0 {
+			// Committed, the store's counter covers it; not stored (a
+			// caller gone, a failed write), the counter is free again
+			// unless a later request already holds a higher one.
+			g.pending.CompareAndDelete(rec.UserID, counter)
+		}
 	} else {
 		err = g.st.InsertRequest(ctx, rec, counter)
 	}

@@ -595,7 +595,7 @@ func (s *SSI) publicDeskPost(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := s.cfg.Log.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: strings.TrimSpace(r.PostFormValue("party")),
 		Party: strings.TrimSpace(r.PostFormValue("party")), Kind: r.PostFormValue("kind"),
-		Subject: strings.TrimSpace(r.PostFormValue("subject")), Body: r.PostFormValue("body")})
+		Subject: strings.TrimSpace(r.PostFormValue("subject")), Body: r.PostFormValue("body"), Public: true})
 	if err != nil {
 		s.publicDeskForm(w, r, http.StatusUnprocessableEntity, err.Error(), "")
 		return

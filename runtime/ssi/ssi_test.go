@@ -212,16 +212,20 @@ func TestRequestHistory(t *testing.T) {
 func TestPublicServiceDesk(t *testing.T) {
 	s := startDemo(t, 0)
 	b := newBrowser(t, s, "")
-	post := func(kind string) (int, string) {
+	post := func(party, kind string) (int, string) {
 		_, page, _ := b.do("GET", "/ssi/servicedesk", nil)
-		code, out, _ := b.do("POST", "/ssi/servicedesk", url.Values{"csrf": {csrfRE.FindStringSubmatch(page)[1]}, "party": {"Prospective Energy Ltd"}, "kind": {kind}, "subject": {"How do we become a user?"}})
+		code, out, _ := b.do("POST", "/ssi/servicedesk", url.Values{"csrf": {csrfRE.FindStringSubmatch(page)[1]}, "party": {party}, "kind": {kind}, "subject": {"How do we become a user?"}})
 		return code, out
 	}
-	if code, page := post("general_query"); code != http.StatusOK || !strings.Contains(page, "was sent to the Service Desk") {
+	if code, page := post("Prospective Energy Ltd", "general_query"); code != http.StatusOK || !strings.Contains(page, "was sent to the Service Desk") {
 		t.Fatalf("general query: %d", code)
 	}
-	if code, _ := post("incident_query"); code != http.StatusUnprocessableEntity {
+	if code, _ := post("Prospective Energy Ltd", "incident_query"); code != http.StatusUnprocessableEntity {
 		t.Fatalf("a non-user's incident query: %d", code)
+	}
+	// The public form cannot speak for a DCC User, whatever it claims.
+	if code, page := post(alpha, "incident_query"); code != http.StatusUnprocessableEntity || !strings.Contains(page, "signed in") {
+		t.Fatalf("the public form in a user's name: %d", code)
 	}
 	ts, err := s.Incidents.Tickets(t.Context(), incidents.DCC)
 	if err != nil || len(ts) != 1 || ts[0].IsUser {

@@ -20,6 +20,11 @@ const bulkRows = 500
 // large inventory, outside the request path: each transaction commits
 // bulkRows*chunk rows at once instead of one row per write.
 func (s *Store) BulkLoad(ctx context.Context, regs []store.Registration, devs []store.Device) error {
+	// A key given twice: the last wins, as one row at a time would leave
+	// it (PostgreSQL refuses an INSERT ... ON CONFLICT that meets a key
+	// twice in one statement).
+	regs = lastOf(regs, func(r store.Registration) string { return r.MPxN + "\x00" + r.EffectiveFrom.String() })
+	devs = lastOf(devs, func(d store.Device) string { return d.ID })
 	const perTx = 50_000
 	for i := 0; i < len(regs); i += perTx {
 		chunk := regs[i:min(i+perTx, len(regs))]
@@ -90,4 +95,23 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, prefix string, cols,
 		}
 	}
 	return nil
+}
+
+// lastOf returns xs without the entries whose key comes again later, in
+// their order.
+func lastOf[T any](xs []T, key func(T) string) []T {
+	last := make(map[string]int, len(xs))
+	for i, x := range xs {
+		last[key(x)] = i
+	}
+	if len(last) == len(xs) {
+		return xs
+	}
+	out := make([]T, 0, len(last))
+	for i, x := range xs {
+		if last[key(x)] == i {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -17,6 +17,9 @@ const incidentCols = `id, raised_by, category, priority, status, area, device_id
 	notified, raised_at, target_at, allocated_at, resolved_at, closed_at, review_due_at, reviewed_at, review, ticket_id`
 
 // parties writes a list as ",a,b," (see 00003_service_management.sql).
+// likeEscaper escapes LIKE's wildcards (and its escape character).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
 func parties(ps []string) string { return "," + strings.Join(ps, ",") + "," }
 
 func unparties(s string) []string {
@@ -117,8 +120,12 @@ func (s *Store) ListIncidents(ctx context.Context, f store.IncidentLogFilter) ([
 	var where []string
 	var args []any
 	if f.Party != "" {
-		where = append(where, `(raised_by = ? OR responsible_user = ? OR interested LIKE ?)`)
-		args = append(args, f.Party, f.Party, "%,"+f.Party+",%")
+		// Those the incident names (incidents.Visible): its raiser, the
+		// responsible user, the interested and the notified parties. The
+		// ID is escaped: a "_" or "%" in it must match only itself.
+		like := "%," + likeEscaper.Replace(f.Party) + ",%"
+		where = append(where, `(raised_by = ? OR responsible_user = ? OR interested LIKE ? ESCAPE '\' OR notified LIKE ? ESCAPE '\')`)
+		args = append(args, f.Party, f.Party, like, like)
 	}
 	if len(f.Statuses) > 0 {
 		where = append(where, "status IN ("+placeholders(len(f.Statuses))+")")

@@ -50,7 +50,8 @@ func testServiceIncidents(t *testing.T, s store.ServiceManagement) {
 	if err := s.InsertIncident(ctx, in, store.IncidentEvent{At: smT0, Kind: "raised"}); !errors.Is(err, store.ErrDuplicate) {
 		t.Fatalf("second insert: %v, want ErrDuplicate", err)
 	}
-	other := store.Incident{ID: "INC-2", RaisedBy: "C", Category: "4", Status: "open", RaisedAt: smT0.Add(time.Hour), ResponsibleUser: "A"}
+	other := store.Incident{ID: "INC-2", RaisedBy: "C", Category: "4", Status: "open", RaisedAt: smT0.Add(time.Hour), ResponsibleUser: "A",
+		Notified: []string{"N_1"}}
 	if err := s.InsertIncident(ctx, other, store.IncidentEvent{At: smT0, Kind: "raised"}); err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +86,9 @@ func testServiceIncidents(t *testing.T, s store.ServiceManagement) {
 		{"raised or responsible", store.IncidentLogFilter{Party: "A"}, []string{"INC-1", "INC-2"}},
 		{"interested", store.IncidentLogFilter{Party: "B"}, []string{"INC-1"}},
 		{"no prefix match", store.IncidentLogFilter{Party: "dc"}, nil},
+		{"notified", store.IncidentLogFilter{Party: "N_1"}, []string{"INC-2"}},
+		{"a wildcard in the ID matches only itself", store.IncidentLogFilter{Party: "N%"}, nil},
+		{"an underscore matches only itself", store.IncidentLogFilter{Party: "NX1"}, nil},
 		{"status", store.IncidentLogFilter{Statuses: []string{"open"}}, []string{"INC-2"}},
 		{"raised window", store.IncidentLogFilter{RaisedFrom: smT0.Add(time.Minute)}, []string{"INC-2"}},
 	}

@@ -1054,10 +1054,15 @@ func testBulkLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	if err := bl.BulkLoad(ctx, regs, devs); err != nil {
 		t.Fatal(err)
 	}
-	devs[7].Status, regs[7].ImportSupplier = "commissioned", "other"
-	if err := bl.BulkLoad(ctx, regs[7:8], devs[7:8]); err != nil {
+	// Loaded again, each twice in one call: the last wins.
+	first, last := devs[7], devs[7]
+	first.Status, last.Status = "installed_not_commissioned", "commissioned"
+	r1, r2 := regs[7], regs[7]
+	r1.ImportSupplier, r2.ImportSupplier = "first", "other"
+	if err := bl.BulkLoad(ctx, []store.Registration{r1, r2}, []store.Device{first, last}); err != nil {
 		t.Fatal(err)
 	}
+	devs[7], regs[7] = last, r2
 	got, err := s.Devices(ctx, store.DeviceFilter{CHF: "chf"})
 	if err != nil {
 		t.Fatal(err)
