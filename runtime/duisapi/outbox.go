@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +25,7 @@ type OutboxStore interface {
 	DUISLastSource(ctx context.Context, userID string) (int64, error)
 	EnqueueDUIS(ctx context.Context, ms []sqlstore.DUISMessage) error
 	DUISDue(ctx context.Context, now time.Time, limit int) ([]sqlstore.DUISMessage, error)
+	ClaimDUIS(ctx context.Context, id int64, from, until time.Time) (bool, error)
 	DUISMessages(ctx context.Context, userID string) ([]sqlstore.DUISMessage, error)
 	MarkDUISSent(ctx context.Context, id int64, at time.Time) error
 	MarkDUISFailed(ctx context.Context, id int64, next time.Time, msg string) error
@@ -192,19 +194,37 @@ func (o *Outbox) Send(ctx context.Context) (int, error) {
 	}
 	sent := 0
 	for _, m := range due {
-		if err := post(ctx, client, m); err != nil {
+		// Processes sharing the store each see the message due: the one
+		// that claims it sends it (until a claim lapses with its sender).
+		claimed, err := o.Store.ClaimDUIS(ctx, m.ID, m.NextAt, o.now().Add(postTimeout+time.Minute))
+		if err != nil {
+			return sent, err
+		}
+		if !claimed {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, postTimeout)
+		err = post(pctx, client, m)
+		cancel()
+		if err != nil {
 			if ferr := o.Store.MarkDUISFailed(ctx, m.ID, o.now().Add(o.backoff(m.Attempts)), err.Error()); ferr != nil {
 				return sent, ferr
 			}
 			continue
 		}
-		if err := o.Store.MarkDUISSent(ctx, m.ID, o.now()); err != nil {
+		switch err := o.Store.MarkDUISSent(ctx, m.ID, o.now()); {
+		case errors.Is(err, sqlstore.ErrDUISSent):
+			continue // acknowledged through another sender
+		case err != nil:
 			return sent, err
 		}
 		sent++
 	}
 	return sent, nil
 }
+
+// postTimeout bounds one POST to a receiver; a claim outlives it.
+const postTimeout = 30 * time.Second
 
 func post(ctx context.Context, client *http.Client, m sqlstore.DUISMessage) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Address, bytes.NewReader(m.Body))

@@ -216,3 +216,60 @@ func TestOutboxAlertsAndFutureDated(t *testing.T) {
 		t.Fatalf("alert: %+v", rv.docs)
 	}
 }
+
+// TestOutboxSendersShareTheStore: outboxes of several processes on one
+// store send each message once between them (a sender claims a message
+// before it POSTs).
+func TestOutboxSendersShareTheStore(t *testing.T) {
+	e := newEnv(t)
+	ost, ok := duisapi.OutboxStoreOf(e.srv.Store)
+	if !ok {
+		t.Fatal("the store has no DUIS outbox")
+	}
+	e.duis.Requests = ost
+	rv := &receiver{got: map[string]int{}}
+	hs := httptest.NewServer(rv)
+	t.Cleanup(hs.Close)
+	if err := ost.PutDUISReceiver(t.Context(), supplier, hs.URL+"/receive"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	for i := range n {
+		id := fmt.Sprintf("%s:%s:%d", supplier, esme, 700+i)
+		if a := e.post(t, "serviceS", supplier, request(id, "1", "4.1.1", "", read411)); a.resp == nil || a.resp.ResponseCode != "I99" {
+			t.Fatalf("request %d: %s", i, a.body)
+		}
+	}
+	e.srv.G.WaitIdle(t.Context())
+	senders := []*duisapi.Outbox{{S: e.duis, Store: ost}, {S: e.duis, Store: ost}, {S: e.duis, Store: ost}}
+	if _, err := senders[0].Collect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	total := make([]int, len(senders))
+	for i, ob := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			total[i], _ = ob.Send(t.Context())
+		}()
+	}
+	wg.Wait()
+	sum := 0
+	for _, x := range total {
+		sum += x
+	}
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	if sum != len(rv.got) || rv.attempts != len(rv.got) {
+		t.Fatalf("sent %d (per sender %v), receiver had %d attempts for %d messages", sum, total, rv.attempts, len(rv.got))
+	}
+	for id, times := range rv.got {
+		if times != 1 {
+			t.Fatalf("%s received %d times", id, times)
+		}
+	}
+	if len(rv.got) < n {
+		t.Fatalf("received %d, want at least the %d results", len(rv.got), n)
+	}
+}

@@ -127,6 +127,28 @@ func (s *Store) DUISMessages(ctx context.Context, userID string) ([]DUISMessage,
 	return scanDUIS(rows)
 }
 
+// ClaimDUIS takes a due message for one sender: its next attempt moves
+// from `from` (the NextAt read) to `until`, in one conditional UPDATE, so
+// of the processes that read it due exactly one sends it now; the others
+// see false. A sender that dies leaves it to be tried again at until.
+func (s *Store) ClaimDUIS(ctx context.Context, id int64, from, until time.Time) (bool, error) {
+	f, err := encTime(from)
+	if err != nil {
+		return false, err
+	}
+	u, err := encTime(until)
+	if err != nil {
+		return false, err
+	}
+	var claimed bool
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n, err := s.exec(ctx, tx, `UPDATE duis_outbox SET next_at = ? WHERE id = ? AND sent_at = ? AND next_at = ?`, u, id, zeroTime, f)
+		claimed = n == 1
+		return err
+	})
+	return claimed, err
+}
+
 // ErrDUISSent is returned when a message was already marked sent.
 var ErrDUISSent = errors.New("sqlstore: the DUIS message was already acknowledged")
 

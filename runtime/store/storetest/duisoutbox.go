@@ -16,6 +16,7 @@ type duisOutbox interface {
 	DUISLastSource(ctx context.Context, userID string) (int64, error)
 	EnqueueDUIS(ctx context.Context, ms []sqlstore.DUISMessage) error
 	DUISDue(ctx context.Context, now time.Time, limit int) ([]sqlstore.DUISMessage, error)
+	ClaimDUIS(ctx context.Context, id int64, from, until time.Time) (bool, error)
 	DUISMessages(ctx context.Context, userID string) ([]sqlstore.DUISMessage, error)
 	MarkDUISSent(ctx context.Context, id int64, at time.Time) error
 	MarkDUISFailed(ctx context.Context, id int64, next time.Time, msg string) error
@@ -77,6 +78,21 @@ func RunDUISOutbox(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if due, _ := st.DUISDue(ctx, t0.Add(time.Second), 10); len(due) != 2 || due[0].Attempts != 1 || due[0].LastError != "503" {
 		t.Fatalf("due after the backoff: %+v", due)
+	}
+	// Two senders read a message due: one claims it, until the claim lapses.
+	due, _ = st.DUISDue(ctx, t0.Add(time.Second), 10)
+	m := due[0]
+	if ok, err := st.ClaimDUIS(ctx, m.ID, m.NextAt, t0.Add(time.Hour)); err != nil || !ok {
+		t.Fatalf("first claim: %v %v", ok, err)
+	}
+	if ok, err := st.ClaimDUIS(ctx, m.ID, m.NextAt, t0.Add(time.Hour)); err != nil || ok {
+		t.Fatalf("second claim: %v %v", ok, err)
+	}
+	if due, _ := st.DUISDue(ctx, t0.Add(time.Second), 10); len(due) != 1 || due[0].ID == m.ID {
+		t.Fatalf("a claimed message is still due: %+v", due)
+	}
+	if due, _ := st.DUISDue(ctx, t0.Add(time.Hour), 10); len(due) != 2 {
+		t.Fatalf("a lapsed claim is due again: %+v", due)
 	}
 	if err := st.PutDUISRequest(ctx, "g1", "d1", "4.1.1"); err != nil {
 		t.Fatal(err)
