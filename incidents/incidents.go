@@ -102,6 +102,9 @@ type Log struct {
 
 	mu        sync.Mutex
 	diagnoses map[string]Diagnosis // by ID; one per caller and device
+
+	// escalating serialises Escalate in this process.
+	escalating sync.Mutex
 }
 
 // New compiles incidents.rego over the spec. tools are the remote

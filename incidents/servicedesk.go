@@ -82,6 +82,10 @@ func (l *Log) Ticket(ctx context.Context, party, id string) (store.Ticket, error
 // Escalate raises an incident from a user's ticket (the incident rules
 // apply: a diagnostic first) and links the two.
 func (l *Log) Escalate(ctx context.Context, ticketID string, in RaiseInput) (store.Ticket, store.Incident, error) {
+	// One escalation of a ticket at a time: two at once would both find it
+	// not yet an incident and raise two.
+	l.escalating.Lock()
+	defer l.escalating.Unlock()
 	t, err := l.Ticket(ctx, in.Caller, ticketID)
 	if err != nil {
 		return t, store.Incident{}, err
