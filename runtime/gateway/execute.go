@@ -104,7 +104,7 @@ func (g *Gateway) SubmitSignedFor(ctx context.Context, caller, requestID string,
 		return store.Request{}, err
 	}
 	if r.State == StateAcknowledged {
-		g.enqueue(r.ID)
+		g.enqueueFresh(r)
 	}
 	return r, nil
 }
@@ -234,8 +234,7 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 	if err := g.materialise(ctx, r.DeviceID); err != nil {
 		return failed(r, dcc.ReasonMalformed, "the device cannot be reached in the emulation: "+err.Error())
 	}
-	user, _ := g.st.GetUser(ctx, r.UserID)
-	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: user.Role, Critical: svc.Critical, Body: body}
+	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: g.roleOf(ctx, r.UserID), Critical: svc.Critical, Body: body}
 	if exact, err := precommand.ParseBody(r.Body); err == nil {
 		cmd.Body = exact // int64s above 2^53 as the Pre-Command has them
 	}

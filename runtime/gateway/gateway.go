@@ -126,6 +126,10 @@ type Gateway struct {
 	// pending is, per user, the counter of its latest request queued to
 	// the store (see store): its successor is numbered above it.
 	pending sync.Map // user ID -> uint64
+	// roles caches each user's role for execution (roleOf); fresh holds
+	// requests stored acknowledged until a worker claims them.
+	roles sync.Map // user ID -> role
+	fresh sync.Map // request ID -> store.Request
 
 	// runMu makes "run what is due" one pass at a time.
 	runMu sync.Mutex
@@ -450,6 +454,29 @@ func (g *Gateway) tickLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// enqueueFresh queues a request this process has just stored
+// acknowledged, keeping the record so the worker need not read it back
+// (single-process stores; a shared store's claim reads it anyway).
+func (g *Gateway) enqueueFresh(r store.Request) {
+	if g.leaser == nil {
+		g.fresh.Store(r.ID, r)
+	}
+	g.enqueue(r.ID)
+}
+
+// roleOf is a user's role, as its last request here found it (a User ID
+// keeps its role; a request is executed after its sender's submission
+// read the user), else from the store.
+func (g *Gateway) roleOf(ctx context.Context, user string) string {
+	if g.leaser == nil {
+		if v, ok := g.roles.Load(user); ok {
+			return v.(string)
+		}
+	}
+	u, _ := g.st.GetUser(ctx, user)
+	return u.Role
 }
 
 func (g *Gateway) enqueue(id string) {

@@ -79,7 +79,11 @@ func (g *Gateway) claim(ctx context.Context, id string) (r store.Request, ok boo
 		}
 		return r, err == nil, err
 	}
-	if r, err = g.st.GetRequest(ctx, id); err != nil || r.State != StateAcknowledged {
+	if v, ok := g.fresh.LoadAndDelete(id); ok {
+		// As this process stored it; the conditional update below finds
+		// out if it changed since.
+		r = v.(store.Request)
+	} else if r, err = g.st.GetRequest(ctx, id); err != nil || r.State != StateAcknowledged {
 		return r, false, err
 	}
 	r.State = StateExecuting

@@ -63,6 +63,9 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Request{}, err
 	}
+	if known {
+		g.roles.Store(caller, user.Role)
+	}
 	if p, ok := g.pending.Load(caller); ok && p.(uint64) > user.LastCounter {
 		// A request of the user's still being committed holds that counter.
 		user.LastCounter = p.(uint64)
@@ -211,7 +214,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		return out, err
 	}
 	if state == StateAcknowledged {
-		g.enqueue(out.ID)
+		g.enqueueFresh(out)
 	}
 	return out, nil
 }

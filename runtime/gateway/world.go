@@ -56,6 +56,8 @@ func (g *Gateway) Reset(ctx context.Context, w World) error {
 		return err
 	}
 	g.pending.Clear() // the users' counters start again
+	g.roles.Clear()   // and a User ID may come back in another role
+	g.fresh.Clear()
 	if g.cfg.Virtual != nil && !w.Start.IsZero() {
 		if w.Start.Before(g.cfg.Virtual.Now()) {
 			// A virtual clock never goes back; a new one is set instead.
