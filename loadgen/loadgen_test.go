@@ -1,6 +1,7 @@
 package loadgen_test
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,7 +73,7 @@ func TestRunCompletesTheMix(t *testing.T) {
 	}{{"closed", 0}, {"open", 200}} {
 		t.Run(mode.name, func(t *testing.T) {
 			res, err := loadgen.Run(t.Context(), loadgen.Config{URL: srv.URL, CAPEM: srv.PKI.CA.CertPEM, Credentials: creds, World: w, Spec: sp,
-				Rate: mode.rate, Concurrency: 4, Duration: 700 * time.Millisecond, Seed: 1, Mix: mixOnly(os.Getenv("ONLY"))})
+				Rate: mode.rate, Concurrency: 4, Duration: 1100 * time.Millisecond, Seed: 1, Mix: mixOnly(os.Getenv("ONLY")), Progress: io.Discard})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -263,6 +263,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 
+	// Setup is not measured; the run starts after it, and only then the
+	// progress line.
+	if err := d.setup(ctx); err != nil {
+		return nil, err
+	}
+	d.res = resultSink{outcomes: map[string]int{}}
+	d.sent.Store(0)
+	d.done.Store(0)
+	d.started = time.Now()
+
 	var peak atomic.Uint64
 	stopMem := make(chan struct{})
 	memDone := make(chan struct{})
@@ -291,13 +301,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}()
 
-	if err := d.setup(ctx); err != nil {
-		return nil, err
-	}
-	d.res = resultSink{outcomes: map[string]int{}}
-	d.sent.Store(0)
-	d.done.Store(0)
-	d.started = time.Now()
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
 	var rngMu sync.Mutex
 	pick := func() (Item, int) {
