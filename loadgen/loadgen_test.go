@@ -118,4 +118,3 @@ func TestParseMix(t *testing.T) {
 		}
 	}
 }
-
