@@ -7,11 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	neturl "net/url"
-	"os"
 	"net"
 	"net/http"
 	_ "net/http/pprof" // --pprof
+	neturl "net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
