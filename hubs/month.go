@@ -3,54 +3,18 @@ package hubs
 import (
 	"fmt"
 	"time"
+
+	"github.com/dccgate/dccgate/clock"
 )
 
 // Month is a calendar month; charges are computed for whole months.
-type Month struct {
-	Year int
-	Mon  time.Month
-}
+type Month = clock.Month
 
 // ParseMonth reads "2026-03".
-func ParseMonth(s string) (Month, error) {
-	t, err := time.Parse("2006-01", s)
-	if err != nil {
-		return Month{}, fmt.Errorf("month %q: want YYYY-MM", s)
-	}
-	return Month{t.Year(), t.Month()}, nil
-}
+func ParseMonth(s string) (Month, error) { return clock.ParseMonth(s) }
 
 // MonthOf returns the month of t (in UTC).
-func MonthOf(t time.Time) Month {
-	t = t.UTC()
-	return Month{t.Year(), t.Month()}
-}
-
-// Start is the first instant of the month, UTC.
-func (m Month) Start() time.Time { return time.Date(m.Year, m.Mon, 1, 0, 0, 0, 0, time.UTC) }
-
-// End is the first instant of the next month: the month is [Start, End).
-func (m Month) End() time.Time { return m.Add(1).Start() }
-
-// Add returns the month n months later (earlier for negative n).
-func (m Month) Add(n int) Month {
-	i := m.index() + n
-	return Month{i / 12, time.Month(i%12 + 1)}
-}
-
-// Sub returns the number of months from o to m.
-func (m Month) Sub(o Month) int { return m.index() - o.index() }
-
-// Before reports whether m is earlier than o.
-func (m Month) Before(o Month) bool { return m.index() < o.index() }
-
-func (m Month) index() int { return m.Year*12 + int(m.Mon) - 1 }
-
-// String writes "2026-03".
-func (m Month) String() string { return fmt.Sprintf("%04d-%02d", m.Year, int(m.Mon)) }
-
-// IsZero reports whether m is the zero Month.
-func (m Month) IsZero() bool { return m.Year == 0 && m.Mon == 0 }
+func MonthOf(t time.Time) Month { return clock.MonthOf(t) }
 
 const dateLayout = "2006-01-02"
 

@@ -115,7 +115,7 @@ func TestSharesSumToTheAmountSmeared(t *testing.T) {
 			t.Fatalf("seed %d: %v", seed, err)
 		}
 		var prev *Statement
-		for m := (Month{2026, time.January}); m.Before(Month{2027, time.March}); m = m.Add(1) {
+		for m := (Month{Year: 2026, Mon: time.January}); m.Before(Month{Year: 2027, Mon: time.March}); m = m.Add(1) {
 			st, err := b.Statement(m)
 			if err != nil {
 				t.Fatalf("seed %d: %v", seed, err)
@@ -248,7 +248,7 @@ func TestWorldIsChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Statement(Month{2026, time.January}); err == nil || !contains(err.Error(), "no market data") {
+	if _, err := b.Statement(Month{Year: 2026, Mon: time.January}); err == nil || !contains(err.Error(), "no market data") {
 		t.Fatalf("smear without market data: %v", err)
 	}
 }
@@ -279,7 +279,7 @@ func TestExampleWorld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := b.Statement(Month{2026, time.March})
+	st, err := b.Statement(Month{Year: 2026, Mon: time.March})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,6 +293,6 @@ func TestExampleWorld(t *testing.T) {
 	// (SUPA) and C1-01 (SUPB): 4368 / 2 each.
 	eq(t, "SUPA split fuel", amount(st, "SUPA", "remaining_asset_split_fuel"), 2184)
 	// SUPB did not pay February's finance invoice; March shares it to SUPA.
-	feb, _ := b.Statement(Month{2026, time.February})
+	feb, _ := b.Statement(Month{Year: 2026, Mon: time.February})
 	eq(t, "SUPA bad debt", amount(st, "SUPA", "bad_debt"), feb.Invoice("SUPB", "finance").Total)
 }

@@ -159,7 +159,7 @@ func yearFleet(t *testing.T) (*Fleet, *clock.Virtual) {
 	f.Remove(Removal{Hub: "A08", Supplier: "A", Reason: "lost_or_stolen"})
 	at("2026-10-06")
 	f.Remove(Removal{Hub: "A11", Supplier: "A", Reason: "non_domestic_opt_out"})
-	f.Unpaid("C", Month{2026, time.September}, "finance")
+	f.Unpaid("C", Month{Year: 2026, Mon: time.September}, "finance")
 	at("2026-10-13")
 	f.Remove(Removal{Hub: "A12", Supplier: "B", Reason: "split_fuel_replacement", ReplacementVariant: "dual_band"})
 	at("2026-10-20")
@@ -181,7 +181,7 @@ func yearStatements(t *testing.T, e *Engine, f *Fleet) map[string]*Statement {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for m := (Month{2026, time.January}); m.Before(Month{2027, time.January}); m = m.Add(1) {
+	for m := (Month{Year: 2026, Mon: time.January}); m.Before(Month{Year: 2027, Mon: time.January}); m = m.Add(1) {
 		st, err := b.Charges(m, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)
@@ -493,11 +493,11 @@ func TestMonthMustHaveEnded(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, clk := yearFleet(t)
-	if _, err := f.Charges(t.Context(), e, Month{2027, time.January}); !errors.Is(err, ErrMonthOpen) {
+	if _, err := f.Charges(t.Context(), e, Month{Year: 2027, Mon: time.January}); !errors.Is(err, ErrMonthOpen) {
 		t.Fatalf("January 2027 on 2027-01-01: %v", err)
 	}
 	clk.Set(day("2027-02-01"))
-	if _, err := f.Charges(t.Context(), e, Month{2027, time.January}); err != nil {
+	if _, err := f.Charges(t.Context(), e, Month{Year: 2027, Mon: time.January}); err != nil {
 		t.Fatal(err)
 	}
 }
