@@ -3,13 +3,10 @@ package hubs
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/dccgate/dccgate/policy"
 	"github.com/dccgate/dccgate/spec"
@@ -103,21 +100,10 @@ func NewPolicy(ctx context.Context, s *spec.Spec, opts ...PolicyOption) (*Policy
 	for _, opt := range opts {
 		opt(&o)
 	}
-	src, err := fs.ReadFile(o.fsys, o.name)
+	c, store, err := policy.CompileModule(o.fsys, o.name, s)
 	if err != nil {
 		return nil, err
 	}
-	file := "policy/rego/" + o.name
-	m, err := ast.ParseModuleWithOpts(file, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
-	if err != nil {
-		return nil, regoErr(err)
-	}
-	c := ast.NewCompiler()
-	c.Compile(map[string]*ast.Module{file: m})
-	if c.Failed() {
-		return nil, regoErr(c.Errors)
-	}
-	store := inmem.NewFromObject(map[string]any{"spec": s.Data()})
 	rq, err := rego.New(rego.Query("data.dccgate.hubs.charge_rules"), rego.Compiler(c), rego.Store(store)).PrepareForEval(ctx)
 	if err != nil {
 		return nil, &policy.Error{Code: "rego_compile_error", Message: err.Error()}
@@ -139,19 +125,6 @@ func NewPolicy(ctx context.Context, s *spec.Spec, opts ...PolicyOption) (*Policy
 		return nil, &policy.Error{Code: "rego_compile_error", Message: err.Error()}
 	}
 	return p, nil
-}
-
-func regoErr(err error) error {
-	var aerrs ast.Errors
-	if !errors.As(err, &aerrs) || len(aerrs) == 0 {
-		return &policy.Error{Code: "rego_compile_error", Message: err.Error()}
-	}
-	e := aerrs[0]
-	pe := &policy.Error{Code: "rego_compile_error", Message: e.Message}
-	if e.Location != nil {
-		pe.Location = fmt.Sprintf("%s:%d:%d", e.Location.File, e.Location.Row, e.Location.Col)
-	}
-	return pe
 }
 
 func evalInto(ctx context.Context, q rego.PreparedEvalQuery, input any, out any) error {

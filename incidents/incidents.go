@@ -15,14 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/policy"
@@ -119,20 +116,10 @@ func New(ctx context.Context, st Store, sp *spec.Spec, clk clock.Clock, tools ma
 	if err != nil {
 		return nil, err
 	}
-	src, err := fs.ReadFile(policy.Modules(), "incidents.rego")
+	c, data, err := policy.CompileModule(policy.Modules(), "incidents.rego", sp)
 	if err != nil {
 		return nil, err
 	}
-	const file = "policy/rego/incidents.rego"
-	mod, err := ast.ParseModuleWithOpts(file, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
-	if err != nil {
-		return nil, &policy.Error{Code: "rego_compile_error", Message: err.Error()}
-	}
-	c := ast.NewCompiler()
-	if c.Compile(map[string]*ast.Module{file: mod}); c.Failed() {
-		return nil, &policy.Error{Code: "rego_compile_error", Message: c.Errors.Error()}
-	}
-	data := inmem.NewFromObject(map[string]any{"spec": sp.Data()})
 	l := &Log{st: st, sp: sp, clk: clk, tools: tools, loc: loc, diagnoses: map[string]Diagnosis{}}
 	for q, dst := range map[string]*rego.PreparedEvalQuery{
 		"data.dccgate.incidents.raise":              &l.raiseQ,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/dccgate/dccgate/spec"
@@ -156,6 +157,22 @@ func readModules(fsys fs.FS, prefix string) (map[string]string, error) {
 		return nil, &Error{Code: "rego_compile_error", Message: "no .rego modules in " + prefix}
 	}
 	return mods, nil
+}
+
+// CompileModule compiles the one Rego module name of fsys (named
+// policy/rego/<name> in errors, with file:line:col) for a component that
+// queries its own module over the spec alone (hubs, traffic, incidents),
+// and returns the compiler with a store whose data.spec is sp's.
+func CompileModule(fsys fs.FS, name string, sp *spec.Spec) (*ast.Compiler, storage.Store, error) {
+	src, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := compileModules(map[string]string{"policy/rego/" + name: string(src)})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, inmem.NewFromObject(map[string]any{"spec": sp.Data()}), nil
 }
 
 // compileModules parses and compiles Rego v1 modules, reporting every error

@@ -18,14 +18,11 @@ package traffic
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/dccgate/dccgate/policy"
 	"github.com/dccgate/dccgate/spec"
@@ -97,21 +94,10 @@ func New(ctx context.Context, sp *spec.Spec, opts ...Option) (*Manager, error) {
 	if o.enabled != nil {
 		m.enabled = *o.enabled
 	}
-	src, err := fs.ReadFile(o.fsys, o.name)
+	c, st, err := policy.CompileModule(o.fsys, o.name, sp)
 	if err != nil {
 		return nil, err
 	}
-	file := "policy/rego/" + o.name
-	mod, err := ast.ParseModuleWithOpts(file, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
-	if err != nil {
-		return nil, regoErr(err)
-	}
-	c := ast.NewCompiler()
-	c.Compile(map[string]*ast.Module{file: mod})
-	if c.Failed() {
-		return nil, regoErr(c.Errors)
-	}
-	st := inmem.NewFromObject(map[string]any{"spec": sp.Data()})
 	quiet, err := rego.New(rego.Query("data.dccgate.traffic.quiet_below"), rego.Compiler(c), rego.Store(st)).Eval(ctx)
 	if err != nil {
 		return nil, &policy.Error{Code: "eval_error", Message: err.Error()}
@@ -179,17 +165,4 @@ func (m *Manager) Decide(ctx context.Context, r Request, l Load) (Decision, erro
 		return Decision{}, &policy.Error{Code: "eval_error", Message: fmt.Sprintf("unknown action %q", d.Action)}
 	}
 	return d, nil
-}
-
-func regoErr(err error) error {
-	var aerrs ast.Errors
-	if !errors.As(err, &aerrs) || len(aerrs) == 0 {
-		return &policy.Error{Code: "rego_compile_error", Message: err.Error()}
-	}
-	e := aerrs[0]
-	pe := &policy.Error{Code: "rego_compile_error", Message: e.Message}
-	if e.Location != nil {
-		pe.Location = fmt.Sprintf("%s:%d:%d", e.Location.File, e.Location.Row, e.Location.Col)
-	}
-	return pe
 }
