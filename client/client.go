@@ -95,7 +95,7 @@ func RequestFromProto(sp *spec.Spec, in *dccgatev1.ServiceRequest, requestID str
 		RequestID: env.GetRequestId(),
 		Service:   svc.Ref, Variant: svc.Variant,
 		DeviceID: env.GetDeviceId(), UserID: env.GetUserId(),
-		Body: fieldsOf(m.Get(fd).Message()),
+		Body: BodyFields(m.Get(fd).Message()),
 	}
 	if requestID != "" {
 		r.RequestID = requestID
@@ -106,8 +106,11 @@ func RequestFromProto(sp *spec.Spec, in *dccgatev1.ServiceRequest, requestID str
 	return r, nil
 }
 
-// fieldsOf reads a body message into a map keyed by field name.
-func fieldsOf(m protoreflect.Message) map[string]any {
+// BodyFields reads a body message into a map keyed by field name, in the
+// types the engine and the correlation expect (every field, unset ones at
+// their zero value; timestamps as RFC 3339 strings). The gateway reads a
+// request's body with it too, so both sides read it the same way.
+func BodyFields(m protoreflect.Message) map[string]any {
 	out := map[string]any{}
 	fields := m.Descriptor().Fields()
 	for i := range fields.Len() {

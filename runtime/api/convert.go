@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
+	"github.com/dccgate/dccgate/client"
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec"
@@ -43,7 +43,7 @@ func toEngine(sp *spec.Spec, in *dccgatev1.ServiceRequest) (*engine.Request, err
 		Delivery:  deliveryName(env.GetDelivery()),
 		RequestID: env.GetRequestId(), UserID: env.GetUserId(), DeviceID: env.GetDeviceId(),
 		After: env.GetAfterRequestId(),
-		Body:  bodyOf(m.Get(fd).Message()),
+		Body:  client.BodyFields(m.Get(fd).Message()),
 	}
 	if env.GetExecuteAt() != nil {
 		req.ExecuteAt = env.GetExecuteAt().AsTime().UTC()
@@ -60,53 +60,12 @@ func toEngine(sp *spec.Spec, in *dccgatev1.ServiceRequest) (*engine.Request, err
 		if inner := sc.GetRequest(); inner != nil {
 			im := inner.ProtoReflect()
 			if ifd := im.WhichOneof(im.Descriptor().Oneofs().ByName("body")); ifd != nil {
-				s.Body = bodyOf(im.Get(ifd).Message())
+				s.Body = client.BodyFields(im.Get(ifd).Message())
 			}
 		}
 		req.Schedule = s
 	}
 	return req, nil
-}
-
-// bodyOf reads a body message's fields into a map keyed by field name, in
-// the types the engine expects (timestamps as RFC 3339 strings).
-func bodyOf(m protoreflect.Message) map[string]any {
-	out := map[string]any{}
-	fields := m.Descriptor().Fields()
-	for i := 0; i < fields.Len(); i++ {
-		fd := fields.Get(i)
-		v := m.Get(fd)
-		name := string(fd.Name())
-		switch {
-		case fd.IsList():
-			l := v.List()
-			ss := make([]string, l.Len())
-			for j := range ss {
-				ss[j] = l.Get(j).String()
-			}
-			out[name] = ss
-		case fd.Kind() == protoreflect.MessageKind:
-			if !m.Has(fd) {
-				out[name] = ""
-				continue
-			}
-			ts, ok := v.Message().Interface().(*timestamppb.Timestamp)
-			if !ok {
-				out[name] = ""
-				continue
-			}
-			out[name] = ts.AsTime().UTC().Format(time.RFC3339Nano)
-		case fd.Kind() == protoreflect.StringKind:
-			out[name] = v.String()
-		case fd.Kind() == protoreflect.BoolKind:
-			out[name] = v.Bool()
-		case fd.Kind() == protoreflect.DoubleKind || fd.Kind() == protoreflect.FloatKind:
-			out[name] = v.Float()
-		default:
-			out[name] = v.Int()
-		}
-	}
-	return out
 }
 
 func categoryName(c dccgatev1.Category) string {
