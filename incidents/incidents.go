@@ -39,19 +39,7 @@ const (
 const DCC = "dcc"
 
 // Error is a refusal with a stable code and the clause behind it.
-type Error struct {
-	Code    string
-	Clause  string
-	Message string
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%s (%s): %s", e.Code, e.Clause, e.Message) }
-
-// Is matches on the code.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
+type Error = spec.Refusal
 
 // Refusal codes beside the policy's (NOT_A_USER, DIAGNOSTIC_REQUIRED).
 const (
@@ -165,7 +153,7 @@ func (l *Log) nextID(prefix string) string {
 func (l *Log) Diagnose(ctx context.Context, caller, tool, deviceID string) (Diagnosis, error) {
 	run, ok := l.tools[tool]
 	if !ok {
-		return Diagnosis{}, &Error{CodeInvalid, l.sp.ServiceManagement.Incidents.DiagnosticClause, fmt.Sprintf("no diagnostic tool %q", tool)}
+		return Diagnosis{}, &Error{Code: CodeInvalid, Clause: l.sp.ServiceManagement.Incidents.DiagnosticClause, Message: fmt.Sprintf("no diagnostic tool %q", tool)}
 	}
 	summary, data, err := run(ctx, caller, deviceID)
 	if err != nil {
@@ -231,17 +219,17 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 		if dec.Code == CodeDiagnosticRequired {
 			msg = "run a remote diagnostic first; its result is attached to the incident"
 		}
-		return store.Incident{}, &Error{dec.Code, dec.Clause, msg}
+		return store.Incident{}, &Error{Code: dec.Code, Clause: dec.Clause, Message: msg}
 	}
 	cat, ok := pol.Categories[in.Category]
 	if !ok {
-		return store.Incident{}, &Error{CodeInvalid, pol.Clause, fmt.Sprintf("incident category %q: allowed are %v", in.Category, pol.CategoryCodes())}
+		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: fmt.Sprintf("incident category %q: allowed are %v", in.Category, pol.CategoryCodes())}
 	}
 	if _, ok := pol.Areas[in.Area]; !ok {
-		return store.Incident{}, &Error{CodeInvalid, pol.Clause, fmt.Sprintf("unknown area %q", in.Area)}
+		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: fmt.Sprintf("unknown area %q", in.Area)}
 	}
 	if in.Title == "" {
-		return store.Incident{}, &Error{CodeInvalid, pol.Clause, "an incident needs a title"}
+		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: "an incident needs a title"}
 	}
 	if diag != nil && in.DeviceID == "" {
 		in.DeviceID = diag.DeviceID
@@ -363,7 +351,7 @@ func (l *Log) transition(ctx context.Context, from, to string) error {
 		return err
 	}
 	if !ok || !allowed {
-		return &Error{CodeTransition, l.sp.ServiceManagement.Incidents.Clause, fmt.Sprintf("an incident may not move from %s to %s", from, to)}
+		return &Error{Code: CodeTransition, Clause: l.sp.ServiceManagement.Incidents.Clause, Message: fmt.Sprintf("an incident may not move from %s to %s", from, to)}
 	}
 	return nil
 }
@@ -381,7 +369,7 @@ func (l *Log) Get(ctx context.Context, party, id string) (store.Incident, []stor
 	inc, err := l.st.GetIncident(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && !Visible(inc, party)) {
 		// The same answer for another user's incident as for none.
-		return store.Incident{}, nil, &Error{CodeNotFound, l.sp.ServiceManagement.SSI.IsolationClause, "no incident " + id}
+		return store.Incident{}, nil, &Error{Code: CodeNotFound, Clause: l.sp.ServiceManagement.SSI.IsolationClause, Message: "no incident " + id}
 	} else if err != nil {
 		return store.Incident{}, nil, err
 	}
@@ -406,13 +394,13 @@ func (l *Log) Update(ctx context.Context, actor, id, note string, data []byte) (
 		return inc, err
 	}
 	if actor != DCC && actor != inc.RaisedBy && actor != inc.ResponsibleUser {
-		return inc, &Error{CodeNotPermitted, "para 225-226", "only the raiser, the responsible party or the DCC update an incident"}
+		return inc, &Error{Code: CodeNotPermitted, Clause: "para 225-226", Message: "only the raiser, the responsible party or the DCC update an incident"}
 	}
 	if note == "" && len(data) == 0 {
-		return inc, &Error{CodeInvalid, "para 225", "an update needs a note or diagnostic data"}
+		return inc, &Error{Code: CodeInvalid, Clause: "para 225", Message: "an update needs a note or diagnostic data"}
 	}
 	if data != nil && !json.Valid(data) {
-		return inc, &Error{CodeInvalid, "para 225", "diagnostic data must be JSON"}
+		return inc, &Error{Code: CodeInvalid, Clause: "para 225", Message: "diagnostic data must be JSON"}
 	}
 	return inc, l.st.UpdateIncident(ctx, inc, inc.Status, store.IncidentEvent{At: l.clk.Now(), Actor: actor, Kind: "update", Status: inc.Status, Note: note, Data: data})
 }
@@ -426,7 +414,7 @@ func (l *Log) Resolve(ctx context.Context, actor, id, note string) (store.Incide
 		return inc, err
 	}
 	if actor != DCC && actor != inc.ResponsibleUser {
-		return inc, &Error{CodeNotPermitted, "para 228-231", "only the responsible party resolves an incident"}
+		return inc, &Error{Code: CodeNotPermitted, Clause: "para 228-231", Message: "only the responsible party resolves an incident"}
 	}
 	if err := l.transition(ctx, inc.Status, StatusResolved); err != nil {
 		return inc, err
@@ -447,7 +435,7 @@ func (l *Log) Close(ctx context.Context, actor, id, note string) (store.Incident
 		return inc, err
 	}
 	if actor != DCC && actor != inc.RaisedBy {
-		return inc, &Error{CodeNotPermitted, "para 227", "only the raiser or the DCC closes an incident"}
+		return inc, &Error{Code: CodeNotPermitted, Clause: "para 227", Message: "only the raiser or the DCC closes an incident"}
 	}
 	if err := l.transition(ctx, inc.Status, StatusClosed); err != nil {
 		return inc, err
@@ -468,10 +456,10 @@ func (l *Log) DeclareMajor(ctx context.Context, id, dccManager, partyManager str
 	}
 	mj := l.sp.ServiceManagement.Incidents.Major
 	if dccManager == "" || (inc.ResponsibleParty != DCC && partyManager == "") {
-		return inc, &Error{CodeInvalid, mj.ManagersClause, "a major incident names the DCC's Major Incident Manager and the responsible party's"}
+		return inc, &Error{Code: CodeInvalid, Clause: mj.ManagersClause, Message: "a major incident names the DCC's Major Incident Manager and the responsible party's"}
 	}
 	if inc.Status == StatusClosed {
-		return inc, &Error{CodeTransition, mj.Clause, "a closed incident cannot be declared major"}
+		return inc, &Error{Code: CodeTransition, Clause: mj.Clause, Message: "a closed incident cannot be declared major"}
 	}
 	notified := []string{inc.RaisedBy}
 	if inc.ResponsibleUser != "" {
@@ -505,13 +493,13 @@ func (l *Log) SubmitReview(ctx context.Context, actor, id, report string) (store
 	}
 	switch {
 	case !inc.Major:
-		return inc, &Error{CodeInvalid, mj.ReviewClause, "only a major incident has a review"}
+		return inc, &Error{Code: CodeInvalid, Clause: mj.ReviewClause, Message: "only a major incident has a review"}
 	case inc.ResolvedAt.IsZero():
-		return inc, &Error{CodeInvalid, mj.ReviewClause, "the review follows resolution"}
+		return inc, &Error{Code: CodeInvalid, Clause: mj.ReviewClause, Message: "the review follows resolution"}
 	case actor != responsible:
-		return inc, &Error{CodeNotPermitted, mj.ReviewClause, "the responsible party conducts the review"}
+		return inc, &Error{Code: CodeNotPermitted, Clause: mj.ReviewClause, Message: "the responsible party conducts the review"}
 	case report == "":
-		return inc, &Error{CodeInvalid, mj.ReviewClause, "the review report is empty"}
+		return inc, &Error{Code: CodeInvalid, Clause: mj.ReviewClause, Message: "the review report is empty"}
 	}
 	inc.Review, inc.ReviewedAt = report, l.clk.Now()
 	return inc, l.st.UpdateIncident(ctx, inc, inc.Status, store.IncidentEvent{At: inc.ReviewedAt, Actor: actor, Kind: "review", Status: inc.Status, Note: "review report submitted"})

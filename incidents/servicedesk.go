@@ -35,10 +35,10 @@ func (l *Log) RaiseTicket(ctx context.Context, in TicketInput) (store.Ticket, er
 	sd := l.sp.ServiceManagement.ServiceDesk
 	kind, ok := sd.Kinds[in.Kind]
 	if !ok {
-		return store.Ticket{}, &Error{CodeInvalid, sd.Clause, fmt.Sprintf("unknown kind of ticket %q", in.Kind)}
+		return store.Ticket{}, &Error{Code: CodeInvalid, Clause: sd.Clause, Message: fmt.Sprintf("unknown kind of ticket %q", in.Kind)}
 	}
 	if in.RaisedBy == "" || in.Subject == "" {
-		return store.Ticket{}, &Error{CodeInvalid, sd.Clause, "a ticket names who raises it and a subject"}
+		return store.Ticket{}, &Error{Code: CodeInvalid, Clause: sd.Clause, Message: "a ticket names who raises it and a subject"}
 	}
 	u, err := l.st.GetUser(ctx, in.RaisedBy)
 	isUser := err == nil && u.Entered
@@ -48,10 +48,10 @@ func (l *Log) RaiseTicket(ctx context.Context, in TicketInput) (store.Ticket, er
 	if in.Public && err == nil {
 		// Anyone can fill in the public form: it cannot raise a ticket
 		// in a DCC User's name (a user signs in to the SSI).
-		return store.Ticket{}, &Error{CodeNotPermitted, sd.Clause, "a DCC User raises tickets signed in to the Self-Service Interface, not through the public form"}
+		return store.Ticket{}, &Error{Code: CodeNotPermitted, Clause: sd.Clause, Message: "a DCC User raises tickets signed in to the Self-Service Interface, not through the public form"}
 	}
 	if !isUser && !kind.NonUsers {
-		return store.Ticket{}, &Error{CodeNotAUser, l.sp.ServiceManagement.Incidents.RaisedByClause, fmt.Sprintf("a SEC Party that is not a DCC User raises general queries only, not %s", kind.Name)}
+		return store.Ticket{}, &Error{Code: CodeNotAUser, Clause: l.sp.ServiceManagement.Incidents.RaisedByClause, Message: fmt.Sprintf("a SEC Party that is not a DCC User raises general queries only, not %s", kind.Name)}
 	}
 	if isUser && in.Party == "" {
 		in.Party = u.Party
@@ -74,7 +74,7 @@ func (l *Log) Tickets(ctx context.Context, party string) ([]store.Ticket, error)
 func (l *Log) Ticket(ctx context.Context, party, id string) (store.Ticket, error) {
 	t, err := l.st.GetTicket(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && party != DCC && t.RaisedBy != party) {
-		return store.Ticket{}, &Error{CodeNotFound, l.sp.ServiceManagement.SSI.IsolationClause, "no ticket " + id}
+		return store.Ticket{}, &Error{Code: CodeNotFound, Clause: l.sp.ServiceManagement.SSI.IsolationClause, Message: "no ticket " + id}
 	}
 	return t, err
 }
@@ -91,10 +91,10 @@ func (l *Log) Escalate(ctx context.Context, ticketID string, in RaiseInput) (sto
 		return t, store.Incident{}, err
 	}
 	if !t.IsUser {
-		return t, store.Incident{}, &Error{CodeNotAUser, l.sp.ServiceManagement.Incidents.RaisedByClause, "only a DCC User's ticket can become an incident"}
+		return t, store.Incident{}, &Error{Code: CodeNotAUser, Clause: l.sp.ServiceManagement.Incidents.RaisedByClause, Message: "only a DCC User's ticket can become an incident"}
 	}
 	if t.IncidentID != "" {
-		return t, store.Incident{}, &Error{CodeInvalid, l.sp.ServiceManagement.ServiceDesk.Clause, "the ticket is already incident " + t.IncidentID}
+		return t, store.Incident{}, &Error{Code: CodeInvalid, Clause: l.sp.ServiceManagement.ServiceDesk.Clause, Message: "the ticket is already incident " + t.IncidentID}
 	}
 	in.TicketID = t.ID
 	inc, err := l.Raise(ctx, in)

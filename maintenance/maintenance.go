@@ -24,19 +24,7 @@ import (
 )
 
 // Error is a refusal with a stable code and the clause behind it.
-type Error struct {
-	Code    string
-	Clause  string
-	Message string
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%s (%s): %s", e.Code, e.Clause, e.Message) }
-
-// Is matches on the code.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
+type Error = spec.Refusal
 
 // Refusal codes.
 const (
@@ -111,11 +99,11 @@ func (p *Planner) Check(ctx context.Context, w store.MaintenanceWindow) (needsPa
 	m := p.sp.ServiceManagement.Maintenance
 	now := p.clk.Now()
 	if w.ID == "" || !w.EndsAt.After(w.StartsAt) {
-		return nil, &Error{CodeInvalidWindow, m.Clause, "a window needs a reference and an end after its start"}
+		return nil, &Error{Code: CodeInvalidWindow, Clause: m.Clause, Message: "a window needs a reference and an end after its start"}
 	}
 	first, _ := monthOf(w.StartsAt)
 	if m.PublishBeforeMonth && !now.Before(first) {
-		return nil, &Error{CodeLatePublication, m.Clause, fmt.Sprintf("the schedule of maintenance for %s must be published before the month begins", first.Format("2006-01"))}
+		return nil, &Error{Code: CodeLatePublication, Clause: m.Clause, Message: fmt.Sprintf("the schedule of maintenance for %s must be published before the month begins", first.Format("2006-01"))}
 	}
 	// Disruption in each month the window touches, with the windows
 	// already published.
@@ -151,7 +139,7 @@ func (p *Planner) Publish(ctx context.Context, w store.MaintenanceWindow) (store
 	now := p.clk.Now()
 	if len(needs) > 0 {
 		if w.PanelApproval == "" {
-			return w, &Error{CodePanelApproval, p.sp.ServiceManagement.Maintenance.Clause, fmt.Sprint(needs)}
+			return w, &Error{Code: CodePanelApproval, Clause: p.sp.ServiceManagement.Maintenance.Clause, Message: fmt.Sprint(needs)}
 		}
 		w.PanelApprovedAt = now
 	} else {
@@ -179,7 +167,7 @@ func (p *Planner) Cancel(ctx context.Context, id string) error {
 			return p.Refresh(ctx)
 		}
 	}
-	return &Error{CodeWindowNotPresent, p.sp.ServiceManagement.Maintenance.Clause, "no window " + id}
+	return &Error{Code: CodeWindowNotPresent, Clause: p.sp.ServiceManagement.Maintenance.Clause, Message: "no window " + id}
 }
 
 // Schedule lists the windows overlapping [from, to).
@@ -234,15 +222,15 @@ func (p *Planner) Announce(ctx context.Context, r store.Release) (store.Release,
 			kinds = append(kinds, k)
 		}
 		slices.Sort(kinds)
-		return r, &Error{CodeUnknownRelease, rel.Clause, fmt.Sprintf("release kind %q: allowed are %v", r.Kind, kinds)}
+		return r, &Error{Code: CodeUnknownRelease, Clause: rel.Clause, Message: fmt.Sprintf("release kind %q: allowed are %v", r.Kind, kinds)}
 	}
 	now := p.clk.Now()
 	r.AnnouncedAt = now
 	if r.ImplementAt.Sub(now) < kind.Notice.Std() {
-		return r, &Error{CodeNoticePeriod, rel.Clause, fmt.Sprintf("a %s release needs %s of notice; %s is given", r.Kind, kind.Notice.Format(), fmtDur(r.ImplementAt.Sub(now)))}
+		return r, &Error{Code: CodeNoticePeriod, Clause: rel.Clause, Message: fmt.Sprintf("a %s release needs %s of notice; %s is given", r.Kind, kind.Notice.Format(), fmtDur(r.ImplementAt.Sub(now)))}
 	}
 	if f, in := rel.InFreeze(r.ImplementAt); in && !kind.DuringFreeze {
-		return r, &Error{CodeChangeFreeze, rel.Clause, fmt.Sprintf("%s falls in the %s change-freeze (%s to %s)", r.ImplementAt.Format(time.DateOnly), f.Name, f.From, f.To)}
+		return r, &Error{Code: CodeChangeFreeze, Clause: rel.Clause, Message: fmt.Sprintf("%s falls in the %s change-freeze (%s to %s)", r.ImplementAt.Format(time.DateOnly), f.Name, f.From, f.To)}
 	}
 	return r, p.st.PutRelease(ctx, r)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/ssi"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
 )
 
 // ServiceMgmt is service management (para 206-255) in a running server:
@@ -222,9 +223,8 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			status := http.StatusInternalServerError
-			var ie *incidents.Error
-			var me *maintenance.Error
-			if errors.As(err, &ie) || errors.As(err, &me) {
+			var refused *spec.Refusal // incidents.Error, maintenance.Error
+			if errors.As(err, &refused) {
 				status = http.StatusUnprocessableEntity
 			}
 			w.WriteHeader(status)

@@ -1,0 +1,20 @@
+package spec
+
+import "fmt"
+
+// Refusal is a refusal by a rule of the source: a stable code and the
+// clause behind it (the service management's incidents, service desk and
+// maintenance refuse with it).
+type Refusal struct {
+	Code    string
+	Clause  string
+	Message string
+}
+
+func (e *Refusal) Error() string { return fmt.Sprintf("%s (%s): %s", e.Code, e.Clause, e.Message) }
+
+// Is matches on the code.
+func (e *Refusal) Is(target error) bool {
+	t, ok := target.(*Refusal)
+	return ok && t.Code == e.Code
+}
