@@ -18,6 +18,7 @@ import (
 	"github.com/dccgate/dccgate/correlate"
 	"github.com/dccgate/dccgate/duis"
 	"github.com/dccgate/dccgate/precommand"
+	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/server"
 	"github.com/dccgate/dccgate/spec"
 )
@@ -267,27 +268,11 @@ func readKey(path string) (*ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("%s: no private key", path)
-		}
-		switch blk.Type {
-		case "PRIVATE KEY":
-			k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-			if err != nil {
-				return nil, err
-			}
-			ec, ok := k.(*ecdsa.PrivateKey)
-			if !ok {
-				return nil, errors.New("the key is not ECDSA")
-			}
-			return ec, nil
-		case "EC PRIVATE KEY":
-			return x509.ParseECPrivateKey(blk.Bytes)
-		}
+	k, err := pki.ParseKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	return k, nil
 }
 
 func readDUISCert(path string) (*duis.Cert, error) {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/dccgate/dccgate/clock"
@@ -195,20 +196,27 @@ func ParseCert(b []byte) (*x509.Certificate, error) {
 	return x509.ParseCertificate(blk.Bytes)
 }
 
-// ParseKey parses a PKCS#8 or SEC 1 EC private key PEM.
+// ParseKey parses a PKCS#8 or SEC 1 EC private key PEM: the first
+// private key block, past any other (openssl ecparam -genkey writes the
+// curve's EC PARAMETERS first).
 func ParseKey(b []byte) (*ecdsa.PrivateKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, errors.New("pki: no PEM block")
-	}
-	if k, err := x509.ParsePKCS8PrivateKey(blk.Bytes); err == nil {
-		ek, ok := k.(*ecdsa.PrivateKey)
-		if !ok {
-			return nil, errors.New("pki: key is not ECDSA")
+	for {
+		var blk *pem.Block
+		if blk, b = pem.Decode(b); blk == nil {
+			return nil, errors.New("pki: no private key PEM block")
 		}
-		return ek, nil
+		if !strings.HasSuffix(blk.Type, "PRIVATE KEY") {
+			continue
+		}
+		if k, err := x509.ParsePKCS8PrivateKey(blk.Bytes); err == nil {
+			ek, ok := k.(*ecdsa.PrivateKey)
+			if !ok {
+				return nil, errors.New("pki: key is not ECDSA")
+			}
+			return ek, nil
+		}
+		return x509.ParseECPrivateKey(blk.Bytes)
 	}
-	return x509.ParseECPrivateKey(blk.Bytes)
 }
 
 // UserID returns the User ID a client certificate names, or an error if it

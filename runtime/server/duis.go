@@ -4,14 +4,12 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -110,7 +108,7 @@ func (s *Server) StartDUIS(ctx context.Context, o DUISOptions) (*duisapi.Server,
 	if err != nil {
 		return nil, err
 	}
-	gwKey, err := parseECKey(gw.KeyPEM)
+	gwKey, err := pki.ParseKey(gw.KeyPEM)
 	if err != nil {
 		return nil, err
 	}
@@ -198,26 +196,7 @@ func readECKey(path string) (*ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseECKey(b)
-}
-
-func parseECKey(b []byte) (*ecdsa.PrivateKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, errors.New("no PEM key")
-	}
-	if strings.Contains(blk.Type, "EC PRIVATE KEY") {
-		return x509.ParseECPrivateKey(blk.Bytes)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	ec, ok := k.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, errors.New("the key is not ECDSA")
-	}
-	return ec, nil
+	return pki.ParseKey(b)
 }
 
 // BoxedWorld is the world of DCC Boxed's public reference test data

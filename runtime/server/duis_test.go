@@ -31,7 +31,7 @@ func postDUIS(t *testing.T, srv *Server, user, doc string) *duis.DecodedResponse
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := parseECKey(keyPEM)
+	key, err := pki.ParseKey(keyPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
