@@ -1,13 +1,11 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
 	"github.com/dccgate/dccgate/hubs"
 	"github.com/dccgate/dccgate/reports"
-	"github.com/dccgate/dccgate/runtime/api"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/hubsvc"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -44,43 +42,27 @@ func newHubs(raw store.Store, cfg Config, g *gateway.Gateway, rp *reports.Report
 }
 
 func hubsReply(w http.ResponseWriter, v any, err error) {
-	w.Header().Set("Content-Type", "application/json")
-	if err != nil {
-		status := http.StatusInternalServerError
+	writeJSON(w, v, err, func(err error) int {
 		var he *hubsvc.Error
 		var es hubs.ErrorSet
 		switch {
 		case errors.Is(err, hubs.ErrNoWeight), errors.As(err, &es):
 			// The records do not make a statement yet (no enrolled
 			// system to smear by, an inconsistent world).
-			status = http.StatusUnprocessableEntity
+			return http.StatusUnprocessableEntity
 		case errors.As(err, &he):
 			switch he.Code {
 			case hubsvc.CodeNotFound:
-				status = http.StatusNotFound
+				return http.StatusNotFound
 			case hubsvc.CodeNotPermitted:
-				status = http.StatusForbidden
+				return http.StatusForbidden
 			case hubsvc.CodeConflict:
-				status = http.StatusConflict
-			default:
-				status = http.StatusUnprocessableEntity
+				return http.StatusConflict
 			}
+			return http.StatusUnprocessableEntity
 		}
-		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-		return
-	}
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func hubsDecode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		http.Error(w, `{"error":"bad JSON"}`, http.StatusBadRequest)
-		return false
-	}
-	return true
+		return 0
+	})
 }
 
 func hubsMonth(w http.ResponseWriter, r *http.Request) (hubs.Month, bool) {
@@ -97,18 +79,13 @@ func (s *Server) hubsAPI() http.Handler {
 	mux := http.NewServeMux()
 	p := HubsAPIPrefix
 	user := func(h func(w http.ResponseWriter, r *http.Request, caller string)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			c, ok := api.CallerFrom(r.Context())
-			if !ok || c.UserID == "" {
-				http.Error(w, `{"error":"a DCC User's client certificate is required"}`, http.StatusUnauthorized)
-				return
-			}
+		return asUser(func(w http.ResponseWriter, r *http.Request, caller string) {
 			if s.Hubs == nil {
 				http.Error(w, `{"error":"this gateway's store keeps no Communications Hub records"}`, http.StatusNotImplemented)
 				return
 			}
-			h(w, r, c.UserID)
-		}
+			h(w, r, caller)
+		})
 	}
 	mux.HandleFunc("POST "+p+"forecasts", user(func(w http.ResponseWriter, r *http.Request, caller string) {
 		var in struct {
@@ -116,7 +93,7 @@ func (s *Server) hubsAPI() http.Handler {
 			Variant  string `json:"variant"`
 			Quantity int    `json:"quantity"`
 		}
-		if hubsDecode(w, r, &in) {
+		if decodeJSON(w, r, &in) {
 			f, err := s.Hubs.Forecast(r.Context(), caller, store.HubForecast{Month: in.Month, Variant: in.Variant, Quantity: in.Quantity})
 			hubsReply(w, f, err)
 		}
@@ -132,7 +109,7 @@ func (s *Server) hubsAPI() http.Handler {
 			Tranche string               `json:"tranche"`
 			Lines   []store.HubOrderLine `json:"lines"`
 		}
-		if hubsDecode(w, r, &in) {
+		if decodeJSON(w, r, &in) {
 			o, err := s.Hubs.Order(r.Context(), caller, hubsvc.OrderInput{ID: in.ID, Region: in.Region, Tranche: in.Tranche, Lines: in.Lines})
 			hubsReply(w, o, err)
 		}
@@ -156,7 +133,7 @@ func (s *Server) hubsAPI() http.Handler {
 			CSPRequested       bool   `json:"csp_requested"`
 			RefreshProgramme   string `json:"refresh_programme"`
 		}
-		if hubsDecode(w, r, &in) {
+		if decodeJSON(w, r, &in) {
 			h, err := s.Hubs.Remove(r.Context(), caller, r.PathValue("id"), hubsvc.RemovalInput{Reason: in.Reason,
 				ReplacementVariant: in.ReplacementVariant, CSPRequested: in.CSPRequested, RefreshProgramme: in.RefreshProgramme})
 			hubsReply(w, h, err)
@@ -184,7 +161,7 @@ func (s *Server) mountHubsAdmin(mux *http.ServeMux) {
 		var in struct {
 			Hubs []hubsvc.DeliveredHub `json:"hubs"`
 		}
-		if ready(w) && hubsDecode(w, r, &in) {
+		if ready(w) && decodeJSON(w, r, &in) {
 			o, err := s.Hubs.Deliver(r.Context(), r.PathValue("id"), in.Hubs)
 			hubsReply(w, o, err)
 		}
@@ -195,7 +172,7 @@ func (s *Server) mountHubsAdmin(mux *http.ServeMux) {
 			Month   string `json:"month"`
 			Invoice string `json:"invoice"`
 		}
-		if ready(w) && hubsDecode(w, r, &in) {
+		if ready(w) && decodeJSON(w, r, &in) {
 			d, err := s.Hubs.RecordUnpaid(r.Context(), in.Party, in.Month, in.Invoice)
 			hubsReply(w, d, err)
 		}

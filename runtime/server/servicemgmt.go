@@ -220,18 +220,13 @@ func (s *Server) serveSSI(cfg Config) error {
 //	POST /servicemgmt/tickets                a SEC Party's ticket {raised_by, party, kind, subject, body}
 func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 	reply := func(w http.ResponseWriter, v any, err error) {
-		w.Header().Set("Content-Type", "application/json")
-		if err != nil {
-			status := http.StatusInternalServerError
+		writeJSON(w, v, err, func(err error) int {
 			var refused *spec.Refusal // incidents.Error, maintenance.Error
 			if errors.As(err, &refused) {
-				status = http.StatusUnprocessableEntity
+				return http.StatusUnprocessableEntity
 			}
-			w.WriteHeader(status)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-			return
-		}
-		_ = json.NewEncoder(w).Encode(v)
+			return 0
+		})
 	}
 	decode := func(r *http.Request, v any) error {
 		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))

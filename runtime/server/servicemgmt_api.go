@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/dccgate/dccgate/incidents"
-	"github.com/dccgate/dccgate/runtime/api"
 )
 
 // ServiceAPIPrefix is where users reach the Incident Management Log and
@@ -27,43 +26,20 @@ const ServiceAPIPrefix = "/servicemgmt/v1/"
 func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handler {
 	mux := http.NewServeMux()
 	p := ServiceAPIPrefix
-	user := func(h func(w http.ResponseWriter, r *http.Request, caller string)) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			c, ok := api.CallerFrom(r.Context())
-			if !ok || c.UserID == "" {
-				http.Error(w, `{"error":"a DCC User's client certificate is required"}`, http.StatusUnauthorized)
-				return
-			}
-			h(w, r, c.UserID)
-		}
-	}
+	user, decode := asUser, decodeJSON
 	reply := func(w http.ResponseWriter, v any, err error) {
-		w.Header().Set("Content-Type", "application/json")
-		if err != nil {
-			status := http.StatusInternalServerError
+		writeJSON(w, v, err, func(err error) int {
 			var ie *incidents.Error
 			switch {
-			case errors.As(err, &ie) && ie.Code == incidents.CodeNotFound:
-				status = http.StatusNotFound
-			case errors.As(err, &ie) && (ie.Code == incidents.CodeNotAUser || ie.Code == incidents.CodeNotPermitted):
-				status = http.StatusForbidden
-			case errors.As(err, &ie):
-				status = http.StatusUnprocessableEntity
+			case !errors.As(err, &ie):
+				return 0
+			case ie.Code == incidents.CodeNotFound:
+				return http.StatusNotFound
+			case ie.Code == incidents.CodeNotAUser || ie.Code == incidents.CodeNotPermitted:
+				return http.StatusForbidden
 			}
-			w.WriteHeader(status)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-			return
-		}
-		_ = json.NewEncoder(w).Encode(v)
-	}
-	decode := func(w http.ResponseWriter, r *http.Request, v any) bool {
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(v); err != nil {
-			http.Error(w, `{"error":"bad JSON"}`, http.StatusBadRequest)
-			return false
-		}
-		return true
+			return http.StatusUnprocessableEntity
+		})
 	}
 	mux.HandleFunc("POST "+p+"diagnose", user(func(w http.ResponseWriter, r *http.Request, caller string) {
 		var in struct {
