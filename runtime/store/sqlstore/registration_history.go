@@ -226,6 +226,14 @@ func (s *Store) RegistrationHistory(ctx context.Context, mpxns []string) ([]stor
 	return dedupeRecords(out), nil
 }
 
+// inEffectAt is registrations r restricted to each MPxN's record in effect
+// at the time bound to its placeholder: one grouped pass over the primary
+// key finds each MPxN's latest EffectiveFrom <= at (cheaper than a
+// subquery per row).
+const inEffectAt = `registrations r
+	JOIN (SELECT mpxn, MAX(effective_from) AS latest FROM registrations WHERE effective_from <= ? GROUP BY mpxn) x
+	ON r.mpxn = x.mpxn AND r.effective_from = x.latest`
+
 // RegistrationsInEffect returns the record of each MPxN in effect at `at`,
 // by MPxN, optionally only those naming one of the network operators.
 func (s *Store) RegistrationsInEffect(ctx context.Context, at time.Time, networkOperators []string) ([]store.RegistrationRecord, error) {
@@ -233,11 +241,7 @@ func (s *Store) RegistrationsInEffect(ctx context.Context, at time.Time, network
 	if err != nil {
 		return nil, err
 	}
-	// One grouped pass over the primary key finds each MPxN's latest
-	// EffectiveFrom <= at (cheaper than a subquery per row).
-	q := `SELECT ` + prefixed("r.", recCols) + ` FROM registrations r
-		JOIN (SELECT mpxn, MAX(effective_from) AS latest FROM registrations WHERE effective_from <= ? GROUP BY mpxn) x
-		ON r.mpxn = x.mpxn AND r.effective_from = x.latest WHERE 1 = 1`
+	q := `SELECT ` + prefixed("r.", recCols) + ` FROM ` + inEffectAt + ` WHERE 1 = 1`
 	args := []any{atN}
 	if len(networkOperators) > 0 {
 		q += ` AND r.network_operator IN (` + placeholders(len(networkOperators)) + `)`

@@ -53,9 +53,7 @@ func (s *Store) WalkRegistrationsInEffect(ctx context.Context, at time.Time, fn 
 	if err != nil {
 		return err
 	}
-	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+prefixed("r.", regCols)+` FROM registrations r
-		JOIN (SELECT mpxn, MAX(effective_from) AS latest FROM registrations WHERE effective_from <= ? GROUP BY mpxn) x
-		ON r.mpxn = x.mpxn AND r.effective_from = x.latest ORDER BY r.mpxn`), atN)
+	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+prefixed("r.", regCols)+` FROM `+inEffectAt+` ORDER BY r.mpxn`), atN)
 	if err != nil {
 		return err
 	}
