@@ -64,7 +64,9 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		return store.Request{}, err
 	}
 	if known {
-		g.roles.Store(caller, user.Role)
+		if r, ok := g.roles.Load(caller); !ok || r != user.Role {
+			g.roles.Store(caller, user.Role)
+		}
 	}
 	if p, ok := g.pending.Load(caller); ok && p.(uint64) > user.LastCounter {
 		// A request of the user's still being committed holds that counter.
