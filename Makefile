@@ -63,8 +63,8 @@ bench-scale: ## Seed 1,000,000 systems, serve them from another process, load th
 	go build -o bin/dccgate ./cmd/dccgate
 	scripts/bench-scale.sh
 
-fuzz: ## A short fuzz run of each fuzz target
-	go test -run '^$$' -fuzz FuzzDecide -fuzztime 20s ./engine/
+fuzz: ## A short fuzz run of each fuzz target (FUZZTIME=10s)
+	scripts/fuzz.sh $(or $(FUZZTIME),10s)
 
 screenshots: ## Screenshot the Self-Service Interface's request history in headless Chromium (docs/screenshots)
 	DCCGATE_SCREENSHOTS=$(CURDIR)/docs/screenshots go test -count=1 -run '^TestBrowser$$' ./runtime/ssi/
