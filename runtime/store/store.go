@@ -209,7 +209,9 @@ type Store interface {
 	GetRequest(ctx context.Context, id string) (Request, error)
 	ListRequests(ctx context.Context, f RequestFilter) ([]Request, error)
 	// UpdateRequest replaces the request if its stored state is still
-	// fromState (ErrStale otherwise; ErrNotFound if there is no such
+	// fromState, all but what identifies it, which stays as inserted: user,
+	// service, device, category, predecessor (After), ReceivedAt, Schedule
+	// and ScheduleID (ErrStale otherwise; ErrNotFound if there is no such
 	// request) and appends the deliveries in the same transaction,
 	// returning their cursors. On any error no delivery is appended.
 	// From "executing", the stored Attempts must also be r.Attempts: a

@@ -188,9 +188,16 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]stor
 // From executing, the stored attempts must also be r's: a process whose
 // claim was taken over (store.Leaser) cannot complete the request.
 func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery) ([]int64, error) {
-	args, err := requestArgs(&r)
-	if err != nil {
-		return nil, err
+	var te timeEncoder
+	// Only what may change after insertion is written: the columns that
+	// identify a request (user, service, device, category, predecessor,
+	// receipt, schedule) stay as inserted, so the indexes on them are not
+	// rewritten on every move of a request (two per request at least).
+	args := []any{r.Delivery, te.enc(r.ExecuteAt), encBytes(r.Body), r.State, r.Reason, r.Clause, r.Message,
+		te.enc(r.DueAt), te.enc(r.CompletedAt), encBytes(r.Response), encBytes(r.PreCommand), encBytes(r.Signed),
+		r.Attempts, r.ID, fromState, r.Attempts}
+	if te.err != nil {
+		return nil, te.err
 	}
 	dargs, err := deliveryArgs(deliveries)
 	if err != nil {
@@ -198,11 +205,9 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 	}
 	var cursors []int64
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		n, err := s.exec(ctx, tx, `UPDATE requests SET user_id = ?, service = ?, device_id = ?, category = ?,
-			delivery = ?, execute_at = ?, after_id = ?, body = ?, schedule = ?, state = ?, reason = ?, clause = ?,
-			message = ?, received_at = ?, due_at = ?, completed_at = ?, response = ?, pre_command = ?, signed = ?,
-			schedule_id = ?, attempts = ?
-			WHERE id = ? AND state = ? AND (state <> 'executing' OR attempts = ?)`, append(args, r.ID, fromState, r.Attempts)...)
+		n, err := s.exec(ctx, tx, `UPDATE requests SET delivery = ?, execute_at = ?, body = ?, state = ?, reason = ?,
+			clause = ?, message = ?, due_at = ?, completed_at = ?, response = ?, pre_command = ?, signed = ?, attempts = ?
+			WHERE id = ? AND state = ? AND (state <> 'executing' OR attempts = ?)`, args...)
 		if err != nil {
 			return err
 		}

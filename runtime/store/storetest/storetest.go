@@ -586,6 +586,19 @@ func testUpdateRequest(t *testing.T, open func(*testing.T) store.Store) {
 	cursors, err = s.UpdateRequest(ctx, r2, "accepted", nil)
 	must(t, err)
 	same(t, "cursors of no deliveries", len(cursors), 0)
+
+	// What identifies a request stays as inserted; the rest is replaced.
+	moved := r2
+	moved.UserID, moved.Service, moved.DeviceID, moved.Category, moved.After = "00-0B", "9.9", "other", "scheduled", "r0"
+	moved.ReceivedAt, moved.Schedule, moved.ScheduleID = t2, []byte(`{"every":"P1D"}`), "sch-x"
+	moved.State, moved.Message, moved.ExecuteAt, moved.Delivery = "cancelled", "changed", t2, "local"
+	_, err = s.UpdateRequest(ctx, moved, "expired", nil)
+	must(t, err)
+	want := r2
+	want.State, want.Message, want.ExecuteAt, want.Delivery = "cancelled", "changed", t2, "local"
+	got, err = s.GetRequest(ctx, "r1")
+	must(t, err)
+	same(t, "identity after UpdateRequest", got, want)
 }
 
 func testUpdateRequestRace(t *testing.T, open func(*testing.T) store.Store) {
