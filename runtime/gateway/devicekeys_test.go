@@ -40,6 +40,12 @@ func newWorld(t *testing.T) *world {
 // newWorldEager is newWorld with Config.EagerFleet set to eager.
 func newWorldEager(t *testing.T, eager int) *world {
 	t.Helper()
+	return newWorldWith(t, eager, nil)
+}
+
+// newWorldWith is newWorldEager on a store wrapped by wrap (nil: as is).
+func newWorldWith(t *testing.T, eager int, wrap func(store.Store) store.Store) *world {
+	t.Helper()
 	ctx := t.Context()
 	sp, err := spec.Default()
 	if err != nil {
@@ -54,6 +60,9 @@ func newWorldEager(t *testing.T, eager int) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if wrap != nil {
+		st = wrap(st)
+	}
 	v := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	g, err := gateway.New(ctx, gateway.Config{Store: st, Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2, EagerFleet: eager})
 	if err != nil {

@@ -164,56 +164,72 @@ func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error 
 		return err
 	}
 	for _, h := range held {
-		if r.State == StateAccepted {
-			svc := g.sp().ServiceByKey(h.Service)
-			switch {
-			case svc != nil && svc.Critical:
-				pc, err := g.PreCommand(h)
-				if err != nil {
-					return err
-				}
-				h.PreCommand = pc
-				h.State = StateAwaitingSignature
-				if svc.CoS {
-					// The CoS Party signs a held Change of Supplier too.
-					if reason, msg := g.cosCheck(ctx, h); reason != "" {
-						h.State, h.Reason, h.Clause, h.Message, h.CompletedAt = StateRejected, string(reason), "para 145", msg, g.clk.Now()
-						if err := g.finish(ctx, h, StateHeld); err != nil {
-							return err
-						}
-						continue
-					}
-					if h.Signed, err = g.cosSign(pc); err != nil {
-						return err
-					}
-					h.State = StateAcknowledged
-					if h.Category == "future_dated" && h.ExecuteAt.After(g.clk.Now()) {
-						h.State = StatePending
-					}
-				}
-			case h.Category == "future_dated" && h.ExecuteAt.After(g.clk.Now()):
-				h.State = StatePending
-			default:
-				h.State = StateAcknowledged
-			}
-			if _, err := g.st.UpdateRequest(ctx, h, StateHeld, nil); err != nil && !errors.Is(err, store.ErrStale) {
-				return err
-			}
-			if h.State == StateAcknowledged {
-				// Run it now, in the goroutine that finished its
-				// predecessor: the chain completes as one piece of work.
-				if err := g.execute(ctx, h.ID); err != nil {
-					return err
-				}
-			}
-			continue
+		if err := g.release(ctx, r, h); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// recheckPredecessor closes the race between a successor stored as held
+// and its predecessor finishing meanwhile (whose releaseSuccessors, run
+// before the successor was stored, did not see it): with the successor
+// stored, the predecessor is read again and, if final, the successor is
+// released here. Both moves are conditional on "held", so it moves once.
+func (g *Gateway) recheckPredecessor(ctx context.Context, h store.Request) error {
+	pred, err := g.st.GetRequest(ctx, h.After)
+	if err != nil || !pred.Final() {
+		return err
+	}
+	return g.release(ctx, pred, h)
+}
+
+// release moves h, held on the final request r.
+func (g *Gateway) release(ctx context.Context, r, h store.Request) error {
+	if r.State != StateAccepted {
 		h.State, h.Reason, h.Clause = StateCancelled, string(dcc.ReasonPredecessorFailed), dcc.ReasonClauses[dcc.ReasonPredecessorFailed]
 		h.Message = "the preceding request " + r.ID + " did not succeed"
 		h.CompletedAt = g.clk.Now()
-		if err := g.finish(ctx, h, StateHeld); err != nil {
+		return g.finish(ctx, h, StateHeld)
+	}
+	svc := g.sp().ServiceByKey(h.Service)
+	switch {
+	case svc != nil && svc.Critical:
+		pc, err := g.PreCommand(h)
+		if err != nil {
 			return err
 		}
+		h.PreCommand = pc
+		h.State = StateAwaitingSignature
+		if svc.CoS {
+			// The CoS Party signs a held Change of Supplier too.
+			if reason, msg := g.cosCheck(ctx, h); reason != "" {
+				h.State, h.Reason, h.Clause, h.Message, h.CompletedAt = StateRejected, string(reason), "para 145", msg, g.clk.Now()
+				return g.finish(ctx, h, StateHeld)
+			}
+			if h.Signed, err = g.cosSign(pc); err != nil {
+				return err
+			}
+			h.State = StateAcknowledged
+			if h.Category == "future_dated" && h.ExecuteAt.After(g.clk.Now()) {
+				h.State = StatePending
+			}
+		}
+	case h.Category == "future_dated" && h.ExecuteAt.After(g.clk.Now()):
+		h.State = StatePending
+	default:
+		h.State = StateAcknowledged
+	}
+	if _, err := g.st.UpdateRequest(ctx, h, StateHeld, nil); err != nil {
+		if errors.Is(err, store.ErrStale) {
+			return nil // released by another: once only
+		}
+		return err
+	}
+	if h.State == StateAcknowledged {
+		// Run it now, in the goroutine that released it: the chain
+		// completes as one piece of work.
+		return g.execute(ctx, h.ID)
 	}
 	return nil
 }

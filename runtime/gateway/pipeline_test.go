@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 
@@ -49,5 +50,74 @@ func TestConcurrentSubmitsOfOneUser(t *testing.T) {
 	r, err := w.g.Submit(ctx, alpha, &engine.Request{RequestID: again, UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}})
 	if err != nil || r.Reason != "REPLAY" {
 		t.Fatalf("replayed %s: %s %s %v", again, r.State, r.Reason, err)
+	}
+}
+
+// raceStore forces the order of TestSuccessorStoredAfterRelease: the
+// successor reads its predecessor (not yet final), the predecessor then
+// completes and looks for held successors (none yet), and only then is the
+// successor stored as held.
+type raceStore struct {
+	store.Store
+	pred              string
+	read, released    chan struct{}
+	readOnce, relOnce sync.Once
+}
+
+func (s *raceStore) GetRequest(ctx context.Context, id string) (store.Request, error) {
+	r, err := s.Store.GetRequest(ctx, id)
+	if id == s.pred && !r.Final() {
+		s.readOnce.Do(func() { close(s.read) })
+	}
+	return r, err
+}
+
+func (s *raceStore) UpdateRequest(ctx context.Context, r store.Request, from string, ds []store.Delivery) ([]int64, error) {
+	if r.ID == s.pred && r.Final() {
+		<-s.read
+	}
+	return s.Store.UpdateRequest(ctx, r, from, ds)
+}
+
+func (s *raceStore) ListRequests(ctx context.Context, f store.RequestFilter) ([]store.Request, error) {
+	rs, err := s.Store.ListRequests(ctx, f)
+	if f.After == s.pred {
+		s.relOnce.Do(func() { close(s.released) })
+	}
+	return rs, err
+}
+
+func (s *raceStore) InsertRequest(ctx context.Context, r store.Request, counter uint64) error {
+	if r.After == s.pred && r.State == gateway.StateHeld {
+		<-s.released
+	}
+	return s.Store.InsertRequest(ctx, r, counter)
+}
+
+// TestSuccessorStoredAfterRelease: a successor stored as held just after
+// its predecessor completed and released nothing is released all the same
+// (para 126-127), not left held.
+func TestSuccessorStoredAfterRelease(t *testing.T) {
+	pred := alpha + ":" + esme + ":1"
+	w := newWorldWith(t, 0, func(st store.Store) store.Store {
+		return &raceStore{Store: st, pred: pred, read: make(chan struct{}), released: make(chan struct{})}
+	})
+	ctx := t.Context()
+	read := func(id, after string) *engine.Request {
+		return &engine.Request{RequestID: id, UserID: alpha, DeviceID: esme, Service: "4.1", After: after, Body: map[string]any{"register": "total"}}
+	}
+	if _, err := w.g.Submit(ctx, alpha, read(pred, "")); err != nil {
+		t.Fatal(err)
+	}
+	succ, err := w.g.Submit(ctx, alpha, read(alpha+":"+esme+":2", pred))
+	if err != nil || succ.State != gateway.StateHeld {
+		t.Fatalf("successor: %s %s %v, want held", succ.State, succ.Reason, err)
+	}
+	w.g.WaitIdle(ctx)
+	for _, id := range []string{pred, succ.ID} {
+		r, err := w.g.Store().GetRequest(ctx, id)
+		if err != nil || r.State != gateway.StateAccepted {
+			t.Fatalf("%s: %s %s %v", id, r.State, r.Reason, err)
+		}
 	}
 }

@@ -215,8 +215,13 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	if err != nil {
 		return out, err
 	}
-	if state == StateAcknowledged {
+	switch {
+	case state == StateAcknowledged:
 		g.enqueueFresh(out)
+	case state == StateHeld && out.State == StateHeld:
+		if err := g.recheckPredecessor(context.WithoutCancel(ctx), out); err != nil {
+			g.log.Warn("releasing a held request", "request", out.ID, "err", err)
+		}
 	}
 	return out, nil
 }
