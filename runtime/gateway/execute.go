@@ -109,17 +109,20 @@ func (g *Gateway) SubmitSignedFor(ctx context.Context, caller, requestID string,
 	return r, nil
 }
 
-// execute runs one acknowledged request, once: the move to executing and
-// the final update are both conditional on the state read, so a request
-// another worker (or process) took is left to it.
+// execute runs one acknowledged request, once: the claim (claim) and the
+// final update are both conditional, so a request another worker (or
+// process) took is left to it.
 func (g *Gateway) execute(ctx context.Context, id string) error {
-	r, ok, err := g.claim(ctx, id)
+	r, from, ok, err := g.claim(ctx, id)
 	if err != nil || !ok {
 		return err
 	}
+	if g.leaser == nil {
+		defer g.claimed.Delete(id)
+	}
 	out := g.run(ctx, r)
 	out.CompletedAt = g.clk.Now()
-	return g.finish(ctx, out, StateExecuting)
+	return g.finish(ctx, out, from)
 }
 
 // finish stores a request's final state with its Service Response on the

@@ -130,6 +130,9 @@ type Gateway struct {
 	// requests stored acknowledged until a worker claims them.
 	roles sync.Map // user ID -> role
 	fresh sync.Map // request ID -> store.Request
+	// claimed holds the requests this process's workers are running, on
+	// a store without leases (claim).
+	claimed sync.Map // request ID -> struct{}
 
 	// runMu makes "run what is due" one pass at a time.
 	runMu sync.Mutex

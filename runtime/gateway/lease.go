@@ -69,32 +69,40 @@ func sharedDefaults(cfg *Config) error {
 func (g *Gateway) Node() string { return g.node }
 
 // claim moves an acknowledged request to executing for this process and
-// returns it; ok is false when it is not acknowledged any more (another
-// worker or process has it, or it is done).
-func (g *Gateway) claim(ctx context.Context, id string) (r store.Request, ok bool, err error) {
+// returns it with the state its final update is conditional on; ok is
+// false when it is not acknowledged any more (another worker or process
+// has it, or it is done).
+//
+// Without leases the store is this process's alone (SQLite), and the claim
+// is kept in memory: the request stays acknowledged in the store until its
+// final update, conditional on that. A stop in between leaves it
+// acknowledged, and the restart runs it again, as it did one left
+// executing; the write the claim saves is one of three per request.
+func (g *Gateway) claim(ctx context.Context, id string) (r store.Request, from string, ok bool, err error) {
 	if g.leaser != nil {
 		r, err = g.leaser.ClaimRequest(ctx, id, g.node, g.wall.Now().Add(g.cfg.Lease))
 		if errors.Is(err, store.ErrStale) {
-			return r, false, nil
+			return r, "", false, nil
 		}
-		return r, err == nil, err
+		return r, StateExecuting, err == nil, err
+	}
+	if _, busy := g.claimed.LoadOrStore(id, struct{}{}); busy {
+		return r, "", false, nil // another worker has it
 	}
 	if v, ok := g.fresh.LoadAndDelete(id); ok {
-		// As this process stored it; the conditional update below finds
-		// out if it changed since.
+		// As this process stored it; the final update finds out if it
+		// changed since.
 		r = v.(store.Request)
 	} else if r, err = g.st.GetRequest(ctx, id); err != nil || r.State != StateAcknowledged {
-		return r, false, err
+		g.claimed.Delete(id)
+		return r, "", false, err
 	}
 	r.State = StateExecuting
 	r.Attempts++
-	if _, err := g.st.UpdateRequest(ctx, r, StateAcknowledged, nil); err != nil {
-		if errors.Is(err, store.ErrStale) {
-			return r, false, nil // another worker has it
-		}
-		return r, false, err
+	if o, ok := g.st.(store.ClaimObserver); ok {
+		o.Claimed(ctx, r)
 	}
-	return r, true, nil
+	return r, StateAcknowledged, true, nil
 }
 
 // startShared resumes work on a shared store: what other processes left

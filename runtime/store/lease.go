@@ -47,6 +47,14 @@ type DeliveryWatcher interface {
 	WatchDeliveries(ctx context.Context, wake func()) error
 }
 
+// ClaimObserver is implemented by store wrappers (telemetry) that follow a
+// request's execution: a process on a store without leases claims a
+// request in memory, with no write for the wrapper to see, and tells it
+// here instead.
+type ClaimObserver interface {
+	Claimed(ctx context.Context, r Request)
+}
+
 // Unwrapper is implemented by store wrappers (telemetry) that give access
 // to the store they wrap.
 type Unwrapper interface {

@@ -13,6 +13,7 @@ import (
 
 var (
 	_ store.Leaser          = (*Store)(nil)
+	_ store.ClaimObserver   = (*Store)(nil)
 	_ store.DeliveryWatcher = (*Store)(nil)
 )
 
@@ -53,6 +54,22 @@ func (s *Store) ClaimRequest(ctx context.Context, id, owner string, until time.T
 	}
 	rt.runFrom = s.wall.Now()
 	return out, nil
+}
+
+// Claimed implements store.ClaimObserver: as ClaimRequest, it opens the
+// execution span of a followed request.
+func (s *Store) Claimed(ctx context.Context, r store.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rt := s.trace[r.ID]
+	if rt == nil {
+		return
+	}
+	if rt.exec == nil {
+		rt.execCtx, rt.exec = s.tracer.Start(trace.ContextWithRemoteSpanContext(context.WithoutCancel(ctx), rt.parent), "gateway.execute",
+			trace.WithAttributes(reqAttr(r.ID), attribute.String("dccgate.service", r.Service), attribute.String("dccgate.device_id", r.DeviceID)))
+	}
+	rt.runFrom = s.wall.Now()
 }
 
 // RenewLeases implements store.Leaser.
