@@ -59,7 +59,7 @@ func start(t *testing.T, w loadgen.World) (*server.Server, map[string]pki.Issued
 
 // TestRunCompletesTheMix: every item of the default mix, critical ones
 // signed, is accepted by the gateway and its response arrives on the
-// stream; the counts add up.
+// stream; the counts add up; device events raise alerts on the streams.
 func TestRunCompletesTheMix(t *testing.T) {
 	sp, err := spec.Default()
 	if err != nil {
@@ -73,7 +73,8 @@ func TestRunCompletesTheMix(t *testing.T) {
 	}{{"closed", 0}, {"open", 200}} {
 		t.Run(mode.name, func(t *testing.T) {
 			res, err := loadgen.Run(t.Context(), loadgen.Config{URL: srv.URL, CAPEM: srv.PKI.CA.CertPEM, Credentials: creds, World: w, Spec: sp,
-				Rate: mode.rate, Concurrency: 4, Duration: 1100 * time.Millisecond, Seed: 1, Progress: io.Discard})
+				Rate: mode.rate, Concurrency: 4, Duration: 1100 * time.Millisecond, Seed: 1, Progress: io.Discard,
+				Events: srv.G.DeviceEvent, EventRate: 20})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,6 +86,11 @@ func TestRunCompletesTheMix(t *testing.T) {
 			}
 			if res.Latency["all"].Count != res.Completed || res.Latency["all"].P50 <= 0 {
 				t.Fatalf("latency %+v", res.Latency["all"])
+			}
+			// Device events raise alerts that reach the streams; the
+			// first of each is timed.
+			if a := res.Alerts; a.Events < 10 || len(a.EventErrors) > 0 || a.Latency.Count == 0 || a.ByCode["A1"]+a.ByCode["A15"]+a.ByCode["A16"] == 0 {
+				t.Fatalf("alerts %+v", a)
 			}
 			for _, it := range loadgen.DefaultMix {
 				if res.ByItem[it.Name].Count == 0 && res.Completed > 60 {

@@ -98,6 +98,32 @@ type Config struct {
 	Progress io.Writer
 	// Seed makes the choice of requests repeatable.
 	Seed uint64
+	// Events makes a device act as it would in a home (a tamper, a
+	// voltage excursion: devices.Event kinds), raising a device alert that
+	// reaches its users' streams: gateway.DeviceEvent in process, or the
+	// AdminService of a gateway that serves one. Nil sends none.
+	Events func(ctx context.Context, device, kind string) error
+	// EventRate is device events per second, beside the requests (at
+	// least one a second when Events is set and this is 0).
+	EventRate float64
+}
+
+// EventKinds are the device events the load sends to electricity meters in
+// turn: each raises one device alert (A1, A15, A16) to the import supplier.
+var EventKinds = []string{"tamper", "voltage_high", "voltage_low"}
+
+// Alerts is what the run saw of device alerts.
+type Alerts struct {
+	// Events were sent (EventErrors failed, by error).
+	Events      int            `json:"events"`
+	EventErrors map[string]int `json:"event_errors,omitempty"`
+	// Delivered alerts arrived on a user's stream during the run: raised
+	// by the events, and by the devices themselves (a prepayment meter
+	// whose credit runs low), by code.
+	Delivered int            `json:"delivered"`
+	ByCode    map[string]int `json:"by_code,omitempty"`
+	// Latency is from an event sent to its first alert on a stream.
+	Latency Latency `json:"latency"`
 }
 
 // Latency is a distribution of request latencies.
@@ -125,6 +151,7 @@ type Result struct {
 	ByItem     map[string]Latency `json:"by_item"`
 	Outcomes   map[string]int     `json:"outcomes"` // accepted, rejected/REASON, error/...
 	TimedOut   int                `json:"timed_out"`
+	Alerts     Alerts             `json:"alerts"`
 	Memory     Memory             `json:"memory"`
 }
 
@@ -165,6 +192,7 @@ type driver struct {
 	early map[string]earlyResponse
 
 	res     resultSink
+	alerts  alertSink
 	sent    atomic.Int64
 	done    atomic.Int64
 	started time.Time
@@ -189,6 +217,60 @@ func (r *resultSink) add(s sample) {
 	r.samples = append(r.samples, s)
 	r.outcomes[s.outcome]++
 	r.mu.Unlock()
+}
+
+// alertSink follows device events to their alerts.
+type alertSink struct {
+	mu sync.Mutex
+	// sent holds, by device, when its events not yet alerted were sent.
+	sent      map[string][]time.Time
+	events    int
+	errors    map[string]int
+	delivered int
+	byCode    map[string]int
+	lat       []time.Duration
+	on        bool // counting (the run has started)
+}
+
+// event notes an event sent to device at `at`, before it is sent (its
+// alert may come before the call returns).
+func (a *alertSink) event(device string, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events++
+	a.sent[device] = append(a.sent[device], at)
+}
+
+// failed takes back the event of `at` that failed.
+func (a *alertSink) failed(device string, at time.Time, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.errors[err.Error()]++
+	q := a.sent[device]
+	if i := slices.Index(q, at); i >= 0 {
+		a.sent[device] = slices.Delete(q, i, i+1)
+	}
+	if len(a.sent[device]) == 0 {
+		delete(a.sent, device)
+	}
+}
+
+func (a *alertSink) alert(device, code string, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.on {
+		return
+	}
+	a.delivered++
+	a.byCode[code]++
+	if q := a.sent[device]; len(q) > 0 {
+		a.lat = append(a.lat, at.Sub(q[0]))
+		if len(q) == 1 {
+			delete(a.sent, device)
+		} else {
+			a.sent[device] = q[1:]
+		}
+	}
 }
 
 func (r *resultSink) fail(outcome string, timeout bool) {
@@ -269,6 +351,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	d.res = resultSink{outcomes: map[string]int{}}
+	d.alerts.mu.Lock()
+	d.alerts.sent, d.alerts.errors, d.alerts.byCode, d.alerts.on = map[string][]time.Time{}, map[string]int{}, map[string]int{}, true
+	d.alerts.mu.Unlock()
 	d.sent.Store(0)
 	d.done.Store(0)
 	d.started = time.Now()
@@ -322,6 +407,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	var wg sync.WaitGroup
 	end := d.started.Add(cfg.Duration)
+	if cfg.Events != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.events(ctx, end, rng.Uint64())
+		}()
+	}
 	mode := "closed"
 	if cfg.Rate > 0 {
 		mode = "open"
@@ -371,7 +463,49 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
 	res.Latency, res.ByItem = summarise(d.res.samples)
+	d.alerts.mu.Lock()
+	res.Alerts = Alerts{Events: d.alerts.events, Delivered: d.alerts.delivered, ByCode: d.alerts.byCode, Latency: distribution(d.alerts.lat)}
+	if len(d.alerts.errors) > 0 {
+		res.Alerts.EventErrors = d.alerts.errors
+	}
+	d.alerts.on = false
+	d.alerts.mu.Unlock()
 	return res, nil
+}
+
+// events sends device events at cfg.EventRate until end, each to the
+// electricity meter of a premises picked at random, in open loop.
+func (d *driver) events(ctx context.Context, end time.Time, seed uint64) {
+	rate := d.cfg.EventRate
+	if rate <= 0 {
+		rate = 1
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
+	interval := time.Duration(float64(time.Second) / rate)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := 0; ctx.Err() == nil; i++ {
+		due := d.started.Add(time.Duration(i) * interval)
+		if !due.Before(end) {
+			return
+		}
+		if w := time.Until(due); w > 0 {
+			time.Sleep(w)
+		}
+		device := d.cfg.World.Premise(1 + rng.IntN(d.cfg.World.Premises())).ESME
+		kind := EventKinds[i%len(EventKinds)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ectx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+			defer cancel()
+			at := time.Now()
+			d.alerts.event(device, at)
+			if err := d.cfg.Events(ectx, device, kind); err != nil {
+				d.alerts.failed(device, at, err)
+			}
+		}()
+	}
 }
 
 // setup puts the meters the mix's prepayment items address into
@@ -547,6 +681,10 @@ func (d *driver) subscribe(ctx context.Context, u *user) {
 		for st.Receive() {
 			m := st.Msg()
 			cursor = m.GetCursor()
+			if a := m.GetAlert(); a != nil {
+				d.alerts.alert(a.GetDeviceId(), a.GetCode(), time.Now())
+				continue
+			}
 			r := m.GetResponse()
 			if r == nil || !final(r.GetState()) {
 				continue

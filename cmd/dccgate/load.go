@@ -16,8 +16,13 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"time"
 
+	"connectrpc.com/connect"
+
+	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
+	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
 	"github.com/dccgate/dccgate/loadgen"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/server"
@@ -51,6 +56,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	conc := fs.Int("concurrency", 64, "closed loop: requests in flight")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send")
 	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20 (items: read-electricity, read-gas, profile, config, topup, critical)")
+	alerts := fs.Float64("alerts", 20, "device events per second, each raising a device alert on its users' streams (0: none; against --target, the gateway must serve the AdminService: serve --virtual-clock)")
 	workers := fs.Int("workers", 0, "in process: the gateway's request workers (0: its default)")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	quiet := fs.Bool("quiet", false, "no progress lines")
@@ -63,8 +69,8 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "dccgate load: %v\n", err)
 		return exitFail
 	}
-	if *fleet < 0 || *suppliers < 1 || *rate < 0 || *conc < 1 || *dur <= 0 {
-		fmt.Fprintln(stderr, "dccgate load: --fleet, --rate must not be negative; --suppliers, --concurrency and --duration must be positive")
+	if *fleet < 0 || *suppliers < 1 || *rate < 0 || *alerts < 0 || *conc < 1 || *dur <= 0 {
+		fmt.Fprintln(stderr, "dccgate load: --fleet, --rate, --alerts must not be negative; --suppliers, --concurrency and --duration must be positive")
 		return exitUsage
 	}
 	mix, err := loadgen.ParseMix(*mixFlag)
@@ -132,6 +138,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	url := *target
+	var events func(ctx context.Context, device, kind string) error
 	if url == "" {
 		srv, err := server.Start(ctx, server.Config{DataDir: *data, StoreURL: *storeURL, Listen: "127.0.0.1:0", Workers: *workers, PKI: p, Spec: sp})
 		if err != nil {
@@ -139,6 +146,20 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		}
 		defer srv.Close()
 		url = srv.URL
+		events = srv.G.DeviceEvent
+	} else if *alerts > 0 {
+		tlsCfg, err := pki.ClientTLS(p.CA.CertPEM, p.Admin)
+		if err != nil {
+			return fail(err)
+		}
+		admin := dccgatev1connect.NewAdminServiceClient(&http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true}}, strings.TrimRight(url, "/"))
+		events = func(ctx context.Context, device, kind string) error {
+			_, err := admin.DeviceEvent(ctx, connect.NewRequest(&dccgatev1.DeviceEventRequest{DeviceId: device, Kind: kind}))
+			return err
+		}
+	}
+	if *alerts == 0 {
+		events = nil
 	}
 	creds := map[string]pki.Issued{}
 	for _, u := range w.Users() {
@@ -150,7 +171,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		creds[u.ID] = pki.Issued{CertPEM: c, KeyPEM: k}
 	}
 	cfg := loadgen.Config{URL: url, CAPEM: p.CA.CertPEM, Credentials: creds, World: w, Spec: sp, Mix: mix,
-		Rate: *rate, Concurrency: *conc, Duration: *dur, Seed: uint64(time.Now().UnixNano())}
+		Rate: *rate, Concurrency: *conc, Duration: *dur, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts}
 	if !*quiet {
 		cfg.Progress = stderr
 	}
@@ -219,6 +240,19 @@ func printLoad(w io.Writer, r *loadgen.Result) {
 	fmt.Fprintln(w, "outcomes:")
 	for _, k := range sortedKeys(r.Outcomes) {
 		fmt.Fprintf(w, "  %-40s %d\n", k, r.Outcomes[k])
+	}
+	if a := r.Alerts; a.Events > 0 || a.Delivered > 0 {
+		fmt.Fprintf(w, "device alerts: %d events sent, %d alerts delivered", a.Events, a.Delivered)
+		for _, k := range sortedKeys(a.ByCode) {
+			fmt.Fprintf(w, " %s:%d", k, a.ByCode[k])
+		}
+		fmt.Fprintln(w)
+		if a.Latency.Count > 0 {
+			line("alert", a.Latency)
+		}
+		for _, k := range sortedKeys(a.EventErrors) {
+			fmt.Fprintf(w, "  event failed: %s (%d)\n", k, a.EventErrors[k])
+		}
 	}
 	fmt.Fprintf(w, "memory: rss %.0f MiB (peak %.0f MiB), heap %.0f MiB\n", r.Memory.RSSMiB, r.Memory.PeakRSSMiB, r.Memory.HeapMiB)
 }
