@@ -17,6 +17,7 @@ import (
 	"github.com/dccgate/dccgate/conformance/scenario"
 	"github.com/dccgate/dccgate/conformance/suite"
 	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/server"
 	"github.com/dccgate/dccgate/spec"
 )
@@ -86,7 +87,7 @@ func conformanceRun(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs := flag.NewFlagSet("dccgate conformance run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	target := fs.String("target", "", "URL of a running `dccgate serve --virtual-clock` (default: in-process gateways)")
-	certs := fs.String("certs", filepath.Join(defaultDataDir(), "pki"), "with --target: the directory holding ca.pem, admin.pem and admin-key.pem of that gateway")
+	certs := fs.String("certs", filepath.Join(defaultDataDir(), "pki"), "with --target: the directory holding ca.pem, admin.pem and admin-key.pem of that gateway (and ca-key.pem, if there, to send as User IDs no world names)")
 	var roles roleList
 	fs.Var(&roles, "role", "run only the cases of this role (repeatable): the part of the suite a supplier entering that role runs")
 	reportDir := fs.String("report", "", "write junit.xml, report.json and report.html to this directory")
@@ -364,11 +365,20 @@ func (p *gatewayPool) Get() (scenario.Gateway, error) {
 		srv.Close()
 		return nil, err
 	}
+	c.Issue = userIssuer(p.pki)
 	g := &pooled{Client: c, srv: srv, pool: p}
 	p.mu.Lock()
 	p.all = append(p.all, g)
 	p.mu.Unlock()
 	return g, nil
+}
+
+// userIssuer issues, from the in-process gateways' own CA, the certificate
+// of a User ID no world names: the request of a party that has not
+// completed User Entry (para 116, 281) then reaches the gateway, which must
+// refuse it (UNKNOWN_USER), rather than failing at the TLS handshake.
+func userIssuer(p *server.PKI) func(string) (pki.Issued, error) {
+	return func(id string) (pki.Issued, error) { return p.CA.IssueUser(id, "") }
 }
 
 // Close stops every gateway of the pool.

@@ -135,7 +135,12 @@ func mutationRun(ctx context.Context, sp *spec.Spec, files []*suite.File, o muta
 			servers = append(servers, srv)
 			mu.Unlock()
 			// The client encodes requests as the unmutated spec's API does.
-			return connectgw.New(srv.URL, p.CA.CertPEM, p.Admin, sp)
+			c, err := connectgw.New(srv.URL, p.CA.CertPEM, p.Admin, sp)
+			if err != nil {
+				return nil, err
+			}
+			c.Issue = userIssuer(p)
+			return c, nil
 		}
 		stop := func() {
 			// A server's Close waits for its connections to go idle: let

@@ -7,6 +7,8 @@ package connectgw
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -38,8 +40,20 @@ type Client struct {
 	mu       sync.Mutex
 	users    map[string]*userClient
 	counters map[string]uint64
+	// strangers are the clients of User IDs the world does not name.
+	strangers map[string]*userClient
+	// probeOnce finds out whether the gateway refuses a connection without
+	// a client certificate (certless).
+	probeOnce sync.Once
+	certless  bool
 	// Wait bounds how long Submit waits for an on-demand request to finish.
 	Wait time.Duration
+	// Issue, if set, issues a client certificate that the gateway trusts
+	// for a User ID the world does not name (in-process, the gateway's own
+	// CA): the request of a party that has not completed User Entry then
+	// reaches the gateway as that User ID, and the gateway's refusal is the
+	// outcome. Without it such a request goes without a certificate.
+	Issue func(userID string) (pki.Issued, error)
 }
 
 type userClient struct {
@@ -100,6 +114,8 @@ func (c *Client) Reset(ctx context.Context, w scenario.World) error {
 	defer c.mu.Unlock()
 	c.users = map[string]*userClient{}
 	c.counters = map[string]uint64{}
+	c.strangers = map[string]*userClient{}
+	c.caPEM = []byte(resp.Msg.GetCaPem())
 	for _, cr := range resp.Msg.GetCredentials() {
 		cert := pki.Issued{CertPEM: []byte(cr.GetCertPem()), KeyPEM: []byte(cr.GetKeyPem())}
 		hc, err := httpClient([]byte(resp.Msg.GetCaPem()), cert)
@@ -121,15 +137,21 @@ func (c *Client) user(id string) (*userClient, error) {
 	return u, nil
 }
 
-// nextID gives the next request ID of a user.
-func (c *Client) nextID(user, target string) string {
+// nextID gives the next request ID of a user: with counter zero, one above
+// the highest counter sent for the user; else counter (a scenario testing
+// replay protection), and the user's next requests continue above the
+// highest sent.
+func (c *Client) nextID(user, target string, counter uint64) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.counters[user]++
+	if counter == 0 {
+		counter = c.counters[user] + 1
+	}
+	c.counters[user] = max(c.counters[user], counter)
 	if target == "" {
 		target = "00-00-00-00-00-00-00-00"
 	}
-	return fmt.Sprintf("%s:%s:%d", user, target, c.counters[user])
+	return fmt.Sprintf("%s:%s:%d", user, target, counter)
 }
 
 // Submit implements scenario.Gateway: it sends the request as the user,
@@ -137,10 +159,19 @@ func (c *Client) nextID(user, target string) string {
 // until the request has gone as far as it can without the clock moving.
 func (c *Client) Submit(ctx context.Context, as string, r scenario.SubmitRequest) (scenario.SubmitResult, error) {
 	u, err := c.user(as)
-	if err != nil {
-		// A sender the world does not know: its request goes through a
-		// client with no certificate the gateway accepts as a user.
-		return scenario.SubmitResult{Outcome: scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonUnknownUser)}}, nil
+	stranger := err != nil
+	if stranger {
+		// A sender the world does not know (it has not completed User
+		// Entry, para 116, 281).
+		if c.Issue == nil && c.refusesCertless(ctx) {
+			// Without a certificate the gateway does not even take the
+			// connection: that is its refusal of the unknown party.
+			return scenario.SubmitResult{Outcome: scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonUnknownUser),
+				Clause: "refused at the TLS handshake: a client certificate is required"}}, nil
+		}
+		if u, err = c.stranger(as); err != nil {
+			return scenario.SubmitResult{}, err
+		}
 	}
 	msg, err := c.build(as, r)
 	if err != nil {
@@ -148,8 +179,13 @@ func (c *Client) Submit(ctx context.Context, as string, r scenario.SubmitRequest
 	}
 	resp, err := u.api.Submit(ctx, connect.NewRequest(&dccgatev1.SubmitRequest{Request: msg}))
 	if err != nil {
-		if connect.CodeOf(err) == connect.CodeInvalidArgument {
+		switch {
+		case connect.CodeOf(err) == connect.CodeInvalidArgument:
 			return scenario.SubmitResult{Outcome: scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonMalformed)}}, nil
+		case stranger && refusedCaller(err):
+			// The gateway would not take the request of a caller that
+			// is not a user: that is its refusal of an unknown user.
+			return scenario.SubmitResult{Outcome: scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonUnknownUser)}}, nil
 		}
 		return scenario.SubmitResult{}, err
 	}
@@ -187,6 +223,85 @@ func (c *Client) Submit(ctx context.Context, as string, r scenario.SubmitRequest
 		return scenario.SubmitResult{}, err
 	}
 	return scenario.SubmitResult{RequestID: id, Outcome: outcome(st)}, nil
+}
+
+// stranger is the client of a User ID the world does not name: with a
+// certificate from Issue, or with none.
+func (c *Client) stranger(id string) (*userClient, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if u, ok := c.strangers[id]; ok {
+		return u, nil
+	}
+	var hc *http.Client
+	u := &userClient{}
+	if c.Issue != nil {
+		cert, err := c.Issue(id)
+		if err != nil {
+			return nil, fmt.Errorf("issuing a certificate for %s: %w", id, err)
+		}
+		if hc, err = httpClient(c.caPEM, cert); err != nil {
+			return nil, err
+		}
+		u.cert = cert
+	} else {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(c.caPEM) {
+			return nil, errors.New("connectgw: no CA certificate in PEM")
+		}
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}, ForceAttemptHTTP2: true}}
+	}
+	u.api = dccgatev1connect.NewGatewayServiceClient(hc, c.url)
+	if c.strangers == nil {
+		c.strangers = map[string]*userClient{}
+	}
+	c.strangers[id] = u
+	return u, nil
+}
+
+// refusedCaller: the gateway refused the caller itself (not a user), with
+// Unauthenticated or PermissionDenied.
+func refusedCaller(err error) bool {
+	switch connect.CodeOf(err) {
+	case connect.CodeUnauthenticated, connect.CodePermissionDenied:
+		return true
+	}
+	return false
+}
+
+// refusesCertless reports, once per client, whether the gateway refuses a
+// TLS connection that presents no client certificate: it closes it with an
+// alert after the handshake (TLS 1.3) or during it (TLS 1.2).
+func (c *Client) refusesCertless(ctx context.Context) bool {
+	c.probeOnce.Do(func() {
+		pool := x509.NewCertPool()
+		c.mu.Lock()
+		pool.AppendCertsFromPEM(c.caPEM)
+		c.mu.Unlock()
+		host := strings.TrimPrefix(strings.TrimPrefix(c.url, "https://"), "http://")
+		if i := strings.IndexByte(host, '/'); i >= 0 {
+			host = host[:i]
+		}
+		d := tls.Dialer{Config: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}}
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		conn, err := d.DialContext(dctx, "tcp", host)
+		if err != nil {
+			c.certless = isAlert(err)
+			return
+		}
+		defer conn.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		c.certless = err != nil && isAlert(err)
+	})
+	return c.certless
+}
+
+// isAlert: a TLS alert the peer sent about our certificate.
+func isAlert(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "remote error: tls: certificate required") || strings.Contains(msg, "remote error: tls: bad certificate")
 }
 
 // wait polls until the request leaves the states that move without the
@@ -231,7 +346,7 @@ func outcome(st *dccgatev1.RequestState) scenario.Outcome {
 // row with the fields set from r.Body.
 func (c *Client) build(as string, r scenario.SubmitRequest) (*dccgatev1.ServiceRequest, error) {
 	key := spec.Key(r.Service, r.Variant)
-	env := &dccgatev1.Envelope{UserId: as, DeviceId: r.Device, RequestId: c.nextID(as, r.Device), AfterRequestId: r.After}
+	env := &dccgatev1.Envelope{UserId: as, DeviceId: r.Device, RequestId: c.nextID(as, r.Device, r.Counter), AfterRequestId: r.After}
 	switch r.When.Kind {
 	case scenario.Future:
 		env.Category = dccgatev1.Category_CATEGORY_FUTURE_DATED

@@ -821,7 +821,7 @@ func (d *decoder) steps(n *yaml.Node) []*Step {
 	return out
 }
 
-var requestKeys = []string{"service", "variant", "device", "mpxn", "postcode", "premises", "uprn", "when", "delivery", "after", "body", "sign"}
+var requestKeys = []string{"service", "variant", "device", "mpxn", "postcode", "premises", "uprn", "when", "delivery", "after", "body", "sign", "counter"}
 
 // request decodes a request; it also returns the node of after, where an
 // error about the step it names belongs.
@@ -877,6 +877,13 @@ func (d *decoder) request(n *yaml.Node, key string) (*Request, *yaml.Node) {
 	r.After = d.nonEmpty(f, "after", key)
 	if e, ok := f["body"]; ok {
 		r.Body = d.body(e.val, join(key, "body"), r.row)
+	}
+	if e, ok := f["counter"]; ok {
+		// The Request ID's counter, for the interface's replay protection
+		// (REPLAY): zero is never a counter the client gives.
+		if r.Counter = uint64(d.integer(e.val, join(key, "counter"))); r.Counter == 0 && d.node(e.val) != nil && d.node(e.val).Tag == "!!int" {
+			d.errorf(e.val, join(key, "counter"), "a Request ID counter starts at 1")
+		}
 	}
 	if e, ok := f["sign"]; ok {
 		r.Sign = d.sign(e.val, join(key, "sign"))

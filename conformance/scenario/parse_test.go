@@ -90,7 +90,7 @@ steps:
     expect: {outcome: pending}
   - id: switch
     as: "00-00-00-00-00-00-0A-01"
-    request: {service: "7.5", device: "00-DB-00-00-00-00-E0-01", after: price, sign: none}
+    request: {service: "7.5", device: "00-DB-00-00-00-00-E0-01", after: price, sign: none, counter: 7}
     expect: {outcome: held}
   - as: "00-00-00-00-00-00-0A-01"
     request:
@@ -137,7 +137,7 @@ steps:
 	if p.Body["standing_charge_pence"] != 30 || p.Body["tariff_name"] != "Green" {
 		t.Errorf("body = %#v", p.Body)
 	}
-	if s := sc.Steps[1].Request; s.After != "price" || s.Sign.Mode != SignNone {
+	if s := sc.Steps[1].Request; s.After != "price" || s.Sign.Mode != SignNone || s.Counter != 7 || sc.Steps[0].Request.Counter != 0 {
 		t.Errorf("sequenced = %+v", s)
 	}
 	w := sc.Steps[2].Request.When
@@ -287,6 +287,8 @@ func TestParseInvalid(t *testing.T) {
 			`t.yaml:4:93: steps[0].request.when.schedule.service: unknown service reference "4.99"`,
 			`t.yaml:4:108: steps[0].request.when.schedule.every: must be a positive duration`,
 		}},
+		{"counter zero", req(`{service: "4.1", device: ` + dev + `, counter: 0}`), []string{`t.yaml:4:75: steps[0].request.counter: a Request ID counter starts at 1`}},
+		{"counter not a number", req(`{service: "4.1", device: ` + dev + `, counter: next}`), []string{`t.yaml:4:75: steps[0].request.counter: expected a whole number, got "next"`}},
 		{"unknown delivery", req(`{service: "4.1", device: ` + dev + `, delivery: pigeon}`), []string{`t.yaml:4:76: steps[0].request.delivery: unknown delivery "pigeon"; the spec knows wan, local`}},
 		{"negative advance", head + "  - advance: -1h\n", []string{"t.yaml:3:14: steps[0].advance: the clock only moves forward"}},
 		{"bad event kind", head + "  - event: {device: " + dev + ", kind: Power Loss}\n", []string{`t.yaml:3:54: steps[0].event.kind: "Power Loss" is not an event kind`}},

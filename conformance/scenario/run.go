@@ -72,6 +72,10 @@ type SubmitRequest struct {
 	// gateway to refuse.
 	Body map[string]any
 	Sign Sign
+	// Counter, if not zero, is the counter the request's Request ID carries
+	// instead of the next one; the sender's following requests continue
+	// above the highest counter sent.
+	Counter uint64
 }
 
 // SubmitResult is the gateway's answer to Submit.
@@ -258,7 +262,7 @@ func (r *run) request(st *Step) (SubmitRequest, bool) {
 	req := SubmitRequest{
 		Service: q.Service, Variant: q.Variant,
 		Device: q.Device, MPxN: q.MPxN, Postcode: q.Postcode, Premises: q.Premises, UPRN: q.UPRN,
-		When: q.When, Delivery: q.Delivery, Sign: q.Sign,
+		When: q.When, Delivery: q.Delivery, Sign: q.Sign, Counter: q.Counter,
 		Body: fillBody(q),
 	}
 	if req.Delivery == "" {

@@ -167,6 +167,11 @@ type Request struct {
 	// map[string]any.
 	Body map[string]any
 	Sign Sign
+	// Counter, if not zero, is the counter of the request's Request ID
+	// (originatorID:targetID:counter) in place of the one the client would
+	// give next: one above the highest it sent for the sender. A counter not
+	// above the user's last is a replay (REPLAY).
+	Counter uint64
 
 	// row is the spec row the request was checked against, so the runner
 	// fills the body from the same spec the parser validated with.
