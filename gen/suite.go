@@ -2,6 +2,7 @@ package gen
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -31,10 +32,33 @@ import (
 //   - status.S: every SMI status gives what the row's statuses and the
 //     inventory transitions say;
 //   - critical.unsigned, critical.wrong-key: a critical request waits for
-//     its signed Pre-Command and is refused if another key signs it.
+//     its signed Pre-Command and is refused if another key signs it;
+//   - user.unknown: the request a properly registered user is accepted on,
+//     sent by a User ID that has not completed User Entry (no world names
+//     it), is refused UNKNOWN_USER (para 116, 281). One case per row: a
+//     gateway may check the user on some paths (critical, the DCC's own
+//     activities, inventory queries) and not others;
+//   - malformed.FIELD.KIND: each request field rule of the row (the CEL rule
+//     and the type of a field, the row's checks across fields, spec/*.cue)
+//     broken once: the zero or empty value an absent field takes on the
+//     API (missing), the first value beyond each bound (below, above), a
+//     value of the wrong form (format), the shortest value too long
+//     (too-long), a body the row's check refuses (check). Each is refused
+//     MALFORMED (para 133, 134) before any other check; the values are
+//     found by evaluating the spec's own rules, so a loosened or dropped
+//     rule lets one through. The row's other cases send the spec's valid
+//     examples and are accepted.
 //
-// Two files check what is not a single row: note-406.yaml (local delivery by
-// role and status) and para-134-order.yaml (the order of the checks).
+// Three files check what is not a single row: note-406.yaml (local delivery
+// by role and status), para-134-order.yaml (the order of the checks) and
+// replay.yaml (the Request ID counter, REPLAY).
+//
+// Anomaly detection (ANOMALY) has no generated cases: the spec sets no
+// threshold above which requests are quarantined (footnote 14 leaves the
+// numbers to the DCC CoCo; Table 5.3's Monthly Service Thresholds are for
+// reporting, para 272, not quarantine). The hand-written
+// conformance/scenarios/anomaly.yaml checks the mechanism with a threshold
+// of its own.
 //
 // The expected outcomes follow the rules the format states (its "Rules the
 // format assumes"), computed from the spec: the generator never asks the
@@ -88,6 +112,11 @@ func Suite(s *spec.Spec) ([]Output, error) {
 			return nil, err
 		}
 	}
+	if f := g.replayFile(); f != nil {
+		if err := add(f, "para 133", "the Request ID counter (REPLAY)"); err != nil {
+			return nil, err
+		}
+	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "<!-- %s -->\n\n", header)
 	b.WriteString("# The conformance suite\n\n")
@@ -97,12 +126,17 @@ func Suite(s *spec.Spec) ([]Output, error) {
 	b.WriteString("Each case is a step with an id (`role.EIS`, `status.withdrawn`, ...); the steps whose id is the case's\n")
 	b.WriteString("id, a slash and more (a setup before it, an advance after it) belong to it. The comment above a case\n")
 	b.WriteString("names the row and the clause it checks.\n")
-	b.WriteString("The alert rows (A1, A2) are deliveries, not requests: `flows/` and the alert scenarios cover them.\n\n")
+	b.WriteString("The alert rows (A1, A2) are deliveries, not requests: `flows/` and the alert scenarios cover them.\n")
+	b.WriteString("Anomaly detection has no generated cases: the spec sets no quarantine threshold (footnote 14 leaves the\n")
+	b.WriteString("numbers to the DCC CoCo); `conformance/scenarios/anomaly.yaml` checks it with a threshold of its own.\n\n")
 	b.WriteString("| file | row | what |\n| --- | --- | --- |\n")
 	for _, r := range index {
 		fmt.Fprintf(&b, "| [%s](%s) | %s | %s |\n", r.file, r.file, r.row, r.what)
 	}
 	outs = append(outs, Output{Path: suiteDir + "/INDEX.md", Content: b.Bytes()})
+	if err := errors.Join(g.errs...); err != nil {
+		return nil, err
+	}
 	return outs, nil
 }
 
@@ -117,6 +151,8 @@ type suiteGen struct {
 	// note405 and moves index the spec's notes and transitions.
 	note405 map[string]bool
 	events  map[string]string // service ref -> event moving its target
+	// errs are what the generator could not derive from the spec.
+	errs []error
 }
 
 type suser struct {
@@ -168,6 +204,10 @@ type attempt struct {
 	local       bool
 	// newType is the type a 12.2 names; requested the status an 8.4 asks.
 	newType, requested string
+	// malformed says how the request breaks a field rule of the row;
+	// unknownUser: the sender has not completed User Entry.
+	malformed   string
+	unknownUser bool
 }
 
 // verdict is what the model expects of an attempt.
@@ -270,6 +310,9 @@ func (g *suiteGen) expect(a attempt) verdict {
 	if cat == "" {
 		cat = "on_demand"
 	}
+	if a.malformed != "" {
+		return rej("MALFORMED", a.malformed+" ("+g.reasonClause("MALFORMED")+")")
+	}
 	if !categoryAvailable(row, cat) {
 		return rej("CATEGORY_NOT_AVAILABLE", fmt.Sprintf("%s is N/A for %s (para 128, Annex 5)", g.catLabel(cat), row.Key()))
 	}
@@ -278,6 +321,9 @@ func (g *suiteGen) expect(a attempt) verdict {
 	}
 	if a.local && !g.localAllowed(row) {
 		return rej("CATEGORY_NOT_AVAILABLE", fmt.Sprintf("a Command for Local Delivery is for Device Services only (%s)", g.s.Note406.Clause))
+	}
+	if a.unknownUser {
+		return rej("UNKNOWN_USER", "the User ID has not completed User Entry ("+g.reasonClause("UNKNOWN_USER")+")")
 	}
 	if a.suspended {
 		return rej("USER_SUSPENDED", "the user's rights are suspended (para 134, 125)")
@@ -343,6 +389,14 @@ func (g *suiteGen) expect(a attempt) verdict {
 		}
 	}
 	return verdict{outcome: "accepted", moveTo: moveTo}
+}
+
+// reasonClause is the clause the spec gives a reason code.
+func (g *suiteGen) reasonClause(code string) string {
+	if r := g.s.Reason(code); r != nil {
+		return r.Clause
+	}
+	return code
 }
 
 // article is "a" or "an" before a code read letter by letter ("an ESME",
@@ -592,6 +646,7 @@ type req struct {
 	local    bool
 	body     []string // "key: value" pairs
 	sign     string
+	counter  int // the Request ID's counter, if not the next
 }
 
 func (f *sfile) requestText(r req) string {
@@ -622,14 +677,22 @@ func (f *sfile) requestText(r req) string {
 	if r.sign != "" {
 		parts = append(parts, "sign: "+r.sign)
 	}
+	if r.counter > 0 {
+		parts = append(parts, "counter: "+strconv.Itoa(r.counter))
+	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 // send adds a request step to a case and counts the sender's requests (the
-// public client numbers each user's requests from 1 in every world).
+// public client numbers each user's requests from 1 in every world, and
+// after a counter the file gives, from above the highest sent).
 func (f *sfile) send(c *scase, id, as string, r req, expect ...string) *sstep {
 	st := &sstep{id: id, as: as, request: f.requestText(r), expect: expect}
-	f.counters[as]++
+	if r.counter > 0 {
+		f.counters[as] = max(f.counters[as], r.counter)
+	} else {
+		f.counters[as]++
+	}
 	c.steps = append(c.steps, st)
 	return st
 }
@@ -674,6 +737,8 @@ func (g *suiteGen) rowFile(svc *spec.Service) (*sfile, error) {
 	rf.critical()
 	rf.listed()
 	rf.moves()
+	rf.unknownUser()
+	rf.malformed()
 	return f, nil
 }
 
@@ -867,6 +932,12 @@ type caseSpec struct {
 	forced bool
 	// requested: the status an 8.4 asks for, if not the first allowed.
 	requested string
+	// malformed: how the body breaks a field rule; body, if set, is the
+	// request's body (the row's examples fill the rest).
+	malformed string
+	body      []string
+	// unknown: the sender is a User ID no world names.
+	unknown bool
 }
 
 // emit writes one case of the row: its premises and device, the body its
@@ -886,6 +957,7 @@ func (r *rowGen) emit(cs caseSpec) {
 	if cs.inner != nil {
 		a.inner = cs.inner
 	}
+	a.malformed, a.unknownUser = cs.malformed, cs.unknown
 	v := g.expect(a)
 	if cs.forced {
 		v = verdict{outcome: "accepted", moveTo: v.moveTo}
@@ -897,7 +969,7 @@ func (r *rowGen) emit(cs caseSpec) {
 	runs := accepted && !pending && !cs.local
 	// Commissioning looks at the hub, the meter and the MPxN (para 187): a
 	// case that gets past the device checks needs a world of its own.
-	own := cs.own || runs || (r.svc.Commissions && v.reason != "ROLE_NOT_ELIGIBLE" && v.reason != "CATEGORY_NOT_AVAILABLE" && v.reason != "DEVICE_TYPE" && v.reason != "DEVICE_STATUS" && v.reason != "TYPE2_NOT_SUPPORTED")
+	own := cs.own || runs || (r.svc.Commissions && v.reason != "MALFORMED" && v.reason != "UNKNOWN_USER" && v.reason != "ROLE_NOT_ELIGIBLE" && v.reason != "CATEGORY_NOT_AVAILABLE" && v.reason != "DEVICE_TYPE" && v.reason != "DEVICE_STATUS" && v.reason != "TYPE2_NOT_SUPPORTED")
 	p := f.shared()
 	if own {
 		p = f.own(cs.id)
@@ -908,6 +980,9 @@ func (r *rowGen) emit(cs caseSpec) {
 		as = g.reg[cs.role]
 		if cs.unreg {
 			as = g.unreg[cs.role]
+		}
+		if cs.unknown {
+			as = unknownUser
 		}
 	}
 	eff := r.svc
@@ -942,7 +1017,11 @@ func (r *rowGen) emit(cs caseSpec) {
 		device = f.device(p, g.meterOf(mf), "commissioned", fuel).id
 	}
 	rq := req{svc: r.svc, device: device, local: cs.local, sign: cs.sign}
-	rq.body = r.body(c, p, target, device, cs.role, as, a, runs)
+	if cs.body != nil {
+		rq.body = cs.body
+	} else {
+		rq.body = r.body(c, p, target, device, cs.role, as, a, runs)
+	}
 	switch {
 	case a.inner != nil:
 		rq.schedule = a.inner
@@ -1625,6 +1704,21 @@ func (g *suiteGen) orderFile() *sfile {
 			caseSpec{role: in, ch: choice{wrong, badStatus}}, attempt{}},
 		{"order.status-before-registration", fmt.Sprintf("an unregistered %s aims at %s %s in status %s: the status is checked before the Registration Data.", in, article(meter), meter, badStatus),
 			caseSpec{role: in, unreg: true, ch: choice{meter, badStatus}}, attempt{}},
+	}
+	// Structure first, then category (para 134; the format's order): a
+	// body that breaks a field rule of the row, future dated where it is
+	// N/A. (The user comes after both, but a gateway that refuses a caller
+	// with no certificate at the TLS handshake shows nothing else to a
+	// client that cannot issue one: the suite sends no unknown user with a
+	// second fault.)
+	if vs, err := g.violations(svc); err == nil && len(vs) > 0 {
+		bad := vs[0]
+		cases = append(cases, struct {
+			id, what string
+			cs       caseSpec
+			a        attempt
+		}{"order.malformed-before-category", fmt.Sprintf("future dated (N/A) with a body that breaks a field rule (%s): the structure is checked first.", bad.what),
+			caseSpec{role: in, ch: choice{meter, "commissioned"}, cat: "future_dated", malformed: bad.what, body: bad.body}, attempt{}})
 	}
 	for _, c := range cases {
 		cs := c.cs

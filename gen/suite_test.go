@@ -140,6 +140,9 @@ func TestSuiteModel(t *testing.T) {
 		{"update to commissioned", attempt{row: s.Service("8.4", ""), role: "EIS", typ: "ESME", status: "pending", requested: "commissioned", known: true}, "DEVICE_STATUS"},
 		{"scheduled", attempt{row: s.Service("5.1", ""), inner: s.Service("4.8", ""), role: "OU", typ: "ESME", status: "commissioned", known: true}, "accepted"},
 		{"not scheduled", attempt{row: s.Service("5.1", ""), inner: s.Service("4.1", ""), role: "EIS", typ: "ESME", status: "commissioned", known: true}, "CATEGORY_NOT_AVAILABLE"},
+		{"unknown user", attempt{row: s.Service("4.1", ""), role: "EIS", unknownUser: true, typ: "ESME", status: "commissioned", known: true}, "UNKNOWN_USER"},
+		{"unknown user, category N/A", attempt{row: s.Service("4.1", ""), role: "EIS", unknownUser: true, category: "future_dated", typ: "ESME", status: "commissioned", known: true}, "CATEGORY_NOT_AVAILABLE"},
+		{"malformed before all", attempt{row: s.Service("4.1", ""), role: "OU", unknownUser: true, malformed: "x", category: "future_dated", typ: "IHD", status: "withdrawn"}, "MALFORMED"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -150,6 +153,40 @@ func TestSuiteModel(t *testing.T) {
 			}
 			if got != tc.want {
 				t.Errorf("got %s (%s), want %s", got, v.clause, tc.want)
+			}
+		})
+	}
+}
+
+// TestViolations: the values that break a rule are found from the rule
+// itself, at its bounds.
+func TestViolations(t *testing.T) {
+	s := spec.MustDefault()
+	g := newSuiteGen(s)
+	tests := []struct {
+		row  string
+		want []string // id = body
+	}{
+		{"4.4", []string{"entry.below = entry: -1", "entry.above = entry: 31"}},
+		{"3.4", []string{`supplier_name.missing = supplier_name: ""`, `supplier_name.too-long = supplier_name: "Alpha Energyxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"`}},
+		{"6.6", []string{"calorific_value.missing = calorific_value: 0.0", "calorific_value.above = calorific_value: 100.0", "conversion_factor.missing = conversion_factor: 0.0", "conversion_factor.above = conversion_factor: 10.0"}},
+		{"6.18", []string{"period_minutes.missing = period_minutes: 0", "period_minutes.below = period_minutes: 29", "period_minutes.above = period_minutes: 31"}},
+		{"3.2", []string{`tenancy_start.missing = tenancy_start: ""`}},
+		{"6.5", []string{"over_voltage.missing = over_voltage: 0", "over_voltage.above = over_voltage: 501", "under_voltage.missing = under_voltage: 0", "under_voltage.above = under_voltage: 501", "check = over_voltage: 216, under_voltage: 253"}},
+		{"8.11", []string{`add.format = add: ["!"]`, `remove.format = remove: ["!"]`, "check = add: [], remove: []"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.row, func(t *testing.T) {
+			vs, err := g.violations(s.ServiceByKey(tc.row))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, v := range vs {
+				got = append(got, v.id+" = "+strings.Join(v.body, ", "))
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
 	}
