@@ -2,7 +2,8 @@
 // mutants of the spec and of the policy, each changing one fact (a role
 // dropped from a row, a critical flag flipped, a category marked N/A, a
 // status allowed that should not be, a device type taken from a row, a note
-// or a transition changed, a check taken out of para 134's order), runs the
+// or a transition changed, a request field rule dropped or loosened, a check
+// taken out of para 134's order), runs the
 // suite against a gateway built on each, and counts the mutants some case
 // catches (kills).
 //
@@ -113,6 +114,8 @@ type gen struct {
 	trans    string // transitions.cue
 	gateway  string // gateway.rego
 	inv      string // inventory.rego
+	// fieldSrc holds the files the request field rules are written in.
+	fieldSrc map[string]string
 	out      []*Mutant
 	errs     []string
 	ids      map[string]bool
@@ -172,7 +175,13 @@ func Generate(sp *spec.Spec, src Sources, o Options) ([]*Mutant, error) {
 			return nil, err
 		}
 	}
+	fields, err := read(src.Spec, "fields.cue")
+	if err != nil {
+		return nil, err
+	}
+	g.fieldSrc = map[string]string{"services.cue": g.services, "fields.cue": fields}
 	g.rowMutants(o)
+	g.fieldMutants(o)
 	g.noteMutants()
 	g.roleMutants()
 	g.transitionMutants()
@@ -766,15 +775,16 @@ func (g *gen) policyMutants() {
 		"registration[r.code] := r.registration if {\n\tsome r in data.spec.roles\n\tr.registration\n}",
 		"registration[r.code] := r.registration if {\n\tsome r in data.spec.roles\n\tr.registration\n\tfalse\n}")
 	// Para 134: a check taken out, or two checks swapped.
-	order := []string{"CATEGORY_NOT_AVAILABLE", "USER_SUSPENDED", "ROLE_NOT_ELIGIBLE", "DEVICE_UNKNOWN", "TYPE2_NOT_SUPPORTED", "DEVICE_TYPE", "DEVICE_STATUS",
+	order := []string{"MALFORMED", "CATEGORY_NOT_AVAILABLE", "UNKNOWN_USER", "USER_SUSPENDED", "ROLE_NOT_ELIGIBLE", "DEVICE_UNKNOWN", "TYPE2_NOT_SUPPORTED", "DEVICE_TYPE", "DEVICE_STATUS",
 		"CHF_NOT_COMMISSIONED", "METER_NOT_COMMISSIONED", "MPXN_HAS_METER", "NOT_REGISTERED"}
 	for _, code := range order {
 		rep("drop-check/"+code, "para 134: the "+code+" check taken out", "gateway.rego", gw, "\t\""+code+"\",\n", "")
 	}
 	// The pairs the suite can tell apart: a request fails both (an unknown
-	// user never reaches a gateway through the public client; a critical
-	// 8.1 is not checked against the Registration Data).
-	for _, pair := range [][2]string{{"USER_SUSPENDED", "ROLE_NOT_ELIGIBLE"}, {"ROLE_NOT_ELIGIBLE", "DEVICE_UNKNOWN"},
+	// user has no role or rights to check, and the suite sends it with no
+	// other fault, since a gateway may refuse it at the TLS handshake; a
+	// critical 8.1 is not checked against the Registration Data).
+	for _, pair := range [][2]string{{"MALFORMED", "CATEGORY_NOT_AVAILABLE"}, {"USER_SUSPENDED", "ROLE_NOT_ELIGIBLE"}, {"ROLE_NOT_ELIGIBLE", "DEVICE_UNKNOWN"},
 		{"TYPE2_NOT_SUPPORTED", "DEVICE_TYPE"}, {"DEVICE_TYPE", "DEVICE_STATUS"}} {
 		a, b := "\t\""+pair[0]+"\",\n", "\t\""+pair[1]+"\",\n"
 		if !strings.Contains(gw, a+b) {

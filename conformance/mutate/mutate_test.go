@@ -66,7 +66,7 @@ func TestGenerate(t *testing.T) {
 			t.Errorf("%s changes %d files", m.ID, len(m.Spec)+len(m.Policy))
 		}
 	}
-	for _, k := range []string{"drop a role from a row", "add a role to a row", "flip the critical flag", "mark a category N/A", "allow a status", "remove a device type from a row", "policy: change a rule"} {
+	for _, k := range []string{"drop a role from a row", "add a role to a row", "flip the critical flag", "mark a category N/A", "allow a status", "remove a device type from a row", "policy: change a rule", "drop a request field rule", "loosen a request field rule"} {
 		if kinds[k] == 0 {
 			t.Errorf("no mutant of kind %q", k)
 		}
