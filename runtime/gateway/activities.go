@@ -462,7 +462,7 @@ func (g *Gateway) SuspendUser(ctx context.Context, id string) error {
 		return err
 	}
 	u.Suspended = true
-	if err := g.st.PutUser(ctx, u); err != nil {
+	if err := g.putUser(ctx, u); err != nil {
 		return err
 	}
 	return g.removeSchedules(ctx, "", id)
@@ -715,7 +715,7 @@ func (g *Gateway) onAlert(a devices.Alert) {
 	// An alert about a Command the device refused goes to the holder of the
 	// credential it was checked against (para 140-141), enrolled or not.
 	if holder, ok := a.Data["credential_holder"].(string); ok && holder != "" {
-		if _, err := g.st.GetUser(ctx, holder); err == nil {
+		if _, err := g.user(ctx, holder); err == nil {
 			recipients[holder] = true
 		}
 	}
@@ -732,7 +732,7 @@ func (g *Gateway) onAlert(a devices.Alert) {
 			if who == "" {
 				continue
 			}
-			if u, err := g.st.GetUser(ctx, who); err == nil && u.Role == role {
+			if u, err := g.user(ctx, who); err == nil && u.Role == role {
 				recipients[who] = true
 			}
 		}

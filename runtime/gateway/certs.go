@@ -43,7 +43,7 @@ func certificateProblem(u store.User, presented *x509.Certificate, at time.Time)
 	case RevokedMarker:
 		return "the user's certificate is revoked"
 	}
-	reg, err := pki.ParseCert([]byte(u.CertPEM))
+	reg, err := parseRegistered(u.CertPEM)
 	if err != nil {
 		return "the registered certificate does not parse"
 	}
@@ -70,7 +70,7 @@ func (g *Gateway) RegisterCertificate(ctx context.Context, userID string, certPE
 		return err
 	}
 	u.CertPEM = string(certPEM)
-	return g.st.PutUser(ctx, u)
+	return g.putUser(ctx, u)
 }
 
 // RevokeCertificate revokes the user's current certificate.
@@ -80,5 +80,5 @@ func (g *Gateway) RevokeCertificate(ctx context.Context, userID string) error {
 		return err
 	}
 	u.CertPEM = RevokedMarker
-	return g.st.PutUser(ctx, u)
+	return g.putUser(ctx, u)
 }

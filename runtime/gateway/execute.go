@@ -56,7 +56,7 @@ func (g *Gateway) SubmitSignedFor(ctx context.Context, caller, requestID string,
 	if r.State != StateAwaitingSignature {
 		return r, errf("request %s is %s, not awaiting a signature", requestID, r.State)
 	}
-	user, err := g.st.GetUser(ctx, caller)
+	user, err := g.user(ctx, caller)
 	if err != nil {
 		return store.Request{}, err
 	}

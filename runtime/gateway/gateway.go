@@ -133,6 +133,7 @@ type Gateway struct {
 	// claimed holds the requests this process's workers are running, on
 	// a store without leases (claim).
 	claimed sync.Map // request ID -> struct{}
+	users   userCache
 
 	// runMu makes "run what is due" one pass at a time.
 	runMu sync.Mutex

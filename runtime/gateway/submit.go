@@ -58,7 +58,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	defer unlock()
 	now := g.clk.Now()
 
-	user, err := g.st.GetUser(ctx, caller)
+	user, err := g.user(ctx, caller)
 	known := err == nil && user.Entered
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Request{}, err
@@ -244,16 +244,22 @@ func (g *Gateway) store(ctx context.Context, rec store.Request, counter uint64, 
 		unlock()
 		err = wait()
 		if counter > 0 {
+			if err == nil {
+				g.tookCounter(rec.UserID, counter)
+			}
 			// Committed, the store's counter covers it; not stored (a
 			// caller gone, a failed write), the counter is free again
 			// unless a later request already holds a higher one.
 			g.pending.CompareAndDelete(rec.UserID, counter)
 		}
-	} else {
-		err = g.st.InsertRequest(ctx, rec, counter)
+	} else if err = g.st.InsertRequest(ctx, rec, counter); err == nil && counter > 0 {
+		g.tookCounter(rec.UserID, counter)
 	}
 	switch {
-	case errors.Is(err, store.ErrDuplicate), errors.Is(err, store.ErrStale):
+	case errors.Is(err, store.ErrStale):
+		g.forgetUser(rec.UserID) // the store's counter is ahead of ours
+		return g.refuse(rec, dcc.ReasonReplay, "the Request ID was already used"), nil
+	case errors.Is(err, store.ErrDuplicate):
 		return g.refuse(rec, dcc.ReasonReplay, "the Request ID was already used"), nil
 	case err != nil:
 		return store.Request{}, err

@@ -22,7 +22,7 @@ type World struct {
 func (g *Gateway) Load(ctx context.Context, w World) error {
 	for _, u := range w.Users {
 		u.Entered = true
-		if err := g.st.PutUser(ctx, u); err != nil {
+		if err := g.putUser(ctx, u); err != nil {
 			return err
 		}
 	}
@@ -57,6 +57,7 @@ func (g *Gateway) Reset(ctx context.Context, w World) error {
 	}
 	g.pending.Clear() // the users' counters start again
 	g.roles.Clear()   // and a User ID may come back in another role
+	g.forgetUser("")
 	g.fresh.Clear()
 	if g.cfg.Virtual != nil && !w.Start.IsZero() {
 		if w.Start.Before(g.cfg.Virtual.Now()) {

@@ -1,0 +1,109 @@
+package gateway
+
+import (
+	"context"
+	"crypto/x509"
+	"sync"
+
+	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// userCache keeps users' records for the checks of every submission, on a
+// store this process owns (no leases): every change to a user is made
+// through the gateway (putUser, Reset), and every counter a stored request
+// takes is noted (tookCounter), so the copy is the store's. With leases
+// (several processes share the store) each read goes to the store.
+type userCache struct {
+	mu  sync.Mutex
+	gen uint64 // moves on each change: a read that overlapped one is not kept
+	m   map[string]store.User
+}
+
+// user returns a user's record (store.ErrNotFound for none).
+func (g *Gateway) user(ctx context.Context, id string) (store.User, error) {
+	if g.leaser != nil {
+		return g.st.GetUser(ctx, id)
+	}
+	c := &g.users
+	c.mu.Lock()
+	u, ok := c.m[id]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok {
+		return u, nil
+	}
+	u, err := g.st.GetUser(ctx, id)
+	if err == nil {
+		c.mu.Lock()
+		if c.gen == gen {
+			if c.m == nil {
+				c.m = map[string]store.User{}
+			}
+			c.m[id] = u
+		}
+		c.mu.Unlock()
+	}
+	return u, err
+}
+
+// putUser writes a user through to the store.
+func (g *Gateway) putUser(ctx context.Context, u store.User) error {
+	g.forgetUser(u.ID)
+	err := g.st.PutUser(ctx, u)
+	g.forgetUser(u.ID)
+	return err
+}
+
+// forgetUser drops a user's record, or all of them for "".
+func (g *Gateway) forgetUser(id string) {
+	c := &g.users
+	c.mu.Lock()
+	c.gen++
+	if id == "" {
+		clear(c.m)
+	} else {
+		delete(c.m, id)
+	}
+	c.mu.Unlock()
+}
+
+// tookCounter notes that a request of the user's was stored with counter
+// (the store raised the user's last counter to it if higher).
+func (g *Gateway) tookCounter(id string, counter uint64) {
+	c := &g.users
+	c.mu.Lock()
+	if u, ok := c.m[id]; ok && counter > u.LastCounter {
+		u.LastCounter = counter
+		c.m[id] = u
+	}
+	c.mu.Unlock()
+}
+
+// certCache holds parsed registered certificates by their PEM: a user's
+// certificate is checked on every submission and changes rarely.
+var certCache struct {
+	sync.Mutex
+	m map[string]*x509.Certificate
+}
+
+// parseRegistered parses a registered certificate, once per PEM.
+func parseRegistered(certPEM string) (*x509.Certificate, error) {
+	certCache.Lock()
+	c, ok := certCache.m[certPEM]
+	certCache.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := pki.ParseCert([]byte(certPEM))
+	if err != nil {
+		return nil, err
+	}
+	certCache.Lock()
+	if certCache.m == nil || len(certCache.m) >= 1<<14 {
+		certCache.m = map[string]*x509.Certificate{} // bounded: start again
+	}
+	certCache.m[certPEM] = c
+	certCache.Unlock()
+	return c, nil
+}
