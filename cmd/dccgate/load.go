@@ -139,6 +139,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	url := *target
 	var events func(ctx context.Context, device, kind string) error
+	var commits func() store.CommitStats // in process: the store's group commit
 	if url == "" {
 		srv, err := server.Start(ctx, server.Config{DataDir: *data, StoreURL: *storeURL, Listen: "127.0.0.1:0", Workers: *workers, PKI: p, Spec: sp})
 		if err != nil {
@@ -147,6 +148,9 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		defer srv.Close()
 		url = srv.URL
 		events = srv.G.DeviceEvent
+		if cs, ok := srv.Store.(store.CommitStatser); ok {
+			commits = cs.CommitStats
+		}
 	} else if *alerts > 0 {
 		tlsCfg, err := pki.ClientTLS(p.CA.CertPEM, p.Admin)
 		if err != nil {
@@ -202,11 +206,24 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		}
 		defer pprof.StopCPUProfile()
 	}
+	var before store.CommitStats
+	if commits != nil {
+		before = commits()
+	}
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return fail(err)
 	}
 	printLoad(stdout, res)
+	if commits != nil {
+		// Setup included: the load's writes dominate.
+		after := commits()
+		if n := after.Commits - before.Commits; n > 0 {
+			w := after.Writes - before.Writes
+			fmt.Fprintf(stdout, "store: %d writes in %d commits (%.1f a commit), %.2f ms a commit\n", w, n, float64(w)/float64(n),
+				float64((after.CommitTime-before.CommitTime).Microseconds())/1000/float64(n))
+		}
+	}
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(res, "", "  ")
 		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
