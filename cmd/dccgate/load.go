@@ -56,7 +56,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	conc := fs.Int("concurrency", 64, "closed loop: requests in flight")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send")
 	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20 (items: read-electricity, read-gas, profile, config, topup, critical)")
-	alerts := fs.Float64("alerts", 20, "device events per second, each raising a device alert on its users' streams (0: none; against --target, the gateway must serve the AdminService: serve --virtual-clock)")
+	alerts := fs.Float64("alerts", 20, "device events per second, each raising a device alert on its users' streams (0: none; against --target only when given, and the gateway must serve the AdminService: serve --virtual-clock)")
 	workers := fs.Int("workers", 0, "in process: the gateway's request workers (0: its default)")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	quiet := fs.Bool("quiet", false, "no progress lines")
@@ -64,6 +64,15 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (the gateway too, in process) to this file")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
+	}
+	if *target != "" {
+		// A target gateway takes device events only on its AdminService,
+		// which a gateway on the real clock does not serve: asked for only.
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "alerts" })
+		if !given {
+			*alerts = 0
+		}
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "dccgate load: %v\n", err)
