@@ -6,7 +6,6 @@ import (
 	"errors"
 
 	"github.com/dccgate/dccgate/precommand"
-	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/store"
 )
 
@@ -50,11 +49,11 @@ func (g *Gateway) deviceKey(userID string) (*ecdsa.PublicKey, bool) {
 	if userID == g.sp().DCCIDs.CoSParty {
 		return &g.cosKey.PublicKey, true
 	}
-	u, err := g.st.GetUser(context.Background(), userID)
+	u, err := g.user(context.Background(), userID)
 	if err != nil || u.CertPEM == "" || u.CertPEM == RevokedMarker {
 		return nil, false
 	}
-	cert, err := pki.ParseCert([]byte(u.CertPEM))
+	cert, err := parseRegistered(u.CertPEM)
 	if err != nil {
 		return nil, false
 	}

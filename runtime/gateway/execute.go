@@ -71,7 +71,7 @@ func (g *Gateway) SubmitSignedFor(ctx context.Context, caller, requestID string,
 	}
 	ok := string(signed) == string(r.PreCommand)
 	if ok {
-		cert, cerr := pki.ParseCert([]byte(user.CertPEM))
+		cert, cerr := parseRegistered(user.CertPEM)
 		ok = cerr == nil && pki.Verify(cert, signed, signature)
 	}
 	if !ok {
