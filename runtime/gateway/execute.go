@@ -399,6 +399,38 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 			return err
 		}
 	}
+	return g.purgeHistory(ctx, now)
+}
+
+// purgeBatch bounds one purge transaction, so the writer is not held long.
+const purgeBatch = 1000
+
+// purgeHistory deletes, once a day, the Service Request history past its
+// retention (para 248: kept for the spec's archive_years, then gone): the
+// final requests received before then, with their responses, and older
+// alerts. A request still to run stays.
+func (g *Gateway) purgeHistory(ctx context.Context, now time.Time) error {
+	years := g.sp().ServiceManagement.SSI.ArchiveYears
+	p, ok := store.As[store.Purger](g.st)
+	if years <= 0 || !ok || now.Before(g.nextPurge) {
+		return nil
+	}
+	cut := now.AddDate(-years, 0, 0)
+	total := 0
+	for {
+		n, err := p.PurgeBefore(ctx, cut, purgeBatch)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	g.nextPurge = now.Add(24 * time.Hour)
+	if total > 0 {
+		g.log.Info("history past its retention deleted", "rows", total, "received_before", cut, "clause", g.sp().ServiceManagement.SSI.HistoryClause)
+	}
 	return nil
 }
 

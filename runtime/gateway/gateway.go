@@ -137,6 +137,8 @@ type Gateway struct {
 
 	// runMu makes "run what is due" one pass at a time.
 	runMu sync.Mutex
+	// nextPurge is when the history is next purged (under runMu).
+	nextPurge time.Time
 
 	// cosKey is the CoS Party's signing key (para 142: a separate function
 	// with its own key).

@@ -58,6 +58,7 @@ func (g *Gateway) Reset(ctx context.Context, w World) error {
 	g.pending.Clear() // the users' counters start again
 	g.roles.Clear()   // and a User ID may come back in another role
 	g.forgetUser("")
+	g.nextPurge = time.Time{} // the clock may have gone back
 	g.fresh.Clear()
 	if g.cfg.Virtual != nil && !w.Start.IsZero() {
 		if w.Start.Before(g.cfg.Virtual.Now()) {

@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -93,12 +94,11 @@ type Request struct {
 
 // Final reports whether the state is an end state.
 func (r *Request) Final() bool {
-	switch r.State {
-	case "accepted", "rejected", "quarantined", "cancelled", "expired", "failed":
-		return true
-	}
-	return false
+	return slices.Contains(FinalStates, r.State)
 }
+
+// FinalStates are the states a request ends in.
+var FinalStates = []string{"accepted", "rejected", "quarantined", "cancelled", "expired", "failed"}
 
 // RequestFilter selects requests; zero fields do not filter. ListRequests
 // returns them by ReceivedAt then ID, or, when DueBefore is set, by
@@ -273,6 +273,16 @@ type CommitStats struct {
 	Writes uint64
 	// CommitTime is the time spent running and committing them.
 	CommitTime time.Duration
+}
+
+// Purger is implemented by stores that delete history past its retention:
+// PurgeBefore deletes at most limit requests received before `before`
+// that are final (a request still to run stays, however old), with their
+// deliveries, and at most limit deliveries made before `before`; it
+// returns how many requests and deliveries of no deleted request went
+// (0: nothing more to delete).
+type Purger interface {
+	PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // CommitStatser is implemented by backends that commit writes in groups,

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"InsertRequestRace", testInsertRequestRace},
 		{"UpdateRequest", testUpdateRequest},
 		{"UpdateRequestRace", testUpdateRequestRace},
+		{"PurgeBefore", testPurgeBefore},
 		{"ListRequests", testListRequests},
 		{"CountRequests", testCountRequests},
 		{"Schedules", testSchedules},
@@ -1156,4 +1157,57 @@ func testWalk(t *testing.T, open func(t *testing.T) store.Store) {
 	if fmt.Sprint(regs) != "[1:old 2:gas]" {
 		t.Fatalf("registrations in effect %v", regs)
 	}
+}
+
+// testPurgeBefore: history older than the cut goes, final requests with
+// their deliveries and old deliveries of no request; a request still to
+// run stays however old, and so does everything newer; limit bounds a call.
+func testPurgeBefore(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	p, ok := store.As[store.Purger](s)
+	if !ok {
+		t.Skip("the store does not purge")
+	}
+	putUser(t, s, "U")
+	for i, st := range []string{"accepted", "rejected", "pending", "accepted", "cancelled"} {
+		r := request(fmt.Sprintf("U:D:%d", i+1), "U", i+1) // received hours(i+1)
+		r.State = st
+		must(t, s.InsertRequest(ctx, r, uint64(i+1)))
+	}
+	_, err := s.AppendDeliveries(ctx, []store.Delivery{
+		{UserID: "U", Kind: "response", RequestID: "U:D:1", CreatedAt: hours(10)}, // of an old request, made later
+		{UserID: "U", Kind: "response", RequestID: "U:D:4", CreatedAt: hours(10)},
+		{UserID: "U", Kind: "alert", Code: "A1", CreatedAt: hours(2)}, // old, of no request
+		{UserID: "U", Kind: "alert", Code: "A1", CreatedAt: hours(20)},
+	})
+	must(t, err)
+	ids := func() []string {
+		t.Helper()
+		rs, err := s.ListRequests(ctx, store.RequestFilter{UserID: "U"})
+		must(t, err)
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	// The cut after the third: the first two are final and go, one a
+	// call, with the old alert.
+	n, err := p.PurgeBefore(ctx, hours(3).Add(time.Minute), 1)
+	must(t, err)
+	same(t, "purged by the first call (a request, the old alert)", n, 2)
+	n, err = p.PurgeBefore(ctx, hours(3).Add(time.Minute), 10)
+	must(t, err)
+	same(t, "purged by the second call", n, 1)
+	same(t, "requests left", ids(), []string{"U:D:3", "U:D:4", "U:D:5"})
+	ds, err := s.Deliveries(ctx, "U", 0, 0)
+	must(t, err)
+	var left []string
+	for _, d := range ds {
+		left = append(left, d.Kind+":"+d.RequestID+d.CreatedAt.Format("15"))
+	}
+	same(t, "deliveries left", left, []string{"response:U:D:410", "alert:20"})
+	n, err = p.PurgeBefore(ctx, hours(3).Add(time.Minute), 10)
+	must(t, err)
+	same(t, "purged again", n, 0)
 }
