@@ -420,22 +420,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		// Open loop: request i is due at start + i/rate, whatever the
 		// gateway's speed; latency counts from that moment, so a slow
 		// gateway cannot hide its queueing (no coordinated omission).
-		interval := time.Duration(float64(time.Second) / cfg.Rate)
-		for i := 0; ctx.Err() == nil; i++ {
-			due := d.started.Add(time.Duration(i) * interval)
-			if !due.Before(end) {
-				break
-			}
-			if w := time.Until(due); w > 0 {
-				time.Sleep(w)
-			}
+		pace(ctx, d.started, end, cfg.Rate, func(_ int, due time.Time) {
 			it, p := pick()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				d.one(ctx, it, p, due)
 			}()
-		}
+		})
 	} else {
 		for range cfg.Concurrency {
 			wg.Add(1)
@@ -481,17 +473,9 @@ func (d *driver) events(ctx context.Context, end time.Time, seed uint64) {
 		rate = 1
 	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x5bd1e995))
-	interval := time.Duration(float64(time.Second) / rate)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for i := 0; ctx.Err() == nil; i++ {
-		due := d.started.Add(time.Duration(i) * interval)
-		if !due.Before(end) {
-			return
-		}
-		if w := time.Until(due); w > 0 {
-			time.Sleep(w)
-		}
+	pace(ctx, d.started, end, rate, func(i int, _ time.Time) {
 		device := d.cfg.World.Premise(1 + rng.IntN(d.cfg.World.Premises())).ESME
 		kind := EventKinds[i%len(EventKinds)]
 		wg.Add(1)
@@ -505,6 +489,22 @@ func (d *driver) events(ctx context.Context, end time.Time, seed uint64) {
 				d.alerts.failed(device, at, err)
 			}
 		}()
+	})
+}
+
+// pace calls fn for i = 0, 1, ... at start + i/rate until end, in open
+// loop: each call is due at its time, whatever the ones before did.
+func pace(ctx context.Context, start, end time.Time, rate float64, fn func(i int, due time.Time)) {
+	interval := time.Duration(float64(time.Second) / rate)
+	for i := 0; ctx.Err() == nil; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if !due.Before(end) {
+			return
+		}
+		if w := time.Until(due); w > 0 {
+			time.Sleep(w)
+		}
+		fn(i, due)
 	}
 }
 
