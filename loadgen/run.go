@@ -408,10 +408,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var wg sync.WaitGroup
 	end := d.started.Add(cfg.Duration)
 	if cfg.Events != nil {
+		seed := rng.Uint64() // before pick uses rng
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.events(ctx, end, rng.Uint64())
+			d.events(ctx, end, seed)
 		}()
 	}
 	mode := "closed"
