@@ -256,10 +256,10 @@ func (g *Gateway) store(ctx context.Context, rec store.Request, counter uint64, 
 		g.tookCounter(rec.UserID, counter)
 	}
 	switch {
-	case errors.Is(err, store.ErrStale):
-		g.forgetUser(rec.UserID) // the store's counter is ahead of ours
-		return g.refuse(rec, dcc.ReasonReplay, "the Request ID was already used"), nil
-	case errors.Is(err, store.ErrDuplicate):
+	case errors.Is(err, store.ErrStale), errors.Is(err, store.ErrDuplicate):
+		if counter > 0 {
+			g.forgetUser(rec.UserID) // the store's counter may be ahead of ours
+		}
 		return g.refuse(rec, dcc.ReasonReplay, "the Request ID was already used"), nil
 	case err != nil:
 		return store.Request{}, err

@@ -15,9 +15,12 @@ import (
 // takes is noted (tookCounter), so the copy is the store's. With leases
 // (several processes share the store) each read goes to the store.
 type userCache struct {
-	mu  sync.Mutex
-	gen uint64 // moves on each change: a read that overlapped one is not kept
-	m   map[string]store.User
+	mu sync.Mutex
+	m  map[string]store.User
+	// gen moves on every change of a user (ver, by user) or of all (all):
+	// a store read that overlapped a change is not kept.
+	all uint64
+	ver map[string]uint64
 }
 
 // user returns a user's record (store.ErrNotFound for none).
@@ -28,7 +31,7 @@ func (g *Gateway) user(ctx context.Context, id string) (store.User, error) {
 	c := &g.users
 	c.mu.Lock()
 	u, ok := c.m[id]
-	gen := c.gen
+	all, ver := c.all, c.ver[id]
 	c.mu.Unlock()
 	if ok {
 		return u, nil
@@ -36,7 +39,7 @@ func (g *Gateway) user(ctx context.Context, id string) (store.User, error) {
 	u, err := g.st.GetUser(ctx, id)
 	if err == nil {
 		c.mu.Lock()
-		if c.gen == gen {
+		if _, ok := c.m[id]; !ok && c.all == all && c.ver[id] == ver {
 			if c.m == nil {
 				c.m = map[string]store.User{}
 			}
@@ -59,20 +62,31 @@ func (g *Gateway) putUser(ctx context.Context, u store.User) error {
 func (g *Gateway) forgetUser(id string) {
 	c := &g.users
 	c.mu.Lock()
-	c.gen++
 	if id == "" {
+		c.all++
 		clear(c.m)
 	} else {
+		c.bump(id)
 		delete(c.m, id)
 	}
 	c.mu.Unlock()
 }
 
+// bump moves a user's version (under mu).
+func (c *userCache) bump(id string) {
+	if c.ver == nil {
+		c.ver = map[string]uint64{}
+	}
+	c.ver[id]++
+}
+
 // tookCounter notes that a request of the user's was stored with counter
-// (the store raised the user's last counter to it if higher).
+// (the store raised the user's last counter to it if higher). A read of
+// the user that began before is not kept: it may have missed it.
 func (g *Gateway) tookCounter(id string, counter uint64) {
 	c := &g.users
 	c.mu.Lock()
+	c.bump(id)
 	if u, ok := c.m[id]; ok && counter > u.LastCounter {
 		u.LastCounter = counter
 		c.m[id] = u
