@@ -167,7 +167,9 @@ func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error 
 		return err
 	}
 	for _, h := range held {
-		if err := g.release(ctx, r, h); err != nil {
+		// Run now, in the goroutine that finished the predecessor: the
+		// chain completes as one piece of work.
+		if err := g.release(ctx, r, h, g.execute); err != nil {
 			return err
 		}
 	}
@@ -176,19 +178,41 @@ func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error 
 
 // recheckPredecessor closes the race between a successor stored as held
 // and its predecessor finishing meanwhile (whose releaseSuccessors, run
-// before the successor was stored, did not see it): with the successor
-// stored, the predecessor is read again and, if final, the successor is
-// released here. Both moves are conditional on "held", so it moves once.
+// before the successor was stored, did not see it), or a stop between the
+// two: with the successor stored, the predecessor is read again and, if
+// final, the successor is released and queued. Both moves are conditional
+// on "held", so it moves once.
 func (g *Gateway) recheckPredecessor(ctx context.Context, h store.Request) error {
 	pred, err := g.st.GetRequest(ctx, h.After)
-	if err != nil || !pred.Final() {
+	if errors.Is(err, store.ErrNotFound) {
+		pred = store.Request{ID: h.After, State: StateRejected} // gone: it cannot succeed
+	} else if err != nil || !pred.Final() {
 		return err
 	}
-	return g.release(ctx, pred, h)
+	return g.release(ctx, pred, h, func(_ context.Context, id string) error {
+		g.enqueue(id)
+		return nil
+	})
 }
 
-// release moves h, held on the final request r.
-func (g *Gateway) release(ctx context.Context, r, h store.Request) error {
+// releaseHeld rechecks every held request: a stop may have come between a
+// predecessor's end and the release of its successors.
+func (g *Gateway) releaseHeld(ctx context.Context) error {
+	held, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateHeld}})
+	if err != nil {
+		return err
+	}
+	for _, h := range held {
+		if err := g.recheckPredecessor(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// release moves h, held on the final request r; run takes it on when it
+// is acknowledged.
+func (g *Gateway) release(ctx context.Context, r, h store.Request, run func(context.Context, string) error) error {
 	if r.State != StateAccepted {
 		h.State, h.Reason, h.Clause = StateCancelled, string(dcc.ReasonPredecessorFailed), dcc.ReasonClauses[dcc.ReasonPredecessorFailed]
 		h.Message = "the preceding request " + r.ID + " did not succeed"
@@ -230,9 +254,7 @@ func (g *Gateway) release(ctx context.Context, r, h store.Request) error {
 		return err
 	}
 	if h.State == StateAcknowledged {
-		// Run it now, in the goroutine that released it: the chain
-		// completes as one piece of work.
-		return g.execute(ctx, h.ID)
+		return run(ctx, h.ID)
 	}
 	return nil
 }

@@ -428,6 +428,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 	for _, r := range pending {
 		g.enqueue(r.ID)
 	}
+	if err := g.releaseHeld(ctx); err != nil {
+		return err
+	}
 	if g.cfg.Virtual == nil {
 		g.wg.Add(1)
 		go func() {

@@ -90,8 +90,11 @@ func (g *Gateway) claim(ctx context.Context, id string) (r store.Request, from s
 		return r, "", false, nil // another worker has it
 	}
 	if v, ok := g.fresh.LoadAndDelete(id); ok {
-		// As this process stored it; the final update finds out if it
-		// changed since.
+		// As this process stored it, acknowledged, just before queueing
+		// it; only a worker moves an acknowledged request (Cancel takes
+		// only pending, held or awaiting ones), and g.claimed keeps
+		// workers apart, so it is still acknowledged. The final update
+		// checks it all the same.
 		r = v.(store.Request)
 	} else if r, err = g.st.GetRequest(ctx, id); err != nil || r.State != StateAcknowledged {
 		g.claimed.Delete(id)
@@ -110,6 +113,9 @@ func (g *Gateway) claim(ctx context.Context, id string) (r store.Request, from s
 // (leaseLoop); streams follow other processes' deliveries.
 func (g *Gateway) startShared(ctx context.Context) error {
 	if err := g.reclaim(ctx); err != nil {
+		return err
+	}
+	if err := g.releaseHeld(ctx); err != nil {
 		return err
 	}
 	g.wg.Add(3)

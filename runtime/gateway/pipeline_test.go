@@ -4,6 +4,9 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
 
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/gateway"
@@ -119,5 +122,43 @@ func TestSuccessorStoredAfterRelease(t *testing.T) {
 		if err != nil || r.State != gateway.StateAccepted {
 			t.Fatalf("%s: %s %s %v", id, r.State, r.Reason, err)
 		}
+	}
+}
+
+// TestHeldReleasedOnStart: a stop between a predecessor's end and the
+// release of its successor leaves the successor held; the next start
+// releases it.
+func TestHeldReleasedOnStart(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	w.g.Close()
+	st := w.g.Store()
+	now := w.g.Now()
+	pred := store.Request{ID: "P", UserID: alpha, Service: "4.1", DeviceID: esme, Category: "on_demand", Delivery: "wan",
+		State: gateway.StateAccepted, ReceivedAt: now, CompletedAt: now, Body: []byte(`{"register":"total"}`)}
+	succ := pred
+	succ.ID, succ.State, succ.After, succ.CompletedAt = "S", gateway.StateHeld, "P", time.Time{}
+	for _, r := range []store.Request{pred, succ} {
+		if err := st.InsertRequest(ctx, r, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sp := w.g.Spec()
+	eng, err := engine.New(ctx, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := clock.NewVirtual(now)
+	g, err := gateway.New(ctx, gateway.Config{Store: st, Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	g.WaitIdle(ctx)
+	if r, err := st.GetRequest(ctx, "S"); err != nil || r.State != gateway.StateAccepted {
+		t.Fatalf("successor after a start: %s %s %s %v", r.State, r.Reason, r.Message, err)
 	}
 }

@@ -278,9 +278,10 @@ type CommitStats struct {
 // Purger is implemented by stores that delete history past its retention:
 // PurgeBefore deletes at most limit requests received before `before`
 // that are final (a request still to run stays, however old), with their
-// deliveries, and at most limit deliveries made before `before`; it
-// returns how many requests and deliveries of no deleted request went
-// (0: nothing more to delete).
+// deliveries (and what DUIS kept of them), and the deliveries made before
+// `before` among the first limit by cursor (they are made in time order);
+// it returns how many requests and such deliveries went (0: nothing more
+// to delete).
 type Purger interface {
 	PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error)
 }
