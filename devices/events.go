@@ -58,6 +58,21 @@ var events = map[string]eventFunc{
 	EventButtonPress:    buttonPress,
 }
 
+// AlertOf is the one device alert an event of kind raises on a device that
+// can raise it ("" for the kinds that raise none, several, or one that
+// depends on the device's state).
+func AlertOf(kind string) string {
+	switch kind {
+	case EventTamper:
+		return alertTamper
+	case EventVoltageHigh:
+		return alertOverVoltage
+	case EventVoltageLow:
+		return alertUnderVoltage
+	}
+	return ""
+}
+
 // EventKinds returns the kinds Event accepts, sorted.
 func EventKinds() []string { return slices.Sorted(maps.Keys(events)) }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
 	"github.com/dccgate/dccgate/client"
 	"github.com/dccgate/dccgate/conformance/connectgw"
+	"github.com/dccgate/dccgate/devices"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/spec"
 )
@@ -109,8 +110,9 @@ type Config struct {
 }
 
 // EventKinds are the device events the load sends to electricity meters in
-// turn: each raises one device alert (A1, A15, A16) to the import supplier.
-var EventKinds = []string{"tamper", "voltage_high", "voltage_low"}
+// turn: each raises one device alert (devices.AlertOf) to the import
+// supplier.
+var EventKinds = []string{devices.EventTamper, devices.EventVoltageHigh, devices.EventVoltageLow}
 
 // Alerts is what the run saw of device alerts.
 type Alerts struct {
@@ -222,7 +224,8 @@ func (r *resultSink) add(s sample) {
 // alertSink follows device events to their alerts.
 type alertSink struct {
 	mu sync.Mutex
-	// sent holds, by device, when its events not yet alerted were sent.
+	// sent holds, by device and alert code, when its events not yet
+	// alerted were sent.
 	sent      map[string][]time.Time
 	events    int
 	errors    map[string]int
@@ -234,24 +237,24 @@ type alertSink struct {
 
 // event notes an event sent to device at `at`, before it is sent (its
 // alert may come before the call returns).
-func (a *alertSink) event(device string, at time.Time) {
+func (a *alertSink) event(key string, at time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.events++
-	a.sent[device] = append(a.sent[device], at)
+	a.sent[key] = append(a.sent[key], at)
 }
 
 // failed takes back the event of `at` that failed.
-func (a *alertSink) failed(device string, at time.Time, err error) {
+func (a *alertSink) failed(key string, at time.Time, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.errors[err.Error()]++
-	q := a.sent[device]
+	q := a.sent[key]
 	if i := slices.Index(q, at); i >= 0 {
-		a.sent[device] = slices.Delete(q, i, i+1)
+		a.sent[key] = slices.Delete(q, i, i+1)
 	}
-	if len(a.sent[device]) == 0 {
-		delete(a.sent, device)
+	if len(a.sent[key]) == 0 {
+		delete(a.sent, key)
 	}
 }
 
@@ -263,12 +266,14 @@ func (a *alertSink) alert(device, code string, at time.Time) {
 	}
 	a.delivered++
 	a.byCode[code]++
-	if q := a.sent[device]; len(q) > 0 {
+	// The first alert of an event is timed (another user may get it too).
+	key := device + "/" + code
+	if q := a.sent[key]; len(q) > 0 {
 		a.lat = append(a.lat, at.Sub(q[0]))
 		if len(q) == 1 {
-			delete(a.sent, device)
+			delete(a.sent, key)
 		} else {
-			a.sent[device] = q[1:]
+			a.sent[key] = q[1:]
 		}
 	}
 }
@@ -479,15 +484,16 @@ func (d *driver) events(ctx context.Context, end time.Time, seed uint64) {
 	pace(ctx, d.started, end, rate, func(i int, _ time.Time) {
 		device := d.cfg.World.Premise(1 + rng.IntN(d.cfg.World.Premises())).ESME
 		kind := EventKinds[i%len(EventKinds)]
+		key := device + "/" + devices.AlertOf(kind)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			ectx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 			defer cancel()
 			at := time.Now()
-			d.alerts.event(device, at)
+			d.alerts.event(key, at)
 			if err := d.cfg.Events(ectx, device, kind); err != nil {
-				d.alerts.failed(device, at, err)
+				d.alerts.failed(key, at, err)
 			}
 		}()
 	})
