@@ -53,11 +53,8 @@ vet: ## go vet and buf lint
 
 lint: vet
 
-bench: ## Engine benchmarks, then load through the public API in process (closed loop, then open loop at 1000/s)
-	go test -run '^$$' -bench . -benchmem ./engine/
-	go build -o bin/dccgate ./cmd/dccgate
-	bin/dccgate load --fleet 10000 --duration 15s --concurrency 256 --quiet
-	bin/dccgate load --fleet 10000 --duration 15s --rate 1000 --quiet
+bench: ## Engine benchmarks with their ratio to plain Go, then load through the public API in process (closed loop, open loop at 1000/s, critical only)
+	scripts/bench.sh
 
 bench-scale: ## Seed 1,000,000 systems, serve them from another process, load them; seeding time and the gateway's memory
 	go build -o bin/dccgate ./cmd/dccgate

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# bench: the figures of the speed issue, on this machine.
+#   1. the engine: BenchmarkDecide (the full check chain over a realistic
+#      mix) against BenchmarkDecideBaseline (the same checks as plain Go),
+#      medians and their ratio;
+#   2. load through the public API, in process, on the embedded store:
+#      closed loop (the default mix), open loop at 1000/s, and critical
+#      requests only (the signing round trip).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-bin/dccgate}
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+go test -run '^$' -bench . -benchmem ./engine/ | tee "$out"
+awk '
+  $1 ~ /^BenchmarkDecide-/         { for (i = 1; i < NF; i++) if ($(i+1) == "median-ns") d = $i }
+  $1 ~ /^BenchmarkDecideBaseline-/ { for (i = 1; i < NF; i++) if ($(i+1) == "median-ns") b = $i }
+  END { if (d && b) printf "engine: median %.2f us a decision, plain-Go baseline %.2f us: %.1fx (targets: <= 20 us, <= 10x)\n", d/1000, b/1000, d/b }
+' "$out"
+go build -o "$BIN" ./cmd/dccgate
+echo "--- closed loop, the default mix"
+"$BIN" load --fleet 10000 --duration 15s --concurrency 256 --quiet
+echo "--- open loop at 1000 requests a second"
+"$BIN" load --fleet 10000 --duration 15s --rate 1000 --quiet
+echo "--- critical requests only, signed by the client"
+"$BIN" load --fleet 10000 --duration 15s --concurrency 256 --alerts 0 --quiet \
+  --mix read-electricity=0,read-gas=0,profile=0,config=0,topup=0,critical=1
