@@ -17,8 +17,8 @@ import (
 type userCache struct {
 	mu sync.Mutex
 	m  map[string]store.User
-	// gen moves on every change of a user (ver, by user) or of all (all):
-	// a store read that overlapped a change is not kept.
+	// ver (by user) moves on every change of that user, all on a change
+	// of every user: a store read that overlapped a change is not kept.
 	all uint64
 	ver map[string]uint64
 }
