@@ -394,7 +394,8 @@ func fuelOf(deviceType string) string {
 
 // Start runs the workers and resumes the work a previous run left: requests
 // acknowledged or executing are executed (their final update is conditional,
-// so none completes twice).
+// so none completes twice), held ones whose predecessor ended are released,
+// and the tick loop runs what falls due.
 func (g *Gateway) Start(ctx context.Context) error {
 	ctx, g.stop = context.WithCancel(ctx)
 	for i := 0; i < g.cfg.Workers; i++ {
@@ -404,13 +405,35 @@ func (g *Gateway) Start(ctx context.Context) error {
 			g.worker(ctx)
 		}()
 	}
+	resume := g.resumeLocal
 	if g.leaser != nil {
 		// Other processes may be working: take over only what their
 		// leases no longer cover (lease.go).
-		return g.startShared(ctx)
+		resume = g.startShared
 	}
-	// A request left executing by a stopped process is acknowledged again
-	// and re-run; its final update is conditional, so it completes once.
+	if err := resume(ctx); err != nil {
+		return err
+	}
+	// Either way, a stop may have come between a predecessor's end and
+	// the release of its successors.
+	if err := g.releaseHeld(ctx); err != nil {
+		return err
+	}
+	if g.cfg.Virtual == nil {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.tickLoop(ctx)
+		}()
+	}
+	return nil
+}
+
+// resumeLocal resumes the work a stopped process left on a store of its
+// own: a request left executing is acknowledged again and re-run (its
+// final update is conditional, so it completes once), and every
+// acknowledged one is queued.
+func (g *Gateway) resumeLocal(ctx context.Context) error {
 	running, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateExecuting}})
 	if err != nil {
 		return err
@@ -427,16 +450,6 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	for _, r := range pending {
 		g.enqueue(r.ID)
-	}
-	if err := g.releaseHeld(ctx); err != nil {
-		return err
-	}
-	if g.cfg.Virtual == nil {
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			g.tickLoop(ctx)
-		}()
 	}
 	return nil
 }

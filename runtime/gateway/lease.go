@@ -115,9 +115,6 @@ func (g *Gateway) startShared(ctx context.Context) error {
 	if err := g.reclaim(ctx); err != nil {
 		return err
 	}
-	if err := g.releaseHeld(ctx); err != nil {
-		return err
-	}
 	g.wg.Add(3)
 	go func() {
 		defer g.wg.Done()
@@ -142,13 +139,6 @@ func (g *Gateway) startShared(ctx context.Context) error {
 			}
 		}
 	}()
-	if g.cfg.Virtual == nil {
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			g.tickLoop(ctx)
-		}()
-	}
 	return nil
 }
 
