@@ -31,18 +31,7 @@ import (
 )
 
 // Error is a refusal with a stable code (forecasts).
-type Error struct {
-	Code    string
-	Message string
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
-
-// Is matches errors by code.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
+type Error = spec.Coded
 
 // Codes of Error.
 const (

@@ -18,3 +18,18 @@ func (e *Refusal) Is(target error) bool {
 	t, ok := target.(*Refusal)
 	return ok && t.Code == e.Code
 }
+
+// Coded is a refusal with a stable code and no clause of its own: the
+// Error of the hubs and reports services.
+type Coded struct {
+	Code    string
+	Message string
+}
+
+func (e *Coded) Error() string { return e.Code + ": " + e.Message }
+
+// Is matches on the code.
+func (e *Coded) Is(target error) bool {
+	t, ok := target.(*Coded)
+	return ok && t.Code == e.Code
+}
