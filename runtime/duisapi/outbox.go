@@ -19,21 +19,7 @@ import (
 
 // OutboxStore is the durable state of the outbox (migration 00004,
 // runtime/store/sqlstore/duis_outbox.go).
-type OutboxStore interface {
-	PutDUISReceiver(ctx context.Context, userID, address string) error
-	DUISReceivers(ctx context.Context) (map[string]string, error)
-	DUISLastSource(ctx context.Context, userID string) (int64, error)
-	EnqueueDUIS(ctx context.Context, ms []sqlstore.DUISMessage) error
-	DUISDue(ctx context.Context, now time.Time, limit int) ([]sqlstore.DUISMessage, error)
-	ClaimDUIS(ctx context.Context, id int64, from, until time.Time) (bool, error)
-	DUISMessages(ctx context.Context, userID string) ([]sqlstore.DUISMessage, error)
-	MarkDUISSent(ctx context.Context, id int64, at time.Time) error
-	MarkDUISFailed(ctx context.Context, id int64, next time.Time, msg string) error
-	PutDUISRequest(ctx context.Context, requestID, duisRequestID, srv string) error
-	DUISRequest(ctx context.Context, requestID string) (duisRequestID, srv string, ok bool, err error)
-}
-
-var _ OutboxStore = (*sqlstore.Store)(nil)
+type OutboxStore = sqlstore.DUISOutbox
 
 // OutboxStoreOf returns the outbox store behind a gateway store (through
 // wrappers that Unwrap), if its backend has one.

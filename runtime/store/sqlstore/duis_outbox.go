@@ -7,6 +7,24 @@ import (
 	"time"
 )
 
+// DUISOutbox is the durable state of the DUIS outbox (migration 00004),
+// as Store keeps it: duisapi sends from it, storetest checks it.
+type DUISOutbox interface {
+	PutDUISReceiver(ctx context.Context, userID, address string) error
+	DUISReceivers(ctx context.Context) (map[string]string, error)
+	DUISLastSource(ctx context.Context, userID string) (int64, error)
+	EnqueueDUIS(ctx context.Context, ms []DUISMessage) error
+	DUISDue(ctx context.Context, now time.Time, limit int) ([]DUISMessage, error)
+	ClaimDUIS(ctx context.Context, id int64, from, until time.Time) (bool, error)
+	DUISMessages(ctx context.Context, userID string) ([]DUISMessage, error)
+	MarkDUISSent(ctx context.Context, id int64, at time.Time) error
+	MarkDUISFailed(ctx context.Context, id int64, next time.Time, msg string) error
+	PutDUISRequest(ctx context.Context, requestID, duisRequestID, srv string) error
+	DUISRequest(ctx context.Context, requestID string) (duisRequestID, srv string, ok bool, err error)
+}
+
+var _ DUISOutbox = (*Store)(nil)
+
 // DUISMessage is a signed sr:Response of the DUIS outbox (migration 00004).
 type DUISMessage struct {
 	ID        int64

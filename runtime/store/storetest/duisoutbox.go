@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -10,26 +9,12 @@ import (
 	"github.com/dccgate/dccgate/runtime/store/sqlstore"
 )
 
-type duisOutbox interface {
-	PutDUISReceiver(ctx context.Context, userID, address string) error
-	DUISReceivers(ctx context.Context) (map[string]string, error)
-	DUISLastSource(ctx context.Context, userID string) (int64, error)
-	EnqueueDUIS(ctx context.Context, ms []sqlstore.DUISMessage) error
-	DUISDue(ctx context.Context, now time.Time, limit int) ([]sqlstore.DUISMessage, error)
-	ClaimDUIS(ctx context.Context, id int64, from, until time.Time) (bool, error)
-	DUISMessages(ctx context.Context, userID string) ([]sqlstore.DUISMessage, error)
-	MarkDUISSent(ctx context.Context, id int64, at time.Time) error
-	MarkDUISFailed(ctx context.Context, id int64, next time.Time, msg string) error
-	PutDUISRequest(ctx context.Context, requestID, duisRequestID, srv string) error
-	DUISRequest(ctx context.Context, requestID string) (string, string, bool, error)
-}
-
 // RunDUISOutbox checks the DUIS outbox of migration 00004 on a backend:
 // receivers, idempotent enqueueing keyed by the delivery, due messages
 // after a backoff, and a message acknowledged once.
 func RunDUISOutbox(t *testing.T, open func(t *testing.T) store.Store) {
 	ctx := t.Context()
-	st, ok := open(t).(duisOutbox)
+	st, ok := open(t).(sqlstore.DUISOutbox)
 	if !ok {
 		t.Fatal("the backend has no DUIS outbox")
 	}
