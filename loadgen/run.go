@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"runtime"
 	"slices"
 	"sort"
@@ -322,7 +321,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if !ok {
 			continue
 		}
-		tlsCfg, err := pki.ClientTLS(cfg.CAPEM, cred)
+		hc, err := pki.ClientHTTP(cfg.CAPEM, cred, 4)
 		if err != nil {
 			return nil, err
 		}
@@ -330,7 +329,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 4}}
 		d.users[u.ID] = &user{id: u.ID, api: dccgatev1connect.NewGatewayServiceClient(hc, strings.TrimRight(cfg.URL, "/")), key: key}
 	}
 	if len(d.users) == 0 {

@@ -161,11 +161,11 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 			commits = cs.CommitStats
 		}
 	} else if *alerts > 0 {
-		tlsCfg, err := pki.ClientTLS(p.CA.CertPEM, p.Admin)
+		hc, err := pki.ClientHTTP(p.CA.CertPEM, p.Admin, 0)
 		if err != nil {
 			return fail(err)
 		}
-		admin := dccgatev1connect.NewAdminServiceClient(&http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg, ForceAttemptHTTP2: true}}, strings.TrimRight(url, "/"))
+		admin := dccgatev1connect.NewAdminServiceClient(hc, strings.TrimRight(url, "/"))
 		events = func(ctx context.Context, device, kind string) error {
 			_, err := admin.DeviceEvent(ctx, connect.NewRequest(&dccgatev1.DeviceEventRequest{DeviceId: device, Kind: kind}))
 			return err

@@ -76,11 +76,7 @@ func New(url string, caPEM []byte, adminCert pki.Issued, sp *spec.Spec) (*Client
 }
 
 func httpClient(caPEM []byte, cert pki.Issued) (*http.Client, error) {
-	cfg, err := pki.ClientTLS(caPEM, cert)
-	if err != nil {
-		return nil, err
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}}, nil
+	return pki.ClientHTTP(caPEM, cert, 64)
 }
 
 var _ scenario.Gateway = (*Client)(nil)

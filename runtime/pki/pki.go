@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -259,6 +260,17 @@ func ClientTLS(caPEM []byte, user Issued) (*tls.Config, error) {
 		return nil, errors.New("pki: no CA certificate in PEM")
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}, nil
+}
+
+// ClientHTTP is an HTTP/2 client presenting a user's certificate to a
+// gateway whose server certificate ca signed (ClientTLS), keeping up to
+// maxIdle idle connections to it (0: net/http's default).
+func ClientHTTP(caPEM []byte, user Issued, maxIdle int) (*http.Client, error) {
+	cfg, err := ClientTLS(caPEM, user)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: maxIdle}}, nil
 }
 
 // Sign signs msg with ECDSA P-256 over SHA-256 (ASN.1 DER signature).
