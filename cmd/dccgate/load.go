@@ -87,6 +87,12 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "dccgate load: %v\n", err)
 		return exitUsage
 	}
+	if *target != "" && *fleet > 0 {
+		// The serving gateway keeps the users and inventory entries it has
+		// read (it alone writes them): a seed written beside it would not be seen.
+		fmt.Fprintln(stderr, "dccgate load: --fleet with --target: seed the directory first (--seed-only), then serve it")
+		return exitUsage
+	}
 	if *data == "" {
 		if *target != "" {
 			fmt.Fprintln(stderr, "dccgate load: --target needs --data, the directory the target gateway serves (its pki/ and "+loadWorldFile+")")

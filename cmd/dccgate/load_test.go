@@ -50,6 +50,7 @@ func TestLoadUsage(t *testing.T) {
 		{"load", "--target", "https://127.0.0.1:1"},
 		{"load", "--mix", "nope=1"},
 		{"load", "--fleet", "-5", "--seed-only"},
+		{"load", "--target", "https://127.0.0.1:1", "--data", "/nonexistent", "--fleet", "10"},
 	} {
 		if code, _, errs := runCmd(t, "", args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitUsage, errs)

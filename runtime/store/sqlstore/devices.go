@@ -28,6 +28,7 @@ func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
 	if err != nil {
 		return err
 	}
+	defer s.dropDevices()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `INSERT INTO devices (`+devCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET type = excluded.type, status = excluded.status,
@@ -40,6 +41,21 @@ func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
 
 // GetDevice returns one inventory entry or store.ErrNotFound.
 func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) {
+	if s.devs == nil {
+		return s.getDevice(ctx, id)
+	}
+	d, gen, ok := s.devs.get(id)
+	if ok {
+		return d, nil
+	}
+	d, err := s.getDevice(ctx, id)
+	if err == nil {
+		s.devs.put(d, gen)
+	}
+	return d, err
+}
+
+func (s *Store) getDevice(ctx context.Context, id string) (store.Device, error) {
 	d, err := scanDevice(s.rdb.QueryRowContext(ctx, s.q(`SELECT `+devCols+` FROM devices WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Device{}, store.ErrNotFound
@@ -106,6 +122,7 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id, from, to string, at tim
 	if err != nil {
 		return err
 	}
+	defer s.dropDevices()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, `UPDATE devices SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
 			to, atN, id, from)

@@ -70,6 +70,11 @@ type Config struct {
 	// Watch, if set, implements store.DeliveryWatcher: it calls wake when
 	// another process appended deliveries, until ctx ends.
 	Watch func(ctx context.Context, wake func()) error
+	// CacheDevices keeps the inventory entries GetDevice reads in memory.
+	// Only for a database this store alone writes the devices of (SQLite
+	// in the serving process): a write by another process would not be
+	// seen by the cache.
+	CacheDevices bool
 }
 
 // Store implements store.Store. Create it with New.
@@ -80,6 +85,7 @@ type Store struct {
 	provider *goose.Provider
 	commit   *committer
 	watch    func(ctx context.Context, wake func()) error
+	devs     *devCache // nil: GetDevice always reads
 
 	closeOnce sync.Once
 	closeErr  error
@@ -105,6 +111,9 @@ func (s *Store) CommitStats() store.CommitStats {
 // closes them.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{d: cfg.Dialect, db: cfg.DB, rdb: cfg.Read, watch: cfg.Watch}
+	if cfg.CacheDevices {
+		s.devs = &devCache{}
+	}
 	if s.rdb == nil {
 		s.rdb = s.db
 	}
@@ -267,6 +276,7 @@ func (s *Store) staleOrMissing(ctx context.Context, tx *sql.Tx, table, id string
 
 // Reset deletes every row (the schema and the delivery cursor stay).
 func (s *Store) Reset(ctx context.Context) error {
+	defer s.dropDevices()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, t := range []string{"deliveries", "schedules", "requests", "devices", "registrations", "users",
 			"forecasts", "enrolment_counts", "enrolment_days", "refresh_requests", "registration_incidents",
