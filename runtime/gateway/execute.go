@@ -162,6 +162,11 @@ func orNull(b []byte) []byte {
 // releaseSuccessors moves requests held on r: on success they go on, on
 // failure they are cancelled with PREDECESSOR_FAILED (para 127).
 func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error {
+	if g.leaser == nil {
+		if _, ok := g.awaited.LoadAndDelete(r.ID); !ok {
+			return nil
+		}
+	}
 	held, err := g.st.ListRequests(ctx, store.RequestFilter{After: r.ID, States: []string{StateHeld}})
 	if err != nil {
 		return err
@@ -203,11 +208,22 @@ func (g *Gateway) releaseHeld(ctx context.Context) error {
 		return err
 	}
 	for _, h := range held {
+		g.markAwaited(h.After)
 		if err := g.recheckPredecessor(ctx, h); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// markAwaited notes that a held request waits on the request id. It comes
+// before the held request is stored, and before releaseHeld's recheck: a
+// predecessor finishing after it looks for its successors; one that
+// finished before is caught by recheckPredecessor, as before.
+func (g *Gateway) markAwaited(id string) {
+	if g.leaser == nil {
+		g.awaited.Store(id, struct{}{})
+	}
 }
 
 // release moves h, held on the final request r; run takes it on when it

@@ -134,6 +134,10 @@ type Gateway struct {
 	// a store without leases (claim).
 	claimed sync.Map // request ID -> struct{}
 	users   userCache
+	// awaited holds, on a store without leases, the requests that a held
+	// request of this process names as its predecessor (markAwaited): a
+	// request finishing with none looks for no successors.
+	awaited sync.Map // request ID -> struct{}
 
 	// runMu makes "run what is due" one pass at a time.
 	runMu sync.Mutex

@@ -211,6 +211,9 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		}
 	}
 	rec.State = state
+	if state == StateHeld {
+		g.markAwaited(rec.After)
+	}
 	out, err := save(rec, counter)
 	if err != nil {
 		return out, err

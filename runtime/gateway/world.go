@@ -60,6 +60,7 @@ func (g *Gateway) Reset(ctx context.Context, w World) error {
 	g.forgetUser("")
 	g.nextPurge = time.Time{} // the clock may have gone back
 	g.fresh.Clear()
+	g.awaited.Clear()
 	if g.cfg.Virtual != nil && !w.Start.IsZero() {
 		if w.Start.Before(g.cfg.Virtual.Now()) {
 			// A virtual clock never goes back; a new one is set instead.
