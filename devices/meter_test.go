@@ -1,6 +1,8 @@
 package devices
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -243,5 +245,46 @@ func TestLongAdvanceStaysBounded(t *testing.T) {
 	}
 	if st.Meter.ImportKWh < 1000 {
 		t.Fatalf("two years imported only %v kWh", st.Meter.ImportKWh)
+	}
+}
+
+// TestTickReachesEveryDevice runs Tick over a fleet of several steps
+// (tickStep devices each), with devices added and removed between ticks:
+// every device is brought up to the clock's time, none twice or skipped.
+func TestTickReachesEveryDevice(t *testing.T) {
+	clk := clock.NewVirtual(start)
+	f := NewFleet(clk, spec.MustDefault(), WithoutClockHook())
+	id := func(i int) string { return fmt.Sprintf("00-00-00-00-00-01-%02X-%02X", i/256, i%256) }
+	n := 2*tickStep + 7
+	for i := range n {
+		if err := f.Add(id(i), TypeESME, DeviceOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step string, want int) {
+		t.Helper()
+		now, seen := clk.Now(), 0
+		for _, d := range f.devices {
+			seen++
+			if !d.accruedTo.Equal(now) {
+				t.Fatalf("%s: %s accrued to %v, want %v", step, d.ID, d.accruedTo, now)
+			}
+		}
+		if seen != want {
+			t.Fatalf("%s: %d devices, want %d", step, seen, want)
+		}
+	}
+	clk.Advance(time.Hour)
+	f.Tick()
+	check("first tick", n)
+	f.Remove(id(3))
+	if err := f.Add(id(n), TypeESME, DeviceOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	f.Tick()
+	check("after a removal and an addition", n)
+	if ids := f.IDs(); len(ids) != n || !slices.IsSorted(ids) || slices.Contains(ids, id(3)) || !slices.Contains(ids, id(n)) {
+		t.Fatalf("IDs %d, sorted %v", len(ids), slices.IsSorted(ids))
 	}
 }
