@@ -124,6 +124,9 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]stor
 			args = append(args, c.v)
 		}
 	}
+	if f.After != "" {
+		where = append(where, "after_id <> ''") // the partial index's term (migration 7)
+	}
 	if len(f.States) > 0 {
 		where = append(where, "state IN ("+placeholders(len(f.States))+")")
 		for _, st := range f.States {
