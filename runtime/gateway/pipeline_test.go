@@ -162,3 +162,71 @@ func TestHeldReleasedOnStart(t *testing.T) {
 		t.Fatalf("successor after a start: %s %s %s %v", r.State, r.Reason, r.Message, err)
 	}
 }
+
+// TestRefusedNumberIsNotQueued: the store refuses a counter another
+// writer took meanwhile (as another process on a shared store does); the
+// gateway numbers the request again and stores it once. Only what was
+// stored is queued: the refused attempt is not run, and nothing runs
+// twice.
+func TestRefusedNumberIsNotQueued(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	w.g.Close()
+	st := w.g.Store()
+	sp := w.g.Spec()
+	eng, err := engine.New(ctx, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := clock.NewVirtual(w.g.Now())
+	// Not started: what Submit queues waits for Start.
+	g, err := gateway.New(ctx, gateway.Config{Store: st, Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	read := func() *engine.Request { // numbered by the gateway
+		return &engine.Request{UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}}
+	}
+	first, err := g.Submit(ctx, alpha, read())
+	if err != nil || first.State != gateway.StateAcknowledged {
+		t.Fatalf("first: %s %s %v", first.State, first.Reason, err)
+	}
+	// Another writer takes counters ahead of the gateway's copy.
+	u, err := st.GetUser(ctx, alpha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.LastCounter += 10
+	if err := st.PutUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	second, err := g.Submit(ctx, alpha, read())
+	if err != nil || second.State != gateway.StateAcknowledged {
+		t.Fatalf("second: %s %s %v", second.State, second.Reason, err)
+	}
+	if n := g.Stats().InFlight; n != 2 {
+		t.Fatalf("%d requests queued, want the 2 stored", n)
+	}
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.WaitIdle(ctx)
+	rs, err := st.ListRequests(ctx, store.RequestFilter{UserID: alpha})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, r := range rs {
+		if r.ID != first.ID && r.ID != second.ID {
+			continue
+		}
+		stored++
+		if r.State != gateway.StateAccepted || r.Attempts != 1 {
+			t.Errorf("%s: %s %s, %d attempts; want accepted once", r.ID, r.State, r.Reason, r.Attempts)
+		}
+	}
+	if stored != 2 {
+		t.Fatalf("%d of the 2 acknowledged requests stored", stored)
+	}
+}

@@ -219,7 +219,9 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		return out, err
 	}
 	switch {
-	case state == StateAcknowledged:
+	case state == StateAcknowledged && out.State == StateAcknowledged:
+		// Stored as it was meant to be: not an attempt the store refused
+		// (a counter another process took), whose ID is not this request's.
 		g.enqueueFresh(out)
 	case state == StateHeld && out.State == StateHeld:
 		if err := g.recheckPredecessor(context.WithoutCancel(ctx), out); err != nil {
