@@ -108,11 +108,15 @@ func (s *Store) PutEnrolmentCounts(ctx context.Context, day time.Time, counts ma
 		if _, err := s.exec(ctx, tx, `DELETE FROM enrolment_days WHERE day = ?`, d); err != nil {
 			return err
 		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO enrolment_days (day, recorded_at) VALUES (?, ?)`, d, rec); err != nil {
+		// Upserts: processes sharing a store record the same day at once
+		// (PostgreSQL: neither sees the other's rows before it commits).
+		if _, err := s.exec(ctx, tx, `INSERT INTO enrolment_days (day, recorded_at) VALUES (?, ?)
+			ON CONFLICT (day) DO UPDATE SET recorded_at = excluded.recorded_at`, d, rec); err != nil {
 			return err
 		}
 		for u, n := range counts {
-			if _, err := s.exec(ctx, tx, `INSERT INTO enrolment_counts (day, user_id, systems) VALUES (?, ?, ?)`, d, u, n); err != nil {
+			if _, err := s.exec(ctx, tx, `INSERT INTO enrolment_counts (day, user_id, systems) VALUES (?, ?, ?)
+				ON CONFLICT (day, user_id) DO UPDATE SET systems = excluded.systems`, d, u, n); err != nil {
 				return err
 			}
 		}

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -312,6 +314,19 @@ func testEnrolmentCounts(t *testing.T, rep func(t *testing.T) (store.Store, stor
 	got, ok, err = r.EnrolmentCounts(ctx, day.AddDate(0, 0, 1))
 	must(t, err)
 	same(t, "recorded empty", [2]any{len(got), ok}, [2]any{0, true})
+	// Processes sharing a store record the same day at once: each
+	// recording succeeds (each replaces the day's counts).
+	next := day.AddDate(0, 0, 2)
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = r.PutEnrolmentCounts(ctx, next, map[string]int{"U1": 5, "U2": 6}, next) })
+	}
+	wg.Wait()
+	must(t, errors.Join(errs...))
+	got, ok, err = r.EnrolmentCounts(ctx, next)
+	must(t, err)
+	same(t, "recorded at once", [2]any{got, ok}, [2]any{map[string]int{"U1": 5, "U2": 6}, true})
 }
 
 func testResponseTimings(t *testing.T, rep func(t *testing.T) (store.Store, store.Reporting)) {
