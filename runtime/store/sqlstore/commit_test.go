@@ -96,6 +96,53 @@ func TestBatch(t *testing.T) {
 	}
 }
 
+// TestBatchRunsAgainOnFailure: a batch whose writes all succeed is one
+// transaction, each write run once; with a failure the batch is run again
+// with a savepoint each, and a good write's results are those of its
+// second run, its rows stored once.
+func TestBatchRunsAgainOnFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail bool
+		runs int
+		rows []int
+	}{
+		{"all good", false, 1, []int{1, 2}},
+		{"one fails", true, 2, []int{1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := memDB(t)
+			c := &committer{db: db}
+			runs := 0
+			var seen int // a result the write sets: its last run's
+			counted := func(ctx context.Context, tx *sql.Tx) error {
+				runs++
+				if err := insert(2)(ctx, tx); err != nil {
+					return err
+				}
+				return tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM t").Scan(&seen)
+			}
+			ops := []*op{{ctx: t.Context(), fn: insert(1)}, {ctx: t.Context(), fn: counted}}
+			if tc.fail {
+				ops = append(ops, &op{ctx: t.Context(), fn: insert(1)})
+			}
+			for _, o := range ops {
+				o.done = make(chan struct{})
+			}
+			c.run(ops)
+			if ops[0].err != nil || ops[1].err != nil || tc.fail && ops[2].err == nil {
+				t.Fatalf("outcomes %v %v", ops[0].err, ops[1].err)
+			}
+			if runs != tc.runs || seen != 2 {
+				t.Fatalf("the write ran %d times and saw %d rows, want %d and 2", runs, seen, tc.runs)
+			}
+			if got := keys(t, db); !slices.Equal(got, tc.rows) {
+				t.Fatalf("rows %v, want %v", got, tc.rows)
+			}
+		})
+	}
+}
+
 // TestCommitter runs concurrent writes through the goroutine and stops it.
 func TestCommitter(t *testing.T) {
 	db := memDB(t)
