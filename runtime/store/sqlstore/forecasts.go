@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,22 +103,20 @@ func (s *Store) PutEnrolmentCounts(ctx context.Context, day time.Time, counts ma
 	if te.err != nil {
 		return te.err
 	}
+	users := slices.Sorted(maps.Keys(counts))
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := s.exec(ctx, tx, `DELETE FROM enrolment_counts WHERE day = ?`, d); err != nil {
-			return err
-		}
-		if _, err := s.exec(ctx, tx, `DELETE FROM enrolment_days WHERE day = ?`, d); err != nil {
-			return err
-		}
-		// Upserts: processes sharing a store record the same day at once
-		// (PostgreSQL: neither sees the other's rows before it commits).
+		// The day's row first, an upsert: processes sharing a store that
+		// record the same day at once take their turns on it (PostgreSQL;
+		// a delete first let two insert it, or deadlock on the counts).
 		if _, err := s.exec(ctx, tx, `INSERT INTO enrolment_days (day, recorded_at) VALUES (?, ?)
 			ON CONFLICT (day) DO UPDATE SET recorded_at = excluded.recorded_at`, d, rec); err != nil {
 			return err
 		}
-		for u, n := range counts {
-			if _, err := s.exec(ctx, tx, `INSERT INTO enrolment_counts (day, user_id, systems) VALUES (?, ?, ?)
-				ON CONFLICT (day, user_id) DO UPDATE SET systems = excluded.systems`, d, u, n); err != nil {
+		if _, err := s.exec(ctx, tx, `DELETE FROM enrolment_counts WHERE day = ?`, d); err != nil {
+			return err
+		}
+		for _, u := range users {
+			if _, err := s.exec(ctx, tx, `INSERT INTO enrolment_counts (day, user_id, systems) VALUES (?, ?, ?)`, d, u, counts[u]); err != nil {
 				return err
 			}
 		}
