@@ -86,7 +86,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 		return sqlstore.New(ctx, sqlstore.Config{
-			Dialect: Dialect, DB: db, Migrations: sub(), GroupCommit: true, CacheDevices: true,
+			Dialect: Dialect, DB: db, Migrations: sub(), GroupCommit: true, CacheInventory: true,
 		})
 	}
 
@@ -102,12 +102,18 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
+	ch, err := openChanges(path)
+	if err != nil {
+		_ = wdb.Close()
+		_ = rdb.Close()
+		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	}
 
 	return sqlstore.New(ctx, sqlstore.Config{
 		Dialect: Dialect, DB: wdb, Read: rdb, Migrations: sub(), GroupCommit: true,
-		// The serving process is the only writer of its file's inventory
-		// (seeding comes before serving; see README "Speed").
-		CacheDevices: true,
+		// The inventory is read on every request; other processes'
+		// writes to it (dccgate registration) are seen through ch.
+		CacheInventory: true, Changes: ch,
 	})
 }
 

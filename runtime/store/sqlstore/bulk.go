@@ -25,7 +25,7 @@ func (s *Store) BulkLoad(ctx context.Context, regs []store.Registration, devs []
 	// twice in one statement).
 	regs = lastOf(regs, func(r store.Registration) string { return r.MPxN + "\x00" + r.EffectiveFrom.String() })
 	devs = lastOf(devs, func(d store.Device) string { return d.ID })
-	defer s.dropDevices()
+	defer s.dropInventory()
 	const perTx = 50_000
 	for i := 0; i < len(regs); i += perTx {
 		chunk := regs[i:min(i+perTx, len(regs))]

@@ -28,7 +28,7 @@ func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
 	if err != nil {
 		return err
 	}
-	defer s.dropDevices()
+	defer s.dropInventory()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `INSERT INTO devices (`+devCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET type = excluded.type, status = excluded.status,
@@ -41,16 +41,16 @@ func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
 
 // GetDevice returns one inventory entry or store.ErrNotFound.
 func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) {
-	if s.devs == nil {
+	if s.inv == nil {
 		return s.getDevice(ctx, id)
 	}
-	d, gen, ok := s.devs.get(id)
-	if ok {
+	gen, keep := s.inv.check()
+	if d, ok := s.inv.device(id); ok {
 		return d, nil
 	}
 	d, err := s.getDevice(ctx, id)
-	if err == nil {
-		s.devs.put(d, gen)
+	if err == nil && keep {
+		s.inv.putDevice(d, gen)
 	}
 	return d, err
 }
@@ -122,7 +122,7 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id, from, to string, at tim
 	if err != nil {
 		return err
 	}
-	defer s.dropDevices()
+	defer s.dropInventory()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, `UPDATE devices SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
 			to, atN, id, from)

@@ -26,6 +26,7 @@ func (s *Store) PutRegistration(ctx context.Context, r store.Registration) error
 	if err != nil {
 		return err
 	}
+	defer s.dropInventory()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `INSERT INTO registrations (`+regCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (mpxn, effective_from) DO UPDATE SET fuel = excluded.fuel,
@@ -47,6 +48,23 @@ const inEffect = `r.effective_from = (SELECT MAX(r2.effective_from) FROM registr
 func (s *Store) Registrations(ctx context.Context, mpxns []string, at time.Time) ([]store.Registration, error) {
 	if len(mpxns) == 0 {
 		return nil, nil
+	}
+	if s.inv != nil {
+		gen, keep := s.inv.check()
+		hist, missing := s.inv.histories(mpxns)
+		if len(missing) > 0 {
+			read, err := s.registrationHistories(ctx, missing)
+			if err != nil {
+				return nil, err
+			}
+			if keep {
+				s.inv.putHistories(missing, read, gen)
+			}
+			for _, m := range missing {
+				hist[m] = read[m]
+			}
+		}
+		return pickInEffect(mpxns, hist, at), nil
 	}
 	atN, err := encTime(at)
 	if err != nil {

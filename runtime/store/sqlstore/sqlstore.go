@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strconv"
 	"strings"
@@ -70,11 +71,12 @@ type Config struct {
 	// Watch, if set, implements store.DeliveryWatcher: it calls wake when
 	// another process appended deliveries, until ctx ends.
 	Watch func(ctx context.Context, wake func()) error
-	// CacheDevices keeps the inventory entries GetDevice reads in memory.
-	// Only for a database this store alone writes the devices of (SQLite
-	// in the serving process): a write by another process would not be
-	// seen by the cache.
-	CacheDevices bool
+	// CacheInventory keeps in memory the inventory entries GetDevice reads
+	// and the registration records Registrations reads (see invCache).
+	// Writes by other processes are seen only through Changes: leave it
+	// nil only for a database no other process opens.
+	CacheInventory bool
+	Changes        Changes // closed with the store if it is an io.Closer
 }
 
 // Store implements store.Store. Create it with New.
@@ -85,7 +87,7 @@ type Store struct {
 	provider *goose.Provider
 	commit   *committer
 	watch    func(ctx context.Context, wake func()) error
-	devs     *devCache // nil: GetDevice always reads
+	inv      *invCache // nil: the inventory is read each time
 
 	closeOnce sync.Once
 	closeErr  error
@@ -111,8 +113,8 @@ func (s *Store) CommitStats() store.CommitStats {
 // closes them.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	s := &Store{d: cfg.Dialect, db: cfg.DB, rdb: cfg.Read, watch: cfg.Watch}
-	if cfg.CacheDevices {
-		s.devs = &devCache{}
+	if cfg.CacheInventory {
+		s.inv = &invCache{changes: cfg.Changes}
 	}
 	if s.rdb == nil {
 		s.rdb = s.db
@@ -187,6 +189,11 @@ func (s *Store) closeDBs() error {
 	err := s.db.Close()
 	if s.rdb != s.db {
 		err = errors.Join(err, s.rdb.Close())
+	}
+	if s.inv != nil {
+		if c, ok := s.inv.changes.(io.Closer); ok {
+			err = errors.Join(err, c.Close())
+		}
 	}
 	return err
 }
@@ -276,7 +283,7 @@ func (s *Store) staleOrMissing(ctx context.Context, tx *sql.Tx, table, id string
 
 // Reset deletes every row (the schema and the delivery cursor stay).
 func (s *Store) Reset(ctx context.Context) error {
-	defer s.dropDevices()
+	defer s.dropInventory()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, t := range []string{"deliveries", "schedules", "requests", "devices", "registrations", "users",
 			"forecasts", "enrolment_counts", "enrolment_days", "refresh_requests", "registration_incidents",

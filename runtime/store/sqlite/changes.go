@@ -1,0 +1,47 @@
+package sqlite
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+)
+
+// changes is sqlstore.Changes for a database file: 8 bytes in the file
+// beside it (PATH-changes), rewritten with a random value at every bump.
+// A random value, not a count: two processes bumping at once cannot leave
+// it where a reader saw it last. Its content is not durable and needs not
+// be: the caches it guards live in memory.
+type changes struct{ f *os.File }
+
+func openChanges(dbPath string) (*changes, error) {
+	f, err := os.OpenFile(dbPath+"-changes", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &changes{f: f}, nil
+}
+
+// Token reads the value (0 for a new file).
+func (c *changes) Token() (uint64, error) {
+	var b [8]byte
+	n, err := c.f.ReadAt(b[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	if n < len(b) {
+		return 0, nil
+	}
+	return binary.LittleEndian.Uint64(b[:]), nil
+}
+
+// Bump writes a new random value.
+func (c *changes) Bump() error {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	_, err := c.f.WriteAt(b[:], 0)
+	return err
+}
+
+func (c *changes) Close() error { return c.f.Close() }

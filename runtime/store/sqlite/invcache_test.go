@@ -1,0 +1,111 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/runtime/store/sqlite"
+)
+
+var cacheT0 = time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+
+// inventory is what the cache test reads: hub H-1's status and the import
+// supplier of MPxN M-1 in effect at cacheT0+1h ("" for none).
+func inventory(t *testing.T, s store.Store) (status, supplier string) {
+	t.Helper()
+	if d, err := s.GetDevice(t.Context(), "H-1"); err == nil {
+		status = d.Status
+	}
+	regs, err := s.Registrations(t.Context(), []string{"M-1"}, cacheT0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(regs) == 1 {
+		supplier = regs[0].ImportSupplier
+	}
+	return status, supplier
+}
+
+// TestInventoryCacheSeesEveryWrite reads the inventory (so the cache holds
+// it), changes it with each of the store's writes of devices and
+// registration data, through the same store or through another opened on
+// the same file (another process: dccgate registration beside dccgate
+// serve), and reads it again: the second read must be the write's, never
+// the cached copy.
+func TestInventoryCacheSeesEveryWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		write            func(t *testing.T, s store.Store) error
+		status, supplier string // after the write
+	}{
+		{"PutDevice", func(t *testing.T, s store.Store) error {
+			return s.PutDevice(t.Context(), store.Device{ID: "H-1", Type: "CHF", Status: "commissioned", UpdatedAt: cacheT0})
+		}, "commissioned", "S1"},
+		{"SetDeviceStatus", func(t *testing.T, s store.Store) error {
+			return s.SetDeviceStatus(t.Context(), "H-1", "pending", "installed_not_commissioned", cacheT0)
+		}, "installed_not_commissioned", "S1"},
+		{"BulkLoad", func(t *testing.T, s store.Store) error {
+			return s.(store.BulkLoader).BulkLoad(t.Context(),
+				[]store.Registration{{MPxN: "M-1", EffectiveFrom: cacheT0.Add(time.Minute), Fuel: "electricity", ImportSupplier: "S3"}},
+				[]store.Device{{ID: "H-1", Type: "CHF", Status: "decommissioned", UpdatedAt: cacheT0}})
+		}, "decommissioned", "S3"},
+		{"RemoveHub", func(t *testing.T, s store.Store) error {
+			return s.(store.Hubs).RemoveHub(t.Context(), "H-1", store.Hub{RemovedAt: cacheT0.Add(time.Hour), RemovedBy: "A", RemovalReason: "faulty"}, "withdrawn")
+		}, "withdrawn", "S1"},
+		{"PutRegistration", func(t *testing.T, s store.Store) error {
+			return s.PutRegistration(t.Context(), store.Registration{MPxN: "M-1", EffectiveFrom: cacheT0.Add(time.Minute), Fuel: "electricity", ImportSupplier: "S2"})
+		}, "pending", "S2"},
+		{"ApplyRegistrationFile", func(t *testing.T, s store.Store) error {
+			return s.(store.Reporting).ApplyRegistrationFile(t.Context(), store.RegistrationApply{
+				File:    store.RegistrationFile{ID: "f-1", RDP: "R", Kind: "incremental", Fuel: "electricity", Sequence: 1, ReceivedAt: cacheT0, State: "applied", Rows: 1, Written: 1},
+				Deletes: []store.RegistrationKey{{MPxN: "M-1", EffectiveFrom: cacheT0}},
+			})
+		}, "pending", ""},
+		{"Reset", func(t *testing.T, s store.Store) error { return s.Reset(t.Context()) }, "", ""},
+	} {
+		for _, other := range []bool{false, true} {
+			name := tc.name
+			if other {
+				name += "/another process"
+			}
+			t.Run(name, func(t *testing.T) {
+				ctx := t.Context()
+				path := filepath.Join(t.TempDir(), "cache.db")
+				s, err := sqlite.Open(ctx, path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				must := func(err error) {
+					t.Helper()
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				// H-1 is a delivered hub, as the hub operations need; M-1
+				// has a registration from cacheT0.
+				must(s.InsertHubOrder(ctx, store.HubOrder{ID: "O-1", Supplier: "A", OrderedAt: cacheT0, Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 1}}}))
+				must(s.DeliverHubOrder(ctx, "O-1", cacheT0, []store.Hub{{ID: "H-1", Variant: "single_band"}}, "pending"))
+				must(s.PutRegistration(ctx, store.Registration{MPxN: "M-1", EffectiveFrom: cacheT0, Fuel: "electricity", ImportSupplier: "S1"}))
+				if st, sup := inventory(t, s); st != "pending" || sup != "S1" {
+					t.Fatalf("before: %q %q", st, sup)
+				}
+				w := store.Store(s)
+				if other {
+					o, err := sqlite.Open(ctx, path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer o.Close()
+					w = o
+				}
+				must(tc.write(t, w))
+				if st, sup := inventory(t, s); st != tc.status || sup != tc.supplier {
+					t.Fatalf("after %s: hub %q, supplier %q; want %q, %q", tc.name, st, sup, tc.status, tc.supplier)
+				}
+			})
+		}
+	}
+}

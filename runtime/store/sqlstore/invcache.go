@@ -1,0 +1,192 @@
+package sqlstore
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// Changes is a signal the processes sharing one database file share:
+// every write of the inventory (devices, registration data) bumps it once
+// committed, and a cache reading a token it has not seen keeps nothing it
+// held. SQLite: a small file beside the database (see package sqlite).
+type Changes interface {
+	Token() (uint64, error)
+	Bump() error
+}
+
+// invCacheMax bounds each map of the cache (entries of a few hundred
+// bytes): past it that map starts again. A national fleet does not fit;
+// the part in use does.
+const invCacheMax = 1 << 16
+
+// invCache keeps inventory entries read by ID and each MPxN's registration
+// records (Config.CacheInventory). Every submission reads its device and
+// the registration of its MPxNs, often more than once, and both change
+// rarely (commissioning, a change of status, a registration file).
+//
+// Every write of this store that changes them drops the whole cache once
+// it has committed (dropInventory) and moves gen, so that a read that
+// overlapped a write is not kept; it also bumps changes, and every read
+// first compares the shared token with the one the cache was filled under,
+// so a write by another process (dccgate registration) is seen by the
+// next read after it. A read whose token cannot be read keeps nothing.
+type invCache struct {
+	changes Changes // nil: no other process opens the database
+
+	mu    sync.Mutex
+	gen   uint64
+	token uint64
+	devs  map[string]store.Device
+	regs  map[string][]store.Registration // by effective_from; empty: none
+}
+
+// check compares the shared token with the cache's, dropping everything on
+// a change, and returns the generation a read starting now must still see
+// to keep what it read; keep is false when nothing may be kept.
+func (c *invCache) check() (gen uint64, keep bool) {
+	var tok uint64
+	keep = true
+	if c.changes != nil {
+		var err error
+		tok, err = c.changes.Token()
+		keep = err == nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !keep || tok != c.token {
+		c.token = tok
+		c.dropLocked()
+	}
+	return c.gen, keep
+}
+
+func (c *invCache) dropLocked() {
+	c.gen++
+	clear(c.devs)
+	clear(c.regs)
+}
+
+func (c *invCache) device(id string) (store.Device, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.devs[id]
+	return d, ok
+}
+
+func (c *invCache) putDevice(d store.Device, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.devs == nil || len(c.devs) >= invCacheMax {
+		c.devs = make(map[string]store.Device)
+	}
+	c.devs[d.ID] = d
+}
+
+// histories returns the cached records of mpxns and the MPxNs not cached.
+func (c *invCache) histories(mpxns []string) (map[string][]store.Registration, []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	found := make(map[string][]store.Registration, len(mpxns))
+	var missing []string
+	for _, m := range mpxns {
+		if _, done := found[m]; done || slices.Contains(missing, m) {
+			continue
+		}
+		if h, ok := c.regs[m]; ok {
+			found[m] = h
+		} else {
+			missing = append(missing, m)
+		}
+	}
+	return found, missing
+}
+
+// putHistories keeps the records read for mpxns (none for an MPxN absent
+// from read).
+func (c *invCache) putHistories(mpxns []string, read map[string][]store.Registration, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.regs == nil || len(c.regs)+len(mpxns) > invCacheMax {
+		c.regs = make(map[string][]store.Registration)
+	}
+	for _, m := range mpxns {
+		h := read[m]
+		if h == nil {
+			h = []store.Registration{}
+		}
+		c.regs[m] = h
+	}
+}
+
+// pickInEffect picks from each MPxN's records (by effective_from) the one in
+// effect at `at`, in the order of mpxns, each MPxN once: what the query
+// with inEffect answers.
+func pickInEffect(mpxns []string, hist map[string][]store.Registration, at time.Time) []store.Registration {
+	out := make([]store.Registration, 0, len(mpxns))
+	seen := make(map[string]bool, len(mpxns))
+	for _, m := range mpxns {
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
+		h := hist[m]
+		for i := len(h) - 1; i >= 0; i-- {
+			if !h[i].EffectiveFrom.After(at) {
+				out = append(out, h[i])
+				break
+			}
+		}
+	}
+	return out
+}
+
+// dropInventory is called after every write that may change devices or
+// registration data (with or without error: a failed commit changed
+// nothing, and dropping is always safe).
+func (s *Store) dropInventory() {
+	c := s.inv
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.dropLocked()
+	c.mu.Unlock()
+	if c.changes != nil {
+		_ = c.changes.Bump() // best effort: a lost bump leaves other processes' caches stale
+	}
+}
+
+// registrationHistories reads every record of mpxns, by effective_from.
+func (s *Store) registrationHistories(ctx context.Context, mpxns []string) (map[string][]store.Registration, error) {
+	out := make(map[string][]store.Registration, len(mpxns))
+	for i := 0; i < len(mpxns); i += chunk {
+		part := mpxns[i:min(i+chunk, len(mpxns))]
+		args := make([]any, len(part))
+		for j, m := range part {
+			args[j] = m
+		}
+		rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+regCols+` FROM registrations
+			WHERE mpxn IN (`+placeholders(len(part))+`) ORDER BY mpxn, effective_from`), args...)
+		if err != nil {
+			return nil, err
+		}
+		regs, err := collect(rows, scanRegistration)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range regs {
+			out[r.MPxN] = append(out[r.MPxN], r)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,134 @@
+package sqlstore
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// TestInventoryWritersDropTheCache reads this package's source: every
+// method whose SQL writes the devices or registrations table must call
+// dropInventory, or the inventory cache could keep what the write changed.
+// A helper run inside another's transaction (it takes a *sql.Tx) passes
+// the duty to each of its callers.
+func TestInventoryWritersDropTheCache(t *testing.T) {
+	writes := regexp.MustCompile(`(?i)(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(devices|registrations)\b|"(devices|registrations)"`) // quoted: Reset's list
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type fn struct {
+		pos         token.Position
+		inTx, drops bool
+		writes      bool
+		calls       map[string]bool
+	}
+	fset := token.NewFileSet()
+	fns := map[string]*fn{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			d, ok := decl.(*ast.FuncDecl)
+			if !ok || d.Body == nil {
+				continue
+			}
+			info := &fn{pos: fset.Position(d.Pos()), calls: map[string]bool{}}
+			for _, p := range d.Type.Params.List {
+				if se, ok := p.Type.(*ast.StarExpr); ok {
+					if sel, ok := se.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "Tx" {
+						info.inTx = true
+					}
+				}
+			}
+			ast.Inspect(d.Body, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.BasicLit:
+					if n.Kind == token.STRING && writes.MatchString(n.Value) {
+						info.writes = true
+					}
+				case *ast.SelectorExpr:
+					if n.Sel.Name == "dropInventory" {
+						info.drops = true
+					}
+					info.calls[n.Sel.Name] = true
+				}
+				return true
+			})
+			fns[d.Name.Name] = info
+		}
+	}
+	found := 0
+	for name, f := range fns {
+		if !f.writes {
+			continue
+		}
+		found++
+		if !f.inTx {
+			if !f.drops {
+				t.Errorf("%s: %s writes the inventory and does not call dropInventory", f.pos, name)
+			}
+			continue
+		}
+		callers := 0
+		for caller, g := range fns {
+			if g.calls[name] {
+				callers++
+				if !g.drops {
+					t.Errorf("%s: %s runs %s, which writes the inventory, and does not call dropInventory", g.pos, caller, name)
+				}
+			}
+		}
+		if callers == 0 {
+			t.Errorf("%s: %s writes the inventory; no caller found to check", f.pos, name)
+		}
+	}
+	if found < 8 {
+		t.Fatalf("found %d writers of the inventory: the check no longer sees them", found)
+	}
+}
+
+// TestPickInEffect: the record in effect at a time is the latest from
+// before or at it, per MPxN, in the order asked, each MPxN once.
+func TestPickInEffect(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rec := func(m string, h int, sup string) store.Registration {
+		return store.Registration{MPxN: m, EffectiveFrom: t0.Add(time.Duration(h) * time.Hour), ImportSupplier: sup}
+	}
+	hist := map[string][]store.Registration{
+		"a": {rec("a", 0, "A0"), rec("a", 2, "A2"), rec("a", 5, "A5")},
+		"b": {rec("b", 3, "B3")},
+		"c": {},
+	}
+	for _, tc := range []struct {
+		at    int
+		mpxns []string
+		want  []string
+	}{
+		{0, []string{"a", "b"}, []string{"A0"}},
+		{2, []string{"b", "a", "a"}, []string{"A2"}},
+		{4, []string{"b", "c", "a", "x"}, []string{"B3", "A2"}},
+		{9, []string{"a", "b"}, []string{"A5", "B3"}},
+		{-1, []string{"a"}, nil},
+	} {
+		var got []string
+		for _, r := range pickInEffect(tc.mpxns, hist, t0.Add(time.Duration(tc.at)*time.Hour)) {
+			got = append(got, r.ImportSupplier)
+		}
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("at %d %v: %v, want %v", tc.at, tc.mpxns, got, tc.want)
+		}
+	}
+}
