@@ -42,15 +42,22 @@ var Dialect = sqlstore.Dialect{
 	Goose:    goose.DialectPostgres,
 	Numbered: true,
 	IsUnique: isUnique,
-	// Appenders queue here until commit, so cursors (a sequence) become
-	// visible in cursor order: without it, a transaction holding cursor 5
-	// could commit after one holding 6, and a reader that had seen 6 would
-	// skip 5 for ever.
-	LockDeliveries: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, hashtext(coalesce(current_schema(), '')))", lockClass+1),
-	SkipLocked:     " FOR UPDATE SKIP LOCKED",
+	// Appenders to a user queue on the user's lock until commit, so the
+	// user's cursors (a sequence) become visible in cursor order: without
+	// it, a transaction holding cursor 5 could commit after one holding 6,
+	// and a reader of the stream that had seen 6 would skip 5 for ever.
+	// Each also holds the schema's lock shared, which a reading of every
+	// user's deliveries takes alone (LockAllDeliveries).
+	LockDeliveries: fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d, hashtext(coalesce(current_schema(), ''))), "+
+		"pg_advisory_xact_lock(%d, hashtext(coalesce(current_schema(), '') || '/' || ?))", lockClass+1, lockClass+2),
+	LockAllDeliveries: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, hashtext(coalesce(current_schema(), '')))", lockClass+1),
+	SkipLocked:        " FOR UPDATE SKIP LOCKED",
 	// Delivered at commit to every process listening (watch.go); the
 	// payload is the schema, so stores in other schemas ignore it.
-	NotifyDeliveries: "SELECT pg_notify('" + notifyChannel + "', coalesce(current_schema(), ''))",
+	// The notification need not be durable: a lost one costs a reader
+	// its next poll.
+	NotifyDeliveries: []string{"SET LOCAL synchronous_commit TO OFF",
+		"SELECT pg_notify('" + notifyChannel + "', coalesce(current_schema(), ''))"},
 }
 
 func init() {
@@ -66,8 +73,11 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: %w", err)
 	}
+	// As many kept idle as may be open: under load a connection closed
+	// when idle is opened again a moment later (a backend started each
+	// time, milliseconds of the machine's CPU).
 	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(8)
+	db.SetMaxIdleConns(32)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: postgres: connect: %w", err)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 
 	"github.com/dccgate/dccgate/runtime/store"
 )
@@ -39,8 +40,15 @@ func (s *Store) appendDeliveries(ctx context.Context, tx *sql.Tx, args [][]any) 
 		return nil, nil
 	}
 	if s.d.LockDeliveries != "" {
-		if _, err := tx.ExecContext(ctx, s.d.LockDeliveries); err != nil {
-			return nil, err
+		var users []string
+		for _, a := range args {
+			users = append(users, a[0].(string))
+		}
+		slices.Sort(users) // one order for every appender: no deadlock
+		for _, u := range slices.Compact(users) {
+			if _, err := tx.ExecContext(ctx, s.q(s.d.LockDeliveries), u); err != nil {
+				return nil, err
+			}
 		}
 	}
 	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO deliveries
@@ -53,11 +61,6 @@ func (s *Store) appendDeliveries(ctx context.Context, tx *sql.Tx, args [][]any) 
 	cursors := make([]int64, len(args))
 	for i, a := range args {
 		if err := stmt.QueryRowContext(ctx, a...).Scan(&cursors[i]); err != nil {
-			return nil, err
-		}
-	}
-	if s.d.NotifyDeliveries != "" {
-		if _, err := tx.ExecContext(ctx, s.d.NotifyDeliveries); err != nil {
 			return nil, err
 		}
 	}
@@ -80,7 +83,58 @@ func (s *Store) AppendDeliveries(ctx context.Context, ds []store.Delivery) ([]in
 	if err != nil {
 		return nil, err
 	}
+	s.notifyDeliveries()
 	return cursors, nil
+}
+
+// notifyDeliveries asks the notifier to tell the other processes that
+// deliveries were appended (a no-op without Dialect.NotifyDeliveries).
+func (s *Store) notifyDeliveries() {
+	if s.notify == nil {
+		return
+	}
+	select {
+	case s.notify <- struct{}{}:
+	default: // one is pending: it covers this append too
+	}
+}
+
+// startNotifier runs Dialect.NotifyDeliveries once for each wake-up (see
+// notifyDeliveries) until Close.
+func (s *Store) startNotifier() {
+	s.notify = make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stopNote = func() {
+		cancel()
+		<-done
+	}
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.notify:
+			}
+			// A lost notification costs a reader its next poll, no more.
+			_ = s.runNotify(ctx)
+		}
+	}()
+}
+
+func (s *Store) runNotify(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, q := range s.d.NotifyDeliveries {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // Deliveries returns messages with cursor > after in cursor order, of one
@@ -97,9 +151,28 @@ func (s *Store) Deliveries(ctx context.Context, userID string, after int64, limi
 		q += " LIMIT ?"
 		args = append(args, limit)
 	}
-	rows, err := s.rdb.QueryContext(ctx, s.q(q), args...)
+	if userID != "" || s.d.LockAllDeliveries == "" {
+		rows, err := s.rdb.QueryContext(ctx, s.q(q), args...)
+		if err != nil {
+			return nil, err
+		}
+		return collect(rows, scanDelivery)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, scanDelivery)
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, s.d.LockAllDeliveries); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := collect(rows, scanDelivery)
+	if err != nil {
+		return nil, err
+	}
+	return ds, tx.Commit()
 }

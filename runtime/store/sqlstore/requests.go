@@ -223,6 +223,9 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 	if err != nil {
 		return nil, err
 	}
+	if len(dargs) > 0 {
+		s.notifyDeliveries()
+	}
 	return cursors, nil
 }
 

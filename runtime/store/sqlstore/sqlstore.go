@@ -36,19 +36,31 @@ type Dialect struct {
 	// violation.
 	IsUnique func(err error) bool
 	// LockDeliveries, if set, runs in a write transaction just before it
-	// appends deliveries and must hold a lock until commit that serialises
-	// appenders. Cursors then commit in cursor order, so a reader that
-	// resumes after the last cursor it saw misses nothing (a sequence alone
-	// does not give this when several transactions append at once).
+	// appends deliveries, once for each user they go to, in order, with
+	// the user's ID as its argument. It must hold until commit a lock that
+	// serialises the appenders of that user's deliveries, and a shared
+	// hold of the lock LockAllDeliveries takes. A user's cursors then
+	// commit in cursor order, so a reader of the user's stream that resumes
+	// after the last cursor it saw misses nothing (a sequence alone does not
+	// give this when several transactions append at once), while appenders
+	// to different users do not wait for each other.
 	LockDeliveries string
+	// LockAllDeliveries, if set, runs in the transaction of a reading of
+	// every user's deliveries (Deliveries with no user): it waits until no
+	// appender holds its shared lock, so the reading sees every cursor given
+	// out before it.
+	LockAllDeliveries string
 	// SkipLocked, if set, ends the subqueries that pick rows to reclaim
 	// (" FOR UPDATE SKIP LOCKED"), so processes reclaiming at once do not
 	// wait for each other.
 	SkipLocked string
-	// NotifyDeliveries, if set, runs in the transaction that appends
-	// deliveries, after them: it tells the other processes at commit
-	// (PostgreSQL: pg_notify), see Config.Watch.
-	NotifyDeliveries string
+	// NotifyDeliveries, if set, runs in a transaction of its own after a
+	// write that appended deliveries has committed, one at a time, writes
+	// that commit meanwhile sharing the next: it tells the other processes
+	// (PostgreSQL: pg_notify, see Config.Watch). Not in the appending
+	// transaction: PostgreSQL commits every notifying transaction under
+	// one lock, so each append would wait for every other's commit.
+	NotifyDeliveries []string
 }
 
 // Config is what a backend hands to New.
@@ -87,7 +99,9 @@ type Store struct {
 	provider *goose.Provider
 	commit   *committer
 	watch    func(ctx context.Context, wake func()) error
-	inv      *invCache // nil: the inventory is read each time
+	inv      *invCache     // nil: the inventory is read each time
+	notify   chan struct{} // to the notifier (Dialect.NotifyDeliveries)
+	stopNote func()        // stops the notifier and waits for it
 
 	closeOnce sync.Once
 	closeErr  error
@@ -137,6 +151,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.GroupCommit {
 		s.commit = newCommitter(cfg.DB, cfg.MaxBatch)
 	}
+	if len(s.d.NotifyDeliveries) > 0 {
+		s.startNotifier()
+	}
 	return s, nil
 }
 
@@ -179,6 +196,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.commit != nil {
 			s.commit.stop()
+		}
+		if s.stopNote != nil {
+			s.stopNote()
 		}
 		s.closeErr = s.closeDBs()
 	})

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -861,9 +862,10 @@ func testDeliveries(t *testing.T, open func(*testing.T) store.Store) {
 	}
 }
 
-// testDeliveriesResume appends from many goroutines (and two stores) while
-// a reader follows the stream by cursor: it must see every message once,
-// in increasing cursor order, never skipping one that commits late.
+// testDeliveriesResume appends from many goroutines (and two stores), to
+// two users and to both at once, while readers follow a user's stream and
+// everyone's by cursor: each must see every message of its own once, in
+// increasing cursor order, never skipping one that commits late.
 func testDeliveriesResume(t *testing.T, open func(*testing.T) store.Store) {
 	ss := two(t, open)
 	ctx := t.Context()
@@ -874,8 +876,11 @@ func testDeliveriesResume(t *testing.T, open func(*testing.T) store.Store) {
 		defer close(done)
 		errs := race(n, func(i int) error {
 			for j := range per {
-				d := store.Delivery{UserID: "A", Kind: "alert", Payload: fmt.Appendf(nil, "%d/%d", i, j)}
-				if _, err := ss[i%2].AppendDeliveries(ctx, []store.Delivery{d, d}); err != nil {
+				p := fmt.Appendf(nil, "%d/%d", i, j)
+				a := store.Delivery{UserID: "A", Kind: "alert", Payload: p}
+				b := store.Delivery{UserID: "B", Kind: "alert", Payload: p}
+				ds := [][]store.Delivery{{a, a}, {b, b}, {b, a}}[(i+j)%3]
+				if _, err := ss[i%2].AppendDeliveries(ctx, ds); err != nil {
 					return err
 				}
 			}
@@ -883,34 +888,53 @@ func testDeliveriesResume(t *testing.T, open func(*testing.T) store.Store) {
 		})
 		writeErr = errors.Join(errs...)
 	}()
-	seen := map[string]int{}
-	var last int64
+	type reader struct {
+		user string
+		last int64
+		seen map[string]int
+	}
+	readers := []*reader{{user: "A", seen: map[string]int{}}, {user: "", seen: map[string]int{}}}
 	for finished := false; ; {
 		select {
 		case <-done:
 			finished = true
 		default:
 		}
-		ds, err := ss[1].Deliveries(ctx, "A", last, 7)
-		must(t, err)
-		for _, d := range ds {
-			if d.Cursor <= last {
-				t.Fatalf("cursor %d after %d", d.Cursor, last)
+		got := 0
+		for _, r := range readers {
+			ds, err := ss[1].Deliveries(ctx, r.user, r.last, 7)
+			must(t, err)
+			for _, d := range ds {
+				if d.Cursor <= r.last {
+					t.Fatalf("reader %q: cursor %d after %d", r.user, d.Cursor, r.last)
+				}
+				r.last = d.Cursor
+				r.seen[d.UserID+" "+string(d.Payload)]++
 			}
-			last = d.Cursor
-			seen[string(d.Payload)]++
+			got += len(ds)
 		}
-		if finished && len(ds) == 0 {
+		if finished && got == 0 {
 			break
 		}
 	}
 	must(t, writeErr)
-	if len(seen) != n*per {
-		t.Fatalf("reader saw %d messages, want %d (a late commit was skipped)", len(seen), n*per)
+	want := []map[string]int{{}, {}} // by reader
+	for i := range n {
+		for j := range per {
+			p := fmt.Sprintf("%d/%d", i, j)
+			switch (i + j) % 3 {
+			case 0:
+				want[0]["A "+p], want[1]["A "+p] = 2, 2
+			case 1:
+				want[1]["B "+p] = 2
+			case 2:
+				want[0]["A "+p], want[1]["A "+p], want[1]["B "+p] = 1, 1, 1
+			}
+		}
 	}
-	for p, k := range seen {
-		if k != 2 {
-			t.Fatalf("message %s seen %d times, want 2", p, k)
+	for k, r := range readers {
+		if !maps.Equal(r.seen, want[k]) {
+			t.Fatalf("reader %q saw %d messages (%d expected): a late commit was skipped or one seen twice", r.user, len(r.seen), len(want[k]))
 		}
 	}
 }
