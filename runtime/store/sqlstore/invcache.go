@@ -168,25 +168,13 @@ func (s *Store) dropInventory() {
 
 // registrationHistories reads every record of mpxns, by effective_from.
 func (s *Store) registrationHistories(ctx context.Context, mpxns []string) (map[string][]store.Registration, error) {
+	recs, err := s.RegistrationHistory(ctx, mpxns)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[string][]store.Registration, len(mpxns))
-	for i := 0; i < len(mpxns); i += chunk {
-		part := mpxns[i:min(i+chunk, len(mpxns))]
-		args := make([]any, len(part))
-		for j, m := range part {
-			args[j] = m
-		}
-		rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT `+regCols+` FROM registrations
-			WHERE mpxn IN (`+placeholders(len(part))+`) ORDER BY mpxn, effective_from`), args...)
-		if err != nil {
-			return nil, err
-		}
-		regs, err := collect(rows, scanRegistration)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range regs {
-			out[r.MPxN] = append(out[r.MPxN], r)
-		}
+	for _, r := range recs {
+		out[r.MPxN] = append(out[r.MPxN], r.Registration)
 	}
 	return out, nil
 }
