@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 )
 
 // changes is sqlstore.Changes for a database file: 8 bytes in the file
@@ -15,8 +16,20 @@ import (
 // be: the caches it guards live in memory.
 type changes struct{ f *os.File }
 
+// The file is named after the database's real path (links resolved, as
+// SQLite names its -wal and -shm files), so every process opening the
+// database by whatever name shares it, and is made with the database
+// file's permissions, so whoever may write the database may bump it.
 func openChanges(dbPath string) (*changes, error) {
-	f, err := os.OpenFile(dbPath+"-changes", os.O_RDWR|os.O_CREATE, 0o600)
+	real, err := filepath.EvalSymlinks(dbPath)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(real+"-changes", os.O_RDWR|os.O_CREATE, fi.Mode().Perm())
 	if err != nil {
 		return nil, err
 	}

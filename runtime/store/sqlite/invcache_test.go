@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -31,8 +32,8 @@ func inventory(t *testing.T, s store.Store) (status, supplier string) {
 // TestInventoryCacheSeesEveryWrite reads the inventory (so the cache holds
 // it), changes it with each of the store's writes of devices and
 // registration data, through the same store or through another opened on
-// the same file (another process: dccgate registration beside dccgate
-// serve), and reads it again: the second read must be the write's, never
+// the same file by a link (another process: dccgate registration beside
+// dccgate serve), and reads it again: the second read must be the write's, never
 // the cached copy.
 func TestInventoryCacheSeesEveryWrite(t *testing.T) {
 	for _, tc := range []struct {
@@ -94,7 +95,12 @@ func TestInventoryCacheSeesEveryWrite(t *testing.T) {
 				}
 				w := store.Store(s)
 				if other {
-					o, err := sqlite.Open(ctx, path)
+					// By another name: a link to the same file.
+					link := filepath.Join(t.TempDir(), "link.db")
+					if err := os.Symlink(path, link); err != nil {
+						t.Fatal(err)
+					}
+					o, err := sqlite.Open(ctx, link)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -25,6 +25,8 @@ func (s *Store) BulkLoad(ctx context.Context, regs []store.Registration, devs []
 	// twice in one statement).
 	regs = lastOf(regs, func(r store.Registration) string { return r.MPxN + "\x00" + r.EffectiveFrom.String() })
 	devs = lastOf(devs, func(d store.Device) string { return d.ID })
+	// Dropped after each transaction: other processes' caches hear of
+	// every chunk as it commits, not at the end.
 	defer s.dropInventory()
 	const perTx = 50_000
 	for i := 0; i < len(regs); i += perTx {
@@ -41,6 +43,7 @@ func (s *Store) BulkLoad(ctx context.Context, regs []store.Registration, devs []
 		}); err != nil {
 			return err
 		}
+		s.dropInventory()
 	}
 	for i := 0; i < len(devs); i += perTx {
 		chunk := devs[i:min(i+perTx, len(devs))]
@@ -55,6 +58,7 @@ func (s *Store) BulkLoad(ctx context.Context, regs []store.Registration, devs []
 		}); err != nil {
 			return err
 		}
+		s.dropInventory()
 	}
 	return nil
 }

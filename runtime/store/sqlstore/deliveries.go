@@ -158,7 +158,8 @@ func (s *Store) Deliveries(ctx context.Context, userID string, after int64, limi
 		}
 		return collect(rows, scanDelivery)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	// Read committed: the query's snapshot must be taken after the lock.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return nil, err
 	}

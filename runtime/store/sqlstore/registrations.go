@@ -50,6 +50,9 @@ func (s *Store) Registrations(ctx context.Context, mpxns []string, at time.Time)
 		return nil, nil
 	}
 	if s.inv != nil {
+		if _, err := encTime(at); err != nil {
+			return nil, err // as the query would
+		}
 		gen, keep := s.inv.check()
 		hist, missing := s.inv.histories(mpxns)
 		if len(missing) > 0 {
