@@ -216,6 +216,33 @@ func (g *Gateway) releaseHeld(ctx context.Context) error {
 	return nil
 }
 
+// settleAwaited runs releaseSuccessors for each noted predecessor that
+// is final: in a few races (a predecessor found final at start or just
+// after a successor's check, a successor the store refused) a note
+// outlives the release it was for. Running it again moves only what is
+// still held, and drops the note.
+func (g *Gateway) settleAwaited(ctx context.Context) error {
+	var ids []string
+	g.awaited.Range(func(k, _ any) bool {
+		ids = append(ids, k.(string))
+		return true
+	})
+	for _, id := range ids {
+		pred, err := g.st.GetRequest(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			g.awaited.Delete(id) // its successors were rechecked against nothing: rejected
+		case err != nil:
+			return err
+		case pred.Final():
+			if err := g.releaseSuccessors(ctx, pred); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // markAwaited notes that a held request waits on the request id. It comes
 // before the held request is stored, and before releaseHeld's recheck: a
 // predecessor finishing after it looks for its successors; one that
@@ -436,6 +463,9 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 		if err := g.finish(ctx, r, StateAwaitingSignature); err != nil {
 			return err
 		}
+	}
+	if err := g.settleAwaited(ctx); err != nil {
+		return err
 	}
 	return g.purgeHistory(ctx, now)
 }

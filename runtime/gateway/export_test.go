@@ -10,3 +10,10 @@ import (
 func (g *Gateway) CachedUser(ctx context.Context, id string) (store.User, error) {
 	return g.user(ctx, id)
 }
+
+// Awaited is how many predecessors have a note of a held successor.
+func (g *Gateway) Awaited() int {
+	n := 0
+	g.awaited.Range(func(any, any) bool { n++; return true })
+	return n
+}

@@ -161,6 +161,14 @@ func TestHeldReleasedOnStart(t *testing.T) {
 	if r, err := st.GetRequest(ctx, "S"); err != nil || r.State != gateway.StateAccepted {
 		t.Fatalf("successor after a start: %s %s %s %v", r.State, r.Reason, r.Message, err)
 	}
+	// The note taken for S at start outlived its release (P was final):
+	// the next pass of due work settles it.
+	if err := g.RunDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.Awaited(); n != 0 {
+		t.Fatalf("%d notes of held successors left, want none", n)
+	}
 }
 
 // TestRefusedNumberIsNotQueued: the store refuses a counter another
