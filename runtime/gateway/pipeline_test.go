@@ -125,6 +125,24 @@ func TestSuccessorStoredAfterRelease(t *testing.T) {
 	}
 }
 
+// successor is a new gateway on the store of w's (closed) one, at its
+// time, not started.
+func successor(t *testing.T, w *world) *gateway.Gateway {
+	t.Helper()
+	sp := w.g.Spec()
+	eng, err := engine.New(t.Context(), sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := clock.NewVirtual(w.g.Now())
+	g, err := gateway.New(t.Context(), gateway.Config{Store: w.g.Store(), Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	return g
+}
+
 // TestHeldReleasedOnStart: a stop between a predecessor's end and the
 // release of its successor leaves the successor held; the next start
 // releases it.
@@ -143,20 +161,10 @@ func TestHeldReleasedOnStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sp := w.g.Spec()
-	eng, err := engine.New(ctx, sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := clock.NewVirtual(now)
-	g, err := gateway.New(ctx, gateway.Config{Store: st, Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := successor(t, w)
 	if err := g.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(g.Close)
 	g.WaitIdle(ctx)
 	if r, err := st.GetRequest(ctx, "S"); err != nil || r.State != gateway.StateAccepted {
 		t.Fatalf("successor after a start: %s %s %s %v", r.State, r.Reason, r.Message, err)
@@ -181,18 +189,7 @@ func TestRefusedNumberIsNotQueued(t *testing.T) {
 	ctx := t.Context()
 	w.g.Close()
 	st := w.g.Store()
-	sp := w.g.Spec()
-	eng, err := engine.New(ctx, sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := clock.NewVirtual(w.g.Now())
-	// Not started: what Submit queues waits for Start.
-	g, err := gateway.New(ctx, gateway.Config{Store: st, Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
+	g := successor(t, w) // not started: what Submit queues waits for Start
 	read := func() *engine.Request { // numbered by the gateway
 		return &engine.Request{UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}}
 	}

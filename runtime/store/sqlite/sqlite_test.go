@@ -10,6 +10,7 @@ import (
 
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/runtime/store/sqlite"
+	"github.com/dccgate/dccgate/runtime/store/sqlstore"
 	"github.com/dccgate/dccgate/runtime/store/storetest"
 )
 
@@ -134,18 +135,19 @@ func TestEmptyPath(t *testing.T) {
 	}
 }
 
-// BenchmarkInsertRequest measures durable inserts from concurrent callers
-// (group commit turns their fsyncs into one per batch).
-func BenchmarkInsertRequest(b *testing.B) {
+// benchUsers runs body in b.RunParallel on a new store, each goroutine as
+// a user of its own, parallelism goroutines a CPU; it returns the store.
+func benchUsers(b *testing.B, parallelism int, body func(s *sqlstore.Store, user string, pb *testing.PB)) *sqlstore.Store {
+	b.Helper()
 	ctx := b.Context()
 	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() { s.Close() })
 	var mu sync.Mutex
 	users := 0
-	b.SetParallelism(16)
+	b.SetParallelism(parallelism)
 	b.RunParallel(func(pb *testing.PB) {
 		mu.Lock()
 		users++
@@ -155,9 +157,18 @@ func BenchmarkInsertRequest(b *testing.B) {
 			b.Error(err)
 			return
 		}
+		body(s, u, pb)
+	})
+	return s
+}
+
+// BenchmarkInsertRequest measures durable inserts from concurrent callers
+// (group commit turns their fsyncs into one per batch).
+func BenchmarkInsertRequest(b *testing.B) {
+	benchUsers(b, 16, func(s *sqlstore.Store, u string, pb *testing.PB) {
 		for c := uint64(1); pb.Next(); c++ {
 			r := store.Request{ID: fmt.Sprint(u, ":", c), UserID: u, State: "acknowledged", Body: []byte(`{"a":1}`)}
-			if err := s.InsertRequest(ctx, r, c); err != nil {
+			if err := s.InsertRequest(b.Context(), r, c); err != nil {
 				b.Error(err)
 				return
 			}
@@ -172,25 +183,9 @@ func BenchmarkInsertRequest(b *testing.B) {
 // make them. Its b.N is requests; writes/op is what each costs the writer.
 func BenchmarkRequestLifecycle(b *testing.B) {
 	ctx := b.Context()
-	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	var mu sync.Mutex
-	users := 0
 	now := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
 	payload := []byte(`{"service":"4.1","response":{"import_kwh":1234.5,"register":"A"}}`)
-	b.SetParallelism(32)
-	b.RunParallel(func(pb *testing.PB) {
-		mu.Lock()
-		users++
-		u := fmt.Sprint("user-", users)
-		mu.Unlock()
-		if err := s.PutUser(ctx, store.User{ID: u}); err != nil {
-			b.Error(err)
-			return
-		}
+	s := benchUsers(b, 32, func(s *sqlstore.Store, u string, pb *testing.PB) {
 		for c := uint64(1); pb.Next(); c++ {
 			at := now.Add(time.Duration(c) * time.Millisecond)
 			r := store.Request{ID: fmt.Sprintf("%s:dev-%d:%d", u, c%5000, c), UserID: u, Service: "4.1", DeviceID: fmt.Sprint("dev-", c%5000),
