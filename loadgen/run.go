@@ -248,11 +248,16 @@ func (a *alertSink) failed(key string, at time.Time, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.errors[err.Error()]++
-	q := a.sent[key]
-	if i := slices.Index(q, at); i >= 0 {
-		a.sent[key] = slices.Delete(q, i, i+1)
+	if i := slices.Index(a.sent[key], at); i >= 0 {
+		a.drop(key, i)
 	}
-	if len(a.sent[key]) == 0 {
+}
+
+// drop takes the i-th pending event of key off its queue (under mu).
+func (a *alertSink) drop(key string, i int) {
+	if q := slices.Delete(a.sent[key], i, i+1); len(q) > 0 {
+		a.sent[key] = q
+	} else {
 		delete(a.sent, key)
 	}
 }
@@ -269,11 +274,7 @@ func (a *alertSink) alert(device, code string, at time.Time) {
 	key := device + "/" + code
 	if q := a.sent[key]; len(q) > 0 {
 		a.lat = append(a.lat, at.Sub(q[0]))
-		if len(q) == 1 {
-			delete(a.sent, key)
-		} else {
-			a.sent[key] = q[1:]
-		}
+		a.drop(key, 0)
 	}
 }
 
