@@ -60,7 +60,8 @@ var events = map[string]eventFunc{
 
 // AlertOf is the one device alert an event of kind raises on a device that
 // can raise it ("" for the kinds that raise none, several, or one that
-// depends on the device's state).
+// depends on the device's state). The events that raise one take it from
+// here, so the two cannot differ.
 func AlertOf(kind string) string {
 	switch kind {
 	case EventTamper:
@@ -189,7 +190,7 @@ func powerRestored(t *tx, d *device) error {
 
 func tamper(t *tx, d *device) error {
 	d.logSecurity(t.now, "TAMPER", "unauthorised physical access")
-	t.raise(d, d.Type, alertTamper, t.now, nil)
+	t.raise(d, d.Type, AlertOf(EventTamper), t.now, nil)
 	return nil
 }
 
@@ -212,10 +213,10 @@ func voltage(t *tx, d *device, high bool) error {
 	if !ok {
 		return notApplicable(d, "measures no voltage")
 	}
-	code, threshold := alertUnderVoltage, m.Voltage.UnderVolts
+	code, threshold := AlertOf(EventVoltageLow), m.Voltage.UnderVolts
 	m.Voltage.RMSVolts = float64(threshold) - 2
 	if high {
-		code, threshold = alertOverVoltage, m.Voltage.OverVolts
+		code, threshold = AlertOf(EventVoltageHigh), m.Voltage.OverVolts
 		m.Voltage.RMSVolts = float64(threshold) + 2
 	}
 	t.raise(d, d.Type, code, t.now, map[string]any{"rms_volts": m.Voltage.RMSVolts, "threshold_volts": threshold})
