@@ -8,7 +8,6 @@ package connectgw
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -241,11 +240,11 @@ func (c *Client) stranger(id string) (*userClient, error) {
 		}
 		u.cert = cert
 	} else {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(c.caPEM) {
-			return nil, errors.New("connectgw: no CA certificate in PEM")
+		cfg, err := pki.AnonymousTLS(c.caPEM)
+		if err != nil {
+			return nil, err
 		}
-		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}, ForceAttemptHTTP2: true}}
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
 	}
 	u.api = dccgatev1connect.NewGatewayServiceClient(hc, c.url)
 	if c.strangers == nil {
@@ -270,15 +269,17 @@ func refusedCaller(err error) bool {
 // alert after the handshake (TLS 1.3) or during it (TLS 1.2).
 func (c *Client) refusesCertless(ctx context.Context) bool {
 	c.probeOnce.Do(func() {
-		pool := x509.NewCertPool()
 		c.mu.Lock()
-		pool.AppendCertsFromPEM(c.caPEM)
+		cfg, err := pki.AnonymousTLS(c.caPEM)
 		c.mu.Unlock()
+		if err != nil {
+			return // cannot tell: not refused
+		}
 		host := strings.TrimPrefix(strings.TrimPrefix(c.url, "https://"), "http://")
 		if i := strings.IndexByte(host, '/'); i >= 0 {
 			host = host[:i]
 		}
-		d := tls.Dialer{Config: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}}
+		d := tls.Dialer{Config: cfg}
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		conn, err := d.DialContext(dctx, "tcp", host)

@@ -255,11 +255,23 @@ func ClientTLS(caPEM []byte, user Issued) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	cfg, err := AnonymousTLS(caPEM)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Certificates = []tls.Certificate{pair}
+	return cfg, nil
+}
+
+// AnonymousTLS is ClientTLS for a client that presents no certificate (a
+// party that is not a user), trusting the gateway's server certificate as
+// ClientTLS does.
+func AnonymousTLS(caPEM []byte) (*tls.Config, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("pki: no CA certificate in PEM")
 	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}, nil
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2"}}, nil
 }
 
 // ClientHTTP is an HTTP/2 client presenting a user's certificate to a
