@@ -67,6 +67,12 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		cfg.Start, _ = time.Parse(time.RFC3339, c.Start) // validated by config.Load
 	}
 	cfg.CommandTimeout, cfg.CommandRetries = c.SMWAN.Timeout.Std(), c.SMWAN.Retries
+	// SIGHUP is taken from before the start: one that comes while the
+	// gateway starts (a supervisor that saw the "serving" line early) is a
+	// reload once it serves, not the default action, which ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
@@ -115,9 +121,6 @@ Try, as the demo import supplier:
 	if srv.SSIURL != "" {
 		fmt.Fprintf(stdout, "Self-Service Interface: %s (sign in with a user's certificate or by signing the challenge with users/<USER_ID>-key.pem)\n", srv.SSIURL)
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
