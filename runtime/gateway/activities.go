@@ -764,9 +764,11 @@ func (g *Gateway) onAlert(a devices.Alert) {
 // rather than the device: smwan_down (the hub stops answering) and
 // smwan_up.
 func (g *Gateway) DeviceEvent(ctx context.Context, device, kind string) error {
-	if err := g.materialise(ctx, device); err != nil {
+	release, err := g.materialise(ctx, device)
+	if err != nil {
 		return err
 	}
+	defer release()
 	switch kind {
 	case "smwan_down":
 		g.em().wan.KillHub(device)

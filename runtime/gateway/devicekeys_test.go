@@ -46,6 +46,12 @@ func newWorldEager(t *testing.T, eager int) *world {
 // newWorldWith is newWorldEager on a store wrapped by wrap (nil: as is).
 func newWorldWith(t *testing.T, eager int, wrap func(store.Store) store.Store) *world {
 	t.Helper()
+	return newWorldConfig(t, func(c *gateway.Config) { c.EagerFleet = eager }, wrap)
+}
+
+// newWorldConfig is newWorldWith with the gateway's Config set by cfg.
+func newWorldConfig(t *testing.T, cfg func(*gateway.Config), wrap func(store.Store) store.Store) *world {
+	t.Helper()
 	ctx := t.Context()
 	sp, err := spec.Default()
 	if err != nil {
@@ -64,7 +70,9 @@ func newWorldWith(t *testing.T, eager int, wrap func(store.Store) store.Store) *
 		st = wrap(st)
 	}
 	v := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
-	g, err := gateway.New(ctx, gateway.Config{Store: st, Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2, EagerFleet: eager})
+	c := gateway.Config{Store: st, Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2}
+	cfg(&c)
+	g, err := gateway.New(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}

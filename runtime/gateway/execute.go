@@ -315,9 +315,11 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 	if !svc.DeviceService {
 		return g.activity(ctx, r, svc.Ref, body)
 	}
-	if err := g.materialise(ctx, r.DeviceID); err != nil {
+	release, err := g.materialise(ctx, r.DeviceID)
+	if err != nil {
 		return failed(r, dcc.ReasonMalformed, "the device cannot be reached in the emulation: "+err.Error())
 	}
+	defer release()
 	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: g.roleOf(ctx, r.UserID), Critical: svc.Critical, Body: body}
 	if exact, err := precommand.ParseBody(r.Body); err == nil {
 		cmd.Body = exact // int64s above 2^53 as the Pre-Command has them
@@ -337,7 +339,6 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 	}
 	// The Command: the (Signed) Pre-Command with the DCC's MAC (para 132).
 	// The device verifies both, and who signed.
-	var err error
 	if cmd.Authenticated, err = g.seal(r, svc.Critical); err != nil {
 		return failed(r, dcc.ReasonMalformed, "the request cannot be made a Command: "+err.Error())
 	}

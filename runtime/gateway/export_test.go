@@ -17,3 +17,8 @@ func (g *Gateway) Awaited() int {
 	g.awaited.Range(func(any, any) bool { n++; return true })
 	return n
 }
+
+// Materialise is materialise, for tests of the lazy fleet.
+func (g *Gateway) Materialise(ctx context.Context, id string) (func(), error) {
+	return g.materialise(ctx, id)
+}

@@ -88,6 +88,12 @@ type Config struct {
 	// EagerFleet is the largest inventory emulated whole at start (0:
 	// DefaultEagerFleet; negative: always on first contact).
 	EagerFleet int
+	// LiveHubs is, above EagerFleet, the most premises (a Communications
+	// Hub with its devices) emulated in memory at once; the least recently
+	// used beyond it are parked in a temporary file under ParkDir (0:
+	// DefaultLiveHubs; "": the system's temporary directory).
+	LiveHubs int
+	ParkDir  string
 	// Maintenance, if set, refuses requests received during a planned
 	// maintenance window (para 213, 246).
 	Maintenance MaintenanceGate
@@ -224,17 +230,6 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-type emu struct {
-	fleet *devices.Fleet
-	wan   *devices.SMWAN
-	// lazy is set when the inventory was too large to emulate whole:
-	// devices are added on first contact.
-	lazy bool
-	// matMu serialises materialising; present remembers the hubs done.
-	matMu   sync.Mutex
-	present map[string]bool
-}
-
 // DefaultWorkers is how many requests a gateway executes at once. A worker
 // spends most of its time waiting, for a durable commit or the SMWAN, so
 // there are many more than cores: enough to keep group commits full.
@@ -245,62 +240,6 @@ const DefaultWorkers = 64
 // Hub are made when a Command first reaches one of them, so an inventory
 // of millions costs memory only for the devices in use.
 const DefaultEagerFleet = 100_000
-
-// materialise makes sure, in a lazy fleet, that device id's
-// Communications Hub and every device on it are emulated, with the state
-// the inventory gives them. A device the inventory does not hold is left
-// out, as in an eager fleet.
-func (g *Gateway) materialise(ctx context.Context, id string) error {
-	e := g.em()
-	if !e.lazy || id == "" {
-		return nil
-	}
-	e.matMu.Lock()
-	defer e.matMu.Unlock()
-	if e.present[id] {
-		return nil
-	}
-	d, err := g.st.GetDevice(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	hub := d.CHF
-	if d.Type == "CHF" {
-		hub = d.ID
-	}
-	var devs []store.Device
-	if hub == "" {
-		devs = []store.Device{d}
-	} else {
-		if devs, err = g.st.Devices(ctx, store.DeviceFilter{CHF: hub}); err != nil {
-			return err
-		}
-		if h, err := g.st.GetDevice(ctx, hub); err == nil {
-			devs = append([]store.Device{h}, devs...)
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-	}
-	if e.present == nil {
-		e.present = map[string]bool{}
-	}
-	for _, m := range devs {
-		if e.present[m.ID] {
-			continue
-		}
-		if _, ok := e.fleet.Get(m.ID); !ok {
-			if err := g.addToFleet(ctx, m); err != nil {
-				return err
-			}
-		}
-		e.present[m.ID] = true
-	}
-	e.present[id] = true
-	return nil
-}
 
 func (g *Gateway) em() *emu { return g.emuPtr.Load() }
 
@@ -325,8 +264,14 @@ func (g *Gateway) rebuildFleet(ctx context.Context) error {
 	wan.SetLatency(g.smwanLatency)
 	wan.SetLoss(g.smwanLoss)
 	g.smwanMu.Unlock()
-	e := &emu{fleet: f, wan: wan}
-	g.emuPtr.Store(e)
+	live := g.cfg.LiveHubs
+	if live <= 0 {
+		live = DefaultLiveHubs
+	}
+	e := &emu{fleet: f, wan: wan, live: live, parkDir: g.cfg.ParkDir, premises: map[string]*premises{}}
+	if old := g.emuPtr.Swap(e); old != nil {
+		old.close()
+	}
 	limit := g.cfg.EagerFleet
 	if limit == 0 {
 		limit = DefaultEagerFleet
@@ -466,6 +411,7 @@ func (g *Gateway) Close() {
 	}
 	g.wg.Wait()
 	g.releaseLeases()
+	g.em().close()
 }
 
 // tickLoop runs due work each second on a real clock.

@@ -40,3 +40,53 @@ func TestLazyFleet(t *testing.T) {
 		})
 	}
 }
+
+// TestLazyFleetParksPremises: with room for one premises in memory, the
+// least recently used other is parked when a Command reaches a second, and
+// comes back as it was (its credit, the UTRNs it has taken) at its next
+// Command; a premises in use is not parked.
+func TestLazyFleetParksPremises(t *testing.T) {
+	w := newWorldConfig(t, func(c *gateway.Config) {
+		c.EagerFleet, c.LiveHubs, c.ParkDir = -1, 1, t.TempDir()
+	}, nil)
+	ctx := t.Context()
+	has := func(id string) bool { _, ok := w.g.Fleet().Get(id); return ok }
+	topUp := engine.Request{Service: "2.2", Body: map[string]any{"utrn": "73100000000000000001", "amount_pence": 2000}}
+	expect(t, w.submit(alpha, alpha, topUp), gateway.StateAccepted, "", "")
+	st, _ := w.g.Fleet().Get(esme)
+	credit := st.Meter.CreditPence
+
+	if err := w.g.DeviceEvent(ctx, chf2, "smwan_up"); err != nil {
+		t.Fatal(err)
+	}
+	if has(chf) || has(esme) || !has(chf2) || !has(esme2) {
+		t.Fatalf("after the other premises was reached: emulated %v %v %v %v, want only the other",
+			has(chf), has(esme), has(chf2), has(esme2))
+	}
+	expect(t, w.submit(alpha, alpha, engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}}), gateway.StateAccepted, "", "")
+	if st, ok := w.g.Fleet().Get(esme); !ok || st.Meter.CreditPence != credit {
+		t.Fatalf("back from the lot: emulated %v, credit %v, want %v", ok, st.Meter.CreditPence, credit)
+	}
+	if has(chf2) || has(esme2) {
+		t.Fatal("the other premises was not parked in turn")
+	}
+	expect(t, w.submit(alpha, alpha, topUp), gateway.StateRejected, "DEVICE_REJECTED", "")
+
+	// In use: both stay, over the limit, until released.
+	release1, err := w.g.Materialise(ctx, esme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release2, err := w.g.Materialise(ctx, esme2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !has(esme) || !has(esme2) {
+		t.Fatalf("premises in use parked: emulated %v %v", has(esme), has(esme2))
+	}
+	release2()
+	release1()
+	if has(esme2) == has(esme) {
+		t.Fatalf("after release: emulated %v %v, want one", has(esme), has(esme2))
+	}
+}

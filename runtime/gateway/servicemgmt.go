@@ -64,10 +64,12 @@ func (g *Gateway) DiagnoseCHF(ctx context.Context, caller, deviceID string) (CHF
 		out.Detail = "the device belongs to no Communications Hub"
 		return out, nil
 	}
-	if err := g.materialise(ctx, out.CHF); err != nil {
+	release, err := g.materialise(ctx, out.CHF)
+	if err != nil {
 		return CHFDiagnosis{}, err
 	}
 	hub, ok := g.em().fleet.Get(out.CHF)
+	release()
 	switch {
 	case !ok:
 		out.Detail = "the Communications Hub is not on the SMWAN"
