@@ -189,7 +189,7 @@ func TestRefusedNumberIsNotQueued(t *testing.T) {
 	ctx := t.Context()
 	w.g.Close()
 	st := w.g.Store()
-	g := successor(t, w) // not started: what Submit queues waits for Start
+	g := successor(t, w)             // not started: what Submit queues waits for Start
 	read := func() *engine.Request { // numbered by the gateway
 		return &engine.Request{UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}}
 	}
