@@ -114,6 +114,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		// The inventory is read on every request; other processes'
 		// writes to it (dccgate registration) are seen through ch.
 		CacheInventory: true, Changes: ch,
+		Background: checkpoints(path),
 	})
 }
 
@@ -131,6 +132,7 @@ const (
 	writer role = iota // the one write connection
 	reader             // the read-only pool
 	memory             // ":memory:": one connection for both
+	checkpointer       // the WAL checkpoints (checkpoint.go)
 )
 
 // dsn is the driver's data source for path: pragmas every connection
@@ -143,6 +145,11 @@ func dsn(path string, r role) string {
 	case writer:
 		v.Add("_pragma", "synchronous(FULL)") // durable before the call returns
 		v.Set("_txlock", "immediate")         // take the write lock at BEGIN: no failed upgrade from a read
+		// The checkpointer keeps the WAL short; the writer checkpoints
+		// only if it falls far behind.
+		v.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", backstopPages))
+	case checkpointer:
+		v.Add("_pragma", "synchronous(FULL)")
 	case reader:
 		v.Add("_pragma", "query_only(1)")
 	}

@@ -89,6 +89,10 @@ type Config struct {
 	// nil only for a database no other process opens.
 	CacheInventory bool
 	Changes        Changes // closed with the store if it is an io.Closer
+	// Background, if set, runs in a goroutine of its own while the store
+	// is open (SQLite: the WAL checkpoints); Close ends its ctx and waits
+	// for it before closing the databases.
+	Background func(ctx context.Context)
 }
 
 // Store implements store.Store. Create it with New.
@@ -102,6 +106,7 @@ type Store struct {
 	inv      *invCache     // nil: the inventory is read each time
 	notify   chan struct{} // to the notifier (Dialect.NotifyDeliveries)
 	stopNote func()        // stops the notifier and waits for it
+	stopBg   func()        // stops Config.Background and waits for it
 
 	closeOnce sync.Once
 	closeErr  error
@@ -154,6 +159,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if len(s.d.NotifyDeliveries) > 0 {
 		s.startNotifier()
 	}
+	if cfg.Background != nil {
+		ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			cfg.Background(ctx)
+		}()
+		s.stopBg = func() { cancel(); <-done }
+	}
 	return s, nil
 }
 
@@ -199,6 +213,9 @@ func (s *Store) Close() error {
 		}
 		if s.stopNote != nil {
 			s.stopNote()
+		}
+		if s.stopBg != nil {
+			s.stopBg()
 		}
 		s.closeErr = s.closeDBs()
 	})

@@ -1,0 +1,46 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
+)
+
+// In WAL mode a commit appends pages to the -wal file; a checkpoint copies
+// them into the database file and syncs it. Left to SQLite, the commit
+// that takes the WAL past wal_autocheckpoint pages (1000 by default) runs
+// the checkpoint itself, and every write queued behind it waits while it
+// copies and syncs: under load that was many times a second, on the one
+// writer every request goes through. Here a connection of its own runs a
+// PASSIVE checkpoint every checkpointEvery, which takes no lock a writer
+// waits for, so writes go on meanwhile; a page written many times between
+// two checkpoints is copied once. The writer's wal_autocheckpoint stays,
+// at backstopPages, for a checkpointer that falls behind.
+const (
+	checkpointEvery = 200 * time.Millisecond
+	backstopPages   = 16384
+)
+
+// wall paces the checkpoints (not a rule's time).
+var wall clock.Clock = clock.Real{}
+
+// checkpoints returns the store's Background work for the file at path.
+func checkpoints(path string) func(ctx context.Context) {
+	return func(ctx context.Context) {
+		db := openCached(dsn(path, checkpointer))
+		db.SetMaxOpenConns(1)
+		defer db.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wall.After(checkpointEvery):
+			}
+			// An error (the file busy with another process's checkpoint)
+			// is left for the next round; the backstop covers a run of
+			// them.
+			_, _ = db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
+}
