@@ -1,7 +1,9 @@
 package sqlite
 
 import (
+	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -49,12 +51,42 @@ func (c *changes) Token() (uint64, error) {
 	return binary.LittleEndian.Uint64(b[:]), nil
 }
 
-// Bump writes a new random value.
-func (c *changes) Bump() error {
+// Begin writes a new odd value: a write is under way.
+func (c *changes) Begin() error { return c.write(1) }
+
+// Bump writes a new even value: the write is done.
+func (c *changes) Bump() error { return c.write(0) }
+
+func (c *changes) write(low uint64) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
+	v := binary.LittleEndian.Uint64(b[:])&^1 | low
+	binary.LittleEndian.PutUint64(b[:], v)
 	_, err := c.f.WriteAt(b[:], 0)
 	return err
 }
 
 func (c *changes) Close() error { return c.f.Close() }
+
+// settle bumps a token left odd by a writer that died between Begin and
+// Bump, so that the caches of the processes opening the file from then on
+// keep what they read again. It holds the database's write lock while it
+// looks, so no writer is inside its transaction meanwhile; one that marked
+// Begin and waits for the lock bumps again after its commit.
+func (c *changes) settle(ctx context.Context, wdb *sql.DB) error {
+	if tok, err := c.Token(); err != nil || tok&1 == 0 {
+		return err
+	}
+	tx, err := wdb.BeginTx(ctx, nil) // BEGIN IMMEDIATE (the writer's _txlock)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM sqlite_master LIMIT 1"); err != nil {
+		return err
+	}
+	if tok, err := c.Token(); err != nil || tok&1 == 0 {
+		return err
+	}
+	return c.Bump()
+}

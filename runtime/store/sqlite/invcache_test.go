@@ -1,6 +1,8 @@
 package sqlite_test
 
 import (
+	"database/sql"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
@@ -113,5 +115,69 @@ func TestInventoryCacheSeesEveryWrite(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestInventoryCacheAfterAWriterDied: another process marks its write of
+// the inventory begun, commits it and dies before it bumps the token. What
+// this store reads meanwhile is not kept, so the next read sees the write;
+// and a process opening the file later settles the token, so caching
+// resumes.
+func TestInventoryCacheAfterAWriterDied(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "died.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.PutDevice(ctx, store.Device{ID: "H-1", Type: "CHF", Status: "pending", UpdatedAt: cacheT0}); err != nil {
+		t.Fatal(err)
+	}
+	status := func() string {
+		t.Helper()
+		d, err := s.GetDevice(ctx, "H-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Status
+	}
+	token := func() uint64 {
+		t.Helper()
+		b, err := os.ReadFile(path + "-changes")
+		if err != nil || len(b) != 8 {
+			t.Fatalf("changes file: %v (%d bytes)", err, len(b))
+		}
+		return binary.LittleEndian.Uint64(b)
+	}
+	status() // cached
+	// The other process: Begin (an odd token, not the one read), then its
+	// transaction...
+	odd := (token() | 1) ^ 2
+	if err := os.WriteFile(path+"-changes", binary.LittleEndian.AppendUint64(nil, odd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != "pending" { // read while it writes: not kept
+		t.Fatalf("status %s before the other's commit", got)
+	}
+	raw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(ctx, `UPDATE devices SET status = 'commissioned' WHERE id = 'H-1'`); err != nil {
+		t.Fatal(err)
+	}
+	// ... committed; it dies before its Bump.
+	if got := status(); got != "commissioned" {
+		t.Fatalf("status %s after another process's commit: the cache kept a read made while it wrote", got)
+	}
+	s2, err := sqlite.Open(ctx, path) // a process starting later
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if token()&1 != 0 {
+		t.Fatal("the token is still marked a write under way after a new open")
 	}
 }

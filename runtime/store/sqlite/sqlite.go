@@ -103,6 +103,9 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
 	ch, err := openChanges(path)
+	if err == nil {
+		err = ch.settle(ctx, wdb)
+	}
 	if err != nil {
 		_ = wdb.Close()
 		_ = rdb.Close()
@@ -129,10 +132,10 @@ func sub() fs.FS {
 type role int
 
 const (
-	writer role = iota // the one write connection
-	reader             // the read-only pool
-	memory             // ":memory:": one connection for both
-	checkpointer       // the WAL checkpoints (checkpoint.go)
+	writer       role = iota // the one write connection
+	reader                   // the read-only pool
+	memory                   // ":memory:": one connection for both
+	checkpointer             // the WAL checkpoints (checkpoint.go)
 )
 
 // dsn is the driver's data source for path: pragmas every connection

@@ -25,13 +25,13 @@ func (s *Store) BulkLoad(ctx context.Context, regs []store.Registration, devs []
 	// twice in one statement).
 	regs = lastOf(regs, func(r store.Registration) string { return r.MPxN + "\x00" + r.EffectiveFrom.String() })
 	devs = lastOf(devs, func(d store.Device) string { return d.ID })
-	// Dropped after each transaction: other processes' caches hear of
-	// every chunk as it commits, not at the end.
-	defer s.dropInventory()
+	// Marked and dropped around each transaction: other processes' caches
+	// hear of every chunk as it commits, not at the end.
 	const perTx = 50_000
 	for i := 0; i < len(regs); i += perTx {
 		chunk := regs[i:min(i+perTx, len(regs))]
-		if err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		done := s.writeInventory()
+		err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			return s.insertRows(ctx, tx, `INSERT INTO registrations (`+regCols+`) VALUES `, 9, len(chunk), func(j int, args []any) ([]any, error) {
 				r := chunk[j]
 				from, err := encTime(r.EffectiveFrom)
@@ -40,14 +40,16 @@ func (s *Store) BulkLoad(ctx context.Context, regs []store.Registration, devs []
 				import_supplier = excluded.import_supplier, export_supplier = excluded.export_supplier,
 				network_operator = excluded.network_operator, postcode = excluded.postcode,
 				premises = excluded.premises, uprn = excluded.uprn`)
-		}); err != nil {
+		})
+		done()
+		if err != nil {
 			return err
 		}
-		s.dropInventory()
 	}
 	for i := 0; i < len(devs); i += perTx {
 		chunk := devs[i:min(i+perTx, len(devs))]
-		if err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		done := s.writeInventory()
+		err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			return s.insertRows(ctx, tx, `INSERT INTO devices (`+devCols+`) VALUES `, 8, len(chunk), func(j int, args []any) ([]any, error) {
 				d := chunk[j]
 				updated, err := encTime(d.UpdatedAt)
@@ -55,10 +57,11 @@ func (s *Store) BulkLoad(ctx context.Context, regs []store.Registration, devs []
 			}, ` ON CONFLICT (id) DO UPDATE SET type = excluded.type, status = excluded.status,
 				mpxn = excluded.mpxn, chf = excluded.chf, meter = excluded.meter,
 				credentials = excluded.credentials, updated_at = excluded.updated_at`)
-		}); err != nil {
+		})
+		done()
+		if err != nil {
 			return err
 		}
-		s.dropInventory()
 	}
 	return nil
 }

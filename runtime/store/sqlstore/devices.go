@@ -28,7 +28,7 @@ func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
 	if err != nil {
 		return err
 	}
-	defer s.dropInventory()
+	defer s.writeInventory()()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `INSERT INTO devices (`+devCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET type = excluded.type, status = excluded.status,
@@ -122,7 +122,7 @@ func (s *Store) SetDeviceStatus(ctx context.Context, id, from, to string, at tim
 	if err != nil {
 		return err
 	}
-	defer s.dropInventory()
+	defer s.writeInventory()()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, `UPDATE devices SET status = ?, updated_at = ? WHERE id = ? AND status = ?`,
 			to, atN, id, from)

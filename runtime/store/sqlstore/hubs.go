@@ -110,7 +110,7 @@ func (s *Store) DeliverHubOrder(ctx context.Context, order string, at time.Time,
 	if err != nil {
 		return err
 	}
-	defer s.dropInventory() // the hubs are inventory entries too
+	defer s.writeInventory()() // the hubs are inventory entries too
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, `UPDATE hub_orders SET delivered_at = ? WHERE id = ? AND delivered_at = ?`, when, order, int64(zeroTime))
 		if err != nil {
@@ -222,7 +222,7 @@ func (s *Store) RemoveHub(ctx context.Context, id string, r store.Hub, chfStatus
 	if at == zeroTime {
 		return errors.New("store: a removal needs its time")
 	}
-	defer s.dropInventory()
+	defer s.writeInventory()()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, `UPDATE hubs SET removed_at = ?, removed_by = ?, removal_reason = ?, replacement_variant = ?,
 				csp_requested = ?, refresh_programme = ?

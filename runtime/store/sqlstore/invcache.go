@@ -10,11 +10,16 @@ import (
 )
 
 // Changes is a signal the processes sharing one database file share:
-// every write of the inventory (devices, registration data) bumps it once
-// committed, and a cache reading a token it has not seen keeps nothing it
-// held. SQLite: a small file beside the database (see package sqlite).
+// every write of the inventory (devices, registration data) marks it
+// before it begins (Begin: an odd token) and bumps it once committed
+// (Bump: a new even token). A cache reading a token it has not seen keeps
+// nothing it held, and while the token is odd it keeps nothing it reads:
+// so a writer that dies between its commit and its bump leaves the other
+// processes reading the database, not a cache of what it changed. SQLite:
+// a small file beside the database (see package sqlite).
 type Changes interface {
 	Token() (uint64, error)
+	Begin() error
 	Bump() error
 }
 
@@ -53,7 +58,7 @@ func (c *invCache) check() (gen uint64, keep bool) {
 	if c.changes != nil {
 		var err error
 		tok, err = c.changes.Token()
-		keep = err == nil
+		keep = err == nil && tok&1 == 0 // odd: a write is under way
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -150,9 +155,17 @@ func pickInEffect(mpxns []string, hist map[string][]store.Registration, at time.
 	return out
 }
 
-// dropInventory is called after every write that may change devices or
-// registration data (with or without error: a failed commit changed
-// nothing, and dropping is always safe).
+// writeInventory is called before every write that may change devices or
+// registration data, and what it returns after it, with or without error
+// (a failed commit changed nothing, and dropping is always safe).
+func (s *Store) writeInventory() (done func()) {
+	if c := s.inv; c != nil && c.changes != nil {
+		_ = c.changes.Begin() // best effort, as Bump
+	}
+	return s.dropInventory
+}
+
+// dropInventory drops the cache and bumps the shared token.
 func (s *Store) dropInventory() {
 	c := s.inv
 	if c == nil {

@@ -15,7 +15,7 @@ import (
 
 // TestInventoryWritersDropTheCache reads this package's source: every
 // method whose SQL writes the devices or registrations table must call
-// dropInventory, or the inventory cache could keep what the write changed.
+// writeInventory, or the inventory cache could keep what the write changed.
 // A helper run inside another's transaction (it takes a *sql.Tx) passes
 // the duty to each of its callers.
 func TestInventoryWritersDropTheCache(t *testing.T) {
@@ -60,7 +60,7 @@ func TestInventoryWritersDropTheCache(t *testing.T) {
 						info.writes = true
 					}
 				case *ast.SelectorExpr:
-					if n.Sel.Name == "dropInventory" {
+					if n.Sel.Name == "writeInventory" {
 						info.drops = true
 					}
 					info.calls[n.Sel.Name] = true
@@ -78,7 +78,7 @@ func TestInventoryWritersDropTheCache(t *testing.T) {
 		found++
 		if !f.inTx {
 			if !f.drops {
-				t.Errorf("%s: %s writes the inventory and does not call dropInventory", f.pos, name)
+				t.Errorf("%s: %s writes the inventory and does not call writeInventory", f.pos, name)
 			}
 			continue
 		}
@@ -87,7 +87,7 @@ func TestInventoryWritersDropTheCache(t *testing.T) {
 			if g.calls[name] {
 				callers++
 				if !g.drops {
-					t.Errorf("%s: %s runs %s, which writes the inventory, and does not call dropInventory", g.pos, caller, name)
+					t.Errorf("%s: %s runs %s, which writes the inventory, and does not call writeInventory", g.pos, caller, name)
 				}
 			}
 		}

@@ -76,7 +76,7 @@ func (s *Store) ApplyRegistrationFile(ctx context.Context, a store.RegistrationA
 	if te.err != nil {
 		return te.err
 	}
-	defer s.dropInventory()
+	defer s.writeInventory()()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		f := a.File
 		if _, err := s.exec(ctx, tx, `INSERT INTO registration_files (`+fileCols+`) VALUES (`+placeholders(13)+`)`,

@@ -26,7 +26,7 @@ func (s *Store) PutRegistration(ctx context.Context, r store.Registration) error
 	if err != nil {
 		return err
 	}
-	defer s.dropInventory()
+	defer s.writeInventory()()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.exec(ctx, tx, `INSERT INTO registrations (`+regCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (mpxn, effective_from) DO UPDATE SET fuel = excluded.fuel,

@@ -320,7 +320,7 @@ func (s *Store) staleOrMissing(ctx context.Context, tx *sql.Tx, table, id string
 
 // Reset deletes every row (the schema and the delivery cursor stay).
 func (s *Store) Reset(ctx context.Context) error {
-	defer s.dropInventory()
+	defer s.writeInventory()()
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, t := range []string{"deliveries", "schedules", "requests", "devices", "registrations", "users",
 			"forecasts", "enrolment_counts", "enrolment_days", "refresh_requests", "registration_incidents",
