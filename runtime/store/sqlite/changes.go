@@ -11,11 +11,12 @@ import (
 	"path/filepath"
 )
 
-// changes is sqlstore.Changes for a database file: 8 bytes in the file
-// beside it (PATH-changes), rewritten with a random value at every bump.
-// A random value, not a count: two processes bumping at once cannot leave
-// it where a reader saw it last. Its content is not durable and needs not
-// be: the caches it guards live in memory.
+// changes is sqlstore.Changes and sqlstore.DeliverySignal for a database
+// file: two 8-byte values in the file beside it (PATH-changes), the
+// inventory's and the deliveries', each rewritten with a random value at
+// every bump. A random value, not a count: two processes bumping at once
+// cannot leave it where a reader saw it last. Its content is not durable
+// and needs not be: the caches it guards live in memory.
 type changes struct{ f *os.File }
 
 // The file is named after the database's real path (links resolved, as
@@ -39,9 +40,24 @@ func openChanges(dbPath string) (*changes, error) {
 }
 
 // Token reads the value (0 for a new file).
-func (c *changes) Token() (uint64, error) {
+func (c *changes) Token() (uint64, error) { return c.read(0) }
+
+// DeliveriesToken reads the second value, which BumpDeliveries moves
+// after every commit of a store that keeps deliveries in memory
+// (sqlstore.DeliverySignal).
+func (c *changes) DeliveriesToken() (uint64, error) { return c.read(8) }
+
+// BumpDeliveries writes a new random second value and returns it.
+func (c *changes) BumpDeliveries() (uint64, error) {
 	var b [8]byte
-	n, err := c.f.ReadAt(b[:], 0)
+	_, _ = rand.Read(b[:])
+	_, err := c.f.WriteAt(b[:], 8)
+	return binary.LittleEndian.Uint64(b[:]), err
+}
+
+func (c *changes) read(off int64) (uint64, error) {
+	var b [8]byte
+	n, err := c.f.ReadAt(b[:], off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return 0, err
 	}

@@ -86,7 +86,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
 		return sqlstore.New(ctx, sqlstore.Config{
-			Dialect: Dialect, DB: db, Migrations: sub(), GroupCommit: true, CacheInventory: true,
+			Dialect: Dialect, DB: db, Migrations: sub(), GroupCommit: true, CacheInventory: true, TailDeliveries: true,
 		})
 	}
 
@@ -117,6 +117,9 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		// The inventory is read on every request; other processes'
 		// writes to it (dccgate registration) are seen through ch.
 		CacheInventory: true, Changes: ch,
+		// Streams read what this process appended from memory; another
+		// process's append is seen through data_version (sqlstore's tail).
+		TailDeliveries: true, DeliverySignal: ch,
 		Background: checkpoints(path),
 	})
 }

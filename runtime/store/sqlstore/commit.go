@@ -43,10 +43,13 @@ var ErrClosed = errors.New("store: closed")
 type committer struct {
 	db       *sql.DB
 	maxBatch int
-	ops      chan *op
-	quit     chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
+	// afterCommit, if set, runs on the writer after each commit, before
+	// the writes' own after funcs (deliveryTail.afterCommit).
+	afterCommit func(db *sql.DB)
+	ops         chan *op
+	quit        chan struct{}
+	done        chan struct{}
+	stopOnce    sync.Once
 
 	// What the writer has done, for store.CommitStats.
 	commits, writes atomic.Uint64
@@ -54,10 +57,13 @@ type committer struct {
 }
 
 type op struct {
-	ctx  context.Context
-	fn   txFunc
-	err  error
-	done chan struct{}
+	ctx context.Context
+	fn  txFunc
+	// after, if set, runs on the writer once fn's work is committed, in
+	// the order of the writes, before the caller is released.
+	after func()
+	err   error
+	done  chan struct{}
 }
 
 func newCommitter(db *sql.DB, maxBatch int) *committer {
@@ -97,8 +103,8 @@ func (c *committer) queue(ctx context.Context, fn txFunc) func() error {
 // has taken fn, do waits for the outcome whatever ctx does, so the error it
 // returns is the truth about what was stored; a caller whose ctx ends
 // before the writer reaches its write gets ctx.Err() and nothing is stored.
-func (c *committer) do(ctx context.Context, fn txFunc) error {
-	o := &op{ctx: ctx, fn: fn, done: make(chan struct{})}
+func (c *committer) do(ctx context.Context, fn txFunc, after func()) error {
+	o := &op{ctx: ctx, fn: fn, after: after, done: make(chan struct{})}
 	select {
 	case c.ops <- o:
 	case <-c.quit:
@@ -168,6 +174,7 @@ func (c *committer) run(batch []*op) {
 		c.commitTime.Add(int64(wall.Now().Sub(start)))
 	}()
 	if c.runPlain(live) {
+		c.committed(live)
 		return
 	}
 	// Statements run without the callers' cancellation: interrupting one
@@ -196,6 +203,28 @@ func (c *committer) run(batch []*op) {
 	}
 	if err := tx.Commit(); err != nil {
 		failAll(live, err)
+		return
+	}
+	c.committed(live)
+}
+
+// committed runs the hooks of a batch whose commit was tried: nothing if
+// it failed (every write then has an error).
+func (c *committer) committed(live []*op) {
+	ok := false
+	for _, o := range live {
+		ok = ok || o.err == nil
+	}
+	if !ok {
+		return
+	}
+	if c.afterCommit != nil {
+		c.afterCommit(c.db)
+	}
+	for _, o := range live {
+		if o.err == nil && o.after != nil {
+			o.after()
+		}
 	}
 }
 

@@ -149,7 +149,7 @@ func TestCommitter(t *testing.T) {
 	c := newCommitter(db, 4)
 	errs := make(chan error, 40)
 	for i := range 40 {
-		go func() { errs <- c.do(t.Context(), insert(i%20)) }()
+		go func() { errs <- c.do(t.Context(), insert(i%20), nil) }()
 	}
 	failed := 0
 	for range 40 {
@@ -162,7 +162,7 @@ func TestCommitter(t *testing.T) {
 	}
 	c.stop()
 	c.stop()
-	if err := c.do(t.Context(), insert(99)); !errors.Is(err, ErrClosed) {
+	if err := c.do(t.Context(), insert(99), nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("write after stop: %v", err)
 	}
 }

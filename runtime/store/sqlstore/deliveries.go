@@ -67,6 +67,20 @@ func (s *Store) appendDeliveries(ctx context.Context, tx *sql.Tx, args [][]any) 
 	return cursors, nil
 }
 
+// publish hands committed deliveries to the tail, if kept.
+func (s *Store) publish(args [][]any, cursors []int64) {
+	if s.tail != nil && len(args) > 0 {
+		s.tail.publish(published(args, cursors))
+	}
+}
+
+// forgetTail drops the tail's users after a deletion of deliveries.
+func (s *Store) forgetTail() {
+	if s.tail != nil {
+		s.tail.forget()
+	}
+}
+
 // AppendDeliveries appends messages in one transaction and returns their
 // cursors in order.
 func (s *Store) AppendDeliveries(ctx context.Context, ds []store.Delivery) ([]int64, error) {
@@ -75,11 +89,11 @@ func (s *Store) AppendDeliveries(ctx context.Context, ds []store.Delivery) ([]in
 		return nil, err
 	}
 	var cursors []int64
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		cursors, err = s.appendDeliveries(ctx, tx, args)
 		return err
-	})
+	}, func() { s.publish(args, cursors) })
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +164,11 @@ func (s *Store) Deliveries(ctx context.Context, userID string, after int64, limi
 	if limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, limit)
+	}
+	if s.tail != nil && userID != "" {
+		if ds, ok := s.tail.read(userID, after, limit); ok {
+			return ds, nil
+		}
 	}
 	if userID != "" || s.d.LockAllDeliveries == "" {
 		rows, err := s.rdb.QueryContext(ctx, s.q(q), args...)

@@ -43,7 +43,7 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 		return 0, err
 	}
 	var n int64
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n = 0
 		if len(ids) > 0 {
 			if _, err := s.exec(ctx, tx, `DELETE FROM deliveries WHERE request_id IN (`+placeholders(len(ids))+`)`, ids...); err != nil {
@@ -70,6 +70,6 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 		dels, err := s.exec(ctx, tx, `DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries ORDER BY seq LIMIT ?) AND created_at < ?`, limit, at)
 		n += dels
 		return err
-	})
+	}, s.forgetTail)
 	return int(n), err
 }

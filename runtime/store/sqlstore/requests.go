@@ -207,7 +207,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		return nil, err
 	}
 	var cursors []int64
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, err := s.exec(ctx, tx, `UPDATE requests SET delivery = ?, execute_at = ?, body = ?, state = ?, reason = ?,
 			clause = ?, message = ?, due_at = ?, completed_at = ?, response = ?, pre_command = ?, signed = ?, attempts = ?
 			WHERE id = ? AND state = ? AND (state <> 'executing' OR attempts = ?)`, args...)
@@ -219,7 +219,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		}
 		cursors, err = s.appendDeliveries(ctx, tx, dargs)
 		return err
-	})
+	}, func() { s.publish(dargs, cursors) })
 	if err != nil {
 		return nil, err
 	}

@@ -93,6 +93,14 @@ type Config struct {
 	// is open (SQLite: the WAL checkpoints); Close ends its ctx and waits
 	// for it before closing the databases.
 	Background func(ctx context.Context)
+	// TailDeliveries keeps the newest deliveries of the users reading in
+	// memory (deliveryTail). It needs GroupCommit (one writer, publishing
+	// in cursor order) and a dialect with PRAGMA data_version (SQLite).
+	TailDeliveries bool
+	// DeliverySignal tells the tail of other processes' commits at once
+	// (nil: none opens the database, or only seen at this store's next
+	// commit).
+	DeliverySignal DeliverySignal
 }
 
 // Store implements store.Store. Create it with New.
@@ -104,6 +112,7 @@ type Store struct {
 	commit   *committer
 	watch    func(ctx context.Context, wake func()) error
 	inv      *invCache     // nil: the inventory is read each time
+	tail     *deliveryTail // nil: deliveries are read from the database
 	notify   chan struct{} // to the notifier (Dialect.NotifyDeliveries)
 	stopNote func()        // stops the notifier and waits for it
 	stopBg   func()        // stops Config.Background and waits for it
@@ -153,8 +162,16 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return fail(fmt.Errorf("migrating: %w", err))
 	}
 	s.provider = p
+	if cfg.TailDeliveries && cfg.GroupCommit {
+		if s.tail, err = newDeliveryTail(cfg.DB, s.rdb, cfg.DeliverySignal); err != nil {
+			return fail(fmt.Errorf("delivery tail: %w", err))
+		}
+	}
 	if cfg.GroupCommit {
 		s.commit = newCommitter(cfg.DB, cfg.MaxBatch)
+		if s.tail != nil {
+			s.commit.afterCommit = s.tail.afterCommit
+		}
 	}
 	if len(s.d.NotifyDeliveries) > 0 {
 		s.startNotifier()
@@ -269,8 +286,14 @@ func (s *Store) q(query string) string {
 // write runs fn in a write transaction: through the group committer, or
 // in a transaction of its own.
 func (s *Store) write(ctx context.Context, fn txFunc) error {
+	return s.writeThen(ctx, fn, nil)
+}
+
+// writeThen is write, running after (if set) once fn's work is committed:
+// with group commit on the writer, in the order of the writes.
+func (s *Store) writeThen(ctx context.Context, fn txFunc, after func()) error {
 	if s.commit != nil {
-		return s.commit.do(ctx, fn)
+		return s.commit.do(ctx, fn, after)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -280,7 +303,13 @@ func (s *Store) write(ctx context.Context, fn txFunc) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if after != nil {
+		after()
+	}
+	return nil
 }
 
 // exec runs one statement in tx and returns the rows it affected.
@@ -321,7 +350,7 @@ func (s *Store) staleOrMissing(ctx context.Context, tx *sql.Tx, table, id string
 // Reset deletes every row (the schema and the delivery cursor stay).
 func (s *Store) Reset(ctx context.Context) error {
 	defer s.writeInventory()()
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, t := range []string{"deliveries", "schedules", "requests", "devices", "registrations", "users",
 			"forecasts", "enrolment_counts", "enrolment_days", "refresh_requests", "registration_incidents",
 			"registration_files", "rdp_nominations", "rdps",
@@ -332,7 +361,7 @@ func (s *Store) Reset(ctx context.Context) error {
 			}
 		}
 		return nil
-	})
+	}, s.forgetTail)
 }
 
 // chunk is how many values go into one IN (...) list, well below both
