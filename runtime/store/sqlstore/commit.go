@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,6 +134,13 @@ func (c *committer) loop() {
 		case <-c.quit:
 			return
 		}
+		// Before the batch is taken, the goroutines about to queue a
+		// write get the processor once: under load they are runnable but
+		// not yet queued, and waiting for them made a closed-loop batch
+		// 35 writes instead of 7, sharing a commit's fixed cost (+11%
+		// requests a second). Idle, nothing else runs and it returns at
+		// once.
+		runtime.Gosched()
 	more:
 		for len(batch) < c.maxBatch {
 			select {
