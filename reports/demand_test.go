@@ -327,3 +327,48 @@ type noWalker struct {
 	store.Store
 	store.Reporting
 }
+
+// TestEnsureEnrolment: the daily snapshot is taken once a day; a second
+// call the same day (a restarted gateway) keeps the day's counts without
+// walking the inventory again, and the next day is taken anew.
+func TestEnsureEnrolment(t *testing.T) {
+	ctx := t.Context()
+	h := newHarness(t, day("2026-03-15T06:00:00Z"), 3)
+	rep := h.st.(store.Reporting)
+	recorded := func() map[string]int {
+		t.Helper()
+		counts, ok, err := rep.EnrolmentCounts(ctx, h.v.Now())
+		if err != nil || !ok {
+			t.Fatalf("the day is not recorded: %v", err)
+		}
+		return counts
+	}
+	if err := h.rp.EnsureEnrolment(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := recorded()
+	if first[supA] != 3 {
+		t.Fatalf("counts %v, want supplier A's 3 systems", first)
+	}
+	d, err := h.st.GetDevice(ctx, esme(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Status = "decommissioned"
+	if err := h.st.PutDevice(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.rp.EnsureEnrolment(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again := recorded(); !maps.Equal(again, first) {
+		t.Fatalf("the same day counted again: %v, was %v", again, first)
+	}
+	h.to(day("2026-03-16T06:00:00Z"))
+	if err := h.rp.EnsureEnrolment(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if next := recorded(); next[supA] != 2 {
+		t.Fatalf("the next day's counts %v, want supplier A's 2 systems", next)
+	}
+}

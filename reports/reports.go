@@ -282,6 +282,18 @@ func (r *Reports) RecordEnrolment(ctx context.Context) (map[string]int, error) {
 	return counts, r.rep.PutEnrolmentCounts(ctx, now, counts, now)
 }
 
+// EnsureEnrolment is RecordEnrolment unless today is recorded already (by
+// an earlier process today): a gateway restarted during the day does not
+// walk the whole inventory again (some 18 s of CPU a million systems).
+func (r *Reports) EnsureEnrolment(ctx context.Context) error {
+	_, ok, err := r.rep.EnrolmentCounts(ctx, r.clk.Now())
+	if err != nil || ok {
+		return err
+	}
+	_, err = r.RecordEnrolment(ctx)
+	return err
+}
+
 // enrolmentOn returns the counts of a day: the snapshot, or (estimated)
 // the inventory as it is now with the Registration Data of that day.
 func (r *Reports) enrolmentOn(ctx context.Context, day time.Time, cache map[time.Time]enrolment) (enrolment, error) {

@@ -127,6 +127,7 @@ type Server struct {
 	endStreams   context.CancelFunc
 	shuttingDown atomic.Bool
 	closeOnce    sync.Once
+	enrol        *enrolmentSnapshot
 	closeErr     error
 
 	reloadMu sync.Mutex
@@ -267,20 +268,14 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	var lastSnapshot string
+	enrol := &enrolmentSnapshot{rp: rp, clk: gc.Clock, log: cfg.Logger, background: gc.Virtual == nil}
 	gc.OnDue = func(ctx context.Context) {
 		// Idempotent: overdue RDP files and refreshes raise incidents once;
 		// the enrolled-system count is recorded once a day (para 408).
 		if _, err := regSvc.Sweep(ctx); err != nil {
 			cfg.Logger.Error("registration sweep", "err", err)
 		}
-		if day := gc.Clock.Now().UTC().Format(time.DateOnly); day != lastSnapshot {
-			if _, err := rp.RecordEnrolment(ctx); err != nil {
-				cfg.Logger.Error("recording enrolment", "err", err)
-			} else {
-				lastSnapshot = day
-			}
-		}
+		enrol.due(ctx)
 	}
 	sm, err := newServiceMgmt(ctx, raw, cfg, &gc)
 	if err != nil {
@@ -327,7 +322,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{G: g, PKI: cfg.PKI, Store: st, Metrics: m, cfg: cfg, log: cfg.Logger, tracing: cfg.Tracing, ln: ln, done: make(chan error, 3)}
+	s := &Server{G: g, PKI: cfg.PKI, Store: st, Metrics: m, cfg: cfg, log: cfg.Logger, tracing: cfg.Tracing, ln: ln, done: make(chan error, 3), enrol: enrol}
 	s.ServiceMgmt = sm
 	s.Hubs = hubSvc
 	s.streams, s.endStreams = context.WithCancel(context.Background())
@@ -437,6 +432,7 @@ func (s *Server) Shutdown(ctx context.Context) (ShutdownReport, error) {
 		rep.Drained = s.G.Drain(ctx) == nil
 		rep.Parked = s.G.Stats().InFlight
 		s.G.Close()
+		s.enrol.wait() // its walk ends with the gateway's context
 		if s.admin != nil {
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 			if err := s.admin.Shutdown(actx); err != nil {
