@@ -22,3 +22,12 @@ func (g *Gateway) Awaited() int {
 func (g *Gateway) Materialise(ctx context.Context, id string) (func(), error) {
 	return g.materialise(ctx, id)
 }
+
+// PremisesRegistration and RegistrationFor, for the lazy fleet's test.
+func (g *Gateway) PremisesRegistration(ctx context.Context, add, group []store.Device) [][]store.Registration {
+	return g.premisesRegistration(ctx, add, group)
+}
+
+func (g *Gateway) RegistrationFor(ctx context.Context, d store.Device) ([]store.Registration, error) {
+	return g.registrationFor(ctx, d, g.Now())
+}

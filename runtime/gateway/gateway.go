@@ -303,25 +303,32 @@ func (g *Gateway) rebuildFleet(ctx context.Context) error {
 // addToFleet adds (or replaces) an inventory device in the emulated fleet,
 // with the credentials its Registration Data implies.
 func (g *Gateway) addToFleet(ctx context.Context, d store.Device) error {
+	regs, err := g.registrationFor(ctx, d, g.clk.Now())
+	if err != nil {
+		regs = nil // no credentials from it: as a device not registered
+	}
+	return g.addToFleetWith(d, regs)
+}
+
+// addToFleetWith is addToFleet with the device's Registration Data (as
+// registrationFor returns it) at hand.
+func (g *Gateway) addToFleetWith(d store.Device, regs []store.Registration) error {
 	g.em().fleet.Remove(d.ID)
 	opts := devices.DeviceOptions{MPxN: d.MPxN, CHF: d.CHF, Meter: d.Meter, Credentials: map[string]string{}}
 	if d.Type == "CHF" {
 		opts.WANConnected = d.Status == "commissioned"
 	}
 	opts.Commissioned = d.Status == "commissioned"
-	regs, err := g.registrationFor(ctx, d, g.clk.Now())
-	if err == nil {
-		for _, r := range regs {
-			if d.Type == "ESME" || d.Type == "GSME" || r.Fuel == fuelOf(d.Type) || fuelOf(d.Type) == "" {
-				if r.ImportSupplier != "" && opts.Credentials[devices.CredSupplier] == "" {
-					opts.Credentials[devices.CredSupplier] = r.ImportSupplier
-				}
-				if r.ExportSupplier != "" && opts.Credentials[devices.CredExportSupplier] == "" {
-					opts.Credentials[devices.CredExportSupplier] = r.ExportSupplier
-				}
-				if r.NetworkOperator != "" && opts.Credentials[devices.CredNetworkOperator] == "" {
-					opts.Credentials[devices.CredNetworkOperator] = r.NetworkOperator
-				}
+	for _, r := range regs {
+		if d.Type == "ESME" || d.Type == "GSME" || r.Fuel == fuelOf(d.Type) || fuelOf(d.Type) == "" {
+			if r.ImportSupplier != "" && opts.Credentials[devices.CredSupplier] == "" {
+				opts.Credentials[devices.CredSupplier] = r.ImportSupplier
+			}
+			if r.ExportSupplier != "" && opts.Credentials[devices.CredExportSupplier] == "" {
+				opts.Credentials[devices.CredExportSupplier] = r.ExportSupplier
+			}
+			if r.NetworkOperator != "" && opts.Credentials[devices.CredNetworkOperator] == "" {
+				opts.Credentials[devices.CredNetworkOperator] = r.NetworkOperator
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/dccgate/dccgate/devices"
@@ -147,18 +148,77 @@ func (g *Gateway) bringIn(ctx context.Context, key string, d store.Device) (*pre
 			return nil, err
 		}
 	}
+	var add []store.Device
 	for _, m := range devs {
 		if slices.Contains(p.ids, m.ID) || e.premises[m.ID] != nil {
 			continue
 		}
 		if _, ok := e.fleet.Get(m.ID); !ok {
-			if err := g.addToFleet(ctx, m); err != nil {
-				return nil, err
-			}
+			add = append(add, m)
 		}
 		p.ids = append(p.ids, m.ID)
 	}
+	regs := g.premisesRegistration(ctx, add, devs)
+	for i, m := range add {
+		if err := g.addToFleetWith(m, regs[i]); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// premisesRegistration is registrationFor for each of add, devices of the
+// premises group (its hub and the devices on it), with one read of the
+// Registration Data for them all: a device's own, its meter's or its hub's
+// meters' MPxNs are found in group. A read that fails leaves them without
+// (as addToFleet does).
+func (g *Gateway) premisesRegistration(ctx context.Context, add, group []store.Device) [][]store.Registration {
+	device := func(id string) (store.Device, error) {
+		for _, d := range group {
+			if d.ID == id {
+				return d, nil
+			}
+		}
+		return g.st.GetDevice(ctx, id)
+	}
+	onHub := func(chf string) ([]store.Device, error) {
+		var out []store.Device
+		for _, d := range group {
+			if d.CHF == chf {
+				out = append(out, d)
+			}
+		}
+		// In the store's order (by ID): the first registration found
+		// gives a credential.
+		slices.SortFunc(out, func(a, b store.Device) int { return strings.Compare(a.ID, b.ID) })
+		return out, nil
+	}
+	related := make([][]string, len(add))
+	var all []string
+	for i, d := range add {
+		related[i], _ = relatedMPxNs(d, device, onHub)
+		all = append(all, related[i]...)
+	}
+	out := make([][]store.Registration, len(add))
+	if len(all) == 0 {
+		return out
+	}
+	regs, err := g.st.Registrations(ctx, all, g.clk.Now())
+	if err != nil {
+		return out
+	}
+	byMPxN := make(map[string]store.Registration, len(regs))
+	for _, r := range regs {
+		byMPxN[r.MPxN] = r
+	}
+	for i, ms := range related {
+		for _, m := range ms {
+			if r, ok := byMPxN[m]; ok {
+				out[i] = append(out[i], r)
+			}
+		}
+	}
+	return out
 }
 
 // pin keeps p in memory until the returned func is called (under matMu).

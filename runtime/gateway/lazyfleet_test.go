@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/store"
 )
 
 // TestLazyFleet: above the eager limit, no device is emulated until a
@@ -88,5 +90,51 @@ func TestLazyFleetParksPremises(t *testing.T) {
 	release1()
 	if has(esme2) == has(esme) {
 		t.Fatalf("after release: emulated %v %v, want one", has(esme), has(esme2))
+	}
+}
+
+// TestPremisesRegistration: the Registration Data a premises brought in
+// at once gives each device is what registrationFor gives it alone (its
+// own MPxN, its meter's, or its hub's meters', a GPF its gas meter's).
+func TestPremisesRegistration(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	const (
+		hub, em, gm, gpf, ihd, lone = "00-DB-00-00-00-00-C0-09", "00-DB-00-00-00-00-E0-09", "00-DB-00-00-00-00-60-09",
+			"00-DB-00-00-00-00-F0-09", "00-DB-00-00-00-00-1D-09", "00-DB-00-00-00-00-1D-0A"
+	)
+	inv := []store.Device{
+		{ID: hub, Type: "CHF", Status: "commissioned"},
+		{ID: em, Type: "ESME", Status: "commissioned", MPxN: "1900000000099", CHF: hub},
+		{ID: gm, Type: "GSME", Status: "commissioned", MPxN: "9999", CHF: hub},
+		{ID: gpf, Type: "GPF", Status: "commissioned", CHF: hub},
+		{ID: ihd, Type: "IHD", Status: "commissioned", CHF: hub, Meter: em},
+		{ID: lone, Type: "IHD", Status: "pending", CHF: hub, Meter: "00-DB-00-00-00-00-E0-01"}, // a meter on another hub
+	}
+	for _, d := range inv {
+		if err := w.g.Store().PutDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []store.Registration{
+		{MPxN: "1900000000099", Fuel: "electricity", ImportSupplier: alpha, NetworkOperator: "00-00-00-00-00-00-0E-01"},
+		{MPxN: "9999", Fuel: "gas", ImportSupplier: beta, NetworkOperator: "00-00-00-00-00-00-0E-02"},
+	} {
+		if err := w.g.Store().PutRegistration(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := w.g.PremisesRegistration(ctx, inv, inv)
+	for i, d := range inv {
+		want, err := w.g.RegistrationFor(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 0 && d.Type != "IHD" {
+			t.Fatalf("%s %s has no Registration Data: the test sees nothing", d.Type, d.ID)
+		}
+		if !reflect.DeepEqual(got[i], want) {
+			t.Errorf("%s %s: at once %v, alone %v", d.Type, d.ID, got[i], want)
+		}
 	}
 }

@@ -448,11 +448,18 @@ func (g *Gateway) commissioningFacts(ctx context.Context, d store.Device, f *eng
 // mpxnsOf returns the MPxNs a device relates to: its own, its meter's, or
 // those of the meters on a hub.
 func (g *Gateway) mpxnsOf(ctx context.Context, d store.Device) ([]string, error) {
+	return relatedMPxNs(d, func(id string) (store.Device, error) { return g.st.GetDevice(ctx, id) },
+		func(chf string) ([]store.Device, error) { return g.st.Devices(ctx, store.DeviceFilter{CHF: chf}) })
+}
+
+// relatedMPxNs is mpxnsOf's rule, reading a device by ID and the devices on
+// a hub with the functions given (the store's, or a premises at hand).
+func relatedMPxNs(d store.Device, device func(id string) (store.Device, error), onHub func(chf string) ([]store.Device, error)) ([]string, error) {
 	if d.MPxN != "" {
 		return []string{d.MPxN}, nil
 	}
 	if d.Meter != "" {
-		m, err := g.st.GetDevice(ctx, d.Meter)
+		m, err := device(d.Meter)
 		if err == nil && m.MPxN != "" {
 			return []string{m.MPxN}, nil
 		}
@@ -464,7 +471,7 @@ func (g *Gateway) mpxnsOf(ctx context.Context, d store.Device) ([]string, error)
 	if chf == "" {
 		return nil, nil
 	}
-	ms, err := g.st.Devices(ctx, store.DeviceFilter{CHF: chf})
+	ms, err := onHub(chf)
 	if err != nil {
 		return nil, err
 	}
