@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"iter"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,55 +21,37 @@ import (
 // the duty to each of its callers.
 func TestInventoryWritersDropTheCache(t *testing.T) {
 	writes := regexp.MustCompile(`(?i)(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(devices|registrations)\b|"(devices|registrations)"`) // quoted: Reset's list
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	type fn struct {
 		pos         token.Position
 		inTx, drops bool
 		writes      bool
 		calls       map[string]bool
 	}
-	fset := token.NewFileSet()
 	fns := map[string]*fn{}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, decl := range f.Decls {
-			d, ok := decl.(*ast.FuncDecl)
-			if !ok || d.Body == nil {
-				continue
-			}
-			info := &fn{pos: fset.Position(d.Pos()), calls: map[string]bool{}}
-			for _, p := range d.Type.Params.List {
-				if se, ok := p.Type.(*ast.StarExpr); ok {
-					if sel, ok := se.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "Tx" {
-						info.inTx = true
-					}
+	for d, pos := range packageFuncs(t) {
+		info := &fn{pos: pos, calls: map[string]bool{}}
+		for _, p := range d.Type.Params.List {
+			if se, ok := p.Type.(*ast.StarExpr); ok {
+				if sel, ok := se.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "Tx" {
+					info.inTx = true
 				}
 			}
-			ast.Inspect(d.Body, func(n ast.Node) bool {
-				switch n := n.(type) {
-				case *ast.BasicLit:
-					if n.Kind == token.STRING && writes.MatchString(n.Value) {
-						info.writes = true
-					}
-				case *ast.SelectorExpr:
-					if n.Sel.Name == "writeInventory" {
-						info.drops = true
-					}
-					info.calls[n.Sel.Name] = true
-				}
-				return true
-			})
-			fns[d.Name.Name] = info
 		}
+		ast.Inspect(d.Body, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.BasicLit:
+				if n.Kind == token.STRING && writes.MatchString(n.Value) {
+					info.writes = true
+				}
+			case *ast.SelectorExpr:
+				if n.Sel.Name == "writeInventory" {
+					info.drops = true
+				}
+				info.calls[n.Sel.Name] = true
+			}
+			return true
+		})
+		fns[d.Name.Name] = info
 	}
 	found := 0
 	for name, f := range fns {
@@ -129,6 +112,37 @@ func TestPickInEffect(t *testing.T) {
 		}
 		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
 			t.Errorf("at %d %v: %v, want %v", tc.at, tc.mpxns, got, tc.want)
+		}
+	}
+}
+
+// packageFuncs yields every function with a body in this package's
+// non-test source, with its position, for the tests that read the source.
+func packageFuncs(t *testing.T) iter.Seq2[*ast.FuncDecl, token.Position] {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	var parsed []*ast.File
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, f)
+	}
+	return func(yield func(*ast.FuncDecl, token.Position) bool) {
+		for _, f := range parsed {
+			for _, decl := range f.Decls {
+				if d, ok := decl.(*ast.FuncDecl); ok && d.Body != nil && !yield(d, fset.Position(d.Pos())) {
+					return
+				}
+			}
 		}
 	}
 }

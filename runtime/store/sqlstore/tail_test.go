@@ -2,11 +2,8 @@ package sqlstore
 
 import (
 	"go/ast"
-	"go/parser"
 	"go/token"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 )
 
@@ -17,49 +14,33 @@ import (
 // says.
 func TestDeliveryWritersTellTheTail(t *testing.T) {
 	changes := regexp.MustCompile(`(?i)(DELETE\s+FROM|UPDATE)\s+deliveries\b|"deliveries"`)
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
 	checked := 0
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
+	for d, pos := range packageFuncs(t) {
+		if d.Name.Name == "appendDeliveries" {
 			continue
 		}
-		f, err := parser.ParseFile(fset, name, nil, 0)
-		if err != nil {
-			t.Fatal(err)
+		var appends, deletes bool
+		calls := map[string]bool{}
+		ast.Inspect(d.Body, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.BasicLit:
+				deletes = deletes || n.Kind == token.STRING && changes.MatchString(n.Value)
+			case *ast.SelectorExpr:
+				calls[n.Sel.Name] = true
+				appends = appends || n.Sel.Name == "appendDeliveries"
+			}
+			return true
+		})
+		if appends {
+			checked++
+			if !calls["publish"] {
+				t.Errorf("%s: %s appends deliveries and does not publish them to the tail", pos, d.Name.Name)
+			}
 		}
-		for _, decl := range f.Decls {
-			d, ok := decl.(*ast.FuncDecl)
-			if !ok || d.Body == nil || d.Name.Name == "appendDeliveries" {
-				continue
-			}
-			var appends, deletes bool
-			calls := map[string]bool{}
-			ast.Inspect(d.Body, func(n ast.Node) bool {
-				switch n := n.(type) {
-				case *ast.BasicLit:
-					deletes = deletes || n.Kind == token.STRING && changes.MatchString(n.Value)
-				case *ast.SelectorExpr:
-					calls[n.Sel.Name] = true
-					appends = appends || n.Sel.Name == "appendDeliveries"
-				}
-				return true
-			})
-			pos := fset.Position(d.Pos())
-			if appends {
-				checked++
-				if !calls["publish"] {
-					t.Errorf("%s: %s appends deliveries and does not publish them to the tail", pos, d.Name.Name)
-				}
-			}
-			if deletes {
-				checked++
-				if !calls["forgetTail"] {
-					t.Errorf("%s: %s changes deliveries and does not call forgetTail", pos, d.Name.Name)
-				}
+		if deletes {
+			checked++
+			if !calls["forgetTail"] {
+				t.Errorf("%s: %s changes deliveries and does not call forgetTail", pos, d.Name.Name)
 			}
 		}
 	}
