@@ -20,12 +20,12 @@ import (
 // Lot is a temporary file of parked premises, by key (a Communications
 // Hub's Device ID). It is safe for concurrent use.
 type Lot struct {
-	mu   sync.Mutex
-	dir  string
-	db   *sql.DB
-	put  *sql.Stmt
-	take *sql.Stmt
-	del  *sql.Stmt
+	mu  sync.Mutex
+	dir string
+	db  *sql.DB
+	put *sql.Stmt
+	get *sql.Stmt
+	del *sql.Stmt
 }
 
 // Open makes a Lot in a new directory under dir ("" means the system's
@@ -58,7 +58,7 @@ func (l *Lot) open(path string) error {
 		sql  string
 	}{
 		{&l.put, `INSERT INTO parked (key, state) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET state = excluded.state`},
-		{&l.take, `SELECT state FROM parked WHERE key = ?`},
+		{&l.get, `SELECT state FROM parked WHERE key = ?`},
 		{&l.del, `DELETE FROM parked WHERE key = ?`},
 	} {
 		if *s.stmt, err = db.Prepare(s.sql); err != nil {
@@ -78,22 +78,28 @@ func (l *Lot) Put(key string, state []byte) error {
 	return nil
 }
 
-// Take returns what is parked under key and removes it; ok is false when
-// nothing is.
-func (l *Lot) Take(key string) (state []byte, ok bool, err error) {
+// Get returns what is parked under key; ok is false when nothing is.
+func (l *Lot) Get(key string) (state []byte, ok bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	err = l.take.QueryRow(key).Scan(&state)
+	err = l.get.QueryRow(key).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("parking: taking %s: %w", key, err)
-	}
-	if _, err := l.del.Exec(key); err != nil {
-		return nil, false, fmt.Errorf("parking: taking %s: %w", key, err)
+		return nil, false, fmt.Errorf("parking: reading %s: %w", key, err)
 	}
 	return state, true, nil
+}
+
+// Delete removes what is parked under key (once it is back in the fleet).
+func (l *Lot) Delete(key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.del.Exec(key); err != nil {
+		return fmt.Errorf("parking: removing %s: %w", key, err)
+	}
+	return nil
 }
 
 // Close closes the file and removes it.

@@ -13,8 +13,8 @@ func TestLot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := l.Take("none"); ok || err != nil {
-		t.Fatalf("Take of nothing: %v %v", ok, err)
+	if _, ok, err := l.Get("none"); ok || err != nil {
+		t.Fatalf("Get of nothing: %v %v", ok, err)
 	}
 	if err := l.Put("a", []byte("one")); err != nil {
 		t.Fatal(err)
@@ -22,12 +22,15 @@ func TestLot(t *testing.T) {
 	if err := l.Put("a", []byte("two")); err != nil { // parked again
 		t.Fatal(err)
 	}
-	got, ok, err := l.Take("a")
+	got, ok, err := l.Get("a")
 	if err != nil || !ok || string(got) != "two" {
-		t.Fatalf("Take: %q %v %v", got, ok, err)
+		t.Fatalf("Get: %q %v %v", got, ok, err)
 	}
-	if _, ok, _ := l.Take("a"); ok {
-		t.Fatal("taken twice")
+	if err := l.Delete("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := l.Get("a"); ok {
+		t.Fatal("still parked after Delete")
 	}
 	// Concurrent parking of many premises, each taken back whole.
 	var wg sync.WaitGroup
@@ -40,8 +43,12 @@ func TestLot(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				if got, ok, err := l.Take(key); err != nil || !ok || !bytes.Equal(got, want) {
+				if got, ok, err := l.Get(key); err != nil || !ok || !bytes.Equal(got, want) {
 					t.Errorf("%s: %v %v", key, ok, err)
+					return
+				}
+				if err := l.Delete(key); err != nil {
+					t.Error(err)
 					return
 				}
 			}

@@ -97,7 +97,7 @@ func (g *Gateway) preNotify(ctx context.Context, r store.Request, body map[strin
 	if err := g.st.PutDevice(ctx, d); err != nil {
 		return nil, err
 	}
-	if err := g.addToFleet(ctx, d); err != nil {
+	if err := g.refile(ctx, d); err != nil {
 		return nil, err
 	}
 	return map[string]any{"device_id": d.ID, "type": d.Type, "status": d.Status}, nil
@@ -312,7 +312,7 @@ func (g *Gateway) restoreDeviceLog(ctx context.Context, from, to string) error {
 		if err := g.st.PutDevice(ctx, d); err != nil {
 			return err
 		}
-		if err := g.addToFleet(ctx, d); err != nil {
+		if err := g.refile(ctx, d); err != nil {
 			return err
 		}
 	}

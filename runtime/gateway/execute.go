@@ -320,6 +320,15 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 		return failed(r, dcc.ReasonMalformed, "the device cannot be reached in the emulation: "+err.Error())
 	}
 	defer release()
+	if from := str(body["from_chf"]); from != "" {
+		// 8.12: the new hub takes over the old one's Device Log, so the
+		// old hub is emulated too for the Command.
+		releaseFrom, err := g.materialise(ctx, from)
+		if err != nil {
+			return failed(r, dcc.ReasonMalformed, "the device cannot be reached in the emulation: "+err.Error())
+		}
+		defer releaseFrom()
+	}
 	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: g.roleOf(ctx, r.UserID), Critical: svc.Critical, Body: body}
 	if exact, err := precommand.ParseBody(r.Body); err == nil {
 		cmd.Body = exact // int64s above 2^53 as the Pre-Command has them

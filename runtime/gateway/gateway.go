@@ -269,9 +269,6 @@ func (g *Gateway) rebuildFleet(ctx context.Context) error {
 		live = DefaultLiveHubs
 	}
 	e := &emu{fleet: f, wan: wan, live: live, parkDir: g.cfg.ParkDir, premises: map[string]*premises{}}
-	if old := g.emuPtr.Swap(e); old != nil {
-		old.close()
-	}
 	limit := g.cfg.EagerFleet
 	if limit == 0 {
 		limit = DefaultEagerFleet
@@ -280,10 +277,14 @@ func (g *Gateway) rebuildFleet(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if limit < 0 || len(devs) > limit {
-		// A large inventory: devices join the emulation when first
-		// reached (materialise), a Communications Hub with its devices.
-		e.lazy = true
+	// A large inventory: devices join the emulation when first reached
+	// (materialise), a Communications Hub with its devices. Set before the
+	// emulation is published: materialise reads it without a lock.
+	e.lazy = limit < 0 || len(devs) > limit
+	if old := g.emuPtr.Swap(e); old != nil {
+		old.close()
+	}
+	if e.lazy {
 		return nil
 	}
 	// Hubs first, so devices can join them.
@@ -307,13 +308,13 @@ func (g *Gateway) addToFleet(ctx context.Context, d store.Device) error {
 	if err != nil {
 		regs = nil // no credentials from it: as a device not registered
 	}
-	return g.addToFleetWith(d, regs)
+	return addToFleetWith(g.em().fleet, d, regs)
 }
 
-// addToFleetWith is addToFleet with the device's Registration Data (as
-// registrationFor returns it) at hand.
-func (g *Gateway) addToFleetWith(d store.Device, regs []store.Registration) error {
-	g.em().fleet.Remove(d.ID)
+// addToFleetWith is addToFleet, into fleet f, with the device's
+// Registration Data (as registrationFor returns it) at hand.
+func addToFleetWith(f *devices.Fleet, d store.Device, regs []store.Registration) error {
+	f.Remove(d.ID)
 	opts := devices.DeviceOptions{MPxN: d.MPxN, CHF: d.CHF, Meter: d.Meter, Credentials: map[string]string{}}
 	if d.Type == "CHF" {
 		opts.WANConnected = d.Status == "commissioned"
@@ -335,7 +336,7 @@ func (g *Gateway) addToFleetWith(d store.Device, regs []store.Registration) erro
 	if d.Credentials != "" {
 		opts.Credentials[devices.CredSupplier] = d.Credentials
 	}
-	return g.em().fleet.Add(d.ID, d.Type, opts)
+	return f.Add(d.ID, d.Type, opts)
 }
 
 func fuelOf(deviceType string) string {

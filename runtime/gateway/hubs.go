@@ -11,5 +11,5 @@ func (g *Gateway) Emulate(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return g.addToFleet(ctx, d)
+	return g.refile(ctx, d)
 }

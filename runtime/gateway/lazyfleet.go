@@ -95,7 +95,7 @@ func (g *Gateway) materialise(ctx context.Context, id string) (release func(), e
 	}
 	p := e.premises[key]
 	if p == nil {
-		if p, err = g.bringIn(ctx, key, d); err != nil {
+		if p, err = g.bringIn(ctx, e, key, d); err != nil {
 			return nil, err
 		}
 		p.at = e.lru.PushFront(p)
@@ -120,18 +120,22 @@ func (g *Gateway) materialise(ctx context.Context, id string) (release func(), e
 	return release, nil
 }
 
-// bringIn emulates premises key, which d is part of (under matMu): the
-// parked devices, then those of the inventory not among them.
-func (g *Gateway) bringIn(ctx context.Context, key string, d store.Device) (*premises, error) {
-	e := g.em()
+// bringIn emulates premises key of e, which d is part of (under matMu):
+// the parked devices, then those of the inventory not among them.
+func (g *Gateway) bringIn(ctx context.Context, e *emu, key string, d store.Device) (*premises, error) {
 	p := &premises{key: key}
 	if e.lot != nil {
-		b, ok, err := e.lot.Take(key)
+		b, ok, err := e.lot.Get(key)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
 			if p.ids, err = e.fleet.Unpark(b); err != nil {
+				return nil, err
+			}
+			// Out of the lot once back in the fleet, not before: a copy
+			// that failed to come back is not lost.
+			if err := e.lot.Delete(key); err != nil {
 				return nil, err
 			}
 		}
@@ -160,7 +164,7 @@ func (g *Gateway) bringIn(ctx context.Context, key string, d store.Device) (*pre
 	}
 	regs := g.premisesRegistration(ctx, add, devs)
 	for i, m := range add {
-		if err := g.addToFleetWith(m, regs[i]); err != nil {
+		if err := addToFleetWith(e.fleet, m, regs[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -286,6 +290,24 @@ func (e *emu) name(p *premises, n string) {
 		e.premises[n] = p
 		p.names = append(p.names, n)
 	}
+}
+
+// refile puts inventory device d in the emulated fleet afresh (addToFleet)
+// where its inventory entry changed (a new device, a device moved to
+// another hub by 8.12): in a lazy fleet it is first taken out of the
+// premises it was filed under, so that it goes with its hub from now on
+// (its next Command files it there again).
+func (g *Gateway) refile(ctx context.Context, d store.Device) error {
+	e := g.em()
+	if e.lazy {
+		e.matMu.Lock()
+		if p := e.premises[d.ID]; p != nil && p.key != d.ID { // a hub keys its own premises
+			p.ids = slices.DeleteFunc(p.ids, func(id string) bool { return id == d.ID })
+			delete(e.premises, d.ID)
+		}
+		e.matMu.Unlock()
+	}
+	return g.addToFleet(ctx, d)
 }
 
 // close removes the lot; the fleet was replaced or the gateway closed.

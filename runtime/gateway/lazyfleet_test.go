@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/store"
 )
@@ -136,5 +137,55 @@ func TestPremisesRegistration(t *testing.T) {
 		if !reflect.DeepEqual(got[i], want) {
 			t.Errorf("%s %s: at once %v, alone %v", d.Type, d.ID, got[i], want)
 		}
+	}
+}
+
+// TestLazyFleetRestoresFromAParkedHub: an 8.12 to a hub restores the Device
+// Log of another, parked, hub (both are emulated for the Command); the
+// devices it moves then go with their new hub, in and out of the lot.
+func TestLazyFleetRestoresFromAParkedHub(t *testing.T) {
+	w := newWorldConfig(t, func(c *gateway.Config) {
+		c.EagerFleet, c.LiveHubs, c.ParkDir = -1, 1, t.TempDir()
+	}, nil)
+	ctx := t.Context()
+	has := func(id string) bool { _, ok := w.g.Fleet().Get(id); return ok }
+	read := engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}}
+	expect(t, w.submit(alpha, alpha, read), gateway.StateAccepted, "", "")
+	if err := w.g.DeviceEvent(ctx, chf2, "smwan_up"); err != nil { // parks the first premises
+		t.Fatal(err)
+	}
+	if has(chf) {
+		t.Fatal("the first hub was not parked")
+	}
+	req := engine.Request{UserID: alpha, DeviceID: chf2, Service: "8.12", Body: map[string]any{"from_chf": chf}}
+	r, err := w.g.Submit(ctx, alpha, &req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := precommand.Sign(r.PreCommand, w.keys[alpha])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, sig, err := precommand.SplitSigned(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err = w.g.SubmitSigned(ctx, alpha, r.ID, pc, sig); err != nil {
+		t.Fatal(err)
+	}
+	w.g.WaitIdle(ctx)
+	expect(t, w.get(r.ID), gateway.StateAccepted, "", "")
+	moved, err := w.g.Store().GetDevice(ctx, esme)
+	if err != nil || moved.CHF != chf2 {
+		t.Fatalf("the meter is on %q after the restore (%v), want the new hub", moved.CHF, err)
+	}
+	// The old hub's premises comes in and goes out again: the meter stays
+	// with its new hub.
+	if err := w.g.DeviceEvent(ctx, chf, "smwan_up"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, w.submit(alpha, alpha, read), gateway.StateAccepted, "", "")
+	if !has(esme) || !has(chf2) || has(chf) {
+		t.Fatalf("after a read of the moved meter: emulated meter %v, new hub %v, old hub %v", has(esme), has(chf2), has(chf))
 	}
 }
