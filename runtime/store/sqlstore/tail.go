@@ -21,11 +21,11 @@ import (
 // a read from after >= floor is answered from it, an older one by the
 // database. A deletion of deliveries (purge, Reset) resets it, and so
 // does a commit by another process on the file: seen by the writer after
-// each commit (PRAGMA data_version: it came before this store's commit)
-// and by each read (the signal, which every such store bumps after each
-// commit, moved by another: it came after). Another process's delivery is
-// so never skipped; between its commit and its bump a read may not see
-// it yet.
+// each commit (PRAGMA data_version) or by each read (the signal, which
+// every such store bumps after each commit, moved by another); see
+// afterCommit for why one or the other always sees it. Another process's
+// delivery is so never skipped; between its commit and its bump a read
+// may not see it yet.
 type deliveryTail struct {
 	db, rdb *sql.DB // the writer, and the readers
 	signal  DeliverySignal
@@ -107,9 +107,22 @@ func (t *deliveryTail) forget() {
 }
 
 // afterCommit runs in the writer after each commit, before the writes'
-// op.after: another connection's commit since the last check resets; then
-// the signal tells the other processes of this one.
+// op.after. First the signal tells the other processes of this commit;
+// then another connection's commit since the last check resets. In that
+// order, a commit by another process is seen by one or the other: one
+// before the check by data_version, one after it by its own signal, which
+// it writes after this store's (had this store written last, a read would
+// take the signal for its own).
 func (t *deliveryTail) afterCommit(db *sql.DB) {
+	if t.signal != nil {
+		// A failed write leaves the others to see this commit at their
+		// own next one (their data_version): late, never skipped.
+		if tok, err := t.signal.BumpDeliveries(); err == nil {
+			t.mu.Lock()
+			t.ours = tok
+			t.mu.Unlock()
+		}
+	}
 	var v int64
 	if err := db.QueryRow(`PRAGMA data_version`).Scan(&v); err != nil {
 		t.off()
@@ -121,15 +134,6 @@ func (t *deliveryTail) afterCommit(db *sql.DB) {
 	t.mu.Unlock()
 	if changed {
 		_ = t.resetFrom(db)
-	}
-	if t.signal != nil {
-		tok, err := t.signal.BumpDeliveries()
-		t.mu.Lock()
-		t.ours = tok
-		t.mu.Unlock()
-		if err != nil {
-			t.off() // the others cannot hear of this commit: they read the database
-		}
 	}
 }
 
