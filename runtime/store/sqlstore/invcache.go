@@ -34,7 +34,7 @@ const invCacheMax = 1 << 16
 // rarely (commissioning, a change of status, a registration file).
 //
 // Every write of this store that changes them drops the whole cache once
-// it has committed (dropInventory) and moves gen, so that a read that
+// it has committed (writeInventory's done) and moves gen, so that a read that
 // overlapped a write is not kept; it also bumps changes, and every read
 // first compares the shared token with the one the cache was filled under,
 // so a write by another process (dccgate registration) is seen by the
@@ -47,6 +47,10 @@ type invCache struct {
 	token uint64
 	devs  map[string]store.Device
 	regs  map[string][]store.Registration // by effective_from; empty: none
+	// writing counts this store's writes of the inventory under way: the
+	// shared token goes even only when the last ends, so one write's end
+	// does not clear another's mark.
+	writing int
 }
 
 // check compares the shared token with the cache's, dropping everything on
@@ -159,22 +163,29 @@ func pickInEffect(mpxns []string, hist map[string][]store.Registration, at time.
 // registration data, and what it returns after it, with or without error
 // (a failed commit changed nothing, and dropping is always safe).
 func (s *Store) writeInventory() (done func()) {
-	if c := s.inv; c != nil && c.changes != nil {
-		_ = c.changes.Begin() // best effort, as Bump
-	}
-	return s.dropInventory
-}
-
-// dropInventory drops the cache and bumps the shared token.
-func (s *Store) dropInventory() {
 	c := s.inv
 	if c == nil {
-		return
+		return func() {}
 	}
 	c.mu.Lock()
-	c.dropLocked()
-	c.mu.Unlock()
+	c.writing++
 	if c.changes != nil {
+		_ = c.changes.Begin() // best effort, as Bump
+	}
+	c.mu.Unlock()
+	return func() {
+		// Under mu, so that the token's writes follow the count's order.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.dropLocked()
+		c.writing--
+		if c.changes == nil {
+			return
+		}
+		if c.writing > 0 {
+			_ = c.changes.Begin() // moved (this write is seen), still marked
+			return
+		}
 		_ = c.changes.Bump() // best effort: a lost bump leaves other processes' caches stale
 	}
 }

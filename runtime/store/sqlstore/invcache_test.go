@@ -146,3 +146,28 @@ func packageFuncs(t *testing.T) iter.Seq2[*ast.FuncDecl, token.Position] {
 		}
 	}
 }
+
+// fakeChanges is Changes in memory.
+type fakeChanges struct{ tok uint64 }
+
+func (f *fakeChanges) Token() (uint64, error) { return f.tok, nil }
+func (f *fakeChanges) Begin() error           { f.tok = (f.tok+2)&^1 | 1; return nil }
+func (f *fakeChanges) Bump() error            { f.tok = (f.tok + 2) &^ 1; return nil }
+
+// TestOverlappingInventoryWrites: the token stays marked (odd) until the
+// last of this store's writes under way ends, and moves at each end.
+func TestOverlappingInventoryWrites(t *testing.T) {
+	ch := &fakeChanges{}
+	s := &Store{inv: &invCache{changes: ch}}
+	done1 := s.writeInventory()
+	done2 := s.writeInventory()
+	before := ch.tok
+	done1()
+	if ch.tok&1 == 0 || ch.tok == before {
+		t.Fatalf("one of two writes ended: token %d (was %d), want a new odd one", ch.tok, before)
+	}
+	done2()
+	if ch.tok&1 != 0 {
+		t.Fatalf("both writes ended: token %d still marked", ch.tok)
+	}
+}
