@@ -47,6 +47,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	fs := flag.NewFlagSet("dccgate load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	target := fs.String("target", "", "URL of a running gateway serving --data's store (default: a gateway in this process)")
+	wait := fs.Duration("wait", 30*time.Second, "with --target: how long to wait for the gateway to accept connections (it may still be starting)")
 	data := fs.String("data", "", "data directory: the store, pki/ and "+loadWorldFile+" (default: a temporary one, in process)")
 	storeURL := fs.String("store", "", "store URL (sqlite:///path or postgres://...; default: DIR/dccgate.db)")
 	fleet := fs.Int("fleet", 0, "seed the store with this many enrolled Smart Metering Systems (two per dual fuel premises) first; 0 keeps the seeded world (10000 if none)")
@@ -166,7 +167,10 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		if cs, ok := srv.Store.(store.CommitStatser); ok {
 			commits = cs.CommitStats
 		}
-	} else if *alerts > 0 {
+	} else if err := awaitGateway(ctx, url, *wait, stderr); err != nil {
+		return fail(err)
+	}
+	if *target != "" && *alerts > 0 {
 		hc, err := pki.ClientHTTP(p.CA.CertPEM, p.Admin, 0)
 		if err != nil {
 			return fail(err)
@@ -318,4 +322,37 @@ func redact(u string) string {
 		return pu.Redacted()
 	}
 	return u
+}
+
+// awaitGateway waits up to wait for the gateway at target to accept TCP
+// connections: started beside the load, it may not listen yet (a store of
+// millions takes seconds to open), and every request sent before would
+// fail alike.
+func awaitGateway(ctx context.Context, target string, wait time.Duration, stderr io.Writer) error {
+	u, err := neturl.Parse(target)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("--target %q: not a URL", target)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "443")
+	}
+	deadline := time.Now().Add(wait)
+	for said := false; ; said = true {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the gateway at %s does not accept connections (waited %s): %w", target, wait, err)
+		}
+		if !said {
+			fmt.Fprintf(stderr, "dccgate load: waiting for the gateway at %s to accept connections\n", target)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

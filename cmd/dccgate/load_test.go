@@ -38,10 +38,28 @@ func TestLoadSeedsAndRuns(t *testing.T) {
 	if testing.Short() {
 		return
 	}
-	srv := startServe(t, "--data", data, "--listen", freePort(t), "--demo", "0")
-	code, stdout, errs = runCmd(t, "", "load", "--target", srv.url, "--data", data, "--duration", "500ms", "--rate", "50", "--quiet")
-	if code != 0 || !strings.Contains(stdout, "open loop at 50/s") || strings.Contains(stdout, "seeding") {
-		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+	// Nothing listening: a clear error once --wait has passed.
+	code, _, errs = runCmd(t, "", "load", "--target", "https://"+freePort(t), "--data", data, "--wait", "300ms", "--quiet")
+	if code == 0 || !strings.Contains(errs, "does not accept connections") {
+		t.Fatalf("load against nothing: exit %d\n%s", code, errs)
+	}
+	// A load started before its gateway listens waits for it.
+	addr := freePort(t)
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, stdout, errs := runCmd(t, "", "load", "--target", "https://"+addr, "--data", data, "--duration", "500ms", "--rate", "50", "--quiet")
+		done <- result{code, stdout, errs}
+	}()
+	srv := startServe(t, "--data", data, "--listen", addr, "--demo", "0")
+	r := <-done
+	t.Logf("load started before its gateway: %q", r.stderr)
+	if r.code != 0 || !strings.Contains(r.stdout, "open loop at 50/s") || strings.Contains(r.stdout, "seeding") ||
+		!strings.HasPrefix(srv.url, "https://"+addr) {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
 
