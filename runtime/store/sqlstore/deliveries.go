@@ -154,6 +154,11 @@ func (s *Store) runNotify(ctx context.Context) error {
 // Deliveries returns messages with cursor > after in cursor order, of one
 // user or (userID "") of all.
 func (s *Store) Deliveries(ctx context.Context, userID string, after int64, limit int) ([]store.Delivery, error) {
+	if s.tail != nil && userID != "" {
+		if ds, ok := s.tail.read(userID, after, limit); ok {
+			return ds, nil
+		}
+	}
 	q := `SELECT ` + delCols + ` FROM deliveries WHERE seq > ?`
 	args := []any{after}
 	if userID != "" {
@@ -164,11 +169,6 @@ func (s *Store) Deliveries(ctx context.Context, userID string, after int64, limi
 	if limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, limit)
-	}
-	if s.tail != nil && userID != "" {
-		if ds, ok := s.tail.read(userID, after, limit); ok {
-			return ds, nil
-		}
 	}
 	if userID != "" || s.d.LockAllDeliveries == "" {
 		rows, err := s.rdb.QueryContext(ctx, s.q(q), args...)

@@ -27,8 +27,8 @@ import (
 // delivery is so never skipped; between its commit and its bump a read
 // may not see it yet.
 type deliveryTail struct {
-	db, rdb *sql.DB // the writer, and the readers
-	signal  DeliverySignal
+	rdb    *sql.DB // the readers (the writer is afterCommit's)
+	signal DeliverySignal
 
 	mu      sync.Mutex
 	horizon int64
@@ -61,7 +61,7 @@ const (
 )
 
 func newDeliveryTail(db, rdb *sql.DB, signal DeliverySignal) (*deliveryTail, error) {
-	t := &deliveryTail{db: db, rdb: rdb, signal: signal}
+	t := &deliveryTail{rdb: rdb, signal: signal}
 	if err := db.QueryRow(`PRAGMA data_version`).Scan(&t.version); err != nil {
 		return nil, err
 	}
