@@ -48,12 +48,7 @@ func (c *changes) Token() (uint64, error) { return c.read(0) }
 func (c *changes) DeliveriesToken() (uint64, error) { return c.read(8) }
 
 // BumpDeliveries writes a new random second value and returns it.
-func (c *changes) BumpDeliveries() (uint64, error) {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	_, err := c.f.WriteAt(b[:], 8)
-	return binary.LittleEndian.Uint64(b[:]), err
-}
+func (c *changes) BumpDeliveries() (uint64, error) { return c.write(8, 0) }
 
 func (c *changes) read(off int64) (uint64, error) {
 	var b [8]byte
@@ -67,19 +62,26 @@ func (c *changes) read(off int64) (uint64, error) {
 	return binary.LittleEndian.Uint64(b[:]), nil
 }
 
-// Begin writes a new odd value: a write is under way.
-func (c *changes) Begin() error { return c.write(1) }
+// Begin writes a new odd first value: a write is under way.
+func (c *changes) Begin() error {
+	_, err := c.write(0, 1)
+	return err
+}
 
-// Bump writes a new even value: the write is done.
-func (c *changes) Bump() error { return c.write(0) }
+// Bump writes a new even first value: the write is done.
+func (c *changes) Bump() error {
+	_, err := c.write(0, 0)
+	return err
+}
 
-func (c *changes) write(low uint64) error {
+// write puts a new random value with low bit low at off, and returns it.
+func (c *changes) write(off int64, low uint64) (uint64, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	v := binary.LittleEndian.Uint64(b[:])&^1 | low
 	binary.LittleEndian.PutUint64(b[:], v)
-	_, err := c.f.WriteAt(b[:], 0)
-	return err
+	_, err := c.f.WriteAt(b[:], off)
+	return v, err
 }
 
 func (c *changes) Close() error { return c.f.Close() }

@@ -118,7 +118,8 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		// writes to it (dccgate registration) are seen through ch.
 		CacheInventory: true, Changes: ch,
 		// Streams read what this process appended from memory; another
-		// process's append is seen through data_version (sqlstore's tail).
+		// process's append is seen through data_version and ch (sqlstore's
+		// tail).
 		TailDeliveries: true, DeliverySignal: ch,
 		Background: checkpoints(path),
 	})
