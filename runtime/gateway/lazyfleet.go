@@ -48,9 +48,9 @@ type emu struct {
 type premises struct {
 	// key is its hub's Device ID, or for a device with no hub its own.
 	key string
+	// ids are its entries in emu.premises: its devices and its key (which
+	// Park passes over if no device has it).
 	ids []string
-	// names are its entries in emu.premises: its key and its devices.
-	names []string
 	// pins counts the operations using its devices now: a pinned premises
 	// is not parked.
 	pins int
@@ -103,14 +103,11 @@ func (g *Gateway) materialise(ctx context.Context, id string) (release func(), e
 		for _, m := range p.ids {
 			e.name(p, m)
 		}
-	} else if !slices.Contains(p.ids, d.ID) {
+	} else if _, ok := e.fleet.Get(d.ID); !ok {
 		// Added to the inventory since its hub came in.
-		if _, ok := e.fleet.Get(d.ID); !ok {
-			if err := g.addToFleet(ctx, d); err != nil {
-				return nil, err
-			}
+		if err := g.addToFleet(ctx, d); err != nil {
+			return nil, err
 		}
-		p.ids = append(p.ids, d.ID)
 	}
 	e.name(p, id)
 	release = e.pin(p)
@@ -276,19 +273,19 @@ func (e *emu) park(p *premises) error {
 		return err
 	}
 	e.lru.Remove(p.at)
-	for _, n := range p.names {
-		if e.premises[n] == p {
-			delete(e.premises, n)
+	for _, id := range p.ids {
+		if e.premises[id] == p {
+			delete(e.premises, id)
 		}
 	}
 	return nil
 }
 
-// name enters p in premises under n (under matMu).
-func (e *emu) name(p *premises, n string) {
-	if e.premises[n] != p {
-		e.premises[n] = p
-		p.names = append(p.names, n)
+// name enters p in premises under id (under matMu).
+func (e *emu) name(p *premises, id string) {
+	e.premises[id] = p
+	if !slices.Contains(p.ids, id) {
+		p.ids = append(p.ids, id)
 	}
 }
 
