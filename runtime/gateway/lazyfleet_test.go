@@ -27,7 +27,7 @@ func TestLazyFleet(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorldEager(t, tc.eager)
-			has := func(id string) bool { _, ok := w.g.Fleet().Get(id); return ok }
+			has := w.emulated
 			if has(esme) == tc.lazy || has(esme2) == tc.lazy {
 				t.Fatalf("before any request: emulated %v/%v, lazy %v", has(esme), has(esme2), tc.lazy)
 			}
@@ -49,11 +49,9 @@ func TestLazyFleet(t *testing.T) {
 // comes back as it was (its credit, the UTRNs it has taken) at its next
 // Command; a premises in use is not parked.
 func TestLazyFleetParksPremises(t *testing.T) {
-	w := newWorldConfig(t, func(c *gateway.Config) {
-		c.EagerFleet, c.LiveHubs, c.ParkDir = -1, 1, t.TempDir()
-	}, nil)
+	w := newOnePremisesWorld(t)
 	ctx := t.Context()
-	has := func(id string) bool { _, ok := w.g.Fleet().Get(id); return ok }
+	has := w.emulated
 	topUp := engine.Request{Service: "2.2", Body: map[string]any{"utrn": "73100000000000000001", "amount_pence": 2000}}
 	expect(t, w.submit(alpha, alpha, topUp), gateway.StateAccepted, "", "")
 	st, _ := w.g.Fleet().Get(esme)
@@ -144,11 +142,9 @@ func TestPremisesRegistration(t *testing.T) {
 // Log of another, parked, hub (both are emulated for the Command); the
 // devices it moves then go with their new hub, in and out of the lot.
 func TestLazyFleetRestoresFromAParkedHub(t *testing.T) {
-	w := newWorldConfig(t, func(c *gateway.Config) {
-		c.EagerFleet, c.LiveHubs, c.ParkDir = -1, 1, t.TempDir()
-	}, nil)
+	w := newOnePremisesWorld(t)
 	ctx := t.Context()
-	has := func(id string) bool { _, ok := w.g.Fleet().Get(id); return ok }
+	has := w.emulated
 	read := engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}}
 	expect(t, w.submit(alpha, alpha, read), gateway.StateAccepted, "", "")
 	if err := w.g.DeviceEvent(ctx, chf2, "smwan_up"); err != nil { // parks the first premises
@@ -188,4 +184,19 @@ func TestLazyFleetRestoresFromAParkedHub(t *testing.T) {
 	if !has(esme) || !has(chf2) || has(chf) {
 		t.Fatalf("after a read of the moved meter: emulated meter %v, new hub %v, old hub %v", has(esme), has(chf2), has(chf))
 	}
+}
+
+// newOnePremisesWorld is a lazy world with room for one premises in memory:
+// every other is parked.
+func newOnePremisesWorld(t *testing.T) *world {
+	t.Helper()
+	return newWorldConfig(t, func(c *gateway.Config) {
+		c.EagerFleet, c.LiveHubs, c.ParkDir = -1, 1, t.TempDir()
+	}, nil)
+}
+
+// emulated says whether device id is in the emulated fleet now.
+func (w *world) emulated(id string) bool {
+	_, ok := w.g.Fleet().Get(id)
+	return ok
 }
