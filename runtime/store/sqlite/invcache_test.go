@@ -10,6 +10,7 @@ import (
 
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/runtime/store/sqlite"
+	"github.com/dccgate/dccgate/runtime/store/sqlstore"
 )
 
 var cacheT0 = time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
@@ -76,11 +77,7 @@ func TestInventoryCacheSeesEveryWrite(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				ctx := t.Context()
 				path := filepath.Join(t.TempDir(), "cache.db")
-				s, err := sqlite.Open(ctx, path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer s.Close()
+				s := openFile(t, path)
 				must := func(err error) {
 					t.Helper()
 					if err != nil {
@@ -126,11 +123,7 @@ func TestInventoryCacheSeesEveryWrite(t *testing.T) {
 func TestInventoryCacheAfterAWriterDied(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "died.db")
-	s, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFile(t, path)
 	if err := s.PutDevice(ctx, store.Device{ID: "H-1", Type: "CHF", Status: "pending", UpdatedAt: cacheT0}); err != nil {
 		t.Fatal(err)
 	}
@@ -186,4 +179,15 @@ func TestInventoryCacheAfterAWriterDied(t *testing.T) {
 	if token()&1 != 0 {
 		t.Fatal("the token is still marked a write under way after a new open")
 	}
+}
+
+// openFile opens the store file at path for the rest of the test.
+func openFile(t *testing.T, path string) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

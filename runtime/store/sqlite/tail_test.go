@@ -17,11 +17,7 @@ import (
 func TestDeliveryTail(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "tail.db")
-	s, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFile(t, path)
 	t0 := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
 	users := []string{"U1", "U2", "U3"}
 	n := 0
