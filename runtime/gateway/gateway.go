@@ -599,23 +599,51 @@ func (g *Gateway) notifyDeliveries() {
 // the store for nothing.
 func (g *Gateway) notifyUser(user string) {
 	g.delMu.Lock()
+	defer g.delMu.Unlock()
+	g.wakeAllLocked()
+	g.wakeLocked(user)
+}
+
+// notifyUsers wakes the readers of these users' streams, or (nil: they
+// cannot be named) every stream: another process appended to them.
+func (g *Gateway) notifyUsers(users []string) {
+	if users == nil {
+		g.notifyDeliveries()
+		return
+	}
+	g.delMu.Lock()
+	defer g.delMu.Unlock()
+	g.wakeAllLocked()
+	for _, u := range users {
+		g.wakeLocked(u)
+	}
+}
+
+// wakeAllLocked wakes the readers of every user's deliveries
+// (DeliveriesChanged); delMu is held.
+func (g *Gateway) wakeAllLocked() {
 	close(g.delGen)
 	g.delGen = make(chan struct{})
+}
+
+// wakeLocked wakes the readers of user's stream; delMu is held.
+func (g *Gateway) wakeLocked(user string) {
 	if ch, ok := g.delUser[user]; ok {
 		close(ch)
 		delete(g.delUser, user)
 	}
-	g.delMu.Unlock()
 }
 
 // notifyFor wakes the readers of the streams ds were appended to.
 func (g *Gateway) notifyFor(ds []store.Delivery) {
-	seen := map[string]bool{}
+	if len(ds) == 0 {
+		return
+	}
+	g.delMu.Lock()
+	defer g.delMu.Unlock()
+	g.wakeAllLocked()
 	for _, d := range ds {
-		if !seen[d.UserID] {
-			seen[d.UserID] = true
-			g.notifyUser(d.UserID)
-		}
+		g.wakeLocked(d.UserID)
 	}
 }
 

@@ -123,7 +123,7 @@ func (g *Gateway) startShared(ctx context.Context) error {
 	go func() {
 		defer g.wg.Done()
 		if w, ok := store.As[store.DeliveryWatcher](g.st); ok {
-			if err := w.WatchDeliveries(ctx, g.notifyDeliveries); err != nil && !errors.Is(err, errors.ErrUnsupported) && ctx.Err() == nil {
+			if err := w.WatchDeliveries(ctx, g.notifyUsers); err != nil && !errors.Is(err, errors.ErrUnsupported) && ctx.Err() == nil {
 				g.log.Error("watching other processes' deliveries", "err", err)
 			}
 		}

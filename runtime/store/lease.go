@@ -41,10 +41,12 @@ type Leaser interface {
 // user's stream follows messages whichever process made them.
 type DeliveryWatcher interface {
 	// WatchDeliveries calls wake after deliveries were appended by any
-	// process (and after each reconnection, when some may have been
-	// missed) until ctx ends. It returns errors.ErrUnsupported at once if
-	// the backend cannot watch.
-	WatchDeliveries(ctx context.Context, wake func()) error
+	// process, with the users they went to, until ctx ends. users is nil
+	// when they cannot be named: after each reconnection, when some may
+	// have been missed, or for an append to more users than a notification
+	// carries; every stream must then look for itself. It returns
+	// errors.ErrUnsupported at once if the backend cannot watch.
+	WatchDeliveries(ctx context.Context, wake func(users []string)) error
 }
 
 // ClaimObserver is implemented by store wrappers (telemetry) that follow a

@@ -97,7 +97,7 @@ func (s *Store) ReclaimRequests(ctx context.Context, owner string, expired, unti
 
 // WatchDeliveries implements store.DeliveryWatcher (errors.ErrUnsupported
 // if the wrapped store does not).
-func (s *Store) WatchDeliveries(ctx context.Context, wake func()) error {
+func (s *Store) WatchDeliveries(ctx context.Context, wake func(users []string)) error {
 	if w, ok := store.As[store.DeliveryWatcher](s.inner); ok {
 		return w.WatchDeliveries(ctx, wake)
 	}

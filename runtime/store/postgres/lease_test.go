@@ -2,6 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,11 +32,11 @@ func TestWatchDeliveries(t *testing.T) {
 		return s
 	}
 	watcher, writer, elsewhere := open(dsn), open(dsn), open(other)
-	wakes := make(chan struct{}, 16)
+	wakes := make(chan []string, 16)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- watcher.(store.DeliveryWatcher).WatchDeliveries(ctx, func() { wakes <- struct{}{} })
+		done <- watcher.(store.DeliveryWatcher).WatchDeliveries(ctx, func(users []string) { wakes <- users })
 	}()
 	defer func() {
 		cancel()
@@ -41,27 +44,69 @@ func TestWatchDeliveries(t *testing.T) {
 			t.Errorf("WatchDeliveries: %v", err)
 		}
 	}()
-	wait := func(what string) {
+	wait := func(what string, want []string) {
 		t.Helper()
 		select {
-		case <-wakes:
+		case got := <-wakes:
+			if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Fatalf("%s: woken for users %q, want %q", what, got, want)
+			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no wake: %s", what)
 		}
 	}
-	wait("when it starts listening")
+	// Unnamed: the readers look for what was missed while not listening.
+	wait("when it starts listening", nil)
 	if _, err := elsewhere.AppendDeliveries(t.Context(), []store.Delivery{{UserID: "u", Kind: "alert"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := writer.AppendDeliveries(t.Context(), []store.Delivery{{UserID: "u", Kind: "alert"}}); err != nil {
+	if _, err := writer.AppendDeliveries(t.Context(), []store.Delivery{{UserID: "u", Kind: "alert"}, {UserID: "a", Kind: "alert"}, {UserID: "u", Kind: "alert"}}); err != nil {
 		t.Fatal(err)
 	}
-	wait("after an append to its schema")
+	wait("after an append to its schema", []string{"a", "u"})
 	// Notifications arrive in commit order: had the other schema's woken
 	// it, that wake would have come first and this one would be waiting.
 	select {
-	case <-wakes:
-		t.Fatal("woken by an append to another schema")
+	case users := <-wakes:
+		t.Fatalf("woken for %q by an append to another schema", users)
 	default:
+	}
+}
+
+// TestAppendFailureStaysItsOwn: appends made at once go into one
+// transaction (sqlstore's appender); one that PostgreSQL refuses (a user ID
+// with a NUL byte) fails alone, and the others are stored.
+func TestAppendFailureStaysItsOwn(t *testing.T) {
+	s := schemaOpener(t)(t)
+	ctx := t.Context()
+	const n = 24
+	for round := range 5 {
+		errs := make([]error, n)
+		var start, wg sync.WaitGroup
+		start.Add(1)
+		for i := range n {
+			wg.Go(func() {
+				start.Wait()
+				user := fmt.Sprintf("u%d", i%3)
+				if i == round {
+					user = "bad\x00"
+				}
+				_, errs[i] = s.AppendDeliveries(ctx, []store.Delivery{{UserID: user, Kind: "alert", Payload: fmt.Appendf(nil, "%d/%d", round, i)}})
+			})
+		}
+		start.Done()
+		wg.Wait()
+		for i, err := range errs {
+			if (err != nil) != (i == round) {
+				t.Fatalf("round %d, append %d: error %v (only append %d should fail)", round, i, err, round)
+			}
+		}
+	}
+	all, err := s.Deliveries(ctx, "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 5*(n-1) {
+		t.Fatalf("%d messages stored, want %d", len(all), 5*(n-1))
 	}
 }

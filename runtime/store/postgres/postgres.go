@@ -47,17 +47,18 @@ var Dialect = sqlstore.Dialect{
 	// it, a transaction holding cursor 5 could commit after one holding 6,
 	// and a reader of the stream that had seen 6 would skip 5 for ever.
 	// Each also holds the schema's lock shared, which a reading of every
-	// user's deliveries takes alone (LockAllDeliveries).
-	LockDeliveries: fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d, hashtext(coalesce(current_schema(), ''))), "+
-		"pg_advisory_xact_lock(%d, hashtext(coalesce(current_schema(), '') || '/' || ?))", lockClass+1, lockClass+2),
+	// user's deliveries takes alone (LockAllDeliveries). The function
+	// (migration 8) takes both in the INSERT itself.
+	DeliverySeq:       fmt.Sprintf("dccgate_delivery_seq(%d, %d, ?)", lockClass+1, lockClass+2),
 	LockAllDeliveries: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, hashtext(coalesce(current_schema(), '')))", lockClass+1),
 	SkipLocked:        " FOR UPDATE SKIP LOCKED",
 	// Delivered at commit to every process listening (watch.go); the
-	// payload is the schema, so stores in other schemas ignore it.
+	// payload is the schema, so stores in other schemas ignore it, then
+	// the note naming the users appended to.
 	// The notification need not be durable: a lost one costs a reader
 	// its next poll.
 	NotifyDeliveries: []string{"SET LOCAL synchronous_commit TO OFF",
-		"SELECT pg_notify('" + notifyChannel + "', coalesce(current_schema(), ''))"},
+		"SELECT pg_notify('" + notifyChannel + "', coalesce(current_schema(), '') || ?::text)"},
 }
 
 func init() {
@@ -92,7 +93,7 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		DB:           db,
 		Migrations:   f,
 		GooseOptions: []goose.ProviderOption{goose.WithSessionLocker(sessionLocker{})},
-		Watch:        func(ctx context.Context, wake func()) error { return watch(ctx, dsn, wake) },
+		Watch:        func(ctx context.Context, wake func(note string)) error { return watch(ctx, dsn, wake) },
 	})
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -11,11 +12,12 @@ import (
 const notifyChannel = "dccgate_deliveries"
 
 // watch listens on notifyChannel on a connection of its own and calls wake
-// for each notification about this store's schema, until ctx ends. A lost
-// connection is made again (after a pause that doubles up to 5 seconds),
-// and wake is called once it listens again: notifications sent meanwhile
-// are lost, so the readers look for themselves.
-func watch(ctx context.Context, dsn string, wake func()) error {
+// with the note of each notification about this store's schema (what
+// follows the schema's name), until ctx ends. A lost connection is made
+// again (after a pause that doubles up to 5 seconds), and wake("") is
+// called once it listens again: notifications sent meanwhile are lost, so
+// the readers look for themselves.
+func watch(ctx context.Context, dsn string, wake func(note string)) error {
 	pause := 100 * time.Millisecond
 	for {
 		err := listen(ctx, dsn, wake)
@@ -34,7 +36,7 @@ func watch(ctx context.Context, dsn string, wake func()) error {
 	}
 }
 
-func listen(ctx context.Context, dsn string, wake func()) error {
+func listen(ctx context.Context, dsn string, wake func(note string)) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return err
@@ -47,14 +49,16 @@ func listen(ctx context.Context, dsn string, wake func()) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
 		return err
 	}
-	wake()
+	wake("")
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		if n.Payload == schema {
-			wake()
+		// The schema's name, then a note that starts with a newline or is
+		// empty: a schema whose name begins with this one's is another.
+		if note, ok := strings.CutPrefix(n.Payload, schema); ok && (note == "" || note[0] == '\n') {
+			wake(note)
 		}
 	}
 }

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/dccgate/dccgate/runtime/store"
 )
@@ -39,21 +41,10 @@ func (s *Store) appendDeliveries(ctx context.Context, tx *sql.Tx, args [][]any) 
 	if len(args) == 0 {
 		return nil, nil
 	}
-	if s.d.LockDeliveries != "" {
-		var users []string
-		for _, a := range args {
-			users = append(users, a[0].(string))
-		}
-		slices.Sort(users) // one order for every appender: no deadlock
-		for _, u := range slices.Compact(users) {
-			if _, err := tx.ExecContext(ctx, s.q(s.d.LockDeliveries), u); err != nil {
-				return nil, err
-			}
-		}
+	if s.d.DeliverySeq != "" {
+		return s.appendLocked(ctx, tx, args)
 	}
-	stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO deliveries
-		(user_id, kind, request_id, code, device_id, payload, created_at, due_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`))
+	stmt, err := tx.PrepareContext(ctx, s.q(insertDeliveries+deliveryRow+" RETURNING seq"))
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +54,57 @@ func (s *Store) appendDeliveries(ctx context.Context, tx *sql.Tx, args [][]any) 
 		if err := stmt.QueryRowContext(ctx, a...).Scan(&cursors[i]); err != nil {
 			return nil, err
 		}
+	}
+	return cursors, nil
+}
+
+const (
+	insertDeliveries = `INSERT INTO deliveries (user_id, kind, request_id, code, device_id, payload, created_at, due_at) VALUES `
+	deliveryRow      = `(?, ?, ?, ?, ?, ?, ?, ?)`
+	// rowsAStatement bounds the rows of one multi-row insert (9
+	// placeholders each: PostgreSQL takes 65,535).
+	rowsAStatement = 256
+)
+
+// appendLocked is appendDeliveries with Dialect.DeliverySeq: one
+// statement inserts the rows (a few hundred at a time), the first taking
+// the locks of every user appended to, in one order for every appender
+// (no deadlock), as it takes its cursor.
+func (s *Store) appendLocked(ctx context.Context, tx *sql.Tx, args [][]any) ([]int64, error) {
+	users := make([]string, 0, len(args))
+	for _, a := range args {
+		users = append(users, a[0].(string))
+	}
+	slices.Sort(users)
+	users = slices.Compact(users)
+	row := "(" + s.d.DeliverySeq + ", ?, ?, ?, ?, ?, ?, ?, ?)"
+	cursors := make([]int64, 0, len(args))
+	for chunk := range slices.Chunk(args, rowsAStatement) {
+		q := `INSERT INTO deliveries (seq, user_id, kind, request_id, code, device_id, payload, created_at, due_at) VALUES ` +
+			row + strings.Repeat(", "+row, len(chunk)-1) + " RETURNING seq"
+		flat := make([]any, 0, len(chunk)*9)
+		for _, a := range chunk {
+			flat = append(append(flat, users), a...)
+			users = []string{} // taken: the other rows name none
+		}
+		rows, err := tx.QueryContext(ctx, s.q(q), flat...)
+		if err != nil {
+			return nil, err
+		}
+		seqs, err := collect(rows, func(r interface{ Scan(...any) error }) (int64, error) {
+			var seq int64
+			return seq, r.Scan(&seq)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(seqs) != len(chunk) {
+			return nil, fmt.Errorf("store: inserting %d deliveries returned %d cursors", len(chunk), len(seqs))
+		}
+		// The rows take their cursors in the order of VALUES; RETURNING
+		// need not list them in that order.
+		slices.Sort(seqs)
+		cursors = append(cursors, seqs...)
 	}
 	return cursors, nil
 }
@@ -89,24 +131,30 @@ func (s *Store) AppendDeliveries(ctx context.Context, ds []store.Delivery) ([]in
 		return nil, err
 	}
 	var cursors []int64
-	err = s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var err error
-		cursors, err = s.appendDeliveries(ctx, tx, args)
-		return err
-	}, func() { s.publish(args, cursors) })
+	if s.appender != nil {
+		cursors, err = s.appender.append(ctx, args)
+	} else {
+		err = s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			var err error
+			cursors, err = s.appendDeliveries(ctx, tx, args)
+			return err
+		}, func() { s.publish(args, cursors) })
+	}
 	if err != nil {
 		return nil, err
 	}
-	s.notifyDeliveries()
+	s.notifyDeliveries(args)
 	return cursors, nil
 }
 
 // notifyDeliveries asks the notifier to tell the other processes that
-// deliveries were appended (a no-op without Dialect.NotifyDeliveries).
-func (s *Store) notifyDeliveries() {
+// deliveries (as deliveryArgs encodes them) were appended (a no-op without
+// Dialect.NotifyDeliveries).
+func (s *Store) notifyDeliveries(args [][]any) {
 	if s.notify == nil {
 		return
 	}
+	s.noted.add(args)
 	select {
 	case s.notify <- struct{}{}:
 	default: // one is pending: it covers this append too
@@ -138,12 +186,20 @@ func (s *Store) startNotifier() {
 }
 
 func (s *Store) runNotify(ctx context.Context) error {
+	note, ok := s.noted.take()
+	if !ok {
+		return nil
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	for _, q := range s.d.NotifyDeliveries {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
+	for i, q := range s.d.NotifyDeliveries {
+		var args []any
+		if i == len(s.d.NotifyDeliveries)-1 {
+			args = []any{note}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(q), args...); err != nil {
 			_ = tx.Rollback()
 			return err
 		}

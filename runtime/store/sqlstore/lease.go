@@ -101,9 +101,9 @@ func (s *Store) ReclaimRequests(ctx context.Context, owner string, expired, unti
 
 // WatchDeliveries implements store.DeliveryWatcher with the backend's
 // watch (Config.Watch); errors.ErrUnsupported without one.
-func (s *Store) WatchDeliveries(ctx context.Context, wake func()) error {
+func (s *Store) WatchDeliveries(ctx context.Context, wake func(users []string)) error {
 	if s.watch == nil {
 		return errors.ErrUnsupported
 	}
-	return s.watch(ctx, wake)
+	return s.watch(ctx, func(note string) { wake(noteUsers(note)) })
 }

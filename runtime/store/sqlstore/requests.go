@@ -224,7 +224,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		return nil, err
 	}
 	if len(dargs) > 0 {
-		s.notifyDeliveries()
+		s.notifyDeliveries(dargs)
 	}
 	return cursors, nil
 }

@@ -35,16 +35,18 @@ type Dialect struct {
 	// IsUnique reports whether err is the driver's unique or primary key
 	// violation.
 	IsUnique func(err error) bool
-	// LockDeliveries, if set, runs in a write transaction just before it
-	// appends deliveries, once for each user they go to, in order, with
-	// the user's ID as its argument. It must hold until commit a lock that
-	// serialises the appenders of that user's deliveries, and a shared
-	// hold of the lock LockAllDeliveries takes. A user's cursors then
-	// commit in cursor order, so a reader of the user's stream that resumes
-	// after the last cursor it saw misses nothing (a sequence alone does not
-	// give this when several transactions append at once), while appenders
-	// to different users do not wait for each other.
-	LockDeliveries string
+	// DeliverySeq, if set, is the expression that gives an appended
+	// delivery its cursor. Its one argument is a []string: for the first
+	// row of an append, the users appended to, sorted, each once; for the
+	// others, none. For each user named it must take, and hold until
+	// commit, a lock that serialises the appenders of that user's
+	// deliveries, and a shared hold of the lock LockAllDeliveries takes;
+	// then give the next cursor. A user's cursors then commit in cursor
+	// order, so a reader of the user's stream that resumes after the last
+	// cursor it saw misses nothing (a sequence alone does not give this
+	// when several transactions append at once), while appenders to
+	// different users do not wait for each other.
+	DeliverySeq string
 	// LockAllDeliveries, if set, runs in the transaction of a reading of
 	// every user's deliveries (Deliveries with no user): it waits until no
 	// appender holds its shared lock, so the reading sees every cursor given
@@ -57,7 +59,9 @@ type Dialect struct {
 	// NotifyDeliveries, if set, runs in a transaction of its own after a
 	// write that appended deliveries has committed, one at a time, writes
 	// that commit meanwhile sharing the next: it tells the other processes
-	// (PostgreSQL: pg_notify, see Config.Watch). Not in the appending
+	// (PostgreSQL: pg_notify, see Config.Watch). The last runs with one
+	// argument, the note naming the users appended to (notes.go), for the
+	// notification to carry. Not in the appending
 	// transaction: PostgreSQL commits every notifying transaction under
 	// one lock, so each append would wait for every other's commit.
 	NotifyDeliveries []string
@@ -80,9 +84,11 @@ type Config struct {
 	GroupCommit bool
 	// MaxBatch caps the writes in one group commit (default 256).
 	MaxBatch int
-	// Watch, if set, implements store.DeliveryWatcher: it calls wake when
-	// another process appended deliveries, until ctx ends.
-	Watch func(ctx context.Context, wake func()) error
+	// Watch, if set, implements store.DeliveryWatcher: it calls wake with
+	// the note of each notification a process sent after appending
+	// deliveries (Dialect.NotifyDeliveries), and with "" after it
+	// (re)connects, until ctx ends.
+	Watch func(ctx context.Context, wake func(note string)) error
 	// CacheInventory keeps in memory the inventory entries GetDevice reads
 	// and the registration records Registrations reads (see invCache).
 	// Writes by other processes are seen only through Changes: leave it
@@ -110,10 +116,12 @@ type Store struct {
 	rdb      *sql.DB
 	provider *goose.Provider
 	commit   *committer
-	watch    func(ctx context.Context, wake func()) error
+	watch    func(ctx context.Context, wake func(note string)) error
 	inv      *invCache     // nil: the inventory is read each time
 	tail     *deliveryTail // nil: deliveries are read from the database
+	appender *appender     // nil: AppendDeliveries writes as every write does
 	notify   chan struct{} // to the notifier (Dialect.NotifyDeliveries)
+	noted    noted         // the users appended to since its last note
 	stopNote func()        // stops the notifier and waits for it
 	stopBg   func()        // stops Config.Background and waits for it
 
@@ -173,6 +181,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			s.commit.afterCommit = s.tail.afterCommit
 		}
 	}
+	if s.commit == nil && s.d.DeliverySeq != "" {
+		s.appender = newAppender(s)
+	}
 	if len(s.d.NotifyDeliveries) > 0 {
 		s.startNotifier()
 	}
@@ -227,6 +238,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.commit != nil {
 			s.commit.stop()
+		}
+		if s.appender != nil {
+			s.appender.stop()
 		}
 		if s.stopNote != nil {
 			s.stopNote()

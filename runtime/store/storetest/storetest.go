@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AdvanceScheduleRace", testAdvanceScheduleRace},
 		{"Deliveries", testDeliveries},
 		{"DeliveriesResume", testDeliveriesResume},
+		{"AppendCursorsRace", testAppendCursorsRace},
 		{"Times", testTimes},
 		{"Reset", testReset},
 		{"Durability", testDurability},
@@ -937,6 +938,55 @@ func testDeliveriesResume(t *testing.T, open func(*testing.T) store.Store) {
 			t.Fatalf("reader %q saw %d messages (%d expected): a late commit was skipped or one seen twice", r.user, len(r.seen), len(want[k]))
 		}
 	}
+}
+
+// testAppendCursorsRace: appends made at once (which a store may commit
+// together) each get the cursors of their own messages, in their order.
+func testAppendCursorsRace(t *testing.T, open func(*testing.T) store.Store) {
+	ss := two(t, open)
+	ctx := t.Context()
+	users := []string{"A", "B", "C"}
+	want := make([]map[int64]string, workers()) // by worker: payload by cursor
+	errs := race(workers(), func(i int) error {
+		want[i] = map[int64]string{}
+		for j := range 5 {
+			var ds []store.Delivery
+			for k := range 1 + (i+j)%3 { // to one, two or three users
+				ds = append(ds, store.Delivery{UserID: users[(i+k)%3], Kind: "alert", Payload: fmt.Appendf(nil, "%d/%d/%d", i, j, k)})
+			}
+			cursors, err := ss[i%2].AppendDeliveries(ctx, ds)
+			if err != nil {
+				return err
+			}
+			if len(cursors) != len(ds) {
+				return fmt.Errorf("%d cursors for %d messages", len(cursors), len(ds))
+			}
+			for k, c := range cursors {
+				if k > 0 && c <= cursors[k-1] {
+					return fmt.Errorf("cursors %v not increasing", cursors)
+				}
+				want[i][c] = ds[k].UserID + " " + string(ds[k].Payload)
+			}
+		}
+		return nil
+	})
+	must(t, errors.Join(errs...))
+	all, err := ss[0].Deliveries(ctx, "", 0, 0)
+	must(t, err)
+	got := map[int64]string{}
+	for _, d := range all {
+		got[d.Cursor] = d.UserID + " " + string(d.Payload)
+	}
+	n := 0
+	for i := range want {
+		for c, w := range want[i] {
+			if got[c] != w {
+				t.Fatalf("cursor %d returned for %q holds %q", c, w, got[c])
+			}
+			n++
+		}
+	}
+	same(t, "messages stored", len(got), n)
 }
 
 func testTimes(t *testing.T, open func(*testing.T) store.Store) {

@@ -1,0 +1,155 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
+
+// appender gathers the AppendDeliveries of a store without group commit
+// (PostgreSQL) that come at once into one transaction. An append holds its
+// users' locks until it commits (Dialect.DeliverySeq), and a user every
+// alert goes to (a network operator) made every appender wait for the
+// commit before it, one after another: one transaction of many appends
+// takes that lock, and waits for a commit, once for all of them.
+type appender struct {
+	s    *Store
+	ops  chan *appendOp
+	quit chan struct{}
+	done chan struct{}
+}
+
+type appendOp struct {
+	ctx     context.Context
+	args    [][]any
+	cursors []int64
+	err     error
+	done    chan struct{}
+}
+
+// maxAppendRows caps the rows of one batch.
+const maxAppendRows = 1024
+
+func newAppender(s *Store) *appender {
+	a := &appender{s: s, ops: make(chan *appendOp), quit: make(chan struct{}), done: make(chan struct{})}
+	go a.loop()
+	return a
+}
+
+// append appends args (as deliveryArgs encodes them) in the next batch and
+// returns their cursors. Once the batch has taken them it waits for the
+// outcome whatever ctx does, so the answer is the truth about what was
+// stored.
+func (a *appender) append(ctx context.Context, args [][]any) ([]int64, error) {
+	o := &appendOp{ctx: ctx, args: args, done: make(chan struct{})}
+	select {
+	case a.ops <- o:
+	case <-a.quit:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	<-o.done
+	return o.cursors, o.err
+}
+
+// stop ends the loop after the batch in progress.
+func (a *appender) stop() {
+	close(a.quit)
+	<-a.done
+}
+
+func (a *appender) loop() {
+	defer close(a.done)
+	for {
+		var batch []*appendOp
+		select {
+		case o := <-a.ops:
+			batch = append(batch, o)
+		case <-a.quit:
+			return
+		}
+		rows := len(batch[0].args)
+	more:
+		for rows < maxAppendRows {
+			select {
+			case o := <-a.ops:
+				batch = append(batch, o)
+				rows += len(o.args)
+			default:
+				break more
+			}
+		}
+		a.run(batch)
+	}
+}
+
+// run appends the batch in one transaction. If an append fails there,
+// each is tried again in a transaction of its own, so that one append's
+// failure stays its own; a failed commit is every append's (it may have
+// committed: trying again could append twice).
+func (a *appender) run(batch []*appendOp) {
+	live := batch[:0:0]
+	for _, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			o.err = err
+			close(o.done)
+			continue
+		}
+		live = append(live, o)
+	}
+	defer func() {
+		for _, o := range live {
+			close(o.done)
+		}
+	}()
+	if len(live) == 1 {
+		live[0].cursors, _, live[0].err = a.tx(live[0].args)
+		return
+	}
+	var all [][]any
+	for _, o := range live {
+		all = append(all, o.args...)
+	}
+	cursors, committing, err := a.tx(all)
+	switch {
+	case err == nil:
+		for _, o := range live {
+			o.cursors, cursors = cursors[:len(o.args):len(o.args)], cursors[len(o.args):]
+		}
+	case committing:
+		for _, o := range live {
+			o.err = err
+		}
+	default:
+		for _, o := range live {
+			o.cursors, _, o.err = a.tx(o.args)
+		}
+	}
+}
+
+// tx appends args in a transaction of their own; committing reports that
+// an error came from the commit. The statements run without the callers'
+// cancellation: the batch is theirs together.
+func (a *appender) tx(args [][]any) (cursors []int64, committing bool, err error) {
+	ctx := context.Background()
+	tx, err := a.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if cursors, err = a.s.appendDeliveries(ctx, tx, args); err != nil {
+		return nil, false, errors.Join(err, rollback(tx))
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, true, err
+	}
+	a.s.publish(args, cursors) // a no-op: a store with a tail has group commit
+	return cursors, false, nil
+}
+
+func rollback(tx *sql.Tx) error {
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return err
+	}
+	return nil
+}
