@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"sync"
@@ -108,5 +109,64 @@ func TestAppendFailureStaysItsOwn(t *testing.T) {
 	}
 	if len(all) != 5*(n-1) {
 		t.Fatalf("%d messages stored, want %d", len(all), 5*(n-1))
+	}
+}
+
+// TestDeliverySeqLocksTheUsers: the function that gives a delivery its
+// cursor (migration 8) holds, until commit, each named user's lock and the
+// shared hold of the lock a reading of every user takes; a row naming no
+// user takes no user's lock.
+func TestDeliverySeqLocksTheUsers(t *testing.T) {
+	dsn := newSchema(t, baseDSN(t))
+	s, err := postgres.Open(t.Context(), dsn) // applies the migrations
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	tx, err := db.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	const all, user = 11, 12 // the lock classes: arguments of the function
+	held := func() []string {
+		t.Helper()
+		rows, err := tx.QueryContext(t.Context(), `SELECT l.mode || ' ' || l.classid || ' ' ||
+			coalesce((SELECT u FROM unnest(ARRAY['', 'a', 'b', 'c']) AS u
+				WHERE l.objid::bigint = hashtext(current_schema() || CASE WHEN u = '' THEN '' ELSE '/' || u END)::bigint & 4294967295), '?')
+			FROM pg_locks l WHERE l.pid = pg_backend_pid() AND l.locktype = 'advisory' ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	seq := func(users []string) {
+		t.Helper()
+		var n int64
+		if err := tx.QueryRowContext(t.Context(), `SELECT dccgate_delivery_seq($1, $2, $3)`, all, user, users).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seq([]string{}) // a row naming none: the shared hold only
+	if got, want := held(), []string{"ShareLock 11 "}; !slices.Equal(got, want) {
+		t.Fatalf("after a row naming no user: locks %q, want %q", got, want)
+	}
+	seq([]string{"b", "a", "b"})
+	if got, want := held(), []string{"ExclusiveLock 12 a", "ExclusiveLock 12 b", "ShareLock 11 "}; !slices.Equal(got, want) {
+		t.Fatalf("after a row naming a and b: locks %q, want %q", got, want)
 	}
 }

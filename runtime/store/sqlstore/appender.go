@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 )
 
 // appender gathers the AppendDeliveries of a store without group commit
@@ -12,11 +13,18 @@ import (
 // alert goes to (a network operator) made every appender wait for the
 // commit before it, one after another: one transaction of many appends
 // takes that lock, and waits for a commit, once for all of them.
+//
+// A few batches run at once (appendWorkers), so that one waiting for a
+// lock held elsewhere, or on a slow connection, does not hold up every
+// append of the process; their locks are taken in one order, so they do
+// not deadlock. Stopping the store cancels the batches in progress.
 type appender struct {
-	s    *Store
-	ops  chan *appendOp
-	quit chan struct{}
-	done chan struct{}
+	s      *Store
+	ops    chan *appendOp
+	ctx    context.Context // the batches': cancelled by stop
+	cancel context.CancelFunc
+	quit   chan struct{}
+	wg     sync.WaitGroup
 }
 
 type appendOp struct {
@@ -27,12 +35,19 @@ type appendOp struct {
 	done    chan struct{}
 }
 
-// maxAppendRows caps the rows of one batch.
-const maxAppendRows = 1024
+const (
+	// maxAppendRows caps the rows of one batch.
+	maxAppendRows = 1024
+	// appendWorkers is how many batches may run at once.
+	appendWorkers = 4
+)
 
 func newAppender(s *Store) *appender {
-	a := &appender{s: s, ops: make(chan *appendOp), quit: make(chan struct{}), done: make(chan struct{})}
-	go a.loop()
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &appender{s: s, ops: make(chan *appendOp), ctx: ctx, cancel: cancel, quit: make(chan struct{})}
+	for range appendWorkers {
+		a.wg.Go(a.loop)
+	}
 	return a
 }
 
@@ -53,14 +68,14 @@ func (a *appender) append(ctx context.Context, args [][]any) ([]int64, error) {
 	return o.cursors, o.err
 }
 
-// stop ends the loop after the batch in progress.
+// stop cancels the batches in progress and waits for them to end.
 func (a *appender) stop() {
 	close(a.quit)
-	<-a.done
+	a.cancel()
+	a.wg.Wait()
 }
 
 func (a *appender) loop() {
-	defer close(a.done)
 	for {
 		var batch []*appendOp
 		select {
@@ -103,7 +118,10 @@ func (a *appender) run(batch []*appendOp) {
 			close(o.done)
 		}
 	}()
-	if len(live) == 1 {
+	switch len(live) {
+	case 0:
+		return
+	case 1:
 		live[0].cursors, _, live[0].err = a.tx(live[0].args)
 		return
 	}
@@ -130,9 +148,9 @@ func (a *appender) run(batch []*appendOp) {
 
 // tx appends args in a transaction of their own; committing reports that
 // an error came from the commit. The statements run without the callers'
-// cancellation: the batch is theirs together.
+// cancellation (the batch is theirs together), until the store stops.
 func (a *appender) tx(args [][]any) (cursors []int64, committing bool, err error) {
-	ctx := context.Background()
+	ctx := a.ctx
 	tx, err := a.s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, false, err
