@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,21 +81,14 @@ func TestAppendFailureStaysItsOwn(t *testing.T) {
 	ctx := t.Context()
 	const n = 24
 	for round := range 5 {
-		errs := make([]error, n)
-		var start, wg sync.WaitGroup
-		start.Add(1)
-		for i := range n {
-			wg.Go(func() {
-				start.Wait()
-				user := fmt.Sprintf("u%d", i%3)
-				if i == round {
-					user = "bad\x00"
-				}
-				_, errs[i] = s.AppendDeliveries(ctx, []store.Delivery{{UserID: user, Kind: "alert", Payload: fmt.Appendf(nil, "%d/%d", round, i)}})
-			})
-		}
-		start.Done()
-		wg.Wait()
+		errs := storetest.Race(n, func(i int) error {
+			user := fmt.Sprintf("u%d", i%3)
+			if i == round {
+				user = "bad\x00"
+			}
+			_, err := s.AppendDeliveries(ctx, []store.Delivery{{UserID: user, Kind: "alert", Payload: fmt.Appendf(nil, "%d/%d", round, i)}})
+			return err
+		})
 		for i, err := range errs {
 			if (err != nil) != (i == round) {
 				t.Fatalf("round %d, append %d: error %v (only append %d should fail)", round, i, err, round)

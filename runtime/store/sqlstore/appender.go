@@ -104,20 +104,8 @@ func (a *appender) loop() {
 // failure stays its own; a failed commit is every append's (it may have
 // committed: trying again could append twice).
 func (a *appender) run(batch []*appendOp) {
-	live := batch[:0:0]
-	for _, o := range batch {
-		if err := o.ctx.Err(); err != nil {
-			o.err = err
-			close(o.done)
-			continue
-		}
-		live = append(live, o)
-	}
-	defer func() {
-		for _, o := range live {
-			close(o.done)
-		}
-	}()
+	live, release := takeLive(batch, func(o *appendOp) (context.Context, *error, chan struct{}) { return o.ctx, &o.err, o.done })
+	defer release()
 	switch len(live) {
 	case 0:
 		return

@@ -158,20 +158,8 @@ func (c *committer) loop() {
 }
 
 func (c *committer) run(batch []*op) {
-	live := batch[:0:0]
-	for _, o := range batch {
-		if err := o.ctx.Err(); err != nil {
-			o.err = err
-			close(o.done)
-			continue
-		}
-		live = append(live, o)
-	}
-	defer func() {
-		for _, o := range live {
-			close(o.done)
-		}
-	}()
+	live, release := takeLive(batch, func(o *op) (context.Context, *error, chan struct{}) { return o.ctx, &o.err, o.done })
+	defer release()
 	if len(live) == 0 {
 		return
 	}
@@ -214,6 +202,29 @@ func (c *committer) run(batch []*op) {
 		return
 	}
 	c.committed(live)
+}
+
+// takeLive ends each write of a batch whose caller has gone (its context
+// ended) with that error, and returns the others with a func that releases
+// their callers once their outcome is set. parts gives a write's context,
+// error and done channel.
+func takeLive[T any](batch []T, parts func(T) (context.Context, *error, chan struct{})) ([]T, func()) {
+	live := batch[:0:0]
+	for _, w := range batch {
+		ctx, errp, done := parts(w)
+		if err := ctx.Err(); err != nil {
+			*errp = err
+			close(done)
+			continue
+		}
+		live = append(live, w)
+	}
+	return live, func() {
+		for _, w := range live {
+			_, _, done := parts(w)
+			close(done)
+		}
+	}
 }
 
 // committed runs the hooks of a batch whose commit was tried: nothing if

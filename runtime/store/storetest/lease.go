@@ -50,7 +50,7 @@ func testClaimRace(t *testing.T, open func(*testing.T) store.Store) {
 	putUser(t, ss[0], "00-0A")
 	must(t, ss[0].InsertRequest(ctx, request("r1", "00-0A", 1), 1))
 	claimed := make([]store.Request, workers())
-	errs := race(workers(), func(i int) error {
+	errs := Race(workers(), func(i int) error {
 		var err error
 		claimed[i], err = leaser(t, ss[i%2]).ClaimRequest(ctx, "r1", fmt.Sprintf("node-%d", i), wall(100))
 		return err
@@ -173,7 +173,7 @@ func testReclaimRace(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	var mu sync.Mutex
 	got := map[string]int{}
-	errs := race(workers(), func(i int) error {
+	errs := Race(workers(), func(i int) error {
 		ids, err := leaser(t, ss[i%2]).ReclaimRequests(ctx, fmt.Sprint("node-", i), wall(2), wall(100))
 		mu.Lock()
 		for _, id := range ids {

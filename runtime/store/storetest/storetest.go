@@ -371,8 +371,8 @@ func testSetDeviceStatus(t *testing.T, open func(*testing.T) store.Store) {
 	wantErr(t, "SetDeviceStatus unknown", s.SetDeviceStatus(ctx, "none", "pending", "withdrawn", t2), store.ErrNotFound)
 }
 
-// race runs fn on n goroutines started together and returns their errors.
-func race(n int, fn func(i int) error) []error {
+// Race runs fn on n goroutines started together and returns their errors.
+func Race(n int, fn func(i int) error) []error {
 	errs := make([]error, n)
 	var start, wg sync.WaitGroup
 	start.Add(1)
@@ -417,7 +417,7 @@ func testSetDeviceStatusRace(t *testing.T, open func(*testing.T) store.Store) {
 	ss := two(t, open)
 	ctx := t.Context()
 	must(t, ss[0].PutDevice(ctx, store.Device{ID: "esme-1", Type: "ESME", Status: "pending"}))
-	errs := race(workers(), func(i int) error {
+	errs := Race(workers(), func(i int) error {
 		return ss[i%2].SetDeviceStatus(ctx, "esme-1", "pending", fmt.Sprintf("s%d", i), hours(i))
 	})
 	w := oneWins(t, "SetDeviceStatus race", errs, store.ErrStale)
@@ -495,12 +495,12 @@ func testInsertRequestRace(t *testing.T, open func(*testing.T) store.Store) {
 	putUser(t, ss[0], "00-0A")
 	n := workers()
 	// Distinct IDs, one counter: exactly one is accepted, the rest replays.
-	errs := race(n, func(i int) error {
+	errs := Race(n, func(i int) error {
 		return ss[i%2].InsertRequest(ctx, request(fmt.Sprintf("r%d", i), "00-0A", 1), 1)
 	})
 	oneWins(t, "InsertRequest, same counter", errs, store.ErrStale)
 	// One ID, distinct counters: exactly one is stored.
-	errs = race(n, func(i int) error {
+	errs = Race(n, func(i int) error {
 		return ss[i%2].InsertRequest(ctx, request("same", "00-0A", 1), uint64(100+i))
 	})
 	w := oneWins(t, "InsertRequest, same ID", errs, store.ErrDuplicate)
@@ -509,13 +509,13 @@ func testInsertRequestRace(t *testing.T, open func(*testing.T) store.Store) {
 	must(t, err)
 	same(t, "LastCounter after the same-ID race", u.LastCounter, uint64(100+w))
 	// A schedule's run (counter 0) made by several workers: stored once.
-	errs = race(n, func(i int) error {
+	errs = Race(n, func(i int) error {
 		return ss[i%2].InsertRequest(ctx, request("run", "00-0A", 1), 0)
 	})
 	oneWins(t, "InsertRequest, same run", errs, store.ErrDuplicate)
 	// Distinct IDs and counters from many goroutines: each stored exactly
 	// once, or refused as stale when a higher counter got there first.
-	errs = race(n, func(i int) error {
+	errs = Race(n, func(i int) error {
 		return ss[i%2].InsertRequest(ctx, request(fmt.Sprintf("q%d", i), "00-0A", 1), uint64(1000+i))
 	})
 	reqs, err := ss[1].ListRequests(ctx, store.RequestFilter{UserID: "00-0A"})
@@ -611,7 +611,7 @@ func testUpdateRequestRace(t *testing.T, open func(*testing.T) store.Store) {
 	r := request("r1", "00-0A", 1)
 	must(t, ss[0].InsertRequest(ctx, r, 1))
 	n := workers()
-	errs := race(n, func(i int) error {
+	errs := Race(n, func(i int) error {
 		mine := r
 		mine.State, mine.Message = "executing", fmt.Sprintf("worker %d", i)
 		_, err := ss[i%2].UpdateRequest(ctx, mine, "acknowledged", []store.Delivery{
@@ -802,7 +802,7 @@ func testAdvanceScheduleRace(t *testing.T, open func(*testing.T) store.Store) {
 	// Every worker sees the same due run; it must happen once, and then
 	// once again for the next run.
 	for run := 1; run <= 3; run++ {
-		errs := race(workers(), func(i int) error {
+		errs := Race(workers(), func(i int) error {
 			return ss[i%2].AdvanceSchedule(ctx, "s", hours(run), hours(run+1))
 		})
 		oneWins(t, fmt.Sprintf("AdvanceSchedule run %d", run), errs, store.ErrStale)
@@ -875,7 +875,7 @@ func testDeliveriesResume(t *testing.T, open func(*testing.T) store.Store) {
 	var writeErr error
 	go func() {
 		defer close(done)
-		errs := race(n, func(i int) error {
+		errs := Race(n, func(i int) error {
 			for j := range per {
 				p := fmt.Appendf(nil, "%d/%d", i, j)
 				a := store.Delivery{UserID: "A", Kind: "alert", Payload: p}
@@ -947,7 +947,7 @@ func testAppendCursorsRace(t *testing.T, open func(*testing.T) store.Store) {
 	ctx := t.Context()
 	users := []string{"A", "B", "C"}
 	want := make([]map[int64]string, workers()) // by worker: payload by cursor
-	errs := race(workers(), func(i int) error {
+	errs := Race(workers(), func(i int) error {
 		want[i] = map[int64]string{}
 		for j := range 5 {
 			var ds []store.Delivery
