@@ -59,7 +59,8 @@ func (s *Store) appendDeliveries(ctx context.Context, tx *sql.Tx, args [][]any) 
 }
 
 const (
-	insertDeliveries = `INSERT INTO deliveries (user_id, kind, request_id, code, device_id, payload, created_at, due_at) VALUES `
+	appendCols       = `user_id, kind, request_id, code, device_id, payload, created_at, due_at`
+	insertDeliveries = `INSERT INTO deliveries (` + appendCols + `) VALUES `
 	deliveryRow      = `(?, ?, ?, ?, ?, ?, ?, ?)`
 	// rowsAStatement bounds the rows of one multi-row insert (9
 	// placeholders each: PostgreSQL takes 65,535).
@@ -68,8 +69,8 @@ const (
 
 // appendLocked is appendDeliveries with Dialect.DeliverySeq: one
 // statement inserts the rows (a few hundred at a time), the first taking
-// the locks of every user appended to, in one order for every appender
-// (no deadlock), as it takes its cursor.
+// the locks of every user appended to as it takes its cursor (in one
+// order for every appender: no deadlock).
 func (s *Store) appendLocked(ctx context.Context, tx *sql.Tx, args [][]any) ([]int64, error) {
 	users := make([]string, 0, len(args))
 	for _, a := range args {
@@ -80,8 +81,7 @@ func (s *Store) appendLocked(ctx context.Context, tx *sql.Tx, args [][]any) ([]i
 	row := "(" + s.d.DeliverySeq + ", ?, ?, ?, ?, ?, ?, ?, ?)"
 	cursors := make([]int64, 0, len(args))
 	for chunk := range slices.Chunk(args, rowsAStatement) {
-		q := `INSERT INTO deliveries (seq, user_id, kind, request_id, code, device_id, payload, created_at, due_at) VALUES ` +
-			row + strings.Repeat(", "+row, len(chunk)-1) + " RETURNING seq"
+		q := `INSERT INTO deliveries (seq, ` + appendCols + `) VALUES ` + row + strings.Repeat(", "+row, len(chunk)-1) + " RETURNING seq"
 		flat := make([]any, 0, len(chunk)*9)
 		for _, a := range chunk {
 			flat = append(append(flat, users), a...)
