@@ -584,13 +584,11 @@ func (g *Gateway) SetAnomaly(rules []AnomalyRule) {
 // users this process cannot name (another process, or several users).
 func (g *Gateway) notifyDeliveries() {
 	g.delMu.Lock()
-	close(g.delGen)
-	g.delGen = make(chan struct{})
-	for u, ch := range g.delUser {
-		close(ch)
-		delete(g.delUser, u)
+	defer g.delMu.Unlock()
+	g.wakeAllLocked()
+	for u := range g.delUser {
+		g.wakeLocked(u)
 	}
-	g.delMu.Unlock()
 }
 
 // notifyUser wakes the readers of one user's stream (and those of every
