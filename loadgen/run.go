@@ -584,7 +584,11 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 	defer cancel()
 	resp, err := u.api.Submit(rctx, connect.NewRequest(&dccgatev1.SubmitRequest{Request: msg}))
 	if err != nil {
-		d.res.fail("error/submit:"+connect.CodeOf(err).String(), rctx.Err() != nil)
+		outcome := "error/submit:" + connect.CodeOf(err).String()
+		if reason, _, ok := client.Refusal(err); ok {
+			outcome += "/" + reason // refused before it was received (GATEWAY_BUSY)
+		}
+		d.res.fail(outcome, rctx.Err() != nil)
 		return
 	}
 	id, st := resp.Msg.GetRequestId(), resp.Msg.GetState()

@@ -6,8 +6,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dccgate/dccgate/runtime/config"
+	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/spec"
 )
+
+// TestConfigDefaultsAreTheGateways: the configuration's defaults are the
+// gateway's own (config does not import the gateway, so they are written
+// twice).
+func TestConfigDefaultsAreTheGateways(t *testing.T) {
+	d := config.Default()
+	if d.Workers != gateway.DefaultWorkers || d.MaxInFlight != gateway.DefaultMaxInFlight || d.AdmitWait.Std() != gateway.DefaultAdmissionWait {
+		t.Errorf("config defaults workers %d, max_in_flight %d, admission_wait %s; the gateway's %d, %d, %s",
+			d.Workers, d.MaxInFlight, d.AdmitWait.Std(), gateway.DefaultWorkers, gateway.DefaultMaxInFlight, gateway.DefaultAdmissionWait)
+	}
+}
 
 func TestConfigPrint(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "dccgate.yaml")

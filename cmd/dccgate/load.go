@@ -59,6 +59,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20 (items: read-electricity, read-gas, profile, config, topup, critical)")
 	alerts := fs.Float64("alerts", 20, "device events per second, each raising a device alert on its users' streams (0: none; against --target only when given, and the gateway must serve the AdminService: serve --virtual-clock)")
 	workers := fs.Int("workers", 0, "in process: the gateway's request workers (0: its default)")
+	maxInFlight := fs.Int("max-in-flight", 0, "in process: the most requests the gateway holds before it refuses GATEWAY_BUSY (0: its default; -1: no bound)")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
@@ -157,7 +158,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	var events func(ctx context.Context, device, kind string) error
 	var commits func() store.CommitStats // in process: the store's group commit
 	if url == "" {
-		srv, err := server.Start(ctx, server.Config{DataDir: *data, StoreURL: *storeURL, Listen: "127.0.0.1:0", Workers: *workers, PKI: p, Spec: sp})
+		srv, err := server.Start(ctx, server.Config{DataDir: *data, StoreURL: *storeURL, Listen: "127.0.0.1:0", Workers: *workers, MaxInFlight: *maxInFlight, PKI: p, Spec: sp})
 		if err != nil {
 			return fail(err)
 		}

@@ -60,7 +60,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return exitUsage
 	}
 	cfg := server.Config{DataDir: c.Data, StoreURL: c.Store, Listen: c.Listen, PlaintextListen: c.H2CListen, AdminListen: c.AdminListen,
-		VirtualClock: c.VirtualClock, Workers: c.Workers, Logger: log, SpecDir: c.Spec, PolicyDir: c.Policy, Tracing: tracing,
+		VirtualClock: c.VirtualClock, Workers: c.Workers, MaxInFlight: c.MaxInFlight, AdmissionWait: c.AdmitWait.Std(), Logger: log, SpecDir: c.Spec, PolicyDir: c.Policy, Tracing: tracing,
 		Version: ver, Commit: rev, TrafficManagement: c.Traffic, Lease: c.Lease.Std(),
 		SSIListen: c.SSIListen, SSIMaxSessions: c.SSISessions}
 	if c.VirtualClock {

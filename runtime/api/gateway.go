@@ -15,8 +15,10 @@ import (
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/client"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec/dcc"
 )
 
 // GatewayServer implements GatewayService.
@@ -209,6 +211,13 @@ func toConnect(err error) error {
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return connect.NewError(connect.CodeCanceled, err)
+	case errors.Is(err, gateway.ErrBusy):
+		// "Unavailable": what clients' retry policies retry; the
+		// metadata names the reason (client.Refusal).
+		ce := connect.NewError(connect.CodeUnavailable, err)
+		ce.Meta().Set(client.ReasonHeader, string(dcc.ReasonGatewayBusy))
+		ce.Meta().Set(client.ClauseHeader, dcc.ReasonClauses[dcc.ReasonGatewayBusy])
+		return ce
 	}
 	var ce *connect.Error
 	if errors.As(err, &ce) {

@@ -36,6 +36,8 @@ type Config struct {
 	Start        string   `yaml:"start" flag:"start" usage:"virtual clock start (RFC 3339), with --virtual-clock"`
 	Demo         int      `yaml:"demo" flag:"demo" usage:"premises of the demo world loaded into an empty store (0: none)"`
 	Workers      int      `yaml:"workers" flag:"workers" usage:"request workers"`
+	MaxInFlight  int      `yaml:"max_in_flight" flag:"max-in-flight" usage:"most requests the process holds at once (Submits being checked plus acknowledged requests queued or executing); a Submit beyond it waits up to admission_wait, then is refused GATEWAY_BUSY, not received (-1: no bound)"`
+	AdmitWait    Duration `yaml:"admission_wait" flag:"admission-wait" usage:"how long a Submit that finds max_in_flight reached waits for room before it is refused GATEWAY_BUSY"`
 	Spec         string   `yaml:"spec" flag:"spec" usage:"spec directory (default: the embedded spec); read again on reload"`
 	Policy       string   `yaml:"policy" flag:"policy" usage:"policy directory of .rego modules (default: the embedded ones); read again on reload"`
 	Traffic      bool     `yaml:"traffic_management" flag:"traffic-management" usage:"turn on the traffic management policy of para 273 (defer or refuse non-critical requests over load)"`
@@ -85,11 +87,14 @@ func Default() Config {
 		Start:   "2026-01-05T09:00:00Z",
 		Demo:    10,
 		Workers: 64, // as gateway.DefaultWorkers
-		Grace:   Duration(30 * time.Second),
-		Lease:   Duration(30 * time.Second),
-		SMWAN:   SMWAN{Timeout: Duration(8 * time.Second), Retries: 2},
-		Log:     Log{Format: "auto", Level: "info"},
-		Tracing: Tracing{SampleRatio: 1},
+		// as gateway.DefaultMaxInFlight and DefaultAdmissionWait
+		MaxInFlight: 512,
+		AdmitWait:   Duration(250 * time.Millisecond),
+		Grace:       Duration(30 * time.Second),
+		Lease:       Duration(30 * time.Second),
+		SMWAN:       SMWAN{Timeout: Duration(8 * time.Second), Retries: 2},
+		Log:         Log{Format: "auto", Level: "info"},
+		Tracing:     Tracing{SampleRatio: 1},
 	}
 }
 
@@ -547,6 +552,12 @@ func (l *Loaded) validate() []error {
 	}
 	if c.Workers < 1 {
 		bad("workers", "must be at least 1, not %d", c.Workers)
+	}
+	if c.MaxInFlight < 1 && c.MaxInFlight != -1 {
+		bad("max_in_flight", "must be at least 1, or -1 for no bound, not %d", c.MaxInFlight)
+	}
+	if c.AdmitWait <= 0 {
+		bad("admission_wait", "must be above 0, not %s", c.AdmitWait.Std())
 	}
 	for _, d := range []struct{ key, dir string }{{"spec", c.Spec}, {"policy", c.Policy}} {
 		if d.dir == "" {

@@ -60,6 +60,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{note: "unknown nested key", file: "log:\n  formt: json\n", want: []string{"log.formt", ":2): unknown key (did you mean log.format?)"}},
 		{note: "bad value in the file", file: "workers: many\n", want: []string{"workers (from ", `"many" is not a whole number`}},
 		{note: "out of range", file: "workers: 0\nsmwan:\n  loss: 2\n", want: []string{"workers (from ", "must be at least 1", "smwan.loss (from ", "dccgate.yaml:3): 2 is not between 0 and 1"}},
+		{note: "admission out of range", file: "max_in_flight: 0\nadmission_wait: 0s\n", want: []string{"max_in_flight (from ", "must be at least 1, or -1 for no bound, not 0", "admission_wait (from ", "must be above 0"}},
 		{note: "bad variable", env: []string{"DCCGATE_GRACE=soon"}, want: []string{"grace (from DCCGATE_GRACE):", "not a duration"}},
 		{note: "bad choice", env: []string{"DCCGATE_LOG_FORMAT=xml"}, want: []string{`log.format (from DCCGATE_LOG_FORMAT): "xml" is not one of auto, json, text`}},
 		{note: "bad address", args: []string{"--admin-listen", "9090"}, want: []string{`admin_listen (from --admin-listen): "9090" is not host:port`}},

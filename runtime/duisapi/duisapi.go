@@ -34,6 +34,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dccgate/dccgate/client"
 	"github.com/dccgate/dccgate/duis"
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/precommand"
@@ -128,8 +129,8 @@ func (s *Server) endpoint(name string) http.Handler {
 			if out, err = duis.Sign(doc, s.Key, s.Cert); err == nil {
 				w.Header().Set("Content-Type", "application/xml")
 				if resp.Reason != "" {
-					w.Header().Set("X-DCCGate-Reason", resp.Reason)
-					w.Header().Set("X-DCCGate-Clause", resp.Clause)
+					w.Header().Set(client.ReasonHeader, resp.Reason)
+					w.Header().Set(client.ClauseHeader, resp.Clause)
 				}
 				_, _ = w.Write(out)
 				return
@@ -142,8 +143,8 @@ func (s *Server) endpoint(name string) http.Handler {
 func writeRefusal(w http.ResponseWriter, s *Server, r refusal) {
 	clause := dcc.ReasonClauses[dcc.Reason(r.reason)]
 	w.Header().Set("Content-Type", "application/xml")
-	w.Header().Set("X-DCCGate-Reason", r.reason)
-	w.Header().Set("X-DCCGate-Clause", clause)
+	w.Header().Set(client.ReasonHeader, r.reason)
+	w.Header().Set(client.ClauseHeader, clause)
 	w.WriteHeader(r.status)
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<dg:Refusal xmlns:dg="%s" reason="%s" code="%s" clause="%s">%s</dg:Refusal>`+"\n",
 		duis.NSDCCGate, esc(r.reason), esc(r.code), esc(clause), esc(r.message))
@@ -326,6 +327,8 @@ func gatewayErr(err error) *refusal {
 		return &refusal{http.StatusForbidden, string(dcc.ReasonUnknownUser), "permission", err.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return &refusal{http.StatusNotFound, string(dcc.ReasonMalformed), "not_found", err.Error()}
+	case errors.Is(err, gateway.ErrBusy):
+		return &refusal{http.StatusServiceUnavailable, string(dcc.ReasonGatewayBusy), "busy", err.Error()}
 	}
 	return &refusal{http.StatusConflict, string(dcc.ReasonMalformed), "gateway", err.Error()}
 }

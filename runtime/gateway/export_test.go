@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/dccgate/dccgate/runtime/store"
 )
@@ -30,4 +31,17 @@ func (g *Gateway) PremisesRegistration(ctx context.Context, add, group []store.D
 
 func (g *Gateway) RegistrationFor(ctx context.Context, d store.Device) ([]store.Registration, error) {
 	return g.registrationFor(ctx, d, g.Now())
+}
+
+// AwaitAdmissionQueue returns once n Submits wait for room (admit.go).
+func (g *Gateway) AwaitAdmissionQueue(n int) {
+	for {
+		g.idleMu.Lock()
+		k := len(g.admitQ)
+		g.idleMu.Unlock()
+		if k >= n {
+			return
+		}
+		runtime.Gosched()
+	}
 }

@@ -97,6 +97,13 @@ type Config struct {
 	// Maintenance, if set, refuses requests received during a planned
 	// maintenance window (para 213, 246).
 	Maintenance MaintenanceGate
+	// MaxInFlight bounds the requests the process holds: Submits being
+	// checked plus acknowledged requests queued or executing (admit.go;
+	// 0: DefaultMaxInFlight; negative: no bound). A Submit that finds it
+	// full waits up to AdmissionWait (wall time; 0:
+	// DefaultAdmissionWait), then fails with ErrBusy.
+	MaxInFlight   int
+	AdmissionWait time.Duration
 }
 
 // Gateway is a running gateway.
@@ -168,10 +175,16 @@ type Gateway struct {
 	smwanLatency time.Duration
 	smwanLoss    float64
 
-	// inflight counts queued and running work, for WaitIdle.
-	idleMu   sync.Mutex
-	idleCond *sync.Cond
-	inflight int
+	// inflight counts queued and running work, for WaitIdle; submitting
+	// the Submits admitted and not yet done, and admitQ those waiting for
+	// room, in a queue not empty since queuedSince (admit.go).
+	idleMu      sync.Mutex
+	idleCond    *sync.Cond
+	inflight    int
+	submitting  int
+	admitQ      []*admitWaiter
+	queuedSince time.Time
+	busy        atomic.Uint64
 }
 
 // New builds a gateway over its store: the emulated fleet is made from the
@@ -191,6 +204,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 10 * time.Second
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.AdmissionWait <= 0 {
+		cfg.AdmissionWait = DefaultAdmissionWait
 	}
 	if err := sharedDefaults(&cfg); err != nil {
 		return nil, err
@@ -492,6 +511,7 @@ func (g *Gateway) done() {
 	if g.inflight <= 0 {
 		g.idleCond.Broadcast()
 	}
+	g.grantLocked()
 	g.idleMu.Unlock()
 }
 
@@ -519,14 +539,20 @@ type Stats struct {
 	Queued int
 	// Workers is the number of request workers.
 	Workers int
+	// Admitting counts Submits admitted and not yet answered, Waiting
+	// those waiting for room, and Busy those refused GATEWAY_BUSY since
+	// the start (admit.go).
+	Admitting, Waiting int
+	Busy               uint64
 }
 
 // Stats returns how much work is queued and running now.
 func (g *Gateway) Stats() Stats {
 	g.idleMu.Lock()
-	n := g.inflight
+	st := Stats{InFlight: g.inflight, Admitting: g.submitting, Waiting: len(g.admitQ)}
 	g.idleMu.Unlock()
-	return Stats{InFlight: n, Queued: len(g.queue), Workers: g.cfg.Workers}
+	st.Queued, st.Workers, st.Busy = len(g.queue), g.cfg.Workers, g.busy.Load()
+	return st
 }
 
 // Drain waits until the work in flight is done or ctx ends, whichever is

@@ -50,6 +50,12 @@ var (
 		"Requests waiting for a worker in this process.", nil, nil)
 	workersDesc = prometheus.NewDesc(Namespace+"_workers",
 		"Request workers of this process.", nil, nil)
+	admittingDesc = prometheus.NewDesc(Namespace+"_admission_admitted",
+		"Submits admitted and not yet answered in this process (with the requests in flight, held under max_in_flight).", nil, nil)
+	admitWaitDesc = prometheus.NewDesc(Namespace+"_admission_waiting",
+		"Submits waiting for room under max_in_flight in this process.", nil, nil)
+	busyDesc = prometheus.NewDesc(Namespace+"_admission_refused_total",
+		"Submits refused GATEWAY_BUSY (not received: no room came within the admission wait) by this process.", nil, nil)
 	commitsDesc = prometheus.NewDesc(Namespace+"_store_commits_total",
 		"Group commits of the store's writer (one transaction each).", nil, nil)
 	committedDesc = prometheus.NewDesc(Namespace+"_store_committed_writes_total",
@@ -66,7 +72,7 @@ var openStates = []string{gateway.StateAcknowledged, gateway.StateExecuting, gat
 type workCollector struct{ src WorkSource }
 
 func (c workCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{commitsDesc, committedDesc, commitTimeDesc, inStateDesc, futureLagDesc, scheduleLagDesc, schedulesDesc, schedulesDueDesc, inflightDesc, queuedDesc, workersDesc, storeUpDesc} {
+	for _, d := range []*prometheus.Desc{commitsDesc, committedDesc, commitTimeDesc, inStateDesc, futureLagDesc, scheduleLagDesc, schedulesDesc, schedulesDueDesc, inflightDesc, queuedDesc, workersDesc, admittingDesc, admitWaitDesc, busyDesc, storeUpDesc} {
 		ch <- d
 	}
 }
@@ -77,6 +83,9 @@ func (c workCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(inflightDesc, prometheus.GaugeValue, float64(st.InFlight))
 		ch <- prometheus.MustNewConstMetric(queuedDesc, prometheus.GaugeValue, float64(st.Queued))
 		ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(st.Workers))
+		ch <- prometheus.MustNewConstMetric(admittingDesc, prometheus.GaugeValue, float64(st.Admitting))
+		ch <- prometheus.MustNewConstMetric(admitWaitDesc, prometheus.GaugeValue, float64(st.Waiting))
+		ch <- prometheus.MustNewConstMetric(busyDesc, prometheus.CounterValue, float64(st.Busy))
 	}
 	if c.src.Store == nil {
 		return

@@ -78,7 +78,11 @@ type Config struct {
 	// PKI is the local PKI; nil loads or creates DataDir/pki.
 	PKI     *PKI
 	Workers int
-	Logger  *slog.Logger
+	// MaxInFlight and AdmissionWait bound the requests the process holds
+	// (gateway.Config; 0: the gateway's defaults).
+	MaxInFlight   int
+	AdmissionWait time.Duration
+	Logger        *slog.Logger
 	// Lease is how long a process's claim on a request holds on a store
 	// several processes share (PostgreSQL); default 30s. See scaleout.go.
 	Lease time.Duration
@@ -236,7 +240,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	m := metrics.New(cfg.Spec)
 	m.Loaded(cfg.Spec.Hash, polHash)
 	st := telemetry.WrapStore(raw, cfg.Tracing, m.StoreCall)
-	gc := gateway.Config{Store: st, Engine: telemetry.WrapDecider(cfg.Engine, cfg.Tracing), Spec: cfg.Spec, Workers: cfg.Workers, Logger: cfg.Logger}
+	gc := gateway.Config{Store: st, Engine: telemetry.WrapDecider(cfg.Engine, cfg.Tracing), Spec: cfg.Spec, Workers: cfg.Workers, Logger: cfg.Logger,
+		MaxInFlight: cfg.MaxInFlight, AdmissionWait: cfg.AdmissionWait}
 	gc.CommandTimeout, gc.CommandRetries = cfg.CommandTimeout, cfg.CommandRetries
 	if err := shareStore(&gc, cfg, url); err != nil {
 		st.Close()

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "9759eccf55fb6fbde6f8bc895c51b8da54b476647942a7e39a608b8d42f8c415"
+const SpecHash = "0e1f733068a85662f051cd6be69d03a09ecc896e2e7af3f7e1b078a0e1a5f7df"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
@@ -70,6 +70,7 @@ const (
 	ReasonMalformed            Reason = "MALFORMED"              // para 133, 134
 	ReasonCategoryNotAvailable Reason = "CATEGORY_NOT_AVAILABLE" // Annex 5, notes 404 and 406
 	ReasonTrafficRefused       Reason = "TRAFFIC_REFUSED"        // para 273
+	ReasonGatewayBusy          Reason = "GATEWAY_BUSY"           // para 273
 	ReasonUnknownUser          Reason = "UNKNOWN_USER"           // para 116, 281
 	ReasonRoleNotEligible      Reason = "ROLE_NOT_ELIGIBLE"      // para 110, 114, 134
 	ReasonUserSuspended        Reason = "USER_SUSPENDED"         // para 134, 125
@@ -100,6 +101,7 @@ var ReasonClauses = map[Reason]string{
 	ReasonDeviceStatus:         "para 134, 187, note 406",
 	ReasonDeviceType:           "para 134, Annex 5 para 399",
 	ReasonDeviceUnknown:        "para 134, 187",
+	ReasonGatewayBusy:          "para 273",
 	ReasonMaintenance:          "para 213, 246",
 	ReasonMalformed:            "para 133, 134",
 	ReasonMeterNotCommissioned: "para 171, 187",

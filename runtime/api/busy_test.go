@@ -1,0 +1,60 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
+	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/client"
+	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// busyGateway answers every Submit as a full gateway does.
+type busyGateway struct {
+	dccgatev1connect.UnimplementedGatewayServiceHandler
+	err error
+}
+
+func (b busyGateway) Submit(context.Context, *connect.Request[dccgatev1.SubmitRequest]) (*connect.Response[dccgatev1.SubmitResponse], error) {
+	return nil, toConnect(b.err)
+}
+
+// TestBusyIsUnavailable: a Submit refused because the gateway is full
+// reaches the caller as "unavailable" (what retry policies retry), with
+// the reason code and clause in the error's metadata; other errors carry
+// none.
+func TestBusyIsUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		err          error
+		code         connect.Code
+		reason, clau string
+	}{
+		{"busy", fmt.Errorf("submit: %w", &gateway.BusyError{InFlight: 3, Limit: 3, Waited: time.Second}), connect.CodeUnavailable, "GATEWAY_BUSY", "para 273"},
+		{"not found", store.ErrNotFound, connect.CodeNotFound, "", ""},
+		{"permission", gateway.ErrPermission, connect.CodePermissionDenied, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, h := dccgatev1connect.NewGatewayServiceHandler(busyGateway{err: tc.err})
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			c := dccgatev1connect.NewGatewayServiceClient(http.DefaultClient, srv.URL+"/")
+			_, err := c.Submit(t.Context(), connect.NewRequest(&dccgatev1.SubmitRequest{}))
+			if connect.CodeOf(err) != tc.code {
+				t.Fatalf("code %s (%v), want %s", connect.CodeOf(err), err, tc.code)
+			}
+			reason, clause, ok := client.Refusal(err)
+			if ok != (tc.reason != "") || reason != tc.reason || clause != tc.clau {
+				t.Errorf("refusal %q %q %v, want %q %q", reason, clause, ok, tc.reason, tc.clau)
+			}
+		})
+	}
+}

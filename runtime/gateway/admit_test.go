@@ -1,0 +1,171 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dccgate/dccgate/clock"
+	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// admitted is a gateway, not started, that holds at most two requests and
+// lets a Submit wait a second of wall (the returned clock) for room.
+func admitted(t *testing.T, w *world) (*gateway.Gateway, *clock.Virtual) {
+	t.Helper()
+	sp := w.g.Spec()
+	eng, err := engine.New(t.Context(), sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := clock.NewVirtual(w.g.Now())
+	wall := clock.NewVirtual(time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC))
+	g, err := gateway.New(t.Context(), gateway.Config{Store: w.g.Store(), Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2,
+		MaxInFlight: 2, AdmissionWait: time.Second, Wall: wall})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	return g, wall
+}
+
+type submitted struct {
+	r   store.Request
+	err error
+}
+
+// submitLater submits a read as alpha on a goroutine of its own.
+func submitLater(ctx context.Context, g *gateway.Gateway) <-chan submitted {
+	out := make(chan submitted, 1)
+	go func() {
+		r, err := g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}})
+		out <- submitted{r, err}
+	}()
+	return out
+}
+
+// recv is ch's answer; a Submit that never answers fails the test (a
+// guard, far above any wait here).
+func recv(t *testing.T, ch <-chan submitted) submitted {
+	t.Helper()
+	select {
+	case s := <-ch:
+		return s
+	case <-time.After(30 * time.Second):
+		t.Fatal("a Submit did not answer")
+		return submitted{}
+	}
+}
+
+// TestAdmission: a Submit that finds the process full waits for room; none
+// coming within the admission wait, it is refused GATEWAY_BUSY and nothing
+// is stored, no counter taken. Room made by the work that ran admits the
+// next one waiting, first come first served, without a timeout.
+func TestAdmission(t *testing.T) {
+	w := newWorld(t)
+	w.g.Close()
+	ctx := t.Context()
+	g, wall := admitted(t, w)
+	for range 2 {
+		if s := recv(t, submitLater(ctx, g)); s.err != nil || s.r.State != gateway.StateAcknowledged {
+			t.Fatalf("to the limit: %s %s %v", s.r.State, s.r.Reason, s.err)
+		}
+	}
+
+	third := submitLater(ctx, g)
+	g.AwaitAdmissionQueue(1)
+	wall.Advance(time.Second)
+	s := recv(t, third)
+	var busy *gateway.BusyError
+	if !errors.Is(s.err, gateway.ErrBusy) || !errors.As(s.err, &busy) {
+		t.Fatalf("over the limit: %s %v, want ErrBusy", s.r.State, s.err)
+	}
+	if busy.InFlight != 2 || busy.Limit != 2 || busy.Waited != time.Second {
+		t.Errorf("busy: %+v, want 2 in flight of 2 after 1s", *busy)
+	}
+	if msg := s.err.Error(); !strings.Contains(msg, "GATEWAY_BUSY") || !strings.Contains(msg, "para 273") {
+		t.Errorf("busy error %q names no reason and clause", msg)
+	}
+	rs, err := g.Store().ListRequests(ctx, store.RequestFilter{UserID: alpha})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 {
+		t.Fatalf("%d requests stored, want the 2 admitted", len(rs))
+	}
+
+	// Waiting in order; the work running makes room for both.
+	fourth := submitLater(ctx, g)
+	g.AwaitAdmissionQueue(1)
+	fifth := submitLater(ctx, g)
+	g.AwaitAdmissionQueue(2)
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, ch := range []<-chan submitted{fourth, fifth} {
+		s := recv(t, ch)
+		if s.err != nil || s.r.State != gateway.StateAcknowledged {
+			t.Fatalf("waiting %d: %s %s %v", i, s.r.State, s.r.Reason, s.err)
+		}
+		// The refused one took no counter: these are the 3rd and 4th.
+		if want := ":" + string(rune('3'+i)); !strings.HasSuffix(s.r.ID, want) {
+			t.Errorf("waiting %d: ID %s, want counter %s", i, s.r.ID, want[1:])
+		}
+	}
+}
+
+// TestAdmissionStandingQueue: a Submit joining a queue that has not
+// emptied for a while (more offered than the process does) waits only a
+// little before it is refused; one that starts a queue waits it all.
+func TestAdmissionStandingQueue(t *testing.T) {
+	w := newWorld(t)
+	w.g.Close()
+	ctx := t.Context()
+	g, wall := admitted(t, w)
+	for range 2 {
+		if s := recv(t, submitLater(ctx, g)); s.err != nil {
+			t.Fatal(s.err)
+		}
+	}
+	first := submitLater(ctx, g)
+	g.AwaitAdmissionQueue(1)
+	wall.Advance(150 * time.Millisecond)
+	late := submitLater(ctx, g)
+	g.AwaitAdmissionQueue(2)
+	wall.Advance(10 * time.Millisecond)
+	var busy *gateway.BusyError
+	if s := recv(t, late); !errors.As(s.err, &busy) || busy.Waited != 10*time.Millisecond {
+		t.Fatalf("joining a standing queue: %v, want busy after 10ms", s.err)
+	}
+	select {
+	case s := <-first:
+		t.Fatalf("the queue's first was answered before its wait ended: %v", s.err)
+	default:
+	}
+	wall.Advance(840 * time.Millisecond)
+	if s := recv(t, first); !errors.As(s.err, &busy) || busy.Waited != time.Second {
+		t.Fatalf("the queue's first: %v, want busy after 1s", s.err)
+	}
+
+	// A caller gone while waiting gets its own error and leaves the queue.
+	cctx, cancel := context.WithCancel(ctx)
+	gone := submitLater(cctx, g)
+	g.AwaitAdmissionQueue(1)
+	cancel()
+	if s := recv(t, gone); !errors.Is(s.err, context.Canceled) {
+		t.Fatalf("caller gone: %v, want its cancellation", s.err)
+	}
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := recv(t, submitLater(ctx, g)); s.err != nil || s.r.State != gateway.StateAcknowledged {
+		t.Fatalf("after: %s %v", s.r.State, s.err)
+	}
+	if st := g.Stats(); st.Admitting != 0 || st.Waiting != 0 || st.Busy != 2 {
+		t.Errorf("stats %+v: want none admitted or waiting, 2 refused busy", st)
+	}
+}
