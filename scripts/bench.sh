@@ -4,8 +4,9 @@
 #      mix) against BenchmarkDecideBaseline (the same checks as plain Go),
 #      medians and their ratio;
 #   2. load through the public API, in process, on the embedded store:
-#      closed loop (the default mix), open loop at 1000/s, and critical
-#      requests only (the signing round trip).
+#      closed loop (the default mix), open loop at 1000/s, open loop at
+#      the target's 5000/s (non-critical), and critical requests only (the
+#      signing round trip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/dccgate}
@@ -22,6 +23,8 @@ echo "--- closed loop, the default mix"
 "$BIN" load --fleet 10000 --duration 15s --concurrency 256 --quiet
 echo "--- open loop at 1000 requests a second"
 "$BIN" load --fleet 10000 --duration 15s --rate 1000 --quiet
+echo "--- open loop at 5000 non-critical requests a second (the target; what the gateway cannot take is refused GATEWAY_BUSY)"
+"$BIN" load --fleet 10000 --duration 15s --rate 5000 --quiet --mix critical=0
 echo "--- critical requests only, signed by the client"
 "$BIN" load --fleet 10000 --duration 15s --concurrency 256 --alerts 0 --quiet \
   --mix read-electricity=0,read-gas=0,profile=0,config=0,topup=0,critical=1
