@@ -118,6 +118,10 @@ func New(ctx context.Context, sp *spec.Spec, opts ...Option) (*Manager, error) {
 // On reports whether traffic management is on.
 func (m *Manager) On() bool { return m.enabled }
 
+// ActsFrom is the load (requests in flight) below which the policy allows
+// every request: it first defers or refuses at this load.
+func (m *Manager) ActsFrom() int { return m.quiet }
+
 // Decide decides one request at a load.
 func (m *Manager) Decide(ctx context.Context, r Request, l Load) (Decision, error) {
 	if !m.enabled || l.InFlight < m.quiet {

@@ -69,14 +69,18 @@ type admitWaiter struct {
 	granted bool
 }
 
-// admit waits for room for one more request and returns its release.
-func (g *Gateway) admit(ctx context.Context) (release func(), err error) {
+// admit waits for room for one more request and returns its release. A
+// critical request takes a place without waiting, over the limit if need
+// be: like para 273's traffic management, admission does not hold up the
+// commands that, for one, restore a supply (and each must be signed, and
+// counts against the anomaly thresholds of para 135).
+func (g *Gateway) admit(ctx context.Context, critical bool) (release func(), err error) {
 	limit := g.cfg.MaxInFlight
 	if limit < 0 {
 		return func() {}, nil
 	}
 	g.idleMu.Lock()
-	if len(g.admitQ) == 0 && g.inflight+g.submitting < limit {
+	if critical || (len(g.admitQ) == 0 && g.inflight+g.submitting < limit) {
 		g.submitting++
 		g.idleMu.Unlock()
 		return g.leave, nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/reports/traffic"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/store"
 )
@@ -40,9 +41,13 @@ type submitted struct {
 
 // submitLater submits a read as alpha on a goroutine of its own.
 func submitLater(ctx context.Context, g *gateway.Gateway) <-chan submitted {
+	return submitThis(ctx, g, &engine.Request{UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}})
+}
+
+func submitThis(ctx context.Context, g *gateway.Gateway, req *engine.Request) <-chan submitted {
 	out := make(chan submitted, 1)
 	go func() {
-		r, err := g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}})
+		r, err := g.Submit(ctx, alpha, req)
 		out <- submitted{r, err}
 	}()
 	return out
@@ -98,6 +103,13 @@ func TestAdmission(t *testing.T) {
 		t.Fatalf("%d requests stored, want the 2 admitted", len(rs))
 	}
 
+	// A critical request is not held up (para 273 manages none): it is
+	// answered with its Pre-Command at once, the process full.
+	crit := recv(t, submitThis(ctx, g, &engine.Request{UserID: alpha, DeviceID: esme, Service: "7.2"}))
+	if crit.err != nil || crit.r.State != gateway.StateAwaitingSignature {
+		t.Fatalf("critical, the process full: %s %s %v", crit.r.State, crit.r.Reason, crit.err)
+	}
+
 	// Waiting in order; the work running makes room for both.
 	fourth := submitLater(ctx, g)
 	g.AwaitAdmissionQueue(1)
@@ -111,9 +123,39 @@ func TestAdmission(t *testing.T) {
 		if s.err != nil || s.r.State != gateway.StateAcknowledged {
 			t.Fatalf("waiting %d: %s %s %v", i, s.r.State, s.r.Reason, s.err)
 		}
-		// The refused one took no counter: these are the 3rd and 4th.
-		if want := ":" + string(rune('3'+i)); !strings.HasSuffix(s.r.ID, want) {
+		// The refused one took no counter: after the critical one's 3,
+		// these are the 4th and 5th.
+		if want := ":" + string(rune('4'+i)); !strings.HasSuffix(s.r.ID, want) {
 			t.Errorf("waiting %d: ID %s, want counter %s", i, s.r.ID, want[1:])
+		}
+	}
+}
+
+// TestAdmissionUnderTrafficManagement: a limit that keeps the load below
+// where para 273's policy first acts would leave it turned on for nothing:
+// the gateway does not start so.
+func TestAdmissionUnderTrafficManagement(t *testing.T) {
+	w := newWorld(t)
+	sp := w.g.Spec()
+	tm, err := traffic.New(t.Context(), sp, traffic.Enabled(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		limit int
+		ok    bool
+	}{{tm.ActsFrom(), false}, {gateway.DefaultMaxInFlight, tm.ActsFrom() < gateway.DefaultMaxInFlight}, {tm.ActsFrom() + 1, true}, {-1, true}} {
+		eng, err := engine.New(t.Context(), sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := clock.NewVirtual(w.g.Now())
+		g, err := gateway.New(t.Context(), gateway.Config{Store: w.g.Store(), Engine: eng, Spec: sp, Clock: v, Virtual: v, Traffic: tm, MaxInFlight: tc.limit})
+		if (err == nil) != tc.ok {
+			t.Errorf("max_in_flight %d under traffic management acting from %d: %v, want ok %v", tc.limit, tm.ActsFrom(), err, tc.ok)
+		}
+		if err == nil {
+			g.Close()
 		}
 	}
 }

@@ -211,6 +211,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.AdmissionWait <= 0 {
 		cfg.AdmissionWait = DefaultAdmissionWait
 	}
+	if t := cfg.Traffic; t != nil && t.On() && cfg.MaxInFlight > 0 && cfg.MaxInFlight <= t.ActsFrom() {
+		// Admission would keep the load below where the policy first
+		// acts: turned on, it would never act.
+		return nil, fmt.Errorf("gateway: traffic management is on, but max_in_flight %d keeps the requests in flight below %d, where its policy first acts: raise max_in_flight or lower the spec's traffic.defer_at_in_flight", cfg.MaxInFlight, t.ActsFrom())
+	}
 	if err := sharedDefaults(&cfg); err != nil {
 		return nil, err
 	}

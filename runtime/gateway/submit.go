@@ -46,11 +46,12 @@ type ScheduleSpec struct {
 // caller. The returned request is durable. A refusal by the checks of para
 // 134 is stored too (for the user's history) and returned with its reason.
 //
-// A Submit that finds the process full (Config.MaxInFlight) waits for
-// room up to Config.AdmissionWait, then fails with ErrBusy (a *BusyError):
-// the request was not received.
+// A non-critical Submit that finds the process full (Config.MaxInFlight)
+// waits for room up to Config.AdmissionWait, then fails with ErrBusy (a
+// *BusyError): the request was not received.
 func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request) (store.Request, error) {
-	release, err := g.admit(ctx)
+	svc := g.Spec().ServiceByKey(spec.Key(req.Service, req.Variant))
+	release, err := g.admit(ctx, svc != nil && svc.Critical)
 	if err != nil {
 		return store.Request{}, err
 	}
