@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -17,7 +16,8 @@ import (
 	"github.com/dccgate/dccgate/runtime/store"
 )
 
-// busyGateway answers every Submit as a full gateway does.
+// busyGateway answers every Submit with err, as the gateway's would be
+// mapped.
 type busyGateway struct {
 	dccgatev1connect.UnimplementedGatewayServiceHandler
 	err error
@@ -29,32 +29,41 @@ func (b busyGateway) Submit(context.Context, *connect.Request[dccgatev1.SubmitRe
 
 // TestBusyIsUnavailable: a Submit refused because the gateway is full
 // reaches the caller as "unavailable" (what retry policies retry), with
-// the reason code and clause in the error's metadata; other errors carry
+// the reason code and clause in the error's metadata (trailers on gRPC and
+// gRPC-Web), over each protocol the gateway serves; other errors carry
 // none.
 func TestBusyIsUnavailable(t *testing.T) {
+	protocols := []struct {
+		name string
+		opts []connect.ClientOption
+	}{{"connect", nil}, {"grpc", []connect.ClientOption{connect.WithGRPC()}}, {"grpc-web", []connect.ClientOption{connect.WithGRPCWeb()}}}
 	for _, tc := range []struct {
-		name         string
-		err          error
-		code         connect.Code
-		reason, clau string
+		name           string
+		err            error
+		code           connect.Code
+		reason, clause string
 	}{
 		{"busy", fmt.Errorf("submit: %w", &gateway.BusyError{InFlight: 3, Limit: 3, Waited: time.Second}), connect.CodeUnavailable, "GATEWAY_BUSY", "para 273"},
 		{"not found", store.ErrNotFound, connect.CodeNotFound, "", ""},
 		{"permission", gateway.ErrPermission, connect.CodePermissionDenied, "", ""},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, h := dccgatev1connect.NewGatewayServiceHandler(busyGateway{err: tc.err})
-			srv := httptest.NewServer(h)
-			defer srv.Close()
-			c := dccgatev1connect.NewGatewayServiceClient(http.DefaultClient, srv.URL+"/")
-			_, err := c.Submit(t.Context(), connect.NewRequest(&dccgatev1.SubmitRequest{}))
-			if connect.CodeOf(err) != tc.code {
-				t.Fatalf("code %s (%v), want %s", connect.CodeOf(err), err, tc.code)
-			}
-			reason, clause, ok := client.Refusal(err)
-			if ok != (tc.reason != "") || reason != tc.reason || clause != tc.clau {
-				t.Errorf("refusal %q %q %v, want %q %q", reason, clause, ok, tc.reason, tc.clau)
-			}
-		})
+		_, h := dccgatev1connect.NewGatewayServiceHandler(busyGateway{err: tc.err})
+		srv := httptest.NewUnstartedServer(h)
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+		for _, p := range protocols {
+			t.Run(tc.name+"/"+p.name, func(t *testing.T) {
+				c := dccgatev1connect.NewGatewayServiceClient(srv.Client(), srv.URL+"/", p.opts...)
+				_, err := c.Submit(t.Context(), connect.NewRequest(&dccgatev1.SubmitRequest{}))
+				if connect.CodeOf(err) != tc.code {
+					t.Fatalf("code %s (%v), want %s", connect.CodeOf(err), err, tc.code)
+				}
+				reason, clause, ok := client.Refusal(err)
+				if ok != (tc.reason != "") || reason != tc.reason || clause != tc.clause {
+					t.Errorf("refusal %q %q %v, want %q %q", reason, clause, ok, tc.reason, tc.clause)
+				}
+			})
+		}
+		srv.Close()
 	}
 }

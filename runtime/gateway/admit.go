@@ -56,7 +56,7 @@ type BusyError struct {
 }
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("gateway: busy (%s, %s): %d requests in flight, the limit is %d, and none finished within %s; the request was not received, send it again",
+	return fmt.Sprintf("gateway: busy (%s, %s): %d requests in flight, the limit is %d, and no room came for this one within %s; the request was not received, send it again",
 		dcc.ReasonGatewayBusy, dcc.ReasonClauses[dcc.ReasonGatewayBusy], e.InFlight, e.Limit, e.Waited)
 }
 
@@ -95,13 +95,16 @@ func (g *Gateway) admit(ctx context.Context, critical bool) (release func(), err
 	if now.Sub(g.queuedSince) > standingAfter {
 		wait = min(wait, standingWait)
 	}
+	// Timed from when the waiter is queued (a virtual wall moved as soon
+	// as it is seen waiting must still reach its timer).
+	timeout := g.wall.After(wait)
 	g.idleMu.Unlock()
 
 	select {
 	case <-w.ready:
 		return g.leave, nil
 	case <-ctx.Done():
-	case <-g.wall.After(wait):
+	case <-timeout:
 	}
 	g.idleMu.Lock()
 	defer g.idleMu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
+	"github.com/dccgate/dccgate/client"
 	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/runtime/api"
 )
@@ -77,7 +78,13 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		level := slog.LevelInfo
 		if err != nil {
 			attrs = append(attrs, slog.String("code", f.code), slog.String("err", err.Error()))
-			level = slog.LevelWarn
+			if reason, _, ok := client.Refusal(err); ok {
+				// A refusal the gateway meant (GATEWAY_BUSY), as common
+				// as the load it sheds: logged as a refused request is.
+				attrs = append(attrs, slog.String("reason", reason))
+			} else {
+				level = slog.LevelWarn
+			}
 		}
 		i.log.LogAttrs(ctx, level, "rpc", attrs...)
 
