@@ -14,23 +14,22 @@ import (
 	"github.com/dccgate/dccgate/runtime/store"
 )
 
-// admitted is a gateway, not started, that holds at most two requests and
-// lets a Submit wait a second of wall (the returned clock) for room.
-func admitted(t *testing.T, w *world) (*gateway.Gateway, *clock.Virtual) {
+// full is a gateway, not started, that holds at most two requests and
+// holds two (acknowledged, queued), and lets a Submit wait a second of
+// wall (the returned clock) for room.
+func full(t *testing.T) (*gateway.Gateway, *clock.Virtual) {
 	t.Helper()
-	sp := w.g.Spec()
-	eng, err := engine.New(t.Context(), sp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := clock.NewVirtual(w.g.Now())
+	w := newWorld(t)
+	w.g.Close()
 	wall := clock.NewVirtual(time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC))
-	g, err := gateway.New(t.Context(), gateway.Config{Store: w.g.Store(), Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2,
-		MaxInFlight: 2, AdmissionWait: time.Second, Wall: wall})
-	if err != nil {
-		t.Fatal(err)
+	g := successorWith(t, w, func(c *gateway.Config) {
+		c.MaxInFlight, c.AdmissionWait, c.Wall = 2, time.Second, wall
+	})
+	for range 2 {
+		if s := recv(t, submitLater(t.Context(), g)); s.err != nil || s.r.State != gateway.StateAcknowledged {
+			t.Fatalf("to the limit: %s %s %v", s.r.State, s.r.Reason, s.err)
+		}
 	}
-	t.Cleanup(g.Close)
 	return g, wall
 }
 
@@ -66,20 +65,33 @@ func recv(t *testing.T, ch <-chan submitted) submitted {
 	}
 }
 
+// refusedAfter checks that ch's Submit was refused busy after waiting
+// waited.
+func refusedAfter(t *testing.T, ch <-chan submitted, waited time.Duration, what string) {
+	t.Helper()
+	var busy *gateway.BusyError
+	if s := recv(t, ch); !errors.As(s.err, &busy) || busy.Waited != waited {
+		t.Fatalf("%s: %v, want busy after %s", what, s.err, waited)
+	}
+}
+
+// unanswered checks that ch's Submit is still waiting.
+func unanswered(t *testing.T, ch <-chan submitted, what string) {
+	t.Helper()
+	select {
+	case s := <-ch:
+		t.Fatalf("%s: answered (%v), want it still waiting", what, s.err)
+	default:
+	}
+}
+
 // TestAdmission: a Submit that finds the process full waits for room; none
 // coming within the admission wait, it is refused GATEWAY_BUSY and nothing
 // is stored, no counter taken. Room made by the work that ran admits the
 // next one waiting, first come first served, without a timeout.
 func TestAdmission(t *testing.T) {
-	w := newWorld(t)
-	w.g.Close()
 	ctx := t.Context()
-	g, wall := admitted(t, w)
-	for range 2 {
-		if s := recv(t, submitLater(ctx, g)); s.err != nil || s.r.State != gateway.StateAcknowledged {
-			t.Fatalf("to the limit: %s %s %v", s.r.State, s.r.Reason, s.err)
-		}
-	}
+	g, wall := full(t)
 
 	third := submitLater(ctx, g)
 	g.AwaitAdmissionQueue(1)
@@ -166,49 +178,27 @@ func TestAdmissionUnderTrafficManagement(t *testing.T) {
 // emptied for a while (more offered than the process does) waits only a
 // little before it is refused; one that starts a queue waits it all.
 func TestAdmissionStandingQueue(t *testing.T) {
-	w := newWorld(t)
-	w.g.Close()
 	ctx := t.Context()
-	g, wall := admitted(t, w)
-	for range 2 {
-		if s := recv(t, submitLater(ctx, g)); s.err != nil {
-			t.Fatal(s.err)
-		}
-	}
+	g, wall := full(t)
 	first := submitLater(ctx, g)
 	g.AwaitAdmissionQueue(1)
 	wall.Advance(150 * time.Millisecond)
 	late := submitLater(ctx, g)
 	g.AwaitAdmissionQueue(2)
 	wall.Advance(10 * time.Millisecond)
-	var busy *gateway.BusyError
-	if s := recv(t, late); !errors.As(s.err, &busy) || busy.Waited != 10*time.Millisecond {
-		t.Fatalf("joining a standing queue: %v, want busy after 10ms", s.err)
-	}
-	select {
-	case s := <-first:
-		t.Fatalf("the queue's first was answered before its wait ended: %v", s.err)
-	default:
-	}
+	refusedAfter(t, late, 10*time.Millisecond, "joining a standing queue")
+	unanswered(t, first, "the queue's first, before its wait ended")
 	wall.Advance(840 * time.Millisecond)
-	if s := recv(t, first); !errors.As(s.err, &busy) || busy.Waited != time.Second {
-		t.Fatalf("the queue's first: %v, want busy after 1s", s.err)
-	}
+	refusedAfter(t, first, time.Second, "the queue's first")
 
 	// The queue emptied: the next to wait is a burst's first again, and
 	// waits it all.
 	again := submitLater(ctx, g)
 	g.AwaitAdmissionQueue(1)
 	wall.Advance(10 * time.Millisecond)
-	select {
-	case s := <-again:
-		t.Fatalf("after the queue emptied, answered within 10ms: %v", s.err)
-	default:
-	}
+	unanswered(t, again, "after the queue emptied, within 10ms")
 	wall.Advance(990 * time.Millisecond)
-	if s := recv(t, again); !errors.As(s.err, &busy) || busy.Waited != time.Second {
-		t.Fatalf("after the queue emptied: %v, want busy after 1s", s.err)
-	}
+	refusedAfter(t, again, time.Second, "after the queue emptied")
 
 	// A caller gone while waiting gets its own error and leaves the queue.
 	cctx, cancel := context.WithCancel(ctx)

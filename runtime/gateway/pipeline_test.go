@@ -129,13 +129,21 @@ func TestSuccessorStoredAfterRelease(t *testing.T) {
 // time, not started.
 func successor(t *testing.T, w *world) *gateway.Gateway {
 	t.Helper()
+	return successorWith(t, w, func(*gateway.Config) {})
+}
+
+// successorWith is successor with its Config set by cfg.
+func successorWith(t *testing.T, w *world, cfg func(*gateway.Config)) *gateway.Gateway {
+	t.Helper()
 	sp := w.g.Spec()
 	eng, err := engine.New(t.Context(), sp)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := clock.NewVirtual(w.g.Now())
-	g, err := gateway.New(t.Context(), gateway.Config{Store: w.g.Store(), Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2})
+	c := gateway.Config{Store: w.g.Store(), Engine: eng, Spec: sp, Clock: v, Virtual: v, Workers: 2}
+	cfg(&c)
+	g, err := gateway.New(t.Context(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
