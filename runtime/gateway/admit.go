@@ -14,9 +14,10 @@ import (
 //
 // Without a bound, a gateway offered more than it can do took every
 // request in: at 5,000 requests a second against a capacity of about
-// 3,900 it held 50,000 goroutines and 2.4 GiB within 15 seconds, requests
-// waited 15 seconds, and it completed fewer a second (2,600) than it does
-// at its capacity, its time going to the queues and the collector. With
+// 3,900 it held 50,000 goroutines and 2.4 to 4.1 GiB within 15 seconds,
+// requests waited 15 to 22 seconds, and it completed fewer a second
+// (2,100 to 2,600) than it does at its capacity, its time going to the
+// queues (the Submits convoyed on the users' locks) and the collector. With
 // one, a request that finds the process full waits, first come first
 // served, for up to AdmissionWait, and is then refused with
 // GATEWAY_BUSY: nothing is stored and no counter is taken, so the user
