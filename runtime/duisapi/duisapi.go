@@ -223,6 +223,13 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	if !r.ExecuteAt.IsZero() {
 		ereq.Category, ereq.ExecuteAt = "future_dated", r.ExecuteAt
 	}
+	// The request's place first: one refused busy (nothing received)
+	// costs no write.
+	ctx, release, err := s.G.Admit(ctx, ereq)
+	if err != nil {
+		return nil, gatewayErr(err)
+	}
+	defer release()
 	if s.Requests != nil {
 		// Before the gateway sees it: its result may follow at once.
 		if err := s.Requests.PutDUISRequest(ctx, ereq.RequestID, r.RequestID, r.SRV.SRV); err != nil {

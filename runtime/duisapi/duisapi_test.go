@@ -2,6 +2,7 @@ package duisapi_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,13 +60,21 @@ type signer struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, func(*server.Config) {})
+}
+
+// newEnvWith is newEnv with the server's Config set by cfg.
+func newEnvWith(t *testing.T, cfg func(*server.Config)) *env {
+	t.Helper()
 	engOnce.Do(func() {
 		var err error
 		if eng, err = engine.New(t.Context(), spec.MustDefault()); err != nil {
 			t.Fatal(err)
 		}
 	})
-	srv, err := server.Start(t.Context(), server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true, Engine: eng})
+	sc := server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true, Engine: eng}
+	cfg(&sc)
+	srv, err := server.Start(t.Context(), sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,5 +397,52 @@ func TestReplayAndSequencing(t *testing.T) {
 	pre = "\n    <sr:PrecedingServiceRequestID>" + refused + "</sr:PrecedingServiceRequestID>"
 	if a := e.post(t, "serviceS", supplier, request(third, "1", "4.1.1", pre, read411)); a.status != 400 || a.reason != "PREDECESSOR_FAILED" {
 		t.Fatalf("after a refused predecessor: %d %s", a.status, a.body)
+	}
+}
+
+// recorder is the outbox's record of DUIS requests, as far as the endpoint
+// writes it before the gateway sees a request.
+type recorder struct {
+	duisapi.OutboxStore // nil: no other method is called here
+	mu                  sync.Mutex
+	ids                 []string
+}
+
+func (r *recorder) PutDUISRequest(_ context.Context, requestID, _, _ string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ids = append(r.ids, requestID)
+	return nil
+}
+
+// TestBusyBeforeAnyWrite: a gateway full (one request in flight, the most
+// it holds; the SMWAN slow on its virtual clock) refuses the next DUIS
+// request with 503 and GATEWAY_BUSY before recording anything of it.
+func TestBusyBeforeAnyWrite(t *testing.T) {
+	e := newEnvWith(t, func(c *server.Config) { c.MaxInFlight, c.AdmissionWait = 1, 20*time.Millisecond })
+	rec := &recorder{}
+	e.duis.Requests = rec
+	e.srv.G.SetSMWANFaults(time.Hour, 0)
+	id := func(n int) string { return fmt.Sprintf("%s:%s:%d", supplier, esme, n) }
+	if a := e.post(t, "serviceS", supplier, request(id(1), "1", "4.1.1", "", read411)); a.status != 200 {
+		t.Fatalf("the first: %d %s", a.status, a.body)
+	}
+	a := e.post(t, "serviceS", supplier, request(id(2), "1", "4.1.1", "", read411))
+	if a.status != http.StatusServiceUnavailable || a.reason != "GATEWAY_BUSY" {
+		t.Fatalf("the gateway full: %d %q %s, want 503 GATEWAY_BUSY", a.status, a.reason, a.body)
+	}
+	rec.mu.Lock()
+	ids := slices.Clone(rec.ids)
+	rec.mu.Unlock()
+	if len(ids) != 1 || ids[0] != id(1) {
+		t.Errorf("recorded %v, want only the first", ids)
+	}
+	// The one in flight completes on the clock's hour.
+	e.srv.G.SetSMWANFaults(0, 0)
+	if _, err := e.srv.G.Advance(t.Context(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.state(t, id(1)); st != "accepted" {
+		t.Errorf("the first: %s", st)
 	}
 }

@@ -50,13 +50,35 @@ type ScheduleSpec struct {
 // waits for room up to Config.AdmissionWait, then fails with ErrBusy (a
 // *BusyError): the request was not received.
 func (g *Gateway) Submit(ctx context.Context, caller string, req *engine.Request) (store.Request, error) {
-	svc := g.Spec().ServiceByKey(spec.Key(req.Service, req.Variant))
-	release, err := g.admit(ctx, svc != nil && svc.Critical)
-	if err != nil {
-		return store.Request{}, err
+	if ctx.Value(admittedKey{}) == nil {
+		release, err := g.admit(ctx, g.critical(req))
+		if err != nil {
+			return store.Request{}, err
+		}
+		defer release()
 	}
-	defer release()
 	return g.submitNumbered(ctx, caller, req, g.submitOnce)
+}
+
+// Admit takes req's place as Submit does (waiting for room, or failing
+// with ErrBusy), for a caller with work of its own to do before it
+// submits: the DUIS endpoint records the request's envelope first, which
+// a request refused busy should not cost. Submit with the returned
+// context takes no second place; release gives the place back, once
+// Submit has returned.
+func (g *Gateway) Admit(ctx context.Context, req *engine.Request) (admitted context.Context, release func(), err error) {
+	if release, err = g.admit(ctx, g.critical(req)); err != nil {
+		return ctx, nil, err
+	}
+	return context.WithValue(ctx, admittedKey{}, true), release, nil
+}
+
+// admittedKey marks a context whose request has its place (Admit).
+type admittedKey struct{}
+
+func (g *Gateway) critical(req *engine.Request) bool {
+	svc := g.Spec().ServiceByKey(spec.Key(req.Service, req.Variant))
+	return svc != nil && svc.Critical
 }
 
 // submitOnce is one attempt of Submit.
