@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "0e1f733068a85662f051cd6be69d03a09ecc896e2e7af3f7e1b078a0e1a5f7df"
+const SpecHash = "4e5fe99ef90a07f103b251f6aa56b463d3340d2c7311f696736194ec6047435f"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
