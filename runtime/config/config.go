@@ -40,7 +40,7 @@ type Config struct {
 	AdmitWait    Duration `yaml:"admission_wait" flag:"admission-wait" usage:"how long a Submit that finds max_in_flight reached waits for room before it is refused GATEWAY_BUSY"`
 	Spec         string   `yaml:"spec" flag:"spec" usage:"spec directory (default: the embedded spec); read again on reload"`
 	Policy       string   `yaml:"policy" flag:"policy" usage:"policy directory of .rego modules (default: the embedded ones); read again on reload"`
-	Traffic      bool     `yaml:"traffic_management" flag:"traffic-management" usage:"turn on the traffic management policy of para 273 (defer or refuse non-critical requests over load)"`
+	Traffic      bool     `yaml:"traffic_management" flag:"traffic-management" usage:"turn on the traffic management policy of para 273 (defer or refuse non-critical requests over load; max_in_flight must then be above its defer_at_in_flight)"`
 	Grace        Duration `yaml:"grace" flag:"grace" usage:"on SIGTERM, how long work in flight may run before it is parked in the store for the next start"`
 	Lease        Duration `yaml:"lease" flag:"lease" usage:"on a shared store (PostgreSQL), how long a process's claim on a request holds without renewal: another process takes over the work of one that died after this"`
 	Log          Log      `yaml:"log"`
