@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"sync"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect"
 
@@ -70,21 +69,7 @@ func TestServeRefusesWhatItCannotTake(t *testing.T) {
 		t.Fatalf("%d taken, %d refused busy: want at least the 3 it holds taken and some refused", len(acked), busy)
 	}
 
-	deadline := time.Now().Add(30 * time.Second)
-	for _, id := range acked {
-		for {
-			resp, err := cl.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st := resp.Msg.GetState(); st == "accepted" {
-				break
-			} else if time.Now().After(deadline) {
-				t.Fatalf("%s still %s", id, st)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	waitAccepted(ctx, t, cl, acked, "after it was taken")
 	resp, err := cl.Submit(ctx, read())
 	if err != nil || resp.Msg.GetState().GetState() != "acknowledged" {
 		t.Fatalf("after the work drained: %v", err)

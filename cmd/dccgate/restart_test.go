@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -111,6 +112,27 @@ func userClient(t *testing.T, pkiDir, url, user string) dccgatev1connect.Gateway
 	return dccgatev1connect.NewGatewayServiceClient(hc, url)
 }
 
+// waitAccepted waits until each of ids is accepted; one that ends
+// otherwise, or is still open after 30 seconds, fails the test.
+func waitAccepted(ctx context.Context, t *testing.T, cl dccgatev1connect.GatewayServiceClient, ids []string, when string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for _, id := range ids {
+		for {
+			resp, err := cl.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := resp.Msg.GetState(); st == "accepted" {
+				break
+			} else if st != "acknowledged" && st != "executing" || time.Now().After(deadline) {
+				t.Fatalf("%s: state %s %s", id, st, when)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
 func adminClient(t *testing.T, pkiDir, url string) dccgatev1connect.AdminServiceClient {
 	t.Helper()
 	read := func(n string) []byte {
@@ -179,21 +201,7 @@ func TestKillAfterAcknowledgementLosesNothingRunsNothingTwice(t *testing.T) {
 
 	second := startServe(t, "--data", data, "--listen", addr, "--virtual-clock", "--demo", "3")
 	cl = userClient(t, pkiDir, second.url, user)
-	deadline := time.Now().Add(30 * time.Second)
-	for _, id := range ids {
-		for {
-			resp, err := cl.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st := resp.Msg.GetState(); st == "accepted" {
-				break
-			} else if st != "acknowledged" && st != "executing" || time.Now().After(deadline) {
-				t.Fatalf("%s: state %s after restart", id, st)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	waitAccepted(ctx, t, cl, ids, "after restart")
 	// Exactly one Service Response per request on the user's stream.
 	adm := adminClient(t, pkiDir, second.url)
 	resp, err := adm.ListDeliveries(ctx, connect.NewRequest(&dccgatev1.ListDeliveriesRequest{}))
