@@ -95,8 +95,10 @@ func TestSIGKILLUnderLoadOnSQLiteExactlyOnce(t *testing.T) {
 					dev := demoDevice(u.meter, 1+int(c)%premises)
 					req := readReq(u.id, dev, c)
 					if u.supplier && c%7 == 0 {
-						// Due after every round, when the last process runs.
-						req = futureReq(u.id, dev, c, start.Add(10*24*time.Hour+time.Duration(c)*time.Minute))
+						// Due after every round, when the last process runs:
+						// within the 11th day, whatever the counter has
+						// reached (the last process runs up to the 12th).
+						req = futureReq(u.id, dev, c, start.Add(10*24*time.Hour+time.Duration(c%1440)*time.Minute))
 					}
 					id, err := submit(ctx, t, cl, req)
 					if err != nil {
