@@ -154,6 +154,17 @@ type Result struct {
 	TimedOut   int                `json:"timed_out"`
 	Alerts     Alerts             `json:"alerts"`
 	Memory     Memory             `json:"memory"`
+	CPU        CPU                `json:"cpu"`
+}
+
+// CPU is the CPU time this process used during the run: the gateway's
+// too when it runs in process, the load generator's alone against
+// --target.
+type CPU struct {
+	Seconds float64 `json:"seconds"`
+	// PerRequestUS is Seconds over the completed requests, in
+	// microseconds (alerts and streams included).
+	PerRequestUS float64 `json:"per_request_us"`
 }
 
 // Memory is the process's memory during the run.
@@ -361,6 +372,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	d.sent.Store(0)
 	d.done.Store(0)
 	d.started = time.Now()
+	cpuStart := cpuSeconds()
 
 	var peak atomic.Uint64
 	stopMem := make(chan struct{})
@@ -459,6 +471,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut,
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
+	res.CPU.Seconds = cpuSeconds() - cpuStart
+	if res.Completed > 0 {
+		res.CPU.PerRequestUS = res.CPU.Seconds / float64(res.Completed) * 1e6
+	}
 	res.Latency, res.ByItem = summarise(d.res.samples)
 	d.alerts.mu.Lock()
 	res.Alerts = Alerts{Events: d.alerts.events, Delivered: d.alerts.delivered, ByCode: d.alerts.byCode, Latency: distribution(d.alerts.lat)}

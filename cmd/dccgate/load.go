@@ -234,7 +234,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err != nil {
 		return fail(err)
 	}
-	printLoad(stdout, res)
+	printLoad(stdout, res, *target == "")
 	if commits != nil {
 		// Setup included: the load's writes dominate.
 		after := commits()
@@ -256,7 +256,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	return exitOK
 }
 
-func printLoad(w io.Writer, r *loadgen.Result) {
+func printLoad(w io.Writer, r *loadgen.Result, inProcess bool) {
 	fmt.Fprintf(w, "sent %d, completed %d in %.1fs: %.0f requests/s completed", r.Sent, r.Completed, r.Duration, r.Throughput)
 	if r.TimedOut > 0 {
 		fmt.Fprintf(w, ", %d timed out", r.TimedOut)
@@ -292,6 +292,12 @@ func printLoad(w io.Writer, r *loadgen.Result) {
 		}
 	}
 	fmt.Fprintf(w, "memory: rss %.0f MiB (peak %.0f MiB), heap %.0f MiB\n", r.Memory.RSSMiB, r.Memory.PeakRSSMiB, r.Memory.HeapMiB)
+	whose := " (load generator and gateway)"
+	if !inProcess {
+		whose = " (load generator only)"
+	}
+	fmt.Fprintf(w, "cpu: %.1f s over %.1f s (%.2f cores), %.0f us a completed request%s\n", r.CPU.Seconds, r.Duration,
+		r.CPU.Seconds/r.Duration, r.CPU.PerRequestUS, whose)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
