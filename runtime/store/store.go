@@ -110,6 +110,9 @@ type RequestFilter struct {
 	States    []string
 	After     string    // requests sequenced after this request ID
 	DueBefore time.Time // ExecuteAt <= DueBefore (for pending work)
+	// DueAt set and DueAt <= OverdueBy: requests past their time (a
+	// Pre-Command left unsigned), found without reading those still in time.
+	OverdueBy time.Time
 	// ReceivedFrom <= ReceivedAt < ReceivedBefore; a zero bound does not
 	// bound (a user's history by period).
 	ReceivedFrom, ReceivedBefore time.Time
@@ -263,6 +266,7 @@ type ScheduleFilter struct {
 	UserID    string
 	DeviceID  string
 	DueBefore time.Time // Next <= DueBefore
+	Limit     int       // at most this many, the soonest first (0: all)
 }
 
 // CommitStats is what a backend's group commit has done since it opened.

@@ -160,6 +160,14 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]stor
 		args = append(args, due)
 		order = " ORDER BY execute_at, received_at, id"
 	}
+	if !f.OverdueBy.IsZero() {
+		by, err := encTime(f.OverdueBy)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, "due_at <> ? AND due_at <= ?")
+		args = append(args, int64(zeroTime), by)
+	}
 	q := `SELECT ` + reqCols + ` FROM requests`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")

@@ -70,7 +70,12 @@ func (s *Store) ListSchedules(ctx context.Context, f store.ScheduleFilter) ([]st
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := s.rdb.QueryContext(ctx, s.q(q+" ORDER BY next_at, id"), args...)
+	q += " ORDER BY next_at, id"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	rows, err := s.rdb.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, err
 	}

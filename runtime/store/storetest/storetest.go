@@ -650,6 +650,7 @@ func testListRequests(t *testing.T, open func(*testing.T) store.Store) {
 		mk("a3", "A", "d1", "held", "a1", 5, 40),
 		mk("b3", "B", "d1", "pending", "", 6, 20),
 	}
+	rs[1].DueAt, rs[4].DueAt, rs[5].DueAt = hours(12), hours(50), hours(12).Add(time.Nanosecond)
 	counters := map[string]uint64{}
 	for _, r := range rs {
 		counters[r.UserID]++
@@ -684,6 +685,8 @@ func testListRequests(t *testing.T, open func(*testing.T) store.Store) {
 		{"Newest", store.RequestFilter{UserID: "A", Newest: true}, []string{"a3", "a2", "a1"}},
 		{"a page: Newest, Offset, Limit", store.RequestFilter{Newest: true, Offset: 1, Limit: 2}, []string{"a3", "b2"}},
 		{"Offset alone", store.RequestFilter{Offset: 4}, []string{"a3", "b3"}},
+		{"OverdueBy: inclusive, none without a DueAt", store.RequestFilter{OverdueBy: hours(12)}, []string{"a2"}},
+		{"OverdueBy and a state", store.RequestFilter{OverdueBy: hours(60), States: []string{"held"}}, []string{"a2", "a3"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -766,6 +769,7 @@ func testSchedules(t *testing.T, open func(*testing.T) store.Store) {
 		{"DueBefore inclusive", store.ScheduleFilter{DueBefore: hours(2)}, []store.Schedule{b, c}},
 		{"DueBefore, none due", store.ScheduleFilter{DueBefore: hours(1)}, nil},
 		{"together", store.ScheduleFilter{UserID: "A", DeviceID: "d1", DueBefore: hours(24)}, []store.Schedule{a}},
+		{"Limit: the soonest", store.ScheduleFilter{DueBefore: hours(24), Limit: 1}, []store.Schedule{b}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
