@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/dccgate/dccgate/devices"
@@ -422,52 +423,70 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 	defer g.runMu.Unlock()
 	now := g.clk.Now()
 	g.em().fleet.Tick() // devices act on the time that passed (credit, billing)
-	due, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StatePending}, DueBefore: now})
-	if err != nil {
-		return err
-	}
-	for _, r := range due {
-		r.State = StateAcknowledged
-		if _, err := g.st.UpdateRequest(ctx, r, StatePending, nil); err != nil {
-			if errors.Is(err, store.ErrStale) {
-				continue
-			}
+	// A batch at a time, so a million runs due at midnight are not all
+	// read at once; a batch's devices run side by side.
+	for {
+		due, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StatePending}, DueBefore: now, Limit: dueBatch})
+		if err != nil {
 			return err
 		}
-		if err := g.execute(ctx, r.ID); err != nil {
-			return err
-		}
-	}
-	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DueBefore: now})
-	if err != nil {
-		return err
-	}
-	for _, s := range scheds {
-		for !s.Next.After(now) {
-			if err := g.runSchedule(ctx, s); err != nil {
-				return err
-			}
-			next := s.Next.Add(s.Every)
-			if err := g.st.AdvanceSchedule(ctx, s.ID, s.Next, next); err != nil {
+		err = g.byDevice(len(due), func(i int) string { return due[i].DeviceID }, func(i int) error {
+			r := due[i]
+			r.State = StateAcknowledged
+			if _, err := g.st.UpdateRequest(ctx, r, StatePending, nil); err != nil {
 				if errors.Is(err, store.ErrStale) {
-					break
+					return nil // started elsewhere
 				}
 				return err
 			}
-			s.Next = next
+			return g.execute(ctx, r.ID)
+		})
+		if err != nil || len(due) < dueBatch {
+			if err != nil {
+				return err
+			}
+			break
+		}
+	}
+	for {
+		scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DueBefore: now, Limit: dueBatch})
+		if err != nil {
+			return err
+		}
+		err = g.byDevice(len(scheds), func(i int) string { return scheds[i].DeviceID }, func(i int) error {
+			s := scheds[i]
+			for !s.Next.After(now) {
+				if err := g.runSchedule(ctx, s); err != nil {
+					return err
+				}
+				next := s.Next.Add(s.Every)
+				if err := g.st.AdvanceSchedule(ctx, s.ID, s.Next, next); err != nil {
+					if errors.Is(err, store.ErrStale) {
+						return nil // advanced elsewhere
+					}
+					return err
+				}
+				s.Next = next
+			}
+			return nil
+		})
+		if err != nil || len(scheds) < dueBatch {
+			if err != nil {
+				return err
+			}
+			break
 		}
 	}
 	if g.cfg.OnDue != nil {
 		g.cfg.OnDue(ctx)
 	}
-	waiting, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateAwaitingSignature}})
+	// Only those past their time are read: Pre-Commands may wait for their
+	// signature an hour each, and most are still in time.
+	waiting, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateAwaitingSignature}, OverdueBy: now})
 	if err != nil {
 		return err
 	}
 	for _, r := range waiting {
-		if r.DueAt.IsZero() || r.DueAt.After(now) {
-			continue
-		}
 		r.State, r.Reason, r.Message, r.CompletedAt = StateExpired, "SIGNATURE_TIMEOUT", "the Pre-Command was not signed in time", now
 		r.Clause = "para 155"
 		if err := g.finish(ctx, r, StateAwaitingSignature); err != nil {
@@ -478,6 +497,56 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 		return err
 	}
 	return g.purgeHistory(ctx, now)
+}
+
+// dueBatch bounds the due requests, and the due schedules, that RunDue
+// reads and runs at a time.
+const dueBatch = 1000
+
+// byDevice calls do for 0..n-1: the items of one device (device(i)) one
+// after another in their order, so a device's due work keeps its order,
+// and different devices side by side on up to Workers goroutines, so due
+// work is committed in groups rather than one write at a time. A device's
+// items stop at its first error; the errors are joined.
+func (g *Gateway) byDevice(n int, device func(int) string, do func(int) error) error {
+	if n == 0 {
+		return nil
+	}
+	groups := make(map[string][]int)
+	var order []string
+	for i := range n {
+		d := device(i)
+		if _, ok := groups[d]; !ok {
+			order = append(order, d)
+		}
+		groups[d] = append(groups[d], i)
+	}
+	work := make(chan []int)
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for range min(g.cfg.Workers, len(order)) {
+		wg.Go(func() {
+			for items := range work {
+				for _, i := range items {
+					if err := do(i); err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+						break
+					}
+				}
+			}
+		})
+	}
+	for _, d := range order {
+		work <- groups[d]
+	}
+	close(work)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // purgeBatch bounds one purge transaction, so the writer is not held long.
@@ -515,7 +584,8 @@ func (g *Gateway) purgeHistory(ctx context.Context, now time.Time) error {
 // NextDue is the earliest time at which pending work falls due, or zero.
 func (g *Gateway) NextDue(ctx context.Context, until time.Time) (time.Time, error) {
 	var next time.Time
-	pend, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StatePending}, DueBefore: until})
+	// Both lists come soonest first: the first of each is enough.
+	pend, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StatePending}, DueBefore: until, Limit: 1})
 	if err != nil {
 		return next, err
 	}
@@ -524,7 +594,7 @@ func (g *Gateway) NextDue(ctx context.Context, until time.Time) (time.Time, erro
 			next = r.ExecuteAt
 		}
 	}
-	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DueBefore: until})
+	scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DueBefore: until, Limit: 1})
 	if err != nil {
 		return next, err
 	}

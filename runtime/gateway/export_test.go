@@ -45,3 +45,6 @@ func (g *Gateway) AwaitAdmissionQueue(n int) {
 		runtime.Gosched()
 	}
 }
+
+// DueBatch is how many due requests RunDue reads at a time.
+const DueBatch = dueBatch

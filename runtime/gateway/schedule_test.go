@@ -1,9 +1,14 @@
 package gateway_test
 
 import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -60,4 +65,176 @@ func TestSchedulesDueTogetherEachRun(t *testing.T) {
 			t.Errorf("schedule %s ran at %d due times in three days, want 3", s.ID, len(per[s.ID]))
 		}
 	}
+}
+
+// dueWatch records, for requests started by RunDue (pending to
+// acknowledged), which ran while another of the same device was still
+// running, and holds the first of each device until every device has
+// started one: RunDue must run devices side by side.
+type dueWatch struct {
+	store.Store
+	devices int
+
+	mu      sync.Mutex
+	running map[string]string   // device: the request started and not finished
+	order   map[string][]string // device: requests in the order started
+	overlap []string
+	apart   bool // a device's first waited in vain for the others
+	all     chan struct{}
+}
+
+func (s *dueWatch) UpdateRequest(ctx context.Context, r store.Request, from string, ds []store.Delivery) ([]int64, error) {
+	if from == gateway.StatePending && r.State == gateway.StateAcknowledged {
+		s.mu.Lock()
+		if other, ok := s.running[r.DeviceID]; ok {
+			s.overlap = append(s.overlap, r.ID+" started while "+other+" ran")
+		}
+		s.running[r.DeviceID] = r.ID
+		first := len(s.order[r.DeviceID]) == 0
+		s.order[r.DeviceID] = append(s.order[r.DeviceID], r.ID)
+		if first && len(s.order) == s.devices {
+			close(s.all)
+		}
+		s.mu.Unlock()
+		if first {
+			select {
+			case <-s.all:
+			case <-time.After(10 * time.Second):
+				s.mu.Lock()
+				s.apart = true
+				s.mu.Unlock()
+			}
+		}
+	}
+	cur, err := s.Store.UpdateRequest(ctx, r, from, ds)
+	if from != gateway.StatePending && r.State != gateway.StateAcknowledged && r.State != gateway.StateExecuting && err == nil {
+		s.mu.Lock()
+		if s.running[r.DeviceID] == r.ID {
+			delete(s.running, r.DeviceID)
+		}
+		s.mu.Unlock()
+	}
+	return cur, err
+}
+
+// TestRunDueByDevice: more future-dated requests fall due at once than
+// RunDue reads at a time, on four meters. One RunDue runs them all; a meter's run one after
+// another in their order, never two at once; the meters run side by side.
+func TestRunDueByDevice(t *testing.T) {
+	ctx := t.Context()
+	const meters = 4
+	watch := &dueWatch{devices: meters, running: map[string]string{}, order: map[string][]string{}, all: make(chan struct{})}
+	var clk *clock.Virtual
+	w := newWorldConfig(t, func(c *gateway.Config) { c.Workers, clk = meters, c.Virtual }, func(s store.Store) store.Store {
+		watch.Store = s
+		return watch
+	})
+	g := w.g
+	world := gateway.World{Users: []store.User{{ID: alpha, Role: "EIS", Party: alpha}}}
+	var ids []string
+	for i := range meters {
+		hub, meter, mpxn := fmt.Sprintf("00-DB-00-00-00-01-C0-%02X", i), fmt.Sprintf("00-DB-00-00-00-01-E0-%02X", i), fmt.Sprintf("19000000010%02d", i)
+		world.Registration = append(world.Registration, store.Registration{MPxN: mpxn, Fuel: "electricity", ImportSupplier: alpha,
+			NetworkOperator: networkOperator, Postcode: "LS1 1AA", Premises: fmt.Sprint(i)})
+		world.Inventory = append(world.Inventory, store.Device{ID: hub, Type: "CHF", Status: "commissioned"},
+			store.Device{ID: meter, Type: "ESME", Status: "commissioned", MPxN: mpxn, CHF: hub})
+		ids = append(ids, meter)
+	}
+	if err := g.Reset(ctx, world); err != nil {
+		t.Fatal(err)
+	}
+	at := g.Now().Add(time.Hour)
+	n := gateway.DueBatch + 10
+	for i := range n {
+		r, err := g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: ids[i%meters], Service: "4.4", Category: "future_dated",
+			ExecuteAt: at, Body: map[string]any{"entry": int64(0)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State != gateway.StatePending {
+			t.Fatalf("request %d: %s %s %s, want pending", i, r.State, r.Reason, r.Message)
+		}
+	}
+	due, err := g.Store().ListRequests(ctx, store.RequestFilter{States: []string{gateway.StatePending}, DueBefore: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for _, r := range due {
+		want[r.DeviceID] = append(want[r.DeviceID], r.ID)
+	}
+	// One RunDue, as the wall clock's tick makes: it runs all that is
+	// due, a batch after another.
+	clk.Set(at)
+	if err := g.RunDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g.WaitIdle(ctx)
+	done, err := g.Store().ListRequests(ctx, store.RequestFilter{States: []string{gateway.StateAccepted}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != n || len(done) != n {
+		t.Fatalf("%d due and %d accepted, want %d each", len(due), len(done), n)
+	}
+	watch.mu.Lock()
+	defer watch.mu.Unlock()
+	if watch.apart {
+		t.Error("a meter's first due request waited 10 s for the other meters' to start: devices not run side by side")
+	}
+	if len(watch.overlap) > 0 {
+		t.Errorf("%d of a meter's requests started while another of it ran, e.g. %s", len(watch.overlap), watch.overlap[0])
+	}
+	for _, d := range ids {
+		if !slices.Equal(watch.order[d], want[d]) {
+			t.Errorf("meter %s: %d started, not in their due order", d, len(watch.order[d]))
+		}
+	}
+}
+
+// TestUnsignedPreCommandExpires: a Pre-Command left unsigned waits until
+// its request's due time, then the request expires with SIGNATURE_TIMEOUT
+// (para 155) and its Service Response says so; one sent later still waits.
+func TestUnsignedPreCommandExpires(t *testing.T) {
+	ctx := t.Context()
+	w := newWorld(t)
+	submit := func() store.Request {
+		t.Helper()
+		r, err := w.g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: esme, Service: "7.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State != gateway.StateAwaitingSignature || r.DueAt.IsZero() {
+			t.Fatalf("7.1: %s %s %s due %s, want awaiting its signature with a due time", r.State, r.Reason, r.Message, r.DueAt)
+		}
+		return r
+	}
+	early := submit()
+	if _, err := w.g.Advance(ctx, early.DueAt.Sub(w.g.Now())/2); err != nil {
+		t.Fatal(err)
+	}
+	late := submit()
+	if _, err := w.g.Advance(ctx, early.DueAt.Sub(w.g.Now())); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, w.get(early.ID), gateway.StateExpired, "SIGNATURE_TIMEOUT", "not signed in time")
+	if got := w.get(early.ID); got.Clause != "para 155" {
+		t.Errorf("clause %q, want para 155", got.Clause)
+	}
+	expect(t, w.get(late.ID), gateway.StateAwaitingSignature, "", "")
+	ds, err := w.g.Store().Deliveries(ctx, alpha, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var told []string
+	for _, d := range ds {
+		told = append(told, d.RequestID)
+	}
+	if !slices.Contains(told, early.ID) || slices.Contains(told, late.ID) {
+		t.Errorf("responses delivered for %v, want %s's and not %s's", told, early.ID, late.ID)
+	}
+	if _, err := w.g.Advance(ctx, late.DueAt.Sub(w.g.Now())); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, w.get(late.ID), gateway.StateExpired, "SIGNATURE_TIMEOUT", "not signed in time")
 }
