@@ -531,11 +531,19 @@ func pace(ctx context.Context, start, end time.Time, rate float64, fn func(i int
 }
 
 // setup puts the meters the mix's prepayment items address into
-// prepayment mode (not measured).
+// prepayment mode and tops each up once (not measured). A meter switched
+// with no credit would disable its supply at its next tick (A11) and arm
+// it again at the run's first top-up (A28): a thousand alerts in the run's
+// first seconds that the field, whose prepayment meters hold credit, does
+// not send.
 func (d *driver) setup(ctx context.Context) error {
 	need := false
+	var topup Item
 	for _, it := range d.mix {
 		need = need || it.Prepayment
+		if it.Prepayment {
+			topup = it
+		}
 	}
 	if !need {
 		return nil
@@ -554,11 +562,12 @@ func (d *driver) setup(ctx context.Context) error {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			d.one(ctx, mode, 10*i, time.Now())
+			d.one(ctx, topup, 10*i, time.Now())
 		}()
 	}
 	wg.Wait()
-	if n := d.res.outcomes["accepted"]; n != d.prepaid {
-		return fmt.Errorf("loadgen: setting %d meters to prepayment: %v", d.prepaid, d.res.outcomes)
+	if n := d.res.outcomes["accepted"]; n != 2*d.prepaid {
+		return fmt.Errorf("loadgen: setting %d meters to prepayment and topping them up: %v", d.prepaid, d.res.outcomes)
 	}
 	return nil
 }
