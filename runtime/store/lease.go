@@ -40,8 +40,10 @@ type Leaser interface {
 // another process appended deliveries (PostgreSQL: LISTEN/NOTIFY), so a
 // user's stream follows messages whichever process made them.
 type DeliveryWatcher interface {
-	// WatchDeliveries calls wake after deliveries were appended by any
-	// process, with the users they went to, until ctx ends. users is nil
+	// WatchDeliveries calls wake after deliveries were appended by another
+	// store (another process), with the users they went to, until ctx
+	// ends; this store's own appends are not reported (whoever made them
+	// wakes its readers itself). users is nil
 	// when they cannot be named: after each reconnection, when some may
 	// have been missed, or for an append to more users than a notification
 	// carries; every stream must then look for itself. It returns

@@ -18,7 +18,8 @@ func TestLeases(t *testing.T) {
 }
 
 // TestWatchDeliveries: a process is woken when another appends deliveries
-// to its schema, not when one appends to another schema.
+// to its schema, not when one appends to another schema, nor for its own
+// appends (its gateway wakes its readers itself).
 func TestWatchDeliveries(t *testing.T) {
 	base := baseDSN(t)
 	dsn, other := newSchema(t, base), newSchema(t, base)
@@ -60,12 +61,16 @@ func TestWatchDeliveries(t *testing.T) {
 	if _, err := elsewhere.AppendDeliveries(t.Context(), []store.Delivery{{UserID: "u", Kind: "alert"}}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := watcher.AppendDeliveries(t.Context(), []store.Delivery{{UserID: "own", Kind: "alert"}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := writer.AppendDeliveries(t.Context(), []store.Delivery{{UserID: "u", Kind: "alert"}, {UserID: "a", Kind: "alert"}, {UserID: "u", Kind: "alert"}}); err != nil {
 		t.Fatal(err)
 	}
 	wait("after an append to its schema", []string{"a", "u"})
-	// Notifications arrive in commit order: had the other schema's woken
-	// it, that wake would have come first and this one would be waiting.
+	// Notifications arrive in commit order: had the other schema's or its
+	// own woken it, that wake would have come first and this one would be
+	// waiting.
 	select {
 	case users := <-wakes:
 		t.Fatalf("woken for %q by an append to another schema", users)

@@ -190,6 +190,11 @@ func (s *Store) runNotify(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	note = withOrigin(s.origin, note)
+	if len(s.d.NotifyDeliveries) == 1 {
+		_, err := s.db.ExecContext(ctx, s.q(s.d.NotifyDeliveries[0]), note)
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -33,7 +33,7 @@ const inProgress = `state IN ('acknowledged', 'executing')`
 // 'acknowledged' ... RETURNING, so of several claimants one wins.
 func (s *Store) ClaimRequest(ctx context.Context, id, owner string, until time.Time) (store.Request, error) {
 	var r store.Request
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write1(ctx, func(ctx context.Context, tx querier) error {
 		var err error
 		r, err = scanRequest(tx.QueryRowContext(ctx, s.q(`UPDATE requests SET state = 'executing', owner = ?, lease_until = ?,
 			attempts = attempts + 1 WHERE id = ? AND state = 'acknowledged' RETURNING `+reqCols), owner, encLease(until), id))
@@ -105,5 +105,10 @@ func (s *Store) WatchDeliveries(ctx context.Context, wake func(users []string)) 
 	if s.watch == nil {
 		return errors.ErrUnsupported
 	}
-	return s.watch(ctx, func(note string) { wake(noteUsers(note)) })
+	return s.watch(ctx, func(msg string) {
+		origin, note := fromOrigin(msg)
+		if origin != s.origin {
+			wake(noteUsers(note))
+		}
+	})
 }

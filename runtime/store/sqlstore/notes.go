@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"crypto/rand"
 	"maps"
 	"slices"
 	"strings"
@@ -8,7 +9,8 @@ import (
 )
 
 // maxNote bounds a note's length: PostgreSQL refuses a notification of
-// 8000 bytes or more, and the schema's name goes before the note.
+// 8000 bytes or more, and the schema's name and the origin go before the
+// note.
 const maxNote = 7000
 
 // A note tells the other processes which users' streams an append went
@@ -59,6 +61,35 @@ func (n *noted) take() (string, bool) {
 		b.WriteString(u)
 	}
 	return b.String(), true
+}
+
+// A store sends its notes under its origin, a random name of its own:
+// "\n@" and the origin go before the note. The gateway over a store wakes
+// its own readers after each of its appends, so a store's watcher passes
+// over its own notes (each was another read of the database by every
+// stream it woke).
+
+// newOrigin returns a random origin.
+func newOrigin() string {
+	return rand.Text()[:16]
+}
+
+// withOrigin puts origin before note.
+func withOrigin(origin, note string) string {
+	return "\n@" + origin + note
+}
+
+// fromOrigin splits what withOrigin made; a note without one (from the
+// listener, or an older process) has origin "".
+func fromOrigin(msg string) (origin, note string) {
+	rest, ok := strings.CutPrefix(msg, "\n@")
+	if !ok {
+		return "", msg
+	}
+	if i := strings.IndexByte(rest, '\n'); i >= 0 {
+		return rest[:i], rest[i:]
+	}
+	return rest, ""
 }
 
 // noteUsers returns the users a note names, nil for an unnamed one.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -51,5 +52,23 @@ func TestNotes(t *testing.T) {
 				t.Errorf("second take %q: the first should have taken every user", again)
 			}
 		})
+	}
+}
+
+func TestNoteOrigin(t *testing.T) {
+	a, b := newOrigin(), newOrigin()
+	if a == b || a == "" || strings.ContainsAny(a, "\n@") {
+		t.Fatalf("origins %q and %q: want two different names without newline or @", a, b)
+	}
+	for _, note := range []string{"", "\nA", "\nA\nB"} {
+		origin, got := fromOrigin(withOrigin(a, note))
+		if origin != a || got != note {
+			t.Errorf("note %q from %q: got %q from %q", note, a, got, origin)
+		}
+	}
+	for _, msg := range []string{"", "\nA\nB"} { // the listener's, an older process's
+		if origin, got := fromOrigin(msg); origin != "" || got != msg {
+			t.Errorf("%q without an origin: got %q from %q", msg, got, origin)
+		}
 	}
 }

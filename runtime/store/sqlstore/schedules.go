@@ -90,7 +90,7 @@ func (s *Store) AdvanceSchedule(ctx context.Context, id string, from, to time.Ti
 	if te.err != nil {
 		return te.err
 	}
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.write1(ctx, func(ctx context.Context, tx querier) error {
 		n, err := s.exec(ctx, tx, `UPDATE schedules SET next_at = ? WHERE id = ? AND next_at = ?`, toN, id, fromN)
 		if err != nil || n == 1 {
 			return err

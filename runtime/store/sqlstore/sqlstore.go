@@ -56,7 +56,8 @@ type Dialect struct {
 	// (" FOR UPDATE SKIP LOCKED"), so processes reclaiming at once do not
 	// wait for each other.
 	SkipLocked string
-	// NotifyDeliveries, if set, runs in a transaction of its own after a
+	// NotifyDeliveries, if set, runs in a transaction of its own (one
+	// statement: as its own transaction) after a
 	// write that appended deliveries has committed, one at a time, writes
 	// that commit meanwhile sharing the next: it tells the other processes
 	// (PostgreSQL: pg_notify, see Config.Watch). The last runs with one
@@ -65,6 +66,9 @@ type Dialect struct {
 	// transaction: PostgreSQL commits every notifying transaction under
 	// one lock, so each append would wait for every other's commit.
 	NotifyDeliveries []string
+	// WritableCTE: an UPDATE may go in a WITH whose rows an INSERT
+	// takes (PostgreSQL), so a write of two statements is one.
+	WritableCTE bool
 }
 
 // Config is what a backend hands to New.
@@ -122,6 +126,7 @@ type Store struct {
 	appender *appender     // nil: AppendDeliveries writes as every write does
 	notify   chan struct{} // to the notifier (Dialect.NotifyDeliveries)
 	noted    noted         // the users appended to since its last note
+	origin   string        // the name its notes go under (notes.go)
 	stopNote func()        // stops the notifier and waits for it
 	stopBg   func()        // stops Config.Background and waits for it
 
@@ -148,7 +153,7 @@ func (s *Store) CommitStats() store.CommitStats {
 // databases from then on, also when it fails: Close (or the failure)
 // closes them.
 func New(ctx context.Context, cfg Config) (*Store, error) {
-	s := &Store{d: cfg.Dialect, db: cfg.DB, rdb: cfg.Read, watch: cfg.Watch}
+	s := &Store{d: cfg.Dialect, db: cfg.DB, rdb: cfg.Read, watch: cfg.Watch, origin: newOrigin()}
 	if cfg.CacheInventory {
 		s.inv = &invCache{changes: cfg.Changes}
 	}
@@ -326,8 +331,28 @@ func (s *Store) writeThen(ctx context.Context, fn txFunc, after func()) error {
 	return nil
 }
 
+// querier is a transaction, or the database itself for a statement that
+// is its own transaction (write1).
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// write1 runs fn, a write made by one statement (what fn reads after it,
+// to explain a statement that changed nothing, needs no transaction).
+// With group commit it joins the next batch, as write does; without, it
+// runs on the database, the statement its own transaction: to PostgreSQL
+// that saves the BEGIN and the COMMIT, two of a claim's three round trips.
+func (s *Store) write1(ctx context.Context, fn func(ctx context.Context, q querier) error) error {
+	if s.commit != nil {
+		return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return fn(ctx, tx) })
+	}
+	return fn(ctx, s.db)
+}
+
 // exec runs one statement in tx and returns the rows it affected.
-func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, error) {
+func (s *Store) exec(ctx context.Context, tx querier, query string, args ...any) (int64, error) {
 	res, err := tx.ExecContext(ctx, s.q(query), args...)
 	if err != nil {
 		if s.d.IsUnique(err) {
@@ -339,7 +364,7 @@ func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 }
 
 // exists reports whether table has a row with this id (inside tx).
-func (s *Store) exists(ctx context.Context, tx *sql.Tx, table, id string) (bool, error) {
+func (s *Store) exists(ctx context.Context, tx querier, table, id string) (bool, error) {
 	var one int
 	err := tx.QueryRowContext(ctx, s.q("SELECT 1 FROM "+table+" WHERE id = ?"), id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -349,7 +374,7 @@ func (s *Store) exists(ctx context.Context, tx *sql.Tx, table, id string) (bool,
 }
 
 // staleOrMissing explains a conditional update that changed no row.
-func (s *Store) staleOrMissing(ctx context.Context, tx *sql.Tx, table, id string) error {
+func (s *Store) staleOrMissing(ctx context.Context, tx querier, table, id string) error {
 	ok, err := s.exists(ctx, tx, table, id)
 	switch {
 	case err != nil:
