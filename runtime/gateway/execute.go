@@ -441,10 +441,10 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 			}
 			return g.execute(ctx, r.ID)
 		})
-		if err != nil || len(due) < dueBatch {
-			if err != nil {
-				return err
-			}
+		if err != nil {
+			return err
+		}
+		if len(due) < dueBatch {
 			break
 		}
 	}
@@ -470,10 +470,10 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 			}
 			return nil
 		})
-		if err != nil || len(scheds) < dueBatch {
-			if err != nil {
-				return err
-			}
+		if err != nil {
+			return err
+		}
+		if len(scheds) < dueBatch {
 			break
 		}
 	}
