@@ -6,7 +6,11 @@
 #   2. load through the public API, in process, on the embedded store:
 #      closed loop (the default mix), open loop at 1000/s, open loop at
 #      the target's 5000/s (non-critical), and critical requests only (the
-#      signing round trip).
+#      signing round trip);
+#   3. the gateway alone: served from its own process, loaded (closed loop,
+#      non-critical) by another, with the CPU time each process used per
+#      completed request: what the gateway costs without the load
+#      generator's share of the same two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin/dccgate}
@@ -28,3 +32,21 @@ echo "--- open loop at 5000 non-critical requests a second (the target; what the
 echo "--- critical requests only, signed by the client"
 "$BIN" load --fleet 10000 --duration 15s --concurrency 256 --alerts 0 --quiet \
   --mix read-electricity=0,read-gas=0,profile=0,config=0,topup=0,critical=1
+echo "--- the gateway alone: served from its own process, closed loop of 128 from another (non-critical)"
+dir=$(mktemp -d)
+port=${PORT:-18444}
+serve=""
+trap 'rm -f "$out"; kill "$serve" 2>/dev/null || true; rm -rf "$dir"' EXIT
+"$BIN" load --data "$dir" --fleet 10000 --seed-only >/dev/null
+"$BIN" serve --data "$dir" --demo 0 --listen "127.0.0.1:$port" --log-level warn >"$dir/serve.log" 2>&1 &
+serve=$!
+for _ in $(seq 1 120); do grep -q "serving on" "$dir/serve.log" && break; sleep 0.5; done
+grep -q "serving on" "$dir/serve.log" || { cat "$dir/serve.log"; exit 1; }
+ticks() { awk '{print $14 + $15}' "/proc/$serve/stat"; }
+before=$(ticks)
+"$BIN" load --target "https://127.0.0.1:$port" --data "$dir" --duration 15s --concurrency 128 --alerts 0 --quiet --mix critical=0 | tee "$out"
+after=$(ticks)
+awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" '
+  $1 == "sent" { n = $4 + 0 }
+  END { if (n) printf "gateway process: %.1f s of CPU, %.0f us a completed request\n", t / hz, t / hz / n * 1e6 }
+' "$out"
