@@ -260,6 +260,24 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		return nil, s.write1(ctx, update)
 	}
 	var cursors []int64
+	if len(dargs) == 1 && s.commit == nil && s.d.WritableCTE && s.d.DeliverySeq != "" {
+		// A request's end with its Service Response, PostgreSQL: the
+		// UPDATE in a WITH, the message's INSERT taking a row from it,
+		// one round trip where a transaction of both took four.
+		err := s.queryCursors(ctx, &cursors, `WITH u AS (UPDATE requests SET delivery = ?, execute_at = ?, body = ?,
+			state = ?, reason = ?, clause = ?, message = ?, due_at = ?, completed_at = ?, response = ?, pre_command = ?,
+			signed = ?, attempts = ? WHERE id = ? AND state = ? AND (state <> 'executing' OR attempts = ?) RETURNING 1)
+			INSERT INTO deliveries (seq, `+appendCols+`) SELECT `+s.d.DeliverySeq+`, ?, ?, ?, ?, ?, ?, ?, ? FROM u RETURNING seq`,
+			append(append(args, []string{dargs[0][0].(string)}), dargs[0]...)...)
+		if err == nil && len(cursors) == 0 {
+			err = s.staleOrMissing(ctx, s.db, "requests", r.ID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.notifyDeliveries(dargs)
+		return cursors, nil
+	}
 	err = s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := update(ctx, tx); err != nil {
 			return err
@@ -307,4 +325,22 @@ func (s *Store) CountRequests(ctx context.Context, userID, service string, since
 	var n int
 	err := s.rdb.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM requests WHERE `+strings.Join(where, " AND ")), args...).Scan(&n)
 	return n, err
+}
+
+// queryCursors runs a statement that is its own transaction on the
+// writer and collects the cursors it returns.
+func (s *Store) queryCursors(ctx context.Context, out *[]int64, query string, args ...any) error {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c int64
+		if err := rows.Scan(&c); err != nil {
+			return err
+		}
+		*out = append(*out, c)
+	}
+	return rows.Err()
 }
