@@ -426,7 +426,7 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 	// A batch at a time, so a million runs due at midnight are not all
 	// read at once; a batch's devices run side by side.
 	for {
-		due, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StatePending}, DueBefore: now, Limit: dueBatch})
+		due, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StatePending}, DueBefore: now, Limit: g.cfg.DueBatch})
 		if err != nil {
 			return err
 		}
@@ -444,12 +444,12 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if len(due) < dueBatch {
+		if len(due) < g.cfg.DueBatch {
 			break
 		}
 	}
 	for {
-		scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DueBefore: now, Limit: dueBatch})
+		scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DueBefore: now, Limit: g.cfg.DueBatch})
 		if err != nil {
 			return err
 		}
@@ -473,7 +473,7 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if len(scheds) < dueBatch {
+		if len(scheds) < g.cfg.DueBatch {
 			break
 		}
 	}
@@ -498,10 +498,6 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 	}
 	return g.purgeHistory(ctx, now)
 }
-
-// dueBatch bounds the due requests, and the due schedules, that RunDue
-// reads and runs at a time.
-const dueBatch = 1000
 
 // byDevice calls do for 0..n-1: the items of one device (device(i)) one
 // after another in their order, so a device's due work keeps its order,

@@ -45,6 +45,3 @@ func (g *Gateway) AwaitAdmissionQueue(n int) {
 		runtime.Gosched()
 	}
 }
-
-// DueBatch is how many due requests RunDue reads at a time.
-const DueBatch = dueBatch

@@ -45,8 +45,11 @@ type Config struct {
 	Clock   clock.Clock
 	Virtual *clock.Virtual
 	Workers int
-	Logger  *slog.Logger
-	Anomaly []AnomalyRule
+	// DueBatch is how many due requests, and due schedules, RunDue reads
+	// at a time (default 1,000).
+	DueBatch int
+	Logger   *slog.Logger
+	Anomaly  []AnomalyRule
 	// Shared is set when other gateway processes may share the store
 	// (PostgreSQL; see lease.go): work is claimed with leases the process
 	// renews, a dead process's work is taken over once its leases expire,
@@ -195,6 +198,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers
+	}
+	if cfg.DueBatch <= 0 {
+		cfg.DueBatch = 1000
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

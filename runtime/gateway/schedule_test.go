@@ -69,8 +69,8 @@ func TestSchedulesDueTogetherEachRun(t *testing.T) {
 
 // dueWatch records, for requests started by RunDue (pending to
 // acknowledged), which ran while another of the same device was still
-// running, and holds the first of each device until every device has
-// started one: RunDue must run devices side by side.
+// running, and holds the first of each device until `devices` devices
+// have started one: RunDue must run devices side by side.
 type dueWatch struct {
 	store.Store
 	devices int
@@ -118,14 +118,18 @@ func (s *dueWatch) UpdateRequest(ctx context.Context, r store.Request, from stri
 }
 
 // TestRunDueByDevice: more future-dated requests fall due at once than
-// RunDue reads at a time, on four meters. One RunDue runs them all; a meter's run one after
-// another in their order, never two at once; the meters run side by side.
+// RunDue reads at a time (two batches and more), on four meters. One
+// RunDue runs them all; a meter's run one after another in their order,
+// never two at once; meters run side by side.
 func TestRunDueByDevice(t *testing.T) {
 	ctx := t.Context()
 	const meters = 4
-	watch := &dueWatch{devices: meters, running: map[string]string{}, order: map[string][]string{}, all: make(chan struct{})}
+	// The first batch holds the first two meters' requests (the store
+	// lists them by ID, so by meter): those two must run side by side.
+	watch := &dueWatch{devices: 2, running: map[string]string{}, order: map[string][]string{}, all: make(chan struct{})}
 	var clk *clock.Virtual
-	w := newWorldConfig(t, func(c *gateway.Config) { c.Workers, clk = meters, c.Virtual }, func(s store.Store) store.Store {
+	const batch = 50
+	w := newWorldConfig(t, func(c *gateway.Config) { c.Workers, c.DueBatch, clk = meters, batch, c.Virtual }, func(s store.Store) store.Store {
 		watch.Store = s
 		return watch
 	})
@@ -144,7 +148,7 @@ func TestRunDueByDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := g.Now().Add(time.Hour)
-	n := gateway.DueBatch + 10
+	n := 2*batch + 10
 	for i := range n {
 		r, err := g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: ids[i%meters], Service: "4.4", Category: "future_dated",
 			ExecuteAt: at, Body: map[string]any{"entry": int64(0)}})
@@ -180,7 +184,7 @@ func TestRunDueByDevice(t *testing.T) {
 	watch.mu.Lock()
 	defer watch.mu.Unlock()
 	if watch.apart {
-		t.Error("a meter's first due request waited 10 s for the other meters' to start: devices not run side by side")
+		t.Error("a meter's first due request waited 10 s for another meter's to start: devices not run side by side")
 	}
 	if len(watch.overlap) > 0 {
 		t.Errorf("%d of a meter's requests started while another of it ran, e.g. %s", len(watch.overlap), watch.overlap[0])
