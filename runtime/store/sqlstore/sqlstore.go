@@ -56,8 +56,8 @@ type Dialect struct {
 	// (" FOR UPDATE SKIP LOCKED"), so processes reclaiming at once do not
 	// wait for each other.
 	SkipLocked string
-	// NotifyDeliveries, if set, runs in a transaction of its own (one
-	// statement: as its own transaction) after a
+	// NotifyDeliveries, if set, runs in a transaction of its own (a single
+	// statement runs as one) after a
 	// write that appended deliveries has committed, one at a time, writes
 	// that commit meanwhile sharing the next: it tells the other processes
 	// (PostgreSQL: pg_notify, see Config.Watch). The last runs with one
