@@ -70,7 +70,6 @@ func (s *Store) ReclaimRequests(ctx context.Context, owner string, expired, unti
 	exp, lease := encLease(expired), encLease(until)
 	var ids []string
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		ids = ids[:0]
 		// Requests waiting for a worker that nobody leased yet: give their
 		// process a lease's time to take them.
 		if _, err := s.exec(ctx, tx, `UPDATE requests SET lease_until = ? WHERE id IN (SELECT id FROM requests
@@ -83,15 +82,11 @@ func (s *Store) ReclaimRequests(ctx context.Context, owner string, expired, unti
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			ids = append(ids, id)
-		}
-		return rows.Err()
+		// Set afresh on each run (a batch may run its writes twice).
+		ids, err = collect(rows, func(r interface{ Scan(...any) error }) (id string, err error) {
+			return id, r.Scan(&id)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err

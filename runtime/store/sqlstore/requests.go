@@ -52,6 +52,19 @@ func (s *Store) InsertRequest(ctx context.Context, r store.Request, counter uint
 	return s.write(ctx, fn)
 }
 
+// The statements a request's writes are made of, alone in a transaction
+// or (WritableCTE) joined in one statement.
+var (
+	insertRequestSQL = `INSERT INTO requests (` + reqCols + `) VALUES (` + placeholders(22) + `)`
+	// takeCounterSQL moves a user's counter up to ?: (counter, user, counter).
+	takeCounterSQL = `UPDATE users SET last_counter = ? WHERE id = ? AND last_counter < ?`
+	// updateRequestSQL writes what may change of a request still in the
+	// state it was read in (UpdateRequest's args).
+	updateRequestSQL = `UPDATE requests SET delivery = ?, execute_at = ?, body = ?, state = ?, reason = ?,
+		clause = ?, message = ?, due_at = ?, completed_at = ?, response = ?, pre_command = ?, signed = ?, attempts = ?
+		WHERE id = ? AND state = ? AND (state <> 'executing' OR attempts = ?)`
+)
+
 // insertRequestAlone is InsertRequest in one statement, its own
 // transaction: the counter's UPDATE in a WITH, the INSERT taking a row
 // from it only if it moved. To PostgreSQL that is one round trip, not four
@@ -63,11 +76,11 @@ func (s *Store) insertRequestAlone(ctx context.Context, r store.Request, counter
 	}
 	args = append([]any{r.ID}, args...)
 	if counter == 0 {
-		_, err := s.exec(ctx, s.db, `INSERT INTO requests (`+reqCols+`) VALUES (`+placeholders(22)+`)`, args...)
+		_, err := s.exec(ctx, s.db, insertRequestSQL, args...)
 		return err
 	}
 	c := encCounter(counter)
-	n, err := s.exec(ctx, s.db, `WITH c AS (UPDATE users SET last_counter = ? WHERE id = ? AND last_counter < ? RETURNING 1)
+	n, err := s.exec(ctx, s.db, `WITH c AS (`+takeCounterSQL+` RETURNING 1)
 		INSERT INTO requests (`+reqCols+`) SELECT `+placeholders(22)+` FROM c`, append([]any{c, r.UserID, c}, args...)...)
 	if err != nil || n == 1 {
 		return err
@@ -116,8 +129,7 @@ func (s *Store) insertRequest(r store.Request, counter uint64) (txFunc, error) {
 		return nil, err
 	}
 	insert := func(ctx context.Context, tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, `INSERT INTO requests (`+reqCols+`)
-			VALUES (`+placeholders(22)+`)`, append([]any{r.ID}, args...)...)
+		_, err := s.exec(ctx, tx, insertRequestSQL, append([]any{r.ID}, args...)...)
 		return err
 	}
 	if counter == 0 { // made by the gateway: the ID alone guards it
@@ -125,8 +137,7 @@ func (s *Store) insertRequest(r store.Request, counter uint64) (txFunc, error) {
 	}
 	c := encCounter(counter)
 	return func(ctx context.Context, tx *sql.Tx) error {
-		n, err := s.exec(ctx, tx, `UPDATE users SET last_counter = ? WHERE id = ? AND last_counter < ?`,
-			c, r.UserID, c)
+		n, err := s.exec(ctx, tx, takeCounterSQL, c, r.UserID, c)
 		if err != nil {
 			return err
 		}
@@ -248,9 +259,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		return nil, err
 	}
 	update := func(ctx context.Context, tx querier) error {
-		n, err := s.exec(ctx, tx, `UPDATE requests SET delivery = ?, execute_at = ?, body = ?, state = ?, reason = ?,
-			clause = ?, message = ?, due_at = ?, completed_at = ?, response = ?, pre_command = ?, signed = ?, attempts = ?
-			WHERE id = ? AND state = ? AND (state <> 'executing' OR attempts = ?)`, args...)
+		n, err := s.exec(ctx, tx, updateRequestSQL, args...)
 		if err != nil || n > 0 {
 			return err
 		}
@@ -264,11 +273,12 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		// A request's end with its Service Response, PostgreSQL: the
 		// UPDATE in a WITH, the message's INSERT taking a row from it,
 		// one round trip where a transaction of both took four.
-		err := s.queryCursors(ctx, &cursors, `WITH u AS (UPDATE requests SET delivery = ?, execute_at = ?, body = ?,
-			state = ?, reason = ?, clause = ?, message = ?, due_at = ?, completed_at = ?, response = ?, pre_command = ?,
-			signed = ?, attempts = ? WHERE id = ? AND state = ? AND (state <> 'executing' OR attempts = ?) RETURNING 1)
-			INSERT INTO deliveries (seq, `+appendCols+`) SELECT `+s.d.DeliverySeq+`, ?, ?, ?, ?, ?, ?, ?, ? FROM u RETURNING seq`,
+		rows, err := s.db.QueryContext(ctx, s.q(`WITH u AS (`+updateRequestSQL+` RETURNING 1)
+			INSERT INTO deliveries (seq, `+appendCols+`) SELECT `+s.d.DeliverySeq+`, ?, ?, ?, ?, ?, ?, ?, ? FROM u RETURNING seq`),
 			append(append(args, []string{dargs[0][0].(string)}), dargs[0]...)...)
+		if err == nil {
+			cursors, err = collect(rows, scanSeq)
+		}
 		if err == nil && len(cursors) == 0 {
 			err = s.staleOrMissing(ctx, s.db, "requests", r.ID)
 		}
@@ -325,22 +335,4 @@ func (s *Store) CountRequests(ctx context.Context, userID, service string, since
 	var n int
 	err := s.rdb.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM requests WHERE `+strings.Join(where, " AND ")), args...).Scan(&n)
 	return n, err
-}
-
-// queryCursors runs a statement that is its own transaction on the
-// writer and collects the cursors it returns.
-func (s *Store) queryCursors(ctx context.Context, out *[]int64, query string, args ...any) error {
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var c int64
-		if err := rows.Scan(&c); err != nil {
-			return err
-		}
-		*out = append(*out, c)
-	}
-	return rows.Err()
 }
