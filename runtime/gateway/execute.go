@@ -423,59 +423,42 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 	defer g.runMu.Unlock()
 	now := g.clk.Now()
 	g.em().fleet.Tick() // devices act on the time that passed (credit, billing)
-	// A batch at a time, so a million runs due at midnight are not all
-	// read at once; a batch's devices run side by side.
-	for {
-		due, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StatePending}, DueBefore: now, Limit: g.cfg.DueBatch})
-		if err != nil {
+	limit := g.cfg.DueBatch
+	err := inBatches(limit, g.cfg.Workers, func() ([]store.Request, error) {
+		return g.st.ListRequests(ctx, store.RequestFilter{States: []string{StatePending}, DueBefore: now, Limit: limit})
+	}, func(r store.Request) string { return r.DeviceID }, func(r store.Request) error {
+		r.State = StateAcknowledged
+		if _, err := g.st.UpdateRequest(ctx, r, StatePending, nil); err != nil {
+			if errors.Is(err, store.ErrStale) {
+				return nil // started elsewhere
+			}
 			return err
 		}
-		err = g.byDevice(len(due), func(i int) string { return due[i].DeviceID }, func(i int) error {
-			r := due[i]
-			r.State = StateAcknowledged
-			if _, err := g.st.UpdateRequest(ctx, r, StatePending, nil); err != nil {
+		return g.execute(ctx, r.ID)
+	})
+	if err != nil {
+		return err
+	}
+	err = inBatches(limit, g.cfg.Workers, func() ([]store.Schedule, error) {
+		return g.st.ListSchedules(ctx, store.ScheduleFilter{DueBefore: now, Limit: limit})
+	}, func(s store.Schedule) string { return s.DeviceID }, func(s store.Schedule) error {
+		for !s.Next.After(now) {
+			if err := g.runSchedule(ctx, s); err != nil {
+				return err
+			}
+			next := s.Next.Add(s.Every)
+			if err := g.st.AdvanceSchedule(ctx, s.ID, s.Next, next); err != nil {
 				if errors.Is(err, store.ErrStale) {
-					return nil // started elsewhere
+					return nil // advanced elsewhere
 				}
 				return err
 			}
-			return g.execute(ctx, r.ID)
-		})
-		if err != nil {
-			return err
+			s.Next = next
 		}
-		if len(due) < g.cfg.DueBatch {
-			break
-		}
-	}
-	for {
-		scheds, err := g.st.ListSchedules(ctx, store.ScheduleFilter{DueBefore: now, Limit: g.cfg.DueBatch})
-		if err != nil {
-			return err
-		}
-		err = g.byDevice(len(scheds), func(i int) string { return scheds[i].DeviceID }, func(i int) error {
-			s := scheds[i]
-			for !s.Next.After(now) {
-				if err := g.runSchedule(ctx, s); err != nil {
-					return err
-				}
-				next := s.Next.Add(s.Every)
-				if err := g.st.AdvanceSchedule(ctx, s.ID, s.Next, next); err != nil {
-					if errors.Is(err, store.ErrStale) {
-						return nil // advanced elsewhere
-					}
-					return err
-				}
-				s.Next = next
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if len(scheds) < g.cfg.DueBatch {
-			break
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if g.cfg.OnDue != nil {
 		g.cfg.OnDue(ctx)
@@ -499,35 +482,54 @@ func (g *Gateway) RunDue(ctx context.Context) error {
 	return g.purgeHistory(ctx, now)
 }
 
-// byDevice calls do for 0..n-1: the items of one device (device(i)) one
-// after another in their order, so a device's due work keeps its order,
-// and different devices side by side on up to Workers goroutines, so due
-// work is committed in groups rather than one write at a time. A device's
+// inBatches runs due work a batch at a time, so a million runs due at
+// midnight are not all read at once: list reads the soonest (at most
+// limit, those done no longer listed), and each batch runs by device,
+// until a batch comes short.
+func inBatches[T any](limit, workers int, list func() ([]T, error), device func(T) string, do func(T) error) error {
+	for {
+		batch, err := list()
+		if err != nil {
+			return err
+		}
+		if err := byDevice(workers, batch, device, do); err != nil {
+			return err
+		}
+		if len(batch) < limit {
+			return nil
+		}
+	}
+}
+
+// byDevice calls do for each item: the items of one device one after
+// another in their order, so a device's due work keeps its order, and
+// different devices side by side on up to workers goroutines, so due work
+// is committed in groups rather than one write at a time. A device's
 // items stop at its first error; the errors are joined.
-func (g *Gateway) byDevice(n int, device func(int) string, do func(int) error) error {
-	if n == 0 {
+func byDevice[T any](workers int, items []T, device func(T) string, do func(T) error) error {
+	if len(items) == 0 {
 		return nil
 	}
-	groups := make(map[string][]int)
+	groups := make(map[string][]T)
 	var order []string
-	for i := range n {
-		d := device(i)
+	for _, it := range items {
+		d := device(it)
 		if _, ok := groups[d]; !ok {
 			order = append(order, d)
 		}
-		groups[d] = append(groups[d], i)
+		groups[d] = append(groups[d], it)
 	}
-	work := make(chan []int)
+	work := make(chan []T)
 	var (
 		mu   sync.Mutex
 		errs []error
 		wg   sync.WaitGroup
 	)
-	for range min(g.cfg.Workers, len(order)) {
+	for range min(workers, len(order)) {
 		wg.Go(func() {
-			for items := range work {
-				for _, i := range items {
-					if err := do(i); err != nil {
+			for mine := range work {
+				for _, it := range mine {
+					if err := do(it); err != nil {
 						mu.Lock()
 						errs = append(errs, err)
 						mu.Unlock()
