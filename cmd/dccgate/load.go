@@ -24,6 +24,7 @@ import (
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
 	"github.com/dccgate/dccgate/loadgen"
+	"github.com/dccgate/dccgate/runtime/config"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/server"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -67,6 +68,9 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
+	// The collector as `dccgate serve` sets it by default, so that a
+	// gateway in process is measured as it would be served.
+	applyGC(config.Default().GC, os.Environ())
 	if *target != "" {
 		// A target gateway takes device events only on its AdminService,
 		// which a gateway on the real clock does not serve: asked for only.

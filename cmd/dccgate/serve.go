@@ -52,6 +52,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	c := conf.Config
 	log := newLogger(stderr, c.Log.Format, c.Log.Level)
+	gc := applyGC(c.GC, os.Environ())
 	ver, rev := buildInfo()
 	tracing, err := telemetry.NewTracing(ctx, telemetry.TracingConfig{Endpoint: c.Tracing.Endpoint, Headers: c.Tracing.Headers,
 		SampleRatio: c.Tracing.SampleRatio, ServiceVersion: ver})
@@ -103,7 +104,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	st := srv.Status(ctx)
 	log.Info("serving", "url", srv.URL, "admin", srv.AdminURL, "version", ver, "commit", rev, "spec", st.SpecHash, "policy", st.PolicyHash,
-		"config", conf.File)
+		"config", conf.File, "gc_percent", gc.Percent, "memory_limit", gc.MemoryLimit)
 	pkiDir := srv.PKI.Dir
 	fmt.Fprintf(stdout, `dccgate serving on %[1]s (store: %[2]s, clock: %[3]s)
 Certificates: %[4]s (CA ca.pem; users/<USER_ID>.pem and -key.pem; admin.pem)

@@ -65,6 +65,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{note: "bad choice", env: []string{"DCCGATE_LOG_FORMAT=xml"}, want: []string{`log.format (from DCCGATE_LOG_FORMAT): "xml" is not one of auto, json, text`}},
 		{note: "bad address", args: []string{"--admin-listen", "9090"}, want: []string{`admin_listen (from --admin-listen): "9090" is not host:port`}},
 		{note: "missing directory", args: []string{"--policy", "/does/not/exist"}, want: []string{"policy (from --policy):"}},
+		{note: "memory limit", env: []string{"DCCGATE_GC_MEMORY_LIMIT=800MB"}, want: []string{`gc.memory_limit (from DCCGATE_GC_MEMORY_LIMIT): "800MB" is not a size such as 768MiB`}},
+		{note: "gc percent", args: []string{"--gc-percent", "-2"}, want: []string{"gc.percent (from --gc-percent): must be -1 (off) or more, not -2"}},
+		{note: "gc off without a limit", file: "gc:\n  percent: -1\n  memory_limit: off\n", want: []string{"gc.percent (from ", "needs a gc.memory_limit"}},
 		{note: "tracing endpoint", env: []string{"DCCGATE_TRACING_ENDPOINT=collector:4318"}, want: []string{"tracing.endpoint (from DCCGATE_TRACING_ENDPOINT): want an http"}},
 	}
 	for _, tc := range tests {
@@ -116,6 +119,32 @@ func TestEveryKeyHasAVariable(t *testing.T) {
 	for _, f := range fields() {
 		if !strings.HasPrefix(f.env, EnvPrefix) || f.usage == "" {
 			t.Errorf("%s: env %q, usage %q", f.key, f.env, f.usage)
+		}
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		bad  bool
+	}{
+		{in: "", want: 0}, {in: "off", want: 0},
+		{in: "4096", want: 4096}, {in: "512B", want: 512},
+		{in: "64KiB", want: 64 << 10}, {in: "768MiB", want: 768 << 20}, {in: " 2GiB ", want: 2 << 30}, {in: "1TiB", want: 1 << 40},
+		{in: "800MB", bad: true}, {in: "1.5GiB", bad: true}, {in: "0", bad: true}, {in: "-1MiB", bad: true},
+		{in: "MiB", bad: true}, {in: "9999999TiB", bad: true},
+	}
+	for _, tc := range tests {
+		got, err := ParseBytes(tc.in)
+		if tc.bad {
+			if err == nil {
+				t.Errorf("ParseBytes(%q) = %d, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
 		}
 	}
 }
