@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -160,33 +161,28 @@ func (s *GatewayServer) Subscribe(ctx context.Context, req *connect.Request[dccg
 	}
 }
 
+// toMessage is a stored delivery as the stream sends it. The payload is
+// read into the fields it has (the Connect API's own), and the answer or
+// alert data, a JSON object, straight into a Struct.
 func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
 	m := &dccgatev1.StreamMessage{Cursor: d.Cursor}
-	var payload map[string]any
-	_ = jsonUnmarshal(d.Payload, &payload)
 	if d.Kind == "alert" {
-		a := &dccgatev1.Alert{Code: d.Code, DeviceId: d.DeviceID, Service: str(payload["service"]), Name: str(payload["name"])}
+		var p alertPayload
+		_ = json.Unmarshal(d.Payload, &p)
+		a := &dccgatev1.Alert{Code: d.Code, DeviceId: d.DeviceID, Service: p.Service, Name: p.Name, Data: toStruct(p.Data)}
 		if !d.CreatedAt.IsZero() {
 			a.RaisedAt = timestamppb.New(d.CreatedAt)
 		}
 		if !d.DueAt.IsZero() {
 			a.DueAt = timestamppb.New(d.DueAt)
 		}
-		if data, ok := payload["data"].(map[string]any); ok {
-			if st, err := structpb.NewStruct(data); err == nil {
-				a.Data = st
-			}
-		}
 		m.Kind = &dccgatev1.StreamMessage_Alert{Alert: a}
 		return m
 	}
-	rs := &dccgatev1.RequestState{RequestId: d.RequestID, DeviceId: d.DeviceID, State: str(payload["state"]), Reason: str(payload["reason"]),
-		Clause: str(payload["clause"]), Message: str(payload["message"]), Service: str(payload["service"])}
-	if resp, ok := payload["response"].(map[string]any); ok {
-		if st, err := structpb.NewStruct(resp); err == nil {
-			rs.Response = st
-		}
-	}
+	var p store.ResponsePayload
+	_ = json.Unmarshal(d.Payload, &p)
+	rs := &dccgatev1.RequestState{RequestId: d.RequestID, DeviceId: d.DeviceID, State: p.State, Reason: p.Reason,
+		Clause: p.Clause, Message: p.Message, Service: p.Service, Response: toStruct(p.Response)}
 	if !d.DueAt.IsZero() {
 		rs.DueAt = timestamppb.New(d.DueAt)
 	}
@@ -195,6 +191,31 @@ func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
 	}
 	m.Kind = &dccgatev1.StreamMessage_Response{Response: rs}
 	return m
+}
+
+// alertPayload is what the stream takes of an alert delivery's payload
+// (the gateway writes it as a map; some alerts carry more keys).
+type alertPayload struct {
+	Service string          `json:"service"`
+	Name    string          `json:"name"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// toStruct is a JSON object as a Struct; nil for anything else (null, a
+// list, a value, malformed JSON).
+func toStruct(raw json.RawMessage) *structpb.Struct {
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil
+	}
+	st, err := structpb.NewStruct(m)
+	if err != nil {
+		return nil
+	}
+	return st
 }
 
 func str(v any) string {

@@ -129,10 +129,8 @@ func (g *Gateway) execute(ctx context.Context, id string) error {
 // finish stores a request's final state with its Service Response on the
 // user's stream, then releases or cancels the requests sequenced after it.
 func (g *Gateway) finish(ctx context.Context, r store.Request, from string) error {
-	payload, _ := json.Marshal(map[string]any{
-		"request_id": r.ID, "service": r.Service, "state": r.State, "reason": r.Reason, "clause": r.Clause,
-		"message": r.Message, "device_id": r.DeviceID, "response": json.RawMessage(orNull(r.Response)),
-	})
+	payload, _ := json.Marshal(store.ResponsePayload{RequestID: r.ID, Service: r.Service, State: r.State, Reason: r.Reason, Clause: r.Clause,
+		Message: r.Message, DeviceID: r.DeviceID, Response: orNull(r.Response)})
 	del := store.Delivery{UserID: r.UserID, Kind: "response", RequestID: r.ID, DeviceID: r.DeviceID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: r.DueAt}
 	if _, err := g.st.UpdateRequest(ctx, r, from, []store.Delivery{del}); err != nil {
 		if errors.Is(err, store.ErrStale) {

@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -147,6 +148,20 @@ type Delivery struct {
 	Payload   []byte // JSON
 	CreatedAt time.Time
 	DueAt     time.Time
+}
+
+// ResponsePayload is the Payload of a Service Response delivery (Kind
+// "response"), as JSON. The fields are in the order of their keys, so the
+// JSON is as a map of them would give.
+type ResponsePayload struct {
+	Clause    string          `json:"clause"`
+	DeviceID  string          `json:"device_id"`
+	Message   string          `json:"message"`
+	Reason    string          `json:"reason"`
+	RequestID string          `json:"request_id"`
+	Response  json.RawMessage `json:"response"` // the device's or activity's answer; null when none
+	Service   string          `json:"service"`
+	State     string          `json:"state"`
 }
 
 // Store is the durable state. Every method is safe for concurrent use.

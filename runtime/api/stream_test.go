@@ -1,0 +1,56 @@
+package api
+
+import (
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// Deliveries as the gateway stores them (payloads copied from a store).
+var (
+	at           = time.Date(2026, 11, 29, 12, 50, 0, 0, time.UTC)
+	responseDeli = store.Delivery{Cursor: 42, UserID: "00-00-00-00-00-00-0A-01", Kind: "response", RequestID: "00-00-00-00-00-1A-00-1F:00-DB-00-00-00-08-E0-1F:1",
+		DeviceID: "00-DB-00-00-00-08-E0-1F", CreatedAt: at, DueAt: at.Add(time.Minute),
+		Payload: []byte(`{"clause":"","device_id":"00-DB-00-00-00-08-E0-1F","message":"","reason":"","request_id":"00-00-00-00-00-1A-00-1F:00-DB-00-00-00-08-E0-1F:1","response":{"at":"2026-11-29T12:50:00Z","import_kwh":12.5,"register":"total","tariff":{"tou_blocks":1,"unit_rate_millipence":24500},"entries":[1,"two",null,true]},"service":"4.1","state":"accepted"}`)}
+	failedDeli = store.Delivery{Cursor: 43, UserID: "00-00-00-00-00-00-0A-01", Kind: "response", RequestID: "r2", DeviceID: "d2", CreatedAt: at,
+		Payload: []byte(`{"clause":"para 155","device_id":"d2","message":"no signature came","reason":"SIGNATURE_TIMEOUT","request_id":"r2","response":null,"service":"6.15.1","state":"failed"}`)}
+	alertDeli = store.Delivery{Cursor: 44, UserID: "00-00-00-00-00-00-0A-01", Kind: "alert", Code: "A23", DeviceID: "00-DB-00-00-00-08-E0-1F", CreatedAt: at,
+		Payload: []byte(`{"code":"A23","data":{"credit_pence":500},"device_id":"00-DB-00-00-00-08-E0-1F","name":"Credit added","raised_at":"2026-11-29T12:50:00Z","service":"7.7"}`)}
+)
+
+// TestToMessage: each stored payload reaches the stream whole.
+func TestToMessage(t *testing.T) {
+	tests := []struct {
+		d    store.Delivery
+		want string // protojson of the StreamMessage
+	}{
+		{d: responseDeli, want: `{"cursor":"42","response":{"requestId":"00-00-00-00-00-1A-00-1F:00-DB-00-00-00-08-E0-1F:1","deviceId":"00-DB-00-00-00-08-E0-1F","state":"accepted","service":"4.1",` +
+			`"response":{"at":"2026-11-29T12:50:00Z","entries":[1,"two",null,true],"import_kwh":12.5,"register":"total","tariff":{"tou_blocks":1,"unit_rate_millipence":24500}},` +
+			`"dueAt":"2026-11-29T12:51:00Z","completedAt":"2026-11-29T12:50:00Z"}}`},
+		{d: failedDeli, want: `{"cursor":"43","response":{"requestId":"r2","deviceId":"d2","state":"failed","reason":"SIGNATURE_TIMEOUT","clause":"para 155","message":"no signature came","service":"6.15.1","completedAt":"2026-11-29T12:50:00Z"}}`},
+		{d: alertDeli, want: `{"cursor":"44","alert":{"code":"A23","deviceId":"00-DB-00-00-00-08-E0-1F","service":"7.7","name":"Credit added","raisedAt":"2026-11-29T12:50:00Z","data":{"credit_pence":500}}}`},
+		{d: store.Delivery{Cursor: 45, Kind: "response", RequestID: "r3", Payload: []byte(`not json`)}, want: `{"cursor":"45","response":{"requestId":"r3"}}`},
+	}
+	for _, tc := range tests {
+		want := &dccgatev1.StreamMessage{}
+		if err := protojson.Unmarshal([]byte(tc.want), want); err != nil {
+			t.Fatalf("want: %v", err)
+		}
+		got := toMessage(tc.d)
+		if !proto.Equal(got, want) {
+			t.Errorf("cursor %d:\n got %s\nwant %s", tc.d.Cursor, protojson.Format(got), protojson.Format(want))
+		}
+	}
+}
+
+func BenchmarkToMessage(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		toMessage(responseDeli)
+	}
+}
