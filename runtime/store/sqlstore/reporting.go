@@ -9,7 +9,10 @@ import (
 )
 
 // ResponseTimings returns the requests active in the window with the time
-// of their first Service Response.
+// of their first Service Response. A request received before the window
+// is in it only if it executes in it, later than it was received: the
+// term execute_at > received_at says so, and lets the query use the
+// partial index requests_execute (migration 8).
 func (s *Store) ResponseTimings(ctx context.Context, activeSince, receivedBefore time.Time) ([]store.ResponseTiming, error) {
 	var te timeEncoder
 	since, before := te.enc(activeSince), te.enc(receivedBefore)
@@ -20,7 +23,7 @@ func (s *Store) ResponseTimings(ctx context.Context, activeSince, receivedBefore
 			r.pre_command IS NOT NULL, r.received_at, r.execute_at, r.due_at, r.completed_at,
 			(SELECT MIN(d.created_at) FROM deliveries d WHERE d.request_id = r.id AND d.kind = 'response')
 		FROM requests r
-		WHERE r.received_at < ? AND (r.received_at >= ? OR r.execute_at >= ?)
+		WHERE r.received_at < ? AND (r.received_at >= ? OR (r.execute_at > r.received_at AND r.execute_at >= ?))
 		ORDER BY r.id`), before, since, since)
 	if err != nil {
 		return nil, err
