@@ -36,6 +36,15 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// commitGap spaces the writer's commits while writes come from several
+// callers at once (sqlstore.Config.CommitGap): each commit costs an fsync
+// and a write of every page it touches. At 1,000 requests a second in
+// process it turned 1,540 commits a second of 1.6 writes into 410 of 6,
+// for 22% less CPU (1.29 cores to 1.01) and 4 ms more at the median
+// (p99 14 to 20 ms); at 2,000 a second, 20% less CPU. Saturated, commits
+// take longer than the gap and it changes nothing.
+const commitGap = 2 * time.Millisecond
+
 // BusyTimeoutMS is how long a connection waits for another process's
 // write lock before failing.
 const BusyTimeoutMS = 10000
@@ -113,7 +122,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	}
 
 	return sqlstore.New(ctx, sqlstore.Config{
-		Dialect: Dialect, DB: wdb, Read: rdb, Migrations: sub(), GroupCommit: true,
+		Dialect: Dialect, DB: wdb, Read: rdb, Migrations: sub(), GroupCommit: true, CommitGap: commitGap,
 		// The inventory is read on every request; other processes'
 		// writes to it (dccgate registration) are seen through ch.
 		CacheInventory: true, Changes: ch,

@@ -44,6 +44,11 @@ var ErrClosed = errors.New("store: closed")
 type committer struct {
 	db       *sql.DB
 	maxBatch int
+	gap      time.Duration // Config.CommitGap
+	// Owned by loop: when the last commit started, and whether its batch
+	// had more than one write.
+	last   time.Time
+	shared bool
 	// afterCommit, if set, runs on the writer after each commit, before
 	// the writes' own after funcs (deliveryTail.afterCommit).
 	afterCommit func(db *sql.DB)
@@ -67,13 +72,14 @@ type op struct {
 	done  chan struct{}
 }
 
-func newCommitter(db *sql.DB, maxBatch int) *committer {
+func newCommitter(db *sql.DB, maxBatch int, gap time.Duration) *committer {
 	if maxBatch <= 0 {
 		maxBatch = 256
 	}
 	c := &committer{
 		db:       db,
 		maxBatch: maxBatch,
+		gap:      gap,
 		ops:      make(chan *op),
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -127,12 +133,37 @@ func (c *committer) stop() {
 func (c *committer) loop() {
 	defer close(c.done)
 	batch := make([]*op, 0, c.maxBatch)
+	var gather *time.Timer // the gap's timer, made once
 	for {
 		select {
 		case o := <-c.ops:
 			batch = append(batch[:0], o)
 		case <-c.quit:
 			return
+		}
+		// Writes from several callers at once: gather until the gap since
+		// the last commit has passed. Each commit costs an fsync and the
+		// pages it touches, whatever its size: at 2,000 requests a second
+		// (about 4,500 writes) commits came 1,200 times a second with 3.7
+		// writes each.
+		if wait := c.gap - wall.Now().Sub(c.last); c.shared && wait > 0 {
+			if gather == nil {
+				gather = time.NewTimer(wait)
+			} else {
+				gather.Reset(wait)
+			}
+		gap:
+			for len(batch) < c.maxBatch {
+				select {
+				case o := <-c.ops:
+					batch = append(batch, o)
+				case <-gather.C:
+					break gap
+				case <-c.quit:
+					break gap // the writes taken are still run
+				}
+			}
+			gather.Stop()
 		}
 		// Before the batch is taken, the goroutines about to queue a
 		// write get the processor once: under load they are runnable but
@@ -150,6 +181,7 @@ func (c *committer) loop() {
 				break more
 			}
 		}
+		c.last, c.shared = wall.Now(), len(batch) > 1
 		c.run(batch)
 		for i := range batch {
 			batch[i] = nil

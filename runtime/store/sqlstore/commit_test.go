@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 )
@@ -146,7 +147,7 @@ func TestBatchRunsAgainOnFailure(t *testing.T) {
 // TestCommitter runs concurrent writes through the goroutine and stops it.
 func TestCommitter(t *testing.T) {
 	db := memDB(t)
-	c := newCommitter(db, 4)
+	c := newCommitter(db, 4, 0)
 	errs := make(chan error, 40)
 	for i := range 40 {
 		go func() { errs <- c.do(t.Context(), insert(i%20), nil) }()
@@ -164,5 +165,70 @@ func TestCommitter(t *testing.T) {
 	c.stop()
 	if err := c.do(t.Context(), insert(99), nil); !errors.Is(err, ErrClosed) {
 		t.Fatalf("write after stop: %v", err)
+	}
+}
+
+// TestCommitGap: while writes come from several callers, the writer
+// gathers until the gap has passed (here an hour: until a batch is full);
+// a lone writer is never held.
+func TestCommitGap(t *testing.T) {
+	t.Run("a lone writer", func(t *testing.T) {
+		db := memDB(t)
+		c := newCommitter(db, 4, time.Hour)
+		t.Cleanup(c.stop)
+		done := make(chan error, 1)
+		go func() {
+			for k := range 20 {
+				if err := c.do(t.Context(), insert(k), nil); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second): // a deadline for a bug, not a timing
+			t.Fatal("20 writes one after another were held: a lone writer waited for the gap")
+		}
+	})
+	t.Run("several writers", func(t *testing.T) {
+		db := memDB(t)
+		// As after a batch of two: writes come from several callers.
+		c := &committer{db: db, maxBatch: 4, gap: time.Hour, last: time.Now(), shared: true,
+			ops: make(chan *op), quit: make(chan struct{}), done: make(chan struct{})}
+		go c.loop()
+		t.Cleanup(c.stop)
+		var waits []func() error
+		for k := 1; k <= 3; k++ {
+			waits = append(waits, c.queue(t.Context(), insert(k))) // returns once the writer has it
+		}
+		if got := keys(t, db); len(got) != 0 {
+			t.Fatalf("rows %v: the writer committed before the gap or a full batch", got)
+		}
+		waits = append(waits, c.queue(t.Context(), insert(4))) // the fourth: the batch is full
+		for _, w := range waits {
+			must(t, w())
+		}
+		if got := keys(t, db); !slices.Equal(got, []int{1, 2, 3, 4}) {
+			t.Fatalf("rows %v", got)
+		}
+		// The gap counts from the last commit's start: one long past is
+		// no reason to wait.
+		c2 := &committer{db: memDB(t), maxBatch: 4, gap: time.Hour, last: time.Now().Add(-2 * time.Hour), shared: true,
+			ops: make(chan *op), quit: make(chan struct{}), done: make(chan struct{})}
+		go c2.loop()
+		t.Cleanup(c2.stop)
+		must(t, c2.do(t.Context(), insert(1), nil))
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pressly/goose/v3"
 
@@ -88,6 +89,12 @@ type Config struct {
 	GroupCommit bool
 	// MaxBatch caps the writes in one group commit (default 256).
 	MaxBatch int
+	// CommitGap, with GroupCommit, spaces commits at least this far
+	// apart while writes come from several callers at once (the last
+	// batch had more than one): the writes arriving meanwhile share the
+	// next commit and its fsync. A lone writer is never held. 0: commit
+	// as soon as the last commit ends.
+	CommitGap time.Duration
 	// Watch, if set, implements store.DeliveryWatcher: it calls wake with
 	// the note of each notification a process sent after appending
 	// deliveries (Dialect.NotifyDeliveries), and with "" after it
@@ -181,7 +188,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 	if cfg.GroupCommit {
-		s.commit = newCommitter(cfg.DB, cfg.MaxBatch)
+		s.commit = newCommitter(cfg.DB, cfg.MaxBatch, cfg.CommitGap)
 		if s.tail != nil {
 			s.commit.afterCommit = s.tail.afterCommit
 		}
