@@ -146,15 +146,19 @@ type Result struct {
 	Sent       int     `json:"sent"`
 	// Completed requests were acknowledged, executed and their final
 	// Service Response delivered on the stream.
-	Completed  int                `json:"completed"`
-	Throughput float64            `json:"throughput_per_s"`
-	Latency    map[string]Latency `json:"latency"` // by category: on_demand, critical, all
-	ByItem     map[string]Latency `json:"by_item"`
-	Outcomes   map[string]int     `json:"outcomes"` // accepted, rejected/REASON, error/...
-	TimedOut   int                `json:"timed_out"`
-	Alerts     Alerts             `json:"alerts"`
-	Memory     Memory             `json:"memory"`
-	CPU        CPU                `json:"cpu"`
+	Completed  int     `json:"completed"`
+	Throughput float64 `json:"throughput_per_s"`
+	// Latency is from a request sent to its final Service Response on the
+	// stream, by category: on_demand, critical, all; and, under
+	// "acknowledged", of the same requests from sent to the Submit's
+	// answer (the acknowledgement, or the Pre-Command to sign).
+	Latency  map[string]Latency `json:"latency"`
+	ByItem   map[string]Latency `json:"by_item"`
+	Outcomes map[string]int     `json:"outcomes"` // accepted, rejected/REASON, error/...
+	TimedOut int                `json:"timed_out"`
+	Alerts   Alerts             `json:"alerts"`
+	Memory   Memory             `json:"memory"`
+	CPU      CPU                `json:"cpu"`
 }
 
 // CPU is the CPU time this process used during the run: the gateway's
@@ -214,6 +218,7 @@ type sample struct {
 	item     string
 	critical bool
 	lat      time.Duration
+	ack      time.Duration // to the Submit's answer
 	outcome  string
 }
 
@@ -616,6 +621,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		d.res.fail(outcome, rctx.Err() != nil)
 		return
 	}
+	acked := time.Since(start)
 	id, st := resp.Msg.GetRequestId(), resp.Msg.GetState()
 	w := &waiter{ch: make(chan *dccgatev1.RequestState, 1)}
 	if !final(st.GetState()) {
@@ -655,7 +661,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		outcome += "/" + st.GetReason()
 	}
 	d.done.Add(1)
-	d.res.add(sample{item: it.Name, critical: svc.Critical, lat: time.Since(start), outcome: outcome})
+	d.res.add(sample{item: it.Name, critical: svc.Critical, lat: time.Since(start), ack: acked, outcome: outcome})
 }
 
 func final(state string) bool {
@@ -749,6 +755,7 @@ func summarise(samples []sample) (map[string]Latency, map[string]Latency) {
 		}
 		byCat[cat] = append(byCat[cat], s.lat)
 		byCat["all"] = append(byCat["all"], s.lat)
+		byCat["acknowledged"] = append(byCat["acknowledged"], s.ack)
 		byItem[s.item] = append(byItem[s.item], s.lat)
 	}
 	conv := func(m map[string][]time.Duration) map[string]Latency {

@@ -278,6 +278,9 @@ func printLoad(w io.Writer, r *loadgen.Result, inProcess bool) {
 	for _, k := range sortedKeys(r.ByItem) {
 		line("  "+k, r.ByItem[k])
 	}
+	if l, ok := r.Latency["acknowledged"]; ok {
+		line("acknowledged", l)
+	}
 	fmt.Fprintln(w, "outcomes:")
 	for _, k := range sortedKeys(r.Outcomes) {
 		fmt.Fprintf(w, "  %-40s %d\n", k, r.Outcomes[k])
