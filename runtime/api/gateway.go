@@ -218,11 +218,6 @@ func toStruct(raw json.RawMessage) *structpb.Struct {
 	return st
 }
 
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
 // toConnect maps gateway and store errors to transport codes.
 func toConnect(err error) error {
 	switch {
