@@ -191,3 +191,92 @@ func openFile(t *testing.T, path string) *sqlstore.Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// TestInventoryCacheListsSeeEveryWrite: the answers to Devices by hub and
+// by MPxN are kept as the entries are, and no write of the devices, by this
+// store or by another process on the file, leaves one stale.
+func TestInventoryCacheListsSeeEveryWrite(t *testing.T) {
+	meter := store.Device{ID: "E-1", Type: "ESME", Status: "commissioned", MPxN: "M-1", CHF: "H-1", UpdatedAt: cacheT0}
+	ihd := store.Device{ID: "I-1", Type: "IHD", Status: "commissioned", CHF: "H-1", Meter: "E-1", UpdatedAt: cacheT0}
+	for _, tc := range []struct {
+		name  string
+		write func(t *testing.T, s store.Store) error
+		want  string // the lists after the write
+	}{
+		{"PutDevice", func(t *testing.T, s store.Store) error {
+			d := meter
+			d.Status = "suspended"
+			return s.PutDevice(t.Context(), d)
+		}, "M-1: E-1 suspended; H-1 IHD: I-1 commissioned"},
+		{"PutDevice of a new one", func(t *testing.T, s store.Store) error {
+			return s.PutDevice(t.Context(), store.Device{ID: "I-2", Type: "IHD", Status: "pending", CHF: "H-1", UpdatedAt: cacheT0})
+		}, "M-1: E-1 commissioned; H-1 IHD: I-1 commissioned, I-2 pending"},
+		{"SetDeviceStatus", func(t *testing.T, s store.Store) error {
+			return s.SetDeviceStatus(t.Context(), "I-1", "commissioned", "decommissioned", cacheT0)
+		}, "M-1: E-1 commissioned; H-1 IHD: I-1 decommissioned"},
+		{"BulkLoad", func(t *testing.T, s store.Store) error {
+			d := meter
+			d.Status = "withdrawn"
+			return s.(store.BulkLoader).BulkLoad(t.Context(), nil, []store.Device{d})
+		}, "M-1: E-1 withdrawn; H-1 IHD: I-1 commissioned"},
+		{"Reset", func(t *testing.T, s store.Store) error { return s.Reset(t.Context()) }, "M-1: ; H-1 IHD: "},
+	} {
+		for _, other := range []bool{false, true} {
+			name := tc.name
+			if other {
+				name += "/another process"
+			}
+			t.Run(name, func(t *testing.T) {
+				ctx := t.Context()
+				path := filepath.Join(t.TempDir(), "lists.db")
+				s := openFile(t, path)
+				for _, d := range []store.Device{meter, ihd} {
+					if err := s.PutDevice(ctx, d); err != nil {
+						t.Fatal(err)
+					}
+				}
+				lists := func() string {
+					t.Helper()
+					var out string
+					for i, f := range []store.DeviceFilter{{MPxN: "M-1"}, {CHF: "H-1", Type: "IHD"}} {
+						ds, err := s.Devices(ctx, f)
+						if err != nil {
+							t.Fatal(err)
+						}
+						out += []string{"M-1: ", "; H-1 IHD: "}[i]
+						for j, d := range ds {
+							if j > 0 {
+								out += ", "
+							}
+							out += d.ID + " " + d.Status
+						}
+					}
+					return out
+				}
+				if got, want := lists(), "M-1: E-1 commissioned; H-1 IHD: I-1 commissioned"; got != want {
+					t.Fatalf("before: %s, want %s", got, want)
+				}
+				lists() // the second read is the cache's
+				w := store.Store(s)
+				if other {
+					link := filepath.Join(t.TempDir(), "link.db")
+					if err := os.Symlink(path, link); err != nil {
+						t.Fatal(err)
+					}
+					o, err := sqlite.Open(ctx, link)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer o.Close()
+					w = o
+				}
+				if err := tc.write(t, w); err != nil {
+					t.Fatal(err)
+				}
+				if got := lists(); got != tc.want {
+					t.Fatalf("after %s: %s, want %s", tc.name, got, tc.want)
+				}
+			})
+		}
+	}
+}

@@ -65,6 +65,22 @@ func (s *Store) getDevice(ctx context.Context, id string) (store.Device, error) 
 
 // Devices lists the entries matching every non-zero field of f, by ID.
 func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Device, error) {
+	k, ok := listKeyOf(f)
+	if s.inv == nil || !ok {
+		return s.devices(ctx, f)
+	}
+	gen, keep := s.inv.check()
+	if ds, ok := s.inv.list(k); ok {
+		return ds, nil
+	}
+	ds, err := s.devices(ctx, f)
+	if err == nil && keep {
+		s.inv.putList(k, ds, gen)
+	}
+	return ds, err
+}
+
+func (s *Store) devices(ctx context.Context, f store.DeviceFilter) ([]store.Device, error) {
 	var where []string
 	var args []any
 	for _, c := range []struct{ col, v string }{{"chf", f.CHF}, {"meter", f.Meter}, {"mpxn", f.MPxN}, {"type", f.Type}} {

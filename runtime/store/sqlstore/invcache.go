@@ -47,6 +47,10 @@ type invCache struct {
 	token uint64
 	devs  map[string]store.Device
 	regs  map[string][]store.Registration // by effective_from; empty: none
+	// lists keeps the answers of Devices to narrow filters (a hub's
+	// devices, an MPxN's meters): every alert asks them to know whether
+	// its system is Enrolled (para 138).
+	lists map[listKey][]store.Device
 	// writing counts this store's writes of the inventory under way: the
 	// shared token goes even only when the last ends, so one write's end
 	// does not clear another's mark.
@@ -77,6 +81,39 @@ func (c *invCache) dropLocked() {
 	c.gen++
 	clear(c.devs)
 	clear(c.regs)
+	clear(c.lists)
+}
+
+// listKey is a DeviceFilter the cache keeps the answer to.
+type listKey struct{ chf, meter, mpxn, typ string }
+
+// listKeyOf returns f's key, if its answer may be kept: a filter by hub,
+// meter or MPxN (not a list of IDs, a limit, or every device of a type).
+func listKeyOf(f store.DeviceFilter) (listKey, bool) {
+	if len(f.IDs) > 0 || f.Limit > 0 || (f.CHF == "" && f.Meter == "" && f.MPxN == "") {
+		return listKey{}, false
+	}
+	return listKey{chf: f.CHF, meter: f.Meter, mpxn: f.MPxN, typ: f.Type}, true
+}
+
+// list returns a copy of the devices kept for k.
+func (c *invCache) list(k listKey) ([]store.Device, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ds, ok := c.lists[k]
+	return slices.Clone(ds), ok
+}
+
+func (c *invCache) putList(k listKey, ds []store.Device, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
+	if c.lists == nil || len(c.lists) >= invCacheMax {
+		c.lists = make(map[listKey][]store.Device)
+	}
+	c.lists[k] = slices.Clone(ds)
 }
 
 func (c *invCache) device(id string) (store.Device, bool) {
