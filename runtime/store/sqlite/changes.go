@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
+	"unsafe"
 )
 
 // changes is sqlstore.Changes and sqlstore.DeliverySignal for a database
@@ -17,7 +19,18 @@ import (
 // every bump. A random value, not a count: two processes bumping at once
 // cannot leave it where a reader saw it last. Its content is not durable
 // and needs not be: the caches it guards live in memory.
-type changes struct{ f *os.File }
+//
+// The 16 bytes are read and written through a shared mapping of the file
+// where the system has one (m), as atomic 8-byte loads and stores: every
+// read of the inventory or of a stream compares a token first, several
+// times a request, and a pread each was a system call each.
+type changes struct {
+	f *os.File
+	m []byte // the file's first changesLen bytes, mapped shared; nil: pread and pwrite
+}
+
+// changesLen is the file's size: the two values.
+const changesLen = 16
 
 // The file is named after the database's real path (links resolved, as
 // SQLite names its -wal and -shm files), so every process opening the
@@ -36,7 +49,21 @@ func openChanges(dbPath string) (*changes, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &changes{f: f}, nil
+	c := &changes{f: f}
+	// A new file (or one an older version left at 8 bytes) is extended
+	// with zeros, which read as the token 0 as its absence did; it never
+	// shrinks, so a value another process wrote meanwhile stays.
+	if st, err := f.Stat(); err == nil && st.Size() < changesLen {
+		err = f.Truncate(changesLen)
+		if err != nil {
+			_ = f.Close()
+			return nil, err
+		}
+	}
+	if m, err := mapShared(f, changesLen); err == nil {
+		c.m = m
+	}
+	return c, nil
 }
 
 // Token reads the value (0 for a new file).
@@ -51,6 +78,9 @@ func (c *changes) DeliveriesToken() (uint64, error) { return c.read(8) }
 func (c *changes) BumpDeliveries() (uint64, error) { return c.write(8, 0) }
 
 func (c *changes) read(off int64) (uint64, error) {
+	if c.m != nil {
+		return fromFile(atomic.LoadUint64(c.word(off))), nil
+	}
 	var b [8]byte
 	n, err := c.f.ReadAt(b[:], off)
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -79,12 +109,36 @@ func (c *changes) write(off int64, low uint64) (uint64, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	v := binary.LittleEndian.Uint64(b[:])&^1 | low
+	if c.m != nil {
+		atomic.StoreUint64(c.word(off), fromFile(v))
+		return v, nil
+	}
 	binary.LittleEndian.PutUint64(b[:], v)
 	_, err := c.f.WriteAt(b[:], off)
 	return v, err
 }
 
-func (c *changes) Close() error { return c.f.Close() }
+// word is the mapped value at off (0 or 8: aligned, as the mapping is).
+func (c *changes) word(off int64) *uint64 {
+	return (*uint64)(unsafe.Pointer(&c.m[off]))
+}
+
+// fromFile turns a word as loaded from the file's little-endian bytes into
+// its value, and back (the same swap, or none on a little-endian machine).
+func fromFile(w uint64) uint64 {
+	var b [8]byte
+	binary.NativeEndian.PutUint64(b[:], w)
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+func (c *changes) Close() error {
+	var err error
+	if c.m != nil {
+		err = unmap(c.m)
+		c.m = nil
+	}
+	return errors.Join(err, c.f.Close())
+}
 
 // settle bumps a token left odd by a writer that died between Begin and
 // Bump, so that the caches of the processes opening the file from then on
