@@ -32,6 +32,39 @@ func inventory(t *testing.T, s store.Store) (status, supplier string) {
 	return status, supplier
 }
 
+// inBothProcesses runs body as name, then as name/another process, on a
+// new database: s reads it (and caches); writer returns what writes it,
+// s itself or, the second time, the same file opened as another process
+// does, by another name (a link), with caches of its own.
+func inBothProcesses(t *testing.T, name string, body func(t *testing.T, s *sqlstore.Store, writer func() store.Store)) {
+	t.Helper()
+	for _, other := range []bool{false, true} {
+		sub := name
+		if other {
+			sub += "/another process"
+		}
+		t.Run(sub, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "cache.db")
+			s := openFile(t, path)
+			body(t, s, func() store.Store {
+				if !other {
+					return s
+				}
+				link := filepath.Join(t.TempDir(), "link.db")
+				if err := os.Symlink(path, link); err != nil {
+					t.Fatal(err)
+				}
+				o, err := sqlite.Open(t.Context(), link)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = o.Close() })
+				return o
+			})
+		})
+	}
+}
+
 // TestInventoryCacheSeesEveryWrite reads the inventory (so the cache holds
 // it), changes it with each of the store's writes of devices and
 // registration data, through the same store or through another opened on
@@ -69,49 +102,27 @@ func TestInventoryCacheSeesEveryWrite(t *testing.T) {
 		}, "pending", ""},
 		{"Reset", func(t *testing.T, s store.Store) error { return s.Reset(t.Context()) }, "", ""},
 	} {
-		for _, other := range []bool{false, true} {
-			name := tc.name
-			if other {
-				name += "/another process"
+		inBothProcesses(t, tc.name, func(t *testing.T, s *sqlstore.Store, writer func() store.Store) {
+			ctx := t.Context()
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
-			t.Run(name, func(t *testing.T) {
-				ctx := t.Context()
-				path := filepath.Join(t.TempDir(), "cache.db")
-				s := openFile(t, path)
-				must := func(err error) {
-					t.Helper()
-					if err != nil {
-						t.Fatal(err)
-					}
-				}
-				// H-1 is a delivered hub, as the hub operations need; M-1
-				// has a registration from cacheT0.
-				must(s.InsertHubOrder(ctx, store.HubOrder{ID: "O-1", Supplier: "A", OrderedAt: cacheT0, Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 1}}}))
-				must(s.DeliverHubOrder(ctx, "O-1", cacheT0, []store.Hub{{ID: "H-1", Variant: "single_band"}}, "pending"))
-				must(s.PutRegistration(ctx, store.Registration{MPxN: "M-1", EffectiveFrom: cacheT0, Fuel: "electricity", ImportSupplier: "S1"}))
-				if st, sup := inventory(t, s); st != "pending" || sup != "S1" {
-					t.Fatalf("before: %q %q", st, sup)
-				}
-				w := store.Store(s)
-				if other {
-					// By another name: a link to the same file.
-					link := filepath.Join(t.TempDir(), "link.db")
-					if err := os.Symlink(path, link); err != nil {
-						t.Fatal(err)
-					}
-					o, err := sqlite.Open(ctx, link)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer o.Close()
-					w = o
-				}
-				must(tc.write(t, w))
-				if st, sup := inventory(t, s); st != tc.status || sup != tc.supplier {
-					t.Fatalf("after %s: hub %q, supplier %q; want %q, %q", tc.name, st, sup, tc.status, tc.supplier)
-				}
-			})
-		}
+			// H-1 is a delivered hub, as the hub operations need; M-1
+			// has a registration from cacheT0.
+			must(s.InsertHubOrder(ctx, store.HubOrder{ID: "O-1", Supplier: "A", OrderedAt: cacheT0, Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 1}}}))
+			must(s.DeliverHubOrder(ctx, "O-1", cacheT0, []store.Hub{{ID: "H-1", Variant: "single_band"}}, "pending"))
+			must(s.PutRegistration(ctx, store.Registration{MPxN: "M-1", EffectiveFrom: cacheT0, Fuel: "electricity", ImportSupplier: "S1"}))
+			if st, sup := inventory(t, s); st != "pending" || sup != "S1" {
+				t.Fatalf("before: %q %q", st, sup)
+			}
+			must(tc.write(t, writer()))
+			if st, sup := inventory(t, s); st != tc.status || sup != tc.supplier {
+				t.Fatalf("after %s: hub %q, supplier %q; want %q, %q", tc.name, st, sup, tc.status, tc.supplier)
+			}
+		})
 	}
 }
 
@@ -221,62 +232,41 @@ func TestInventoryCacheListsSeeEveryWrite(t *testing.T) {
 		}, "M-1: E-1 withdrawn; H-1 IHD: I-1 commissioned"},
 		{"Reset", func(t *testing.T, s store.Store) error { return s.Reset(t.Context()) }, "M-1: ; H-1 IHD: "},
 	} {
-		for _, other := range []bool{false, true} {
-			name := tc.name
-			if other {
-				name += "/another process"
+		inBothProcesses(t, tc.name, func(t *testing.T, s *sqlstore.Store, writer func() store.Store) {
+			ctx := t.Context()
+			for _, d := range []store.Device{meter, ihd} {
+				if err := s.PutDevice(ctx, d); err != nil {
+					t.Fatal(err)
+				}
 			}
-			t.Run(name, func(t *testing.T) {
-				ctx := t.Context()
-				path := filepath.Join(t.TempDir(), "lists.db")
-				s := openFile(t, path)
-				for _, d := range []store.Device{meter, ihd} {
-					if err := s.PutDevice(ctx, d); err != nil {
-						t.Fatal(err)
-					}
-				}
-				lists := func() string {
-					t.Helper()
-					var out string
-					for i, f := range []store.DeviceFilter{{MPxN: "M-1"}, {CHF: "H-1", Type: "IHD"}} {
-						ds, err := s.Devices(ctx, f)
-						if err != nil {
-							t.Fatal(err)
-						}
-						out += []string{"M-1: ", "; H-1 IHD: "}[i]
-						for j, d := range ds {
-							if j > 0 {
-								out += ", "
-							}
-							out += d.ID + " " + d.Status
-						}
-					}
-					return out
-				}
-				if got, want := lists(), "M-1: E-1 commissioned; H-1 IHD: I-1 commissioned"; got != want {
-					t.Fatalf("before: %s, want %s", got, want)
-				}
-				lists() // the second read is the cache's
-				w := store.Store(s)
-				if other {
-					link := filepath.Join(t.TempDir(), "link.db")
-					if err := os.Symlink(path, link); err != nil {
-						t.Fatal(err)
-					}
-					o, err := sqlite.Open(ctx, link)
+			lists := func() string {
+				t.Helper()
+				var out string
+				for i, f := range []store.DeviceFilter{{MPxN: "M-1"}, {CHF: "H-1", Type: "IHD"}} {
+					ds, err := s.Devices(ctx, f)
 					if err != nil {
 						t.Fatal(err)
 					}
-					defer o.Close()
-					w = o
+					out += []string{"M-1: ", "; H-1 IHD: "}[i]
+					for j, d := range ds {
+						if j > 0 {
+							out += ", "
+						}
+						out += d.ID + " " + d.Status
+					}
 				}
-				if err := tc.write(t, w); err != nil {
-					t.Fatal(err)
-				}
-				if got := lists(); got != tc.want {
-					t.Fatalf("after %s: %s, want %s", tc.name, got, tc.want)
-				}
-			})
-		}
+				return out
+			}
+			if got, want := lists(), "M-1: E-1 commissioned; H-1 IHD: I-1 commissioned"; got != want {
+				t.Fatalf("before: %s, want %s", got, want)
+			}
+			lists() // the second read is the cache's
+			if err := tc.write(t, writer()); err != nil {
+				t.Fatal(err)
+			}
+			if got := lists(); got != tc.want {
+				t.Fatalf("after %s: %s, want %s", tc.name, got, tc.want)
+			}
+		})
 	}
 }
