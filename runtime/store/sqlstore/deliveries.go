@@ -94,7 +94,7 @@ func (s *Store) appendLocked(ctx context.Context, tx *sql.Tx, args [][]any) ([]i
 		if err != nil {
 			return nil, err
 		}
-		seqs, err := collect(rows, scanSeq)
+		seqs, err := collect(rows, scanOne[int64])
 		if err != nil {
 			return nil, err
 		}
@@ -107,12 +107,6 @@ func (s *Store) appendLocked(ctx context.Context, tx *sql.Tx, args [][]any) ([]i
 		cursors = append(cursors, seqs...)
 	}
 	return cursors, nil
-}
-
-// scanSeq reads a cursor (RETURNING seq).
-func scanSeq(r interface{ Scan(...any) error }) (int64, error) {
-	var seq int64
-	return seq, r.Scan(&seq)
 }
 
 // publish hands committed deliveries to the tail, if kept.

@@ -83,9 +83,7 @@ func (s *Store) ReclaimRequests(ctx context.Context, owner string, expired, unti
 			return err
 		}
 		// Set afresh on each run (a batch may run its writes twice).
-		ids, err = collect(rows, func(r interface{ Scan(...any) error }) (id string, err error) {
-			return id, r.Scan(&id)
-		})
+		ids, err = collect(rows, scanOne[string])
 		return err
 	})
 	if err != nil {

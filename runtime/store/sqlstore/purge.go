@@ -35,9 +35,9 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 	if err != nil {
 		return 0, err
 	}
+	// As any: they go to the statements below as arguments.
 	ids, err := collect(rows, func(r interface{ Scan(...any) error }) (any, error) {
-		var id string
-		return id, r.Scan(&id)
+		return scanOne[string](r)
 	})
 	if err != nil {
 		return 0, err

@@ -277,7 +277,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 			INSERT INTO deliveries (seq, `+appendCols+`) SELECT `+s.d.DeliverySeq+`, ?, ?, ?, ?, ?, ?, ?, ? FROM u RETURNING seq`),
 			append(append(args, []string{dargs[0][0].(string)}), dargs[0]...)...)
 		if err == nil {
-			cursors, err = collect(rows, scanSeq)
+			cursors, err = collect(rows, scanOne[int64])
 		}
 		if err == nil && len(cursors) == 0 {
 			err = s.staleOrMissing(ctx, s.db, "requests", r.ID)

@@ -63,3 +63,11 @@ func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (
 	}
 	return out, rows.Err()
 }
+
+// scanOne reads a row of one column (for collect). The value is read
+// after Scan has run: in `return v, r.Scan(&v)` the order is not defined.
+func scanOne[T any](r interface{ Scan(...any) error }) (T, error) {
+	var v T
+	err := r.Scan(&v)
+	return v, err
+}
