@@ -542,15 +542,13 @@ func pace(ctx context.Context, start, end time.Time, rate float64, fn func(i int
 // first seconds that the field, whose prepayment meters hold credit, does
 // not send.
 func (d *driver) setup(ctx context.Context) error {
-	need := false
 	var topup Item
 	for _, it := range d.mix {
-		need = need || it.Prepayment
 		if it.Prepayment {
 			topup = it
 		}
 	}
-	if !need {
+	if !topup.Prepayment {
 		return nil
 	}
 	d.prepaid = min(prepaymentPremises, d.cfg.World.Premises()/10)
