@@ -53,7 +53,7 @@ vet: ## go vet and buf lint
 
 lint: vet
 
-bench: ## Engine benchmarks with their ratio to plain Go, then load through the public API in process (closed loop, open loop at 1000/s and 5000/s, critical only), then the gateway alone in a process of its own
+bench: ## Engine benchmarks with their ratio to plain Go, the protocol floor (the API with handlers doing nothing), then load through the public API in process (closed loop, open loop at 1000/s and 5000/s, critical only), then the gateway alone in a process of its own
 	scripts/bench.sh
 
 bench-scale: ## Seed 1,000,000 systems, serve them from another process, load them; seeding time and the gateway's memory

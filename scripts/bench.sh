@@ -3,11 +3,15 @@
 #   1. the engine: BenchmarkDecide (the full check chain over a realistic
 #      mix) against BenchmarkDecideBaseline (the same checks as plain Go),
 #      medians and their ratio;
-#   2. load through the public API, in process, on the embedded store:
+#   2. the protocol floor: BenchmarkProtocolFloor, a Submit and its
+#      response on the stream over mutual TLS and HTTP/2 with handlers that
+#      do nothing; the CPU it takes is what any request costs before the
+#      gateway's own work;
+#   3. load through the public API, in process, on the embedded store:
 #      closed loop (the default mix), open loop at 1000/s, open loop at
 #      the target's 5000/s (non-critical), and critical requests only (the
 #      signing round trip);
-#   3. the gateway alone: served from its own process, loaded (closed loop,
+#   4. the gateway alone: served from its own process, loaded (closed loop,
 #      non-critical) by another, with the CPU time each process used per
 #      completed request: what the gateway costs without the load
 #      generator's share of the same two cores.
@@ -21,6 +25,11 @@ awk '
   $1 ~ /^BenchmarkDecide-/         { for (i = 1; i < NF; i++) if ($(i+1) == "median-ns") d = $i }
   $1 ~ /^BenchmarkDecideBaseline-/ { for (i = 1; i < NF; i++) if ($(i+1) == "median-ns") b = $i }
   END { if (d && b) printf "engine: median %.2f us a decision, plain-Go baseline %.2f us: %.1fx (targets: <= 20 us, <= 10x)\n", d/1000, b/1000, d/b }
+' "$out"
+go test -run '^$' -bench ProtocolFloor -benchtime 10s ./runtime/api/ | tee "$out"
+awk '
+  $1 ~ /^BenchmarkProtocolFloor-/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i }
+  END { if (c) printf "protocol floor: %.0f us of CPU a request (client and server, handlers doing nothing): %.2f cores at 5000/s\n", c, c * 5000 / 1e6 }
 ' "$out"
 go build -o "$BIN" ./cmd/dccgate
 echo "--- closed loop, the default mix"
