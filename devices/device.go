@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/dccgate/dccgate/spec"
@@ -95,6 +96,29 @@ func (d *device) logEvent(at time.Time, code, detail string) {
 
 func (d *device) logSecurity(at time.Time, code, detail string) {
 	d.SecurityLog = appendCapped(d.SecurityLog, LogEntry{At: at, Code: code, Detail: detail}, maxEventLog)
+}
+
+// put sets (*m)[k] = v, making the map at its first write. A fleet's
+// devices mostly never get a certificate, a key pair, an event behaviour or
+// an auxiliary switch: empty maps made for each were objects the collector
+// marked, and its marking is what the gateway's slowest responses wait on.
+func put[K comparable, V any](m *map[K]V, k K, v V) {
+	if *m == nil {
+		*m = map[K]V{}
+	}
+	(*m)[k] = v
+}
+
+// factoryImages holds the hash of each factory firmware version, shared by
+// every device that runs it.
+var factoryImages sync.Map // version -> SHA-256 (hex)
+
+func factoryImage(version string) string {
+	if h, ok := factoryImages.Load(version); ok {
+		return h.(string)
+	}
+	h, _ := factoryImages.LoadOrStore(version, imageHash("factory:"+version))
+	return h.(string)
 }
 
 func appendCapped[T any](s []T, v T, capacity int) []T {

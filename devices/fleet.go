@@ -340,10 +340,8 @@ func (f *Fleet) Add(id, deviceType string, opts DeviceOptions) error {
 			Powered:         true,
 			WANConnected:    opts.WANConnected && deviceType == TypeCHF,
 			Credentials:     maps.Clone(f.defaults),
-			Certificates:    map[string]string{},
-			KeyPairs:        map[string]int{},
-			EventBehaviour:  map[string]string{},
-			Aux:             map[int]AuxSwitch{},
+			// Certificates, KeyPairs, EventBehaviour and Aux are made at
+			// their first write (put): most devices never have one.
 		},
 		class:     dt.Class,
 		seed:      idHash(id),
@@ -363,7 +361,7 @@ func (f *Fleet) Add(id, deviceType string, opts DeviceOptions) error {
 	if version == "" {
 		version = "1.0.0"
 	}
-	d.Firmware = Firmware{Version: version, Images: map[string]string{version: imageHash("factory:" + version)}}
+	d.Firmware = Firmware{Version: version, Images: []FirmwareImage{{Version: version, SHA256: factoryImage(version)}}}
 	if dt.Class == "meter" {
 		d.Meter = newMeter(d, dt.Fuel, mode, supply, opts)
 	}

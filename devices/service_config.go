@@ -215,7 +215,7 @@ func configureAuxCalendar(c *call) (map[string]any, error) {
 	}
 	s := c.d.Aux[n]
 	s.Calendar = cal
-	c.d.Aux[n] = s
+	put(&c.d.Aux, n, s)
 	return auxData(n, s), nil
 }
 
@@ -249,7 +249,7 @@ func updateCredentials(c *call) (map[string]any, error) {
 func (c *call) replaceCredential(kind, cert string) map[string]any {
 	prev := c.d.Credentials[kind]
 	c.d.Credentials[kind] = c.cmd.Sender
-	c.d.Certificates[kind] = cert
+	put(&c.d.Certificates, kind, cert)
 	c.d.logSecurity(c.now(), "CREDENTIALS_UPDATED", fmt.Sprintf("%s: %s replaced by %s (%s)", kind, prev, c.cmd.Sender, c.svc.Key()))
 	return map[string]any{"credential": kind, "holder": c.cmd.Sender, "previous": prev}
 }
@@ -262,7 +262,7 @@ func issueCredentials(c *call) (map[string]any, error) {
 	if usage != "signing" && usage != "key_agreement" {
 		return nil, devErr("unknown key usage %q", usage)
 	}
-	c.d.KeyPairs[usage]++
+	put(&c.d.KeyPairs, usage, c.d.KeyPairs[usage]+1)
 	c.d.logSecurity(c.now(), "KEY_PAIR_GENERATED", usage)
 	return map[string]any{
 		"key_usage": usage,
@@ -336,7 +336,7 @@ func configureEventBehaviour(c *call) (map[string]any, error) {
 	if action != "log" && action != "alert" && action != "ignore" {
 		return nil, devErr("unknown action %q", action)
 	}
-	c.d.EventBehaviour[code] = action
+	put(&c.d.EventBehaviour, code, action)
 	return map[string]any{"alert_code": code, "action": action}, nil
 }
 

@@ -4,7 +4,6 @@ package devices
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 )
@@ -165,9 +164,9 @@ func updateFirmware(c *call) (map[string]any, error) {
 		return nil, devErr("a firmware update needs a version and an image")
 	}
 	fw := &c.d.Firmware
-	maps.DeleteFunc(fw.Images, func(v, _ string) bool { return v != fw.Version })
+	fw.keepOnly(fw.Version)
 	h := imageHash(image)
-	fw.Images[version] = h
+	fw.set(version, h)
 	c.d.logEvent(c.now(), "FIRMWARE_STORED", version)
 	return map[string]any{"version": version, "sha256": h, "active": fw.Version}, nil
 }
@@ -175,8 +174,8 @@ func updateFirmware(c *call) (map[string]any, error) {
 func readFirmware(c *call) (map[string]any, error) {
 	fw := c.d.Firmware
 	stored := map[string]any{}
-	for v, h := range fw.Images {
-		stored[v] = h
+	for _, im := range fw.Images {
+		stored[im.Version] = im.SHA256
 	}
 	return map[string]any{"version": fw.Version, "images": stored}, nil
 }
@@ -187,13 +186,13 @@ func activateFirmware(c *call) (map[string]any, error) {
 		return nil, err
 	}
 	fw := &c.d.Firmware
-	h, ok := fw.Images[version]
+	h, ok := fw.image(version)
 	if !ok {
 		return nil, devErr("no firmware image %q stored", version)
 	}
 	prev := fw.Version
 	fw.Version = version
-	maps.DeleteFunc(fw.Images, func(v, _ string) bool { return v != version })
+	fw.keepOnly(version)
 	c.d.logSecurity(c.now(), "FIRMWARE_ACTIVATED", prev+" -> "+version)
 	return map[string]any{"version": version, "previous": prev, "sha256": h}, nil
 }

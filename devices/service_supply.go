@@ -66,7 +66,7 @@ func setAux(c *call, on bool, calendar bool) (map[string]any, error) {
 	if calendar {
 		s.Calendar = ""
 	}
-	c.d.Aux[n] = s
+	put(&c.d.Aux, n, s)
 	c.d.logEvent(c.now(), "AUX_SWITCH", fmt.Sprintf("switch %d on=%t by %s", n, on, c.cmd.Sender))
 	if c.d.Type == TypeHCALCS {
 		if m := c.f.devices[c.d.AssociatedMeter]; m != nil {
@@ -87,7 +87,7 @@ func auxReset(c *call) (map[string]any, error) {
 	n, _ := c.auxSwitch()
 	s := c.d.Aux[n]
 	s.Boost = false
-	c.d.Aux[n] = s
+	put(&c.d.Aux, n, s)
 	return auxData(n, s), nil
 }
 
@@ -106,7 +106,7 @@ func setBoost(c *call, boost bool) (map[string]any, error) {
 	}
 	s := c.d.Aux[n]
 	s.Boost = boost
-	c.d.Aux[n] = s
+	put(&c.d.Aux, n, s)
 	return auxData(n, s), nil
 }
 

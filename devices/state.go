@@ -118,8 +118,41 @@ type DeviceState struct {
 // Firmware is the firmware a device runs and the images it stores.
 type Firmware struct {
 	Version string
-	// Images maps a stored version to the SHA-256 (hex) of its image.
-	Images map[string]string
+	// Images are the stored versions with the SHA-256 (hex) of their
+	// images: the running one, and at most one other (11.1).
+	Images []FirmwareImage
+}
+
+// FirmwareImage is a firmware version a device stores.
+type FirmwareImage struct {
+	Version string
+	SHA256  string
+}
+
+// image is the hash of the stored version's image.
+func (fw *Firmware) image(version string) (string, bool) {
+	for _, im := range fw.Images {
+		if im.Version == version {
+			return im.SHA256, true
+		}
+	}
+	return "", false
+}
+
+// set stores version's image, in place of one of the same version.
+func (fw *Firmware) set(version, sha256 string) {
+	for i, im := range fw.Images {
+		if im.Version == version {
+			fw.Images[i].SHA256 = sha256
+			return
+		}
+	}
+	fw.Images = append(fw.Images, FirmwareImage{Version: version, SHA256: sha256})
+}
+
+// keepOnly drops every stored image but version's.
+func (fw *Firmware) keepOnly(version string) {
+	fw.Images = slices.DeleteFunc(fw.Images, func(im FirmwareImage) bool { return im.Version != version })
 }
 
 // DeviceLogEntry is one entry of a CHF's Device Log: a device allowed on the
@@ -261,7 +294,7 @@ func (s *DeviceState) clone() DeviceState {
 	c.Credentials = maps.Clone(s.Credentials)
 	c.Certificates = maps.Clone(s.Certificates)
 	c.KeyPairs = maps.Clone(s.KeyPairs)
-	c.Firmware.Images = maps.Clone(s.Firmware.Images)
+	c.Firmware.Images = slices.Clone(s.Firmware.Images)
 	c.Joined = slices.Clone(s.Joined)
 	c.DeviceLog = slices.Clone(s.DeviceLog)
 	c.EventLog = slices.Clone(s.EventLog)
