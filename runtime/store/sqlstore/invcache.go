@@ -113,7 +113,11 @@ func (c *invCache) putList(k listKey, ds []store.Device, gen uint64) {
 	if c.lists == nil || len(c.lists) >= invCacheMax {
 		c.lists = make(map[listKey][]store.Device)
 	}
-	c.lists[k] = slices.Clone(ds)
+	kept := make([]store.Device, len(ds))
+	for i, d := range ds {
+		kept[i] = compact(d)
+	}
+	c.lists[k] = kept
 }
 
 func (c *invCache) device(id string) (store.Device, bool) {
@@ -132,7 +136,28 @@ func (c *invCache) putDevice(d store.Device, gen uint64) {
 	if c.devs == nil || len(c.devs) >= invCacheMax {
 		c.devs = make(map[string]store.Device)
 	}
-	c.devs[d.ID] = d
+	c.devs[d.ID] = compact(d)
+}
+
+// compact is d with its strings in one allocation. The driver gives each
+// column a string of its own: seven objects a cached device that the
+// collector marks at every cycle, and the time its marking takes is what
+// the slowest requests wait on.
+func compact(d store.Device) store.Device {
+	all := d.ID + d.Type + d.Status + d.MPxN + d.CHF + d.Meter + d.Credentials
+	cut := func(s string) string {
+		v := all[:len(s)]
+		all = all[len(s):]
+		return v
+	}
+	d.ID = cut(d.ID)
+	d.Type = cut(d.Type)
+	d.Status = cut(d.Status)
+	d.MPxN = cut(d.MPxN)
+	d.CHF = cut(d.CHF)
+	d.Meter = cut(d.Meter)
+	d.Credentials = cut(d.Credentials)
+	return d
 }
 
 // histories returns the cached records of mpxns and the MPxNs not cached.

@@ -171,3 +171,28 @@ func TestOverlappingInventoryWrites(t *testing.T) {
 		t.Fatalf("both writes ended: token %d still marked", ch.tok)
 	}
 }
+
+// TestCompact: a cached device keeps every field, its strings in one
+// allocation.
+func TestCompact(t *testing.T) {
+	at := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	for _, d := range []store.Device{
+		{ID: "00-DB-00-00-00-08-E0-1F", Type: "ESME", Status: "commissioned", MPxN: "1900000000012", CHF: "00-DB-00-00-00-08-E0-10", Meter: "", Credentials: "00-00-00-00-00-1A-00-1F", UpdatedAt: at},
+		{ID: "00-DB-00-00-00-08-E0-11", Type: "IHD", Status: "pending", Meter: "00-DB-00-00-00-08-E0-1F"},
+		{},
+	} {
+		// Strings of their own, as the driver gives them.
+		in := d
+		for _, s := range []*string{&in.ID, &in.Type, &in.Status, &in.MPxN, &in.CHF, &in.Meter, &in.Credentials} {
+			*s = strings.Clone(*s)
+		}
+		if got := compact(in); got != d {
+			t.Errorf("compact(%+v) = %+v", d, got)
+		}
+		if d.ID != "" {
+			if n := testing.AllocsPerRun(10, func() { compact(in) }); n != 1 {
+				t.Errorf("compact(%s): %v allocations, want 1", d.ID, n)
+			}
+		}
+	}
+}
