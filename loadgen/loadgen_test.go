@@ -1,9 +1,14 @@
 package loadgen_test
 
 import (
+	"bytes"
+	"encoding/csv"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -97,6 +102,7 @@ func TestRunCompletesTheMix(t *testing.T) {
 					t.Errorf("no %s request in %d", it.Name, res.Completed)
 				}
 			}
+			checkSamples(t, res, mode.rate > 0)
 		})
 	}
 }
@@ -121,6 +127,54 @@ func TestParseMix(t *testing.T) {
 			if w, ok := tc.want[it.Name]; ok && it.Weight != w {
 				t.Errorf("%q: %s weight %g, want %g", tc.in, it.Name, it.Weight, w)
 			}
+		}
+	}
+}
+
+// checkSamples: WriteSamples has a row for each request sent, in the order
+// sent, within the run, each with its times; in open loop, due at the rate.
+func checkSamples(t *testing.T, res *loadgen.Result, open bool) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := res.WriteSamples(&buf); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"sent_s", "item", "outcome", "acknowledged_ms", "latency_ms"}; !slices.Equal(rows[0], want) {
+		t.Fatalf("header %v, want %v", rows[0], want)
+	}
+	rows = rows[1:]
+	if len(rows) != res.Sent {
+		t.Fatalf("%d rows, %d sent", len(rows), res.Sent)
+	}
+	items := map[string]int{}
+	last := -1.0
+	for i, r := range rows {
+		sent, err1 := strconv.ParseFloat(r[0], 64)
+		ack, err2 := strconv.ParseFloat(r[3], 64)
+		lat, err3 := strconv.ParseFloat(r[4], 64)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			t.Fatalf("row %d %v: %v", i, r, err)
+		}
+		if sent < last || sent < 0 || sent > res.Duration || ack <= 0 || lat < ack || r[2] != "accepted" {
+			t.Fatalf("row %d %v after a request sent at %.4f s", i, r, last)
+		}
+		last = sent
+		items[r[1]]++
+	}
+	for item, n := range items {
+		if n != res.ByItem[item].Count {
+			t.Errorf("%s: %d rows, %d in the result", item, n, res.ByItem[item].Count)
+		}
+	}
+	if open && len(rows) > 1 {
+		// Due at 200 a second: 5 ms apart.
+		first, _ := strconv.ParseFloat(rows[0][0], 64)
+		if gap := (last - first) / float64(len(rows)-1); gap < 0.004 || gap > 0.006 {
+			t.Errorf("sent %.4f s apart on average, want 0.005", gap)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -159,6 +161,34 @@ type Result struct {
 	Alerts   Alerts             `json:"alerts"`
 	Memory   Memory             `json:"memory"`
 	CPU      CPU                `json:"cpu"`
+
+	started  time.Time
+	samples  []sample // completed requests
+	failures []sample // the others
+}
+
+// WriteSamples writes every request of the run as CSV, in the order they
+// were sent: when (seconds from the run's start; in open loop, when it
+// was due), its mix item, its outcome, the time to the Submit's answer
+// and to its final Service Response, in milliseconds. For a request that
+// failed, the acknowledgement is empty and the latency is the time to its
+// failure. The percentiles hide when the slow requests came; these say,
+// to set beside a gateway's logs or a collector's trace.
+func (r *Result) WriteSamples(w io.Writer) error {
+	all := append(slices.Clone(r.samples), r.failures...)
+	slices.SortFunc(all, func(a, b sample) int { return a.sent.Compare(b.sent) })
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"sent_s", "item", "outcome", "acknowledged_ms", "latency_ms"})
+	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64) }
+	for _, s := range all {
+		ack := ""
+		if !s.failed {
+			ack = ms(s.ack)
+		}
+		_ = cw.Write([]string{strconv.FormatFloat(s.sent.Sub(r.started).Seconds(), 'f', 4, 64), s.item, s.outcome, ack, ms(s.lat)})
+	}
+	cw.Flush()
+	return cw.Error()
 }
 
 // CPU is the CPU time this process used during the run: the gateway's
@@ -217,14 +247,17 @@ type driver struct {
 type sample struct {
 	item     string
 	critical bool
-	lat      time.Duration
+	sent     time.Time     // or, in open loop, due
+	lat      time.Duration // to the final response, or to the failure
 	ack      time.Duration // to the Submit's answer
 	outcome  string
+	failed   bool
 }
 
 type resultSink struct {
 	mu       sync.Mutex
 	samples  []sample
+	failures []sample
 	outcomes map[string]int
 	timedOut int
 }
@@ -294,9 +327,11 @@ func (a *alertSink) alert(device, code string, at time.Time) {
 	}
 }
 
-func (r *resultSink) fail(outcome string, timeout bool) {
+func (r *resultSink) fail(s sample, timeout bool) {
+	s.failed = true
 	r.mu.Lock()
-	r.outcomes[outcome]++
+	r.failures = append(r.failures, s)
+	r.outcomes[s.outcome]++
 	if timeout {
 		r.timedOut++
 	}
@@ -473,7 +508,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	runtime.ReadMemStats(&ms)
 	rss := rssBytes()
 	res := &Result{Mode: mode, TargetRate: cfg.Rate, Duration: elapsed.Seconds(), Sent: int(d.sent.Load()), Completed: int(d.done.Load()),
-		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut,
+		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, started: d.started, samples: d.res.samples, failures: d.res.failures,
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
 	res.CPU.Seconds = cpuSeconds() - cpuStart
@@ -577,6 +612,9 @@ func (d *driver) setup(ctx context.Context) error {
 
 // one sends one request and waits for its final response.
 func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time) {
+	fail := func(outcome string, timeout bool) {
+		d.res.fail(sample{item: it.Name, sent: start, lat: time.Since(start), outcome: outcome}, timeout)
+	}
 	p := d.cfg.World.Premise(premises)
 	uid, device := p.EIS, p.ESME
 	if it.Fuel == "gas" {
@@ -584,7 +622,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 	}
 	u := d.users[uid]
 	if u == nil {
-		d.res.fail("error/no-credentials", false)
+		fail("error/no-credentials", false)
 		return
 	}
 	svc := d.cfg.Spec.ServiceByKey(it.Service)
@@ -604,7 +642,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 	msg := &dccgatev1.ServiceRequest{Envelope: &dccgatev1.Envelope{UserId: uid, DeviceId: device,
 		Category: dccgatev1.Category_CATEGORY_ON_DEMAND, Delivery: dccgatev1.Delivery_DELIVERY_WAN}}
 	if err := connectgw.SetBody(msg, it.Service, body); err != nil {
-		d.res.fail("error/body", false)
+		fail("error/body", false)
 		return
 	}
 	d.sent.Add(1)
@@ -616,7 +654,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		if reason, _, ok := client.Refusal(err); ok {
 			outcome += "/" + reason // refused before it was received (GATEWAY_BUSY)
 		}
-		d.res.fail(outcome, rctx.Err() != nil)
+		fail(outcome, rctx.Err() != nil)
 		return
 	}
 	acked := time.Since(start)
@@ -642,7 +680,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 			}
 		}
 		if err != nil {
-			d.res.fail("error/sign", rctx.Err() != nil)
+			fail("error/sign", rctx.Err() != nil)
 			return
 		}
 	}
@@ -650,7 +688,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		select {
 		case st = <-w.ch:
 		case <-rctx.Done():
-			d.res.fail("error/timeout", true)
+			fail("error/timeout", true)
 			return
 		}
 	}
@@ -659,7 +697,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		outcome += "/" + st.GetReason()
 	}
 	d.done.Add(1)
-	d.res.add(sample{item: it.Name, critical: svc.Critical, lat: time.Since(start), ack: acked, outcome: outcome})
+	d.res.add(sample{item: it.Name, critical: svc.Critical, sent: start, lat: time.Since(start), ack: acked, outcome: outcome})
 }
 
 func final(state string) bool {

@@ -62,6 +62,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	workers := fs.Int("workers", 0, "in process: the gateway's request workers (0: its default)")
 	maxInFlight := fs.Int("max-in-flight", 0, "in process: the most requests the gateway holds before it refuses GATEWAY_BUSY (0: its default; -1: no bound)")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
+	samplesOut := fs.String("samples", "", "write every request as CSV to this file: when it was sent, its item and outcome, its times to the acknowledgement and to the response")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (the gateway too, in process) to this file")
@@ -254,6 +255,11 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 			return fail(err)
 		}
 	}
+	if *samplesOut != "" {
+		if err := writeSamples(*samplesOut, res); err != nil {
+			return fail(err)
+		}
+	}
 	if res.Completed == 0 {
 		return exitFail
 	}
@@ -369,4 +375,16 @@ func awaitGateway(ctx context.Context, target string, wait time.Duration, stderr
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func writeSamples(name string, res *loadgen.Result) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := res.WriteSamples(f); err != nil { // csv buffers
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -14,9 +14,9 @@ import (
 // seeded world.
 func TestLoadSeedsAndRuns(t *testing.T) {
 	data := t.TempDir()
-	out := filepath.Join(data, "result.json")
+	out, samples := filepath.Join(data, "result.json"), filepath.Join(data, "samples.csv")
 	code, stdout, errs := runCmd(t, "", "load", "--data", data, "--fleet", "40", "--suppliers", "2", "--duration", "500ms",
-		"--concurrency", "4", "--quiet", "--json", out)
+		"--concurrency", "4", "--quiet", "--json", out, "--samples", samples)
 	if code != 0 || !strings.Contains(stdout, "seeded 40 registrations and 110 devices") || !strings.Contains(stdout, "requests/s completed") {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
 	}
@@ -34,6 +34,15 @@ func TestLoadSeedsAndRuns(t *testing.T) {
 	}
 	if res.Completed == 0 || res.Completed != res.Sent || res.Outcomes["accepted"] != res.Completed || res.Latency["all"].Count != res.Completed {
 		t.Fatalf("result %s", b)
+	}
+	// --samples: a header, then a line a request.
+	b, err = os.ReadFile(samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if lines[0] != "sent_s,item,outcome,acknowledged_ms,latency_ms" || len(lines) != res.Sent+1 || !strings.Contains(lines[1], ",accepted,") {
+		t.Fatalf("samples:\n%s", b)
 	}
 	if testing.Short() {
 		return
