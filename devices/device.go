@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -67,6 +68,20 @@ type device struct {
 	// macKey is the device's MAC key, derived from the fleet's master key
 	// (auth.go); nil until first needed.
 	macKey []byte
+	// sharedCreds: Credentials is the fleet's defaults, which other
+	// devices hold too; ownCredentials copies it before a write.
+	sharedCreds bool
+}
+
+// ownCredentials gives the device a Credentials map of its own, to write.
+func (d *device) ownCredentials() {
+	if d.sharedCreds || d.Credentials == nil {
+		own := maps.Clone(d.Credentials)
+		if own == nil {
+			own = map[string]string{}
+		}
+		d.Credentials, d.sharedCreds = own, false
+	}
 }
 
 // period is a span during which no energy flowed (power cut or supply not

@@ -248,6 +248,7 @@ func updateCredentials(c *call) (map[string]any, error) {
 // certificate it sent.
 func (c *call) replaceCredential(kind, cert string) map[string]any {
 	prev := c.d.Credentials[kind]
+	c.d.ownCredentials()
 	c.d.Credentials[kind] = c.cmd.Sender
 	put(&c.d.Certificates, kind, cert)
 	c.d.logSecurity(c.now(), "CREDENTIALS_UPDATED", fmt.Sprintf("%s: %s replaced by %s (%s)", kind, prev, c.cmd.Sender, c.svc.Key()))

@@ -25,6 +25,7 @@ func optOut(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.d.ownCredentials()
 	for _, k := range []string{CredAccessControlBroker, CredWANProvider, CredCoSParty} {
 		delete(c.d.Credentials, k)
 	}
