@@ -68,7 +68,7 @@ type device struct {
 	// macKey is the device's MAC key, derived from the fleet's master key
 	// (auth.go); nil until first needed.
 	macKey []byte
-	// sharedCreds: Credentials is the fleet's defaults, which other
+	// sharedCreds: Credentials is a set the fleet interned, which other
 	// devices hold too; ownCredentials copies it before a write.
 	sharedCreds bool
 }
