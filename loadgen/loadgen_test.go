@@ -103,6 +103,9 @@ func TestRunCompletesTheMix(t *testing.T) {
 				}
 			}
 			checkSamples(t, res, mode.rate > 0)
+			if rt := res.Runtime; rt.SchedP99MS <= 0 || rt.GCShare < 0 || rt.GCShare > 1 {
+				t.Errorf("runtime %+v", rt)
+			}
 		})
 	}
 }

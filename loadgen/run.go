@@ -161,6 +161,7 @@ type Result struct {
 	Alerts   Alerts             `json:"alerts"`
 	Memory   Memory             `json:"memory"`
 	CPU      CPU                `json:"cpu"`
+	Runtime  Runtime            `json:"runtime"`
 
 	started  time.Time
 	samples  []sample // completed requests
@@ -413,6 +414,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	d.done.Store(0)
 	d.started = time.Now()
 	cpuStart := cpuSeconds()
+	rtStart := readRuntime()
 
 	var peak atomic.Uint64
 	stopMem := make(chan struct{})
@@ -512,6 +514,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
 	res.CPU.Seconds = cpuSeconds() - cpuStart
+	res.Runtime = runtimeBetween(rtStart, readRuntime())
 	if res.Completed > 0 {
 		res.CPU.PerRequestUS = res.CPU.Seconds / float64(res.Completed) * 1e6
 	}
