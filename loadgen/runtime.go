@@ -54,7 +54,7 @@ func runtimeBetween(before, after []metrics.Sample) Runtime {
 		r.SchedP99MS, r.SchedP999MS = quantile(h, 0.99)*1000, quantile(h, 0.999)*1000
 	}
 	if h := histogramBetween(before[4], after[4]); h != nil {
-		r.GCPauseMaxMS = quantile(h, 1)*1000
+		r.GCPauseMaxMS = quantile(h, 1) * 1000
 	}
 	return r
 }
