@@ -44,15 +44,8 @@ func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) 
 	if s.inv == nil {
 		return s.getDevice(ctx, id)
 	}
-	gen, keep := s.inv.check()
-	if d, ok := s.inv.device(id); ok {
-		return d, nil
-	}
-	d, err := s.getDevice(ctx, id)
-	if err == nil && keep {
-		s.inv.putDevice(d, gen)
-	}
-	return d, err
+	return readThrough(s.inv, func() (store.Device, bool) { return s.inv.device(id) },
+		func() (store.Device, error) { return s.getDevice(ctx, id) }, s.inv.putDevice)
 }
 
 func (s *Store) getDevice(ctx context.Context, id string) (store.Device, error) {
@@ -69,15 +62,9 @@ func (s *Store) Devices(ctx context.Context, f store.DeviceFilter) ([]store.Devi
 	if s.inv == nil || !ok {
 		return s.devices(ctx, f)
 	}
-	gen, keep := s.inv.check()
-	if ds, ok := s.inv.list(k); ok {
-		return ds, nil
-	}
-	ds, err := s.devices(ctx, f)
-	if err == nil && keep {
-		s.inv.putList(k, ds, gen)
-	}
-	return ds, err
+	return readThrough(s.inv, func() ([]store.Device, bool) { return s.inv.list(k) },
+		func() ([]store.Device, error) { return s.devices(ctx, f) },
+		func(ds []store.Device, gen uint64) { s.inv.putList(k, ds, gen) })
 }
 
 func (s *Store) devices(ctx context.Context, f store.DeviceFilter) ([]store.Device, error) {

@@ -77,6 +77,22 @@ func (c *invCache) check() (gen uint64, keep bool) {
 	return c.gen, keep
 }
 
+// readThrough is a read through the cache of one answer: the token is
+// checked before the cache is looked in (cached), and what read gets from
+// the database is kept (put) only if no write of the inventory overlapped
+// it (gen unchanged, the token even).
+func readThrough[V any](c *invCache, cached func() (V, bool), read func() (V, error), put func(V, uint64)) (V, error) {
+	gen, keep := c.check()
+	if v, ok := cached(); ok {
+		return v, nil
+	}
+	v, err := read()
+	if err == nil && keep {
+		put(v, gen)
+	}
+	return v, err
+}
+
 func (c *invCache) dropLocked() {
 	c.gen++
 	clear(c.devs)
