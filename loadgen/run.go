@@ -163,9 +163,8 @@ type Result struct {
 	CPU      CPU                `json:"cpu"`
 	Runtime  Runtime            `json:"runtime"`
 
-	started  time.Time
-	samples  []sample // completed requests
-	failures []sample // the others
+	started time.Time
+	samples []sample // every request, completed or failed
 }
 
 // WriteSamples writes every request of the run as CSV, in the order they
@@ -176,7 +175,7 @@ type Result struct {
 // failure. The percentiles hide when the slow requests came; these say,
 // to set beside a gateway's logs or a collector's trace.
 func (r *Result) WriteSamples(w io.Writer) error {
-	all := append(slices.Clone(r.samples), r.failures...)
+	all := slices.Clone(r.samples)
 	slices.SortFunc(all, func(a, b sample) int { return a.sent.Compare(b.sent) })
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"sent_s", "item", "outcome", "acknowledged_ms", "latency_ms"})
@@ -257,8 +256,7 @@ type sample struct {
 
 type resultSink struct {
 	mu       sync.Mutex
-	samples  []sample
-	failures []sample
+	samples  []sample // failed ones too
 	outcomes map[string]int
 	timedOut int
 }
@@ -331,7 +329,7 @@ func (a *alertSink) alert(device, code string, at time.Time) {
 func (r *resultSink) fail(s sample, timeout bool) {
 	s.failed = true
 	r.mu.Lock()
-	r.failures = append(r.failures, s)
+	r.samples = append(r.samples, s)
 	r.outcomes[s.outcome]++
 	if timeout {
 		r.timedOut++
@@ -510,7 +508,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	runtime.ReadMemStats(&ms)
 	rss := rssBytes()
 	res := &Result{Mode: mode, TargetRate: cfg.Rate, Duration: elapsed.Seconds(), Sent: int(d.sent.Load()), Completed: int(d.done.Load()),
-		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, started: d.started, samples: d.res.samples, failures: d.res.failures,
+		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, started: d.started, samples: d.res.samples,
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
 	res.CPU.Seconds = cpuSeconds() - cpuStart
@@ -788,6 +786,9 @@ func summarise(samples []sample) (map[string]Latency, map[string]Latency) {
 	byCat := map[string][]time.Duration{}
 	byItem := map[string][]time.Duration{}
 	for _, s := range samples {
+		if s.failed {
+			continue // no latency to count
+		}
 		cat := "on_demand"
 		if s.critical {
 			cat = "critical"
