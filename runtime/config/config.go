@@ -622,10 +622,11 @@ func (l *Loaded) validate() []error {
 	if c.GC.Percent < -1 {
 		bad("gc.percent", "must be -1 (off) or more, not %d", c.GC.Percent)
 	}
-	if _, err := ParseBytes(c.GC.MemoryLimit); err != nil {
+	lim, err := ParseBytes(c.GC.MemoryLimit)
+	if err != nil {
 		bad("gc.memory_limit", "%v", err)
 	}
-	if lim, _ := ParseBytes(c.GC.MemoryLimit); c.GC.Percent == -1 && lim == 0 {
+	if c.GC.Percent == -1 && lim == 0 {
 		bad("gc.percent", "-1 (collect only at the memory limit) needs a gc.memory_limit")
 	}
 	return errs
