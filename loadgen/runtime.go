@@ -23,7 +23,22 @@ type Runtime struct {
 	GCPauseMaxMS float64 `json:"gc_pause_max_ms"`
 }
 
-var runtimeMetrics = []string{"/gc/cycles/total:gc-cycles", "/cpu/classes/gc/total:cpu-seconds", "/cpu/classes/total:cpu-seconds", "/sched/latencies:seconds", "/sched/pauses/total/gc:seconds"}
+// The metrics read, by their place in a readRuntime.
+const (
+	gcCycles = iota
+	gcCPU
+	totalCPU
+	schedLatencies
+	gcPauses
+)
+
+var runtimeMetrics = [...]string{
+	gcCycles:       "/gc/cycles/total:gc-cycles",
+	gcCPU:          "/cpu/classes/gc/total:cpu-seconds",
+	totalCPU:       "/cpu/classes/total:cpu-seconds",
+	schedLatencies: "/sched/latencies:seconds",
+	gcPauses:       "/sched/pauses/total/gc:seconds",
+}
 
 func readRuntime() []metrics.Sample {
 	s := make([]metrics.Sample, len(runtimeMetrics))
@@ -43,17 +58,17 @@ func runtimeBetween(before, after []metrics.Sample) Runtime {
 		}
 		return after[i].Value.Float64() - before[i].Value.Float64()
 	}
-	if after[0].Value.Kind() == metrics.KindUint64 {
-		r.GCCycles = after[0].Value.Uint64() - before[0].Value.Uint64()
+	if after[gcCycles].Value.Kind() == metrics.KindUint64 {
+		r.GCCycles = after[gcCycles].Value.Uint64() - before[gcCycles].Value.Uint64()
 	}
-	r.GCCPUSeconds = f64(1)
-	if total := f64(2); total > 0 {
+	r.GCCPUSeconds = f64(gcCPU)
+	if total := f64(totalCPU); total > 0 {
 		r.GCShare = r.GCCPUSeconds / total
 	}
-	if h := histogramBetween(before[3], after[3]); h != nil {
+	if h := histogramBetween(before[schedLatencies], after[schedLatencies]); h != nil {
 		r.SchedP99MS, r.SchedP999MS = quantile(h, 0.99)*1000, quantile(h, 0.999)*1000
 	}
-	if h := histogramBetween(before[4], after[4]); h != nil {
+	if h := histogramBetween(before[gcPauses], after[gcPauses]); h != nil {
 		r.GCPauseMaxMS = quantile(h, 1) * 1000
 	}
 	return r
