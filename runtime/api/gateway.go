@@ -167,9 +167,14 @@ func (s *GatewayServer) Subscribe(ctx context.Context, req *connect.Request[dccg
 func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
 	m := &dccgatev1.StreamMessage{Cursor: d.Cursor}
 	if d.Kind == "alert" {
-		var p alertPayload
-		_ = json.Unmarshal(d.Payload, &p)
-		a := &dccgatev1.Alert{Code: d.Code, DeviceId: d.DeviceID, Service: p.Service, Name: p.Name, Data: toStruct(p.Data)}
+		a := &dccgatev1.Alert{Code: d.Code, DeviceId: d.DeviceID}
+		data, ok := fastPayload(d.Payload, []payloadField{{"service", &a.Service}, {"name", &a.Name}}, "data")
+		if !ok {
+			var p alertPayload
+			_ = json.Unmarshal(d.Payload, &p)
+			a.Service, a.Name, data = p.Service, p.Name, toStruct(p.Data)
+		}
+		a.Data = data
 		if !d.CreatedAt.IsZero() {
 			a.RaisedAt = timestamppb.New(d.CreatedAt)
 		}
@@ -179,10 +184,15 @@ func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
 		m.Kind = &dccgatev1.StreamMessage_Alert{Alert: a}
 		return m
 	}
-	var p store.ResponsePayload
-	_ = json.Unmarshal(d.Payload, &p)
-	rs := &dccgatev1.RequestState{RequestId: d.RequestID, DeviceId: d.DeviceID, State: p.State, Reason: p.Reason,
-		Clause: p.Clause, Message: p.Message, Service: p.Service, Response: toStruct(p.Response)}
+	rs := &dccgatev1.RequestState{RequestId: d.RequestID, DeviceId: d.DeviceID}
+	answer, ok := fastPayload(d.Payload, []payloadField{{"state", &rs.State}, {"reason", &rs.Reason}, {"clause", &rs.Clause},
+		{"message", &rs.Message}, {"service", &rs.Service}}, "response")
+	if !ok {
+		var p store.ResponsePayload
+		_ = json.Unmarshal(d.Payload, &p)
+		rs.State, rs.Reason, rs.Clause, rs.Message, rs.Service, answer = p.State, p.Reason, p.Clause, p.Message, p.Service, toStruct(p.Response)
+	}
+	rs.Response = answer
 	if !d.DueAt.IsZero() {
 		rs.DueAt = timestamppb.New(d.DueAt)
 	}

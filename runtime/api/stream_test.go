@@ -1,11 +1,13 @@
 package api
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -53,4 +55,73 @@ func BenchmarkToMessage(b *testing.B) {
 	for b.Loop() {
 		toMessage(responseDeli)
 	}
+}
+
+// referenceMessage is toMessage as it was before the fast path: the payload
+// through encoding/json, then its answer into a map and a Struct. The fast
+// path must give what it gives, for any payload.
+func referenceMessage(d store.Delivery) *dccgatev1.StreamMessage {
+	m := &dccgatev1.StreamMessage{Cursor: d.Cursor}
+	if d.Kind == "alert" {
+		var p alertPayload
+		_ = json.Unmarshal(d.Payload, &p)
+		a := &dccgatev1.Alert{Code: d.Code, DeviceId: d.DeviceID, Service: p.Service, Name: p.Name, Data: toStruct(p.Data)}
+		if !d.CreatedAt.IsZero() {
+			a.RaisedAt = timestamppb.New(d.CreatedAt)
+		}
+		if !d.DueAt.IsZero() {
+			a.DueAt = timestamppb.New(d.DueAt)
+		}
+		m.Kind = &dccgatev1.StreamMessage_Alert{Alert: a}
+		return m
+	}
+	var p store.ResponsePayload
+	_ = json.Unmarshal(d.Payload, &p)
+	rs := &dccgatev1.RequestState{RequestId: d.RequestID, DeviceId: d.DeviceID, State: p.State, Reason: p.Reason,
+		Clause: p.Clause, Message: p.Message, Service: p.Service, Response: toStruct(p.Response)}
+	if !d.DueAt.IsZero() {
+		rs.DueAt = timestamppb.New(d.DueAt)
+	}
+	if !d.CreatedAt.IsZero() {
+		rs.CompletedAt = timestamppb.New(d.CreatedAt)
+	}
+	m.Kind = &dccgatev1.StreamMessage_Response{Response: rs}
+	return m
+}
+
+// payloadSeeds are payloads at the edges where fastjson and encoding/json
+// part: each must still give the reference's message.
+var payloadSeeds = []string{
+	string(responseDeli.Payload), string(failedDeli.Payload), string(alertDeli.Payload),
+	`{"STATE":"accepted","Response":{"a":1}}`, `{"Service":"4.1"}`, // keys matched without case
+	`{"state":"a","state":true,"reason":{"x":1},"clause":[1]}`,     // type errors: skipped
+	`{"state":"a","state":null,"response":{"x":1},"response":[1]}`, // duplicates: the last wins, null keeps
+	`{"state":7,"service":"4.1","response":{"a":1}}`,               // a type error
+	`{"response":{"big":1e999}}`,                                   // out of float64's range
+	`{"response":{"n":NaN}}`, `{"response":{"n":01}}`,              // not JSON
+	`{"message":"\ud800 alone","response":{"s":"\ud83d\ude00"}}`,      // surrogates
+	"{\"message\":\"bad \xff utf-8\",\"response\":{\"k\xfe\":\"v\"}}", // invalid UTF-8
+	`{"message":"\u003cnone\u003e \u2028 \" \\ \/ \n","response":{"e":-0,"f":1.5e-7,"l":[[],{},null,true,false,""]}}`,
+	`{"data":{"x":{"y":{"z":[1,{"w":"v"}]}}},"name":"n","service":"s"}`,
+	`[1,2]`, `"x"`, `null`, ``, `{`, `{"response":{}} trailing`, "{\"message\":\"tab\there\"}",
+	`{"response" : { "sp" : [ 1 , 2 ] } , "state" : "ok" }`,
+}
+
+// FuzzPayload: for any payload, of a response or an alert, toMessage gives
+// what the reference gives.
+func FuzzPayload(f *testing.F) {
+	for _, s := range payloadSeeds {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, payload string, alert bool) {
+		d := store.Delivery{Cursor: 7, Kind: "response", RequestID: "r", DeviceID: "d", CreatedAt: at, Payload: []byte(payload)}
+		if alert {
+			d.Kind, d.Code = "alert", "A1"
+		}
+		got, want := toMessage(d), referenceMessage(d)
+		if !proto.Equal(got, want) {
+			t.Errorf("payload %q:\n got %s\nwant %s", payload, protojson.Format(got), protojson.Format(want))
+		}
+	})
 }
