@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"sort"
@@ -29,8 +30,8 @@ import (
 
 var _ api.Operator = (*Server)(nil)
 
-// serveAdmin serves the admin listener: /metrics, /healthz, /readyz and
-// the OpsService. On a loopback address it is plain HTTP, open to local
+// serveAdmin serves the admin listener: /metrics, /healthz, /readyz,
+// /debug/pprof/ and the OpsService. On a loopback address it is plain HTTP, open to local
 // callers; on any other it is HTTPS and every call needs the admin
 // certificate.
 func (s *Server) serveAdmin(addr string) error {
@@ -42,6 +43,13 @@ func (s *Server) serveAdmin(addr string) error {
 	mux.Handle("/metrics", s.Metrics.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", s.readyz)
+	// The Go profiles of the running process, behind what guards the rest
+	// of the listener: how a slow gateway is looked into where it runs.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	s.mountServiceAdmin(mux)
 	s.mountHubsAdmin(mux)
 	path, h := dccgatev1connect.NewOpsServiceHandler(&api.OpsServer{Op: s})

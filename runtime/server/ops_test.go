@@ -381,6 +381,26 @@ func TestHealthAndReadiness(t *testing.T) {
 	srv.shuttingDown.Store(false)
 }
 
+// TestAdminProfiles: the admin listener serves the process's Go profiles.
+func TestAdminProfiles(t *testing.T) {
+	srv := startOps(t, Config{})
+	for _, tc := range []struct{ path, want string }{
+		{"/debug/pprof/", "goroutine"},
+		{"/debug/pprof/goroutine?debug=1", "serveAdmin"},
+		{"/debug/pprof/cmdline", ""},
+	} {
+		resp, err := http.Get(srv.AdminURL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), tc.want) {
+			t.Errorf("%s: %d %.200s", tc.path, resp.StatusCode, b)
+		}
+	}
+}
+
 // TestOneTracePerRequest follows a Service Request from the handler
 // through the engine and the store to its execution on the device.
 func TestOneTracePerRequest(t *testing.T) {
