@@ -31,9 +31,9 @@ import (
 var _ api.Operator = (*Server)(nil)
 
 // serveAdmin serves the admin listener: /metrics, /healthz, /readyz,
-// /debug/pprof/ and the OpsService. On a loopback address it is plain HTTP, open to local
-// callers; on any other it is HTTPS and every call needs the admin
-// certificate.
+// /debug/pprof/ and the OpsService. On a loopback address it is plain
+// HTTP, open to local callers; on any other it is HTTPS and every call
+// needs the admin certificate.
 func (s *Server) serveAdmin(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
