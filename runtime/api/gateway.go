@@ -168,13 +168,7 @@ func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
 	m := &dccgatev1.StreamMessage{Cursor: d.Cursor}
 	if d.Kind == "alert" {
 		a := &dccgatev1.Alert{Code: d.Code, DeviceId: d.DeviceID}
-		data, ok := fastPayload(d.Payload, []payloadField{{"service", &a.Service}, {"name", &a.Name}}, "data")
-		if !ok {
-			var p alertPayload
-			_ = json.Unmarshal(d.Payload, &p)
-			a.Service, a.Name, data = p.Service, p.Name, toStruct(p.Data)
-		}
-		a.Data = data
+		readAlert(d.Payload, a)
 		if !d.CreatedAt.IsZero() {
 			a.RaisedAt = timestamppb.New(d.CreatedAt)
 		}
@@ -185,14 +179,7 @@ func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
 		return m
 	}
 	rs := &dccgatev1.RequestState{RequestId: d.RequestID, DeviceId: d.DeviceID}
-	answer, ok := fastPayload(d.Payload, []payloadField{{"state", &rs.State}, {"reason", &rs.Reason}, {"clause", &rs.Clause},
-		{"message", &rs.Message}, {"service", &rs.Service}}, "response")
-	if !ok {
-		var p store.ResponsePayload
-		_ = json.Unmarshal(d.Payload, &p)
-		rs.State, rs.Reason, rs.Clause, rs.Message, rs.Service, answer = p.State, p.Reason, p.Clause, p.Message, p.Service, toStruct(p.Response)
-	}
-	rs.Response = answer
+	readResponse(d.Payload, rs)
 	if !d.DueAt.IsZero() {
 		rs.DueAt = timestamppb.New(d.DueAt)
 	}
@@ -201,6 +188,44 @@ func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
 	}
 	m.Kind = &dccgatev1.StreamMessage_Response{Response: rs}
 	return m
+}
+
+// readAlert sets an alert's service, name and data from its payload.
+func readAlert(payload []byte, a *dccgatev1.Alert) {
+	data, ok := fastPayload(payload, []payloadField{{"service", &a.Service}, {"name", &a.Name}}, "data")
+	if !ok {
+		decodeAlert(payload, a)
+		return
+	}
+	a.Data = data
+}
+
+// decodeAlert is readAlert through encoding/json: the reference, and the
+// way for a payload the fast path declines.
+func decodeAlert(payload []byte, a *dccgatev1.Alert) {
+	var p alertPayload
+	_ = json.Unmarshal(payload, &p)
+	a.Service, a.Name, a.Data = p.Service, p.Name, toStruct(p.Data)
+}
+
+// readResponse sets a response's state, reason, clause, message, service
+// and answer from its payload.
+func readResponse(payload []byte, rs *dccgatev1.RequestState) {
+	answer, ok := fastPayload(payload, []payloadField{{"state", &rs.State}, {"reason", &rs.Reason}, {"clause", &rs.Clause},
+		{"message", &rs.Message}, {"service", &rs.Service}}, "response")
+	if !ok {
+		decodeResponse(payload, rs)
+		return
+	}
+	rs.Response = answer
+}
+
+// decodeResponse is readResponse through encoding/json (see decodeAlert).
+func decodeResponse(payload []byte, rs *dccgatev1.RequestState) {
+	var p store.ResponsePayload
+	_ = json.Unmarshal(payload, &p)
+	rs.State, rs.Reason, rs.Clause, rs.Message, rs.Service = p.State, p.Reason, p.Clause, p.Message, p.Service
+	rs.Response = toStruct(p.Response)
 }
 
 // alertPayload is what the stream takes of an alert delivery's payload

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -57,38 +55,6 @@ func BenchmarkToMessage(b *testing.B) {
 	}
 }
 
-// referenceMessage is toMessage as it was before the fast path: the payload
-// through encoding/json, then its answer into a map and a Struct. The fast
-// path must give what it gives, for any payload.
-func referenceMessage(d store.Delivery) *dccgatev1.StreamMessage {
-	m := &dccgatev1.StreamMessage{Cursor: d.Cursor}
-	if d.Kind == "alert" {
-		var p alertPayload
-		_ = json.Unmarshal(d.Payload, &p)
-		a := &dccgatev1.Alert{Code: d.Code, DeviceId: d.DeviceID, Service: p.Service, Name: p.Name, Data: toStruct(p.Data)}
-		if !d.CreatedAt.IsZero() {
-			a.RaisedAt = timestamppb.New(d.CreatedAt)
-		}
-		if !d.DueAt.IsZero() {
-			a.DueAt = timestamppb.New(d.DueAt)
-		}
-		m.Kind = &dccgatev1.StreamMessage_Alert{Alert: a}
-		return m
-	}
-	var p store.ResponsePayload
-	_ = json.Unmarshal(d.Payload, &p)
-	rs := &dccgatev1.RequestState{RequestId: d.RequestID, DeviceId: d.DeviceID, State: p.State, Reason: p.Reason,
-		Clause: p.Clause, Message: p.Message, Service: p.Service, Response: toStruct(p.Response)}
-	if !d.DueAt.IsZero() {
-		rs.DueAt = timestamppb.New(d.DueAt)
-	}
-	if !d.CreatedAt.IsZero() {
-		rs.CompletedAt = timestamppb.New(d.CreatedAt)
-	}
-	m.Kind = &dccgatev1.StreamMessage_Response{Response: rs}
-	return m
-}
-
 // payloadSeeds are payloads at the edges where fastjson and encoding/json
 // part: each must still give the reference's message.
 var payloadSeeds = []string{
@@ -107,21 +73,42 @@ var payloadSeeds = []string{
 	`{"response" : { "sp" : [ 1 , 2 ] } , "state" : "ok" }`,
 }
 
-// FuzzPayload: for any payload, of a response or an alert, toMessage gives
-// what the reference gives.
+// FuzzPayload: for any payload, of a response or an alert, what the stream
+// reads of it is what encoding/json reads (decodeResponse, decodeAlert).
 func FuzzPayload(f *testing.F) {
 	for _, s := range payloadSeeds {
 		f.Add(s, false)
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, payload string, alert bool) {
-		d := store.Delivery{Cursor: 7, Kind: "response", RequestID: "r", DeviceID: "d", CreatedAt: at, Payload: []byte(payload)}
+		var got, want proto.Message
 		if alert {
-			d.Kind, d.Code = "alert", "A1"
+			g, w := &dccgatev1.Alert{}, &dccgatev1.Alert{}
+			readAlert([]byte(payload), g)
+			decodeAlert([]byte(payload), w)
+			got, want = g, w
+		} else {
+			g, w := &dccgatev1.RequestState{}, &dccgatev1.RequestState{}
+			readResponse([]byte(payload), g)
+			decodeResponse([]byte(payload), w)
+			got, want = g, w
 		}
-		got, want := toMessage(d), referenceMessage(d)
 		if !proto.Equal(got, want) {
 			t.Errorf("payload %q:\n got %s\nwant %s", payload, protojson.Format(got), protojson.Format(want))
 		}
 	})
+}
+
+// TestFastPathTaken: the payloads the gateway writes are read by the fast
+// path, not handed to encoding/json.
+func TestFastPathTaken(t *testing.T) {
+	for _, d := range []store.Delivery{responseDeli, failedDeli, alertDeli} {
+		var s string
+		if _, ok := fastPayload(d.Payload, []payloadField{{"service", &s}}, "response"); !ok {
+			t.Errorf("cursor %d: the fast path declined %s", d.Cursor, d.Payload)
+		}
+		if s == "" {
+			t.Errorf("cursor %d: no service read", d.Cursor)
+		}
+	}
 }
