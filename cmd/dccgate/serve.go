@@ -117,7 +117,7 @@ Try, as the demo import supplier:
 		return code
 	}
 	if srv.AdminURL != "" {
-		fmt.Fprintf(stdout, "Admin: %[1]s/metrics, %[1]s/healthz, %[1]s/readyz; reload with SIGHUP or OpsService.Reload\n", srv.AdminURL)
+		fmt.Fprintf(stdout, "Admin: %[1]s/metrics, %[1]s/healthz, %[1]s/readyz, %[1]s/debug/pprof/; reload with SIGHUP or OpsService.Reload\n", srv.AdminURL)
 	}
 	if srv.SSIURL != "" {
 		fmt.Fprintf(stdout, "Self-Service Interface: %s (sign in with a user's certificate or by signing the challenge with users/<USER_ID>-key.pem)\n", srv.SSIURL)
