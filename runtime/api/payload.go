@@ -65,8 +65,8 @@ func fastPayload(raw []byte, fields []payloadField, dataKey string) (data *struc
 				return
 			}
 		}
-		if string(k) != dataKey && bytes.EqualFold(k, []byte(dataKey)) {
-			ok = false
+		if bytes.EqualFold(k, []byte(dataKey)) {
+			ok = false // dataKey itself returned above
 		}
 	})
 	if !ok {

@@ -59,7 +59,7 @@ func BenchmarkToMessage(b *testing.B) {
 // part: each must still give the reference's message.
 var payloadSeeds = []string{
 	string(responseDeli.Payload), string(failedDeli.Payload), string(alertDeli.Payload),
-	`{"STATE":"accepted","Response":{"a":1}}`, `{"Service":"4.1"}`, // keys matched without case
+	`{"STATE":"accepted","Response":{"a":1}}`, `{"Service":"4.1"}`, `{"Response":{"a":1},"state":"ok"}`, `{"Data":{"a":1}}`, // keys matched without case
 	`{"state":"a","state":true,"reason":{"x":1},"clause":[1]}`,     // type errors: skipped
 	`{"state":"a","state":null,"response":{"x":1},"response":[1]}`, // duplicates: the last wins, null keeps
 	`{"state":7,"service":"4.1","response":{"a":1}}`,               // a type error
