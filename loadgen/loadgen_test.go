@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,10 +104,58 @@ func TestRunCompletesTheMix(t *testing.T) {
 				}
 			}
 			checkSamples(t, res, mode.rate > 0)
+			checkSenders(t, srv, w)
 			if rt := res.Runtime; rt.SchedP99MS <= 0 || rt.GCShare < 0 || rt.GCShare > 1 {
 				t.Errorf("runtime %+v", rt)
 			}
 		})
+	}
+}
+
+// checkSenders: the items of the other roles were sent by the world's user
+// of that role (the gateway holds that user's requests of the service).
+func checkSenders(t *testing.T, srv *server.Server, w loadgen.World) {
+	t.Helper()
+	for _, it := range loadgen.DefaultMix {
+		if it.Role == "" {
+			continue
+		}
+		var id string
+		for _, u := range w.Users() {
+			if u.Role == it.Role {
+				id = u.ID
+			}
+		}
+		rs, err := srv.G.Store().ListRequests(t.Context(), store.RequestFilter{UserID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(rs, func(r store.Request) bool { return r.Service == it.Service }) {
+			t.Errorf("%s: no request of %s from the %s user %q (%d requests)", it.Name, it.Service, it.Role, id, len(rs))
+		}
+	}
+}
+
+// TestRunRefusesAnItemItsSenderMayNotSend: an item of a role the world has
+// no user of, or of a service its sender is not eligible for, is refused
+// before anything is sent.
+func TestRunRefusesAnItemItsSenderMayNotSend(t *testing.T) {
+	sp, err := spec.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		it   loadgen.Item
+		want string
+	}{
+		{loadgen.Item{Name: "x", Service: "4.1", Fuel: "gas", Role: "DCC", Weight: 1}, "no user of role DCC"},
+		{loadgen.Item{Name: "x", Service: "6.11", Fuel: "electricity", Role: "OU", Weight: 1}, "role OU may not send service 6.11"},
+		{loadgen.Item{Name: "x", Service: "4.2", Fuel: "gas", Weight: 1}, "role GIS may not send service 4.2"},
+	} {
+		_, err := loadgen.Run(t.Context(), loadgen.Config{Spec: sp, World: loadgen.World{Systems: 2}, Duration: time.Second, Mix: []loadgen.Item{tc.it}})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: err %v, want %q", tc.it, err, tc.want)
+		}
 	}
 }
 
@@ -121,6 +170,9 @@ func TestParseMix(t *testing.T) {
 		{"nope=1", false, nil},
 		{"critical", false, nil},
 		{"critical=-1", false, nil},
+		{"*=0,critical=1", true, map[string]float64{"critical": 1, "read-electricity": 0, "other-user": 0, "topup": 0}},
+		{"critical=2,*=0.5", true, map[string]float64{"critical": 2, "read-gas": 0.5, "network-gas": 0.5}},
+		{"*=x", false, nil},
 	} {
 		mix, err := loadgen.ParseMix(tc.in)
 		if (err == nil) != tc.ok {

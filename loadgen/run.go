@@ -28,13 +28,17 @@ import (
 	"github.com/dccgate/dccgate/spec"
 )
 
-// Item is one kind of request in the mix: a service sent by the premises'
-// supplier of a fuel to its meter.
+// Item is one kind of request in the mix: a service sent to a premises'
+// meter of a fuel by its supplier or by the world's user of another role.
 type Item struct {
 	Name    string
 	Service string // row key, e.g. "4.1" or "1.1/credit"
-	Fuel    string // "electricity" (EIS to the ESME) or "gas" (GIS to the GSME)
-	Weight  float64
+	Fuel    string // "electricity" (to the ESME) or "gas" (to the GSME)
+	// Role sends it as the world's one user of that role (EES, ENO, GNO,
+	// SNA or OU; the Registration Data names the world's EES, ENO and GNO
+	// at every premises); "" as the premises' Import Supplier of the fuel.
+	Role   string
+	Weight float64
 	// Body overrides the spec's examples.
 	Body map[string]any
 	// Prepayment items go to meters in prepayment mode only (the run puts
@@ -46,9 +50,13 @@ type Item struct {
 // in prepayment mode: every tenth, at most this many.
 const prepaymentPremises = 1000
 
-// DefaultMix is the field's mix: mostly reads of registers and profile
-// data (what scheduled reads fetch), prepayment top-ups, and a few critical
-// commands signed by the supplier. Weights need not sum to 1.
+// DefaultMix is the field's mix: mostly suppliers' reads of registers and
+// profile data (what scheduled reads fetch), prepayment top-ups, a few
+// critical commands signed by the supplier, and the reads the other roles
+// send: the network operators' (active power, gas registers), the export
+// supplier's, an agent's and an other user's. Weights need not sum to 1.
+// The network operators' items are not profile or network data reads:
+// Annex 5, Table 5.3 holds those to under 1.5 and 0.03 a system a month.
 var DefaultMix = []Item{
 	{Name: "read-electricity", Service: "4.1", Fuel: "electricity", Weight: 45},
 	{Name: "read-gas", Service: "4.1", Fuel: "gas", Weight: 20},
@@ -56,28 +64,56 @@ var DefaultMix = []Item{
 	{Name: "config", Service: "6.2", Fuel: "electricity", Weight: 5},
 	{Name: "topup", Service: "2.2", Fuel: "electricity", Weight: 10, Prepayment: true},
 	{Name: "critical", Service: "6.11", Fuel: "electricity", Weight: 5},
+	{Name: "network-electricity", Service: "4.16", Fuel: "electricity", Role: "ENO", Weight: 2},
+	{Name: "network-gas", Service: "4.1", Fuel: "gas", Role: "GNO", Weight: 1},
+	{Name: "export", Service: "4.2", Fuel: "electricity", Role: "EES", Weight: 1},
+	{Name: "agent", Service: "11.2", Fuel: "gas", Role: "SNA", Weight: 1},
+	{Name: "other-user", Service: "4.17", Fuel: "electricity", Role: "OU", Weight: 1},
 }
 
 // ParseMix reads "name=weight,..." over DefaultMix's items ("critical=0"
-// turns one off); names not in DefaultMix are refused.
+// turns one off); "*=weight" sets every item the list does not name
+// ("*=0,critical=1": critical requests only). Names not in DefaultMix are
+// refused.
 func ParseMix(s string) ([]Item, error) {
 	mix := slices.Clone(DefaultMix)
 	if strings.TrimSpace(s) == "" {
 		return mix, nil
 	}
+	named := map[string]float64{}
+	rest, hasRest := 0.0, false
 	for _, part := range strings.Split(s, ",") {
 		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
 		var weight float64
 		if _, err := fmt.Sscanf(w, "%g", &weight); !ok || err != nil || weight < 0 {
 			return nil, fmt.Errorf("loadgen: mix entry %q: want name=weight", part)
 		}
-		i := slices.IndexFunc(mix, func(it Item) bool { return it.Name == name })
-		if i < 0 {
-			return nil, fmt.Errorf("loadgen: unknown mix item %q", name)
+		switch {
+		case name == "*":
+			rest, hasRest = weight, true
+		case slices.ContainsFunc(mix, func(it Item) bool { return it.Name == name }):
+			named[name] = weight
+		default:
+			return nil, fmt.Errorf("loadgen: unknown mix item %q (items: %s)", name, strings.Join(MixNames(), ", "))
 		}
-		mix[i].Weight = weight
+	}
+	for i, it := range mix {
+		if w, ok := named[it.Name]; ok {
+			mix[i].Weight = w
+		} else if hasRest {
+			mix[i].Weight = rest
+		}
 	}
 	return mix, nil
+}
+
+// MixNames are the names of DefaultMix's items, in its order.
+func MixNames() []string {
+	names := make([]string, len(DefaultMix))
+	for i, it := range DefaultMix {
+		names[i] = it.Name
+	}
+	return names
 }
 
 // Config configures a run.
@@ -357,8 +393,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if it.Weight <= 0 {
 			continue
 		}
-		if cfg.Spec.ServiceByKey(it.Service) == nil {
+		svc := cfg.Spec.ServiceByKey(it.Service)
+		if svc == nil {
 			return nil, fmt.Errorf("loadgen: mix item %s: no service %s in the spec", it.Name, it.Service)
+		}
+		if it.Role != "" && sharedID(it.Role) == "" {
+			return nil, fmt.Errorf("loadgen: mix item %s: the world has no user of role %s", it.Name, it.Role)
+		}
+		if role := it.sender(); !slices.Contains(svc.Roles, role) {
+			return nil, fmt.Errorf("loadgen: mix item %s: role %s may not send service %s", it.Name, role, it.Service)
 		}
 		d.mix = append(d.mix, it)
 		d.total += it.Weight
@@ -621,6 +664,9 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 	if it.Fuel == "gas" {
 		uid, device = p.GIS, p.GSME
 	}
+	if it.Role != "" {
+		uid = sharedID(it.Role)
+	}
 	u := d.users[uid]
 	if u == nil {
 		fail("error/no-credentials", false)
@@ -699,6 +745,18 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 	}
 	d.done.Add(1)
 	d.res.add(sample{item: it.Name, critical: svc.Critical, sent: start, lat: time.Since(start), ack: acked, outcome: outcome})
+}
+
+// sender is the role the item is sent as (as one sends it): its own, or
+// its fuel's Import Supplier.
+func (it Item) sender() string {
+	switch {
+	case it.Role != "":
+		return it.Role
+	case it.Fuel == "gas":
+		return "GIS"
+	}
+	return "EIS"
 }
 
 func final(state string) bool {

@@ -57,7 +57,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	rate := fs.Float64("rate", 0, "open loop: requests per second (0: closed loop at --concurrency)")
 	conc := fs.Int("concurrency", 64, "closed loop: requests in flight")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send")
-	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20 (items: read-electricity, read-gas, profile, config, topup, critical)")
+	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20, or *=0,critical=1 for one item alone (items: "+strings.Join(loadgen.MixNames(), ", ")+")")
 	alerts := fs.Float64("alerts", 20, "device events per second, each raising a device alert on its users' streams (0: none; against --target only when given, and the gateway must serve the AdminService: serve --virtual-clock)")
 	workers := fs.Int("workers", 0, "in process: the gateway's request workers (0: its default)")
 	maxInFlight := fs.Int("max-in-flight", 0, "in process: the most requests the gateway holds before it refuses GATEWAY_BUSY (0: its default; -1: no bound)")
@@ -272,9 +272,9 @@ func printLoad(w io.Writer, r *loadgen.Result, inProcess bool) {
 		fmt.Fprintf(w, ", %d timed out", r.TimedOut)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-18s %8s %9s %9s %9s %9s %9s\n", "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max")
+	fmt.Fprintf(w, "%-22s %8s %9s %9s %9s %9s %9s\n", "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max")
 	line := func(name string, l loadgen.Latency) {
-		fmt.Fprintf(w, "%-18s %8d %9.2f %9.2f %9.2f %9.2f %9.2f\n", name, l.Count, l.P50, l.P90, l.P99, l.P999, l.Max)
+		fmt.Fprintf(w, "%-22s %8d %9.2f %9.2f %9.2f %9.2f %9.2f\n", name, l.Count, l.P50, l.P90, l.P99, l.P999, l.Max)
 	}
 	for _, k := range []string{"all", "on_demand", "critical"} {
 		if l, ok := r.Latency[k]; ok {
