@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,7 +73,7 @@ func TestRunCompletesTheMix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := loadgen.World{Systems: 40, Suppliers: 3}
+	w := loadgen.World{Systems: 40, Suppliers: 3, Others: 2}
 	srv, creds := start(t, w)
 	for _, mode := range []struct {
 		name string
@@ -112,27 +114,78 @@ func TestRunCompletesTheMix(t *testing.T) {
 	}
 }
 
-// checkSenders: the items of the other roles were sent by the world's user
-// of that role (the gateway holds that user's requests of the service).
+// checkSenders: the items of the other roles were sent by the world's
+// users of that role (the gateway holds their requests of the service).
 func checkSenders(t *testing.T, srv *server.Server, w loadgen.World) {
 	t.Helper()
 	for _, it := range loadgen.DefaultMix {
 		if it.Role == "" {
 			continue
 		}
-		var id string
+		sent := false
 		for _, u := range w.Users() {
-			if u.Role == it.Role {
-				id = u.ID
+			if u.Role != it.Role {
+				continue
 			}
+			rs, err := srv.G.Store().ListRequests(t.Context(), store.RequestFilter{UserID: u.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent = sent || slices.ContainsFunc(rs, func(r store.Request) bool { return r.Service == it.Service })
 		}
-		rs, err := srv.G.Store().ListRequests(t.Context(), store.RequestFilter{UserID: id})
-		if err != nil {
-			t.Fatal(err)
+		if !sent {
+			t.Errorf("%s: no request of %s from a %s user", it.Name, it.Service, it.Role)
 		}
-		if !slices.ContainsFunc(rs, func(r store.Request) bool { return r.Service == it.Service }) {
-			t.Errorf("%s: no request of %s from the %s user %q (%d requests)", it.Name, it.Service, it.Role, id, len(rs))
+	}
+}
+
+// TestWorldOtherRoles: the world has Others users of each role other than
+// the Import Suppliers', and each premises' Registration Data names the
+// premises' own Export Supplier and Network Operators, round robin.
+func TestWorldOtherRoles(t *testing.T) {
+	ctx := t.Context()
+	w := loadgen.World{Systems: 8, Suppliers: 2, Others: 3}
+	users := w.Users()
+	roles := map[string]int{}
+	for _, u := range users {
+		roles[u.Role]++
+	}
+	if want := map[string]int{"EIS": 2, "GIS": 2, "EES": 3, "SNA": 3, "ENO": 3, "GNO": 3, "OU": 3}; !maps.Equal(roles, want) {
+		t.Fatalf("users by role %v, want %v", roles, want)
+	}
+	if id := w.OtherUser("EIS", 1); id != "" {
+		t.Errorf("OtherUser(EIS) = %q, want none (the premises' supplier is Premise's)", id)
+	}
+	st, err := store.Open(ctx, "sqlite://:memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := w.Seed(ctx, st, users, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i := 1; i <= w.Premises(); i++ {
+		regs, err := st.Registrations(ctx, []string{fmt.Sprintf("19%011d", i), fmt.Sprintf("7%06d", i)}, time.Now())
+		if err != nil || len(regs) != 2 {
+			t.Fatalf("premises %d: %v %v", i, regs, err)
 		}
+		for _, rg := range regs {
+			want := map[string]string{"network_operator": w.OtherUser("ENO", i), "export_supplier": w.OtherUser("EES", i)}
+			if rg.Fuel == "gas" {
+				want = map[string]string{"network_operator": w.OtherUser("GNO", i), "export_supplier": ""}
+			}
+			if got := map[string]string{"network_operator": rg.NetworkOperator, "export_supplier": rg.ExportSupplier}; !maps.Equal(got, want) {
+				t.Errorf("premises %d, %s: %v, want %v", i, rg.Fuel, got, want)
+			}
+			seen[rg.NetworkOperator] = true
+		}
+	}
+	if len(seen) != 2*3 {
+		t.Errorf("network operators named %v, want all three of each fuel", seen)
+	}
+	if w.OtherUser("ENO", 1) == w.OtherUser("ENO", 2) {
+		t.Errorf("premises 1 and 2 share network operator %s", w.OtherUser("ENO", 1))
 	}
 }
 

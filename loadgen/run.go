@@ -34,9 +34,9 @@ type Item struct {
 	Name    string
 	Service string // row key, e.g. "4.1" or "1.1/credit"
 	Fuel    string // "electricity" (to the ESME) or "gas" (to the GSME)
-	// Role sends it as the world's one user of that role (EES, ENO, GNO,
-	// SNA or OU; the Registration Data names the world's EES, ENO and GNO
-	// at every premises); "" as the premises' Import Supplier of the fuel.
+	// Role sends it as the premises' user of that role (EES, ENO, GNO, SNA
+	// or OU: World.OtherUser; the Registration Data names its EES, ENO and
+	// GNO); "" as the premises' Import Supplier of the fuel.
 	Role   string
 	Weight float64
 	// Body overrides the spec's examples.
@@ -397,7 +397,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if svc == nil {
 			return nil, fmt.Errorf("loadgen: mix item %s: no service %s in the spec", it.Name, it.Service)
 		}
-		if it.Role != "" && sharedID(it.Role) == "" {
+		if it.Role != "" && cfg.World.OtherUser(it.Role, 0) == "" {
 			return nil, fmt.Errorf("loadgen: mix item %s: the world has no user of role %s", it.Name, it.Role)
 		}
 		if role := it.sender(); !slices.Contains(svc.Roles, role) {
@@ -665,7 +665,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		uid, device = p.GIS, p.GSME
 	}
 	if it.Role != "" {
-		uid = sharedID(it.Role)
+		uid = d.cfg.World.OtherUser(it.Role, premises)
 	}
 	u := d.users[uid]
 	if u == nil {

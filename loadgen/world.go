@@ -20,11 +20,16 @@ import (
 // fuel premises (an electricity and a gas system on one Communications Hub:
 // CHF, GPF, ESME, GSME, an IHD, and a PPMID at every other premises), with
 // Suppliers supplier companies, each an Electricity Import Supplier and a
-// Gas Import Supplier, sharing the premises round robin; one user each of
-// the other roles.
+// Gas Import Supplier, sharing the premises round robin; and Others users
+// of each other role (Export Supplier, Supplier Nominated Agent, the two
+// Network Operators, Other User), sharing them the same way, so that each
+// premises' Registration Data names one Export Supplier and one Network
+// Operator of each fuel.
 type World struct {
 	Systems   int
 	Suppliers int
+	// Others is the number of users of each other role (0: one).
+	Others int
 }
 
 // Premises is the number of premises: two systems each.
@@ -38,30 +43,43 @@ func (w World) Users() []store.User {
 			store.User{ID: eisID(k), Role: "EIS", Party: fmt.Sprintf("Load Supplier %d", k)},
 			store.User{ID: gisID(k), Role: "GIS", Party: fmt.Sprintf("Load Supplier %d", k)})
 	}
-	for _, s := range shared {
-		us = append(us, store.User{ID: s.id, Role: s.role, Party: "Load " + s.role})
+	for _, o := range otherRoles {
+		for k := range w.others() {
+			us = append(us, store.User{ID: otherID(o.kind, k), Role: o.role, Party: fmt.Sprintf("Load %s %d", o.role, k)})
+		}
 	}
 	return us
 }
 
-var shared = []struct{ role, id string }{
-	{"EES", "00-00-00-00-00-1C-00-01"},
-	{"SNA", "00-00-00-00-00-1D-00-01"},
-	{"ENO", "00-00-00-00-00-1E-00-01"},
-	{"GNO", "00-00-00-00-00-16-00-01"},
-	{"OU", "00-00-00-00-00-1F-00-01"},
+// otherRoles are the roles other than the Import Suppliers', with the
+// party-kind byte of their users' IDs.
+var otherRoles = []struct{ role, kind string }{
+	{"EES", "1C"},
+	{"SNA", "1D"},
+	{"ENO", "1E"},
+	{"GNO", "16"},
+	{"OU", "1F"},
 }
 
-func sharedID(role string) string {
-	for _, s := range shared {
-		if s.role == role {
-			return s.id
+// otherID is the ID of the k-th user (from 0) of the role whose IDs carry
+// kind.
+func otherID(kind string, k int) string {
+	return fmt.Sprintf("00-00-00-00-00-%s-%02X-%02X", kind, (k+1)>>8&0xff, (k+1)&0xff)
+}
+
+// OtherUser is the ID of premises i's user of role, one of the roles other
+// than the Import Suppliers' ("" for any other role).
+func (w World) OtherUser(role string, i int) string {
+	for _, o := range otherRoles {
+		if o.role == role {
+			return otherID(o.kind, i%w.others())
 		}
 	}
 	return ""
 }
 
 func (w World) suppliers() int { return max(1, w.Suppliers) }
+func (w World) others() int    { return max(1, w.Others) }
 
 func eisID(k int) string { return fmt.Sprintf("00-00-00-00-00-1A-%02X-%02X", k>>8&0xff, k&0xff) }
 func gisID(k int) string { return fmt.Sprintf("00-00-00-00-00-1B-%02X-%02X", k>>8&0xff, k&0xff) }
@@ -94,6 +112,8 @@ func (w World) Validate() error {
 		return fmt.Errorf("loadgen: at most %d systems", 2*(1<<24-1))
 	case w.suppliers() > 1<<16:
 		return errors.New("loadgen: at most 65536 suppliers")
+	case w.others() >= 1<<16:
+		return errors.New("loadgen: at most 65535 users of each other role")
 	}
 	return nil
 }
@@ -105,8 +125,8 @@ func (w World) premise(i int, at time.Time, regs []store.Registration, devs []st
 	mpan, mprn := fmt.Sprintf("19%011d", i), fmt.Sprintf("7%06d", i)
 	pc, prem, uprn := fmt.Sprintf("LD%d %dAA", i%100, i/100%10), fmt.Sprint(i), fmt.Sprint(1_000_000+i)
 	regs = append(regs,
-		store.Registration{MPxN: mpan, Fuel: "electricity", ImportSupplier: p.EIS, ExportSupplier: sharedID("EES"), NetworkOperator: sharedID("ENO"), Postcode: pc, Premises: prem, UPRN: uprn},
-		store.Registration{MPxN: mprn, Fuel: "gas", ImportSupplier: p.GIS, NetworkOperator: sharedID("GNO"), Postcode: pc, Premises: prem, UPRN: uprn},
+		store.Registration{MPxN: mpan, Fuel: "electricity", ImportSupplier: p.EIS, ExportSupplier: w.OtherUser("EES", i), NetworkOperator: w.OtherUser("ENO", i), Postcode: pc, Premises: prem, UPRN: uprn},
+		store.Registration{MPxN: mprn, Fuel: "gas", ImportSupplier: p.GIS, NetworkOperator: w.OtherUser("GNO", i), Postcode: pc, Premises: prem, UPRN: uprn},
 	)
 	devs = append(devs,
 		store.Device{ID: p.CHF, Type: "CHF", Status: "commissioned", UpdatedAt: at},

@@ -39,6 +39,7 @@ const loadWorldFile = "load-world.json"
 type seededWorld struct {
 	Systems   int    `json:"systems"`
 	Suppliers int    `json:"suppliers"`
+	Others    int    `json:"others,omitempty"`
 	Store     string `json:"store"`
 }
 
@@ -53,6 +54,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	storeURL := fs.String("store", "", "store URL (sqlite:///path or postgres://...; default: DIR/dccgate.db)")
 	fleet := fs.Int("fleet", 0, "seed the store with this many enrolled Smart Metering Systems (two per dual fuel premises) first; 0 keeps the seeded world (10000 if none)")
 	suppliers := fs.Int("suppliers", 32, "with --fleet: supplier companies (an EIS and a GIS user each) sharing the premises")
+	others := fs.Int("others", 8, "with --fleet: users of each other role (EES, SNA, ENO, GNO, OU) sharing the premises")
 	seedOnly := fs.Bool("seed-only", false, "seed and exit (then `dccgate serve --data DIR`)")
 	rate := fs.Float64("rate", 0, "open loop: requests per second (0: closed loop at --concurrency)")
 	conc := fs.Int("concurrency", 64, "closed loop: requests in flight")
@@ -127,9 +129,9 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if *fleet == 0 && seeded.Systems == 0 {
 		*fleet = 10_000
 	}
-	w := loadgen.World{Systems: seeded.Systems, Suppliers: seeded.Suppliers}
+	w := loadgen.World{Systems: seeded.Systems, Suppliers: seeded.Suppliers, Others: seeded.Others}
 	if *fleet > 0 {
-		w = loadgen.World{Systems: *fleet, Suppliers: *suppliers}
+		w = loadgen.World{Systems: *fleet, Suppliers: *suppliers, Others: *others}
 		if err := w.Validate(); err != nil {
 			fmt.Fprintf(stderr, "dccgate load: %v\n", err)
 			return exitUsage
@@ -152,7 +154,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		}
 		fmt.Fprintf(stdout, "seeded %d registrations and %d devices in %.1fs (%.0f devices/s)\n", stats.Registrations, stats.Devices,
 			stats.Took.Seconds(), float64(stats.Devices)/stats.Took.Seconds())
-		if err := writeWorld(*data, seededWorld{Systems: w.Systems, Suppliers: w.Suppliers, Store: redact(*storeURL)}); err != nil {
+		if err := writeWorld(*data, seededWorld{Systems: w.Systems, Suppliers: w.Suppliers, Others: w.Others, Store: redact(*storeURL)}); err != nil {
 			return fail(err)
 		}
 	}
