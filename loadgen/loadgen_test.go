@@ -226,6 +226,10 @@ func TestParseMix(t *testing.T) {
 		{"*=0,critical=1", true, map[string]float64{"critical": 1, "read-electricity": 0, "other-user": 0, "topup": 0}},
 		{"critical=2,*=0.5", true, map[string]float64{"critical": 2, "read-gas": 0.5, "network-gas": 0.5}},
 		{"*=x", false, nil},
+		{" * = 0 , topup = 3", true, map[string]float64{"topup": 3, "critical": 0}},
+		{"critical=1x", false, nil},
+		{"critical=NaN", false, nil},
+		{"critical=Inf", false, nil},
 	} {
 		mix, err := loadgen.ParseMix(tc.in)
 		if (err == nil) != tc.ok {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -83,9 +84,10 @@ func ParseMix(s string) ([]Item, error) {
 	named := map[string]float64{}
 	rest, hasRest := 0.0, false
 	for _, part := range strings.Split(s, ",") {
-		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
-		var weight float64
-		if _, err := fmt.Sscanf(w, "%g", &weight); !ok || err != nil || weight < 0 {
+		name, w, ok := strings.Cut(part, "=")
+		name = strings.TrimSpace(name)
+		weight, err := strconv.ParseFloat(strings.TrimSpace(w), 64)
+		if !ok || err != nil || !(weight >= 0) || math.IsInf(weight, 0) {
 			return nil, fmt.Errorf("loadgen: mix entry %q: want name=weight", part)
 		}
 		switch {
