@@ -146,6 +146,11 @@ type Config struct {
 	// EventRate is device events per second, beside the requests (at
 	// least one a second when Events is set and this is 0).
 	EventRate float64
+	// Settle is a pause between setup (when the mix has top-ups) and the
+	// run, so that what setup leaves the gateway to do (the alerts of its
+	// top-ups, the checkpoint of its writes, the collection of its garbage)
+	// is not measured as the run's first requests.
+	Settle time.Duration
 }
 
 // EventKinds are the device events the load sends to electricity meters in
@@ -448,6 +453,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// progress line.
 	if err := d.setup(ctx); err != nil {
 		return nil, err
+	}
+	if d.prepaid > 0 && cfg.Settle > 0 {
+		t := time.NewTimer(cfg.Settle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
 	}
 	d.res = resultSink{outcomes: map[string]int{}}
 	d.alerts.mu.Lock()

@@ -59,6 +59,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	rate := fs.Float64("rate", 0, "open loop: requests per second (0: closed loop at --concurrency)")
 	conc := fs.Int("concurrency", 64, "closed loop: requests in flight")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send")
+	settle := fs.Duration("settle", time.Second, "a pause after the setup (meters put in prepayment mode and topped up) before the run, so the gateway's work left from setup is not measured")
 	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20, or *=0,critical=1 for one item alone (items: "+strings.Join(loadgen.MixNames(), ", ")+")")
 	alerts := fs.Float64("alerts", 20, "device events per second, each raising a device alert on its users' streams (0: none; against --target only when given, and the gateway must serve the AdminService: serve --virtual-clock)")
 	workers := fs.Int("workers", 0, "in process: the gateway's request workers (0: its default)")
@@ -202,7 +203,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		creds[u.ID] = pki.Issued{CertPEM: c, KeyPEM: k}
 	}
 	cfg := loadgen.Config{URL: url, CAPEM: p.CA.CertPEM, Credentials: creds, World: w, Spec: sp, Mix: mix,
-		Rate: *rate, Concurrency: *conc, Duration: *dur, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts}
+		Rate: *rate, Concurrency: *conc, Duration: *dur, Settle: *settle, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts}
 	if !*quiet {
 		cfg.Progress = stderr
 	}
