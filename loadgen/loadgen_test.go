@@ -153,6 +153,12 @@ func TestWorldOtherRoles(t *testing.T) {
 	if want := map[string]int{"EIS": 2, "GIS": 2, "EES": 3, "SNA": 3, "ENO": 3, "GNO": 3, "OU": 3}; !maps.Equal(roles, want) {
 		t.Fatalf("users by role %v, want %v", roles, want)
 	}
+	// Every role of the spec has users in the world.
+	for _, r := range spec.MustDefault().Roles {
+		if roles[r.Code] == 0 {
+			t.Errorf("no user of role %s (%s) in the world", r.Code, r.Description)
+		}
+	}
 	if id := w.OtherUser("EIS", 1); id != "" {
 		t.Errorf("OtherUser(EIS) = %q, want none (the premises' supplier is Premise's)", id)
 	}

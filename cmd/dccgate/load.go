@@ -54,7 +54,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	storeURL := fs.String("store", "", "store URL (sqlite:///path or postgres://...; default: DIR/dccgate.db)")
 	fleet := fs.Int("fleet", 0, "seed the store with this many enrolled Smart Metering Systems (two per dual fuel premises) first; 0 keeps the seeded world (10000 if none)")
 	suppliers := fs.Int("suppliers", 32, "with --fleet: supplier companies (an EIS and a GIS user each) sharing the premises")
-	others := fs.Int("others", 8, "with --fleet: users of each other role (EES, SNA, ENO, GNO, OU) sharing the premises")
+	others := fs.Int("others", 8, "with --fleet: users of each role other than the Import Suppliers' (the export supplier, agent, network operators, other user) sharing the premises")
 	seedOnly := fs.Bool("seed-only", false, "seed and exit (then `dccgate serve --data DIR`)")
 	rate := fs.Float64("rate", 0, "open loop: requests per second (0: closed loop at --concurrency)")
 	conc := fs.Int("concurrency", 64, "closed loop: requests in flight")
