@@ -14,8 +14,9 @@ import (
 // map) and the map made a Struct: some 8 us and 84 allocations a message.
 // fastPayload reads it in one pass into the Struct, for any payload it is
 // sure to read as encoding/json does (payloadFast). For any other it says
-// no, and toMessage reads the payload the old way, which stays the
-// reference (FuzzPayload holds the two equal).
+// no, and readAlert or readResponse reads the payload the old way
+// (decodeAlert, decodeResponse), which stays the reference (FuzzPayload
+// holds the two equal).
 
 var payloadParsers fastjson.ParserPool
 
