@@ -21,6 +21,10 @@ type Runtime struct {
 	SchedP999MS float64 `json:"sched_latency_p999_ms"`
 	// GCPauseMaxMS is the longest stop-the-world pause.
 	GCPauseMaxMS float64 `json:"gc_pause_max_ms"`
+	// AllocBytes is what the process allocated on the heap: the collector
+	// runs once per so many bytes, and each of its marks slows every
+	// goroutine for a while, so bytes a request are the tail's price.
+	AllocBytes uint64 `json:"alloc_bytes"`
 }
 
 // The metrics read, by their place in a readRuntime.
@@ -30,6 +34,7 @@ const (
 	totalCPU
 	schedLatencies
 	gcPauses
+	heapAllocs
 )
 
 var runtimeMetrics = [...]string{
@@ -38,6 +43,7 @@ var runtimeMetrics = [...]string{
 	totalCPU:       "/cpu/classes/total:cpu-seconds",
 	schedLatencies: "/sched/latencies:seconds",
 	gcPauses:       "/sched/pauses/total/gc:seconds",
+	heapAllocs:     "/gc/heap/allocs:bytes",
 }
 
 func readRuntime() []metrics.Sample {
@@ -58,9 +64,14 @@ func runtimeBetween(before, after []metrics.Sample) Runtime {
 		}
 		return after[i].Value.Float64() - before[i].Value.Float64()
 	}
-	if after[gcCycles].Value.Kind() == metrics.KindUint64 {
-		r.GCCycles = after[gcCycles].Value.Uint64() - before[gcCycles].Value.Uint64()
+	u64 := func(i int) uint64 {
+		if after[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return after[i].Value.Uint64() - before[i].Value.Uint64()
 	}
+	r.GCCycles = u64(gcCycles)
+	r.AllocBytes = u64(heapAllocs)
 	r.GCCPUSeconds = f64(gcCPU)
 	if total := f64(totalCPU); total > 0 {
 		r.GCShare = r.GCCPUSeconds / total

@@ -32,15 +32,21 @@ func TestQuantile(t *testing.T) {
 	}
 }
 
+var sink []byte
+
 // TestRuntimeBetween: the figures are of what happened between the two
 // reads, not since the process began.
 func TestRuntimeBetween(t *testing.T) {
 	runtime.GC() // one before the first read, not to be counted
 	before := readRuntime()
 	runtime.GC()
+	sink = make([]byte, 1<<20)
 	runtime.GC()
 	after := readRuntime()
 	r := runtimeBetween(before, after)
+	if r.AllocBytes < 1<<20 || r.AllocBytes > 64<<20 {
+		t.Errorf("1 MiB allocated between the reads: AllocBytes %d", r.AllocBytes)
+	}
 	if r.GCCycles < 2 || r.GCPauseMaxMS <= 0 || r.GCShare < 0 || r.GCShare > 1 || r.SchedP999MS < r.SchedP99MS {
 		t.Fatalf("two collections: %+v", r)
 	}

@@ -315,8 +315,12 @@ func printLoad(w io.Writer, r *loadgen.Result, inProcess bool) {
 	fmt.Fprintf(w, "cpu: %.1f s over %.1f s (%.2f cores), %.0f us a completed request%s\n", r.CPU.Seconds, r.Duration,
 		r.CPU.Seconds/r.Duration, r.CPU.PerRequestUS, whose)
 	rt := r.Runtime
-	fmt.Fprintf(w, "runtime: %d collections, %.2f s of CPU (%.1f%%), longest pause %.1f ms; a goroutine ready to run waited p99 %.1f ms, p99.9 %.1f ms\n",
-		rt.GCCycles, rt.GCCPUSeconds, rt.GCShare*100, rt.GCPauseMaxMS, rt.SchedP99MS, rt.SchedP999MS)
+	perReq := ""
+	if r.Completed > 0 {
+		perReq = fmt.Sprintf(", %.1f KiB allocated a completed request", float64(rt.AllocBytes)/float64(r.Completed)/1024)
+	}
+	fmt.Fprintf(w, "runtime: %d collections, %.2f s of CPU (%.1f%%), longest pause %.1f ms; a goroutine ready to run waited p99 %.1f ms, p99.9 %.1f ms%s\n",
+		rt.GCCycles, rt.GCCPUSeconds, rt.GCShare*100, rt.GCPauseMaxMS, rt.SchedP99MS, rt.SchedP999MS, perReq)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
