@@ -7,6 +7,7 @@ import (
 
 	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
 )
 
 // The keys the emulated devices authenticate Commands with (package
@@ -23,12 +24,19 @@ import (
 // seal makes the Command the DCC sends a device for r: the Signed
 // Pre-Command of a critical request (as SubmitSigned verified it, or as the
 // CoS Party signed it), or the Pre-Command of a non-critical one, followed
-// by the DCC's MAC under the device's key.
-func (g *Gateway) seal(r store.Request, critical bool) ([]byte, error) {
+// by the DCC's MAC under the device's key. exact is r's body as
+// precommand.ParseBody gives it (nil if it did not parse), parsed once for
+// the Command and its Pre-Command.
+func (g *Gateway) seal(svc *spec.Service, r store.Request, exact map[string]any) ([]byte, error) {
 	msg := r.Signed
-	if !critical {
+	if !svc.Critical {
 		var err error
-		if msg, err = g.PreCommand(r); err != nil {
+		if exact == nil { // the body did not parse: PreCommand says why
+			msg, err = g.PreCommand(r)
+		} else {
+			msg, err = preCommand(svc, r, exact)
+		}
+		if err != nil {
 			return nil, err
 		}
 	} else if len(msg) == 0 {

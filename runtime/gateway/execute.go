@@ -12,6 +12,7 @@ import (
 	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
 
@@ -28,7 +29,12 @@ func (g *Gateway) PreCommand(r store.Request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return precommand.Encode(svc, precommand.Command{RequestID: r.ID, Service: r.Service, DeviceID: r.DeviceID, UserID: r.UserID, ExecuteAt: r.ExecuteAt, Body: body})
+	return preCommand(svc, r, body)
+}
+
+// preCommand is PreCommand of a body parsed already (precommand.ParseBody).
+func preCommand(svc *spec.Service, r store.Request, exact map[string]any) ([]byte, error) {
+	return precommand.Encode(svc, precommand.Command{RequestID: r.ID, Service: r.Service, DeviceID: r.DeviceID, UserID: r.UserID, ExecuteAt: r.ExecuteAt, Body: exact})
 }
 
 // SubmitSigned takes the user's signature over a Pre-Command (para 155):
@@ -329,7 +335,8 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 		defer releaseFrom()
 	}
 	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: g.roleOf(ctx, r.UserID), Critical: svc.Critical, Body: body}
-	if exact, err := precommand.ParseBody(r.Body); err == nil {
+	exact, err := precommand.ParseBody(r.Body)
+	if err == nil {
 		cmd.Body = exact // int64s above 2^53 as the Pre-Command has them
 	}
 	var losing string
@@ -347,7 +354,7 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 	}
 	// The Command: the (Signed) Pre-Command with the DCC's MAC (para 132).
 	// The device verifies both, and who signed.
-	if cmd.Authenticated, err = g.seal(r, svc.Critical); err != nil {
+	if cmd.Authenticated, err = g.seal(svc, r, exact); err != nil {
 		return failed(r, dcc.ReasonMalformed, "the request cannot be made a Command: "+err.Error())
 	}
 	if r.Delivery == "local" {
