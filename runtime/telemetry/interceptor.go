@@ -65,32 +65,39 @@ func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 
 		f := fieldsOf(ctx, req.Any(), resp, err)
 		i.observe(proc, f.code, took)
-		attrs := []slog.Attr{slog.String("rpc", proc), slog.String("user", f.user), slog.Duration("took", took)}
-		if f.requestID != "" {
-			attrs = append(attrs, slog.String("request_id", f.requestID))
-		}
-		if f.state != "" {
-			attrs = append(attrs, slog.String("state", f.state))
-		}
-		if f.reason != "" {
-			attrs = append(attrs, slog.String("reason", f.reason))
-		}
 		level := slog.LevelInfo
-		if err != nil {
-			attrs = append(attrs, slog.String("code", f.code), slog.String("err", err.Error()))
-			if reason, _, ok := client.Refusal(err); ok {
-				// A refusal the gateway meant (GATEWAY_BUSY), as common
-				// as the load it sheds: logged as a refused request is.
-				attrs = append(attrs, slog.String("reason", reason))
-			} else {
-				level = slog.LevelWarn
-			}
+		reason, _, refused := client.Refusal(err)
+		if err != nil && !refused {
+			level = slog.LevelWarn
 		}
-		i.log.LogAttrs(ctx, level, "rpc", attrs...)
-
-		span.SetAttributes(attribute.String("rpc.system", "connect_rpc"), attribute.String("enduser.id", f.user),
-			attribute.String("dccgate.request_id", f.requestID), attribute.String("dccgate.state", f.state),
-			attribute.String("dccgate.reason", f.reason), attribute.String("rpc.connect_rpc.error_code", f.code))
+		// Built only when kept: with the log at warn and no tracing they
+		// were half a KiB a request, thrown away.
+		if i.log.Enabled(ctx, level) {
+			attrs := []slog.Attr{slog.String("rpc", proc), slog.String("user", f.user), slog.Duration("took", took)}
+			if f.requestID != "" {
+				attrs = append(attrs, slog.String("request_id", f.requestID))
+			}
+			if f.state != "" {
+				attrs = append(attrs, slog.String("state", f.state))
+			}
+			if f.reason != "" {
+				attrs = append(attrs, slog.String("reason", f.reason))
+			}
+			if err != nil {
+				attrs = append(attrs, slog.String("code", f.code), slog.String("err", err.Error()))
+				if refused {
+					// A refusal the gateway meant (GATEWAY_BUSY), as common
+					// as the load it sheds: logged as a refused request is.
+					attrs = append(attrs, slog.String("reason", reason))
+				}
+			}
+			i.log.LogAttrs(ctx, level, "rpc", attrs...)
+		}
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("rpc.system", "connect_rpc"), attribute.String("enduser.id", f.user),
+				attribute.String("dccgate.request_id", f.requestID), attribute.String("dccgate.state", f.state),
+				attribute.String("dccgate.reason", f.reason), attribute.String("rpc.connect_rpc.error_code", f.code))
+		}
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
 		}
