@@ -91,7 +91,7 @@ func BenchmarkProtocolFloor(b *testing.B) {
 		ids[i] = fmt.Sprintf("00-00-00-00-00-00-0A-%02X", i)
 		f.streams[ids[i]] = make(chan *dccgatev1.StreamMessage, 1024)
 	}
-	_, h := dccgatev1connect.NewGatewayServiceHandler(f, connect.WithCompressMinBytes(1024))
+	_, h := dccgatev1connect.NewGatewayServiceHandler(f, connect.WithCompressMinBytes(CompressMinBytes))
 	srv := httptest.NewUnstartedServer(Authenticate(h))
 	srv.EnableHTTP2 = true
 	srv.TLS = tlsConfig
