@@ -110,13 +110,9 @@ func (c *call) authenticate(critical bool) error {
 	if len(c.cmd.Authenticated) == 0 {
 		return c.refuse(alertAuthFailure, "command %s carries no Message Authentication Code", key)
 	}
-	msg, err := precommand.CheckMAC(c.cmd.Authenticated, c.deviceKey())
+	m, err := precommand.OpenMAC(c.cmd.Authenticated, c.deviceKey())
 	if err != nil {
 		return c.refuse(alertAuthFailure, "command %s: the DCC's Message Authentication Code does not verify under the device's key: %v", key, err)
-	}
-	m, err := precommand.Decode(msg)
-	if err != nil { // CheckMAC decoded it already
-		return c.refuse(alertAuthFailure, "command %s: %v", key, err)
 	}
 	if !strings.EqualFold(m.DeviceID, c.d.ID) {
 		return c.refuse(alertNotRecipient, "command %s is addressed to device %s", key, m.DeviceID)

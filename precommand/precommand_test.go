@@ -453,6 +453,26 @@ func TestMAC(t *testing.T) {
 		if err != nil || !bytes.Equal(got, msg) {
 			t.Fatalf("check: %v", err)
 		}
+		// OpenMAC's Message is Decode's of the message the MAC covers,
+		// with the MAC's two fields set.
+		opened, err := OpenMAC(cmd, dk)
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		want, err := Decode(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(opened.Authenticated, msg) || len(opened.MAC) != MACLen {
+			t.Fatalf("open: covers %x with a %d-byte MAC", opened.Authenticated, len(opened.MAC))
+		}
+		want.Authenticated, want.MAC = opened.Authenticated, opened.MAC
+		if !reflect.DeepEqual(opened, want) {
+			t.Fatalf("open: %+v, want %+v", opened, want)
+		}
+		if _, err := OpenMAC(cmd, other); !errors.Is(err, ErrMAC) {
+			t.Fatalf("open under the other device's key: %v", err)
+		}
 		if _, err := CheckMAC(cmd, other); !errors.Is(err, ErrMAC) {
 			t.Fatalf("other device's key: %v", err)
 		}

@@ -156,6 +156,17 @@ func AddMAC(msg, deviceKey []byte) ([]byte, error) {
 // CheckMAC checks the MAC of a Command under the Device's key and returns
 // the message it covers (a Pre-Command or a Signed Pre-Command).
 func CheckMAC(command, deviceKey []byte) (msg []byte, err error) {
+	m, err := OpenMAC(command, deviceKey)
+	if err != nil {
+		return nil, err
+	}
+	return m.Authenticated, nil
+}
+
+// OpenMAC is CheckMAC giving the Command decoded: the fields, Pre-Command
+// and signature of the message the MAC covers (as Decode of it gives
+// them), with Authenticated and MAC set. A Device reads its Command once.
+func OpenMAC(command, deviceKey []byte) (*Message, error) {
 	m, err := Decode(command)
 	if err != nil {
 		return nil, err
@@ -166,7 +177,7 @@ func CheckMAC(command, deviceKey []byte) (msg []byte, err error) {
 	if len(deviceKey) == 0 || !hmac.Equal(m.MAC, macOf(deviceKey, m.Authenticated)) {
 		return nil, ErrMAC
 	}
-	return m.Authenticated, nil
+	return m, nil
 }
 
 func macOf(key, msg []byte) []byte {
