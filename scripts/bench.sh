@@ -9,8 +9,9 @@
 #      gateway's own work;
 #   3. load through the public API, in process, on the embedded store:
 #      closed loop (the default mix), open loop at 1000/s, open loop at
-#      the target's 5000/s (non-critical), and critical requests only (the
-#      signing round trip);
+#      the target's 5000/s (non-critical), the highest rate in steps of
+#      500/s whose p99 stays within the target's 25 ms, and critical
+#      requests only (the signing round trip);
 #   4. the gateway alone: served from its own process, loaded (closed loop,
 #      non-critical) by another, with the CPU time each process used per
 #      completed request: what the gateway costs without the load
@@ -38,6 +39,19 @@ echo "--- open loop at 1000 requests a second"
 "$BIN" load --fleet 10000 --duration 15s --rate 1000 --quiet
 echo "--- open loop at 5000 non-critical requests a second (the target; what the gateway cannot take is refused GATEWAY_BUSY)"
 "$BIN" load --fleet 10000 --duration 15s --rate 5000 --quiet --mix critical=0
+echo "--- the highest rate (open loop, non-critical, steps of 500/s) at which every request completed with p99 <= 25 ms"
+within=0
+for rate in $(seq 500 500 5000); do
+  "$BIN" load --fleet 10000 --duration 10s --rate "$rate" --quiet --mix critical=0 >"$out"
+  verdict=$(awk -v rate="$rate" '
+    $1 == "sent" { sent = $2 + 0; done = $4 + 0 }
+    $1 == "all" { p99 = $5 }
+    END { ok = sent > 0 && done == sent && p99 != "" && p99 + 0 <= 25
+          printf "%s %d/s: %d of %d completed, p99 %s ms\n", ok ? "within" : "beyond", rate, done, sent, p99 }' "$out")
+  echo "$verdict"
+  case "$verdict" in within*) within=$rate ;; *) break ;; esac
+done
+echo "p99 <= 25 ms up to $within non-critical requests a second (target: 5000)"
 echo "--- critical requests only, signed by the client"
 "$BIN" load --fleet 10000 --duration 15s --concurrency 256 --alerts 0 --quiet \
   --mix '*=0,critical=1'
