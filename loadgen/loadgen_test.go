@@ -81,11 +81,24 @@ func TestRunCompletesTheMix(t *testing.T) {
 		rate float64
 	}{{"closed", 0}, {"open", 200}} {
 		t.Run(mode.name, func(t *testing.T) {
+			// Started comes once, between the setup's requests and the run's.
+			stored := func() int {
+				t.Helper()
+				rs, err := srv.G.Store().ListRequests(t.Context(), store.RequestFilter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(rs)
+			}
+			before, atStart, starts := stored(), 0, 0
 			res, err := loadgen.Run(t.Context(), loadgen.Config{URL: srv.URL, CAPEM: srv.PKI.CA.CertPEM, Credentials: creds, World: w, Spec: sp,
 				Rate: mode.rate, Concurrency: 4, Duration: 1100 * time.Millisecond, Seed: 1, Progress: io.Discard,
-				Events: srv.G.DeviceEvent, EventRate: 20})
+				Events: srv.G.DeviceEvent, EventRate: 20, Started: func() { starts, atStart = starts+1, stored() }})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if after := stored(); starts != 1 || atStart <= before || after != atStart+res.Sent {
+				t.Fatalf("started %d times, with %d requests stored (%d before the setup, %d after the run of %d)", starts, atStart, before, after, res.Sent)
 			}
 			if res.Completed == 0 || res.Completed != res.Sent {
 				t.Fatalf("sent %d, completed %d: %v", res.Sent, res.Completed, res.Outcomes)

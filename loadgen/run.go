@@ -151,6 +151,10 @@ type Config struct {
 	// top-ups, the checkpoint of its writes, the collection of its garbage)
 	// is not measured as the run's first requests.
 	Settle time.Duration
+	// Started, if set, is called once setup and the settle pause are over,
+	// as the timed run begins: what watches the gateway from outside (its
+	// CPU) starts there, as the run's own figures do.
+	Started func()
 }
 
 // EventKinds are the device events the load sends to electricity meters in
@@ -469,6 +473,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	d.alerts.mu.Unlock()
 	d.sent.Store(0)
 	d.done.Store(0)
+	if cfg.Started != nil {
+		cfg.Started()
+	}
 	d.started = time.Now()
 	cpuStart := cpuSeconds()
 	rtStart := readRuntime()
