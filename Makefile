@@ -11,10 +11,10 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -buildid= -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFLAGS_BUILD := -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
 
-.PHONY: help all generate checkgenerate test shorttest race vet lint build reproducible install bench bench-scale fuzz screenshots
+.PHONY: help all generate checkgenerate test shorttest race vet lint build reproducible install bench bench-scale bench-pg fuzz screenshots
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 all: generate test ## Generate, then test
 
@@ -53,12 +53,15 @@ vet: ## go vet and buf lint
 
 lint: vet
 
-bench: ## Engine benchmarks with their ratio to plain Go, the protocol floor (the API with handlers doing nothing), then load through the public API in process (closed loop, open loop at 1000/s and 5000/s, critical only), then the gateway alone in a process of its own
+bench: ## Engine benchmarks with their ratio to plain Go, the protocol floor (the API with handlers doing nothing), then load through the public API in process (closed loop, open loop at 1000/s and 5000/s, the highest rate with p99 <= 25 ms, critical only), then the gateway alone in a process of its own
 	scripts/bench.sh
 
 bench-scale: ## Seed 1,000,000 systems, serve them from another process, load them; seeding time and the gateway's memory
 	go build -o bin/dccgate ./cmd/dccgate
 	scripts/bench-scale.sh
+
+bench-pg: ## Two gateways on one PostgreSQL schema (DCCGATE_BENCH_POSTGRES, else DCCGATE_TEST_POSTGRES, else the local one), each loaded: requests/s and CPU a request, gateways and PostgreSQL
+	scripts/bench-pg.sh
 
 fuzz: ## A short fuzz run of each fuzz target (FUZZTIME=10s)
 	scripts/fuzz.sh $(or $(FUZZTIME),10s)

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# bench-pg: two `dccgate serve` processes sharing one PostgreSQL schema,
+# each loaded by a `dccgate load` of its own (closed loop, non-critical),
+# for the scale-out figure: requests a second completed by the two
+# together, and the CPU each gateway and PostgreSQL used per completed
+# request. The database: DCCGATE_BENCH_POSTGRES, else DCCGATE_TEST_POSTGRES,
+# else the local one of this machine kind (trust auth, database test). The
+# schema is made for the run and dropped after it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-bin/dccgate}
+DUR=${DUR:-15s}
+base=${DCCGATE_BENCH_POSTGRES:-${DCCGATE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}}
+schema=dccgate_bench_$$
+case "$base" in *\?*) dsn="$base&search_path=$schema" ;; *) dsn="$base?search_path=$schema" ;; esac
+go build -o "$BIN" ./cmd/dccgate
+dir=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql "$base" -qc "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+psql "$base" -qc "CREATE SCHEMA $schema"
+"$BIN" load --data "$dir" --store "$dsn" --fleet 10000 --seed-only >/dev/null
+ports=(18461 18462)
+for i in 0 1; do
+  "$BIN" serve --data "$dir" --store "$dsn" --demo 0 --listen "127.0.0.1:${ports[$i]}" --log-level warn >"$dir/serve$i.log" 2>&1 &
+  pids+=($!)
+done
+for i in 0 1; do
+  for _ in $(seq 1 120); do grep -q "serving on" "$dir/serve$i.log" && break; sleep 0.5; done
+  grep -q "serving on" "$dir/serve$i.log" || { cat "$dir/serve$i.log"; exit 1; }
+done
+# CPU ticks of a process, and of every PostgreSQL process (the backends of
+# the run's connections live as long as the run).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pgticks() {
+  local t=0 f
+  for f in /proc/[0-9]*/stat; do
+    read -r -a s <"$f" 2>/dev/null || continue
+    [ "${s[1]}" = "(postgres)" ] && t=$((t + s[13] + s[14]))
+  done
+  echo "$t"
+}
+loaders=()
+for i in 0 1; do
+  "$BIN" load --target "https://127.0.0.1:${ports[$i]}" --data "$dir" --duration "$DUR" --concurrency 64 \
+    --alerts 0 --quiet --mix critical=0 >"$dir/load$i.out" &
+  loaders+=($!)
+done
+# The CPU is counted from the line each load prints as its timed run
+# begins, after its setup (meters put in prepayment mode and topped up).
+for i in 0 1; do
+  until grep -q '^load: the run starts' "$dir/load$i.out" || ! kill -0 "${loaders[$i]}" 2>/dev/null; do sleep 0.1; done
+done
+g0=$(ticks "${pids[0]}") g1=$(ticks "${pids[1]}") p0=$(pgticks)
+wait "${loaders[@]}"
+g0=$(($(ticks "${pids[0]}") - g0)) g1=$(($(ticks "${pids[1]}") - g1)) p0=$(($(pgticks) - p0))
+for i in 0 1; do
+  echo "--- gateway $i"
+  awk '/^(sent|all) / { print } /^outcomes:/ { o = 1; print; next } o && /^  / { print; next } { o = 0 }' "$dir/load$i.out"
+done
+awk -v g="$((g0 + g1))" -v p="$p0" -v hz="$(getconf CLK_TCK)" '
+  $1 == "sent" { n += $4 + 0; rate += $(NF - 2) + 0 }
+  END { if (n) printf "two gateways on PostgreSQL: %.0f requests/s completed; gateways %.0f us of CPU a completed request, PostgreSQL %.0f us\n", rate, g / hz / n * 1e6, p / hz / n * 1e6 }
+' "$dir/load0.out" "$dir/load1.out"
