@@ -408,10 +408,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if svc == nil {
 			return nil, fmt.Errorf("loadgen: mix item %s: no service %s in the spec", it.Name, it.Service)
 		}
-		if it.Role != "" && cfg.World.OtherUser(it.Role, 0) == "" {
-			return nil, fmt.Errorf("loadgen: mix item %s: the world has no user of role %s", it.Name, it.Role)
+		role := it.sender()
+		if cfg.World.userOf(role, 0) == "" {
+			return nil, fmt.Errorf("loadgen: mix item %s: the world has no user of role %s", it.Name, role)
 		}
-		if role := it.sender(); !slices.Contains(svc.Roles, role) {
+		if !slices.Contains(svc.Roles, role) {
 			return nil, fmt.Errorf("loadgen: mix item %s: role %s may not send service %s", it.Name, role, it.Service)
 		}
 		d.mix = append(d.mix, it)
@@ -683,13 +684,11 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		d.res.fail(sample{item: it.Name, sent: start, lat: time.Since(start), outcome: outcome}, timeout)
 	}
 	p := d.cfg.World.Premise(premises)
-	uid, device := p.EIS, p.ESME
+	device := p.ESME
 	if it.Fuel == "gas" {
-		uid, device = p.GIS, p.GSME
+		device = p.GSME
 	}
-	if it.Role != "" {
-		uid = d.cfg.World.OtherUser(it.Role, premises)
-	}
+	uid := d.cfg.World.userOf(it.sender(), premises)
 	u := d.users[uid]
 	if u == nil {
 		fail("error/no-credentials", false)
@@ -770,8 +769,8 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 	d.res.add(sample{item: it.Name, critical: svc.Critical, sent: start, lat: time.Since(start), ack: acked, outcome: outcome})
 }
 
-// sender is the role the item is sent as (as one sends it): its own, or
-// its fuel's Import Supplier.
+// sender is the role the item is sent as (World.userOf gives the user):
+// its own, or its fuel's Import Supplier.
 func (it Item) sender() string {
 	switch {
 	case it.Role != "":

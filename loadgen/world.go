@@ -78,6 +78,19 @@ func (w World) OtherUser(role string, i int) string {
 	return ""
 }
 
+// userOf is the ID of premises i's user of role: its Import Supplier of a
+// fuel (EIS, GIS: Premise's) or OtherUser's ("" for a role the world has
+// no user of).
+func (w World) userOf(role string, i int) string {
+	switch role {
+	case "EIS":
+		return eisID(i % w.suppliers())
+	case "GIS":
+		return gisID(i % w.suppliers())
+	}
+	return w.OtherUser(role, i)
+}
+
 func (w World) suppliers() int { return max(1, w.Suppliers) }
 func (w World) others() int    { return max(1, w.Others) }
 
@@ -99,8 +112,7 @@ type Premise struct {
 
 // Premise returns premises i (1-based).
 func (w World) Premise(i int) Premise {
-	k := i % w.suppliers()
-	return Premise{ESME: DeviceID(i, "E0"), GSME: DeviceID(i, "6A"), CHF: DeviceID(i, "C0"), EIS: eisID(k), GIS: gisID(k)}
+	return Premise{ESME: DeviceID(i, "E0"), GSME: DeviceID(i, "6A"), CHF: DeviceID(i, "C0"), EIS: w.userOf("EIS", i), GIS: w.userOf("GIS", i)}
 }
 
 // Validate checks the world fits its ID scheme.
