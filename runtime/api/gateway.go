@@ -190,14 +190,16 @@ func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
 	return m
 }
 
-// readAlert sets an alert's service, name and data from its payload.
-func readAlert(payload []byte, a *dccgatev1.Alert) {
+// readAlert sets an alert's service, name and data from its payload, and
+// says whether the fast path read it.
+func readAlert(payload []byte, a *dccgatev1.Alert) (fast bool) {
 	data, ok := fastPayload(payload, []payloadField{{"service", &a.Service}, {"name", &a.Name}}, "data")
 	if !ok {
 		decodeAlert(payload, a)
-		return
+		return false
 	}
 	a.Data = data
+	return true
 }
 
 // decodeAlert is readAlert through encoding/json: the reference, and the
@@ -209,15 +211,16 @@ func decodeAlert(payload []byte, a *dccgatev1.Alert) {
 }
 
 // readResponse sets a response's state, reason, clause, message, service
-// and answer from its payload.
-func readResponse(payload []byte, rs *dccgatev1.RequestState) {
+// and answer from its payload, and says whether the fast path read it.
+func readResponse(payload []byte, rs *dccgatev1.RequestState) (fast bool) {
 	answer, ok := fastPayload(payload, []payloadField{{"state", &rs.State}, {"reason", &rs.Reason}, {"clause", &rs.Clause},
 		{"message", &rs.Message}, {"service", &rs.Service}}, "response")
 	if !ok {
 		decodeResponse(payload, rs)
-		return
+		return false
 	}
 	rs.Response = answer
+	return true
 }
 
 // decodeResponse is readResponse through encoding/json (see decodeAlert).
