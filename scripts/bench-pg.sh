@@ -8,6 +8,7 @@
 # schema is made for the run and dropped after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 BIN=${BIN:-bin/dccgate}
 DUR=${DUR:-15s}
 base=${DCCGATE_BENCH_POSTGRES:-${DCCGATE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}}
@@ -30,13 +31,9 @@ for i in 0 1; do
   "$BIN" serve --data "$dir" --store "$dsn" --demo 0 --listen "127.0.0.1:${ports[$i]}" --log-level warn >"$dir/serve$i.log" 2>&1 &
   pids+=($!)
 done
-for i in 0 1; do
-  for _ in $(seq 1 120); do grep -q "serving on" "$dir/serve$i.log" && break; sleep 0.5; done
-  grep -q "serving on" "$dir/serve$i.log" || { cat "$dir/serve$i.log"; exit 1; }
-done
-# CPU ticks of a process, and of every PostgreSQL process (the backends of
-# the run's connections live as long as the run).
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+for i in 0 1; do wait_serving "$dir/serve$i.log"; done
+# CPU ticks of every PostgreSQL process (the backends of the run's
+# connections live as long as the run).
 pgticks() {
   local t=0 f
   for f in /proc/[0-9]*/stat; do
@@ -53,9 +50,7 @@ for i in 0 1; do
 done
 # The CPU is counted from the line each load prints as its timed run
 # begins, after its setup (meters put in prepayment mode and topped up).
-for i in 0 1; do
-  until grep -q '^load: the run starts' "$dir/load$i.out" || ! kill -0 "${loaders[$i]}" 2>/dev/null; do sleep 0.1; done
-done
+for i in 0 1; do wait_run_start "$dir/load$i.out" "${loaders[$i]}"; done
 g0=$(ticks "${pids[0]}") g1=$(ticks "${pids[1]}") p0=$(pgticks)
 wait "${loaders[@]}"
 g0=$(($(ticks "${pids[0]}") - g0)) g1=$(($(ticks "${pids[1]}") - g1)) p0=$(($(pgticks) - p0))

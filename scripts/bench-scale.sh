@@ -8,6 +8,7 @@
 # before a collection (gc.percent 400), and the emulated fleet grows with
 # every premises a request first reaches.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 SYSTEMS=${SYSTEMS:-1000000}
 DURATION=${DURATION:-20s}
 BIN=${BIN:-bin/dccgate}
@@ -18,8 +19,7 @@ trap 'kill $SERVE 2>/dev/null || true; rm -rf "$DIR"' EXIT
 "$BIN" load --data "$DIR" --fleet "$SYSTEMS" --seed-only
 "$BIN" serve --data "$DIR" --demo 0 --listen "127.0.0.1:$PORT" --log-level warn >"$DIR/serve.log" 2>&1 &
 SERVE=$!
-for _ in $(seq 1 120); do grep -q "serving on" "$DIR/serve.log" && break; sleep 0.5; done
-grep -q "serving on" "$DIR/serve.log" || { cat "$DIR/serve.log"; exit 1; }
+wait_serving "$DIR/serve.log"
 echo "serving $SYSTEMS systems: $(grep VmRSS /proc/$SERVE/status)"
 "$BIN" load --target "https://127.0.0.1:$PORT" --data "$DIR" --duration "$DURATION" --concurrency 256 --quiet
 echo "gateway memory after the run: $(grep -E 'VmRSS' /proc/$SERVE/status | tr -s ' \t' ' '), peak $(grep -E 'VmHWM' /proc/$SERVE/status | tr -s ' \t' ' ')"

@@ -18,6 +18,7 @@
 #      generator's share of the same two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 BIN=${BIN:-bin/dccgate}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -63,17 +64,15 @@ trap 'rm -f "$out"; kill "$serve" 2>/dev/null || true; rm -rf "$dir"' EXIT
 "$BIN" load --data "$dir" --fleet 10000 --seed-only >/dev/null
 "$BIN" serve --data "$dir" --demo 0 --listen "127.0.0.1:$port" --log-level warn >"$dir/serve.log" 2>&1 &
 serve=$!
-for _ in $(seq 1 120); do grep -q "serving on" "$dir/serve.log" && break; sleep 0.5; done
-grep -q "serving on" "$dir/serve.log" || { cat "$dir/serve.log"; exit 1; }
-ticks() { awk '{print $14 + $15}' "/proc/$serve/stat"; }
+wait_serving "$dir/serve.log"
 # The gateway's CPU is counted from the line the load prints as its timed
 # run begins, after its setup (meters put in prepayment mode and topped up).
 "$BIN" load --target "https://127.0.0.1:$port" --data "$dir" --duration 15s --concurrency 128 --alerts 0 --quiet --mix critical=0 >"$out" &
 loader=$!
-until grep -q '^load: the run starts' "$out" || ! kill -0 "$loader" 2>/dev/null; do sleep 0.1; done
-before=$(ticks)
+wait_run_start "$out" "$loader"
+before=$(ticks "$serve")
 wait "$loader"
-after=$(ticks)
+after=$(ticks "$serve")
 cat "$out"
 awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" '
   $1 == "sent" { n = $4 + 0 }
