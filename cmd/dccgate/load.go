@@ -207,7 +207,9 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		Rate: *rate, Concurrency: *conc, Duration: *dur, Settle: *settle, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts,
 		// A line of its own, printed as the timed run begins (scripts
 		// measuring a gateway from outside start there).
-		Started: func() { fmt.Fprintf(stdout, "load: the run starts (setup took %.1fs)\n", time.Since(setupFrom).Seconds()) }}
+		Started: func() {
+			fmt.Fprintf(stdout, "load: the run starts (setup took %.1fs)\n", time.Since(setupFrom).Seconds())
+		}}
 	if !*quiet {
 		cfg.Progress = stderr
 	}
