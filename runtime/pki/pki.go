@@ -5,6 +5,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -331,5 +332,14 @@ func (ca *CA) IssueUserKey(pub *ecdsa.PublicKey, userID, role string, notBefore,
 func SameKey(a, b *x509.Certificate) bool {
 	pa, ok1 := a.PublicKey.(*ecdsa.PublicKey)
 	pb, ok2 := b.PublicKey.(*ecdsa.PublicKey)
-	return ok1 && ok2 && pa.Equal(pb)
+	if !ok1 || !ok2 {
+		return false
+	}
+	// A user presenting its registered certificate, on every request: the
+	// encoded keys decide it. Equal, which copies out the coordinates'
+	// bytes, is left for encodings that differ.
+	if len(a.RawSubjectPublicKeyInfo) > 0 && bytes.Equal(a.RawSubjectPublicKeyInfo, b.RawSubjectPublicKeyInfo) {
+		return true
+	}
+	return pa.Equal(pb)
 }
