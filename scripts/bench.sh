@@ -15,7 +15,9 @@
 #   4. the gateway alone: served from its own process, loaded (closed loop,
 #      non-critical) by another, with the CPU time each process used per
 #      completed request: what the gateway costs without the load
-#      generator's share of the same two cores.
+#      generator's share of the same two cores, also as a multiple of the
+#      protocol floor, which compares runs on days the machine's speed
+#      differs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -33,6 +35,9 @@ awk '
   $1 ~ /^BenchmarkProtocolFloor-/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i }
   END { if (c) printf "protocol floor: %.0f us of CPU a request (client and server, handlers doing nothing): %.2f cores at 5000/s\n", c, c * 5000 / 1e6 }
 ' "$out"
+# The floor is also the yardstick of this machine's speed, which varies
+# from day to day: the gateway's CPU is given as a multiple of it below.
+floor=$(awk '$1 ~ /^BenchmarkProtocolFloor-/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i } END { print c + 0 }' "$out")
 go build -o "$BIN" ./cmd/dccgate
 echo "--- closed loop, the default mix"
 "$BIN" load --fleet 10000 --duration 15s --concurrency 256 --quiet
@@ -74,7 +79,10 @@ before=$(ticks "$serve")
 wait "$loader"
 after=$(ticks "$serve")
 cat "$out"
-awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" '
+awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v floor="$floor" '
   $1 == "sent" { n = $4 + 0 }
-  END { if (n) printf "gateway process: %.1f s of CPU, %.0f us a completed request\n", t / hz, t / hz / n * 1e6 }
+  END { if (n) { us = t / hz / n * 1e6
+                 printf "gateway process: %.1f s of CPU, %.0f us a completed request", t / hz, us
+                 if (floor > 0) printf " (%.2f times the protocol floor measured above)", us / floor
+                 printf "\n" } }
 ' "$out"
