@@ -11,7 +11,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -buildid= -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFLAGS_BUILD := -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
 
-.PHONY: help all generate checkgenerate test shorttest race vet lint build reproducible install bench bench-scale bench-pg fuzz screenshots
+.PHONY: help all generate checkgenerate test shorttest race vet lint build reproducible install bench bench-scale bench-pg bench-compare fuzz screenshots
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ bench-scale: ## Seed 1,000,000 systems, serve them from another process, load th
 
 bench-pg: ## Two gateways on one PostgreSQL schema (DCCGATE_BENCH_POSTGRES, else DCCGATE_TEST_POSTGRES, else the local one), each loaded: requests/s and CPU a request, gateways and PostgreSQL
 	scripts/bench-pg.sh
+
+bench-compare: ## Go benchmarks of revision BASE against the working tree, in turn COUNT times (6), compared with benchstat (PKGS, BENCH, BENCHTIME, SKIP narrow it)
+	scripts/bench-compare.sh
 
 fuzz: ## A short fuzz run of each fuzz target (FUZZTIME=10s)
 	scripts/fuzz.sh $(or $(FUZZTIME),10s)

@@ -64,3 +64,30 @@ func TestSameKey(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSameKey is the check every request of a user with a registered
+// certificate makes: the certificate it presents against that one.
+func BenchmarkSameKey(b *testing.B) {
+	ca, err := NewCA("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := ca.IssueUser("00-00-00-00-00-00-00-0A", "EIS")
+	if err != nil {
+		b.Fatal(err)
+	}
+	registered, err := ParseCert(u.CertPEM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	presented, err := ParseCert(u.CertPEM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !SameKey(registered, presented) {
+			b.Fatal("not the same key")
+		}
+	}
+}
