@@ -12,8 +12,7 @@ base=${BASE:?set BASE to the revision to compare the working tree with, e.g. BAS
 count=${COUNT:-6}
 bench=${BENCH:-.}
 benchtime=${BENCHTIME:-1s}
-# The packages with benchmarks, but for the protocol floor's ten-second
-# load (make bench runs it) unless asked for.
+# Every package with benchmarks, unless PKGS names some.
 pkgs=${PKGS:-$(git grep -l '^func Benchmark' -- '*_test.go' | xargs -n1 dirname | sort -u | sed 's|^|./|; s|$|/|')}
 dir=$(mktemp -d)
 cleanup() {
@@ -43,7 +42,9 @@ for i in $(seq 1 "$count"); do
       pkg=${b%%:*} name=${b#*:}
       bin=$dir/$side-$name.test
       [ -x "$bin" ] || continue
-      # From the package's directory, as go test runs it (testdata).
+      # From the package's directory, as go test runs it (testdata). The
+      # protocol floor is skipped unless SKIP says otherwise: make bench
+      # measures it, and its hundreds of goroutines make it the noisiest.
       (cd "$root/$pkg" && "$bin" -test.run '^$' -test.bench "$bench" -test.skip "${SKIP-ProtocolFloor}" \
         -test.benchmem -test.benchtime "$benchtime" -test.count 1) >>"$dir/$side.txt"
     done
