@@ -31,13 +31,11 @@ awk '
   END { if (d && b) printf "engine: median %.2f us a decision, plain-Go baseline %.2f us: %.1fx (targets: <= 20 us, <= 10x)\n", d/1000, b/1000, d/b }
 ' "$out"
 go test -run '^$' -bench ProtocolFloor -benchtime 10s ./runtime/api/ | tee "$out"
-awk '
-  $1 ~ /^BenchmarkProtocolFloor-/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i }
-  END { if (c) printf "protocol floor: %.0f us of CPU a request (client and server, handlers doing nothing): %.2f cores at 5000/s\n", c, c * 5000 / 1e6 }
-' "$out"
 # The floor is also the yardstick of this machine's speed, which varies
 # from day to day: the gateway's CPU is given as a multiple of it below.
 floor=$(awk '$1 ~ /^BenchmarkProtocolFloor-/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i } END { print c + 0 }' "$out")
+awk -v c="$floor" 'BEGIN {
+  if (c > 0) printf "protocol floor: %.0f us of CPU a request (client and server, handlers doing nothing): %.2f cores at 5000/s\n", c, c * 5000 / 1e6 }'
 go build -o "$BIN" ./cmd/dccgate
 echo "--- closed loop, the default mix"
 "$BIN" load --fleet 10000 --duration 15s --concurrency 256 --quiet
