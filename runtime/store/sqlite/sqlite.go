@@ -99,6 +99,9 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		})
 	}
 
+	if err := registerWALVFS(); err != nil {
+		return nil, err
+	}
 	wdb := openCached(dsn(path, writer))
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)
@@ -159,8 +162,11 @@ func dsn(path string, r role) string {
 	v.Add("_pragma", "foreign_keys(1)")
 	switch r {
 	case writer:
-		v.Add("_pragma", "synchronous(FULL)") // durable before the call returns
-		v.Set("_txlock", "immediate")         // take the write lock at BEGIN: no failed upgrade from a read
+		// Durable before the call returns; and walVFS, which gathers
+		// the log's writes until its sync, needs a sync at each commit.
+		v.Add("_pragma", "synchronous(FULL)")
+		v.Set("vfs", walVFSName)
+		v.Set("_txlock", "immediate") // take the write lock at BEGIN: no failed upgrade from a read
 		// The checkpointer keeps the WAL short; the writer checkpoints
 		// only if it falls far behind.
 		v.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", backstopPages))
