@@ -125,6 +125,8 @@ type Server struct {
 	admin   *http.Server
 	ln      net.Listener
 	done    chan error
+	// warm serves the API's calls on kept goroutines (warmstacks.go).
+	warm *warmStacks
 
 	// streams ends the Subscribe streams when a shutdown begins.
 	streams      context.Context
@@ -333,6 +335,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.streams, s.endStreams = context.WithCancel(context.Background())
 	s.loaded.Store(&loaded{spec: cfg.Spec, specHash: cfg.Spec.Hash, policyHash: polHash, at: clock.Real{}.Now()})
 	s.URL = "https://" + ln.Addr().String()
+	s.warm = newWarmStacks(warmMax)
 	interceptors := []connect.Interceptor{telemetry.NewInterceptor(cfg.Logger, cfg.Tracing, m.RPC)}
 	fail := func(err error) (*Server, error) {
 		ln.Close()
@@ -352,8 +355,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		protos.SetUnencryptedHTTP2(true)
 		protos.SetHTTP1(true)
 		s.plain = &http.Server{
-			Handler: s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, TrustForwardedCert: true, Interceptors: interceptors,
-				Mount: s.withServiceAPI(s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{ForwardedRoots: cfg.PKI.CA.Pool(), HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})))})),
+			Handler: s.warm.wrap(s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, TrustForwardedCert: true, Interceptors: interceptors,
+				Mount: s.withServiceAPI(s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{ForwardedRoots: cfg.PKI.CA.Pool(), HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})))}))),
 			Protocols:         &protos,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
@@ -370,8 +373,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(err)
 	}
 	s.http = &http.Server{
-		Handler: s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Interceptors: interceptors,
-			Mount: s.withServiceAPI(s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})))})),
+		Handler: s.warm.wrap(s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Interceptors: interceptors,
+			Mount: s.withServiceAPI(s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})))}))),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
@@ -433,6 +436,7 @@ func (s *Server) Shutdown(ctx context.Context) (ShutdownReport, error) {
 			}()
 		}
 		wg.Wait()
+		s.warm.stop()
 		herr := errors.Join(errs...)
 		rep.Drained = s.G.Drain(ctx) == nil
 		rep.Parked = s.G.Stats().InFlight
