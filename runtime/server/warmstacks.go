@@ -1,7 +1,9 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -27,7 +29,8 @@ type warmStacks struct {
 
 // warmCall is one call handed to a kept goroutine; done carries what its
 // handler panicked with (nil: it returned), to be raised again on the
-// call's own goroutine, where net/http recovers it as it would have.
+// call's own goroutine, where net/http recovers it as it would have. (A
+// handler must not end its goroutine with runtime.Goexit: none does.)
 type warmCall struct {
 	h    http.Handler
 	w    http.ResponseWriter
@@ -83,10 +86,27 @@ func (p *warmStacks) work(c *warmCall) {
 }
 
 func serve(c *warmCall) (panicked any) {
-	defer func() { panicked = recover() }()
+	defer func() {
+		switch v := recover(); v {
+		case nil, http.ErrAbortHandler: // the latter net/http ends the call on, unlogged
+			panicked = v
+		default:
+			panicked = handlerPanic{v: v, stack: debug.Stack()}
+		}
+	}()
 	c.h.ServeHTTP(c.w, c.r)
 	return nil
 }
+
+// handlerPanic is a handler's panic raised again on the call's goroutine:
+// net/http logs it with that goroutine's stack, so it carries the stack
+// where it happened.
+type handlerPanic struct {
+	v     any
+	stack []byte
+}
+
+func (p handlerPanic) String() string { return fmt.Sprintf("%v\n\n%s", p.v, p.stack) }
 
 // stop ends the idle goroutines, and each busy one after its call.
 func (p *warmStacks) stop() { close(p.quit) }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -84,7 +85,16 @@ func TestWarmStacksPanics(t *testing.T) {
 	}{{"/panic", boom}, {"/abort", http.ErrAbortHandler}} {
 		func() {
 			defer func() {
-				if got := recover(); got != tc.want {
+				got := recover()
+				if hp, ok := got.(handlerPanic); ok {
+					// Raised with the stack where it happened, which
+					// net/http logs.
+					if !strings.Contains(hp.String(), "boom") || !strings.Contains(hp.String(), "TestWarmStacksPanics") {
+						t.Errorf("%s: the panic logged reads %q, want its value and its stack", tc.path, hp)
+					}
+					got = hp.v
+				}
+				if got != tc.want {
 					t.Errorf("%s: the caller recovered %v, want %v", tc.path, got, tc.want)
 				}
 			}()
