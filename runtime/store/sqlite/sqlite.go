@@ -110,6 +110,10 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		_ = wdb.Close()
 		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
 	}
+	if err := checkWriter(ctx, wdb); err != nil {
+		_ = wdb.Close()
+		return nil, fmt.Errorf("store: sqlite: open %s: %w", path, err)
+	}
 	rdb := openCached(dsn(path, reader))
 	n := max(4, runtime.GOMAXPROCS(0))
 	rdb.SetMaxOpenConns(n)
@@ -163,8 +167,10 @@ func dsn(path string, r role) string {
 	switch r {
 	case writer:
 		// Durable before the call returns; and walVFS, which gathers
-		// the log's writes until its sync, needs a sync at each commit.
+		// the log's writes until its sync, needs a sync at each commit
+		// and no pages spilled before one (walvfs.go).
 		v.Add("_pragma", "synchronous(FULL)")
+		v.Add("_pragma", "cache_spill(0)")
 		v.Set("vfs", walVFSName)
 		v.Set("_txlock", "immediate") // take the write lock at BEGIN: no failed upgrade from a read
 		// The checkpointer keeps the WAL short; the writer checkpoints

@@ -1,7 +1,11 @@
 package sqlite
 
 import (
+	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -26,11 +30,31 @@ import (
 // process or another, read a frame only once the commit that holds it has
 // updated the log's index, after its sync. The file's format and locks are
 // the platform VFS's, so any SQLite may share the file.
+//
+// That holds on three conditions, which the writer's DSN sets and Open
+// checks (checkWriter):
+//   - synchronous FULL: every commit syncs the log, so nothing gathered is
+//     published (the log's index updated) before it is written;
+//   - cache_spill off: SQLite writes frames only at a commit, never a
+//     transaction's pages to make room in its cache. Frames spilled were
+//     gathered and not synced; were the transaction rolled back, they would
+//     be written later, over frames another writer had committed since at
+//     the same offsets. Without spill a transaction's pages stay in memory
+//     to its commit (the largest, a bulk load's 50,000 rows, some MiB);
+//   - the file overwrites power-safe (SQLITE_IOCAP_POWERSAFE_OVERWRITE, the
+//     unix VFS's default): otherwise SQLite pads a commit to a sector and
+//     syncs in the middle of its last frame, the rest left gathered while
+//     the commit is published. The log of a database file without it is
+//     not gathered (walOpen).
+//
+// A write that fails drops what it was to write, and fails the next sync,
+// so no commit missing a frame is synced; the close drops what is gathered
+// (never committed, as a commit's sync has written it).
 const walVFSName = "dccgate-wal"
 
 const (
-	// walChunk is the most one write may carry: the unix VFS writes
-	// 0x1ffff bytes of a larger buffer and reports the rest unwritten.
+	// walChunk is the most one write may carry: the unix VFS masks a
+	// write's length with 0x1ffff, and fails one larger (SQLITE_FULL).
 	walChunk = 0x1ffff
 	// walGather bounds the bytes gathered (a bulk load's commit is
 	// larger): past it they are written and gathering starts again.
@@ -55,6 +79,9 @@ var (
 
 	walFilesMu sync.Mutex
 	walFiles   = map[uintptr]*walFile{} // by the sqlite3_file's address
+	// notPowersafe holds the database files opened without power-safe
+	// overwrite, whose logs are not gathered.
+	notPowersafe = map[string]bool{}
 
 	// walCalls and walGathered count the log writes made and the ones
 	// gathered into them (tests).
@@ -64,6 +91,9 @@ var (
 type walFile struct {
 	buf []byte
 	off int64 // the file offset of buf[0]
+	// failed is the error of a write since the last sync: the next sync
+	// fails with it.
+	failed int32
 }
 
 // registerWALVFS registers walVFS, once per process.
@@ -101,10 +131,29 @@ func registerWALVFS() error {
 // gathering methods.
 func walOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags uintptr) int32 {
 	rc := baseOpen(tls, baseVFS, zName, pFile, flags, pOutFlags)
-	if rc != sqlite3.SQLITE_OK || flags&sqlite3.SQLITE_OPEN_WAL == 0 {
+	if rc != sqlite3.SQLITE_OK || zName == 0 {
 		return rc
 	}
 	f := (*sqlite3.Tsqlite3_file)(cptr(pFile))
+	switch {
+	case flags&sqlite3.SQLITE_OPEN_MAIN_DB != 0:
+		// SQLite pads a commit or not as the database file overwrites.
+		if !powersafe(tls, pFile, f.FpMethods) {
+			walFilesMu.Lock()
+			notPowersafe[libc.GoString(zName)] = true
+			walFilesMu.Unlock()
+		}
+		return rc
+	case flags&sqlite3.SQLITE_OPEN_WAL == 0:
+		return rc
+	}
+	walFilesMu.Lock()
+	db, _ := strings.CutSuffix(libc.GoString(zName), "-wal")
+	padded := notPowersafe[db]
+	walFilesMu.Unlock()
+	if padded {
+		return rc
+	}
 	if m := walMethodsFor(f.FpMethods); m != 0 {
 		walFilesMu.Lock()
 		walFiles[pFile] = &walFile{}
@@ -112,6 +161,14 @@ func walOpen(tls *libc.TLS, pVfs, zName, pFile uintptr, flags int32, pOutFlags u
 		f.FpMethods = m
 	}
 	return rc
+}
+
+// powersafe reports whether the file, opened with methods, overwrites
+// power-safe.
+func powersafe(tls *libc.TLS, pFile, methods uintptr) bool {
+	m := (*sqlite3.Tsqlite3_io_methods)(cptr(methods))
+	dc := fn[func(*libc.TLS, uintptr) int32](&m.FxDeviceCharacteristics)(tls, pFile)
+	return dc&sqlite3.SQLITE_IOCAP_POWERSAFE_OVERWRITE != 0
 }
 
 // walMethodsFor returns the gathering methods over the platform's table
@@ -153,21 +210,31 @@ func walFileOf(pFile uintptr) *walFile {
 	return walFiles[pFile]
 }
 
-// flush writes what is gathered.
+// flush writes what is gathered. A failure drops it (the frames of a
+// commit that cannot now be synced: see failed).
 func (f *walFile) flush(tls *libc.TLS, pFile uintptr) int32 {
 	if len(f.buf) == 0 {
 		return sqlite3.SQLITE_OK
 	}
 	write := fn[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](&baseMethods.FxWrite)
 	rc := int32(sqlite3.SQLITE_OK)
+	if walFault != nil {
+		rc = walFault()
+	}
 	for i := 0; i < len(f.buf) && rc == sqlite3.SQLITE_OK; i += walChunk {
 		n := min(walChunk, len(f.buf)-i)
 		rc = write(tls, pFile, uintptr(unsafe.Pointer(&f.buf[i])), int32(n), f.off+int64(i))
 		walCalls.Add(1)
 	}
 	f.buf = f.buf[:0]
+	if rc != sqlite3.SQLITE_OK && f.failed == sqlite3.SQLITE_OK {
+		f.failed = rc
+	}
 	return rc
 }
+
+// walFault, set by a test, fails the next writes with its code.
+var walFault func() int32
 
 func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 	f := walFileOf(pFile)
@@ -175,10 +242,6 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 		if rc := f.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 			return rc
 		}
-	}
-	if int(iAmt) > walGather {
-		walCalls.Add(1)
-		return fn[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](&baseMethods.FxWrite)(tls, pFile, zBuf, iAmt, iOfst)
 	}
 	if len(f.buf) == 0 {
 		f.off = iOfst
@@ -204,7 +267,10 @@ func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
 }
 
 func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
-	if rc := walFileOf(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	f := walFileOf(pFile)
+	f.flush(tls, pFile)
+	if rc := f.failed; rc != sqlite3.SQLITE_OK {
+		f.failed = sqlite3.SQLITE_OK
 		return rc
 	}
 	return fn[func(*libc.TLS, uintptr, int32) int32](&baseMethods.FxSync)(tls, pFile, flags)
@@ -224,16 +290,27 @@ func walFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 
 	return fn[func(*libc.TLS, uintptr, int32, uintptr) int32](&baseMethods.FxFileControl)(tls, pFile, op, pArg)
 }
 
-// walClose writes what is gathered and closes the file; SQLite calls it
-// once, whatever it returns.
+// walClose drops what is gathered (frames no sync wrote: a commit that
+// failed) and closes the file.
 func walClose(tls *libc.TLS, pFile uintptr) int32 {
-	f := walFileOf(pFile)
-	rc := f.flush(tls, pFile)
 	walFilesMu.Lock()
 	delete(walFiles, pFile)
 	walFilesMu.Unlock()
-	if crc := fn[func(*libc.TLS, uintptr) int32](&baseMethods.FxClose)(tls, pFile); rc == sqlite3.SQLITE_OK {
-		rc = crc
+	return fn[func(*libc.TLS, uintptr) int32](&baseMethods.FxClose)(tls, pFile)
+}
+
+// checkWriter checks the writer's connection has the settings walVFS
+// rests on.
+func checkWriter(ctx context.Context, db *sql.DB) error {
+	var sync, spill int
+	if err := db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return err
 	}
-	return rc
+	if err := db.QueryRowContext(ctx, "PRAGMA cache_spill").Scan(&spill); err != nil {
+		return err
+	}
+	if sync < 2 || spill != 0 {
+		return fmt.Errorf("the writer has synchronous %d and cache_spill %d: %s needs synchronous FULL (2) or more and cache_spill 0", sync, spill, walVFSName)
+	}
+	return nil
 }

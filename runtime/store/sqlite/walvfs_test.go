@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // TestWALVFSGathersTheLogsWrites writes commits of many pages through the
@@ -75,10 +77,7 @@ func TestWALVFSGathersTheLogsWrites(t *testing.T) {
 
 	again := open(t, dsn(path, reader))
 	checkRows(t, again, total)
-	var ok string
-	if err := again.QueryRowContext(t.Context(), `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
-		t.Fatalf("integrity_check: %q, %v", ok, err)
-	}
+	integrityOK(t, again)
 }
 
 // TestWALVFSOnlyTheWriter checks walVFS is the writer's alone: the other
@@ -156,4 +155,160 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return st.Size()
+}
+
+// TestWALVFSRollbackLeavesNothingGathered rolls back a transaction larger
+// than the writer's cache, then has another connection (on the platform's
+// VFS, as another process would) commit at the same place in the log, and
+// checks the first wrote nothing over it: without cache_spill(0), the
+// pages spilled were gathered, and written by the first connection's next
+// read, over the other's commit.
+func TestWALVFSRollbackLeavesNothingGathered(t *testing.T) {
+	if err := registerWALVFS(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "r.db")
+	a := open(t, dsn(path, writer)+"&_pragma=cache_size(20)")
+	if err := setWAL(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, a, `CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)`)
+	exec(t, a, `PRAGMA wal_checkpoint(TRUNCATE)`) // the log restarts: page 1 is not in it
+
+	tx, err := a.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 { // some 300 pages, past a cache of 20
+		if _, err := tx.ExecContext(t.Context(), `INSERT INTO t (k, v) VALUES (?, ?)`, fmt.Sprintf("gone/%d", i), value(i, 3000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	walFilesMu.Lock()
+	for _, f := range walFiles {
+		if len(f.buf) > 0 {
+			t.Errorf("%d bytes gathered after the rollback", len(f.buf))
+		}
+	}
+	walFilesMu.Unlock()
+
+	b := open(t, "file:"+path+"?_pragma=busy_timeout(10000)")
+	tx, err = b.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		if _, err := tx.ExecContext(t.Context(), `INSERT INTO t (k, v) VALUES (?, ?)`, fmt.Sprintf("kept/%d", i), value(i, 3000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, a, 30) // a's read: where gathered bytes were written
+	_ = a.Close()
+	_ = b.Close()
+	again := open(t, dsn(path, reader))
+	checkRows(t, again, 30)
+	integrityOK(t, again)
+}
+
+// TestWALVFSFailedWrite fails the log's write of one commit: the commit
+// fails, nothing of it is kept, and the next commits and the file are
+// sound.
+func TestWALVFSFailedWrite(t *testing.T) {
+	if err := registerWALVFS(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "f.db")
+	w := open(t, dsn(path, writer))
+	if err := setWAL(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, w, `CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)`)
+	insert := func(from, n int) error {
+		tx, err := w.BeginTx(t.Context(), nil)
+		if err != nil {
+			return err
+		}
+		for i := from; i < from+n; i++ {
+			if _, err := tx.ExecContext(t.Context(), `INSERT INTO t (k, v) VALUES (?, ?)`, fmt.Sprint(i), value(i, 2000)); err != nil {
+				_ = tx.Rollback()
+				return err
+			}
+		}
+		return tx.Commit()
+	}
+	if err := insert(0, 10); err != nil {
+		t.Fatal(err)
+	}
+	walFault = func() int32 { return sqlite3.SQLITE_FULL }
+	err := insert(10, 50)
+	walFault = nil
+	if err == nil {
+		t.Fatal("a commit whose log write failed succeeded")
+	}
+	// The rows of the failed commit are not there, whatever id they took;
+	// the 40 next take ids 11 to 50.
+	if err := insert(10, 40); err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, w, 50)
+	_ = w.Close()
+	again := open(t, dsn(path, reader))
+	checkRows(t, again, 50)
+	integrityOK(t, again)
+}
+
+// TestWALVFSNotPowersafe checks a log without power-safe overwrite (psow=0:
+// SQLite pads and syncs within a commit's last frame) is not gathered.
+func TestWALVFSNotPowersafe(t *testing.T) {
+	if err := registerWALVFS(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "p.db")
+	w := open(t, "file:"+path+"?psow=0&vfs="+walVFSName+"&_pragma=synchronous(FULL)&_pragma=cache_spill(0)")
+	if err := setWAL(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	calls := walCalls.Load()
+	exec(t, w, `CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)`)
+	exec(t, w, `INSERT INTO t (k, v) VALUES ('a', x'00')`)
+	if n := walCalls.Load() - calls; n != 0 {
+		t.Errorf("%d gathered writes to a log without power-safe overwrite, want none", n)
+	}
+	r := open(t, dsn(path, reader))
+	var n int
+	if err := r.QueryRowContext(t.Context(), `SELECT count(*) FROM t`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("a reader counts %d rows (%v), want 1", n, err)
+	}
+}
+
+// TestCheckWriter checks Open refuses a writer walVFS cannot rest on.
+func TestCheckWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	for _, tc := range []struct {
+		dsn string
+		ok  bool
+	}{
+		{dsn(path, writer), true},
+		{path + "?_pragma=synchronous(FULL)", false},
+		{path + "?_pragma=cache_spill(0)&_pragma=synchronous(NORMAL)", false},
+	} {
+		err := checkWriter(t.Context(), open(t, tc.dsn))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok %v", tc.dsn, err, tc.ok)
+		}
+	}
+}
+
+func integrityOK(t *testing.T, db *sql.DB) {
+	t.Helper()
+	var ok string
+	if err := db.QueryRowContext(t.Context(), `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+		t.Fatalf("integrity_check: %q, %v", ok, err)
+	}
 }
