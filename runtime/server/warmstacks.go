@@ -1,8 +1,10 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -29,8 +31,9 @@ type warmStacks struct {
 
 // warmCall is one call handed to a kept goroutine; done carries what its
 // handler panicked with (nil: it returned), to be raised again on the
-// call's own goroutine, where net/http recovers it as it would have. (A
-// handler must not end its goroutine with runtime.Goexit: none does.)
+// call's own goroutine, where net/http recovers it as it would have
+// (errGoexit: the handler called runtime.Goexit, which the call's
+// goroutine then calls too).
 type warmCall struct {
 	h    http.Handler
 	w    http.ResponseWriter
@@ -49,6 +52,12 @@ func newWarmStacks(max int) *warmStacks {
 // wrap returns h served on the kept goroutines.
 func (p *warmStacks) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor != 2 {
+			// HTTP/1 serves a connection's calls on one goroutine
+			// already.
+			h.ServeHTTP(w, r)
+			return
+		}
 		c := warmCalls.Get().(*warmCall)
 		c.h, c.w, c.r = h, w, r
 		select {
@@ -66,7 +75,11 @@ func (p *warmStacks) wrap(h http.Handler) http.Handler {
 		v := <-c.done
 		c.h, c.w, c.r = nil, nil, nil
 		warmCalls.Put(c)
-		if v != nil {
+		switch v {
+		case nil:
+		case errGoexit:
+			runtime.Goexit()
+		default:
 			panic(v)
 		}
 	})
@@ -76,7 +89,7 @@ func (p *warmStacks) wrap(h http.Handler) http.Handler {
 func (p *warmStacks) work(c *warmCall) {
 	defer p.workers.Add(-1)
 	for {
-		c.done <- serve(c) // c is the caller's again from here
+		serve(c) // c is the caller's again from here
 		select {
 		case c = <-p.calls:
 		case <-p.quit:
@@ -85,18 +98,26 @@ func (p *warmStacks) work(c *warmCall) {
 	}
 }
 
-func serve(c *warmCall) (panicked any) {
+// serve runs c's handler and sends how it ended on c.done.
+func serve(c *warmCall) {
+	returned := false
 	defer func() {
-		switch v := recover(); v {
-		case nil, http.ErrAbortHandler: // the latter net/http ends the call on, unlogged
-			panicked = v
+		v := recover()
+		switch {
+		case v == nil && !returned:
+			v = errGoexit
+		case v == nil, v == http.ErrAbortHandler: // the latter net/http ends the call on, unlogged
 		default:
-			panicked = handlerPanic{v: v, stack: debug.Stack()}
+			v = &handlerPanic{v: v, stack: debug.Stack()}
 		}
+		c.done <- v
 	}()
 	c.h.ServeHTTP(c.w, c.r)
-	return nil
+	returned = true
 }
+
+// errGoexit says a handler called runtime.Goexit.
+var errGoexit = errors.New("runtime.Goexit")
 
 // handlerPanic is a handler's panic raised again on the call's goroutine:
 // net/http logs it with that goroutine's stack, so it carries the stack
@@ -106,7 +127,7 @@ type handlerPanic struct {
 	stack []byte
 }
 
-func (p handlerPanic) String() string { return fmt.Sprintf("%v\n\n%s", p.v, p.stack) }
+func (p *handlerPanic) String() string { return fmt.Sprintf("%v\n\n%s", p.v, p.stack) }
 
 // stop ends the idle goroutines, and each busy one after its call.
 func (p *warmStacks) stop() { close(p.quit) }

@@ -15,7 +15,7 @@ import (
 // goroutine, concurrent ones on up to max and past it on their own, each
 // call's answer reaching its caller.
 func TestWarmStacksKeepsGoroutines(t *testing.T) {
-	p := newWarmStacks(2)
+	p := newWarmStacks(64)
 	defer p.stop()
 	release := make(chan struct{})
 	started := make(chan struct{}, 8)
@@ -29,7 +29,7 @@ func TestWarmStacksKeepsGoroutines(t *testing.T) {
 	call := func(path string) string {
 		t.Helper()
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		h.ServeHTTP(rec, h2(httptest.NewRequest(http.MethodGet, path, nil)))
 		return rec.Body.String()
 	}
 
@@ -45,22 +45,67 @@ func TestWarmStacksKeepsGoroutines(t *testing.T) {
 	}
 	kept := p.workers.Load()
 
+	// At the bound, one call more than the goroutines kept runs on its
+	// own.
+	p.max = kept
 	var wg sync.WaitGroup
-	for range 3 {
+	for range kept + 1 {
 		wg.Go(func() {
 			if got := call("/hold"); got != "/hold" {
 				t.Errorf("a held call answered %q", got)
 			}
 		})
 	}
-	for range 3 {
-		<-started // two on kept goroutines, the third on its own
+	for range kept + 1 {
+		<-started
 	}
-	if n := p.workers.Load(); n != 2 {
-		t.Errorf("%d goroutines kept with 3 calls at once (%d before), want the bound, 2", n, kept)
+	if n := p.workers.Load(); n != kept {
+		t.Errorf("%d goroutines kept with %d calls at once, want the bound, %d", n, kept+1, kept)
 	}
 	close(release)
 	wg.Wait()
+}
+
+// h2 marks r as an HTTP/2 call (httptest makes HTTP/1.1 ones).
+func h2(r *http.Request) *http.Request {
+	r.ProtoMajor, r.ProtoMinor, r.Proto = 2, 0, "HTTP/2.0"
+	return r
+}
+
+// TestWarmStacksHTTP1 checks an HTTP/1 call stays on its own goroutine
+// (its connection's, kept by net/http already).
+func TestWarmStacksHTTP1(t *testing.T) {
+	p := newWarmStacks(4)
+	defer p.stop()
+	h := p.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusNoContent || p.workers.Load() != 0 {
+		t.Errorf("an HTTP/1.1 call: %d with %d goroutines kept, want 204 with none", rec.Code, p.workers.Load())
+	}
+}
+
+// TestWarmStacksGoexit checks a handler's runtime.Goexit ends the call's
+// own goroutine too, rather than leave it waiting.
+func TestWarmStacksGoexit(t *testing.T) {
+	p := newWarmStacks(4)
+	defer p.stop()
+	h := p.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runtime.Goexit() }))
+	ended := make(chan bool)
+	go func() {
+		returned := false
+		defer func() { ended <- returned }()
+		h.ServeHTTP(httptest.NewRecorder(), h2(httptest.NewRequest(http.MethodGet, "/", nil)))
+		returned = true
+	}()
+	select {
+	case returned := <-ended:
+		if returned {
+			t.Error("the call returned, want it to end as its handler did (Goexit)")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call still waits 10s after its handler called Goexit")
+	}
 }
 
 // TestWarmStacksPanics checks a handler's panic is raised again on the
@@ -86,7 +131,11 @@ func TestWarmStacksPanics(t *testing.T) {
 		func() {
 			defer func() {
 				got := recover()
-				if hp, ok := got.(handlerPanic); ok {
+				hp, ok := got.(*handlerPanic)
+				if ok != (tc.want != http.ErrAbortHandler) {
+					t.Errorf("%s: the caller recovered %T, want the panic with its stack only for one not ErrAbortHandler", tc.path, got)
+				}
+				if ok {
 					// Raised with the stack where it happened, which
 					// net/http logs.
 					if !strings.Contains(hp.String(), "boom") || !strings.Contains(hp.String(), "TestWarmStacksPanics") {
@@ -98,11 +147,11 @@ func TestWarmStacksPanics(t *testing.T) {
 					t.Errorf("%s: the caller recovered %v, want %v", tc.path, got, tc.want)
 				}
 			}()
-			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, tc.path, nil))
+			h.ServeHTTP(httptest.NewRecorder(), h2(httptest.NewRequest(http.MethodGet, tc.path, nil)))
 		}()
 	}
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	h.ServeHTTP(rec, h2(httptest.NewRequest(http.MethodGet, "/", nil)))
 	if rec.Code != http.StatusNoContent {
 		t.Errorf("after the panics: %d, want 204", rec.Code)
 	}
@@ -116,7 +165,7 @@ func TestWarmStacksPanics(t *testing.T) {
 func TestWarmStacksStop(t *testing.T) {
 	p := newWarmStacks(4)
 	h := p.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	h.ServeHTTP(httptest.NewRecorder(), h2(httptest.NewRequest(http.MethodGet, "/", nil)))
 	p.stop()
 	deadline := time.Now().Add(10 * time.Second)
 	for p.workers.Load() != 0 {
@@ -126,7 +175,7 @@ func TestWarmStacksStop(t *testing.T) {
 		runtime.Gosched()
 	}
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	h.ServeHTTP(rec, h2(httptest.NewRequest(http.MethodGet, "/", nil)))
 	if rec.Code != http.StatusNoContent {
 		t.Errorf("a call after stop: %d, want 204", rec.Code)
 	}
