@@ -40,16 +40,20 @@ import (
 //     gathered and not synced; were the transaction rolled back, they would
 //     be written later, over frames another writer had committed since at
 //     the same offsets. Without spill a transaction's pages stay in memory
-//     to its commit (the largest, a bulk load's 50,000 rows, some MiB);
+//     to its commit: a bulk load's 50,000 rows are some MiB; a migration
+//     or purge over a large file holds as many pages as it changes;
 //   - the file overwrites power-safe (SQLITE_IOCAP_POWERSAFE_OVERWRITE, the
 //     unix VFS's default): otherwise SQLite pads a commit to a sector and
 //     syncs in the middle of its last frame, the rest left gathered while
 //     the commit is published. The log of a database file without it is
 //     not gathered (walOpen).
 //
-// A write that fails drops what it was to write, and fails the next sync,
-// so no commit missing a frame is synced; the close drops what is gathered
-// (never committed, as a commit's sync has written it).
+// A write that fails drops what it was to write. Made for a write or a
+// sync, its error fails the commit at once (SQLite's walFrames returns
+// it); made for a read or the like, which SQLite may go on after, it fails
+// the next sync, which then writes nothing: no commit missing a frame
+// reaches the file whole. The close drops what is gathered (never
+// committed, as a commit's sync has written it).
 const walVFSName = "dccgate-wal"
 
 const (
@@ -91,8 +95,9 @@ var (
 type walFile struct {
 	buf []byte
 	off int64 // the file offset of buf[0]
-	// failed is the error of a write since the last sync: the next sync
-	// fails with it.
+	// failed is the error of a write made for a read, a truncation, the
+	// size or a file control since the last sync (a caller SQLite may go
+	// on after): the next sync fails with it, writing nothing.
 	failed int32
 }
 
@@ -227,6 +232,13 @@ func (f *walFile) flush(tls *libc.TLS, pFile uintptr) int32 {
 		walCalls.Add(1)
 	}
 	f.buf = f.buf[:0]
+	return rc
+}
+
+// flushFor flushes for a caller SQLite may go on after an error from:
+// a failure is kept for the next sync.
+func (f *walFile) flushFor(tls *libc.TLS, pFile uintptr) int32 {
+	rc := f.flush(tls, pFile)
 	if rc != sqlite3.SQLITE_OK && f.failed == sqlite3.SQLITE_OK {
 		f.failed = rc
 	}
@@ -253,14 +265,14 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 }
 
 func walRead(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
-	if rc := walFileOf(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	if rc := walFileOf(pFile).flushFor(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return fn[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](&baseMethods.FxRead)(tls, pFile, zBuf, iAmt, iOfst)
 }
 
 func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
-	if rc := walFileOf(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	if rc := walFileOf(pFile).flushFor(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return fn[func(*libc.TLS, uintptr, int64) int32](&baseMethods.FxTruncate)(tls, pFile, size)
@@ -268,23 +280,27 @@ func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
 
 func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
 	f := walFileOf(pFile)
-	f.flush(tls, pFile)
 	if rc := f.failed; rc != sqlite3.SQLITE_OK {
-		f.failed = sqlite3.SQLITE_OK
+		// A frame of this commit was lost: write none of it, so no
+		// commit missing a frame is on the file whole.
+		f.buf, f.failed = f.buf[:0], sqlite3.SQLITE_OK
+		return rc
+	}
+	if rc := f.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return fn[func(*libc.TLS, uintptr, int32) int32](&baseMethods.FxSync)(tls, pFile, flags)
 }
 
 func walFileSize(tls *libc.TLS, pFile, pSize uintptr) int32 {
-	if rc := walFileOf(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	if rc := walFileOf(pFile).flushFor(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return fn[func(*libc.TLS, uintptr, uintptr) int32](&baseMethods.FxFileSize)(tls, pFile, pSize)
 }
 
 func walFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 {
-	if rc := walFileOf(pFile).flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	if rc := walFileOf(pFile).flushFor(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
 	return fn[func(*libc.TLS, uintptr, int32, uintptr) int32](&baseMethods.FxFileControl)(tls, pFile, op, pArg)

@@ -245,15 +245,29 @@ func TestWALVFSFailedWrite(t *testing.T) {
 	if err := insert(0, 10); err != nil {
 		t.Fatal(err)
 	}
-	walFault = func() int32 { return sqlite3.SQLITE_FULL }
-	err := insert(10, 50)
-	walFault = nil
-	if err == nil {
-		t.Fatal("a commit whose log write failed succeeded")
+	// failOnce fails the next flush only.
+	failOnce := func() {
+		walFault = func() int32 {
+			walFault = nil
+			return sqlite3.SQLITE_FULL
+		}
 	}
-	// The rows of the failed commit are not there, whatever id they took;
-	// the 40 next take ids 11 to 50.
-	if err := insert(10, 40); err != nil {
+	// A commit whose only flush is its sync's, then one larger than what
+	// is gathered, whose first flush is made by a write.
+	for _, n := range []int{50, 2 * walGather / 2000} {
+		failOnce()
+		err := insert(100000, n)
+		walFault = nil
+		if err == nil {
+			t.Fatalf("a commit of %d rows whose log write failed succeeded", n)
+		}
+	}
+	// The next commits succeed. The rows of the failed ones are not there,
+	// whatever ids they took: these 40 take ids 11 to 50.
+	if err := insert(10, 20); err != nil {
+		t.Fatalf("the commit after the failed ones: %v", err)
+	}
+	if err := insert(30, 20); err != nil {
 		t.Fatal(err)
 	}
 	checkRows(t, w, 50)
