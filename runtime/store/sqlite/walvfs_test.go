@@ -20,15 +20,8 @@ import (
 //   - the file, closed and opened again (the log recovered, then
 //     checkpointed), holds every row and passes SQLite's integrity check.
 func TestWALVFSGathersTheLogsWrites(t *testing.T) {
-	if err := registerWALVFS(); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "w.db")
-	w := open(t, dsn(path, writer))
-	if err := setWAL(t.Context(), w); err != nil {
-		t.Fatal(err)
-	}
-	exec(t, w, `CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)`)
+	w := walTable(t, dsn(path, writer))
 	r := open(t, dsn(path, reader))
 
 	tests := []struct {
@@ -75,9 +68,7 @@ func TestWALVFSGathersTheLogsWrites(t *testing.T) {
 	_ = r.Close()
 	_ = w.Close() // the last connection: checkpoints the log into the file
 
-	again := open(t, dsn(path, reader))
-	checkRows(t, again, total)
-	integrityOK(t, again)
+	checkReopened(t, path, total)
 }
 
 // TestWALVFSOnlyTheWriter checks walVFS is the writer's alone: the other
@@ -164,15 +155,8 @@ func fileSize(t *testing.T, path string) int64 {
 // pages spilled were gathered, and written by the first connection's next
 // read, over the other's commit.
 func TestWALVFSRollbackLeavesNothingGathered(t *testing.T) {
-	if err := registerWALVFS(); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "r.db")
-	a := open(t, dsn(path, writer)+"&_pragma=cache_size(20)")
-	if err := setWAL(t.Context(), a); err != nil {
-		t.Fatal(err)
-	}
-	exec(t, a, `CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)`)
+	a := walTable(t, dsn(path, writer)+"&_pragma=cache_size(20)")
 	exec(t, a, `PRAGMA wal_checkpoint(TRUNCATE)`) // the log restarts: page 1 is not in it
 
 	tx, err := a.BeginTx(t.Context(), nil)
@@ -211,24 +195,15 @@ func TestWALVFSRollbackLeavesNothingGathered(t *testing.T) {
 	checkRows(t, a, 30) // a's read: where gathered bytes were written
 	_ = a.Close()
 	_ = b.Close()
-	again := open(t, dsn(path, reader))
-	checkRows(t, again, 30)
-	integrityOK(t, again)
+	checkReopened(t, path, 30)
 }
 
 // TestWALVFSFailedWrite fails the log's write of one commit: the commit
 // fails, nothing of it is kept, and the next commits and the file are
 // sound.
 func TestWALVFSFailedWrite(t *testing.T) {
-	if err := registerWALVFS(); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "f.db")
-	w := open(t, dsn(path, writer))
-	if err := setWAL(t.Context(), w); err != nil {
-		t.Fatal(err)
-	}
-	exec(t, w, `CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)`)
+	w := walTable(t, dsn(path, writer))
 	insert := func(from, n int) error {
 		tx, err := w.BeginTx(t.Context(), nil)
 		if err != nil {
@@ -272,24 +247,15 @@ func TestWALVFSFailedWrite(t *testing.T) {
 	}
 	checkRows(t, w, 50)
 	_ = w.Close()
-	again := open(t, dsn(path, reader))
-	checkRows(t, again, 50)
-	integrityOK(t, again)
+	checkReopened(t, path, 50)
 }
 
 // TestWALVFSNotPowersafe checks a log without power-safe overwrite (psow=0:
 // SQLite pads and syncs within a commit's last frame) is not gathered.
 func TestWALVFSNotPowersafe(t *testing.T) {
-	if err := registerWALVFS(); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "p.db")
-	w := open(t, "file:"+path+"?psow=0&vfs="+walVFSName+"&_pragma=synchronous(FULL)&_pragma=cache_spill(0)")
-	if err := setWAL(t.Context(), w); err != nil {
-		t.Fatal(err)
-	}
+	w := walTable(t, "file:"+path+"?psow=0&vfs="+walVFSName+"&_pragma=synchronous(FULL)&_pragma=cache_spill(0)")
 	calls := walCalls.Load()
-	exec(t, w, `CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)`)
 	exec(t, w, `INSERT INTO t (k, v) VALUES ('a', x'00')`)
 	if n := walCalls.Load() - calls; n != 0 {
 		t.Errorf("%d gathered writes to a log without power-safe overwrite, want none", n)
@@ -319,10 +285,34 @@ func TestCheckWriter(t *testing.T) {
 	}
 }
 
+// checkReopened checks the file at path, opened anew, holds rows 1..n and
+// passes SQLite's integrity check.
+func checkReopened(t *testing.T, path string, n int) {
+	t.Helper()
+	db := open(t, dsn(path, reader))
+	checkRows(t, db, n)
+	integrityOK(t, db)
+}
+
 func integrityOK(t *testing.T, db *sql.DB) {
 	t.Helper()
 	var ok string
 	if err := db.QueryRowContext(t.Context(), `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
 		t.Fatalf("integrity_check: %q, %v", ok, err)
 	}
+}
+
+// walTable opens dsn (walVFS registered), in WAL mode, and makes
+// the tests' table.
+func walTable(t *testing.T, dsn string) *sql.DB {
+	t.Helper()
+	if err := registerWALVFS(); err != nil {
+		t.Fatal(err)
+	}
+	db := open(t, dsn)
+	if err := setWAL(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, db, `CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v BLOB)`)
+	return db
 }
