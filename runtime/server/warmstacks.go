@@ -44,7 +44,8 @@ type warmCall struct {
 var warmCalls = sync.Pool{New: func() any { return &warmCall{done: make(chan any, 1)} }}
 
 // newWarmStacks keeps up to max goroutines; a call that finds them all
-// busy runs on its own goroutine, as without them.
+// busy runs on its own goroutine, as without them (its panic is raised
+// again all the same, with its stack).
 func newWarmStacks(max int) *warmStacks {
 	return &warmStacks{calls: make(chan *warmCall), quit: make(chan struct{}), max: int32(max)}
 }
@@ -63,14 +64,12 @@ func (p *warmStacks) wrap(h http.Handler) http.Handler {
 		select {
 		case p.calls <- c: // an idle goroutine took it
 		default:
-			if p.workers.Add(1) > p.max {
-				p.workers.Add(-1)
-				c.h, c.w, c.r = nil, nil, nil
-				warmCalls.Put(c)
-				h.ServeHTTP(w, r)
-				return
+			if p.workers.Add(1) <= p.max {
+				go p.work(c)
+				break
 			}
-			go p.work(c)
+			p.workers.Add(-1)
+			serve(c) // at the bound: on the call's own goroutine
 		}
 		v := <-c.done
 		c.h, c.w, c.r = nil, nil, nil
