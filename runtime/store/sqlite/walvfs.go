@@ -74,10 +74,12 @@ var (
 	baseVFS  uintptr
 	baseOpen func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32
 
-	// The methods of a log file: the platform's (base, the table its
-	// xOpen set first), with those that gather or flush in walMethods.
+	// The methods of a log file: the platform's (baseMethods, the table
+	// its xOpen set first, and base, those walVFS calls, typed), with
+	// those that gather or flush in walMethods.
 	walMethodsMu    sync.Mutex
 	baseMethods     *sqlite3.Tsqlite3_io_methods
+	base            ioMethods
 	walMethodsTable sqlite3.Tsqlite3_io_methods
 	walMethods      uintptr // &walMethodsTable, once made
 
@@ -91,6 +93,38 @@ var (
 	// gathered into them (tests).
 	walCalls, walGathered atomic.Int64
 )
+
+// ioMethods are the methods of sqlite3_io_methods walVFS replaces, as Go
+// functions.
+type ioMethods struct {
+	close       func(tls *libc.TLS, pFile uintptr) int32
+	read, write func(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
+	truncate    func(tls *libc.TLS, pFile uintptr, size int64) int32
+	sync        func(tls *libc.TLS, pFile uintptr, flags int32) int32
+	fileSize    func(tls *libc.TLS, pFile, pSize uintptr) int32
+	fileControl func(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32
+}
+
+// get reads m's methods from the C table t; set writes them there.
+func (m *ioMethods) get(t *sqlite3.Tsqlite3_io_methods) {
+	getFn(&m.close, &t.FxClose)
+	getFn(&m.read, &t.FxRead)
+	getFn(&m.write, &t.FxWrite)
+	getFn(&m.truncate, &t.FxTruncate)
+	getFn(&m.sync, &t.FxSync)
+	getFn(&m.fileSize, &t.FxFileSize)
+	getFn(&m.fileControl, &t.FxFileControl)
+}
+
+func (m *ioMethods) set(t *sqlite3.Tsqlite3_io_methods) {
+	setFn(&t.FxClose, m.close)
+	setFn(&t.FxRead, m.read)
+	setFn(&t.FxWrite, m.write)
+	setFn(&t.FxTruncate, m.truncate)
+	setFn(&t.FxSync, m.sync)
+	setFn(&t.FxFileSize, m.fileSize)
+	setFn(&t.FxFileControl, m.fileControl)
+}
 
 type walFile struct {
 	buf []byte
@@ -113,7 +147,7 @@ func registerWALVFS() error {
 		}
 		baseVFS = base
 		bv := (*sqlite3.Tsqlite3_vfs)(cptr(base))
-		baseOpen = *(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&bv.FxOpen))
+		baseOpen = fn[func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32](&bv.FxOpen)
 
 		name, err := libc.CString(walVFSName)
 		if err != nil {
@@ -124,7 +158,7 @@ func registerWALVFS() error {
 		*v = *bv
 		v.FpNext = 0
 		v.FzName = name
-		*(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&v.FxOpen)) = walOpen
+		setFn(&v.FxOpen, walOpen)
 		if rc := sqlite3.Xsqlite3_vfs_register(tls, uintptr(unsafe.Pointer(v)), 0); rc != sqlite3.SQLITE_OK {
 			walVFSErr = errors.New("store: sqlite: registering the VFS failed")
 		}
@@ -177,12 +211,12 @@ func powersafe(tls *libc.TLS, pFile, methods uintptr) bool {
 }
 
 // walMethodsFor returns the gathering methods over the platform's table
-// base, made at the first log opened; 0 (the file keeps base) should the
+// methods, made at the first log opened; 0 (the file keeps base) should the
 // platform ever give a log another table.
-func walMethodsFor(base uintptr) uintptr {
+func walMethodsFor(methods uintptr) uintptr {
 	walMethodsMu.Lock()
 	defer walMethodsMu.Unlock()
-	bm := (*sqlite3.Tsqlite3_io_methods)(cptr(base))
+	bm := (*sqlite3.Tsqlite3_io_methods)(cptr(methods))
 	if baseMethods != nil {
 		if bm != baseMethods {
 			return 0
@@ -191,13 +225,9 @@ func walMethodsFor(base uintptr) uintptr {
 	}
 	m := &walMethodsTable
 	*m = *bm
-	*(*func(*libc.TLS, uintptr) int32)(unsafe.Pointer(&m.FxClose)) = walClose
-	*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&m.FxRead)) = walRead
-	*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&m.FxWrite)) = walWrite
-	*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&m.FxTruncate)) = walTruncate
-	*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&m.FxSync)) = walSync
-	*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&m.FxFileSize)) = walFileSize
-	*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&m.FxFileControl)) = walFileControl
+	base.get(bm)
+	(&ioMethods{close: walClose, read: walRead, write: walWrite, truncate: walTruncate,
+		sync: walSync, fileSize: walFileSize, fileControl: walFileControl}).set(m)
 	baseMethods, walMethods = bm, uintptr(unsafe.Pointer(m))
 	return walMethods
 }
@@ -206,8 +236,15 @@ func walMethodsFor(base uintptr) uintptr {
 // heap) as a pointer.
 func cptr(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }
 
-// fn reads the C function pointer at p as a Go function of type F.
+// fn reads the C function pointer at p as a Go function of type F, and
+// setFn writes f there (a top-level function: its value is static, never
+// moved or collected).
 func fn[F any](p *uintptr) F { return *(*F)(unsafe.Pointer(p)) }
+
+func setFn[F any](p *uintptr, f F) { *(*F)(unsafe.Pointer(p)) = f }
+
+// getFn reads the C function pointer at p into f.
+func getFn[F any](f *F, p *uintptr) { *f = fn[F](p) }
 
 func walFileOf(pFile uintptr) *walFile {
 	walFilesMu.Lock()
@@ -221,14 +258,13 @@ func (f *walFile) flush(tls *libc.TLS, pFile uintptr) int32 {
 	if len(f.buf) == 0 {
 		return sqlite3.SQLITE_OK
 	}
-	write := fn[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](&baseMethods.FxWrite)
 	rc := int32(sqlite3.SQLITE_OK)
 	if walFault != nil {
 		rc = walFault()
 	}
 	for i := 0; i < len(f.buf) && rc == sqlite3.SQLITE_OK; i += walChunk {
 		n := min(walChunk, len(f.buf)-i)
-		rc = write(tls, pFile, uintptr(unsafe.Pointer(&f.buf[i])), int32(n), f.off+int64(i))
+		rc = base.write(tls, pFile, uintptr(unsafe.Pointer(&f.buf[i])), int32(n), f.off+int64(i))
 		walCalls.Add(1)
 	}
 	f.buf = f.buf[:0]
@@ -268,14 +304,14 @@ func walRead(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 
 	if rc := walFileOf(pFile).flushFor(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return fn[func(*libc.TLS, uintptr, uintptr, int32, int64) int32](&baseMethods.FxRead)(tls, pFile, zBuf, iAmt, iOfst)
+	return base.read(tls, pFile, zBuf, iAmt, iOfst)
 }
 
 func walTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
 	if rc := walFileOf(pFile).flushFor(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return fn[func(*libc.TLS, uintptr, int64) int32](&baseMethods.FxTruncate)(tls, pFile, size)
+	return base.truncate(tls, pFile, size)
 }
 
 func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
@@ -289,21 +325,21 @@ func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
 	if rc := f.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return fn[func(*libc.TLS, uintptr, int32) int32](&baseMethods.FxSync)(tls, pFile, flags)
+	return base.sync(tls, pFile, flags)
 }
 
 func walFileSize(tls *libc.TLS, pFile, pSize uintptr) int32 {
 	if rc := walFileOf(pFile).flushFor(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return fn[func(*libc.TLS, uintptr, uintptr) int32](&baseMethods.FxFileSize)(tls, pFile, pSize)
+	return base.fileSize(tls, pFile, pSize)
 }
 
 func walFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 {
 	if rc := walFileOf(pFile).flushFor(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return fn[func(*libc.TLS, uintptr, int32, uintptr) int32](&baseMethods.FxFileControl)(tls, pFile, op, pArg)
+	return base.fileControl(tls, pFile, op, pArg)
 }
 
 // walClose drops what is gathered (frames no sync wrote: a commit that
@@ -312,7 +348,7 @@ func walClose(tls *libc.TLS, pFile uintptr) int32 {
 	walFilesMu.Lock()
 	delete(walFiles, pFile)
 	walFilesMu.Unlock()
-	return fn[func(*libc.TLS, uintptr) int32](&baseMethods.FxClose)(tls, pFile)
+	return base.close(tls, pFile)
 }
 
 // checkWriter checks the writer's connection has the settings walVFS
