@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
@@ -272,6 +275,8 @@ type driver struct {
 	users map[string]*user
 	mix   []Item
 	total float64
+	// bodies are the mix's items' request bodies, by item name.
+	bodies map[string]*body
 
 	// prepaid is how many premises (10, 20, ...) have a prepayment meter.
 	prepaid int
@@ -399,7 +404,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Mix = DefaultMix
 	}
 	d := &driver{cfg: cfg, users: map[string]*user{}, waiting: map[string]*waiter{}, early: map[string]earlyResponse{},
-		res: resultSink{outcomes: map[string]int{}}}
+		bodies: map[string]*body{}, res: resultSink{outcomes: map[string]int{}}}
 	for _, it := range cfg.Mix {
 		if it.Weight <= 0 {
 			continue
@@ -415,7 +420,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if !slices.Contains(svc.Roles, role) {
 			return nil, fmt.Errorf("loadgen: mix item %s: role %s may not send service %s", it.Name, role, it.Service)
 		}
+		b, err := newBody(svc, it)
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: mix item %s: %w", it.Name, err)
+		}
 		d.mix = append(d.mix, it)
+		d.bodies[it.Name] = b
 		d.total += it.Weight
 	}
 	if len(d.mix) == 0 {
@@ -694,26 +704,26 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		fail("error/no-credentials", false)
 		return
 	}
-	svc := d.cfg.Spec.ServiceByKey(it.Service)
-	body := map[string]any{}
-	for _, f := range svc.Fields {
-		if f.Example != nil {
-			body[f.Name] = f.Example
+	b := d.bodies[it.Name]
+	if b == nil { // an item of the setup's, not of the mix
+		var err error
+		if b, err = newBody(d.cfg.Spec.ServiceByKey(it.Service), it); err != nil {
+			fail("error/body", false)
+			return
 		}
-	}
-	for k, v := range it.Body {
-		body[k] = v
-	}
-	if _, ok := body["utrn"]; ok {
-		// A meter takes each UTRN once: every top-up has its own.
-		body["utrn"] = fmt.Sprintf("7310%016d", d.utrn.Add(1))
 	}
 	msg := &dccgatev1.ServiceRequest{Envelope: &dccgatev1.Envelope{UserId: uid, DeviceId: device,
 		Category: dccgatev1.Category_CATEGORY_ON_DEMAND, Delivery: dccgatev1.Delivery_DELIVERY_WAN}}
-	if err := connectgw.SetBody(msg, it.Service, body); err != nil {
-		fail("error/body", false)
-		return
+	m := b.msg
+	if b.utrn {
+		// A meter takes each UTRN once: every top-up has its own.
+		m = proto.Clone(m.Interface()).ProtoReflect()
+		if err := connectgw.SetField(m, "utrn", fmt.Sprintf("7310%016d", d.utrn.Add(1))); err != nil {
+			fail("error/body", false)
+			return
+		}
 	}
+	msg.ProtoReflect().Set(b.field, protoreflect.ValueOfMessage(m))
 	d.sent.Add(1)
 	rctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
@@ -766,7 +776,41 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		outcome += "/" + st.GetReason()
 	}
 	d.done.Add(1)
-	d.res.add(sample{item: it.Name, critical: svc.Critical, sent: start, lat: time.Since(start), ack: acked, outcome: outcome})
+	d.res.add(sample{item: it.Name, critical: b.critical, sent: start, lat: time.Since(start), ack: acked, outcome: outcome})
+}
+
+// body is an item's request body, made once from the spec's examples and
+// the item's own values (building it for each request was a tenth of an
+// in-process run's CPU): requests share it, read only, but for a top-up's
+// UTRN, which each has its own.
+type body struct {
+	field    protoreflect.FieldDescriptor // ServiceRequest's oneof body field
+	msg      protoreflect.Message
+	utrn     bool // a copy with its own UTRN for each request
+	critical bool
+}
+
+func newBody(svc *spec.Service, it Item) (*body, error) {
+	if svc == nil {
+		return nil, fmt.Errorf("no service %s in the spec", it.Service)
+	}
+	fields := map[string]any{}
+	for _, f := range svc.Fields {
+		if f.Example != nil {
+			fields[f.Name] = f.Example
+		}
+	}
+	maps.Copy(fields, it.Body)
+	fd, err := connectgw.BodyField(it.Service)
+	if err != nil {
+		return nil, err
+	}
+	req := &dccgatev1.ServiceRequest{}
+	if err := connectgw.SetBody(req, it.Service, fields); err != nil {
+		return nil, err
+	}
+	_, utrn := fields["utrn"]
+	return &body{field: fd, msg: req.ProtoReflect().Get(fd).Message(), utrn: utrn, critical: svc.Critical}, nil
 }
 
 // sender is the role the item is sent as (World.userOf gives the user):

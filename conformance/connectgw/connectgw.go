@@ -380,26 +380,48 @@ func SetBody(msg *dccgatev1.ServiceRequest, key string, body map[string]any) err
 
 // setBody sets the oneof body of the row key from a map of field values.
 func setBody(msg *dccgatev1.ServiceRequest, key string, body map[string]any) error {
-	var field string
-	for name, k := range dcc.ProtoBodies {
-		if string(k) == key {
-			field = name
-		}
+	fd, err := BodyField(key)
+	if err != nil {
+		return err
 	}
-	if field == "" {
-		return fmt.Errorf("service %s has no request body in the API", key)
-	}
-	m := msg.ProtoReflect()
-	fd := m.Descriptor().Fields().ByName(protoreflect.Name(field))
-	bm := m.Mutable(fd).Message()
+	bm := msg.ProtoReflect().Mutable(fd).Message()
 	for name, v := range body {
-		f := bm.Descriptor().Fields().ByName(protoreflect.Name(name))
-		if f == nil {
-			return fmt.Errorf("service %s has no field %s", key, name)
+		if err := SetField(bm, name, v); err != nil {
+			return fmt.Errorf("service %s: %w", key, err)
 		}
-		if err := setField(bm, f, v); err != nil {
-			return fmt.Errorf("%s.%s: %w", key, name, err)
-		}
+	}
+	return nil
+}
+
+// bodyFields is dcc.ProtoBodies the other way: ServiceRequest's body field
+// of each row, looked up for every request built (a load run's too).
+var bodyFields = sync.OnceValue(func() map[dcc.ServiceKey]protoreflect.FieldDescriptor {
+	fields := (&dccgatev1.ServiceRequest{}).ProtoReflect().Descriptor().Fields()
+	m := make(map[dcc.ServiceKey]protoreflect.FieldDescriptor, len(dcc.ProtoBodies))
+	for name, k := range dcc.ProtoBodies {
+		m[k] = fields.ByName(protoreflect.Name(name))
+	}
+	return m
+})
+
+// BodyField returns ServiceRequest's oneof body field of the row key.
+func BodyField(key string) (protoreflect.FieldDescriptor, error) {
+	fd := bodyFields()[dcc.ServiceKey(key)]
+	if fd == nil {
+		return nil, fmt.Errorf("service %s has no request body in the API", key)
+	}
+	return fd, nil
+}
+
+// SetField sets the field the spec names name of the body message m from
+// v, a value as the spec's examples and the scenarios give it.
+func SetField(m protoreflect.Message, name string, v any) error {
+	f := m.Descriptor().Fields().ByName(protoreflect.Name(name))
+	if f == nil {
+		return fmt.Errorf("no field %s", name)
+	}
+	if err := setField(m, f, v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
