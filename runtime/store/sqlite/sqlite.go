@@ -102,6 +102,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	if err := registerWALVFS(); err != nil {
 		return nil, err
 	}
+	useFdatasync()
 	wdb := openCached(dsn(path, writer))
 	wdb.SetMaxOpenConns(1)
 	wdb.SetMaxIdleConns(1)

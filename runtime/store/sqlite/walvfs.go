@@ -23,8 +23,7 @@ import (
 // writes: they are gathered, while each continues the one before, and
 // written in one call before anything that needs them on the file (a sync,
 // a read, a truncation, a size, a file control, the close). A commit's
-// frames are so one write, then the sync SQLite asks for (logSync: on
-// Linux of the log's data alone, as SQLite's own builds there do).
+// frames are so one write, then the sync SQLite asks for.
 //
 // What a crash loses is unchanged: frames are part of a commit only once
 // synced, and the sync writes them first. Other connections, in this
@@ -326,7 +325,7 @@ func walSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
 	if rc := f.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return logSync(tls, pFile, flags)
+	return base.sync(tls, pFile, flags)
 }
 
 func walFileSize(tls *libc.TLS, pFile, pSize uintptr) int32 {
