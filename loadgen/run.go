@@ -48,6 +48,9 @@ type Item struct {
 	// Prepayment items go to meters in prepayment mode only (the run puts
 	// some in that mode first, with a signed 1.6 Update Payment Mode).
 	Prepayment bool
+
+	// body is the request body, made once for a mix's item (newDriver).
+	body *body
 }
 
 // prepaymentPremises are the premises whose electricity meter a run puts
@@ -275,8 +278,6 @@ type driver struct {
 	users map[string]*user
 	mix   []Item
 	total float64
-	// bodies are the mix's items' request bodies, by item name.
-	bodies map[string]*body
 
 	// prepaid is how many premises (10, 20, ...) have a prepayment meter.
 	prepaid int
@@ -404,7 +405,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Mix = DefaultMix
 	}
 	d := &driver{cfg: cfg, users: map[string]*user{}, waiting: map[string]*waiter{}, early: map[string]earlyResponse{},
-		bodies: map[string]*body{}, res: resultSink{outcomes: map[string]int{}}}
+		res: resultSink{outcomes: map[string]int{}}}
 	for _, it := range cfg.Mix {
 		if it.Weight <= 0 {
 			continue
@@ -424,8 +425,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("loadgen: mix item %s: %w", it.Name, err)
 		}
+		it.body = b
 		d.mix = append(d.mix, it)
-		d.bodies[it.Name] = b
 		d.total += it.Weight
 	}
 	if len(d.mix) == 0 {
@@ -704,7 +705,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		fail("error/no-credentials", false)
 		return
 	}
-	b := d.bodies[it.Name]
+	b := it.body
 	if b == nil { // an item of the setup's, not of the mix
 		var err error
 		if b, err = newBody(d.cfg.Spec.ServiceByKey(it.Service), it); err != nil {
