@@ -781,7 +781,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 }
 
 // body is an item's request body, made once from the spec's examples and
-// the item's own values (building it for each request was a tenth of an
+// the item's own values (building it for each request was 7% of an
 // in-process run's CPU): requests share it, read only, but for a top-up's
 // UTRN, which each has its own.
 type body struct {
