@@ -62,20 +62,27 @@ func (o *Outbox) now() time.Time {
 // Collect moves the users' new deliveries into the outbox; it returns how
 // many it added.
 func (o *Outbox) Collect(ctx context.Context) (int, error) {
+	added, _, err := o.collect(ctx)
+	return added, err
+}
+
+// collect is Collect, also saying how many users have a Receive Response
+// address.
+func (o *Outbox) collect(ctx context.Context) (added, receivers int, err error) {
 	recv, err := o.Store.DUISReceivers(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	added := 0
+	receivers = len(recv)
 	for user, addr := range recv {
 		after, err := o.Store.DUISLastSource(ctx, user)
 		if err != nil {
-			return added, err
+			return added, receivers, err
 		}
 		for {
 			ds, err := o.S.G.Store().Deliveries(ctx, user, after, 256)
 			if err != nil {
-				return added, err
+				return added, receivers, err
 			}
 			if len(ds) == 0 {
 				break // this user is up to date; on to the next
@@ -84,18 +91,18 @@ func (o *Outbox) Collect(ctx context.Context) (int, error) {
 			for _, d := range ds {
 				body, reqID, err := o.document(ctx, d)
 				if err != nil {
-					return added, err
+					return added, receivers, err
 				}
 				ms = append(ms, sqlstore.DUISMessage{UserID: user, Source: d.Cursor, RequestID: reqID, Address: addr, Body: body, NextAt: o.now()})
 				after = d.Cursor
 			}
 			if err := o.Store.EnqueueDUIS(ctx, ms); err != nil {
-				return added, err
+				return added, receivers, err
 			}
 			added += len(ms)
 		}
 	}
-	return added, nil
+	return added, receivers, nil
 }
 
 // document is the signed sr:Response of one delivery.
@@ -246,12 +253,22 @@ func (o *Outbox) backoff(attempts int) time.Duration {
 }
 
 // Run collects and sends until ctx ends: when the gateway has new
-// deliveries, and every poll of the given clock channel factory.
+// deliveries, and every poll of the given clock channel factory. While no
+// user has a Receive Response address, new deliveries concern no one
+// here and wait for the poll, which also finds an address added meanwhile
+// (and, as ever, collects that user's stream from its start). A round
+// reads the store twice even so, and the deliveries change with almost
+// every commit: on PostgreSQL, 160 rounds a second at 360 requests a
+// second were 7.5% of the statements.
 func (o *Outbox) Run(ctx context.Context, tick func() <-chan time.Time) {
 	for {
 		changed := o.S.G.DeliveriesChanged()
-		if _, err := o.Collect(ctx); err == nil {
+		_, receivers, err := o.collect(ctx)
+		if err == nil {
 			_, _ = o.Send(ctx)
+			if receivers == 0 {
+				changed = nil // a nil channel: only the poll or ctx wakes the select
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 package duisapi_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -271,5 +272,81 @@ func TestOutboxSendersShareTheStore(t *testing.T) {
 	}
 	if len(rv.got) < n {
 		t.Fatalf("received %d, want at least the %d results", len(rv.got), n)
+	}
+}
+
+// roundCounter is an outbox store that reports each of Run's rounds (a
+// round begins with DUISReceivers).
+type roundCounter struct {
+	duisapi.OutboxStore
+	rounds chan struct{}
+}
+
+func (c *roundCounter) DUISReceivers(ctx context.Context) (map[string]string, error) {
+	c.rounds <- struct{}{}
+	return c.OutboxStore.DUISReceivers(ctx)
+}
+
+// TestOutboxRunWakesOnDeliveriesOnlyForReceivers: with no Receive
+// Response address, new deliveries do not start a round (each is reads
+// of the store, with almost every commit); the poll does. With one, a
+// delivery to its user is sent without waiting for the poll.
+func TestOutboxRunWakesOnDeliveriesOnlyForReceivers(t *testing.T) {
+	e := newEnv(t)
+	ost, _ := duisapi.OutboxStoreOf(e.srv.Store)
+	e.duis.Requests = ost
+	store := &roundCounter{OutboxStore: ost, rounds: make(chan struct{}, 64)}
+	ob := &duisapi.Outbox{S: e.duis, Store: store}
+	tick := make(chan time.Time)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ob.Run(ctx, func() <-chan time.Time { return tick })
+	}()
+	defer func() { cancel(); <-done }()
+	<-store.rounds // the first round, at once
+
+	for i := range 3 {
+		id := fmt.Sprintf("%s:%s:%d", supplier, esme, 700+i)
+		if a := e.post(t, "serviceS", supplier, request(id, "1", "4.1.1", "", read411)); a.resp == nil || a.resp.ResponseCode != "I99" {
+			t.Fatalf("request %d: %s", i, a.body)
+		}
+		e.srv.G.WaitIdle(t.Context()) // its response is on the stream
+		tick <- time.Now()
+		<-store.rounds // the poll's round
+		if n := len(store.rounds); n != 0 {
+			t.Fatalf("request %d: %d rounds more than the polls, with no receiver", i, n)
+		}
+	}
+
+	// With a receiver, its user's next delivery goes out at once.
+	rv := &receiver{got: map[string]int{}}
+	got := make(chan string, 64) // the RequestIDs of the results received
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rv.ServeHTTP(w, r)
+		rv.mu.Lock()
+		defer rv.mu.Unlock()
+		got <- rv.docs[len(rv.docs)-1].RequestID
+	}))
+	t.Cleanup(hs.Close)
+	if err := ost.PutDUISReceiver(t.Context(), supplier, hs.URL); err != nil {
+		t.Fatal(err)
+	}
+	tick <- time.Now() // the poll finds the receiver (and sends the user's results so far)
+	<-store.rounds
+	id := fmt.Sprintf("%s:%s:%d", supplier, esme, 710)
+	if a := e.post(t, "serviceS", supplier, request(id, "1", "4.1.1", "", read411)); a.resp == nil || a.resp.ResponseCode != "I99" {
+		t.Fatalf("request with a receiver: %s", a.body)
+	}
+	for {
+		select {
+		case r := <-got:
+			if r == id {
+				return
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the result for the receiver waited for the poll")
+		}
 	}
 }
