@@ -298,8 +298,8 @@ func TestOutboxRunWakesOnDeliveriesOnlyForReceivers(t *testing.T) {
 	e := newEnv(t)
 	ost, _ := duisapi.OutboxStoreOf(e.srv.Store)
 	e.duis.Requests = ost
-	store := &roundCounter{OutboxStore: ost, rounds: make(chan struct{}, 64)}
-	ob := &duisapi.Outbox{S: e.duis, Store: store}
+	counted := &roundCounter{OutboxStore: ost, rounds: make(chan struct{}, 64)}
+	ob := &duisapi.Outbox{S: e.duis, Store: counted}
 	tick := make(chan time.Time)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
@@ -308,7 +308,7 @@ func TestOutboxRunWakesOnDeliveriesOnlyForReceivers(t *testing.T) {
 		ob.Run(ctx, func() <-chan time.Time { return tick })
 	}()
 	defer func() { cancel(); <-done }()
-	<-store.rounds // the first round, at once
+	<-counted.rounds // the first round, at once
 
 	for i := range 3 {
 		id := fmt.Sprintf("%s:%s:%d", supplier, esme, 700+i)
@@ -317,8 +317,8 @@ func TestOutboxRunWakesOnDeliveriesOnlyForReceivers(t *testing.T) {
 		}
 		e.srv.G.WaitIdle(t.Context()) // its response is on the stream
 		tick <- time.Now()
-		<-store.rounds // the poll's round
-		if n := len(store.rounds); n != 0 {
+		<-counted.rounds // the poll's round
+		if n := len(counted.rounds); n != 0 {
 			t.Fatalf("request %d: %d rounds more than the polls, with no receiver", i, n)
 		}
 	}
@@ -339,7 +339,7 @@ func TestOutboxRunWakesOnDeliveriesOnlyForReceivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	tick <- time.Now() // the poll finds the receiver (and sends the user's results so far)
-	<-store.rounds
+	<-counted.rounds
 	id := fmt.Sprintf("%s:%s:%d", supplier, esme, 710)
 	if a := e.post(t, "serviceS", supplier, request(id, "1", "4.1.1", "", read411)); a.resp == nil || a.resp.ResponseCode != "I99" {
 		t.Fatalf("request with a receiver: %s", a.body)
@@ -350,7 +350,7 @@ func TestOutboxRunWakesOnDeliveriesOnlyForReceivers(t *testing.T) {
 			if r == id {
 				return
 			}
-		case <-store.rounds: // rounds woken by deliveries, as they should be
+		case <-counted.rounds: // rounds woken by deliveries, as they should be
 		case <-time.After(30 * time.Second):
 			t.Fatal("the result for the receiver waited for the poll")
 		}
