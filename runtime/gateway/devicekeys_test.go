@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,8 @@ type world struct {
 	t    *testing.T
 	g    *gateway.Gateway
 	keys map[string]*ecdsa.PrivateKey
+	// ctx is what submit sends requests with (nil: the test's).
+	ctx context.Context
 }
 
 func newWorld(t *testing.T) *world {
@@ -117,7 +120,10 @@ func newWorldConfig(t *testing.T, cfg func(*gateway.Config), wrap func(store.Sto
 // signs it with signer's key; it returns the request once its work is done.
 func (w *world) submit(user, signer string, req engine.Request) store.Request {
 	w.t.Helper()
-	ctx := w.t.Context()
+	ctx := w.ctx
+	if ctx == nil {
+		ctx = w.t.Context()
+	}
 	req.UserID, req.DeviceID = user, esme
 	r, err := w.g.Submit(ctx, user, &req)
 	if err != nil {

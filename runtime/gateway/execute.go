@@ -120,14 +120,14 @@ func (g *Gateway) SubmitSignedFor(ctx context.Context, caller, requestID string,
 // final update are both conditional, so a request another worker (or
 // process) took is left to it.
 func (g *Gateway) execute(ctx context.Context, id string) error {
-	r, from, ok, err := g.claim(ctx, id)
+	r, role, from, ok, err := g.claim(ctx, id)
 	if err != nil || !ok {
 		return err
 	}
 	if g.leaser == nil {
 		defer g.claimed.Delete(id)
 	}
-	out := g.run(ctx, r)
+	out := g.run(ctx, r, role)
 	out.CompletedAt = g.clk.Now()
 	return g.finish(ctx, out, from)
 }
@@ -307,8 +307,9 @@ func (g *Gateway) release(ctx context.Context, r, h store.Request, run func(cont
 	return nil
 }
 
-// run executes a request and returns it with its result.
-func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
+// run executes a request and returns it with its result. role is the
+// user's, when the claim read it; "" looks it up.
+func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.Request {
 	svc := g.sp().ServiceByKey(r.Service)
 	if svc == nil {
 		return failed(r, dcc.ReasonMalformed, "unknown service")
@@ -334,7 +335,10 @@ func (g *Gateway) run(ctx context.Context, r store.Request) store.Request {
 		}
 		defer releaseFrom()
 	}
-	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: g.roleOf(ctx, r.UserID), Critical: svc.Critical, Body: body}
+	if role == "" {
+		role = g.roleOf(ctx, r.UserID)
+	}
+	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: role, Critical: svc.Critical, Body: body}
 	exact, err := precommand.ParseBody(r.Body)
 	if err == nil {
 		cmd.Body = exact // int64s above 2^53 as the Pre-Command has them

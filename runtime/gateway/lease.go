@@ -71,23 +71,24 @@ func (g *Gateway) Node() string { return g.node }
 // claim moves an acknowledged request to executing for this process and
 // returns it with the state its final update is conditional on; ok is
 // false when it is not acknowledged any more (another worker or process
-// has it, or it is done).
+// has it, or it is done). On a shared store it also returns the user's
+// role, read with the claim ("": run looks it up).
 //
 // Without leases the store is this process's alone (SQLite), and the claim
 // is kept in memory: the request stays acknowledged in the store until its
 // final update, conditional on that. A stop in between leaves it
 // acknowledged, and the restart runs it again, as it did one left
 // executing; the write the claim saves is one of three per request.
-func (g *Gateway) claim(ctx context.Context, id string) (r store.Request, from string, ok bool, err error) {
+func (g *Gateway) claim(ctx context.Context, id string) (r store.Request, role, from string, ok bool, err error) {
 	if g.leaser != nil {
-		r, err = g.leaser.ClaimRequest(ctx, id, g.node, g.wall.Now().Add(g.cfg.Lease))
+		r, role, err = g.leaser.ClaimRequest(ctx, id, g.node, g.wall.Now().Add(g.cfg.Lease))
 		if errors.Is(err, store.ErrStale) {
-			return r, "", false, nil
+			return r, "", "", false, nil
 		}
-		return r, StateExecuting, err == nil, err
+		return r, role, StateExecuting, err == nil, err
 	}
 	if _, busy := g.claimed.LoadOrStore(id, struct{}{}); busy {
-		return r, "", false, nil // another worker has it
+		return r, "", "", false, nil // another worker has it
 	}
 	if v, ok := g.fresh.LoadAndDelete(id); ok {
 		// As this process stored it, acknowledged, just before queueing
@@ -98,14 +99,14 @@ func (g *Gateway) claim(ctx context.Context, id string) (r store.Request, from s
 		r = v.(store.Request)
 	} else if r, err = g.st.GetRequest(ctx, id); err != nil || r.State != StateAcknowledged {
 		g.claimed.Delete(id)
-		return r, "", false, err
+		return r, "", "", false, err
 	}
 	r.State = StateExecuting
 	r.Attempts++
 	if o, ok := g.st.(store.ClaimObserver); ok {
 		o.Claimed(ctx, r)
 	}
-	return r, StateAcknowledged, true, nil
+	return r, "", StateAcknowledged, true, nil
 }
 
 // startShared resumes work on a shared store: what other processes left

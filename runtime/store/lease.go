@@ -17,10 +17,13 @@ import (
 type Leaser interface {
 	// ClaimRequest moves a request from acknowledged to executing for
 	// owner, leased until `until`, and counts an attempt, in one
-	// conditional statement; it returns the request as claimed. ErrStale
-	// if the request is not acknowledged (another worker or process has
-	// it, or it is done), ErrNotFound if there is none.
-	ClaimRequest(ctx context.Context, id, owner string, until time.Time) (Request, error)
+	// conditional statement; it returns the request as claimed and its
+	// user's role as that statement read it ("" with no such user): the
+	// role the Command is sent with, which a process sharing the store
+	// would otherwise read in a statement of its own. ErrStale if the
+	// request is not acknowledged (another worker or process has it, or
+	// it is done), ErrNotFound if there is none.
+	ClaimRequest(ctx context.Context, id, owner string, until time.Time) (r Request, role string, err error)
 	// RenewLeases extends to `until` the leases of the requests owner is
 	// executing and returns how many. A zero until gives them up at once
 	// (a process that stops hands its work to the others).

@@ -27,10 +27,10 @@ func (s *Store) leaser() (store.Leaser, error) {
 // ClaimRequest implements store.Leaser (errors.ErrUnsupported if the
 // wrapped store does not). As UpdateRequest's move to executing, it opens
 // the execution span of a followed request.
-func (s *Store) ClaimRequest(ctx context.Context, id, owner string, until time.Time) (out store.Request, err error) {
+func (s *Store) ClaimRequest(ctx context.Context, id, owner string, until time.Time) (out store.Request, role string, err error) {
 	l, err := s.leaser()
 	if err != nil {
-		return out, err
+		return out, "", err
 	}
 	var rt *requestTrace
 	if !trace.SpanContextFromContext(ctx).IsValid() {
@@ -42,9 +42,9 @@ func (s *Store) ClaimRequest(ctx context.Context, id, owner string, until time.T
 	if rt != nil {
 		cctx = trace.ContextWithRemoteSpanContext(ctx, rt.parent)
 	}
-	err = s.call(cctx, "ClaimRequest", 1, func(ctx context.Context) (err error) { out, err = l.ClaimRequest(ctx, id, owner, until); return }, reqAttr(id))
+	err = s.call(cctx, "ClaimRequest", 1, func(ctx context.Context) (err error) { out, role, err = l.ClaimRequest(ctx, id, owner, until); return }, reqAttr(id))
 	if err != nil || rt == nil {
-		return out, err
+		return out, role, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -53,7 +53,7 @@ func (s *Store) ClaimRequest(ctx context.Context, id, owner string, until time.T
 			trace.WithAttributes(reqAttr(id), attribute.String("dccgate.service", out.Service), attribute.String("dccgate.device_id", out.DeviceID)))
 	}
 	rt.runFrom = s.wall.Now()
-	return out, nil
+	return out, role, nil
 }
 
 // Claimed implements store.ClaimObserver: as ClaimRequest, it opens the

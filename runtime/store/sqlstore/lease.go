@@ -30,23 +30,34 @@ func encLease(t time.Time) int64 {
 const inProgress = `state IN ('acknowledged', 'executing')`
 
 // ClaimRequest implements store.Leaser: one UPDATE ... WHERE state =
-// 'acknowledged' ... RETURNING, so of several claimants one wins.
-func (s *Store) ClaimRequest(ctx context.Context, id, owner string, until time.Time) (store.Request, error) {
+// 'acknowledged' ... RETURNING, so of several claimants one wins. The
+// user's role comes back with the row (a sub-select in RETURNING).
+func (s *Store) ClaimRequest(ctx context.Context, id, owner string, until time.Time) (store.Request, string, error) {
 	var r store.Request
+	var role string
 	err := s.write1(ctx, func(ctx context.Context, tx querier) error {
 		var err error
-		r, err = scanRequest(tx.QueryRowContext(ctx, s.q(`UPDATE requests SET state = 'executing', owner = ?, lease_until = ?,
-			attempts = attempts + 1 WHERE id = ? AND state = 'acknowledged' RETURNING `+reqCols), owner, encLease(until), id))
+		r, err = scanRequest(scanAlso{tx.QueryRowContext(ctx, s.q(`UPDATE requests SET state = 'executing', owner = ?, lease_until = ?,
+			attempts = attempts + 1 WHERE id = ? AND state = 'acknowledged' RETURNING `+reqCols+`,
+			coalesce((SELECT role FROM users WHERE users.id = requests.user_id), '')`), owner, encLease(until), id), &role})
 		if errors.Is(err, sql.ErrNoRows) {
 			return s.staleOrMissing(ctx, tx, "requests", id)
 		}
 		return err
 	})
 	if err != nil {
-		return store.Request{}, err
+		return store.Request{}, "", err
 	}
-	return r, nil
+	return r, role, nil
 }
+
+// scanAlso scans a row of reqCols followed by more columns, into also.
+type scanAlso struct {
+	row  interface{ Scan(...any) error }
+	also any
+}
+
+func (s scanAlso) Scan(dest ...any) error { return s.row.Scan(append(dest, s.also)...) }
 
 // RenewLeases implements store.Leaser.
 func (s *Store) RenewLeases(ctx context.Context, owner string, until time.Time) (int, error) {

@@ -49,20 +49,25 @@ func testClaimRace(t *testing.T, open func(*testing.T) store.Store) {
 	ctx := t.Context()
 	putUser(t, ss[0], "00-0A")
 	must(t, ss[0].InsertRequest(ctx, request("r1", "00-0A", 1), 1))
+	// The user's role as it is when the request is claimed, not when it
+	// was stored: the claim reads it.
+	must(t, ss[1].PutUser(ctx, store.User{ID: "00-0A", Role: "ENO", Entered: true}))
 	claimed := make([]store.Request, workers())
+	roles := make([]string, workers())
 	errs := Race(workers(), func(i int) error {
 		var err error
-		claimed[i], err = leaser(t, ss[i%2]).ClaimRequest(ctx, "r1", fmt.Sprintf("node-%d", i), wall(100))
+		claimed[i], roles[i], err = leaser(t, ss[i%2]).ClaimRequest(ctx, "r1", fmt.Sprintf("node-%d", i), wall(100))
 		return err
 	})
 	w := oneWins(t, "ClaimRequest race", errs, store.ErrStale)
 	got, err := ss[1].GetRequest(ctx, "r1")
 	must(t, err)
 	same(t, "claimed request as returned and as stored", claimed[w], got)
+	same(t, "the user's role, as the claim read it", roles[w], "ENO")
 	if got.State != "executing" || got.Attempts != 1 {
 		t.Fatalf("after the claim: state %s, attempts %d; want executing, 1", got.State, got.Attempts)
 	}
-	_, err = leaser(t, ss[0]).ClaimRequest(ctx, "none", "node", wall(100))
+	_, _, err = leaser(t, ss[0]).ClaimRequest(ctx, "none", "node", wall(100))
 	wantErr(t, "ClaimRequest unknown", err, store.ErrNotFound)
 }
 
@@ -74,7 +79,7 @@ func testTakeoverFences(t *testing.T, open func(*testing.T) store.Store) {
 	a, b := leaser(t, ss[0]), leaser(t, ss[1])
 	putUser(t, ss[0], "00-0A")
 	must(t, ss[0].InsertRequest(ctx, request("r1", "00-0A", 1), 1))
-	ra, err := a.ClaimRequest(ctx, "r1", "A", wall(10))
+	ra, _, err := a.ClaimRequest(ctx, "r1", "A", wall(10))
 	must(t, err)
 	ids, err := b.ReclaimRequests(ctx, "B", wall(5), wall(20))
 	must(t, err)
@@ -85,7 +90,7 @@ func testTakeoverFences(t *testing.T, open func(*testing.T) store.Store) {
 	got, err := ss[1].GetRequest(ctx, "r1")
 	must(t, err)
 	same(t, "state after the takeover", got.State, "acknowledged")
-	rb, err := b.ClaimRequest(ctx, "r1", "B", wall(40))
+	rb, _, err := b.ClaimRequest(ctx, "r1", "B", wall(40))
 	must(t, err)
 	same(t, "attempts of the second claim", rb.Attempts, 2)
 
@@ -117,10 +122,10 @@ func testRenewAndRelease(t *testing.T, open func(*testing.T) store.Store) {
 		must(t, s.InsertRequest(ctx, request(fmt.Sprint("r", i), "00-0A", i), uint64(i)))
 	}
 	for _, id := range []string{"r1", "r2"} {
-		_, err := l.ClaimRequest(ctx, id, "A", wall(10))
+		_, _, err := l.ClaimRequest(ctx, id, "A", wall(10))
 		must(t, err)
 	}
-	_, err := l.ClaimRequest(ctx, "r3", "B", wall(10))
+	_, _, err := l.ClaimRequest(ctx, "r3", "B", wall(10))
 	must(t, err)
 	n, err := l.RenewLeases(ctx, "A", wall(30))
 	must(t, err)
@@ -168,7 +173,7 @@ func testReclaimRace(t *testing.T, open func(*testing.T) store.Store) {
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprint("r", i)
 		must(t, ss[0].InsertRequest(ctx, request(id, "00-0A", i), uint64(i)))
-		_, err := leaser(t, ss[0]).ClaimRequest(ctx, id, "dead", wall(1))
+		_, _, err := leaser(t, ss[0]).ClaimRequest(ctx, id, "dead", wall(1))
 		must(t, err)
 	}
 	var mu sync.Mutex

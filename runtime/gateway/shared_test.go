@@ -1,0 +1,54 @@
+package gateway_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/store"
+)
+
+// submitting marks the context of the test's Submits, so userReads counts
+// only the reads made elsewhere (the workers executing the requests).
+type submitting struct{}
+
+// userReads counts the user reads of a store made outside a Submit.
+type userReads struct {
+	store.Store
+	n atomic.Int64
+}
+
+func (s *userReads) GetUser(ctx context.Context, id string) (store.User, error) {
+	if ctx.Value(submitting{}) == nil {
+		s.n.Add(1)
+	}
+	return s.Store.GetUser(ctx, id)
+}
+
+func (s *userReads) Unwrap() store.Store { return s.Store }
+
+// TestSharedStoreSendsCommandsWithTheClaimedRole: on a store that other
+// processes may share (no user kept in memory), a Command goes out with
+// the user's role as the claim read it with the request: the registered
+// supplier's signed and MAC'd commands run (the meter holds a credential
+// for its role), another supplier's signed one is refused by the meter,
+// and executing a read reads no user besides the claim. (A critical
+// Command's signature is verified with the signer's registered key, read
+// as the meter checks it, so that a revocation in another process
+// counts.)
+func TestSharedStoreSendsCommandsWithTheClaimedRole(t *testing.T) {
+	reads := &userReads{}
+	w := newWorldConfig(t, func(c *gateway.Config) { c.Shared = true },
+		func(st store.Store) store.Store { reads.Store = st; return reads })
+	w.ctx = context.WithValue(t.Context(), submitting{}, true)
+	expect(t, w.submit(alpha, alpha, engine.Request{Service: "7.2"}), gateway.StateAccepted, "", "")
+	before := reads.n.Load()
+	expect(t, w.submit(alpha, alpha, engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}}), gateway.StateAccepted, "", "")
+	if n := reads.n.Load() - before; n != 0 {
+		t.Fatalf("executing a read read a user %d times, want 0 (the claim reads the role)", n)
+	}
+	expect(t, w.submit(beta, beta, engine.Request{Service: "7.1"}), gateway.StateRejected, "DEVICE_REJECTED",
+		`the signature does not verify under the key of the holder of the supplier "`+alpha+`" credential`)
+}
