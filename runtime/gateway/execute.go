@@ -138,7 +138,16 @@ func (g *Gateway) finish(ctx context.Context, r store.Request, from string) erro
 	payload, _ := json.Marshal(store.ResponsePayload{RequestID: r.ID, Service: r.Service, State: r.State, Reason: r.Reason, Clause: r.Clause,
 		Message: r.Message, DeviceID: r.DeviceID, Response: orNull(r.Response)})
 	del := store.Delivery{UserID: r.UserID, Kind: "response", RequestID: r.ID, DeviceID: r.DeviceID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: r.DueAt}
-	if _, err := g.st.UpdateRequest(ctx, r, from, []store.Delivery{del}); err != nil {
+	// On a shared store the update says whether a held request names r
+	// (awaited); otherwise g.awaited does.
+	awaited := true
+	var err error
+	if g.leaser != nil {
+		_, awaited, err = g.leaser.FinishRequest(ctx, r, from, []store.Delivery{del})
+	} else {
+		_, err = g.st.UpdateRequest(ctx, r, from, []store.Delivery{del})
+	}
+	if err != nil {
 		if errors.Is(err, store.ErrStale) {
 			return nil // completed elsewhere: nothing twice
 		}
@@ -154,6 +163,9 @@ func (g *Gateway) finish(ctx context.Context, r store.Request, from string) erro
 		target = r.DueAt.Sub(start)
 	}
 	g.observer().Completed(r.Service, r.Category, r.State, r.Reason, r.CompletedAt.Sub(start), target)
+	if !awaited {
+		return nil
+	}
 	return g.releaseSuccessors(ctx, r)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/gateway"
@@ -14,10 +15,12 @@ import (
 // only the reads made elsewhere (the workers executing the requests).
 type submitting struct{}
 
-// userReads counts the user reads of a store made outside a Submit.
+// userReads counts the user reads of a store made outside a Submit, and
+// the look-ups of held successors.
 type userReads struct {
 	store.Store
-	n atomic.Int64
+	n          atomic.Int64
+	successors atomic.Int64
 }
 
 func (s *userReads) GetUser(ctx context.Context, id string) (store.User, error) {
@@ -25,6 +28,14 @@ func (s *userReads) GetUser(ctx context.Context, id string) (store.User, error) 
 		s.n.Add(1)
 	}
 	return s.Store.GetUser(ctx, id)
+}
+
+// ListRequests counts the look-ups of a request's held successors.
+func (s *userReads) ListRequests(ctx context.Context, f store.RequestFilter) ([]store.Request, error) {
+	if f.After != "" {
+		s.successors.Add(1)
+	}
+	return s.Store.ListRequests(ctx, f)
 }
 
 func (s *userReads) Unwrap() store.Store { return s.Store }
@@ -51,4 +62,39 @@ func TestSharedStoreSendsCommandsWithTheClaimedRole(t *testing.T) {
 	}
 	expect(t, w.submit(beta, beta, engine.Request{Service: "7.1"}), gateway.StateRejected, "DEVICE_REJECTED",
 		`the signature does not verify under the key of the holder of the supplier "`+alpha+`" credential`)
+}
+
+// TestSharedStoreReleasesSuccessorsOnTheMark: on a shared store a request
+// looks for held successors only when its final update reports one stored
+// on it (para 126-127): a read with none looks for none; a future dated
+// command with a successor held on it releases it when it runs, and the
+// successor completes.
+func TestSharedStoreReleasesSuccessorsOnTheMark(t *testing.T) {
+	reads := &userReads{}
+	w := newWorldConfig(t, func(c *gateway.Config) { c.Shared = true },
+		func(st store.Store) store.Store { reads.Store = st; return reads })
+	read := engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}}
+	expect(t, w.submit(alpha, alpha, read), gateway.StateAccepted, "", "")
+	if n := reads.successors.Load(); n != 0 {
+		t.Fatalf("a request with no successor looked for successors %d times", n)
+	}
+	p := w.submit(alpha, alpha, engine.Request{Service: "7.1", Category: "future_dated", ExecuteAt: w.g.Now().Add(time.Hour)})
+	if p.State != gateway.StatePending {
+		t.Fatalf("future dated 7.1: %s %s %s", p.State, p.Reason, p.Message)
+	}
+	succ := read
+	succ.After = p.ID
+	s := w.submit(alpha, alpha, succ)
+	if s.State != gateway.StateHeld {
+		t.Fatalf("successor: %s %s %s, want held", s.State, s.Reason, s.Message)
+	}
+	if _, err := w.g.Advance(t.Context(), 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	w.g.WaitIdle(t.Context())
+	expect(t, w.get(p.ID), gateway.StateAccepted, "", "")
+	expect(t, w.get(s.ID), gateway.StateAccepted, "", "")
+	if n := reads.successors.Load(); n != 1 {
+		t.Fatalf("looked for successors %d times, want 1 (the predecessor's)", n)
+	}
 }

@@ -24,6 +24,14 @@ type Leaser interface {
 	// request is not acknowledged (another worker or process has it, or
 	// it is done), ErrNotFound if there is none.
 	ClaimRequest(ctx context.Context, id, owner string, until time.Time) (r Request, role string, err error)
+	// FinishRequest is UpdateRequest, also reporting whether a request
+	// stored held names r as its predecessor (para 126-127), as read by
+	// the statement that updates r: the store marks a predecessor in the
+	// held request's insert, on the predecessor's row, so a successor
+	// stored before the update is reported, and one stored after it finds
+	// r in its new state when it reads r again. A process finishing a
+	// request looks for held successors only when one is reported.
+	FinishRequest(ctx context.Context, r Request, fromState string, deliveries []Delivery) (cursors []int64, awaited bool, err error)
 	// RenewLeases extends to `until` the leases of the requests owner is
 	// executing and returns how many. A zero until gives them up at once
 	// (a process that stops hands its work to the others).

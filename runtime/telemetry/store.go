@@ -258,6 +258,16 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) (out []
 // to executing opens the execution span, and the final update closes it
 // after a span for the run on the device.
 func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery) (out []int64, err error) {
+	err = s.update(ctx, "UpdateRequest", r, deliveries, func(ctx context.Context) (err error) {
+		out, err = s.inner.UpdateRequest(ctx, r, fromState, deliveries)
+		return
+	})
+	return out, err
+}
+
+// update makes a request's update, do, under the name op, with the spans
+// of UpdateRequest (which FinishRequest shares).
+func (s *Store) update(ctx context.Context, op string, r store.Request, deliveries []store.Delivery, do func(ctx context.Context) error) (err error) {
 	own := trace.SpanContextFromContext(ctx).IsValid()
 	var rt *requestTrace
 	if !own {
@@ -266,11 +276,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		s.mu.Unlock()
 	}
 	if rt == nil {
-		err = s.call(ctx, "UpdateRequest", 1+len(deliveries), func(ctx context.Context) (err error) {
-			out, err = s.inner.UpdateRequest(ctx, r, fromState, deliveries)
-			return
-		}, reqAttr(r.ID), attribute.String("dccgate.state", r.State))
-		return
+		return s.call(ctx, op, 1+len(deliveries), do, reqAttr(r.ID), attribute.String("dccgate.state", r.State))
 	}
 	s.mu.Lock()
 	now := s.wall.Now()
@@ -293,10 +299,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		cctx = trace.ContextWithRemoteSpanContext(ctx, rt.parent)
 	}
 	s.mu.Unlock()
-	err = s.call(cctx, "UpdateRequest", 1+len(deliveries), func(ctx context.Context) (err error) {
-		out, err = s.inner.UpdateRequest(ctx, r, fromState, deliveries)
-		return
-	}, reqAttr(r.ID), attribute.String("dccgate.state", r.State))
+	err = s.call(cctx, op, 1+len(deliveries), do, reqAttr(r.ID), attribute.String("dccgate.state", r.State))
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -243,6 +243,20 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]stor
 // From executing, the stored attempts must also be r's: a process whose
 // claim was taken over (store.Leaser) cannot complete the request.
 func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery) ([]int64, error) {
+	cursors, _, err := s.updateRequest(ctx, r, fromState, deliveries, false)
+	return cursors, err
+}
+
+// FinishRequest implements store.Leaser: UpdateRequest, its UPDATE
+// returning the request's awaited mark (migration 00010 on PostgreSQL,
+// 00009 on SQLite: set by the insert of a held request naming it).
+func (s *Store) FinishRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery) ([]int64, bool, error) {
+	return s.updateRequest(ctx, r, fromState, deliveries, true)
+}
+
+// updateRequest is UpdateRequest, reading the awaited mark as it updates
+// the row when mark is set (false otherwise).
+func (s *Store) updateRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery, mark bool) ([]int64, bool, error) {
 	var te timeEncoder
 	// Only what may change after insertion is written: the columns that
 	// identify a request (user, service, device, category, predecessor,
@@ -252,13 +266,24 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		te.enc(r.DueAt), te.enc(r.CompletedAt), encBytes(r.Response), encBytes(r.PreCommand), encBytes(r.Signed),
 		r.Attempts, r.ID, fromState, r.Attempts}
 	if te.err != nil {
-		return nil, te.err
+		return nil, false, te.err
 	}
 	dargs, err := deliveryArgs(deliveries)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	var awaited bool
 	update := func(ctx context.Context, tx querier) error {
+		var err error
+		if mark {
+			// Set afresh on each run (a batch may run its writes twice).
+			awaited = false
+			err = tx.QueryRowContext(ctx, s.q(updateRequestSQL+` RETURNING awaited`), args...).Scan(&awaited)
+			if errors.Is(err, sql.ErrNoRows) {
+				return s.staleOrMissing(ctx, tx, "requests", r.ID)
+			}
+			return err
+		}
 		n, err := s.exec(ctx, tx, updateRequestSQL, args...)
 		if err != nil || n > 0 {
 			return err
@@ -266,27 +291,35 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		return s.staleOrMissing(ctx, tx, "requests", r.ID)
 	}
 	if len(dargs) == 0 {
-		return nil, s.write1(ctx, update)
+		return nil, awaited, s.write1(ctx, update)
 	}
 	var cursors []int64
 	if len(dargs) == 1 && s.commit == nil && s.d.WritableCTE && s.d.DeliverySeq != "" {
 		// A request's end with its Service Response, PostgreSQL: the
 		// UPDATE in a WITH, the message's INSERT taking a row from it,
 		// one round trip where a transaction of both took four.
-		rows, err := s.db.QueryContext(ctx, s.q(`WITH u AS (`+updateRequestSQL+` RETURNING 1)
-			INSERT INTO deliveries (seq, `+appendCols+`) SELECT `+s.d.DeliverySeq+`, ?, ?, ?, ?, ?, ?, ?, ? FROM u RETURNING seq`),
+		rows, err := s.db.QueryContext(ctx, s.q(`WITH u AS (`+updateRequestSQL+` RETURNING awaited),
+			d AS (INSERT INTO deliveries (seq, `+appendCols+`) SELECT `+s.d.DeliverySeq+`, ?, ?, ?, ?, ?, ?, ?, ? FROM u RETURNING seq)
+			SELECT d.seq, u.awaited FROM d, u`),
 			append(append(args, []string{dargs[0][0].(string)}), dargs[0]...)...)
 		if err == nil {
-			cursors, err = collect(rows, scanOne[int64])
+			for rows.Next() {
+				var seq int64
+				if err = rows.Scan(&seq, &awaited); err != nil {
+					break
+				}
+				cursors = append(cursors, seq)
+			}
+			err = errors.Join(err, rows.Err(), rows.Close())
 		}
 		if err == nil && len(cursors) == 0 {
 			err = s.staleOrMissing(ctx, s.db, "requests", r.ID)
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		s.notifyDeliveries(dargs)
-		return cursors, nil
+		return cursors, awaited, nil
 	}
 	err = s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := update(ctx, tx); err != nil {
@@ -297,12 +330,10 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		return err
 	}, func() { s.publish(dargs, cursors) })
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if len(dargs) > 0 {
-		s.notifyDeliveries(dargs)
-	}
-	return cursors, nil
+	s.notifyDeliveries(dargs)
+	return cursors, awaited, nil
 }
 
 // CountRequests counts a user's requests of a service received in [since,
