@@ -45,3 +45,6 @@ func (g *Gateway) AwaitAdmissionQueue(n int) {
 		runtime.Gosched()
 	}
 }
+
+// LeaseRound is one round of the lease loop (a shared store's).
+func (g *Gateway) LeaseRound(ctx context.Context) { g.leaseRound(ctx) }

@@ -151,13 +151,41 @@ func (g *Gateway) leaseLoop(ctx context.Context) {
 			return
 		case <-g.wall.After(g.cfg.Lease / 3):
 		}
-		if _, err := g.leaser.RenewLeases(ctx, g.node, g.wall.Now().Add(g.cfg.Lease)); err != nil && ctx.Err() == nil {
-			g.log.Error("renewing leases", "err", err)
-		}
-		if err := g.reclaim(ctx); err != nil && ctx.Err() == nil {
-			g.log.Error("reclaiming expired leases", "err", err)
+		g.leaseRound(ctx)
+	}
+}
+
+// leaseRound is one round of leaseLoop: leases renewed, expired ones
+// taken over, and held requests whose predecessor is done released. A
+// successor's release is made by its predecessor's end, or by the
+// successor's recheck after its insert; one lost between the two (the
+// process stopped, the recheck failed) would otherwise wait for a start.
+func (g *Gateway) leaseRound(ctx context.Context) {
+	if _, err := g.leaser.RenewLeases(ctx, g.node, g.wall.Now().Add(g.cfg.Lease)); err != nil && ctx.Err() == nil {
+		g.log.Error("renewing leases", "err", err)
+	}
+	if err := g.reclaim(ctx); err != nil && ctx.Err() == nil {
+		g.log.Error("reclaiming expired leases", "err", err)
+	}
+	if err := g.releaseDue(ctx); err != nil && ctx.Err() == nil {
+		g.log.Error("releasing held requests", "err", err)
+	}
+}
+
+// releaseDue releases the held requests whose predecessor is final or
+// gone (one query, normally empty). Another process releasing the same
+// one at once does no harm: the moves are conditional on "held".
+func (g *Gateway) releaseDue(ctx context.Context) error {
+	held, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateHeld}, PredecessorDone: true})
+	if err != nil {
+		return err
+	}
+	for _, h := range held {
+		if err := g.recheckPredecessor(ctx, h); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // reclaim takes over the requests whose leases expired and queues them.

@@ -98,3 +98,27 @@ func TestSharedStoreReleasesSuccessorsOnTheMark(t *testing.T) {
 		t.Fatalf("looked for successors %d times, want 1 (the predecessor's)", n)
 	}
 }
+
+// TestSharedStoreReleasesStrandedSuccessors: a successor stored held on a
+// request that then ended, whose release was lost (its process stopped
+// before it read its predecessor again), is released by the next round of
+// a process's lease loop, not only at a start.
+func TestSharedStoreReleasesStrandedSuccessors(t *testing.T) {
+	w := newWorldConfig(t, func(c *gateway.Config) { c.Shared = true }, nil)
+	ctx := t.Context()
+	p := w.submit(alpha, alpha, engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}})
+	expect(t, p, gateway.StateAccepted, "", "")
+	s := p
+	s.ID, s.State, s.After = alpha+":"+esme+":1000", gateway.StateHeld, p.ID
+	s.Reason, s.Clause, s.Message, s.Response, s.CompletedAt, s.Attempts = "", "", "", nil, time.Time{}, 0
+	if err := w.g.Store().InsertRequest(ctx, s, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.g.WaitIdle(ctx)
+	if got := w.get(s.ID); got.State != gateway.StateHeld {
+		t.Fatalf("before the round: %s, want held", got.State)
+	}
+	w.g.LeaseRound(ctx)
+	w.g.WaitIdle(ctx)
+	expect(t, w.get(s.ID), gateway.StateAccepted, "", "")
+}

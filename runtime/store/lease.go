@@ -27,10 +27,11 @@ type Leaser interface {
 	// FinishRequest is UpdateRequest, also reporting whether a request
 	// stored held names r as its predecessor (para 126-127), as read by
 	// the statement that updates r: the store marks a predecessor in the
-	// held request's insert, on the predecessor's row, so a successor
-	// stored before the update is reported, and one stored after it finds
-	// r in its new state when it reads r again. A process finishing a
-	// request looks for held successors only when one is reported.
+	// held request's insert, on the predecessor's row, and never clears
+	// the mark, so a successor stored before the update is reported, and
+	// one stored after it finds r in its new state when it reads r again.
+	// A process finishing a request looks for held successors only when
+	// one is reported.
 	FinishRequest(ctx context.Context, r Request, fromState string, deliveries []Delivery) (cursors []int64, awaited bool, err error)
 	// RenewLeases extends to `until` the leases of the requests owner is
 	// executing and returns how many. A zero until gives them up at once

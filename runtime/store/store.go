@@ -114,6 +114,9 @@ type RequestFilter struct {
 	// DueAt set and DueAt <= OverdueBy: requests past their time (a
 	// Pre-Command left unsigned), found without reading those still in time.
 	OverdueBy time.Time
+	// PredecessorDone: requests sequenced after one that is final or
+	// stored no more (a held one whose release is due).
+	PredecessorDone bool
 	// ReceivedFrom <= ReceivedAt < ReceivedBefore; a zero bound does not
 	// bound (a user's history by period).
 	ReceivedFrom, ReceivedBefore time.Time

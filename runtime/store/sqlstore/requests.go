@@ -168,8 +168,15 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]stor
 			args = append(args, c.v)
 		}
 	}
-	if f.After != "" {
+	if f.After != "" || f.PredecessorDone {
 		where = append(where, "after_id <> ''") // the partial index's term (migration 7)
+	}
+	if f.PredecessorDone {
+		where = append(where, "NOT EXISTS (SELECT 1 FROM requests p WHERE p.id = requests.after_id AND p.state NOT IN ("+
+			placeholders(len(store.FinalStates))+"))")
+		for _, st := range store.FinalStates {
+			args = append(args, st)
+		}
 	}
 	if len(f.States) > 0 {
 		where = append(where, "state IN ("+placeholders(len(f.States))+")")
@@ -291,7 +298,8 @@ func (s *Store) updateRequest(ctx context.Context, r store.Request, fromState st
 		return s.staleOrMissing(ctx, tx, "requests", r.ID)
 	}
 	if len(dargs) == 0 {
-		return nil, awaited, s.write1(ctx, update)
+		err := s.write1(ctx, update) // before awaited is read: it sets it
+		return nil, awaited, err
 	}
 	var cursors []int64
 	if len(dargs) == 1 && s.commit == nil && s.d.WritableCTE && s.d.DeliverySeq != "" {
@@ -303,14 +311,11 @@ func (s *Store) updateRequest(ctx context.Context, r store.Request, fromState st
 			SELECT d.seq, u.awaited FROM d, u`),
 			append(append(args, []string{dargs[0][0].(string)}), dargs[0]...)...)
 		if err == nil {
-			for rows.Next() {
+			cursors, err = collect(rows, func(r interface{ Scan(...any) error }) (int64, error) {
 				var seq int64
-				if err = rows.Scan(&seq, &awaited); err != nil {
-					break
-				}
-				cursors = append(cursors, seq)
-			}
-			err = errors.Join(err, rows.Err(), rows.Close())
+				err := r.Scan(&seq, &awaited)
+				return seq, err
+			})
 		}
 		if err == nil && len(cursors) == 0 {
 			err = s.staleOrMissing(ctx, s.db, "requests", r.ID)

@@ -223,19 +223,22 @@ func finish(t *testing.T, s store.Store, r store.Request) bool {
 }
 
 // testFinishReportsAwaited: the final update of a request reports a
-// successor stored held on it, by either process, and only then; it
-// completes the request as UpdateRequest does.
+// successor stored held on it, by the other process or its own, with its
+// Service Response or without, and only then; it completes the request
+// as UpdateRequest does.
 func testFinishReportsAwaited(t *testing.T, open func(*testing.T) store.Store) {
 	ss := two(t, open)
 	ctx := t.Context()
 	putUser(t, ss[0], "00-0A")
-	for i, id := range []string{"alone", "pred", "next"} {
+	for i, id := range []string{"alone", "pred", "next", "quiet"} {
 		must(t, ss[0].InsertRequest(ctx, request(id, "00-0A", i+1), uint64(i+1)))
 	}
-	// One held on pred, stored by the other process; one held on a
-	// request that is not claimed (its mark does not leak to the others).
-	must(t, ss[1].InsertRequest(ctx, held("succ", "00-0A", 4, "pred"), 4))
-	must(t, ss[1].InsertRequest(ctx, held("other", "00-0A", 5, "elsewhere"), 5))
+	// One held on pred, stored by the other process; one on quiet, by
+	// this one; one held on a request that is not claimed (its mark does
+	// not leak to the others).
+	must(t, ss[1].InsertRequest(ctx, held("succ", "00-0A", 5, "pred"), 5))
+	must(t, ss[0].InsertRequest(ctx, held("hush", "00-0A", 6, "quiet"), 6))
+	must(t, ss[1].InsertRequest(ctx, held("other", "00-0A", 7, "elsewhere"), 7))
 	claim := func(id string) store.Request {
 		t.Helper()
 		r, _, err := leaser(t, ss[0]).ClaimRequest(ctx, id, "A", wall(10))
@@ -251,6 +254,12 @@ func testFinishReportsAwaited(t *testing.T, open func(*testing.T) store.Store) {
 	ds, err := ss[1].Deliveries(ctx, "00-0A", 0, 0)
 	must(t, err)
 	same(t, "Service Responses of the three", len(ds), 3)
+	// Without a Service Response (a move that appends nothing).
+	q := claim("quiet")
+	q.State, q.CompletedAt = "accepted", t1
+	_, awaited, err := leaser(t, ss[0]).FinishRequest(ctx, q, "executing", nil)
+	must(t, err)
+	same(t, "awaited: the predecessor of a held request, finished with no message", awaited, true)
 	// As UpdateRequest, it is conditional on the state.
 	r, err := ss[1].GetRequest(ctx, "alone")
 	must(t, err)

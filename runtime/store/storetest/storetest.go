@@ -698,6 +698,17 @@ func testListRequests(t *testing.T, open func(*testing.T) store.Store) {
 	got, err := s.ListRequests(ctx, store.RequestFilter{UserID: "B", States: []string{"accepted"}})
 	must(t, err)
 	same(t, "ListRequests returns whole requests", got, []store.Request{rs[3]})
+
+	// Held on a final predecessor (b2, accepted) or on one stored no more:
+	// their release is due; a2 and a3 wait on a1, pending.
+	must(t, s.InsertRequest(ctx, mk("b4", "B", "d1", "held", "b2", 7, -1), 4))
+	must(t, s.InsertRequest(ctx, mk("b5", "B", "d1", "held", "gone", 8, -1), 5))
+	got, err = s.ListRequests(ctx, store.RequestFilter{States: []string{"held"}, PredecessorDone: true})
+	must(t, err)
+	same(t, "held, predecessor done", ids(got), []string{"b4", "b5"})
+	got, err = s.ListRequests(ctx, store.RequestFilter{States: []string{"held"}, PredecessorDone: true, UserID: "A"})
+	must(t, err)
+	same(t, "A's held, predecessor done", ids(got), []string{})
 }
 
 func testCountRequests(t *testing.T, open func(*testing.T) store.Store) {

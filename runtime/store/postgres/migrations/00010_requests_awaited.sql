@@ -3,13 +3,14 @@
 -- same transaction. The predecessor's final update returns the mark
 -- (store.Leaser's FinishRequest), and a process looks for held successors
 -- only when it is set: one statement a request fewer. The mark is written
--- on the predecessor's row, so an insert and the final update of the
--- predecessor take the row in turn: the update returns the mark of a
--- successor committed before it, and a successor committed after it finds
--- its predecessor final when the gateway reads it again. A trigger, not
--- the gateway's insert, so that a process of an earlier version sharing
--- the database during an upgrade marks them too. The mark is never
--- cleared, so one set already is left as it is.
+-- on the predecessor's row, so an insert that sets it and the final update
+-- of the predecessor take the row in turn: the update returns the mark of
+-- a successor committed before it, and a successor committed after it
+-- finds its predecessor final when the gateway reads it again. A mark set
+-- already is left as it is (no write, no wait): it is never cleared, and
+-- no update of a request writes it, so any later version of the row
+-- carries it. A trigger, not the gateway's insert, so that a process of an
+-- earlier version sharing the database during an upgrade marks them too.
 
 -- +goose Up
 ALTER TABLE requests ADD COLUMN awaited boolean NOT NULL DEFAULT false;
