@@ -71,6 +71,12 @@ func testClaimRace(t *testing.T, open func(*testing.T) store.Store) {
 	}
 	_, _, err = leaser(t, ss[0]).ClaimRequest(ctx, "none", "node", wall(100))
 	wantErr(t, "ClaimRequest unknown", err, store.ErrNotFound)
+	// A request whose user is stored no more (a world reset between):
+	// claimed all the same, with no role.
+	must(t, ss[0].InsertRequest(ctx, request("r2", "00-0Z", 2), 0))
+	r2, role, err := leaser(t, ss[1]).ClaimRequest(ctx, "r2", "node", wall(100))
+	must(t, err)
+	same(t, "claimed without a user: state, role", []any{r2.State, role}, []any{"executing", ""})
 }
 
 // testTakeoverFences: a process whose lease expired and whose request was
