@@ -217,10 +217,14 @@ func (g *Gateway) recheckPredecessor(ctx context.Context, h store.Request) error
 	})
 }
 
-// releaseHeld rechecks every held request: a stop may have come between a
-// predecessor's end and the release of its successors.
+// releaseHeld rechecks the held requests: a stop may have come between a
+// predecessor's end and the release of its successors. Alone on its store
+// a process reads every held one, each noted awaited; on a shared store,
+// where nothing is noted, only those whose predecessor is final or gone
+// (one query, normally empty). Another process releasing the same one at
+// once does no harm: the moves are conditional on "held".
 func (g *Gateway) releaseHeld(ctx context.Context) error {
-	held, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateHeld}})
+	held, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateHeld}, PredecessorDone: g.leaser != nil})
 	if err != nil {
 		return err
 	}

@@ -167,25 +167,9 @@ func (g *Gateway) leaseRound(ctx context.Context) {
 	if err := g.reclaim(ctx); err != nil && ctx.Err() == nil {
 		g.log.Error("reclaiming expired leases", "err", err)
 	}
-	if err := g.releaseDue(ctx); err != nil && ctx.Err() == nil {
+	if err := g.releaseHeld(ctx); err != nil && ctx.Err() == nil {
 		g.log.Error("releasing held requests", "err", err)
 	}
-}
-
-// releaseDue releases the held requests whose predecessor is final or
-// gone (one query, normally empty). Another process releasing the same
-// one at once does no harm: the moves are conditional on "held".
-func (g *Gateway) releaseDue(ctx context.Context) error {
-	held, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateHeld}, PredecessorDone: true})
-	if err != nil {
-		return err
-	}
-	for _, h := range held {
-		if err := g.recheckPredecessor(ctx, h); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // reclaim takes over the requests whose leases expired and queues them.

@@ -40,6 +40,16 @@ func (s *userReads) ListRequests(ctx context.Context, f store.RequestFilter) ([]
 
 func (s *userReads) Unwrap() store.Store { return s.Store }
 
+// sharedWorld is a world whose gateway treats its store as shared, with
+// the store's reads counted.
+func sharedWorld(t *testing.T) (*world, *userReads) {
+	t.Helper()
+	reads := &userReads{}
+	w := newWorldConfig(t, func(c *gateway.Config) { c.Shared = true },
+		func(st store.Store) store.Store { reads.Store = st; return reads })
+	return w, reads
+}
+
 // TestSharedStoreSendsCommandsWithTheClaimedRole: on a store that other
 // processes may share (no user kept in memory), a Command goes out with
 // the user's role as the claim read it with the request: the registered
@@ -50,9 +60,7 @@ func (s *userReads) Unwrap() store.Store { return s.Store }
 // as the meter checks it, so that a revocation in another process
 // counts.)
 func TestSharedStoreSendsCommandsWithTheClaimedRole(t *testing.T) {
-	reads := &userReads{}
-	w := newWorldConfig(t, func(c *gateway.Config) { c.Shared = true },
-		func(st store.Store) store.Store { reads.Store = st; return reads })
+	w, reads := sharedWorld(t)
 	w.ctx = context.WithValue(t.Context(), submitting{}, true)
 	expect(t, w.submit(alpha, alpha, engine.Request{Service: "7.2"}), gateway.StateAccepted, "", "")
 	before := reads.n.Load()
@@ -70,9 +78,7 @@ func TestSharedStoreSendsCommandsWithTheClaimedRole(t *testing.T) {
 // command with a successor held on it releases it when it runs, and the
 // successor completes.
 func TestSharedStoreReleasesSuccessorsOnTheMark(t *testing.T) {
-	reads := &userReads{}
-	w := newWorldConfig(t, func(c *gateway.Config) { c.Shared = true },
-		func(st store.Store) store.Store { reads.Store = st; return reads })
+	w, reads := sharedWorld(t)
 	read := engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}}
 	expect(t, w.submit(alpha, alpha, read), gateway.StateAccepted, "", "")
 	if n := reads.successors.Load(); n != 0 {
@@ -104,7 +110,7 @@ func TestSharedStoreReleasesSuccessorsOnTheMark(t *testing.T) {
 // before it read its predecessor again), is released by the next round of
 // a process's lease loop, not only at a start.
 func TestSharedStoreReleasesStrandedSuccessors(t *testing.T) {
-	w := newWorldConfig(t, func(c *gateway.Config) { c.Shared = true }, nil)
+	w, _ := sharedWorld(t)
 	ctx := t.Context()
 	p := w.submit(alpha, alpha, engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}})
 	expect(t, p, gateway.StateAccepted, "", "")
