@@ -173,6 +173,9 @@ type Gateway struct {
 	leaser store.Leaser
 	node   string
 	wall   clock.Clock
+	// checks reads a submission's user, device and registration record
+	// in one statement, on a shared store that can (nil: one by one).
+	checks store.CheckReader
 
 	smwanMu      sync.Mutex
 	smwanLatency time.Duration
@@ -239,6 +242,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			return nil, errors.New("gateway: a shared store must implement store.Leaser")
 		}
 		g.leaser = l
+		g.checks, _ = store.As[store.CheckReader](cfg.Store)
 	}
 	g.SetSpec(cfg.Spec)
 	key := cfg.CoSKey

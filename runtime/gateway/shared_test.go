@@ -15,19 +15,37 @@ import (
 // only the reads made elsewhere (the workers executing the requests).
 type submitting struct{}
 
-// userReads counts the user reads of a store made outside a Submit, and
-// the look-ups of held successors.
+// userReads counts the user reads of a store made outside a Submit, the
+// reads of a user, a device or registration records one by one within
+// one, and the look-ups of held successors.
 type userReads struct {
 	store.Store
 	n          atomic.Int64
+	inSubmit   atomic.Int64
 	successors atomic.Int64
 }
 
 func (s *userReads) GetUser(ctx context.Context, id string) (store.User, error) {
 	if ctx.Value(submitting{}) == nil {
 		s.n.Add(1)
+	} else {
+		s.inSubmit.Add(1)
 	}
 	return s.Store.GetUser(ctx, id)
+}
+
+func (s *userReads) GetDevice(ctx context.Context, id string) (store.Device, error) {
+	if ctx.Value(submitting{}) != nil {
+		s.inSubmit.Add(1)
+	}
+	return s.Store.GetDevice(ctx, id)
+}
+
+func (s *userReads) Registrations(ctx context.Context, mpxns []string, at time.Time) ([]store.Registration, error) {
+	if ctx.Value(submitting{}) != nil {
+		s.inSubmit.Add(1)
+	}
+	return s.Store.Registrations(ctx, mpxns, at)
 }
 
 // ListRequests counts the look-ups of a request's held successors.
@@ -127,4 +145,73 @@ func TestSharedStoreReleasesStrandedSuccessors(t *testing.T) {
 	w.g.LeaseRound(ctx)
 	w.g.WaitIdle(ctx)
 	expect(t, w.get(s.ID), gateway.StateAccepted, "", "")
+}
+
+// TestSharedStoreChecksReadInOneStatement: on a shared store a submission
+// reads its user, its device and the device's registration record in one
+// statement (store.CheckReader), none of them one by one, and is decided
+// as by a process that owns its store and reads them apart: the
+// registered supplier and another, a meter with no record, a device or a
+// user unknown, a suspended user, and future dated requests checked
+// against the record in effect when they execute, either side of a change
+// of supplier.
+func TestSharedStoreChecksReadInOneStatement(t *testing.T) {
+	shared, reads := sharedWorld(t)
+	own := newWorld(t)
+	const suspended, stranger = "00-00-00-00-00-00-0C-01", "00-00-00-00-00-00-0F-01"
+	change := shared.g.Now().Add(2 * time.Hour) // beta supplies the meter from then on
+	for _, w := range []*world{shared, own} {
+		st := w.g.Store()
+		if err := st.PutRegistration(t.Context(), store.Registration{MPxN: "1900000000011", EffectiveFrom: change,
+			Fuel: "electricity", ImportSupplier: beta, NetworkOperator: "00-00-00-00-00-00-0E-01"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutUser(t.Context(), store.User{ID: suspended, Role: "EIS", Party: suspended, Entered: true, Suspended: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := map[string]any{"register": "total"}
+	tests := []struct {
+		note, user, device, service string
+		in                          time.Duration // future dated: executes this long after now
+		apart                       int64         // reads one by one (a hub's: its meters' records)
+		state, reason               string        // what Submit answers
+	}{
+		{"the registered supplier", alpha, esme, "4.1", 0, 0, gateway.StateAcknowledged, ""},
+		{"another supplier", beta, esme, "4.1", 0, 0, gateway.StateRejected, "NOT_REGISTERED"},
+		{"a meter with no record", alpha, esme2, "4.1", 0, 0, gateway.StateRejected, "NOT_REGISTERED"},
+		{"a hub (no MPxN of its own)", alpha, chf, "4.1", 0, 1, gateway.StateRejected, "DEVICE_TYPE"},
+		{"an unknown device", alpha, "00-DB-00-00-00-00-E0-FF", "4.1", 0, 0, gateway.StateRejected, "DEVICE_UNKNOWN"},
+		{"an unknown user", stranger, esme, "4.1", 0, 0, gateway.StateRejected, "UNKNOWN_USER"},
+		{"a suspended user", suspended, esme, "4.1", 0, 0, gateway.StateRejected, "USER_SUSPENDED"},
+		{"future dated before the change, the supplier then", alpha, esme, "4.4", time.Hour, 0, gateway.StatePending, ""},
+		{"future dated after the change, the supplier now", alpha, esme, "4.4", 3 * time.Hour, 0, gateway.StateRejected, "NOT_REGISTERED"},
+		{"future dated after the change, the supplier then", beta, esme, "4.4", 3 * time.Hour, 0, gateway.StatePending, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			var got [2]store.Request
+			for i, w := range []*world{shared, own} {
+				req := engine.Request{UserID: tc.user, DeviceID: tc.device, Service: tc.service, Body: read}
+				if tc.in > 0 {
+					req.Category, req.ExecuteAt = "future_dated", w.g.Now().Add(tc.in)
+					req.Body = map[string]any{"entry": int64(0)}
+				}
+				before := reads.inSubmit.Load()
+				r, err := w.g.Submit(context.WithValue(t.Context(), submitting{}, true), tc.user, &req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := reads.inSubmit.Load() - before; w == shared && n != tc.apart {
+					t.Errorf("the submission read a user, a device or records %d times one by one, want %d", n, tc.apart)
+				}
+				got[i] = r
+			}
+			for i, where := range []string{"shared store", "own store"} {
+				if got[i].State != tc.state || got[i].Reason != tc.reason {
+					t.Errorf("%s: %s %s %q, want %s %s", where, got[i].State, got[i].Reason, got[i].Message, tc.state, tc.reason)
+				}
+			}
+		})
+	}
 }

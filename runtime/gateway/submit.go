@@ -90,7 +90,19 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	defer unlock()
 	now := g.clk.Now()
 
-	user, err := g.user(ctx, caller)
+	pre, err := g.readForChecks(ctx, caller, req, now)
+	if err != nil {
+		return store.Request{}, err
+	}
+	var user store.User
+	switch {
+	case pre == nil:
+		user, err = g.user(ctx, caller)
+	case pre.UserFound:
+		user = pre.User
+	default:
+		err = store.ErrNotFound
+	}
 	known := err == nil && user.Entered
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return store.Request{}, err
@@ -149,7 +161,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		}
 	}
 
-	facts, err := g.facts(ctx, req, user, known, now)
+	facts, err := g.facts(ctx, req, user, known, now, pre)
 	if err != nil {
 		return store.Request{}, err
 	}
@@ -359,11 +371,49 @@ func (g *Gateway) dueAt(svc *spec.Service, r store.Request) time.Time {
 	return time.Time{}
 }
 
-// facts loads what the engine needs to know about a request.
-func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.User, known bool, now time.Time) (*engine.Facts, error) {
+// readForChecks reads the caller, the target device and the registration
+// record of the device's MPxN in one statement, on a shared store that
+// can (store.CheckReader): there every submission reads them from the
+// store (no process may keep a copy), three round trips apart. nil: read
+// them one by one, as a store this process owns keeps them in memory.
+func (g *Gateway) readForChecks(ctx context.Context, caller string, req *engine.Request, now time.Time) (*store.CheckRead, error) {
+	if g.checks == nil {
+		return nil, nil
+	}
+	r, err := g.checks.ReadForChecks(ctx, caller, req.DeviceID, checkTime(req, now))
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &r, nil
+}
+
+// checkTime is when the Registration Data a request is checked against
+// must be in effect: when it executes.
+func checkTime(req *engine.Request, now time.Time) time.Time {
+	if !req.ExecuteAt.IsZero() {
+		return req.ExecuteAt
+	}
+	return now
+}
+
+// facts loads what the engine needs to know about a request; pre, if not
+// nil, holds the device and its MPxN's record read with the user.
+func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.User, known bool, now time.Time, pre *store.CheckRead) (*engine.Facts, error) {
 	f := &engine.Facts{Now: now, User: engine.User{Known: known, Role: user.Role, Suspended: user.Suspended}}
 	if req.DeviceID != "" {
-		d, err := g.st.GetDevice(ctx, req.DeviceID)
+		var d store.Device
+		var err error
+		switch {
+		case pre == nil:
+			d, err = g.st.GetDevice(ctx, req.DeviceID)
+		case pre.DeviceFound:
+			d = pre.Device
+		default:
+			err = store.ErrNotFound
+		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
@@ -375,12 +425,10 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 					return nil, err
 				}
 			}
-			at := now
-			if !req.ExecuteAt.IsZero() {
-				at = req.ExecuteAt
-			}
-			regs, err := g.registrationFor(ctx, d, at)
-			if err != nil {
+			var regs []store.Registration
+			if pre != nil && d.MPxN != "" {
+				regs = pre.Registrations // the record of d's own MPxN, read with it
+			} else if regs, err = g.registrationFor(ctx, d, checkTime(req, now)); err != nil {
 				return nil, err
 			}
 			for _, r := range regs {

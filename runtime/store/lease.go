@@ -92,3 +92,27 @@ func As[T any](st Store) (T, bool) {
 	var zero T
 	return zero, false
 }
+
+// CheckReader is implemented by stores that read in one statement what the
+// checks of a submission read from the store: its user, its target device,
+// and the Registration Data in effect for the device's own MPxN. On a
+// database server those are three round trips a request apart; a store
+// that several processes share is read for each (no process may keep a
+// copy), so reading them together takes two statements off every request.
+// The three are read in one snapshot.
+type CheckReader interface {
+	ReadForChecks(ctx context.Context, userID, deviceID string, at time.Time) (CheckRead, error)
+}
+
+// CheckRead is what ReadForChecks found: the user and the device (the
+// zero value, with the flag false, where none has the ID given; an empty
+// device ID finds none), and the record in effect at the time given for
+// the device's MPxN (at most one: none if the device has no MPxN of its own,
+// or the MPxN no record in effect then), as Registrations would return it.
+type CheckRead struct {
+	User          User
+	UserFound     bool
+	Device        Device
+	DeviceFound   bool
+	Registrations []Registration
+}

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -187,6 +188,19 @@ func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
 // GetDevice implements store.Store.
 func (s *Store) GetDevice(ctx context.Context, id string) (out store.Device, err error) {
 	err = s.call(ctx, "GetDevice", 0, func(ctx context.Context) (err error) { out, err = s.inner.GetDevice(ctx, id); return })
+	return
+}
+
+var _ store.CheckReader = (*Store)(nil)
+
+// ReadForChecks implements store.CheckReader (errors.ErrUnsupported if the
+// wrapped store does not).
+func (s *Store) ReadForChecks(ctx context.Context, userID, deviceID string, at time.Time) (out store.CheckRead, err error) {
+	cr, ok := store.As[store.CheckReader](s.inner)
+	if !ok {
+		return out, errors.ErrUnsupported
+	}
+	err = s.call(ctx, "ReadForChecks", 0, func(ctx context.Context) (err error) { out, err = cr.ReadForChecks(ctx, userID, deviceID, at); return })
 	return
 }
 

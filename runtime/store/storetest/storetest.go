@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RegistrationsAt", testRegistrationsAt},
 		{"Devices", testDevices},
 		{"DeviceFilter", testDeviceFilter},
+		{"ReadForChecks", testReadForChecks},
 		{"BulkLoad", testBulkLoad},
 		{"Walk", testWalk},
 		{"SetDeviceStatus", testSetDeviceStatus},
@@ -353,6 +354,83 @@ func testDeviceFilter(t *testing.T, open func(*testing.T) store.Store) {
 	got, err := s.Devices(ctx, store.DeviceFilter{IDs: ids})
 	must(t, err)
 	same(t, "Devices of many IDs", got, byIDs(sorted, "chf-1", "chf-2", "ppmid-1"))
+}
+
+// testReadForChecks: the one read of a submission's checks finds what
+// GetUser, GetDevice and Registrations of the device's MPxN find, for users
+// and devices known and not, devices with an MPxN of their own and
+// without, and times either side of a change of registration.
+func testReadForChecks(t *testing.T, open func(*testing.T) store.Store) {
+	ctx, s := t.Context(), open(t)
+	cr, ok := store.As[store.CheckReader](s)
+	if !ok {
+		t.Skip("the store does not implement store.CheckReader")
+	}
+	for _, d := range inventory() {
+		must(t, s.PutDevice(ctx, d))
+	}
+	old := store.Registration{MPxN: "1000000000001", Fuel: "electricity", ImportSupplier: "SUP-A",
+		NetworkOperator: "DNO-1", Postcode: "AB1 2CD", Premises: "1", UPRN: "100"}
+	changed := old
+	changed.ImportSupplier, changed.EffectiveFrom = "SUP-B", t1
+	gas := store.Registration{MPxN: "2000000001", Fuel: "gas", ImportSupplier: "SUP-G", EffectiveFrom: t0}
+	for _, r := range []store.Registration{changed, old, gas} {
+		must(t, s.PutRegistration(ctx, r))
+	}
+	user := store.User{ID: "00-00-00-00-00-00-00-0A", Role: "IS", Party: "Supplier A", Entered: true, Suspended: true,
+		CertPEM: "pem", LastCounter: math.MaxUint64 - 1}
+	must(t, s.PutUser(ctx, user))
+
+	tests := []struct {
+		note, user, device string
+		at                 time.Time
+		regs               int // records expected (the reads apart must agree)
+	}{
+		{"meter before a change of supplier", user.ID, "esme-1", t1.Add(-time.Nanosecond), 1},
+		{"meter at the change", user.ID, "esme-1", t1, 1},
+		{"gas meter before its record", user.ID, "gsme-1", t0.Add(-time.Hour), 0},
+		{"gas meter after", user.ID, "gsme-1", t2, 1},
+		{"meter with no record", user.ID, "esme-2", t2, 0},
+		{"device with no MPxN of its own", user.ID, "ihd-1", t2, 0},
+		{"hub", user.ID, "chf-1", t2, 0},
+		{"unknown device", user.ID, "nope", t2, 0},
+		{"no device", user.ID, "", t2, 0},
+		{"unknown user", "00-00-00-00-00-00-00-0F", "esme-1", t2, 1},
+		{"neither", "00-00-00-00-00-00-00-0F", "nope", t2, 0},
+		{"a time beyond the store's (read as its last)", user.ID, "esme-1", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, err := cr.ReadForChecks(t.Context(), tc.user, tc.device, tc.at)
+			must(t, err)
+			var want store.CheckRead
+			switch u, err := s.GetUser(t.Context(), tc.user); {
+			case err == nil:
+				want.User, want.UserFound = u, true
+			case !errors.Is(err, store.ErrNotFound):
+				t.Fatal(err)
+			}
+			switch d, err := s.GetDevice(t.Context(), tc.device); {
+			case err == nil:
+				want.Device, want.DeviceFound = d, true
+				if d.MPxN != "" {
+					at := tc.at
+					if at.After(t2) { // after every record: the last
+						at = t2
+					}
+					want.Registrations, err = s.Registrations(t.Context(), []string{d.MPxN}, at)
+					must(t, err)
+				}
+			case !errors.Is(err, store.ErrNotFound):
+				t.Fatal(err)
+			}
+			if len(want.Registrations) == 0 {
+				want.Registrations = nil
+			}
+			same(t, "ReadForChecks against the reads apart", got, want)
+			same(t, "records found", len(got.Registrations), tc.regs)
+		})
+	}
 }
 
 func testSetDeviceStatus(t *testing.T, open func(*testing.T) store.Store) {
