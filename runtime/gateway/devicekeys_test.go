@@ -28,7 +28,7 @@ const (
 )
 
 type world struct {
-	t    *testing.T
+	t    testing.TB
 	g    *gateway.Gateway
 	keys map[string]*ecdsa.PrivateKey
 	// ctx is what submit sends requests with (nil: the test's).
@@ -53,7 +53,7 @@ func newWorldWith(t *testing.T, eager int, wrap func(store.Store) store.Store) *
 }
 
 // newWorldConfig is newWorldWith with the gateway's Config set by cfg.
-func newWorldConfig(t *testing.T, cfg func(*gateway.Config), wrap func(store.Store) store.Store) *world {
+func newWorldConfig(t testing.TB, cfg func(*gateway.Config), wrap func(store.Store) store.Store) *world {
 	t.Helper()
 	ctx := t.Context()
 	sp, err := spec.Default()
