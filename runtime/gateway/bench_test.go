@@ -76,12 +76,12 @@ func BenchmarkRequest(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 	b.ReportMetric(float64(wchar()-w0)/float64(b.N), "write-B/op")
-	done, err := w.g.Store().ListRequests(ctx, store.RequestFilter{States: []string{gateway.StateAccepted}})
+	done, err := w.g.Store().CountRequests(ctx, "", "", time.Time{}, time.Time{}, []string{gateway.StateAccepted})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if len(done) < b.N {
-		b.Fatalf("%d of %d requests completed", len(done), b.N)
+	if done < b.N {
+		b.Fatalf("%d of %d requests completed", done, b.N)
 	}
 }
 
