@@ -7,12 +7,15 @@
 #      response on the stream over mutual TLS and HTTP/2 with handlers that
 #      do nothing; the CPU it takes is what any request costs before the
 #      gateway's own work;
-#   3. load through the public API, in process, on the embedded store:
+#   3. the gateway's own work: BenchmarkRequest, a request submitted,
+#      checked, stored, executed and its response stored, with no API in
+#      front (the CPU a request, beside the floor's);
+#   4. load through the public API, in process, on the embedded store:
 #      closed loop (the default mix), open loop at 1000/s, open loop at
 #      the target's 5000/s (non-critical), the highest rate in steps of
 #      500/s whose p99 stays within the target's 25 ms, and critical
 #      requests only (the signing round trip);
-#   4. the gateway alone: served from its own process, loaded (closed loop,
+#   5. the gateway alone: served from its own process, loaded (closed loop,
 #      non-critical) by another, with the CPU time each process used per
 #      completed request: what the gateway costs without the load
 #      generator's share of the same two cores, also as a multiple of the
@@ -36,6 +39,9 @@ go test -run '^$' -bench ProtocolFloor -benchtime 10s ./runtime/api/ | tee "$out
 floor=$(awk '$1 ~ /^BenchmarkProtocolFloor-/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i } END { print c + 0 }' "$out")
 awk -v c="$floor" 'BEGIN {
   if (c > 0) printf "protocol floor: %.0f us of CPU a request (client and server, handlers doing nothing): %.2f cores at 5000/s\n", c, c * 5000 / 1e6 }'
+go test -run '^$' -bench 'BenchmarkRequest$' -benchtime 20000x ./runtime/gateway/ | tee "$out"
+awk -v floor="$floor" '$1 ~ /^BenchmarkRequest-/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i }
+  END { if (c) printf "the gateway without the API: %.0f us of CPU a request (the protocol floor: %.0f us)\n", c, floor }' "$out"
 go build -o "$BIN" ./cmd/dccgate
 echo "--- closed loop, the default mix"
 "$BIN" load --fleet 10000 --duration 15s --concurrency 256 --quiet
