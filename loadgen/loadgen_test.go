@@ -122,6 +122,39 @@ func TestRunCompletesTheMix(t *testing.T) {
 	}
 }
 
+// TestOpenLoopBoundsOutstanding: an open loop sends a request only while
+// fewer than MaxOutstanding are unanswered; the others due count as
+// dropped, and every request due is either sent or dropped. The gateway's
+// SMWAN takes 300 ms a Command, so at 200 a second some 60 would be
+// outstanding without the bound.
+func TestOpenLoopBoundsOutstanding(t *testing.T) {
+	sp, err := spec.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := loadgen.World{Systems: 40, Suppliers: 2, Others: 1}
+	srv, creds := start(t, w)
+	srv.G.SetSMWANFaults(300*time.Millisecond, 0)
+	const rate, bound = 200, 10
+	res, err := loadgen.Run(t.Context(), loadgen.Config{URL: srv.URL, CAPEM: srv.PKI.CA.CertPEM, Credentials: creds, World: w, Spec: sp,
+		Rate: rate, MaxOutstanding: bound, Duration: time.Second, Seed: 1, Progress: io.Discard,
+		Mix: []loadgen.Item{loadgen.DefaultMix[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent+res.Dropped != rate || res.Dropped == 0 || res.MaxOutstanding != bound {
+		t.Fatalf("sent %d, dropped %d (bound %d), want %d due in all, some dropped", res.Sent, res.Dropped, res.MaxOutstanding, rate)
+	}
+	// Each sent request holds a place for at least the SMWAN's 300 ms:
+	// no more than the bound can have been sent in each 300 ms of the run.
+	if max := bound * (1 + int(res.Duration/0.3)); res.Sent > max {
+		t.Fatalf("sent %d in %.1f s, more than %d places of 300 ms allow", res.Sent, res.Duration, max)
+	}
+	if res.Completed != res.Sent {
+		t.Fatalf("sent %d, completed %d: %v", res.Sent, res.Completed, res.Outcomes)
+	}
+}
+
 // TestRunEachItem: each item of the default mix alone, critical ones
 // signed, is accepted by the gateway (an item of another role sent by a
 // user of that role, whose requests of the service the gateway holds).

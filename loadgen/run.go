@@ -137,6 +137,14 @@ type Config struct {
 	// loop with Concurrency requests in flight.
 	Rate        float64
 	Concurrency int
+	// MaxOutstanding bounds an open loop's requests sent and not yet
+	// answered (0: no bound). A request due while that many are
+	// outstanding is not sent and counts as Dropped: past the gateway's
+	// capacity an open loop would otherwise pile up goroutines and
+	// streams without end, and in process their memory and collection
+	// take the two cores from the gateway (as k6's maxVUs and vegeta's
+	// -max-workers bound theirs).
+	MaxOutstanding int
 	Duration    time.Duration
 	// Timeout bounds the wait for one request's response.
 	Timeout time.Duration
@@ -211,6 +219,10 @@ type Result struct {
 	ByItem   map[string]Latency `json:"by_item"`
 	Outcomes map[string]int     `json:"outcomes"` // accepted, rejected/REASON, error/...
 	TimedOut int                `json:"timed_out"`
+	// Dropped requests of an open loop fell due while MaxOutstanding
+	// were outstanding and were not sent (not in Sent).
+	Dropped        int `json:"dropped,omitempty"`
+	MaxOutstanding int `json:"max_outstanding,omitempty"`
 	Alerts   Alerts             `json:"alerts"`
 	Memory   Memory             `json:"memory"`
 	CPU      CPU                `json:"cpu"`
@@ -550,17 +562,33 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 	mode := "closed"
+	dropped := 0 // by pace's goroutine alone
 	if cfg.Rate > 0 {
 		mode = "open"
 		// Open loop: request i is due at start + i/rate, whatever the
 		// gateway's speed; latency counts from that moment, so a slow
 		// gateway cannot hide its queueing (no coordinated omission).
+		var outstanding chan struct{}
+		if cfg.MaxOutstanding > 0 {
+			outstanding = make(chan struct{}, cfg.MaxOutstanding)
+		}
 		pace(ctx, d.started, end, cfg.Rate, func(_ int, due time.Time) {
 			it, p := pick()
+			if outstanding != nil {
+				select {
+				case outstanding <- struct{}{}:
+				default:
+					dropped++
+					return
+				}
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				d.one(ctx, it, p, due)
+				if outstanding != nil {
+					<-outstanding
+				}
 			}()
 		})
 	} else {
@@ -586,9 +614,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	runtime.ReadMemStats(&ms)
 	rss := rssBytes()
 	res := &Result{Mode: mode, TargetRate: cfg.Rate, Duration: elapsed.Seconds(), Sent: int(d.sent.Load()), Completed: int(d.done.Load()),
-		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, started: d.started, samples: d.res.samples,
+		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, Dropped: dropped, started: d.started, samples: d.res.samples,
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
+	if mode == "open" {
+		res.MaxOutstanding = cfg.MaxOutstanding
+	}
 	res.CPU.Seconds = cpuSeconds() - cpuStart
 	res.Runtime = runtimeBetween(rtStart, readRuntime())
 	if res.Completed > 0 {

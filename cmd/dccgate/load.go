@@ -58,6 +58,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	seedOnly := fs.Bool("seed-only", false, "seed and exit (then `dccgate serve --data DIR`)")
 	rate := fs.Float64("rate", 0, "open loop: requests per second (0: closed loop at --concurrency)")
 	conc := fs.Int("concurrency", 64, "closed loop: requests in flight")
+	outstanding := fs.Int("max-outstanding", 2048, "open loop: at most this many requests sent and not yet answered; one due beyond is not sent and counts as dropped (0: no bound)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send")
 	settle := fs.Duration("settle", time.Second, "a pause after the setup (meters put in prepayment mode and topped up) before the run, so the gateway's work left from setup is not measured")
 	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20, or *=0,critical=1 for one item alone (items: "+strings.Join(loadgen.MixNames(), ", ")+")")
@@ -88,8 +89,8 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "dccgate load: %v\n", err)
 		return exitFail
 	}
-	if *fleet < 0 || *suppliers < 1 || *rate < 0 || *alerts < 0 || *conc < 1 || *dur <= 0 {
-		fmt.Fprintln(stderr, "dccgate load: --fleet, --rate, --alerts must not be negative; --suppliers, --concurrency and --duration must be positive")
+	if *fleet < 0 || *suppliers < 1 || *rate < 0 || *alerts < 0 || *outstanding < 0 || *conc < 1 || *dur <= 0 {
+		fmt.Fprintln(stderr, "dccgate load: --fleet, --rate, --alerts, --max-outstanding must not be negative; --suppliers, --concurrency and --duration must be positive")
 		return exitUsage
 	}
 	mix, err := loadgen.ParseMix(*mixFlag)
@@ -204,7 +205,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	setupFrom := time.Now()
 	cfg := loadgen.Config{URL: url, CAPEM: p.CA.CertPEM, Credentials: creds, World: w, Spec: sp, Mix: mix,
-		Rate: *rate, Concurrency: *conc, Duration: *dur, Settle: *settle, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts,
+		Rate: *rate, Concurrency: *conc, MaxOutstanding: *outstanding, Duration: *dur, Settle: *settle, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts,
 		// A line of its own, printed as the timed run begins (scripts
 		// measuring a gateway from outside start there).
 		Started: func() {
@@ -279,6 +280,9 @@ func printLoad(w io.Writer, r *loadgen.Result, inProcess bool) {
 	fmt.Fprintf(w, "sent %d, completed %d in %.1fs: %.0f requests/s completed", r.Sent, r.Completed, r.Duration, r.Throughput)
 	if r.TimedOut > 0 {
 		fmt.Fprintf(w, ", %d timed out", r.TimedOut)
+	}
+	if r.Dropped > 0 {
+		fmt.Fprintf(w, ", %d not sent (due with %d outstanding: --max-outstanding)", r.Dropped, r.MaxOutstanding)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-22s %8s %9s %9s %9s %9s %9s\n", "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max")

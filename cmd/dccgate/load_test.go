@@ -77,6 +77,7 @@ func TestLoadUsage(t *testing.T) {
 		{"load", "--target", "https://127.0.0.1:1"},
 		{"load", "--mix", "nope=1"},
 		{"load", "--fleet", "-5", "--seed-only"},
+		{"load", "--rate", "100", "--max-outstanding", "-1"},
 		{"load", "--target", "https://127.0.0.1:1", "--data", "/nonexistent", "--fleet", "10"},
 	} {
 		if code, _, errs := runCmd(t, "", args...); code != exitUsage {
