@@ -145,7 +145,7 @@ type Config struct {
 	// take the two cores from the gateway (as k6's maxVUs and vegeta's
 	// -max-workers bound theirs).
 	MaxOutstanding int
-	Duration    time.Duration
+	Duration       time.Duration
 	// Timeout bounds the wait for one request's response.
 	Timeout time.Duration
 	// Progress, if set, gets a line each second.
@@ -221,12 +221,12 @@ type Result struct {
 	TimedOut int                `json:"timed_out"`
 	// Dropped requests of an open loop fell due while MaxOutstanding
 	// were outstanding and were not sent (not in Sent).
-	Dropped        int `json:"dropped,omitempty"`
-	MaxOutstanding int `json:"max_outstanding,omitempty"`
-	Alerts   Alerts             `json:"alerts"`
-	Memory   Memory             `json:"memory"`
-	CPU      CPU                `json:"cpu"`
-	Runtime  Runtime            `json:"runtime"`
+	Dropped        int     `json:"dropped,omitempty"`
+	MaxOutstanding int     `json:"max_outstanding,omitempty"`
+	Alerts         Alerts  `json:"alerts"`
+	Memory         Memory  `json:"memory"`
+	CPU            CPU     `json:"cpu"`
+	Runtime        Runtime `json:"runtime"`
 
 	started time.Time
 	samples []sample // every request, completed or failed
