@@ -124,7 +124,8 @@ func TestRunCompletesTheMix(t *testing.T) {
 
 // TestOpenLoopBoundsOutstanding: an open loop sends a request only while
 // fewer than MaxOutstanding are unanswered; the others due count as
-// dropped, and every request due is either sent or dropped. The gateway's
+// dropped, and every request due is either sent or dropped (none fails
+// here before it is sent, which would count under the outcomes alone). The gateway's
 // SMWAN takes 300 ms a Command, so at 200 a second some 60 would be
 // outstanding without the bound.
 func TestOpenLoopBoundsOutstanding(t *testing.T) {

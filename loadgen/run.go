@@ -220,7 +220,7 @@ type Result struct {
 	Outcomes map[string]int     `json:"outcomes"` // accepted, rejected/REASON, error/...
 	TimedOut int                `json:"timed_out"`
 	// Dropped requests of an open loop fell due while MaxOutstanding
-	// were outstanding and were not sent (not in Sent).
+	// were outstanding and were not sent (not in Sent, nor in Outcomes).
 	Dropped        int     `json:"dropped,omitempty"`
 	MaxOutstanding int     `json:"max_outstanding,omitempty"`
 	Alerts         Alerts  `json:"alerts"`
@@ -562,7 +562,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 	mode := "closed"
-	dropped := 0 // by pace's goroutine alone
+	dropped := 0 // counted by pace's callback, on this goroutine
 	if cfg.Rate > 0 {
 		mode = "open"
 		// Open loop: request i is due at start + i/rate, whatever the
@@ -585,10 +585,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				d.one(ctx, it, p, due)
 				if outstanding != nil {
-					<-outstanding
+					defer func() { <-outstanding }()
 				}
+				d.one(ctx, it, p, due)
 			}()
 		})
 	} else {

@@ -29,18 +29,18 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 go test -run '^$' -bench . -benchmem ./engine/ | tee "$out"
 awk '
-  $1 ~ /^BenchmarkDecide-/         { for (i = 1; i < NF; i++) if ($(i+1) == "median-ns") d = $i }
-  $1 ~ /^BenchmarkDecideBaseline-/ { for (i = 1; i < NF; i++) if ($(i+1) == "median-ns") b = $i }
+  $1 ~ /^BenchmarkDecide(-[0-9]+)?$/         { for (i = 1; i < NF; i++) if ($(i+1) == "median-ns") d = $i }
+  $1 ~ /^BenchmarkDecideBaseline(-[0-9]+)?$/ { for (i = 1; i < NF; i++) if ($(i+1) == "median-ns") b = $i }
   END { if (d && b) printf "engine: median %.2f us a decision, plain-Go baseline %.2f us: %.1fx (targets: <= 20 us, <= 10x)\n", d/1000, b/1000, d/b }
 ' "$out"
 go test -run '^$' -bench ProtocolFloor -benchtime 10s ./runtime/api/ | tee "$out"
 # The floor is also the yardstick of this machine's speed, which varies
 # from day to day: the gateway's CPU is given as a multiple of it below.
-floor=$(awk '$1 ~ /^BenchmarkProtocolFloor-/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i } END { print c + 0 }' "$out")
+floor=$(awk '$1 ~ /^BenchmarkProtocolFloor(-[0-9]+)?$/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i } END { print c + 0 }' "$out")
 awk -v c="$floor" 'BEGIN {
   if (c > 0) printf "protocol floor: %.0f us of CPU a request (client and server, handlers doing nothing): %.2f cores at 5000/s\n", c, c * 5000 / 1e6 }'
 go test -run '^$' -bench 'BenchmarkRequest$' -benchtime 20000x ./runtime/gateway/ | tee "$out"
-awk -v floor="$floor" '$1 ~ /^BenchmarkRequest-/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i }
+awk -v floor="$floor" '$1 ~ /^BenchmarkRequest(-[0-9]+)?$/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i }
   END { if (c) printf "the gateway without the API: %.0f us of CPU a request (the protocol floor: %.0f us)\n", c, floor }' "$out"
 go build -o "$BIN" ./cmd/dccgate
 echo "--- closed loop, the default mix"
@@ -58,7 +58,9 @@ for rate in $(seq 500 500 5000); do
                    for (i = 2; i < NF; i++) if ($i == "not" && $(i+1) == "sent") dropped = $(i-1) + 0 }
     $1 == "all" { p99 = $5 }
     END { ok = sent > 0 && done == sent && !dropped && p99 != "" && p99 + 0 <= 25
-          printf "%s %d/s: %d of %d completed, p99 %s ms\n", ok ? "within" : "beyond", rate, done, sent, p99 }' "$out")
+          printf "%s %d/s: %d of %d completed, p99 %s ms", ok ? "within" : "beyond", rate, done, sent, p99
+          if (dropped) printf ", %d not sent (the load generator'"'"'s bound on outstanding requests)", dropped
+          printf "\n" }' "$out")
   echo "$verdict"
   case "$verdict" in within*) within=$rate ;; *) break ;; esac
 done

@@ -98,8 +98,13 @@ func As[T any](st Store) (T, bool) {
 // and the Registration Data in effect for the device's own MPxN. On a
 // database server those are three round trips a request apart; a store
 // that several processes share is read for each (no process may keep a
-// copy), so reading them together takes two statements off every request.
-// The three are read in one snapshot.
+// copy), so reading them together takes two statements off a request to a
+// meter (one off a request to a device with no MPxN of its own, whose
+// meters' records are read apart). The three are read in one snapshot.
+//
+// An error that wraps errors.ErrUnsupported (a time the store cannot hold)
+// says to read them one by one, where the same error comes after the
+// checks that precede the registration's read.
 type CheckReader interface {
 	ReadForChecks(ctx context.Context, userID, deviceID string, at time.Time) (CheckRead, error)
 }

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -79,4 +80,29 @@ func (fakeStore) GetRequest(context.Context, string) (store.Request, error) {
 }
 func (fakeStore) UpdateRequest(context.Context, store.Request, string, []store.Delivery) ([]int64, error) {
 	return nil, nil
+}
+
+// checkReader is a fakeStore that reads for checks.
+type checkReader struct{ fakeStore }
+
+func (checkReader) ReadForChecks(_ context.Context, userID, deviceID string, _ time.Time) (store.CheckRead, error) {
+	return store.CheckRead{User: store.User{ID: userID}, UserFound: true, Device: store.Device{ID: deviceID}, DeviceFound: true}, nil
+}
+
+// TestStoreForwardsReadForChecks: the wrapper reads for checks through the
+// store it wraps, observed as ReadForChecks, and says ErrUnsupported over
+// a store that cannot, so that the gateway reads one by one.
+func TestStoreForwardsReadForChecks(t *testing.T) {
+	var calls []string
+	observe := func(op string, _ time.Duration, _ int, _ error) { calls = append(calls, op) }
+	got, err := WrapStore(checkReader{}, nil, observe).ReadForChecks(t.Context(), "u", "d", time.Time{})
+	if err != nil || got.User.ID != "u" || got.Device.ID != "d" {
+		t.Fatalf("ReadForChecks: %+v, %v", got, err)
+	}
+	if len(calls) != 1 || calls[0] != "ReadForChecks" {
+		t.Fatalf("calls observed: %v", calls)
+	}
+	if _, err := WrapStore(fakeStore{}, nil, observe).ReadForChecks(t.Context(), "u", "d", time.Time{}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("over a store that cannot: %v, want ErrUnsupported", err)
+	}
 }

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dccgate/dccgate/runtime/store"
@@ -23,19 +25,12 @@ LEFT JOIN devices d ON d.id = ?
 LEFT JOIN registrations r ON d.mpxn <> '' AND r.mpxn = d.mpxn AND r.effective_from = (SELECT MAX(r2.effective_from)
 	FROM registrations r2 WHERE r2.mpxn = d.mpxn AND r2.effective_from <= ?)`
 
-// ReadForChecks implements store.CheckReader in one statement. A time
-// beyond what the store encodes is read as the nearest it does, which
-// finds the same record: every stored one is within.
+// ReadForChecks implements store.CheckReader in one statement.
 func (s *Store) ReadForChecks(ctx context.Context, userID, deviceID string, at time.Time) (store.CheckRead, error) {
-	switch {
-	case at.After(maxTime):
-		at = maxTime
-	case !at.IsZero() && at.Before(minTime):
-		at = minTime
-	}
 	atN, err := encTime(at)
 	if err != nil {
-		return store.CheckRead{}, err
+		// Registrations fails for it, after the checks that come first.
+		return store.CheckRead{}, fmt.Errorf("%w: %w", errors.ErrUnsupported, err)
 	}
 	var (
 		u                                           [4]sql.Null[string] // id, role, party, cert_pem
