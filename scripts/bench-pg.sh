@@ -42,6 +42,13 @@ pgticks() {
   done
   echo "$t"
 }
+# The transactions the database ended, committed or rolled back: each
+# statement a gateway sends on its own is one, a transaction of several
+# (the alerts appended together) one too. A backend reports its counts at
+# most once a second while busy and within 10 s of going idle.
+xacts() {
+  psql "$base" -Atc "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+}
 loaders=()
 for i in 0 1; do
   "$BIN" load --target "https://127.0.0.1:${ports[$i]}" --data "$dir" --duration "$DUR" --concurrency 64 \
@@ -51,14 +58,20 @@ done
 # The CPU is counted from the line each load prints as its timed run
 # begins, after its setup (meters put in prepayment mode and topped up).
 for i in 0 1; do wait_run_start "$dir/load$i.out" "${loaders[$i]}"; done
-g0=$(ticks "${pids[0]}") g1=$(ticks "${pids[1]}") p0=$(pgticks)
+g0=$(ticks "${pids[0]}") g1=$(ticks "${pids[1]}") p0=$(pgticks) x0=$(xacts)
 wait "${loaders[@]}"
 g0=$(($(ticks "${pids[0]}") - g0)) g1=$(($(ticks "${pids[1]}") - g1)) p0=$(($(pgticks) - p0))
+# Stop the gateways (their streams' polls and lease rounds would count) and
+# let the backends report what they did.
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+wait "${pids[@]}" 2>/dev/null || true
+sleep 11
+x0=$(($(xacts) - x0 - 1))
 for i in 0 1; do
   echo "--- gateway $i"
   awk '/^(sent|all) / { print } /^outcomes:/ { o = 1; print; next } o && /^  / { print; next } { o = 0 }' "$dir/load$i.out"
 done
-awk -v g="$((g0 + g1))" -v p="$p0" -v hz="$(getconf CLK_TCK)" '
+awk -v g="$((g0 + g1))" -v p="$p0" -v x="$x0" -v hz="$(getconf CLK_TCK)" '
   $1 == "sent" { n += $4 + 0; rate += $(NF - 2) + 0 }
-  END { if (n) printf "two gateways on PostgreSQL: %.0f requests/s completed; gateways %.0f us of CPU a completed request, PostgreSQL %.0f us\n", rate, g / hz / n * 1e6, p / hz / n * 1e6 }
+  END { if (n) printf "two gateways on PostgreSQL: %.0f requests/s completed; gateways %.0f us of CPU a completed request, PostgreSQL %.0f us and %.1f transactions\n", rate, g / hz / n * 1e6, p / hz / n * 1e6, x / n }
 ' "$dir/load0.out" "$dir/load1.out"
