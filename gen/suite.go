@@ -1156,7 +1156,7 @@ func (r *rowGen) body(c *scase, p *prem, target *sdev, device, role, as string, 
 				}
 				out = append(out, "meter: "+q(f.device(p, g.meterOf(mf), "commissioned", fuel).id))
 			}
-		case fl.Name == "credential" && g.role(role) != nil && strings.Contains(fl.Rule, "'"+g.role(role).Kind+"'"):
+		case fl.Name == "credential" && g.role(role) != nil && g.s.ExampleFor(fl, role) == any(g.role(role).Kind):
 			// 6.15: the credential of the sender's own kind (para 141).
 			out = append(out, "credential: "+g.role(role).Kind)
 		}

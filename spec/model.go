@@ -344,6 +344,21 @@ func (s *Spec) ServicesByRef(ref string) []*Service { return s.byRef[ref] }
 // Role returns the role with the code, or nil.
 func (s *Spec) Role(code string) *Role { return s.roles[code] }
 
+// ExampleFor is the value a request sent by a user of the role takes for a
+// field it omits: the field's example, but for the credential a critical
+// Command replaces (6.15), which is the sender's own kind where the
+// field's rule allows it: a device holds each eligible party's own
+// credential and refuses a critical Command from any other (para 137,
+// 140-141, footnote 13), so a network operator replaces its own.
+func (s *Spec) ExampleFor(f Field, role string) any {
+	if f.Name == "credential" {
+		if r := s.Role(role); r != nil && r.Kind != "" && strings.Contains(f.Rule, "'"+r.Kind+"'") {
+			return r.Kind
+		}
+	}
+	return f.Example
+}
+
 // Status returns the SMI status with the code, or nil.
 func (s *Spec) Status(code string) *Status { return s.statuses[code] }
 

@@ -115,3 +115,42 @@ func TestEditedCopyLoads(t *testing.T) {
 		t.Fatal("hash did not change with the content")
 	}
 }
+
+// TestExampleFor: a field a request omits takes its example, but 6.15's
+// credential is the sender's own kind where the field allows it: a network
+// operator's for a network operator (the device refuses any other).
+func TestExampleFor(t *testing.T) {
+	sp, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	field := func(ref, name string) Field {
+		t.Helper()
+		for _, f := range sp.Service(ref, "").Fields {
+			if f.Name == name {
+				return f
+			}
+		}
+		t.Fatalf("%s has no field %s", ref, name)
+		return Field{}
+	}
+	cred, keyUsage := field("6.15", "credential"), field("6.17", "key_usage")
+	tests := []struct {
+		f    Field
+		role string
+		want any
+	}{
+		{cred, "EIS", "supplier"},
+		{cred, "GIS", "supplier"},
+		{cred, "ENO", "network_operator"},
+		{cred, "GNO", "network_operator"},
+		{cred, "OU", cred.Example}, // no credential of its kind: the example
+		{cred, "", cred.Example},
+		{keyUsage, "ENO", keyUsage.Example},
+	}
+	for _, tc := range tests {
+		if got := sp.ExampleFor(tc.f, tc.role); got != tc.want {
+			t.Errorf("ExampleFor(%s, %q) = %v, want %v", tc.f.Name, tc.role, got, tc.want)
+		}
+	}
+}

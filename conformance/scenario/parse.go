@@ -833,7 +833,7 @@ func (d *decoder) request(n *yaml.Node, key string) (*Request, *yaml.Node) {
 	r := &Request{Delivery: "wan"}
 	r.Service = d.nonEmpty(f, "service", key)
 	r.Variant = d.str(f, "variant", key)
-	r.row = d.service(f, key, r.Service, r.Variant)
+	r.row, r.spec = d.service(f, key, r.Service, r.Variant), d.sp
 	r.Device = d.id(f, "device", key, false)
 	r.MPxN = d.str(f, "mpxn", key)
 	r.Postcode = d.str(f, "postcode", key)

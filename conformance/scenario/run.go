@@ -263,7 +263,7 @@ func (r *run) request(st *Step) (SubmitRequest, bool) {
 		Service: q.Service, Variant: q.Variant,
 		Device: q.Device, MPxN: q.MPxN, Postcode: q.Postcode, Premises: q.Premises, UPRN: q.UPRN,
 		When: q.When, Delivery: q.Delivery, Sign: q.Sign, Counter: q.Counter,
-		Body: fillBody(q),
+		Body: fillBody(q, r.role(st.As)),
 	}
 	if req.Delivery == "" {
 		req.Delivery = "wan"
@@ -279,22 +279,38 @@ func (r *run) request(st *Step) (SubmitRequest, bool) {
 	return req, true
 }
 
+// role is the role of the scenario's user id ("" for none).
+func (r *run) role(id string) string {
+	if r.res.Scenario != nil {
+		for _, u := range r.res.Scenario.Users {
+			if u.ID == id {
+				return u.Role
+			}
+		}
+	}
+	return ""
+}
+
 // fillBody gives a request every field of its service: those the file
 // gives, over the target keys of an inventory query, over the spec's
-// examples.
-func fillBody(q *Request) map[string]any {
-	row := q.row
-	if row == nil {
+// examples for a sender of the role (spec.ExampleFor: 6.15's credential
+// is the sender's own).
+func fillBody(q *Request, role string) map[string]any {
+	row, sp := q.row, q.spec
+	if row == nil || sp == nil {
 		// A Scenario built in Go rather than parsed.
-		if sp, err := spec.Default(); err == nil {
-			row = sp.Service(q.Service, q.Variant)
+		if d, err := spec.Default(); err == nil {
+			sp = d
+			if row == nil {
+				row = sp.Service(q.Service, q.Variant)
+			}
 		}
 	}
 	body := map[string]any{}
 	if row != nil {
 		for _, f := range row.Fields {
-			if f.Example != nil {
-				body[f.Name] = clone(f.Example)
+			if ex := exampleFor(sp, f, role); ex != nil {
+				body[f.Name] = clone(ex)
 			}
 		}
 		// 8.2 Read Inventory carries its target (mpxn, postcode, ...) as
@@ -574,4 +590,12 @@ func RunAll(ctx context.Context, newGateway func() Gateway, scenarios []*Scenari
 	}
 	fmt.Fprintf(out, "%d passed, %d failed\n", passed, failed)
 	return passed, failed
+}
+
+// exampleFor is sp.ExampleFor, or the field's example without a spec.
+func exampleFor(sp *spec.Spec, f spec.Field, role string) any {
+	if sp == nil {
+		return f.Example
+	}
+	return sp.ExampleFor(f, role)
 }

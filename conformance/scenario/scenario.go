@@ -173,9 +173,11 @@ type Request struct {
 	// above the user's last is a replay (REPLAY).
 	Counter uint64
 
-	// row is the spec row the request was checked against, so the runner
-	// fills the body from the same spec the parser validated with.
-	row *spec.Service
+	// row is the spec row the request was checked against, and spec that
+	// spec, so the runner fills the body from the one the parser validated
+	// with.
+	row  *spec.Service
+	spec *spec.Spec
 }
 
 // WhenKind is the category a request asks for.
