@@ -300,6 +300,27 @@ func (e *Engine) Move(event, from, deviceType, role, requested string) (to, clau
 	return "", "", false
 }
 
+// StatusAllows says whether a device in the status may receive the row's
+// Command over the SMWAN, as the DEVICE_STATUS check at submission does,
+// with the clause a refusal names. A request executed later than it was
+// checked (future dated) is checked again when it falls due: a device
+// withdrawn or decommissioned meanwhile receives no DCC Services (para
+// 175-177). A row the engine does not know allows it (the submission
+// checked what it could).
+func (e *Engine) StatusAllows(key, status string) (ok bool, clause string) {
+	r := e.rows[key]
+	if r == nil || r.p.Target != "device" {
+		return true, ""
+	}
+	return r.statuses&e.stBit[status] != 0, r.clauses[dcc.ReasonDeviceStatus]
+}
+
+// StatusChecker is what the runtime asks of the engine when a request
+// checked at submission falls due later.
+type StatusChecker interface {
+	StatusAllows(key, status string) (ok bool, clause string)
+}
+
 // Mover is what the runtime asks of the inventory policy when it applies a
 // status change.
 type Mover interface {

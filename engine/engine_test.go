@@ -277,3 +277,27 @@ func TestEditedSpecChangesDecision(t *testing.T) {
 		t.Fatalf("edited spec: %s %s, want ROLE_NOT_ELIGIBLE", d.Outcome, d.Reason)
 	}
 }
+
+// TestStatusAllows: the status check a request is put to again when it
+// falls due answers as the submission's DEVICE_STATUS check, with its
+// clause; rows aimed at no device, and rows unknown, allow it.
+func TestStatusAllows(t *testing.T) {
+	e := testEngine(t)
+	tests := []struct {
+		key, status string
+		want        bool
+	}{
+		{"4.1", "commissioned", true},
+		{"4.1", "withdrawn", false},
+		{"4.1", "decommissioned", false},
+		{"3.1", "installed_not_commissioned", false},
+		{"8.2", "decommissioned", true}, // Read Inventory: no device is sent anything
+		{"no-such-row", "withdrawn", true},
+	}
+	for _, tc := range tests {
+		ok, clause := e.StatusAllows(tc.key, tc.status)
+		if ok != tc.want || (!ok && clause == "") {
+			t.Errorf("StatusAllows(%s, %s) = %v, %q; want %v (a refusal with its clause)", tc.key, tc.status, ok, clause, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dccgate/dccgate/devices"
+	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -337,6 +338,11 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 	if !svc.DeviceService {
 		return g.activity(ctx, r, svc.Ref, body)
 	}
+	if r.ExecuteAt.After(r.ReceivedAt) && r.Delivery != "local" {
+		if out, refused := g.statusAtDue(ctx, r); refused {
+			return out
+		}
+	}
 	release, err := g.materialise(ctx, r.DeviceID)
 	if err != nil {
 		return failed(r, dcc.ReasonMalformed, "the device cannot be reached in the emulation: "+err.Error())
@@ -432,6 +438,47 @@ func (g *Gateway) localCommand(r store.Request, cmd devices.Command) store.Reque
 	r.Response, _ = json.Marshal(map[string]any{"local_command": json.RawMessage(b)})
 	r.State = StateAccepted
 	return r
+}
+
+// statusAtDue checks again, for a request that falls due after it was
+// received (future dated, deferred), that its device's status still allows
+// its Command over the SMWAN: the check at submission saw the status then,
+// and a device withdrawn or decommissioned since receives no DCC Services
+// (para 175-177). The request is then refused DEVICE_STATUS, and those
+// sequenced after it are cancelled (para 127).
+func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Request, bool) {
+	sc, ok := statusChecker(g.engine())
+	if !ok {
+		return r, false
+	}
+	d, err := g.st.GetDevice(ctx, r.DeviceID)
+	if err != nil {
+		return r, false // gone from the inventory, or unread: the device answers for itself
+	}
+	allowed, clause := sc.StatusAllows(r.Service, d.Status)
+	if allowed {
+		return r, false
+	}
+	out := failed(r, dcc.ReasonDeviceStatus, fmt.Sprintf("status %s does not allow %s over the SMWAN: the device's status when the request fell due (para 175-177)", d.Status, r.Service))
+	if clause != "" {
+		out.Clause = clause
+	}
+	return out, true
+}
+
+// statusChecker finds the engine behind wrappers, as mover does.
+func statusChecker(d engine.Decider) (engine.StatusChecker, bool) {
+	for d != nil {
+		if c, ok := d.(engine.StatusChecker); ok {
+			return c, true
+		}
+		u, ok := d.(interface{ Unwrap() engine.Decider })
+		if !ok {
+			return nil, false
+		}
+		d = u.Unwrap()
+	}
+	return nil, false
 }
 
 func failed(r store.Request, code dcc.Reason, msg string) store.Request {
