@@ -134,7 +134,7 @@ func (g *Gateway) setStatus(ctx context.Context, id, event, sender, requested st
 // does not allow is DEVICE_STATUS (the engine checked the target's move
 // already; this guards the devices a request lists and races).
 func (g *Gateway) move(ctx context.Context, event, from, deviceType, sender, requested string) (string, error) {
-	m, ok := mover(g.engine())
+	m, ok := behind[engine.Mover](g.engine())
 	if !ok {
 		return "", errors.New("the engine does not decide inventory moves")
 	}
@@ -153,20 +153,22 @@ func (g *Gateway) move(ctx context.Context, event, from, deviceType, sender, req
 	return to, nil
 }
 
-// mover finds the inventory policy behind an engine, through wrappers
-// (tracing, metrics) that have an Unwrap method.
-func mover(d engine.Decider) (engine.Mover, bool) {
+// behind finds what of the engine implements T (the inventory policy, its
+// status checks) through wrappers (tracing, metrics) that have an Unwrap
+// method.
+func behind[T any](d engine.Decider) (T, bool) {
 	for d != nil {
-		if m, ok := d.(engine.Mover); ok {
-			return m, true
+		if t, ok := d.(T); ok {
+			return t, true
 		}
 		u, ok := d.(interface{ Unwrap() engine.Decider })
 		if !ok {
-			return nil, false
+			break
 		}
 		d = u.Unwrap()
 	}
-	return nil, false
+	var zero T
+	return zero, false
 }
 
 // notifyParties puts a notification on the stream of the users a device's

@@ -447,7 +447,7 @@ func (g *Gateway) localCommand(r store.Request, cmd devices.Command) store.Reque
 // (para 175-177). The request is then refused DEVICE_STATUS, and those
 // sequenced after it are cancelled (para 127).
 func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Request, bool) {
-	sc, ok := statusChecker(g.engine())
+	sc, ok := behind[engine.StatusChecker](g.engine())
 	if !ok {
 		return r, false
 	}
@@ -464,21 +464,6 @@ func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Reque
 		out.Clause = clause
 	}
 	return out, true
-}
-
-// statusChecker finds the engine behind wrappers, as mover does.
-func statusChecker(d engine.Decider) (engine.StatusChecker, bool) {
-	for d != nil {
-		if c, ok := d.(engine.StatusChecker); ok {
-			return c, true
-		}
-		u, ok := d.(interface{ Unwrap() engine.Decider })
-		if !ok {
-			return nil, false
-		}
-		d = u.Unwrap()
-	}
-	return nil, false
 }
 
 func failed(r store.Request, code dcc.Reason, msg string) store.Request {
