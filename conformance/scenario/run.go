@@ -297,19 +297,17 @@ func (r *run) role(id string) string {
 // is the sender's own).
 func fillBody(q *Request, role string) map[string]any {
 	row, sp := q.row, q.spec
-	if row == nil || sp == nil {
-		// A Scenario built in Go rather than parsed.
+	if sp == nil {
+		// A Scenario built in Go rather than parsed (a parsed request has
+		// both, or is refused with its file).
 		if d, err := spec.Default(); err == nil {
-			sp = d
-			if row == nil {
-				row = sp.Service(q.Service, q.Variant)
-			}
+			sp, row = d, d.Service(q.Service, q.Variant)
 		}
 	}
 	body := map[string]any{}
 	if row != nil {
 		for _, f := range row.Fields {
-			if ex := exampleFor(sp, f, role); ex != nil {
+			if ex := sp.ExampleFor(f, role); ex != nil {
 				body[f.Name] = clone(ex)
 			}
 		}
@@ -590,12 +588,4 @@ func RunAll(ctx context.Context, newGateway func() Gateway, scenarios []*Scenari
 	}
 	fmt.Fprintf(out, "%d passed, %d failed\n", passed, failed)
 	return passed, failed
-}
-
-// exampleFor is sp.ExampleFor, or the field's example without a spec.
-func exampleFor(sp *spec.Spec, f spec.Field, role string) any {
-	if sp == nil {
-		return f.Example
-	}
-	return sp.ExampleFor(f, role)
 }
