@@ -28,6 +28,7 @@ import (
 	"github.com/dccgate/dccgate/client"
 	"github.com/dccgate/dccgate/conformance/connectgw"
 	"github.com/dccgate/dccgate/devices"
+	"github.com/dccgate/dccgate/procstat"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/spec"
 )
@@ -501,7 +502,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Started()
 	}
 	d.started = time.Now()
-	cpuStart := cpuSeconds()
+	cpuStart := procstat.CPU()
 	rtStart := readRuntime()
 
 	var peak atomic.Uint64
@@ -518,7 +519,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				return
 			case <-t.C:
 				d.prune()
-				rss := rssBytes()
+				rss := procstat.RSS()
 				if rss > peak.Load() {
 					peak.Store(rss)
 				}
@@ -612,7 +613,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	rss := rssBytes()
+	rss := procstat.RSS()
 	res := &Result{Mode: mode, TargetRate: cfg.Rate, Duration: elapsed.Seconds(), Sent: int(d.sent.Load()), Completed: int(d.done.Load()),
 		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, Dropped: dropped, started: d.started, samples: d.res.samples,
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
@@ -620,7 +621,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if mode == "open" {
 		res.MaxOutstanding = cfg.MaxOutstanding
 	}
-	res.CPU.Seconds = cpuSeconds() - cpuStart
+	res.CPU.Seconds = (procstat.CPU() - cpuStart).Seconds()
 	res.Runtime = runtimeBetween(rtStart, readRuntime())
 	if res.Completed > 0 {
 		res.CPU.PerRequestUS = res.CPU.Seconds / float64(res.Completed) * 1e6

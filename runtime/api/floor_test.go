@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/procstat"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/store"
 )
@@ -129,7 +129,7 @@ func BenchmarkProtocolFloor(b *testing.B) {
 
 	var next atomic.Int64
 	b.SetParallelism(64) // 128 callers on two cores
-	cpu0 := cpuTime()
+	cpu0 := procstat.CPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -156,14 +156,5 @@ func BenchmarkProtocolFloor(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
-}
-
-// cpuTime is the CPU this process has used, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((procstat.CPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 }

@@ -4,15 +4,12 @@ package gateway_test
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/procstat"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/store"
 )
@@ -52,8 +49,8 @@ func BenchmarkRequest(b *testing.B) {
 	}
 	var next atomic.Int64
 	b.SetParallelism(32) // 64 callers on two cores
-	cpu0 := cpuTime()
-	w0 := wchar()
+	cpu0 := procstat.CPU()
+	w0 := procstat.Written()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -74,8 +71,8 @@ func BenchmarkRequest(b *testing.B) {
 	})
 	w.g.WaitIdle(ctx)
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
-	b.ReportMetric(float64(wchar()-w0)/float64(b.N), "write-B/op")
+	b.ReportMetric(float64((procstat.CPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
+	b.ReportMetric(float64(procstat.Written()-w0)/float64(b.N), "write-B/op")
 	done, err := w.g.Store().CountRequests(ctx, "", "", time.Time{}, time.Time{}, []string{gateway.StateAccepted})
 	if err != nil {
 		b.Fatal(err)
@@ -83,26 +80,4 @@ func BenchmarkRequest(b *testing.B) {
 	if done < b.N {
 		b.Fatalf("%d of %d requests completed", done, b.N)
 	}
-}
-
-// cpuTime is the CPU this process has used, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// wchar is the bytes this process has written through system calls
-// (Linux; 0 elsewhere): here the store's, to its log and its file.
-func wchar() int64 {
-	b, _ := os.ReadFile("/proc/self/io")
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "wchar: "); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			return n
-		}
-	}
-	return 0
 }
