@@ -428,14 +428,17 @@ func (l *Log) Resolve(ctx context.Context, actor, id, note string) (store.Incide
 	return inc, l.st.UpdateIncident(ctx, inc, from, store.IncidentEvent{At: now, Actor: actor, Kind: "resolved", Status: StatusResolved, Note: note})
 }
 
-// Close closes a resolved incident: by the user that raised it or the DCC.
+// Close closes a resolved incident: by the party responsible for its
+// closure (para 228-229: the supplier for its meter, IHD, HAN or a visit;
+// the DCC for the network and its own services), or the DCC, which keeps
+// the log. The raiser, when not responsible, does not close it.
 func (l *Log) Close(ctx context.Context, actor, id, note string) (store.Incident, error) {
 	inc, _, err := l.Get(ctx, actor, id)
 	if err != nil {
 		return inc, err
 	}
-	if actor != DCC && actor != inc.RaisedBy {
-		return inc, &Error{Code: CodeNotPermitted, Clause: "para 227", Message: "only the raiser or the DCC closes an incident"}
+	if actor != DCC && actor != inc.ResponsibleUser {
+		return inc, &Error{Code: CodeNotPermitted, Clause: "para 228-229", Message: "only the party responsible for its closure (or the DCC) closes an incident"}
 	}
 	if err := l.transition(ctx, inc.Status, StatusClosed); err != nil {
 		return inc, err

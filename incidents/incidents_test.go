@@ -215,6 +215,37 @@ func TestIsolationAndLifecycle(t *testing.T) {
 	}
 }
 
+// The party responsible for an incident closes it, not its raiser (para
+// 228-229): the lead supplier a visit to shared equipment, the DCC the
+// network.
+func TestClosureByTheResponsibleParty(t *testing.T) {
+	tests := []struct {
+		note, caller, area, device string
+		visit                      bool
+		responsible                string // resolves and closes
+	}{
+		{"a hub needing a visit, raised by the gas supplier", gas, "visit", chf, true, elec},
+		{"the SMWAN, raised by a supplier", elec, "smwan", esme, false, incidents.DCC},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := t.Context()
+			inc := f.raise(t, tc.caller, "3", tc.area, tc.device, tc.visit)
+			if _, err := f.log.Resolve(ctx, tc.responsible, inc.ID, "fixed"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.log.Close(ctx, tc.caller, inc.ID, "mine to close?"); code(err) != incidents.CodeNotPermitted {
+				t.Fatalf("the raiser, not responsible, closed it: %v", err)
+			}
+			got, err := f.log.Close(ctx, tc.responsible, inc.ID, "done")
+			if err != nil || got.Status != incidents.StatusClosed {
+				t.Fatalf("the responsible party could not close it: %+v %v", got, err)
+			}
+		})
+	}
+}
+
 func TestMajorIncidentReview(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()

@@ -70,6 +70,12 @@ func newServiceMgmt(ctx context.Context, raw store.Store, cfg Config, gc *gatewa
 				return "", nil, errors.New("the gateway is not running")
 			}
 			d, err := g.DiagnoseCHF(ctx, caller, device)
+			if errors.Is(err, gateway.ErrNotVisible) || errors.Is(err, store.ErrNotFound) {
+				// One answer for a device of another user's portfolio and
+				// one not on the inventory: neither says the other exists.
+				return "", nil, &incidents.Error{Code: incidents.CodeNotVisible, Clause: cfg.Spec.ServiceManagement.SSI.IsolationClause,
+					Message: fmt.Sprintf("device %q is not in your portfolio", device)}
+			}
 			if err != nil {
 				return "", nil, err
 			}

@@ -33,7 +33,7 @@ func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handl
 			switch {
 			case !errors.As(err, &ie):
 				return 0
-			case ie.Code == incidents.CodeNotFound:
+			case ie.Code == incidents.CodeNotFound || ie.Code == incidents.CodeNotVisible:
 				return http.StatusNotFound
 			case ie.Code == incidents.CodeNotAUser || ie.Code == incidents.CodeNotPermitted:
 				return http.StatusForbidden
