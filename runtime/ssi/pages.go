@@ -491,7 +491,7 @@ func (s *SSI) showIncident(w http.ResponseWriter, r *http.Request, sess *session
 	now := s.cfg.Clock.Now()
 	d := incidentData{Incident: inc, Events: evs, Overdue: incidents.Overdue(inc, now), ReviewOverdue: incidents.ReviewOverdue(inc, now),
 		CanResolve: inc.ResponsibleUser == sess.User && inc.Status == incidents.StatusAllocated,
-		CanClose:   inc.RaisedBy == sess.User && inc.Status == incidents.StatusResolved,
+		CanClose:   inc.ResponsibleUser == sess.User && inc.Status == incidents.StatusResolved, // para 228-229
 		CanReview:  inc.Major && inc.ResponsibleUser == sess.User && !inc.ResolvedAt.IsZero() && inc.ReviewedAt.IsZero(),
 		Category:   s.cfg.Spec.ServiceManagement.Incidents.Categories[inc.Category].Name}
 	s.render(w, status, "incident", page{Title: "Incident " + inc.ID, Nav: "incidents", User: sess, Data: d, Error: msg, Notice: notice})

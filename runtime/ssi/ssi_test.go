@@ -135,6 +135,44 @@ func TestIsolation(t *testing.T) {
 	}
 }
 
+// TestCloseByTheResponsibleParty: the incident page offers Close to the
+// party responsible for the incident's closure (para 228-229), not to a
+// raiser that is not: the DCC closes the network's incidents.
+func TestCloseByTheResponsibleParty(t *testing.T) {
+	s := startDemo(t, 0)
+	ctx := t.Context()
+	b := newBrowser(t, s, "")
+	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
+		t.Fatal("sign-in failed")
+	}
+	tests := []struct {
+		area, resolver string
+		closeOffered   bool
+	}{
+		{"smart_meter", alpha, true},    // its own meter: alpha closes
+		{"smwan", incidents.DCC, false}, // the network: the DCC closes
+	}
+	for _, tc := range tests {
+		t.Run(tc.area, func(t *testing.T) {
+			d, err := s.Incidents.Diagnose(ctx, alpha, "chf_reachability", esme1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inc, err := s.Incidents.Raise(ctx, incidents.RaiseInput{Caller: alpha, Category: "3", Area: tc.area, DeviceID: esme1, Title: "silent", DiagnosisID: d.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Incidents.Resolve(ctx, tc.resolver, inc.ID, "fixed"); err != nil {
+				t.Fatal(err)
+			}
+			_, page, _ := b.do("GET", "/ssi/incidents/"+inc.ID, nil)
+			if got := strings.Contains(page, inc.ID+"/close"); got != tc.closeOffered {
+				t.Fatalf("Close offered to the raiser: %v, want %v", got, tc.closeOffered)
+			}
+		})
+	}
+}
+
 func TestCSRFAndHeaders(t *testing.T) {
 	s := startDemo(t, 0)
 	b := newBrowser(t, s, "")
