@@ -558,7 +558,10 @@ func (c *Client) Alerts(ctx context.Context, since int64) ([]scenario.Alert, int
 	}
 	var out []scenario.Alert
 	for _, d := range resp.Msg.GetDeliveries() {
-		if d.GetKind() == "alert" {
+		// Device Alerts and the DCC's own notices to users (DCC Alerts:
+		// a meter decommissioned or withdrawn to its network operator,
+		// H6.10; a device commissioned to its supplier, para 186).
+		if k := d.GetKind(); k == "alert" || k == "notification" {
 			out = append(out, scenario.Alert{To: d.GetUserId(), Code: d.GetCode(), Device: d.GetDeviceId()})
 		}
 	}

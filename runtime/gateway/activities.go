@@ -171,10 +171,10 @@ func behind[T any](d engine.Decider) (T, bool) {
 	return zero, false
 }
 
-// notifyParties puts a notification on the stream of the users a device's
-// Registration Data names in a field ("network_operator",
-// "import_supplier"), except skip.
-func (g *Gateway) notifyParties(ctx context.Context, d store.Device, field, clause string, data map[string]any, skip ...string) {
+// notifyParties puts a notification (a DCC Alert: the DCC's own notice,
+// not a Device's) on the stream of the users a device's Registration Data
+// names in a field ("network_operator", "import_supplier").
+func (g *Gateway) notifyParties(ctx context.Context, d store.Device, field, clause string, data map[string]any) {
 	regs, err := g.registrationFor(ctx, d, g.clk.Now())
 	if err != nil {
 		return
@@ -182,9 +182,6 @@ func (g *Gateway) notifyParties(ctx context.Context, d store.Device, field, clau
 	data["clause"] = clause
 	payload, _ := json.Marshal(data)
 	seen := map[string]bool{}
-	for _, s := range skip {
-		seen[s] = true
-	}
 	var ds []store.Delivery
 	for _, rg := range regs {
 		who := named(rg, field)
@@ -211,9 +208,11 @@ func (g *Gateway) afterCommand(ctx context.Context, r store.Request, ref string,
 		if _, err := g.setStatus(ctx, r.DeviceID, "commission", r.UserID, ""); err != nil {
 			return err
 		}
-		// Para 186: the relevant supplier is told its device is commissioned.
+		// Para 186: the relevant supplier is sent a notification that its
+		// device is commissioned, apart from the Service Response, even when
+		// it sent the 8.1 itself.
 		if d, err := g.st.GetDevice(ctx, r.DeviceID); err == nil {
-			g.notifyParties(ctx, d, "import_supplier", "para 186", map[string]any{"event": "device_commissioned", "device_id": d.ID, "mpxn": d.MPxN}, r.UserID)
+			g.notifyParties(ctx, d, "import_supplier", "para 186", map[string]any{"event": "device_commissioned", "device_id": d.ID, "mpxn": d.MPxN})
 		}
 	case "8.11":
 		// Para 184, 188-189: the devices added join the hub's Device Log
