@@ -175,7 +175,7 @@ func newSuiteGen(s *spec.Spec) *suiteGen {
 		g.unreg[r.Code] = id
 		g.users = append(g.users, suser{id: id, role: r.Code, party: "unregistered " + r.Code})
 	}
-	for _, n := range append(slices.Clip(s.Note405.Services), s.Note405.InventoryActivities...) {
+	for _, n := range s.Note405.Services {
 		g.note405[spec.Key(n.Ref, n.Variant)] = true
 	}
 	for _, t := range s.Transitions {

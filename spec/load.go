@@ -240,20 +240,6 @@ func (s *Spec) check(v cue.Value) ErrorSet {
 			at("note405.services", "note 405 lists %s, which is not in the schedule", Key(r.Ref, r.Variant))
 		}
 	}
-	for _, r := range s.Note405.InventoryActivities {
-		var svc *Service
-		for _, c := range s.Services {
-			if c.Key() == Key(r.Ref, r.Variant) {
-				svc = c
-			}
-		}
-		switch {
-		case svc == nil:
-			at("note405.inventory_activities", "note 405 reads %s as an inventory activity, which is not in the schedule", Key(r.Ref, r.Variant))
-		case svc.Table != "5.2":
-			at("note405.inventory_activities", "%s results in a Command to a Device (Table %s), which note 405 governs", Key(r.Ref, r.Variant), svc.Table)
-		}
-	}
 	for i, a := range s.Alerts {
 		if len(refs[a.Service]) == 0 {
 			at(fmt.Sprintf("alerts[%d]", i), "alert %s travels as %s, which is not in the schedule", a.Code, a.Service)

@@ -208,21 +208,14 @@ type ServiceRef struct {
 type Note405 struct {
 	Clause   string       `json:"clause"`
 	Services []ServiceRef `json:"services"`
-	// InventoryActivities are the Table 5.2 activities that act on a Type 2
-	// Device's inventory record (no Command to the device), which the note
-	// does not reach; InventoryClause says where that reading comes from.
-	InventoryActivities []ServiceRef `json:"inventory_activities,omitempty"`
-	InventoryClause     string       `json:"inventory_clause,omitempty"`
 }
 
 // Type2Allowed reports whether the service keyed key may be aimed at a Type
-// 2 Device: a service note 405 lists, or an inventory activity.
+// 2 Device: one that note 405 lists.
 func (n Note405) Type2Allowed(key string) bool {
-	for _, list := range [][]ServiceRef{n.Services, n.InventoryActivities} {
-		for _, r := range list {
-			if Key(r.Ref, r.Variant) == key {
-				return true
-			}
+	for _, r := range n.Services {
+		if Key(r.Ref, r.Variant) == key {
+			return true
 		}
 	}
 	return false

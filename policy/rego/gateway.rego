@@ -71,12 +71,6 @@ type2_allowed(s) if {
 	object.get(n, "variant", "") == object.get(s, "variant", "")
 }
 
-type2_allowed(s) if {
-	some n in object.get(data.spec.note405, "inventory_activities", [])
-	n.ref == s.ref
-	object.get(n, "variant", "") == object.get(s, "variant", "")
-}
-
 # Note 406: local delivery is a way of delivering a Command.
 default local_allowed(_) := false
 

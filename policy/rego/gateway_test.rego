@@ -72,12 +72,12 @@ test_type2_join_allowed if {
 	gateway.decision.outcome == "accepted" with input as inp
 }
 
-# 8.4 Update Inventory acts on the inventory record, not by a Command: the
-# spec reads it as outside note 405. 8.3, another Table 5.2 activity, is not.
-test_type2_update_inventory_allowed if {
-	ihd := {"device": {"known": true, "type": "IHD", "status": "commissioned"}}
+# Note 405: no service but 8.7, 8.8 (Type 2) and 8.11 for a Type 2 Device,
+# Table 5.2's activities (8.3, 8.4) included.
+test_type2_update_inventory_refused if {
+	ihd := {"device": {"known": true, "type": "IHD", "status": "installed_not_commissioned"}}
 	inp := object.union(with_request({"service": "8.4", "user_id": "00-00-00-00-00-00-0F-01", "body": {"status": "pending"}}), {"facts": object.union(base.facts, object.union(ihd, {"user": {"known": true, "role": "OU", "suspended": false}}))})
-	gateway.decision.outcome == "accepted" with input as inp
+	code_of(inp) == "TYPE2_NOT_SUPPORTED"
 }
 
 test_type2_decommission_refused if {

@@ -44,9 +44,12 @@ test_update_inventory_supplier if {
 	not move("update", "commissioned", "ESME", "EIS", "pending")
 }
 
-test_update_inventory_other_user_type2_only if {
-	move("update", "pending", "IHD", "OU", "commissioned") == "commissioned"
-	not move("update", "pending", "ESME", "OU", "installed_not_commissioned")
+# Any user eligible for 8.4 corrects installation statuses (para 180);
+# Type 2 Devices are out of its reach (note 405).
+test_update_inventory_other_user if {
+	move("update", "pending", "ESME", "OU", "installed_not_commissioned") == "installed_not_commissioned"
+	not move("update", "pending", "ESME", "OU", "commissioned")
+	not move("update", "pending", "IHD", "OU", "installed_not_commissioned")
 }
 
 test_services_with_moves if {

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "4e5fe99ef90a07f103b251f6aa56b463d3340d2c7311f696736194ec6047435f"
+const SpecHash = "8cfb25a6840d1293dab03cc6eca92a6ac42a2277e50648f305cc1b11e8e37ccb"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
