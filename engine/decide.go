@@ -161,6 +161,10 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		if st.devChk && st.wan() && st.eff.statuses&st.statB == 0 {
 			return true, fmt.Sprintf("status %s does not allow %s over the SMWAN", st.f.Device.Status, st.eff.p.Key)
 		}
+		if d := st.f.Device; st.devChk && st.wan() && st.eff.p.DeviceService && !st.eff.p.Commissions && d.Type != "CHF" &&
+			d.CHFStatus != "" && d.CHFStatus != "commissioned" {
+			return true, fmt.Sprintf("its Communications Hub Function is %s: the DCC cannot reach it over the SMWAN", d.CHFStatus)
+		}
 		if st.devChk && st.local() && st.e.local[st.f.User.Role]&st.statB == 0 {
 			return true, fmt.Sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", st.f.Device.Status, st.f.User.Role)
 		}

@@ -72,6 +72,10 @@ func TestDecide(t *testing.T) {
 		{note: "schedule of a note 404 service", req: Request{Service: "5.1", UserID: supplierA, DeviceID: meter, Schedule: &Schedule{Service: "4.8", Every: 24 * time.Hour}}},
 		{note: "schedule of another service", req: Request{Service: "5.1", UserID: supplierA, DeviceID: meter, Schedule: &Schedule{Service: "4.1", Every: 24 * time.Hour}}, reason: dcc.ReasonCategoryNotAvailable},
 		{note: "anomaly", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Anomaly = Anomaly{Count: 11, Max: 10} }, reason: dcc.ReasonAnomaly},
+		{note: "meter behind a decommissioned hub", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = "decommissioned" }, reason: dcc.ReasonDeviceStatus},
+		{note: "meter behind a hub not on the inventory", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = "" }},
+		{note: "local delivery behind a decommissioned hub", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter, Delivery: "local"}, facts: func(f *Facts) { f.Device.CHFStatus = "decommissioned" }},
+		{note: "decommissioning a meter behind a decommissioned hub", req: Request{Service: "8.3", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = "decommissioned" }},
 		{note: "commission with hub down", req: Request{Service: "8.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.Status = "pending"; f.Device.CHFStatus = "pending" }, reason: dcc.ReasonChfNotCommissioned},
 	}
 	for _, tc := range tests {

@@ -624,6 +624,49 @@ func (g *gen) transitionMutants() {
 	}
 }
 
+// otherClasses: the transition names classes, and its service may be aimed
+// at a device of another class (a Type 2 Device only where note 405 lets
+// the service reach one) that no other transition of the event already
+// lets every eligible sender move. A transition no service makes limits
+// nothing the policy sees: only a hub's emulator joins the SMWAN.
+func (g *gen) otherClasses(t *spec.Transition) bool {
+	if len(t.Classes) == 0 || t.Service == "" {
+		return false
+	}
+	for _, s := range g.sp.ServicesByRef(t.Service) {
+		for _, code := range s.Targets {
+			dt := g.sp.DeviceType(code)
+			if dt == nil || dt.Class == "type2" && !g.sp.Note405.Type2Allowed(s.Key()) || slices.Contains(t.Classes, dt.Class) {
+				continue
+			}
+			if !g.movedByAnother(t, s, dt.Class) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// movedByAnother: another transition of t's event moves a device of class
+// for every eligible role of s.
+func (g *gen) movedByAnother(t *spec.Transition, s *spec.Service, class string) bool {
+	for _, o := range g.sp.Transitions {
+		if o == t || o.Event != t.Event || len(o.Classes) > 0 && !slices.Contains(o.Classes, class) {
+			continue
+		}
+		all := true
+		for _, r := range s.Roles {
+			if role := g.sp.Role(r); len(o.RoleKinds) > 0 && (role == nil || !slices.Contains(o.RoleKinds, role.Kind)) {
+				all = false
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
 // otherKinds: some eligible role of the transition's service is of a kind
 // the transition does not name (else opening it to every kind is an
 // equivalent mutant: no one else may send the request).
@@ -795,10 +838,17 @@ func (g *gen) policyMutants() {
 	}
 	// The inventory transitions as the policy reads them.
 	inv := g.inv
-	rep("inventory/any-class", "a transition limited to classes applies to every class", "inventory.rego", inv,
-		"classes_of(t) := t.classes if t.classes", "classes_of(t) := {d.class | some d in data.spec.device_types} if t.classes")
-	rep("inventory/any-kind", "a transition limited to kinds of role applies to every kind", "inventory.rego", inv,
-		"kinds_of(t) := t.role_kinds if t.role_kinds", "kinds_of(t) := {r.kind | some r in data.spec.roles} if t.role_kinds")
+	// Only where some transition's limit matters: a limit the service's
+	// roles, device types and note 405 already impose is an equivalent
+	// mutant.
+	if slices.ContainsFunc(g.sp.Transitions, g.otherClasses) {
+		rep("inventory/any-class", "a transition limited to classes applies to every class", "inventory.rego", inv,
+			"classes_of(t) := t.classes if t.classes", "classes_of(t) := {d.class | some d in data.spec.device_types} if t.classes")
+	}
+	if slices.ContainsFunc(g.sp.Transitions, func(t *spec.Transition) bool { return len(t.RoleKinds) > 0 && g.otherKinds(t) }) {
+		rep("inventory/any-kind", "a transition limited to kinds of role applies to every kind", "inventory.rego", inv,
+			"kinds_of(t) := t.role_kinds if t.role_kinds", "kinds_of(t) := {r.kind | some r in data.spec.roles} if t.role_kinds")
+	}
 	rep("inventory/to-any", "8.4 may set any status (to_allowed ignored)", "inventory.rego", inv,
 		`targets_of(t) := object.get(t, "to_allowed", [s.code | some s in data.spec.statuses]) if t.to == "requested"`,
 		`targets_of(t) := [s.code | some s in data.spec.statuses] if t.to == "requested"`)

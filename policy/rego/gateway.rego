@@ -267,6 +267,22 @@ fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not al
 	not effective.statuses[facts.device.status]
 }
 
+# A Command over the SMWAN reaches a device through its Communications Hub
+# Function: one decommissioned, withdrawn or not yet commissioned reaches
+# nothing (para 168, 173, 177). Commissioning has its own refusal (para
+# 187: CHF_NOT_COMMISSIONED).
+fail contains {"code": "DEVICE_STATUS", "detail": sprintf("its Communications Hub Function is %s: the DCC cannot reach it over the SMWAN", [facts.device.chf_status])} if {
+	device_checked
+	facts.device.known
+	object.get(req, "delivery", "wan") in {"wan", "both"}
+	effective.device_service
+	not effective.commissions
+	effective.statuses[facts.device.status]
+	facts.device.type != "CHF"
+	object.get(facts.device, "chf_status", "") != ""
+	facts.device.chf_status != "commissioned"
+}
+
 fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", [facts.device.status, facts.user.role])} if {
 	device_checked
 	facts.device.known

@@ -783,7 +783,7 @@ func (g *Gateway) ensureCredentials(ctx context.Context, r store.Request, body m
 			st.Credentials[kind] = holder
 		}
 	}
-	for _, rg := range regs {
+	for _, rg := range leadFirst(regs) {
 		if fuelOf(d.Type) == "" || fuelOf(d.Type) == rg.Fuel {
 			set(devices.CredSupplier, rg.ImportSupplier)
 			set(devices.CredExportSupplier, rg.ExportSupplier)

@@ -7,6 +7,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -354,7 +356,7 @@ func addToFleetWith(f *devices.Fleet, d store.Device, regs []store.Registration)
 		opts.WANConnected = d.Status == "commissioned"
 	}
 	opts.Commissioned = d.Status == "commissioned"
-	for _, r := range regs {
+	for _, r := range leadFirst(regs) {
 		if d.Type == "ESME" || d.Type == "GSME" || r.Fuel == fuelOf(d.Type) || fuelOf(d.Type) == "" {
 			if r.ImportSupplier != "" && opts.Credentials[devices.CredSupplier] == "" {
 				opts.Credentials[devices.CredSupplier] = r.ImportSupplier
@@ -371,6 +373,30 @@ func addToFleetWith(f *devices.Fleet, d store.Device, regs []store.Registration)
 		opts.Credentials[devices.CredSupplier] = d.Credentials
 	}
 	return f.Add(d.ID, d.Type, opts)
+}
+
+// leadFirst orders a premises' Registration Data with the Lead Supplier's
+// first: electricity before gas (para 231). A device of no fuel (a
+// Communications Hub Function) takes the first supplier it finds as the
+// holder of its supplier credential, so at dual fuel premises the hub is
+// the electricity import supplier's, who may restore its Device Log (para
+// 190), whatever the order of the meters' IDs.
+func leadFirst(regs []store.Registration) []store.Registration {
+	if len(regs) < 2 {
+		return regs
+	}
+	out := slices.Clone(regs)
+	slices.SortStableFunc(out, func(a, b store.Registration) int {
+		return cmp.Compare(fuelRank(a.Fuel), fuelRank(b.Fuel))
+	})
+	return out
+}
+
+func fuelRank(fuel string) int {
+	if fuel == "electricity" {
+		return 0
+	}
+	return 1
 }
 
 func fuelOf(deviceType string) string {

@@ -420,8 +420,19 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 			return nil, err
 		default:
 			f.Device = engine.Device{Known: true, Type: d.Type, Status: d.Status}
-			if g.commissions(req.Service) {
+			switch {
+			case g.commissions(req.Service):
 				if err := g.commissioningFacts(ctx, d, &f.Device); err != nil {
+					return nil, err
+				}
+			case d.CHF != "" && d.Type != "CHF" && req.Delivery != "local":
+				// Whether the DCC can reach the device over the SMWAN: its
+				// hub's status.
+				if pre != nil {
+					f.Device.CHFStatus = pre.CHFStatus
+				} else if c, err := g.st.GetDevice(ctx, d.CHF); err == nil {
+					f.Device.CHFStatus = c.Status
+				} else if !errors.Is(err, store.ErrNotFound) {
 					return nil, err
 				}
 			}

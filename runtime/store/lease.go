@@ -113,11 +113,14 @@ type CheckReader interface {
 // zero value, with the flag false, where none has the ID given; an empty
 // device ID finds none), and the record in effect at the time given for
 // the device's MPxN (at most one: none if the device has no MPxN of its own,
-// or the MPxN no record in effect then), as Registrations would return it.
+// or the MPxN no record in effect then), as Registrations would return it;
+// and the status of the Communications Hub Function the device names, if
+// that hub is on the inventory (whether the DCC can reach the device).
 type CheckRead struct {
 	User          User
 	UserFound     bool
 	Device        Device
 	DeviceFound   bool
 	Registrations []Registration
+	CHFStatus     string
 }

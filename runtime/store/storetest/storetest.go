@@ -382,6 +382,13 @@ func testReadForChecks(t *testing.T, open func(*testing.T) store.Store) {
 	suspended := store.User{ID: "00-00-00-00-00-00-00-0B", Role: "GS", Suspended: true, LastCounter: 7}
 	must(t, s.PutUser(ctx, user))
 	must(t, s.PutUser(ctx, suspended))
+	for _, d := range []store.Device{
+		{ID: "chf-3", Type: "CHF", Status: "decommissioned", UpdatedAt: t1},
+		{ID: "esme-3", Type: "ESME", Status: "commissioned", CHF: "chf-3", UpdatedAt: t1},
+		{ID: "esme-4", Type: "ESME", Status: "commissioned", CHF: "chf-9", UpdatedAt: t1},
+	} {
+		must(t, s.PutDevice(ctx, d))
+	}
 
 	tests := []struct {
 		note, user, device string
@@ -400,6 +407,8 @@ func testReadForChecks(t *testing.T, open func(*testing.T) store.Store) {
 		{"unknown user", "00-00-00-00-00-00-00-0F", "esme-1", t2, 1},
 		{"neither", "00-00-00-00-00-00-00-0F", "nope", t2, 0},
 		{"a suspended user not entered", suspended.ID, "ppmid-1", t2, 0},
+		{"meter on a decommissioned hub", user.ID, "esme-3", t2, 0},
+		{"meter naming a hub not on the inventory", user.ID, "esme-4", t2, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -415,6 +424,12 @@ func testReadForChecks(t *testing.T, open func(*testing.T) store.Store) {
 			switch d, err := s.GetDevice(t.Context(), tc.device); {
 			case err == nil:
 				want.Device, want.DeviceFound = d, true
+				switch c, err := s.GetDevice(t.Context(), d.CHF); {
+				case err == nil && d.CHF != "":
+					want.CHFStatus = c.Status
+				case err != nil && !errors.Is(err, store.ErrNotFound):
+					t.Fatal(err)
+				}
 				if d.MPxN != "" {
 					want.Registrations, err = s.Registrations(t.Context(), []string{d.MPxN}, tc.at)
 					must(t, err)
@@ -428,6 +443,11 @@ func testReadForChecks(t *testing.T, open func(*testing.T) store.Store) {
 			same(t, "ReadForChecks against the reads apart", got, want)
 			same(t, "records found", len(got.Registrations), tc.regs)
 		})
+	}
+	for dev, want := range map[string]string{"esme-1": "commissioned", "esme-3": "decommissioned", "esme-4": "", "chf-1": ""} {
+		got, err := cr.ReadForChecks(ctx, user.ID, dev, t2)
+		must(t, err)
+		same(t, "the hub's status of "+dev, got.CHFStatus, want)
 	}
 	// A time the store cannot hold: read them one by one (Registrations
 	// fails for it).
