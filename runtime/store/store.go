@@ -239,9 +239,10 @@ type Store interface {
 	// process whose claim was taken over (Leaser) cannot complete it.
 	UpdateRequest(ctx context.Context, r Request, fromState string, deliveries []Delivery) ([]int64, error)
 	// CountRequests counts a user's requests of a service received in
-	// [since, until] in any of the states given (all states if none). An
-	// empty userID or service does not filter; a zero until has no upper
-	// bound (a zero since has no lower bound anyway).
+	// (since, until] in any of the states given (all states if none): a
+	// window of until-since that ends at until. An empty userID or service
+	// does not filter; a zero until has no upper bound (a zero since has no
+	// lower bound anyway).
 	CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string) (int, error)
 
 	PutSchedule(ctx context.Context, s Schedule) error // insert or replace

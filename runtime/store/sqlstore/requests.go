@@ -341,11 +341,11 @@ func (s *Store) updateRequest(ctx context.Context, r store.Request, fromState st
 	return cursors, awaited, nil
 }
 
-// CountRequests counts a user's requests of a service received in [since,
+// CountRequests counts a user's requests of a service received in (since,
 // until] in the given states (see store.Store for the zero arguments).
 func (s *Store) CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string) (int, error) {
 	var te timeEncoder
-	where := []string{"received_at >= ?"}
+	where := []string{"received_at > ?"}
 	args := []any{te.enc(since)}
 	if !until.IsZero() {
 		where = append(where, "received_at <= ?")

@@ -840,16 +840,17 @@ func testCountRequests(t *testing.T, open func(*testing.T) store.Store) {
 		states       []string
 		want         int
 	}{
-		{"window inclusive", "A", "4.1", hours(10), hours(12), nil, 3},
-		{"window inside", "A", "4.1", hours(11), hours(11), nil, 1},
+		{"window: its start out, its end in", "A", "4.1", hours(10), hours(12), nil, 2},
+		{"window of the start alone", "A", "4.1", hours(10), hours(10), nil, 0},
+		{"window inside", "A", "4.1", hours(10), hours(11), nil, 1},
 		{"states", "A", "4.1", hours(0), hours(20), []string{"accepted", "pending"}, 3},
 		{"other service", "A", "4.2", hours(0), hours(20), nil, 1},
 		{"other user", "B", "4.1", hours(0), hours(20), nil, 1},
 		{"empty window", "A", "4.1", hours(14), hours(20), nil, 0},
 		{"zero since", "A", "4.1", time.Time{}, hours(11), nil, 2},
-		{"zero until: no upper bound", "A", "4.1", hours(12), time.Time{}, nil, 2},
-		{"empty user: every user", "", "4.1", hours(11), hours(11), nil, 2},
-		{"empty service: every service", "A", "", hours(11), hours(11), nil, 2},
+		{"zero until: no upper bound", "A", "4.1", hours(11), time.Time{}, nil, 2},
+		{"empty user: every user", "", "4.1", hours(10), hours(11), nil, 2},
+		{"empty service: every service", "A", "", hours(10), hours(11), nil, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
