@@ -214,13 +214,13 @@ func TestSharedStoreChecksReadInOneStatement(t *testing.T) {
 			}
 		})
 	}
-	// A time the store cannot hold fails both alike (the shared store's one
-	// read gives way to the reads apart).
+	// A time the store cannot hold is refused by both alike (the shared
+	// store's one read gives way to the reads apart).
 	for _, w := range []*world{shared, own} {
 		req := engine.Request{UserID: alpha, DeviceID: esme, Service: "4.4", Category: "future_dated",
 			ExecuteAt: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), Body: map[string]any{"entry": int64(0)}}
-		if r, err := w.g.Submit(t.Context(), alpha, &req); err == nil {
-			t.Errorf("executing in the year 3000: %s %s %q, want an error", r.State, r.Reason, r.Message)
+		if r, err := w.g.Submit(t.Context(), alpha, &req); err != nil || r.State != gateway.StateRejected || r.Reason != "MALFORMED" {
+			t.Errorf("executing in the year 3000: %s %s %q (%v), want rejected MALFORMED", r.State, r.Reason, r.Message, err)
 		}
 	}
 }

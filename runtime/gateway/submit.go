@@ -155,6 +155,9 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		}
 		counter = c
 	}
+	if t, ok := outOfRange(req); ok {
+		return g.refuse(rec, dcc.ReasonMalformed, "the time "+t.UTC().Format(time.RFC3339)+" is beyond the times the gateway keeps"), nil
+	}
 	if known {
 		if out, ok := g.maintenanceRefusal(rec, now); ok {
 			return save(out, counter)
@@ -351,17 +354,40 @@ func parseRequestID(id, user, device string) (uint64, error) {
 	return c, nil
 }
 
+// outOfRange finds an execution time (or a schedule's first run) the store
+// cannot keep, leaving a year's room for the response to fall due after
+// it: such a request is malformed, not an error of the store.
+func outOfRange(req *engine.Request) (time.Time, bool) {
+	times := []time.Time{req.ExecuteAt}
+	if req.Schedule != nil {
+		times = append(times, req.Schedule.First)
+	}
+	latest := store.MaxTime.AddDate(-1, 0, 0)
+	for _, t := range times {
+		if !t.IsZero() && (t.Before(store.MinTime) || t.After(latest)) {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
 // dueAt is when the Service Response is due: the Target Response Time of the
 // service's category from receipt, or from the execution time.
+// An execution time before receipt (none given, or in the past: the
+// request is refused) counts from receipt.
 func (g *Gateway) dueAt(svc *spec.Service, r store.Request) time.Time {
+	exec := r.ExecuteAt
+	if exec.Before(r.ReceivedAt) {
+		exec = r.ReceivedAt
+	}
 	switch r.Category {
 	case "future_dated":
 		if svc.FutureDated != nil {
-			return r.ExecuteAt.Add(svc.FutureDated.Std())
+			return exec.Add(svc.FutureDated.Std())
 		}
 	case "scheduled":
 		if svc.Scheduled != nil {
-			return r.ExecuteAt.Add(svc.Scheduled.Std())
+			return exec.Add(svc.Scheduled.Std())
 		}
 	default:
 		if svc.OnDemand != nil {

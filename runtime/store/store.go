@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
 	"time"
 )
@@ -166,6 +167,13 @@ type ResponsePayload struct {
 	Service   string          `json:"service"`
 	State     string          `json:"state"`
 }
+
+// MinTime and MaxTime bound the non-zero times a Store keeps (nanoseconds
+// of int64 since 1970: the years 1678 to 2262).
+var (
+	MinTime = time.Unix(0, math.MinInt64+1)
+	MaxTime = time.Unix(0, math.MaxInt64)
+)
 
 // Store is the durable state. Every method is safe for concurrent use.
 //

@@ -6,17 +6,14 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/dccgate/dccgate/runtime/store"
 )
 
 // Times are stored as int64 nanoseconds since the Unix epoch (UTC), which
 // sort and compare the same in both databases. The zero time is stored as
 // math.MinInt64, so it sorts first ("since always", "due now").
 const zeroTime = math.MinInt64
-
-var (
-	minTime = time.Unix(0, math.MinInt64+1)
-	maxTime = time.Unix(0, math.MaxInt64)
-)
 
 // errTimeRange is returned for a time the encoding cannot hold.
 var errTimeRange = errors.New("store: time out of range (years 1678 to 2262)")
@@ -26,7 +23,7 @@ func encTime(t time.Time) (int64, error) {
 	if t.IsZero() {
 		return zeroTime, nil
 	}
-	if t.Before(minTime) || t.After(maxTime) {
+	if t.Before(store.MinTime) || t.After(store.MaxTime) {
 		return 0, fmt.Errorf("%w: %s", errTimeRange, t.UTC().Format(time.RFC3339))
 	}
 	return t.UnixNano(), nil
