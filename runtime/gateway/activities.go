@@ -355,8 +355,15 @@ func (g *Gateway) returnLocalResponse(ctx context.Context, r store.Request, body
 	if err != nil {
 		return nil, statusError{dcc.ReasonMalformed, "unknown original request"}
 	}
-	if orig.UserID != r.UserID {
+	switch {
+	case orig.UserID != r.UserID:
 		return nil, statusError{dcc.ReasonMalformed, "the original request is not the user's"}
+	case orig.DeviceID != r.DeviceID:
+		// The response is the device's own: it updates the inventory record
+		// of the device its Command went to, the one this request names.
+		return nil, statusError{dcc.ReasonMalformed, fmt.Sprintf("the original request's Command was for device %s, not %s", orig.DeviceID, r.DeviceID)}
+	case orig.Delivery != "local" && orig.Delivery != "both":
+		return nil, statusError{dcc.ReasonMalformed, "the original request was not a Command for Local Delivery"}
 	}
 	var ob map[string]any
 	_ = json.Unmarshal(orig.Body, &ob)
