@@ -179,10 +179,16 @@ func (s *Service) Load(ctx context.Context, rdp, name string, data []byte) (*Res
 			return nil, err
 		}
 		for _, r := range open {
-			if r.RequestedAt.After(now) || (r.Fuel != "" && r.Fuel != h.Fuel) || (r.NetworkOperator != "" && noms[r.NetworkOperator] != rdp) {
+			if r.RequestedAt.After(now) || (r.NetworkOperator != "" && noms[r.NetworkOperator] != rdp) {
 				continue
 			}
-			apply.Answers = append(apply.Answers, r.ID)
+			ok, err := s.answers(ctx, r, noms, h.Fuel)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				apply.Answers = append(apply.Answers, r.ID)
+			}
 		}
 	}
 	if last > 0 && h.Sequence > last+1 {
@@ -207,6 +213,33 @@ func (s *Service) Load(ctx context.Context, rdp, name string, data []byte) (*Res
 	}
 	res.Incidents, res.Answered = apply.Incidents, apply.Answers
 	return res, nil
+}
+
+// answers: a full file of fuel, with those of the other fuels the refresh
+// needs received since it was asked for, provides refresh r.
+func (s *Service) answers(ctx context.Context, r store.RefreshRequest, noms map[string]string, fuel string) (bool, error) {
+	need, err := s.refreshFuels(ctx, r, noms)
+	if err != nil || !slices.Contains(need, fuel) {
+		return false, err
+	}
+	if len(need) == 1 {
+		return true, nil
+	}
+	files, err := s.rep.RegistrationFiles(ctx, r.RDP, 0)
+	if err != nil {
+		return false, err
+	}
+	for _, f := range need {
+		if f == fuel {
+			continue
+		}
+		if !slices.ContainsFunc(files, func(x store.RegistrationFile) bool {
+			return x.Fuel == f && x.Kind == KindFull && x.State == StateApplied && !x.ReceivedAt.Before(r.RequestedAt)
+		}) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func countRows(errs []RowError) int {

@@ -239,9 +239,60 @@ func (s *Service) RequestRefresh(ctx context.Context, rdp, networkOperator, fuel
 		}
 	}
 	now := s.clk.Now()
+	if networkOperator != "" {
+		// A network operator's data is of its own fuel: a refresh for it
+		// is answered by a full file of that fuel, whatever was asked.
+		nf, err := s.fuelOf(ctx, networkOperator)
+		if err != nil {
+			return store.RefreshRequest{}, err
+		}
+		if fuel != "" && fuel != nf {
+			return store.RefreshRequest{}, fmt.Errorf("registration: network operator %s provides %s data, not %s", networkOperator, nf, fuel)
+		}
+		fuel = nf
+	}
 	r := store.RefreshRequest{ID: s.id("R", now), RDP: rdp, NetworkOperator: networkOperator, Fuel: fuel,
 		RequestedAt: now, DueAt: now.Add(s.rd.RefreshWithin.Std())}
 	return r, s.rep.PutRefreshRequest(ctx, r)
+}
+
+// fuelOf is the fuel of a network operator's Registration Data: its role's.
+func (s *Service) fuelOf(ctx context.Context, networkOperator string) (string, error) {
+	u, err := s.st.GetUser(ctx, networkOperator)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("registration: %s is not a network operator known to the DCC", networkOperator)
+	}
+	if err != nil {
+		return "", err
+	}
+	role := s.sp.Role(u.Role)
+	if role == nil || role.Kind != "network_operator" || role.Registration == nil {
+		return "", fmt.Errorf("registration: %s is not a network operator (role %s)", networkOperator, u.Role)
+	}
+	return role.Registration.Fuel, nil
+}
+
+// refreshFuels are the fuels whose full files answer a refresh: its own,
+// or, asked of everything the RDP provides, the fuels of the network
+// operators that nominate it.
+func (s *Service) refreshFuels(ctx context.Context, r store.RefreshRequest, noms map[string]string) ([]string, error) {
+	if r.Fuel != "" {
+		return []string{r.Fuel}, nil
+	}
+	if r.NetworkOperator != "" {
+		f, err := s.fuelOf(ctx, r.NetworkOperator)
+		return []string{f}, err
+	}
+	var fuels []string
+	for no, rdp := range noms {
+		if rdp != r.RDP {
+			continue
+		}
+		if f, err := s.fuelOf(ctx, no); err == nil && !slices.Contains(fuels, f) {
+			fuels = append(fuels, f)
+		}
+	}
+	return fuels, nil
 }
 
 // Refreshes lists an RDP's refresh requests ("" for all) with whether each

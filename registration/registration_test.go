@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -447,6 +448,66 @@ func TestRefreshDueInTwoCalendarDays(t *testing.T) {
 				t.Fatalf("refresh %+v", rs[0])
 			}
 		})
+	}
+}
+
+// TestRefreshAnsweredByItsFuel: a refresh is provided by full files of the
+// fuel it is for (para 89-91): one for a network operator by a file of that
+// operator's fuel, one of everything an RDP provides for two networks of
+// different fuels by a file of each. RDP A serves ENO (electricity) and GNO
+// (gas) (para 84).
+func TestRefreshAnsweredByItsFuel(t *testing.T) {
+	elec := func(w *world, t *testing.T) []byte {
+		return w.file(t, "csv", rdpA, registration.KindFull, "electricity", row(mpan1, "2026-01-01", eno, supA))
+	}
+	gas := func(w *world, t *testing.T) []byte {
+		return w.file(t, "csv", rdpA, registration.KindFull, "gas", row(mprn1, "2026-01-01", gno, gasSup))
+	}
+	type file func(*world, *testing.T) []byte
+	tests := []struct {
+		note          string
+		no, fuel      string
+		files         []file
+		answeredAfter int // the file that answers it, from 1; 0: none
+	}{
+		{"for the ENO: a gas file does not answer it", eno, "", []file{gas}, 0},
+		{"for the ENO: gas, then electricity", eno, "", []file{gas, elec}, 2},
+		{"for the GNO: gas", gno, "", []file{gas}, 1},
+		{"for gas", "", "gas", []file{elec, gas}, 2},
+		{"for all the RDP provides: both fuels", "", "", []file{elec, gas}, 2},
+		{"for all the RDP provides: one fuel twice is not both", "", "", []file{gas, gas}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			ctx := t.Context()
+			w := newWorld(t, nil)
+			req, err := w.svc.RequestRefresh(ctx, rdpA, tc.no, tc.fuel)
+			must(t, err)
+			got := 0
+			for i, f := range tc.files {
+				res, err := w.svc.Load(ctx, rdpA, "refresh", f(w, t))
+				must(t, err)
+				if !res.Applied() {
+					t.Fatalf("file %d not applied: %s", i+1, res.Summary())
+				}
+				if slices.Contains(res.Answered, req.ID) {
+					got = i + 1
+				}
+			}
+			if got != tc.answeredAfter {
+				t.Fatalf("answered by file %d, want %d", got, tc.answeredAfter)
+			}
+			open, err := w.svc.Refreshes(ctx, rdpA, true)
+			must(t, err)
+			if (len(open) == 0) != (tc.answeredAfter > 0) {
+				t.Fatalf("open refreshes %+v", open)
+			}
+		})
+	}
+	// A fuel the network operator does not provide is not asked of it.
+	w := newWorld(t, nil)
+	if _, err := w.svc.RequestRefresh(t.Context(), rdpA, eno, "gas"); err == nil {
+		t.Fatal("a gas refresh for the electricity network operator")
 	}
 }
 
