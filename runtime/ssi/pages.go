@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"regexp"
 	"strings"
 	"time"
 
@@ -317,9 +318,20 @@ type coverageData struct {
 // coverage is SMWAN coverage by full postcode (para 248): the premises
 // registered at the postcode and the Communications Hubs there that are
 // commissioned on the SMWAN.
+// A postcode is compared without its spaces, in capitals: "sw1h0et" is
+// "SW1H 0ET"; a partial one ("SW1H") is refused, not answered as if full.
 func (s *SSI) coverage(w http.ResponseWriter, r *http.Request, sess *session) {
-	pc := strings.ToUpper(strings.Join(strings.Fields(r.URL.Query().Get("postcode")), " "))
-	d := coverageData{Postcode: pc, Searched: pc != ""}
+	key := postcodeKey(r.URL.Query().Get("postcode"))
+	pc := key
+	if len(key) > 3 {
+		pc = key[:len(key)-3] + " " + key[len(key)-3:] // the inward code apart
+	}
+	d := coverageData{Postcode: pc, Searched: key != ""}
+	if d.Searched && !regexp.MustCompile(s.cfg.Spec.Patterns["postcode"]).MatchString(pc) {
+		s.render(w, http.StatusUnprocessableEntity, "coverage", page{Title: "SMWAN coverage", Nav: "coverage", User: sess, Data: coverageData{Postcode: pc},
+			Error: pc + " is not a full postcode: coverage is given by full postcode, such as SW1A 1AA (para 248)."})
+		return
+	}
 	if d.Searched {
 		if err := s.countCoverage(r.Context(), &d); err != nil {
 			s.fail(w, sess, err)
@@ -327,6 +339,10 @@ func (s *SSI) coverage(w http.ResponseWriter, r *http.Request, sess *session) {
 		}
 	}
 	s.render(w, http.StatusOK, "coverage", page{Title: "SMWAN coverage", Nav: "coverage", User: sess, Data: d})
+}
+
+func postcodeKey(pc string) string {
+	return strings.ToUpper(strings.Join(strings.Fields(pc), ""))
 }
 
 func (s *SSI) countCoverage(ctx context.Context, d *coverageData) error {
@@ -341,7 +357,7 @@ func (s *SSI) countCoverage(ctx context.Context, d *coverageData) error {
 	premises := map[string]bool{}
 	var mpxns []string
 	for _, rg := range recs {
-		if strings.EqualFold(rg.Postcode, d.Postcode) {
+		if postcodeKey(rg.Postcode) == postcodeKey(d.Postcode) {
 			premises[rg.Premises+"|"+rg.UPRN] = true
 			mpxns = append(mpxns, rg.MPxN)
 		}

@@ -173,6 +173,35 @@ func TestCloseByTheResponsibleParty(t *testing.T) {
 	}
 }
 
+// TestCoverageByFullPostcode: coverage is given by full postcode (para 248),
+// however it is typed; a partial postcode is refused, not answered.
+func TestCoverageByFullPostcode(t *testing.T) {
+	s := startDemo(t, 0)
+	b := newBrowser(t, s, "")
+	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
+		t.Fatal("sign-in failed")
+	}
+	tests := []struct {
+		typed   string
+		code    int
+		covered bool
+	}{
+		{"SW1H 0ET", http.StatusOK, true},
+		{"sw1h0et", http.StatusOK, true},
+		{" SW1H  0et ", http.StatusOK, true},
+		{"SW1H", http.StatusUnprocessableEntity, false},
+		{"ZZ9 9ZZ", http.StatusOK, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.typed, func(t *testing.T) {
+			code, page, _ := b.do("GET", "/ssi/coverage?postcode="+url.QueryEscape(tc.typed), nil)
+			if code != tc.code || strings.Contains(page, "Covered:") != tc.covered {
+				t.Fatalf("%d, covered %v; want %d, %v", code, strings.Contains(page, "Covered:"), tc.code, tc.covered)
+			}
+		})
+	}
+}
+
 func TestCSRFAndHeaders(t *testing.T) {
 	s := startDemo(t, 0)
 	b := newBrowser(t, s, "")
