@@ -181,7 +181,7 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 	},
 	dcc.ReasonNotRegistered: func(st *state) (bool, string) {
 		rule := st.eff.p.Registration
-		if rule != "check" && rule != "execution_date" {
+		if st.inner != nil || rule != "check" && rule != "execution_date" {
 			return false, ""
 		}
 		bind, ok := st.e.regs[st.f.User.Role]

@@ -70,6 +70,7 @@ func TestDecide(t *testing.T) {
 		{note: "top up fractional pence", req: Request{Service: "2.2", UserID: supplierA, DeviceID: meter, Body: map[string]any{"utrn": "73100000000000000001", "amount_pence": 20.5}}, reason: dcc.ReasonMalformed},
 		{note: "body check across fields", req: Request{Service: "4.8", UserID: supplierA, DeviceID: meter, Body: map[string]any{"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}}, reason: dcc.ReasonMalformed},
 		{note: "schedule of a note 404 service", req: Request{Service: "5.1", UserID: supplierA, DeviceID: meter, Schedule: &Schedule{Service: "4.8", Every: 24 * time.Hour}}},
+		{note: "schedule by a supplier not registered (para 139)", req: Request{Service: "5.1", UserID: supplierB, DeviceID: meter, Schedule: &Schedule{Service: "4.8", Every: 24 * time.Hour}}},
 		{note: "schedule of another service", req: Request{Service: "5.1", UserID: supplierA, DeviceID: meter, Schedule: &Schedule{Service: "4.1", Every: 24 * time.Hour}}, reason: dcc.ReasonCategoryNotAvailable},
 		{note: "anomaly", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Anomaly = Anomaly{Count: 11, Max: 10} }, reason: dcc.ReasonAnomaly},
 		{note: "meter behind a decommissioned hub", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = "decommissioned" }, reason: dcc.ReasonDeviceStatus},

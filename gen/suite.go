@@ -373,7 +373,7 @@ func (g *suiteGen) expect(a attempt) verdict {
 		}
 	}
 	r := g.role(a.role)
-	if registrationRule(eff) == "check" && r.Registration != nil && a.unregistered {
+	if registrationRule(eff) == "check" && a.inner == nil && r.Registration != nil && a.unregistered {
 		return rej("NOT_REGISTERED", fmt.Sprintf("the sender is not the registered %s (para 134, footnote 13)", strings.ReplaceAll(r.Registration.Field, "_", " ")))
 	}
 	if eff.DeviceService && eff.Critical && !a.local {
@@ -1274,6 +1274,8 @@ func (r *rowGen) registration() {
 		rule := registrationRule(r.svc)
 		why := "the row is checked against the Registration Data (para 134, footnote 13)"
 		switch {
+		case r.svc.CreatesSchedule:
+			why = "creating a schedule is an activity of the DCC, not checked against the Registration Data (para 139); each run is, when it runs"
 		case rule == "skip" && r.svc.DeviceService:
 			why = "a critical Command is not checked against the Registration Data: the device refuses it (footnote 13, para 140-141)"
 		case rule == "skip":

@@ -60,9 +60,7 @@ service_key(s) := concat("/", [s.ref, s.variant]) if object.get(s, "variant", ""
 
 service_key(s) := s.ref if object.get(s, "variant", "") == ""
 
-# Note 405: only the listed rows may be aimed at a Type 2 Device, and the
-# Table 5.2 activities on its inventory record the spec reads as outside the
-# note (spec/services.cue).
+# Note 405: only the listed rows may be aimed at a Type 2 Device.
 default type2_allowed(_) := false
 
 type2_allowed(s) if {
@@ -159,8 +157,8 @@ req_key := req.service if object.get(req, "variant", "") == ""
 
 facts := input.facts
 
-# row is the schedule row asked for; for 5.1 Create Schedule the device,
-# role and registration checks also apply to the scheduled service (inner).
+# row is the schedule row asked for; for 5.1 Create Schedule the device and
+# role checks also apply to the scheduled service (inner).
 row := services[req_key]
 
 inner := services[req.schedule.service] if row.creates_schedule
@@ -348,7 +346,10 @@ device_is_meter if {
 	t.class == "meter"
 }
 
+# Para 139: creating a schedule is an activity of the DCC, not checked
+# against the Registration Data; each run is, when it runs (the gateway).
 fail contains {"code": "NOT_REGISTERED", "detail": sprintf("the user is not the registered %s for the device's MPxN", [registration[facts.user.role].field])} if {
+	not inner
 	effective.registration in {"check", "execution_date"}
 	registration[facts.user.role]
 	not registered

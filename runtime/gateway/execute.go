@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -360,6 +361,11 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 	if role == "" {
 		role = g.roleOf(ctx, r.UserID)
 	}
+	if r.ScheduleID != "" {
+		if out, refused := g.notRegisteredAtRun(ctx, r, role); refused {
+			return out
+		}
+	}
 	cmd := devices.Command{RequestID: r.ID, Service: r.Service, Device: r.DeviceID, Sender: r.UserID, SenderRole: role, Critical: svc.Critical, Body: body}
 	exact, err := precommand.ParseBody(r.Body)
 	if err == nil {
@@ -464,6 +470,32 @@ func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Reque
 		out.Clause = clause
 	}
 	return out, true
+}
+
+// notRegisteredAtRun checks a schedule's run against the Registration Data
+// as a Service Request of its service would be (para 134, footnote 13):
+// creating the schedule was not (para 139), and the owner may have lost
+// the MPxN since (a change of supplier).
+func (g *Gateway) notRegisteredAtRun(ctx context.Context, r store.Request, role string) (store.Request, bool) {
+	svc, sr := g.sp().ServiceByKey(r.Service), g.sp().Role(role)
+	if svc == nil || svc.Critical || sr == nil || sr.Registration == nil {
+		return r, false
+	}
+	d, err := g.st.GetDevice(ctx, r.DeviceID)
+	if err != nil {
+		return r, false
+	}
+	regs, err := g.registrationFor(ctx, d, g.clk.Now())
+	if err != nil {
+		return r, false
+	}
+	for _, rg := range regs {
+		if rg.Fuel == sr.Registration.Fuel && named(rg, sr.Registration.Field) == r.UserID {
+			return r, false
+		}
+	}
+	return failed(r, dcc.ReasonNotRegistered, fmt.Sprintf("the schedule's owner is not the registered %s for the device's MPxN when the run falls due",
+		strings.ReplaceAll(sr.Registration.Field, "_", " "))), true
 }
 
 func failed(r store.Request, code dcc.Reason, msg string) store.Request {

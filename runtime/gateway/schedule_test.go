@@ -242,3 +242,55 @@ func TestUnsignedPreCommandExpires(t *testing.T) {
 	}
 	expect(t, w.get(late.ID), gateway.StateExpired, "SIGNATURE_TIMEOUT", "not signed in time")
 }
+
+// TestScheduleRunsCheckedAgainstRegistration: creating a schedule is an
+// activity of the DCC, not checked against the Registration Data (para
+// 139); each run is, as a Service Request of its service would be (para
+// 134, footnote 13): a supplier not registered for the meter creates one,
+// and its runs are refused NOT_REGISTERED, while the registered supplier's
+// run; a change of supplier then stops the old supplier's.
+func TestScheduleRunsCheckedAgainstRegistration(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	ids := map[string]string{}
+	for _, user := range []string{alpha, beta} {
+		r := w.submit(user, user, engine.Request{Service: "5.1", Schedule: &engine.Schedule{Service: "4.8", Every: 24 * time.Hour}})
+		if r.State != gateway.StateAccepted {
+			t.Fatalf("5.1 from %s: %s %s %s", user, r.State, r.Reason, r.Message)
+		}
+		ids[user] = "SCH-" + r.ID
+	}
+	runs := func(t *testing.T) map[string][]string { // schedule -> outcome of each run, oldest first
+		t.Helper()
+		all, err := w.g.Store().ListRequests(ctx, store.RequestFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for _, r := range all {
+			if r.ScheduleID != "" {
+				out[r.ScheduleID] = append(out[r.ScheduleID], r.State+" "+r.Reason)
+			}
+		}
+		return out
+	}
+	if _, err := w.g.Advance(ctx, 25*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got := runs(t)
+	if fmt.Sprint(got[ids[alpha]]) != "[accepted ]" || fmt.Sprint(got[ids[beta]]) != "[rejected NOT_REGISTERED]" {
+		t.Fatalf("first runs: alpha %v, beta %v", got[ids[alpha]], got[ids[beta]])
+	}
+	// Beta gains the MPAN: its next run goes ahead, alpha's does not.
+	if err := w.g.Store().PutRegistration(ctx, store.Registration{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: beta,
+		NetworkOperator: "00-00-00-00-00-00-0E-01", Postcode: "LS1 1AA", Premises: "7", EffectiveFrom: w.g.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.g.Advance(ctx, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got = runs(t)
+	if n := len(got[ids[alpha]]); n != 2 || got[ids[alpha]][1] != "rejected NOT_REGISTERED" || got[ids[beta]][1] != "accepted " {
+		t.Fatalf("after the change of supplier: alpha %v, beta %v", got[ids[alpha]], got[ids[beta]])
+	}
+}

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "8cfb25a6840d1293dab03cc6eca92a6ac42a2277e50648f305cc1b11e8e37ccb"
+const SpecHash = "e745ef7acc9d80d0cd2e819083031b91a63ff49f8b68e9c2374be5d0aaf47b7a"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
