@@ -7,6 +7,17 @@ import (
 	"slices"
 )
 
+// prepaymentNeedsCritical refuses a non-critical tariff or price Command
+// (the credit rows of 1.1 and 1.2) to a meter in prepayment mode: there a
+// tariff can take the supply off, which makes the Command critical (para
+// 118), and the prepayment rows are.
+func prepaymentNeedsCritical(c *call, m *MeterState) error {
+	if m.PaymentMode == PaymentPrepayment && !c.cmd.Critical {
+		return rejected("the meter is in prepayment mode: its tariff and price change only by a critical Command (the prepayment rows of 1.1, 1.2)")
+	}
+	return nil
+}
+
 func updateTariff(c *call) (map[string]any, error) {
 	m, err := c.meter()
 	if err != nil {
@@ -22,6 +33,9 @@ func updateTariff(c *call) (map[string]any, error) {
 	}
 	if v[2] < 1 || v[2] > maxTOUBlocks {
 		return nil, devErr("tou_blocks: the meter has 1 to %d time-of-use blocks", maxTOUBlocks)
+	}
+	if err := prepaymentNeedsCritical(c, m); err != nil {
+		return nil, err
 	}
 	m.Tariff = Tariff{Name: name, StandingChargePence: v[0], UnitRateMillipence: v[1], TOUBlocks: int(v[2])}
 	m.resizeTOU(int(v[2]))
@@ -59,6 +73,9 @@ func updatePrice(c *call) (map[string]any, error) {
 	}
 	v, err := c.nonNegative("standing_charge_pence", "unit_rate_millipence")
 	if err != nil {
+		return nil, err
+	}
+	if err := prepaymentNeedsCritical(c, m); err != nil {
 		return nil, err
 	}
 	m.Tariff.StandingChargePence, m.Tariff.UnitRateMillipence = v[0], v[1]

@@ -9,9 +9,15 @@ import (
 )
 
 // prerequisites are services a row needs run first on the same device: a
-// firmware image must be stored before it is activated.
-var prerequisites = map[string][]string{
-	"11.3": {"11.1"},
+// firmware image must be stored before it is activated; a credit row's
+// tariff reaches a meter in credit mode only.
+var prerequisites = map[string][]struct {
+	service string
+	body    map[string]any
+}{
+	"11.3":       {{"11.1", nil}},
+	"1.1/credit": {{"1.6", map[string]any{"mode": "credit"}}},
+	"1.2/credit": {{"1.6", map[string]any{"mode": "credit"}}},
 }
 
 // TestEveryServiceOnEveryTarget walks the spec: every Table 5.1 row that is
@@ -32,7 +38,7 @@ func TestEveryServiceOnEveryTarget(t *testing.T) {
 					t.Fatalf("the test premises has no %s", typ)
 				}
 				for _, pre := range prerequisites[svc.Key()] {
-					e.mustRun(pre, dev, nil)
+					e.mustRun(pre.service, dev, pre.body)
 				}
 				r := e.f.Execute(e.command(svc, dev))
 				if !r.OK {
@@ -136,4 +142,22 @@ func TestBadBodies(t *testing.T) {
 			t.Errorf("%s %v: got %+v, want DEVICE_ERROR", tc.service, tc.body, r)
 		}
 	}
+}
+
+// TestPrepaymentTariffNeedsCritical: a meter in prepayment mode refuses the
+// non-critical (credit) rows of 1.1 and 1.2; the critical (prepayment) rows
+// reach it, and the credit rows once it is in credit mode (para 118).
+func TestPrepaymentTariffNeedsCritical(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("1.6", esme, map[string]any{"mode": "prepayment"})
+	for _, key := range []string{"1.1/credit", "1.2/credit"} {
+		if r := e.run(key, esme, nil); r.OK || r.Reason != ReasonRejected {
+			t.Errorf("%s to a prepayment meter: %+v, want DEVICE_REJECTED", key, r)
+		}
+	}
+	e.mustRun("1.1/prepayment", esme, nil)
+	e.mustRun("1.2/prepayment", esme, nil)
+	e.mustRun("1.6", esme, map[string]any{"mode": "credit"})
+	e.mustRun("1.1/credit", esme, nil)
+	e.mustRun("1.2/credit", esme, nil)
 }
