@@ -476,6 +476,17 @@ func (g *Gateway) SuspendUser(ctx context.Context, id string) error {
 	return g.removeSchedules(ctx, "", id)
 }
 
+// ReinstateUser gives a suspended user its rights back (Section M8). Its
+// schedules were removed on suspension (para 125) and stay so.
+func (g *Gateway) ReinstateUser(ctx context.Context, id string) error {
+	u, err := g.st.GetUser(ctx, id)
+	if err != nil {
+		return err
+	}
+	u.Suspended = false
+	return g.putUser(ctx, u)
+}
+
 // readInventory (8.2) returns inventory entries by Device ID (with the
 // association closure (I)-(IV)), by MPxN, by postcode and premises or by
 // UPRN. Type 2 Devices need not be returned and are not.

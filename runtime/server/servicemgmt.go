@@ -222,6 +222,9 @@ func (s *Server) serveSSI(cfg Config) error {
 //	GET  /servicemgmt/incidents              every incident
 //	POST /servicemgmt/incidents/{id}/major   declare {dcc_manager, party_manager}
 //	POST /servicemgmt/incidents/{id}/resolve resolve as the DCC {note}
+//	POST /servicemgmt/incidents/{id}/close   close as the DCC {note} (para 228)
+//	POST /users/{id}/suspend                 suspend a user's rights (Section M8; its schedules go, para 125)
+//	POST /users/{id}/reinstate               give them back
 //	GET  /servicemgmt/measures?month=YYYY-MM measures 4 and 5, and the time under maintenance
 //	POST /servicemgmt/tickets                a SEC Party's ticket {raised_by, party, kind, subject, body}
 func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
@@ -307,6 +310,35 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 		}
 		out, err := s.Incidents.Resolve(r.Context(), incidents.DCC, r.PathValue("id"), in.Note)
 		reply(w, out, err)
+	})
+	mux.HandleFunc("POST /servicemgmt/incidents/{id}/close", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Note string `json:"note"`
+		}
+		if err := decode(r, &in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		out, err := s.Incidents.Close(r.Context(), incidents.DCC, r.PathValue("id"), in.Note)
+		reply(w, out, err)
+	})
+	mux.HandleFunc("POST /users/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		id, suspend := r.PathValue("id"), false
+		var err error
+		switch r.PathValue("action") {
+		case "suspend":
+			suspend, err = true, s.G.SuspendUser(r.Context(), id)
+		case "reinstate":
+			err = s.G.ReinstateUser(r.Context(), id)
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			writeJSON(w, nil, fmt.Errorf("no user %s", id), func(error) int { return http.StatusNotFound })
+			return
+		}
+		reply(w, map[string]any{"user": id, "suspended": suspend}, err)
 	})
 	mux.HandleFunc("GET /servicemgmt/measures", func(w http.ResponseWriter, r *http.Request) {
 		month := r.URL.Query().Get("month")

@@ -298,3 +298,82 @@ func TestPortfolioByIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminSuspendsUsersAndClosesIncidents: on the admin listener the DCC
+// suspends a user's rights (Section M8): its schedules go (para 125) and its
+// requests are refused USER_SUSPENDED until it is reinstated; and it closes
+// the incidents it is responsible for (para 228).
+func TestAdminSuspendsUsersAndClosesIncidents(t *testing.T) {
+	ctx := t.Context()
+	s, err := Start(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", VirtualClock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.SeedDemo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	const alpha, esme = "00-00-00-00-00-00-0A-01", "00-DB-00-00-00-00-E0-01"
+	post := func(t *testing.T, path, body string) (int, string) {
+		t.Helper()
+		resp, err := http.Post(s.AdminURL+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	submit := func(t *testing.T, req engine.Request) store.Request {
+		t.Helper()
+		req.UserID, req.DeviceID = alpha, esme
+		r, err := s.G.Submit(ctx, alpha, &req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := submit(t, engine.Request{Service: "5.1", Schedule: &engine.Schedule{Service: "4.8", Every: 24 * time.Hour}}); r.State == gateway.StateRejected {
+		t.Fatalf("5.1: %s %s", r.Reason, r.Message)
+	}
+	s.G.WaitIdle(ctx)
+	if code, body := post(t, "/users/"+alpha+"/suspend", ""); code != http.StatusOK {
+		t.Fatalf("suspend: %d %s", code, body)
+	}
+	if n, err := s.G.Store().ListSchedules(ctx, store.ScheduleFilter{UserID: alpha}); err != nil || len(n) != 0 {
+		t.Fatalf("schedules of a suspended user: %v %v", n, err)
+	}
+	if r := submit(t, engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}}); r.Reason != "USER_SUSPENDED" {
+		t.Fatalf("a suspended user's request: %s %s", r.State, r.Reason)
+	}
+	if code, body := post(t, "/users/"+alpha+"/reinstate", ""); code != http.StatusOK {
+		t.Fatalf("reinstate: %d %s", code, body)
+	}
+	if r := submit(t, engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}}); r.State == gateway.StateRejected {
+		t.Fatalf("a reinstated user's request: %s %s", r.Reason, r.Message)
+	}
+	if code, _ := post(t, "/users/00-00-00-00-00-00-0A-99/suspend", ""); code != http.StatusNotFound {
+		t.Fatalf("suspending no one: %d", code)
+	}
+
+	// An SMWAN incident, the DCC's: it resolves and closes it.
+	d, err := s.Incidents.Diagnose(ctx, alpha, "chf_reachability", esme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, err := s.Incidents.Raise(ctx, incidents.RaiseInput{Caller: alpha, Category: "2", Area: "smwan", DeviceID: esme, Title: "no data", DiagnosisID: d.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/close", `{"note":"early"}`); code != http.StatusUnprocessableEntity {
+		t.Fatalf("closed before resolution: %d %s", code, body)
+	}
+	for _, step := range []string{"resolve", "close"} {
+		if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/"+step, `{"note":"done"}`); code != http.StatusOK {
+			t.Fatalf("%s: %d %s", step, code, body)
+		}
+	}
+	if got, _, err := s.Incidents.Get(ctx, incidents.DCC, inc.ID); err != nil || got.Status != incidents.StatusClosed {
+		t.Fatalf("%+v %v", got, err)
+	}
+}
