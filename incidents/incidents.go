@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -287,6 +288,46 @@ func (l *Log) allocate(ctx context.Context, inc store.Incident, visit bool) (sto
 	}
 	ev := store.IncidentEvent{At: inc.AllocatedAt, Actor: DCC, Kind: "allocated", Status: StatusAllocated,
 		Note: fmt.Sprintf("allocated to %s (%s, %s); interested: %v", who, r.Rule, r.Clause, inc.Interested)}
+	return inc, l.st.UpdateIncident(ctx, inc, from, ev)
+}
+
+// Allocate is the DCC allocating an incident the policy left open (no
+// supplier registered for its premises): to itself (userID "") or to a
+// supplier (para 227: "allocate responsibility to the registered
+// Supplier where appropriate").
+func (l *Log) Allocate(ctx context.Context, actor, id, userID, note string) (store.Incident, error) {
+	inc, _, err := l.Get(ctx, actor, id)
+	if err != nil {
+		return inc, err
+	}
+	if actor != DCC {
+		return inc, &Error{Code: CodeNotPermitted, Clause: "para 227", Message: "only the DCC allocates an incident"}
+	}
+	party := DCC
+	if userID != "" {
+		u, err := l.st.GetUser(ctx, userID)
+		if errors.Is(err, store.ErrNotFound) {
+			return inc, &Error{Code: CodeInvalid, Clause: "para 227", Message: "no user " + userID}
+		}
+		if err != nil {
+			return inc, err
+		}
+		if r := l.sp.Role(u.Role); r == nil || r.Kind != "supplier" {
+			return inc, &Error{Code: CodeInvalid, Clause: "para 227", Message: userID + " is not a supplier"}
+		}
+		party = "supplier"
+	}
+	if err := l.transition(ctx, inc.Status, StatusAllocated); err != nil {
+		return inc, err
+	}
+	from := inc.Status
+	inc.Status, inc.AllocatedAt = StatusAllocated, l.clk.Now()
+	inc.ResponsibleParty, inc.ResponsibleUser, inc.ResponsibilityRule, inc.Clause = party, userID, "allocated_by_dcc", "para 227"
+	who := party
+	if userID != "" {
+		who = userID
+	}
+	ev := store.IncidentEvent{At: inc.AllocatedAt, Actor: DCC, Kind: "allocated", Status: StatusAllocated, Note: strings.TrimSpace("allocated to " + who + " by the DCC. " + note)}
 	return inc, l.st.UpdateIncident(ctx, inc, from, ev)
 }
 

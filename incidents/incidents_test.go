@@ -246,6 +246,51 @@ func TestClosureByTheResponsibleParty(t *testing.T) {
 	}
 }
 
+// TestDCCAllocatesAnOpenIncident: an incident the policy leaves open (no
+// supplier registered for the meter) is allocated by the DCC (para 227),
+// to a supplier who then resolves and closes it, or to itself.
+func TestDCCAllocatesAnOpenIncident(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	const orphan = "00-DB-00-00-00-00-E0-09" // a meter of an MPAN with no Registration Data
+	for _, d := range []store.Device{
+		{ID: "00-DB-00-00-00-00-C0-09", Type: "CHF", Status: "commissioned"},
+		{ID: orphan, Type: "ESME", Status: "commissioned", MPxN: "1900000000099", CHF: "00-DB-00-00-00-00-C0-09"},
+	} {
+		if err := f.st.PutDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inc := f.raise(t, elec, "3", "smart_meter", orphan, false)
+	if inc.Status != incidents.StatusOpen {
+		t.Fatalf("raised %s, want open (no one responsible)", inc.Status)
+	}
+	refusals := []struct {
+		note, actor, user, code string
+	}{
+		{"a supplier allocates", elec, other, incidents.CodeNotPermitted},
+		{"to no user", incidents.DCC, "00-00-00-00-00-00-0F-09", incidents.CodeInvalid},
+	}
+	for _, tc := range refusals {
+		if _, err := f.log.Allocate(ctx, tc.actor, inc.ID, tc.user, ""); code(err) != tc.code {
+			t.Fatalf("%s: %v, want %s", tc.note, err, tc.code)
+		}
+	}
+	got, err := f.log.Allocate(ctx, incidents.DCC, inc.ID, other, "the supplier that installed it")
+	if err != nil || got.Status != incidents.StatusAllocated || got.ResponsibleUser != other || got.ResponsibleParty != "supplier" {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if _, err := f.log.Allocate(ctx, incidents.DCC, inc.ID, "", ""); code(err) != incidents.CodeTransition {
+		t.Fatalf("allocated twice: %v", err)
+	}
+	if _, err := f.log.Resolve(ctx, other, inc.ID, "replaced"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.log.Close(ctx, other, inc.ID, "done"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMajorIncidentReview(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()

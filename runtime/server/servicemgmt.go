@@ -223,6 +223,7 @@ func (s *Server) serveSSI(cfg Config) error {
 //	POST /servicemgmt/incidents/{id}/major   declare {dcc_manager, party_manager}
 //	POST /servicemgmt/incidents/{id}/resolve resolve as the DCC {note}
 //	POST /servicemgmt/incidents/{id}/close   close as the DCC {note} (para 228)
+//	POST /servicemgmt/incidents/{id}/allocate one left open {user_id ("" the DCC), note} (para 227)
 //	POST /users/{id}/suspend                 suspend a user's rights (Section M8; its schedules go, para 125)
 //	POST /users/{id}/reinstate               give them back
 //	GET  /servicemgmt/measures?month=YYYY-MM measures 4 and 5, and the time under maintenance
@@ -309,6 +310,18 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			return
 		}
 		out, err := s.Incidents.Resolve(r.Context(), incidents.DCC, r.PathValue("id"), in.Note)
+		reply(w, out, err)
+	})
+	mux.HandleFunc("POST /servicemgmt/incidents/{id}/allocate", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			UserID string `json:"user_id"`
+			Note   string `json:"note"`
+		}
+		if err := decode(r, &in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		out, err := s.Incidents.Allocate(r.Context(), incidents.DCC, r.PathValue("id"), in.UserID, in.Note)
 		reply(w, out, err)
 	})
 	mux.HandleFunc("POST /servicemgmt/incidents/{id}/close", func(w http.ResponseWriter, r *http.Request) {

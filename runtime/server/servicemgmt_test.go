@@ -365,6 +365,9 @@ func TestAdminSuspendsUsersAndClosesIncidents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/allocate", `{"user_id":"`+alpha+`"}`); code != http.StatusUnprocessableEntity {
+		t.Fatalf("allocated one already allocated: %d %s", code, body)
+	}
 	if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/close", `{"note":"early"}`); code != http.StatusUnprocessableEntity {
 		t.Fatalf("closed before resolution: %d %s", code, body)
 	}
