@@ -36,16 +36,7 @@ func TestServiceAdmin(t *testing.T) {
 	if _, err := s.SeedDemo(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	post := func(t *testing.T, path, body string) (int, string) {
-		t.Helper()
-		resp, err := http.Post(s.AdminURL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	post := func(t *testing.T, path, body string) (int, string) { return adminPost(t, s, path, body) }
 	windows := []struct {
 		note, body string
 		want       int
@@ -314,16 +305,7 @@ func TestAdminSuspendsUsersAndClosesIncidents(t *testing.T) {
 		t.Fatal(err)
 	}
 	const alpha, esme = "00-00-00-00-00-00-0A-01", "00-DB-00-00-00-00-E0-01"
-	post := func(t *testing.T, path, body string) (int, string) {
-		t.Helper()
-		resp, err := http.Post(s.AdminURL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	post := func(t *testing.T, path, body string) (int, string) { return adminPost(t, s, path, body) }
 	submit := func(t *testing.T, req engine.Request) store.Request {
 		t.Helper()
 		req.UserID, req.DeviceID = alpha, esme
@@ -379,4 +361,17 @@ func TestAdminSuspendsUsersAndClosesIncidents(t *testing.T) {
 	if got, _, err := s.Incidents.Get(ctx, incidents.DCC, inc.ID); err != nil || got.Status != incidents.StatusClosed {
 		t.Fatalf("%+v %v", got, err)
 	}
+}
+
+// adminPost posts a JSON body to the server's admin listener and returns
+// the status and the body of the answer.
+func adminPost(t *testing.T, s *Server, path, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(s.AdminURL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -19,10 +19,7 @@ func TestGoldenPages(t *testing.T) {
 	s := startDemo(t, 0)
 	submit(t, s, alpha, engine.Request{DeviceID: esme1, Service: "4.1", Body: map[string]any{"register": "total"}})
 	submit(t, s, alpha, engine.Request{DeviceID: "00-DB-00-00-00-00-6A-01", Service: "4.1", Body: map[string]any{"register": "total"}})
-	b := newBrowser(t, s, "")
-	if b.signIn(s, alpha, alpha) != 303 {
-		t.Fatal("sign-in failed")
-	}
+	b := signedIn(t, s, alpha)
 	token := regexp.MustCompile(`name="csrf" value="[0-9a-f]+"`)
 	pages := []struct{ name, path string }{
 		{"requests", "/ssi/requests"},

@@ -136,6 +136,16 @@ func sign(t *testing.T, s *server.Server, user, challenge string) string {
 
 // signIn signs in by the challenge with signer's key; it returns the
 // status of the sign-in POST.
+// signedIn is a browser signed in as user, with its own key.
+func signedIn(t *testing.T, s *server.Server, user string) *browser {
+	t.Helper()
+	b := newBrowser(t, s, "")
+	if code := b.signIn(s, user, user); code != http.StatusSeeOther {
+		t.Fatalf("sign-in as %s: %d", user, code)
+	}
+	return b
+}
+
 func (b *browser) signIn(s *server.Server, user, signer string) int {
 	b.t.Helper()
 	_, page, _ := b.do("GET", "/ssi/signin", nil)

@@ -50,10 +50,7 @@ func hubWorld(t *testing.T) *server.Server {
 // with -update).
 func TestHubPages(t *testing.T) {
 	s := hubWorld(t)
-	b := newBrowser(t, s, "")
-	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
-		t.Fatal("sign-in failed")
-	}
+	b := signedIn(t, s, alpha)
 	token := regexp.MustCompile(`name="csrf" value="[0-9a-f]+"`)
 	pages := []struct {
 		name, path string

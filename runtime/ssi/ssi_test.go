@@ -141,10 +141,7 @@ func TestIsolation(t *testing.T) {
 func TestCloseByTheResponsibleParty(t *testing.T) {
 	s := startDemo(t, 0)
 	ctx := t.Context()
-	b := newBrowser(t, s, "")
-	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
-		t.Fatal("sign-in failed")
-	}
+	b := signedIn(t, s, alpha)
 	tests := []struct {
 		area, resolver string
 		closeOffered   bool
@@ -177,10 +174,7 @@ func TestCloseByTheResponsibleParty(t *testing.T) {
 // however it is typed; a partial postcode is refused, not answered.
 func TestCoverageByFullPostcode(t *testing.T) {
 	s := startDemo(t, 0)
-	b := newBrowser(t, s, "")
-	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
-		t.Fatal("sign-in failed")
-	}
+	b := signedIn(t, s, alpha)
 	tests := []struct {
 		typed   string
 		code    int
@@ -204,10 +198,7 @@ func TestCoverageByFullPostcode(t *testing.T) {
 
 func TestCSRFAndHeaders(t *testing.T) {
 	s := startDemo(t, 0)
-	b := newBrowser(t, s, "")
-	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
-		t.Fatal("sign-in failed")
-	}
+	b := signedIn(t, s, alpha)
 	tests := []struct {
 		note string
 		csrf string
@@ -251,10 +242,7 @@ func TestRequestHistory(t *testing.T) {
 	if recent.Reason == "" {
 		t.Fatalf("expected a refused request, got %s", recent.State)
 	}
-	b := newBrowser(t, s, "")
-	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
-		t.Fatal("sign-in failed")
-	}
+	b := signedIn(t, s, alpha)
 	_, online, _ := b.do("GET", "/ssi/requests", nil)
 	_, archive, _ := b.do("GET", "/ssi/requests?archive=1", nil)
 	tests := []struct {
@@ -304,10 +292,7 @@ func TestPublicServiceDesk(t *testing.T) {
 // incident from the SSI is linked both ways (para 253-255).
 func TestTicketBecomesIncident(t *testing.T) {
 	s := startDemo(t, 0)
-	b := newBrowser(t, s, "")
-	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
-		t.Fatal("sign-in failed")
-	}
+	b := signedIn(t, s, alpha)
 	if code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {b.csrf("/ssi/desk")}, "kind": {"incident_query"}, "subject": {"meters silent"}}); code != http.StatusOK {
 		t.Fatalf("ticket: %d", code)
 	}
@@ -335,10 +320,7 @@ func TestTicketBecomesIncident(t *testing.T) {
 // TestSessionIdle: a session unused for the spec's session_idle ends.
 func TestSessionIdle(t *testing.T) {
 	s := startDemo(t, 0)
-	b := newBrowser(t, s, "")
-	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
-		t.Fatal("sign-in failed")
-	}
+	b := signedIn(t, s, alpha)
 	idle := s.G.Spec().ServiceManagement.SSI.SessionIdle.Std()
 	steps := []struct {
 		advance time.Duration
@@ -384,10 +366,7 @@ func TestRequestHistoryPages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b := newBrowser(t, s, "")
-	if b.signIn(s, alpha, alpha) != http.StatusSeeOther {
-		t.Fatal("sign-in failed")
-	}
+	b := signedIn(t, s, alpha)
 	rowRE := regexp.MustCompile(`<a href="/ssi/requests/([^"]+)">`)
 	var seen []string
 	for page, want := range []struct{ newer, older bool }{{false, true}, {true, true}, {true, false}} {
