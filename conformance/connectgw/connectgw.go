@@ -10,7 +10,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,12 +49,22 @@ type Client struct {
 	certless  bool
 	// Wait bounds how long Submit waits for an on-demand request to finish.
 	Wait time.Duration
+	// held are the critical requests sent held behind a predecessor, to be
+	// signed as their step said once the gateway releases them with their
+	// Pre-Command (para 127, 155).
+	held map[string]heldRequest
 	// Issue, if set, issues a client certificate that the gateway trusts
 	// for a User ID the world does not name (in-process, the gateway's own
 	// CA): the request of a party that has not completed User Entry then
 	// reaches the gateway as that User ID, and the gateway's refusal is the
 	// outcome. Without it such a request goes without a certificate.
 	Issue func(userID string) (pki.Issued, error)
+}
+
+type heldRequest struct {
+	u    *userClient
+	msg  *dccgatev1.ServiceRequest
+	sign scenario.Sign
 }
 
 type userClient struct {
@@ -110,6 +122,7 @@ func (c *Client) Reset(ctx context.Context, w scenario.World) error {
 	c.users = map[string]*userClient{}
 	c.counters = map[string]uint64{}
 	c.strangers = map[string]*userClient{}
+	c.held = map[string]heldRequest{}
 	c.caPEM = []byte(resp.Msg.GetCaPem())
 	for _, cr := range resp.Msg.GetCredentials() {
 		cert := pki.Issued{CertPEM: []byte(cr.GetCertPem()), KeyPEM: []byte(cr.GetKeyPem())}
@@ -185,39 +198,88 @@ func (c *Client) Submit(ctx context.Context, as string, r scenario.SubmitRequest
 		return scenario.SubmitResult{}, err
 	}
 	id := resp.Msg.GetRequestId()
-	st := resp.Msg.GetState()
-	if st.GetState() == "awaiting_signature" && r.Sign.Mode != scenario.SignNone {
+	st, err := c.signAndWait(ctx, u, msg, id, resp.Msg.GetState(), r.Sign)
+	if err != nil {
+		return scenario.SubmitResult{}, err
+	}
+	if st.GetState() == "held" && r.Sign.Mode != scenario.SignNone {
+		c.mu.Lock()
+		c.held[id] = heldRequest{u: u, msg: msg, sign: r.Sign}
+		c.mu.Unlock()
+	}
+	// Requests held behind this one may have been released.
+	if err := c.signReleased(ctx); err != nil {
+		return scenario.SubmitResult{}, err
+	}
+	if st.GetState() != "held" {
+		return scenario.SubmitResult{RequestID: id, Outcome: outcome(st)}, nil
+	}
+	o, err := c.Outcome(ctx, id)
+	return scenario.SubmitResult{RequestID: id, Outcome: o}, err
+}
+
+// signAndWait signs the Pre-Command of a request awaiting its signature as
+// sign says, and waits until the request has gone as far as it can without
+// the clock moving.
+func (c *Client) signAndWait(ctx context.Context, u *userClient, msg *dccgatev1.ServiceRequest, id string, st *dccgatev1.RequestState, sign scenario.Sign) (*dccgatev1.RequestState, error) {
+	var err error
+	if st.GetState() == "awaiting_signature" && sign.Mode != scenario.SignNone {
 		signer := u
-		if r.Sign.Mode == scenario.SignWith {
-			if signer, err = c.user(r.Sign.With); err != nil {
-				return scenario.SubmitResult{}, err
+		if sign.Mode == scenario.SignWith {
+			if signer, err = c.user(sign.With); err != nil {
+				return nil, err
 			}
 		}
 		key, err := pki.ParseKey(signer.cert.KeyPEM)
 		if err != nil {
-			return scenario.SubmitResult{}, err
+			return nil, err
 		}
 		// Correlate before signing (para 156): the client signs only a
 		// Pre-Command that means what it asked for.
 		creq, err := client.RequestFromProto(c.spec, msg, id)
 		if err != nil {
-			return scenario.SubmitResult{}, err
+			return nil, err
 		}
 		sig, err := client.SignPreCommand(c.spec, creq, st.GetPreCommand(), key)
 		if err != nil {
-			return scenario.SubmitResult{}, fmt.Errorf("request %s: not signed: %w", id, err)
+			return nil, fmt.Errorf("request %s: not signed: %w", id, err)
 		}
 		sresp, err := u.api.SubmitSignedPreCommand(ctx, connect.NewRequest(&dccgatev1.SubmitSignedPreCommandRequest{RequestId: id, SignedPreCommand: st.GetPreCommand(), Signature: sig}))
 		if err != nil {
-			return scenario.SubmitResult{}, err
+			return nil, err
 		}
 		st = sresp.Msg
 	}
-	st, err = c.wait(ctx, u, id, st)
-	if err != nil {
-		return scenario.SubmitResult{}, err
+	return c.wait(ctx, u, id, st)
+}
+
+// signReleased signs the held critical requests the gateway has released
+// with their Pre-Command, as their steps said, and forgets those that
+// ended otherwise (their predecessor failed).
+func (c *Client) signReleased(ctx context.Context) error {
+	c.mu.Lock()
+	ids := slices.Sorted(maps.Keys(c.held))
+	c.mu.Unlock()
+	for _, id := range ids {
+		c.mu.Lock()
+		h := c.held[id]
+		c.mu.Unlock()
+		resp, err := h.u.api.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
+		if err != nil {
+			return err
+		}
+		st := resp.Msg
+		if st.GetState() == "held" {
+			continue
+		}
+		c.mu.Lock()
+		delete(c.held, id)
+		c.mu.Unlock()
+		if _, err := c.signAndWait(ctx, h.u, h.msg, id, st, h.sign); err != nil {
+			return err
+		}
 	}
-	return scenario.SubmitResult{RequestID: id, Outcome: outcome(st)}, nil
+	return nil
 }
 
 // stranger is the client of a User ID the world does not name: with a
@@ -500,16 +562,22 @@ func setField(m protoreflect.Message, f protoreflect.FieldDescriptor, v any) err
 	return nil
 }
 
-// Advance implements scenario.Gateway.
+// Advance implements scenario.Gateway; requests released meanwhile are
+// signed.
 func (c *Client) Advance(ctx context.Context, d time.Duration) error {
-	_, err := c.admin.Advance(ctx, connect.NewRequest(&dccgatev1.AdvanceRequest{By: durationpb.New(d)}))
-	return err
+	if _, err := c.admin.Advance(ctx, connect.NewRequest(&dccgatev1.AdvanceRequest{By: durationpb.New(d)})); err != nil {
+		return err
+	}
+	return c.signReleased(ctx)
 }
 
-// Event implements scenario.Gateway.
+// Event implements scenario.Gateway; requests released meanwhile are
+// signed.
 func (c *Client) Event(ctx context.Context, device, kind string) error {
-	_, err := c.admin.DeviceEvent(ctx, connect.NewRequest(&dccgatev1.DeviceEventRequest{DeviceId: device, Kind: kind}))
-	return err
+	if _, err := c.admin.DeviceEvent(ctx, connect.NewRequest(&dccgatev1.DeviceEventRequest{DeviceId: device, Kind: kind})); err != nil {
+		return err
+	}
+	return c.signReleased(ctx)
 }
 
 // Outcome implements scenario.Gateway.

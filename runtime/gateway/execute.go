@@ -294,6 +294,11 @@ func (g *Gateway) release(ctx context.Context, r, h store.Request, run func(cont
 		}
 		h.PreCommand = pc
 		h.State = StateAwaitingSignature
+		if !svc.CoS {
+			// The user has the time to sign from now, as at submission
+			// (para 155): its due time may have passed while it was held.
+			h.DueAt = g.clk.Now().Add(g.cfg.SignatureTTL)
+		}
 		if svc.CoS {
 			// The CoS Party signs a held Change of Supplier too.
 			if reason, msg := g.cosCheck(ctx, h); reason != "" {
