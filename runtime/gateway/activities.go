@@ -738,6 +738,13 @@ func (g *Gateway) onAlert(a devices.Alert) {
 			recipients[holder] = true
 		}
 	}
+	// A meter directs its alerts to the supplier whose credential it
+	// holds (para 140): until a Change of Supplier replaces it, the losing
+	// supplier's, whom the Registration Data may no longer name.
+	holder := ""
+	if st, ok := g.em().fleet.Get(d.ID); ok && fuelOf(d.Type) != "" {
+		holder = st.Credentials[devices.CredSupplier]
+	}
 	for _, rg := range regs {
 		if ok, _ := g.Enrolled(ctx, rg.MPxN); !ok {
 			continue
@@ -748,6 +755,9 @@ func (g *Gateway) onAlert(a devices.Alert) {
 				continue
 			}
 			who := named(rg, bind.Registration.Field)
+			if holder != "" && bind.Registration.Field == "import_supplier" && rg.Fuel == fuelOf(d.Type) {
+				who = holder
+			}
 			if who == "" {
 				continue
 			}
