@@ -384,6 +384,14 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 			if !g.cosVerify(r) {
 				return failed(r, dcc.ReasonSignatureInvalid, "the CoS Party's signature does not verify")
 			}
+			// The CoS Party reconfirms the request when it runs (para
+			// 145): a future dated one may have lost its ground since (the
+			// sender's registration withdrawn).
+			if reason, msg := g.cosCheck(ctx, r); reason != "" {
+				out := failed(r, reason, msg)
+				out.Clause = "para 144-145"
+				return out
+			}
 			if st, ok := g.em().fleet.Get(r.DeviceID); ok {
 				losing = st.Credentials[devices.CredSupplier]
 			}
