@@ -73,7 +73,7 @@ func BenchmarkRequest(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64((procstat.CPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 	b.ReportMetric(float64(procstat.Written()-w0)/float64(b.N), "write-B/op")
-	done, err := w.g.Store().CountRequests(ctx, "", "", time.Time{}, time.Time{}, []string{gateway.StateAccepted})
+	done, err := w.g.Store().CountRequests(ctx, "", "", time.Time{}, time.Time{}, []string{gateway.StateAccepted}, true)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -475,8 +475,10 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 	}
 	if known {
 		if rule, ok := g.anomalyRule(spec.Key(req.Service, req.Variant), req.Service, user.Role); ok {
+			// The user's Service Requests, not the runs of its schedules:
+			// those the DCC makes (para 124, 134).
 			n, err := g.st.CountRequests(ctx, user.ID, spec.Key(req.Service, req.Variant), now.Add(-rule.Per), now,
-				[]string{StateAcknowledged, StatePending, StateHeld, StateAwaitingSignature, StateExecuting, StateAccepted, StateQuarantined, StateCancelled, StateExpired})
+				[]string{StateAcknowledged, StatePending, StateHeld, StateAwaitingSignature, StateExecuting, StateAccepted, StateQuarantined, StateCancelled, StateExpired}, false)
 			if err != nil {
 				return nil, err
 			}

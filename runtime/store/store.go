@@ -250,8 +250,9 @@ type Store interface {
 	// (since, until] in any of the states given (all states if none): a
 	// window of until-since that ends at until. An empty userID or service
 	// does not filter; a zero until has no upper bound (a zero since has no
-	// lower bound anyway).
-	CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string) (int, error)
+	// lower bound anyway). scheduleRuns false leaves out the runs of
+	// schedules, which the DCC makes on a user's behalf.
+	CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string, scheduleRuns bool) (int, error)
 
 	PutSchedule(ctx context.Context, s Schedule) error // insert or replace
 	// DeleteSchedule deletes a schedule; ErrNotFound if there is none.

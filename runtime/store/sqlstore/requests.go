@@ -343,7 +343,7 @@ func (s *Store) updateRequest(ctx context.Context, r store.Request, fromState st
 
 // CountRequests counts a user's requests of a service received in (since,
 // until] in the given states (see store.Store for the zero arguments).
-func (s *Store) CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string) (int, error) {
+func (s *Store) CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string, scheduleRuns bool) (int, error) {
 	var te timeEncoder
 	where := []string{"received_at > ?"}
 	args := []any{te.enc(since)}
@@ -353,6 +353,9 @@ func (s *Store) CountRequests(ctx context.Context, userID, service string, since
 	}
 	if te.err != nil {
 		return 0, te.err
+	}
+	if !scheduleRuns {
+		where = append(where, "schedule_id = ''")
 	}
 	if userID != "" {
 		where = append(where, "user_id = ?")

@@ -833,30 +833,37 @@ func testCountRequests(t *testing.T, open func(*testing.T) store.Store) {
 	add("4", "A", "4.2", "accepted", 11)
 	add("5", "B", "4.1", "accepted", 11)
 	add("6", "A", "4.1", "pending", 13)
+	run := request("7", "A", 12) // a run of A's schedule, the DCC's
+	run.State, run.ScheduleID = "accepted", "SCH-1"
+	must(t, s.InsertRequest(ctx, run, 0))
 	tests := []struct {
 		note         string
 		user, svc    string
 		since, until time.Time
 		states       []string
 		want         int
+		withRuns     int // counting the runs of schedules too
 	}{
-		{"window: its start out, its end in", "A", "4.1", hours(10), hours(12), nil, 2},
-		{"window of the start alone", "A", "4.1", hours(10), hours(10), nil, 0},
-		{"window inside", "A", "4.1", hours(10), hours(11), nil, 1},
-		{"states", "A", "4.1", hours(0), hours(20), []string{"accepted", "pending"}, 3},
-		{"other service", "A", "4.2", hours(0), hours(20), nil, 1},
-		{"other user", "B", "4.1", hours(0), hours(20), nil, 1},
-		{"empty window", "A", "4.1", hours(14), hours(20), nil, 0},
-		{"zero since", "A", "4.1", time.Time{}, hours(11), nil, 2},
-		{"zero until: no upper bound", "A", "4.1", hours(11), time.Time{}, nil, 2},
-		{"empty user: every user", "", "4.1", hours(10), hours(11), nil, 2},
-		{"empty service: every service", "A", "", hours(10), hours(11), nil, 2},
+		{"window: its start out, its end in", "A", "4.1", hours(10), hours(12), nil, 2, 3},
+		{"window of the start alone", "A", "4.1", hours(10), hours(10), nil, 0, 0},
+		{"window inside", "A", "4.1", hours(10), hours(11), nil, 1, 1},
+		{"states", "A", "4.1", hours(0), hours(20), []string{"accepted", "pending"}, 3, 4},
+		{"other service", "A", "4.2", hours(0), hours(20), nil, 1, 1},
+		{"other user", "B", "4.1", hours(0), hours(20), nil, 1, 1},
+		{"empty window", "A", "4.1", hours(14), hours(20), nil, 0, 0},
+		{"zero since", "A", "4.1", time.Time{}, hours(11), nil, 2, 2},
+		{"zero until: no upper bound", "A", "4.1", hours(11), time.Time{}, nil, 2, 3},
+		{"empty user: every user", "", "4.1", hours(10), hours(11), nil, 2, 2},
+		{"empty service: every service", "A", "", hours(10), hours(11), nil, 2, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
-			n, err := s.CountRequests(t.Context(), tc.user, tc.svc, tc.since, tc.until, tc.states)
+			n, err := s.CountRequests(t.Context(), tc.user, tc.svc, tc.since, tc.until, tc.states, false)
 			must(t, err)
 			same(t, "CountRequests", n, tc.want)
+			n, err = s.CountRequests(t.Context(), tc.user, tc.svc, tc.since, tc.until, tc.states, true)
+			must(t, err)
+			same(t, "CountRequests with the schedule's runs", n, tc.withRuns)
 		})
 	}
 }
