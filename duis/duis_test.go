@@ -332,3 +332,44 @@ func TestUserCertificate(t *testing.T) {
 		t.Fatalf("issuer %q", got)
 	}
 }
+
+// TestDecodeRealBodies: the bodies of DCC Boxed's templates
+// (SmartDCCInnovation/duis-templates) read into the fields the spec needs,
+// and a Change of Supplier goes as CV 1 (para 143-146).
+func TestDecodeRealBodies(t *testing.T) {
+	sp := spec.MustDefault()
+	doc := func(cv, srv, body string) string {
+		ref := strings.Join(strings.SplitN(srv, ".", 3)[:2], ".")
+		return `<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway" schemaVersion="5.4"><sr:Header>` +
+			`<sr:RequestID>90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1003</sr:RequestID><sr:CommandVariant>` + cv +
+			`</sr:CommandVariant><sr:ServiceReference>` + ref + `</sr:ServiceReference><sr:ServiceReferenceVariant>` + srv +
+			`</sr:ServiceReferenceVariant></sr:Header><sr:Body>` + body + `</sr:Body></sr:Request>`
+	}
+	tests := []struct {
+		note, cv, srv, body, field string
+		want                       any
+	}{
+		{"payment mode by element", "4", "1.6", `<sr:UpdatePaymentMode><sr:Credit/></sr:UpdatePaymentMode>`, "mode", "credit"},
+		{"log by name", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>Security</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", "security"},
+		{"switch by attribute", "4", "7.5", `<sr:ActivateAuxiliaryLoad><sr:ActivateALCSHCALCS index="3"><sr:Duration>30</sr:Duration></sr:ActivateALCSHCALCS></sr:ActivateAuxiliaryLoad>`, "switch", int64(3)},
+		{"second alternative", "1", "6.20.1", `<sr:SetDeviceConfigurationImportMPxN><sr:ImportMPRN>1234567890</sr:ImportMPRN></sr:SetDeviceConfigurationImportMPxN>`, "mpxn", "1234567890"},
+		{"credential by name", "4", "6.15.1", `<sr:UpdateSecurityCredentialsKRP><sr:RemotePartyRole>NetworkOperator</sr:RemotePartyRole><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsKRP>`, "credential", "network_operator"},
+		{"unknown name reads nothing", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", ""},
+		{"Change of Supplier as CV 1", "1", "6.23", `<sr:UpdateSecurityCredentialsCoS><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsCoS>`, "certificate", "AQID"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			d, err := Parse([]byte(doc(tc.cv, tc.srv, tc.body)), DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := DecodeRequest(d, sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Fields[tc.field]; got != tc.want {
+				t.Fatalf("%s = %#v, want %#v", tc.field, got, tc.want)
+			}
+		})
+	}
+}

@@ -225,10 +225,8 @@ func fields(s *spec.SRV, body *Element, ns string) (map[string]any, error) {
 		}
 		var text string
 		var given bool
-		if el, ok := s.Fields[f.Name]; ok {
-			if x := body.Find(ns, el); x != nil {
-				text, given = strings.TrimSpace(x.Text()), true
-			}
+		if m, ok := s.Fields[f.Name]; ok {
+			text, given = read(body, ns, m)
 		}
 		v, err := typed(f, text, given)
 		if err != nil {
@@ -237,6 +235,57 @@ func fields(s *spec.SRV, body *Element, ns string) (map[string]any, error) {
 		out[f.Name] = v
 	}
 	return out, nil
+}
+
+// read reads one field by its mapping (spec/duis.cue): alternatives
+// separated by "|", the first that matches giving the value. Each is
+// Element, Element@attr, either followed by [text] (the element's text, or
+// the attribute, must be that) and =value (the value is that constant, not
+// what the message carries), as DUIS says some things by an element's
+// presence (<sr:Credit/>), some by an attribute (index="1") and some by a
+// name of its own (<sr:LogToRead>Event).
+func read(body *Element, ns, mapping string) (string, bool) {
+	for _, alt := range strings.Split(mapping, "|") {
+		name, value, constant := strings.Cut(alt, "=")
+		want, match := "", false
+		if i := strings.IndexByte(name, '['); i >= 0 && strings.HasSuffix(name, "]") {
+			name, want, match = name[:i], name[i+1:len(name)-1], true
+		}
+		name, attr, byAttr := strings.Cut(name, "@")
+		x := body.Find(ns, name)
+		if byAttr {
+			x = findWithAttr(body, ns, name, attr)
+		}
+		if x == nil {
+			continue
+		}
+		got := strings.TrimSpace(x.Text())
+		if byAttr {
+			got, _ = x.Attr(attr)
+			got = strings.TrimSpace(got)
+		}
+		if match && got != want {
+			continue
+		}
+		if constant {
+			return value, true
+		}
+		return got, true
+	}
+	return "", false
+}
+
+// findWithAttr is the first descendant of that name that has the attribute.
+func findWithAttr(body *Element, ns, local, attr string) *Element {
+	var out *Element
+	body.walk(func(e *Element) {
+		if out == nil && e != body && e.Is(ns, local) {
+			if _, ok := e.Attr(attr); ok {
+				out = e
+			}
+		}
+	})
+	return out
 }
 
 func typed(f spec.Field, text string, given bool) (any, error) {

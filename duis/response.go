@@ -2,16 +2,50 @@ package duis
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 )
 
-// NSDCCGate is the namespace of the attributes dccgate adds to a
-// response's sr:ResponseMessage (or alert message) so that nothing of its
-// decision is lost in translation: dg:reason (our stable reason code),
-// dg:clause (the clause of the source behind it), dg:state (the request's
-// state), dg:message (the detail). They are inside the signed document.
+// NSDCCGate is the namespace of dccgate's own dg:Refusal document (an
+// answer that is not an sr:Response).
 const NSDCCGate = "urn:dccgate:duis:1"
+
+// The headers that carry dccgate's decision beside an sr:Response. They
+// are not in the document: the DUIS XSD allows no foreign attributes on
+// its messages, and DCC Boxed's tools refuse a response that has them.
+const (
+	HeaderReason  = "X-DCCGate-Reason"  // our stable reason code
+	HeaderClause  = "X-DCCGate-Clause"  // the clause of the source behind it
+	HeaderState   = "X-DCCGate-State"   // the request's state
+	HeaderMessage = "X-DCCGate-Message" // the detail, on one line
+)
+
+// Headers are the X-DCCGate-* headers of r (those set).
+func (r Response) Headers() http.Header {
+	h := http.Header{}
+	for _, kv := range [][2]string{{HeaderReason, r.Reason}, {HeaderClause, r.Clause}, {HeaderState, r.State}, {HeaderMessage, r.Message}} {
+		if kv[1] != "" {
+			h.Set(kv[0], headerValue(kv[1]))
+		}
+	}
+	return h
+}
+
+// headerValue keeps a value a valid header field: printable ASCII on one
+// line (anything else becomes '?'), at most 512 bytes.
+func headerValue(s string) string {
+	b := []byte(oneLine(s))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	if len(b) > 512 {
+		b = b[:512]
+	}
+	return string(b)
+}
 
 // Response is an sr:Response to build.
 type Response struct {
@@ -23,7 +57,8 @@ type Response struct {
 	At            time.Time
 	SRV           string
 	Ref           string
-	// Reason, Clause, State and Message are dccgate's own (dg: attributes).
+	// Reason, Clause, State and Message are dccgate's own: not in the
+	// document, they travel in the headers (Headers).
 	Reason, Clause, State, Message string
 	// PreCommand is the Pre-Command of a transform (CV 4): the answer of
 	// serviceT carries it in sr:PreCommand/sr:GBCSPayload.
@@ -39,7 +74,7 @@ type Response struct {
 // Document builds the unsigned response document.
 func (r Response) Document() (*Document, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<sr:Response xmlns:sr="%s" xmlns:dg="%s" schemaVersion="%s"><sr:Header>`, xmlEscape(r.Namespace), NSDCCGate, xmlEscape(r.SchemaVersion))
+	fmt.Fprintf(&b, `<sr:Response xmlns:sr="%s" schemaVersion="%s"><sr:Header>`, xmlEscape(r.Namespace), xmlEscape(r.SchemaVersion))
 	if r.RequestID != "" {
 		fmt.Fprintf(&b, `<sr:RequestID>%s</sr:RequestID>`, xmlEscape(r.RequestID))
 	}
@@ -52,13 +87,7 @@ func (r Response) Document() (*Document, error) {
 	if r.Alert != "" {
 		el = r.Alert
 	}
-	fmt.Fprintf(&b, `<sr:%s`, el)
-	for _, a := range [][2]string{{"reason", r.Reason}, {"clause", r.Clause}, {"state", r.State}, {"message", r.Message}} {
-		if a[1] != "" {
-			fmt.Fprintf(&b, ` dg:%s="%s"`, a[0], xmlEscape(oneLine(a[1])))
-		}
-	}
-	b.WriteString(">")
+	fmt.Fprintf(&b, `<sr:%s>`, el)
 	if r.Alert != "" {
 		fmt.Fprintf(&b, `<sr:AlertCode>%s</sr:AlertCode>`, xmlEscape(r.AlertCode))
 	}
@@ -86,7 +115,9 @@ func oneLine(s string) string {
 
 // DecodedResponse is what a client reads of an sr:Response.
 type DecodedResponse struct {
-	RequestID, ResponseCode, SRV   string
+	RequestID, ResponseCode, SRV string
+	// Reason, Clause, State and Message are not in the document: ReadHeaders
+	// fills them from the HTTP answer's (or POST's) headers.
 	Reason, Clause, State, Message string
 	PreCommand, Payload            []byte
 	AlertCode                      string
@@ -112,20 +143,6 @@ func DecodeResponse(doc *Document, ns string) (*DecodedResponse, error) {
 		return nil, perr(CodeStructure, "sr:Response has no message")
 	}
 	m := body.Elements()[0]
-	for _, a := range m.Attrs {
-		if u, _ := m.lookupNS(a.Prefix); a.Prefix != "" && u == NSDCCGate {
-			switch a.Local {
-			case "reason":
-				out.Reason = a.Value
-			case "clause":
-				out.Clause = a.Value
-			case "state":
-				out.State = a.Value
-			case "message":
-				out.Message = a.Value
-			}
-		}
-	}
 	if x := directChild(m, ns, "ServiceReferenceVariant"); x != nil {
 		out.SRV = x.Text()
 	}
@@ -141,4 +158,9 @@ func DecodeResponse(doc *Document, ns string) (*DecodedResponse, error) {
 		out.Payload, _ = b64(x.Text())
 	}
 	return out, nil
+}
+
+// ReadHeaders fills dccgate's own fields from the X-DCCGate-* headers.
+func (d *DecodedResponse) ReadHeaders(h http.Header) {
+	d.Reason, d.Clause, d.State, d.Message = h.Get(HeaderReason), h.Get(HeaderClause), h.Get(HeaderState), h.Get(HeaderMessage)
 }

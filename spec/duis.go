@@ -40,6 +40,7 @@ type CommandVariant struct {
 	Critical  *bool  `json:"critical,omitempty"`
 	NonDevice bool   `json:"non_device,omitempty"`
 	Signed    bool   `json:"signed,omitempty"`
+	CoS       bool   `json:"cos,omitempty"` // also fits a Change of Supplier service (para 143-146)
 	Delivery  string `json:"delivery"`
 }
 
@@ -99,6 +100,9 @@ func (d *DUIS) permits(v CommandVariant, svc *Service) bool {
 	}
 	if !svc.DeviceService {
 		return false
+	}
+	if v.CoS && svc.CoS {
+		return true
 	}
 	return v.Critical == nil || *v.Critical == svc.Critical
 }

@@ -20,6 +20,7 @@ func TestDUISMapsOntoTheSchedule(t *testing.T) {
 		{"non-device service", "8.2", "8.2", []string{"8"}},
 		{"critical row of a shared reference", "8.7.1", "8.7/type1", []string{"4", "5", "6", "7"}},
 		{"non-critical row of a shared reference", "8.7.2", "8.7/type2", []string{"1", "2", "3"}},
+		{"Change of Supplier: the CoS Party signs it (para 143-146)", "6.23", "6.23", []string{"1", "4", "5", "6", "7"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {

@@ -7,9 +7,9 @@
 // I0 where the outcome is known (a Pre-Command from serviceT, a request
 // that completed), I99 where it follows, or the DUIS response code that
 // spec/duis.cue maps the refusal's reason to (E2, E4, E5, E11, E12, E13,
-// E19 ...). dccgate's reason code, clause, state and detail travel on the
-// message element as the attributes dg:reason, dg:clause, dg:state and
-// dg:message (namespace duis.NSDCCGate), inside the signature.
+// E19 ...). dccgate's reason code, clause, state and detail travel in the
+// headers X-DCCGate-Reason, -Clause, -State and -Message, not in the
+// document: the DUIS XSD allows no foreign attributes on its messages.
 //
 // A refusal whose reason has no published DUIS code (MALFORMED, REPLAY,
 // SIGNATURE_INVALID, ...) and any document that fails parsing, signature
@@ -127,11 +127,10 @@ func (s *Server) endpoint(name string) http.Handler {
 		if err == nil {
 			var out []byte
 			if out, err = duis.Sign(doc, s.Key, s.Cert); err == nil {
-				w.Header().Set("Content-Type", "application/xml")
-				if resp.Reason != "" {
-					w.Header().Set(client.ReasonHeader, resp.Reason)
-					w.Header().Set(client.ClauseHeader, resp.Clause)
+				for k, v := range resp.Headers() {
+					w.Header()[k] = v
 				}
+				w.Header().Set("Content-Type", "application/xml")
 				_, _ = w.Write(out)
 				return
 			}

@@ -108,6 +108,31 @@ func (o *Outbox) collect(ctx context.Context) (added, receivers int, err error) 
 // document is the signed sr:Response of one delivery.
 func (o *Outbox) document(ctx context.Context, d store.Delivery) ([]byte, string, error) {
 	sp := o.S.G.Spec()
+	r := o.response(d)
+	if d.Kind != "alert" {
+		duisID, srv, ok, err := o.Store.DUISRequest(ctx, d.RequestID)
+		if err != nil {
+			return nil, "", err
+		}
+		if ok {
+			r.RequestID, r.SRV = duisID, srv
+		}
+		if s := sp.DUIS.SRV(r.SRV); s != nil {
+			r.Ref = s.Ref
+		}
+	}
+	doc, err := r.Document()
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := duis.Sign(doc, o.S.Key, o.S.Cert)
+	return b, r.RequestID, err
+}
+
+// response is the sr:Response of one delivery, as far as the delivery
+// alone says (a result's DUIS RequestID and SRV are the outbox store's).
+func (o *Outbox) response(d store.Delivery) duis.Response {
+	sp := o.S.G.Spec()
 	var p map[string]any
 	_ = json.Unmarshal(d.Payload, &p)
 	str := func(k string) string { s, _ := p[k].(string); return s }
@@ -119,26 +144,10 @@ func (o *Outbox) document(ctx context.Context, d store.Delivery) ([]byte, string
 			r.Alert = "DCCAlertMessage"
 		}
 		r.Message = str("name")
-		doc, err := r.Document()
-		if err != nil {
-			return nil, "", err
-		}
-		b, err := duis.Sign(doc, o.S.Key, o.S.Cert)
-		return b, "", err
+		return r
 	}
 	r.RequestID = d.RequestID
-	duisID, srv, ok, err := o.Store.DUISRequest(ctx, d.RequestID)
-	if err != nil {
-		return nil, "", err
-	}
-	if ok {
-		r.RequestID, r.SRV = duisID, srv
-	} else {
-		r.SRV = srvOf(sp.DUIS.SRVs, str("service"))
-	}
-	if s := sp.DUIS.SRV(r.SRV); s != nil {
-		r.Ref = s.Ref
-	}
+	r.SRV = srvOf(sp.DUIS.SRVs, str("service"))
 	r.State, r.Reason, r.Clause, r.Message = str("state"), str("reason"), str("clause"), str("message")
 	if code, ok := sp.DUIS.ReasonCodes[r.Reason]; ok && r.State != "accepted" {
 		r.Code = code
@@ -148,12 +157,7 @@ func (o *Outbox) document(ctx context.Context, d store.Delivery) ([]byte, string
 	if raw, ok := p["response"]; ok && raw != nil {
 		r.Payload, _ = json.Marshal(raw)
 	}
-	doc, err := r.Document()
-	if err != nil {
-		return nil, "", err
-	}
-	b, err := duis.Sign(doc, o.S.Key, o.S.Cert)
-	return b, r.RequestID, err
+	return r
 }
 
 // srvOf is the first SRV of a schedule row (for a request that came over
@@ -197,7 +201,7 @@ func (o *Outbox) Send(ctx context.Context) (int, error) {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, postTimeout)
-		err = post(pctx, client, m)
+		err = post(pctx, client, m, o.headers(ctx, m))
 		cancel()
 		if err != nil {
 			if ferr := o.Store.MarkDUISFailed(ctx, m.ID, o.now().Add(o.backoff(m.Attempts)), err.Error()); ferr != nil {
@@ -219,10 +223,25 @@ func (o *Outbox) Send(ctx context.Context) (int, error) {
 // postTimeout bounds one POST to a receiver; a claim outlives it.
 const postTimeout = 30 * time.Second
 
-func post(ctx context.Context, client *http.Client, m sqlstore.DUISMessage) error {
+// headers are the X-DCCGate-* headers of a message, from the delivery it
+// carries (the outbox keeps only the signed document, which has none of
+// them: the DUIS XSD allows no foreign attributes). Without the delivery
+// the message goes without them.
+func (o *Outbox) headers(ctx context.Context, m sqlstore.DUISMessage) http.Header {
+	ds, err := o.S.G.Store().Deliveries(ctx, m.UserID, m.Source-1, 1)
+	if err != nil || len(ds) == 0 || ds[0].Cursor != m.Source {
+		return nil
+	}
+	return o.response(ds[0]).Headers()
+}
+
+func post(ctx context.Context, client *http.Client, m sqlstore.DUISMessage, h http.Header) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Address, bytes.NewReader(m.Body))
 	if err != nil {
 		return err
+	}
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/xml")
 	res, err := client.Do(req)

@@ -1,6 +1,7 @@
 package duisapi_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
@@ -51,6 +52,10 @@ func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rv.got[id]++
 	d, _ := duis.DecodeResponse(doc, nsSR)
+	d.ReadHeaders(r.Header)
+	if bytes.Contains(b, []byte(duis.NSDCCGate)) {
+		d.State = "dg: in the document" // the DUIS XSD allows no foreign attributes
+	}
 	d.Message = string(b) // the signed bytes, to verify below
 	rv.docs = append(rv.docs, d)
 }

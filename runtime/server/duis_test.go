@@ -85,10 +85,14 @@ func postDUIS(t *testing.T, srv *Server, user, doc string) *duis.DecodedResponse
 
 func TestServeDUIS(t *testing.T) {
 	srv := startDemo(t)
-	got := make(chan []byte, 4)
+	type posted struct {
+		body   []byte
+		header http.Header
+	}
+	got := make(chan posted, 4)
 	rv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		got <- b
+		got <- posted{b, r.Header.Clone()}
 	}))
 	t.Cleanup(rv.Close)
 	if _, err := srv.StartDUIS(t.Context(), DUISOptions{Receivers: map[string]string{supplier: rv.URL}, Poll: 10 * time.Millisecond}); err != nil {
@@ -99,12 +103,13 @@ func TestServeDUIS(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 	select {
-	case b := <-got:
-		doc, err := duis.Parse(b, duis.DefaultLimits)
+	case p := <-got:
+		doc, err := duis.Parse(p.body, duis.DefaultLimits)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r, _ := duis.DecodeResponse(doc, "http://www.dccinterface.co.uk/ServiceUserGateway")
+		r.ReadHeaders(p.header) // our state travels beside the DUIS document
 		if r.RequestID != id || r.ResponseCode != "I0" || r.SRV != "4.1.1" || r.State != "accepted" {
 			t.Fatalf("result %+v", r)
 		}

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "e745ef7acc9d80d0cd2e819083031b91a63ff49f8b68e9c2374be5d0aaf47b7a"
+const SpecHash = "79394e007c7769f599a5f222f43c23855eedc079e7416f7c219abf39fa8eef7e"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
