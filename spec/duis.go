@@ -213,8 +213,9 @@ type Boxed struct {
 
 // BoxedSupply is a Boxed premises' MPxN of one fuel and its supplier.
 type BoxedSupply struct {
-	MPxN     string `json:"mpxn"`
-	Supplier string `json:"supplier"`
+	MPxN            string `json:"mpxn"`
+	Supplier        string `json:"supplier"`
+	NetworkOperator string `json:"network_operator,omitempty"`
 }
 
 // BoxedDevice is a Boxed device with the type derived from its SRVs.

@@ -211,8 +211,8 @@ func BoxedWorld(s *Server) gateway.World {
 		w.Users = append(w.Users, store.User{ID: u.ID, Role: u.Role, Party: u.Party})
 	}
 	w.Registration = []store.Registration{
-		{MPxN: b.Electricity.MPxN, Fuel: "electricity", ImportSupplier: b.Electricity.Supplier, Postcode: b.Postcode, Premises: b.Premises},
-		{MPxN: b.Gas.MPxN, Fuel: "gas", ImportSupplier: b.Gas.Supplier, Postcode: b.Postcode, Premises: b.Premises},
+		{MPxN: b.Electricity.MPxN, Fuel: "electricity", ImportSupplier: b.Electricity.Supplier, NetworkOperator: b.Electricity.NetworkOperator, Postcode: b.Postcode, Premises: b.Premises},
+		{MPxN: b.Gas.MPxN, Fuel: "gas", ImportSupplier: b.Gas.Supplier, NetworkOperator: b.Gas.NetworkOperator, Postcode: b.Postcode, Premises: b.Premises},
 	}
 	devs := sp.BoxedDevices()
 	first := map[string]string{}

@@ -146,4 +146,10 @@ func TestBoxedWorld(t *testing.T) {
 	if err != nil || rec.State != "accepted" {
 		t.Fatalf("%+v %v", rec, err)
 	}
+	// DCC Boxed's network operator originates network data reads of the
+	// electricity meter (ECS17c, 4.16).
+	const no = "90-B3-D5-1F-30-02-00-00"
+	if r := postDUIS(t, srv, no, duisRequest(no+":00-DB-12-34-56-78-90-A0:1001", "4.16", "4.16", "<sr:ReadActivePowerImport/>")); r.ResponseCode != "I99" {
+		t.Fatalf("4.16 from the network operator: %+v", r)
+	}
 }

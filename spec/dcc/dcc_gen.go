@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "79394e007c7769f599a5f222f43c23855eedc079e7416f7c219abf39fa8eef7e"
+const SpecHash = "1ffdc8ba08cecda2a43680da8c451660e0f5fe1f8fb29ecb63f3489a4f36058d"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
