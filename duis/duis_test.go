@@ -355,6 +355,7 @@ func TestDecodeRealBodies(t *testing.T) {
 		{"second alternative", "1", "6.20.1", `<sr:SetDeviceConfigurationImportMPxN><sr:ImportMPRN>1234567890</sr:ImportMPRN></sr:SetDeviceConfigurationImportMPxN>`, "mpxn", "1234567890"},
 		{"credential by name", "4", "6.15.1", `<sr:UpdateSecurityCredentialsKRP><sr:RemotePartyRole>NetworkOperator</sr:RemotePartyRole><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsKRP>`, "credential", "network_operator"},
 		{"unknown name reads nothing", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", ""},
+		{"WAN matrix by the PostCode of a partial address", "8", "12.1", `<sr:RequestWANMatrix><sr:PartialAddress><sr:PostCode>M22 0RR</sr:PostCode><sr:AddressIdentifier>Threapwood Road</sr:AddressIdentifier></sr:PartialAddress></sr:RequestWANMatrix>`, "postcode", "M22 0RR"},
 		{"Change of Supplier as CV 1", "1", "6.23", `<sr:UpdateSecurityCredentialsCoS><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsCoS>`, "certificate", "AQID"},
 	}
 	for _, tc := range tests {

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "1ffdc8ba08cecda2a43680da8c451660e0f5fe1f8fb29ecb63f3489a4f36058d"
+const SpecHash = "ec9fdd64226435d246df7c802978065bf4a880a91c799368aca7ea71a86fad53"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
