@@ -453,6 +453,19 @@ func (f *Fleet) Get(id string) (DeviceState, bool) {
 	return s, true
 }
 
+// Credential is the holder of a device's credential kind ("" if none), read
+// without copying the device's state (Get does) or bringing it up to the
+// clock: the gateway asks it for each alert.
+func (f *Fleet) Credential(id, kind string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := f.devices[id]
+	if d == nil {
+		return "", false
+	}
+	return d.Credentials[kind], true
+}
+
 // SetCredential makes userID the holder of a device's credential kind; an
 // empty userID removes the credential.
 func (f *Fleet) SetCredential(id, kind, userID string) error {

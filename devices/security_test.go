@@ -127,6 +127,15 @@ func TestServiceOptOut(t *testing.T) {
 	if err := e.f.SetCredential("00-DB-00-00-00-00-99-99", CredSupplier, "x"); err == nil {
 		t.Fatal("SetCredential on an unknown device succeeded")
 	}
+	// Credential reads what Get's copy says, without the copy.
+	for _, kind := range []string{CredSupplier, CredAccessControlBroker} {
+		if got, ok := e.f.Credential(esme, kind); !ok || got != st.Credentials[kind] {
+			t.Errorf("Credential(%s) = %q %v, want %q", kind, got, ok, st.Credentials[kind])
+		}
+	}
+	if _, ok := e.f.Credential("00-DB-00-00-00-00-99-99", CredSupplier); ok {
+		t.Error("Credential of an unknown device")
+	}
 }
 
 // TestIssuersComeFromTheSpec edits Table 5.4 in a copy of the spec: once it

@@ -742,8 +742,8 @@ func (g *Gateway) onAlert(a devices.Alert) {
 	// holds (para 140): until a Change of Supplier replaces it, the losing
 	// supplier's, whom the Registration Data may no longer name.
 	holder := ""
-	if st, ok := g.em().fleet.Get(d.ID); ok && fuelOf(d.Type) != "" {
-		holder = st.Credentials[devices.CredSupplier]
+	if fuelOf(d.Type) != "" {
+		holder, _ = g.em().fleet.Credential(d.ID, devices.CredSupplier)
 	}
 	for _, rg := range regs {
 		if ok, _ := g.Enrolled(ctx, rg.MPxN); !ok {
