@@ -356,6 +356,7 @@ func TestDecodeRealBodies(t *testing.T) {
 		{"credential by name", "4", "6.15.1", `<sr:UpdateSecurityCredentialsKRP><sr:RemotePartyRole>NetworkOperator</sr:RemotePartyRole><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsKRP>`, "credential", "network_operator"},
 		{"unknown name reads nothing", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", ""},
 		{"WAN matrix by the PostCode of a partial address", "8", "12.1", `<sr:RequestWANMatrix><sr:PartialAddress><sr:PostCode>M22 0RR</sr:PostCode><sr:AddressIdentifier>Threapwood Road</sr:AddressIdentifier></sr:PartialAddress></sr:RequestWANMatrix>`, "postcode", "M22 0RR"},
+		{"the original request of a local Command's response", "8", "8.13", `<sr:ReturnLocalCommandResponse><sr:OriginalRequestID>90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000</sr:OriginalRequestID><sr:DeviceGBCSResponse>3wkCAA==</sr:DeviceGBCSResponse></sr:ReturnLocalCommandResponse>`, "original_request_id", "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000"},
 		{"Change of Supplier as CV 1", "1", "6.23", `<sr:UpdateSecurityCredentialsCoS><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsCoS>`, "certificate", "AQID"},
 	}
 	for _, tc := range tests {

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "ec9fdd64226435d246df7c802978065bf4a880a91c799368aca7ea71a86fad53"
+const SpecHash = "cb1a1c158dca4531c133f7ff7085b372700279bf382637156454b4974e8ec52a"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
