@@ -180,33 +180,10 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		return st.commissioning() && st.typeB&st.e.meters != 0 && st.f.Device.MPxNHasMeter, "the MPxN already has a commissioned meter"
 	},
 	dcc.ReasonNotRegistered: func(st *state) (bool, string) {
-		rule := st.eff.p.Registration
-		if st.inner != nil || rule != "check" && rule != "execution_date" {
-			return false, ""
+		if st.inner != nil {
+			return false, "" // creating a schedule (para 139); its runs are checked when they run
 		}
-		bind, ok := st.e.regs[st.f.User.Role]
-		if !ok {
-			return false, ""
-		}
-		for i := range st.f.Registration {
-			rec := &st.f.Registration[i]
-			if rec.Fuel != bind.Fuel {
-				continue
-			}
-			var who string
-			switch bind.Field {
-			case "import_supplier":
-				who = rec.ImportSupplier
-			case "export_supplier":
-				who = rec.ExportSupplier
-			case "network_operator":
-				who = rec.NetworkOperator
-			}
-			if who == st.req.UserID {
-				return false, ""
-			}
-		}
-		return true, "the user is not the registered " + bind.Field + " for the device's MPxN"
+		return st.e.notRegistered(st.eff.p.Registration, st.f.User.Role, st.req.UserID, st.f.Registration)
 	},
 	dcc.ReasonCertificateInvalid: func(st *state) (bool, string) {
 		return st.f.Credentials.CertificateInvalid, "the certificate is expired, revoked or not the user's"
@@ -221,6 +198,39 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		}
 		return false, ""
 	},
+}
+
+// notRegistered is the Registration Data check (para 134, footnote 13) of a
+// row whose rule is rule: the user, of role, must be named for the device's
+// MPxN in the field its role binds to. Rows not checked against the
+// Registration Data, and roles it does not bind, pass.
+func (e *Engine) notRegistered(rule, role, userID string, regs []Registration) (bool, string) {
+	if rule != "check" && rule != "execution_date" {
+		return false, ""
+	}
+	bind, ok := e.regs[role]
+	if !ok {
+		return false, ""
+	}
+	for i := range regs {
+		rec := &regs[i]
+		if rec.Fuel != bind.Fuel {
+			continue
+		}
+		var who string
+		switch bind.Field {
+		case "import_supplier":
+			who = rec.ImportSupplier
+		case "export_supplier":
+			who = rec.ExportSupplier
+		case "network_operator":
+			who = rec.NetworkOperator
+		}
+		if who == userID {
+			return false, ""
+		}
+	}
+	return true, "the user is not the registered " + bind.Field + " for the device's MPxN"
 }
 
 func (st *state) commissioning() bool {

@@ -321,6 +321,29 @@ type StatusChecker interface {
 	StatusAllows(key, status string) (ok bool, clause string)
 }
 
+// Registered is the Registration Data check of the row keyed key for a
+// user of role, against the records of the device's MPxNs, as submission
+// makes it, with the detail and the clause a refusal names: what the
+// runtime asks when it runs a schedule, whose creation is not checked
+// (para 139) and whose owner may have lost the MPxN since. A row the
+// engine does not know passes.
+func (e *Engine) Registered(key, role, userID string, regs []Registration) (ok bool, detail, clause string) {
+	r := e.rows[key]
+	if r == nil {
+		return true, "", ""
+	}
+	if failed, d := e.notRegistered(r.p.Registration, role, userID, regs); failed {
+		return false, d, r.clauses[dcc.ReasonNotRegistered]
+	}
+	return true, "", ""
+}
+
+// RegistrationChecker is what the runtime asks of the engine when a
+// schedule runs.
+type RegistrationChecker interface {
+	Registered(key, role, userID string, regs []Registration) (ok bool, detail, clause string)
+}
+
 // Mover is what the runtime asks of the inventory policy when it applies a
 // status change.
 type Mover interface {

@@ -306,3 +306,29 @@ func TestStatusAllows(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistered: the Registration Data check the runtime asks of the
+// engine for a schedule's run is submission's: the role's field and fuel,
+// and no check for a critical row, a role not bound, or an unknown row.
+func TestRegistered(t *testing.T) {
+	e := testEngine(t)
+	regs := []Registration{{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: supplierA, NetworkOperator: "00-00-00-00-00-00-0E-01"}}
+	tests := []struct {
+		note, key, role, user string
+		want                  bool
+	}{
+		{"the registered supplier", "4.8", "EIS", supplierA, true},
+		{"another supplier", "4.8", "EIS", supplierB, false},
+		{"the registered network operator", "4.16", "ENO", "00-00-00-00-00-00-0E-01", true},
+		{"a gas supplier on electricity", "4.1", "GIS", supplierA, false},
+		{"an other user: not named in Registration Data", "4.8", "OU", "00-00-00-00-00-00-0F-01", true},
+		{"a critical row: the device checks", "7.1", "EIS", supplierB, true},
+		{"no such row", "no-such-row", "EIS", supplierB, true},
+	}
+	for _, tc := range tests {
+		ok, detail, clause := e.Registered(tc.key, tc.role, tc.user, regs)
+		if ok != tc.want || (!ok && (detail == "" || clause == "")) {
+			t.Errorf("%s: Registered = %v, %q, %q; want %v (a refusal with its detail and clause)", tc.note, ok, detail, clause, tc.want)
+		}
+	}
+}

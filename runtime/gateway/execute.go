@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -486,12 +485,12 @@ func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Reque
 }
 
 // notRegisteredAtRun checks a schedule's run against the Registration Data
-// as a Service Request of its service would be (para 134, footnote 13):
-// creating the schedule was not (para 139), and the owner may have lost
-// the MPxN since (a change of supplier).
+// as the engine checks a Service Request of its service (para 134,
+// footnote 13): creating the schedule was not (para 139), and the owner
+// may have lost the MPxN since (a change of supplier).
 func (g *Gateway) notRegisteredAtRun(ctx context.Context, r store.Request, role string) (store.Request, bool) {
-	svc, sr := g.sp().ServiceByKey(r.Service), g.sp().Role(role)
-	if svc == nil || svc.Critical || sr == nil || sr.Registration == nil {
+	rc, ok := behind[engine.RegistrationChecker](g.engine())
+	if !ok {
 		return r, false
 	}
 	d, err := g.st.GetDevice(ctx, r.DeviceID)
@@ -502,13 +501,15 @@ func (g *Gateway) notRegisteredAtRun(ctx context.Context, r store.Request, role 
 	if err != nil {
 		return r, false
 	}
-	for _, rg := range regs {
-		if rg.Fuel == sr.Registration.Fuel && named(rg, sr.Registration.Field) == r.UserID {
-			return r, false
-		}
+	registered, detail, clause := rc.Registered(r.Service, role, r.UserID, engineRegistrations(regs))
+	if registered {
+		return r, false
 	}
-	return failed(r, dcc.ReasonNotRegistered, fmt.Sprintf("the schedule's owner is not the registered %s for the device's MPxN when the run falls due",
-		strings.ReplaceAll(sr.Registration.Field, "_", " "))), true
+	out := failed(r, dcc.ReasonNotRegistered, detail+", when the schedule's run falls due")
+	if clause != "" {
+		out.Clause = clause
+	}
+	return out, true
 }
 
 func failed(r store.Request, code dcc.Reason, msg string) store.Request {

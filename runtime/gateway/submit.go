@@ -354,6 +354,15 @@ func parseRequestID(id, user, device string) (uint64, error) {
 	return c, nil
 }
 
+// engineRegistrations are the records as the engine reads them.
+func engineRegistrations(regs []store.Registration) []engine.Registration {
+	var out []engine.Registration
+	for _, r := range regs {
+		out = append(out, engine.Registration{MPxN: r.MPxN, Fuel: r.Fuel, ImportSupplier: r.ImportSupplier, ExportSupplier: r.ExportSupplier, NetworkOperator: r.NetworkOperator})
+	}
+	return out
+}
+
 // outOfRange finds an execution time (or a schedule's first run) the store
 // cannot keep, leaving a year's room for the response to fall due after
 // it: such a request is malformed, not an error of the store.
@@ -468,9 +477,7 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 			} else if regs, err = g.registrationFor(ctx, d, checkTime(req, now)); err != nil {
 				return nil, err
 			}
-			for _, r := range regs {
-				f.Registration = append(f.Registration, engine.Registration{MPxN: r.MPxN, Fuel: r.Fuel, ImportSupplier: r.ImportSupplier, ExportSupplier: r.ExportSupplier, NetworkOperator: r.NetworkOperator})
-			}
+			f.Registration = engineRegistrations(regs)
 		}
 	}
 	if known {
