@@ -297,8 +297,7 @@ func (g *Gateway) release(ctx context.Context, r, h store.Request, run func(cont
 			// The user has the time to sign from now, as at submission
 			// (para 155): its due time may have passed while it was held.
 			h.DueAt = g.clk.Now().Add(g.cfg.SignatureTTL)
-		}
-		if svc.CoS {
+		} else {
 			// The CoS Party signs a held Change of Supplier too.
 			if reason, msg := g.cosCheck(ctx, h); reason != "" {
 				h.State, h.Reason, h.Clause, h.Message, h.CompletedAt = StateRejected, string(reason), "para 145", msg, g.clk.Now()

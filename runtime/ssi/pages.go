@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -327,7 +326,7 @@ func (s *SSI) coverage(w http.ResponseWriter, r *http.Request, sess *session) {
 		pc = key[:len(key)-3] + " " + key[len(key)-3:] // the inward code apart
 	}
 	d := coverageData{Postcode: pc, Searched: key != ""}
-	if d.Searched && !regexp.MustCompile(s.cfg.Spec.Patterns["postcode"]).MatchString(pc) {
+	if d.Searched && !s.postcode.MatchString(pc) {
 		s.render(w, http.StatusUnprocessableEntity, "coverage", page{Title: "SMWAN coverage", Nav: "coverage", User: sess, Data: coverageData{Postcode: pc},
 			Error: pc + " is not a full postcode: coverage is given by full postcode, such as SW1A 1AA (para 248)."})
 		return

@@ -29,6 +29,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -79,9 +80,10 @@ type Config struct {
 
 // SSI is the Self-Service Interface's handler.
 type SSI struct {
-	cfg  Config
-	tmpl map[string]*template.Template
-	mux  *http.ServeMux
+	cfg      Config
+	tmpl     map[string]*template.Template
+	mux      *http.ServeMux
+	postcode *regexp.Regexp // a full postcode (the spec's pattern)
 
 	mu         sync.Mutex
 	sessions   map[string]*session   // by token
@@ -107,6 +109,10 @@ func New(cfg Config) (*SSI, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &SSI{cfg: cfg, sessions: map[string]*session{}, challenges: map[string]*challenge{}, tmpl: map[string]*template.Template{}}
+	var err error
+	if s.postcode, err = regexp.Compile(cfg.Spec.Patterns["postcode"]); err != nil {
+		return nil, fmt.Errorf("ssi: the spec's postcode pattern: %w", err)
+	}
 	funcs := template.FuncMap{
 		"when": func(t time.Time) string {
 			if t.IsZero() {
