@@ -275,19 +275,26 @@ func (l *Log) allocate(ctx context.Context, inc store.Incident, visit bool) (sto
 	if err != nil || !ok {
 		return inc, err
 	}
+	inc.Interested = slices.DeleteFunc(r.Interested, func(p string) bool { return p == inc.RaisedBy && p != r.UserID })
+	return l.assign(ctx, inc, r.Party, r.UserID, r.Rule, r.Clause, func(who string) string {
+		return fmt.Sprintf("allocated to %s (%s, %s); interested: %v", who, r.Rule, r.Clause, inc.Interested)
+	})
+}
+
+// assign moves an open incident to allocated, responsible party (and user,
+// for a supplier) as given, with the timeline's note of it.
+func (l *Log) assign(ctx context.Context, inc store.Incident, party, userID, rule, clause string, note func(who string) string) (store.Incident, error) {
 	if err := l.transition(ctx, inc.Status, StatusAllocated); err != nil {
 		return inc, err
 	}
 	from := inc.Status
 	inc.Status, inc.AllocatedAt = StatusAllocated, l.clk.Now()
-	inc.ResponsibleParty, inc.ResponsibleUser, inc.ResponsibilityRule, inc.Clause = r.Party, r.UserID, r.Rule, r.Clause
-	inc.Interested = slices.DeleteFunc(r.Interested, func(p string) bool { return p == inc.RaisedBy && p != r.UserID })
-	who := r.Party
-	if r.UserID != "" {
-		who = r.UserID
+	inc.ResponsibleParty, inc.ResponsibleUser, inc.ResponsibilityRule, inc.Clause = party, userID, rule, clause
+	who := party
+	if userID != "" {
+		who = userID
 	}
-	ev := store.IncidentEvent{At: inc.AllocatedAt, Actor: DCC, Kind: "allocated", Status: StatusAllocated,
-		Note: fmt.Sprintf("allocated to %s (%s, %s); interested: %v", who, r.Rule, r.Clause, inc.Interested)}
+	ev := store.IncidentEvent{At: inc.AllocatedAt, Actor: DCC, Kind: "allocated", Status: StatusAllocated, Note: note(who)}
 	return inc, l.st.UpdateIncident(ctx, inc, from, ev)
 }
 
@@ -317,18 +324,9 @@ func (l *Log) Allocate(ctx context.Context, actor, id, userID, note string) (sto
 		}
 		party = "supplier"
 	}
-	if err := l.transition(ctx, inc.Status, StatusAllocated); err != nil {
-		return inc, err
-	}
-	from := inc.Status
-	inc.Status, inc.AllocatedAt = StatusAllocated, l.clk.Now()
-	inc.ResponsibleParty, inc.ResponsibleUser, inc.ResponsibilityRule, inc.Clause = party, userID, "allocated_by_dcc", "para 227"
-	who := party
-	if userID != "" {
-		who = userID
-	}
-	ev := store.IncidentEvent{At: inc.AllocatedAt, Actor: DCC, Kind: "allocated", Status: StatusAllocated, Note: strings.TrimSpace("allocated to " + who + " by the DCC. " + note)}
-	return inc, l.st.UpdateIncident(ctx, inc, from, ev)
+	return l.assign(ctx, inc, party, userID, "allocated_by_dcc", "para 227", func(who string) string {
+		return strings.TrimSpace("allocated to " + who + " by the DCC. " + note)
+	})
 }
 
 // facts are the policy's input about a device: its type, the type of the

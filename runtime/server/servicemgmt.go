@@ -301,17 +301,21 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 		}
 		reply(w, out, err)
 	})
-	mux.HandleFunc("POST /servicemgmt/incidents/{id}/resolve", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Note string `json:"note"`
+	// asDCC is an incident's step the DCC takes with a note.
+	asDCC := func(step func(l *incidents.Log, ctx context.Context, actor, id, note string) (store.Incident, error)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var in struct {
+				Note string `json:"note"`
+			}
+			if err := decode(r, &in); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			out, err := step(s.Incidents, r.Context(), incidents.DCC, r.PathValue("id"), in.Note)
+			reply(w, out, err)
 		}
-		if err := decode(r, &in); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		out, err := s.Incidents.Resolve(r.Context(), incidents.DCC, r.PathValue("id"), in.Note)
-		reply(w, out, err)
-	})
+	}
+	mux.HandleFunc("POST /servicemgmt/incidents/{id}/resolve", asDCC((*incidents.Log).Resolve))
 	mux.HandleFunc("POST /servicemgmt/incidents/{id}/allocate", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			UserID string `json:"user_id"`
@@ -324,17 +328,7 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 		out, err := s.Incidents.Allocate(r.Context(), incidents.DCC, r.PathValue("id"), in.UserID, in.Note)
 		reply(w, out, err)
 	})
-	mux.HandleFunc("POST /servicemgmt/incidents/{id}/close", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			Note string `json:"note"`
-		}
-		if err := decode(r, &in); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		out, err := s.Incidents.Close(r.Context(), incidents.DCC, r.PathValue("id"), in.Note)
-		reply(w, out, err)
-	})
+	mux.HandleFunc("POST /servicemgmt/incidents/{id}/close", asDCC((*incidents.Log).Close))
 	mux.HandleFunc("POST /users/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		id, suspend := r.PathValue("id"), false
 		var err error
