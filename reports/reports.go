@@ -168,16 +168,7 @@ func (r *Reports) CountEnrolled(ctx context.Context, at time.Time) (map[string]i
 		}
 		named := map[string]bool{}
 		for f := range fields {
-			var who string
-			switch f {
-			case "import_supplier":
-				who = g.ImportSupplier
-			case "export_supplier":
-				who = g.ExportSupplier
-			case "network_operator":
-				who = g.NetworkOperator
-			}
-			if who != "" && !named[who] {
+			if who := g.Named(f); who != "" && !named[who] {
 				named[who] = true
 				counts[who]++
 			}

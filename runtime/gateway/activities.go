@@ -184,7 +184,7 @@ func (g *Gateway) notifyParties(ctx context.Context, d store.Device, field, clau
 	seen := map[string]bool{}
 	var ds []store.Delivery
 	for _, rg := range regs {
-		who := named(rg, field)
+		who := rg.Named(field)
 		if who == "" || seen[who] {
 			continue
 		}
@@ -576,25 +576,11 @@ func (g *Gateway) maySee(ctx context.Context, u store.User, d store.Device) (boo
 		if rg.Fuel != role.Registration.Fuel {
 			continue
 		}
-		if named(rg, role.Registration.Field) == u.ID {
+		if rg.Named(role.Registration.Field) == u.ID {
 			return true, nil
 		}
 	}
 	return false, nil
-}
-
-// named is the User ID a Registration Data record names in a field
-// (import_supplier, export_supplier, network_operator).
-func named(rg store.Registration, field string) string {
-	switch field {
-	case "import_supplier":
-		return rg.ImportSupplier
-	case "export_supplier":
-		return rg.ExportSupplier
-	case "network_operator":
-		return rg.NetworkOperator
-	}
-	return ""
 }
 
 // closure adds every device associated with the seeds, and those associated
@@ -754,7 +740,7 @@ func (g *Gateway) onAlert(a devices.Alert) {
 			if bind == nil || bind.Registration == nil || bind.Registration.Fuel != rg.Fuel {
 				continue
 			}
-			who := named(rg, bind.Registration.Field)
+			who := rg.Named(bind.Registration.Field)
 			if holder != "" && bind.Registration.Field == "import_supplier" && rg.Fuel == fuelOf(d.Type) {
 				who = holder
 			}

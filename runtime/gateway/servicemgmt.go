@@ -131,7 +131,7 @@ func (g *Gateway) Portfolio(ctx context.Context, userID string) ([]store.Device,
 			return nil, err
 		}
 		for _, rg := range regs {
-			if rg.Fuel == role.Registration.Fuel && named(rg, role.Registration.Field) == u.ID {
+			if rg.Fuel == role.Registration.Fuel && rg.Named(role.Registration.Field) == u.ID {
 				out = append(out, d)
 				break
 			}

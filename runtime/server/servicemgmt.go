@@ -147,16 +147,7 @@ func portfolioOf(ctx context.Context, st store.Store, rep store.Reporting, g *ga
 		}
 	}
 	for _, rg := range recs {
-		var named string
-		switch role.Registration.Field {
-		case "import_supplier":
-			named = rg.ImportSupplier
-		case "export_supplier":
-			named = rg.ExportSupplier
-		case "network_operator":
-			named = rg.NetworkOperator
-		}
-		if rg.Fuel != role.Registration.Fuel || named != userID {
+		if rg.Fuel != role.Registration.Fuel || rg.Named(role.Registration.Field) != userID {
 			continue
 		}
 		meters, err := st.Devices(ctx, store.DeviceFilter{MPxN: rg.MPxN})

@@ -52,6 +52,21 @@ type Registration struct {
 	EffectiveFrom   time.Time // zero: since always
 }
 
+// Named is the User ID a field of the record names: the spec's names of
+// the fields a role is registered in (import_supplier, export_supplier,
+// network_operator); "" for any other.
+func (r Registration) Named(field string) string {
+	switch field {
+	case "import_supplier":
+		return r.ImportSupplier
+	case "export_supplier":
+		return r.ExportSupplier
+	case "network_operator":
+		return r.NetworkOperator
+	}
+	return ""
+}
+
 // Device is one entry of the Smart Metering Inventory.
 type Device struct {
 	ID     string
