@@ -146,7 +146,11 @@ type Config struct {
 	// take the two cores from the gateway (as k6's maxVUs and vegeta's
 	// -max-workers bound theirs).
 	MaxOutstanding int
-	Duration       time.Duration
+	// Calls sends each request on a Submit call of its own; otherwise
+	// each user's requests share its SubmitStream (client.Submitter), as a
+	// user sending many a second would send them.
+	Calls    bool
+	Duration time.Duration
 	// Timeout bounds the wait for one request's response.
 	Timeout time.Duration
 	// Progress, if set, gets a line each second.
@@ -204,7 +208,10 @@ type Latency struct {
 
 // Result is a run's outcome.
 type Result struct {
-	Mode       string  `json:"mode"`
+	Mode string `json:"mode"`
+	// Submit is how requests were sent: "stream" (SubmitStream) or "calls"
+	// (a Submit call each).
+	Submit     string  `json:"submit"`
 	TargetRate float64 `json:"target_rate,omitempty"`
 	Duration   float64 `json:"duration_s"`
 	Sent       int     `json:"sent"`
@@ -279,7 +286,20 @@ type Memory struct {
 type user struct {
 	id  string
 	api dccgatev1connect.GatewayServiceClient
+	sub *client.Submitter // nil: a Submit call each
 	key *ecdsa.PrivateKey
+}
+
+// submit sends one request as the run sends them.
+func (u *user) submit(ctx context.Context, req *dccgatev1.SubmitRequest) (*dccgatev1.SubmitResponse, error) {
+	if u.sub != nil {
+		return u.sub.Submit(ctx, req)
+	}
+	resp, err := u.api.Submit(ctx, connect.NewRequest(req))
+	if err != nil {
+		return nil, err
+	}
+	return resp.Msg, nil
 }
 
 type waiter struct {
@@ -459,7 +479,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		d.users[u.ID] = &user{id: u.ID, api: dccgatev1connect.NewGatewayServiceClient(hc, strings.TrimRight(cfg.URL, "/")), key: key}
+		usr := &user{id: u.ID, api: dccgatev1connect.NewGatewayServiceClient(hc, strings.TrimRight(cfg.URL, "/")), key: key}
+		if !cfg.Calls {
+			usr.sub = client.NewSubmitter(ctx, usr.api)
+			defer usr.sub.Close()
+		}
+		d.users[u.ID] = usr
 	}
 	if len(d.users) == 0 {
 		return nil, errors.New("loadgen: no credentials for the world's users")
@@ -614,7 +639,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	rss := procstat.RSS()
-	res := &Result{Mode: mode, TargetRate: cfg.Rate, Duration: elapsed.Seconds(), Sent: int(d.sent.Load()), Completed: int(d.done.Load()),
+	submit := "stream"
+	if cfg.Calls {
+		submit = "calls"
+	}
+	res := &Result{Mode: mode, Submit: submit, TargetRate: cfg.Rate, Duration: elapsed.Seconds(), Sent: int(d.sent.Load()), Completed: int(d.done.Load()),
 		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, Dropped: dropped, started: d.started, samples: d.res.samples,
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
@@ -760,7 +789,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 	d.sent.Add(1)
 	rctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
-	resp, err := u.api.Submit(rctx, connect.NewRequest(&dccgatev1.SubmitRequest{Request: msg}))
+	resp, err := u.submit(rctx, &dccgatev1.SubmitRequest{Request: msg})
 	if err != nil {
 		outcome := "error/submit:" + connect.CodeOf(err).String()
 		if reason, _, ok := client.Refusal(err); ok {
@@ -770,7 +799,7 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		return
 	}
 	acked := time.Since(start)
-	id, st := resp.Msg.GetRequestId(), resp.Msg.GetState()
+	id, st := resp.GetRequestId(), resp.GetState()
 	w := &waiter{ch: make(chan *dccgatev1.RequestState, 1)}
 	if !final(st.GetState()) {
 		if early := d.register(id, w); early != nil {

@@ -6,7 +6,9 @@
 #   2. the protocol floor: BenchmarkProtocolFloor, a Submit and its
 #      response on the stream over mutual TLS and HTTP/2 with handlers that
 #      do nothing; the CPU it takes is what any request costs before the
-#      gateway's own work;
+#      gateway's own work; BenchmarkProtocolFloorStream, the same with the
+#      requests sent on each user's SubmitStream (how `dccgate load` sends
+#      them unless --calls);
 #   3. the gateway's own work: BenchmarkRequest, a request submitted,
 #      checked, stored, executed and its response stored, with no API in
 #      front (the CPU a request, beside the floor's);
@@ -37,8 +39,10 @@ go test -run '^$' -bench ProtocolFloor -benchtime 10s ./runtime/api/ | tee "$out
 # The floor is also the yardstick of this machine's speed, which varies
 # from day to day: the gateway's CPU is given as a multiple of it below.
 floor=$(awk '$1 ~ /^BenchmarkProtocolFloor(-[0-9]+)?$/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i } END { print c + 0 }' "$out")
-awk -v c="$floor" 'BEGIN {
-  if (c > 0) printf "protocol floor: %.0f us of CPU a request (client and server, handlers doing nothing): %.2f cores at 5000/s\n", c, c * 5000 / 1e6 }'
+streamfloor=$(awk '$1 ~ /^BenchmarkProtocolFloorStream(-[0-9]+)?$/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i } END { print c + 0 }' "$out")
+awk -v c="$floor" -v s="$streamfloor" 'BEGIN {
+  if (c > 0) printf "protocol floor: %.0f us of CPU a request (client and server, handlers doing nothing): %.2f cores at 5000/s\n", c, c * 5000 / 1e6
+  if (s > 0) printf "protocol floor on SubmitStreams: %.0f us of CPU a request: %.2f cores at 5000/s\n", s, s * 5000 / 1e6 }'
 go test -run '^$' -bench 'BenchmarkRequest$' -benchtime 20000x ./runtime/gateway/ | tee "$out"
 awk -v floor="$floor" '$1 ~ /^BenchmarkRequest(-[0-9]+)?$/ { for (i = 1; i < NF; i++) if ($(i+1) == "cpu-us/op") c = $i }
   END { if (c) printf "the gateway without the API: %.0f us of CPU a request (the protocol floor: %.0f us)\n", c, floor }' "$out"
@@ -49,6 +53,8 @@ echo "--- open loop at 1000 requests a second"
 "$BIN" load --fleet 10000 --duration 15s --rate 1000 --quiet
 echo "--- open loop at 5000 non-critical requests a second (the target; what the gateway cannot take is refused GATEWAY_BUSY, and what falls due with 2048 outstanding is not sent)"
 "$BIN" load --fleet 10000 --duration 15s --rate 5000 --quiet --mix critical=0
+echo "--- the same, with a Submit call for each request (--calls) rather than each user's SubmitStream"
+"$BIN" load --fleet 10000 --duration 15s --rate 5000 --quiet --mix critical=0 --calls
 echo "--- the highest rate (open loop, non-critical, steps of 500/s) at which every request completed with p99 <= 25 ms"
 within=0
 for rate in $(seq 500 500 5000); do

@@ -59,6 +59,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	rate := fs.Float64("rate", 0, "open loop: requests per second (0: closed loop at --concurrency)")
 	conc := fs.Int("concurrency", 64, "closed loop: requests in flight")
 	outstanding := fs.Int("max-outstanding", 2048, "open loop: at most this many requests sent and not yet answered; one due beyond is not sent and counts as dropped (0: no bound)")
+	calls := fs.Bool("calls", false, "send each request on a Submit call of its own (default: each user's requests share one SubmitStream, as a user sending many a second would)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send")
 	settle := fs.Duration("settle", time.Second, "a pause after the setup (meters put in prepayment mode and topped up) before the run, so the gateway's work left from setup is not measured")
 	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20, or *=0,critical=1 for one item alone (items: "+strings.Join(loadgen.MixNames(), ", ")+")")
@@ -205,7 +206,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	setupFrom := time.Now()
 	cfg := loadgen.Config{URL: url, CAPEM: p.CA.CertPEM, Credentials: creds, World: w, Spec: sp, Mix: mix,
-		Rate: *rate, Concurrency: *conc, MaxOutstanding: *outstanding, Duration: *dur, Settle: *settle, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts,
+		Rate: *rate, Concurrency: *conc, MaxOutstanding: *outstanding, Calls: *calls, Duration: *dur, Settle: *settle, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts,
 		// A line of its own, printed as the timed run begins (scripts
 		// measuring a gateway from outside start there).
 		Started: func() {
@@ -283,6 +284,11 @@ func printLoad(w io.Writer, r *loadgen.Result, inProcess bool) {
 	}
 	if r.Dropped > 0 {
 		fmt.Fprintf(w, ", %d not sent (due with %d outstanding: --max-outstanding)", r.Dropped, r.MaxOutstanding)
+	}
+	if r.Submit == "calls" {
+		fmt.Fprint(w, " (a Submit call each)")
+	} else {
+		fmt.Fprint(w, " (on SubmitStreams)")
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-22s %8s %9s %9s %9s %9s %9s\n", "latency (ms)", "count", "p50", "p90", "p99", "p99.9", "max")

@@ -27,6 +27,12 @@ func (b busyGateway) Submit(context.Context, *connect.Request[dccgatev1.SubmitRe
 	return nil, toConnect(b.err)
 }
 
+func (b busyGateway) SubmitStream(ctx context.Context, st *connect.BidiStream[dccgatev1.SubmitStreamRequest, dccgatev1.SubmitStreamResponse]) error {
+	return serveSubmitStream(ctx, st, func(context.Context, *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error) {
+		return nil, toConnect(b.err)
+	})
+}
+
 // TestBusyIsUnavailable: a Submit refused because the gateway is full
 // reaches the caller as "unavailable" (what retry policies retry), with
 // the reason code and clause in the error's metadata (trailers on gRPC and
@@ -55,12 +61,27 @@ func TestBusyIsUnavailable(t *testing.T) {
 			t.Run(tc.name+"/"+p.name, func(t *testing.T) {
 				c := dccgatev1connect.NewGatewayServiceClient(srv.Client(), srv.URL+"/", p.opts...)
 				_, err := c.Submit(t.Context(), connect.NewRequest(&dccgatev1.SubmitRequest{}))
-				if connect.CodeOf(err) != tc.code {
-					t.Fatalf("code %s (%v), want %s", connect.CodeOf(err), err, tc.code)
+				check := func(err error) {
+					t.Helper()
+					if connect.CodeOf(err) != tc.code {
+						t.Fatalf("code %s (%v), want %s", connect.CodeOf(err), err, tc.code)
+					}
+					reason, clause, ok := client.Refusal(err)
+					if ok != (tc.reason != "") || reason != tc.reason || clause != tc.clause {
+						t.Errorf("refusal %q %q %v, want %q %q", reason, clause, ok, tc.reason, tc.clause)
+					}
 				}
-				reason, clause, ok := client.Refusal(err)
-				if ok != (tc.reason != "") || reason != tc.reason || clause != tc.clause {
-					t.Errorf("refusal %q %q %v, want %q %q", reason, clause, ok, tc.reason, tc.clause)
+				check(err)
+				if p.name == "grpc-web" {
+					return // no bidirectional streams
+				}
+				// The same, on a SubmitStream: the error as Submit's
+				// would be, and the stream goes on to the next request.
+				sub := client.NewSubmitter(t.Context(), c)
+				defer sub.Close()
+				for range 2 {
+					_, err = sub.Submit(t.Context(), &dccgatev1.SubmitRequest{})
+					check(err)
 				}
 			})
 		}

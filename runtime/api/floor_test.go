@@ -17,6 +17,7 @@ import (
 
 	dccgatev1 "github.com/dccgate/dccgate/api/dccgate/v1"
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
+	"github.com/dccgate/dccgate/client"
 	"github.com/dccgate/dccgate/procstat"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -36,7 +37,28 @@ func (f *floorGateway) Submit(ctx context.Context, req *connect.Request[dccgatev
 	if err != nil {
 		return nil, err
 	}
-	env := req.Msg.GetRequest().GetEnvelope()
+	return connect.NewResponse(f.submit(caller, req.Msg.GetRequest())), nil
+}
+
+// SubmitStream answers each request as Submit does, in turn.
+func (f *floorGateway) SubmitStream(ctx context.Context, st *connect.BidiStream[dccgatev1.SubmitStreamRequest, dccgatev1.SubmitStreamResponse]) error {
+	caller, err := user(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		m, err := st.Receive()
+		if err != nil {
+			return nil
+		}
+		if err := st.Send(&dccgatev1.SubmitStreamResponse{Tag: m.GetTag(), Answer: f.submit(caller, m.GetRequest())}); err != nil {
+			return err
+		}
+	}
+}
+
+func (f *floorGateway) submit(caller string, in *dccgatev1.ServiceRequest) *dccgatev1.SubmitResponse {
+	env := in.GetEnvelope()
 	now := time.Now()
 	rec := store.Request{ID: env.GetRequestId(), UserID: caller, DeviceID: env.GetDeviceId(), Service: "4.1", State: "received",
 		ReceivedAt: now, ExecuteAt: now, DueAt: now.Add(30 * time.Second)}
@@ -44,7 +66,7 @@ func (f *floorGateway) Submit(ctx context.Context, req *connect.Request[dccgatev
 	r := f.reply
 	f.streams[caller] <- &dccgatev1.StreamMessage{Kind: &dccgatev1.StreamMessage_Response{Response: &dccgatev1.RequestState{
 		RequestId: rec.ID, DeviceId: rec.DeviceID, State: r.State, Service: r.Service, Response: r.Response, DueAt: r.DueAt, CompletedAt: r.CompletedAt}}}
-	return connect.NewResponse(&dccgatev1.SubmitResponse{RequestId: rec.ID, State: toState(rec)}), nil
+	return &dccgatev1.SubmitResponse{RequestId: rec.ID, State: toState(rec)}
 }
 
 func (f *floorGateway) Subscribe(ctx context.Context, _ *connect.Request[dccgatev1.SubscribeRequest], st *connect.ServerStream[dccgatev1.StreamMessage]) error {
@@ -71,7 +93,13 @@ func (f *floorGateway) Subscribe(ctx context.Context, _ *connect.Request[dccgate
 // process, the handlers doing nothing but answer. cpu-us/op is the CPU of
 // client and server together, the figure to set beside `dccgate load`'s
 // "us a completed request".
-func BenchmarkProtocolFloor(b *testing.B) {
+func BenchmarkProtocolFloor(b *testing.B) { benchmarkFloor(b, false) }
+
+// BenchmarkProtocolFloorStream is the same with the requests sent on each
+// user's SubmitStream (client.Submitter) instead of a call each.
+func BenchmarkProtocolFloorStream(b *testing.B) { benchmarkFloor(b, true) }
+
+func benchmarkFloor(b *testing.B, stream bool) {
 	const users = 69
 	ca, err := pki.NewCA("floor")
 	if err != nil {
@@ -104,6 +132,7 @@ func BenchmarkProtocolFloor(b *testing.B) {
 	ctx, cancel := context.WithCancel(b.Context())
 	defer cancel()
 	clients := make([]dccgatev1connect.GatewayServiceClient, users)
+	submitters := make([]*client.Submitter, users)
 	for i, id := range ids {
 		cred, err := ca.IssueUser(id, "EIS")
 		if err != nil {
@@ -114,6 +143,7 @@ func BenchmarkProtocolFloor(b *testing.B) {
 			b.Fatal(err)
 		}
 		clients[i] = dccgatev1connect.NewGatewayServiceClient(hc, srv.URL)
+		submitters[i] = client.NewSubmitter(ctx, clients[i])
 		go func() {
 			st, err := clients[i].Subscribe(ctx, connect.NewRequest(&dccgatev1.SubscribeRequest{}))
 			if err != nil {
@@ -143,7 +173,13 @@ func BenchmarkProtocolFloor(b *testing.B) {
 					Category: dccgatev1.Category_CATEGORY_ON_DEMAND, Delivery: dccgatev1.Delivery_DELIVERY_WAN},
 				Body: &dccgatev1.ServiceRequest_ReadInstantaneousImportRegisters{ReadInstantaneousImportRegisters: &dccgatev1.ReadInstantaneousImportRegisters{Register: "total"}},
 			}
-			if _, err := c.Submit(ctx, connect.NewRequest(&dccgatev1.SubmitRequest{Request: msg})); err != nil {
+			var err error
+			if stream {
+				_, err = submitters[n%users].Submit(ctx, &dccgatev1.SubmitRequest{Request: msg})
+			} else {
+				_, err = c.Submit(ctx, connect.NewRequest(&dccgatev1.SubmitRequest{Request: msg}))
+			}
+			if err != nil {
 				b.Error(err)
 				return
 			}

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -43,7 +45,15 @@ func (s *GatewayServer) Submit(ctx context.Context, req *connect.Request[dccgate
 	if err != nil {
 		return nil, err
 	}
-	in := req.Msg.GetRequest()
+	answer, err := s.submit(ctx, caller, req.Msg.GetRequest())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(answer), nil
+}
+
+// submit is a Submit's work, on its own call or on a SubmitStream.
+func (s *GatewayServer) submit(ctx context.Context, caller string, in *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error) {
 	if in == nil {
 		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("no request"))
 	}
@@ -58,7 +68,84 @@ func (s *GatewayServer) Submit(ctx context.Context, req *connect.Request[dccgate
 	if err != nil {
 		return nil, toConnect(err)
 	}
-	return connect.NewResponse(&dccgatev1.SubmitResponse{RequestId: rec.ID, State: toState(rec)}), nil
+	return &dccgatev1.SubmitResponse{RequestId: rec.ID, State: toState(rec)}, nil
+}
+
+// StreamWindow is how many requests of one SubmitStream are worked on at
+// once. Beyond it the stream is not read: HTTP/2's flow control holds the
+// caller back rather than goroutines piling up here (the gateway's own
+// admission bound, max_in_flight, still decides what is taken on).
+const StreamWindow = 1024
+
+// SubmitStream implements GatewayService.SubmitStream: each request is
+// worked on as a Submit of its own, side by side, and answered when ready.
+func (s *GatewayServer) SubmitStream(ctx context.Context, stream *connect.BidiStream[dccgatev1.SubmitStreamRequest, dccgatev1.SubmitStreamResponse]) error {
+	caller, err := user(ctx)
+	if err != nil {
+		return err
+	}
+	return serveSubmitStream(ctx, stream, func(ctx context.Context, in *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error) {
+		return s.submit(ctx, caller, in)
+	})
+}
+
+// serveSubmitStream answers a SubmitStream's requests with submit's
+// answers or errors, tag for tag.
+func serveSubmitStream(ctx context.Context, stream *connect.BidiStream[dccgatev1.SubmitStreamRequest, dccgatev1.SubmitStreamResponse],
+	submit func(context.Context, *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error)) error {
+	// One writer: a stream's Send is not safe from several goroutines.
+	answers := make(chan *dccgatev1.SubmitStreamResponse, StreamWindow)
+	sendErr := make(chan error, 1)
+	go func() {
+		var err error
+		for a := range answers {
+			if err == nil {
+				err = stream.Send(a)
+			}
+		}
+		sendErr <- err
+	}()
+	window := make(chan struct{}, StreamWindow)
+	var wg sync.WaitGroup
+	var recvErr error
+	for {
+		msg, err := stream.Receive()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				recvErr = err
+			}
+			break
+		}
+		window <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := &dccgatev1.SubmitStreamResponse{Tag: msg.GetTag()}
+			if answer, err := submit(ctx, msg.GetRequest()); err != nil {
+				out.Error = toSubmitError(err)
+			} else {
+				out.Answer = answer
+			}
+			answers <- out
+			<-window
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	if err := <-sendErr; err != nil {
+		return err
+	}
+	return recvErr
+}
+
+// toSubmitError is the error Submit would have returned, as a message.
+func toSubmitError(err error) *dccgatev1.SubmitError {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		ce = connect.NewError(connect.CodeUnknown, err)
+	}
+	return &dccgatev1.SubmitError{Code: ce.Code().String(), Message: ce.Message(),
+		Reason: ce.Meta().Get(client.ReasonHeader), Clause: ce.Meta().Get(client.ClauseHeader)}
 }
 
 // GetRequest implements GatewayService.GetRequest.

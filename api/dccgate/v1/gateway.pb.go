@@ -214,6 +214,194 @@ func (x *SubmitRequest) GetRequest() *ServiceRequest {
 	return nil
 }
 
+type SubmitStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tag is the caller's: its answer carries it back.
+	Tag           uint64          `protobuf:"varint,1,opt,name=tag,proto3" json:"tag,omitempty"`
+	Request       *ServiceRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitStreamRequest) Reset() {
+	*x = SubmitStreamRequest{}
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitStreamRequest) ProtoMessage() {}
+
+func (x *SubmitStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitStreamRequest.ProtoReflect.Descriptor instead.
+func (*SubmitStreamRequest) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SubmitStreamRequest) GetTag() uint64 {
+	if x != nil {
+		return x.Tag
+	}
+	return 0
+}
+
+func (x *SubmitStreamRequest) GetRequest() *ServiceRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type SubmitStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Tag   uint64                 `protobuf:"varint,1,opt,name=tag,proto3" json:"tag,omitempty"`
+	// answer is what Submit returns; error what Submit would have failed
+	// with. Exactly one is set.
+	Answer        *SubmitResponse `protobuf:"bytes,2,opt,name=answer,proto3" json:"answer,omitempty"`
+	Error         *SubmitError    `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitStreamResponse) Reset() {
+	*x = SubmitStreamResponse{}
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitStreamResponse) ProtoMessage() {}
+
+func (x *SubmitStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitStreamResponse.ProtoReflect.Descriptor instead.
+func (*SubmitStreamResponse) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SubmitStreamResponse) GetTag() uint64 {
+	if x != nil {
+		return x.Tag
+	}
+	return 0
+}
+
+func (x *SubmitStreamResponse) GetAnswer() *SubmitResponse {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
+}
+
+func (x *SubmitStreamResponse) GetError() *SubmitError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// SubmitError is a Submit's error carried on SubmitStream.
+type SubmitError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// code is the Connect code's name Submit would have returned
+	// ("invalid_argument", "unavailable", ...).
+	Code    string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// reason and clause, as the X-DCCGate-Reason and X-DCCGate-Clause
+	// metadata of Submit's error (GATEWAY_BUSY and para 273, for one).
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Clause        string `protobuf:"bytes,4,opt,name=clause,proto3" json:"clause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitError) Reset() {
+	*x = SubmitError{}
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitError) ProtoMessage() {}
+
+func (x *SubmitError) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitError.ProtoReflect.Descriptor instead.
+func (*SubmitError) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SubmitError) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *SubmitError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *SubmitError) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SubmitError) GetClause() string {
+	if x != nil {
+		return x.Clause
+	}
+	return ""
+}
+
 type SubmitResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// request_id is the request's ID (assigned where the envelope left it empty).
@@ -225,7 +413,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -237,7 +425,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[4]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -250,7 +438,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{4}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SubmitResponse) GetRequestId() string {
@@ -276,7 +464,7 @@ type GetRequestRequest struct {
 
 func (x *GetRequestRequest) Reset() {
 	*x = GetRequestRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +476,7 @@ func (x *GetRequestRequest) String() string {
 func (*GetRequestRequest) ProtoMessage() {}
 
 func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[5]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +489,7 @@ func (x *GetRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{5}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetRequestRequest) GetRequestId() string {
@@ -348,7 +536,7 @@ type RequestState struct {
 
 func (x *RequestState) Reset() {
 	*x = RequestState{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -360,7 +548,7 @@ func (x *RequestState) String() string {
 func (*RequestState) ProtoMessage() {}
 
 func (x *RequestState) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[6]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -373,7 +561,7 @@ func (x *RequestState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestState.ProtoReflect.Descriptor instead.
 func (*RequestState) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{6}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RequestState) GetRequestId() string {
@@ -498,7 +686,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +698,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[7]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +711,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{7}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubscribeRequest) GetCursor() int64 {
@@ -548,7 +736,7 @@ type StreamMessage struct {
 
 func (x *StreamMessage) Reset() {
 	*x = StreamMessage{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[8]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +748,7 @@ func (x *StreamMessage) String() string {
 func (*StreamMessage) ProtoMessage() {}
 
 func (x *StreamMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[8]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +761,7 @@ func (x *StreamMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamMessage.ProtoReflect.Descriptor instead.
 func (*StreamMessage) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{8}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StreamMessage) GetCursor() int64 {
@@ -641,7 +829,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[9]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +841,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[9]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +854,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{9}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Alert) GetService() string {
@@ -733,7 +921,7 @@ type SubmitSignedPreCommandRequest struct {
 
 func (x *SubmitSignedPreCommandRequest) Reset() {
 	*x = SubmitSignedPreCommandRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[10]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -745,7 +933,7 @@ func (x *SubmitSignedPreCommandRequest) String() string {
 func (*SubmitSignedPreCommandRequest) ProtoMessage() {}
 
 func (x *SubmitSignedPreCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[10]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -758,7 +946,7 @@ func (x *SubmitSignedPreCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSignedPreCommandRequest.ProtoReflect.Descriptor instead.
 func (*SubmitSignedPreCommandRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{10}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubmitSignedPreCommandRequest) GetRequestId() string {
@@ -797,7 +985,19 @@ const file_dccgate_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\"E\n" +
 	"\rSubmitRequest\x124\n" +
-	"\arequest\x18\x01 \x01(\v2\x1a.dccgate.v1.ServiceRequestR\arequest\"_\n" +
+	"\arequest\x18\x01 \x01(\v2\x1a.dccgate.v1.ServiceRequestR\arequest\"]\n" +
+	"\x13SubmitStreamRequest\x12\x10\n" +
+	"\x03tag\x18\x01 \x01(\x04R\x03tag\x124\n" +
+	"\arequest\x18\x02 \x01(\v2\x1a.dccgate.v1.ServiceRequestR\arequest\"\x8b\x01\n" +
+	"\x14SubmitStreamResponse\x12\x10\n" +
+	"\x03tag\x18\x01 \x01(\x04R\x03tag\x122\n" +
+	"\x06answer\x18\x02 \x01(\v2\x1a.dccgate.v1.SubmitResponseR\x06answer\x12-\n" +
+	"\x05error\x18\x03 \x01(\v2\x17.dccgate.v1.SubmitErrorR\x05error\"k\n" +
+	"\vSubmitError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06clause\x18\x04 \x01(\tR\x06clause\"_\n" +
 	"\x0eSubmitResponse\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12.\n" +
@@ -846,9 +1046,10 @@ const file_dccgate_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12,\n" +
 	"\x12signed_pre_command\x18\x02 \x01(\fR\x10signedPreCommand\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignature2\xdf\x03\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature2\xb6\x04\n" +
 	"\x0eGatewayService\x12?\n" +
-	"\x06Submit\x12\x19.dccgate.v1.SubmitRequest\x1a\x1a.dccgate.v1.SubmitResponse\x12E\n" +
+	"\x06Submit\x12\x19.dccgate.v1.SubmitRequest\x1a\x1a.dccgate.v1.SubmitResponse\x12U\n" +
+	"\fSubmitStream\x12\x1f.dccgate.v1.SubmitStreamRequest\x1a .dccgate.v1.SubmitStreamResponse(\x010\x01\x12E\n" +
 	"\n" +
 	"GetRequest\x12\x1d.dccgate.v1.GetRequestRequest\x1a\x18.dccgate.v1.RequestState\x12F\n" +
 	"\tSubscribe\x12\x1c.dccgate.v1.SubscribeRequest\x1a\x19.dccgate.v1.StreamMessage0\x01\x12]\n" +
@@ -868,56 +1069,64 @@ func file_dccgate_v1_gateway_proto_rawDescGZIP() []byte {
 	return file_dccgate_v1_gateway_proto_rawDescData
 }
 
-var file_dccgate_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_dccgate_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_dccgate_v1_gateway_proto_goTypes = []any{
 	(*ListRequestsRequest)(nil),           // 0: dccgate.v1.ListRequestsRequest
 	(*ListRequestsResponse)(nil),          // 1: dccgate.v1.ListRequestsResponse
 	(*CancelRequestRequest)(nil),          // 2: dccgate.v1.CancelRequestRequest
 	(*SubmitRequest)(nil),                 // 3: dccgate.v1.SubmitRequest
-	(*SubmitResponse)(nil),                // 4: dccgate.v1.SubmitResponse
-	(*GetRequestRequest)(nil),             // 5: dccgate.v1.GetRequestRequest
-	(*RequestState)(nil),                  // 6: dccgate.v1.RequestState
-	(*SubscribeRequest)(nil),              // 7: dccgate.v1.SubscribeRequest
-	(*StreamMessage)(nil),                 // 8: dccgate.v1.StreamMessage
-	(*Alert)(nil),                         // 9: dccgate.v1.Alert
-	(*SubmitSignedPreCommandRequest)(nil), // 10: dccgate.v1.SubmitSignedPreCommandRequest
-	(*ServiceRequest)(nil),                // 11: dccgate.v1.ServiceRequest
-	(Category)(0),                         // 12: dccgate.v1.Category
-	(*timestamppb.Timestamp)(nil),         // 13: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),               // 14: google.protobuf.Struct
+	(*SubmitStreamRequest)(nil),           // 4: dccgate.v1.SubmitStreamRequest
+	(*SubmitStreamResponse)(nil),          // 5: dccgate.v1.SubmitStreamResponse
+	(*SubmitError)(nil),                   // 6: dccgate.v1.SubmitError
+	(*SubmitResponse)(nil),                // 7: dccgate.v1.SubmitResponse
+	(*GetRequestRequest)(nil),             // 8: dccgate.v1.GetRequestRequest
+	(*RequestState)(nil),                  // 9: dccgate.v1.RequestState
+	(*SubscribeRequest)(nil),              // 10: dccgate.v1.SubscribeRequest
+	(*StreamMessage)(nil),                 // 11: dccgate.v1.StreamMessage
+	(*Alert)(nil),                         // 12: dccgate.v1.Alert
+	(*SubmitSignedPreCommandRequest)(nil), // 13: dccgate.v1.SubmitSignedPreCommandRequest
+	(*ServiceRequest)(nil),                // 14: dccgate.v1.ServiceRequest
+	(Category)(0),                         // 15: dccgate.v1.Category
+	(*timestamppb.Timestamp)(nil),         // 16: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),               // 17: google.protobuf.Struct
 }
 var file_dccgate_v1_gateway_proto_depIdxs = []int32{
-	6,  // 0: dccgate.v1.ListRequestsResponse.requests:type_name -> dccgate.v1.RequestState
-	11, // 1: dccgate.v1.SubmitRequest.request:type_name -> dccgate.v1.ServiceRequest
-	6,  // 2: dccgate.v1.SubmitResponse.state:type_name -> dccgate.v1.RequestState
-	12, // 3: dccgate.v1.RequestState.category:type_name -> dccgate.v1.Category
-	13, // 4: dccgate.v1.RequestState.received_at:type_name -> google.protobuf.Timestamp
-	13, // 5: dccgate.v1.RequestState.execute_at:type_name -> google.protobuf.Timestamp
-	13, // 6: dccgate.v1.RequestState.due_at:type_name -> google.protobuf.Timestamp
-	13, // 7: dccgate.v1.RequestState.completed_at:type_name -> google.protobuf.Timestamp
-	14, // 8: dccgate.v1.RequestState.response:type_name -> google.protobuf.Struct
-	6,  // 9: dccgate.v1.StreamMessage.response:type_name -> dccgate.v1.RequestState
-	9,  // 10: dccgate.v1.StreamMessage.alert:type_name -> dccgate.v1.Alert
-	13, // 11: dccgate.v1.Alert.raised_at:type_name -> google.protobuf.Timestamp
-	13, // 12: dccgate.v1.Alert.due_at:type_name -> google.protobuf.Timestamp
-	14, // 13: dccgate.v1.Alert.data:type_name -> google.protobuf.Struct
-	3,  // 14: dccgate.v1.GatewayService.Submit:input_type -> dccgate.v1.SubmitRequest
-	5,  // 15: dccgate.v1.GatewayService.GetRequest:input_type -> dccgate.v1.GetRequestRequest
-	7,  // 16: dccgate.v1.GatewayService.Subscribe:input_type -> dccgate.v1.SubscribeRequest
-	10, // 17: dccgate.v1.GatewayService.SubmitSignedPreCommand:input_type -> dccgate.v1.SubmitSignedPreCommandRequest
-	0,  // 18: dccgate.v1.GatewayService.ListRequests:input_type -> dccgate.v1.ListRequestsRequest
-	2,  // 19: dccgate.v1.GatewayService.CancelRequest:input_type -> dccgate.v1.CancelRequestRequest
-	4,  // 20: dccgate.v1.GatewayService.Submit:output_type -> dccgate.v1.SubmitResponse
-	6,  // 21: dccgate.v1.GatewayService.GetRequest:output_type -> dccgate.v1.RequestState
-	8,  // 22: dccgate.v1.GatewayService.Subscribe:output_type -> dccgate.v1.StreamMessage
-	6,  // 23: dccgate.v1.GatewayService.SubmitSignedPreCommand:output_type -> dccgate.v1.RequestState
-	1,  // 24: dccgate.v1.GatewayService.ListRequests:output_type -> dccgate.v1.ListRequestsResponse
-	6,  // 25: dccgate.v1.GatewayService.CancelRequest:output_type -> dccgate.v1.RequestState
-	20, // [20:26] is the sub-list for method output_type
-	14, // [14:20] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	9,  // 0: dccgate.v1.ListRequestsResponse.requests:type_name -> dccgate.v1.RequestState
+	14, // 1: dccgate.v1.SubmitRequest.request:type_name -> dccgate.v1.ServiceRequest
+	14, // 2: dccgate.v1.SubmitStreamRequest.request:type_name -> dccgate.v1.ServiceRequest
+	7,  // 3: dccgate.v1.SubmitStreamResponse.answer:type_name -> dccgate.v1.SubmitResponse
+	6,  // 4: dccgate.v1.SubmitStreamResponse.error:type_name -> dccgate.v1.SubmitError
+	9,  // 5: dccgate.v1.SubmitResponse.state:type_name -> dccgate.v1.RequestState
+	15, // 6: dccgate.v1.RequestState.category:type_name -> dccgate.v1.Category
+	16, // 7: dccgate.v1.RequestState.received_at:type_name -> google.protobuf.Timestamp
+	16, // 8: dccgate.v1.RequestState.execute_at:type_name -> google.protobuf.Timestamp
+	16, // 9: dccgate.v1.RequestState.due_at:type_name -> google.protobuf.Timestamp
+	16, // 10: dccgate.v1.RequestState.completed_at:type_name -> google.protobuf.Timestamp
+	17, // 11: dccgate.v1.RequestState.response:type_name -> google.protobuf.Struct
+	9,  // 12: dccgate.v1.StreamMessage.response:type_name -> dccgate.v1.RequestState
+	12, // 13: dccgate.v1.StreamMessage.alert:type_name -> dccgate.v1.Alert
+	16, // 14: dccgate.v1.Alert.raised_at:type_name -> google.protobuf.Timestamp
+	16, // 15: dccgate.v1.Alert.due_at:type_name -> google.protobuf.Timestamp
+	17, // 16: dccgate.v1.Alert.data:type_name -> google.protobuf.Struct
+	3,  // 17: dccgate.v1.GatewayService.Submit:input_type -> dccgate.v1.SubmitRequest
+	4,  // 18: dccgate.v1.GatewayService.SubmitStream:input_type -> dccgate.v1.SubmitStreamRequest
+	8,  // 19: dccgate.v1.GatewayService.GetRequest:input_type -> dccgate.v1.GetRequestRequest
+	10, // 20: dccgate.v1.GatewayService.Subscribe:input_type -> dccgate.v1.SubscribeRequest
+	13, // 21: dccgate.v1.GatewayService.SubmitSignedPreCommand:input_type -> dccgate.v1.SubmitSignedPreCommandRequest
+	0,  // 22: dccgate.v1.GatewayService.ListRequests:input_type -> dccgate.v1.ListRequestsRequest
+	2,  // 23: dccgate.v1.GatewayService.CancelRequest:input_type -> dccgate.v1.CancelRequestRequest
+	7,  // 24: dccgate.v1.GatewayService.Submit:output_type -> dccgate.v1.SubmitResponse
+	5,  // 25: dccgate.v1.GatewayService.SubmitStream:output_type -> dccgate.v1.SubmitStreamResponse
+	9,  // 26: dccgate.v1.GatewayService.GetRequest:output_type -> dccgate.v1.RequestState
+	11, // 27: dccgate.v1.GatewayService.Subscribe:output_type -> dccgate.v1.StreamMessage
+	9,  // 28: dccgate.v1.GatewayService.SubmitSignedPreCommand:output_type -> dccgate.v1.RequestState
+	1,  // 29: dccgate.v1.GatewayService.ListRequests:output_type -> dccgate.v1.ListRequestsResponse
+	9,  // 30: dccgate.v1.GatewayService.CancelRequest:output_type -> dccgate.v1.RequestState
+	24, // [24:31] is the sub-list for method output_type
+	17, // [17:24] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_dccgate_v1_gateway_proto_init() }
@@ -926,7 +1135,7 @@ func file_dccgate_v1_gateway_proto_init() {
 		return
 	}
 	file_dccgate_v1_requests_proto_init()
-	file_dccgate_v1_gateway_proto_msgTypes[8].OneofWrappers = []any{
+	file_dccgate_v1_gateway_proto_msgTypes[11].OneofWrappers = []any{
 		(*StreamMessage_Response)(nil),
 		(*StreamMessage_Alert)(nil),
 	}
@@ -936,7 +1145,7 @@ func file_dccgate_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dccgate_v1_gateway_proto_rawDesc), len(file_dccgate_v1_gateway_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

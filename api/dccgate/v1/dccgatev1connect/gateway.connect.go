@@ -39,6 +39,9 @@ const (
 const (
 	// GatewayServiceSubmitProcedure is the fully-qualified name of the GatewayService's Submit RPC.
 	GatewayServiceSubmitProcedure = "/dccgate.v1.GatewayService/Submit"
+	// GatewayServiceSubmitStreamProcedure is the fully-qualified name of the GatewayService's
+	// SubmitStream RPC.
+	GatewayServiceSubmitStreamProcedure = "/dccgate.v1.GatewayService/SubmitStream"
 	// GatewayServiceGetRequestProcedure is the fully-qualified name of the GatewayService's GetRequest
 	// RPC.
 	GatewayServiceGetRequestProcedure = "/dccgate.v1.GatewayService/GetRequest"
@@ -62,6 +65,16 @@ type GatewayServiceClient interface {
 	// request is durable once it is returned. A request refused by the checks
 	// of para 134 is answered at once with its reason code and clause.
 	Submit(context.Context, *connect.Request[v1.SubmitRequest]) (*connect.Response[v1.SubmitResponse], error)
+	// SubmitStream sends many Service Requests on one stream, each answered
+	// as Submit answers it: for a user sending thousands a second, who would
+	// otherwise pay a call (HTTP/2 stream, headers, trailers) for each. Each
+	// request carries a tag of the caller's choosing; its answer carries the
+	// same tag and comes as soon as it is ready, not in the order sent. A
+	// request is durable once its answer is sent, as with Submit; one refused
+	// (para 134, or GATEWAY_BUSY) is answered with its error and the stream
+	// goes on. The stream ends once the caller closes its side and every
+	// request sent has been answered.
+	SubmitStream(context.Context) *connect.BidiStreamForClient[v1.SubmitStreamRequest, v1.SubmitStreamResponse]
 	// GetRequest returns the state of one of the caller's requests.
 	GetRequest(context.Context, *connect.Request[v1.GetRequestRequest]) (*connect.Response[v1.RequestState], error)
 	// Subscribe streams the caller's Service Responses, Pre-Commands, Device
@@ -93,6 +106,12 @@ func NewGatewayServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			httpClient,
 			baseURL+GatewayServiceSubmitProcedure,
 			connect.WithSchema(gatewayServiceMethods.ByName("Submit")),
+			connect.WithClientOptions(opts...),
+		),
+		submitStream: connect.NewClient[v1.SubmitStreamRequest, v1.SubmitStreamResponse](
+			httpClient,
+			baseURL+GatewayServiceSubmitStreamProcedure,
+			connect.WithSchema(gatewayServiceMethods.ByName("SubmitStream")),
 			connect.WithClientOptions(opts...),
 		),
 		getRequest: connect.NewClient[v1.GetRequestRequest, v1.RequestState](
@@ -131,6 +150,7 @@ func NewGatewayServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 // gatewayServiceClient implements GatewayServiceClient.
 type gatewayServiceClient struct {
 	submit                 *connect.Client[v1.SubmitRequest, v1.SubmitResponse]
+	submitStream           *connect.Client[v1.SubmitStreamRequest, v1.SubmitStreamResponse]
 	getRequest             *connect.Client[v1.GetRequestRequest, v1.RequestState]
 	subscribe              *connect.Client[v1.SubscribeRequest, v1.StreamMessage]
 	submitSignedPreCommand *connect.Client[v1.SubmitSignedPreCommandRequest, v1.RequestState]
@@ -141,6 +161,11 @@ type gatewayServiceClient struct {
 // Submit calls dccgate.v1.GatewayService.Submit.
 func (c *gatewayServiceClient) Submit(ctx context.Context, req *connect.Request[v1.SubmitRequest]) (*connect.Response[v1.SubmitResponse], error) {
 	return c.submit.CallUnary(ctx, req)
+}
+
+// SubmitStream calls dccgate.v1.GatewayService.SubmitStream.
+func (c *gatewayServiceClient) SubmitStream(ctx context.Context) *connect.BidiStreamForClient[v1.SubmitStreamRequest, v1.SubmitStreamResponse] {
+	return c.submitStream.CallBidiStream(ctx)
 }
 
 // GetRequest calls dccgate.v1.GatewayService.GetRequest.
@@ -174,6 +199,16 @@ type GatewayServiceHandler interface {
 	// request is durable once it is returned. A request refused by the checks
 	// of para 134 is answered at once with its reason code and clause.
 	Submit(context.Context, *connect.Request[v1.SubmitRequest]) (*connect.Response[v1.SubmitResponse], error)
+	// SubmitStream sends many Service Requests on one stream, each answered
+	// as Submit answers it: for a user sending thousands a second, who would
+	// otherwise pay a call (HTTP/2 stream, headers, trailers) for each. Each
+	// request carries a tag of the caller's choosing; its answer carries the
+	// same tag and comes as soon as it is ready, not in the order sent. A
+	// request is durable once its answer is sent, as with Submit; one refused
+	// (para 134, or GATEWAY_BUSY) is answered with its error and the stream
+	// goes on. The stream ends once the caller closes its side and every
+	// request sent has been answered.
+	SubmitStream(context.Context, *connect.BidiStream[v1.SubmitStreamRequest, v1.SubmitStreamResponse]) error
 	// GetRequest returns the state of one of the caller's requests.
 	GetRequest(context.Context, *connect.Request[v1.GetRequestRequest]) (*connect.Response[v1.RequestState], error)
 	// Subscribe streams the caller's Service Responses, Pre-Commands, Device
@@ -201,6 +236,12 @@ func NewGatewayServiceHandler(svc GatewayServiceHandler, opts ...connect.Handler
 		GatewayServiceSubmitProcedure,
 		svc.Submit,
 		connect.WithSchema(gatewayServiceMethods.ByName("Submit")),
+		connect.WithHandlerOptions(opts...),
+	)
+	gatewayServiceSubmitStreamHandler := connect.NewBidiStreamHandler(
+		GatewayServiceSubmitStreamProcedure,
+		svc.SubmitStream,
+		connect.WithSchema(gatewayServiceMethods.ByName("SubmitStream")),
 		connect.WithHandlerOptions(opts...),
 	)
 	gatewayServiceGetRequestHandler := connect.NewUnaryHandler(
@@ -237,6 +278,8 @@ func NewGatewayServiceHandler(svc GatewayServiceHandler, opts ...connect.Handler
 		switch r.URL.Path {
 		case GatewayServiceSubmitProcedure:
 			gatewayServiceSubmitHandler.ServeHTTP(w, r)
+		case GatewayServiceSubmitStreamProcedure:
+			gatewayServiceSubmitStreamHandler.ServeHTTP(w, r)
 		case GatewayServiceGetRequestProcedure:
 			gatewayServiceGetRequestHandler.ServeHTTP(w, r)
 		case GatewayServiceSubscribeProcedure:
@@ -258,6 +301,10 @@ type UnimplementedGatewayServiceHandler struct{}
 
 func (UnimplementedGatewayServiceHandler) Submit(context.Context, *connect.Request[v1.SubmitRequest]) (*connect.Response[v1.SubmitResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dccgate.v1.GatewayService.Submit is not implemented"))
+}
+
+func (UnimplementedGatewayServiceHandler) SubmitStream(context.Context, *connect.BidiStream[v1.SubmitStreamRequest, v1.SubmitStreamResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("dccgate.v1.GatewayService.SubmitStream is not implemented"))
 }
 
 func (UnimplementedGatewayServiceHandler) GetRequest(context.Context, *connect.Request[v1.GetRequestRequest]) (*connect.Response[v1.RequestState], error) {
