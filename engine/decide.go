@@ -23,6 +23,19 @@ type state struct {
 	devChk bool
 }
 
+// unreachable is the DEVICE_STATUS refusal of the row's Command over the
+// SMWAN to d, whose status has the bit statB: a status the row does not
+// allow, or a hub the DCC cannot reach d through (para 168, 173, 177).
+func (r *row) unreachable(d Device, statB uint32) (bool, string) {
+	if r.statuses&statB == 0 {
+		return true, fmt.Sprintf("status %s does not allow %s over the SMWAN", d.Status, r.p.Key)
+	}
+	if r.p.DeviceService && !r.p.Commissions && d.Type != "CHF" && d.CHFStatus != "" && d.CHFStatus != "commissioned" {
+		return true, fmt.Sprintf("its Communications Hub Function is %s: the DCC cannot reach it over the SMWAN", d.CHFStatus)
+	}
+	return false, ""
+}
+
 // Decide runs the checks in the policy's order and returns the first that
 // fails, or acceptance. It never panics on bad input and does no I/O.
 func (e *Engine) Decide(_ context.Context, req *Request, f *Facts) Decision {
@@ -158,12 +171,10 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		if !st.f.Device.Known {
 			return st.moveRefused()
 		}
-		if st.devChk && st.wan() && st.eff.statuses&st.statB == 0 {
-			return true, fmt.Sprintf("status %s does not allow %s over the SMWAN", st.f.Device.Status, st.eff.p.Key)
-		}
-		if d := st.f.Device; st.devChk && st.wan() && st.eff.p.DeviceService && !st.eff.p.Commissions && d.Type != "CHF" &&
-			d.CHFStatus != "" && d.CHFStatus != "commissioned" {
-			return true, fmt.Sprintf("its Communications Hub Function is %s: the DCC cannot reach it over the SMWAN", d.CHFStatus)
+		if st.devChk && st.wan() {
+			if refused, detail := st.eff.unreachable(st.f.Device, st.statB); refused {
+				return true, detail
+			}
 		}
 		if st.devChk && st.local() && st.e.local[st.f.User.Role]&st.statB == 0 {
 			return true, fmt.Sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", st.f.Device.Status, st.f.User.Role)

@@ -300,25 +300,30 @@ func (e *Engine) Move(event, from, deviceType, role, requested string) (to, clau
 	return "", "", false
 }
 
-// StatusAllows says whether a device in the status may receive the row's
-// Command over the SMWAN, as the DEVICE_STATUS check at submission does,
-// with the clause a refusal names. A request executed later than it was
-// checked (future dated) is checked again when it falls due: a device
-// withdrawn or decommissioned meanwhile receives no DCC Services (para
-// 175-177). A row the engine does not know allows it (the submission
-// checked what it could).
-func (e *Engine) StatusAllows(key, status string) (ok bool, clause string) {
+// StatusAllows says whether device d may receive the row's Command over
+// the SMWAN, as the DEVICE_STATUS check at submission does (its own
+// status, and the hub it is reached through), with the detail and the
+// clause a refusal names. A request executed later than it was checked
+// (future dated, or held behind its predecessor) is checked again when it
+// falls due: a device withdrawn or decommissioned meanwhile, or behind a
+// hub decommissioned meanwhile, receives no DCC Services (para 175-177). A
+// row the engine does not know allows it (the submission checked what it
+// could).
+func (e *Engine) StatusAllows(key string, d Device) (ok bool, detail, clause string) {
 	r := e.rows[key]
 	if r == nil || r.p.Target != "device" {
-		return true, ""
+		return true, "", ""
 	}
-	return r.statuses&e.stBit[status] != 0, r.clauses[dcc.ReasonDeviceStatus]
+	if refused, detail := r.unreachable(d, e.stBit[d.Status]); refused {
+		return false, detail, r.clauses[dcc.ReasonDeviceStatus]
+	}
+	return true, "", ""
 }
 
 // StatusChecker is what the runtime asks of the engine when a request
 // checked at submission falls due later.
 type StatusChecker interface {
-	StatusAllows(key, status string) (ok bool, clause string)
+	StatusAllows(key string, d Device) (ok bool, detail, clause string)
 }
 
 // Registered is the Registration Data check of the row keyed key for a

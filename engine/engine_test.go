@@ -284,25 +284,34 @@ func TestEditedSpecChangesDecision(t *testing.T) {
 }
 
 // TestStatusAllows: the status check a request is put to again when it
-// falls due answers as the submission's DEVICE_STATUS check, with its
-// clause; rows aimed at no device, and rows unknown, allow it.
+// falls due answers as the submission's DEVICE_STATUS check (the device's
+// status, and the hub it is reached through), with its clause; rows aimed
+// at no device, and rows unknown, allow it.
 func TestStatusAllows(t *testing.T) {
 	e := testEngine(t)
+	meter := func(status, hub string) Device {
+		return Device{Known: true, Type: "ESME", Status: status, CHFStatus: hub}
+	}
 	tests := []struct {
-		key, status string
-		want        bool
+		key  string
+		d    Device
+		want bool
 	}{
-		{"4.1", "commissioned", true},
-		{"4.1", "withdrawn", false},
-		{"4.1", "decommissioned", false},
-		{"3.1", "installed_not_commissioned", false},
-		{"8.2", "decommissioned", true}, // Read Inventory: no device is sent anything
-		{"no-such-row", "withdrawn", true},
+		{"4.1", meter("commissioned", "commissioned"), true},
+		{"4.1", meter("commissioned", ""), true}, // no hub known: the device answers for itself
+		{"4.1", meter("withdrawn", "commissioned"), false},
+		{"4.1", meter("decommissioned", "commissioned"), false},
+		{"4.1", meter("commissioned", "decommissioned"), false}, // its hub decommissioned meanwhile
+		{"4.1", meter("commissioned", "withdrawn"), false},
+		{"3.1", meter("installed_not_commissioned", "commissioned"), false},
+		{"8.9", Device{Known: true, Type: "CHF", Status: "commissioned", CHFStatus: "decommissioned"}, true}, // a hub is not behind itself
+		{"8.2", meter("decommissioned", "decommissioned"), true},                                             // Read Inventory: no device is sent anything
+		{"no-such-row", meter("withdrawn", "withdrawn"), true},
 	}
 	for _, tc := range tests {
-		ok, clause := e.StatusAllows(tc.key, tc.status)
-		if ok != tc.want || (!ok && clause == "") {
-			t.Errorf("StatusAllows(%s, %s) = %v, %q; want %v (a refusal with its clause)", tc.key, tc.status, ok, clause, tc.want)
+		ok, detail, clause := e.StatusAllows(tc.key, tc.d)
+		if ok != tc.want || (!ok && (clause == "" || detail == "")) {
+			t.Errorf("StatusAllows(%s, %+v) = %v, %q, %q; want %v (a refusal with its detail and clause)", tc.key, tc.d, ok, detail, clause, tc.want)
 		}
 	}
 }

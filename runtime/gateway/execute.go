@@ -342,7 +342,9 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 	if !svc.DeviceService {
 		return g.activity(ctx, r, svc.Ref, body)
 	}
-	if r.ExecuteAt.After(r.ReceivedAt) && r.Delivery != "local" {
+	if (r.ExecuteAt.After(r.ReceivedAt) || r.After != "") && r.Delivery != "local" {
+		// Checked at submission, but run later: when it fell due, or when
+		// its predecessor released it.
 		if out, refused := g.statusAtDue(ctx, r); refused {
 			return out
 		}
@@ -457,12 +459,10 @@ func (g *Gateway) localCommand(r store.Request, cmd devices.Command) store.Reque
 	return r
 }
 
-// statusAtDue checks again, for a request that falls due after it was
-// received (future dated, deferred), that its device's status still allows
-// its Command over the SMWAN: the check at submission saw the status then,
-// and a device withdrawn or decommissioned since receives no DCC Services
-// (para 175-177). The request is then refused DEVICE_STATUS, and those
-// sequenced after it are cancelled (para 127).
+// statusAtDue checks again, for a request that runs later than it was
+// checked (future dated, or held behind its predecessor), that its device
+// may still receive it over the SMWAN: its status, and its hub's (para
+// 175-177).
 func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Request, bool) {
 	sc, ok := behind[engine.StatusChecker](g.engine())
 	if !ok {
@@ -472,11 +472,17 @@ func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Reque
 	if err != nil {
 		return r, false // gone from the inventory, or unread: the device answers for itself
 	}
-	allowed, clause := sc.StatusAllows(r.Service, d.Status)
+	ed := engine.Device{Known: true, Type: d.Type, Status: d.Status}
+	if d.CHF != "" && d.CHF != d.ID {
+		if hub, err := g.st.GetDevice(ctx, d.CHF); err == nil {
+			ed.CHFStatus = hub.Status
+		}
+	}
+	allowed, detail, clause := sc.StatusAllows(r.Service, ed)
 	if allowed {
 		return r, false
 	}
-	out := failed(r, dcc.ReasonDeviceStatus, fmt.Sprintf("status %s does not allow %s over the SMWAN: the device's status when the request fell due (para 175-177)", d.Status, r.Service))
+	out := failed(r, dcc.ReasonDeviceStatus, detail+": when the request fell due (para 175-177)")
 	if clause != "" {
 		out.Clause = clause
 	}
