@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/procstat"
@@ -73,7 +72,7 @@ func BenchmarkRequest(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64((procstat.CPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/op")
 	b.ReportMetric(float64(procstat.Written()-w0)/float64(b.N), "write-B/op")
-	done, err := w.g.Store().CountRequests(ctx, "", "", time.Time{}, time.Time{}, []string{gateway.StateAccepted}, true)
+	done, err := w.g.Store().CountRequests(ctx, store.CountFilter{States: []string{gateway.StateAccepted}, ScheduleRuns: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -482,10 +482,19 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 	}
 	if known {
 		if rule, ok := g.anomalyRule(spec.Key(req.Service, req.Variant), req.Service, user.Role); ok {
-			// The user's Service Requests, not the runs of its schedules:
-			// those the DCC makes (para 124, 134).
-			n, err := g.st.CountRequests(ctx, user.ID, spec.Key(req.Service, req.Variant), now.Add(-rule.Per), now,
-				[]string{StateAcknowledged, StatePending, StateHeld, StateAwaitingSignature, StateExecuting, StateAccepted, StateQuarantined, StateCancelled, StateExpired}, false)
+			// The user's Service Requests that passed the other checks
+			// (para 134): those refused later, when run, too; not the runs
+			// of its schedules, which the DCC makes (para 124). A rule on
+			// a reference counts every row of it (1.1's two variants).
+			services := []string{spec.Key(req.Service, req.Variant)}
+			if rule.Service == req.Service && req.Variant != "" {
+				services = services[:0]
+				for _, s := range g.sp().ServicesByRef(req.Service) {
+					services = append(services, spec.Key(s.Ref, s.Variant))
+				}
+			}
+			n, err := g.st.CountRequests(ctx, store.CountFilter{UserID: user.ID, Services: services, Since: now.Add(-rule.Per), Until: now,
+				States: []string{StateAcknowledged, StatePending, StateHeld, StateAwaitingSignature, StateExecuting, StateAccepted, StateQuarantined, StateCancelled, StateExpired}, ExecutedRejections: true})
 			if err != nil {
 				return nil, err
 			}

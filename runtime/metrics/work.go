@@ -101,7 +101,7 @@ func (c workCollector) Collect(ch chan<- prometheus.Metric) {
 	up := 1.0
 	defer func() { ch <- prometheus.MustNewConstMetric(storeUpDesc, prometheus.GaugeValue, up) }()
 	for _, state := range openStates {
-		n, err := c.src.Store.CountRequests(ctx, "", "", time.Time{}, time.Time{}, []string{state}, true)
+		n, err := c.src.Store.CountRequests(ctx, store.CountFilter{States: []string{state}, ScheduleRuns: true})
 		if err != nil {
 			up = 0
 			return

@@ -117,6 +117,26 @@ func (r *Request) Final() bool {
 // FinalStates are the states a request ends in.
 var FinalStates = []string{"accepted", "rejected", "quarantined", "cancelled", "expired", "failed"}
 
+// CountFilter selects requests to count: a user's requests of some
+// services received in (Since, Until], a window of Until-Since that ends at
+// Until, in any of States (all states if none). An empty UserID or Services
+// does not filter; a zero Until has no upper bound (a zero Since has no
+// lower bound anyway).
+type CountFilter struct {
+	UserID   string
+	Services []string // row keys
+	Since    time.Time
+	Until    time.Time
+	States   []string
+	// ExecutedRejections adds, to States, the rejected requests that were
+	// executed (Attempts above 0): refused when run, by the device or when
+	// they fell due, not by the checks of submission.
+	ExecutedRejections bool
+	// ScheduleRuns counts the runs of schedules too, which the DCC makes on
+	// a user's behalf.
+	ScheduleRuns bool
+}
+
 // RequestFilter selects requests; zero fields do not filter. ListRequests
 // returns them by ReceivedAt then ID, or, when DueBefore is set, by
 // ExecuteAt, ReceivedAt then ID (the earliest due first, so a Limit takes
@@ -261,13 +281,8 @@ type Store interface {
 	// From "executing", the stored Attempts must also be r.Attempts: a
 	// process whose claim was taken over (Leaser) cannot complete it.
 	UpdateRequest(ctx context.Context, r Request, fromState string, deliveries []Delivery) ([]int64, error)
-	// CountRequests counts a user's requests of a service received in
-	// (since, until] in any of the states given (all states if none): a
-	// window of until-since that ends at until. An empty userID or service
-	// does not filter; a zero until has no upper bound (a zero since has no
-	// lower bound anyway). scheduleRuns false leaves out the runs of
-	// schedules, which the DCC makes on a user's behalf.
-	CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string, scheduleRuns bool) (int, error)
+	// CountRequests counts the requests the filter selects.
+	CountRequests(ctx context.Context, f CountFilter) (int, error)
 
 	PutSchedule(ctx context.Context, s Schedule) error // insert or replace
 	// DeleteSchedule deletes a schedule; ErrNotFound if there is none.

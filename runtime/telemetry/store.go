@@ -336,9 +336,9 @@ func (s *Store) update(ctx context.Context, op string, r store.Request, deliveri
 }
 
 // CountRequests implements store.Store.
-func (s *Store) CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string, scheduleRuns bool) (n int, err error) {
+func (s *Store) CountRequests(ctx context.Context, f store.CountFilter) (n int, err error) {
 	err = s.call(ctx, "CountRequests", 0, func(ctx context.Context) (err error) {
-		n, err = s.inner.CountRequests(ctx, userID, service, since, until, states, scheduleRuns)
+		n, err = s.inner.CountRequests(ctx, f)
 		return
 	})
 	return

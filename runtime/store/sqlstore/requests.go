@@ -341,35 +341,41 @@ func (s *Store) updateRequest(ctx context.Context, r store.Request, fromState st
 	return cursors, awaited, nil
 }
 
-// CountRequests counts a user's requests of a service received in (since,
-// until] in the given states (see store.Store for the zero arguments).
-func (s *Store) CountRequests(ctx context.Context, userID, service string, since, until time.Time, states []string, scheduleRuns bool) (int, error) {
+// CountRequests counts the requests the filter selects (see
+// store.CountFilter).
+func (s *Store) CountRequests(ctx context.Context, f store.CountFilter) (int, error) {
 	var te timeEncoder
 	where := []string{"received_at > ?"}
-	args := []any{te.enc(since)}
-	if !until.IsZero() {
+	args := []any{te.enc(f.Since)}
+	if !f.Until.IsZero() {
 		where = append(where, "received_at <= ?")
-		args = append(args, te.enc(until))
+		args = append(args, te.enc(f.Until))
 	}
 	if te.err != nil {
 		return 0, te.err
 	}
-	if !scheduleRuns {
+	if !f.ScheduleRuns {
 		where = append(where, "schedule_id = ''")
 	}
-	if userID != "" {
+	if f.UserID != "" {
 		where = append(where, "user_id = ?")
-		args = append(args, userID)
+		args = append(args, f.UserID)
 	}
-	if service != "" {
-		where = append(where, "service = ?")
-		args = append(args, service)
+	if len(f.Services) > 0 {
+		where = append(where, "service IN ("+placeholders(len(f.Services))+")")
+		for _, sv := range f.Services {
+			args = append(args, sv)
+		}
 	}
-	if len(states) > 0 {
-		where = append(where, "state IN ("+placeholders(len(states))+")")
-		for _, st := range states {
+	if len(f.States) > 0 {
+		states := "state IN (" + placeholders(len(f.States)) + ")"
+		for _, st := range f.States {
 			args = append(args, st)
 		}
+		if f.ExecutedRejections {
+			states = "(" + states + " OR (state = 'rejected' AND attempts > 0))"
+		}
+		where = append(where, states)
 	}
 	var n int
 	err := s.rdb.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM requests WHERE `+strings.Join(where, " AND ")), args...).Scan(&n)

@@ -836,32 +836,45 @@ func testCountRequests(t *testing.T, open func(*testing.T) store.Store) {
 	run := request("7", "A", 12) // a run of A's schedule, the DCC's
 	run.State, run.ScheduleID = "accepted", "SCH-1"
 	must(t, s.InsertRequest(ctx, run, 0))
+	add("9", "A", "1.1/credit", "accepted", 15)
+	add("10", "A", "1.1/prepayment", "accepted", 15)
+	executed := request("8", "A", 15) // refused when it ran, by the device
+	executed.Service, executed.State, executed.Attempts = "4.1", "rejected", 1
+	must(t, s.InsertRequest(ctx, executed, 100))
 	tests := []struct {
 		note         string
-		user, svc    string
+		user         string
+		svcs         []string
 		since, until time.Time
 		states       []string
+		executed     bool // the rejections of executed requests too
 		want         int
 		withRuns     int // counting the runs of schedules too
 	}{
-		{"window: its start out, its end in", "A", "4.1", hours(10), hours(12), nil, 2, 3},
-		{"window of the start alone", "A", "4.1", hours(10), hours(10), nil, 0, 0},
-		{"window inside", "A", "4.1", hours(10), hours(11), nil, 1, 1},
-		{"states", "A", "4.1", hours(0), hours(20), []string{"accepted", "pending"}, 3, 4},
-		{"other service", "A", "4.2", hours(0), hours(20), nil, 1, 1},
-		{"other user", "B", "4.1", hours(0), hours(20), nil, 1, 1},
-		{"empty window", "A", "4.1", hours(14), hours(20), nil, 0, 0},
-		{"zero since", "A", "4.1", time.Time{}, hours(11), nil, 2, 2},
-		{"zero until: no upper bound", "A", "4.1", hours(11), time.Time{}, nil, 2, 3},
-		{"empty user: every user", "", "4.1", hours(10), hours(11), nil, 2, 2},
-		{"empty service: every service", "A", "", hours(10), hours(11), nil, 2, 2},
+		{"window: its start out, its end in", "A", []string{"4.1"}, hours(10), hours(12), nil, false, 2, 3},
+		{"window of the start alone", "A", []string{"4.1"}, hours(10), hours(10), nil, false, 0, 0},
+		{"window inside", "A", []string{"4.1"}, hours(10), hours(11), nil, false, 1, 1},
+		{"states", "A", []string{"4.1"}, hours(0), hours(14), []string{"accepted", "pending"}, false, 3, 4},
+		{"states and executed rejections", "A", []string{"4.1"}, hours(0), hours(20), []string{"accepted", "pending"}, true, 4, 5},
+		{"states without executed rejections", "A", []string{"4.1"}, hours(0), hours(20), []string{"accepted", "pending"}, false, 3, 4},
+		{"executed rejections alone", "A", []string{"4.1"}, hours(0), hours(20), []string{"quarantined"}, true, 1, 1},
+		{"other service", "A", []string{"4.2"}, hours(0), hours(20), nil, false, 1, 1},
+		{"services: the rows of one reference", "A", []string{"1.1/credit", "1.1/prepayment"}, hours(0), hours(20), nil, false, 2, 2},
+		{"other user", "B", []string{"4.1"}, hours(0), hours(20), nil, false, 1, 1},
+		{"empty window", "A", []string{"4.1"}, hours(16), hours(20), nil, false, 0, 0},
+		{"zero since", "A", []string{"4.1"}, time.Time{}, hours(11), nil, false, 2, 2},
+		{"zero until: no upper bound", "A", []string{"4.1"}, hours(11), time.Time{}, nil, false, 3, 4},
+		{"empty user: every user", "", []string{"4.1"}, hours(10), hours(11), nil, false, 2, 2},
+		{"no services: every service", "A", nil, hours(10), hours(11), nil, false, 2, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
-			n, err := s.CountRequests(t.Context(), tc.user, tc.svc, tc.since, tc.until, tc.states, false)
+			f := store.CountFilter{UserID: tc.user, Services: tc.svcs, Since: tc.since, Until: tc.until, States: tc.states, ExecutedRejections: tc.executed}
+			n, err := s.CountRequests(t.Context(), f)
 			must(t, err)
 			same(t, "CountRequests", n, tc.want)
-			n, err = s.CountRequests(t.Context(), tc.user, tc.svc, tc.since, tc.until, tc.states, true)
+			f.ScheduleRuns = true
+			n, err = s.CountRequests(t.Context(), f)
 			must(t, err)
 			same(t, "CountRequests with the schedule's runs", n, tc.withRuns)
 		})
