@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/dccgate/dccgate/policy"
 	"github.com/dccgate/dccgate/spec"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
@@ -194,7 +195,7 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		if st.inner != nil {
 			return false, "" // creating a schedule (para 139); its runs are checked when they run
 		}
-		return st.e.notRegistered(st.eff.p.Registration, st.f.User.Role, st.req.UserID, st.f.Registration)
+		return st.e.notRegistered(st.eff.p, st.f.User.Role, st.req.UserID, st.f.Registration)
 	},
 	dcc.ReasonCertificateInvalid: func(st *state) (bool, string) {
 		return st.f.Credentials.CertificateInvalid, "the certificate is expired, revoked or not the user's"
@@ -211,12 +212,17 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 	},
 }
 
-// notRegistered is the Registration Data check (para 134, footnote 13) of a
-// row whose rule is rule: the user, of role, must be named for the device's
-// MPxN in the field its role binds to. Rows not checked against the
-// Registration Data, and roles it does not bind, pass.
-func (e *Engine) notRegistered(rule, role, userID string, regs []Registration) (bool, string) {
-	if rule != "check" && rule != "execution_date" {
+// notRegistered is the Registration Data check (para 134, footnote 13) of
+// row p: the user, of role, must be named for the device's MPxN in the
+// field its role binds to. Rows not checked against the Registration Data,
+// and roles it does not bind, pass; so does a Non-Device Service's device
+// that no MPxN's record covers yet (a hub pre-notified alone: para 175-181
+// bind a supplier to the devices of its MPxNs, and it has none).
+func (e *Engine) notRegistered(p *policy.ServiceRow, role, userID string, regs []Registration) (bool, string) {
+	if p.Registration != "check" && p.Registration != "execution_date" {
+		return false, ""
+	}
+	if !p.DeviceService && len(regs) == 0 {
 		return false, ""
 	}
 	bind, ok := e.regs[role]

@@ -337,7 +337,7 @@ func (e *Engine) Registered(key, role, userID string, regs []Registration) (ok b
 	if r == nil {
 		return true, "", ""
 	}
-	if failed, d := e.notRegistered(r.p.Registration, role, userID, regs); failed {
+	if failed, d := e.notRegistered(r.p, role, userID, regs); failed {
 		return false, d, r.clauses[dcc.ReasonNotRegistered]
 	}
 	return true, "", ""

@@ -241,8 +241,9 @@ func (g *suiteGen) localAllowed(svc *spec.Service) bool {
 }
 
 // registrationRule says how the Registration Data check applies to a row:
-// "check" (non-critical Device Services; and execution-date rows) or
-// "skip" (critical Device Services, footnote 13; Non-Device Services,
+// "check" (non-critical Device Services; and rows that say how, the
+// execution-date rows and the changes to a device's entry) or "skip"
+// (critical Device Services, footnote 13; other Non-Device Services,
 // para 139).
 func registrationRule(svc *spec.Service) string {
 	switch {
@@ -1280,6 +1281,8 @@ func (r *rowGen) registration() {
 			why = "a critical Command is not checked against the Registration Data: the device refuses it (footnote 13, para 140-141)"
 		case rule == "skip":
 			why = "the DCC's own activities are not checked against the Registration Data (para 139)"
+		case !r.svc.DeviceService:
+			why = "only a supplier authorised for the device changes its entry on the inventory (para 175, 177, 181)"
 		}
 		r.emit(caseSpec{id: "registration." + role.Code, role: role.Code, unreg: true, ch: ch, comment: []string{
 			fmt.Sprintf("%s, Registration Data: %s %s the MPxN's Registration Data does not name; %s.", r.rowRef(), article(role.Code), role.Code, why),

@@ -86,7 +86,8 @@ registration_rule(s) := s.registration if {
 	s.registration
 }
 
-# Para 139: an activity of the DCC is not checked against Registration Data.
+# Para 139: an activity of the DCC is not checked against Registration Data
+# (unless its row says so: a change to a device's entry, para 175-181).
 registration_rule(s) := "skip" if {
 	not s.alert
 	not s.registration
@@ -353,6 +354,14 @@ fail contains {"code": "NOT_REGISTERED", "detail": sprintf("the user is not the 
 	effective.registration in {"check", "execution_date"}
 	registration[facts.user.role]
 	not registered
+	not unbound_activity
+}
+
+# A Non-Device Service's device that no MPxN's record covers (a hub
+# pre-notified alone) binds no supplier to it.
+unbound_activity if {
+	not effective.device_service
+	count(object.get(facts, "registration", [])) == 0
 }
 
 registered if {

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "cb1a1c158dca4531c133f7ff7085b372700279bf382637156454b4974e8ec52a"
+const SpecHash = "5847a7d917dec1a04671afa4a35fc0a7a02e228a2f7d4989f6755972e3cf1f6e"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
