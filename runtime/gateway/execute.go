@@ -296,7 +296,7 @@ func (g *Gateway) release(ctx context.Context, r, h store.Request, run func(cont
 		if !svc.CoS {
 			// The user has the time to sign from now, as at submission
 			// (para 155): its due time may have passed while it was held.
-			h.DueAt = g.clk.Now().Add(g.cfg.SignatureTTL)
+			h.DueAt = g.signatureDue(h, g.clk.Now())
 		} else {
 			// The CoS Party signs a held Change of Supplier too.
 			if reason, msg := g.cosCheck(ctx, h); reason != "" {
@@ -326,6 +326,18 @@ func (g *Gateway) release(ctx context.Context, r, h store.Request, run func(cont
 		return run(ctx, h.ID)
 	}
 	return nil
+}
+
+// signatureDue is when a Pre-Command returned at now expires unsigned:
+// SignatureTTL from now, or the request's execution time if later, so that
+// a request dated days ahead may be signed any time before it runs (para
+// 155 sets no time).
+func (g *Gateway) signatureDue(r store.Request, now time.Time) time.Time {
+	due := now.Add(g.cfg.SignatureTTL)
+	if r.ExecuteAt.After(due) {
+		return r.ExecuteAt
+	}
+	return due
 }
 
 // run executes a request and returns it with its result. role is the

@@ -243,6 +243,31 @@ func TestUnsignedPreCommandExpires(t *testing.T) {
 	expect(t, w.get(late.ID), gateway.StateExpired, "SIGNATURE_TIMEOUT", "not signed in time")
 }
 
+// TestFutureDatedPreCommandWaitsUntilItRuns: a critical request dated
+// days ahead may be signed any time before it is to run (para 155 sets no
+// time): it still awaits its signature long after an on-demand one would
+// have expired, and expires unsigned only once its execution time passes.
+func TestFutureDatedPreCommandWaitsUntilItRuns(t *testing.T) {
+	ctx := t.Context()
+	w := newWorld(t)
+	at := w.g.Now().Add(48 * time.Hour)
+	r, err := w.g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: esme, Service: "7.1", Category: "future_dated", ExecuteAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != gateway.StateAwaitingSignature || !r.DueAt.Equal(at) {
+		t.Fatalf("7.1 dated %s: %s %s %s due %s, want awaiting its signature until then", at, r.State, r.Reason, r.Message, r.DueAt)
+	}
+	if _, err := w.g.Advance(ctx, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, w.get(r.ID), gateway.StateAwaitingSignature, "", "")
+	if _, err := w.g.Advance(ctx, 25*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, w.get(r.ID), gateway.StateExpired, "SIGNATURE_TIMEOUT", "not signed in time")
+}
+
 // TestScheduleRunsCheckedAgainstRegistration: creating a schedule is an
 // activity of the DCC, not checked against the Registration Data (para
 // 139); each run is, as a Service Request of its service would be (para

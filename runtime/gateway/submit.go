@@ -254,7 +254,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 			}
 		} else {
 			state = StateAwaitingSignature
-			rec.DueAt = now.Add(g.cfg.SignatureTTL)
+			rec.DueAt = g.signatureDue(rec, now)
 		}
 	}
 	rec.State = state
