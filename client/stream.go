@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"connectrpc.com/connect"
@@ -170,7 +171,12 @@ func (st *submitStream) fail(err error) {
 		return
 	}
 	var ce *connect.Error
-	if !errors.As(err, &ce) {
+	switch {
+	case errors.Is(err, io.EOF):
+		// The gateway ended the stream (a shutdown): what it had not
+		// answered it had not read, and may be sent again.
+		err = connect.NewError(connect.CodeUnavailable, errors.New("submit stream: the gateway ended the stream before answering"))
+	case !errors.As(err, &ce):
 		err = connect.NewError(connect.CodeUnavailable, fmt.Errorf("submit stream: %w", err))
 	}
 	st.err = err

@@ -28,7 +28,7 @@ func (b busyGateway) Submit(context.Context, *connect.Request[dccgatev1.SubmitRe
 }
 
 func (b busyGateway) SubmitStream(ctx context.Context, st *connect.BidiStream[dccgatev1.SubmitStreamRequest, dccgatev1.SubmitStreamResponse]) error {
-	return serveSubmitStream(ctx, st, func(context.Context, *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error) {
+	return serveSubmitStream(ctx, nil, st, func(context.Context, *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error) {
 		return nil, toConnect(b.err)
 	})
 }

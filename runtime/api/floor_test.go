@@ -40,21 +40,16 @@ func (f *floorGateway) Submit(ctx context.Context, req *connect.Request[dccgatev
 	return connect.NewResponse(f.submit(caller, req.Msg.GetRequest())), nil
 }
 
-// SubmitStream answers each request as Submit does, in turn.
+// SubmitStream answers each request as Submit does, through the stream's
+// machinery the gateway's SubmitStream uses (serveSubmitStream).
 func (f *floorGateway) SubmitStream(ctx context.Context, st *connect.BidiStream[dccgatev1.SubmitStreamRequest, dccgatev1.SubmitStreamResponse]) error {
 	caller, err := user(ctx)
 	if err != nil {
 		return err
 	}
-	for {
-		m, err := st.Receive()
-		if err != nil {
-			return nil
-		}
-		if err := st.Send(&dccgatev1.SubmitStreamResponse{Tag: m.GetTag(), Answer: f.submit(caller, m.GetRequest())}); err != nil {
-			return err
-		}
-	}
+	return serveSubmitStream(ctx, nil, st, func(_ context.Context, in *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error) {
+		return f.submit(caller, in), nil
+	})
 }
 
 func (f *floorGateway) submit(caller string, in *dccgatev1.ServiceRequest) *dccgatev1.SubmitResponse {

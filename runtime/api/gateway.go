@@ -27,6 +27,9 @@ import (
 // GatewayServer implements GatewayService.
 type GatewayServer struct {
 	G *gateway.Gateway
+	// Draining, closed when a shutdown begins, ends SubmitStreams (nil:
+	// never).
+	Draining <-chan struct{}
 }
 
 var _ dccgatev1connect.GatewayServiceHandler = (*GatewayServer)(nil)
@@ -84,14 +87,16 @@ func (s *GatewayServer) SubmitStream(ctx context.Context, stream *connect.BidiSt
 	if err != nil {
 		return err
 	}
-	return serveSubmitStream(ctx, stream, func(ctx context.Context, in *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error) {
+	return serveSubmitStream(ctx, s.Draining, stream, func(ctx context.Context, in *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error) {
 		return s.submit(ctx, caller, in)
 	})
 }
 
 // serveSubmitStream answers a SubmitStream's requests with submit's
-// answers or errors, tag for tag.
-func serveSubmitStream(ctx context.Context, stream *connect.BidiStream[dccgatev1.SubmitStreamRequest, dccgatev1.SubmitStreamResponse],
+// answers or errors, tag for tag. Once draining is closed it takes no more:
+// it answers those taken and ends the stream (a request sent after is never
+// read, nor taken, and the caller sends it again elsewhere).
+func serveSubmitStream(ctx context.Context, draining <-chan struct{}, stream *connect.BidiStream[dccgatev1.SubmitStreamRequest, dccgatev1.SubmitStreamResponse],
 	submit func(context.Context, *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error)) error {
 	// One writer: a stream's Send is not safe from several goroutines.
 	answers := make(chan *dccgatev1.SubmitStreamResponse, StreamWindow)
@@ -105,18 +110,53 @@ func serveSubmitStream(ctx context.Context, stream *connect.BidiStream[dccgatev1
 		}
 		sendErr <- err
 	}()
+	// Receive blocks until a request comes: on a goroutine of its own, so
+	// that a shutdown need not wait for one. It is handed one request at a
+	// time, and only while the window has room.
+	type received struct {
+		msg *dccgatev1.SubmitStreamRequest
+		err error
+	}
+	// One request at most is in flight between the two (one token in more
+	// at a time), so next's room of one lets the goroutine end when the
+	// stream does, read or not.
+	next, more := make(chan received, 1), make(chan struct{}, 1)
+	go func() {
+		for range more {
+			msg, err := stream.Receive()
+			next <- received{msg, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
 	window := make(chan struct{}, StreamWindow)
 	var wg sync.WaitGroup
 	var recvErr error
+receive:
 	for {
-		msg, err := stream.Receive()
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				recvErr = err
+		select {
+		case <-draining:
+			break receive
+		default:
+		}
+		window <- struct{}{}
+		more <- struct{}{}
+		var in received
+		select {
+		case in = <-next:
+		case <-draining:
+			<-window
+			break receive
+		}
+		if in.err != nil {
+			<-window
+			if !errors.Is(in.err, io.EOF) {
+				recvErr = in.err
 			}
 			break
 		}
-		window <- struct{}{}
+		msg := in.msg
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -130,6 +170,7 @@ func serveSubmitStream(ctx context.Context, stream *connect.BidiStream[dccgatev1
 			<-window
 		}()
 	}
+	close(more)
 	wg.Wait()
 	close(answers)
 	if err := <-sendErr; err != nil {

@@ -24,6 +24,10 @@ type Options struct {
 	Mount map[string]http.Handler
 	// Interceptors wrap every handler (logs, traces, metrics).
 	Interceptors []connect.Interceptor
+	// Draining, closed when a shutdown begins, ends each SubmitStream once
+	// the requests it has taken are answered, so that streams do not hold
+	// the shutdown to its grace period.
+	Draining <-chan struct{}
 }
 
 // CompressMinBytes is the smallest message the Gateway and Admin services
@@ -41,7 +45,7 @@ func Handler(g *gateway.Gateway, o Options) http.Handler {
 	if len(o.Interceptors) > 0 {
 		opts = append(opts, connect.WithInterceptors(o.Interceptors...))
 	}
-	path, h := dccgatev1connect.NewGatewayServiceHandler(&GatewayServer{G: g}, opts...)
+	path, h := dccgatev1connect.NewGatewayServiceHandler(&GatewayServer{G: g, Draining: o.Draining}, opts...)
 	mux.Handle(path, h)
 	if o.Admin {
 		path, h := dccgatev1connect.NewAdminServiceHandler(&AdminServer{G: g, CA: o.CA}, opts...)

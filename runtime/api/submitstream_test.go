@@ -21,13 +21,14 @@ import (
 // with submit.
 type echoGateway struct {
 	dccgatev1connect.UnimplementedGatewayServiceHandler
-	submit  func(context.Context, *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error)
-	streams atomic.Int64 // streams opened
+	submit   func(context.Context, *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error)
+	draining chan struct{}
+	streams  atomic.Int64 // streams opened
 }
 
 func (e *echoGateway) SubmitStream(ctx context.Context, st *connect.BidiStream[dccgatev1.SubmitStreamRequest, dccgatev1.SubmitStreamResponse]) error {
 	e.streams.Add(1)
-	return serveSubmitStream(ctx, st, e.submit)
+	return serveSubmitStream(ctx, e.draining, st, e.submit)
 }
 
 func startEcho(t *testing.T, e dccgatev1connect.GatewayServiceHandler) dccgatev1connect.GatewayServiceClient {
@@ -128,4 +129,44 @@ func (closingGateway) SubmitStream(ctx context.Context, st *connect.BidiStream[d
 		return err
 	}
 	return connect.NewError(connect.CodeUnavailable, errors.New("going away"))
+}
+
+// TestSubmitStreamDrains: when a shutdown begins, a stream answers the
+// requests it has taken and ends; a request sent then is not taken, and
+// fails unavailable, to be sent again.
+func TestSubmitStreamDrains(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	var taken atomic.Int64
+	e := &echoGateway{draining: make(chan struct{}), submit: func(ctx context.Context, in *dccgatev1.ServiceRequest) (*dccgatev1.SubmitResponse, error) {
+		taken.Add(1)
+		close(started)
+		<-release
+		return &dccgatev1.SubmitResponse{RequestId: in.GetEnvelope().GetRequestId()}, nil
+	}}
+	sub := client.NewSubmitter(t.Context(), startEcho(t, e))
+	defer sub.Close()
+	send := func(id string) (*dccgatev1.SubmitResponse, error) {
+		return sub.Submit(t.Context(), &dccgatev1.SubmitRequest{Request: &dccgatev1.ServiceRequest{Envelope: &dccgatev1.Envelope{RequestId: id}}})
+	}
+	type result struct {
+		resp *dccgatev1.SubmitResponse
+		err  error
+	}
+	first := make(chan result, 1)
+	go func() {
+		resp, err := send("a")
+		first <- result{resp, err}
+	}()
+	<-started
+	close(e.draining) // the shutdown begins with "a" taken, not answered
+	close(release)
+	if r := <-first; r.err != nil || r.resp.GetRequestId() != "a" {
+		t.Fatalf("the request taken before the shutdown: %v, %v; want its answer", r.resp, r.err)
+	}
+	if _, err := send("b"); connect.CodeOf(err) != connect.CodeUnavailable {
+		t.Fatalf("a request sent once the shutdown began: %v, want unavailable", err)
+	}
+	if n := taken.Load(); n != 1 {
+		t.Errorf("%d requests taken, want 1", n)
+	}
 }

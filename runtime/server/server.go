@@ -355,7 +355,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		protos.SetUnencryptedHTTP2(true)
 		protos.SetHTTP1(true)
 		s.plain = &http.Server{
-			Handler: s.warm.wrap(s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, TrustForwardedCert: true, Interceptors: interceptors,
+			Handler: s.warm.wrap(s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Draining: s.streams.Done(), TrustForwardedCert: true, Interceptors: interceptors,
 				Mount: s.withServiceAPI(s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{ForwardedRoots: cfg.PKI.CA.Pool(), HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})))}))),
 			Protocols:         &protos,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -373,7 +373,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return fail(err)
 	}
 	s.http = &http.Server{
-		Handler: s.warm.wrap(s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Interceptors: interceptors,
+		Handler: s.warm.wrap(s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Draining: s.streams.Done(), Interceptors: interceptors,
 			Mount: s.withServiceAPI(s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})))}))),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
