@@ -863,6 +863,12 @@ func (d *decoder) request(n *yaml.Node, key string) (*Request, *yaml.Node) {
 	}
 	if e, ok := f["when"]; ok {
 		r.When = d.when(e.val, join(key, "when"))
+		// The format gives schedule only to 5.1 Create Schedule; on any
+		// other request it would be dropped and the request run on demand.
+		if r.When.Kind == Scheduled && r.row != nil && !r.row.CreatesSchedule {
+			at := keyNode(e.val, "schedule")
+			d.errorf(at, join(key, "when.schedule"), "only %s takes a schedule; %s is on_demand or {future: TIME}", strings.Join(d.creators(), ", "), r.row)
+		}
 	}
 	if e, ok := f["delivery"]; ok {
 		r.Delivery = d.str(f, "delivery", key)
@@ -892,6 +898,32 @@ func (d *decoder) request(n *yaml.Node, key string) (*Request, *yaml.Node) {
 		}
 	}
 	return r, f["after"].val
+}
+
+// creators lists the references of the services that create a schedule
+// (5.1 Create Schedule).
+func (d *decoder) creators() []string {
+	var l []string
+	for _, s := range d.sp.Services {
+		if s.CreatesSchedule && !slices.Contains(l, s.Ref) {
+			l = append(l, s.Ref)
+		}
+	}
+	return l
+}
+
+// keyNode is the node of key name in the mapping n, or n itself, for an
+// error's position.
+func keyNode(n *yaml.Node, name string) *yaml.Node {
+	m := resolved(n)
+	if m != nil && m.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if k := resolved(m.Content[i]); k != nil && k.Value == name {
+				return k
+			}
+		}
+	}
+	return n
 }
 
 // targets lists the references of services whose target is t.

@@ -287,6 +287,12 @@ func TestParseInvalid(t *testing.T) {
 			`t.yaml:4:93: steps[0].request.when.schedule.service: unknown service reference "4.99"`,
 			`t.yaml:4:108: steps[0].request.when.schedule.every: must be a positive duration`,
 		}},
+		{"schedule outside 5.1", req(`{service: "4.1", device: ` + dev + `, when: {schedule: {service: "4.1", every: 24h, first: "2026-01-06T00:00:00Z"}}}`), []string{
+			`t.yaml:4:73: steps[0].request.when.schedule: only 5.1 takes a schedule; 4.1 Read Instantaneous Import Registers is on_demand or {future: TIME}`,
+		}},
+		{"schedule on a critical request", req(`{service: "1.6", device: ` + dev + `, when: {schedule: {service: "4.1", every: 24h, first: "2026-01-06T00:00:00Z"}}}`), []string{
+			`t.yaml:4:73: steps[0].request.when.schedule: only 5.1 takes a schedule; 1.6 `,
+		}},
 		{"counter zero", req(`{service: "4.1", device: ` + dev + `, counter: 0}`), []string{`t.yaml:4:75: steps[0].request.counter: a Request ID counter starts at 1`}},
 		{"counter not a number", req(`{service: "4.1", device: ` + dev + `, counter: next}`), []string{`t.yaml:4:75: steps[0].request.counter: expected a whole number, got "next"`}},
 		{"unknown delivery", req(`{service: "4.1", device: ` + dev + `, delivery: pigeon}`), []string{`t.yaml:4:76: steps[0].request.delivery: unknown delivery "pigeon"; the spec knows wan, local`}},
