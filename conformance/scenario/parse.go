@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -1079,9 +1080,78 @@ func (d *decoder) body(n *yaml.Node, key string, row *spec.Service) map[string]a
 			}
 			continue
 		}
-		out[k.Value] = d.value(n.Content[i+1], join(key, k.Value), 0)
+		v := d.value(n.Content[i+1], join(key, k.Value), 0)
+		if row != nil {
+			if fi := slices.IndexFunc(row.Fields, func(f spec.Field) bool { return f.Name == k.Value }); fi >= 0 {
+				d.fieldValue(n.Content[i+1], join(key, k.Value), row.Fields[fi], v)
+			}
+		}
+		out[k.Value] = v
 	}
 	return out
+}
+
+// fieldValue checks that v, decoded from n, is of the type of the field,
+// as the request message carries it: a value the runner could not put in
+// the message is a mistake in the file, not something for the gateway to
+// refuse. Ranges and patterns are the gateway's to check (MALFORMED).
+func (d *decoder) fieldValue(n *yaml.Node, key string, f spec.Field, v any) {
+	n = resolved(n)
+	bad := func(want string) {
+		d.errorf(n, key, "expected %s (the field's type is %s), got %s", want, f.Type, describe(n))
+	}
+	switch f.Type {
+	case "string":
+		if _, ok := v.(string); !ok {
+			bad("text (quote it)")
+		}
+	case "timestamp":
+		s, ok := v.(string)
+		if !ok {
+			bad("a time in RFC 3339, like 2026-01-05T09:00:00Z")
+			return
+		}
+		if _, err := time.Parse(time.RFC3339, s); err != nil && s != "" {
+			bad("a time in RFC 3339, like 2026-01-05T09:00:00Z")
+		}
+	case "bool":
+		if _, ok := v.(bool); !ok {
+			bad("true or false")
+		}
+	case "int64":
+		switch x := v.(type) {
+		case int, int64:
+		case uint64:
+			if x > math.MaxInt64 {
+				bad("a whole number that fits in 64 bits")
+			}
+		case float64:
+			if x != math.Trunc(x) || x < math.MinInt64 || x >= math.MaxInt64 {
+				bad("a whole number")
+			}
+		default:
+			bad("a whole number")
+		}
+	case "double":
+		switch v.(type) {
+		case int, int64, uint64, float64:
+		default:
+			bad("a number")
+		}
+	case "strings":
+		l, ok := v.([]any)
+		if !ok {
+			bad("a list of text values")
+			return
+		}
+		items := n.Content
+		for i, x := range l {
+			if _, ok := x.(string); !ok && i < len(items) {
+				in := resolved(items[i])
+				d.errorf(in, index(key, i), "expected text (the field's type is %s, a list of text values), got %s", f.Type, describe(in))
+			}
+		}
+	}
 }
 
 // value turns a free-form YAML value into plain Go values.

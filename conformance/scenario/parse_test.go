@@ -293,6 +293,42 @@ func TestParseInvalid(t *testing.T) {
 		{"schedule on a critical request", req(`{service: "1.6", device: ` + dev + `, when: {schedule: {service: "4.1", every: 24h, first: "2026-01-06T00:00:00Z"}}}`), []string{
 			`t.yaml:4:73: steps[0].request.when.schedule: only 5.1 takes a schedule; 1.6 `,
 		}},
+		// Body values must be of their field's type, as the request
+		// message carries it (a value the runner cannot send is the file's
+		// mistake); ranges and patterns stay the gateway's (MALFORMED).
+		{"body int64 as text", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: "ten"}}`), []string{
+			`t.yaml:4:87: steps[0].request.body.amount_pence: expected a whole number (the field's type is int64), got "ten"`,
+		}},
+		{"body int64 fraction", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: 10.5}}`), []string{
+			`t.yaml:4:87: steps[0].request.body.amount_pence: expected a whole number (the field's type is int64), got "10.5"`,
+		}},
+		{"body int64 too big", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: 99999999999999999999}}`), []string{
+			`t.yaml:4:87: steps[0].request.body.amount_pence: expected a whole number`,
+		}},
+		{"body string as number", req(`{service: "4.1", device: ` + dev + `, body: {register: 5}}`), []string{
+			`t.yaml:4:83: steps[0].request.body.register: expected text (quote it) (the field's type is string), got "5"`,
+		}},
+		{"body string as null", req(`{service: "4.1", device: ` + dev + `, body: {register: ~}}`), []string{
+			`t.yaml:4:83: steps[0].request.body.register: expected text (quote it) (the field's type is string), got nothing`,
+		}},
+		{"body timestamp not RFC 3339", req(`{service: "4.8", device: ` + dev + `, body: {from: "yesterday"}}`), []string{
+			`t.yaml:4:79: steps[0].request.body.from: expected a time in RFC 3339, like 2026-01-05T09:00:00Z (the field's type is timestamp), got "yesterday"`,
+		}},
+		{"body bool as text", req(`{service: "6.4", device: ` + dev + `, body: {reset_counter: "yes"}}`), []string{
+			`t.yaml:4:88: steps[0].request.body.reset_counter: expected true or false (the field's type is bool), got "yes"`,
+		}},
+		{"body double as text", req(`{service: "6.6", device: ` + dev + `, body: {calorific_value: high}}`), []string{
+			`t.yaml:4:90: steps[0].request.body.calorific_value: expected a number (the field's type is double), got "high"`,
+		}},
+		{"body list as text", req(`{service: "8.11", device: ` + dev + `, body: {add: "00-DB-00-00-00-00-D0-01"}}`), []string{
+			`t.yaml:4:79: steps[0].request.body.add: expected a list of text values (the field's type is strings), got "00-DB-00-00-00-00-D0-01"`,
+		}},
+		{"body list item not text", req(`{service: "8.11", device: ` + dev + `, body: {remove: ["00-DB-00-00-00-00-D0-01", 7]}}`), []string{
+			`t.yaml:4:110: steps[0].request.body.remove[1]: expected text (the field's type is strings, a list of text values), got "7"`,
+		}},
+		{"body values of the right types", req(`{service: "6.6", device: ` + dev + `, body: {calorific_value: 40, conversion_factor: 1.5}}`), nil},
+		{"body out of range is the gateway's", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: -5}}`), nil},
+		{"body empty list and time", req(`{service: "8.11", device: `+dev+`, body: {add: [], remove: []}}`) + "  - as: " + user + "\n    request: {service: \"4.8\", device: " + dev + ", body: {from: 2026-01-01T00:00:00Z}}\n", nil},
 		{"counter zero", req(`{service: "4.1", device: ` + dev + `, counter: 0}`), []string{`t.yaml:4:75: steps[0].request.counter: a Request ID counter starts at 1`}},
 		{"counter not a number", req(`{service: "4.1", device: ` + dev + `, counter: next}`), []string{`t.yaml:4:75: steps[0].request.counter: expected a whole number, got "next"`}},
 		{"unknown delivery", req(`{service: "4.1", device: ` + dev + `, delivery: pigeon}`), []string{`t.yaml:4:76: steps[0].request.delivery: unknown delivery "pigeon"; the spec knows wan, local`}},
