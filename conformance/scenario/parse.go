@@ -950,6 +950,12 @@ func (d *decoder) service(f fields, key, ref, variant string) *spec.Service {
 		d.errorf(f["service"].val, join(key, "service"), "unknown service reference %q", ref)
 		return nil
 	}
+	if rows[0].Alert {
+		// A1 and A2 are rows of the schedule, but the DCC sends them to
+		// users (para 129); no user sends one.
+		d.errorf(f["service"].val, join(key, "service"), "%s is an alert the DCC sends to users, not a Service Request a user sends", rows[0])
+		return nil
+	}
 	var variants []string
 	for _, r := range rows {
 		if r.Variant != "" {

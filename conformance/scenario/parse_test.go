@@ -329,6 +329,12 @@ func TestParseInvalid(t *testing.T) {
 		{"body values of the right types", req(`{service: "6.6", device: ` + dev + `, body: {calorific_value: 40, conversion_factor: 1.5}}`), nil},
 		{"body out of range is the gateway's", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: -5}}`), nil},
 		{"body empty list and time", req(`{service: "8.11", device: `+dev+`, body: {add: [], remove: []}}`) + "  - as: " + user + "\n    request: {service: \"4.8\", device: " + dev + ", body: {from: 2026-01-01T00:00:00Z}}\n", nil},
+		{"alert as a request", req(`{service: "A1", device: ` + dev + `}`), []string{
+			`t.yaml:4:24: steps[0].request.service: A1 Device Alert is an alert the DCC sends to users, not a Service Request a user sends`,
+		}},
+		{"alert as a schedule", req(`{service: "5.1", device: ` + dev + `, when: {schedule: {service: "A2", every: 24h, first: "2026-01-06T00:00:00Z"}}}`), []string{
+			`t.yaml:4:93: steps[0].request.when.schedule.service: A2 DCC Alert is an alert the DCC sends to users`,
+		}},
 		{"counter zero", req(`{service: "4.1", device: ` + dev + `, counter: 0}`), []string{`t.yaml:4:75: steps[0].request.counter: a Request ID counter starts at 1`}},
 		{"counter not a number", req(`{service: "4.1", device: ` + dev + `, counter: next}`), []string{`t.yaml:4:75: steps[0].request.counter: expected a whole number, got "next"`}},
 		{"unknown delivery", req(`{service: "4.1", device: ` + dev + `, delivery: pigeon}`), []string{`t.yaml:4:76: steps[0].request.delivery: unknown delivery "pigeon"; the spec knows wan, local`}},
