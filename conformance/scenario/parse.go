@@ -701,6 +701,13 @@ func (d *decoder) anomaly(top fields) []AnomalyRule {
 		}
 		if e, ok := f["max"]; ok {
 			r.Max = d.integer(e.val, join(key, "max"))
+			// max 0 would quarantine every such request (the one that
+			// makes the count exceed max is quarantined); the gateway's
+			// thresholds cannot say that (it takes 0 for no threshold), so
+			// the rule would be silently ignored.
+			if n := resolved(e.val); r.Max == 0 && n != nil && n.Tag == "!!int" {
+				d.errorf(n, join(key, "max"), "must be at least 1: a threshold of 0, quarantining every request, is not one the gateway can set")
+			}
 		}
 		if v, ok := d.duration(f, "per", key); ok {
 			if v <= 0 {

@@ -364,6 +364,21 @@ func TestParseInvalid(t *testing.T) {
 			"t.yaml:3:38: anomaly[0].max: must not be negative",
 			"t.yaml:3:47: anomaly[0].per: must be a positive duration",
 		}},
+		{"anomaly max zero", "name: t\nanomaly:\n  - {service: \"4.1\", role: EIS, max: 0, per: 1h}\nsteps:\n  - advance: 1h\n", []string{
+			"t.yaml:3:38: anomaly[0].max: must be at least 1",
+		}},
+		{"anomaly max not a number", "name: t\nanomaly:\n  - {service: \"4.1\", role: EIS, max: none, per: 1h}\nsteps:\n  - advance: 1h\n", []string{
+			`t.yaml:3:38: anomaly[0].max: expected a whole number, got "none"`,
+		}},
+		{"anomaly without max or per", "name: t\nanomaly:\n  - {service: \"4.1\", role: EIS}\nsteps:\n  - advance: 1h\n", []string{
+			"t.yaml:3:5: anomaly[0].max: missing required key",
+			"t.yaml:3:5: anomaly[0].per: missing required key",
+		}},
+		{"anomaly per empty or negative", "name: t\nanomaly:\n  - {service: \"4.1\", role: EIS, max: 1, per: \"\"}\n  - {service: \"4.1\", role: EIS, max: 1, per: -1h}\nsteps:\n  - advance: 1h\n", []string{
+			"t.yaml:3:46: anomaly[0].per: must not be empty",
+			"t.yaml:4:46: anomaly[1].per: must be a positive duration",
+		}},
+		{"anomaly max one", "name: t\nanomaly:\n  - {service: \"4.1\", role: EIS, max: 1, per: 1h}\nsteps:\n  - advance: 1h\n", nil},
 		{"list where a value goes", "name: [a]\nsteps:\n  - advance: 1h\n", []string{"t.yaml:1:7: name: expected a single value, got a list"}},
 		{"a step repeated by alias is fine", "name: t\nsteps:\n  - &s {advance: 1h, expect: {status: {" + dev + ": commissioned}}}\n  - *s\n", nil},
 	}
