@@ -53,6 +53,12 @@ type Client struct {
 	// signed as their step said once the gateway releases them with their
 	// Pre-Command (para 127, 155).
 	held map[string]heldRequest
+	// now is the gateway's virtual clock as the client last set or saw it
+	// (Reset, Advance); zero if unknown.
+	now time.Time
+	// after maps the request IDs of the sequenced requests sent to those of
+	// their predecessors.
+	after map[string]string
 	// Issue, if set, issues a client certificate that the gateway trusts
 	// for a User ID the world does not name (in-process, the gateway's own
 	// CA): the request of a party that has not completed User Entry then
@@ -123,6 +129,8 @@ func (c *Client) Reset(ctx context.Context, w scenario.World) error {
 	c.counters = map[string]uint64{}
 	c.strangers = map[string]*userClient{}
 	c.held = map[string]heldRequest{}
+	c.now = w.Start
+	c.after = map[string]string{}
 	c.caPEM = []byte(resp.Msg.GetCaPem())
 	for _, cr := range resp.Msg.GetCredentials() {
 		cert := pki.Issued{CertPEM: []byte(cr.GetCertPem()), KeyPEM: []byte(cr.GetKeyPem())}
@@ -198,6 +206,14 @@ func (c *Client) Submit(ctx context.Context, as string, r scenario.SubmitRequest
 		return scenario.SubmitResult{}, err
 	}
 	id := resp.Msg.GetRequestId()
+	if a := msg.GetEnvelope().GetAfterRequestId(); a != "" {
+		c.mu.Lock()
+		if c.after == nil {
+			c.after = map[string]string{}
+		}
+		c.after[id] = a
+		c.mu.Unlock()
+	}
 	st, err := c.signAndWait(ctx, u, msg, id, resp.Msg.GetState(), r.Sign)
 	if err != nil {
 		return scenario.SubmitResult{}, err
@@ -256,30 +272,97 @@ func (c *Client) signAndWait(ctx context.Context, u *userClient, msg *dccgatev1.
 // signReleased signs the held critical requests the gateway has released
 // with their Pre-Command, as their steps said, and forgets those that
 // ended otherwise (their predecessor failed).
+//
+// It looks again as long as a pass released one: the request signed may be
+// the predecessor of another, looked at earlier in the pass, which its
+// success has released in turn.
 func (c *Client) signReleased(ctx context.Context) error {
-	c.mu.Lock()
-	ids := slices.Sorted(maps.Keys(c.held))
-	c.mu.Unlock()
-	for _, id := range ids {
+	for {
 		c.mu.Lock()
-		h := c.held[id]
+		ids := slices.Sorted(maps.Keys(c.held))
 		c.mu.Unlock()
-		resp, err := h.u.api.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
-		if err != nil {
-			return err
+		released := false
+		for _, id := range ids {
+			c.mu.Lock()
+			h := c.held[id]
+			c.mu.Unlock()
+			resp, err := h.u.api.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
+			if err != nil {
+				return err
+			}
+			st := resp.Msg
+			if st.GetState() == "held" {
+				// A predecessor that has ended releases its successors
+				// just after its own end is visible.
+				if st, err = c.waitReleased(ctx, h.u, id, st); err != nil {
+					return err
+				}
+				if st.GetState() == "held" {
+					continue
+				}
+			}
+			c.mu.Lock()
+			delete(c.held, id)
+			c.mu.Unlock()
+			released = true
+			if _, err := c.signAndWait(ctx, h.u, h.msg, id, st, h.sign); err != nil {
+				return err
+			}
 		}
-		st := resp.Msg
-		if st.GetState() == "held" {
-			continue
-		}
-		c.mu.Lock()
-		delete(c.held, id)
-		c.mu.Unlock()
-		if _, err := c.signAndWait(ctx, h.u, h.msg, id, st, h.sign); err != nil {
-			return err
+		if !released {
+			return nil
 		}
 	}
-	return nil
+}
+
+// finalStates are the states a request ends in.
+var finalStates = []string{"accepted", "rejected", "quarantined", "cancelled", "expired", "failed"}
+
+// releaseWait bounds how long waitReleased waits for the gateway to release
+// a request whose predecessor has ended.
+const releaseWait = 5 * time.Second
+
+// waitReleased: if the predecessor of the held request id has ended, the
+// gateway is about to release the request (para 127), so it polls until
+// the request leaves held, for up to releaseWait; st is its state now.
+func (c *Client) waitReleased(ctx context.Context, u *userClient, id string, st *dccgatev1.RequestState) (*dccgatev1.RequestState, error) {
+	c.mu.Lock()
+	pred := c.after[id]
+	c.mu.Unlock()
+	if pred == "" {
+		return st, nil
+	}
+	user, _, _ := strings.Cut(pred, ":")
+	pu, err := c.user(user)
+	if err != nil {
+		return st, nil
+	}
+	resp, err := pu.api.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: pred}))
+	if err != nil {
+		if connect.CodeOf(err) == connect.CodeNotFound {
+			return st, nil
+		}
+		return st, err
+	}
+	if !slices.Contains(finalStates, resp.Msg.GetState()) {
+		return st, nil
+	}
+	deadline := time.Now().Add(min(c.Wait, releaseWait))
+	delay := time.Millisecond
+	for st.GetState() == "held" && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 50*time.Millisecond)
+		resp, err := u.api.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
+		if err != nil {
+			return st, err
+		}
+		st = resp.Msg
+	}
+	return st, nil
 }
 
 // stranger is the client of a User ID the world does not name: with a
@@ -562,14 +645,107 @@ func setField(m protoreflect.Message, f protoreflect.FieldDescriptor, v any) err
 	return nil
 }
 
+// SignSlice bounds one move of the clock while the client holds critical
+// requests sequenced behind others: a held request released meanwhile gets
+// its Pre-Command then, and the sender has the gateway's signature
+// time-to-live from then to sign it (para 155; runtime/gateway's
+// SignatureTTL, one hour by default, which the public API does not give).
+// Were the clock moved past that in one go, the gateway would expire the
+// request before the client saw its Pre-Command. Well under the hour, so a
+// gateway configured a little shorter is served too.
+const SignSlice = 20 * time.Minute
+
 // Advance implements scenario.Gateway; requests released meanwhile are
-// signed.
+// signed as their steps said. While requests are held it moves the clock in
+// slices of at most SignSlice, signing what each slice released, or in one
+// move up to the time the first of their predecessors is to run (quiet);
+// once none is held, the rest in one move.
 func (c *Client) Advance(ctx context.Context, d time.Duration) error {
-	if _, err := c.admin.Advance(ctx, connect.NewRequest(&dccgatev1.AdvanceRequest{By: durationpb.New(d)})); err != nil {
-		return err
+	for {
+		by := d
+		if c.holding() {
+			q, err := c.quiet(ctx)
+			if err != nil {
+				return err
+			}
+			by = min(d, max(q, SignSlice))
+		}
+		resp, err := c.admin.Advance(ctx, connect.NewRequest(&dccgatev1.AdvanceRequest{By: durationpb.New(by)}))
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.now = resp.Msg.GetNow().AsTime()
+		c.mu.Unlock()
+		if err := c.signReleased(ctx); err != nil {
+			return err
+		}
+		if d -= by; d <= 0 {
+			return nil
+		}
 	}
-	return c.signReleased(ctx)
 }
+
+// holding reports whether a critical request is held, to be signed once
+// released.
+func (c *Client) holding() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.held) > 0
+}
+
+// quiet is how far the clock can move before a held request may be
+// released: until the earliest execution time of the future-dated requests
+// still pending that head their chains of predecessors (none of the chain
+// can succeed before its head has run); zero when a chain ends in anything
+// else, since that may end at any time.
+func (c *Client) quiet(ctx context.Context) (time.Duration, error) {
+	c.mu.Lock()
+	now := c.now
+	var preds []string
+	for _, h := range c.held {
+		preds = append(preds, h.msg.GetEnvelope().GetAfterRequestId())
+	}
+	after := maps.Clone(c.after)
+	c.mu.Unlock()
+	if now.IsZero() {
+		return 0, nil
+	}
+	var q time.Duration
+	for i, id := range preds {
+		var head *dccgatev1.RequestState
+		for range maxChain {
+			user, _, _ := strings.Cut(id, ":")
+			u, err := c.user(user)
+			if err != nil {
+				return 0, nil
+			}
+			resp, err := u.api.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
+			if err != nil {
+				if connect.CodeOf(err) == connect.CodeNotFound {
+					return 0, nil
+				}
+				return 0, err
+			}
+			if resp.Msg.GetState() != "held" || after[id] == "" {
+				head = resp.Msg
+				break
+			}
+			id = after[id]
+		}
+		if head == nil || head.GetState() != "pending" || head.GetExecuteAt() == nil || !head.GetExecuteAt().AsTime().After(now) {
+			return 0, nil
+		}
+		if d := head.GetExecuteAt().AsTime().Sub(now); i == 0 || d < q {
+			q = d
+		}
+	}
+	return q, nil
+}
+
+// maxChain bounds how many predecessors quiet follows back from a held
+// request.
+const maxChain = 16
 
 // Event implements scenario.Gateway; requests released meanwhile are
 // signed.

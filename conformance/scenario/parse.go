@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -700,6 +701,13 @@ func (d *decoder) anomaly(top fields) []AnomalyRule {
 		}
 		if e, ok := f["max"]; ok {
 			r.Max = d.integer(e.val, join(key, "max"))
+			// max 0 would quarantine every such request (the one that
+			// makes the count exceed max is quarantined); the gateway's
+			// thresholds cannot say that (it takes 0 for no threshold), so
+			// the rule would be silently ignored.
+			if n := resolved(e.val); r.Max == 0 && n != nil && n.Tag == "!!int" {
+				d.errorf(n, join(key, "max"), "must be at least 1: a threshold of 0, quarantining every request, is not one the gateway can set")
+			}
 		}
 		if v, ok := d.duration(f, "per", key); ok {
 			if v <= 0 {
@@ -863,6 +871,12 @@ func (d *decoder) request(n *yaml.Node, key string) (*Request, *yaml.Node) {
 	}
 	if e, ok := f["when"]; ok {
 		r.When = d.when(e.val, join(key, "when"))
+		// The format gives schedule only to 5.1 Create Schedule; on any
+		// other request it would be dropped and the request run on demand.
+		if r.When.Kind == Scheduled && r.row != nil && !r.row.CreatesSchedule {
+			at := keyNode(e.val, "schedule")
+			d.errorf(at, join(key, "when.schedule"), "only %s takes a schedule; %s is on_demand or {future: TIME}", strings.Join(d.creators(), ", "), r.row)
+		}
 	}
 	if e, ok := f["delivery"]; ok {
 		r.Delivery = d.str(f, "delivery", key)
@@ -894,6 +908,32 @@ func (d *decoder) request(n *yaml.Node, key string) (*Request, *yaml.Node) {
 	return r, f["after"].val
 }
 
+// creators lists the references of the services that create a schedule
+// (5.1 Create Schedule).
+func (d *decoder) creators() []string {
+	var l []string
+	for _, s := range d.sp.Services {
+		if s.CreatesSchedule && !slices.Contains(l, s.Ref) {
+			l = append(l, s.Ref)
+		}
+	}
+	return l
+}
+
+// keyNode is the node of key name in the mapping n, or n itself, for an
+// error's position.
+func keyNode(n *yaml.Node, name string) *yaml.Node {
+	m := resolved(n)
+	if m != nil && m.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if k := resolved(m.Content[i]); k != nil && k.Value == name {
+				return k
+			}
+		}
+	}
+	return n
+}
+
 // targets lists the references of services whose target is t.
 func (d *decoder) targets(t string) []string {
 	var l []string
@@ -915,6 +955,12 @@ func (d *decoder) service(f fields, key, ref, variant string) *spec.Service {
 	rows := d.sp.ServicesByRef(ref)
 	if len(rows) == 0 {
 		d.errorf(f["service"].val, join(key, "service"), "unknown service reference %q", ref)
+		return nil
+	}
+	if rows[0].Alert {
+		// A1 and A2 are rows of the schedule, but the DCC sends them to
+		// users (para 129); no user sends one.
+		d.errorf(f["service"].val, join(key, "service"), "%s is an alert the DCC sends to users, not a Service Request a user sends", rows[0])
 		return nil
 	}
 	var variants []string
@@ -1047,9 +1093,78 @@ func (d *decoder) body(n *yaml.Node, key string, row *spec.Service) map[string]a
 			}
 			continue
 		}
-		out[k.Value] = d.value(n.Content[i+1], join(key, k.Value), 0)
+		v := d.value(n.Content[i+1], join(key, k.Value), 0)
+		if row != nil {
+			if fi := slices.IndexFunc(row.Fields, func(f spec.Field) bool { return f.Name == k.Value }); fi >= 0 {
+				d.fieldValue(n.Content[i+1], join(key, k.Value), row.Fields[fi], v)
+			}
+		}
+		out[k.Value] = v
 	}
 	return out
+}
+
+// fieldValue checks that v, decoded from n, is of the type of the field,
+// as the request message carries it: a value the runner could not put in
+// the message is a mistake in the file, not something for the gateway to
+// refuse. Ranges and patterns are the gateway's to check (MALFORMED).
+func (d *decoder) fieldValue(n *yaml.Node, key string, f spec.Field, v any) {
+	n = resolved(n)
+	bad := func(want string) {
+		d.errorf(n, key, "expected %s (the field's type is %s), got %s", want, f.Type, describe(n))
+	}
+	switch f.Type {
+	case "string":
+		if _, ok := v.(string); !ok {
+			bad("text (quote it)")
+		}
+	case "timestamp":
+		s, ok := v.(string)
+		if !ok {
+			bad("a time in RFC 3339, like 2026-01-05T09:00:00Z")
+			return
+		}
+		if _, err := time.Parse(time.RFC3339, s); err != nil && s != "" {
+			bad("a time in RFC 3339, like 2026-01-05T09:00:00Z")
+		}
+	case "bool":
+		if _, ok := v.(bool); !ok {
+			bad("true or false")
+		}
+	case "int64":
+		switch x := v.(type) {
+		case int, int64:
+		case uint64:
+			if x > math.MaxInt64 {
+				bad("a whole number that fits in 64 bits")
+			}
+		case float64:
+			if x != math.Trunc(x) || x < math.MinInt64 || x >= math.MaxInt64 {
+				bad("a whole number")
+			}
+		default:
+			bad("a whole number")
+		}
+	case "double":
+		switch v.(type) {
+		case int, int64, uint64, float64:
+		default:
+			bad("a number")
+		}
+	case "strings":
+		l, ok := v.([]any)
+		if !ok {
+			bad("a list of text values")
+			return
+		}
+		items := n.Content
+		for i, x := range l {
+			if _, ok := x.(string); !ok && i < len(items) {
+				in := resolved(items[i])
+				d.errorf(in, index(key, i), "expected text (the field's type is %s, a list of text values), got %s", f.Type, describe(in))
+			}
+		}
+	}
 }
 
 // value turns a free-form YAML value into plain Go values.

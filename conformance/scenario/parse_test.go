@@ -287,6 +287,54 @@ func TestParseInvalid(t *testing.T) {
 			`t.yaml:4:93: steps[0].request.when.schedule.service: unknown service reference "4.99"`,
 			`t.yaml:4:108: steps[0].request.when.schedule.every: must be a positive duration`,
 		}},
+		{"schedule outside 5.1", req(`{service: "4.1", device: ` + dev + `, when: {schedule: {service: "4.1", every: 24h, first: "2026-01-06T00:00:00Z"}}}`), []string{
+			`t.yaml:4:73: steps[0].request.when.schedule: only 5.1 takes a schedule; 4.1 Read Instantaneous Import Registers is on_demand or {future: TIME}`,
+		}},
+		{"schedule on a critical request", req(`{service: "1.6", device: ` + dev + `, when: {schedule: {service: "4.1", every: 24h, first: "2026-01-06T00:00:00Z"}}}`), []string{
+			`t.yaml:4:73: steps[0].request.when.schedule: only 5.1 takes a schedule; 1.6 `,
+		}},
+		// Body values must be of their field's type, as the request
+		// message carries it (a value the runner cannot send is the file's
+		// mistake); ranges and patterns stay the gateway's (MALFORMED).
+		{"body int64 as text", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: "ten"}}`), []string{
+			`t.yaml:4:87: steps[0].request.body.amount_pence: expected a whole number (the field's type is int64), got "ten"`,
+		}},
+		{"body int64 fraction", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: 10.5}}`), []string{
+			`t.yaml:4:87: steps[0].request.body.amount_pence: expected a whole number (the field's type is int64), got "10.5"`,
+		}},
+		{"body int64 too big", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: 99999999999999999999}}`), []string{
+			`t.yaml:4:87: steps[0].request.body.amount_pence: expected a whole number`,
+		}},
+		{"body string as number", req(`{service: "4.1", device: ` + dev + `, body: {register: 5}}`), []string{
+			`t.yaml:4:83: steps[0].request.body.register: expected text (quote it) (the field's type is string), got "5"`,
+		}},
+		{"body string as null", req(`{service: "4.1", device: ` + dev + `, body: {register: ~}}`), []string{
+			`t.yaml:4:83: steps[0].request.body.register: expected text (quote it) (the field's type is string), got nothing`,
+		}},
+		{"body timestamp not RFC 3339", req(`{service: "4.8", device: ` + dev + `, body: {from: "yesterday"}}`), []string{
+			`t.yaml:4:79: steps[0].request.body.from: expected a time in RFC 3339, like 2026-01-05T09:00:00Z (the field's type is timestamp), got "yesterday"`,
+		}},
+		{"body bool as text", req(`{service: "6.4", device: ` + dev + `, body: {reset_counter: "yes"}}`), []string{
+			`t.yaml:4:88: steps[0].request.body.reset_counter: expected true or false (the field's type is bool), got "yes"`,
+		}},
+		{"body double as text", req(`{service: "6.6", device: ` + dev + `, body: {calorific_value: high}}`), []string{
+			`t.yaml:4:90: steps[0].request.body.calorific_value: expected a number (the field's type is double), got "high"`,
+		}},
+		{"body list as text", req(`{service: "8.11", device: ` + dev + `, body: {add: "00-DB-00-00-00-00-D0-01"}}`), []string{
+			`t.yaml:4:79: steps[0].request.body.add: expected a list of text values (the field's type is strings), got "00-DB-00-00-00-00-D0-01"`,
+		}},
+		{"body list item not text", req(`{service: "8.11", device: ` + dev + `, body: {remove: ["00-DB-00-00-00-00-D0-01", 7]}}`), []string{
+			`t.yaml:4:110: steps[0].request.body.remove[1]: expected text (the field's type is strings, a list of text values), got "7"`,
+		}},
+		{"body values of the right types", req(`{service: "6.6", device: ` + dev + `, body: {calorific_value: 40, conversion_factor: 1.5}}`), nil},
+		{"body out of range is the gateway's", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: -5}}`), nil},
+		{"body empty list and time", req(`{service: "8.11", device: `+dev+`, body: {add: [], remove: []}}`) + "  - as: " + user + "\n    request: {service: \"4.8\", device: " + dev + ", body: {from: 2026-01-01T00:00:00Z}}\n", nil},
+		{"alert as a request", req(`{service: "A1", device: ` + dev + `}`), []string{
+			`t.yaml:4:24: steps[0].request.service: A1 Device Alert is an alert the DCC sends to users, not a Service Request a user sends`,
+		}},
+		{"alert as a schedule", req(`{service: "5.1", device: ` + dev + `, when: {schedule: {service: "A2", every: 24h, first: "2026-01-06T00:00:00Z"}}}`), []string{
+			`t.yaml:4:93: steps[0].request.when.schedule.service: A2 DCC Alert is an alert the DCC sends to users`,
+		}},
 		{"counter zero", req(`{service: "4.1", device: ` + dev + `, counter: 0}`), []string{`t.yaml:4:75: steps[0].request.counter: a Request ID counter starts at 1`}},
 		{"counter not a number", req(`{service: "4.1", device: ` + dev + `, counter: next}`), []string{`t.yaml:4:75: steps[0].request.counter: expected a whole number, got "next"`}},
 		{"unknown delivery", req(`{service: "4.1", device: ` + dev + `, delivery: pigeon}`), []string{`t.yaml:4:76: steps[0].request.delivery: unknown delivery "pigeon"; the spec knows wan, local`}},
@@ -316,6 +364,21 @@ func TestParseInvalid(t *testing.T) {
 			"t.yaml:3:38: anomaly[0].max: must not be negative",
 			"t.yaml:3:47: anomaly[0].per: must be a positive duration",
 		}},
+		{"anomaly max zero", "name: t\nanomaly:\n  - {service: \"4.1\", role: EIS, max: 0, per: 1h}\nsteps:\n  - advance: 1h\n", []string{
+			"t.yaml:3:38: anomaly[0].max: must be at least 1",
+		}},
+		{"anomaly max not a number", "name: t\nanomaly:\n  - {service: \"4.1\", role: EIS, max: none, per: 1h}\nsteps:\n  - advance: 1h\n", []string{
+			`t.yaml:3:38: anomaly[0].max: expected a whole number, got "none"`,
+		}},
+		{"anomaly without max or per", "name: t\nanomaly:\n  - {service: \"4.1\", role: EIS}\nsteps:\n  - advance: 1h\n", []string{
+			"t.yaml:3:5: anomaly[0].max: missing required key",
+			"t.yaml:3:5: anomaly[0].per: missing required key",
+		}},
+		{"anomaly per empty or negative", "name: t\nanomaly:\n  - {service: \"4.1\", role: EIS, max: 1, per: \"\"}\n  - {service: \"4.1\", role: EIS, max: 1, per: -1h}\nsteps:\n  - advance: 1h\n", []string{
+			"t.yaml:3:46: anomaly[0].per: must not be empty",
+			"t.yaml:4:46: anomaly[1].per: must be a positive duration",
+		}},
+		{"anomaly max one", "name: t\nanomaly:\n  - {service: \"4.1\", role: EIS, max: 1, per: 1h}\nsteps:\n  - advance: 1h\n", nil},
 		{"list where a value goes", "name: [a]\nsteps:\n  - advance: 1h\n", []string{"t.yaml:1:7: name: expected a single value, got a list"}},
 		{"a step repeated by alias is fine", "name: t\nsteps:\n  - &s {advance: 1h, expect: {status: {" + dev + ": commissioned}}}\n  - *s\n", nil},
 	}

@@ -68,8 +68,9 @@ type SubmitRequest struct {
 	After string
 	// Body is complete: the file's fields over the spec's examples. Numbers
 	// take the type of their field: int64 for int64 fields, float64 for
-	// double ones; a value that does not fit is passed as written, for the
-	// gateway to refuse.
+	// double ones. A parsed file's values are of their fields' types (the
+	// parser refuses others); their ranges and patterns are the gateway's
+	// to check.
 	Body map[string]any
 	Sign Sign
 	// Counter, if not zero, is the counter the request's Request ID carries

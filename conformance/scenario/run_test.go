@@ -505,14 +505,14 @@ func TestFillBodyTypes(t *testing.T) {
 	sc := parseOne(t, `name: types
 steps:
   - as: "`+sup+`"
-    request: {service: "1.1", variant: credit, device: "`+esme+`", body: {standing_charge_pence: 30, unit_rate_millipence: lots}}
+    request: {service: "1.1", variant: credit, device: "`+esme+`", body: {standing_charge_pence: 30, unit_rate_millipence: 1500.0}}
   - as: "`+sup+`"
     request: {service: "6.6", device: "`+esme+`", when: {future: "2026-01-06T00:00:00Z"}, body: {calorific_value: 40}}
 `)
 	gw := &fakeGateway{}
 	Run(context.Background(), gw, sc)
 	b := gw.sent[0].req.Body
-	if b["standing_charge_pence"] != int64(30) || b["tou_blocks"] != int64(1) || b["unit_rate_millipence"] != "lots" {
+	if b["standing_charge_pence"] != int64(30) || b["tou_blocks"] != int64(1) || b["unit_rate_millipence"] != int64(1500) {
 		t.Errorf("1.1 body = %#v", b)
 	}
 	b = gw.sent[1].req.Body
