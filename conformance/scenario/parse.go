@@ -1096,12 +1096,44 @@ func (d *decoder) body(n *yaml.Node, key string, row *spec.Service) map[string]a
 		v := d.value(n.Content[i+1], join(key, k.Value), 0)
 		if row != nil {
 			if fi := slices.IndexFunc(row.Fields, func(f spec.Field) bool { return f.Name == k.Value }); fi >= 0 {
+				v = asText(n.Content[i+1], row.Fields[fi], v)
 				d.fieldValue(n.Content[i+1], join(key, k.Value), row.Fields[fi], v)
 			}
 		}
 		out[k.Value] = v
 	}
 	return out
+}
+
+// asText is v with the numbers written unquoted where the field holds text
+// (an MPxN, a register's name) taken as the text written: YAML reads
+// `mpxn: 1900000000011` as a number, which its writer meant as the MPxN.
+func asText(n *yaml.Node, f spec.Field, v any) any {
+	num := func(n *yaml.Node) (string, bool) {
+		n = resolved(n)
+		if n != nil && n.Kind == yaml.ScalarNode && (n.Tag == "!!int" || n.Tag == "!!float") {
+			return n.Value, true
+		}
+		return "", false
+	}
+	switch f.Type {
+	case "string":
+		if s, ok := num(n); ok {
+			return s
+		}
+	case "strings":
+		l, ok := v.([]any)
+		if m := resolved(n); ok && m != nil && m.Kind == yaml.SequenceNode && len(m.Content) == len(l) {
+			out := slices.Clone(l)
+			for i := range out {
+				if s, ok := num(m.Content[i]); ok {
+					out[i] = s
+				}
+			}
+			return out
+		}
+	}
+	return v
 }
 
 // fieldValue checks that v, decoded from n, is of the type of the field,

@@ -305,8 +305,8 @@ func TestParseInvalid(t *testing.T) {
 		{"body int64 too big", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: 99999999999999999999}}`), []string{
 			`t.yaml:4:87: steps[0].request.body.amount_pence: expected a whole number`,
 		}},
-		{"body string as number", req(`{service: "4.1", device: ` + dev + `, body: {register: 5}}`), []string{
-			`t.yaml:4:83: steps[0].request.body.register: expected text (quote it) (the field's type is string), got "5"`,
+		{"body string as a list", req(`{service: "4.1", device: ` + dev + `, body: {register: [total]}}`), []string{
+			`t.yaml:4:83: steps[0].request.body.register: expected text (quote it) (the field's type is string), got a list`,
 		}},
 		{"body string as null", req(`{service: "4.1", device: ` + dev + `, body: {register: ~}}`), []string{
 			`t.yaml:4:83: steps[0].request.body.register: expected text (quote it) (the field's type is string), got nothing`,
@@ -323,9 +323,13 @@ func TestParseInvalid(t *testing.T) {
 		{"body list as text", req(`{service: "8.11", device: ` + dev + `, body: {add: "00-DB-00-00-00-00-D0-01"}}`), []string{
 			`t.yaml:4:79: steps[0].request.body.add: expected a list of text values (the field's type is strings), got "00-DB-00-00-00-00-D0-01"`,
 		}},
-		{"body list item not text", req(`{service: "8.11", device: ` + dev + `, body: {remove: ["00-DB-00-00-00-00-D0-01", 7]}}`), []string{
-			`t.yaml:4:110: steps[0].request.body.remove[1]: expected text (the field's type is strings, a list of text values), got "7"`,
+		{"body list item not text", req(`{service: "8.11", device: ` + dev + `, body: {remove: ["00-DB-00-00-00-00-D0-01", true]}}`), []string{
+			`t.yaml:4:110: steps[0].request.body.remove[1]: expected text (the field's type is strings, a list of text values), got "true"`,
 		}},
+		// A number written unquoted where the field holds text is the text
+		// written (an MPxN, say): the gateway judges its content.
+		{"body number for text", req(`{service: "12.2", device: ` + dev + `, body: {type: ESME, mpxn: 1900000000011}}`) +
+			"  - as: " + user + "\n    request: {service: \"4.1\", device: " + dev + ", body: {register: 5}}\n", nil},
 		{"body values of the right types", req(`{service: "6.6", device: ` + dev + `, body: {calorific_value: 40, conversion_factor: 1.5}}`), nil},
 		{"body out of range is the gateway's", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: -5}}`), nil},
 		{"body empty list and time", req(`{service: "8.11", device: `+dev+`, body: {add: [], remove: []}}`) + "  - as: " + user + "\n    request: {service: \"4.8\", device: " + dev + ", body: {from: 2026-01-01T00:00:00Z}}\n", nil},
