@@ -328,7 +328,7 @@ func TestParseInvalid(t *testing.T) {
 		}},
 		// A number written unquoted where the field holds text is the text
 		// written (an MPxN, say): the gateway judges its content.
-		{"body number for text", req(`{service: "12.2", device: ` + dev + `, body: {type: ESME, mpxn: 1900000000011}}`) +
+		{"body number for text", req(`{service: "12.2", device: `+dev+`, body: {type: ESME, mpxn: 1900000000011}}`) +
 			"  - as: " + user + "\n    request: {service: \"4.1\", device: " + dev + ", body: {register: 5}}\n", nil},
 		{"body values of the right types", req(`{service: "6.6", device: ` + dev + `, body: {calorific_value: 40, conversion_factor: 1.5}}`), nil},
 		{"body out of range is the gateway's", req(`{service: "2.2", device: ` + dev + `, body: {amount_pence: -5}}`), nil},
