@@ -240,13 +240,18 @@ func fields(s *spec.SRV, body *Element, ns string) (map[string]any, error) {
 // read reads one field by its mapping (spec/duis.cue): alternatives
 // separated by "|", the first that matches giving the value. Each is
 // Element, Element@attr, either followed by [text] (the element's text, or
-// the attribute, must be that) and =value (the value is that constant, not
-// what the message carries), as DUIS says some things by an element's
-// presence (<sr:Credit/>), some by an attribute (index="1") and some by a
-// name of its own (<sr:LogToRead>Event).
+// the attribute, must be that) and by at most one of =value (the value is
+// that constant, not what the message carries), >Other (the value is the
+// text of the element Other, as where a sibling says what a DeviceID is
+// for: <RequestType>Add</RequestType>) and /divisor (the number divided by
+// that, as DUIS gives some quantities as integers of a finer unit), as DUIS
+// says some things by an element's presence (<sr:Credit/>), some by an
+// attribute (index="1") and some by a name of its own (<sr:LogToRead>Event).
 func read(body *Element, ns, mapping string) (string, bool) {
 	for _, alt := range strings.Split(mapping, "|") {
 		name, value, constant := strings.Cut(alt, "=")
+		name, other, indirect := strings.Cut(name, ">")
+		name, divisor, divided := strings.Cut(name, "/")
 		want, match := "", false
 		if i := strings.IndexByte(name, '['); i >= 0 && strings.HasSuffix(name, "]") {
 			name, want, match = name[:i], name[i+1:len(name)-1], true
@@ -267,8 +272,22 @@ func read(body *Element, ns, mapping string) (string, bool) {
 		if match && got != want {
 			continue
 		}
-		if constant {
+		switch {
+		case constant:
 			return value, true
+		case indirect:
+			o := body.Find(ns, other)
+			if o == nil {
+				continue
+			}
+			return strings.TrimSpace(o.Text()), true
+		case divided:
+			n, err := strconv.ParseFloat(got, 64)
+			d, derr := strconv.ParseFloat(divisor, 64)
+			if err != nil || derr != nil || d == 0 {
+				return got, true // typed refuses it as not a number
+			}
+			return strconv.FormatFloat(n/d, 'f', -1, 64), true
 		}
 		return got, true
 	}

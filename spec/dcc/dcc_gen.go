@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "cb1a1c158dca4531c133f7ff7085b372700279bf382637156454b4974e8ec52a"
+const SpecHash = "8d457bb1da2b67d80039138f3d8ff709130004482481bc4d20291793a3995aa2"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
