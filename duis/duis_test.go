@@ -388,3 +388,38 @@ func TestDecodeRealBodies(t *testing.T) {
 		})
 	}
 }
+
+// TestCancels: ExecutionDateTime 3000-12-31T00:00:00Z (in any of its
+// spellings) marks a DUIS cancellation; another date is a Future Dated
+// request.
+func TestCancels(t *testing.T) {
+	sp := spec.MustDefault()
+	for _, tc := range []struct {
+		when string
+		want bool
+	}{
+		{"3000-12-31T00:00:00.00Z", true},
+		{"3000-12-31T00:00:00Z", true},
+		{"3000-12-31T01:00:00+01:00", true},
+		{"2030-01-15T09:00:00.00Z", false},
+		{"3000-12-31T00:00:01Z", false},
+	} {
+		t.Run(tc.when, func(t *testing.T) {
+			x := `<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway" schemaVersion="5.4"><sr:Header>` +
+				`<sr:RequestID>90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1003</sr:RequestID><sr:CommandVariant>1</sr:CommandVariant>` +
+				`<sr:ServiceReference>3.1</sr:ServiceReference><sr:ServiceReferenceVariant>3.1</sr:ServiceReferenceVariant></sr:Header>` +
+				`<sr:Body><sr:DisplayMessage><sr:ExecutionDateTime>` + tc.when + `</sr:ExecutionDateTime><sr:SupplierMessage>Hi</sr:SupplierMessage></sr:DisplayMessage></sr:Body></sr:Request>`
+			d, err := Parse([]byte(x), DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := DecodeRequest(d, sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Cancels != tc.want || r.ExecuteAt.IsZero() {
+				t.Fatalf("Cancels %v (ExecuteAt %v), want %v", r.Cancels, r.ExecuteAt, tc.want)
+			}
+		})
+	}
+}

@@ -33,7 +33,18 @@ type Request struct {
 	Fields map[string]any
 	// ExecuteAt is set for a Future Dated request (ExecutionDateTime).
 	ExecuteAt time.Time
+	// Cancels is set where ExecuteAt is CancelExecution: the request
+	// cancels the sender's pending Future Dated requests of its SRV to its
+	// Device rather than asking for a Command.
+	Cancels bool
 }
+
+// CancelExecution is the execution time of a DUIS cancellation: a Future
+// Dated request of the same service dated so far ahead (31 December 3000)
+// that it replaces the pending one and never runs. DCC Boxed's templates
+// send it (duis-templates' *_CANCELLATION_* requests, for 1.1, 1.2, 1.6,
+// 2.1, 6.4, 6.14, 6.15, 6.23 and 11.3).
+var CancelExecution = time.Date(3000, 12, 31, 0, 0, 0, 0, time.UTC)
 
 var (
 	eui64RE     = regexp.MustCompile(`^[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){7}$`)
@@ -201,6 +212,7 @@ func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 			return nil, perr(CodeStructure, "%s %q is not an xs:dateTime with a zone", d.ExecutionElement, x.Text())
 		}
 		r.ExecuteAt = t.UTC()
+		r.Cancels = r.ExecuteAt.Equal(CancelExecution)
 	}
 	return r, nil
 }
