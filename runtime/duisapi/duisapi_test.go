@@ -494,3 +494,24 @@ func TestCancellation(t *testing.T) {
 		t.Fatalf("the Future Dated 6.24 is %s, want pending: a cancellation of 3.1 leaves it", got)
 	}
 }
+
+// TestRealBodies: bodies as DCC Boxed's templates write them
+// (SmartDCCInnovation/duis-templates) pass the gateway's validation, not
+// refused MALFORMED (an HTTP 400).
+func TestRealBodies(t *testing.T) {
+	e := newEnv(t)
+	n := 400
+	for _, tc := range []struct{ note, srv, body string }{
+		{"3.5 Disable Privacy PIN: no PIN", "3.5", `<sr:DisablePrivacyPIN/>`},
+		{"3.2 RestrictionDateTime", "3.2", `<sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>2025-12-27T15:45:32.00Z</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>`},
+		{"6.13 the Power Event log", "6.13", `<sr:ReadEventOrSecurityLog><sr:ReadLogPeriod><sr:StartDateTime>2025-12-31T00:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2026-01-01T00:00:00.00Z</sr:EndDateTime></sr:ReadLogPeriod><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`},
+	} {
+		t.Run(tc.note, func(t *testing.T) {
+			n++
+			a := e.post(t, "serviceS", supplier, request(fmt.Sprintf("%s:%s:%d", supplier, esme, n), "1", tc.srv, "", tc.body))
+			if a.resp == nil || a.resp.ResponseCode != "I99" {
+				t.Fatalf("%d %s", a.status, a.body)
+			}
+		})
+	}
+}

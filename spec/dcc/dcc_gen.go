@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "8d457bb1da2b67d80039138f3d8ff709130004482481bc4d20291793a3995aa2"
+const SpecHash = "3f8eb97694c264d8c54cea073796d972275efbb8a760ccb11f6949f4a47fe411"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
