@@ -354,7 +354,16 @@ func TestDecodeRealBodies(t *testing.T) {
 		{"switch by attribute", "4", "7.5", `<sr:ActivateAuxiliaryLoad><sr:ActivateALCSHCALCS index="3"><sr:Duration>30</sr:Duration></sr:ActivateALCSHCALCS></sr:ActivateAuxiliaryLoad>`, "switch", int64(3)},
 		{"second alternative", "1", "6.20.1", `<sr:SetDeviceConfigurationImportMPxN><sr:ImportMPRN>1234567890</sr:ImportMPRN></sr:SetDeviceConfigurationImportMPxN>`, "mpxn", "1234567890"},
 		{"credential by name", "4", "6.15.1", `<sr:UpdateSecurityCredentialsKRP><sr:RemotePartyRole>NetworkOperator</sr:RemotePartyRole><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsKRP>`, "credential", "network_operator"},
-		{"unknown name reads nothing", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", ""},
+		{"unknown name reads nothing", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>NoSuchLog</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", ""},
+		{"the Power Event log is an event log", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", "event"},
+		{"the ALCS Event log is an event log", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>ALCSEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", "event"},
+		{"Change of Tenancy's restriction time", "1", "3.2", `<sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>2014-03-27T15:45:32.00Z</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>`, "tenancy_start", "2014-03-27T15:45:32Z"},
+		{"gas flow rate as a decimal", "4", "6.7", `<sr:UpdateDeviceConfigurationGasFlow><sr:UncontrolledGasFlowRateDecimal>6.1680</sr:UncontrolledGasFlowRateDecimal></sr:UpdateDeviceConfigurationGasFlow>`, "uncontrolled_flow_limit", 6.168},
+		{"gas flow rate in 10^-4 m3/h", "4", "6.7", `<sr:UpdateDeviceConfigurationGasFlow><sr:UncontrolledGasFlowRate>61680</sr:UncontrolledGasFlowRate></sr:UpdateDeviceConfigurationGasFlow>`, "uncontrolled_flow_limit", 6.168},
+		{"a HAN Device Log addition names the Device by a sibling", "1", "8.11", `<sr:UpdateHANDeviceLog><sr:DeviceID>00-DB-12-34-56-78-90-A0</sr:DeviceID><sr:RequestType>Add</sr:RequestType><sr:AddDeviceToCHFWhitelist><sr:JoinTimePeriod>90</sr:JoinTimePeriod></sr:AddDeviceToCHFWhitelist></sr:UpdateHANDeviceLog>`, "add", "00-DB-12-34-56-78-90-A0"},
+		{"a HAN Device Log removal", "1", "8.11", `<sr:UpdateHANDeviceLog><sr:DeviceID>00-DB-12-34-56-78-90-A0</sr:DeviceID><sr:RequestType>Remove</sr:RequestType></sr:UpdateHANDeviceLog>`, "remove", "00-DB-12-34-56-78-90-A0"},
+		{"a HAN Device Log removal adds nothing", "1", "8.11", `<sr:UpdateHANDeviceLog><sr:DeviceID>00-DB-12-34-56-78-90-A0</sr:DeviceID><sr:RequestType>Remove</sr:RequestType></sr:UpdateHANDeviceLog>`, "add", ""},
+		{"a pre-notified Device's type", "8", "12.2", `<sr:DevicePrenotification><sr:DeviceID>00-DB-12-34-56-78-90-A0</sr:DeviceID><sr:DeviceManufacturer>AB01</sr:DeviceManufacturer><sr:DeviceType>ESME</sr:DeviceType></sr:DevicePrenotification>`, "type", "ESME"},
 		{"WAN matrix by the PostCode of a partial address", "8", "12.1", `<sr:RequestWANMatrix><sr:PartialAddress><sr:PostCode>M22 0RR</sr:PostCode><sr:AddressIdentifier>Threapwood Road</sr:AddressIdentifier></sr:PartialAddress></sr:RequestWANMatrix>`, "postcode", "M22 0RR"},
 		{"the original request of a local Command's response", "8", "8.13", `<sr:ReturnLocalCommandResponse><sr:OriginalRequestID>90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000</sr:OriginalRequestID><sr:DeviceGBCSResponse>3wkCAA==</sr:DeviceGBCSResponse></sr:ReturnLocalCommandResponse>`, "original_request_id", "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000"},
 		{"Change of Supplier as CV 1", "1", "6.23", `<sr:UpdateSecurityCredentialsCoS><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsCoS>`, "certificate", "AQID"},
@@ -369,8 +378,47 @@ func TestDecodeRealBodies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := r.Fields[tc.field]; got != tc.want {
+			got := r.Fields[tc.field]
+			if l, ok := got.([]string); ok { // a strings field: its words
+				got = strings.Join(l, " ")
+			}
+			if got != tc.want {
 				t.Fatalf("%s = %#v, want %#v", tc.field, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCancels: ExecutionDateTime 3000-12-31T00:00:00Z (in any of its
+// spellings) marks a DUIS cancellation; another date is a Future Dated
+// request.
+func TestCancels(t *testing.T) {
+	sp := spec.MustDefault()
+	for _, tc := range []struct {
+		when string
+		want bool
+	}{
+		{"3000-12-31T00:00:00.00Z", true},
+		{"3000-12-31T00:00:00Z", true},
+		{"3000-12-31T01:00:00+01:00", true},
+		{"2030-01-15T09:00:00.00Z", false},
+		{"3000-12-31T00:00:01Z", false},
+	} {
+		t.Run(tc.when, func(t *testing.T) {
+			x := `<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway" schemaVersion="5.4"><sr:Header>` +
+				`<sr:RequestID>90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1003</sr:RequestID><sr:CommandVariant>1</sr:CommandVariant>` +
+				`<sr:ServiceReference>3.1</sr:ServiceReference><sr:ServiceReferenceVariant>3.1</sr:ServiceReferenceVariant></sr:Header>` +
+				`<sr:Body><sr:DisplayMessage><sr:ExecutionDateTime>` + tc.when + `</sr:ExecutionDateTime><sr:SupplierMessage>Hi</sr:SupplierMessage></sr:DisplayMessage></sr:Body></sr:Request>`
+			d, err := Parse([]byte(x), DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := DecodeRequest(d, sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Cancels != tc.want || r.ExecuteAt.IsZero() {
+				t.Fatalf("Cancels %v (ExecuteAt %v), want %v", r.Cancels, r.ExecuteAt, tc.want)
 			}
 		})
 	}

@@ -33,7 +33,18 @@ type Request struct {
 	Fields map[string]any
 	// ExecuteAt is set for a Future Dated request (ExecutionDateTime).
 	ExecuteAt time.Time
+	// Cancels is set where ExecuteAt is CancelExecution: the request
+	// cancels the sender's pending Future Dated requests of its SRV to its
+	// Device rather than asking for a Command.
+	Cancels bool
 }
+
+// CancelExecution is the execution time of a DUIS cancellation: a Future
+// Dated request of the same service dated so far ahead (31 December 3000)
+// that it replaces the pending one and never runs. DCC Boxed's templates
+// send it (duis-templates' *_CANCELLATION_* requests, for 1.1, 1.2, 1.6,
+// 2.1, 6.4, 6.14, 6.15, 6.23 and 11.3).
+var CancelExecution = time.Date(3000, 12, 31, 0, 0, 0, 0, time.UTC)
 
 var (
 	eui64RE     = regexp.MustCompile(`^[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){7}$`)
@@ -201,6 +212,7 @@ func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 			return nil, perr(CodeStructure, "%s %q is not an xs:dateTime with a zone", d.ExecutionElement, x.Text())
 		}
 		r.ExecuteAt = t.UTC()
+		r.Cancels = r.ExecuteAt.Equal(CancelExecution)
 	}
 	return r, nil
 }
@@ -240,13 +252,18 @@ func fields(s *spec.SRV, body *Element, ns string) (map[string]any, error) {
 // read reads one field by its mapping (spec/duis.cue): alternatives
 // separated by "|", the first that matches giving the value. Each is
 // Element, Element@attr, either followed by [text] (the element's text, or
-// the attribute, must be that) and =value (the value is that constant, not
-// what the message carries), as DUIS says some things by an element's
-// presence (<sr:Credit/>), some by an attribute (index="1") and some by a
-// name of its own (<sr:LogToRead>Event).
+// the attribute, must be that) and by at most one of =value (the value is
+// that constant, not what the message carries), >Other (the value is the
+// text of the element Other, as where a sibling says what a DeviceID is
+// for: <RequestType>Add</RequestType>) and /divisor (the number divided by
+// that, as DUIS gives some quantities as integers of a finer unit), as DUIS
+// says some things by an element's presence (<sr:Credit/>), some by an
+// attribute (index="1") and some by a name of its own (<sr:LogToRead>Event).
 func read(body *Element, ns, mapping string) (string, bool) {
 	for _, alt := range strings.Split(mapping, "|") {
 		name, value, constant := strings.Cut(alt, "=")
+		name, other, indirect := strings.Cut(name, ">")
+		name, divisor, divided := strings.Cut(name, "/")
 		want, match := "", false
 		if i := strings.IndexByte(name, '['); i >= 0 && strings.HasSuffix(name, "]") {
 			name, want, match = name[:i], name[i+1:len(name)-1], true
@@ -267,8 +284,22 @@ func read(body *Element, ns, mapping string) (string, bool) {
 		if match && got != want {
 			continue
 		}
-		if constant {
+		switch {
+		case constant:
 			return value, true
+		case indirect:
+			o := body.Find(ns, other)
+			if o == nil {
+				continue
+			}
+			return strings.TrimSpace(o.Text()), true
+		case divided:
+			n, err := strconv.ParseFloat(got, 64)
+			d, derr := strconv.ParseFloat(divisor, 64)
+			if err != nil || derr != nil || d == 0 {
+				return got, true // typed refuses it as not a number
+			}
+			return strconv.FormatFloat(n/d, 'f', -1, 64), true
 		}
 		return got, true
 	}

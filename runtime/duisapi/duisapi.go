@@ -40,6 +40,7 @@ import (
 	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
 
@@ -213,6 +214,9 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 		return s.outcome(resp, rec, cv.Delivery)
 	}
 	device := deviceOf(r, d.Namespace)
+	if r.Cancels {
+		return s.cancelFutureDated(ctx, resp, r, device)
+	}
 	ereq := &engine.Request{
 		Service: r.SRV.Service.Ref, Variant: r.SRV.Service.Variant,
 		Category: "on_demand", Delivery: cv.Delivery,
@@ -246,6 +250,52 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 		return resp, nil
 	}
 	return s.outcome(resp, rec, cv.Delivery)
+}
+
+// cancelFutureDated answers a DUIS cancellation (duis.CancelExecution):
+// the sender's Future Dated requests of the same service to the same
+// Device that have not started (pending, held or awaiting their signed
+// Pre-Command) are cancelled, as the Device would drop the pending
+// Command that one dated 3000 replaces; each one's Service Response says
+// so (CANCELLED_BY_USER, para 128). The gateway holds Future Dated
+// requests until their time, so the cancellation is done here, at once:
+// I0, with the IDs cancelled in X-DCCGate-Message; nothing is sent to the
+// Device, and a critical one needs no Pre-Command (nothing is signed for
+// a Device).
+func (s *Server) cancelFutureDated(ctx context.Context, resp *duis.Response, r *duis.Request, device string) (*duis.Response, *refusal) {
+	// The interface's replay protection holds for it too (para 133): its
+	// counter must be above the last request's. It is not stored itself,
+	// as no request is, so the same cancellation sent again is answered
+	// again (and cancels nothing more).
+	if u, err := s.G.Store().GetUser(ctx, r.Originator); err == nil && r.Counter <= u.LastCounter {
+		return nil, &refusal{http.StatusBadRequest, string(dcc.ReasonReplay), "refused",
+			fmt.Sprintf("counter %d is not above the last one accepted, %d", r.Counter, u.LastCounter)}
+	}
+	key := spec.Key(r.SRV.Service.Ref, r.SRV.Service.Variant)
+	open, err := s.G.Store().ListRequests(ctx, store.RequestFilter{UserID: r.Originator, DeviceID: device,
+		States: []string{gateway.StatePending, gateway.StateHeld, gateway.StateAwaitingSignature}})
+	if err != nil {
+		return nil, &refusal{http.StatusServiceUnavailable, string(dcc.ReasonMalformed), "store", err.Error()}
+	}
+	var ids []string
+	for _, o := range open {
+		if o.Service != key || o.Category != "future_dated" {
+			continue
+		}
+		if _, err := s.G.Cancel(ctx, r.Originator, o.ID); err != nil {
+			if errors.Is(err, gateway.ErrNotCancellable) {
+				continue // it started meanwhile
+			}
+			return nil, gatewayErr(err)
+		}
+		ids = append(ids, o.ID)
+	}
+	resp.Code, resp.State, resp.Clause = "I0", gateway.StateAccepted, "para 128"
+	resp.Message = "no pending Future Dated " + key + " request to " + device + " to cancel"
+	if len(ids) > 0 {
+		resp.Message = "cancelled the pending Future Dated request(s) " + strings.Join(ids, ", ")
+	}
+	return resp, nil
 }
 
 // gatewayID is the request's ID on the gateway: the DUIS RequestID, with

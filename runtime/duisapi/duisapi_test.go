@@ -452,3 +452,66 @@ func TestBusyBeforeAnyWrite(t *testing.T) {
 		t.Errorf("the first: %s", st)
 	}
 }
+
+// TestCancellation: a Future Dated request dated 3000-12-31T00:00:00Z, as
+// DCC Boxed's *_CANCELLATION_* templates send, cancels the sender's
+// pending Future Dated requests of that service to that Device (and no
+// other), answered I0 at once; with nothing pending it is I0 too.
+func TestCancellation(t *testing.T) {
+	e := newEnv(t)
+	at := e.srv.G.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	id := func(n int) string { return fmt.Sprintf("%s:%s:%d", supplier, esme, n) }
+	message := func(when string) string {
+		return `<sr:DisplayMessage><sr:ExecutionDateTime>` + when + `</sr:ExecutionDateTime><sr:SupplierMessage>Hello</sr:SupplierMessage></sr:DisplayMessage>`
+	}
+	credentials := `<sr:RetrieveDeviceSecurityCredentialsKRP><sr:ExecutionDateTime>` + at + `</sr:ExecutionDateTime></sr:RetrieveDeviceSecurityCredentialsKRP>`
+	for _, tc := range []struct{ id, srv, body string }{{id(300), "3.1", message(at)}, {id(301), "6.24.1", credentials}} {
+		if a := e.post(t, "serviceS", supplier, request(tc.id, "1", tc.srv, "", tc.body)); a.resp == nil || a.resp.ResponseCode != "I99" {
+			t.Fatalf("%s: %d %s", tc.srv, a.status, a.body)
+		}
+	}
+	tests := []struct {
+		note, id string
+		status   int
+		code     string
+	}{
+		{"cancels the pending 3.1", id(302), 200, "I0"},
+		{"nothing left to cancel", id(303), 200, "I0"},
+		{"a counter not above the last request's", id(300), 400, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			a := e.post(t, "serviceS", supplier, request(tc.id, "1", "3.1", "", message("3000-12-31T00:00:00.00Z")))
+			if a.status != tc.status || (tc.code != "" && (a.resp == nil || a.resp.ResponseCode != tc.code)) {
+				t.Fatalf("%d %s, want %d %s", a.status, a.body, tc.status, tc.code)
+			}
+		})
+	}
+	if got := e.state(t, id(300)); got != "cancelled" {
+		t.Fatalf("the Future Dated 3.1 is %s, want cancelled", got)
+	}
+	if got := e.state(t, id(301)); got != "pending" {
+		t.Fatalf("the Future Dated 6.24 is %s, want pending: a cancellation of 3.1 leaves it", got)
+	}
+}
+
+// TestRealBodies: bodies as DCC Boxed's templates write them
+// (SmartDCCInnovation/duis-templates) pass the gateway's validation, not
+// refused MALFORMED (an HTTP 400).
+func TestRealBodies(t *testing.T) {
+	e := newEnv(t)
+	n := 400
+	for _, tc := range []struct{ note, srv, body string }{
+		{"3.5 Disable Privacy PIN: no PIN", "3.5", `<sr:DisablePrivacyPIN/>`},
+		{"3.2 RestrictionDateTime", "3.2", `<sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>2025-12-27T15:45:32.00Z</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>`},
+		{"6.13 the Power Event log", "6.13", `<sr:ReadEventOrSecurityLog><sr:ReadLogPeriod><sr:StartDateTime>2025-12-31T00:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2026-01-01T00:00:00.00Z</sr:EndDateTime></sr:ReadLogPeriod><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`},
+	} {
+		t.Run(tc.note, func(t *testing.T) {
+			n++
+			a := e.post(t, "serviceS", supplier, request(fmt.Sprintf("%s:%s:%d", supplier, esme, n), "1", tc.srv, "", tc.body))
+			if a.resp == nil || a.resp.ResponseCode != "I99" {
+				t.Fatalf("%d %s", a.status, a.body)
+			}
+		})
+	}
+}

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "5847a7d917dec1a04671afa4a35fc0a7a02e228a2f7d4989f6755972e3cf1f6e"
+const SpecHash = "cea537b85d5f0fbdbc09eca54bd8e5ac6b977d2989d407828ec4cafa16ee44ca"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

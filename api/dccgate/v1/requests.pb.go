@@ -1362,8 +1362,8 @@ func (x *UpdateSupplierName) GetSupplierName() string {
 // Eligible roles: EIS GIS. Annex 5, Table 5.1.
 type ResetCustomerPIN struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The new four-digit PIN.
-	// Rule: matches(value, '^[0-9]{4}$')
+	// The new four-digit PIN; empty: none (the PIN is disabled).
+	// Rule: value == ” || matches(value, '^[0-9]{4}$')
 	Pin           string `protobuf:"bytes,1,opt,name=pin,proto3" json:"pin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
