@@ -147,3 +147,41 @@ func TestAddValidates(t *testing.T) {
 		t.Fatal("removed device still there")
 	}
 }
+
+// TestDeviceLogCarriesCommands: a meter on no hub is reached through the
+// hub whose Device Log it joins (8.11 add, para 184), and no longer once it
+// is removed from it.
+func TestDeviceLogCarriesCommands(t *testing.T) {
+	e := newEnv(t)
+	meter := "00-DB-00-00-00-00-E0-09"
+	if err := e.f.Add(meter, TypeESME, DeviceOptions{MPxN: "1900000000099", Credentials: map[string]string{CredSupplier: users["EIS"], CredNetworkOperator: users["ENO"]}}); err != nil {
+		t.Fatal(err)
+	}
+	w := NewSMWAN(e.f, e.clk)
+	read := func() error {
+		t.Helper()
+		r, err := w.Send(context.Background(), seal(Command{Service: "4.1", Device: meter, SenderRole: "EIS", Sender: users["EIS"], Body: map[string]any{"register": "total"}}, ""))
+		if err == nil && !r.OK {
+			t.Fatalf("read: %+v", r)
+		}
+		return err
+	}
+	log := func(field string) {
+		t.Helper()
+		r, err := w.Send(context.Background(), seal(Command{Service: "8.11", Device: chf1, SenderRole: "EIS", Sender: users["EIS"], Body: map[string]any{field: []any{meter}}}, ""))
+		if err != nil || !r.OK {
+			t.Fatalf("8.11 %s: %+v %v", field, r, err)
+		}
+	}
+	if err := read(); !errors.Is(err, ErrNoRoute) {
+		t.Fatalf("read of a meter on no hub: %v, want no route", err)
+	}
+	log("add")
+	if err := read(); err != nil {
+		t.Fatalf("read once on the hub's Device Log: %v", err)
+	}
+	log("remove")
+	if err := read(); !errors.Is(err, ErrNoRoute) {
+		t.Fatalf("read once off the Device Log: %v, want no route", err)
+	}
+}

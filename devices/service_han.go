@@ -109,6 +109,9 @@ func updateDeviceLog(c *call) (map[string]any, error) {
 	log := c.d.DeviceLog
 	for _, id := range remove {
 		log = slices.DeleteFunc(log, func(e DeviceLogEntry) bool { return e.Device == id })
+		if o := c.f.devices[id]; o != nil && o.CHF == c.d.ID {
+			o.CHF = "" // off the log, the hub no longer carries its Commands
+		}
 	}
 	for _, id := range add {
 		if slices.ContainsFunc(log, func(e DeviceLogEntry) bool { return e.Device == id }) {
@@ -122,6 +125,9 @@ func updateDeviceLog(c *call) (map[string]any, error) {
 			cred = o.deviceCertificate("key_agreement")
 		}
 		log = append(log, DeviceLogEntry{Device: id, Credential: cred})
+		if o := c.f.devices[id]; o != nil && o.Type != TypeCHF && o.CHF == "" {
+			o.CHF = c.d.ID // a device pre-notified on no hub joins this one (para 184)
+		}
 	}
 	c.d.DeviceLog = log
 	c.d.logEvent(c.now(), "DEVICE_LOG_UPDATED", fmt.Sprintf("+%d -%d by %s", len(add), len(remove), c.cmd.Sender))

@@ -195,7 +195,7 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		if st.inner != nil {
 			return false, "" // creating a schedule (para 139); its runs are checked when they run
 		}
-		return st.e.notRegistered(st.eff.p, st.f.User.Role, st.req.UserID, st.f.Registration)
+		return st.e.notRegistered(st.eff.p, st.f.User.Role, st.req.UserID, st.f.Registration, st.f.Device.Unbound)
 	},
 	dcc.ReasonCertificateInvalid: func(st *state) (bool, string) {
 		return st.f.Credentials.CertificateInvalid, "the certificate is expired, revoked or not the user's"
@@ -215,14 +215,14 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 // notRegistered is the Registration Data check (para 134, footnote 13) of
 // row p: the user, of role, must be named for the device's MPxN in the
 // field its role binds to. Rows not checked against the Registration Data,
-// and roles it does not bind, pass; so does a Non-Device Service's device
-// that no MPxN's record covers yet (a hub pre-notified alone: para 175-181
-// bind a supplier to the devices of its MPxNs, and it has none).
-func (e *Engine) notRegistered(p *policy.ServiceRow, role, userID string, regs []Registration) (bool, string) {
+// and roles it does not bind, pass; so does a device that relates to no
+// MPxN yet (unbound: a hub with no meter, a meter pre-notified without
+// one), for which no Registration Data names anyone.
+func (e *Engine) notRegistered(p *policy.ServiceRow, role, userID string, regs []Registration, unbound bool) (bool, string) {
 	if p.Registration != "check" && p.Registration != "execution_date" {
 		return false, ""
 	}
-	if !p.DeviceService && len(regs) == 0 {
+	if unbound {
 		return false, ""
 	}
 	bind, ok := e.regs[role]

@@ -65,6 +65,10 @@ type Device struct {
 	CHFStatus    string // status of its Communications Hub Function
 	MeterStatus  string // status of the meter a non-meter device is associated with
 	MPxNHasMeter bool   // its MPxN already has another commissioned meter
+	// Unbound: the device relates to no MPxN (a hub with no meter yet, a
+	// meter pre-notified without one), so no Registration Data names
+	// anyone for it, and its check binds no one.
+	Unbound bool
 }
 
 // Registration is one MPxN's Registration Data.
@@ -337,7 +341,7 @@ func (e *Engine) Registered(key, role, userID string, regs []Registration) (ok b
 	if r == nil {
 		return true, "", ""
 	}
-	if failed, d := e.notRegistered(r.p, role, userID, regs); failed {
+	if failed, d := e.notRegistered(r.p, role, userID, regs, false); failed { // a schedule's meter has its MPxN
 		return false, d, r.clauses[dcc.ReasonNotRegistered]
 	}
 	return true, "", ""

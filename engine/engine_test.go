@@ -77,6 +77,10 @@ func TestDecide(t *testing.T) {
 		{note: "meter behind a hub not on the inventory", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = "" }},
 		{note: "local delivery behind a decommissioned hub", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter, Delivery: "local"}, facts: func(f *Facts) { f.Device.CHFStatus = "decommissioned" }},
 		{note: "decommissioning a meter behind a decommissioned hub", req: Request{Service: "8.3", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = "decommissioned" }},
+		{note: "a hub with no meter yet binds no one", req: Request{Service: "4.1", UserID: supplierB, DeviceID: meter}, facts: func(f *Facts) { f.Registration = nil; f.Device.Unbound = true }},
+		{note: "an MPxN no record names names no one", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Registration = nil }, reason: dcc.ReasonNotRegistered},
+		{note: "decommissioning by a supplier not registered", req: Request{Service: "8.3", UserID: supplierB, DeviceID: meter}, reason: dcc.ReasonNotRegistered},
+		{note: "decommissioning a device related to no MPxN", req: Request{Service: "8.3", UserID: supplierB, DeviceID: meter}, facts: func(f *Facts) { f.Registration = nil; f.Device.Unbound = true }},
 		{note: "commission with hub down", req: Request{Service: "8.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.Status = "pending"; f.Device.CHFStatus = "pending" }, reason: dcc.ReasonChfNotCommissioned},
 	}
 	for _, tc := range tests {
@@ -194,6 +198,15 @@ func corpus(s *spec.Spec, n int) []struct {
 		}
 		fuel := pick([]string{"electricity", "gas"})
 		f.Registration = []Registration{{MPxN: "1900000000011", Fuel: fuel, ImportSupplier: pick(users), ExportSupplier: pick(users), NetworkOperator: pick(users)}}
+		if i%8 == 5 {
+			// A device that relates to no MPxN: no record, and unbound
+			// (or, once in a while, a record for it all the same). By the
+			// index, not the generator, so the rest of the corpus stays.
+			f.Device.Unbound = true
+			if i%32 != 5 {
+				f.Registration = nil
+			}
+		}
 		out = append(out, struct {
 			req   Request
 			facts Facts

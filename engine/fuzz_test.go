@@ -12,6 +12,7 @@ func FuzzDecide(f *testing.F) {
 	f.Add([]byte(`{"request":{"service":"5.1","user_id":"00-00-00-00-00-00-0A-01","device_id":"00-DB-00-00-00-00-E0-01","schedule":{"service":"4.8","every":"24h"}},"facts":{"user":{"known":true,"role":"EIS"},"device":{"known":true,"type":"ESME","status":"commissioned"}}}`))
 	f.Add([]byte(`{"request":{"service":"8.11","user_id":"00-00-00-00-00-00-0A-01","device_id":"00-DB-00-00-00-00-C0-01","body":{"add":["x",1,null]}},"facts":{"user":{"known":true,"role":"EIS"},"device":{"known":true,"type":"CHF","status":"commissioned"}}}`))
 	f.Add([]byte(`{"request":{"service":"2.2","variant":"x","category":"future_dated","execute_at":"2026-01-05T09:00:00Z","body":{"amount_pence":1e300,"utrn":{}}},"facts":{}}`))
+	f.Add([]byte(`{"request":{"service":"8.11","user_id":"00-00-00-00-00-00-0A-01","device_id":"00-DB-00-00-00-00-C0-01","body":{"add":["00-DB-00-00-00-00-E0-01"]}},"facts":{"user":{"known":true,"role":"EIS"},"device":{"known":true,"type":"CHF","status":"commissioned","unbound":true}}}`))
 	f.Add([]byte(`{}`))
 	e := testEngine(f)
 	f.Fuzz(func(t *testing.T, data []byte) {

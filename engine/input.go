@@ -51,6 +51,7 @@ type FactsJSON struct {
 		CHFStatus    string `json:"chf_status,omitempty"`
 		MeterStatus  string `json:"meter_status,omitempty"`
 		MPxNHasMeter bool   `json:"mpxn_has_meter,omitempty"`
+		Unbound      bool   `json:"unbound,omitempty"`
 	} `json:"device"`
 	Registration []struct {
 		MPxN            string `json:"mpxn"`
@@ -113,7 +114,7 @@ func DecodeInput(data []byte) (*Request, *Facts, error) {
 	fj := &in.Facts
 	f := &Facts{
 		User:        User{Known: fj.User.Known, Role: fj.User.Role, Suspended: fj.User.Suspended},
-		Device:      Device{Known: fj.Device.Known, Type: fj.Device.Type, Status: fj.Device.Status, CHFStatus: fj.Device.CHFStatus, MeterStatus: fj.Device.MeterStatus, MPxNHasMeter: fj.Device.MPxNHasMeter},
+		Device:      Device{Known: fj.Device.Known, Type: fj.Device.Type, Status: fj.Device.Status, CHFStatus: fj.Device.CHFStatus, MeterStatus: fj.Device.MeterStatus, MPxNHasMeter: fj.Device.MPxNHasMeter, Unbound: fj.Device.Unbound},
 		Credentials: Credentials{CertificateInvalid: fj.Credentials.CertificateInvalid, SignatureInvalid: fj.Credentials.SignatureInvalid},
 		Anomaly:     Anomaly{Count: fj.Anomaly.Count, Max: fj.Anomaly.Max},
 	}

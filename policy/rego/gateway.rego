@@ -354,14 +354,7 @@ fail contains {"code": "NOT_REGISTERED", "detail": sprintf("the user is not the 
 	effective.registration in {"check", "execution_date"}
 	registration[facts.user.role]
 	not registered
-	not unbound_activity
-}
-
-# A Non-Device Service's device that no MPxN's record covers (a hub
-# pre-notified alone) binds no supplier to it.
-unbound_activity if {
-	not effective.device_service
-	count(object.get(facts, "registration", [])) == 0
+	not object.get(facts.device, "unbound", false) # it relates to no MPxN: no one is named for it
 }
 
 registered if {

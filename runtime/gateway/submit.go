@@ -474,7 +474,7 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 			var regs []store.Registration
 			if pre != nil && d.MPxN != "" {
 				regs = pre.Registrations // the record of d's own MPxN, read with it
-			} else if regs, err = g.registrationFor(ctx, d, checkTime(req, now)); err != nil {
+			} else if regs, f.Device.Unbound, err = g.registrationOf(ctx, d, checkTime(req, now)); err != nil {
 				return nil, err
 			}
 			f.Registration = engineRegistrations(regs)
@@ -623,9 +623,18 @@ func relatedMPxNs(d store.Device, device func(id string) (store.Device, error), 
 // registrationFor returns the Registration Data in effect at `at` for the
 // MPxNs a device relates to.
 func (g *Gateway) registrationFor(ctx context.Context, d store.Device, at time.Time) ([]store.Registration, error) {
+	regs, _, err := g.registrationOf(ctx, d, at)
+	return regs, err
+}
+
+// registrationOf is registrationFor, and whether the device relates to no
+// MPxN at all (unbound: a hub with no meter yet), which no record can name
+// anyone for.
+func (g *Gateway) registrationOf(ctx context.Context, d store.Device, at time.Time) (regs []store.Registration, unbound bool, err error) {
 	mpxns, err := g.mpxnsOf(ctx, d)
 	if err != nil || len(mpxns) == 0 {
-		return nil, err
+		return nil, err == nil, err
 	}
-	return g.st.Registrations(ctx, mpxns, at)
+	regs, err = g.st.Registrations(ctx, mpxns, at)
+	return regs, false, err
 }
