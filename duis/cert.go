@@ -90,9 +90,13 @@ func ParseCert(der []byte) (*Cert, error) {
 	for _, rdn := range out.Subject {
 		for _, a := range rdn {
 			if a.Type.Equal(OIDUniqueIdentifier) {
-				if bs, ok := a.Value.(asn1.BitString); ok && bs.BitLength == 64 {
-					out.EUI64 = formatEUI(bs.Bytes)
+				bs, ok := a.Value.(asn1.BitString)
+				if !ok || bs.BitLength != 64 {
+					// openssl's -subj "/x500UniqueIdentifier=..." writes a
+					// UTF8String: said, not skipped in silence.
+					return nil, fmt.Errorf("duis: certificate's x500UniqueIdentifier is %s, not the 64-bit BIT STRING of a User ID (X.520, as DCC certificates carry it)", describeValue(a.Value))
 				}
+				out.EUI64 = formatEUI(bs.Bytes)
 			}
 		}
 	}
@@ -216,6 +220,17 @@ func formatEUI(b []byte) string {
 		parts[i] = fmt.Sprintf("%02X", x)
 	}
 	return strings.Join(parts, "-")
+}
+
+// describeValue names an attribute value's ASN.1 kind for an error.
+func describeValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return fmt.Sprintf("the text %q", x)
+	case asn1.BitString:
+		return fmt.Sprintf("a BIT STRING of %d bits", x.BitLength)
+	}
+	return fmt.Sprintf("a %T", v)
 }
 
 // ParseEUI64 reads "90-B3-D5-1F-30-01-00-00" (hex, upper or lower case).

@@ -423,3 +423,22 @@ func TestCancels(t *testing.T) {
 		})
 	}
 }
+
+// TestUniqueIdentifierAsText: a certificate whose x500UniqueIdentifier is
+// text (what openssl -subj writes) is refused saying so, not read as a
+// certificate of no user.
+func TestUniqueIdentifierAsText(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), NotBefore: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC),
+		Subject: pkix.Name{ExtraNames: []pkix.AttributeTypeAndValue{{Type: OIDUniqueIdentifier, Value: "90-B3-D5-1F-30-01-00-00"}}}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseCert(der); err == nil || !strings.Contains(err.Error(), "64-bit BIT STRING") {
+		t.Fatalf("ParseCert of a text x500UniqueIdentifier: %v, want an error naming the BIT STRING", err)
+	}
+}

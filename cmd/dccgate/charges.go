@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/dccgate/dccgate/clock"
@@ -31,7 +30,7 @@ func runCharges(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	month := fs.String("month", "", "the month, YYYY-MM (required)")
 	input := fs.String("input", "", "the hub world: a .json, .yaml or .yml file (docs/hubs.md); - for JSON on stdin (default: the gateway's store)")
 	data := fs.String("data", defaultDataDir(), "data directory of the gateway whose store is read (DATA/dccgate.db)")
-	storeURL := fs.String("store", "", "store URL: sqlite:///path/file.db or postgres://... (default: DATA/dccgate.db)")
+	storeURL := fs.String("store", "", "store URL: sqlite:///path/file.db or postgres://... (default: DCCGATE_STORE, else DATA/dccgate.db)")
 	at := fs.String("at", "", "the time the month is judged ended or not, RFC 3339 (default: now)")
 	format := fs.String("format", "text", "text, json or csv")
 	party := fs.String("party", "", "only this party's invoices (a supplier's own view)")
@@ -144,9 +143,7 @@ removals, enrolled systems per Supplier); with --input, from a world file
 // storeCharges computes a month's statement from the hub records of a
 // gateway's store (a party's own part if party is set).
 func storeCharges(ctx context.Context, e *hubs.Engine, s *spec.Spec, data, url string, now time.Time, m hubs.Month, party string, stderr io.Writer) (*hubs.Statement, bool) {
-	if url == "" {
-		url = "sqlite://" + filepath.Join(data, "dccgate.db")
-	}
+	url = storeURL(url, data)
 	raw, err := store.Open(ctx, url)
 	if err != nil {
 		fmt.Fprintln(stderr, "dccgate charges:", err)

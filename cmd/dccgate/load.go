@@ -51,7 +51,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	target := fs.String("target", "", "URL of a running gateway serving --data's store (default: a gateway in this process)")
 	wait := fs.Duration("wait", 30*time.Second, "with --target: how long to wait for the gateway to accept connections (it may still be starting)")
 	data := fs.String("data", "", "data directory: the store, pki/ and "+loadWorldFile+" (default: a temporary one, in process)")
-	storeURL := fs.String("store", "", "store URL (sqlite:///path or postgres://...; default: DIR/dccgate.db)")
+	storeFlag := fs.String("store", "", "store URL (sqlite:///path or postgres://...; default: DCCGATE_STORE, else DIR/dccgate.db)")
 	fleet := fs.Int("fleet", 0, "seed the store with this many enrolled Smart Metering Systems (two per dual fuel premises) first; 0 keeps the seeded world (10000 if none)")
 	suppliers := fs.Int("suppliers", 32, "with --fleet: supplier companies (an EIS and a GIS user each) sharing the premises")
 	others := fs.Int("others", 8, "with --fleet: users of each role other than the Import Suppliers' (the export supplier, agent, network operators, other user) sharing the premises")
@@ -117,9 +117,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		defer os.RemoveAll(dir)
 		*data = dir
 	}
-	if *storeURL == "" {
-		*storeURL = "sqlite://" + filepath.Join(*data, "dccgate.db")
-	}
+	dbURL := storeURL(*storeFlag, *data)
 	sp, err := spec.Default()
 	if err != nil {
 		return fail(err)
@@ -143,11 +141,11 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		if err != nil {
 			return fail(err)
 		}
-		st, err := store.Open(ctx, *storeURL)
+		st, err := store.Open(ctx, dbURL)
 		if err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(stdout, "seeding %d Smart Metering Systems (%d premises), %d users into %s\n", w.Systems, w.Premises(), len(users), redact(*storeURL))
+		fmt.Fprintf(stdout, "seeding %d Smart Metering Systems (%d premises), %d users into %s\n", w.Systems, w.Premises(), len(users), redact(dbURL))
 		stats, err := w.Seed(ctx, st, users, time.Now().UTC())
 		if cerr := st.Close(); err == nil {
 			err = cerr
@@ -157,7 +155,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		}
 		fmt.Fprintf(stdout, "seeded %d registrations and %d devices in %.1fs (%.0f devices/s)\n", stats.Registrations, stats.Devices,
 			stats.Took.Seconds(), float64(stats.Devices)/stats.Took.Seconds())
-		if err := writeWorld(*data, seededWorld{Systems: w.Systems, Suppliers: w.Suppliers, Others: w.Others, Store: redact(*storeURL)}); err != nil {
+		if err := writeWorld(*data, seededWorld{Systems: w.Systems, Suppliers: w.Suppliers, Others: w.Others, Store: redact(dbURL)}); err != nil {
 			return fail(err)
 		}
 	}
@@ -168,7 +166,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	var events func(ctx context.Context, device, kind string) error
 	var commits func() store.CommitStats // in process: the store's group commit
 	if url == "" {
-		srv, err := server.Start(ctx, server.Config{DataDir: *data, StoreURL: *storeURL, Listen: "127.0.0.1:0", Workers: *workers, MaxInFlight: *maxInFlight, PKI: p, Spec: sp})
+		srv, err := server.Start(ctx, server.Config{DataDir: *data, StoreURL: dbURL, Listen: "127.0.0.1:0", Workers: *workers, MaxInFlight: *maxInFlight, PKI: p, Spec: sp})
 		if err != nil {
 			return fail(err)
 		}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/registration"
+	"github.com/dccgate/dccgate/runtime/config"
 	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/server"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -58,10 +59,23 @@ type storeFlags struct {
 func addStoreFlags(fs *flag.FlagSet) storeFlags {
 	return storeFlags{
 		data:  fs.String("data", defaultDataDir(), "data directory (the SQLite file dccgate.db, the local PKI)"),
-		store: fs.String("store", "", "store URL: sqlite:///path/file.db or postgres://... (default: DATA/dccgate.db)"),
+		store: fs.String("store", "", "store URL: sqlite:///path/file.db or postgres://... (default: DCCGATE_STORE, else DATA/dccgate.db)"),
 		spec:  fs.String("spec", "", "spec directory (default: the embedded spec)"),
 		at:    fs.String("at", "", "act at this time, RFC 3339 (default: now)"),
 	}
+}
+
+// storeURL is the store a command opens: --store if given, else the
+// DCCGATE_STORE that `serve` reads too (so the commands beside a gateway on
+// PostgreSQL reach its store), else the SQLite file in the data directory.
+func storeURL(flag, data string) string {
+	if flag != "" {
+		return flag
+	}
+	if env := os.Getenv(config.EnvPrefix + "STORE"); env != "" {
+		return env
+	}
+	return "sqlite://" + filepath.Join(data, "dccgate.db")
 }
 
 // open opens the store, the spec and the clock of a command.
@@ -79,11 +93,7 @@ func (f storeFlags) open(ctx context.Context, stderr io.Writer) (store.Store, *s
 		}
 		clk = clock.NewVirtual(t)
 	}
-	url := *f.store
-	if url == "" {
-		url = "sqlite://" + filepath.Join(*f.data, "dccgate.db")
-	}
-	st, err := store.Open(ctx, url)
+	st, err := store.Open(ctx, storeURL(*f.store, *f.data))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, nil, nil, false

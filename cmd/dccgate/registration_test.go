@@ -125,3 +125,20 @@ func writeFile(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+// TestStoreURLFromEnvironment: the store-backed commands open --store, else
+// the DCCGATE_STORE that serve reads, else the data directory's SQLite
+// file: beside a gateway on PostgreSQL, `registration`, `report` and
+// `charges` wrote to a SQLite file of their own.
+func TestStoreURLFromEnvironment(t *testing.T) {
+	for _, tc := range []struct{ flag, env, want string }{
+		{"", "", "sqlite://" + filepath.Join("d", "dccgate.db")},
+		{"", "postgres://db/x", "postgres://db/x"},
+		{"sqlite:///f.db", "postgres://db/x", "sqlite:///f.db"},
+	} {
+		t.Setenv("DCCGATE_STORE", tc.env)
+		if got := storeURL(tc.flag, "d"); got != tc.want {
+			t.Errorf("storeURL(%q) with DCCGATE_STORE=%q: %q, want %q", tc.flag, tc.env, got, tc.want)
+		}
+	}
+}

@@ -108,11 +108,16 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	pkiDir := srv.PKI.Dir
 	fmt.Fprintf(stdout, `dccgate serving on %[1]s (store: %[2]s, clock: %[3]s)
 Certificates: %[4]s (CA ca.pem; users/<USER_ID>.pem and -key.pem; admin.pem)
-Try, as the demo import supplier:
-  curl --cacert %[4]s/ca.pem --cert %[4]s/users/00-00-00-00-00-00-0A-01.pem --key %[4]s/users/00-00-00-00-00-00-0A-01-key.pem \
-    -H 'Content-Type: application/json' %[1]s/dccgate.v1.GatewayService/Submit \
-    -d '{"request":{"envelope":{"userId":"00-00-00-00-00-00-0A-01","deviceId":"00-DB-00-00-00-00-E0-01"},"readInstantaneousImportRegisters":{"register":"total"}}}'
 `, srv.URL, storeName(cfg), clockName(c.VirtualClock), filepath.Clean(pkiDir))
+	// The demo's example only where the demo's import supplier is a user
+	// of this store (not in the Boxed world, nor in a store of one's own).
+	if _, err := srv.Store.GetUser(ctx, server.DemoUsers[0].ID); err == nil {
+		fmt.Fprintf(stdout, `Try, as the demo import supplier:
+  curl --cacert %[2]s/ca.pem --cert %[2]s/users/%[3]s.pem --key %[2]s/users/%[3]s-key.pem \
+    -H 'Content-Type: application/json' %[1]s/dccgate.v1.GatewayService/Submit \
+    -d '{"request":{"envelope":{"userId":"%[3]s","deviceId":"00-DB-00-00-00-00-E0-01"},"readInstantaneousImportRegisters":{"register":"total"}}}'
+`, srv.URL, filepath.Clean(pkiDir), server.DemoUsers[0].ID)
+	}
 	if code := startDUIS(ctx, srv, *world, *duisCerts, receivers, stdout, stderr); code != exitOK {
 		return code
 	}

@@ -247,13 +247,21 @@ func BoxedWorld(s *Server) gateway.World {
 
 // SeedBoxed loads the Boxed world into an empty gateway, with local
 // certificates for its users (as SeedDemo does); it reports whether it
-// loaded anything.
+// loaded anything. A store that holds it already (a restart) is left as it
+// is; one that holds other users is an error: the Boxed world's users
+// would not be there, and its requests would all be refused.
 func (s *Server) SeedBoxed(ctx context.Context) (bool, error) {
 	users, err := s.Store.ListUsers(ctx)
-	if err != nil || len(users) > 0 {
+	if err != nil {
 		return false, err
 	}
 	w := BoxedWorld(s)
+	if len(users) > 0 {
+		if _, err := s.Store.GetUser(ctx, w.Users[0].ID); err == nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("--world boxed needs an empty store, or one that holds the Boxed world: this one holds %d other users (start with a fresh --data)", len(users))
+	}
 	if w.Users, err = IssueUserCerts(s.PKI, w.Users); err != nil {
 		return false, err
 	}

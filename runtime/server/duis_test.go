@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,6 +128,10 @@ func TestBoxedWorld(t *testing.T) {
 	if ok, err := srv.SeedBoxed(t.Context()); err != nil || !ok {
 		t.Fatalf("seed: %v %v", ok, err)
 	}
+	// A restart on the same store: nothing to load, and no error.
+	if ok, err := srv.SeedBoxed(t.Context()); err != nil || ok {
+		t.Fatalf("seed again: %v %v, want nothing loaded and no error", ok, err)
+	}
 	for id, want := range map[string]string{"00-DB-12-34-56-78-90-A0": "ESME", "00-DB-12-34-56-78-90-A1": "GSME", "00-DB-12-34-56-78-90-A2": "CHF"} {
 		d, err := srv.Store.GetDevice(t.Context(), id)
 		if err != nil || d.Type != want || d.Status != "commissioned" {
@@ -151,5 +156,22 @@ func TestBoxedWorld(t *testing.T) {
 	const no = "90-B3-D5-1F-30-02-00-00"
 	if r := postDUIS(t, srv, no, duisRequest(no+":00-DB-12-34-56-78-90-A0:1001", "4.16", "4.16", "<sr:ReadActivePowerImport/>")); r.ResponseCode != "I99" {
 		t.Fatalf("4.16 from the network operator: %+v", r)
+	}
+}
+
+// TestBoxedWorldNeedsItsStore: --world boxed on a store that holds another
+// world is an error naming the cure, not a gateway whose Boxed users do
+// not exist.
+func TestBoxedWorldNeedsItsStore(t *testing.T) {
+	srv, err := Start(t.Context(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if _, err := srv.SeedDemo(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := srv.SeedBoxed(t.Context()); err == nil || ok || !strings.Contains(err.Error(), "fresh --data") {
+		t.Fatalf("boxed over the demo: %v %v, want an error naming a fresh --data", ok, err)
 	}
 }
