@@ -59,3 +59,37 @@ func TestCoSReconfirmedWhenItRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestCredentialHolderRecorded: whose supplier credential a device holds is
+// recorded in the inventory when the world is loaded and when a Change of
+// Supplier runs (para 140-146), so that a restart, which emulates the
+// device again from the inventory, does not give it to whoever the
+// Registration Data names by then: a gaining supplier that sent no 6.23
+// was trusted after a restart, and refused before it.
+func TestCredentialHolderRecorded(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	holder := func() string {
+		t.Helper()
+		d, err := w.g.Store().GetDevice(ctx, esme)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Credentials
+	}
+	if got := holder(); got != alpha {
+		t.Fatalf("loaded: the meter's credential recorded as %q, want the supplier registered then, %s", got, alpha)
+	}
+	// The registration moves to beta: the meter still holds alpha's.
+	if err := w.g.Store().PutRegistration(ctx, store.Registration{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: beta,
+		NetworkOperator: "00-00-00-00-00-00-0E-01", Postcode: "LS1 1AA", Premises: "7"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := holder(); got != alpha {
+		t.Fatalf("after the registration moved: %q, want %s still", got, alpha)
+	}
+	expect(t, w.submit(beta, beta, engine.Request{Service: "6.23", Body: map[string]any{"certificate": "MIIB"}}), gateway.StateAccepted, "", "")
+	if got := holder(); got != beta {
+		t.Fatalf("after the Change of Supplier: %q, want %s", got, beta)
+	}
+}

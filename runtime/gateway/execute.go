@@ -448,6 +448,7 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 	r.State = StateAccepted
 	if svc.CoS {
 		g.changedSupplier(ctx, r, losing)
+		g.holdCredential(ctx, r.DeviceID, r.UserID)
 	}
 	if err := g.afterCommand(ctx, r, svc.Ref, body); err != nil {
 		var se statusError
@@ -844,6 +845,9 @@ func (g *Gateway) ensureCredentials(ctx context.Context, r store.Request, body m
 		if holder != "" && st.Credentials[kind] == "" {
 			_ = fleet.SetCredential(d.ID, kind, holder)
 			st.Credentials[kind] = holder
+			if kind == devices.CredSupplier {
+				g.holdCredential(ctx, d.ID, holder)
+			}
 		}
 	}
 	for _, rg := range leadFirst(regs) {
@@ -851,6 +855,22 @@ func (g *Gateway) ensureCredentials(ctx context.Context, r store.Request, body m
 			set(devices.CredSupplier, rg.ImportSupplier)
 			set(devices.CredExportSupplier, rg.ExportSupplier)
 		}
+	}
+}
+
+// holdCredential records in the inventory whose supplier credential the
+// device now holds (para 140-141), so that the device keeps it across a
+// restart and a re-emulation, whatever the Registration Data says by then:
+// only a Change of Supplier moves it (para 143-146). Best effort: the
+// device itself holds it meanwhile.
+func (g *Gateway) holdCredential(ctx context.Context, id, holder string) {
+	d, err := g.st.GetDevice(ctx, id)
+	if err != nil || d.Credentials == holder {
+		return
+	}
+	d.Credentials, d.UpdatedAt = holder, g.clk.Now()
+	if err := g.st.PutDevice(ctx, d); err != nil {
+		g.log.Warn("recording a device's credential holder", "device", id, "err", err)
 	}
 }
 

@@ -356,11 +356,11 @@ func addToFleetWith(f *devices.Fleet, d store.Device, regs []store.Registration)
 		opts.WANConnected = d.Status == "commissioned"
 	}
 	opts.Commissioned = d.Status == "commissioned"
+	if s := supplierCredential(d, regs); s != "" {
+		opts.Credentials[devices.CredSupplier] = s
+	}
 	for _, r := range leadFirst(regs) {
-		if d.Type == "ESME" || d.Type == "GSME" || r.Fuel == fuelOf(d.Type) || fuelOf(d.Type) == "" {
-			if r.ImportSupplier != "" && opts.Credentials[devices.CredSupplier] == "" {
-				opts.Credentials[devices.CredSupplier] = r.ImportSupplier
-			}
+		if credentialOf(d, r) {
 			if r.ExportSupplier != "" && opts.Credentials[devices.CredExportSupplier] == "" {
 				opts.Credentials[devices.CredExportSupplier] = r.ExportSupplier
 			}
@@ -369,10 +369,30 @@ func addToFleetWith(f *devices.Fleet, d store.Device, regs []store.Registration)
 			}
 		}
 	}
-	if d.Credentials != "" {
-		opts.Credentials[devices.CredSupplier] = d.Credentials
-	}
 	return f.Add(d.ID, d.Type, opts)
+}
+
+// credentialOf says whether a record's users hold d's credentials: a
+// meter's own MPxN's, a device's of its fuel, and any for a device of no
+// fuel (a hub).
+func credentialOf(d store.Device, r store.Registration) bool {
+	return d.Type == "ESME" || d.Type == "GSME" || r.Fuel == fuelOf(d.Type) || fuelOf(d.Type) == ""
+}
+
+// supplierCredential is whose supplier credential d holds: the one the
+// inventory records (a Change of Supplier, or an installation, wrote it),
+// else the supplier its Registration Data names (the Lead Supplier's
+// first).
+func supplierCredential(d store.Device, regs []store.Registration) string {
+	if d.Credentials != "" {
+		return d.Credentials
+	}
+	for _, r := range leadFirst(regs) {
+		if credentialOf(d, r) && r.ImportSupplier != "" {
+			return r.ImportSupplier
+		}
+	}
+	return ""
 }
 
 // leadFirst orders a premises' Registration Data with the Lead Supplier's

@@ -39,6 +39,29 @@ func (g *Gateway) Load(ctx context.Context, w World) error {
 			return err
 		}
 	}
+	// A device holds the credential of the supplier registered when it
+	// was installed (para 140) and keeps it until a Change of Supplier
+	// (para 143-146), whatever the Registration Data says later: recorded
+	// now, with the whole inventory in (a hub's MPxNs are its meters'),
+	// not derived again at each start.
+	for _, d := range w.Inventory {
+		if d.Credentials != "" {
+			continue
+		}
+		regs, err := g.registrationFor(ctx, d, g.clk.Now())
+		if err != nil {
+			return err
+		}
+		if d.Credentials = supplierCredential(d, regs); d.Credentials == "" {
+			continue
+		}
+		if d.UpdatedAt.IsZero() {
+			d.UpdatedAt = g.clk.Now()
+		}
+		if err := g.st.PutDevice(ctx, d); err != nil {
+			return err
+		}
+	}
 	if w.Anomaly != nil {
 		g.SetAnomaly(w.Anomaly)
 	}
