@@ -3,6 +3,9 @@ package gateway
 import (
 	"context"
 	"crypto/x509"
+	"errors"
+	"fmt"
+	"regexp"
 	"sync"
 
 	"github.com/dccgate/dccgate/runtime/pki"
@@ -121,3 +124,31 @@ func parseRegistered(certPEM string) (*x509.Certificate, error) {
 	certCache.Unlock()
 	return c, nil
 }
+
+// EnterUser completes User Entry (para 116, 281) for u on a running
+// gateway: a User ID (EUI-64) in one role of the spec's (para 117), with
+// the certificate its signatures are verified against. A User ID already
+// entered keeps its role: entering it again replaces its party and
+// certificate only.
+func (g *Gateway) EnterUser(ctx context.Context, u store.User) error {
+	if p := g.sp().Patterns["eui64"]; p != "" && !regexp.MustCompile(p).MatchString(u.ID) {
+		return fmt.Errorf("%w: %q is not a User ID (an EUI-64 such as 00-00-00-00-00-00-0A-09)", ErrInvalidUser, u.ID)
+	}
+	if g.sp().Role(u.Role) == nil {
+		return fmt.Errorf("%w: unknown role %q", ErrInvalidUser, u.Role)
+	}
+	if _, err := pki.ParseCert([]byte(u.CertPEM)); err != nil {
+		return fmt.Errorf("%w: certificate: %v", ErrInvalidUser, err)
+	}
+	if old, err := g.st.GetUser(ctx, u.ID); err == nil && old.Role != u.Role {
+		return fmt.Errorf("%w: %s is entered as %s; a User ID has one role (para 117)", ErrInvalidUser, u.ID, old.Role)
+	} else if err == nil {
+		// Its rights and its counter (replay protection) stay as they are.
+		u.Suspended, u.LastCounter = old.Suspended, old.LastCounter
+	}
+	u.Entered = true
+	return g.putUser(ctx, u)
+}
+
+// ErrInvalidUser is a User Entry refused for what it asked.
+var ErrInvalidUser = errors.New("user entry refused")

@@ -9,7 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/dccgate/dccgate/incidents"
@@ -215,6 +218,8 @@ func (s *Server) serveSSI(cfg Config) error {
 //	POST /servicemgmt/incidents/{id}/resolve resolve as the DCC {note}
 //	POST /servicemgmt/incidents/{id}/close   close as the DCC {note} (para 228)
 //	POST /servicemgmt/incidents/{id}/allocate one left open {user_id ("" the DCC), note} (para 227)
+//	POST /users                              User Entry (para 116, 281): {"id","role","party","cert_pem"}; the
+//	                                         certificate defaults to pki/users/ID.pem (dccgate keys new)
 //	POST /users/{id}/suspend                 suspend a user's rights (Section M8; its schedules go, para 125)
 //	POST /users/{id}/reinstate               give them back
 //	GET  /servicemgmt/measures?month=YYYY-MM measures 4 and 5, and the time under maintenance
@@ -320,6 +325,30 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 		reply(w, out, err)
 	})
 	mux.HandleFunc("POST /servicemgmt/incidents/{id}/close", asDCC((*incidents.Log).Close))
+	mux.HandleFunc("POST /users", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			ID      string `json:"id"`
+			Role    string `json:"role"`
+			Party   string `json:"party"`
+			CertPEM string `json:"cert_pem"`
+		}
+		if err := decode(r, &in); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if in.CertPEM == "" && s.PKI != nil && in.ID != "" && !strings.ContainsAny(in.ID, `/\.`) {
+			// The certificate `dccgate keys new --user ID` issued.
+			if b, err := os.ReadFile(filepath.Join(s.PKI.Dir, "users", in.ID+".pem")); err == nil {
+				in.CertPEM = string(b)
+			}
+		}
+		err := s.G.EnterUser(r.Context(), store.User{ID: in.ID, Role: in.Role, Party: in.Party, CertPEM: in.CertPEM})
+		if errors.Is(err, gateway.ErrInvalidUser) {
+			writeJSON(w, nil, err, func(error) int { return http.StatusBadRequest })
+			return
+		}
+		reply(w, map[string]any{"user": in.ID, "role": in.Role, "entered": err == nil}, err)
+	})
 	mux.HandleFunc("POST /users/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
 		id, suspend := r.PathValue("id"), false
 		var err error

@@ -375,3 +375,58 @@ func adminPost(t *testing.T, s *Server, path, body string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestAdminEntersUsers: User Entry on a running gateway (para 116, 281):
+// a user whose certificate `keys new` issued is entered by its ID and
+// role, and its requests are no longer UNKNOWN_USER; a second role for the
+// same ID (para 117), a role the spec does not know and an ID that is not
+// an EUI-64 are refused.
+func TestAdminEntersUsers(t *testing.T) {
+	ctx := t.Context()
+	s, err := Start(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", VirtualClock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.SeedDemo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	const newcomer, esme = "00-00-00-00-00-00-0F-09", "00-DB-00-00-00-00-E0-01"
+	iss, err := s.PKI.CA.IssueUser(newcomer, "OU")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(s.PKI.Dir, "users"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.PKI.Dir, "users", newcomer+".pem"), iss.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read := func() store.Request {
+		t.Helper()
+		r, err := s.G.Submit(ctx, newcomer, &engine.Request{UserID: newcomer, DeviceID: esme, Service: "8.2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := read(); r.Reason != "UNKNOWN_USER" {
+		t.Fatalf("before User Entry: %s %s, want UNKNOWN_USER", r.State, r.Reason)
+	}
+	if code, body := adminPost(t, s, "/users", `{"id":"`+newcomer+`","role":"OU","party":"Insights"}`); code != http.StatusOK {
+		t.Fatalf("enter: %d %s", code, body)
+	}
+	if r := read(); r.State == gateway.StateRejected {
+		t.Fatalf("after User Entry: %s %s %s", r.State, r.Reason, r.Message)
+	}
+	for _, body := range []string{
+		`{"id":"` + newcomer + `","role":"EIS"}`, // a second role
+		`{"id":"00-00-00-00-00-00-0F-0A","role":"XX","cert_pem":"` + strings.ReplaceAll(string(iss.CertPEM), "\n", `\n`) + `"}`,
+		`{"id":"alice","role":"OU","cert_pem":"` + strings.ReplaceAll(string(iss.CertPEM), "\n", `\n`) + `"}`,
+		`{"id":"00-00-00-00-00-00-0F-0B","role":"OU"}`, // no certificate
+	} {
+		if code, out := adminPost(t, s, "/users", body); code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", body, code, out)
+		}
+	}
+}
