@@ -131,8 +131,14 @@ func parseRegistered(certPEM string) (*x509.Certificate, error) {
 // entered keeps its role: entering it again replaces its party and
 // certificate only.
 func (g *Gateway) EnterUser(ctx context.Context, u store.User) error {
-	if p := g.sp().Patterns["eui64"]; p != "" && !regexp.MustCompile(p).MatchString(u.ID) {
-		return fmt.Errorf("%w: %q is not a User ID (an EUI-64 such as 00-00-00-00-00-00-0A-09)", ErrInvalidUser, u.ID)
+	if p := g.sp().Patterns["eui64"]; p != "" {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return fmt.Errorf("the spec's eui64 pattern: %w", err)
+		}
+		if !re.MatchString(u.ID) {
+			return fmt.Errorf("%w: %q is not a User ID (an EUI-64 such as 00-00-00-00-00-00-0A-09)", ErrInvalidUser, u.ID)
+		}
 	}
 	if g.sp().Role(u.Role) == nil {
 		return fmt.Errorf("%w: unknown role %q", ErrInvalidUser, u.Role)
