@@ -175,3 +175,29 @@ func TestBoxedWorldNeedsItsStore(t *testing.T) {
 		t.Fatalf("boxed over the demo: %v %v, want an error naming a fresh --data", ok, err)
 	}
 }
+
+// TestOneGatewayASQLiteFile: a second gateway on the SQLite file another
+// serves is refused, saying so (each would run the due work); once the
+// first stops, it starts.
+func TestOneGatewayASQLiteFile(t *testing.T) {
+	dir := t.TempDir()
+	first, err := Start(t.Context(), Config{DataDir: dir, Listen: "127.0.0.1:0", VirtualClock: true, Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second, err := Start(t.Context(), Config{DataDir: dir, Listen: "127.0.0.1:0", VirtualClock: true, Engine: eng}); err == nil || !strings.Contains(err.Error(), "another dccgate serve") {
+		if second != nil {
+			second.Close()
+		}
+		first.Close()
+		t.Fatalf("a second gateway on the file: %v, want refused", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Start(t.Context(), Config{DataDir: dir, Listen: "127.0.0.1:0", VirtualClock: true, Engine: eng})
+	if err != nil {
+		t.Fatalf("once the first stopped: %v", err)
+	}
+	again.Close()
+}

@@ -102,6 +102,7 @@ type PKI struct {
 
 // Server is a running gateway.
 type Server struct {
+	lock *os.File // the SQLite store's serve lock (serveLock); nil for others
 	G   *gateway.Gateway
 	PKI *PKI
 	URL string
@@ -235,6 +236,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if url == "" {
 		url = "sqlite://" + filepath.Join(cfg.DataDir, "dccgate.db")
 	}
+	lock, err := serveLock(url)
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			unlock(lock)
+		}
+	}()
 	raw, err := store.Open(ctx, url)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: %w", redactURL(url), err)
@@ -380,6 +391,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	go func() { s.done <- s.http.Serve(tls.NewListener(ln, tlsCfg)) }()
+	s.lock, started = lock, true
 	return s, nil
 }
 
@@ -450,6 +462,7 @@ func (s *Server) Shutdown(ctx context.Context) (ShutdownReport, error) {
 			cancel()
 		}
 		s.closeErr = errors.Join(herr, s.Store.Close())
+		unlock(s.lock)
 		if err := s.tracing.Shutdown(context.WithoutCancel(ctx)); err != nil {
 			s.log.Warn("flushing traces", "err", err)
 		}
@@ -478,4 +491,37 @@ func rdpHandlers(reg *registration.Service, rp *reports.Reports, o rdpapi.Option
 	path, h = rdpapi.ReportHandler(rp, o)
 	out[path] = h
 	return out
+}
+
+// errLocked: another process holds the lock.
+var errLocked = errors.New("locked")
+
+// serveLock keeps a second gateway off a SQLite store: one process serves
+// a SQLite file (the users, the inventory and the due work are that
+// process's alone; several gateways share PostgreSQL). The lock is
+// DATA/dccgate.db.serve-lock, held until the gateway stops or its process
+// ends, however it ends; the registration and report commands do not take
+// it. Other stores: nil.
+func serveLock(url string) (*os.File, error) {
+	path, ok := strings.CutPrefix(url, "sqlite://")
+	if !ok {
+		return nil, nil
+	}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if path == "" || path == ":memory:" {
+		return nil, nil
+	}
+	f, err := lockFile(path + ".serve-lock")
+	if errors.Is(err, errLocked) {
+		return nil, fmt.Errorf("another dccgate serve is serving %s: a SQLite store is one gateway's (several share PostgreSQL)", path)
+	}
+	return f, err
+}
+
+func unlock(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }
