@@ -103,9 +103,9 @@ type PKI struct {
 // Server is a running gateway.
 type Server struct {
 	lock *os.File // the SQLite store's serve lock (serveLock); nil for others
-	G   *gateway.Gateway
-	PKI *PKI
-	URL string
+	G    *gateway.Gateway
+	PKI  *PKI
+	URL  string
 	// PlaintextURL is the h2c address, if served.
 	PlaintextURL string
 	// AdminURL is the admin listener's address, if served.
