@@ -295,15 +295,7 @@ func TestPortfolioByIndex(t *testing.T) {
 // requests are refused USER_SUSPENDED until it is reinstated; and it closes
 // the incidents it is responsible for (para 228).
 func TestAdminSuspendsUsersAndClosesIncidents(t *testing.T) {
-	ctx := t.Context()
-	s, err := Start(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", VirtualClock: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.SeedDemo(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	ctx, s := t.Context(), startAdminDemo(t)
 	const alpha, esme = "00-00-00-00-00-00-0A-01", "00-DB-00-00-00-00-E0-01"
 	post := func(t *testing.T, path, body string) (int, string) { return adminPost(t, s, path, body) }
 	submit := func(t *testing.T, req engine.Request) store.Request {
@@ -365,6 +357,21 @@ func TestAdminSuspendsUsersAndClosesIncidents(t *testing.T) {
 
 // adminPost posts a JSON body to the server's admin listener and returns
 // the status and the body of the answer.
+// startAdminDemo starts a virtual-clock gateway with an admin listener and
+// the demo world of one premises.
+func startAdminDemo(t *testing.T) *Server {
+	t.Helper()
+	s, err := Start(t.Context(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", VirtualClock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.SeedDemo(t.Context(), 1); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func adminPost(t *testing.T, s *Server, path, body string) (int, string) {
 	t.Helper()
 	resp, err := http.Post(s.AdminURL+path, "application/json", strings.NewReader(body))
@@ -382,15 +389,7 @@ func adminPost(t *testing.T, s *Server, path, body string) (int, string) {
 // same ID (para 117), a role the spec does not know and an ID that is not
 // an EUI-64 are refused.
 func TestAdminEntersUsers(t *testing.T) {
-	ctx := t.Context()
-	s, err := Start(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", VirtualClock: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.SeedDemo(ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	ctx, s := t.Context(), startAdminDemo(t)
 	const newcomer, esme = "00-00-00-00-00-00-0F-09", "00-DB-00-00-00-00-E0-01"
 	iss, err := s.PKI.CA.IssueUser(newcomer, "OU")
 	if err != nil {
