@@ -27,6 +27,7 @@ import (
 	"github.com/dccgate/dccgate/client"
 	"github.com/dccgate/dccgate/conformance/scenario"
 	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
@@ -315,9 +316,6 @@ func (c *Client) signReleased(ctx context.Context) error {
 	}
 }
 
-// finalStates are the states a request ends in.
-var finalStates = []string{"accepted", "rejected", "quarantined", "cancelled", "expired", "failed"}
-
 // releaseWait bounds how long waitReleased waits for the gateway to release
 // a request whose predecessor has ended.
 const releaseWait = 5 * time.Second
@@ -344,7 +342,7 @@ func (c *Client) waitReleased(ctx context.Context, u *userClient, id string, st 
 		}
 		return st, err
 	}
-	if !slices.Contains(finalStates, resp.Msg.GetState()) {
+	if !slices.Contains(store.FinalStates, resp.Msg.GetState()) {
 		return st, nil
 	}
 	deadline := time.Now().Add(min(c.Wait, releaseWait))
