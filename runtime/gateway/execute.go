@@ -400,9 +400,7 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 			// 145): a future dated one may have lost its ground since (the
 			// sender's registration withdrawn).
 			if reason, msg := g.cosCheck(ctx, r); reason != "" {
-				out := failed(r, reason, msg)
-				out.Clause = "para 144-145"
-				return out
+				return failedWith(r, reason, msg, "para 144-145")
 			}
 			if st, ok := g.em().fleet.Get(r.DeviceID); ok {
 				losing = st.Credentials[devices.CredSupplier]
@@ -495,11 +493,7 @@ func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Reque
 	if allowed {
 		return r, false
 	}
-	out := failed(r, dcc.ReasonDeviceStatus, detail+": when the request fell due (para 175-177)")
-	if clause != "" {
-		out.Clause = clause
-	}
-	return out, true
+	return failedWith(r, dcc.ReasonDeviceStatus, detail+": when the request fell due (para 175-177)", clause), true
 }
 
 // notRegisteredAtRun checks a schedule's run against the Registration Data
@@ -523,11 +517,17 @@ func (g *Gateway) notRegisteredAtRun(ctx context.Context, r store.Request, role 
 	if registered {
 		return r, false
 	}
-	out := failed(r, dcc.ReasonNotRegistered, detail+", when the schedule's run falls due")
+	return failedWith(r, dcc.ReasonNotRegistered, detail+", when the schedule's run falls due", clause), true
+}
+
+// failedWith is failed with the clause given (the engine's, for the row),
+// where there is one, in place of the code's own.
+func failedWith(r store.Request, code dcc.Reason, msg, clause string) store.Request {
+	out := failed(r, code, msg)
 	if clause != "" {
 		out.Clause = clause
 	}
-	return out, true
+	return out
 }
 
 func failed(r store.Request, code dcc.Reason, msg string) store.Request {
