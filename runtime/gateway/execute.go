@@ -851,7 +851,7 @@ func (g *Gateway) ensureCredentials(ctx context.Context, r store.Request, body m
 		}
 	}
 	for _, rg := range leadFirst(regs) {
-		if fuelOf(d.Type) == "" || fuelOf(d.Type) == rg.Fuel {
+		if credentialOf(d, rg) {
 			set(devices.CredSupplier, rg.ImportSupplier)
 			set(devices.CredExportSupplier, rg.ExportSupplier)
 		}
