@@ -159,6 +159,19 @@ const (
 	checkpointer             // the WAL checkpoints (checkpoint.go)
 )
 
+// The page caches (SQLite's default is 2 MiB a connection). The writer
+// inserts into the requests' indexes at keys spread over the whole tree
+// (request and device IDs), so under load the pages it needed were no
+// longer in a 2 MiB cache and were read back from the file: at 2,500
+// requests a second, 0.69 s of pread in 25 s of CPU, 0.40 s with these
+// (the rest the readers'). A cache grows only as pages are used: these
+// are ceilings (64 + 4 x 8 MiB), well inside the 1 GiB the gateway may
+// take serving a million systems.
+const (
+	writerCacheKiB = 64 << 10
+	readerCacheKiB = 8 << 10
+)
+
 // dsn is the driver's data source for path: pragmas every connection
 // applies when it opens.
 func dsn(path string, r role) string {
@@ -177,10 +190,12 @@ func dsn(path string, r role) string {
 		// The checkpointer keeps the WAL short; the writer checkpoints
 		// only if it falls far behind.
 		v.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", backstopPages))
+		v.Add("_pragma", fmt.Sprintf("cache_size(%d)", -writerCacheKiB))
 	case checkpointer:
 		v.Add("_pragma", "synchronous(FULL)")
 	case reader:
 		v.Add("_pragma", "query_only(1)")
+		v.Add("_pragma", fmt.Sprintf("cache_size(%d)", -readerCacheKiB))
 	}
 	return path + "?" + v.Encode()
 }
