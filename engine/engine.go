@@ -324,10 +324,43 @@ func (e *Engine) StatusAllows(key string, d Device) (ok bool, detail, clause str
 	return true, "", ""
 }
 
+// CommissioningAllows runs the commissioning checks of para 187 (the hub,
+// the meter, the MPxN's other meter) of the row keyed key on d, in the
+// policy's order, as submission runs them: what the runtime asks when the
+// inventory is about to record a device commissioned later than its 8.1
+// was checked (held behind a predecessor, returned by 8.13 after Local
+// Delivery, or executed beside another 8.1 for the same MPxN). A row that
+// does not commission, or one the engine does not know, allows it.
+func (e *Engine) CommissioningAllows(key string, d Device) (ok bool, reason dcc.Reason, detail, clause string) {
+	r := e.rows[key]
+	if r == nil || !r.p.Commissions || !d.Known {
+		return true, "", "", ""
+	}
+	st := state{e: e, req: &Request{}, f: &Facts{Device: d}, row: r, eff: r,
+		typeB: e.typeBit[d.Type], statB: e.stBit[d.Status], devChk: r.p.Target == "device"}
+	for _, c := range e.order {
+		if !commissioningCheck[c.code] {
+			continue
+		}
+		if failed, detail := c.fn(&st); failed {
+			return false, c.code, detail, r.clauses[c.code]
+		}
+	}
+	return true, "", "", ""
+}
+
+// commissioningCheck marks the checks CommissioningAllows runs.
+var commissioningCheck = map[dcc.Reason]bool{
+	dcc.ReasonChfNotCommissioned:   true,
+	dcc.ReasonMeterNotCommissioned: true,
+	dcc.ReasonMpxnHasMeter:         true,
+}
+
 // StatusChecker is what the runtime asks of the engine when a request
 // checked at submission falls due later.
 type StatusChecker interface {
 	StatusAllows(key string, d Device) (ok bool, detail, clause string)
+	CommissioningAllows(key string, d Device) (ok bool, reason dcc.Reason, detail, clause string)
 }
 
 // Registered is the Registration Data check of the row keyed key for a

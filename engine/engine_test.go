@@ -329,6 +329,39 @@ func TestStatusAllows(t *testing.T) {
 	}
 }
 
+// TestCommissioningAllows: the para 187 checks a commissioning is put to
+// again when the inventory is about to record it answer as submission's,
+// in the policy's order, with the reason and its clause; rows that do not
+// commission, and unknown devices, allow it.
+func TestCommissioningAllows(t *testing.T) {
+	e := testEngine(t)
+	dev := func(typ, hub, meter string, taken bool) Device {
+		return Device{Known: true, Type: typ, Status: "installed_not_commissioned", CHFStatus: hub, MeterStatus: meter, MPxNHasMeter: taken}
+	}
+	tests := []struct {
+		key  string
+		d    Device
+		want dcc.Reason
+	}{
+		{"8.1", dev("ESME", "commissioned", "", false), ""},
+		{"8.1", dev("ESME", "decommissioned", "", false), dcc.ReasonChfNotCommissioned},
+		{"8.1", dev("ESME", "commissioned", "", true), dcc.ReasonMpxnHasMeter},
+		{"8.1", dev("PPMID", "commissioned", "commissioned", false), ""},
+		{"8.1", dev("PPMID", "commissioned", "decommissioned", false), dcc.ReasonMeterNotCommissioned},
+		{"8.1", dev("PPMID", "commissioned", "commissioned", true), ""}, // the MPxN's meter is the PPMID's, not a second
+		{"8.1", dev("ESME", "decommissioned", "", true), dcc.ReasonChfNotCommissioned}, // the policy's order
+		{"8.1", Device{}, ""},
+		{"4.1", dev("ESME", "decommissioned", "", true), ""},
+		{"no-such-row", dev("ESME", "decommissioned", "", true), ""},
+	}
+	for _, tc := range tests {
+		ok, reason, detail, clause := e.CommissioningAllows(tc.key, tc.d)
+		if ok != (tc.want == "") || reason != tc.want || (!ok && (clause == "" || detail == "")) {
+			t.Errorf("CommissioningAllows(%s, %+v) = %v, %s, %q, %q; want %q (a refusal with its detail and clause)", tc.key, tc.d, ok, reason, detail, clause, tc.want)
+		}
+	}
+}
+
 // TestRegistered: the Registration Data check the runtime asks of the
 // engine for a schedule's run is submission's: the role's field and fuel,
 // and no check for a critical row, a role not bound, or an unknown row.

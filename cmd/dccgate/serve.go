@@ -67,7 +67,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if c.VirtualClock {
 		cfg.Start, _ = time.Parse(time.RFC3339, c.Start) // validated by config.Load
 	}
-	cfg.CommandTimeout, cfg.CommandRetries = c.SMWAN.Timeout.Std(), c.SMWAN.Retries
+	cfg.CommandTimeout, cfg.CommandRetries, cfg.RetryLater = c.SMWAN.Timeout.Std(), c.SMWAN.Retries, c.SMWAN.RetryLater.Std()
+	if cfg.RetryLater == 0 {
+		cfg.RetryLater = -1 // retry_later: 0 is never; the gateway's 0 is its default
+	}
 	// SIGHUP is taken from before the start: one that comes while the
 	// gateway starts (a supervisor that saw the "serving" line early) is a
 	// reload once it serves, not the default action, which ends the process.

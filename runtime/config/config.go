@@ -62,6 +62,12 @@ type SMWAN struct {
 	Loss    float64  `yaml:"loss" flag:"smwan-loss" usage:"share of Commands the emulated SMWAN loses (0 to 1)"`
 	Timeout Duration `yaml:"timeout" flag:"smwan-timeout" usage:"how long the gateway waits for a device's answer to one Command (wall time)"`
 	Retries int      `yaml:"retries" flag:"smwan-retries" usage:"how many times a Command lost, timed out or finding its hub down is sent again before the request fails with SMWAN_UNAVAILABLE"`
+	// RetryLater is for the requests whose target response time is hours
+	// (future dated and scheduled: 24 hours): a Command still undelivered
+	// after Retries is tried again this much later on the gateway's clock
+	// while the target allows, so a hub that is off for an hour does not
+	// fail a request it has a day to answer.
+	RetryLater Duration `yaml:"retry_later" flag:"smwan-retry-later" usage:"for future dated and scheduled requests: how long after the SMWAN failed to deliver a Command it is tried again, while the request's target response time allows (0: never; it fails with SMWAN_UNAVAILABLE at once)"`
 }
 
 // Tracing configures OpenTelemetry traces.
@@ -101,7 +107,7 @@ func Default() Config {
 		AdmitWait:   Duration(250 * time.Millisecond),
 		Grace:       Duration(30 * time.Second),
 		Lease:       Duration(30 * time.Second),
-		SMWAN:       SMWAN{Timeout: Duration(8 * time.Second), Retries: 2},
+		SMWAN:       SMWAN{Timeout: Duration(8 * time.Second), Retries: 2, RetryLater: Duration(15 * time.Minute)}, // as gateway.DefaultRetryLater
 		Log:         Log{Format: "auto", Level: "info"},
 		Tracing:     Tracing{SampleRatio: 1},
 		// Collecting at 4x the live heap, not Go's 2x, cost 12 to 15%
@@ -593,6 +599,9 @@ func (l *Loaded) validate() []error {
 	}
 	if c.SMWAN.Retries < 0 {
 		bad("smwan.retries", "must not be negative")
+	}
+	if c.SMWAN.RetryLater < 0 {
+		bad("smwan.retry_later", "must not be negative")
 	}
 	oneOf := func(key, v string, allowed ...string) {
 		for _, a := range allowed {

@@ -43,9 +43,8 @@ func (g *Gateway) activity(ctx context.Context, r store.Request, ref string, bod
 		err = fmt.Errorf("no activity for %s", ref)
 	}
 	if err != nil {
-		var se statusError
-		if errors.As(err, &se) {
-			return failed(r, se.code, se.msg)
+		if out, ok := refused(r, err, ""); ok {
+			return out
 		}
 		return failed(r, "DCC_ERROR", err.Error())
 	}
@@ -60,6 +59,27 @@ type statusError struct {
 }
 
 func (e statusError) Error() string { return string(e.code) + ": " + e.msg }
+
+// ruleError is a statusError with the clause the engine gives for the row.
+type ruleError struct {
+	statusError
+	clause string
+}
+
+func (e ruleError) Unwrap() error { return e.statusError }
+
+// refused is r failed with the refusal err holds (a statusError, with a
+// ruleError's clause where it is one), suffix added to its message; false
+// for any other error.
+func refused(r store.Request, err error, suffix string) (store.Request, bool) {
+	var se statusError
+	if !errors.As(err, &se) {
+		return r, false
+	}
+	var re ruleError
+	errors.As(err, &re)
+	return failedWith(r, se.code, se.msg+suffix, re.clause), true
+}
 
 func str(v any) string {
 	s, _ := v.(string)
@@ -205,6 +225,13 @@ func (g *Gateway) notifyParties(ctx context.Context, d store.Device, field, clau
 func (g *Gateway) afterCommand(ctx context.Context, r store.Request, ref string, body map[string]any) error {
 	switch ref {
 	case "8.1":
+		// Para 187 once more, as the inventory records it: the hub, the
+		// meter or the MPxN may have changed since the 8.1 was checked
+		// (a Command for Local Delivery returned by 8.13, another 8.1 for
+		// the same MPxN executed meanwhile).
+		if err := g.commissioningRefused(ctx, r); err != nil {
+			return err
+		}
 		if _, err := g.setStatus(ctx, r.DeviceID, "commission", r.UserID, ""); err != nil {
 			return err
 		}

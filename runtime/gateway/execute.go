@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,8 +130,58 @@ func (g *Gateway) execute(ctx context.Context, id string) error {
 		defer g.claimed.Delete(id)
 	}
 	out := g.run(ctx, r, role)
+	if later, ok := g.retryLater(out); ok {
+		return g.deferRetry(ctx, out, from, later)
+	}
+	if out.State == StateAccepted && strings.HasPrefix(out.Message, retryNote) {
+		out.Message = "" // delivered: the note of the tries before is history
+	}
 	out.CompletedAt = g.clk.Now()
 	return g.finish(ctx, out, from)
+}
+
+// retryNote begins the message of a request pending again after the
+// SMWAN failed to deliver its Command.
+const retryNote = "the SMWAN did not deliver the Command"
+
+// retryLater says when a request the SMWAN could not deliver is to be
+// tried again: RetryLater from now, for a future dated or scheduled
+// request whose target response time still has room for that and a
+// Command's tries (the SMWAN budget); not for others (on demand: 30
+// seconds), nor once the target is too close.
+func (g *Gateway) retryLater(r store.Request) (time.Time, bool) {
+	if r.Reason != string(reasonSMWANUnavailable) || g.cfg.RetryLater <= 0 || r.DueAt.IsZero() || r.Delivery == "local" {
+		return time.Time{}, false
+	}
+	if r.Category != "future_dated" && r.Category != "scheduled" {
+		return time.Time{}, false
+	}
+	at := g.clk.Now().Add(g.cfg.RetryLater)
+	if at.Add(g.SMWANBudget()).After(r.DueAt) {
+		return time.Time{}, false
+	}
+	return at, true
+}
+
+// deferRetry puts r back to pending, to run at at (RunDue takes it), with
+// a message saying why; no Service Response is sent: the request has not
+// ended. The move is conditional on r's claim (from), as a final update.
+func (g *Gateway) deferRetry(ctx context.Context, r store.Request, from string, at time.Time) error {
+	msg := r.Message
+	r.State, r.Reason, r.Clause, r.CompletedAt = StatePending, "", "", time.Time{}
+	r.ExecuteAt = at
+	r.Message = fmt.Sprintf("%s (%s); tried again at %s, within the target response time (until %s)",
+		retryNote, strings.TrimPrefix(msg, "the device did not answer over the SMWAN: "), at.UTC().Format(time.RFC3339), r.DueAt.UTC().Format(time.RFC3339))
+	var err error
+	if g.leaser != nil {
+		_, _, err = g.leaser.FinishRequest(ctx, r, from, nil)
+	} else {
+		_, err = g.st.UpdateRequest(ctx, r, from, nil)
+	}
+	if errors.Is(err, store.ErrStale) {
+		return nil // taken elsewhere
+	}
+	return err
 }
 
 // finish stores a request's final state with its Service Response on the
@@ -155,10 +206,7 @@ func (g *Gateway) finish(ctx context.Context, r store.Request, from string) erro
 		return err
 	}
 	g.notifyUser(r.UserID)
-	start := r.ReceivedAt
-	if (r.Category == "future_dated" || r.Category == "scheduled") && r.ExecuteAt.After(start) {
-		start = r.ExecuteAt
-	}
+	start := g.measuredFrom(r)
 	var target time.Duration
 	if !r.DueAt.IsZero() && r.State != StateExpired {
 		target = r.DueAt.Sub(start)
@@ -168,6 +216,36 @@ func (g *Gateway) finish(ctx context.Context, r store.Request, from string) erro
 		return nil
 	}
 	return g.releaseSuccessors(ctx, r)
+}
+
+// measuredFrom is when a request's response time starts: its receipt, or
+// its execution time for a future dated or scheduled one. That time is
+// what its target (DueAt) was counted from at submission; a request tried
+// again later (deferRetry) has had its ExecuteAt moved since, so the
+// start is counted back from DueAt by the row's target.
+func (g *Gateway) measuredFrom(r store.Request) time.Time {
+	start := r.ReceivedAt
+	if r.Category != "future_dated" && r.Category != "scheduled" {
+		return start
+	}
+	if svc := g.sp().ServiceByKey(r.Service); svc != nil && !r.DueAt.IsZero() && r.State != StateExpired {
+		var target *spec.Duration
+		if r.Category == "future_dated" {
+			target = svc.FutureDated
+		} else {
+			target = svc.Scheduled
+		}
+		if target != nil {
+			if s := r.DueAt.Add(-target.Std()); s.After(start) {
+				return s
+			}
+			return start
+		}
+	}
+	if r.ExecuteAt.After(start) {
+		start = r.ExecuteAt
+	}
+	return start
 }
 
 func orNull(b []byte) []byte {
@@ -360,6 +438,12 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 		if out, refused := g.statusAtDue(ctx, r); refused {
 			return out
 		}
+		if err := g.commissioningRefused(ctx, r); err != nil {
+			if out, ok := refused(r, err, ", when the request fell due (para 187)"); ok {
+				return out
+			}
+			return failed(r, "DCC_ERROR", err.Error())
+		}
 	}
 	release, err := g.materialise(ctx, r.DeviceID)
 	if err != nil {
@@ -422,7 +506,7 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 		if tries > 1 {
 			msg += fmt.Sprintf(" (%d tries)", tries)
 		}
-		return failed(r, "SMWAN_UNAVAILABLE", msg)
+		return failed(r, reasonSMWANUnavailable, msg)
 	}
 	if !resp.OK {
 		code := dcc.Reason(resp.Reason)
@@ -449,9 +533,8 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 		g.holdCredential(ctx, r.DeviceID, r.UserID)
 	}
 	if err := g.afterCommand(ctx, r, svc.Ref, body); err != nil {
-		var se statusError
-		if errors.As(err, &se) {
-			return failed(r, se.code, se.msg)
+		if out, ok := refused(r, err, ""); ok {
+			return out
 		}
 		return failed(r, "DCC_ERROR", err.Error())
 	}
@@ -494,6 +577,36 @@ func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Reque
 		return r, false
 	}
 	return failedWith(r, dcc.ReasonDeviceStatus, detail+": when the request fell due (para 175-177)", clause), true
+}
+
+// commissioningRefused puts a commissioning (a row that commissions) to
+// the checks of para 187 again, on the inventory as it is now: a
+// ruleError with the engine's reason and clause if the DCC is no longer
+// to commission the device, nil otherwise (or for any other row).
+func (g *Gateway) commissioningRefused(ctx context.Context, r store.Request) error {
+	svc := g.sp().ServiceByKey(r.Service)
+	if svc == nil || !svc.Commissions {
+		return nil
+	}
+	sc, ok := behind[engine.StatusChecker](g.engine())
+	if !ok {
+		return nil
+	}
+	d, err := g.st.GetDevice(ctx, r.DeviceID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the status move answers for a device gone
+	}
+	if err != nil {
+		return err
+	}
+	ed := engine.Device{Known: true, Type: d.Type, Status: d.Status}
+	if err := g.commissioningFacts(ctx, d, &ed); err != nil {
+		return err
+	}
+	if allowed, reason, detail, clause := sc.CommissioningAllows(r.Service, ed); !allowed {
+		return ruleError{statusError{reason, detail}, clause}
+	}
+	return nil
 }
 
 // notRegisteredAtRun checks a schedule's run against the Registration Data

@@ -38,6 +38,10 @@ type AnomalyRule struct {
 }
 
 // Config configures a Gateway.
+// DefaultRetryLater is Config.RetryLater's default: a quarter of an hour
+// spaces the tries of a request with a day to answer (96 at most).
+const DefaultRetryLater = 15 * time.Minute
+
 type Config struct {
 	Store  store.Store
 	Engine engine.Decider
@@ -83,6 +87,14 @@ type Config struct {
 	// timed out or found its hub not answering, is sent again (smwan.go);
 	// 0: never.
 	CommandRetries int
+	// RetryLater: a future dated or scheduled request whose Command the
+	// SMWAN still did not deliver after CommandRetries is pending again,
+	// to be tried this much later on the gateway's clock, as long as that
+	// is inside its target response time (24 hours from its execution
+	// time: a hub off for an hour need not fail it). 0: DefaultRetryLater;
+	// negative: never, it fails with SMWAN_UNAVAILABLE at once, as an on
+	// demand request does.
+	RetryLater time.Duration
 	// Traffic, if set, is the traffic management policy of para 273 (off
 	// unless enabled): it may defer or refuse requests while the gateway
 	// is over its load.
@@ -215,6 +227,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 10 * time.Second
+	}
+	if cfg.RetryLater == 0 {
+		cfg.RetryLater = DefaultRetryLater
 	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = DefaultMaxInFlight

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dccgate/dccgate/devices"
+	"github.com/dccgate/dccgate/spec/dcc"
 )
 
 // send carries a Command over the emulated SMWAN: each try is bounded by
@@ -58,3 +59,8 @@ func (g *Gateway) SMWANBudget() time.Duration {
 func SMWANBudget(timeout time.Duration, retries int) time.Duration {
 	return time.Duration(retries+1)*timeout + time.Duration(retries)*(timeout/4)
 }
+
+// reasonSMWANUnavailable ends a request whose Command the SMWAN did not
+// deliver within its tries (a code of the gateway's own beside the
+// scenario format's).
+const reasonSMWANUnavailable dcc.Reason = "SMWAN_UNAVAILABLE"

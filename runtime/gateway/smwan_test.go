@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,11 +22,16 @@ type faults struct {
 	mu     sync.Mutex
 	kinds  []string
 	onEach func(kind string)
+	took   []time.Duration // each completed request's response time
 }
 
-func (*faults) Decided(string, string, string, string)                                 {}
-func (*faults) Completed(string, string, string, string, time.Duration, time.Duration) {}
-func (*faults) AlertDelivered(string, time.Duration)                                   {}
+func (*faults) Decided(string, string, string, string) {}
+func (f *faults) Completed(_, _, _, _ string, took, _ time.Duration) {
+	f.mu.Lock()
+	f.took = append(f.took, took)
+	f.mu.Unlock()
+}
+func (*faults) AlertDelivered(string, time.Duration) {}
 func (f *faults) SMWANFault(kind string) {
 	f.mu.Lock()
 	f.kinds = append(f.kinds, kind)
@@ -187,5 +193,82 @@ func TestSMWANBudgetWithinTargets(t *testing.T) {
 	if budget > shortest {
 		t.Fatalf("worst case over the SMWAN %s (timeout %s, %d retries) is above the shortest on-demand target %s",
 			budget, def.SMWAN.Timeout, def.SMWAN.Retries, shortest)
+	}
+}
+
+// TestFutureDatedTriedAgainWithinTarget: a future dated request whose hub
+// is down when it falls due is not failed at once: it has 24 hours from
+// its execution time (Annex 5), so it is pending again and tried every
+// RetryLater while that leaves room; a hub back within the time gets it,
+// a hub never back fails it with SMWAN_UNAVAILABLE inside the target. One
+// Service Response either way, and the response time measured from the
+// execution time asked for, not from the last try.
+func TestFutureDatedTriedAgainWithinTarget(t *testing.T) {
+	for _, back := range []bool{true, false} {
+		t.Run(fmt.Sprintf("hub back %v", back), func(t *testing.T) {
+			ctx := t.Context()
+			g, f := faultGateway(t, 0)
+			start := g.Now()
+			due := start.Add(time.Hour)
+			r, err := g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: esme, Service: "4.4", Category: "future_dated", ExecuteAt: due, Body: map[string]any{"entry": 1}})
+			if err != nil || r.State != gateway.StatePending {
+				t.Fatalf("submitted: %+v, %v", r, err)
+			}
+			g.SMWAN().KillHub(chf)
+			if _, err := g.Advance(ctx, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			got, err := g.Store().GetRequest(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			retry := due.Add(gateway.DefaultRetryLater)
+			if got.State != gateway.StatePending || !got.ExecuteAt.Equal(retry) || !strings.Contains(got.Message, "tried again at "+retry.Format(time.RFC3339)) {
+				t.Fatalf("at its time with the hub down: %s %s %q (execute at %s), want pending, tried again at %s", got.State, got.Reason, got.Message, got.ExecuteAt, retry)
+			}
+			want, reason := gateway.StateAccepted, ""
+			if back {
+				g.SMWAN().ReviveHub(chf)
+				if _, err := g.Advance(ctx, 2*time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				want, reason = gateway.StateRejected, "SMWAN_UNAVAILABLE"
+				if _, err := g.Advance(ctx, 25*time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, err = g.Store().GetRequest(ctx, r.ID); err != nil {
+				t.Fatal(err)
+			}
+			if got.State != want || got.Reason != reason || got.CompletedAt.After(got.DueAt) {
+				t.Fatalf("ended %s %s %q at %s, want %s %s by its target %s", got.State, got.Reason, got.Message, got.CompletedAt, want, reason, got.DueAt)
+			}
+			if back && (got.Message != "" || got.Attempts != 2) {
+				t.Errorf("delivered on the retry: message %q, %d executions; want none, 2", got.Message, got.Attempts)
+			}
+			if !back && got.Attempts < 90 {
+				t.Errorf("%d executions in 24 hours, want one every %s", got.Attempts, gateway.DefaultRetryLater)
+			}
+			ds, err := g.Store().Deliveries(ctx, alpha, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, d := range ds {
+				if d.Kind == "response" && d.RequestID == r.ID {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d Service Responses, want 1", n)
+			}
+			f.mu.Lock()
+			took := f.took
+			f.mu.Unlock()
+			if len(took) != 1 || took[0] != got.CompletedAt.Sub(due) {
+				t.Errorf("response times %v, want [%s] (from its execution time)", took, got.CompletedAt.Sub(due))
+			}
+		})
 	}
 }

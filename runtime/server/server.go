@@ -90,6 +90,8 @@ type Config struct {
 	// CommandRetries is how many times a failed one is sent again.
 	CommandTimeout time.Duration
 	CommandRetries int
+	// RetryLater: see gateway.Config.RetryLater.
+	RetryLater time.Duration
 }
 
 // PKI is the local certificate authority and what it issued for a server.
@@ -255,7 +257,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	st := telemetry.WrapStore(raw, cfg.Tracing, m.StoreCall)
 	gc := gateway.Config{Store: st, Engine: telemetry.WrapDecider(cfg.Engine, cfg.Tracing), Spec: cfg.Spec, Workers: cfg.Workers, Logger: cfg.Logger,
 		MaxInFlight: cfg.MaxInFlight, AdmissionWait: cfg.AdmissionWait}
-	gc.CommandTimeout, gc.CommandRetries = cfg.CommandTimeout, cfg.CommandRetries
+	gc.CommandTimeout, gc.CommandRetries, gc.RetryLater = cfg.CommandTimeout, cfg.CommandRetries, cfg.RetryLater
 	if err := shareStore(&gc, cfg, url); err != nil {
 		st.Close()
 		return nil, err
