@@ -124,14 +124,30 @@ func TestJSONAnswersNameFieldsInSnakeCase(t *testing.T) {
 		body  string
 		want  int
 		keep  string // the name under which to keep the answer's id
+		check func(t *testing.T, v any)
 	}{
+		// A list with nothing in it is [], not null.
+		{route: "GET /servicemgmt/incidents", check: func(t *testing.T, v any) {
+			if l, ok := v.([]any); !ok || len(l) != 0 {
+				t.Errorf("no incidents: %#v, want []", v)
+			}
+		}},
 		{route: "POST /servicemgmt/maintenance", body: `{"id":"MW-1","starts_at":"2026-02-03T01:00:00Z","ends_at":"2026-02-03T03:00:00Z","description":"database upgrade"}`},
 		{route: "GET /servicemgmt/maintenance"},
 		{route: "POST /servicemgmt/releases", body: `{"id":"R-1","kind":"minor","name":"2026.1","implement_at":"2026-02-20T02:00:00Z"}`},
 		{route: "POST /servicemgmt/v1/diagnose", as: alpha, body: `{"device_id":"` + esme + `"}`, keep: "DIAG"},
 		{route: "POST /servicemgmt/v1/incidents", as: alpha, body: `{"category":"2","area":"smwan","device_id":"` + esme + `","title":"no data","diagnosis_id":"$DIAG"}`, keep: "INC"},
 		{route: "GET /servicemgmt/v1/incidents", as: alpha},
-		{route: "GET /servicemgmt/v1/incidents/{id}", as: alpha, path: "/servicemgmt/v1/incidents/$INC"},
+		{route: "GET /servicemgmt/v1/incidents/{id}", as: alpha, path: "/servicemgmt/v1/incidents/$INC", check: func(t *testing.T, v any) {
+			// The diagnostic data on the timeline is JSON, not base64.
+			tl, _ := v.(map[string]any)["timeline"].([]any)
+			if len(tl) == 0 {
+				t.Fatalf("no timeline: %v", v)
+			}
+			if d, _ := tl[0].(map[string]any)["data"].(map[string]any); d == nil || d["id"] != ids["DIAG"] {
+				t.Errorf("the raising's data: %#v, want the diagnosis %s", tl[0], ids["DIAG"])
+			}
+		}},
 		{route: "POST /servicemgmt/v1/incidents/{id}/{action}", as: alpha, path: "/servicemgmt/v1/incidents/$INC/update", body: `{"note":"still no data","data":{"readings":0}}`},
 		{route: "GET /servicemgmt/incidents"},
 		{route: "POST /servicemgmt/incidents/{id}/major", path: "/servicemgmt/incidents/$INC/major", body: `{"dcc_manager":"Dana","party_manager":"Pat"}`},
@@ -209,6 +225,9 @@ func TestJSONAnswersNameFieldsInSnakeCase(t *testing.T) {
 		if bad := goStyleKeys(v, ""); len(bad) > 0 {
 			slices.Sort(bad)
 			t.Errorf("%s %s answers fields named in Go style: %v", method, path, slices.Compact(bad))
+		}
+		if st.check != nil {
+			st.check(t, v)
 		}
 		if st.keep != "" {
 			id, _ := v.(map[string]any)["id"].(string)

@@ -428,4 +428,8 @@ func TestAdminEntersUsers(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400", body, code, out)
 		}
 	}
+	// With no certificate, the answer says how to get one.
+	if _, out := adminPost(t, s, "/users", `{"id":"00-00-00-00-00-00-0F-0B","role":"OU"}`); !strings.Contains(out, "no certificate") || !strings.Contains(out, "dccgate keys new --user 00-00-00-00-00-00-0F-0B --role OU") {
+		t.Errorf("no certificate: %s", out)
+	}
 }

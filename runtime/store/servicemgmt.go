@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -95,6 +96,20 @@ type IncidentEvent struct {
 	Status     string    `json:"status"` // the status after the event
 	Note       string    `json:"note"`
 	Data       []byte    `json:"data"` // JSON: diagnostic data
+}
+
+// MarshalJSON writes Data, JSON itself, as JSON, not as base64 (and leaves
+// it out where it is empty or, by some fault, not JSON).
+func (e IncidentEvent) MarshalJSON() ([]byte, error) {
+	type plain IncidentEvent // without this method
+	out := struct {
+		plain
+		Data json.RawMessage `json:"data,omitempty"`
+	}{plain: plain(e)}
+	if json.Valid(e.Data) {
+		out.Data = e.Data
+	}
+	return json.Marshal(out)
 }
 
 // IncidentLogFilter selects incidents; zero fields do not filter.
