@@ -115,6 +115,9 @@ func oneLine(s string) string {
 
 // DecodedResponse is what a client reads of an sr:Response.
 type DecodedResponse struct {
+	// SchemaVersion is the document's schemaVersion: the request's, for a
+	// response to one.
+	SchemaVersion                string
 	RequestID, ResponseCode, SRV string
 	// Reason, Clause, State and Message are not in the document: ReadHeaders
 	// fills them from the HTTP answer's (or POST's) headers.
@@ -130,6 +133,7 @@ func DecodeResponse(doc *Document, ns string) (*DecodedResponse, error) {
 		return nil, perr(CodeStructure, "the root is not sr:Response")
 	}
 	out := &DecodedResponse{}
+	out.SchemaVersion, _ = root.Attr("schemaVersion")
 	if h := directChild(root, ns, "Header"); h != nil {
 		if x := directChild(h, ns, "RequestID"); x != nil {
 			out.RequestID = x.Text()

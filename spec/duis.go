@@ -10,6 +10,7 @@ import (
 type DUIS struct {
 	Namespace        string                    `json:"namespace"`
 	SchemaVersion    string                    `json:"schema_version"`
+	OwnSchemaVersion string                    `json:"own_schema_version"`
 	ExecutionElement string                    `json:"execution_element"`
 	Clause           string                    `json:"clause"`
 	Endpoints        map[string]DUISEndpoint   `json:"endpoints"`

@@ -40,6 +40,7 @@ import (
 	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/runtime/store/sqlstore"
 	"github.com/dccgate/dccgate/spec"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
@@ -177,10 +178,10 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 			fmt.Sprintf("the signing certificate %s is valid from %s to %s", signer.IssuerSerial(), signer.NotBefore.Format(time.RFC3339), signer.NotAfter.Format(time.RFC3339))}
 	}
 	r, err := duis.DecodeRequest(doc, sp)
-	resp := &duis.Response{Namespace: d.Namespace, SchemaVersion: "5.1", At: s.G.Now()}
-	if r != nil {
-		resp.SchemaVersion = r.SchemaVersion
-	}
+	// The answer carries the request's schemaVersion (one DecodeRequest
+	// accepted: the envelope's refusals below come after that check).
+	version, _ := doc.Root.Attr("schemaVersion")
+	resp := &duis.Response{Namespace: d.Namespace, SchemaVersion: version, At: s.G.Now()}
 	var pe *duis.ParseError
 	if errors.As(err, &pe) && pe.Code == duis.CodeCommandVariant && d.EnvelopeCodes["variant"] != "" {
 		return s.envelope(doc, resp, d.EnvelopeCodes["variant"], pe.Message), nil
@@ -235,7 +236,7 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	defer release()
 	if s.Requests != nil {
 		// Before the gateway sees it: its result may follow at once.
-		if err := s.Requests.PutDUISRequest(ctx, ereq.RequestID, r.RequestID, r.SRV.SRV); err != nil {
+		if err := s.Requests.PutDUISRequest(ctx, ereq.RequestID, sqlstore.DUISRequestInfo{RequestID: r.RequestID, SRV: r.SRV.SRV, SchemaVersion: r.SchemaVersion}); err != nil {
 			return nil, &refusal{http.StatusServiceUnavailable, string(dcc.ReasonMalformed), "store", err.Error()}
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/duisapi"
 	"github.com/dccgate/dccgate/runtime/server"
+	"github.com/dccgate/dccgate/runtime/store/sqlstore"
 	"github.com/dccgate/dccgate/spec"
 )
 
@@ -138,12 +139,17 @@ func newEnvWith(t *testing.T, cfg func(*server.Config)) *env {
 	return e
 }
 
-// request writes an sr:Request; header is extra Header elements after the
-// RequestID.
+// request writes an sr:Request of schemaVersion 5.4; header is extra
+// Header elements after the RequestID.
 func request(id, cv, srv, header, body string) string {
+	return requestIn("5.4", id, cv, srv, header, body)
+}
+
+// requestIn is request in another schemaVersion.
+func requestIn(version, id, cv, srv, header, body string) string {
 	ref := strings.Join(strings.SplitN(srv, ".", 3)[:2], ".")
 	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<sr:Request xmlns:sr="%s" schemaVersion="5.4">
+<sr:Request xmlns:sr="%s" schemaVersion="%s">
   <sr:Header>
     <sr:RequestID>%s</sr:RequestID>%s
     <sr:CommandVariant>%s</sr:CommandVariant>
@@ -151,7 +157,7 @@ func request(id, cv, srv, header, body string) string {
     <sr:ServiceReferenceVariant>%s</sr:ServiceReferenceVariant>
   </sr:Header>
   <sr:Body>%s</sr:Body>
-</sr:Request>`, nsSR, id, header, cv, ref, srv, body)
+</sr:Request>`, nsSR, version, id, header, cv, ref, srv, body)
 }
 
 type answer struct {
@@ -414,7 +420,7 @@ type recorder struct {
 	ids                 []string
 }
 
-func (r *recorder) PutDUISRequest(_ context.Context, requestID, _, _ string) error {
+func (r *recorder) PutDUISRequest(_ context.Context, requestID string, _ sqlstore.DUISRequestInfo) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ids = append(r.ids, requestID)
@@ -511,6 +517,43 @@ func TestRealBodies(t *testing.T) {
 			a := e.post(t, "serviceS", supplier, request(fmt.Sprintf("%s:%s:%d", supplier, esme, n), "1", tc.srv, "", tc.body))
 			if a.resp == nil || a.resp.ResponseCode != "I99" {
 				t.Fatalf("%d %s", a.status, a.body)
+			}
+		})
+	}
+}
+
+// TestAnswerCarriesTheRequestsVersion: the synchronous sr:Response carries
+// the schemaVersion of the request it answers (any the spec accepts), an
+// answer of the envelope's checks too; a version the spec does not accept
+// is refused, with no sr:Response. The results POSTed later:
+// TestOutboxResultsCarryTheRequestsVersion.
+func TestAnswerCarriesTheRequestsVersion(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		note, version, endpoint, cv, srv, body string
+		status                                 int
+		code                                   string
+	}{
+		{"5.4, acknowledged", "5.4", "serviceS", "1", "4.1.1", read411, 200, "I99"},
+		{"5.2, acknowledged", "5.2", "serviceS", "1", "4.1.1", read411, 200, "I99"},
+		{"5.10, acknowledged", "5.10", "serviceS", "1", "4.1.1", read411, 200, "I99"},
+		{"5.2, a Pre-Command", "5.2", "serviceT", "4", "7.1", `<sr:EnableSupply/>`, 200, "I0"},
+		{"5.2, the wrong endpoint", "5.2", "serviceT", "1", "4.1.1", read411, 200, "E13"},
+		{"5.2, a variant the service does not permit", "5.2", "serviceT", "4", "4.1.1", read411, 200, "E12"},
+		{"4.0, not accepted", "4.0", "serviceS", "1", "4.1.1", read411, 400, ""},
+	}
+	for i, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			id := fmt.Sprintf("%s:%s:%d", supplier, esme, 800+i)
+			a := e.post(t, tc.endpoint, supplier, requestIn(tc.version, id, tc.cv, tc.srv, "", tc.body))
+			if a.status != tc.status {
+				t.Fatalf("%d %s, want %d", a.status, a.body, tc.status)
+			}
+			if tc.code == "" {
+				return
+			}
+			if a.resp.ResponseCode != tc.code || a.resp.SchemaVersion != tc.version {
+				t.Fatalf("%s in schemaVersion %q, want %s in %q\n%s", a.resp.ResponseCode, a.resp.SchemaVersion, tc.code, tc.version, a.body)
 			}
 		})
 	}

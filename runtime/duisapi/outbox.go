@@ -110,12 +110,15 @@ func (o *Outbox) document(ctx context.Context, d store.Delivery) ([]byte, string
 	sp := o.S.G.Spec()
 	r := o.response(d)
 	if d.Kind != "alert" {
-		duisID, srv, ok, err := o.Store.DUISRequest(ctx, d.RequestID)
+		sent, ok, err := o.Store.DUISRequest(ctx, d.RequestID)
 		if err != nil {
 			return nil, "", err
 		}
 		if ok {
-			r.RequestID, r.SRV = duisID, srv
+			r.RequestID, r.SRV = sent.RequestID, sent.SRV
+			if sent.SchemaVersion != "" { // '' for one recorded before the version was
+				r.SchemaVersion = sent.SchemaVersion
+			}
 		}
 		if s := sp.DUIS.SRV(r.SRV); s != nil {
 			r.Ref = s.Ref
@@ -130,13 +133,14 @@ func (o *Outbox) document(ctx context.Context, d store.Delivery) ([]byte, string
 }
 
 // response is the sr:Response of one delivery, as far as the delivery
-// alone says (a result's DUIS RequestID and SRV are the outbox store's).
+// alone says (a result's DUIS RequestID, SRV and schemaVersion are the
+// outbox store's).
 func (o *Outbox) response(d store.Delivery) duis.Response {
 	sp := o.S.G.Spec()
 	var p map[string]any
 	_ = json.Unmarshal(d.Payload, &p)
 	str := func(k string) string { s, _ := p[k].(string); return s }
-	r := duis.Response{Namespace: sp.DUIS.Namespace, SchemaVersion: "5.1", At: d.CreatedAt, Code: "I0"}
+	r := duis.Response{Namespace: sp.DUIS.Namespace, SchemaVersion: sp.DUIS.OwnSchemaVersion, At: d.CreatedAt, Code: "I0"}
 	r.ResponseID = fmt.Sprintf("%s:%s:%d", nz(d.DeviceID, sp.DCCIDs.DCC), d.UserID, d.Cursor)
 	if d.Kind == "alert" {
 		r.Alert, r.AlertCode = "DeviceAlertMessage", d.Code

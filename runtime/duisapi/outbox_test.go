@@ -18,6 +18,7 @@ import (
 
 	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/duis"
+	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/duisapi"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -359,5 +360,76 @@ func TestOutboxRunWakesOnDeliveriesOnlyForReceivers(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Fatal("the result for the receiver waited for the poll")
 		}
+	}
+}
+
+// TestOutboxResultsCarryTheRequestsVersion: a result POSTed later carries
+// the schemaVersion of the request it answers, as the synchronous answer
+// does (a critical one's, that of its transform and of its signed
+// Pre-Command); what answers no sr:Request, an alert or the result of a
+// request sent over the Connect API, carries the spec's own version.
+func TestOutboxResultsCarryTheRequestsVersion(t *testing.T) {
+	e := newEnv(t)
+	ost, _ := duisapi.OutboxStoreOf(e.srv.Store)
+	e.duis.Requests = ost
+	rv := &receiver{got: map[string]int{}}
+	hs := httptest.NewServer(rv)
+	t.Cleanup(hs.Close)
+	if err := ost.PutDUISReceiver(t.Context(), supplier, hs.URL); err != nil {
+		t.Fatal(err)
+	}
+	own := e.srv.G.Spec().DUIS.OwnSchemaVersion
+	id := func(n int) string { return fmt.Sprintf("%s:%s:%d", supplier, esme, n) }
+	want := map[string]string{} // RequestID (or alert code) -> schemaVersion
+	for i, v := range []string{"5.2", "5.4", "5.10"} {
+		if a := e.post(t, "serviceS", supplier, requestIn(v, id(900+i), "1", "4.1.1", "", read411)); a.resp == nil || a.resp.SchemaVersion != v {
+			t.Fatalf("%s: %s", v, a.body)
+		}
+		want[id(900+i)] = v
+	}
+	critical := id(910)
+	a := e.post(t, "serviceT", supplier, requestIn("5.2", critical, "4", "7.1", "", `<sr:EnableSupply/>`))
+	if a.resp == nil || a.resp.ResponseCode != "I0" {
+		t.Fatalf("transform: %s", a.body)
+	}
+	signedPC := signPreCommand(t, e, a.resp.PreCommand)
+	if a := e.post(t, "serviceS", supplier, requestIn("5.2", critical, "5", "7.1", "", `<sr:SignedPreCommand><sr:GBCSPayload>`+duis.EncodeBase64(signedPC)+`</sr:GBCSPayload></sr:SignedPreCommand>`)); a.resp == nil || a.resp.SchemaVersion != "5.2" {
+		t.Fatalf("CV 5: %s", a.body)
+	}
+	want[critical] = "5.2"
+	overConnect, err := e.srv.G.Submit(t.Context(), supplier, &engine.Request{UserID: supplier, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want[overConnect.ID] = own
+	if _, err := e.srv.Store.AppendDeliveries(t.Context(), []store.Delivery{{UserID: supplier, Kind: "alert", Code: "A10", DeviceID: esme,
+		Payload: []byte(`{"service":"A1","name":"Low credit"}`), CreatedAt: e.srv.G.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	want["A10"] = own
+	e.srv.G.WaitIdle(t.Context())
+
+	ob := &duisapi.Outbox{S: e.duis, Store: ost}
+	if _, err := ob.Collect(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ob.Send(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range rv.docs {
+		key := d.RequestID
+		if d.AlertCode != "" {
+			key = d.AlertCode
+		}
+		got[key] = d.SchemaVersion
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: schemaVersion %q, want %q", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("received %v, want %v", got, want)
 	}
 }

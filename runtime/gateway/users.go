@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/dccgate/dccgate/runtime/pki"
@@ -143,6 +144,9 @@ func (g *Gateway) EnterUser(ctx context.Context, u store.User) error {
 	if g.sp().Role(u.Role) == nil {
 		return fmt.Errorf("%w: unknown role %q", ErrInvalidUser, u.Role)
 	}
+	if strings.TrimSpace(u.CertPEM) == "" {
+		return ErrNoCertificate
+	}
 	if _, err := pki.ParseCert([]byte(u.CertPEM)); err != nil {
 		return fmt.Errorf("%w: certificate: %v", ErrInvalidUser, err)
 	}
@@ -158,3 +162,7 @@ func (g *Gateway) EnterUser(ctx context.Context, u store.User) error {
 
 // ErrInvalidUser is a User Entry refused for what it asked.
 var ErrInvalidUser = errors.New("user entry refused")
+
+// ErrNoCertificate is a User Entry refused for want of the user's
+// certificate.
+var ErrNoCertificate = fmt.Errorf("%w: no certificate", ErrInvalidUser)

@@ -187,7 +187,7 @@ func (s *Service) Order(ctx context.Context, caller string, in OrderInput) (stor
 // OrderView is an order with the hubs delivered for it.
 type OrderView struct {
 	store.HubOrder
-	Hubs []store.Hub
+	Hubs []store.Hub `json:"hubs"`
 }
 
 // Orders lists the caller's orders with their hubs.

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"reflect"
 
 	"github.com/dccgate/dccgate/runtime/api"
 )
@@ -11,7 +12,8 @@ import (
 // share their plumbing here; each maps its own errors to a status.
 
 // writeJSON writes v, or err as {"error": ...} with the status statusOf
-// gives it (500 when it gives 0).
+// gives it (500 when it gives 0). Fields are named in snake_case, as in
+// the requests (TestJSONAnswersNameFieldsInSnakeCase).
 func writeJSON(w http.ResponseWriter, v any, err error, statusOf func(error) int) {
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
@@ -22,6 +24,9 @@ func writeJSON(w http.ResponseWriter, v any, err error, statusOf func(error) int
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 		return
+	}
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+		v = []struct{}{} // a list with nothing in it is [], not null
 	}
 	_ = json.NewEncoder(w).Encode(v)
 }

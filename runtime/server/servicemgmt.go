@@ -336,13 +336,18 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		issued := "" // where `dccgate keys new --user ID` writes the certificate
 		if in.CertPEM == "" && s.PKI != nil && in.ID != "" && !strings.ContainsAny(in.ID, `/\.`) {
-			// The certificate `dccgate keys new --user ID` issued.
-			if b, err := os.ReadFile(filepath.Join(s.PKI.Dir, "users", in.ID+".pem")); err == nil {
+			issued = filepath.Join(s.PKI.Dir, "users", in.ID+".pem")
+			if b, err := os.ReadFile(issued); err == nil {
 				in.CertPEM = string(b)
 			}
 		}
 		err := s.G.EnterUser(r.Context(), store.User{ID: in.ID, Role: in.Role, Party: in.Party, CertPEM: in.CertPEM})
+		if errors.Is(err, gateway.ErrNoCertificate) && issued != "" {
+			err = fmt.Errorf("%w: give cert_pem, or issue one first with dccgate keys new --user %s --role %s --ca-dir %s (it writes %s)",
+				err, in.ID, in.Role, s.PKI.Dir, issued)
+		}
 		if errors.Is(err, gateway.ErrInvalidUser) {
 			writeJSON(w, nil, err, func(error) int { return http.StatusBadRequest })
 			return

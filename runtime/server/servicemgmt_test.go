@@ -110,7 +110,7 @@ func TestServiceAdmin(t *testing.T) {
 	if len(ds) == 0 || ds[len(ds)-1].Kind != "notification" || ds[len(ds)-1].Code != "MAJOR_INCIDENT" || !strings.Contains(string(ds[len(ds)-1].Payload), inc.ID) {
 		t.Fatalf("no major incident notification on the raiser's stream: %+v", ds)
 	}
-	if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/resolve", `{"note":"fixed"}`); code != http.StatusOK || !strings.Contains(body, `"ReviewDueAt":"2026-02-06T00:00:00Z"`) {
+	if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/resolve", `{"note":"fixed"}`); code != http.StatusOK || !strings.Contains(body, `"review_due_at":"2026-02-06T00:00:00Z"`) {
 		t.Fatalf("%d %s", code, body)
 	}
 }
@@ -207,10 +207,10 @@ func TestServiceAPI(t *testing.T) {
 	}
 	_, d := call(t, a, "POST", "diagnose", `{"device_id":"00-DB-00-00-00-00-E0-01"}`)
 	code, inc := call(t, a, "POST", "incidents", `{"category":"2","area":"smwan","title":"no data","diagnosis_id":"`+d["id"].(string)+`"}`)
-	if code != http.StatusOK || inc["Status"] != "allocated" || inc["ResponsibleParty"] != "dcc" {
+	if code != http.StatusOK || inc["status"] != "allocated" || inc["responsible_party"] != "dcc" {
 		t.Fatalf("%d %v", code, inc)
 	}
-	id := inc["ID"].(string)
+	id := inc["id"].(string)
 	tests := []struct {
 		note   string
 		c      *http.Client
@@ -237,7 +237,7 @@ func TestServiceAPI(t *testing.T) {
 			}
 		})
 	}
-	if code, tk := call(t, b, "POST", "tickets", `{"kind":"general_query","subject":"hello"}`); code != http.StatusOK || tk["IsUser"] != true {
+	if code, tk := call(t, b, "POST", "tickets", `{"kind":"general_query","subject":"hello"}`); code != http.StatusOK || tk["is_user"] != true {
 		t.Fatalf("%d %v", code, tk)
 	}
 }
@@ -427,5 +427,9 @@ func TestAdminEntersUsers(t *testing.T) {
 		if code, out := adminPost(t, s, "/users", body); code != http.StatusBadRequest {
 			t.Errorf("%s: %d %s, want 400", body, code, out)
 		}
+	}
+	// With no certificate, the answer says how to get one.
+	if _, out := adminPost(t, s, "/users", `{"id":"00-00-00-00-00-00-0F-0B","role":"OU"}`); !strings.Contains(out, "no certificate") || !strings.Contains(out, "dccgate keys new --user 00-00-00-00-00-00-0F-0B --role OU") {
+		t.Errorf("no certificate: %s", out)
 	}
 }

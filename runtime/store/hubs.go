@@ -62,34 +62,34 @@ type Hubs interface {
 // HubDefault is a party's invoice of a month that it did not pay (a
 // Communications Hub Finance Acceleration Event, K9.7, para 369).
 type HubDefault struct {
-	Party      string
-	Month      string // YYYY-MM
-	Invoice    string // a key of spec hubs.invoices
-	RecordedAt time.Time
+	Party      string    `json:"party"`
+	Month      string    `json:"month"`   // YYYY-MM
+	Invoice    string    `json:"invoice"` // a key of spec hubs.invoices
+	RecordedAt time.Time `json:"recorded_at"`
 }
 
 // HubForecast is a Supplier's forecast of the hubs of a HAN variant it
 // will order in a month (para 290).
 type HubForecast struct {
-	Supplier string
-	Month    string // YYYY-MM
-	Variant  string
-	Quantity int
-	FiledAt  time.Time
+	Supplier string    `json:"supplier"`
+	Month    string    `json:"month"` // YYYY-MM
+	Variant  string    `json:"variant"`
+	Quantity int       `json:"quantity"`
+	FiledAt  time.Time `json:"filed_at"`
 }
 
 // HubOrder is a Supplier's order of Communications Hubs.
 type HubOrder struct {
-	ID       string
-	Supplier string
-	Region   string
-	Tranche  string
+	ID       string `json:"id"`
+	Supplier string `json:"supplier"`
+	Region   string `json:"region"`
+	Tranche  string `json:"tranche"`
 	// FreeReplacement: the CSP replaces hubs removed for a DCC Service
 	// Fault free of charge (para 334).
-	FreeReplacement bool
-	Lines           []HubOrderLine
-	OrderedAt       time.Time
-	DeliveredAt     time.Time // zero until delivered
+	FreeReplacement bool           `json:"free_replacement"`
+	Lines           []HubOrderLine `json:"lines"`
+	OrderedAt       time.Time      `json:"ordered_at"`
+	DeliveredAt     time.Time      `json:"delivered_at"` // zero until delivered
 }
 
 // HubOrderLine is a quantity of one HAN variant (para 320-322).
@@ -101,23 +101,23 @@ type HubOrderLine struct {
 // Hub is one delivered Communications Hub: its Device ID (its CHF's), its
 // order (the batch of para 356) and its life.
 type Hub struct {
-	ID          string
-	Order       string
-	Supplier    string // the Supplier that received it
-	Variant     string
-	DeliveredAt time.Time
+	ID          string    `json:"id"`
+	Order       string    `json:"order"`
+	Supplier    string    `json:"supplier"` // the Supplier that received it
+	Variant     string    `json:"variant"`
+	DeliveredAt time.Time `json:"delivered_at"`
 	// InstalledAt and CommissionedAt come from its CHF's inventory status.
-	InstalledAt    time.Time
-	CommissionedAt time.Time
-	Installer      string
-	Premises       string // domestic, non_domestic, or "" (unknown)
+	InstalledAt    time.Time `json:"installed_at"`
+	CommissionedAt time.Time `json:"commissioned_at"`
+	Installer      string    `json:"installer"`
+	Premises       string    `json:"premises"` // domestic, non_domestic, or "" (unknown)
 	// The removal, if removed.
-	RemovedAt          time.Time
-	RemovedBy          string
-	RemovalReason      string
-	ReplacementVariant string
-	CSPRequested       bool
-	RefreshProgramme   string
+	RemovedAt          time.Time `json:"removed_at"`
+	RemovedBy          string    `json:"removed_by"`
+	RemovalReason      string    `json:"removal_reason"`
+	ReplacementVariant string    `json:"replacement_variant"`
+	CSPRequested       bool      `json:"csp_requested"`
+	RefreshProgramme   string    `json:"refresh_programme"`
 }
 
 // HubFilter selects hubs; zero fields do not filter.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -51,50 +52,64 @@ type ServiceManagement interface {
 
 // Incident is one entry of the Incident Management Log (para 225).
 type Incident struct {
-	ID          string
-	RaisedBy    string // User ID
-	Category    string // "1" .. "5"
-	Priority    string
-	Status      string // open, allocated, resolved, closed
-	Area        string
-	DeviceID    string
-	RequestID   string
-	Title       string
-	Description string
+	ID          string `json:"id"`
+	RaisedBy    string `json:"raised_by"` // User ID
+	Category    string `json:"category"`  // "1" .. "5"
+	Priority    string `json:"priority"`
+	Status      string `json:"status"` // open, allocated, resolved, closed
+	Area        string `json:"area"`
+	DeviceID    string `json:"device_id"`
+	RequestID   string `json:"request_id"`
+	Title       string `json:"title"`
+	Description string `json:"description"`
 	// ResponsibleParty is "dcc" or "supplier"; ResponsibleUser the
 	// supplier's User ID.
-	ResponsibleParty   string
-	ResponsibleUser    string
-	ResponsibilityRule string
-	Clause             string
+	ResponsibleParty   string `json:"responsible_party"`
+	ResponsibleUser    string `json:"responsible_user"`
+	ResponsibilityRule string `json:"responsibility_rule"`
+	Clause             string `json:"clause"`
 	// Interested are the interested parties ("dcc" or User IDs).
-	Interested []string
+	Interested []string `json:"interested"`
 	// Major incidents (para 233-235).
-	Major        bool
-	DCCManager   string
-	PartyManager string
-	Notified     []string
-	RaisedAt     time.Time
-	TargetAt     time.Time // RaisedAt plus the category's Target Resolution Time
-	AllocatedAt  time.Time
-	ResolvedAt   time.Time
-	ClosedAt     time.Time
-	ReviewDueAt  time.Time
-	ReviewedAt   time.Time
-	Review       string
-	TicketID     string
+	Major        bool      `json:"major"`
+	DCCManager   string    `json:"dcc_manager"`
+	PartyManager string    `json:"party_manager"`
+	Notified     []string  `json:"notified"`
+	RaisedAt     time.Time `json:"raised_at"`
+	TargetAt     time.Time `json:"target_at"` // RaisedAt plus the category's Target Resolution Time
+	AllocatedAt  time.Time `json:"allocated_at"`
+	ResolvedAt   time.Time `json:"resolved_at"`
+	ClosedAt     time.Time `json:"closed_at"`
+	ReviewDueAt  time.Time `json:"review_due_at"`
+	ReviewedAt   time.Time `json:"reviewed_at"`
+	Review       string    `json:"review"`
+	TicketID     string    `json:"ticket_id"`
 }
 
 // IncidentEvent is one entry of an incident's timeline.
 type IncidentEvent struct {
-	IncidentID string
-	Seq        int
-	At         time.Time
-	Actor      string
-	Kind       string // raised, allocated, update, diagnostic, resolved, closed, major, review
-	Status     string // the status after the event
-	Note       string
-	Data       []byte // JSON: diagnostic data
+	IncidentID string    `json:"incident_id"`
+	Seq        int       `json:"seq"`
+	At         time.Time `json:"at"`
+	Actor      string    `json:"actor"`
+	Kind       string    `json:"kind"`   // raised, allocated, update, diagnostic, resolved, closed, major, review
+	Status     string    `json:"status"` // the status after the event
+	Note       string    `json:"note"`
+	Data       []byte    `json:"data"` // JSON: diagnostic data
+}
+
+// MarshalJSON writes Data, JSON itself, as JSON, not as base64 (and leaves
+// it out where it is empty or, by some fault, not JSON).
+func (e IncidentEvent) MarshalJSON() ([]byte, error) {
+	type plain IncidentEvent // without this method
+	out := struct {
+		plain
+		Data json.RawMessage `json:"data,omitempty"`
+	}{plain: plain(e)}
+	if json.Valid(e.Data) {
+		out.Data = e.Data
+	}
+	return json.Marshal(out)
 }
 
 // IncidentLogFilter selects incidents; zero fields do not filter.
@@ -112,39 +127,39 @@ type IncidentLogFilter struct {
 
 // Ticket is a Service Desk ticket (para 253-255).
 type Ticket struct {
-	ID         string
-	RaisedBy   string // a User ID, or a SEC Party's name
-	Party      string
-	IsUser     bool
-	Kind       string
-	Subject    string
-	Body       string
-	Status     string // open, answered, became_incident, closed
-	IncidentID string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ID         string    `json:"id"`
+	RaisedBy   string    `json:"raised_by"` // a User ID, or a SEC Party's name
+	Party      string    `json:"party"`
+	IsUser     bool      `json:"is_user"`
+	Kind       string    `json:"kind"`
+	Subject    string    `json:"subject"`
+	Body       string    `json:"body"`
+	Status     string    `json:"status"` // open, answered, became_incident, closed
+	IncidentID string    `json:"incident_id"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // MaintenanceWindow is a planned maintenance window (para 213).
 type MaintenanceWindow struct {
-	ID              string
-	StartsAt        time.Time
-	EndsAt          time.Time
-	Description     string
-	PublishedAt     time.Time
-	PanelApproval   string // the Panel's decision reference, if needed
-	PanelApprovedAt time.Time
-	Cancelled       bool
+	ID              string    `json:"id"`
+	StartsAt        time.Time `json:"starts_at"`
+	EndsAt          time.Time `json:"ends_at"`
+	Description     string    `json:"description"`
+	PublishedAt     time.Time `json:"published_at"`
+	PanelApproval   string    `json:"panel_approval"` // the Panel's decision reference, if needed
+	PanelApprovedAt time.Time `json:"panel_approved_at"`
+	Cancelled       bool      `json:"cancelled"`
 }
 
 // Release is a release of the DCC's systems (para 209-216).
 type Release struct {
-	ID          string
-	Kind        string
-	Name        string
-	AnnouncedAt time.Time
-	ImplementAt time.Time
-	Notes       string
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	Name        string    `json:"name"`
+	AnnouncedAt time.Time `json:"announced_at"`
+	ImplementAt time.Time `json:"implement_at"`
+	Notes       string    `json:"notes"`
 }
 
 // Feedback is a user's feedback on the SSI's content (para 247).

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "cea537b85d5f0fbdbc09eca54bd8e5ac6b977d2989d407828ec4cafa16ee44ca"
+const SpecHash = "7dfc548269b5ac45712c9169529f7fb00bb2fa6e0c8f0614e8ae2b22e44b45d7"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

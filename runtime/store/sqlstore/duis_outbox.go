@@ -19,8 +19,18 @@ type DUISOutbox interface {
 	DUISMessages(ctx context.Context, userID string) ([]DUISMessage, error)
 	MarkDUISSent(ctx context.Context, id int64, at time.Time) error
 	MarkDUISFailed(ctx context.Context, id int64, next time.Time, msg string) error
-	PutDUISRequest(ctx context.Context, requestID, duisRequestID, srv string) error
-	DUISRequest(ctx context.Context, requestID string) (duisRequestID, srv string, ok bool, err error)
+	PutDUISRequest(ctx context.Context, requestID string, r DUISRequestInfo) error
+	DUISRequest(ctx context.Context, requestID string) (r DUISRequestInfo, ok bool, err error)
+}
+
+// DUISRequestInfo is what the outbox keeps of a request sent in DUIS for
+// the responses that follow: its DUIS RequestID, its SRV and the
+// schemaVersion it was sent in, which they carry back. A request recorded
+// before migration 00010 (PostgreSQL 00011) has no SchemaVersion.
+type DUISRequestInfo struct {
+	RequestID     string
+	SRV           string
+	SchemaVersion string
 }
 
 var _ DUISOutbox = (*Store)(nil)
@@ -198,22 +208,22 @@ func (s *Store) MarkDUISFailed(ctx context.Context, id int64, next time.Time, ms
 	})
 }
 
-// PutDUISRequest records what a request sent in DUIS was: its SRV and its
-// DUIS RequestID, keyed by its ID on the gateway.
-func (s *Store) PutDUISRequest(ctx context.Context, requestID, duisRequestID, srv string) error {
+// PutDUISRequest records what a request sent in DUIS was, keyed by its
+// ID on the gateway. The first record of an ID stays.
+func (s *Store) PutDUISRequest(ctx context.Context, requestID string, r DUISRequestInfo) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, `INSERT INTO duis_requests (request_id, duis_request_id, srv) VALUES (?, ?, ?)
-			ON CONFLICT (request_id) DO NOTHING`, requestID, duisRequestID, srv)
+		_, err := s.exec(ctx, tx, `INSERT INTO duis_requests (request_id, duis_request_id, srv, schema_version) VALUES (?, ?, ?, ?)
+			ON CONFLICT (request_id) DO NOTHING`, requestID, r.RequestID, r.SRV, r.SchemaVersion)
 		return err
 	})
 }
 
-// DUISRequest returns the DUIS RequestID and SRV of a request sent in
-// DUIS; ok is false for one that was not.
-func (s *Store) DUISRequest(ctx context.Context, requestID string) (duisRequestID, srv string, ok bool, err error) {
-	err = s.rdb.QueryRowContext(ctx, s.q(`SELECT duis_request_id, srv FROM duis_requests WHERE request_id = ?`), requestID).Scan(&duisRequestID, &srv)
+// DUISRequest returns what a request sent in DUIS was; ok is false for
+// one that was not.
+func (s *Store) DUISRequest(ctx context.Context, requestID string) (r DUISRequestInfo, ok bool, err error) {
+	err = s.rdb.QueryRowContext(ctx, s.q(`SELECT duis_request_id, srv, schema_version FROM duis_requests WHERE request_id = ?`), requestID).Scan(&r.RequestID, &r.SRV, &r.SchemaVersion)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", false, nil
+		return DUISRequestInfo{}, false, nil
 	}
-	return duisRequestID, srv, err == nil, err
+	return r, err == nil, err
 }

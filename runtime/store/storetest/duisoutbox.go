@@ -79,13 +79,19 @@ func RunDUISOutbox(t *testing.T, open func(t *testing.T) store.Store) {
 	if due, _ := st.DUISDue(ctx, t0.Add(time.Hour), 10); len(due) != 2 {
 		t.Fatalf("a lapsed claim is due again: %+v", due)
 	}
-	if err := st.PutDUISRequest(ctx, "g1", "d1", "4.1.1"); err != nil {
+	// A request's record keeps the version it was sent in; the first
+	// record of an ID stays.
+	sent := sqlstore.DUISRequestInfo{RequestID: "d1", SRV: "4.1.1", SchemaVersion: "5.2"}
+	if err := st.PutDUISRequest(ctx, "g1", sent); err != nil {
 		t.Fatal(err)
 	}
-	if id, srv, ok, err := st.DUISRequest(ctx, "g1"); err != nil || !ok || id != "d1" || srv != "4.1.1" {
-		t.Fatalf("request %s %s %v %v", id, srv, ok, err)
+	if err := st.PutDUISRequest(ctx, "g1", sqlstore.DUISRequestInfo{RequestID: "d1", SRV: "4.1.1", SchemaVersion: "5.4"}); err != nil {
+		t.Fatal(err)
 	}
-	if _, _, ok, err := st.DUISRequest(ctx, "g2"); err != nil || ok {
+	if got, ok, err := st.DUISRequest(ctx, "g1"); err != nil || !ok || got != sent {
+		t.Fatalf("request %+v %v %v, want %+v", got, ok, err, sent)
+	}
+	if _, ok, err := st.DUISRequest(ctx, "g2"); err != nil || ok {
 		t.Fatalf("unknown request: %v %v", ok, err)
 	}
 }
