@@ -27,7 +27,6 @@ import (
 	"github.com/dccgate/dccgate/client"
 	"github.com/dccgate/dccgate/conformance/scenario"
 	"github.com/dccgate/dccgate/runtime/pki"
-	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
@@ -293,14 +292,9 @@ func (c *Client) signReleased(ctx context.Context) error {
 			}
 			st := resp.Msg
 			if st.GetState() == "held" {
-				// A predecessor that has ended releases its successors
-				// just after its own end is visible.
-				if st, err = c.waitReleased(ctx, h.u, id, st); err != nil {
-					return err
-				}
-				if st.GetState() == "held" {
-					continue
-				}
+				// Still held: the gateway moves a successor with its
+				// predecessor's end, in one write (para 127).
+				continue
 			}
 			c.mu.Lock()
 			delete(c.held, id)
@@ -314,53 +308,6 @@ func (c *Client) signReleased(ctx context.Context) error {
 			return nil
 		}
 	}
-}
-
-// releaseWait bounds how long waitReleased waits for the gateway to release
-// a request whose predecessor has ended.
-const releaseWait = 5 * time.Second
-
-// waitReleased: if the predecessor of the held request id has ended, the
-// gateway is about to release the request (para 127), so it polls until
-// the request leaves held, for up to releaseWait; st is its state now.
-func (c *Client) waitReleased(ctx context.Context, u *userClient, id string, st *dccgatev1.RequestState) (*dccgatev1.RequestState, error) {
-	c.mu.Lock()
-	pred := c.after[id]
-	c.mu.Unlock()
-	if pred == "" {
-		return st, nil
-	}
-	user, _, _ := strings.Cut(pred, ":")
-	pu, err := c.user(user)
-	if err != nil {
-		return st, nil
-	}
-	resp, err := pu.api.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: pred}))
-	if err != nil {
-		if connect.CodeOf(err) == connect.CodeNotFound {
-			return st, nil
-		}
-		return st, err
-	}
-	if !slices.Contains(store.FinalStates, resp.Msg.GetState()) {
-		return st, nil
-	}
-	deadline := time.Now().Add(min(c.Wait, releaseWait))
-	delay := time.Millisecond
-	for st.GetState() == "held" && time.Now().Before(deadline) {
-		select {
-		case <-ctx.Done():
-			return st, ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 50*time.Millisecond)
-		resp, err := u.api.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
-		if err != nil {
-			return st, err
-		}
-		st = resp.Msg
-	}
-	return st, nil
 }
 
 // stranger is the client of a User ID the world does not name: with a

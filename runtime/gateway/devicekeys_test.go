@@ -55,6 +55,12 @@ func newWorldWith(t *testing.T, eager int, wrap func(store.Store) store.Store) *
 // newWorldConfig is newWorldWith with the gateway's Config set by cfg.
 func newWorldConfig(t testing.TB, cfg func(*gateway.Config), wrap func(store.Store) store.Store) *world {
 	t.Helper()
+	return newWorldOn(t, "sqlite://"+filepath.Join(t.TempDir(), "gw.db"), cfg, wrap)
+}
+
+// newWorldOn is newWorldConfig on the store at dsn (store.Open).
+func newWorldOn(t testing.TB, dsn string, cfg func(*gateway.Config), wrap func(store.Store) store.Store) *world {
+	t.Helper()
 	ctx := t.Context()
 	sp, err := spec.Default()
 	if err != nil {
@@ -64,7 +70,7 @@ func newWorldConfig(t testing.TB, cfg func(*gateway.Config), wrap func(store.Sto
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "gw.db"))
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -172,50 +172,145 @@ func (g *Gateway) deferRetry(ctx context.Context, r store.Request, from string, 
 	r.ExecuteAt = at
 	r.Message = fmt.Sprintf("%s (%s); tried again at %s, within the target response time (until %s)",
 		retryNote, strings.TrimPrefix(msg, "the device did not answer over the SMWAN: "), at.UTC().Format(time.RFC3339), r.DueAt.UTC().Format(time.RFC3339))
-	var err error
-	if g.leaser != nil {
-		_, _, err = g.leaser.FinishRequest(ctx, r, from, nil)
-	} else {
-		_, err = g.st.UpdateRequest(ctx, r, from, nil)
-	}
-	if errors.Is(err, store.ErrStale) {
-		return nil // taken elsewhere
-	}
-	return err
+	// Not an end: the requests held behind it stay held (settle, with
+	// nothing to respond, moves no successor of a request not final).
+	return g.settle(ctx, r, from, false, g.execute)
 }
 
 // finish stores a request's final state with its Service Response on the
-// user's stream, then releases or cancels the requests sequenced after it.
+// user's stream and, in the same store transaction, the moves of the
+// requests sequenced after it (settle); those it releases then run in the
+// goroutine that finished it: the chain completes as one piece of work.
 func (g *Gateway) finish(ctx context.Context, r store.Request, from string) error {
-	payload, _ := json.Marshal(store.ResponsePayload{RequestID: r.ID, Service: r.Service, State: r.State, Reason: r.Reason, Clause: r.Clause,
-		Message: r.Message, DeviceID: r.DeviceID, Response: orNull(r.Response)})
-	del := store.Delivery{UserID: r.UserID, Kind: "response", RequestID: r.ID, DeviceID: r.DeviceID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: r.DueAt}
-	// On a shared store the update says whether a held request names r
-	// (awaited); otherwise g.awaited does.
-	awaited := true
-	var err error
-	if g.leaser != nil {
-		_, awaited, err = g.leaser.FinishRequest(ctx, r, from, []store.Delivery{del})
-	} else {
-		_, err = g.st.UpdateRequest(ctx, r, from, []store.Delivery{del})
-	}
-	if err != nil {
-		if errors.Is(err, store.ErrStale) {
-			return nil // completed elsewhere: nothing twice
+	return g.settle(ctx, r, from, true, g.execute)
+}
+
+// settleTries bounds settle's tries: each after the first follows a
+// change, at the same moment, of the requests held behind (one stored, or
+// one moved by another: its user cancelled it).
+const settleTries = 16
+
+// settle stores r's move from `from` (with its Service Response if
+// respond) and, in the same transaction (store.UpdateRequests), the moves
+// of the requests held behind each request it ends: released when it
+// succeeded, cancelled with PREDECESSOR_FAILED otherwise (para 127), so
+// that no reader sees a request ended with a successor still held (a
+// chain is cancelled whole). Then run takes on those now acknowledged.
+// Every move is conditional on the state read: a request another worker
+// or process moved first is left to it.
+//
+// A request with no successor costs no read: the first try reads the
+// successors only of a request this process noted (markAwaited: on a
+// store of its own, the note of every held request); the store refuses an
+// end that leaves one held (on a shared store, the first news of one),
+// and every later try reads the successors of each request it ends.
+func (g *Gateway) settle(ctx context.Context, r store.Request, from string, respond bool, run func(context.Context, string) error) error {
+	for try := 1; ; try++ {
+		ups, read, err := g.moves(ctx, r, from, respond, try > 1)
+		if err != nil {
+			return err
 		}
-		return err
+		if _, err = g.st.UpdateRequests(ctx, ups); err == nil {
+			return g.settled(ctx, ups, read, run)
+		}
+		var ue *store.UpdateError
+		moved := errors.As(err, &ue) && ue.Index > 0 && (errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrNotFound))
+		switch {
+		case (moved || errors.Is(err, store.ErrHeldSuccessor)) && try < settleTries:
+			// Its successors changed since they were read: read them again.
+		case ue != nil && ue.Index == 0 && errors.Is(err, store.ErrStale):
+			return nil // moved elsewhere (completed, released): nothing twice
+		default:
+			return err
+		}
 	}
-	g.notifyUser(r.UserID)
-	start := g.measuredFrom(r)
-	var target time.Duration
-	if !r.DueAt.IsZero() && r.State != StateExpired {
-		target = r.DueAt.Sub(start)
+}
+
+// moves is settle's updates: r's own, then, for each request they end
+// (r, or a successor cancelled with it), the moves of the requests held
+// behind it. all reads those of every request ended; else only of the
+// requests this process noted. read lists the requests whose successors
+// it read.
+func (g *Gateway) moves(ctx context.Context, r store.Request, from string, respond, all bool) (ups []store.RequestUpdate, read []string, err error) {
+	ups = []store.RequestUpdate{g.update(r, from, respond)}
+	for i := 0; i < len(ups); i++ {
+		p := ups[i].Request
+		if !p.Final() || !all && !g.noted(p.ID) {
+			continue
+		}
+		held, err := g.st.ListRequests(ctx, store.RequestFilter{After: p.ID, States: []string{StateHeld}})
+		if err != nil {
+			return nil, nil, err
+		}
+		read = append(read, p.ID)
+		for _, h := range held {
+			m, err := g.released(ctx, p, h)
+			if err != nil {
+				return nil, nil, err
+			}
+			ups = append(ups, g.update(m, StateHeld, m.Final()))
+		}
 	}
-	g.observer().Completed(r.Service, r.Category, r.State, r.Reason, r.CompletedAt.Sub(start), target)
-	if !awaited {
-		return nil
+	return ups, read, nil
+}
+
+// noted reports whether a held request of this process's store waits on
+// the request id (markAwaited); always false on a shared store, where the
+// store says it.
+func (g *Gateway) noted(id string) bool {
+	if g.leaser != nil {
+		return false
 	}
-	return g.releaseSuccessors(ctx, r)
+	_, ok := g.awaited.Load(id)
+	return ok
+}
+
+// update is r's update from `from`, with its Service Response on the
+// user's stream if respond.
+func (g *Gateway) update(r store.Request, from string, respond bool) store.RequestUpdate {
+	u := store.RequestUpdate{Request: r, From: from}
+	if respond {
+		payload, _ := json.Marshal(store.ResponsePayload{RequestID: r.ID, Service: r.Service, State: r.State, Reason: r.Reason, Clause: r.Clause,
+			Message: r.Message, DeviceID: r.DeviceID, Response: orNull(r.Response)})
+		u.Deliveries = []store.Delivery{{UserID: r.UserID, Kind: "response", RequestID: r.ID, DeviceID: r.DeviceID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: r.DueAt}}
+	}
+	return u
+}
+
+// settled follows settle's commit: the notes of the requests whose
+// successors were read dropped (those moved with them; a note taken
+// since is settleAwaited's), the users woken for their responses, the
+// completions observed, and those released acknowledged taken on by run.
+func (g *Gateway) settled(ctx context.Context, ups []store.RequestUpdate, read []string, run func(context.Context, string) error) error {
+	if g.leaser == nil {
+		for _, id := range read {
+			g.awaited.Delete(id)
+		}
+	}
+	for _, u := range ups {
+		r := u.Request
+		if len(u.Deliveries) > 0 {
+			g.notifyUser(r.UserID)
+		}
+		if !r.Final() {
+			continue
+		}
+		start := g.measuredFrom(r)
+		var target time.Duration
+		if !r.DueAt.IsZero() && r.State != StateExpired {
+			target = r.DueAt.Sub(start)
+		}
+		g.observer().Completed(r.Service, r.Category, r.State, r.Reason, r.CompletedAt.Sub(start), target)
+	}
+	var errs []error
+	for _, u := range ups {
+		if u.Request.State == StateAcknowledged {
+			if err := run(ctx, u.Request.ID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // measuredFrom is when a request's response time starts: its receipt, or
@@ -255,8 +350,8 @@ func orNull(b []byte) []byte {
 	return b
 }
 
-// releaseSuccessors moves requests held on r: on success they go on, on
-// failure they are cancelled with PREDECESSOR_FAILED (para 127).
+// releaseSuccessors moves the requests still held on r, which is final
+// (settleAwaited: a note that outlived the release it was for).
 func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error {
 	if g.leaser == nil {
 		if _, ok := g.awaited.LoadAndDelete(r.ID); !ok {
@@ -268,8 +363,6 @@ func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error 
 		return err
 	}
 	for _, h := range held {
-		// Run now, in the goroutine that finished the predecessor: the
-		// chain completes as one piece of work.
 		if err := g.release(ctx, r, h, g.execute); err != nil {
 			return err
 		}
@@ -277,12 +370,12 @@ func (g *Gateway) releaseSuccessors(ctx context.Context, r store.Request) error 
 	return nil
 }
 
-// recheckPredecessor closes the race between a successor stored as held
-// and its predecessor finishing meanwhile (whose releaseSuccessors, run
-// before the successor was stored, did not see it), or a stop between the
-// two: with the successor stored, the predecessor is read again and, if
-// final, the successor is released and queued. Both moves are conditional
-// on "held", so it moves once.
+// recheckPredecessor releases a successor stored held after its
+// predecessor ended (whose end, committed before the successor's insert,
+// did not move it), or left held by a stop between the two: with the
+// successor stored, the predecessor is read again and, if final, the
+// successor is released and queued. Its moves are conditional on "held",
+// so it moves once.
 func (g *Gateway) recheckPredecessor(ctx context.Context, h store.Request) error {
 	pred, err := g.st.GetRequest(ctx, h.After)
 	if errors.Is(err, store.ErrNotFound) {
@@ -296,12 +389,12 @@ func (g *Gateway) recheckPredecessor(ctx context.Context, h store.Request) error
 	})
 }
 
-// releaseHeld rechecks the held requests: a stop may have come between a
-// predecessor's end and the release of its successors. Alone on its store
-// a process reads every held one, each noted awaited; on a shared store,
-// where nothing is noted, only those whose predecessor is final or gone
-// (one query, normally empty). Another process releasing the same one at
-// once does no harm: the moves are conditional on "held".
+// releaseHeld rechecks the held requests: one may have been stored after
+// its predecessor ended, and a stop come before its recheck. Alone on its
+// store a process reads every held one, each noted awaited; on a shared
+// store, where nothing is noted, only those whose predecessor is final or
+// gone (one query, normally empty). Another process releasing the same
+// one at once does no harm: the moves are conditional on "held".
 func (g *Gateway) releaseHeld(ctx context.Context) error {
 	held, err := g.st.ListRequests(ctx, store.RequestFilter{States: []string{StateHeld}, PredecessorDone: g.leaser != nil})
 	if err != nil {
@@ -318,9 +411,10 @@ func (g *Gateway) releaseHeld(ctx context.Context) error {
 
 // settleAwaited runs releaseSuccessors for each noted predecessor that
 // is final: in a few races (a predecessor found final at start or just
-// after a successor's check, a successor the store refused) a note
-// outlives the release it was for. Running it again moves only what is
-// still held, and drops the note.
+// after a successor's check, a successor the store refused, one noted
+// just after its predecessor's end read the notes) a note outlives the
+// release it was for. Running it again moves only what is still held,
+// and drops the note.
 func (g *Gateway) settleAwaited(ctx context.Context) error {
 	var ids []string
 	g.awaited.Range(func(k, _ any) bool {
@@ -345,65 +439,74 @@ func (g *Gateway) settleAwaited(ctx context.Context) error {
 
 // markAwaited notes that a held request waits on the request id. It comes
 // before the held request is stored, and before releaseHeld's recheck: a
-// predecessor finishing after it looks for its successors; one that
-// finished before is caught by recheckPredecessor, as before.
+// predecessor ending after it reads its successors, and moves them with
+// its end; one that ended before is caught by recheckPredecessor; and the
+// store refuses an end that would leave a held one behind, between the two.
 func (g *Gateway) markAwaited(id string) {
 	if g.leaser == nil {
 		g.awaited.Store(id, struct{}{})
 	}
 }
 
-// release moves h, held on the final request r; run takes it on when it
-// is acknowledged.
+// release moves h, held on the final request r, with the requests it ends
+// in turn (settle); run takes it on when it is acknowledged.
 func (g *Gateway) release(ctx context.Context, r, h store.Request, run func(context.Context, string) error) error {
+	m, err := g.released(ctx, r, h)
+	if err != nil {
+		return err
+	}
+	return g.settle(ctx, m, StateHeld, m.Final(), run)
+}
+
+// released is h's move once r, its predecessor, has ended (para 127): if
+// r succeeded, h goes on (acknowledged; pending if dated ahead; a critical
+// one awaiting its signature with its Pre-Command, a Change of Supplier
+// signed by the CoS Party, or refused by it); if not, h is cancelled with
+// PREDECESSOR_FAILED.
+func (g *Gateway) released(ctx context.Context, r, h store.Request) (store.Request, error) {
+	now := g.clk.Now()
 	if r.State != StateAccepted {
 		h.State, h.Reason, h.Clause = StateCancelled, string(dcc.ReasonPredecessorFailed), dcc.ReasonClauses[dcc.ReasonPredecessorFailed]
 		h.Message = "the preceding request " + r.ID + " did not succeed"
-		h.CompletedAt = g.clk.Now()
-		return g.finish(ctx, h, StateHeld)
+		h.CompletedAt = now
+		return h, nil
 	}
 	svc := g.sp().ServiceByKey(h.Service)
 	switch {
 	case svc != nil && svc.Critical:
 		pc, err := g.PreCommand(h)
 		if err != nil {
-			return err
+			// As at submission; the predecessor's end must not wait on it.
+			h.State, h.Reason, h.Clause = StateRejected, string(dcc.ReasonMalformed), dcc.ReasonClauses[dcc.ReasonMalformed]
+			h.Message, h.CompletedAt = "the request cannot be transformed: "+err.Error(), now
+			return h, nil
 		}
 		h.PreCommand = pc
 		h.State = StateAwaitingSignature
 		if !svc.CoS {
 			// The user has the time to sign from now, as at submission
 			// (para 155): its due time may have passed while it was held.
-			h.DueAt = g.signatureDue(h, g.clk.Now())
-		} else {
-			// The CoS Party signs a held Change of Supplier too.
-			if reason, msg := g.cosCheck(ctx, h); reason != "" {
-				h.State, h.Reason, h.Clause, h.Message, h.CompletedAt = StateRejected, string(reason), "para 145", msg, g.clk.Now()
-				return g.finish(ctx, h, StateHeld)
-			}
-			if h.Signed, err = g.cosSign(pc); err != nil {
-				return err
-			}
-			h.State = StateAcknowledged
-			if h.Category == "future_dated" && h.ExecuteAt.After(g.clk.Now()) {
-				h.State = StatePending
-			}
+			h.DueAt = g.signatureDue(h, now)
+			return h, nil
 		}
-	case h.Category == "future_dated" && h.ExecuteAt.After(g.clk.Now()):
+		// The CoS Party signs a held Change of Supplier too.
+		if reason, msg := g.cosCheck(ctx, h); reason != "" {
+			h.State, h.Reason, h.Clause, h.Message, h.CompletedAt = StateRejected, string(reason), "para 145", msg, now
+			return h, nil
+		}
+		if h.Signed, err = g.cosSign(pc); err != nil {
+			return h, err
+		}
+		h.State = StateAcknowledged
+		if h.Category == "future_dated" && h.ExecuteAt.After(now) {
+			h.State = StatePending
+		}
+	case h.Category == "future_dated" && h.ExecuteAt.After(now):
 		h.State = StatePending
 	default:
 		h.State = StateAcknowledged
 	}
-	if _, err := g.st.UpdateRequest(ctx, h, StateHeld, nil); err != nil {
-		if errors.Is(err, store.ErrStale) {
-			return nil // released by another: once only
-		}
-		return err
-	}
-	if h.State == StateAcknowledged {
-		return run(ctx, h.ID)
-	}
-	return nil
+	return h, nil
 }
 
 // signatureDue is when a Pre-Command returned at now expires unsigned:

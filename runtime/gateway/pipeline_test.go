@@ -58,13 +58,13 @@ func TestConcurrentSubmitsOfOneUser(t *testing.T) {
 
 // raceStore forces the order of TestSuccessorStoredAfterRelease: the
 // successor reads its predecessor (not yet final), the predecessor then
-// completes and looks for held successors (none yet), and only then is the
+// ends (none is held on it yet: it moves none), and only then is the
 // successor stored as held.
 type raceStore struct {
 	store.Store
 	pred              string
-	read, released    chan struct{}
-	readOnce, relOnce sync.Once
+	read, ended       chan struct{}
+	readOnce, endOnce sync.Once
 }
 
 func (s *raceStore) GetRequest(ctx context.Context, id string) (store.Request, error) {
@@ -75,35 +75,32 @@ func (s *raceStore) GetRequest(ctx context.Context, id string) (store.Request, e
 	return r, err
 }
 
-func (s *raceStore) UpdateRequest(ctx context.Context, r store.Request, from string, ds []store.Delivery) ([]int64, error) {
-	if r.ID == s.pred && r.Final() {
+func (s *raceStore) UpdateRequests(ctx context.Context, ups []store.RequestUpdate) ([][]int64, error) {
+	end := len(ups) > 0 && ups[0].Request.ID == s.pred && ups[0].Request.Final()
+	if end {
 		<-s.read
 	}
-	return s.Store.UpdateRequest(ctx, r, from, ds)
-}
-
-func (s *raceStore) ListRequests(ctx context.Context, f store.RequestFilter) ([]store.Request, error) {
-	rs, err := s.Store.ListRequests(ctx, f)
-	if f.After == s.pred {
-		s.relOnce.Do(func() { close(s.released) })
+	out, err := s.Store.UpdateRequests(ctx, ups)
+	if end && err == nil {
+		s.endOnce.Do(func() { close(s.ended) })
 	}
-	return rs, err
+	return out, err
 }
 
 func (s *raceStore) InsertRequest(ctx context.Context, r store.Request, counter uint64) error {
 	if r.After == s.pred && r.State == gateway.StateHeld {
-		<-s.released
+		<-s.ended
 	}
 	return s.Store.InsertRequest(ctx, r, counter)
 }
 
 // TestSuccessorStoredAfterRelease: a successor stored as held just after
-// its predecessor completed and released nothing is released all the same
-// (para 126-127), not left held.
+// its predecessor ended (moving nothing) is released all the same (para
+// 126-127), not left held.
 func TestSuccessorStoredAfterRelease(t *testing.T) {
 	pred := alpha + ":" + esme + ":1"
 	w := newWorldWith(t, 0, func(st store.Store) store.Store {
-		return &raceStore{Store: st, pred: pred, read: make(chan struct{}), released: make(chan struct{})}
+		return &raceStore{Store: st, pred: pred, read: make(chan struct{}), ended: make(chan struct{})}
 	})
 	ctx := t.Context()
 	read := func(id, after string) *engine.Request {

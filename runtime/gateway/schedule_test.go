@@ -107,14 +107,33 @@ func (s *dueWatch) UpdateRequest(ctx context.Context, r store.Request, from stri
 		}
 	}
 	cur, err := s.Store.UpdateRequest(ctx, r, from, ds)
-	if from != gateway.StatePending && r.State != gateway.StateAcknowledged && r.State != gateway.StateExecuting && err == nil {
-		s.mu.Lock()
-		if s.running[r.DeviceID] == r.ID {
-			delete(s.running, r.DeviceID)
-		}
-		s.mu.Unlock()
+	if err == nil {
+		s.ended(r)
 	}
 	return cur, err
+}
+
+// UpdateRequests takes the ends of requests (their final updates).
+func (s *dueWatch) UpdateRequests(ctx context.Context, ups []store.RequestUpdate) ([][]int64, error) {
+	cur, err := s.Store.UpdateRequests(ctx, ups)
+	if err == nil {
+		for _, u := range ups {
+			s.ended(u.Request)
+		}
+	}
+	return cur, err
+}
+
+// ended notes that r, if it has ended, no longer runs.
+func (s *dueWatch) ended(r store.Request) {
+	if !r.Final() {
+		return
+	}
+	s.mu.Lock()
+	if s.running[r.DeviceID] == r.ID {
+		delete(s.running, r.DeviceID)
+	}
+	s.mu.Unlock()
 }
 
 // TestRunDueByDevice: more future-dated requests fall due at once than

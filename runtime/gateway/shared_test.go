@@ -91,10 +91,10 @@ func TestSharedStoreSendsCommandsWithTheClaimedRole(t *testing.T) {
 }
 
 // TestSharedStoreReleasesSuccessorsOnTheMark: on a shared store a request
-// looks for held successors only when its final update reports one stored
-// on it (para 126-127): a read with none looks for none; a future dated
-// command with a successor held on it releases it when it runs, and the
-// successor completes.
+// looks for held successors only when the store refuses its end for one
+// stored on it (para 126-127): a read with none looks for none; a future
+// dated command with a successor held on it releases it when it runs, and
+// the successor completes.
 func TestSharedStoreReleasesSuccessorsOnTheMark(t *testing.T) {
 	w, reads := sharedWorld(t)
 	read := engine.Request{Service: "4.1", Body: map[string]any{"register": "total"}}

@@ -441,7 +441,7 @@ func TestOneTracePerRequest(t *testing.T) {
 			inTrace[s.Name]++
 		}
 	}
-	for _, want := range []string{"engine.Decide", "store.InsertRequest", "gateway.execute", "devices.run", "store.UpdateRequest"} {
+	for _, want := range []string{"engine.Decide", "store.InsertRequest", "gateway.execute", "devices.run", "store.UpdateRequests"} {
 		if inTrace[want] == 0 {
 			t.Errorf("no %s span in the request's trace (%v)", want, inTrace)
 		}

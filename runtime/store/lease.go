@@ -11,9 +11,9 @@ import (
 // until when (wall-clock time, not the gateway's clock, which may be
 // virtual). A live process renews its leases; when a process dies, another
 // takes its work over once the leases have expired, and the one that lost
-// a lease can no longer complete the request: UpdateRequest from
-// "executing" requires the stored Attempts to be the request's, and every
-// claim counts an attempt.
+// a lease can no longer complete the request: UpdateRequest (as each
+// update of UpdateRequests) from "executing" requires the stored Attempts
+// to be the request's, and every claim counts an attempt.
 type Leaser interface {
 	// ClaimRequest moves a request from acknowledged to executing for
 	// owner, leased until `until`, and counts an attempt, in one
@@ -24,15 +24,6 @@ type Leaser interface {
 	// request is not acknowledged (another worker or process has it, or
 	// it is done), ErrNotFound if there is none.
 	ClaimRequest(ctx context.Context, id, owner string, until time.Time) (r Request, role string, err error)
-	// FinishRequest is UpdateRequest, also reporting whether a request
-	// stored held names r as its predecessor (para 126-127), as read by
-	// the statement that updates r: the store marks a predecessor in the
-	// held request's insert, on the predecessor's row, and never clears
-	// the mark, so a successor stored before the update is reported, and
-	// one stored after it finds r in its new state when it reads r again.
-	// A process finishing a request looks for held successors only when
-	// one is reported.
-	FinishRequest(ctx context.Context, r Request, fromState string, deliveries []Delivery) (cursors []int64, awaited bool, err error)
 	// RenewLeases extends to `until` the leases of the requests owner is
 	// executing and returns how many. A zero until gives them up at once
 	// (a process that stops hands its work to the others).

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -22,6 +23,10 @@ var (
 	// ErrStale is returned by a conditional update whose expected state no
 	// longer holds (another worker or process moved the row first).
 	ErrStale = errors.New("store: row changed since read")
+	// ErrHeldSuccessor is returned by UpdateRequests for an update that
+	// ends a request while a request stored held names it and is not
+	// moved with it: list the held successors again and move them too.
+	ErrHeldSuccessor = errors.New("store: a held request names the request ended")
 )
 
 // User is a DCC User: one User ID, one role (para 117).
@@ -163,6 +168,27 @@ type RequestFilter struct {
 	Offset int
 }
 
+// RequestUpdate is one update of Store.UpdateRequests: Request replaces
+// the stored request if it is still in From, as UpdateRequest's, and
+// Deliveries are appended with it.
+type RequestUpdate struct {
+	Request    Request
+	From       string
+	Deliveries []Delivery
+}
+
+// UpdateError is the error of one update of Store.UpdateRequests: Index
+// is its place in the updates, Err what went wrong (ErrStale, ErrNotFound,
+// ErrHeldSuccessor, ...).
+type UpdateError struct {
+	Index int
+	Err   error
+}
+
+func (e *UpdateError) Error() string { return fmt.Sprintf("update %d: %v", e.Index, e.Err) }
+
+func (e *UpdateError) Unwrap() error { return e.Err }
+
 // Schedule is a recurring service a user created with 5.1 (note 404).
 type Schedule struct {
 	ID        string
@@ -224,7 +250,8 @@ var (
 //     are single atomic statements: of two callers, in one process or
 //     several, expecting the same state exactly one wins and the other gets
 //     ErrStale. A row that does not exist at all gives ErrNotFound. A write
-//     that returns an error has changed nothing.
+//     that returns an error has changed nothing. UpdateRequests makes
+//     several such updates in one transaction, each as conditional.
 type Store interface {
 	Close() error
 	// Ping checks the backend is reachable.
@@ -281,6 +308,26 @@ type Store interface {
 	// From "executing", the stored Attempts must also be r.Attempts: a
 	// process whose claim was taken over (Leaser) cannot complete it.
 	UpdateRequest(ctx context.Context, r Request, fromState string, deliveries []Delivery) ([]int64, error)
+	// UpdateRequests makes several updates, each as UpdateRequest makes
+	// one (a request at most once), in one transaction: all of them, or,
+	// on an error, none. The error of an update comes in an *UpdateError
+	// that names it; the cursors of each update's deliveries come back in
+	// the order of the updates.
+	//
+	// It keeps sequencing whole (para 126-127): once it has written, no
+	// request still held names as its predecessor a request it left final
+	// (FinalStates). The updates that end a request carry the moves of the
+	// requests held behind it (released, or ended too); a held one they
+	// leave (stored since the caller listed them, say) fails the ending
+	// update with ErrHeldSuccessor. So a reader sees a predecessor's end
+	// and its successors' moves together or neither. A request no held
+	// request was ever stored naming costs no check: the insert of a held
+	// request marks its predecessor (never unmarked), and an ending update
+	// of an unmarked request is the one conditional statement of
+	// UpdateRequest. A held request whose insert comes after its
+	// predecessor's end is not refused: whoever stores it reads the
+	// predecessor again.
+	UpdateRequests(ctx context.Context, updates []RequestUpdate) ([][]int64, error)
 	// CountRequests counts the requests the filter selects.
 	CountRequests(ctx context.Context, f CountFilter) (int, error)
 

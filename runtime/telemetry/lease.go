@@ -56,20 +56,6 @@ func (s *Store) ClaimRequest(ctx context.Context, id, owner string, until time.T
 	return out, role, nil
 }
 
-// FinishRequest implements store.Leaser (errors.ErrUnsupported if the
-// wrapped store does not), with UpdateRequest's spans.
-func (s *Store) FinishRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery) (out []int64, awaited bool, err error) {
-	l, err := s.leaser()
-	if err != nil {
-		return nil, false, err
-	}
-	err = s.update(ctx, "FinishRequest", r, deliveries, func(ctx context.Context) (err error) {
-		out, awaited, err = l.FinishRequest(ctx, r, fromState, deliveries)
-		return
-	})
-	return out, awaited, err
-}
-
 // Claimed implements store.ClaimObserver: as ClaimRequest, it opens the
 // execution span of a followed request.
 func (s *Store) Claimed(ctx context.Context, r store.Request) {

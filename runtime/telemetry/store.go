@@ -272,16 +272,44 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) (out []
 // to executing opens the execution span, and the final update closes it
 // after a span for the run on the device.
 func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery) (out []int64, err error) {
-	err = s.update(ctx, "UpdateRequest", r, deliveries, func(ctx context.Context) (err error) {
+	err = s.update(ctx, "UpdateRequest", r, 1+len(deliveries), func(ctx context.Context) (err error) {
 		out, err = s.inner.UpdateRequest(ctx, r, fromState, deliveries)
 		return
 	})
 	return out, err
 }
 
-// update makes a request's update, do, under the name op, with the spans
-// of UpdateRequest (which FinishRequest shares).
-func (s *Store) update(ctx context.Context, op string, r store.Request, deliveries []store.Delivery, do func(ctx context.Context) error) (err error) {
+// UpdateRequests implements store.Store, with UpdateRequest's spans for
+// the first update (a request ending, with the moves of those held
+// behind it): the others' traces go on when they run, or end with them.
+func (s *Store) UpdateRequests(ctx context.Context, updates []store.RequestUpdate) (out [][]int64, err error) {
+	if len(updates) == 0 {
+		return s.inner.UpdateRequests(ctx, updates)
+	}
+	rows := 0
+	for _, u := range updates {
+		rows += 1 + len(u.Deliveries)
+	}
+	err = s.update(ctx, "UpdateRequests", updates[0].Request, rows, func(ctx context.Context) (err error) {
+		out, err = s.inner.UpdateRequests(ctx, updates)
+		return
+	})
+	if err != nil {
+		return out, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range updates[1:] {
+		if rt := s.trace[u.Request.ID]; rt != nil {
+			s.updated(rt, u.Request)
+		}
+	}
+	return out, nil
+}
+
+// update makes a request's update, do, under the name op, writing rows,
+// with the spans of UpdateRequest (which UpdateRequests shares).
+func (s *Store) update(ctx context.Context, op string, r store.Request, rows int, do func(ctx context.Context) error) (err error) {
 	own := trace.SpanContextFromContext(ctx).IsValid()
 	var rt *requestTrace
 	if !own {
@@ -290,7 +318,7 @@ func (s *Store) update(ctx context.Context, op string, r store.Request, deliveri
 		s.mu.Unlock()
 	}
 	if rt == nil {
-		return s.call(ctx, op, 1+len(deliveries), do, reqAttr(r.ID), attribute.String("dccgate.state", r.State))
+		return s.call(ctx, op, rows, do, reqAttr(r.ID), attribute.String("dccgate.state", r.State))
 	}
 	s.mu.Lock()
 	now := s.wall.Now()
@@ -313,13 +341,21 @@ func (s *Store) update(ctx context.Context, op string, r store.Request, deliveri
 		cctx = trace.ContextWithRemoteSpanContext(ctx, rt.parent)
 	}
 	s.mu.Unlock()
-	err = s.call(cctx, op, 1+len(deliveries), do, reqAttr(r.ID), attribute.String("dccgate.state", r.State))
-
+	err = s.call(cctx, op, rows, do, reqAttr(r.ID), attribute.String("dccgate.state", r.State))
+	if err != nil {
+		return err // the request stays as it was; its trace goes on when it runs again
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.updated(rt, r)
+	return nil
+}
+
+// updated follows a request's update in its trace rt: a run started, an
+// execution ended (done, or put back), the trace ended with the request.
+// s.mu is held.
+func (s *Store) updated(rt *requestTrace, r store.Request) {
 	switch {
-	case err != nil:
-		// The request stays as it was; its trace goes on when it runs again.
 	case r.State == "executing":
 		rt.runFrom = s.wall.Now()
 	case r.Final() || r.State == "acknowledged" && rt.exec != nil:
@@ -332,7 +368,6 @@ func (s *Store) update(ctx context.Context, op string, r store.Request, deliveri
 			delete(s.trace, r.ID)
 		}
 	}
-	return
 }
 
 // CountRequests implements store.Store.

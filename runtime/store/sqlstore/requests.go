@@ -250,47 +250,15 @@ func (s *Store) ListRequests(ctx context.Context, f store.RequestFilter) ([]stor
 // From executing, the stored attempts must also be r's: a process whose
 // claim was taken over (store.Leaser) cannot complete the request.
 func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery) ([]int64, error) {
-	cursors, _, err := s.updateRequest(ctx, r, fromState, deliveries, false)
-	return cursors, err
-}
-
-// FinishRequest implements store.Leaser: UpdateRequest, its UPDATE
-// returning the request's awaited mark (migration 00010 on PostgreSQL,
-// 00009 on SQLite: set by the insert of a held request naming it).
-func (s *Store) FinishRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery) ([]int64, bool, error) {
-	return s.updateRequest(ctx, r, fromState, deliveries, true)
-}
-
-// updateRequest is UpdateRequest, reading the awaited mark as it updates
-// the row when mark is set (false otherwise).
-func (s *Store) updateRequest(ctx context.Context, r store.Request, fromState string, deliveries []store.Delivery, mark bool) ([]int64, bool, error) {
-	var te timeEncoder
-	// Only what may change after insertion is written: the columns that
-	// identify a request (user, service, device, category, predecessor,
-	// receipt, schedule) stay as inserted, so the indexes on them are not
-	// rewritten on every move of a request (two per request at least).
-	args := []any{r.Delivery, te.enc(r.ExecuteAt), encBytes(r.Body), r.State, r.Reason, r.Clause, r.Message,
-		te.enc(r.DueAt), te.enc(r.CompletedAt), encBytes(r.Response), encBytes(r.PreCommand), encBytes(r.Signed),
-		r.Attempts, r.ID, fromState, r.Attempts}
-	if te.err != nil {
-		return nil, false, te.err
+	args, err := updateArgs(&r, fromState)
+	if err != nil {
+		return nil, err
 	}
 	dargs, err := deliveryArgs(deliveries)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	var awaited bool
 	update := func(ctx context.Context, tx querier) error {
-		var err error
-		if mark {
-			// Set afresh on each run (a batch may run its writes twice).
-			awaited = false
-			err = tx.QueryRowContext(ctx, s.q(updateRequestSQL+` RETURNING awaited`), args...).Scan(&awaited)
-			if errors.Is(err, sql.ErrNoRows) {
-				return s.staleOrMissing(ctx, tx, "requests", r.ID)
-			}
-			return err
-		}
 		n, err := s.exec(ctx, tx, updateRequestSQL, args...)
 		if err != nil || n > 0 {
 			return err
@@ -298,34 +266,19 @@ func (s *Store) updateRequest(ctx context.Context, r store.Request, fromState st
 		return s.staleOrMissing(ctx, tx, "requests", r.ID)
 	}
 	if len(dargs) == 0 {
-		err := s.write1(ctx, update) // before awaited is read: it sets it
-		return nil, awaited, err
+		return nil, s.write1(ctx, update)
 	}
-	var cursors []int64
 	if len(dargs) == 1 && s.commit == nil && s.d.WritableCTE && s.d.DeliverySeq != "" {
-		// A request's end with its Service Response, PostgreSQL: the
-		// UPDATE in a WITH, the message's INSERT taking a row from it,
-		// one round trip where a transaction of both took four.
-		rows, err := s.db.QueryContext(ctx, s.q(`WITH u AS (`+updateRequestSQL+` RETURNING awaited),
-			d AS (INSERT INTO deliveries (seq, `+appendCols+`) SELECT `+s.d.DeliverySeq+`, ?, ?, ?, ?, ?, ?, ?, ? FROM u RETURNING seq)
-			SELECT d.seq, u.awaited FROM d, u`),
-			append(append(args, []string{dargs[0][0].(string)}), dargs[0]...)...)
-		if err == nil {
-			cursors, err = collect(rows, func(r interface{ Scan(...any) error }) (int64, error) {
-				var seq int64
-				err := r.Scan(&seq, &awaited)
-				return seq, err
-			})
-		}
+		cursors, err := s.updateDelivering(ctx, updateRequestSQL, args, dargs)
 		if err == nil && len(cursors) == 0 {
 			err = s.staleOrMissing(ctx, s.db, "requests", r.ID)
 		}
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
-		s.notifyDeliveries(dargs)
-		return cursors, awaited, nil
+		return cursors, nil
 	}
+	var cursors []int64
 	err = s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := update(ctx, tx); err != nil {
 			return err
@@ -335,10 +288,167 @@ func (s *Store) updateRequest(ctx context.Context, r store.Request, fromState st
 		return err
 	}, func() { s.publish(dargs, cursors) })
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	s.notifyDeliveries(dargs)
-	return cursors, awaited, nil
+	return cursors, nil
+}
+
+// updateArgs are the arguments of updateRequestSQL for r from fromState.
+// Only what may change after insertion is written: the columns that
+// identify a request (user, service, device, category, predecessor,
+// receipt, schedule) stay as inserted, so the indexes on them are not
+// rewritten on every move of a request (two per request at least).
+func updateArgs(r *store.Request, fromState string) ([]any, error) {
+	var te timeEncoder
+	args := []any{r.Delivery, te.enc(r.ExecuteAt), encBytes(r.Body), r.State, r.Reason, r.Clause, r.Message,
+		te.enc(r.DueAt), te.enc(r.CompletedAt), encBytes(r.Response), encBytes(r.PreCommand), encBytes(r.Signed),
+		r.Attempts, r.ID, fromState, r.Attempts}
+	return args, te.err
+}
+
+// updateDelivering runs update (an UPDATE of updateRequestSQL's args) and
+// the INSERT of its one delivery in one statement, PostgreSQL: the UPDATE
+// in a WITH, the message's INSERT taking a row from it, one round trip
+// where a transaction of both takes four. No cursor: the UPDATE changed
+// nothing, and nothing was written.
+func (s *Store) updateDelivering(ctx context.Context, update string, args []any, dargs [][]any) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`WITH u AS (`+update+` RETURNING 1),
+		d AS (INSERT INTO deliveries (seq, `+appendCols+`) SELECT `+s.d.DeliverySeq+`, ?, ?, ?, ?, ?, ?, ?, ? FROM u RETURNING seq)
+		SELECT seq FROM d`),
+		append(append(args, []string{dargs[0][0].(string)}), dargs[0]...)...)
+	if err != nil {
+		return nil, err
+	}
+	cursors, err := collect(rows, scanOne[int64])
+	if err != nil {
+		return nil, err
+	}
+	if len(cursors) > 0 {
+		s.notifyDeliveries(dargs)
+	}
+	return cursors, nil
+}
+
+// The statements UpdateRequests adds to UpdateRequest's, for an update
+// that ends a request (migration 00009 on SQLite, 00010 and 00011 on
+// PostgreSQL: the awaited mark, set by the insert of a held request on
+// its predecessor's row).
+var (
+	// endUnawaitedSQL is the end of a request no held request was ever
+	// stored naming: the hot path, one statement as UpdateRequest's.
+	endUnawaitedSQL = updateRequestSQL + ` AND NOT awaited`
+	// heldBehindSQL finds a request still held on ? (the partial index's
+	// term with it, migration 7).
+	heldBehindSQL = `SELECT 1 FROM requests WHERE after_id = ? AND after_id <> '' AND state = 'held' LIMIT 1`
+)
+
+// UpdateRequests implements store.Store: the updates in one transaction,
+// each one conditional UPDATE as UpdateRequest's. An update that ends a
+// request excludes, in its WHERE, a request marked awaited; where that
+// changes nothing, the UPDATE without it tells a marked one (the check for
+// a held successor is then made, once every update is written) from one
+// that is stale or missing.
+//
+// On PostgreSQL the check holds against successors stored at the same
+// moment because the insert of a held request takes its predecessor's row
+// (migration 00012): one stored first is committed before the ending
+// UPDATE takes the row, and the check, a statement after it, sees it; one
+// stored later waits for the end's commit.
+func (s *Store) UpdateRequests(ctx context.Context, updates []store.RequestUpdate) ([][]int64, error) {
+	if len(updates) == 0 {
+		return nil, nil
+	}
+	args := make([][]any, len(updates))
+	var dargs [][]any
+	for i, u := range updates {
+		a, err := updateArgs(&u.Request, u.From)
+		if err == nil {
+			var d [][]any
+			d, err = deliveryArgs(u.Deliveries)
+			dargs = append(dargs, d...)
+		}
+		if err != nil {
+			return nil, &store.UpdateError{Index: i, Err: err}
+		}
+		args[i] = a
+	}
+	split := func(cursors []int64) [][]int64 {
+		out := make([][]int64, len(updates))
+		for i, u := range updates {
+			if n := len(u.Deliveries); n > 0 {
+				out[i], cursors = cursors[:n:n], cursors[n:]
+			}
+		}
+		return out
+	}
+	if len(updates) == 1 && len(dargs) == 1 && updates[0].Request.Final() && s.commit == nil && s.d.WritableCTE && s.d.DeliverySeq != "" {
+		// The end of a request with its Service Response, PostgreSQL: one
+		// round trip, as UpdateRequest's. Nothing written (stale, or
+		// awaited), the transaction below says why.
+		cursors, err := s.updateDelivering(ctx, endUnawaitedSQL, args[0], dargs)
+		if err != nil {
+			return nil, &store.UpdateError{Index: 0, Err: err}
+		}
+		if len(cursors) == 1 {
+			return split(cursors), nil
+		}
+	}
+	var cursors []int64
+	err := s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var check []int // ends of marked requests
+		for i, u := range updates {
+			marked, err := s.updateOne(ctx, tx, u, args[i])
+			if err != nil {
+				return &store.UpdateError{Index: i, Err: err}
+			}
+			if marked {
+				check = append(check, i)
+			}
+		}
+		for _, i := range check {
+			switch ok, err := s.found(ctx, tx, heldBehindSQL, updates[i].Request.ID); {
+			case err != nil:
+				return &store.UpdateError{Index: i, Err: err}
+			case ok:
+				return &store.UpdateError{Index: i, Err: store.ErrHeldSuccessor}
+			}
+		}
+		var err error
+		cursors, err = s.appendDeliveries(ctx, tx, dargs)
+		return err
+	}, func() { s.publish(dargs, cursors) })
+	if err != nil {
+		return nil, err
+	}
+	s.notifyDeliveries(dargs)
+	return split(cursors), nil
+}
+
+// updateOne is one update of UpdateRequests, in tx; marked reports an end
+// of a request marked awaited, to check for held successors.
+func (s *Store) updateOne(ctx context.Context, tx *sql.Tx, u store.RequestUpdate, args []any) (marked bool, err error) {
+	if u.Request.Final() {
+		n, err := s.exec(ctx, tx, endUnawaitedSQL, args...)
+		if err != nil || n > 0 {
+			return false, err
+		}
+	}
+	n, err := s.exec(ctx, tx, updateRequestSQL, args...)
+	if err != nil || n > 0 {
+		return u.Request.Final(), err
+	}
+	return false, s.staleOrMissing(ctx, tx, "requests", u.Request.ID)
+}
+
+// found reports whether query finds a row (inside tx).
+func (s *Store) found(ctx context.Context, tx querier, query string, args ...any) (bool, error) {
+	var one int
+	err := tx.QueryRowContext(ctx, s.q(query), args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // CountRequests counts the requests the filter selects (see

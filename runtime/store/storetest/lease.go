@@ -23,8 +23,6 @@ func RunLeases(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RenewAndRelease", testRenewAndRelease},
 		{"WaitingRequestsStamped", testWaitingRequestsStamped},
 		{"ReclaimRace", testReclaimRace},
-		{"FinishReportsAwaited", testFinishReportsAwaited},
-		{"AwaitedRace", testAwaitedRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,108 +204,6 @@ func testReclaimRace(t *testing.T, open func(*testing.T) store.Store) {
 	for id, c := range got {
 		if c != 1 {
 			t.Errorf("%s reclaimed %d times", id, c)
-		}
-	}
-}
-
-// held is a request stored held on its predecessor after.
-func held(id, user string, counter int, after string) store.Request {
-	r := request(id, user, counter)
-	r.State, r.After = "held", after
-	return r
-}
-
-// finish completes a claimed request as accepted with its Service
-// Response, and returns whether a held request named it.
-func finish(t *testing.T, s store.Store, r store.Request) bool {
-	t.Helper()
-	r.State, r.CompletedAt = "accepted", t1
-	_, awaited, err := leaser(t, s).FinishRequest(t.Context(), r, "executing",
-		[]store.Delivery{{UserID: r.UserID, Kind: "response", RequestID: r.ID}})
-	must(t, err)
-	return awaited
-}
-
-// testFinishReportsAwaited: the final update of a request reports a
-// successor stored held on it, by the other process or its own, with its
-// Service Response or without, and only then; it completes the request
-// as UpdateRequest does.
-func testFinishReportsAwaited(t *testing.T, open func(*testing.T) store.Store) {
-	ss := two(t, open)
-	ctx := t.Context()
-	putUser(t, ss[0], "00-0A")
-	for i, id := range []string{"alone", "pred", "next", "quiet"} {
-		must(t, ss[0].InsertRequest(ctx, request(id, "00-0A", i+1), uint64(i+1)))
-	}
-	// One held on pred, stored by the other process; one on quiet, by
-	// this one; one held on a request that is not claimed (its mark does
-	// not leak to the others).
-	must(t, ss[1].InsertRequest(ctx, held("succ", "00-0A", 5, "pred"), 5))
-	must(t, ss[0].InsertRequest(ctx, held("hush", "00-0A", 6, "quiet"), 6))
-	must(t, ss[1].InsertRequest(ctx, held("other", "00-0A", 7, "elsewhere"), 7))
-	claim := func(id string) store.Request {
-		t.Helper()
-		r, _, err := leaser(t, ss[0]).ClaimRequest(ctx, id, "A", wall(10))
-		must(t, err)
-		return r
-	}
-	same(t, "awaited: a request no held request names", finish(t, ss[0], claim("alone")), false)
-	same(t, "awaited: the predecessor of a held request", finish(t, ss[0], claim("pred")), true)
-	same(t, "awaited: a request whose neighbour has a successor", finish(t, ss[0], claim("next")), false)
-	got, err := ss[1].GetRequest(ctx, "pred")
-	must(t, err)
-	same(t, "predecessor's state after FinishRequest", got.State, "accepted")
-	ds, err := ss[1].Deliveries(ctx, "00-0A", 0, 0)
-	must(t, err)
-	same(t, "Service Responses of the three", len(ds), 3)
-	// Without a Service Response (a move that appends nothing).
-	q := claim("quiet")
-	q.State, q.CompletedAt = "accepted", t1
-	_, awaited, err := leaser(t, ss[0]).FinishRequest(ctx, q, "executing", nil)
-	must(t, err)
-	same(t, "awaited: the predecessor of a held request, finished with no message", awaited, true)
-	// As UpdateRequest, it is conditional on the state.
-	r, err := ss[1].GetRequest(ctx, "alone")
-	must(t, err)
-	_, _, err = leaser(t, ss[1]).FinishRequest(ctx, r, "executing", nil)
-	wantErr(t, "FinishRequest of a final request", err, store.ErrStale)
-}
-
-// testAwaitedRace: a successor stored held while its predecessor is
-// being finished by the other process is never lost between them: either
-// the final update reports it, or the predecessor, read after the
-// successor was stored (as the gateway reads it again), is final.
-func testAwaitedRace(t *testing.T, open func(*testing.T) store.Store) {
-	ss := two(t, open)
-	ctx := t.Context()
-	putUser(t, ss[0], "00-0A")
-	const n = 30
-	for i := range n {
-		pred := fmt.Sprint("p", i)
-		must(t, ss[0].InsertRequest(ctx, request(pred, "00-0A", 2*i+1), uint64(2*i+1)))
-		r, _, err := leaser(t, ss[0]).ClaimRequest(ctx, pred, "A", wall(10))
-		must(t, err)
-		var awaited, predFinal bool
-		errs := Race(2, func(j int) error {
-			if j == 0 {
-				r.State, r.CompletedAt = "accepted", t1
-				var err error
-				_, awaited, err = leaser(t, ss[0]).FinishRequest(ctx, r, "executing",
-					[]store.Delivery{{UserID: "00-0A", Kind: "response", RequestID: pred}})
-				return err
-			}
-			if err := ss[1].InsertRequest(ctx, held(fmt.Sprint("s", i), "00-0A", 2*i+2, pred), uint64(2*i+2)); err != nil {
-				return err
-			}
-			p, err := ss[1].GetRequest(ctx, pred)
-			predFinal = p.Final()
-			return err
-		})
-		for _, err := range errs {
-			must(t, err)
-		}
-		if !awaited && !predFinal {
-			t.Fatalf("round %d: the successor was stored with its predecessor not final, and the predecessor's final update did not report it", i)
 		}
 	}
 }
