@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "cea537b85d5f0fbdbc09eca54bd8e5ac6b977d2989d407828ec4cafa16ee44ca"
+const SpecHash = "e4fc5e02cb052320ae8db7d4059f3a9e45a9e73b495f08eced8e86e0d9720f2d"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
