@@ -34,6 +34,9 @@ func (r *row) unreachable(d Device, statB uint32) (bool, string) {
 	if r.p.DeviceService && !r.p.Commissions && d.Type != "CHF" && d.CHFStatus != "" && d.CHFStatus != "commissioned" {
 		return true, fmt.Sprintf("its Communications Hub Function is %s: the DCC cannot reach it over the SMWAN", d.CHFStatus)
 	}
+	if r.p.DeviceService && !r.p.Commissions && d.Type != "CHF" && d.NoHub {
+		return true, "it is on no Communications Hub Function's Device Log: the DCC cannot reach it over the SMWAN"
+	}
 	return false, ""
 }
 

@@ -83,6 +83,10 @@ type Device struct {
 	// meter pre-notified without one), so no Registration Data names
 	// anyone for it, and its check binds no one.
 	Unbound bool
+	// NoHub: a device other than a hub that is on no Communications Hub
+	// Function's Device Log (a meter removed from its hub's by 8.11), so
+	// on no HAN the DCC reaches over the SMWAN.
+	NoHub bool
 }
 
 // Registration is one MPxN's Registration Data.

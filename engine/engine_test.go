@@ -81,6 +81,9 @@ func TestDecide(t *testing.T) {
 		{note: "an MPxN no record names names no one", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Registration = nil }, reason: dcc.ReasonNotRegistered},
 		{note: "decommissioning by a supplier not registered", req: Request{Service: "8.3", UserID: supplierB, DeviceID: meter}, reason: dcc.ReasonNotRegistered},
 		{note: "decommissioning a device related to no MPxN", req: Request{Service: "8.3", UserID: supplierB, DeviceID: meter}, facts: func(f *Facts) { f.Registration = nil; f.Device.Unbound = true }},
+		{note: "meter on no hub's Device Log", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = ""; f.Device.NoHub = true }, reason: dcc.ReasonDeviceStatus},
+		{note: "meter on no hub's Device Log, local delivery", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter, Delivery: "local"}, facts: func(f *Facts) { f.Device.CHFStatus = ""; f.Device.NoHub = true }},
+		{note: "decommissioning a meter on no hub's Device Log", req: Request{Service: "8.3", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = ""; f.Device.NoHub = true }},
 		{note: "commission with hub down", req: Request{Service: "8.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.Status = "pending"; f.Device.CHFStatus = "pending" }, reason: dcc.ReasonChfNotCommissioned},
 	}
 	for _, tc := range tests {
@@ -200,8 +203,9 @@ func corpus(s *spec.Spec, n int) []struct {
 		}
 		fuel := pick([]string{"electricity", "gas"})
 		f.Registration = []Registration{{MPxN: "1900000000011", Fuel: fuel, ImportSupplier: pick(users), ExportSupplier: pick(users), NetworkOperator: pick(users)}}
-		// Device Log updates, from a generator of their own, so the rest of
-		// the corpus stays.
+		// A device on no hub, and Device Log updates, from a generator of
+		// their own, so the rest of the corpus stays.
+		f.Device.NoHub = r2.IntN(10) == 0
 		if svc := s.Service(k[0], k[1]); svc != nil && len(svc.DeviceLogFields("add")) > 0 && r2.IntN(4) > 0 {
 			// A Device Log update: devices added and removed, some on the
 			// inventory, each with a record that may name the sender.
@@ -479,6 +483,7 @@ func TestStatusAllows(t *testing.T) {
 		{"4.1", meter("decommissioned", "commissioned"), false},
 		{"4.1", meter("commissioned", "decommissioned"), false}, // its hub decommissioned meanwhile
 		{"4.1", meter("commissioned", "withdrawn"), false},
+		{"4.1", Device{Known: true, Type: "ESME", Status: "commissioned", NoHub: true}, false}, // removed from its hub's Device Log meanwhile
 		{"3.1", meter("installed_not_commissioned", "commissioned"), false},
 		{"8.9", Device{Known: true, Type: "CHF", Status: "commissioned", CHFStatus: "decommissioned"}, true}, // a hub is not behind itself
 		{"8.2", meter("decommissioned", "decommissioned"), true},                                             // Read Inventory: no device is sent anything

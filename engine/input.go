@@ -52,6 +52,7 @@ type FactsJSON struct {
 		MeterStatus  string `json:"meter_status,omitempty"`
 		MPxNHasMeter bool   `json:"mpxn_has_meter,omitempty"`
 		Unbound      bool   `json:"unbound,omitempty"`
+		NoHub        bool   `json:"no_hub,omitempty"`
 	} `json:"device"`
 	Registration []RegistrationJSON `json:"registration,omitempty"`
 	// Listed: the devices the request adds to or removes from its hub's
@@ -132,7 +133,7 @@ func DecodeInput(data []byte) (*Request, *Facts, error) {
 	fj := &in.Facts
 	f := &Facts{
 		User:        User{Known: fj.User.Known, Role: fj.User.Role, Suspended: fj.User.Suspended},
-		Device:      Device{Known: fj.Device.Known, Type: fj.Device.Type, Status: fj.Device.Status, CHFStatus: fj.Device.CHFStatus, MeterStatus: fj.Device.MeterStatus, MPxNHasMeter: fj.Device.MPxNHasMeter, Unbound: fj.Device.Unbound},
+		Device:      Device{Known: fj.Device.Known, Type: fj.Device.Type, Status: fj.Device.Status, CHFStatus: fj.Device.CHFStatus, MeterStatus: fj.Device.MeterStatus, MPxNHasMeter: fj.Device.MPxNHasMeter, Unbound: fj.Device.Unbound, NoHub: fj.Device.NoHub},
 		Credentials: Credentials{CertificateInvalid: fj.Credentials.CertificateInvalid, SignatureInvalid: fj.Credentials.SignatureInvalid},
 		Anomaly:     Anomaly{Count: fj.Anomaly.Count, Max: fj.Anomaly.Max},
 	}

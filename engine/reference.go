@@ -64,7 +64,7 @@ func ReferenceInput(req *Request, f *Facts, fieldErrors []string) map[string]any
 	facts := map[string]any{
 		"now":          f.Now.UTC().Format(time.RFC3339Nano),
 		"user":         map[string]any{"known": f.User.Known, "role": f.User.Role, "suspended": f.User.Suspended},
-		"device":       map[string]any{"known": f.Device.Known, "type": f.Device.Type, "status": f.Device.Status, "chf_status": f.Device.CHFStatus, "meter_status": f.Device.MeterStatus, "mpxn_has_meter": f.Device.MPxNHasMeter, "unbound": f.Device.Unbound},
+		"device":       map[string]any{"known": f.Device.Known, "type": f.Device.Type, "status": f.Device.Status, "chf_status": f.Device.CHFStatus, "meter_status": f.Device.MeterStatus, "mpxn_has_meter": f.Device.MPxNHasMeter, "unbound": f.Device.Unbound, "no_hub": f.Device.NoHub},
 		"registration": registrations(f.Registration),
 		"listed":       listed,
 		"credentials":  map[string]any{"certificate_valid": !f.Credentials.CertificateInvalid, "signature_valid": !f.Credentials.SignatureInvalid},

@@ -301,6 +301,19 @@ fail contains {"code": "DEVICE_STATUS", "detail": sprintf("its Communications Hu
 	facts.device.chf_status != "commissioned"
 }
 
+# A device on no hub's Device Log (a meter removed from its hub's by 8.11)
+# is on no HAN: the DCC cannot reach it over the SMWAN either (para 168).
+fail contains {"code": "DEVICE_STATUS", "detail": "it is on no Communications Hub Function's Device Log: the DCC cannot reach it over the SMWAN"} if {
+	device_checked
+	facts.device.known
+	object.get(req, "delivery", "wan") in {"wan", "both"}
+	effective.device_service
+	not effective.commissions
+	effective.statuses[facts.device.status]
+	facts.device.type != "CHF"
+	object.get(facts.device, "no_hub", false)
+}
+
 fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", [facts.device.status, facts.user.role])} if {
 	device_checked
 	facts.device.known

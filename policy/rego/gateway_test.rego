@@ -177,6 +177,14 @@ test_device_log_supplier_of_neither if {
 	code_of(han_log("00-00-00-00-00-00-0B-03", "GIS", {"add": ["00-DB-00-00-00-00-6A-01"], "remove": []}, gas_meter)) == "NOT_REGISTERED"
 }
 
+# A meter on no hub's Device Log is on no HAN the DCC reaches (para 168);
+# a Command for Local Delivery is not sent over the SMWAN.
+test_no_hub if {
+	no_hub := {"device": {"known": true, "type": "ESME", "status": "commissioned", "no_hub": true}}
+	code_of(with_facts(no_hub)) == "DEVICE_STATUS"
+	gateway.decision.outcome == "accepted" with input as object.union(with_request({"delivery": "local"}), {"facts": object.union(base.facts, no_hub)})
+}
+
 test_certificate if code_of(with_facts({"credentials": {"certificate_valid": false}})) == "CERTIFICATE_INVALID"
 
 test_anomaly_quarantines if {

@@ -217,7 +217,10 @@ func (g *Gateway) afterCommand(ctx context.Context, r store.Request, ref string,
 	case "8.11":
 		// Para 184, 188-189: the devices added join the hub's Device Log
 		// (pending ones become Installed Not Commissioned); those removed
-		// leave it.
+		// leave it (Installed Not Commissioned ones are Pending again, para
+		// 183-184; a commissioned one keeps its status, off any HAN until
+		// it is added to a log again). The inventory policy says which
+		// moves there are (han_join, han_leave).
 		svc := g.sp().ServiceByKey(r.Service)
 		if svc == nil {
 			return nil
@@ -247,7 +250,11 @@ func (g *Gateway) afterCommand(ctx context.Context, r store.Request, ref string,
 				if err != nil || d.CHF != r.DeviceID {
 					continue
 				}
-				d.CHF, d.UpdatedAt = "", g.clk.Now()
+				d.CHF = ""
+				if to, err := g.move(ctx, "han_leave", d.Status, d.Type, r.UserID, ""); err == nil {
+					d.Status = to
+				}
+				d.UpdatedAt = g.clk.Now()
 				if err := g.st.PutDevice(ctx, d); err != nil {
 					return err
 				}

@@ -455,7 +455,9 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 		case err != nil:
 			return nil, err
 		default:
-			f.Device = engine.Device{Known: true, Type: d.Type, Status: d.Status}
+			// A device that is not a hub and is on no hub's Device Log is on
+			// no HAN (a meter removed from its hub's by 8.11).
+			f.Device = engine.Device{Known: true, Type: d.Type, Status: d.Status, NoHub: d.Type != "CHF" && d.CHF == ""}
 			switch {
 			case g.commissions(req.Service):
 				if err := g.commissioningFacts(ctx, d, &f.Device); err != nil {

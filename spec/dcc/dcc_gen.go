@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "e4fc5e02cb052320ae8db7d4059f3a9e45a9e73b495f08eced8e86e0d9720f2d"
+const SpecHash = "8f2975a9b3432f573096e43f7bf9009cc56f0233ea94b4ab3135a53f95d12117"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
