@@ -34,7 +34,53 @@ func (r *row) unreachable(d Device, statB uint32) (bool, string) {
 	if r.p.DeviceService && !r.p.Commissions && d.Type != "CHF" && d.CHFStatus != "" && d.CHFStatus != "commissioned" {
 		return true, fmt.Sprintf("its Communications Hub Function is %s: the DCC cannot reach it over the SMWAN", d.CHFStatus)
 	}
+	if r.p.DeviceService && !r.p.Commissions && d.Type != "CHF" && d.NoHub {
+		return true, "it is on no Communications Hub Function's Device Log: the DCC cannot reach it over the SMWAN"
+	}
 	return false, ""
+}
+
+// logDevices calls fn with each element of the body's fields that list
+// devices the request adds to (kind "add") or removes from (kind
+// "remove") its hub's Device Log, as the policy iterates them (a list's
+// items, an object's values), until fn returns false. A field that is
+// neither has none.
+func (st *state) logDevices(kind string, fn func(id any) bool) {
+	if st.eff == nil {
+		return
+	}
+	for _, name := range st.eff.p.DeviceLog[kind] {
+		switch v := st.req.Body[name].(type) {
+		case []any:
+			for _, x := range v {
+				if !fn(x) {
+					return
+				}
+			}
+		case []string:
+			for _, x := range v {
+				if !fn(x) {
+					return
+				}
+			}
+		case map[string]any:
+			for _, x := range v {
+				if !fn(x) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// listed returns the facts of a listed device, if the inventory holds it.
+func (st *state) listed(id any) (Listed, bool) {
+	s, ok := id.(string)
+	if !ok {
+		return Listed{}, false
+	}
+	l, ok := st.f.Listed[s]
+	return l, ok
 }
 
 // Decide runs the checks in the policy's order and returns the first that
@@ -154,7 +200,23 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		return false, ""
 	},
 	dcc.ReasonDeviceUnknown: func(st *state) (bool, string) {
-		return st.devChk && !st.f.Device.Known, "the device is not on the Smart Metering Inventory"
+		if st.devChk && !st.f.Device.Known {
+			return true, "the device is not on the Smart Metering Inventory"
+		}
+		// Para 182-184, 187: a device joins a hub's HAN only once it is on
+		// the inventory.
+		var unknown any
+		st.logDevices("add", func(id any) bool {
+			if _, ok := st.listed(id); !ok {
+				unknown = id
+				return false
+			}
+			return true
+		})
+		if unknown != nil {
+			return true, fmt.Sprintf("%v, which the request adds to the Device Log, is not on the Smart Metering Inventory", unknown)
+		}
+		return false, ""
 	},
 	dcc.ReasonType2NotSupported: func(st *state) (bool, string) {
 		if st.devChk && st.f.Device.Known && st.typeB&st.e.type2 != 0 && !st.eff.p.Type2 {
@@ -195,7 +257,11 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		if st.inner != nil {
 			return false, "" // creating a schedule (para 139); its runs are checked when they run
 		}
-		return st.e.notRegistered(st.eff.p, st.f.User.Role, st.req.UserID, st.f.Registration, st.f.Device.Unbound)
+		failed, detail := st.e.notRegistered(st.eff.p, st.f.User.Role, st.req.UserID, st.f.Registration, st.f.Device.Unbound)
+		if failed && st.registeredForLogged() {
+			return false, ""
+		}
+		return failed, detail
 	},
 	dcc.ReasonCertificateInvalid: func(st *state) (bool, string) {
 		return st.f.Credentials.CertificateInvalid, "the certificate is expired, revoked or not the user's"
@@ -229,6 +295,66 @@ func (e *Engine) notRegistered(p *policy.ServiceRow, role, userID string, regs [
 	if !ok {
 		return false, ""
 	}
+	if names(regs, bind, userID) {
+		return false, ""
+	}
+	return true, "the user is not the registered " + bind.Field + " for the device's MPxN"
+}
+
+// registeredForLogged: the request adds to or removes from its hub's
+// Device Log at least one device, and every one of them relates to an MPxN
+// whose record names the user in the field its role binds to, at the
+// premises of one of the hub's MPxNs. At premises of two fuels the hub is
+// bound to the MPxN of the meter already on it, and the other fuel's
+// supplier adds its own meter (para 184); a request that names any other
+// device, or a hub at other premises, needs the hub's MPxNs.
+func (st *state) registeredForLogged() bool {
+	bind, ok := st.e.regs[st.f.User.Role]
+	if !ok {
+		return false
+	}
+	n, all := 0, true
+	each := func(id any) bool {
+		n++
+		l, ok := st.listed(id)
+		if !ok || !st.namesHere(l.Registration, bind) {
+			all = false
+		}
+		return all
+	}
+	st.logDevices("add", each)
+	if all {
+		st.logDevices("remove", each)
+	}
+	return all && n > 0
+}
+
+// namesHere reports whether one of a listed device's records names the
+// sender as bind says and is at the premises of one of the hub's records.
+func (st *state) namesHere(regs []Registration, bind spec.Registration) bool {
+	for i := range regs {
+		if !names(regs[i:i+1], bind, st.req.UserID) {
+			continue
+		}
+		for j := range st.f.Registration {
+			if samePremises(&regs[i], &st.f.Registration[j]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// samePremises: two records are of one premises, by postcode and premises
+// number or name, or by UPRN (as 8.2 Read Inventory finds premises).
+func samePremises(a, b *Registration) bool {
+	return a.Postcode != "" && a.Premises != "" && a.Postcode == b.Postcode && a.Premises == b.Premises ||
+		a.UPRN != "" && a.UPRN == b.UPRN
+}
+
+// names reports whether one of the records names userID in the field, and
+// for the fuel, of bind.
+func names(regs []Registration, bind spec.Registration, userID string) bool {
 	for i := range regs {
 		rec := &regs[i]
 		if rec.Fuel != bind.Fuel {
@@ -244,10 +370,10 @@ func (e *Engine) notRegistered(p *policy.ServiceRow, role, userID string, regs [
 			who = rec.NetworkOperator
 		}
 		if who == userID {
-			return false, ""
+			return true
 		}
 	}
-	return true, "the user is not the registered " + bind.Field + " for the device's MPxN"
+	return false
 }
 
 func (st *state) commissioning() bool {

@@ -46,8 +46,22 @@ type Facts struct {
 	User         User
 	Device       Device
 	Registration []Registration // the records of the device's MPxNs, effective on the execution date
-	Credentials  Credentials
-	Anomaly      Anomaly
+	// Listed are the devices the request adds to or removes from its hub's
+	// Device Log (8.11) that the inventory holds, by Device ID; one it
+	// does not hold is absent.
+	Listed      map[string]Listed
+	Credentials Credentials
+	Anomaly     Anomaly
+}
+
+// Listed is a device a request names besides its target, as the Smart
+// Metering Inventory knows it.
+type Listed struct {
+	Type   string
+	Status string
+	// Registration: the records of its own MPxN (a meter's, or the meter's
+	// it is associated with), effective on the execution date.
+	Registration []Registration
 }
 
 // User is the sender as the gateway knows it.
@@ -69,6 +83,10 @@ type Device struct {
 	// meter pre-notified without one), so no Registration Data names
 	// anyone for it, and its check binds no one.
 	Unbound bool
+	// NoHub: a device other than a hub that is on no Communications Hub
+	// Function's Device Log (a meter removed from its hub's by 8.11), so
+	// on no HAN the DCC reaches over the SMWAN.
+	NoHub bool
 }
 
 // Registration is one MPxN's Registration Data.
@@ -78,6 +96,9 @@ type Registration struct {
 	ImportSupplier  string
 	ExportSupplier  string
 	NetworkOperator string
+	// The premises the MPxN is at: a postcode with a premises number or
+	// name, or a UPRN.
+	Postcode, Premises, UPRN string
 }
 
 // Credentials says how the request's credentials verified.

@@ -81,6 +81,9 @@ func TestDecide(t *testing.T) {
 		{note: "an MPxN no record names names no one", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Registration = nil }, reason: dcc.ReasonNotRegistered},
 		{note: "decommissioning by a supplier not registered", req: Request{Service: "8.3", UserID: supplierB, DeviceID: meter}, reason: dcc.ReasonNotRegistered},
 		{note: "decommissioning a device related to no MPxN", req: Request{Service: "8.3", UserID: supplierB, DeviceID: meter}, facts: func(f *Facts) { f.Registration = nil; f.Device.Unbound = true }},
+		{note: "meter on no hub's Device Log", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = ""; f.Device.NoHub = true }, reason: dcc.ReasonDeviceStatus},
+		{note: "meter on no hub's Device Log, local delivery", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter, Delivery: "local"}, facts: func(f *Facts) { f.Device.CHFStatus = ""; f.Device.NoHub = true }},
+		{note: "decommissioning a meter on no hub's Device Log", req: Request{Service: "8.3", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = ""; f.Device.NoHub = true }},
 		{note: "commission with hub down", req: Request{Service: "8.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.Status = "pending"; f.Device.CHFStatus = "pending" }, reason: dcc.ReasonChfNotCommissioned},
 	}
 	for _, tc := range tests {
@@ -131,6 +134,8 @@ func corpus(s *spec.Spec, n int) []struct {
 } {
 	r := rand.New(rand.NewPCG(1, 2))
 	pick := func(xs []string) string { return xs[r.IntN(len(xs))] }
+	r2 := rand.New(rand.NewPCG(3, 4))
+	pick2 := func(xs []string) string { return xs[r2.IntN(len(xs))] }
 	var keys [][2]string
 	for _, svc := range s.Services {
 		keys = append(keys, [2]string{svc.Ref, svc.Variant})
@@ -198,6 +203,32 @@ func corpus(s *spec.Spec, n int) []struct {
 		}
 		fuel := pick([]string{"electricity", "gas"})
 		f.Registration = []Registration{{MPxN: "1900000000011", Fuel: fuel, ImportSupplier: pick(users), ExportSupplier: pick(users), NetworkOperator: pick(users)}}
+		// A device on no hub, and Device Log updates, from a generator of
+		// their own, so the rest of the corpus stays.
+		f.Device.NoHub = r2.IntN(10) == 0
+		if svc := s.Service(k[0], k[1]); svc != nil && len(svc.DeviceLogFields("add")) > 0 && r2.IntN(4) > 0 {
+			// A Device Log update: devices added and removed, some on the
+			// inventory, each with a record that may name the sender.
+			pool := []string{"00-DB-00-00-00-00-E0-01", "00-DB-00-00-00-00-6A-01", "00-DB-00-00-00-00-1D-01"}
+			f.Listed = map[string]Listed{}
+			f.Registration[0].Postcode, f.Registration[0].Premises = "LS1 1AA", pick2([]string{"7", "9", ""})
+			for _, kind := range []string{"add", "remove"} {
+				for _, name := range svc.DeviceLogFields(kind) {
+					ids := []any{}
+					for range r2.IntN(3) {
+						ids = append(ids, pick2(pool))
+					}
+					req.Body[name] = ids
+				}
+			}
+			for _, id := range pool {
+				if r2.IntN(4) > 0 {
+					f.Listed[id] = Listed{Type: pick2(types), Status: pick2(statuses),
+						Registration: []Registration{{MPxN: "7000000011", Fuel: pick2([]string{"electricity", "gas"}), ImportSupplier: pick2(users), ExportSupplier: pick2(users), NetworkOperator: pick2(users),
+							Postcode: "LS1 1AA", Premises: pick2([]string{"7", "9", ""}), UPRN: pick2([]string{"", "", "100"})}}}
+				}
+			}
+		}
 		if i%8 == 5 {
 			// A device that relates to no MPxN: no record, and unbound
 			// (or, once in a while, a record for it all the same). By the
@@ -211,6 +242,61 @@ func corpus(s *spec.Spec, n int) []struct {
 			req   Request
 			facts Facts
 		}{req, f})
+	}
+	// Device Log updates that pass the earlier checks, so the checks of
+	// the devices they name (on the inventory, their MPxNs and premises)
+	// are reached often.
+	for _, svc := range s.Services {
+		if len(svc.DeviceLogFields("add")) == 0 {
+			continue
+		}
+		pool := []string{"00-DB-00-00-00-00-E0-01", "00-DB-00-00-00-00-6A-01", "00-DB-00-00-00-00-1D-01", "00-DB-00-00-00-00-6A-09"}
+		for range n / 20 {
+			req := Request{Service: svc.Ref, Variant: svc.Variant, UserID: pick2(users[:3]), DeviceID: "00-DB-00-00-00-00-C0-01", Body: map[string]any{}}
+			f := Facts{Now: now, User: User{Known: true, Role: pick2(svc.Roles)}, Device: Device{Known: true, Type: pick2(svc.Targets), Status: pick2(svc.Statuses), Unbound: r2.IntN(8) == 0},
+				Listed: map[string]Listed{}}
+			for _, kind := range []string{"add", "remove"} {
+				for _, name := range svc.DeviceLogFields(kind) {
+					ids := []any{}
+					for range r2.IntN(3) {
+						ids = append(ids, pick2(pool))
+					}
+					req.Body[name] = ids
+				}
+			}
+			// Half the time the devices are the sender's own at the hub's
+			// premises (records of its fuel naming it in every field), more
+			// often than chance makes them.
+			own := r2.IntN(2) == 0
+			record := func() Registration {
+				g := Registration{MPxN: "7000000011", Fuel: pick2([]string{"electricity", "gas"}), ImportSupplier: pick2(users), ExportSupplier: pick2(users), NetworkOperator: pick2(users),
+					Postcode: "LS1 1AA", Premises: pick2([]string{"7", "7", "9", ""}), UPRN: pick2([]string{"", "", "100"})}
+				if role := s.Role(f.User.Role); own && role != nil && role.Registration != nil {
+					g.Fuel, g.Premises = role.Registration.Fuel, "7"
+					g.ImportSupplier, g.ExportSupplier, g.NetworkOperator = req.UserID, req.UserID, req.UserID
+				}
+				return g
+			}
+			if own || r2.IntN(4) > 0 {
+				// The hub's record: at the premises, naming whoever.
+				f.Registration = []Registration{record()}
+				h := &f.Registration[0]
+				h.Fuel, h.ImportSupplier, h.ExportSupplier, h.NetworkOperator = pick2([]string{"electricity", "gas"}), pick2(users), pick2(users), pick2(users)
+			}
+			for _, id := range pool {
+				if r2.IntN(5) > 0 {
+					l := Listed{Type: pick2(types), Status: pick2(statuses)}
+					for range r2.IntN(2) + 1 {
+						l.Registration = append(l.Registration, record())
+					}
+					f.Listed[id] = l
+				}
+			}
+			out = append(out, struct {
+				req   Request
+				facts Facts
+			}{req, f})
+		}
 	}
 	return out
 }
@@ -296,6 +382,87 @@ func TestEditedSpecChangesDecision(t *testing.T) {
 	}
 }
 
+// TestDeviceLog: 8.11 adds to its hub's Device Log only devices on the
+// inventory (para 182-184, 187), and the Registration Data check counts
+// the MPxNs of the devices it adds or removes beside the hub's: a
+// supplier registered for every device the request names may send it
+// (para 184, a second fuel's meter on a hub bound to the first's MPxN, at
+// the same premises), one registered for neither may not.
+func TestDeviceLog(t *testing.T) {
+	e := testEngine(t)
+	const (
+		hub      = "00-DB-00-00-00-00-C0-01"
+		gasMeter = "00-DB-00-00-00-00-6A-01"
+		other    = "00-DB-00-00-00-00-6A-02"
+		gasA     = "00-00-00-00-00-00-0A-03"
+	)
+	const elsewhere = "00-DB-00-00-00-00-6A-03"
+	elec := []Registration{{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: supplierA, Postcode: "LS1 1AA", Premises: "7"}}
+	gas := []Registration{{MPxN: "7000000011", Fuel: "gas", ImportSupplier: gasA, Postcode: "LS1 1AA", Premises: "7"}}
+	otherGas := []Registration{{MPxN: "7000000012", Fuel: "gas", ImportSupplier: supplierB, Postcode: "LS1 1AA", Premises: "7"}}
+	gasElsewhere := []Registration{{MPxN: "7000000013", Fuel: "gas", ImportSupplier: gasA, Postcode: "LS1 1AA", Premises: "9", UPRN: "100"}}
+	listed := map[string]Listed{
+		meter:     {Type: "ESME", Status: "commissioned", Registration: elec},
+		gasMeter:  {Type: "GSME", Status: "pending", Registration: gas},
+		other:     {Type: "GSME", Status: "pending", Registration: otherGas},
+		elsewhere: {Type: "GSME", Status: "pending", Registration: gasElsewhere},
+	}
+	tests := []struct {
+		note   string
+		user   string
+		role   string
+		body   map[string]any
+		hubReg []Registration // the records of the hub's MPxNs
+		reason dcc.Reason
+	}{
+		{note: "a device on the inventory", user: supplierA, role: "EIS", body: map[string]any{"add": []any{meter}}, hubReg: elec},
+		{note: "a device not on the inventory", user: supplierA, role: "EIS", body: map[string]any{"add": []any{"00-DB-00-00-00-00-E0-99"}}, hubReg: elec, reason: dcc.ReasonDeviceUnknown},
+		{note: "one of two not on the inventory", user: supplierA, role: "EIS", body: map[string]any{"add": []any{meter, "00-DB-00-00-00-00-E0-99"}}, hubReg: elec, reason: dcc.ReasonDeviceUnknown},
+		{note: "removing a device not on the inventory", user: supplierA, role: "EIS", body: map[string]any{"remove": []any{"00-DB-00-00-00-00-E0-99"}}, hubReg: elec},
+		{note: "the other fuel's supplier adds its meter", user: gasA, role: "GIS", body: map[string]any{"add": []any{gasMeter}}, hubReg: elec},
+		{note: "the other fuel's supplier adds its meter and another's", user: gasA, role: "GIS", body: map[string]any{"add": []any{gasMeter, other}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
+		{note: "the other fuel's supplier adds its meter and removes the hub's", user: gasA, role: "GIS", body: map[string]any{"add": []any{gasMeter}, "remove": []any{meter}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
+		{note: "the other fuel's supplier removes the hub's meter", user: gasA, role: "GIS", body: map[string]any{"remove": []any{meter}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
+		{note: "a supplier of neither hub nor device", user: supplierB, role: "GIS", body: map[string]any{"add": []any{gasMeter}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
+		{note: "an electricity supplier adding a gas meter it is not registered for", user: supplierB, role: "EIS", body: map[string]any{"add": []any{gasMeter}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
+		{note: "the hub's supplier adds another's meter", user: supplierA, role: "EIS", body: map[string]any{"add": []any{other}}, hubReg: elec},
+		{note: "the other fuel's supplier adds its meter of other premises", user: gasA, role: "GIS", body: map[string]any{"add": []any{elsewhere}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
+		{note: "the other fuel's supplier adds its meter of the hub's UPRN", user: gasA, role: "GIS", body: map[string]any{"add": []any{elsewhere}}, hubReg: []Registration{{MPxN: "1900000000013", Fuel: "electricity", ImportSupplier: supplierA, UPRN: "100"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			req := &Request{Service: "8.11", UserID: tc.user, DeviceID: hub, Body: tc.body}
+			f := &Facts{Now: now, User: User{Known: true, Role: tc.role}, Device: Device{Known: true, Type: "CHF", Status: "commissioned"},
+				Registration: tc.hubReg, Listed: map[string]Listed{}}
+			for _, field := range []string{"add", "remove"} {
+				ids, _ := tc.body[field].([]any)
+				for _, id := range ids {
+					if l, ok := listed[id.(string)]; ok {
+						f.Listed[id.(string)] = l
+					}
+				}
+				if tc.body[field] == nil {
+					tc.body[field] = []any{}
+				}
+			}
+			d := e.Decide(t.Context(), req, f)
+			if d.Reason != tc.reason || (tc.reason == "" && d.Outcome != Accepted) {
+				t.Fatalf("%s %s (%s), want %q", d.Outcome, d.Reason, d.Detail, tc.reason)
+			}
+			if tc.reason != "" && d.Clause == "" {
+				t.Fatal("a rejection without a clause")
+			}
+			ref, err := e.DecideReference(t.Context(), req, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref.Outcome != d.Outcome || ref.Reason != d.Reason || ref.Clause != d.Clause {
+				t.Fatalf("reference %s %s %q (%s), fast path %s %s %q", ref.Outcome, ref.Reason, ref.Clause, ref.Detail, d.Outcome, d.Reason, d.Clause)
+			}
+		})
+	}
+}
+
 // TestStatusAllows: the status check a request is put to again when it
 // falls due answers as the submission's DEVICE_STATUS check (the device's
 // status, and the hub it is reached through), with its clause; rows aimed
@@ -316,6 +483,7 @@ func TestStatusAllows(t *testing.T) {
 		{"4.1", meter("decommissioned", "commissioned"), false},
 		{"4.1", meter("commissioned", "decommissioned"), false}, // its hub decommissioned meanwhile
 		{"4.1", meter("commissioned", "withdrawn"), false},
+		{"4.1", Device{Known: true, Type: "ESME", Status: "commissioned", NoHub: true}, false}, // removed from its hub's Device Log meanwhile
 		{"3.1", meter("installed_not_commissioned", "commissioned"), false},
 		{"8.9", Device{Known: true, Type: "CHF", Status: "commissioned", CHFStatus: "decommissioned"}, true}, // a hub is not behind itself
 		{"8.2", meter("decommissioned", "decommissioned"), true},                                             // Read Inventory: no device is sent anything

@@ -52,14 +52,16 @@ type FactsJSON struct {
 		MeterStatus  string `json:"meter_status,omitempty"`
 		MPxNHasMeter bool   `json:"mpxn_has_meter,omitempty"`
 		Unbound      bool   `json:"unbound,omitempty"`
+		NoHub        bool   `json:"no_hub,omitempty"`
 	} `json:"device"`
-	Registration []struct {
-		MPxN            string `json:"mpxn"`
-		Fuel            string `json:"fuel"`
-		ImportSupplier  string `json:"import_supplier,omitempty"`
-		ExportSupplier  string `json:"export_supplier,omitempty"`
-		NetworkOperator string `json:"network_operator,omitempty"`
-	} `json:"registration,omitempty"`
+	Registration []RegistrationJSON `json:"registration,omitempty"`
+	// Listed: the devices the request adds to or removes from its hub's
+	// Device Log that the inventory holds, by Device ID.
+	Listed map[string]struct {
+		Type         string             `json:"type,omitempty"`
+		Status       string             `json:"status,omitempty"`
+		Registration []RegistrationJSON `json:"registration,omitempty"`
+	} `json:"listed,omitempty"`
 	Credentials struct {
 		CertificateInvalid bool `json:"certificate_invalid,omitempty"`
 		SignatureInvalid   bool `json:"signature_invalid,omitempty"`
@@ -68,6 +70,23 @@ type FactsJSON struct {
 		Count int `json:"count"`
 		Max   int `json:"max"`
 	} `json:"anomaly"`
+}
+
+// RegistrationJSON is the JSON form of a Registration.
+type RegistrationJSON struct {
+	MPxN            string `json:"mpxn"`
+	Fuel            string `json:"fuel"`
+	ImportSupplier  string `json:"import_supplier,omitempty"`
+	ExportSupplier  string `json:"export_supplier,omitempty"`
+	NetworkOperator string `json:"network_operator,omitempty"`
+	Postcode        string `json:"postcode,omitempty"`
+	Premises        string `json:"premises,omitempty"`
+	UPRN            string `json:"uprn,omitempty"`
+}
+
+func (g RegistrationJSON) registration() Registration {
+	return Registration{MPxN: g.MPxN, Fuel: g.Fuel, ImportSupplier: g.ImportSupplier, ExportSupplier: g.ExportSupplier, NetworkOperator: g.NetworkOperator,
+		Postcode: g.Postcode, Premises: g.Premises, UPRN: g.UPRN}
 }
 
 // DecodeInput reads one Input strictly. A time that does not parse is an
@@ -114,7 +133,7 @@ func DecodeInput(data []byte) (*Request, *Facts, error) {
 	fj := &in.Facts
 	f := &Facts{
 		User:        User{Known: fj.User.Known, Role: fj.User.Role, Suspended: fj.User.Suspended},
-		Device:      Device{Known: fj.Device.Known, Type: fj.Device.Type, Status: fj.Device.Status, CHFStatus: fj.Device.CHFStatus, MeterStatus: fj.Device.MeterStatus, MPxNHasMeter: fj.Device.MPxNHasMeter, Unbound: fj.Device.Unbound},
+		Device:      Device{Known: fj.Device.Known, Type: fj.Device.Type, Status: fj.Device.Status, CHFStatus: fj.Device.CHFStatus, MeterStatus: fj.Device.MeterStatus, MPxNHasMeter: fj.Device.MPxNHasMeter, Unbound: fj.Device.Unbound, NoHub: fj.Device.NoHub},
 		Credentials: Credentials{CertificateInvalid: fj.Credentials.CertificateInvalid, SignatureInvalid: fj.Credentials.SignatureInvalid},
 		Anomaly:     Anomaly{Count: fj.Anomaly.Count, Max: fj.Anomaly.Max},
 	}
@@ -122,7 +141,17 @@ func DecodeInput(data []byte) (*Request, *Facts, error) {
 		return nil, nil, err
 	}
 	for _, g := range fj.Registration {
-		f.Registration = append(f.Registration, Registration{MPxN: g.MPxN, Fuel: g.Fuel, ImportSupplier: g.ImportSupplier, ExportSupplier: g.ExportSupplier, NetworkOperator: g.NetworkOperator})
+		f.Registration = append(f.Registration, g.registration())
+	}
+	for id, l := range fj.Listed {
+		if f.Listed == nil {
+			f.Listed = map[string]Listed{}
+		}
+		fl := Listed{Type: l.Type, Status: l.Status}
+		for _, g := range l.Registration {
+			fl.Registration = append(fl.Registration, g.registration())
+		}
+		f.Listed[id] = fl
 	}
 	return req, f, nil
 }

@@ -53,12 +53,9 @@ func ReferenceInput(req *Request, f *Facts, fieldErrors []string) map[string]any
 	if req.Body != nil {
 		r["body"] = jsonShaped(req.Body)
 	}
-	regs := make([]any, 0, len(f.Registration))
-	for _, g := range f.Registration {
-		regs = append(regs, map[string]any{
-			"mpxn": g.MPxN, "fuel": g.Fuel, "import_supplier": g.ImportSupplier,
-			"export_supplier": g.ExportSupplier, "network_operator": g.NetworkOperator,
-		})
+	listed := make(map[string]any, len(f.Listed))
+	for id, l := range f.Listed {
+		listed[id] = map[string]any{"type": l.Type, "status": l.Status, "registration": registrations(l.Registration)}
 	}
 	errs := make([]any, len(fieldErrors))
 	for i, s := range fieldErrors {
@@ -67,13 +64,27 @@ func ReferenceInput(req *Request, f *Facts, fieldErrors []string) map[string]any
 	facts := map[string]any{
 		"now":          f.Now.UTC().Format(time.RFC3339Nano),
 		"user":         map[string]any{"known": f.User.Known, "role": f.User.Role, "suspended": f.User.Suspended},
-		"device":       map[string]any{"known": f.Device.Known, "type": f.Device.Type, "status": f.Device.Status, "chf_status": f.Device.CHFStatus, "meter_status": f.Device.MeterStatus, "mpxn_has_meter": f.Device.MPxNHasMeter, "unbound": f.Device.Unbound},
-		"registration": regs,
+		"device":       map[string]any{"known": f.Device.Known, "type": f.Device.Type, "status": f.Device.Status, "chf_status": f.Device.CHFStatus, "meter_status": f.Device.MeterStatus, "mpxn_has_meter": f.Device.MPxNHasMeter, "unbound": f.Device.Unbound, "no_hub": f.Device.NoHub},
+		"registration": registrations(f.Registration),
+		"listed":       listed,
 		"credentials":  map[string]any{"certificate_valid": !f.Credentials.CertificateInvalid, "signature_valid": !f.Credentials.SignatureInvalid},
 		"anomaly":      map[string]any{"count": f.Anomaly.Count, "max": f.Anomaly.Max},
 		"field_errors": errs,
 	}
 	return map[string]any{"request": r, "facts": facts}
+}
+
+// registrations are records as the policy reads them.
+func registrations(rs []Registration) []any {
+	out := make([]any, 0, len(rs))
+	for _, g := range rs {
+		out = append(out, map[string]any{
+			"mpxn": g.MPxN, "fuel": g.Fuel, "import_supplier": g.ImportSupplier,
+			"export_supplier": g.ExportSupplier, "network_operator": g.NetworkOperator,
+			"postcode": g.Postcode, "premises": g.Premises, "uprn": g.UPRN,
+		})
+	}
+	return out
 }
 
 // jsonShaped copies a body into values Rego takes ([]string becomes []any).

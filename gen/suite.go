@@ -1497,11 +1497,16 @@ func (r *rowGen) critical() {
 	f.addCase(c)
 }
 
-// listed: the transitions whose subject is the devices a request lists
-// (8.11 adds devices to a hub's Device Log).
+// listed: the devices a request adds to or removes from its hub's Device
+// Log (8.11, the fields marked device_log). A device added must be on the
+// inventory (para 182-184, 187); a supplier registered for the MPxN of the
+// meter it adds may add it to a hub bound to another fuel's MPxN (para
+// 184); and each transition of those devices (subject "added" or
+// "removed") moves them.
 func (r *rowGen) listed() {
 	g := r.g
-	if !r.hasField("add") {
+	adds, removes := r.svc.DeviceLogFields("add"), r.svc.DeviceLogFields("remove")
+	if len(adds) == 0 && len(removes) == 0 {
 		return
 	}
 	role := r.firstRole()
@@ -1509,8 +1514,74 @@ func (r *rowGen) listed() {
 	if !ok {
 		return
 	}
+	f := r.f
+	if len(adds) > 0 {
+		// Not notified: not on the inventory, so it joins no HAN.
+		p := f.shared()
+		hub := f.device(p, ch.typ, ch.status, g.roleFuel(role))
+		unknown := g.devID(p.n, g.meterOf(g.fuels()[0]), "", 0)
+		id := "device-log.add.unknown"
+		c := &scase{id: id, comment: []string{
+			fmt.Sprintf("%s, Device Log: a device the request adds that is not on the Smart Metering Inventory (para 182-184, 187).", r.rowRef()),
+			"Expected: DEVICE_UNKNOWN (" + g.reasonClause("DEVICE_UNKNOWN") + ").",
+		}}
+		f.send(c, id, g.reg[role], req{svc: r.svc, device: hub.id, body: []string{adds[0] + ": [" + q(unknown) + "]"}}, "outcome: rejected", "reason: DEVICE_UNKNOWN")
+		f.addCase(c)
+		// A supplier of each fuel adds its meter, pre-notified on no hub,
+		// to a hub that serves only the other fuel so far.
+		for _, code := range r.svc.Roles {
+			fuel := g.roleFuel(code)
+			if fuel == "" || g.role(code).Kind != "supplier" || g.meterOf(fuel) == "" {
+				continue
+			}
+			other := ""
+			for _, fu := range g.fuels() {
+				if fu != fuel && other == "" {
+					other = fu
+				}
+			}
+			if other == "" {
+				continue
+			}
+			id := "device-log.add.own-meter." + code
+			p := f.own(id)
+			hub := f.device(p, ch.typ, ch.status, other)
+			m := f.device(p, g.meterOf(fuel), "pending", fuel)
+			m.chf = ""
+			c := &scase{id: id, comment: []string{
+				fmt.Sprintf("%s, Device Log: %s %s adds its %s meter, pre-notified on no hub, to a hub bound so far to the %s MPxN alone; the Registration Data names it for the meter's MPxN (para 184).", r.rowRef(), article(code), code, fuel, other),
+				"Expected: accepted; the meter is installed, not commissioned (para 184).",
+			}}
+			f.send(c, id, g.reg[code], req{svc: r.svc, device: hub.id, body: []string{adds[0] + ": [" + q(m.id) + "]"}},
+				"outcome: accepted", fmt.Sprintf("status: {%s: installed_not_commissioned}", q(m.id)))
+			f.addCase(c)
+			// The same with a meter whose MPxN is of other premises: the
+			// hub is not its premises'.
+			id = "device-log.add.other-premises." + code
+			p = f.own(id)
+			hub = f.device(p, ch.typ, ch.status, other)
+			m = f.device(p, g.meterOf(fuel), "pending", fuel)
+			m.chf, m.mpxn = "", g.mpxnOf(f.shared().n, fuel)
+			c = &scase{id: id, comment: []string{
+				fmt.Sprintf("%s, Device Log: %s %s adds its %s meter, pre-notified on no hub, whose MPxN the Registration Data places at other premises than the hub's MPxN; it is not registered for the hub (para 134, 184).", r.rowRef(), article(code), code, fuel),
+				"Expected: NOT_REGISTERED (" + g.reasonClause("NOT_REGISTERED") + ").",
+			}}
+			f.send(c, id, g.reg[code], req{svc: r.svc, device: hub.id, body: []string{adds[0] + ": [" + q(m.id) + "]"}},
+				"outcome: rejected", "reason: NOT_REGISTERED", fmt.Sprintf("status: {%s: pending}", q(m.id)))
+			f.addCase(c)
+		}
+	}
 	for _, t := range g.s.Transitions {
-		if t.Service != r.svc.Ref || t.Subject != "listed" {
+		if t.Service != r.svc.Ref {
+			continue
+		}
+		var field, does string
+		switch {
+		case t.Subject == "added" && len(adds) > 0:
+			field, does = adds[0], "adds to the Device Log"
+		case t.Subject == "removed" && len(removes) > 0:
+			field, does = removes[0], "removes from the Device Log"
+		default:
 			continue
 		}
 		for _, dt := range g.s.DeviceTypes {
@@ -1518,11 +1589,10 @@ func (r *rowGen) listed() {
 				continue
 			}
 			from := t.From[0]
-			f := r.f
 			id := "transition." + t.Event + "." + dt.Code
 			p := f.own(id)
 			c := &scase{id: id, comment: []string{
-				fmt.Sprintf("%s, transitions: %s %s in status %s that the request lists moves to %s (%s).", r.rowRef(), article(dt.Code), dt.Code, from, t.To, t.Clause),
+				fmt.Sprintf("%s, transitions: %s %s in status %s that the request %s moves to %s (%s).", r.rowRef(), article(dt.Code), dt.Code, from, does, t.To, t.Clause),
 				"Expected: accepted; the listed device's status moves.",
 			}}
 			hub := f.device(p, ch.typ, ch.status, g.roleFuel(role))
@@ -1530,7 +1600,7 @@ func (r *rowGen) listed() {
 			if listed.id == hub.id {
 				continue
 			}
-			f.send(c, id, g.reg[role], req{svc: r.svc, device: hub.id, body: []string{"add: [" + q(listed.id) + "]"}},
+			f.send(c, id, g.reg[role], req{svc: r.svc, device: hub.id, body: []string{field + ": [" + q(listed.id) + "]"}},
 				"outcome: accepted", fmt.Sprintf("status: {%s: %s}", q(listed.id), t.To))
 			f.addCase(c)
 		}

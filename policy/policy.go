@@ -281,7 +281,10 @@ type ServiceRow struct {
 	Registration    string          `json:"registration"`
 	Commissions     bool            `json:"commissions"`
 	CreatesSchedule bool            `json:"creates_schedule"`
-	Clause          string          `json:"clause"`
+	// DeviceLog names, for "add" and "remove", the fields listing the
+	// devices the request adds to or removes from its hub's Device Log.
+	DeviceLog map[string][]string `json:"device_log"`
+	Clause    string              `json:"clause"`
 }
 
 // Check is one check in the order they run, with its reason's clause.

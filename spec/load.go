@@ -257,6 +257,21 @@ func (s *Spec) check(v cue.Value) ErrorSet {
 			}
 		}
 	}
+	// A transition of the devices a request adds or removes needs a row of
+	// its service with such a field.
+	for i, t := range s.Transitions {
+		kind := map[string]string{"added": "add", "removed": "remove"}[t.Subject]
+		if kind == "" {
+			continue
+		}
+		found := false
+		for _, svc := range refs[t.Service] {
+			found = found || len(svc.DeviceLogFields(kind)) > 0
+		}
+		if !found {
+			at(fmt.Sprintf("transitions[%d]", i), "transition %s moves the devices %s %s, which has no field with device_log: %q", t.Event, t.Subject, t.Service, kind)
+		}
+	}
 	s.checkServiceManagement(at)
 	s.checkDUIS(at)
 	return errs

@@ -51,6 +51,9 @@ type Field struct {
 	Example  any    `json:"example"`
 	Rule     string `json:"rule,omitempty"`
 	Required bool   `json:"required"`
+	// DeviceLog marks a list of Device IDs the request adds to ("add") or
+	// removes from ("remove") its hub's HAN Device Log (8.11).
+	DeviceLog string `json:"device_log,omitempty"`
 }
 
 // Check is a CEL rule over a request's whole body.
@@ -97,6 +100,19 @@ type Service struct {
 
 // Key identifies a row: the reference, with the variant where rows share one.
 func (s *Service) Key() string { return Key(s.Ref, s.Variant) }
+
+// DeviceLogFields returns the names of the row's fields that list devices
+// the request adds to (kind "add") or removes from (kind "remove") its
+// hub's Device Log.
+func (s *Service) DeviceLogFields(kind string) []string {
+	var out []string
+	for _, f := range s.Fields {
+		if f.DeviceLog == kind {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
 
 // Key joins a reference and a variant as rows are keyed ("1.1/credit", "4.1").
 func Key(ref, variant string) string {

@@ -52,6 +52,10 @@ services[key] := row if {
 		"registration": registration_rule(s),
 		"commissions": object.get(s, "commissions", false),
 		"creates_schedule": object.get(s, "creates_schedule", false),
+		"device_log": {kind: names |
+			some kind in ["add", "remove"]
+			names := [f.name | some f in s.fields; object.get(f, "device_log", "") == kind]
+		},
 		"clause": s.clause,
 	}
 }
@@ -244,6 +248,21 @@ fail contains {"code": "DEVICE_UNKNOWN", "detail": "the device is not on the Sma
 	not facts.device.known
 }
 
+# Para 182-184, 187: a device joins a hub's HAN (is installed) only once it
+# has been notified to the DCC, on the Smart Metering Inventory. The facts
+# list the devices the request names that the inventory holds.
+fail contains {"code": "DEVICE_UNKNOWN", "detail": sprintf("%v, which the request adds to the Device Log, is not on the Smart Metering Inventory", [id])} if {
+	some id in log_devices.add
+	not object.get(facts, ["listed", id], false)
+}
+
+# log_devices: the Device IDs the request adds to (add) and removes from
+# (remove) its hub's Device Log, from the fields the spec marks.
+log_devices[kind] := {id |
+	some name in effective.device_log[kind]
+	some id in object.get(object.get(req, "body", {}), name, [])
+} if some kind in ["add", "remove"]
+
 fail contains {"code": "TYPE2_NOT_SUPPORTED", "detail": sprintf("%s is not available for a Type 2 Device", [effective.key])} if {
 	device_checked
 	facts.device.known
@@ -280,6 +299,19 @@ fail contains {"code": "DEVICE_STATUS", "detail": sprintf("its Communications Hu
 	facts.device.type != "CHF"
 	object.get(facts.device, "chf_status", "") != ""
 	facts.device.chf_status != "commissioned"
+}
+
+# A device on no hub's Device Log (a meter removed from its hub's by 8.11)
+# is on no HAN: the DCC cannot reach it over the SMWAN either (para 168).
+fail contains {"code": "DEVICE_STATUS", "detail": "it is on no Communications Hub Function's Device Log: the DCC cannot reach it over the SMWAN"} if {
+	device_checked
+	facts.device.known
+	object.get(req, "delivery", "wan") in {"wan", "both"}
+	effective.device_service
+	not effective.commissions
+	effective.statuses[facts.device.status]
+	facts.device.type != "CHF"
+	object.get(facts.device, "no_hub", false)
 }
 
 fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", [facts.device.status, facts.user.role])} if {
@@ -355,6 +387,45 @@ fail contains {"code": "NOT_REGISTERED", "detail": sprintf("the user is not the 
 	registration[facts.user.role]
 	not registered
 	not object.get(facts.device, "unbound", false) # it relates to no MPxN: no one is named for it
+	not registered_for_logged
+}
+
+# A hub is bound to the MPxNs of the meters already on it. At premises of
+# two fuels the other fuel's supplier adds its own meter to that hub (para
+# 184): a request to a hub's Device Log every device of which (one at
+# least, added or removed) relates to an MPxN that names the user, at the
+# premises of one of the hub's MPxNs, passes, as it touches only the
+# user's own devices there. One that names any other device, or a hub at
+# other premises, needs the hub's MPxNs.
+registered_for_logged if {
+	logged := log_devices.add | log_devices.remove
+	count(logged) > 0
+	every id in logged {
+		listed_registered(id)
+	}
+}
+
+listed_registered(id) if {
+	bind := registration[facts.user.role]
+	some rec in object.get(facts, ["listed", id, "registration"], [])
+	rec.fuel == bind.fuel
+	object.get(rec, bind.field, "") == req.user_id
+	some hub_rec in object.get(facts, "registration", [])
+	same_premises(rec, hub_rec)
+}
+
+# Two records of one premises: by postcode and premises number or name, or
+# by UPRN (as 8.2 Read Inventory finds premises).
+same_premises(a, b) if {
+	object.get(a, "postcode", "") != ""
+	object.get(a, "premises", "") != ""
+	object.get(a, "postcode", "") == object.get(b, "postcode", "")
+	object.get(a, "premises", "") == object.get(b, "premises", "")
+}
+
+same_premises(a, b) if {
+	object.get(a, "uprn", "") != ""
+	object.get(a, "uprn", "") == object.get(b, "uprn", "")
 }
 
 registered if {

@@ -134,6 +134,57 @@ test_commission_status if {
 	code_of(inp) == "DEVICE_STATUS"
 }
 
+# 8.11 Update HAN Device Log: the hub's records name the electricity
+# supplier; the gas supplier's meter, pre-notified on no hub, has its own.
+han_log(user, role, body, listed) := {
+	"request": object.union(base.request, {"service": "8.11", "user_id": user, "device_id": "00-DB-00-00-00-00-C0-01", "body": body}),
+	"facts": object.union(base.facts, {
+		"user": {"known": true, "role": role}, "device": {"known": true, "type": "CHF", "status": "commissioned"}, "listed": listed,
+		"registration": [object.union(base.facts.registration[0], {"postcode": "LS1 1AA", "premises": "7"})],
+	}),
+}
+
+gas_meter := {"00-DB-00-00-00-00-6A-01": {"type": "GSME", "status": "pending", "registration": [{"mpxn": "7000000011", "fuel": "gas", "import_supplier": "00-00-00-00-00-00-0A-03", "postcode": "LS1 1AA", "premises": "7"}]}}
+
+# Para 182-184, 187: a device added to a hub's Device Log must be on the
+# inventory; one removed need not be.
+test_device_log_add_unknown if {
+	code_of(han_log("00-00-00-00-00-00-0A-01", "EIS", {"add": ["00-DB-00-00-00-00-E0-99"], "remove": []}, {})) == "DEVICE_UNKNOWN"
+}
+
+test_device_log_remove_unknown if {
+	gateway.decision.outcome == "accepted" with input as han_log("00-00-00-00-00-00-0A-01", "EIS", {"add": [], "remove": ["00-DB-00-00-00-00-E0-99"]}, {})
+}
+
+# Para 184 at premises of two fuels: the gas supplier adds its own meter to
+# the electricity supplier's hub; not with a device it is not named for.
+test_device_log_other_fuel_own_meter if {
+	gateway.decision.outcome == "accepted" with input as han_log("00-00-00-00-00-00-0A-03", "GIS", {"add": ["00-DB-00-00-00-00-6A-01"], "remove": []}, gas_meter)
+}
+
+test_device_log_other_fuel_removes_hub_meter if {
+	elec := {"00-DB-00-00-00-00-E0-01": {"type": "ESME", "status": "commissioned", "registration": base.facts.registration}}
+	code_of(han_log("00-00-00-00-00-00-0A-03", "GIS", {"add": ["00-DB-00-00-00-00-6A-01"], "remove": ["00-DB-00-00-00-00-E0-01"]}, object.union(gas_meter, elec))) == "NOT_REGISTERED"
+}
+
+# Its meter of other premises: not for this hub.
+test_device_log_other_fuel_other_premises if {
+	elsewhere := json.patch(gas_meter, [{"op": "replace", "path": "/00-DB-00-00-00-00-6A-01/registration/0/premises", "value": "9"}])
+	code_of(han_log("00-00-00-00-00-00-0A-03", "GIS", {"add": ["00-DB-00-00-00-00-6A-01"], "remove": []}, elsewhere)) == "NOT_REGISTERED"
+}
+
+test_device_log_supplier_of_neither if {
+	code_of(han_log("00-00-00-00-00-00-0B-03", "GIS", {"add": ["00-DB-00-00-00-00-6A-01"], "remove": []}, gas_meter)) == "NOT_REGISTERED"
+}
+
+# A meter on no hub's Device Log is on no HAN the DCC reaches (para 168);
+# a Command for Local Delivery is not sent over the SMWAN.
+test_no_hub if {
+	no_hub := {"device": {"known": true, "type": "ESME", "status": "commissioned", "no_hub": true}}
+	code_of(with_facts(no_hub)) == "DEVICE_STATUS"
+	gateway.decision.outcome == "accepted" with input as object.union(with_request({"delivery": "local"}), {"facts": object.union(base.facts, no_hub)})
+}
+
 test_certificate if code_of(with_facts({"credentials": {"certificate_valid": false}})) == "CERTIFICATE_INVALID"
 
 test_anomaly_quarantines if {

@@ -244,32 +244,47 @@ func (g *Gateway) afterCommand(ctx context.Context, r store.Request, ref string,
 	case "8.11":
 		// Para 184, 188-189: the devices added join the hub's Device Log
 		// (pending ones become Installed Not Commissioned); those removed
-		// leave it.
-		for _, id := range strs(body["add"]) {
-			d, err := g.st.GetDevice(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			d.CHF = r.DeviceID
-			if to, err := g.move(ctx, "han_join", d.Status, d.Type, r.UserID, ""); err == nil {
-				d.Status = to
-			}
-			d.UpdatedAt = g.clk.Now()
-			if err := g.st.PutDevice(ctx, d); err != nil {
-				return err
+		// leave it (Installed Not Commissioned ones are Pending again, para
+		// 183-184; a commissioned one keeps its status, off any HAN until
+		// it is added to a log again). The inventory policy says which
+		// moves there are (han_join, han_leave).
+		svc := g.sp().ServiceByKey(r.Service)
+		if svc == nil {
+			return nil
+		}
+		for _, name := range svc.DeviceLogFields("add") {
+			for _, id := range strs(body[name]) {
+				d, err := g.st.GetDevice(ctx, id)
+				if errors.Is(err, store.ErrNotFound) {
+					continue // refused at submission (DEVICE_UNKNOWN); gone since
+				}
+				if err != nil {
+					return err
+				}
+				d.CHF = r.DeviceID
+				if to, err := g.move(ctx, "han_join", d.Status, d.Type, r.UserID, ""); err == nil {
+					d.Status = to
+				}
+				d.UpdatedAt = g.clk.Now()
+				if err := g.st.PutDevice(ctx, d); err != nil {
+					return err
+				}
 			}
 		}
-		for _, id := range strs(body["remove"]) {
-			d, err := g.st.GetDevice(ctx, id)
-			if err != nil || d.CHF != r.DeviceID {
-				continue
-			}
-			d.CHF, d.UpdatedAt = "", g.clk.Now()
-			if err := g.st.PutDevice(ctx, d); err != nil {
-				return err
+		for _, name := range svc.DeviceLogFields("remove") {
+			for _, id := range strs(body[name]) {
+				d, err := g.st.GetDevice(ctx, id)
+				if err != nil || d.CHF != r.DeviceID {
+					continue
+				}
+				d.CHF = ""
+				if to, err := g.move(ctx, "han_leave", d.Status, d.Type, r.UserID, ""); err == nil {
+					d.Status = to
+				}
+				d.UpdatedAt = g.clk.Now()
+				if err := g.st.PutDevice(ctx, d); err != nil {
+					return err
+				}
 			}
 		}
 	case "8.12":

@@ -659,7 +659,7 @@ func (g *Gateway) localCommand(r store.Request, cmd devices.Command) store.Reque
 // statusAtDue checks again, for a request that runs later than it was
 // checked (future dated, or held behind its predecessor), that its device
 // may still receive it over the SMWAN: its status, and its hub's (para
-// 175-177).
+// 175-177), or that it is still on a hub's Device Log at all.
 func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Request, bool) {
 	sc, ok := behind[engine.StatusChecker](g.engine())
 	if !ok {
@@ -669,7 +669,7 @@ func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Reque
 	if err != nil {
 		return r, false // gone from the inventory, or unread: the device answers for itself
 	}
-	ed := engine.Device{Known: true, Type: d.Type, Status: d.Status}
+	ed := engine.Device{Known: true, Type: d.Type, Status: d.Status, NoHub: d.Type != "CHF" && d.CHF == ""}
 	if d.CHF != "" && d.CHF != d.ID {
 		if hub, err := g.st.GetDevice(ctx, d.CHF); err == nil {
 			ed.CHFStatus = hub.Status

@@ -358,7 +358,8 @@ func parseRequestID(id, user, device string) (uint64, error) {
 func engineRegistrations(regs []store.Registration) []engine.Registration {
 	var out []engine.Registration
 	for _, r := range regs {
-		out = append(out, engine.Registration{MPxN: r.MPxN, Fuel: r.Fuel, ImportSupplier: r.ImportSupplier, ExportSupplier: r.ExportSupplier, NetworkOperator: r.NetworkOperator})
+		out = append(out, engine.Registration{MPxN: r.MPxN, Fuel: r.Fuel, ImportSupplier: r.ImportSupplier, ExportSupplier: r.ExportSupplier, NetworkOperator: r.NetworkOperator,
+			Postcode: r.Postcode, Premises: r.Premises, UPRN: r.UPRN})
 	}
 	return out
 }
@@ -454,7 +455,9 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 		case err != nil:
 			return nil, err
 		default:
-			f.Device = engine.Device{Known: true, Type: d.Type, Status: d.Status}
+			// A device that is not a hub and is on no hub's Device Log is on
+			// no HAN (a meter removed from its hub's by 8.11).
+			f.Device = engine.Device{Known: true, Type: d.Type, Status: d.Status, NoHub: d.Type != "CHF" && d.CHF == ""}
 			switch {
 			case g.commissions(req.Service):
 				if err := g.commissioningFacts(ctx, d, &f.Device); err != nil {
@@ -480,6 +483,9 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 			f.Registration = engineRegistrations(regs)
 		}
 	}
+	if err := g.listedFacts(ctx, req, now, f); err != nil {
+		return nil, err
+	}
 	if known {
 		if rule, ok := g.anomalyRule(spec.Key(req.Service, req.Variant), req.Service, user.Role); ok {
 			// The user's Service Requests that passed the other checks
@@ -502,6 +508,66 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 		}
 	}
 	return f, nil
+}
+
+// listedFacts loads what the engine needs of the devices a request adds to
+// or removes from its hub's Device Log (8.11): whether the inventory holds
+// each (para 182-184, 187) and the records of its own MPxN, for the
+// Registration Data check (para 184 at premises of two fuels). A device
+// named twice is read once.
+func (g *Gateway) listedFacts(ctx context.Context, req *engine.Request, now time.Time, f *engine.Facts) error {
+	svc := g.sp().ServiceByKey(spec.Key(req.Service, req.Variant))
+	if svc == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, kind := range []string{"add", "remove"} {
+		for _, name := range svc.DeviceLogFields(kind) {
+			for _, id := range strs(req.Body[name]) {
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+				d, err := g.st.GetDevice(ctx, id)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				regs, err := g.ownRegistration(ctx, d, checkTime(req, now))
+				if err != nil {
+					return err
+				}
+				if f.Listed == nil {
+					f.Listed = map[string]engine.Listed{}
+				}
+				f.Listed[id] = engine.Listed{Type: d.Type, Status: d.Status, Registration: engineRegistrations(regs)}
+			}
+		}
+	}
+	return nil
+}
+
+// ownRegistration returns the Registration Data in effect at `at` for a
+// device's own MPxN: a meter's, or that of the meter it is associated
+// with; none for a device with neither (not the MPxNs of a hub it is on:
+// those are the hub's).
+func (g *Gateway) ownRegistration(ctx context.Context, d store.Device, at time.Time) ([]store.Registration, error) {
+	mpxn := d.MPxN
+	if mpxn == "" && d.Meter != "" {
+		m, err := g.st.GetDevice(ctx, d.Meter)
+		switch {
+		case err == nil:
+			mpxn = m.MPxN
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+	}
+	if mpxn == "" {
+		return nil, nil
+	}
+	return g.st.Registrations(ctx, []string{mpxn}, at)
 }
 
 func (g *Gateway) anomalyRule(key, ref, role string) (AnomalyRule, bool) {

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "7dfc548269b5ac45712c9169529f7fb00bb2fa6e0c8f0614e8ae2b22e44b45d7"
+const SpecHash = "f46e67e426b0a0cdaede88f5da7b83e1ea19835584e0098875c243b7209d4e19"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -4026,10 +4026,10 @@ func (*ReadDeviceLog) Descriptor() ([]byte, []int) {
 // to either be added or removed from it.
 //
 // Critical: false. Future dated: 24h. On demand: 30s.
-// Eligible roles: EIS EES GIS. para 184, 188-189, Annex 5, Table 5.1.
+// Eligible roles: EIS EES GIS. para 182-184, 188-189, Annex 5, Table 5.1.
 type UpdateHANDeviceLog struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Device IDs to add to the Device Log.
+	// Device IDs to add to the Device Log; each must be on the Smart Metering Inventory.
 	// Rule: value.all(d, matches(d, '^([0-9A-F]{2}-){7}[0-9A-F]{2}$'))
 	Add []string `protobuf:"bytes,1,rep,name=add,proto3" json:"add,omitempty"`
 	// Device IDs to remove from the Device Log.
