@@ -63,11 +63,11 @@ type SMWAN struct {
 	Timeout Duration `yaml:"timeout" flag:"smwan-timeout" usage:"how long the gateway waits for a device's answer to one Command (wall time)"`
 	Retries int      `yaml:"retries" flag:"smwan-retries" usage:"how many times a Command lost, timed out or finding its hub down is sent again before the request fails with SMWAN_UNAVAILABLE"`
 	// RetryLater is for the requests whose target response time is hours
-	// (future dated and scheduled: 24 hours): a Command still undelivered
+	// (future dated: 24 hours): a Command still undelivered
 	// after Retries is tried again this much later on the gateway's clock
 	// while the target allows, so a hub that is off for an hour does not
 	// fail a request it has a day to answer.
-	RetryLater Duration `yaml:"retry_later" flag:"smwan-retry-later" usage:"for future dated and scheduled requests: how long after the SMWAN failed to deliver a Command it is tried again, while the request's target response time allows (0: never; it fails with SMWAN_UNAVAILABLE at once)"`
+	RetryLater Duration `yaml:"retry_later" flag:"smwan-retry-later" usage:"for future dated requests: how long after the SMWAN failed to deliver a Command it is tried again, while the request's target response time allows (0: never; it fails with SMWAN_UNAVAILABLE at once)"`
 }
 
 // Tracing configures OpenTelemetry traces.

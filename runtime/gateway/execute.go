@@ -145,15 +145,17 @@ func (g *Gateway) execute(ctx context.Context, id string) error {
 const retryNote = "the SMWAN did not deliver the Command"
 
 // retryLater says when a request the SMWAN could not deliver is to be
-// tried again: RetryLater from now, for a future dated or scheduled
-// request whose target response time still has room for that and a
-// Command's tries (the SMWAN budget); not for others (on demand: 30
-// seconds), nor once the target is too close.
+// tried again: RetryLater from now, for a future dated request whose
+// target response time still has room for that and a Command's tries
+// (the SMWAN budget); not for others (on demand: 30 seconds), nor once
+// the target is too close. Nor for a schedule's run: its schedule's next
+// run is its retry (a daily one's falls within the same 24 hours), and a
+// run moved later would be taken for another.
 func (g *Gateway) retryLater(r store.Request) (time.Time, bool) {
 	if r.Reason != string(reasonSMWANUnavailable) || g.cfg.RetryLater <= 0 || r.DueAt.IsZero() || r.Delivery == "local" {
 		return time.Time{}, false
 	}
-	if r.Category != "future_dated" && r.Category != "scheduled" {
+	if r.Category != "future_dated" || r.ScheduleID != "" {
 		return time.Time{}, false
 	}
 	at := g.clk.Now().Add(g.cfg.RetryLater)

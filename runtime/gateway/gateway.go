@@ -87,7 +87,7 @@ type Config struct {
 	// timed out or found its hub not answering, is sent again (smwan.go);
 	// 0: never.
 	CommandRetries int
-	// RetryLater: a future dated or scheduled request whose Command the
+	// RetryLater: a future dated request whose Command the
 	// SMWAN still did not deliver after CommandRetries is pending again,
 	// to be tried this much later on the gateway's clock, as long as that
 	// is inside its target response time (24 hours from its execution
