@@ -333,6 +333,13 @@ func TestUserCertificate(t *testing.T) {
 	}
 }
 
+// refused marks a body TestDecodeRealBodies expects refused (structure);
+// device names the Device a Non-Device request is for, not a field.
+const (
+	refused = "(refused)"
+	device  = "(device)"
+)
+
 // TestDecodeRealBodies: the bodies of DCC Boxed's templates
 // (SmartDCCInnovation/duis-templates) read into the fields the spec needs,
 // and a Change of Supplier goes as CV 1 (para 143-146).
@@ -354,7 +361,8 @@ func TestDecodeRealBodies(t *testing.T) {
 		{"switch by attribute", "4", "7.5", `<sr:ActivateAuxiliaryLoad><sr:ActivateALCSHCALCS index="3"><sr:Duration>30</sr:Duration></sr:ActivateALCSHCALCS></sr:ActivateAuxiliaryLoad>`, "switch", int64(3)},
 		{"second alternative", "1", "6.20.1", `<sr:SetDeviceConfigurationImportMPxN><sr:ImportMPRN>1234567890</sr:ImportMPRN></sr:SetDeviceConfigurationImportMPxN>`, "mpxn", "1234567890"},
 		{"credential by name", "4", "6.15.1", `<sr:UpdateSecurityCredentialsKRP><sr:RemotePartyRole>NetworkOperator</sr:RemotePartyRole><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsKRP>`, "credential", "network_operator"},
-		{"unknown name reads nothing", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>NoSuchLog</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", ""},
+		{"an unknown log is refused", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>NoSuchLog</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", refused},
+		{"a required field the Body does not give is refused", "1", "6.20.1", `<sr:SetDeviceConfigurationImportMPxN/>`, "mpxn", refused},
 		{"the Power Event log is an event log", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", "event"},
 		{"the ALCS Event log is an event log", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>ALCSEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", "event"},
 		{"Change of Tenancy's restriction time", "1", "3.2", `<sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>2014-03-27T15:45:32.00Z</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>`, "tenancy_start", "2014-03-27T15:45:32Z"},
@@ -367,6 +375,8 @@ func TestDecodeRealBodies(t *testing.T) {
 		{"WAN matrix by the PostCode of a partial address", "8", "12.1", `<sr:RequestWANMatrix><sr:PartialAddress><sr:PostCode>M22 0RR</sr:PostCode><sr:AddressIdentifier>Threapwood Road</sr:AddressIdentifier></sr:PartialAddress></sr:RequestWANMatrix>`, "postcode", "M22 0RR"},
 		{"the original request of a local Command's response", "8", "8.13", `<sr:ReturnLocalCommandResponse><sr:OriginalRequestID>90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000</sr:OriginalRequestID><sr:DeviceGBCSResponse>3wkCAA==</sr:DeviceGBCSResponse></sr:ReturnLocalCommandResponse>`, "original_request_id", "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000"},
 		{"Change of Supplier as CV 1", "1", "6.23", `<sr:UpdateSecurityCredentialsCoS><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsCoS>`, "certificate", "AQID"},
+		{"a local Command's response is its Device's", "8", "8.13", `<sr:ReturnLocalCommandResponse><sr:OriginalRequestID>90-B3-D5-1F-30-01-00-00:00-db-12-34-56-78-90-a0:1000</sr:OriginalRequestID><sr:DeviceGBCSResponse>3wkCAA==</sr:DeviceGBCSResponse></sr:ReturnLocalCommandResponse>`, device, "00-DB-12-34-56-78-90-A0"},
+		{"a Non-Device request names its Device", "8", "12.2", `<sr:DevicePrenotification><sr:DeviceID>00-db-12-34-56-78-90-a0</sr:DeviceID><sr:DeviceType>ESME</sr:DeviceType></sr:DevicePrenotification>`, device, "00-DB-12-34-56-78-90-A0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -375,10 +385,20 @@ func TestDecodeRealBodies(t *testing.T) {
 				t.Fatal(err)
 			}
 			r, err := DecodeRequest(d, sp)
+			if tc.want == refused {
+				var pe *ParseError
+				if !errors.As(err, &pe) || pe.Code != CodeStructure {
+					t.Fatalf("%v, want a structure error", err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := r.Fields[tc.field]
+			if tc.field == device {
+				got = r.Device
+			}
 			if l, ok := got.([]string); ok { // a strings field: its words
 				got = strings.Join(l, " ")
 			}
@@ -440,5 +460,44 @@ func TestUniqueIdentifierAsText(t *testing.T) {
 	}
 	if _, err := ParseCert(der); err == nil || !strings.Contains(err.Error(), "64-bit BIT STRING") {
 		t.Fatalf("ParseCert of a text x500UniqueIdentifier: %v, want an error naming the BIT STRING", err)
+	}
+}
+
+// TestMappingForms: each form of a field mapping (spec/duis.cue, read) on
+// the element layout of DUIS's tariff and schedule messages.
+func TestMappingForms(t *testing.T) {
+	const ns = "http://www.dccinterface.co.uk/ServiceUserGateway"
+	x := `<sr:Body xmlns:sr="` + ns + `"><sr:PriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale>` +
+		`<sr:PriceScale>-6</sr:PriceScale><sr:TOUTariff><sr:TOUPrice index="1">2121</sr:TOUPrice><sr:TOUPrice index="2">3127</sr:TOUPrice></sr:TOUTariff></sr:PriceElements>` +
+		`<sr:Schedule><sr:Switch index="2"><sr:On/></sr:Switch><sr:SwitchTime>06:00:00.00Z</sr:SwitchTime></sr:Schedule>` +
+		`<sr:Schedule><sr:Switch index="2"><sr:Off/></sr:Switch><sr:SwitchTime>10:00:00.00Z</sr:SwitchTime></sr:Schedule></sr:Body>`
+	d, err := Parse([]byte(x), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		note, mapping, want string
+		given               bool
+	}{
+		{"text of the first", "TOUPrice", "2121", true},
+		{"attribute of the first that has it", "Switch@index", "2", true},
+		{"how many", "#TOUPrice", "2", true},
+		{"how many, none", "#BlockPrice", "", false},
+		{"how many of a text", "#Switch@index[2]", "2", true},
+		{"the texts of all", "SwitchTime*", "06:00:00.00Z 10:00:00.00Z", true},
+		{"scaled by a sibling", "StandingCharge^StandingChargeScale+2", "20", true},
+		{"scaled to a fraction", "TOUPrice^PriceScale+5", "212.1", true},
+		{"scaled without its scale is no match", "TOUPrice^NoScale+5|#TOUPrice", "2", true},
+		{"a constant for an element present", "On=on", "on", true},
+		{"the next alternative", "BlockPrice|TOUPrice", "2121", true},
+		{"nothing", "BlockPrice", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, given := read(d.Root, ns, tc.mapping)
+			if got != tc.want || given != tc.given {
+				t.Fatalf("read(%q) = %q, %v; want %q, %v", tc.mapping, got, given, tc.want, tc.given)
+			}
+		})
 	}
 }

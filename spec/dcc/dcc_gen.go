@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "cea537b85d5f0fbdbc09eca54bd8e5ac6b977d2989d407828ec4cafa16ee44ca"
+const SpecHash = "c00abd66dfe8eec7421849ba5897a98f0cc87af4dbc3b875789efb70cb4720a4"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
