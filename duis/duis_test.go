@@ -340,6 +340,25 @@ const (
 	device  = "(device)"
 )
 
+// Bodies as DCC Boxed's templates lay them out (ECS01a, ECS46a, ECS46c),
+// cut to what is read.
+const (
+	touTariff = `<sr:UpdateImportTariffPrimaryElement><sr:ElecTariffElements><sr:CurrencyUnits>GBP</sr:CurrencyUnits><sr:SwitchingTable/></sr:ElecTariffElements>` +
+		`<sr:PriceElements><sr:ElectricityPriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale><sr:PriceScale>-5</sr:PriceScale>` +
+		`<sr:TOUTariff><sr:TOUPrice index="1">2121</sr:TOUPrice><sr:TOUPrice index="2">3127</sr:TOUPrice><sr:TOUPrice index="3">4744</sr:TOUPrice></sr:TOUTariff>` +
+		`</sr:ElectricityPriceElements></sr:PriceElements></sr:UpdateImportTariffPrimaryElement>`
+	blockTariff = `<sr:UpdateImportTariffPrimaryElement><sr:ElecTariffElements><sr:CurrencyUnits>GBP</sr:CurrencyUnits><sr:ThresholdMatrix><sr:Thresholds index="1"><sr:BlockThreshold index="1">10000</sr:BlockThreshold></sr:Thresholds></sr:ThresholdMatrix></sr:ElecTariffElements>` +
+		`<sr:PriceElements><sr:ElectricityPriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale><sr:PriceScale>-5</sr:PriceScale>` +
+		`<sr:BlockTariff><sr:BlockPrices index="1"><sr:BlockPrice index="1">1361</sr:BlockPrice><sr:BlockPrice index="2">2289</sr:BlockPrice></sr:BlockPrices></sr:BlockTariff>` +
+		`</sr:ElectricityPriceElements></sr:PriceElements></sr:UpdateImportTariffPrimaryElement>`
+	alcDescriptions = `<sr:UpdateDeviceConfigurationALCDescriptions><sr:ALCSHCALCSDescription index="2"><sr:SwitchDescription>Label2</sr:SwitchDescription></sr:ALCSHCALCSDescription>` +
+		`<sr:ALCSHCALCSDescription index="3"><sr:SwitchDescription>Label3</sr:SwitchDescription></sr:ALCSHCALCSDescription></sr:UpdateDeviceConfigurationALCDescriptions>`
+	alcSchedule = `<sr:UpdateDeviceConfigurationALCScheduler>` +
+		`<sr:ALCSHCALCSConnectionSchedule><sr:ActivateDeactivateSwitch index="1"><sr:ActivateSwitch/></sr:ActivateDeactivateSwitch><sr:DaysOfWeekApplicability><sr:DayOfWeekApplicability><sr:DayOfWeekID>Monday</sr:DayOfWeekID></sr:DayOfWeekApplicability></sr:DaysOfWeekApplicability><sr:ALCSScheduleDatesAndTime><sr:SwitchTime>06:00:00.00Z</sr:SwitchTime></sr:ALCSScheduleDatesAndTime></sr:ALCSHCALCSConnectionSchedule>` +
+		`<sr:ALCSHCALCSConnectionSchedule><sr:ActivateDeactivateSwitch index="1"><sr:DeactivateSwitch/></sr:ActivateDeactivateSwitch><sr:ALCSScheduleDatesAndTime><sr:SwitchTime>10:00:00.00Z</sr:SwitchTime></sr:ALCSScheduleDatesAndTime></sr:ALCSHCALCSConnectionSchedule>` +
+		`</sr:UpdateDeviceConfigurationALCScheduler>`
+)
+
 // TestDecodeRealBodies: the bodies of DCC Boxed's templates
 // (SmartDCCInnovation/duis-templates) read into the fields the spec needs,
 // and a Change of Supplier goes as CV 1 (para 143-146).
@@ -375,6 +394,29 @@ func TestDecodeRealBodies(t *testing.T) {
 		{"WAN matrix by the PostCode of a partial address", "8", "12.1", `<sr:RequestWANMatrix><sr:PartialAddress><sr:PostCode>M22 0RR</sr:PostCode><sr:AddressIdentifier>Threapwood Road</sr:AddressIdentifier></sr:PartialAddress></sr:RequestWANMatrix>`, "postcode", "M22 0RR"},
 		{"the original request of a local Command's response", "8", "8.13", `<sr:ReturnLocalCommandResponse><sr:OriginalRequestID>90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000</sr:OriginalRequestID><sr:DeviceGBCSResponse>3wkCAA==</sr:DeviceGBCSResponse></sr:ReturnLocalCommandResponse>`, "original_request_id", "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000"},
 		{"Change of Supplier as CV 1", "1", "6.23", `<sr:UpdateSecurityCredentialsCoS><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsCoS>`, "certificate", "AQID"},
+		{"a tariff's standing charge, scaled to pence", "4", "1.1.1", touTariff, "standing_charge_pence", int64(20)},
+		{"a tariff's unit rate, scaled to millipence", "4", "1.1.1", touTariff, "unit_rate_millipence", int64(2121)},
+		{"a TOU tariff's blocks, one a price", "4", "1.1.1", touTariff, "tou_blocks", int64(3)},
+		{"a tariff carries no name", "4", "1.1.1", touTariff, "tariff_name", ""},
+		{"a block tariff's unit rate is its first block's", "4", "1.1.1", blockTariff, "unit_rate_millipence", int64(1361)},
+		{"a block tariff's blocks", "4", "1.1.1", blockTariff, "tou_blocks", int64(2)},
+		{"a gas tariff's prices have no scale", "4", "1.1.1", `<sr:UpdateImportTariffPrimaryElement><sr:GasTariffElements/><sr:PriceElements><sr:GasPriceElements><sr:CurrencyUnits>GBP</sr:CurrencyUnits><sr:StandingCharge>22465</sr:StandingCharge><sr:TOUTariff><sr:TOUPrice index="1">9600</sr:TOUPrice></sr:TOUTariff></sr:GasPriceElements></sr:PriceElements></sr:UpdateImportTariffPrimaryElement>`, "standing_charge_pence", refused},
+		{"a secondary element has no standing charge", "4", "1.1.2", `<sr:UpdateImportTariffSecondaryElement><sr:SwitchingTable/><sr:PriceElements><sr:PriceScale>-5</sr:PriceScale><sr:ElectricityPriceElement index="1">10100</sr:ElectricityPriceElement></sr:PriceElements></sr:UpdateImportTariffSecondaryElement>`, "standing_charge_pence", refused},
+		{"a meter balance reset", "4", "1.5", `<sr:UpdateMeterBalance><sr:CreditMode><sr:ResetMeterBalance/></sr:CreditMode></sr:UpdateMeterBalance>`, "reset", true},
+		{"a meter balance reset adjusts by nothing", "4", "1.5", `<sr:UpdateMeterBalance><sr:PrepaymentMode><sr:ResetMeterBalance/></sr:PrepaymentMode></sr:UpdateMeterBalance>`, "adjustment_pence", int64(0)},
+		{"a meter balance adjustment", "4", "1.5", `<sr:UpdateMeterBalance><sr:PrepaymentMode><sr:AdjustMeterBalance>23130</sr:AdjustMeterBalance></sr:PrepaymentMode></sr:UpdateMeterBalance>`, "reset", false},
+		{"a top-up by its UTRN alone", "1", "2.2", `<sr:TopUpDevice><sr:UTRN>73946144332040217315</sr:UTRN></sr:TopUpDevice>`, "amount_pence", int64(0)},
+		{"firmware named by its hash", "4", "11.3", `<sr:ActivateFirmware><sr:FirmwareHash>AA758690730934FF0685AA758690730934FF0685657788990011223344556677</sr:FirmwareHash></sr:ActivateFirmware>`, "sha256", "AA758690730934FF0685AA758690730934FF0685657788990011223344556677"},
+		{"daily consumption of a period", "1", "4.17", `<sr:RetrieveDailyConsumptionLog><sr:ReadLogPeriod><sr:StartDateTime>2014-12-01T09:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2014-12-05T11:05:00.00Z</sr:EndDateTime></sr:ReadLogPeriod></sr:RetrieveDailyConsumptionLog>`, "from", "2014-12-01T09:00:00Z"},
+		{"daily consumption of a period counts no days", "1", "4.17", `<sr:RetrieveDailyConsumptionLog><sr:ReadLogPeriod><sr:StartDateTime>2014-12-01T09:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2014-12-05T11:05:00.00Z</sr:EndDateTime></sr:ReadLogPeriod></sr:RetrieveDailyConsumptionLog>`, "days", int64(0)},
+		{"a switch's description: the switch", "4", "6.14.1", alcDescriptions, "switch", int64(2)},
+		{"a switch's description", "4", "6.14.1", alcDescriptions, "description", "Label2"},
+		{"an ALC schedule is the Device's calendar", "4", "6.14.2", alcSchedule, "switch", int64(0)},
+		{"an ALC schedule's switching times", "4", "6.14.2", alcSchedule, "calendar", "06:00:00.00Z 10:00:00.00Z"},
+		{"an auxiliary controller schedule's switching times", "4", "6.14.3", `<sr:UpdateDeviceConfigurationAuxiliaryControllerScheduler><sr:AuxiliaryControllerSchedule><sr:AuxiliaryControllerAction auxiliaryControllerN="1"><sr:CommandedStateLevel>0</sr:CommandedStateLevel></sr:AuxiliaryControllerAction><sr:AuxiliaryControllerSchedulePeriodAndTime><sr:SwitchTime>09:00:00.00Z</sr:SwitchTime></sr:AuxiliaryControllerSchedulePeriodAndTime></sr:AuxiliaryControllerSchedule></sr:UpdateDeviceConfigurationAuxiliaryControllerScheduler>`, "calendar", "09:00:00.00Z"},
+		{"a maximum demand timeframe", "1", "6.18.1", `<sr:SetMaximumDemandConfigurableTimePeriod><sr:MaximumDemandTimePeriodSchedule><sr:StartTime>17:00:00.00Z</sr:StartTime><sr:EndTime>22:00:00.00Z</sr:EndTime></sr:MaximumDemandTimePeriodSchedule></sr:SetMaximumDemandConfigurableTimePeriod>`, "timeframe_end", "22:00:00.00Z"},
+		{"a maximum demand reset", "1", "6.18.2", `<sr:ResetMaximumDemandRegisters><sr:MaxDemandActivePowerImportValue/></sr:ResetMaximumDemandRegisters>`, "reset", true},
+		{"ALCS data of every switch", "1", "7.7", `<sr:ReadALCSData/>`, "switch", int64(0)},
 		{"a local Command's response is its Device's", "8", "8.13", `<sr:ReturnLocalCommandResponse><sr:OriginalRequestID>90-B3-D5-1F-30-01-00-00:00-db-12-34-56-78-90-a0:1000</sr:OriginalRequestID><sr:DeviceGBCSResponse>3wkCAA==</sr:DeviceGBCSResponse></sr:ReturnLocalCommandResponse>`, device, "00-DB-12-34-56-78-90-A0"},
 		{"a Non-Device request names its Device", "8", "12.2", `<sr:DevicePrenotification><sr:DeviceID>00-db-12-34-56-78-90-a0</sr:DeviceID><sr:DeviceType>ESME</sr:DeviceType></sr:DevicePrenotification>`, device, "00-DB-12-34-56-78-90-A0"},
 	}

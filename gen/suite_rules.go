@@ -209,8 +209,9 @@ func fieldViolations(f spec.Field) ([]badValue, error) {
 	addIf := func(kind string, v any) error {
 		bad := false
 		if f.Rule == "" {
-			// No rule: only the type refuses (a timestamp must be RFC 3339).
-			bad = f.Type == "timestamp" && v == ""
+			// No rule: only the type refuses (a timestamp must be RFC 3339,
+			// but an optional one may be left out).
+			bad = f.Type == "timestamp" && v == "" && f.Required
 		} else {
 			ok, err := celRules.value(f.Rule, v)
 			if err != nil {

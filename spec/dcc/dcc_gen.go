@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "c00abd66dfe8eec7421849ba5897a98f0cc87af4dbc3b875789efb70cb4720a4"
+const SpecHash = "12a679d403c3b0813c4a5f1f629fd74e0d01fbe49d86ccff18b0a27c61cff325"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
