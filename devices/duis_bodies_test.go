@@ -88,6 +88,14 @@ func TestBodiesAsDUISSendsThem(t *testing.T) {
 					t.Fatalf("%d entries, want the 2 days of the period: %v", n, d)
 				}
 			}},
+		{note: "alert settings by GBCS code", svc: "6.22", body: map[string]any{"alert_code": "", "action": "", "settings": []string{"ElectricitySupplierAlerts/SupplierESMECommon/x810D=Enable", "GasSupplierAlertEventSettings/x810E/WANAlert=Disable"}},
+			check: func(t *testing.T, e *env, _ DeviceState, _ map[string]any) {
+				b := e.state(esme).EventBehaviour
+				if b["ElectricitySupplierAlerts/SupplierESMECommon/x810D"] != "Enable" || b["GasSupplierAlertEventSettings/x810E/WANAlert"] != "Disable" {
+					t.Fatalf("behaviour %v", b)
+				}
+			}},
+		{note: "an alert setting neither enabled nor disabled", svc: "6.22", body: map[string]any{"alert_code": "", "action": "", "settings": []string{"ElectricitySupplierAlerts/x810D=Maybe"}}, refused: true},
 		{note: "ALCS data of every switch", svc: "7.7", body: map[string]any{"switch": int64(0)},
 			check: func(t *testing.T, e *env, _ DeviceState, d map[string]any) {
 				if n := len(d["switches"].([]any)); n != maxAux {

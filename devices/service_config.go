@@ -5,6 +5,7 @@ package devices
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -385,23 +386,48 @@ func handover(c *call) (map[string]any, error) {
 	return c.replaceCredential(CredAccessControlBroker, cert), nil
 }
 
+// configureEventBehaviour is 6.22: an alert of Table 5.4 is logged,
+// alerted or ignored; the settings of the meter's own event codes, as DUIS
+// names them (path=Enable|Disable), are kept as given: the emulation raises
+// Table 5.4's alerts only.
 func configureEventBehaviour(c *call) (map[string]any, error) {
-	code, err := c.str("alert_code")
+	code, err := c.optStr("alert_code", "")
 	if err != nil {
 		return nil, err
 	}
-	action, err := c.str("action")
+	action, err := c.optStr("action", "")
 	if err != nil {
 		return nil, err
 	}
-	if c.f.alerts[code] == nil {
-		return nil, devErr("unknown alert %q", code)
+	settings, err := c.strs("settings")
+	if err != nil {
+		return nil, err
 	}
-	if action != "log" && action != "alert" && action != "ignore" {
-		return nil, devErr("unknown action %q", action)
+	if code == "" && len(settings) == 0 {
+		return nil, devErr("an alert or settings to configure")
 	}
-	put(&c.d.EventBehaviour, code, action)
-	return map[string]any{"alert_code": code, "action": action}, nil
+	out := map[string]any{}
+	if code != "" {
+		if c.f.alerts[code] == nil {
+			return nil, devErr("unknown alert %q", code)
+		}
+		if action != "log" && action != "alert" && action != "ignore" {
+			return nil, devErr("unknown action %q", action)
+		}
+		put(&c.d.EventBehaviour, code, action)
+		out["alert_code"], out["action"] = code, action
+	}
+	for _, s := range settings {
+		path, state, ok := strings.Cut(s, "=")
+		if !ok || (state != "Enable" && state != "Disable") {
+			return nil, devErr("setting %q is not path=Enable or path=Disable", s)
+		}
+		put(&c.d.EventBehaviour, path, state)
+	}
+	if len(settings) > 0 {
+		out["settings"] = settings
+	}
+	return out, nil
 }
 
 // changeOfSupplier is 6.23: the gaining supplier (the sender) becomes the

@@ -94,7 +94,9 @@ type DeviceState struct {
 	DeviceLog   []DeviceLogEntry
 	EventLog    []LogEntry
 	SecurityLog []LogEntry
-	// EventBehaviour maps an alert code to log, alert or ignore (6.22).
+	// EventBehaviour maps an alert code to log, alert or ignore, and a
+	// setting of the meter's own event codes, as DUIS names it, to Enable
+	// or Disable (6.22).
 	EventBehaviour map[string]string
 
 	// RestrictedBefore is the tenancy start of 3.2: data from before it is

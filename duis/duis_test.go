@@ -417,6 +417,11 @@ func TestDecodeRealBodies(t *testing.T) {
 		{"a maximum demand timeframe", "1", "6.18.1", `<sr:SetMaximumDemandConfigurableTimePeriod><sr:MaximumDemandTimePeriodSchedule><sr:StartTime>17:00:00.00Z</sr:StartTime><sr:EndTime>22:00:00.00Z</sr:EndTime></sr:MaximumDemandTimePeriodSchedule></sr:SetMaximumDemandConfigurableTimePeriod>`, "timeframe_end", "22:00:00.00Z"},
 		{"a maximum demand reset", "1", "6.18.2", `<sr:ResetMaximumDemandRegisters><sr:MaxDemandActivePowerImportValue/></sr:ResetMaximumDemandRegisters>`, "reset", true},
 		{"ALCS data of every switch", "1", "7.7", `<sr:ReadALCSData/>`, "switch", int64(0)},
+		{"alert settings by GBCS code", "1", "6.22", `<sr:ConfigureAlertBehaviour><sr:ElectricitySupplierAlerts><sr:SupplierESMECommon><sr:x810D>Enable</sr:x810D><sr:x810E>Disable</sr:x810E></sr:SupplierESMECommon><sr:SupplierESMEPolyPhase><sr:x81B7>Enable</sr:x81B7></sr:SupplierESMEPolyPhase></sr:ElectricitySupplierAlerts></sr:ConfigureAlertBehaviour>`, "settings",
+			"ElectricitySupplierAlerts/SupplierESMECommon/x810D=Enable ElectricitySupplierAlerts/SupplierESMECommon/x810E=Disable ElectricitySupplierAlerts/SupplierESMEPolyPhase/x81B7=Enable"},
+		{"a gas event's four settings", "1", "6.22", `<sr:ConfigureAlertBehaviour><sr:GasSupplierAlertEventSettings><sr:x810E><sr:WANAlert>Enable</sr:WANAlert><sr:HANAlert>Disable</sr:HANAlert></sr:x810E></sr:GasSupplierAlertEventSettings></sr:ConfigureAlertBehaviour>`, "settings",
+			"GasSupplierAlertEventSettings/x810E/WANAlert=Enable GasSupplierAlertEventSettings/x810E/HANAlert=Disable"},
+		{"alert settings name no Table 5.4 alert", "1", "6.22", `<sr:ConfigureAlertBehaviour><sr:ElectricityNetworkOperatorLoggingSettings><sr:NetworkOperatorESMECommon><sr:x8014>Enable</sr:x8014></sr:NetworkOperatorESMECommon></sr:ElectricityNetworkOperatorLoggingSettings></sr:ConfigureAlertBehaviour>`, "alert_code", ""},
 		{"a local Command's response is its Device's", "8", "8.13", `<sr:ReturnLocalCommandResponse><sr:OriginalRequestID>90-B3-D5-1F-30-01-00-00:00-db-12-34-56-78-90-a0:1000</sr:OriginalRequestID><sr:DeviceGBCSResponse>3wkCAA==</sr:DeviceGBCSResponse></sr:ReturnLocalCommandResponse>`, device, "00-DB-12-34-56-78-90-A0"},
 		{"a Non-Device request names its Device", "8", "12.2", `<sr:DevicePrenotification><sr:DeviceID>00-db-12-34-56-78-90-a0</sr:DeviceID><sr:DeviceType>ESME</sr:DeviceType></sr:DevicePrenotification>`, device, "00-DB-12-34-56-78-90-A0"},
 	}
@@ -531,6 +536,8 @@ func TestMappingForms(t *testing.T) {
 		{"scaled to a fraction", "TOUPrice^PriceScale+5", "212.1", true},
 		{"scaled without its scale is no match", "TOUPrice^NoScale+5|#TOUPrice", "2", true},
 		{"a constant for an element present", "On=on", "on", true},
+		{"the elements below, by path", "Schedule/", "Schedule/Switch/On= Schedule/SwitchTime=06:00:00.00Z", true},
+		{"the elements below one that holds none", "SwitchTime/", "", false},
 		{"the next alternative", "BlockPrice|TOUPrice", "2121", true},
 		{"nothing", "BlockPrice", "", false},
 	}

@@ -269,7 +269,7 @@ func fields(s *spec.SRV, body *Element, ns string, strict bool) (map[string]any,
 }
 
 // alternative is one alternative of a field mapping (spec/duis.cue):
-// [#]Element[@attr][*][[text]][=value|>Other|/divisor|^Scale[+-N]].
+// [#]Element[@attr][*][[text]][=value|>Other|/divisor|/|^Scale[+-N]].
 type alternative struct {
 	count, all bool   // #: how many there are; *: the texts of all, space-separated
 	name, attr string // the element, and the attribute read instead of its text
@@ -310,9 +310,11 @@ func parseAlternative(alt string) alternative {
 // <RequestType>Add</RequestType>), /divisor (the number divided by that, as
 // DUIS gives some quantities as integers of a finer unit) and ^Scale+N (the
 // number times ten to the power of Scale's text plus N, as DUIS gives
-// prices with a PriceScale). #Element is how many there are, and Element*
+// prices with a PriceScale). #Element is how many there are, Element*
 // the texts of all of them, space-separated (with [text], of those that
-// have it). DUIS says some things by an element's presence (<sr:Credit/>),
+// have it), and Element/ the elements below the first that hold no
+// others, as Element/Group/Leaf=text, space-separated (DUIS's 6.22 names
+// each alert setting by such a path). DUIS says some things by an element's presence (<sr:Credit/>),
 // some by an attribute (index="1") and some by a name of its own
 // (<sr:LogToRead>Event).
 func read(body *Element, ns, mapping string) (string, bool) {
@@ -362,6 +364,12 @@ func read(body *Element, ns, mapping string) (string, bool) {
 			}
 			return strings.TrimSpace(o.Text()), true
 		case '/':
+			if a.arg == "" {
+				if leaves := leavesOf(body, ns, a.name); leaves != "" {
+					return leaves, true
+				}
+				continue
+			}
 			n, err := strconv.ParseFloat(got[0], 64)
 			d, derr := strconv.ParseFloat(a.arg, 64)
 			if err != nil || derr != nil || d == 0 {
@@ -378,6 +386,29 @@ func read(body *Element, ns, mapping string) (string, bool) {
 		return got[0], true
 	}
 	return "", false
+}
+
+// leavesOf is Element/: the elements below the first one named local
+// that hold no others, each as its path of names from it and its text
+// (Group/Leaf=text), space-separated.
+func leavesOf(body *Element, ns, local string) string {
+	top := body.Find(ns, local)
+	if top == nil {
+		return ""
+	}
+	var out []string
+	var visit func(e *Element, path string)
+	visit = func(e *Element, path string) {
+		kids := e.Elements()
+		if len(kids) == 0 && e != top {
+			out = append(out, path+"="+strings.TrimSpace(e.Text()))
+		}
+		for _, k := range kids {
+			visit(k, path+"/"+k.Local)
+		}
+	}
+	visit(top, top.Local)
+	return strings.Join(out, " ")
 }
 
 // scaled is the decimal n times ten to the power of scale plus exp, exact

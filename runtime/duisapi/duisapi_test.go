@@ -509,6 +509,7 @@ func TestRealBodies(t *testing.T) {
 		{"2.2 the UTRN alone", "1", "2.2", `<sr:TopUpDevice><sr:UTRN>73946144332040217315</sr:UTRN></sr:TopUpDevice>`},
 		{"4.17 a period", "1", "4.17", `<sr:RetrieveDailyConsumptionLog><sr:ReadLogPeriod><sr:StartDateTime>2025-12-01T09:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2025-12-05T11:05:00.00Z</sr:EndDateTime></sr:ReadLogPeriod></sr:RetrieveDailyConsumptionLog>`},
 		{"7.7 no switch named", "1", "7.7", `<sr:ReadALCSData/>`},
+		{"6.22 alert settings by GBCS code", "1", "6.22", `<sr:ConfigureAlertBehaviour><sr:ElectricitySupplierHANAlertSettings><sr:SupplierESMECommon><sr:x810D>Enable</sr:x810D><sr:x8119>Disable</sr:x8119></sr:SupplierESMECommon></sr:ElectricitySupplierHANAlertSettings></sr:ConfigureAlertBehaviour>`},
 		// Critical: the answer is the Pre-Command (I0).
 		{"1.1.1 an electricity TOU tariff", "4", "1.1.1", `<sr:UpdateImportTariffPrimaryElement><sr:ElecTariffElements><sr:CurrencyUnits>GBP</sr:CurrencyUnits><sr:SwitchingTable/></sr:ElecTariffElements><sr:PriceElements><sr:ElectricityPriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale><sr:PriceScale>-5</sr:PriceScale><sr:TOUTariff><sr:TOUPrice index="1">2121</sr:TOUPrice><sr:TOUPrice index="2">3127</sr:TOUPrice></sr:TOUTariff></sr:ElectricityPriceElements></sr:PriceElements></sr:UpdateImportTariffPrimaryElement>`},
 		{"1.5 a balance reset", "4", "1.5", `<sr:UpdateMeterBalance><sr:PrepaymentMode><sr:ResetMeterBalance/></sr:PrepaymentMode></sr:UpdateMeterBalance>`},

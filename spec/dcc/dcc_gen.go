@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "12a679d403c3b0813c4a5f1f629fd74e0d01fbe49d86ccff18b0a27c61cff325"
+const SpecHash = "ea6b423d8bf00e536c1a4aa945ed6dd1024d30f786ae185904aade47e8c76379"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -3030,12 +3030,15 @@ func (x *RequestHandoverOfDCCControlledDevice) GetCertificate() string {
 // Eligible roles: EIS GIS ENO GNO. Annex 5, Table 5.1.
 type ConfigureEventBehaviour struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The alert (Table 5.4) whose behaviour changes.
-	// Rule: matches(value, '^A[0-9]{1,2}$')
+	// The alert (Table 5.4) whose behaviour changes; empty: settings only.
+	// Rule: value == ” || matches(value, '^A[0-9]{1,2}$')
 	AlertCode string `protobuf:"bytes,1,opt,name=alert_code,json=alertCode,proto3" json:"alert_code,omitempty"`
-	// log, alert or ignore.
-	// Rule: value in ['log', 'alert', 'ignore']
-	Action        string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// log, alert or ignore; empty with no alert_code.
+	// Rule: value in [”, 'log', 'alert', 'ignore']
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// Settings of the meter's own event codes as DUIS names them, path=Enable|Disable, e.g. ElectricitySupplierAlerts/SupplierESMECommon/x810D=Enable.
+	// Rule: value.all(s, matches(s, '^[A-Z][A-Za-z]*(/[A-Za-z][A-Za-z0-9]*)+=(Enable|Disable)$'))
+	Settings      []string `protobuf:"bytes,3,rep,name=settings,proto3" json:"settings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3082,6 +3085,13 @@ func (x *ConfigureEventBehaviour) GetAction() string {
 		return x.Action
 	}
 	return ""
+}
+
+func (x *ConfigureEventBehaviour) GetSettings() []string {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
 }
 
 // UpdateSecurityCredentialsCoS is 6.23 Update Security Credentials (CoS).
@@ -6576,11 +6586,12 @@ const file_dccgate_v1_requests_proto_rawDesc = "" +
 	"\x1aSetDeviceConfigurationMPxN\x12\x12\n" +
 	"\x04mpxn\x18\x01 \x01(\tR\x04mpxn\"H\n" +
 	"$RequestHandoverOfDCCControlledDevice\x12 \n" +
-	"\vcertificate\x18\x01 \x01(\tR\vcertificate\"P\n" +
+	"\vcertificate\x18\x01 \x01(\tR\vcertificate\"l\n" +
 	"\x17ConfigureEventBehaviour\x12\x1d\n" +
 	"\n" +
 	"alert_code\x18\x01 \x01(\tR\talertCode\x12\x16\n" +
-	"\x06action\x18\x02 \x01(\tR\x06action\"@\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x1a\n" +
+	"\bsettings\x18\x03 \x03(\tR\bsettings\"@\n" +
 	"\x1cUpdateSecurityCredentialsCoS\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\tR\vcertificate\"#\n" +
 	"!RetrieveDeviceSecurityCredentials\"\x0e\n" +
