@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "ea6b423d8bf00e536c1a4aa945ed6dd1024d30f786ae185904aade47e8c76379"
+const SpecHash = "7d178cdc7cbb45e12b67b5447ea6aeaebb8eea23a4ad79f752c3487043a0fbd4"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
