@@ -5,6 +5,8 @@ package devices
 import (
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 )
 
 func readConfig(c *call) (map[string]any, error) {
@@ -201,22 +203,56 @@ func (c *call) auxSwitch() (int, error) {
 }
 
 func auxData(n int, s AuxSwitch) map[string]any {
-	return map[string]any{"switch": int64(n), "on": s.On, "calendar": s.Calendar, "boost": s.Boost}
+	return map[string]any{"switch": int64(n), "on": s.On, "calendar": s.Calendar, "description": s.Description, "boost": s.Boost}
 }
 
+// configureAuxCalendar is 6.14: a switch's calendar and/or description, or
+// (switch 0) the Device's calendar, which each switch then follows. What
+// the Command leaves empty is unchanged.
 func configureAuxCalendar(c *call) (map[string]any, error) {
-	n, err := c.auxSwitch()
+	cal, err := c.optStr("calendar", "")
 	if err != nil {
 		return nil, err
 	}
-	cal, err := c.str("calendar")
+	desc, err := c.optStr("description", "")
 	if err != nil {
 		return nil, err
 	}
-	s := c.d.Aux[n]
-	s.Calendar = cal
-	put(&c.d.Aux, n, s)
-	return auxData(n, s), nil
+	if cal == "" && desc == "" {
+		return nil, devErr("a calendar, a description or both")
+	}
+	n64, err := c.optInt("switch", 0)
+	if err != nil {
+		return nil, err
+	}
+	switches := []int{int(n64)}
+	if n64 == 0 {
+		if desc != "" {
+			return nil, devErr("a description is a switch's: name the switch")
+		}
+		switches = switches[:0]
+		for n := 1; n <= maxAux; n++ {
+			switches = append(switches, n)
+		}
+	} else if _, err := c.auxSwitch(); err != nil {
+		return nil, err
+	}
+	var out []any
+	for _, n := range switches {
+		s := c.d.Aux[n]
+		if cal != "" {
+			s.Calendar = cal
+		}
+		if desc != "" {
+			s.Description = desc
+		}
+		put(&c.d.Aux, n, s)
+		out = append(out, auxData(n, s))
+	}
+	if len(out) == 1 {
+		return out[0].(map[string]any), nil
+	}
+	return map[string]any{"switches": out}, nil
 }
 
 // credentialKinds are the credentials 6.15 may name.
@@ -271,21 +307,49 @@ func issueCredentials(c *call) (map[string]any, error) {
 	}, nil
 }
 
+// setMaxDemand is 6.18: the register's integration period, its daily
+// timeframe, or its values set to zero; what the Command leaves out is
+// unchanged.
 func setMaxDemand(c *call) (map[string]any, error) {
 	m, err := c.meter()
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.int("period_minutes")
+	p, err := c.optInt("period_minutes", 0)
 	if err != nil {
 		return nil, err
 	}
-	if p <= 0 || p > 24*60 {
+	if p < 0 || p > 24*60 {
 		return nil, devErr("period_minutes: 1 to 1440")
 	}
-	// A new timeframe starts a new maximum.
-	m.MaxDemand = MaxDemand{PeriodMinutes: p}
-	return map[string]any{"period_minutes": p}, nil
+	start, err := c.optStr("timeframe_start", "")
+	if err != nil {
+		return nil, err
+	}
+	end, err := c.optStr("timeframe_end", "")
+	if err != nil {
+		return nil, err
+	}
+	reset, err := c.optBool("reset", false)
+	if err != nil {
+		return nil, err
+	}
+	if p == 0 && start == "" && !reset {
+		return nil, devErr("a period, a timeframe or a reset")
+	}
+	md := m.MaxDemand
+	if p != 0 {
+		// A new timeframe starts a new maximum.
+		md.PeriodMinutes, reset = p, true
+	}
+	if start != "" {
+		md.TimeframeStart, md.TimeframeEnd, reset = start, end, true
+	}
+	if reset {
+		md.ImportWatts, md.At = 0, time.Time{}
+	}
+	m.MaxDemand = md
+	return map[string]any{"period_minutes": md.PeriodMinutes, "timeframe_start": md.TimeframeStart, "timeframe_end": md.TimeframeEnd}, nil
 }
 
 func setLocalTimeChange(c *call) (map[string]any, error) {
@@ -322,23 +386,48 @@ func handover(c *call) (map[string]any, error) {
 	return c.replaceCredential(CredAccessControlBroker, cert), nil
 }
 
+// configureEventBehaviour is 6.22: an alert of Table 5.4 is logged,
+// alerted or ignored; the settings of the meter's own event codes, as DUIS
+// names them (path=Enable|Disable), are kept as given: the emulation raises
+// Table 5.4's alerts only.
 func configureEventBehaviour(c *call) (map[string]any, error) {
-	code, err := c.str("alert_code")
+	code, err := c.optStr("alert_code", "")
 	if err != nil {
 		return nil, err
 	}
-	action, err := c.str("action")
+	action, err := c.optStr("action", "")
 	if err != nil {
 		return nil, err
 	}
-	if c.f.alerts[code] == nil {
-		return nil, devErr("unknown alert %q", code)
+	settings, err := c.strs("settings")
+	if err != nil {
+		return nil, err
 	}
-	if action != "log" && action != "alert" && action != "ignore" {
-		return nil, devErr("unknown action %q", action)
+	if code == "" && len(settings) == 0 {
+		return nil, devErr("an alert or settings to configure")
 	}
-	put(&c.d.EventBehaviour, code, action)
-	return map[string]any{"alert_code": code, "action": action}, nil
+	out := map[string]any{}
+	if code != "" {
+		if c.f.alerts[code] == nil {
+			return nil, devErr("unknown alert %q", code)
+		}
+		if action != "log" && action != "alert" && action != "ignore" {
+			return nil, devErr("unknown action %q", action)
+		}
+		put(&c.d.EventBehaviour, code, action)
+		out["alert_code"], out["action"] = code, action
+	}
+	for _, s := range settings {
+		path, state, ok := strings.Cut(s, "=")
+		if !ok || (state != "Enable" && state != "Disable") {
+			return nil, devErr("setting %q is not path=Enable or path=Disable", s)
+		}
+		put(&c.d.EventBehaviour, path, state)
+	}
+	if len(settings) > 0 {
+		out["settings"] = settings
+	}
+	return out, nil
 }
 
 // changeOfSupplier is 6.23: the gaining supplier (the sender) becomes the

@@ -4,7 +4,9 @@ package devices
 
 import (
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 )
 
 // prepaymentNeedsCritical refuses a non-critical tariff or price Command
@@ -88,11 +90,24 @@ func adjustBalance(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	adj, err := c.int("adjustment_pence")
+	adj, err := c.optInt("adjustment_pence", 0)
 	if err != nil {
 		return nil, err
 	}
-	m.CreditPence += float64(adj)
+	reset, err := c.optBool("reset", false)
+	if err != nil {
+		return nil, err
+	}
+	if reset {
+		if adj != 0 {
+			return nil, devErr("adjust the balance or reset it, not both")
+		}
+		// A reset is the adjustment that leaves nothing.
+		adj = int64(-math.Round(m.CreditPence))
+		m.CreditPence = 0
+	} else {
+		m.CreditPence += float64(adj)
+	}
 	if adj > 0 {
 		m.repayEmergency()
 		c.d.creditAdded(c.t, c.now())
@@ -182,9 +197,16 @@ func topUp(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	amount, err := c.int("amount_pence")
+	amount, err := c.optInt("amount_pence", 0)
 	if err != nil {
 		return nil, err
+	}
+	if amount == 0 {
+		// DUIS's 2.2 carries the UTRN alone: the meter reads the credit
+		// from the token.
+		if amount, err = utrnValue(utrn); err != nil {
+			return nil, err
+		}
 	}
 	if utrn == "" || amount <= 0 {
 		return nil, devErr("a top-up needs a UTRN and a positive amount")
@@ -203,6 +225,35 @@ func topUp(c *call) (map[string]any, error) {
 	out := prepayValues(m)
 	out["utrn"] = utrn
 	return out, nil
+}
+
+// utrnBase is what a UTRN's first 19 digits, the Prepayment Top-up Token
+// Decimal, add to its 64-bit Prepayment Top-up Token (GBCS section 14);
+// the 20th digit is a check digit.
+const utrnBase = 7394156990786306048
+
+// utrnValue is the credit a UTRN carries, in pence, as a meter reads it
+// (GBCS section 14): the token's upper 32 bits end with its value class (2
+// bits: 0 pennies, 1 pounds) and its value (13 bits). The token's MAC, in
+// its lower 32 bits, is not checked: the emulation holds no keys.
+func utrnValue(utrn string) (int64, error) {
+	if len(utrn) != 20 {
+		return 0, devErr("UTRN %q: not 20 digits", utrn)
+	}
+	pptd, err := strconv.ParseUint(utrn[:19], 10, 64)
+	if err != nil || pptd < utrnBase {
+		return 0, devErr("UTRN %s: not a top-up token", utrn)
+	}
+	hi := (pptd - utrnBase) >> 32
+	value := int64(hi & 0x1fff)
+	switch class := (hi >> 13) & 3; class {
+	case 0:
+		return value, nil
+	case 1:
+		return value * 100, nil
+	default:
+		return 0, devErr("UTRN %s: value class %d is neither pennies nor pounds", utrn, class)
+	}
 }
 
 func updateDebt(c *call) (map[string]any, error) {

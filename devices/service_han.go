@@ -5,6 +5,7 @@ package devices
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -187,15 +188,28 @@ func readFirmware(c *call) (map[string]any, error) {
 	return map[string]any{"version": fw.Version, "images": stored}, nil
 }
 
+// activateFirmware is 11.3: the stored image named by its version or by
+// its SHA-256 (DUIS names it so) becomes the running one.
 func activateFirmware(c *call) (map[string]any, error) {
-	version, err := c.str("version")
+	version, err := c.optStr("version", "")
+	if err != nil {
+		return nil, err
+	}
+	sum, err := c.optStr("sha256", "")
 	if err != nil {
 		return nil, err
 	}
 	fw := &c.d.Firmware
 	h, ok := fw.image(version)
-	if !ok {
-		return nil, devErr("no firmware image %q stored", version)
+	if version == "" {
+		for _, im := range fw.Images {
+			if strings.EqualFold(im.SHA256, sum) {
+				version, h, ok = im.Version, im.SHA256, true
+			}
+		}
+	}
+	if !ok || (sum != "" && !strings.EqualFold(h, sum)) {
+		return nil, devErr("no firmware image %q (SHA-256 %q) stored", version, sum)
 	}
 	prev := fw.Version
 	fw.Version = version

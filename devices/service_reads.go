@@ -310,23 +310,46 @@ func readDailyConsumption(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	days, err := c.optInt("days", 1)
+	days, err := c.optInt("days", 0)
 	if err != nil {
 		return nil, err
 	}
-	if days < 1 {
+	period, err := c.optStr("from", "")
+	if err != nil {
+		return nil, err
+	}
+	// No count but a period: the entries of the days that start in [from,
+	// to), as DUIS asks (ReadLogPeriod); neither: the newest.
+	var from, to time.Time
+	switch {
+	case days == 0 && period != "":
+		if from, to, err = c.fromTo(); err != nil {
+			return nil, err
+		}
+		days = int64(len(m.DailyLog))
+	case days == 0:
+		days = 1
+	case days < 0:
 		return nil, devErr("days: at least one")
 	}
 	entries := []any{}
 	for i := len(m.DailyLog) - 1; i >= 0 && int64(len(entries)) < days; i-- {
 		e := m.DailyLog[i]
-		if c.restricted(e.At.Add(-24 * time.Hour)) {
+		day := e.At.Add(-24 * time.Hour)
+		if c.restricted(day) || (!from.IsZero() && day.Before(from)) {
 			break
 		}
+		if !to.IsZero() && !day.Before(to) {
+			continue
+		}
 		entries = append(entries, map[string]any{
-			"day":             e.At.Add(-24 * time.Hour).Format(time.DateOnly),
+			"day":             day.Format(time.DateOnly),
 			"consumption_kwh": round3(e.ConsumptionKWh),
 		})
 	}
-	return map[string]any{"days": days, "entries": entries}, nil
+	out := map[string]any{"days": days, "entries": entries}
+	if !from.IsZero() {
+		out = map[string]any{"from": rfc(from), "to": rfc(to), "entries": entries}
+	}
+	return out, nil
 }

@@ -91,7 +91,15 @@ func auxReset(c *call) (map[string]any, error) {
 	return auxData(n, s), nil
 }
 
+// auxRead is 7.7: a switch's configuration, or (switch 0) every switch's.
 func auxRead(c *call) (map[string]any, error) {
+	if n, err := c.optInt("switch", 0); err == nil && n == 0 {
+		var out []any
+		for n := 1; n <= maxAux; n++ {
+			out = append(out, auxData(n, c.d.Aux[n]))
+		}
+		return map[string]any{"switches": out}, nil
+	}
 	n, err := c.auxSwitch()
 	if err != nil {
 		return nil, err

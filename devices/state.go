@@ -94,7 +94,9 @@ type DeviceState struct {
 	DeviceLog   []DeviceLogEntry
 	EventLog    []LogEntry
 	SecurityLog []LogEntry
-	// EventBehaviour maps an alert code to log, alert or ignore (6.22).
+	// EventBehaviour maps an alert code to log, alert or ignore, and a
+	// setting of the meter's own event codes, as DUIS names it, to Enable
+	// or Disable (6.22).
 	EventBehaviour map[string]string
 
 	// RestrictedBefore is the tenancy start of 3.2: data from before it is
@@ -179,6 +181,8 @@ type LocalTimeChange struct {
 type AuxSwitch struct {
 	On       bool
 	Calendar string
+	// Description is the switch's label (6.14).
+	Description string
 	// Boost is true when the switch is under the Boost button (7.9, 7.10).
 	Boost bool
 }
@@ -255,8 +259,11 @@ type LoadLimit struct {
 // MaxDemand is the maximum demand register of 4.12 and 6.18.
 type MaxDemand struct {
 	PeriodMinutes int64
-	ImportWatts   float64
-	At            time.Time
+	// TimeframeStart and TimeframeEnd are the daily timeframe set by 6.18
+	// (as given, hh:mm[:ss]); empty: the whole day.
+	TimeframeStart, TimeframeEnd string
+	ImportWatts                  float64
+	At                           time.Time
 }
 
 // Voltage holds the voltage thresholds (6.5) and the last measured RMS

@@ -333,6 +333,32 @@ func TestUserCertificate(t *testing.T) {
 	}
 }
 
+// refused marks a body TestDecodeRealBodies expects refused (structure);
+// device names the Device a Non-Device request is for, not a field.
+const (
+	refused = "(refused)"
+	device  = "(device)"
+)
+
+// Bodies as DCC Boxed's templates lay them out (ECS01a, ECS46a, ECS46c),
+// cut to what is read.
+const (
+	touTariff = `<sr:UpdateImportTariffPrimaryElement><sr:ElecTariffElements><sr:CurrencyUnits>GBP</sr:CurrencyUnits><sr:SwitchingTable/></sr:ElecTariffElements>` +
+		`<sr:PriceElements><sr:ElectricityPriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale><sr:PriceScale>-5</sr:PriceScale>` +
+		`<sr:TOUTariff><sr:TOUPrice index="1">2121</sr:TOUPrice><sr:TOUPrice index="2">3127</sr:TOUPrice><sr:TOUPrice index="3">4744</sr:TOUPrice></sr:TOUTariff>` +
+		`</sr:ElectricityPriceElements></sr:PriceElements></sr:UpdateImportTariffPrimaryElement>`
+	blockTariff = `<sr:UpdateImportTariffPrimaryElement><sr:ElecTariffElements><sr:CurrencyUnits>GBP</sr:CurrencyUnits><sr:ThresholdMatrix><sr:Thresholds index="1"><sr:BlockThreshold index="1">10000</sr:BlockThreshold></sr:Thresholds></sr:ThresholdMatrix></sr:ElecTariffElements>` +
+		`<sr:PriceElements><sr:ElectricityPriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale><sr:PriceScale>-5</sr:PriceScale>` +
+		`<sr:BlockTariff><sr:BlockPrices index="1"><sr:BlockPrice index="1">1361</sr:BlockPrice><sr:BlockPrice index="2">2289</sr:BlockPrice></sr:BlockPrices></sr:BlockTariff>` +
+		`</sr:ElectricityPriceElements></sr:PriceElements></sr:UpdateImportTariffPrimaryElement>`
+	alcDescriptions = `<sr:UpdateDeviceConfigurationALCDescriptions><sr:ALCSHCALCSDescription index="2"><sr:SwitchDescription>Label2</sr:SwitchDescription></sr:ALCSHCALCSDescription>` +
+		`<sr:ALCSHCALCSDescription index="3"><sr:SwitchDescription>Label3</sr:SwitchDescription></sr:ALCSHCALCSDescription></sr:UpdateDeviceConfigurationALCDescriptions>`
+	alcSchedule = `<sr:UpdateDeviceConfigurationALCScheduler>` +
+		`<sr:ALCSHCALCSConnectionSchedule><sr:ActivateDeactivateSwitch index="1"><sr:ActivateSwitch/></sr:ActivateDeactivateSwitch><sr:DaysOfWeekApplicability><sr:DayOfWeekApplicability><sr:DayOfWeekID>Monday</sr:DayOfWeekID></sr:DayOfWeekApplicability></sr:DaysOfWeekApplicability><sr:ALCSScheduleDatesAndTime><sr:SwitchTime>06:00:00.00Z</sr:SwitchTime></sr:ALCSScheduleDatesAndTime></sr:ALCSHCALCSConnectionSchedule>` +
+		`<sr:ALCSHCALCSConnectionSchedule><sr:ActivateDeactivateSwitch index="1"><sr:DeactivateSwitch/></sr:ActivateDeactivateSwitch><sr:ALCSScheduleDatesAndTime><sr:SwitchTime>10:00:00.00Z</sr:SwitchTime></sr:ALCSScheduleDatesAndTime></sr:ALCSHCALCSConnectionSchedule>` +
+		`</sr:UpdateDeviceConfigurationALCScheduler>`
+)
+
 // TestDecodeRealBodies: the bodies of DCC Boxed's templates
 // (SmartDCCInnovation/duis-templates) read into the fields the spec needs,
 // and a Change of Supplier goes as CV 1 (para 143-146).
@@ -354,7 +380,8 @@ func TestDecodeRealBodies(t *testing.T) {
 		{"switch by attribute", "4", "7.5", `<sr:ActivateAuxiliaryLoad><sr:ActivateALCSHCALCS index="3"><sr:Duration>30</sr:Duration></sr:ActivateALCSHCALCS></sr:ActivateAuxiliaryLoad>`, "switch", int64(3)},
 		{"second alternative", "1", "6.20.1", `<sr:SetDeviceConfigurationImportMPxN><sr:ImportMPRN>1234567890</sr:ImportMPRN></sr:SetDeviceConfigurationImportMPxN>`, "mpxn", "1234567890"},
 		{"credential by name", "4", "6.15.1", `<sr:UpdateSecurityCredentialsKRP><sr:RemotePartyRole>NetworkOperator</sr:RemotePartyRole><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsKRP>`, "credential", "network_operator"},
-		{"unknown name reads nothing", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>NoSuchLog</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", ""},
+		{"an unknown log is refused", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>NoSuchLog</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", refused},
+		{"a required field the Body does not give is refused", "1", "6.20.1", `<sr:SetDeviceConfigurationImportMPxN/>`, "mpxn", refused},
 		{"the Power Event log is an event log", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", "event"},
 		{"the ALCS Event log is an event log", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:LogToRead>ALCSEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`, "log", "event"},
 		{"Change of Tenancy's restriction time", "1", "3.2", `<sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>2014-03-27T15:45:32.00Z</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>`, "tenancy_start", "2014-03-27T15:45:32Z"},
@@ -367,6 +394,36 @@ func TestDecodeRealBodies(t *testing.T) {
 		{"WAN matrix by the PostCode of a partial address", "8", "12.1", `<sr:RequestWANMatrix><sr:PartialAddress><sr:PostCode>M22 0RR</sr:PostCode><sr:AddressIdentifier>Threapwood Road</sr:AddressIdentifier></sr:PartialAddress></sr:RequestWANMatrix>`, "postcode", "M22 0RR"},
 		{"the original request of a local Command's response", "8", "8.13", `<sr:ReturnLocalCommandResponse><sr:OriginalRequestID>90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000</sr:OriginalRequestID><sr:DeviceGBCSResponse>3wkCAA==</sr:DeviceGBCSResponse></sr:ReturnLocalCommandResponse>`, "original_request_id", "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000"},
 		{"Change of Supplier as CV 1", "1", "6.23", `<sr:UpdateSecurityCredentialsCoS><sr:DigitalSigningCertificate>AQID</sr:DigitalSigningCertificate></sr:UpdateSecurityCredentialsCoS>`, "certificate", "AQID"},
+		{"a tariff's standing charge, scaled to pence", "4", "1.1.1", touTariff, "standing_charge_pence", int64(20)},
+		{"a tariff's unit rate, scaled to millipence", "4", "1.1.1", touTariff, "unit_rate_millipence", int64(2121)},
+		{"a TOU tariff's blocks, one a price", "4", "1.1.1", touTariff, "tou_blocks", int64(3)},
+		{"a tariff carries no name", "4", "1.1.1", touTariff, "tariff_name", ""},
+		{"a block tariff's unit rate is its first block's", "4", "1.1.1", blockTariff, "unit_rate_millipence", int64(1361)},
+		{"a block tariff's blocks", "4", "1.1.1", blockTariff, "tou_blocks", int64(2)},
+		{"a gas tariff's prices have no scale", "4", "1.1.1", `<sr:UpdateImportTariffPrimaryElement><sr:GasTariffElements/><sr:PriceElements><sr:GasPriceElements><sr:CurrencyUnits>GBP</sr:CurrencyUnits><sr:StandingCharge>22465</sr:StandingCharge><sr:TOUTariff><sr:TOUPrice index="1">9600</sr:TOUPrice></sr:TOUTariff></sr:GasPriceElements></sr:PriceElements></sr:UpdateImportTariffPrimaryElement>`, "standing_charge_pence", refused},
+		{"a secondary element has no standing charge", "4", "1.1.2", `<sr:UpdateImportTariffSecondaryElement><sr:SwitchingTable/><sr:PriceElements><sr:PriceScale>-5</sr:PriceScale><sr:ElectricityPriceElement index="1">10100</sr:ElectricityPriceElement></sr:PriceElements></sr:UpdateImportTariffSecondaryElement>`, "standing_charge_pence", refused},
+		{"a meter balance reset", "4", "1.5", `<sr:UpdateMeterBalance><sr:CreditMode><sr:ResetMeterBalance/></sr:CreditMode></sr:UpdateMeterBalance>`, "reset", true},
+		{"a meter balance reset adjusts by nothing", "4", "1.5", `<sr:UpdateMeterBalance><sr:PrepaymentMode><sr:ResetMeterBalance/></sr:PrepaymentMode></sr:UpdateMeterBalance>`, "adjustment_pence", int64(0)},
+		{"a meter balance adjustment", "4", "1.5", `<sr:UpdateMeterBalance><sr:PrepaymentMode><sr:AdjustMeterBalance>23130</sr:AdjustMeterBalance></sr:PrepaymentMode></sr:UpdateMeterBalance>`, "reset", false},
+		{"a top-up by its UTRN alone", "1", "2.2", `<sr:TopUpDevice><sr:UTRN>73946144332040217315</sr:UTRN></sr:TopUpDevice>`, "amount_pence", int64(0)},
+		{"firmware named by its hash", "4", "11.3", `<sr:ActivateFirmware><sr:FirmwareHash>AA758690730934FF0685AA758690730934FF0685657788990011223344556677</sr:FirmwareHash></sr:ActivateFirmware>`, "sha256", "AA758690730934FF0685AA758690730934FF0685657788990011223344556677"},
+		{"daily consumption of a period", "1", "4.17", `<sr:RetrieveDailyConsumptionLog><sr:ReadLogPeriod><sr:StartDateTime>2014-12-01T09:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2014-12-05T11:05:00.00Z</sr:EndDateTime></sr:ReadLogPeriod></sr:RetrieveDailyConsumptionLog>`, "from", "2014-12-01T09:00:00Z"},
+		{"daily consumption of a period counts no days", "1", "4.17", `<sr:RetrieveDailyConsumptionLog><sr:ReadLogPeriod><sr:StartDateTime>2014-12-01T09:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2014-12-05T11:05:00.00Z</sr:EndDateTime></sr:ReadLogPeriod></sr:RetrieveDailyConsumptionLog>`, "days", int64(0)},
+		{"a switch's description: the switch", "4", "6.14.1", alcDescriptions, "switch", int64(2)},
+		{"a switch's description", "4", "6.14.1", alcDescriptions, "description", "Label2"},
+		{"an ALC schedule is the Device's calendar", "4", "6.14.2", alcSchedule, "switch", int64(0)},
+		{"an ALC schedule's switching times", "4", "6.14.2", alcSchedule, "calendar", "06:00:00.00Z 10:00:00.00Z"},
+		{"an auxiliary controller schedule's switching times", "4", "6.14.3", `<sr:UpdateDeviceConfigurationAuxiliaryControllerScheduler><sr:AuxiliaryControllerSchedule><sr:AuxiliaryControllerAction auxiliaryControllerN="1"><sr:CommandedStateLevel>0</sr:CommandedStateLevel></sr:AuxiliaryControllerAction><sr:AuxiliaryControllerSchedulePeriodAndTime><sr:SwitchTime>09:00:00.00Z</sr:SwitchTime></sr:AuxiliaryControllerSchedulePeriodAndTime></sr:AuxiliaryControllerSchedule></sr:UpdateDeviceConfigurationAuxiliaryControllerScheduler>`, "calendar", "09:00:00.00Z"},
+		{"a maximum demand timeframe", "1", "6.18.1", `<sr:SetMaximumDemandConfigurableTimePeriod><sr:MaximumDemandTimePeriodSchedule><sr:StartTime>17:00:00.00Z</sr:StartTime><sr:EndTime>22:00:00.00Z</sr:EndTime></sr:MaximumDemandTimePeriodSchedule></sr:SetMaximumDemandConfigurableTimePeriod>`, "timeframe_end", "22:00:00.00Z"},
+		{"a maximum demand reset", "1", "6.18.2", `<sr:ResetMaximumDemandRegisters><sr:MaxDemandActivePowerImportValue/></sr:ResetMaximumDemandRegisters>`, "reset", true},
+		{"ALCS data of every switch", "1", "7.7", `<sr:ReadALCSData/>`, "switch", int64(0)},
+		{"alert settings by GBCS code", "1", "6.22", `<sr:ConfigureAlertBehaviour><sr:ElectricitySupplierAlerts><sr:SupplierESMECommon><sr:x810D>Enable</sr:x810D><sr:x810E>Disable</sr:x810E></sr:SupplierESMECommon><sr:SupplierESMEPolyPhase><sr:x81B7>Enable</sr:x81B7></sr:SupplierESMEPolyPhase></sr:ElectricitySupplierAlerts></sr:ConfigureAlertBehaviour>`, "settings",
+			"ElectricitySupplierAlerts/SupplierESMECommon/x810D=Enable ElectricitySupplierAlerts/SupplierESMECommon/x810E=Disable ElectricitySupplierAlerts/SupplierESMEPolyPhase/x81B7=Enable"},
+		{"a gas event's four settings", "1", "6.22", `<sr:ConfigureAlertBehaviour><sr:GasSupplierAlertEventSettings><sr:x810E><sr:WANAlert>Enable</sr:WANAlert><sr:HANAlert>Disable</sr:HANAlert></sr:x810E></sr:GasSupplierAlertEventSettings></sr:ConfigureAlertBehaviour>`, "settings",
+			"GasSupplierAlertEventSettings/x810E/WANAlert=Enable GasSupplierAlertEventSettings/x810E/HANAlert=Disable"},
+		{"alert settings name no Table 5.4 alert", "1", "6.22", `<sr:ConfigureAlertBehaviour><sr:ElectricityNetworkOperatorLoggingSettings><sr:NetworkOperatorESMECommon><sr:x8014>Enable</sr:x8014></sr:NetworkOperatorESMECommon></sr:ElectricityNetworkOperatorLoggingSettings></sr:ConfigureAlertBehaviour>`, "alert_code", ""},
+		{"a local Command's response is its Device's", "8", "8.13", `<sr:ReturnLocalCommandResponse><sr:OriginalRequestID>90-B3-D5-1F-30-01-00-00:00-db-12-34-56-78-90-a0:1000</sr:OriginalRequestID><sr:DeviceGBCSResponse>3wkCAA==</sr:DeviceGBCSResponse></sr:ReturnLocalCommandResponse>`, device, "00-DB-12-34-56-78-90-A0"},
+		{"a Non-Device request names its Device", "8", "12.2", `<sr:DevicePrenotification><sr:DeviceID>00-db-12-34-56-78-90-a0</sr:DeviceID><sr:DeviceType>ESME</sr:DeviceType></sr:DevicePrenotification>`, device, "00-DB-12-34-56-78-90-A0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -375,10 +432,20 @@ func TestDecodeRealBodies(t *testing.T) {
 				t.Fatal(err)
 			}
 			r, err := DecodeRequest(d, sp)
+			if tc.want == refused {
+				var pe *ParseError
+				if !errors.As(err, &pe) || pe.Code != CodeStructure {
+					t.Fatalf("%v, want a structure error", err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := r.Fields[tc.field]
+			if tc.field == device {
+				got = r.Device
+			}
 			if l, ok := got.([]string); ok { // a strings field: its words
 				got = strings.Join(l, " ")
 			}
@@ -440,5 +507,46 @@ func TestUniqueIdentifierAsText(t *testing.T) {
 	}
 	if _, err := ParseCert(der); err == nil || !strings.Contains(err.Error(), "64-bit BIT STRING") {
 		t.Fatalf("ParseCert of a text x500UniqueIdentifier: %v, want an error naming the BIT STRING", err)
+	}
+}
+
+// TestMappingForms: each form of a field mapping (spec/duis.cue, read) on
+// the element layout of DUIS's tariff and schedule messages.
+func TestMappingForms(t *testing.T) {
+	const ns = "http://www.dccinterface.co.uk/ServiceUserGateway"
+	x := `<sr:Body xmlns:sr="` + ns + `"><sr:PriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale>` +
+		`<sr:PriceScale>-6</sr:PriceScale><sr:TOUTariff><sr:TOUPrice index="1">2121</sr:TOUPrice><sr:TOUPrice index="2">3127</sr:TOUPrice></sr:TOUTariff></sr:PriceElements>` +
+		`<sr:Schedule><sr:Switch index="2"><sr:On/></sr:Switch><sr:SwitchTime>06:00:00.00Z</sr:SwitchTime></sr:Schedule>` +
+		`<sr:Schedule><sr:Switch index="2"><sr:Off/></sr:Switch><sr:SwitchTime>10:00:00.00Z</sr:SwitchTime></sr:Schedule></sr:Body>`
+	d, err := Parse([]byte(x), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		note, mapping, want string
+		given               bool
+	}{
+		{"text of the first", "TOUPrice", "2121", true},
+		{"attribute of the first that has it", "Switch@index", "2", true},
+		{"how many", "#TOUPrice", "2", true},
+		{"how many, none", "#BlockPrice", "", false},
+		{"how many of a text", "#Switch@index[2]", "2", true},
+		{"the texts of all", "SwitchTime*", "06:00:00.00Z 10:00:00.00Z", true},
+		{"scaled by a sibling", "StandingCharge^StandingChargeScale+2", "20", true},
+		{"scaled to a fraction", "TOUPrice^PriceScale+5", "212.1", true},
+		{"scaled without its scale is no match", "TOUPrice^NoScale+5|#TOUPrice", "2", true},
+		{"a constant for an element present", "On=on", "on", true},
+		{"the elements below, by path", "Schedule/", "Schedule/Switch/On= Schedule/SwitchTime=06:00:00.00Z", true},
+		{"the elements below one that holds none", "SwitchTime/", "", false},
+		{"the next alternative", "BlockPrice|TOUPrice", "2121", true},
+		{"nothing", "BlockPrice", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			got, given := read(d.Root, ns, tc.mapping)
+			if got != tc.want || given != tc.given {
+				t.Fatalf("read(%q) = %q, %v; want %q, %v", tc.mapping, got, given, tc.want, tc.given)
+			}
+		})
 	}
 }

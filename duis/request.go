@@ -2,6 +2,7 @@ package duis
 
 import (
 	"encoding/base64"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,6 +27,9 @@ type Request struct {
 	Body *Element
 	// SignedPreCommand is the GBCSPayload of CV 5-7.
 	SignedPreCommand []byte
+	// Device is the Device a Non-Device request names in its Body (the
+	// SRV's device mapping), upper case; empty if none.
+	Device string
 	// Fields are the request's body fields for the engine, in its types
 	// (timestamps as RFC 3339 strings); every field of the row is present,
 	// a zero value where the document does not give it, as on the Connect
@@ -84,9 +88,10 @@ func ParseRequestID(id string) (originator, target string, counter uint64, err e
 // permits (command_variant); Body holds exactly one element: SignedPreCommand
 // with a base64 GBCSPayload for CV 5-7, else the SRV's own element
 // (unknown_srv); the body fields the spec maps parse in the field's type,
-// and ExecutionDateTime as an xs:dateTime (structure). Elements of the
-// Body that the spec does not map are not validated: this is not XSD
-// validation.
+// and ExecutionDateTime as an xs:dateTime (structure); a required field
+// the spec maps is given by the Body, but in a cancellation (structure).
+// Elements of the Body that the spec does not map are not validated: this
+// is not XSD validation.
 func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 	d := &sp.DUIS
 	ns := d.Namespace
@@ -203,9 +208,6 @@ func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 		return nil, perr(CodeUnknownSRV, "SRV %s's Body element is %s, not %s", srv, r.SRV.Element, be[0].Local)
 	}
 	r.Body = be[0]
-	if r.Fields, err = fields(r.SRV, be[0], ns); err != nil {
-		return nil, err
-	}
 	if x := directChild(be[0], ns, d.ExecutionElement); x != nil {
 		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(x.Text()))
 		if err != nil {
@@ -213,6 +215,16 @@ func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 		}
 		r.ExecuteAt = t.UTC()
 		r.Cancels = r.ExecuteAt.Equal(CancelExecution)
+	}
+	if r.Fields, err = fields(r.SRV, be[0], ns, !r.Cancels); err != nil {
+		return nil, err
+	}
+	if !r.SRV.Service.DeviceService && r.SRV.Device != "" {
+		dev, _ := read(be[0], ns, r.SRV.Device)
+		if _, target, _, err := ParseRequestID(dev); err == nil {
+			dev = target
+		}
+		r.Device = strings.ToUpper(dev)
 	}
 	return r, nil
 }
@@ -227,8 +239,11 @@ func directChild(e *Element, ns, local string) *Element {
 }
 
 // fields reads the row's fields: set by the SRV, read from the element the
-// spec names, or the zero value of the field's type.
-func fields(s *spec.SRV, body *Element, ns string) (map[string]any, error) {
+// spec names, or the zero value of the field's type. A required field the
+// spec maps that no alternative of its mapping gives is refused where
+// strict (a request, not a cancellation, which carries only its time): its
+// zero value would stand for what the message did not say.
+func fields(s *spec.SRV, body *Element, ns string, strict bool) (map[string]any, error) {
 	out := map[string]any{}
 	for _, f := range s.Service.Fields {
 		if v, ok := s.Set[f.Name]; ok {
@@ -237,8 +252,12 @@ func fields(s *spec.SRV, body *Element, ns string) (map[string]any, error) {
 		}
 		var text string
 		var given bool
-		if m, ok := s.Fields[f.Name]; ok {
+		m, mapped := s.Fields[f.Name]
+		if mapped {
 			text, given = read(body, ns, m)
+		}
+		if mapped && !given && f.Required && strict {
+			return nil, perr(CodeStructure, "SRV %s: nothing in %s gives %s (%s)", s.SRV, s.Element, f.Name, m)
 		}
 		v, err := typed(f, text, given)
 		if err != nil {
@@ -249,74 +268,169 @@ func fields(s *spec.SRV, body *Element, ns string) (map[string]any, error) {
 	return out, nil
 }
 
+// alternative is one alternative of a field mapping (spec/duis.cue):
+// [#]Element[@attr][*][[text]][=value|>Other|/divisor|/|^Scale[+-N]].
+type alternative struct {
+	count, all bool   // #: how many there are; *: the texts of all, space-separated
+	name, attr string // the element, and the attribute read instead of its text
+	want       string // [text]: the text (or attribute) it must have
+	match      bool
+	op         byte   // '=', '>', '/', '^' or 0
+	arg        string // the constant, Other, the divisor or Scale
+	exp        int    // ^Scale+N: N
+}
+
+func parseAlternative(alt string) alternative {
+	var a alternative
+	if rest, ok := strings.CutPrefix(alt, "#"); ok {
+		a.count, alt = true, rest
+	}
+	if i := strings.IndexAny(alt, "=>/^"); i >= 0 {
+		a.op, a.arg, alt = alt[i], alt[i+1:], alt[:i]
+		if j := strings.IndexAny(a.arg, "+-"); a.op == '^' && j >= 0 {
+			a.exp, _ = strconv.Atoi(a.arg[j:])
+			a.arg = a.arg[:j]
+		}
+	}
+	if i := strings.IndexByte(alt, '['); i >= 0 && strings.HasSuffix(alt, "]") {
+		alt, a.want, a.match = alt[:i], alt[i+1:len(alt)-1], true
+	}
+	alt, a.all = strings.CutSuffix(alt, "*")
+	a.name, a.attr, _ = strings.Cut(alt, "@")
+	return a
+}
+
 // read reads one field by its mapping (spec/duis.cue): alternatives
 // separated by "|", the first that matches giving the value. Each is
-// Element, Element@attr, either followed by [text] (the element's text, or
-// the attribute, must be that) and by at most one of =value (the value is
-// that constant, not what the message carries), >Other (the value is the
-// text of the element Other, as where a sibling says what a DeviceID is
-// for: <RequestType>Add</RequestType>) and /divisor (the number divided by
-// that, as DUIS gives some quantities as integers of a finer unit), as DUIS
-// says some things by an element's presence (<sr:Credit/>), some by an
-// attribute (index="1") and some by a name of its own (<sr:LogToRead>Event).
+// Element (the text of the first descendant of that name) or Element@attr
+// (the attribute of the first that has it), either followed by [text] (the
+// text, or attribute, must be that) and by at most one of =value (the value
+// is that constant, not what the message carries), >Other (the text of the
+// element Other, as where a sibling says what a DeviceID is for:
+// <RequestType>Add</RequestType>), /divisor (the number divided by that, as
+// DUIS gives some quantities as integers of a finer unit) and ^Scale+N (the
+// number times ten to the power of Scale's text plus N, as DUIS gives
+// prices with a PriceScale). #Element is how many there are, Element*
+// the texts of all of them, space-separated (with [text], of those that
+// have it), and Element/ the elements below the first that hold no
+// others, as Element/Group/Leaf=text, space-separated (DUIS's 6.22 names
+// each alert setting by such a path). DUIS says some things by an element's presence (<sr:Credit/>),
+// some by an attribute (index="1") and some by a name of its own
+// (<sr:LogToRead>Event).
 func read(body *Element, ns, mapping string) (string, bool) {
 	for _, alt := range strings.Split(mapping, "|") {
-		name, value, constant := strings.Cut(alt, "=")
-		name, other, indirect := strings.Cut(name, ">")
-		name, divisor, divided := strings.Cut(name, "/")
-		want, match := "", false
-		if i := strings.IndexByte(name, '['); i >= 0 && strings.HasSuffix(name, "]") {
-			name, want, match = name[:i], name[i+1:len(name)-1], true
+		a := parseAlternative(alt)
+		var got []string
+		body.walk(func(e *Element) {
+			if e == body || !e.Is(ns, a.name) || (!a.count && !a.all && len(got) > 0) {
+				return
+			}
+			v := e.Text()
+			if a.attr != "" {
+				var ok bool
+				if v, ok = e.Attr(a.attr); !ok {
+					return
+				}
+			}
+			got = append(got, strings.TrimSpace(v))
+		})
+		if a.match {
+			// [text] holds of each counted or listed one, and of the first
+			// otherwise (a later one of that text is not looked for).
+			kept := got[:0]
+			for _, v := range got {
+				if v == a.want {
+					kept = append(kept, v)
+				}
+			}
+			got = kept
 		}
-		name, attr, byAttr := strings.Cut(name, "@")
-		x := body.Find(ns, name)
-		if byAttr {
-			x = findWithAttr(body, ns, name, attr)
-		}
-		if x == nil {
-			continue
-		}
-		got := strings.TrimSpace(x.Text())
-		if byAttr {
-			got, _ = x.Attr(attr)
-			got = strings.TrimSpace(got)
-		}
-		if match && got != want {
+		if len(got) == 0 {
 			continue
 		}
 		switch {
-		case constant:
-			return value, true
-		case indirect:
-			o := body.Find(ns, other)
+		case a.count:
+			return strconv.Itoa(len(got)), true
+		case a.all:
+			return strings.Join(got, " "), true
+		}
+		switch a.op {
+		case '=':
+			return a.arg, true
+		case '>':
+			o := body.Find(ns, a.arg)
 			if o == nil {
 				continue
 			}
 			return strings.TrimSpace(o.Text()), true
-		case divided:
-			n, err := strconv.ParseFloat(got, 64)
-			d, derr := strconv.ParseFloat(divisor, 64)
+		case '/':
+			if a.arg == "" {
+				if leaves := leavesOf(body, ns, a.name); leaves != "" {
+					return leaves, true
+				}
+				continue
+			}
+			n, err := strconv.ParseFloat(got[0], 64)
+			d, derr := strconv.ParseFloat(a.arg, 64)
 			if err != nil || derr != nil || d == 0 {
-				return got, true // typed refuses it as not a number
+				return got[0], true // typed refuses it as not a number
 			}
 			return strconv.FormatFloat(n/d, 'f', -1, 64), true
+		case '^':
+			sc := body.Find(ns, a.arg)
+			if sc == nil {
+				continue
+			}
+			return scaled(got[0], strings.TrimSpace(sc.Text()), a.exp), true
 		}
-		return got, true
+		return got[0], true
 	}
 	return "", false
 }
 
-// findWithAttr is the first descendant of that name that has the attribute.
-func findWithAttr(body *Element, ns, local, attr string) *Element {
-	var out *Element
-	body.walk(func(e *Element) {
-		if out == nil && e != body && e.Is(ns, local) {
-			if _, ok := e.Attr(attr); ok {
-				out = e
-			}
+// leavesOf is Element/: the elements below the first one named local
+// that hold no others, each as its path of names from it and its text
+// (Group/Leaf=text), space-separated.
+func leavesOf(body *Element, ns, local string) string {
+	top := body.Find(ns, local)
+	if top == nil {
+		return ""
+	}
+	var out []string
+	var visit func(e *Element, path string)
+	visit = func(e *Element, path string) {
+		kids := e.Elements()
+		if len(kids) == 0 && e != top {
+			out = append(out, path+"="+strings.TrimSpace(e.Text()))
 		}
-	})
-	return out
+		for _, k := range kids {
+			visit(k, path+"/"+k.Local)
+		}
+	}
+	visit(top, top.Local)
+	return strings.Join(out, " ")
+}
+
+// scaled is the decimal n times ten to the power of scale plus exp, exact
+// (no binary rounding): scaled("20000", "-5", 2) is "20". What is not a
+// number is returned in a form typed refuses.
+func scaled(n, scale string, exp int) string {
+	r, ok := new(big.Rat).SetString(n)
+	s, err := strconv.Atoi(scale)
+	if !ok || err != nil || s+exp < -64 || s+exp > 64 {
+		return n + " x 10^" + scale
+	}
+	e := s + exp
+	p := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(e, -e))), nil))
+	if e < 0 {
+		r.Quo(r, p)
+	} else {
+		r.Mul(r, p)
+	}
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	return strings.TrimRight(r.FloatString(64), "0")
 }
 
 func typed(f spec.Field, text string, given bool) (any, error) {

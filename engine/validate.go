@@ -99,6 +99,9 @@ func (e *Engine) validate(req *Request, r *row) ([]string, map[string]any) {
 			set(f.Name, raw)
 		}
 		v, err := coerce(f.Type, raw)
+		if err != nil && !f.Required && f.Type == "timestamp" && raw == "" {
+			v, err = raw, nil // an optional time left out
+		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("field %s: %v", f.Name, err))
 			continue

@@ -970,7 +970,12 @@ func (r *rowGen) emit(cs caseSpec) {
 	runs := accepted && !pending && !cs.local
 	// Commissioning looks at the hub, the meter and the MPxN (para 187): a
 	// case that gets past the device checks needs a world of its own.
-	own := cs.own || runs || (r.svc.Commissions && v.reason != "MALFORMED" && v.reason != "UNKNOWN_USER" && v.reason != "ROLE_NOT_ELIGIBLE" && v.reason != "CATEGORY_NOT_AVAILABLE" && v.reason != "DEVICE_TYPE" && v.reason != "DEVICE_STATUS" && v.reason != "TYPE2_NOT_SUPPORTED")
+	// A malformed request of a row whose activity needs a request to
+	// report on (8.13) gets one, unless it is that field that breaks its
+	// rule: refused by its field rule alone, not for naming nothing.
+	referent := cs.malformed != "" && cs.body != nil && r.hasField("original_request_id") &&
+		!slices.ContainsFunc(cs.body, func(e string) bool { return strings.HasPrefix(e, "original_request_id:") })
+	own := cs.own || runs || referent || (r.svc.Commissions && v.reason != "MALFORMED" && v.reason != "UNKNOWN_USER" && v.reason != "ROLE_NOT_ELIGIBLE" && v.reason != "CATEGORY_NOT_AVAILABLE" && v.reason != "DEVICE_TYPE" && v.reason != "DEVICE_STATUS" && v.reason != "TYPE2_NOT_SUPPORTED")
 	p := f.shared()
 	if own {
 		p = f.own(cs.id)
@@ -1020,6 +1025,9 @@ func (r *rowGen) emit(cs caseSpec) {
 	rq := req{svc: r.svc, device: device, local: cs.local, sign: cs.sign}
 	if cs.body != nil {
 		rq.body = cs.body
+		if referent {
+			rq.body = overBody(r.body(c, p, target, device, cs.role, as, a, true), cs.body)
+		}
 	} else {
 		rq.body = r.body(c, p, target, device, cs.role, as, a, runs)
 	}
@@ -1094,6 +1102,19 @@ func (g *suiteGen) readSchedule() *spec.Service {
 		}
 	}
 	return nil
+}
+
+// overBody is base's "field: value" entries with over's in place of those
+// of the same fields.
+func overBody(base, over []string) []string {
+	name := func(e string) string { n, _, _ := strings.Cut(e, ":"); return n }
+	out := slices.Clone(over)
+	for _, e := range base {
+		if !slices.ContainsFunc(over, func(o string) bool { return name(o) == name(e) }) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // body sets the fields a request needs on its world (the rest take the

@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -209,8 +210,9 @@ func fieldViolations(f spec.Field) ([]badValue, error) {
 	addIf := func(kind string, v any) error {
 		bad := false
 		if f.Rule == "" {
-			// No rule: only the type refuses (a timestamp must be RFC 3339).
-			bad = f.Type == "timestamp" && v == ""
+			// No rule: only the type refuses (a timestamp must be RFC 3339,
+			// but an optional one may be left out).
+			bad = f.Type == "timestamp" && v == "" && f.Required
 		} else {
 			ok, err := celRules.value(f.Rule, v)
 			if err != nil {
@@ -359,9 +361,11 @@ func boundary(typ string, start any, sign int64, pass func(any) bool) (any, bool
 	return val(hi), true
 }
 
-// checkViolation finds a body that passes every field rule of the row but
-// fails the check: the examples as they are, or two fields of a type the
-// check names swapped.
+// checkViolation finds a body that passes every field rule and every
+// other check of the row but fails this check (so that the case fails by
+// it alone): the examples as they are, two fields of a type the check
+// names swapped, one field it names at its zero value (the value of an
+// absent field on the API), all those it names, or every field, at theirs.
 func checkViolation(svc *spec.Service, c spec.Check) (violation, bool, error) {
 	base := map[string]any{}
 	var named []spec.Field
@@ -381,13 +385,23 @@ func checkViolation(svc *spec.Service, c spec.Check) (violation, bool, error) {
 				return false, err
 			}
 		}
+		for _, o := range svc.Checks {
+			if o.Rule == c.Rule {
+				continue
+			}
+			if ok, err := celRules.body(o.Rule, body); err != nil || !ok {
+				return false, err
+			}
+		}
 		ok, err := celRules.body(c.Rule, body)
 		return !ok, err
 	}
 	write := func(body map[string]any, what string) violation {
 		var parts []string
-		for _, f := range named {
-			parts = append(parts, f.Name+": "+yamlValue(body[f.Name]))
+		for _, f := range svc.Fields {
+			if slices.ContainsFunc(named, func(n spec.Field) bool { return n.Name == f.Name }) || yamlValue(body[f.Name]) != yamlValue(base[f.Name]) {
+				parts = append(parts, f.Name+": "+yamlValue(body[f.Name]))
+			}
 		}
 		return violation{what: fmt.Sprintf("%s (%s) fail the check %s: %s", what, strings.Join(parts, ", "), c.Rule, c.Message), body: parts}
 	}
@@ -413,7 +427,48 @@ func checkViolation(svc *spec.Service, c spec.Check) (violation, bool, error) {
 			}
 		}
 	}
+	zeroed := func(fields []spec.Field) map[string]any {
+		body := maps.Clone(base)
+		for _, f := range fields {
+			body[f.Name] = typed(f, zeroValue(f.Type))
+		}
+		return body
+	}
+	type leftOut struct {
+		what   string
+		fields []spec.Field
+	}
+	var tries []leftOut
+	for _, f := range named {
+		tries = append(tries, leftOut{"the examples with " + f.Name + " left out", []spec.Field{f}})
+	}
+	tries = append(tries, leftOut{"the examples with the fields it names left out", named}, leftOut{"every field left out", svc.Fields})
+	for _, t := range tries {
+		body := zeroed(t.fields)
+		bad, err := try(body)
+		if err != nil {
+			return violation{}, false, err
+		}
+		if bad {
+			return write(body, t.what), true, nil
+		}
+	}
 	return violation{}, false, nil
+}
+
+// zeroValue is the value a field of that type takes when a request leaves
+// it out, as an example decoded from JSON gives it (typed makes it the
+// field's Go type).
+func zeroValue(typ string) any {
+	switch typ {
+	case "int64", "double":
+		return 0.0
+	case "bool":
+		return false
+	case "strings":
+		return []any{}
+	}
+	return ""
 }
 
 // ---------------------------------------------------------------- row cases

@@ -171,10 +171,15 @@ func TestViolations(t *testing.T) {
 		{"4.4", []string{"entry.below = entry: -1", "entry.above = entry: 31"}},
 		{"3.4", []string{`supplier_name.missing = supplier_name: ""`, `supplier_name.too-long = supplier_name: "Alpha Energyxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"`}},
 		{"6.6", []string{"calorific_value.missing = calorific_value: 0.0", "calorific_value.above = calorific_value: 100.0", "conversion_factor.missing = conversion_factor: 0.0", "conversion_factor.above = conversion_factor: 10.0"}},
-		{"6.18", []string{"period_minutes.missing = period_minutes: 0", "period_minutes.below = period_minutes: 29", "period_minutes.above = period_minutes: 31"}},
+		{"6.18", []string{"period_minutes.below = period_minutes: 29", "period_minutes.above = period_minutes: 31", `timeframe_start.format = timeframe_start: "17:00:00Z!"`, `timeframe_end.format = timeframe_end: "22:00:00Z!"`,
+			`check1 = period_minutes: 0, timeframe_start: "", timeframe_end: "", reset: false`, `check2 = timeframe_start: "", timeframe_end: "22:00:00Z"`}},
 		{"3.2", []string{`tenancy_start.missing = tenancy_start: ""`}},
 		{"6.5", []string{"over_voltage.missing = over_voltage: 0", "over_voltage.above = over_voltage: 501", "under_voltage.missing = under_voltage: 0", "under_voltage.above = under_voltage: 501", "check = over_voltage: 216, under_voltage: 253"}},
 		{"8.11", []string{`add.format = add: ["!"]`, `remove.format = remove: ["!"]`, "check = add: [], remove: []"}},
+		// A check broken by a field left out, and one broken with every
+		// other check kept (each case fails by its check alone).
+		{"1.5", []string{"adjustment_pence.below = adjustment_pence: -10000001", "adjustment_pence.above = adjustment_pence: 10000001", "check = adjustment_pence: 0, reset: false"}},
+		{"6.22", []string{`alert_code.format = alert_code: "A10!"`, `action.format = action: "alert!"`, `settings.format = settings: ["!"]`, `check1 = alert_code: "A10", action: ""`, `check2 = alert_code: "", action: "", settings: []`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.row, func(t *testing.T) {

@@ -53,6 +53,8 @@ type SRV struct {
 	Variant string            `json:"variant,omitempty"`
 	Set     map[string]any    `json:"set,omitempty"`
 	Fields  map[string]string `json:"fields,omitempty"`
+	// Device is the mapping that reads a Non-Device request's Device.
+	Device string `json:"device,omitempty"`
 	// Service is the schedule row, set at load time.
 	Service *Service `json:"-"`
 }

@@ -95,7 +95,7 @@ func (g *gen) fieldMutants(o Options) {
 			}
 			op, num := s.text[b[4]:b[5]], s.text[b[6]:b[7]]
 			loose, ok := loosen(s.text[b[2]:b[3]], op, num)
-			if !ok {
+			if !ok || (s.text[b[2]:b[3]] == "value" && g.impliedBound(s.rows, s.name, op, num)) {
 				continue
 			}
 			rule := s.text[:b[0]] + loose + s.text[b[1]:]
@@ -104,6 +104,98 @@ func (g *gen) fieldMutants(o Options) {
 				Spec:        map[string]string{s.file: with(rule)}})
 		}
 	}
+}
+
+// ordered is a check that orders two fields: body.A < body.B (or <=).
+var ordered = regexp.MustCompile(`^body\.([a-z0-9_]+) (<|<=) body\.([a-z0-9_]+)$`)
+
+// impliedBound: in every row, a check orders the field against another
+// whose own rule already keeps the field within this bound of it (6.5:
+// under_voltage < over_voltage <= 500 keeps under_voltage below 500), so
+// loosening the bound is an equivalent mutant: no request the other rules
+// and checks pass reaches the value it lets through. Whole numbers only.
+func (g *gen) impliedBound(rows []string, field, op, num string) bool {
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || len(rows) == 0 {
+		return false
+	}
+	upper := op == "<" || op == "<="
+	// The field's own extreme: the largest (upper) or smallest value it allows.
+	own := n
+	switch op {
+	case "<":
+		own = n - 1
+	case ">":
+		own = n + 1
+	}
+	for _, key := range rows {
+		svc := g.sp.ServiceByKey(key)
+		if svc == nil || !g.impliedIn(svc, field, upper, own) {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *gen) impliedIn(svc *spec.Service, field string, upper bool, own int64) bool {
+	rules := map[string]string{}
+	for _, f := range svc.Fields {
+		rules[f.Name] = f.Rule
+	}
+	for _, c := range svc.Checks {
+		m := ordered.FindStringSubmatch(c.Rule)
+		if m == nil {
+			continue
+		}
+		strict := int64(0)
+		if m[2] == "<" {
+			strict = 1
+		}
+		// field < other: the field is below other's largest value; other <
+		// field: it is above other's smallest.
+		other := ""
+		switch {
+		case upper && m[1] == field:
+			other = m[3]
+		case !upper && m[3] == field:
+			other = m[1]
+		default:
+			continue
+		}
+		lim, ok := extreme(rules[other], upper)
+		if !ok {
+			continue
+		}
+		if upper && lim-strict <= own || !upper && lim+strict >= own {
+			return true
+		}
+	}
+	return false
+}
+
+// extreme is the largest (upper) or smallest whole number a rule's bounds
+// allow, if it bounds that side.
+func extreme(rule string, upper bool) (int64, bool) {
+	for _, b := range bound.FindAllStringSubmatch(rule, -1) {
+		if b[1] != "value" {
+			continue
+		}
+		n, err := strconv.ParseInt(b[3], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case upper && b[2] == "<=":
+			return n, true
+		case upper && b[2] == "<":
+			return n - 1, true
+		case !upper && b[2] == ">=":
+			return n, true
+		case !upper && b[2] == ">":
+			return n + 1, true
+		}
+	}
+	return 0, false
 }
 
 // loosen widens a bound by one (a strict comparison becomes inclusive); ok

@@ -136,3 +136,31 @@ func policyFS(t *testing.T) fstest.MapFS {
 	}
 	return fs
 }
+
+// TestImpliedBoundsAreNotMutated: a bound that a check and another field's
+// rule already impose (6.5 under_voltage < over_voltage <= 500; 6.12
+// low_watts < high_watts, both within 0 and 100000) is not loosened, as no
+// request reaches the value it would let through; the other bounds are.
+func TestImpliedBoundsAreNotMutated(t *testing.T) {
+	sp := spec.MustDefault()
+	ms, err := Generate(sp, Sources{Spec: spec.Files(), Policy: policyFS(t)}, Options{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, m := range ms {
+		ids[m.ID] = true
+	}
+	for id, want := range map[string]bool{
+		"spec/field-rule-loosen/6.5/under_voltage/2": false, // under_voltage <= 500
+		"spec/field-rule-loosen/6.12/low_watts/2":    false, // low_watts <= 100000
+		"spec/field-rule-loosen/6.12/high_watts/1":   false, // high_watts >= 0
+		"spec/field-rule-loosen/6.5/over_voltage/2":  true,  // over_voltage <= 500: nothing above it
+		"spec/field-rule-loosen/6.5/under_voltage/1": true,  // under_voltage > 0: nothing below it
+		"spec/field-rule-loosen/6.12/low_watts/1":    true,  // low_watts >= 0
+	} {
+		if ids[id] != want {
+			t.Errorf("%s generated: %v, want %v", id, ids[id], want)
+		}
+	}
+}

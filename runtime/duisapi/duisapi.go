@@ -214,7 +214,7 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 		}
 		return s.outcome(resp, rec, cv.Delivery)
 	}
-	device := deviceOf(r, d.Namespace)
+	device := deviceOf(r)
 	if r.Cancels {
 		return s.cancelFutureDated(ctx, resp, r, device)
 	}
@@ -311,15 +311,13 @@ func gatewayID(r *duis.Request, device string) string {
 }
 
 // deviceOf is the device a request is aimed at: the RequestID's target
-// for a Device Service, the Body's DeviceID (if any) for a Non-Device one.
-func deviceOf(r *duis.Request, ns string) string {
+// for a Device Service, the one its Body names (if any, spec/duis.cue's
+// device) for a Non-Device one.
+func deviceOf(r *duis.Request) string {
 	if r.SRV.Service.DeviceService {
 		return r.Target
 	}
-	if x := r.Body.Find(ns, "DeviceID"); x != nil {
-		return strings.ToUpper(strings.TrimSpace(x.Text()))
-	}
-	return ""
+	return r.Device
 }
 
 // outcome turns the gateway's record into the synchronous answer. A

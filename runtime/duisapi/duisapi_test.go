@@ -507,15 +507,30 @@ func TestCancellation(t *testing.T) {
 func TestRealBodies(t *testing.T) {
 	e := newEnv(t)
 	n := 400
-	for _, tc := range []struct{ note, srv, body string }{
-		{"3.5 Disable Privacy PIN: no PIN", "3.5", `<sr:DisablePrivacyPIN/>`},
-		{"3.2 RestrictionDateTime", "3.2", `<sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>2025-12-27T15:45:32.00Z</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>`},
-		{"6.13 the Power Event log", "6.13", `<sr:ReadEventOrSecurityLog><sr:ReadLogPeriod><sr:StartDateTime>2025-12-31T00:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2026-01-01T00:00:00.00Z</sr:EndDateTime></sr:ReadLogPeriod><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`},
+	later := e.srv.G.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	for _, tc := range []struct{ note, cv, srv, body string }{
+		{"3.5 Disable Privacy PIN: no PIN", "1", "3.5", `<sr:DisablePrivacyPIN/>`},
+		{"3.2 RestrictionDateTime", "1", "3.2", `<sr:RestrictAccessForChangeOfTenancy><sr:RestrictionDateTime>2025-12-27T15:45:32.00Z</sr:RestrictionDateTime></sr:RestrictAccessForChangeOfTenancy>`},
+		{"6.13 the Power Event log", "1", "6.13", `<sr:ReadEventOrSecurityLog><sr:ReadLogPeriod><sr:StartDateTime>2025-12-31T00:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2026-01-01T00:00:00.00Z</sr:EndDateTime></sr:ReadLogPeriod><sr:LogToRead>PowerEvent</sr:LogToRead></sr:ReadEventOrSecurityLog>`},
+		{"2.2 the UTRN alone", "1", "2.2", `<sr:TopUpDevice><sr:UTRN>73946144332040217315</sr:UTRN></sr:TopUpDevice>`},
+		{"4.17 a period", "1", "4.17", `<sr:RetrieveDailyConsumptionLog><sr:ReadLogPeriod><sr:StartDateTime>2025-12-01T09:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2025-12-05T11:05:00.00Z</sr:EndDateTime></sr:ReadLogPeriod></sr:RetrieveDailyConsumptionLog>`},
+		{"7.7 no switch named", "1", "7.7", `<sr:ReadALCSData/>`},
+		{"6.22 alert settings by GBCS code", "1", "6.22", `<sr:ConfigureAlertBehaviour><sr:ElectricitySupplierHANAlertSettings><sr:SupplierESMECommon><sr:x810D>Enable</sr:x810D><sr:x8119>Disable</sr:x8119></sr:SupplierESMECommon></sr:ElectricitySupplierHANAlertSettings></sr:ConfigureAlertBehaviour>`},
+		// Critical: the answer is the Pre-Command (I0).
+		{"1.1.1 an electricity TOU tariff", "4", "1.1.1", `<sr:UpdateImportTariffPrimaryElement><sr:ElecTariffElements><sr:CurrencyUnits>GBP</sr:CurrencyUnits><sr:SwitchingTable/></sr:ElecTariffElements><sr:PriceElements><sr:ElectricityPriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale><sr:PriceScale>-5</sr:PriceScale><sr:TOUTariff><sr:TOUPrice index="1">2121</sr:TOUPrice><sr:TOUPrice index="2">3127</sr:TOUPrice></sr:TOUTariff></sr:ElectricityPriceElements></sr:PriceElements></sr:UpdateImportTariffPrimaryElement>`},
+		{"1.5 a balance reset", "4", "1.5", `<sr:UpdateMeterBalance><sr:PrepaymentMode><sr:ResetMeterBalance/></sr:PrepaymentMode></sr:UpdateMeterBalance>`},
+		{"11.3 an image by its hash", "4", "11.3", `<sr:ActivateFirmware><sr:FirmwareHash>AA758690730934FF0685AA758690730934FF0685657788990011223344556677</sr:FirmwareHash></sr:ActivateFirmware>`},
+		{"6.14.2 the Device's ALC calendar", "4", "6.14.2", `<sr:UpdateDeviceConfigurationALCScheduler><sr:ExecutionDateTime>` + later + `</sr:ExecutionDateTime><sr:ALCSHCALCSConnectionSchedule><sr:ActivateDeactivateSwitch index="1"><sr:ActivateSwitch/></sr:ActivateDeactivateSwitch><sr:ALCSScheduleDatesAndTime><sr:SwitchTime>06:00:00.00Z</sr:SwitchTime></sr:ALCSScheduleDatesAndTime></sr:ALCSHCALCSConnectionSchedule></sr:UpdateDeviceConfigurationALCScheduler>`},
+		{"6.14.1 a switch's description", "4", "6.14.1", `<sr:UpdateDeviceConfigurationALCDescriptions><sr:ExecutionDateTime>` + later + `</sr:ExecutionDateTime><sr:ALCSHCALCSDescription index="2"><sr:SwitchDescription>Label2</sr:SwitchDescription></sr:ALCSHCALCSDescription></sr:UpdateDeviceConfigurationALCDescriptions>`},
 	} {
 		t.Run(tc.note, func(t *testing.T) {
 			n++
-			a := e.post(t, "serviceS", supplier, request(fmt.Sprintf("%s:%s:%d", supplier, esme, n), "1", tc.srv, "", tc.body))
-			if a.resp == nil || a.resp.ResponseCode != "I99" {
+			endpoint, want := "serviceS", "I99"
+			if tc.cv == "4" {
+				endpoint, want = "serviceT", "I0"
+			}
+			a := e.post(t, endpoint, supplier, request(fmt.Sprintf("%s:%s:%d", supplier, esme, n), tc.cv, tc.srv, "", tc.body))
+			if a.resp == nil || a.resp.ResponseCode != want || (tc.cv == "4" && len(a.resp.PreCommand) == 0) {
 				t.Fatalf("%d %s", a.status, a.body)
 			}
 		})

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "f46e67e426b0a0cdaede88f5da7b83e1ea19835584e0098875c243b7209d4e19"
+const SpecHash = "ff2ce61f8c76902697648cbc3313477b7fb238683e41754edfcb07b78f9d5127"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -508,8 +508,8 @@ func (x *ScheduleSpec) GetRequest() *ServiceRequest {
 // Eligible roles: EIS GIS. Annex 5, Table 5.1.
 type UpdateImportTariffPrepayment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Name of the tariff.
-	// Rule: size(value) > 0 && size(value) <= 40
+	// Name of the tariff; empty: none.
+	// Rule: size(value) <= 40
 	TariffName string `protobuf:"bytes,1,opt,name=tariff_name,json=tariffName,proto3" json:"tariff_name,omitempty"`
 	// Standing charge per day, pence.
 	// Rule: value >= 0 && value <= 10000000
@@ -589,8 +589,8 @@ func (x *UpdateImportTariffPrepayment) GetTouBlocks() int64 {
 // Eligible roles: EIS GIS. Annex 5, Table 5.1.
 type UpdateImportTariffCredit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Name of the tariff.
-	// Rule: size(value) > 0 && size(value) <= 40
+	// Name of the tariff; empty: none.
+	// Rule: size(value) <= 40
 	TariffName string `protobuf:"bytes,1,opt,name=tariff_name,json=tariffName,proto3" json:"tariff_name,omitempty"`
 	// Standing charge per day, pence.
 	// Rule: value >= 0 && value <= 10000000
@@ -792,11 +792,13 @@ func (x *UpdatePriceCredit) GetUnitRateMillipence() int64 {
 // Eligible roles: EIS GIS. Annex 5, Table 5.1.
 type AdjustMeterBalance struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Amount to add to (positive) or take from (negative) the meter balance, in pence.
-	// Rule: value != 0 && value >= -10000000 && value <= 10000000
+	// Amount to add to (positive) or take from (negative) the meter balance, in pence; 0 with reset.
+	// Rule: value >= -10000000 && value <= 10000000
 	AdjustmentPence int64 `protobuf:"varint,1,opt,name=adjustment_pence,json=adjustmentPence,proto3" json:"adjustment_pence,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Reset the meter balance to zero instead of adjusting it.
+	Reset_        bool `protobuf:"varint,2,opt,name=reset,proto3" json:"reset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AdjustMeterBalance) Reset() {
@@ -834,6 +836,13 @@ func (x *AdjustMeterBalance) GetAdjustmentPence() int64 {
 		return x.AdjustmentPence
 	}
 	return 0
+}
+
+func (x *AdjustMeterBalance) GetReset_() bool {
+	if x != nil {
+		return x.Reset_
+	}
+	return false
 }
 
 // UpdatePaymentMode is 1.6 Update Payment Mode.
@@ -1009,8 +1018,8 @@ type TopUpDevice struct {
 	// Unique Transaction Reference Number of the top-up (20 digits).
 	// Rule: matches(value, '^[0-9]{20}$')
 	Utrn string `protobuf:"bytes,1,opt,name=utrn,proto3" json:"utrn,omitempty"`
-	// Credit to add, in pence.
-	// Rule: value > 0 && value <= 10000000
+	// Credit to add, in pence; 0: the credit the UTRN carries.
+	// Rule: value >= 0 && value <= 10000000
 	AmountPence   int64 `protobuf:"varint,2,opt,name=amount_pence,json=amountPence,proto3" json:"amount_pence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2039,9 +2048,13 @@ func (*ReadActivePowerImport) Descriptor() ([]byte, []int) {
 // Eligible roles: EIS GIS OU. Annex 5, Table 5.1.
 type RetrieveDailyConsumptionLog struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// How many daily entries to return, newest first.
-	// Rule: value >= 1 && value <= 31
-	Days          int64 `protobuf:"varint,1,opt,name=days,proto3" json:"days,omitempty"`
+	// How many daily entries to return, newest first; 0: those of the days from from to to.
+	// Rule: value >= 0 && value <= 31
+	Days int64 `protobuf:"varint,1,opt,name=days,proto3" json:"days,omitempty"`
+	// Start of the period whose days' entries to return, with days 0 (RFC 3339).
+	From *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	// End of that period (RFC 3339), after from.
+	To            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2081,6 +2094,20 @@ func (x *RetrieveDailyConsumptionLog) GetDays() int64 {
 		return x.Days
 	}
 	return 0
+}
+
+func (x *RetrieveDailyConsumptionLog) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *RetrieveDailyConsumptionLog) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
 }
 
 // ReadDeviceConfiguration is 6.2 Read Device Configuration.
@@ -2575,12 +2602,15 @@ func (x *ReadEventOrSecurityLog) GetLog() string {
 // Eligible roles: EIS. Annex 5, Table 5.1.
 type UpdateDeviceConfigurationAuxiliaryLoadControl struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Auxiliary Load Control Switch number.
-	// Rule: value >= 1 && value <= 5
+	// Auxiliary Load Control Switch number; 0: the calendar is the Device's, for all its switches.
+	// Rule: value >= 0 && value <= 5
 	Switch int64 `protobuf:"varint,1,opt,name=switch,proto3" json:"switch,omitempty"`
-	// Switching calendar, e.g. 00:30-04:30 daily.
-	// Rule: size(value) > 0 && size(value) <= 256
-	Calendar      string `protobuf:"bytes,2,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	// Switching calendar, e.g. 00:30-04:30 daily; empty: unchanged.
+	// Rule: size(value) <= 256
+	Calendar string `protobuf:"bytes,2,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	// The switch's description (at most 22 printable characters, as DUIS's SwitchDescription); empty: unchanged.
+	// Rule: matches(value, '^[ -~]{0,22}$')
+	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2625,6 +2655,13 @@ func (x *UpdateDeviceConfigurationAuxiliaryLoadControl) GetSwitch() int64 {
 func (x *UpdateDeviceConfigurationAuxiliaryLoadControl) GetCalendar() string {
 	if x != nil {
 		return x.Calendar
+	}
+	return ""
+}
+
+func (x *UpdateDeviceConfigurationAuxiliaryLoadControl) GetDescription() string {
+	if x != nil {
+		return x.Description
 	}
 	return ""
 }
@@ -2751,9 +2788,17 @@ func (x *IssueSecurityCredentials) GetKeyUsage() string {
 // Eligible roles: ENO. Annex 5, Table 5.1.
 type SetMaximumDemandRegisters struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Demand integration period, minutes.
-	// Rule: value in [15, 30, 60]
+	// Demand integration period, minutes; 0: unchanged.
+	// Rule: value == 0 || value in [15, 30, 60]
 	PeriodMinutes int64 `protobuf:"varint,1,opt,name=period_minutes,json=periodMinutes,proto3" json:"period_minutes,omitempty"`
+	// Start of the daily timeframe the register records in (hh:mm[:ss], UTC); empty: unchanged.
+	// Rule: matches(value, '^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?Z?)?$')
+	TimeframeStart string `protobuf:"bytes,2,opt,name=timeframe_start,json=timeframeStart,proto3" json:"timeframe_start,omitempty"`
+	// End of that timeframe (hh:mm[:ss], UTC).
+	// Rule: matches(value, '^(([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]+)?)?Z?)?$')
+	TimeframeEnd string `protobuf:"bytes,3,opt,name=timeframe_end,json=timeframeEnd,proto3" json:"timeframe_end,omitempty"`
+	// Set the registers' values to zero.
+	Reset_        bool `protobuf:"varint,4,opt,name=reset,proto3" json:"reset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2793,6 +2838,27 @@ func (x *SetMaximumDemandRegisters) GetPeriodMinutes() int64 {
 		return x.PeriodMinutes
 	}
 	return 0
+}
+
+func (x *SetMaximumDemandRegisters) GetTimeframeStart() string {
+	if x != nil {
+		return x.TimeframeStart
+	}
+	return ""
+}
+
+func (x *SetMaximumDemandRegisters) GetTimeframeEnd() string {
+	if x != nil {
+		return x.TimeframeEnd
+	}
+	return ""
+}
+
+func (x *SetMaximumDemandRegisters) GetReset_() bool {
+	if x != nil {
+		return x.Reset_
+	}
+	return false
 }
 
 // SetDeviceConfigurationLocalTimeChangeCalendar is 6.19 Set Device Configuration (Local Time Change Calendar).
@@ -2964,12 +3030,15 @@ func (x *RequestHandoverOfDCCControlledDevice) GetCertificate() string {
 // Eligible roles: EIS GIS ENO GNO. Annex 5, Table 5.1.
 type ConfigureEventBehaviour struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The alert (Table 5.4) whose behaviour changes.
-	// Rule: matches(value, '^A[0-9]{1,2}$')
+	// The alert (Table 5.4) whose behaviour changes; empty: settings only.
+	// Rule: value == ” || matches(value, '^A[0-9]{1,2}$')
 	AlertCode string `protobuf:"bytes,1,opt,name=alert_code,json=alertCode,proto3" json:"alert_code,omitempty"`
-	// log, alert or ignore.
-	// Rule: value in ['log', 'alert', 'ignore']
-	Action        string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// log, alert or ignore; empty with no alert_code.
+	// Rule: value in [”, 'log', 'alert', 'ignore']
+	Action string `protobuf:"bytes,2,opt,name=action,proto3" json:"action,omitempty"`
+	// Settings of the meter's own event codes as DUIS names them, path=Enable|Disable, e.g. ElectricitySupplierAlerts/SupplierESMECommon/x810D=Enable.
+	// Rule: value.all(s, matches(s, '^[A-Z][A-Za-z]*(/[A-Za-z][A-Za-z0-9]*)+=(Enable|Disable)$'))
+	Settings      []string `protobuf:"bytes,3,rep,name=settings,proto3" json:"settings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3016,6 +3085,13 @@ func (x *ConfigureEventBehaviour) GetAction() string {
 		return x.Action
 	}
 	return ""
+}
+
+func (x *ConfigureEventBehaviour) GetSettings() []string {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
 }
 
 // UpdateSecurityCredentialsCoS is 6.23 Update Security Credentials (CoS).
@@ -3388,8 +3464,8 @@ func (x *DeactivateAuxiliaryLoad) GetSwitch() int64 {
 // Eligible roles: EIS. Annex 5, Table 5.1.
 type ReadAuxiliaryLoadControlSwitchConfiguration struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Auxiliary Load Control Switch number.
-	// Rule: value >= 1 && value <= 5
+	// Auxiliary Load Control Switch number; 0: every switch of the Device.
+	// Rule: value >= 0 && value <= 5
 	Switch        int64 `protobuf:"varint,1,opt,name=switch,proto3" json:"switch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4286,9 +4362,12 @@ func (*ReadFirmwareVersion) Descriptor() ([]byte, []int) {
 // Eligible roles: EIS GIS. Annex 5, Table 5.1.
 type ActivateFirmware struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Firmware version.
-	// Rule: matches(value, '^[-0-9A-Za-z.]{1,32}$')
-	Version       string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Firmware version; empty: the image is named by its SHA-256.
+	// Rule: value == ” || matches(value, '^[-0-9A-Za-z.]{1,32}$')
+	Version string `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The image's SHA-256 (64 hex digits); empty: the image is named by its version.
+	// Rule: matches(value, '^([0-9A-Fa-f]{64})?$')
+	Sha256        string `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4326,6 +4405,13 @@ func (*ActivateFirmware) Descriptor() ([]byte, []int) {
 func (x *ActivateFirmware) GetVersion() string {
 	if x != nil {
 		return x.Version
+	}
+	return ""
+}
+
+func (x *ActivateFirmware) GetSha256() string {
+	if x != nil {
+		return x.Sha256
 	}
 	return ""
 }
@@ -6400,9 +6486,10 @@ const file_dccgate_v1_requests_proto_rawDesc = "" +
 	"\x14unit_rate_millipence\x18\x02 \x01(\x03R\x12unitRateMillipence\"y\n" +
 	"\x11UpdatePriceCredit\x122\n" +
 	"\x15standing_charge_pence\x18\x01 \x01(\x03R\x13standingChargePence\x120\n" +
-	"\x14unit_rate_millipence\x18\x02 \x01(\x03R\x12unitRateMillipence\"?\n" +
+	"\x14unit_rate_millipence\x18\x02 \x01(\x03R\x12unitRateMillipence\"U\n" +
 	"\x12AdjustMeterBalance\x12)\n" +
-	"\x10adjustment_pence\x18\x01 \x01(\x03R\x0fadjustmentPence\"'\n" +
+	"\x10adjustment_pence\x18\x01 \x01(\x03R\x0fadjustmentPence\x12\x14\n" +
+	"\x05reset\x18\x02 \x01(\bR\x05reset\"'\n" +
 	"\x11UpdatePaymentMode\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\"\x1f\n" +
 	"\x1dResetTariffBlockCounterMatrix\"\xd9\x01\n" +
@@ -6450,9 +6537,11 @@ const file_dccgate_v1_requests_proto_rawDesc = "" +
 	"\x1aReadPrepaymentDailyReadLog\x12\x14\n" +
 	"\x05entry\x18\x01 \x01(\x03R\x05entry\"\x16\n" +
 	"\x14ReadLoadLimitCounter\"\x17\n" +
-	"\x15ReadActivePowerImport\"1\n" +
+	"\x15ReadActivePowerImport\"\x8d\x01\n" +
 	"\x1bRetrieveDailyConsumptionLog\x12\x12\n" +
-	"\x04days\x18\x01 \x01(\x03R\x04days\"\x19\n" +
+	"\x04days\x18\x01 \x01(\x03R\x04days\x12.\n" +
+	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x19\n" +
 	"\x17ReadDeviceConfiguration\"u\n" +
 	"%UpdateDeviceConfigurationLoadLimiting\x12'\n" +
 	"\x0fthreshold_watts\x18\x01 \x01(\x03R\x0ethresholdWatts\x12#\n" +
@@ -6474,30 +6563,35 @@ const file_dccgate_v1_requests_proto_rawDesc = "" +
 	"\n" +
 	"high_watts\x18\x02 \x01(\x03R\thighWatts\"*\n" +
 	"\x16ReadEventOrSecurityLog\x12\x10\n" +
-	"\x03log\x18\x01 \x01(\tR\x03log\"c\n" +
+	"\x03log\x18\x01 \x01(\tR\x03log\"\x85\x01\n" +
 	"-UpdateDeviceConfigurationAuxiliaryLoadControl\x12\x16\n" +
 	"\x06switch\x18\x01 \x01(\x03R\x06switch\x12\x1a\n" +
-	"\bcalendar\x18\x02 \x01(\tR\bcalendar\"]\n" +
+	"\bcalendar\x18\x02 \x01(\tR\bcalendar\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"]\n" +
 	"\x19UpdateSecurityCredentials\x12\x1e\n" +
 	"\n" +
 	"credential\x18\x01 \x01(\tR\n" +
 	"credential\x12 \n" +
 	"\vcertificate\x18\x02 \x01(\tR\vcertificate\"7\n" +
 	"\x18IssueSecurityCredentials\x12\x1b\n" +
-	"\tkey_usage\x18\x01 \x01(\tR\bkeyUsage\"B\n" +
+	"\tkey_usage\x18\x01 \x01(\tR\bkeyUsage\"\xa6\x01\n" +
 	"\x19SetMaximumDemandRegisters\x12%\n" +
-	"\x0eperiod_minutes\x18\x01 \x01(\x03R\rperiodMinutes\"\x9d\x01\n" +
+	"\x0eperiod_minutes\x18\x01 \x01(\x03R\rperiodMinutes\x12'\n" +
+	"\x0ftimeframe_start\x18\x02 \x01(\tR\x0etimeframeStart\x12#\n" +
+	"\rtimeframe_end\x18\x03 \x01(\tR\ftimeframeEnd\x12\x14\n" +
+	"\x05reset\x18\x04 \x01(\bR\x05reset\"\x9d\x01\n" +
 	"-SetDeviceConfigurationLocalTimeChangeCalendar\x127\n" +
 	"\tdst_start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\bdstStart\x123\n" +
 	"\adst_end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x06dstEnd\"0\n" +
 	"\x1aSetDeviceConfigurationMPxN\x12\x12\n" +
 	"\x04mpxn\x18\x01 \x01(\tR\x04mpxn\"H\n" +
 	"$RequestHandoverOfDCCControlledDevice\x12 \n" +
-	"\vcertificate\x18\x01 \x01(\tR\vcertificate\"P\n" +
+	"\vcertificate\x18\x01 \x01(\tR\vcertificate\"l\n" +
 	"\x17ConfigureEventBehaviour\x12\x1d\n" +
 	"\n" +
 	"alert_code\x18\x01 \x01(\tR\talertCode\x12\x16\n" +
-	"\x06action\x18\x02 \x01(\tR\x06action\"@\n" +
+	"\x06action\x18\x02 \x01(\tR\x06action\x12\x1a\n" +
+	"\bsettings\x18\x03 \x03(\tR\bsettings\"@\n" +
 	"\x1cUpdateSecurityCredentialsCoS\x12 \n" +
 	"\vcertificate\x18\x01 \x01(\tR\vcertificate\"#\n" +
 	"!RetrieveDeviceSecurityCredentials\"\x0e\n" +
@@ -6541,9 +6635,10 @@ const file_dccgate_v1_requests_proto_rawDesc = "" +
 	"\x0eUpdateFirmware\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\"\x15\n" +
-	"\x13ReadFirmwareVersion\",\n" +
+	"\x13ReadFirmwareVersion\"D\n" +
 	"\x10ActivateFirmware\x12\x18\n" +
-	"\aversion\x18\x01 \x01(\tR\aversion\"\x16\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\tR\x06sha256\"\x16\n" +
 	"\x14RecordNetworkDataGAS\"\x10\n" +
 	"\x0eCreateSchedule\"\x0e\n" +
 	"\fReadSchedule\"1\n" +
@@ -6809,110 +6904,112 @@ var file_dccgate_v1_requests_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),                                // 93: google.protobuf.Timestamp
 }
 var file_dccgate_v1_requests_proto_depIdxs = []int32{
-	3,  // 0: dccgate.v1.Envelope.category:type_name -> dccgate.v1.Category
-	93, // 1: dccgate.v1.Envelope.execute_at:type_name -> google.protobuf.Timestamp
-	4,  // 2: dccgate.v1.Envelope.delivery:type_name -> dccgate.v1.Delivery
-	6,  // 3: dccgate.v1.Envelope.schedule:type_name -> dccgate.v1.ScheduleSpec
-	93, // 4: dccgate.v1.ScheduleSpec.first:type_name -> google.protobuf.Timestamp
-	92, // 5: dccgate.v1.ScheduleSpec.request:type_name -> dccgate.v1.ServiceRequest
-	93, // 6: dccgate.v1.RestrictAccessForChangeOfTenancy.tenancy_start:type_name -> google.protobuf.Timestamp
-	93, // 7: dccgate.v1.ReadProfileData.from:type_name -> google.protobuf.Timestamp
-	93, // 8: dccgate.v1.ReadProfileData.to:type_name -> google.protobuf.Timestamp
-	93, // 9: dccgate.v1.ReadNetworkData.from:type_name -> google.protobuf.Timestamp
-	93, // 10: dccgate.v1.ReadNetworkData.to:type_name -> google.protobuf.Timestamp
-	93, // 11: dccgate.v1.SetDeviceConfigurationLocalTimeChangeCalendar.dst_start:type_name -> google.protobuf.Timestamp
-	93, // 12: dccgate.v1.SetDeviceConfigurationLocalTimeChangeCalendar.dst_end:type_name -> google.protobuf.Timestamp
-	5,  // 13: dccgate.v1.ServiceRequest.envelope:type_name -> dccgate.v1.Envelope
-	7,  // 14: dccgate.v1.ServiceRequest.update_import_tariff_prepayment:type_name -> dccgate.v1.UpdateImportTariffPrepayment
-	8,  // 15: dccgate.v1.ServiceRequest.update_import_tariff_credit:type_name -> dccgate.v1.UpdateImportTariffCredit
-	9,  // 16: dccgate.v1.ServiceRequest.update_price_prepayment:type_name -> dccgate.v1.UpdatePricePrepayment
-	10, // 17: dccgate.v1.ServiceRequest.update_price_credit:type_name -> dccgate.v1.UpdatePriceCredit
-	11, // 18: dccgate.v1.ServiceRequest.adjust_meter_balance:type_name -> dccgate.v1.AdjustMeterBalance
-	12, // 19: dccgate.v1.ServiceRequest.update_payment_mode:type_name -> dccgate.v1.UpdatePaymentMode
-	13, // 20: dccgate.v1.ServiceRequest.reset_tariff_block_counter_matrix:type_name -> dccgate.v1.ResetTariffBlockCounterMatrix
-	14, // 21: dccgate.v1.ServiceRequest.update_prepay_configuration:type_name -> dccgate.v1.UpdatePrepayConfiguration
-	15, // 22: dccgate.v1.ServiceRequest.top_up_device:type_name -> dccgate.v1.TopUpDevice
-	16, // 23: dccgate.v1.ServiceRequest.update_debt:type_name -> dccgate.v1.UpdateDebt
-	17, // 24: dccgate.v1.ServiceRequest.activate_emergency_credit:type_name -> dccgate.v1.ActivateEmergencyCredit
-	18, // 25: dccgate.v1.ServiceRequest.display_message:type_name -> dccgate.v1.DisplayMessage
-	19, // 26: dccgate.v1.ServiceRequest.restrict_access_for_change_of_tenancy:type_name -> dccgate.v1.RestrictAccessForChangeOfTenancy
-	20, // 27: dccgate.v1.ServiceRequest.clear_event_log:type_name -> dccgate.v1.ClearEventLog
-	21, // 28: dccgate.v1.ServiceRequest.update_supplier_name:type_name -> dccgate.v1.UpdateSupplierName
-	22, // 29: dccgate.v1.ServiceRequest.reset_customer_pin:type_name -> dccgate.v1.ResetCustomerPIN
-	23, // 30: dccgate.v1.ServiceRequest.read_instantaneous_import_registers:type_name -> dccgate.v1.ReadInstantaneousImportRegisters
-	24, // 31: dccgate.v1.ServiceRequest.read_instantaneous_export_registers:type_name -> dccgate.v1.ReadInstantaneousExportRegisters
-	25, // 32: dccgate.v1.ServiceRequest.read_instantaneous_prepay_values:type_name -> dccgate.v1.ReadInstantaneousPrepayValues
-	26, // 33: dccgate.v1.ServiceRequest.retrieve_billing_data_log:type_name -> dccgate.v1.RetrieveBillingDataLog
-	27, // 34: dccgate.v1.ServiceRequest.retrieve_daily_read_log:type_name -> dccgate.v1.RetrieveDailyReadLog
-	28, // 35: dccgate.v1.ServiceRequest.read_profile_data:type_name -> dccgate.v1.ReadProfileData
-	29, // 36: dccgate.v1.ServiceRequest.read_network_data:type_name -> dccgate.v1.ReadNetworkData
-	30, // 37: dccgate.v1.ServiceRequest.read_tariff:type_name -> dccgate.v1.ReadTariff
-	31, // 38: dccgate.v1.ServiceRequest.read_maximum_demand_registers:type_name -> dccgate.v1.ReadMaximumDemandRegisters
-	32, // 39: dccgate.v1.ServiceRequest.read_prepayment_configuration:type_name -> dccgate.v1.ReadPrepaymentConfiguration
-	33, // 40: dccgate.v1.ServiceRequest.read_prepayment_daily_read_log:type_name -> dccgate.v1.ReadPrepaymentDailyReadLog
-	34, // 41: dccgate.v1.ServiceRequest.read_load_limit_counter:type_name -> dccgate.v1.ReadLoadLimitCounter
-	35, // 42: dccgate.v1.ServiceRequest.read_active_power_import:type_name -> dccgate.v1.ReadActivePowerImport
-	36, // 43: dccgate.v1.ServiceRequest.retrieve_daily_consumption_log:type_name -> dccgate.v1.RetrieveDailyConsumptionLog
-	37, // 44: dccgate.v1.ServiceRequest.read_device_configuration:type_name -> dccgate.v1.ReadDeviceConfiguration
-	38, // 45: dccgate.v1.ServiceRequest.update_device_configuration_load_limiting:type_name -> dccgate.v1.UpdateDeviceConfigurationLoadLimiting
-	39, // 46: dccgate.v1.ServiceRequest.update_device_configuration_voltage:type_name -> dccgate.v1.UpdateDeviceConfigurationVoltage
-	40, // 47: dccgate.v1.ServiceRequest.update_device_configuration_gas_conversion:type_name -> dccgate.v1.UpdateDeviceConfigurationGasConversion
-	41, // 48: dccgate.v1.ServiceRequest.update_device_configuration_gas_flow:type_name -> dccgate.v1.UpdateDeviceConfigurationGasFlow
-	42, // 49: dccgate.v1.ServiceRequest.update_device_configuration_billing_calendar:type_name -> dccgate.v1.UpdateDeviceConfigurationBillingCalendar
-	43, // 50: dccgate.v1.ServiceRequest.synchronise_clock:type_name -> dccgate.v1.SynchroniseClock
-	44, // 51: dccgate.v1.ServiceRequest.update_device_configuration_instantaneous_power_threshold:type_name -> dccgate.v1.UpdateDeviceConfigurationInstantaneousPowerThreshold
-	45, // 52: dccgate.v1.ServiceRequest.read_event_or_security_log:type_name -> dccgate.v1.ReadEventOrSecurityLog
-	46, // 53: dccgate.v1.ServiceRequest.update_device_configuration_auxiliary_load_control:type_name -> dccgate.v1.UpdateDeviceConfigurationAuxiliaryLoadControl
-	47, // 54: dccgate.v1.ServiceRequest.update_security_credentials:type_name -> dccgate.v1.UpdateSecurityCredentials
-	48, // 55: dccgate.v1.ServiceRequest.issue_security_credentials:type_name -> dccgate.v1.IssueSecurityCredentials
-	49, // 56: dccgate.v1.ServiceRequest.set_maximum_demand_registers:type_name -> dccgate.v1.SetMaximumDemandRegisters
-	50, // 57: dccgate.v1.ServiceRequest.set_device_configuration_local_time_change_calendar:type_name -> dccgate.v1.SetDeviceConfigurationLocalTimeChangeCalendar
-	51, // 58: dccgate.v1.ServiceRequest.set_device_configuration_mpxn:type_name -> dccgate.v1.SetDeviceConfigurationMPxN
-	52, // 59: dccgate.v1.ServiceRequest.request_handover_of_dcc_controlled_device:type_name -> dccgate.v1.RequestHandoverOfDCCControlledDevice
-	53, // 60: dccgate.v1.ServiceRequest.configure_event_behaviour:type_name -> dccgate.v1.ConfigureEventBehaviour
-	54, // 61: dccgate.v1.ServiceRequest.update_security_credentials_cos:type_name -> dccgate.v1.UpdateSecurityCredentialsCoS
-	55, // 62: dccgate.v1.ServiceRequest.retrieve_device_security_credentials:type_name -> dccgate.v1.RetrieveDeviceSecurityCredentials
-	56, // 63: dccgate.v1.ServiceRequest.enable_supply:type_name -> dccgate.v1.EnableSupply
-	57, // 64: dccgate.v1.ServiceRequest.disable_supply:type_name -> dccgate.v1.DisableSupply
-	58, // 65: dccgate.v1.ServiceRequest.arm_supply:type_name -> dccgate.v1.ArmSupply
-	59, // 66: dccgate.v1.ServiceRequest.read_supply_status:type_name -> dccgate.v1.ReadSupplyStatus
-	60, // 67: dccgate.v1.ServiceRequest.activate_auxiliary_load:type_name -> dccgate.v1.ActivateAuxiliaryLoad
-	61, // 68: dccgate.v1.ServiceRequest.deactivate_auxiliary_load:type_name -> dccgate.v1.DeactivateAuxiliaryLoad
-	62, // 69: dccgate.v1.ServiceRequest.read_auxiliary_load_control_switch_configuration:type_name -> dccgate.v1.ReadAuxiliaryLoadControlSwitchConfiguration
-	63, // 70: dccgate.v1.ServiceRequest.reset_auxiliary_load:type_name -> dccgate.v1.ResetAuxiliaryLoad
-	64, // 71: dccgate.v1.ServiceRequest.add_auxiliary_load_to_boost_button:type_name -> dccgate.v1.AddAuxiliaryLoadToBoostButton
-	65, // 72: dccgate.v1.ServiceRequest.remove_auxiliary_load_from_boost_button:type_name -> dccgate.v1.RemoveAuxiliaryLoadFromBoostButton
-	66, // 73: dccgate.v1.ServiceRequest.read_boost_button_details:type_name -> dccgate.v1.ReadBoostButtonDetails
-	67, // 74: dccgate.v1.ServiceRequest.set_randomised_offset_limit:type_name -> dccgate.v1.SetRandomisedOffsetLimit
-	68, // 75: dccgate.v1.ServiceRequest.commission_device:type_name -> dccgate.v1.CommissionDevice
-	69, // 76: dccgate.v1.ServiceRequest.service_opt_out:type_name -> dccgate.v1.ServiceOptOut
-	70, // 77: dccgate.v1.ServiceRequest.join_service_type_1_devices:type_name -> dccgate.v1.JoinServiceType1Devices
-	71, // 78: dccgate.v1.ServiceRequest.join_service_type_2_devices:type_name -> dccgate.v1.JoinServiceType2Devices
-	72, // 79: dccgate.v1.ServiceRequest.un_join_service:type_name -> dccgate.v1.UnJoinService
-	73, // 80: dccgate.v1.ServiceRequest.un_join_service_type_2_devices:type_name -> dccgate.v1.UnJoinServiceType2Devices
-	74, // 81: dccgate.v1.ServiceRequest.read_device_log:type_name -> dccgate.v1.ReadDeviceLog
-	75, // 82: dccgate.v1.ServiceRequest.update_han_device_log:type_name -> dccgate.v1.UpdateHANDeviceLog
-	76, // 83: dccgate.v1.ServiceRequest.restore_han_device_log:type_name -> dccgate.v1.RestoreHANDeviceLog
-	77, // 84: dccgate.v1.ServiceRequest.request_customer_identification_number:type_name -> dccgate.v1.RequestCustomerIdentificationNumber
-	78, // 85: dccgate.v1.ServiceRequest.update_firmware:type_name -> dccgate.v1.UpdateFirmware
-	79, // 86: dccgate.v1.ServiceRequest.read_firmware_version:type_name -> dccgate.v1.ReadFirmwareVersion
-	80, // 87: dccgate.v1.ServiceRequest.activate_firmware:type_name -> dccgate.v1.ActivateFirmware
-	81, // 88: dccgate.v1.ServiceRequest.record_network_data_gas:type_name -> dccgate.v1.RecordNetworkDataGAS
-	82, // 89: dccgate.v1.ServiceRequest.create_schedule:type_name -> dccgate.v1.CreateSchedule
-	83, // 90: dccgate.v1.ServiceRequest.read_schedule:type_name -> dccgate.v1.ReadSchedule
-	84, // 91: dccgate.v1.ServiceRequest.delete_schedule:type_name -> dccgate.v1.DeleteSchedule
-	85, // 92: dccgate.v1.ServiceRequest.read_inventory:type_name -> dccgate.v1.ReadInventory
-	86, // 93: dccgate.v1.ServiceRequest.decommission_device:type_name -> dccgate.v1.DecommissionDevice
-	87, // 94: dccgate.v1.ServiceRequest.update_inventory:type_name -> dccgate.v1.UpdateInventory
-	88, // 95: dccgate.v1.ServiceRequest.service_opt_in:type_name -> dccgate.v1.ServiceOptIn
-	89, // 96: dccgate.v1.ServiceRequest.return_local_command_response:type_name -> dccgate.v1.ReturnLocalCommandResponse
-	90, // 97: dccgate.v1.ServiceRequest.request_wan_matrix:type_name -> dccgate.v1.RequestWANMatrix
-	91, // 98: dccgate.v1.ServiceRequest.device_pre_notification:type_name -> dccgate.v1.DevicePreNotification
-	99, // [99:99] is the sub-list for method output_type
-	99, // [99:99] is the sub-list for method input_type
-	99, // [99:99] is the sub-list for extension type_name
-	99, // [99:99] is the sub-list for extension extendee
-	0,  // [0:99] is the sub-list for field type_name
+	3,   // 0: dccgate.v1.Envelope.category:type_name -> dccgate.v1.Category
+	93,  // 1: dccgate.v1.Envelope.execute_at:type_name -> google.protobuf.Timestamp
+	4,   // 2: dccgate.v1.Envelope.delivery:type_name -> dccgate.v1.Delivery
+	6,   // 3: dccgate.v1.Envelope.schedule:type_name -> dccgate.v1.ScheduleSpec
+	93,  // 4: dccgate.v1.ScheduleSpec.first:type_name -> google.protobuf.Timestamp
+	92,  // 5: dccgate.v1.ScheduleSpec.request:type_name -> dccgate.v1.ServiceRequest
+	93,  // 6: dccgate.v1.RestrictAccessForChangeOfTenancy.tenancy_start:type_name -> google.protobuf.Timestamp
+	93,  // 7: dccgate.v1.ReadProfileData.from:type_name -> google.protobuf.Timestamp
+	93,  // 8: dccgate.v1.ReadProfileData.to:type_name -> google.protobuf.Timestamp
+	93,  // 9: dccgate.v1.ReadNetworkData.from:type_name -> google.protobuf.Timestamp
+	93,  // 10: dccgate.v1.ReadNetworkData.to:type_name -> google.protobuf.Timestamp
+	93,  // 11: dccgate.v1.RetrieveDailyConsumptionLog.from:type_name -> google.protobuf.Timestamp
+	93,  // 12: dccgate.v1.RetrieveDailyConsumptionLog.to:type_name -> google.protobuf.Timestamp
+	93,  // 13: dccgate.v1.SetDeviceConfigurationLocalTimeChangeCalendar.dst_start:type_name -> google.protobuf.Timestamp
+	93,  // 14: dccgate.v1.SetDeviceConfigurationLocalTimeChangeCalendar.dst_end:type_name -> google.protobuf.Timestamp
+	5,   // 15: dccgate.v1.ServiceRequest.envelope:type_name -> dccgate.v1.Envelope
+	7,   // 16: dccgate.v1.ServiceRequest.update_import_tariff_prepayment:type_name -> dccgate.v1.UpdateImportTariffPrepayment
+	8,   // 17: dccgate.v1.ServiceRequest.update_import_tariff_credit:type_name -> dccgate.v1.UpdateImportTariffCredit
+	9,   // 18: dccgate.v1.ServiceRequest.update_price_prepayment:type_name -> dccgate.v1.UpdatePricePrepayment
+	10,  // 19: dccgate.v1.ServiceRequest.update_price_credit:type_name -> dccgate.v1.UpdatePriceCredit
+	11,  // 20: dccgate.v1.ServiceRequest.adjust_meter_balance:type_name -> dccgate.v1.AdjustMeterBalance
+	12,  // 21: dccgate.v1.ServiceRequest.update_payment_mode:type_name -> dccgate.v1.UpdatePaymentMode
+	13,  // 22: dccgate.v1.ServiceRequest.reset_tariff_block_counter_matrix:type_name -> dccgate.v1.ResetTariffBlockCounterMatrix
+	14,  // 23: dccgate.v1.ServiceRequest.update_prepay_configuration:type_name -> dccgate.v1.UpdatePrepayConfiguration
+	15,  // 24: dccgate.v1.ServiceRequest.top_up_device:type_name -> dccgate.v1.TopUpDevice
+	16,  // 25: dccgate.v1.ServiceRequest.update_debt:type_name -> dccgate.v1.UpdateDebt
+	17,  // 26: dccgate.v1.ServiceRequest.activate_emergency_credit:type_name -> dccgate.v1.ActivateEmergencyCredit
+	18,  // 27: dccgate.v1.ServiceRequest.display_message:type_name -> dccgate.v1.DisplayMessage
+	19,  // 28: dccgate.v1.ServiceRequest.restrict_access_for_change_of_tenancy:type_name -> dccgate.v1.RestrictAccessForChangeOfTenancy
+	20,  // 29: dccgate.v1.ServiceRequest.clear_event_log:type_name -> dccgate.v1.ClearEventLog
+	21,  // 30: dccgate.v1.ServiceRequest.update_supplier_name:type_name -> dccgate.v1.UpdateSupplierName
+	22,  // 31: dccgate.v1.ServiceRequest.reset_customer_pin:type_name -> dccgate.v1.ResetCustomerPIN
+	23,  // 32: dccgate.v1.ServiceRequest.read_instantaneous_import_registers:type_name -> dccgate.v1.ReadInstantaneousImportRegisters
+	24,  // 33: dccgate.v1.ServiceRequest.read_instantaneous_export_registers:type_name -> dccgate.v1.ReadInstantaneousExportRegisters
+	25,  // 34: dccgate.v1.ServiceRequest.read_instantaneous_prepay_values:type_name -> dccgate.v1.ReadInstantaneousPrepayValues
+	26,  // 35: dccgate.v1.ServiceRequest.retrieve_billing_data_log:type_name -> dccgate.v1.RetrieveBillingDataLog
+	27,  // 36: dccgate.v1.ServiceRequest.retrieve_daily_read_log:type_name -> dccgate.v1.RetrieveDailyReadLog
+	28,  // 37: dccgate.v1.ServiceRequest.read_profile_data:type_name -> dccgate.v1.ReadProfileData
+	29,  // 38: dccgate.v1.ServiceRequest.read_network_data:type_name -> dccgate.v1.ReadNetworkData
+	30,  // 39: dccgate.v1.ServiceRequest.read_tariff:type_name -> dccgate.v1.ReadTariff
+	31,  // 40: dccgate.v1.ServiceRequest.read_maximum_demand_registers:type_name -> dccgate.v1.ReadMaximumDemandRegisters
+	32,  // 41: dccgate.v1.ServiceRequest.read_prepayment_configuration:type_name -> dccgate.v1.ReadPrepaymentConfiguration
+	33,  // 42: dccgate.v1.ServiceRequest.read_prepayment_daily_read_log:type_name -> dccgate.v1.ReadPrepaymentDailyReadLog
+	34,  // 43: dccgate.v1.ServiceRequest.read_load_limit_counter:type_name -> dccgate.v1.ReadLoadLimitCounter
+	35,  // 44: dccgate.v1.ServiceRequest.read_active_power_import:type_name -> dccgate.v1.ReadActivePowerImport
+	36,  // 45: dccgate.v1.ServiceRequest.retrieve_daily_consumption_log:type_name -> dccgate.v1.RetrieveDailyConsumptionLog
+	37,  // 46: dccgate.v1.ServiceRequest.read_device_configuration:type_name -> dccgate.v1.ReadDeviceConfiguration
+	38,  // 47: dccgate.v1.ServiceRequest.update_device_configuration_load_limiting:type_name -> dccgate.v1.UpdateDeviceConfigurationLoadLimiting
+	39,  // 48: dccgate.v1.ServiceRequest.update_device_configuration_voltage:type_name -> dccgate.v1.UpdateDeviceConfigurationVoltage
+	40,  // 49: dccgate.v1.ServiceRequest.update_device_configuration_gas_conversion:type_name -> dccgate.v1.UpdateDeviceConfigurationGasConversion
+	41,  // 50: dccgate.v1.ServiceRequest.update_device_configuration_gas_flow:type_name -> dccgate.v1.UpdateDeviceConfigurationGasFlow
+	42,  // 51: dccgate.v1.ServiceRequest.update_device_configuration_billing_calendar:type_name -> dccgate.v1.UpdateDeviceConfigurationBillingCalendar
+	43,  // 52: dccgate.v1.ServiceRequest.synchronise_clock:type_name -> dccgate.v1.SynchroniseClock
+	44,  // 53: dccgate.v1.ServiceRequest.update_device_configuration_instantaneous_power_threshold:type_name -> dccgate.v1.UpdateDeviceConfigurationInstantaneousPowerThreshold
+	45,  // 54: dccgate.v1.ServiceRequest.read_event_or_security_log:type_name -> dccgate.v1.ReadEventOrSecurityLog
+	46,  // 55: dccgate.v1.ServiceRequest.update_device_configuration_auxiliary_load_control:type_name -> dccgate.v1.UpdateDeviceConfigurationAuxiliaryLoadControl
+	47,  // 56: dccgate.v1.ServiceRequest.update_security_credentials:type_name -> dccgate.v1.UpdateSecurityCredentials
+	48,  // 57: dccgate.v1.ServiceRequest.issue_security_credentials:type_name -> dccgate.v1.IssueSecurityCredentials
+	49,  // 58: dccgate.v1.ServiceRequest.set_maximum_demand_registers:type_name -> dccgate.v1.SetMaximumDemandRegisters
+	50,  // 59: dccgate.v1.ServiceRequest.set_device_configuration_local_time_change_calendar:type_name -> dccgate.v1.SetDeviceConfigurationLocalTimeChangeCalendar
+	51,  // 60: dccgate.v1.ServiceRequest.set_device_configuration_mpxn:type_name -> dccgate.v1.SetDeviceConfigurationMPxN
+	52,  // 61: dccgate.v1.ServiceRequest.request_handover_of_dcc_controlled_device:type_name -> dccgate.v1.RequestHandoverOfDCCControlledDevice
+	53,  // 62: dccgate.v1.ServiceRequest.configure_event_behaviour:type_name -> dccgate.v1.ConfigureEventBehaviour
+	54,  // 63: dccgate.v1.ServiceRequest.update_security_credentials_cos:type_name -> dccgate.v1.UpdateSecurityCredentialsCoS
+	55,  // 64: dccgate.v1.ServiceRequest.retrieve_device_security_credentials:type_name -> dccgate.v1.RetrieveDeviceSecurityCredentials
+	56,  // 65: dccgate.v1.ServiceRequest.enable_supply:type_name -> dccgate.v1.EnableSupply
+	57,  // 66: dccgate.v1.ServiceRequest.disable_supply:type_name -> dccgate.v1.DisableSupply
+	58,  // 67: dccgate.v1.ServiceRequest.arm_supply:type_name -> dccgate.v1.ArmSupply
+	59,  // 68: dccgate.v1.ServiceRequest.read_supply_status:type_name -> dccgate.v1.ReadSupplyStatus
+	60,  // 69: dccgate.v1.ServiceRequest.activate_auxiliary_load:type_name -> dccgate.v1.ActivateAuxiliaryLoad
+	61,  // 70: dccgate.v1.ServiceRequest.deactivate_auxiliary_load:type_name -> dccgate.v1.DeactivateAuxiliaryLoad
+	62,  // 71: dccgate.v1.ServiceRequest.read_auxiliary_load_control_switch_configuration:type_name -> dccgate.v1.ReadAuxiliaryLoadControlSwitchConfiguration
+	63,  // 72: dccgate.v1.ServiceRequest.reset_auxiliary_load:type_name -> dccgate.v1.ResetAuxiliaryLoad
+	64,  // 73: dccgate.v1.ServiceRequest.add_auxiliary_load_to_boost_button:type_name -> dccgate.v1.AddAuxiliaryLoadToBoostButton
+	65,  // 74: dccgate.v1.ServiceRequest.remove_auxiliary_load_from_boost_button:type_name -> dccgate.v1.RemoveAuxiliaryLoadFromBoostButton
+	66,  // 75: dccgate.v1.ServiceRequest.read_boost_button_details:type_name -> dccgate.v1.ReadBoostButtonDetails
+	67,  // 76: dccgate.v1.ServiceRequest.set_randomised_offset_limit:type_name -> dccgate.v1.SetRandomisedOffsetLimit
+	68,  // 77: dccgate.v1.ServiceRequest.commission_device:type_name -> dccgate.v1.CommissionDevice
+	69,  // 78: dccgate.v1.ServiceRequest.service_opt_out:type_name -> dccgate.v1.ServiceOptOut
+	70,  // 79: dccgate.v1.ServiceRequest.join_service_type_1_devices:type_name -> dccgate.v1.JoinServiceType1Devices
+	71,  // 80: dccgate.v1.ServiceRequest.join_service_type_2_devices:type_name -> dccgate.v1.JoinServiceType2Devices
+	72,  // 81: dccgate.v1.ServiceRequest.un_join_service:type_name -> dccgate.v1.UnJoinService
+	73,  // 82: dccgate.v1.ServiceRequest.un_join_service_type_2_devices:type_name -> dccgate.v1.UnJoinServiceType2Devices
+	74,  // 83: dccgate.v1.ServiceRequest.read_device_log:type_name -> dccgate.v1.ReadDeviceLog
+	75,  // 84: dccgate.v1.ServiceRequest.update_han_device_log:type_name -> dccgate.v1.UpdateHANDeviceLog
+	76,  // 85: dccgate.v1.ServiceRequest.restore_han_device_log:type_name -> dccgate.v1.RestoreHANDeviceLog
+	77,  // 86: dccgate.v1.ServiceRequest.request_customer_identification_number:type_name -> dccgate.v1.RequestCustomerIdentificationNumber
+	78,  // 87: dccgate.v1.ServiceRequest.update_firmware:type_name -> dccgate.v1.UpdateFirmware
+	79,  // 88: dccgate.v1.ServiceRequest.read_firmware_version:type_name -> dccgate.v1.ReadFirmwareVersion
+	80,  // 89: dccgate.v1.ServiceRequest.activate_firmware:type_name -> dccgate.v1.ActivateFirmware
+	81,  // 90: dccgate.v1.ServiceRequest.record_network_data_gas:type_name -> dccgate.v1.RecordNetworkDataGAS
+	82,  // 91: dccgate.v1.ServiceRequest.create_schedule:type_name -> dccgate.v1.CreateSchedule
+	83,  // 92: dccgate.v1.ServiceRequest.read_schedule:type_name -> dccgate.v1.ReadSchedule
+	84,  // 93: dccgate.v1.ServiceRequest.delete_schedule:type_name -> dccgate.v1.DeleteSchedule
+	85,  // 94: dccgate.v1.ServiceRequest.read_inventory:type_name -> dccgate.v1.ReadInventory
+	86,  // 95: dccgate.v1.ServiceRequest.decommission_device:type_name -> dccgate.v1.DecommissionDevice
+	87,  // 96: dccgate.v1.ServiceRequest.update_inventory:type_name -> dccgate.v1.UpdateInventory
+	88,  // 97: dccgate.v1.ServiceRequest.service_opt_in:type_name -> dccgate.v1.ServiceOptIn
+	89,  // 98: dccgate.v1.ServiceRequest.return_local_command_response:type_name -> dccgate.v1.ReturnLocalCommandResponse
+	90,  // 99: dccgate.v1.ServiceRequest.request_wan_matrix:type_name -> dccgate.v1.RequestWANMatrix
+	91,  // 100: dccgate.v1.ServiceRequest.device_pre_notification:type_name -> dccgate.v1.DevicePreNotification
+	101, // [101:101] is the sub-list for method output_type
+	101, // [101:101] is the sub-list for method input_type
+	101, // [101:101] is the sub-list for extension type_name
+	101, // [101:101] is the sub-list for extension extendee
+	0,   // [0:101] is the sub-list for field type_name
 }
 
 func init() { file_dccgate_v1_requests_proto_init() }
