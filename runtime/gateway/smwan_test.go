@@ -42,6 +42,22 @@ func (f *faults) SMWANFault(kind string) {
 	}
 }
 
+// responses counts the Service Responses on alpha's stream for request id.
+func responses(t *testing.T, g *gateway.Gateway, id string) int {
+	t.Helper()
+	ds, err := g.Store().Deliveries(t.Context(), alpha, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range ds {
+		if d.Kind == "response" && d.RequestID == id {
+			n++
+		}
+	}
+	return n
+}
+
 func (f *faults) seen() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -157,17 +173,7 @@ func TestSMWANFaultsEndInTimeoutsAndRetries(t *testing.T) {
 			if fs := f.seen(); strings.Join(fs, " ") != strings.Join(tc.faults, " ") {
 				t.Errorf("SMWAN faults %v, want %v", fs, tc.faults)
 			}
-			ds, err := g.Store().Deliveries(ctx, alpha, 0, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := 0
-			for _, d := range ds {
-				if d.Kind == "response" && d.RequestID == r.ID {
-					n++
-				}
-			}
-			if n != 1 {
+			if n := responses(t, g, r.ID); n != 1 {
 				t.Errorf("%d Service Responses, want 1", n)
 			}
 		})
@@ -250,17 +256,7 @@ func TestFutureDatedTriedAgainWithinTarget(t *testing.T) {
 			if !back && got.Attempts < 90 {
 				t.Errorf("%d executions in 24 hours, want one every %s", got.Attempts, gateway.DefaultRetryLater)
 			}
-			ds, err := g.Store().Deliveries(ctx, alpha, 0, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := 0
-			for _, d := range ds {
-				if d.Kind == "response" && d.RequestID == r.ID {
-					n++
-				}
-			}
-			if n != 1 {
+			if n := responses(t, g, r.ID); n != 1 {
 				t.Errorf("%d Service Responses, want 1", n)
 			}
 			f.mu.Lock()
