@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "7d178cdc7cbb45e12b67b5447ea6aeaebb8eea23a4ad79f752c3487043a0fbd4"
+const SpecHash = "c507dc656c812005261949857d608b98d6a46d1aca3753429836dc2f19287527"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
