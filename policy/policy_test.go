@@ -131,7 +131,8 @@ func TestCELRules(t *testing.T) {
 		{"utrn 20 digits", 0, "73100000000000000001", true},
 		{"utrn short", 0, "7310", false},
 		{"amount positive", 1, int64(2000), true},
-		{"amount zero", 1, int64(0), false},
+		{"amount zero: the UTRN's", 1, int64(0), true},
+		{"amount negative", 1, int64(-1), false},
 		{"amount wrong type", 1, "2000", false},
 	}
 	for _, tc := range tests {

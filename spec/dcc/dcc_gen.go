@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "ff2ce61f8c76902697648cbc3313477b7fb238683e41754edfcb07b78f9d5127"
+const SpecHash = "17ffcc059f67fefa6446024d44ab67b5adb6665af68cb246b7afe4d0eaad3f62"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
