@@ -1,12 +1,8 @@
 package main
 
 import (
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,48 +20,21 @@ import (
 	"github.com/dccgate/dccgate/api/dccgate/v1/dccgatev1connect"
 	"github.com/dccgate/dccgate/runtime/server"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/runtime/store/postgres/pgtest"
 )
 
 // pgSchema returns a DSN for a schema of the test PostgreSQL of its own
-// (dropped at the end), or skips the test when DCCGATE_TEST_POSTGRES is not
-// set.
+// (dropped at the end) with a connection to it, or skips the test when
+// DCCGATE_TEST_POSTGRES is not set.
 func pgSchema(t *testing.T) (string, *sql.DB) {
 	t.Helper()
-	base := os.Getenv("DCCGATE_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("DCCGATE_TEST_POSTGRES is not set: set it to a PostgreSQL URL such as " +
-			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run the two-process test (.ci/run does)")
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "scaleout_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
+	dsn := pgtest.Schema(t, "scaleout")
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := sql.Open("pgx", u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		db.Close()
-		defer admin.Close()
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return u.String(), db
+	t.Cleanup(func() { db.Close() }) // before the schema is dropped
+	return dsn, db
 }
 
 // TestTwoProcessesOnPostgresShareWorkExactlyOnce runs two `dccgate serve`

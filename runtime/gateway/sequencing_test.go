@@ -2,12 +2,7 @@ package gateway_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -18,6 +13,7 @@ import (
 	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/store"
 	_ "github.com/dccgate/dccgate/runtime/store/postgres" // postgres:// in store.Open, and the pgx driver
+	"github.com/dccgate/dccgate/runtime/store/postgres/pgtest"
 )
 
 // endWatch looks at the store the moment a write that ends requests has
@@ -190,38 +186,4 @@ func sqliteDSN(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempD
 
 // postgresDSN is a schema of its own in the PostgreSQL of
 // DCCGATE_TEST_POSTGRES, dropped at the end; without it the test skips.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("DCCGATE_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("DCCGATE_TEST_POSTGRES is not set: set it to a PostgreSQL URL such as " +
-			"postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run on PostgreSQL")
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "gateway_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		_ = admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	// Registered before the store's own cleanup: it runs after the store
-	// is closed.
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func postgresDSN(t *testing.T) string { return pgtest.Schema(t, "gateway") }

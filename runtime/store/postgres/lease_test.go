@@ -10,6 +10,7 @@ import (
 
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/runtime/store/postgres"
+	"github.com/dccgate/dccgate/runtime/store/postgres/pgtest"
 	"github.com/dccgate/dccgate/runtime/store/storetest"
 )
 
@@ -21,8 +22,7 @@ func TestLeases(t *testing.T) {
 // to its schema, not when one appends to another schema, nor for its own
 // appends (its gateway wakes its readers itself).
 func TestWatchDeliveries(t *testing.T) {
-	base := baseDSN(t)
-	dsn, other := newSchema(t, base), newSchema(t, base)
+	dsn, other := pgtest.Schema(t, "test"), pgtest.Schema(t, "test")
 	open := func(dsn string) store.Store {
 		t.Helper()
 		s, err := postgres.Open(t.Context(), dsn)
@@ -114,7 +114,7 @@ func TestAppendFailureStaysItsOwn(t *testing.T) {
 // shared hold of the lock a reading of every user takes; a row naming no
 // user takes no user's lock.
 func TestDeliverySeqLocksTheUsers(t *testing.T) {
-	dsn := newSchema(t, baseDSN(t))
+	dsn := pgtest.Schema(t, "test")
 	s, err := postgres.Open(t.Context(), dsn) // applies the migrations
 	if err != nil {
 		t.Fatal(err)
