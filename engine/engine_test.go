@@ -140,6 +140,19 @@ func corpus(s *spec.Spec, n int) []struct {
 	pick := func(xs []string) string { return xs[r.IntN(len(xs))] }
 	r2 := rand.New(rand.NewPCG(3, 4))
 	pick2 := func(xs []string) string { return xs[r2.IntN(len(xs))] }
+	// deviceLog fills a Device Log update's lists of devices added and
+	// removed with up to two IDs each from pool.
+	deviceLog := func(svc *spec.Service, body map[string]any, pool []string) {
+		for _, kind := range []string{"add", "remove"} {
+			for _, name := range svc.DeviceLogFields(kind) {
+				ids := []any{}
+				for range r2.IntN(3) {
+					ids = append(ids, pick2(pool))
+				}
+				body[name] = ids
+			}
+		}
+	}
 	var keys [][2]string
 	for _, svc := range s.Services {
 		keys = append(keys, [2]string{svc.Ref, svc.Variant})
@@ -216,15 +229,7 @@ func corpus(s *spec.Spec, n int) []struct {
 			pool := []string{"00-DB-00-00-00-00-E0-01", "00-DB-00-00-00-00-6A-01", "00-DB-00-00-00-00-1D-01"}
 			f.Listed = map[string]Listed{}
 			f.Registration[0].Postcode, f.Registration[0].Premises = "LS1 1AA", pick2([]string{"7", "9", ""})
-			for _, kind := range []string{"add", "remove"} {
-				for _, name := range svc.DeviceLogFields(kind) {
-					ids := []any{}
-					for range r2.IntN(3) {
-						ids = append(ids, pick2(pool))
-					}
-					req.Body[name] = ids
-				}
-			}
+			deviceLog(svc, req.Body, pool)
 			for _, id := range pool {
 				if r2.IntN(4) > 0 {
 					f.Listed[id] = Listed{Type: pick2(types), Status: pick2(statuses),
@@ -259,15 +264,7 @@ func corpus(s *spec.Spec, n int) []struct {
 			req := Request{Service: svc.Ref, Variant: svc.Variant, UserID: pick2(users[:3]), DeviceID: "00-DB-00-00-00-00-C0-01", Body: map[string]any{}}
 			f := Facts{Now: now, User: User{Known: true, Role: pick2(svc.Roles)}, Device: Device{Known: true, Type: pick2(svc.Targets), Status: pick2(svc.Statuses), Unbound: r2.IntN(8) == 0},
 				Listed: map[string]Listed{}}
-			for _, kind := range []string{"add", "remove"} {
-				for _, name := range svc.DeviceLogFields(kind) {
-					ids := []any{}
-					for range r2.IntN(3) {
-						ids = append(ids, pick2(pool))
-					}
-					req.Body[name] = ids
-				}
-			}
+			deviceLog(svc, req.Body, pool)
 			// Half the time the devices are the sender's own at the hub's
 			// premises (records of its fuel naming it in every field), more
 			// often than chance makes them.
