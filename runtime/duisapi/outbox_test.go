@@ -33,6 +33,25 @@ type receiver struct {
 	docs     []*duis.DecodedResponse
 }
 
+// withReceiver makes e's DUIS interface keep its requests in the outbox's
+// store and registers for supplier a receiver at path on a test server
+// (down: answering 503 until told otherwise).
+func withReceiver(t *testing.T, e *env, path string, down bool) (duisapi.OutboxStore, *receiver) {
+	t.Helper()
+	ost, ok := duisapi.OutboxStoreOf(e.srv.Store)
+	if !ok {
+		t.Fatal("the store has no DUIS outbox")
+	}
+	e.duis.Requests = ost
+	rv := &receiver{got: map[string]int{}, down: down}
+	hs := httptest.NewServer(rv)
+	t.Cleanup(hs.Close)
+	if err := ost.PutDUISReceiver(t.Context(), supplier, hs.URL+path); err != nil {
+		t.Fatal(err)
+	}
+	return ost, rv
+}
+
 func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rv.mu.Lock()
 	defer rv.mu.Unlock()
@@ -63,17 +82,7 @@ func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestOutboxDeliversEveryResultExactlyOnce(t *testing.T) {
 	e := newEnv(t)
-	ost, ok := duisapi.OutboxStoreOf(e.srv.Store)
-	if !ok {
-		t.Fatal("the store has no DUIS outbox")
-	}
-	e.duis.Requests = ost
-	rv := &receiver{got: map[string]int{}, down: true}
-	hs := httptest.NewServer(rv)
-	t.Cleanup(hs.Close)
-	if err := ost.PutDUISReceiver(t.Context(), supplier, hs.URL+"/receive"); err != nil {
-		t.Fatal(err)
-	}
+	ost, rv := withReceiver(t, e, "/receive", true)
 	vclock := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
 	ob := &duisapi.Outbox{S: e.duis, Store: ost, Now: vclock.Now, MinBackoff: time.Second, MaxBackoff: time.Minute}
 
@@ -188,14 +197,7 @@ func signPreCommand(t *testing.T, e *env, pc []byte) []byte {
 
 func TestOutboxAlertsAndFutureDated(t *testing.T) {
 	e := newEnv(t)
-	ost, _ := duisapi.OutboxStoreOf(e.srv.Store)
-	e.duis.Requests = ost
-	rv := &receiver{got: map[string]int{}}
-	hs := httptest.NewServer(rv)
-	t.Cleanup(hs.Close)
-	if err := ost.PutDUISReceiver(t.Context(), supplier, hs.URL); err != nil {
-		t.Fatal(err)
-	}
+	ost, rv := withReceiver(t, e, "", false)
 	// A Future Dated request: ExecutionDateTime in the Body element.
 	at := e.srv.G.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
 	id := fmt.Sprintf("%s:%s:%d", supplier, esme, 600)
@@ -229,17 +231,7 @@ func TestOutboxAlertsAndFutureDated(t *testing.T) {
 // before it POSTs).
 func TestOutboxSendersShareTheStore(t *testing.T) {
 	e := newEnv(t)
-	ost, ok := duisapi.OutboxStoreOf(e.srv.Store)
-	if !ok {
-		t.Fatal("the store has no DUIS outbox")
-	}
-	e.duis.Requests = ost
-	rv := &receiver{got: map[string]int{}}
-	hs := httptest.NewServer(rv)
-	t.Cleanup(hs.Close)
-	if err := ost.PutDUISReceiver(t.Context(), supplier, hs.URL+"/receive"); err != nil {
-		t.Fatal(err)
-	}
+	ost, rv := withReceiver(t, e, "/receive", false)
 	const n = 12
 	for i := range n {
 		id := fmt.Sprintf("%s:%s:%d", supplier, esme, 700+i)
@@ -370,14 +362,7 @@ func TestOutboxRunWakesOnDeliveriesOnlyForReceivers(t *testing.T) {
 // request sent over the Connect API, carries the spec's own version.
 func TestOutboxResultsCarryTheRequestsVersion(t *testing.T) {
 	e := newEnv(t)
-	ost, _ := duisapi.OutboxStoreOf(e.srv.Store)
-	e.duis.Requests = ost
-	rv := &receiver{got: map[string]int{}}
-	hs := httptest.NewServer(rv)
-	t.Cleanup(hs.Close)
-	if err := ost.PutDUISReceiver(t.Context(), supplier, hs.URL); err != nil {
-		t.Fatal(err)
-	}
+	ost, rv := withReceiver(t, e, "", false)
 	own := e.srv.G.Spec().DUIS.OwnSchemaVersion
 	id := func(n int) string { return fmt.Sprintf("%s:%s:%d", supplier, esme, n) }
 	want := map[string]string{} // RequestID (or alert code) -> schemaVersion
