@@ -25,14 +25,7 @@ import (
 func TestHubsThroughGateway(t *testing.T) {
 	ctx := t.Context()
 	start := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
-	s, err := Start(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", VirtualClock: true, Start: start})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.SeedDemo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	s := startAdminDemo(t, 2, start)
 	const (
 		alpha, beta   = "00-00-00-00-00-00-0A-01", "00-00-00-00-00-00-0B-01" // electricity import suppliers
 		alphaGas      = "00-00-00-00-00-00-0A-02"

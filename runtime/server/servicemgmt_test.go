@@ -28,14 +28,7 @@ import (
 func TestServiceAdmin(t *testing.T) {
 	ctx := t.Context()
 	start := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
-	s, err := Start(ctx, Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", VirtualClock: true, Start: start})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.SeedDemo(ctx, 2); err != nil {
-		t.Fatal(err)
-	}
+	s := startAdminDemo(t, 2, start)
 	post := func(t *testing.T, path, body string) (int, string) { return adminPost(t, s, path, body) }
 	windows := []struct {
 		note, body string
@@ -295,7 +288,7 @@ func TestPortfolioByIndex(t *testing.T) {
 // requests are refused USER_SUSPENDED until it is reinstated; and it closes
 // the incidents it is responsible for (para 228).
 func TestAdminSuspendsUsersAndClosesIncidents(t *testing.T) {
-	ctx, s := t.Context(), startAdminDemo(t)
+	ctx, s := t.Context(), startAdminDemo(t, 1, time.Time{})
 	const alpha, esme = "00-00-00-00-00-00-0A-01", "00-DB-00-00-00-00-E0-01"
 	post := func(t *testing.T, path, body string) (int, string) { return adminPost(t, s, path, body) }
 	submit := func(t *testing.T, req engine.Request) store.Request {
@@ -357,16 +350,16 @@ func TestAdminSuspendsUsersAndClosesIncidents(t *testing.T) {
 
 // adminPost posts a JSON body to the server's admin listener and returns
 // the status and the body of the answer.
-// startAdminDemo starts a virtual-clock gateway with an admin listener and
-// the demo world of one premises.
-func startAdminDemo(t *testing.T) *Server {
+// startAdminDemo starts a virtual-clock gateway (at start; zero: its
+// default) with an admin listener and the demo world of premises premises.
+func startAdminDemo(t *testing.T, premises int, start time.Time) *Server {
 	t.Helper()
-	s, err := Start(t.Context(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", VirtualClock: true})
+	s, err := Start(t.Context(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", VirtualClock: true, Start: start})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if _, err := s.SeedDemo(t.Context(), 1); err != nil {
+	if _, err := s.SeedDemo(t.Context(), premises); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -389,7 +382,7 @@ func adminPost(t *testing.T, s *Server, path, body string) (int, string) {
 // same ID (para 117), a role the spec does not know and an ID that is not
 // an EUI-64 are refused.
 func TestAdminEntersUsers(t *testing.T) {
-	ctx, s := t.Context(), startAdminDemo(t)
+	ctx, s := t.Context(), startAdminDemo(t, 1, time.Time{})
 	const newcomer, esme = "00-00-00-00-00-00-0F-09", "00-DB-00-00-00-00-E0-01"
 	iss, err := s.PKI.CA.IssueUser(newcomer, "OU")
 	if err != nil {
