@@ -130,16 +130,33 @@ func (s *Store) AppendDeliveries(ctx context.Context, ds []store.Delivery) ([]in
 	if err != nil || len(args) == 0 {
 		return nil, err
 	}
-	var cursors []int64
-	if s.appender != nil {
-		cursors, err = s.appender.append(ctx, args)
-	} else {
-		err = s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			var err error
-			cursors, err = s.appendDeliveries(ctx, tx, args)
-			return err
-		}, func() { s.publish(args, cursors) })
+	if s.appender == nil {
+		return s.writeDelivering(ctx, nil, args)
 	}
+	cursors, err := s.appender.append(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	s.notifyDeliveries(args)
+	return cursors, nil
+}
+
+// writeDelivering runs work (if any) in a write transaction and appends
+// the deliveries of args in it; once committed, they are published to
+// the stream tail and the other processes are told: what every write that
+// puts messages on users' streams does.
+func (s *Store) writeDelivering(ctx context.Context, work txFunc, args [][]any) ([]int64, error) {
+	var cursors []int64
+	err := s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if work != nil {
+			if err := work(ctx, tx); err != nil {
+				return err
+			}
+		}
+		var err error
+		cursors, err = s.appendDeliveries(ctx, tx, args)
+		return err
+	}, func() { s.publish(args, cursors) })
 	if err != nil {
 		return nil, err
 	}

@@ -278,20 +278,7 @@ func (s *Store) UpdateRequest(ctx context.Context, r store.Request, fromState st
 		}
 		return cursors, nil
 	}
-	var cursors []int64
-	err = s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if err := update(ctx, tx); err != nil {
-			return err
-		}
-		var err error
-		cursors, err = s.appendDeliveries(ctx, tx, dargs)
-		return err
-	}, func() { s.publish(dargs, cursors) })
-	if err != nil {
-		return nil, err
-	}
-	s.notifyDeliveries(dargs)
-	return cursors, nil
+	return s.writeDelivering(ctx, func(ctx context.Context, tx *sql.Tx) error { return update(ctx, tx) }, dargs)
 }
 
 // updateArgs are the arguments of updateRequestSQL for r from fromState.
@@ -394,8 +381,7 @@ func (s *Store) UpdateRequests(ctx context.Context, updates []store.RequestUpdat
 			return split(cursors), nil
 		}
 	}
-	var cursors []int64
-	err := s.writeThen(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	cursors, err := s.writeDelivering(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var check []int // ends of marked requests
 		for i, u := range updates {
 			marked, err := s.updateOne(ctx, tx, u, args[i])
@@ -414,14 +400,11 @@ func (s *Store) UpdateRequests(ctx context.Context, updates []store.RequestUpdat
 				return &store.UpdateError{Index: i, Err: store.ErrHeldSuccessor}
 			}
 		}
-		var err error
-		cursors, err = s.appendDeliveries(ctx, tx, dargs)
-		return err
-	}, func() { s.publish(dargs, cursors) })
+		return nil
+	}, dargs)
 	if err != nil {
 		return nil, err
 	}
-	s.notifyDeliveries(dargs)
 	return split(cursors), nil
 }
 
