@@ -54,31 +54,21 @@ func (g *Gateway) activity(ctx context.Context, r store.Request, ref string, bod
 }
 
 type statusError struct {
-	code dcc.Reason
-	msg  string
+	code   dcc.Reason
+	msg    string
+	clause string // the engine's for the row, where it gives one; else the code's
 }
 
 func (e statusError) Error() string { return string(e.code) + ": " + e.msg }
 
-// ruleError is a statusError with the clause the engine gives for the row.
-type ruleError struct {
-	statusError
-	clause string
-}
-
-func (e ruleError) Unwrap() error { return e.statusError }
-
-// refused is r failed with the refusal err holds (a statusError, with a
-// ruleError's clause where it is one), suffix added to its message; false
-// for any other error.
+// refused is r failed with the refusal err holds (a statusError), suffix
+// added to its message; false for any other error.
 func refused(r store.Request, err error, suffix string) (store.Request, bool) {
 	var se statusError
 	if !errors.As(err, &se) {
 		return r, false
 	}
-	var re ruleError
-	errors.As(err, &re)
-	return failedWith(r, se.code, se.msg+suffix, re.clause), true
+	return failedWith(r, se.code, se.msg+suffix, se.clause), true
 }
 
 func str(v any) string {
@@ -168,7 +158,7 @@ func (g *Gateway) move(ctx context.Context, event, from, deviceType, sender, req
 	}
 	to, _, ok := m.Move(event, from, deviceType, role, requested)
 	if !ok {
-		return "", statusError{dcc.ReasonDeviceStatus, fmt.Sprintf("no %s move from %s for a %s", event, from, deviceType)}
+		return "", statusError{code: dcc.ReasonDeviceStatus, msg: fmt.Sprintf("no %s move from %s for a %s", event, from, deviceType)}
 	}
 	return to, nil
 }
@@ -395,17 +385,17 @@ func (g *Gateway) removeOtherUsersSchedules(ctx context.Context, d store.Device)
 func (g *Gateway) returnLocalResponse(ctx context.Context, r store.Request, body map[string]any) (any, error) {
 	orig, err := g.st.GetRequest(ctx, str(body["original_request_id"]))
 	if err != nil {
-		return nil, statusError{dcc.ReasonMalformed, "unknown original request"}
+		return nil, statusError{code: dcc.ReasonMalformed, msg: "unknown original request"}
 	}
 	switch {
 	case orig.UserID != r.UserID:
-		return nil, statusError{dcc.ReasonMalformed, "the original request is not the user's"}
+		return nil, statusError{code: dcc.ReasonMalformed, msg: "the original request is not the user's"}
 	case orig.DeviceID != r.DeviceID:
 		// The response is the device's own: it updates the inventory record
 		// of the device its Command went to, the one this request names.
-		return nil, statusError{dcc.ReasonMalformed, fmt.Sprintf("the original request's Command was for device %s, not %s", orig.DeviceID, r.DeviceID)}
+		return nil, statusError{code: dcc.ReasonMalformed, msg: fmt.Sprintf("the original request's Command was for device %s, not %s", orig.DeviceID, r.DeviceID)}
 	case orig.Delivery != "local" && orig.Delivery != "both":
-		return nil, statusError{dcc.ReasonMalformed, "the original request was not a Command for Local Delivery"}
+		return nil, statusError{code: dcc.ReasonMalformed, msg: "the original request was not a Command for Local Delivery"}
 	}
 	var ob map[string]any
 	_ = json.Unmarshal(orig.Body, &ob)
@@ -422,11 +412,11 @@ func (g *Gateway) returnLocalResponse(ctx context.Context, r store.Request, body
 func (g *Gateway) createSchedule(ctx context.Context, r store.Request) (any, error) {
 	var sp ScheduleSpec
 	if err := json.Unmarshal(r.Schedule, &sp); err != nil {
-		return nil, statusError{dcc.ReasonMalformed, "no schedule"}
+		return nil, statusError{code: dcc.ReasonMalformed, msg: "no schedule"}
 	}
 	every, err := time.ParseDuration(sp.Every)
 	if err != nil || every <= 0 {
-		return nil, statusError{dcc.ReasonMalformed, "the schedule's period must be positive"}
+		return nil, statusError{code: dcc.ReasonMalformed, msg: "the schedule's period must be positive"}
 	}
 	first := sp.First
 	if first.IsZero() || first.Before(g.clk.Now()) {
@@ -484,7 +474,7 @@ func (g *Gateway) deleteSchedules(ctx context.Context, r store.Request, id strin
 		}
 	}
 	if id != "" && n == 0 {
-		return nil, statusError{dcc.ReasonMalformed, "no schedule " + id + " of the user on the device"}
+		return nil, statusError{code: dcc.ReasonMalformed, msg: "no schedule " + id + " of the user on the device"}
 	}
 	return map[string]any{"deleted": n}, nil
 }
@@ -549,7 +539,7 @@ func (g *Gateway) readInventory(ctx context.Context, r store.Request, body map[s
 	case r.DeviceID != "":
 		d, err := g.st.GetDevice(ctx, r.DeviceID)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, statusError{dcc.ReasonDeviceUnknown, "the device is not on the Smart Metering Inventory"}
+			return nil, statusError{code: dcc.ReasonDeviceUnknown, msg: "the device is not on the Smart Metering Inventory"}
 		}
 		if err != nil {
 			return nil, err
@@ -572,7 +562,7 @@ func (g *Gateway) readInventory(ctx context.Context, r store.Request, body map[s
 			return nil, err
 		}
 	default:
-		return nil, statusError{dcc.ReasonMalformed, "give a Device ID, an MPxN, a postcode and premises, or a UPRN"}
+		return nil, statusError{code: dcc.ReasonMalformed, msg: "give a Device ID, an MPxN, a postcode and premises, or a UPRN"}
 	}
 	all, err := g.closure(ctx, seeds)
 	if err != nil {

@@ -686,7 +686,7 @@ func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Reque
 
 // commissioningRefused puts a commissioning (a row that commissions) to
 // the checks of para 187 again, on the inventory as it is now: a
-// ruleError with the engine's reason and clause if the DCC is no longer
+// statusError with the engine's reason and clause if the DCC is no longer
 // to commission the device, nil otherwise (or for any other row).
 func (g *Gateway) commissioningRefused(ctx context.Context, r store.Request) error {
 	svc := g.sp().ServiceByKey(r.Service)
@@ -709,7 +709,7 @@ func (g *Gateway) commissioningRefused(ctx context.Context, r store.Request) err
 		return err
 	}
 	if allowed, reason, detail, clause := sc.CommissioningAllows(r.Service, ed); !allowed {
-		return ruleError{statusError{reason, detail}, clause}
+		return statusError{code: reason, msg: detail, clause: clause}
 	}
 	return nil
 }
