@@ -19,7 +19,7 @@ func TestPragmas(t *testing.T) {
 		role role
 		want map[string]string
 	}{
-		{writer, map[string]string{"journal_mode": "wal", "synchronous": "2", "cache_spill": "0", "wal_autocheckpoint": "16384", "foreign_keys": "1", "busy_timeout": "10000", "query_only": "0"}},
+		{writer, map[string]string{"journal_mode": "wal", "synchronous": "2", "cache_spill": "0", "wal_autocheckpoint": "65536", "foreign_keys": "1", "busy_timeout": "10000", "query_only": "0"}},
 		{reader, map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "10000", "query_only": "1"}},
 	}
 	for _, tc := range tests {
