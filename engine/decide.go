@@ -74,6 +74,20 @@ func (st *state) logDevices(kind string, fn func(id any) bool) {
 }
 
 // listed returns the facts of a listed device, if the inventory holds it.
+// addedOutOfService refuses a device added to a hub's Device Log that is
+// out of DCC Services (withdrawn or decommissioned, para 175-177): it comes
+// back by pre-notification first (12.2, para 177, 182).
+func (st *state) addedOutOfService() (refused bool, detail string) {
+	st.logDevices("add", func(id any) bool {
+		if l, ok := st.listed(id); ok && st.e.stBit[l.Status]&st.e.inService == 0 {
+			refused, detail = true, fmt.Sprintf("%v, which the request adds to the Device Log, is %s: it receives no DCC Services (para 175-177)", id, l.Status)
+			return false
+		}
+		return true
+	})
+	return refused, detail
+}
+
 func (st *state) listed(id any) (Listed, bool) {
 	s, ok := id.(string)
 	if !ok {
@@ -219,7 +233,10 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		return false, ""
 	},
 	dcc.ReasonType2NotSupported: func(st *state) (bool, string) {
-		if st.devChk && st.f.Device.Known && st.typeB&st.e.type2 != 0 && !st.eff.p.Type2 {
+		// 8.2 by Device ID is aimed at that device too: note 405 leaves no
+		// service but its own for a Type 2 Device.
+		aimed := st.devChk || (st.eff != nil && st.eff.p.Target == "inventory_query")
+		if aimed && st.f.Device.Known && st.typeB&st.e.type2 != 0 && !st.eff.p.Type2 {
 			return true, st.eff.p.Key + " is not available for a Type 2 Device"
 		}
 		return false, ""
@@ -241,6 +258,9 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		}
 		if st.devChk && st.local() && st.e.local[st.f.User.Role]&st.statB == 0 {
 			return true, fmt.Sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", st.f.Device.Status, st.f.User.Role)
+		}
+		if refused, detail := st.addedOutOfService(); refused {
+			return true, detail
 		}
 		return st.moveRefused()
 	},

@@ -153,10 +153,13 @@ type Engine struct {
 	stBit   map[string]uint32
 	typeBit map[string]uint32
 	type2   uint32 // device types of class type2
-	meters  uint32 // device types of class meter
-	local   map[string]uint32
-	regs    map[string]spec.Registration
-	order   []check
+	// inService: the statuses of a device in DCC Services (spec statuses'
+	// in_service), the only ones a device may join a HAN from (8.11).
+	inService uint32
+	meters    uint32 // device types of class meter
+	local     map[string]uint32
+	regs      map[string]spec.Registration
+	order     []check
 	// moves indexes the inventory policy's transitions by event, from,
 	// device class and role kind; moveEvent is the event of each service
 	// whose target a transition moves.
@@ -218,6 +221,9 @@ func FromPolicy(p *policy.Policy) (*Engine, error) {
 	}
 	for i, st := range s.Statuses {
 		e.stBit[st.Code] = 1 << i
+		if st.InService {
+			e.inService |= 1 << i
+		}
 	}
 	for i, d := range s.DeviceTypes {
 		e.typeBit[d.Code] = 1 << i
@@ -345,6 +351,24 @@ func (e *Engine) StatusAllows(key string, d Device) (ok bool, detail, clause str
 	return true, "", ""
 }
 
+// LocalStatusAllows says whether a Command for Local Delivery of the row
+// keyed key may be produced for a user of role on device d, as the
+// DEVICE_STATUS check at submission does for local delivery (note 406:
+// the statuses that allow one, by role). A future dated or held one is
+// produced when it falls due, and a device withdrawn or decommissioned
+// meanwhile receives no DCC Services (para 175-177). A row the engine
+// does not know allows it.
+func (e *Engine) LocalStatusAllows(key, role string, d Device) (ok bool, detail, clause string) {
+	r := e.rows[key]
+	if r == nil || r.p.Target != "device" {
+		return true, "", ""
+	}
+	if e.local[role]&e.stBit[d.Status] == 0 {
+		return false, fmt.Sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", d.Status, role), r.clauses[dcc.ReasonDeviceStatus]
+	}
+	return true, "", ""
+}
+
 // CommissioningAllows runs the commissioning checks of para 187 (the hub,
 // the meter, the MPxN's other meter) of the row keyed key on d, in the
 // policy's order, as submission runs them: what the runtime asks when the
@@ -381,6 +405,7 @@ var commissioningCheck = map[dcc.Reason]bool{
 // checked at submission falls due later.
 type StatusChecker interface {
 	StatusAllows(key string, d Device) (ok bool, detail, clause string)
+	LocalStatusAllows(key, role string, d Device) (ok bool, detail, clause string)
 	CommissioningAllows(key string, d Device) (ok bool, reason dcc.Reason, detail, clause string)
 }
 

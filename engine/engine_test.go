@@ -88,6 +88,8 @@ func TestDecide(t *testing.T) {
 		{note: "meter on no hub's Device Log", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = ""; f.Device.NoHub = true }, reason: dcc.ReasonDeviceStatus},
 		{note: "meter on no hub's Device Log, local delivery", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter, Delivery: "local"}, facts: func(f *Facts) { f.Device.CHFStatus = ""; f.Device.NoHub = true }},
 		{note: "decommissioning a meter on no hub's Device Log", req: Request{Service: "8.3", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = ""; f.Device.NoHub = true }},
+		{note: "read inventory by a Type 2 Device's ID (note 405)", req: Request{Service: "8.2", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.Type = "IHD" }, reason: dcc.ReasonType2NotSupported},
+		{note: "read inventory by a meter's ID", req: Request{Service: "8.2", UserID: supplierA, DeviceID: meter}},
 		{note: "commission with hub down", req: Request{Service: "8.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.Status = "pending"; f.Device.CHFStatus = "pending" }, reason: dcc.ReasonChfNotCommissioned},
 	}
 	for _, tc := range tests {
@@ -398,6 +400,7 @@ func TestDeviceLog(t *testing.T) {
 		gasA     = "00-00-00-00-00-00-0A-03"
 	)
 	const elsewhere = "00-DB-00-00-00-00-6A-03"
+	const withdrawn, decomm = "00-DB-00-00-00-00-E0-0A", "00-DB-00-00-00-00-E0-0B"
 	elec := []Registration{{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: supplierA, Postcode: "LS1 1AA", Premises: "7"}}
 	gas := []Registration{{MPxN: "7000000011", Fuel: "gas", ImportSupplier: gasA, Postcode: "LS1 1AA", Premises: "7"}}
 	otherGas := []Registration{{MPxN: "7000000012", Fuel: "gas", ImportSupplier: supplierB, Postcode: "LS1 1AA", Premises: "7"}}
@@ -407,6 +410,8 @@ func TestDeviceLog(t *testing.T) {
 		gasMeter:  {Type: "GSME", Status: "pending", Registration: gas},
 		other:     {Type: "GSME", Status: "pending", Registration: otherGas},
 		elsewhere: {Type: "GSME", Status: "pending", Registration: gasElsewhere},
+		withdrawn: {Type: "ESME", Status: "withdrawn", Registration: elec},
+		decomm:    {Type: "ESME", Status: "decommissioned", Registration: elec},
 	}
 	tests := []struct {
 		note   string
@@ -426,6 +431,9 @@ func TestDeviceLog(t *testing.T) {
 		{note: "the other fuel's supplier removes the hub's meter", user: gasA, role: "GIS", body: map[string]any{"remove": []any{meter}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
 		{note: "a supplier of neither hub nor device", user: supplierB, role: "GIS", body: map[string]any{"add": []any{gasMeter}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
 		{note: "an electricity supplier adding a gas meter it is not registered for", user: supplierB, role: "EIS", body: map[string]any{"add": []any{gasMeter}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
+		{note: "a withdrawn device (para 175)", user: supplierA, role: "EIS", body: map[string]any{"add": []any{withdrawn}}, hubReg: elec, reason: dcc.ReasonDeviceStatus},
+		{note: "a decommissioned device (para 177)", user: supplierA, role: "EIS", body: map[string]any{"add": []any{meter, decomm}}, hubReg: elec, reason: dcc.ReasonDeviceStatus},
+		{note: "removing a decommissioned device", user: supplierA, role: "EIS", body: map[string]any{"remove": []any{decomm}}, hubReg: elec},
 		{note: "the hub's supplier adds another's meter", user: supplierA, role: "EIS", body: map[string]any{"add": []any{other}}, hubReg: elec},
 		{note: "the other fuel's supplier adds its meter of other premises", user: gasA, role: "GIS", body: map[string]any{"add": []any{elsewhere}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
 		{note: "the other fuel's supplier adds its meter of the hub's UPRN", user: gasA, role: "GIS", body: map[string]any{"add": []any{elsewhere}}, hubReg: []Registration{{MPxN: "1900000000013", Fuel: "electricity", ImportSupplier: supplierA, UPRN: "100"}}},
@@ -498,6 +506,32 @@ func TestStatusAllows(t *testing.T) {
 	}
 }
 
+// TestLocalStatusAllows: a Command for Local Delivery produced later than
+// it was checked answers as submission's note 406 check, by role, with its
+// clause; rows aimed at no device allow it.
+func TestLocalStatusAllows(t *testing.T) {
+	e := testEngine(t)
+	meter := func(status string) Device { return Device{Known: true, Type: "ESME", Status: status} }
+	tests := []struct {
+		key, role string
+		d         Device
+		want      bool
+	}{
+		{"4.1", "EIS", meter("commissioned"), true},
+		{"4.1", "EIS", meter("installed_not_commissioned"), true},
+		{"4.1", "EIS", meter("decommissioned"), false},
+		{"4.1", "EIS", meter("withdrawn"), false},
+		{"4.1", "SNA", meter("commissioned"), false}, // note 406 names no agent
+		{"8.2", "EIS", meter("decommissioned"), true},
+	}
+	for _, tc := range tests {
+		ok, detail, clause := e.LocalStatusAllows(tc.key, tc.role, tc.d)
+		if ok != tc.want || (!ok && (clause == "" || detail == "")) {
+			t.Errorf("LocalStatusAllows(%s, %s, %+v) = %v, %q, %q; want %v (a refusal with its detail and clause)", tc.key, tc.role, tc.d, ok, detail, clause, tc.want)
+		}
+	}
+}
+
 // TestCommissioningAllows: the para 187 checks a commissioning is put to
 // again when the inventory is about to record it answer as submission's,
 // in the policy's order, with the reason and its clause; rows that do not
@@ -517,7 +551,7 @@ func TestCommissioningAllows(t *testing.T) {
 		{"8.1", dev("ESME", "commissioned", "", true), dcc.ReasonMpxnHasMeter},
 		{"8.1", dev("PPMID", "commissioned", "commissioned", false), ""},
 		{"8.1", dev("PPMID", "commissioned", "decommissioned", false), dcc.ReasonMeterNotCommissioned},
-		{"8.1", dev("PPMID", "commissioned", "commissioned", true), ""}, // the MPxN's meter is the PPMID's, not a second
+		{"8.1", dev("PPMID", "commissioned", "commissioned", true), ""},                // the MPxN's meter is the PPMID's, not a second
 		{"8.1", dev("ESME", "decommissioned", "", true), dcc.ReasonChfNotCommissioned}, // the policy's order
 		{"8.1", Device{}, ""},
 		{"4.1", dev("ESME", "decommissioned", "", true), ""},

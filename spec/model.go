@@ -152,6 +152,7 @@ type Status struct {
 	Code      string `json:"code"`
 	Label     string `json:"label"`
 	Reachable bool   `json:"reachable"`
+	InService bool   `json:"in_service"`
 	Order     int    `json:"order"`
 }
 

@@ -243,6 +243,12 @@ effective := row if not inner
 
 device_checked if effective.target == "device"
 
+# 8.2 by Device ID is aimed at that device too (note 405: no service but
+# 8.7, 8.8 Type 2 and 8.11 for a Type 2 Device).
+aimed_at_device if device_checked
+
+aimed_at_device if effective.target == "inventory_query"
+
 fail contains {"code": "DEVICE_UNKNOWN", "detail": "the device is not on the Smart Metering Inventory"} if {
 	device_checked
 	not facts.device.known
@@ -264,7 +270,7 @@ log_devices[kind] := {id |
 } if some kind in ["add", "remove"]
 
 fail contains {"code": "TYPE2_NOT_SUPPORTED", "detail": sprintf("%s is not available for a Type 2 Device", [effective.key])} if {
-	device_checked
+	aimed_at_device
 	facts.device.known
 	some t in data.spec.device_types
 	t.code == facts.device.type
@@ -312,6 +318,18 @@ fail contains {"code": "DEVICE_STATUS", "detail": "it is on no Communications Hu
 	effective.statuses[facts.device.status]
 	facts.device.type != "CHF"
 	object.get(facts.device, "no_hub", false)
+}
+
+# A device added to a hub's Device Log must be in DCC Services: a withdrawn
+# or decommissioned one comes back by pre-notification first (para 175-177,
+# 182).
+fail contains {"code": "DEVICE_STATUS", "detail": sprintf("%v, which the request adds to the Device Log, is %s: it receives no DCC Services (para 175-177)", [id, l.status])} if {
+	some id in log_devices.add
+	l := object.get(facts, ["listed", id], null)
+	l != null
+	some s in data.spec.statuses
+	s.code == l.status
+	not s.in_service
 }
 
 fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", [facts.device.status, facts.user.role])} if {

@@ -85,6 +85,17 @@ test_type2_decommission_refused if {
 	code_of(object.union(with_request({"service": "8.3"}), {"facts": object.union(base.facts, ihd)})) == "TYPE2_NOT_SUPPORTED"
 }
 
+# 8.2 by Device ID is aimed at the device; by MPxN it is not.
+test_type2_read_inventory_by_device_refused if {
+	ihd := {"device": {"known": true, "type": "IHD", "status": "commissioned"}}
+	code_of(object.union(with_request({"service": "8.2"}), {"facts": object.union(base.facts, ihd)})) == "TYPE2_NOT_SUPPORTED"
+}
+
+test_read_inventory_by_meter_allowed if {
+	inp := object.union(with_request({"service": "8.2"}), {"facts": object.union(base.facts, {"device": {"known": true, "type": "ESME", "status": "commissioned"}})})
+	not code_of(inp) == "TYPE2_NOT_SUPPORTED"
+}
+
 test_device_type if code_of(with_facts({"device": {"known": true, "type": "CHF", "status": "commissioned"}})) == "DEVICE_TYPE"
 
 test_device_status if code_of(with_facts({"device": {"known": true, "type": "ESME", "status": "pending"}})) == "DEVICE_STATUS"

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "17ffcc059f67fefa6446024d44ab67b5adb6665af68cb246b7afe4d0eaad3f62"
+const SpecHash = "1a95f56d7790ffc7e0f3d35b92ef0b593752699956979f6925b6ac553f61d8b7"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
