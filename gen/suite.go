@@ -453,6 +453,10 @@ type scase struct {
 	id      string
 	comment []string
 	steps   []*sstep
+	// unissued: the locally delivered request an 8.13 reports on was
+	// refused, so no Command was issued and there is no response to
+	// return (para 193-194): the 8.13 is refused MALFORMED.
+	unissued bool
 }
 
 type sstep struct {
@@ -1074,6 +1078,11 @@ func (r *rowGen) emit(cs caseSpec) {
 		}
 		c.comment = append(c.comment, what+".")
 	}
+	if c.unissued && accepted {
+		exp = []string{"outcome: rejected", "reason: MALFORMED"}
+		// In place of the "Expected: accepted" the switch wrote.
+		c.comment[len(c.comment)-1] = "Expected: MALFORMED: the request it reports on was refused, so no Command was issued and there is no response to return (para 193-194)."
+	}
 	f.send(c, cs.id, as, rq, exp...)
 	if later {
 		exp := []string{fmt.Sprintf("outcomes: {%s: %s}", q(cs.id), v.outcome)}
@@ -1151,6 +1160,7 @@ func (r *rowGen) body(c *scase, p *prem, target *sdev, device, role, as string, 
 				exp := []string{"outcome: accepted"}
 				if ov.outcome != "accepted" {
 					exp = []string{"outcome: rejected", "reason: " + ov.reason}
+					c.unissued = true
 				}
 				id := f.nextRequestID(as, device)
 				f.send(c, c.id+"/local", as, req{svc: orig, device: device, local: true}, exp...)
@@ -1229,7 +1239,9 @@ func (f *sfile) setup(c *scase, svc *spec.Service, as, device string) {
 func (g *suiteGen) localService(role, typ string) *spec.Service {
 	var withFields *spec.Service
 	for _, s := range g.s.Services {
-		if !s.DeviceService || s.Alert || s.Critical || !s.HasRole(role) || !slices.Contains(s.Targets, typ) {
+		// Sent on demand: a row that is future dated only would be refused
+		// its category.
+		if !s.DeviceService || s.Alert || s.Critical || s.OnDemand == nil || !s.HasRole(role) || !slices.Contains(s.Targets, typ) {
 			continue
 		}
 		if len(s.Fields) == 0 {

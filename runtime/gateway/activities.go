@@ -354,8 +354,15 @@ func (g *Gateway) restoreDeviceLog(ctx context.Context, from, to string) error {
 
 func (g *Gateway) removeOtherUsersSchedules(ctx context.Context, d store.Device) error {
 	ids := []string{d.ID}
-	if d.MPxN != "" {
-		same, err := g.st.Devices(ctx, store.DeviceFilter{MPxN: d.MPxN})
+	// The MPxN the Change of Tenancy is for: the meter's own, or for the
+	// Gas Proxy Function (3.2 may be aimed at it) the gas meter's on its
+	// hub, as the Registration Data check reads it.
+	mpxns, err := g.mpxnsOf(ctx, d)
+	if err != nil {
+		return err
+	}
+	for _, mpxn := range mpxns {
+		same, err := g.st.Devices(ctx, store.DeviceFilter{MPxN: mpxn})
 		if err != nil {
 			return err
 		}
@@ -396,6 +403,12 @@ func (g *Gateway) returnLocalResponse(ctx context.Context, r store.Request, body
 		return nil, statusError{code: dcc.ReasonMalformed, msg: fmt.Sprintf("the original request's Command was for device %s, not %s", orig.DeviceID, r.DeviceID)}
 	case orig.Delivery != "local" && orig.Delivery != "both":
 		return nil, statusError{code: dcc.ReasonMalformed, msg: "the original request was not a Command for Local Delivery"}
+	case orig.State != StateAccepted:
+		// Only a Command the DCC issued has a response to return (para
+		// 193-194): a request refused (para 135), never signed (para 155)
+		// or not yet due produced none, and its effect on the inventory
+		// must not come in through 8.13.
+		return nil, statusError{code: dcc.ReasonMalformed, msg: fmt.Sprintf("the original request is %s: no Command for Local Delivery was issued, so there is no response to return", orig.State)}
 	}
 	var ob map[string]any
 	_ = json.Unmarshal(orig.Body, &ob)

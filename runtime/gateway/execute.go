@@ -534,15 +534,36 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 	if len(r.Body) > 0 {
 		_ = json.Unmarshal(r.Body, &body)
 	}
+	if role == "" {
+		role = g.roleOf(ctx, r.UserID)
+	}
+	later := r.ExecuteAt.After(r.ReceivedAt) || r.After != ""
 	if !svc.DeviceService {
+		var sp ScheduleSpec
+		if later && len(r.Schedule) > 0 && json.Unmarshal(r.Schedule, &sp) == nil && sp.Service != "" {
+			// A 5.1 is checked at submission on the device as the
+			// scheduled service would be; held, it creates the schedule
+			// later, when the device may have been withdrawn or
+			// decommissioned (para 125, 175-177).
+			inner := r
+			inner.Service = sp.Service
+			if out, refused := g.statusAtDue(ctx, inner, role); refused {
+				out.Service = r.Service
+				return out
+			}
+		}
 		return g.activity(ctx, r, svc.Ref, body)
 	}
-	if (r.ExecuteAt.After(r.ReceivedAt) || r.After != "") && r.Delivery != "local" {
+	if later {
 		// Checked at submission, but run later: when it fell due, or when
 		// its predecessor released it.
-		if out, refused := g.statusAtDue(ctx, r); refused {
+		if out, refused := g.statusAtDue(ctx, r, role); refused {
 			return out
 		}
+	}
+	if later && r.Delivery != "local" {
+		// A local commissioning is checked again when its response comes
+		// back by 8.13, where the inventory records it (afterCommand).
 		if err := g.commissioningRefused(ctx, r); err != nil {
 			if out, ok := refused(r, err, ", when the request fell due (para 187)"); ok {
 				return out
@@ -563,9 +584,6 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 			return failed(r, dcc.ReasonMalformed, "the device cannot be reached in the emulation: "+err.Error())
 		}
 		defer releaseFrom()
-	}
-	if role == "" {
-		role = g.roleOf(ctx, r.UserID)
 	}
 	if r.ScheduleID != "" {
 		if out, refused := g.notRegisteredAtRun(ctx, r, role); refused {
@@ -661,8 +679,10 @@ func (g *Gateway) localCommand(r store.Request, cmd devices.Command) store.Reque
 // statusAtDue checks again, for a request that runs later than it was
 // checked (future dated, or held behind its predecessor), that its device
 // may still receive it over the SMWAN: its status, and its hub's (para
-// 175-177), or that it is still on a hub's Device Log at all.
-func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Request, bool) {
+// 175-177), or that it is still on a hub's Device Log at all; and for a
+// Command for Local Delivery, that the device's status still allows one
+// for the user's role (note 406).
+func (g *Gateway) statusAtDue(ctx context.Context, r store.Request, role string) (store.Request, bool) {
 	sc, ok := behind[engine.StatusChecker](g.engine())
 	if !ok {
 		return r, false
@@ -677,7 +697,13 @@ func (g *Gateway) statusAtDue(ctx context.Context, r store.Request) (store.Reque
 			ed.CHFStatus = hub.Status
 		}
 	}
-	allowed, detail, clause := sc.StatusAllows(r.Service, ed)
+	allowed, detail, clause := true, "", ""
+	if r.Delivery != "local" { // over the SMWAN (wan, both)
+		allowed, detail, clause = sc.StatusAllows(r.Service, ed)
+	}
+	if allowed && (r.Delivery == "local" || r.Delivery == "both") {
+		allowed, detail, clause = sc.LocalStatusAllows(r.Service, role, ed)
+	}
 	if allowed {
 		return r, false
 	}
