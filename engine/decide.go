@@ -251,7 +251,15 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		if !st.f.Device.Known {
 			return st.moveRefused()
 		}
-		if st.devChk && st.wan() {
+		switch {
+		case st.devChk && st.inner != nil:
+			// Creating a schedule is the DCC's own activity (para 139): not
+			// the scheduled service's Command over the SMWAN, whose runs
+			// are checked as they run; the 5.1 row's statuses (para 125).
+			if st.row.statuses&st.statB == 0 {
+				return true, fmt.Sprintf("status %s does not allow %s", st.f.Device.Status, st.row.p.Key)
+			}
+		case st.devChk && st.wan():
 			if refused, detail := st.eff.unreachable(st.f.Device, st.statB); refused {
 				return true, detail
 			}

@@ -284,7 +284,18 @@ fail contains {"code": "DEVICE_TYPE", "detail": sprintf("%s cannot be aimed at a
 	not effective.targets[facts.device.type]
 }
 
+# Creating a schedule is the DCC's own activity (para 139): not the
+# scheduled service's Command over the SMWAN, whose runs are checked as they
+# run; the 5.1 row's statuses (para 125).
+fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not allow %s", [facts.device.status, row.key])} if {
+	inner
+	device_checked
+	facts.device.known
+	not row.statuses[facts.device.status]
+}
+
 fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not allow %s over the SMWAN", [facts.device.status, effective.key])} if {
+	not inner
 	device_checked
 	facts.device.known
 	object.get(req, "delivery", "wan") in {"wan", "both"}
@@ -296,6 +307,7 @@ fail contains {"code": "DEVICE_STATUS", "detail": sprintf("status %s does not al
 # nothing (para 168, 173, 177). Commissioning has its own refusal (para
 # 187: CHF_NOT_COMMISSIONED).
 fail contains {"code": "DEVICE_STATUS", "detail": sprintf("its Communications Hub Function is %s: the DCC cannot reach it over the SMWAN", [facts.device.chf_status])} if {
+	not inner
 	device_checked
 	facts.device.known
 	object.get(req, "delivery", "wan") in {"wan", "both"}
@@ -310,6 +322,7 @@ fail contains {"code": "DEVICE_STATUS", "detail": sprintf("its Communications Hu
 # A device on no hub's Device Log (a meter removed from its hub's by 8.11)
 # is on no HAN: the DCC cannot reach it over the SMWAN either (para 168).
 fail contains {"code": "DEVICE_STATUS", "detail": "it is on no Communications Hub Function's Device Log: the DCC cannot reach it over the SMWAN"} if {
+	not inner
 	device_checked
 	facts.device.known
 	object.get(req, "delivery", "wan") in {"wan", "both"}

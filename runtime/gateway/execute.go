@@ -542,15 +542,9 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 		if later {
 			// The DCC's activities run later too (8.6 future dated, any
 			// held behind a predecessor), when the device may have been
-			// withdrawn or decommissioned (para 125, 175-177). A 5.1 is
-			// checked on the device as the service it schedules would be.
-			at := r
-			var sp ScheduleSpec
-			if len(r.Schedule) > 0 && json.Unmarshal(r.Schedule, &sp) == nil && sp.Service != "" {
-				at.Service = sp.Service
-			}
-			if out, refused := g.statusAtDue(ctx, at, role); refused {
-				out.Service = r.Service
+			// withdrawn or decommissioned (para 125, 175-177): the row's
+			// statuses, as at submission.
+			if out, refused := g.statusAtDue(ctx, r, role); refused {
 				return out
 			}
 		}

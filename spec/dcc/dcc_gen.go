@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "1a95f56d7790ffc7e0f3d35b92ef0b593752699956979f6925b6ac553f61d8b7"
+const SpecHash = "3574d0438e4771c1aeed96b9ec076498b081bba45e8bad97ea7cd74833823e1e"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -4463,7 +4463,7 @@ func (*RecordNetworkDataGAS) Descriptor() ([]byte, []int) {
 // where the Service is identified as available as a Scheduled Service.
 //
 // Critical: false. Future dated: N/A. On demand: 24h.
-// Eligible roles: EIS EES GIS ENO GNO OU. para 122-124, Annex 5, Table 5.2.
+// Eligible roles: EIS EES GIS ENO GNO OU. para 122-124, 125, 139, Annex 5, Table 5.2.
 type CreateSchedule struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
