@@ -73,7 +73,6 @@ func (st *state) logDevices(kind string, fn func(id any) bool) {
 	}
 }
 
-// listed returns the facts of a listed device, if the inventory holds it.
 // addedOutOfService refuses a device added to a hub's Device Log that is
 // out of DCC Services (withdrawn or decommissioned, para 175-177): it comes
 // back by pre-notification first (12.2, para 177, 182).
@@ -88,6 +87,7 @@ func (st *state) addedOutOfService() (refused bool, detail string) {
 	return refused, detail
 }
 
+// listed returns the facts of a listed device, if the inventory holds it.
 func (st *state) listed(id any) (Listed, bool) {
 	s, ok := id.(string)
 	if !ok {

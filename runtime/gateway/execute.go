@@ -534,10 +534,10 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 	if len(r.Body) > 0 {
 		_ = json.Unmarshal(r.Body, &body)
 	}
-	if role == "" {
+	later := r.ExecuteAt.After(r.ReceivedAt) || r.After != ""
+	if role == "" && (later || svc.DeviceService) {
 		role = g.roleOf(ctx, r.UserID)
 	}
-	later := r.ExecuteAt.After(r.ReceivedAt) || r.After != ""
 	if !svc.DeviceService {
 		if later {
 			// The DCC's activities run later too (8.6 future dated, any
@@ -675,9 +675,10 @@ func (g *Gateway) localCommand(r store.Request, cmd devices.Command) store.Reque
 // statusAtDue checks again, for a request that runs later than it was
 // checked (future dated, or held behind its predecessor), that its device
 // may still receive it over the SMWAN: its status, and its hub's (para
-// 175-177), or that it is still on a hub's Device Log at all; and for a
-// Command for Local Delivery, that the device's status still allows one
-// for the user's role (note 406).
+// 175-177), or that it is still on a hub's Device Log at all (for a DCC
+// activity, the row's statuses alone); and for a Command for Local
+// Delivery, that the device's status still allows one for the user's role
+// (note 406).
 func (g *Gateway) statusAtDue(ctx context.Context, r store.Request, role string) (store.Request, bool) {
 	sc, ok := behind[engine.StatusChecker](g.engine())
 	if !ok {
