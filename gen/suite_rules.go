@@ -408,6 +408,25 @@ func checkViolation(svc *spec.Service, c spec.Check) (violation, bool, error) {
 	if bad, err := try(base); err != nil || bad {
 		return write(base, "the examples"), bad, err
 	}
+	if len(c.Counter) > 0 {
+		// The spec's own counterexample, over the examples.
+		body := maps.Clone(base)
+		var names []string
+		for _, f := range svc.Fields {
+			if v, ok := c.Counter[f.Name]; ok {
+				body[f.Name] = typed(f, v)
+				names = append(names, f.Name)
+			}
+		}
+		bad, err := try(body)
+		if err != nil {
+			return violation{}, false, err
+		}
+		if !bad {
+			return violation{}, false, fmt.Errorf("its counter (%s) does not break it, or breaks a field rule", strings.Join(names, ", "))
+		}
+		return write(body, "the examples with the spec's counterexample"), true, nil
+	}
 	for i, a := range named {
 		for _, b := range named[i+1:] {
 			if a.Type != b.Type {

@@ -60,6 +60,9 @@ type Field struct {
 type Check struct {
 	Rule    string `json:"rule"`
 	Message string `json:"message"`
+	// Counter, if set, is a body (over the row's examples) that breaks the
+	// check and no field rule, for the conformance suite's malformed case.
+	Counter map[string]any `json:"counter,omitempty"`
 }
 
 // AsWritten keeps the source's own words for cells we had to read.

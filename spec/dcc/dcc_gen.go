@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "3574d0438e4771c1aeed96b9ec076498b081bba45e8bad97ea7cd74833823e1e"
+const SpecHash = "f72d7e8501066ee358b90196b981c3be9aa283cde66c1be1665f3fce0a16e4e0"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -4955,7 +4955,6 @@ type DevicePreNotification struct {
 	// Rule: value in ['ESME', 'GSME', 'CHF', 'GPF', 'PPMID', 'HCALCS', 'IHD']
 	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
 	// MPxN of a meter.
-	// Rule: value == ” || matches(value, '^([0-9]{13}|[0-9]{6,10})$')
 	Mpxn string `protobuf:"bytes,2,opt,name=mpxn,proto3" json:"mpxn,omitempty"`
 	// The Communications Hub Function the Device is to join.
 	// Rule: value == ” || matches(value, '^([0-9A-F]{2}-){7}[0-9A-F]{2}$')
