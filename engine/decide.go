@@ -73,6 +73,16 @@ func (st *state) logDevices(kind string, fn func(id any) bool) {
 	}
 }
 
+// localRefused is the DEVICE_STATUS refusal of a Command for Local
+// Delivery for a user of role to a device of status (whose bit is statB):
+// note 406's statuses for the role.
+func (e *Engine) localRefused(role, status string, statB uint32) (bool, string) {
+	if e.local[role]&statB == 0 {
+		return true, fmt.Sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", status, role)
+	}
+	return false, ""
+}
+
 // addedOutOfService refuses a device added to a hub's Device Log that is
 // out of DCC Services (withdrawn or decommissioned, para 175-177): it comes
 // back by pre-notification first (12.2, para 177, 182).
@@ -264,8 +274,10 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 				return true, detail
 			}
 		}
-		if st.devChk && st.local() && st.e.local[st.f.User.Role]&st.statB == 0 {
-			return true, fmt.Sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", st.f.Device.Status, st.f.User.Role)
+		if st.devChk && st.local() {
+			if refused, detail := st.e.localRefused(st.f.User.Role, st.f.Device.Status, st.statB); refused {
+				return true, detail
+			}
 		}
 		if refused, detail := st.addedOutOfService(); refused {
 			return true, detail

@@ -363,8 +363,8 @@ func (e *Engine) LocalStatusAllows(key, role string, d Device) (ok bool, detail,
 	if r == nil || r.p.Target != "device" {
 		return true, "", ""
 	}
-	if e.local[role]&e.stBit[d.Status] == 0 {
-		return false, fmt.Sprintf("status %s does not allow a Command for Local Delivery for %s (note 406)", d.Status, role), r.clauses[dcc.ReasonDeviceStatus]
+	if refused, detail := e.localRefused(role, d.Status, e.stBit[d.Status]); refused {
+		return false, detail, r.clauses[dcc.ReasonDeviceStatus]
 	}
 	return true, "", ""
 }

@@ -367,7 +367,9 @@ func (g *Gateway) removeOtherUsersSchedules(ctx context.Context, d store.Device)
 			return err
 		}
 		for _, s := range same {
-			ids = append(ids, s.ID)
+			if s.ID != d.ID { // d's own are listed already
+				ids = append(ids, s.ID)
+			}
 		}
 	}
 	for _, id := range ids {
