@@ -52,14 +52,7 @@ func postDUIS(t *testing.T, srv *Server, user, doc string) *duis.DecodedResponse
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsCert, _ := os.ReadFile(filepath.Join(srv.PKI.Dir, "users", user+".pem"))
-	tlsKey, _ := os.ReadFile(filepath.Join(srv.PKI.Dir, "users", user+"-key.pem"))
-	cfg, err := pki.ClientTLS(srv.PKI.CA.CertPEM, pki.Issued{CertPEM: tlsCert, KeyPEM: tlsKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
-	res, err := client.Post(srv.URL+"/api/v1/serviceS", "application/xml", bytes.NewReader(signed))
+	res, err := userHTTP(t, srv, user).Post(srv.URL+"/api/v1/serviceS", "application/xml", bytes.NewReader(signed))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,15 +4,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dccgate/dccgate/hubs"
-	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/store"
 )
 
@@ -42,23 +39,7 @@ func TestHubsThroughGateway(t *testing.T) {
 		ImportSupplier: beta, ExportSupplier: alphaExport, NetworkOperator: "00-00-00-00-00-00-0E-01", Postcode: "SW1H 0ET", Premises: "2", UPRN: "100002"}); err != nil {
 		t.Fatal(err)
 	}
-	client := func(t *testing.T, name string) *http.Client {
-		t.Helper()
-		dir := filepath.Join(s.PKI.Dir, "users")
-		cert, err := os.ReadFile(filepath.Join(dir, name+".pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, err := os.ReadFile(filepath.Join(dir, name+"-key.pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := pki.ClientTLS(s.PKI.CA.CertPEM, pki.Issued{CertPEM: cert, KeyPEM: key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
-	}
+	client := func(t *testing.T, name string) *http.Client { return userHTTP(t, s, name) }
 	call := func(t *testing.T, c *http.Client, method, url, body string, out any) int {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))

@@ -89,16 +89,7 @@ func TestJSONAnswersNameFieldsInSnakeCase(t *testing.T) {
 		if c, ok := users[id]; ok {
 			return c
 		}
-		dir := filepath.Join(s.PKI.Dir, "users")
-		cert, err := os.ReadFile(filepath.Join(dir, id+".pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, err := os.ReadFile(filepath.Join(dir, id+"-key.pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		users[id] = clientFor(t, s, cert, key)
+		users[id] = userHTTP(t, s, id)
 		return users[id]
 	}
 	// ids are what earlier answers named, for the paths and bodies of

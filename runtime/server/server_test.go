@@ -50,20 +50,29 @@ func startDemo(t *testing.T) *Server {
 
 func clientAs(t *testing.T, srv *Server, user string) dccgatev1connect.GatewayServiceClient {
 	t.Helper()
-	dir := filepath.Join(srv.PKI.Dir, "users")
-	cert, err := os.ReadFile(filepath.Join(dir, user+".pem"))
+	return dccgatev1connect.NewGatewayServiceClient(userHTTP(t, srv, user), srv.URL)
+}
+
+// userHTTP is an HTTP client with a user's certificate and key, as the
+// server issued them (its PKI's users/).
+func userHTTP(t *testing.T, s *Server, user string) *http.Client {
+	t.Helper()
+	return pemClient(t, s, filepath.Join(s.PKI.Dir, "users"), user)
+}
+
+// pemClient is an HTTP client with the certificate and key name.pem and
+// name-key.pem in dir, trusting the server's CA.
+func pemClient(t *testing.T, s *Server, dir, name string) *http.Client {
+	t.Helper()
+	cert, err := os.ReadFile(filepath.Join(dir, name+".pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := os.ReadFile(filepath.Join(dir, user+"-key.pem"))
+	key, err := os.ReadFile(filepath.Join(dir, name+"-key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := pki.ClientTLS(srv.PKI.CA.CertPEM, pki.Issued{CertPEM: cert, KeyPEM: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dccgatev1connect.NewGatewayServiceClient(&http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}, srv.URL)
+	return clientFor(t, s, cert, key)
 }
 
 const (
@@ -409,16 +418,8 @@ func TestSuspensionRemovesSchedules(t *testing.T) {
 // gateway's and answers a user about its own forecasts.
 func TestReportServiceIsServed(t *testing.T) {
 	srv := startDemo(t)
-	dir := filepath.Join(srv.PKI.Dir, "users")
-	cert, _ := os.ReadFile(filepath.Join(dir, supplier+".pem"))
-	key, _ := os.ReadFile(filepath.Join(dir, supplier+"-key.pem"))
-	cfg, err := pki.ClientTLS(srv.PKI.CA.CertPEM, pki.Issued{CertPEM: cert, KeyPEM: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
-	rc := dccgatev1connect.NewReportServiceClient(hc, srv.URL)
-	_, err = rc.ListForecasts(t.Context(), connect.NewRequest(&dccgatev1.ListForecastsRequest{UserId: supplier}))
+	rc := dccgatev1connect.NewReportServiceClient(userHTTP(t, srv, supplier), srv.URL)
+	_, err := rc.ListForecasts(t.Context(), connect.NewRequest(&dccgatev1.ListForecastsRequest{UserId: supplier}))
 	if connect.CodeOf(err) == connect.CodeUnimplemented {
 		t.Fatalf("ReportService is not mounted: %v", err)
 	}

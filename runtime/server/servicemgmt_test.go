@@ -17,7 +17,6 @@ import (
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/incidents"
 	"github.com/dccgate/dccgate/runtime/gateway"
-	"github.com/dccgate/dccgate/runtime/pki"
 	"github.com/dccgate/dccgate/runtime/store"
 )
 
@@ -163,23 +162,10 @@ func TestServiceAPI(t *testing.T) {
 	}
 	client := func(t *testing.T, name string) *http.Client {
 		t.Helper()
-		dir := filepath.Join(s.PKI.Dir, "users")
 		if name == "admin" {
-			dir = s.PKI.Dir
+			return pemClient(t, s, s.PKI.Dir, name)
 		}
-		cert, err := os.ReadFile(filepath.Join(dir, name+".pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, err := os.ReadFile(filepath.Join(dir, name+"-key.pem"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := pki.ClientTLS(s.PKI.CA.CertPEM, pki.Issued{CertPEM: cert, KeyPEM: key})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+		return userHTTP(t, s, name)
 	}
 	call := func(t *testing.T, c *http.Client, method, path, body string) (int, map[string]any) {
 		t.Helper()
