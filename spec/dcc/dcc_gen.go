@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "f72d7e8501066ee358b90196b981c3be9aa283cde66c1be1665f3fce0a16e4e0"
+const SpecHash = "b1a4b339cf1e472fbc9d77e118eb7c2a54b4a5db643bd2f8a32f98a6fbc105e2"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
