@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "b1a4b339cf1e472fbc9d77e118eb7c2a54b4a5db643bd2f8a32f98a6fbc105e2"
+const SpecHash = "eb7856047b538bae2314432e0190e3afbf17739493380e8c24a7c38767487475"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
