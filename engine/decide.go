@@ -175,6 +175,8 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 			return true, st.errs[0]
 		case st.category() == "future_dated" && !st.req.ExecuteAt.After(st.f.Now):
 			return true, "a future dated request needs an execution time after now"
+		case st.category() == "on_demand" && !st.req.ExecuteAt.IsZero():
+			return true, "an execution time is for a future dated request; an on demand request runs now"
 		case (r.p.Target == "device" || r.p.Target == "new_device") && st.req.DeviceID == "":
 			return true, "the service needs a target device"
 		case r.p.CreatesSchedule && st.inner == nil:

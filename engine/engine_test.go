@@ -64,6 +64,8 @@ func TestDecide(t *testing.T) {
 		{note: "critical needs a pre-command and skips registration", req: Request{Service: "7.1", UserID: supplierB, DeviceID: meter}, pre: true},
 		{note: "bad field", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter, Body: map[string]any{"register": "bogus"}}, reason: dcc.ReasonMalformed},
 		{note: "unknown field", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter, Body: map[string]any{"colour": "red"}}, reason: dcc.ReasonMalformed},
+		{note: "an on demand request with an execution time", req: Request{Service: "4.1", Category: "on_demand", ExecuteAt: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), UserID: supplierA, DeviceID: meter}, reason: dcc.ReasonMalformed},
+		{note: "a category the schedule does not know", req: Request{Service: "4.1", Category: "category 7", UserID: supplierA, DeviceID: meter}, reason: dcc.ReasonMalformed},
 		{note: "bad user id", req: Request{Service: "4.1", UserID: "alice", DeviceID: meter}, reason: dcc.ReasonMalformed},
 		{note: "variant missing", req: Request{Service: "1.1", UserID: supplierA, DeviceID: meter}, reason: dcc.ReasonMalformed},
 		{note: "top up with JSON numbers", req: Request{Service: "2.2", UserID: supplierA, DeviceID: meter, Body: map[string]any{"utrn": "73100000000000000001", "amount_pence": 2000.0}}},
@@ -218,10 +220,14 @@ func corpus(s *spec.Spec, n int) []struct {
 			}
 			f.Device.CHFStatus = pick([]string{"commissioned", "commissioned", "pending"})
 			f.Credentials = Credentials{}
-			req.Delivery, req.Category = "wan", "on_demand"
+			req.Delivery, req.Category, req.ExecuteAt = "wan", "on_demand", time.Time{}
 			if svc.OnDemand == nil {
 				req.Category, req.ExecuteAt = "future_dated", now.Add(time.Hour)
 			}
+		}
+		// An on demand request that gives an execution time (MALFORMED).
+		if req.Category == "on_demand" && req.ExecuteAt.IsZero() && r2.IntN(25) == 0 {
+			req.ExecuteAt = now.Add(time.Hour)
 		}
 		fuel := pick([]string{"electricity", "gas"})
 		f.Registration = []Registration{{MPxN: "1900000000011", Fuel: fuel, ImportSupplier: pick(users), ExportSupplier: pick(users), NetworkOperator: pick(users)}}

@@ -185,6 +185,11 @@ fail contains {"code": "MALFORMED", "detail": "a future dated request needs an e
 
 future_time_ok if time.parse_rfc3339_ns(req.execute_at) > time.parse_rfc3339_ns(facts.now)
 
+fail contains {"code": "MALFORMED", "detail": "an execution time is for a future dated request; an on demand request runs now"} if {
+	req.category == "on_demand"
+	object.get(req, "execute_at", "") != ""
+}
+
 fail contains {"code": "MALFORMED", "detail": "the service needs a target device"} if {
 	row.target in {"device", "new_device"}
 	object.get(req, "device_id", "") == ""

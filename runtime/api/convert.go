@@ -39,7 +39,7 @@ func toEngine(sp *spec.Spec, in *dccgatev1.ServiceRequest) (*engine.Request, err
 	}
 	req := &engine.Request{
 		Service: svc.Ref, Variant: svc.Variant,
-		Category:  categoryName(env.GetCategory()),
+		Category:  categoryName(env.GetCategory(), env.GetExecuteAt() != nil),
 		Delivery:  deliveryName(env.GetDelivery()),
 		RequestID: env.GetRequestId(), UserID: env.GetUserId(), DeviceID: env.GetDeviceId(),
 		After: env.GetAfterRequestId(),
@@ -68,24 +68,37 @@ func toEngine(sp *spec.Spec, in *dccgatev1.ServiceRequest) (*engine.Request, err
 	return req, nil
 }
 
-func categoryName(c dccgatev1.Category) string {
+// categoryName is the engine's name of c. A request that names no
+// category but gives an execution time is future dated (as DUIS's
+// ExecutionDateTime makes one); a number the API does not define is passed
+// on as such, for the engine to refuse as MALFORMED.
+func categoryName(c dccgatev1.Category, executeAt bool) string {
 	switch c {
+	case dccgatev1.Category_CATEGORY_UNSPECIFIED:
+		if executeAt {
+			return "future_dated"
+		}
+		return "on_demand"
+	case dccgatev1.Category_CATEGORY_ON_DEMAND:
+		return "on_demand"
 	case dccgatev1.Category_CATEGORY_FUTURE_DATED:
 		return "future_dated"
 	case dccgatev1.Category_CATEGORY_SCHEDULED:
 		return "scheduled"
 	}
-	return "on_demand"
+	return fmt.Sprintf("category %d", c)
 }
 
 func deliveryName(d dccgatev1.Delivery) string {
 	switch d {
+	case dccgatev1.Delivery_DELIVERY_UNSPECIFIED, dccgatev1.Delivery_DELIVERY_WAN:
+		return "wan"
 	case dccgatev1.Delivery_DELIVERY_LOCAL:
 		return "local"
 	case dccgatev1.Delivery_DELIVERY_BOTH:
 		return "both"
 	}
-	return "wan"
+	return fmt.Sprintf("delivery %d", d)
 }
 
 // toState turns a stored request into its API state.
