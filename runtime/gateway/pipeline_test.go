@@ -2,6 +2,9 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
+	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -238,5 +241,26 @@ func TestRefusedNumberIsNotQueued(t *testing.T) {
 	}
 	if stored != 2 {
 		t.Fatalf("%d of the 2 acknowledged requests stored", stored)
+	}
+}
+
+// TestLastCounter: a user whose last counter is 2^64-1 has none above it.
+// A request the gateway must number is a replay, not a counter of 0 that
+// the gateway made up and then refused as MALFORMED.
+func TestLastCounter(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	read := func(id string) *engine.Request {
+		return &engine.Request{RequestID: id, UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}}
+	}
+	last := fmt.Sprintf("%s:%s:%d", alpha, esme, uint64(math.MaxUint64))
+	if r, err := w.g.Submit(ctx, alpha, read(last)); err != nil || r.Reason != "" {
+		t.Fatalf("the largest counter: %s %s %s %v", r.State, r.Reason, r.Message, err)
+	}
+	for _, id := range []string{"", last} {
+		r, err := w.g.Submit(ctx, alpha, read(id))
+		if err != nil || r.Reason != "REPLAY" || strings.HasSuffix(r.ID, ":0") {
+			t.Fatalf("after the largest counter, ID %q: %s %s %s (%s) %v", id, r.ID, r.State, r.Reason, r.Message, err)
+		}
 	}
 }

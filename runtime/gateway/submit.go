@@ -127,7 +127,11 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	// The request ID: originatorID:targetID:counter, the counter above the
 	// user's last (the interface's replay protection).
 	counter := user.LastCounter + 1
-	if req.RequestID == "" {
+	numbered := req.RequestID != ""
+	// After a counter of 2^64-1 none is above the last: the gateway cannot
+	// number a request (it would wrap to 0), though the user's own IDs are
+	// refused as replays all the same.
+	if !numbered && counter != 0 {
 		target := req.DeviceID
 		if target == "" {
 			target = "00-00-00-00-00-00-00-00"
@@ -144,6 +148,9 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	}
 	if b, err := json.Marshal(req.Body); err == nil {
 		rec.Body = b
+	}
+	if known && !numbered && counter == 0 {
+		return g.refuse(rec, dcc.ReasonReplay, fmt.Sprintf("no counter is above the last one accepted, %d: the gateway cannot number the request", user.LastCounter)), nil
 	}
 	if known {
 		c, perr := parseRequestID(req.RequestID, caller, req.DeviceID)
