@@ -68,7 +68,27 @@ func (e *Engine) Validate(req *Request) []string {
 // integer). Omitted optional fields take their zero value.
 func (e *Engine) validate(req *Request, r *row) ([]string, map[string]any) {
 	errs := e.validateEnvelope(req, nil)
-	body := req.Body
+	bodyErrs, typed := validateBody(req.Body, r)
+	errs = append(errs, bodyErrs...)
+	// A 5.1's schedule may carry the body of the Service it schedules
+	// (without one, each run takes the spec's examples): it is checked
+	// now, as that Service's own request would be, not refused at every
+	// run.
+	if r.p.CreatesSchedule && req.Schedule != nil && req.Schedule.Body != nil {
+		if inner := e.rows[req.Schedule.Service]; inner != nil {
+			innerErrs, _ := validateBody(req.Schedule.Body, inner)
+			for _, m := range innerErrs {
+				errs = append(errs, "schedule of "+inner.p.Key+": "+m)
+			}
+		}
+	}
+	return errs, typed
+}
+
+// validateBody checks body against r's fields and checks and returns it
+// typed.
+func validateBody(body map[string]any, r *row) ([]string, map[string]any) {
+	var errs []string
 	typed := body
 	copied := false
 	set := func(k string, v any) {
