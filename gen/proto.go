@@ -70,7 +70,9 @@ message Envelope {
   // device_id is the target Device ID (EUI-64), where the service names one.
   string device_id = 3;
   Category category = 4;
-  // execute_at is the execution time of a future dated request.
+  // execute_at is the execution time of a future dated request. Given with
+  // no category it makes the request future dated; with CATEGORY_ON_DEMAND
+  // it is MALFORMED.
   google.protobuf.Timestamp execute_at = 5;
   Delivery delivery = 6;
   // after_request_id sequences this request after another of the same user

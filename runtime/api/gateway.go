@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -311,7 +312,7 @@ func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
 	if !d.DueAt.IsZero() {
 		rs.DueAt = timestamppb.New(d.DueAt)
 	}
-	if !d.CreatedAt.IsZero() {
+	if !d.CreatedAt.IsZero() && d.Kind != "pre_command" { // a Pre-Command completes nothing
 		rs.CompletedAt = timestamppb.New(d.CreatedAt)
 	}
 	m.Kind = &dccgatev1.StreamMessage_Response{Response: rs}
@@ -341,8 +342,12 @@ func decodeAlert(payload []byte, a *dccgatev1.Alert) {
 // readResponse sets a response's state, reason, clause, message, service
 // and answer from its payload, and says whether the fast path read it.
 func readResponse(payload []byte, rs *dccgatev1.RequestState) (fast bool) {
+	var pc string // a released request's Pre-Command, base64 as encoding/json writes []byte
 	answer, ok := fastPayload(payload, []payloadField{{"state", &rs.State}, {"reason", &rs.Reason}, {"clause", &rs.Clause},
-		{"message", &rs.Message}, {"service", &rs.Service}}, "response")
+		{"message", &rs.Message}, {"service", &rs.Service}, {"pre_command", &pc}}, "response")
+	if ok && pc != "" {
+		rs.PreCommand, ok = decodeBase64(pc)
+	}
 	if !ok {
 		decodeResponse(payload, rs)
 		return false
@@ -351,11 +356,17 @@ func readResponse(payload []byte, rs *dccgatev1.RequestState) (fast bool) {
 	return true
 }
 
+func decodeBase64(s string) ([]byte, bool) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return b, err == nil
+}
+
 // decodeResponse is readResponse through encoding/json (see decodeAlert).
 func decodeResponse(payload []byte, rs *dccgatev1.RequestState) {
 	var p store.ResponsePayload
 	_ = json.Unmarshal(payload, &p)
 	rs.State, rs.Reason, rs.Clause, rs.Message, rs.Service = p.State, p.Reason, p.Clause, p.Message, p.Service
+	rs.PreCommand = p.PreCommand
 	rs.Response = toStruct(p.Response)
 }
 

@@ -35,6 +35,9 @@ func TestToMessage(t *testing.T) {
 		{d: failedDeli, want: `{"cursor":"43","response":{"requestId":"r2","deviceId":"d2","state":"failed","reason":"SIGNATURE_TIMEOUT","clause":"para 155","message":"no signature came","service":"6.15.1","completedAt":"2026-11-29T12:50:00Z"}}`},
 		{d: alertDeli, want: `{"cursor":"44","alert":{"code":"A23","deviceId":"00-DB-00-00-00-08-E0-1F","service":"7.7","name":"Credit added","raisedAt":"2026-11-29T12:50:00Z","data":{"credit_pence":500}}}`},
 		{d: store.Delivery{Cursor: 45, Kind: "response", RequestID: "r3", Payload: []byte(`not json`)}, want: `{"cursor":"45","response":{"requestId":"r3"}}`},
+		{d: store.Delivery{Cursor: 46, Kind: "pre_command", RequestID: "r4", DeviceID: "d4", Payload: []byte(`{"device_id":"d4","pre_command":"AQID","request_id":"r4","response":null,"service":"7.2","state":"awaiting_signature"}`),
+			CreatedAt: time.Date(2026, 11, 29, 12, 50, 0, 0, time.UTC), DueAt: time.Date(2026, 11, 29, 13, 50, 0, 0, time.UTC)},
+			want: `{"cursor":"46","response":{"requestId":"r4","deviceId":"d4","state":"awaiting_signature","service":"7.2","preCommand":"AQID","dueAt":"2026-11-29T13:50:00Z"}}`},
 	}
 	for _, tc := range tests {
 		want := &dccgatev1.StreamMessage{}
@@ -71,6 +74,7 @@ var payloadSeeds = []string{
 	`{"data":{"x":{"y":{"z":[1,{"w":"v"}]}}},"name":"n","service":"s"}`,
 	`[1,2]`, `"x"`, `null`, ``, `{`, `{"response":{}} trailing`, "{\"message\":\"tab\there\"}",
 	`{"response" : { "sp" : [ 1 , 2 ] } , "state" : "ok" }`,
+	`{"pre_command":"AQID","state":"awaiting_signature"}`, `{"pre_command":"not base64!"}`, `{"PRE_COMMAND":"AQID"}`, `{"pre_command":7}`, `{"pre_command":"AQ\nID"}`,
 }
 
 // FuzzPayload: for any payload, of a response or an alert, what the stream

@@ -89,12 +89,15 @@ func (o *Outbox) collect(ctx context.Context) (added, receivers int, err error) 
 			}
 			ms := make([]sqlstore.DUISMessage, 0, len(ds))
 			for _, d := range ds {
+				after = d.Cursor
+				if d.Kind == "pre_command" {
+					continue // DUIS has no message for it: the user asks for the request's state
+				}
 				body, reqID, err := o.document(ctx, d)
 				if err != nil {
 					return added, receivers, err
 				}
 				ms = append(ms, sqlstore.DUISMessage{UserID: user, Source: d.Cursor, RequestID: reqID, Address: addr, Body: body, NextAt: o.now()})
-				after = d.Cursor
 			}
 			if err := o.Store.EnqueueDUIS(ctx, ms); err != nil {
 				return added, receivers, err

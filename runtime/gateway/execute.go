@@ -234,7 +234,11 @@ func (g *Gateway) settle(ctx context.Context, r store.Request, from string, resp
 // requests this process noted. read lists the requests whose successors
 // it read.
 func (g *Gateway) moves(ctx context.Context, r store.Request, from string, respond, all bool) (ups []store.RequestUpdate, read []string, err error) {
-	ups = []store.RequestUpdate{g.update(r, from, respond)}
+	first := g.update(r, from, respond)
+	if from == StateHeld {
+		first = g.releasedUpdate(r)
+	}
+	ups = []store.RequestUpdate{first}
 	for i := 0; i < len(ups); i++ {
 		p := ups[i].Request
 		if !p.Final() || !all && !g.noted(p.ID) {
@@ -250,7 +254,7 @@ func (g *Gateway) moves(ctx context.Context, r store.Request, from string, respo
 			if err != nil {
 				return nil, nil, err
 			}
-			ups = append(ups, g.update(m, StateHeld, m.Final()))
+			ups = append(ups, g.releasedUpdate(m))
 		}
 	}
 	return ups, read, nil
@@ -275,6 +279,21 @@ func (g *Gateway) update(r store.Request, from string, respond bool) store.Reque
 		payload, _ := json.Marshal(store.ResponsePayload{RequestID: r.ID, Service: r.Service, State: r.State, Reason: r.Reason, Clause: r.Clause,
 			Message: r.Message, DeviceID: r.DeviceID, Response: orNull(r.Response)})
 		u.Deliveries = []store.Delivery{{UserID: r.UserID, Kind: "response", RequestID: r.ID, DeviceID: r.DeviceID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: r.DueAt}}
+	}
+	return u
+}
+
+// releasedUpdate is update for h released from held: a final h is
+// answered; a critical one now awaiting its signature is sent its
+// Pre-Command on the user's stream (at submission the answer carried it),
+// due when its signature is. It is no Service Response (para 155), so it
+// is not what the response time is measured to.
+func (g *Gateway) releasedUpdate(h store.Request) store.RequestUpdate {
+	u := g.update(h, StateHeld, h.Final())
+	if h.State == StateAwaitingSignature {
+		payload, _ := json.Marshal(store.ResponsePayload{RequestID: h.ID, Service: h.Service, State: h.State, DeviceID: h.DeviceID,
+			Response: orNull(nil), PreCommand: h.PreCommand})
+		u.Deliveries = []store.Delivery{{UserID: h.UserID, Kind: "pre_command", RequestID: h.ID, DeviceID: h.DeviceID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: h.DueAt}}
 	}
 	return u
 }

@@ -1,7 +1,9 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -142,6 +144,23 @@ func TestSuccessorsMoveWithTheirPredecessor(t *testing.T) {
 			expect(t, c, gateway.StateAwaitingSignature, "", "")
 			if len(c.PreCommand) == 0 || !c.DueAt.After(at) {
 				t.Fatalf("critical successor released without its Pre-Command or with its time to sign gone: %d bytes, due %s", len(c.PreCommand), c.DueAt)
+			}
+			// The user learns of it on its stream, with the Pre-Command to
+			// sign, not only by asking for the request's state.
+			ds, err := w.g.Store().Deliveries(ctx, c.UserID, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(ds, func(d store.Delivery) bool { return d.Kind == "pre_command" && d.RequestID == c.ID })
+			if i < 0 {
+				t.Fatalf("no Pre-Command of %s on its user's stream", c.ID)
+			}
+			var pl store.ResponsePayload
+			if err := json.Unmarshal(ds[i].Payload, &pl); err != nil || !bytes.Equal(pl.PreCommand, c.PreCommand) || pl.State != gateway.StateAwaitingSignature || !ds[i].DueAt.Equal(c.DueAt) {
+				t.Fatalf("the Pre-Command delivered: %s %v, due %s; want the request's, due %s", ds[i].Payload, err, ds[i].DueAt, c.DueAt)
+			}
+			if slices.ContainsFunc(ds, func(d store.Delivery) bool { return d.Kind == "response" && d.RequestID == c.ID }) {
+				t.Fatalf("%s was answered before it was signed", c.ID)
 			}
 
 			watch.mu.Lock()

@@ -206,7 +206,7 @@ type Schedule struct {
 type Delivery struct {
 	Cursor    int64
 	UserID    string
-	Kind      string // response, alert
+	Kind      string // response, alert, pre_command (a held critical request released for its signature)
 	RequestID string // for responses
 	Code      string // alert code (A1-A35) for alerts
 	DeviceID  string
@@ -219,14 +219,15 @@ type Delivery struct {
 // "response"), as JSON. The fields are in the order of their keys, so the
 // JSON is as a map of them would give.
 type ResponsePayload struct {
-	Clause    string          `json:"clause"`
-	DeviceID  string          `json:"device_id"`
-	Message   string          `json:"message"`
-	Reason    string          `json:"reason"`
-	RequestID string          `json:"request_id"`
-	Response  json.RawMessage `json:"response"` // the device's or activity's answer; null when none
-	Service   string          `json:"service"`
-	State     string          `json:"state"`
+	Clause     string          `json:"clause"`
+	DeviceID   string          `json:"device_id"`
+	Message    string          `json:"message"`
+	PreCommand []byte          `json:"pre_command,omitempty"` // Kind "pre_command" only
+	Reason     string          `json:"reason"`
+	RequestID  string          `json:"request_id"`
+	Response   json.RawMessage `json:"response"` // the device's or activity's answer; null when none
+	Service    string          `json:"service"`
+	State      string          `json:"state"`
 }
 
 // MinTime and MaxTime bound the non-zero times a Store keeps (nanoseconds

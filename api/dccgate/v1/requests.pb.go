@@ -331,7 +331,9 @@ type Envelope struct {
 	// device_id is the target Device ID (EUI-64), where the service names one.
 	DeviceId string   `protobuf:"bytes,3,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
 	Category Category `protobuf:"varint,4,opt,name=category,proto3,enum=dccgate.v1.Category" json:"category,omitempty"`
-	// execute_at is the execution time of a future dated request.
+	// execute_at is the execution time of a future dated request. Given with
+	// no category it makes the request future dated; with CATEGORY_ON_DEMAND
+	// it is MALFORMED.
 	ExecuteAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=execute_at,json=executeAt,proto3" json:"execute_at,omitempty"`
 	Delivery  Delivery               `protobuf:"varint,6,opt,name=delivery,proto3,enum=dccgate.v1.Delivery" json:"delivery,omitempty"`
 	// after_request_id sequences this request after another of the same user

@@ -79,7 +79,11 @@ type GatewayServiceClient interface {
 	GetRequest(context.Context, *connect.Request[v1.GetRequestRequest]) (*connect.Response[v1.RequestState], error)
 	// Subscribe streams the caller's Service Responses, Pre-Commands, Device
 	// Alerts and DCC Alerts in order. Each message carries a cursor; pass the
-	// last one seen to resume after a reconnect without missing anything.
+	// last one seen to resume after a reconnect without missing anything. A
+	// Pre-Command comes on the stream when a critical request held behind
+	// another (after_request_id) is released: a response in state
+	// awaiting_signature with its pre_command, due_at its time to sign (at
+	// submission the Submit answer carries it instead).
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest]) (*connect.ServerStreamForClient[v1.StreamMessage], error)
 	// SubmitSignedPreCommand returns a Pre-Command signed by the user (para 155).
 	SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error)
@@ -213,7 +217,11 @@ type GatewayServiceHandler interface {
 	GetRequest(context.Context, *connect.Request[v1.GetRequestRequest]) (*connect.Response[v1.RequestState], error)
 	// Subscribe streams the caller's Service Responses, Pre-Commands, Device
 	// Alerts and DCC Alerts in order. Each message carries a cursor; pass the
-	// last one seen to resume after a reconnect without missing anything.
+	// last one seen to resume after a reconnect without missing anything. A
+	// Pre-Command comes on the stream when a critical request held behind
+	// another (after_request_id) is released: a response in state
+	// awaiting_signature with its pre_command, due_at its time to sign (at
+	// submission the Submit answer carries it instead).
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest], *connect.ServerStream[v1.StreamMessage]) error
 	// SubmitSignedPreCommand returns a Pre-Command signed by the user (para 155).
 	SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error)
