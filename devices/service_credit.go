@@ -25,7 +25,9 @@ func updateTariff(c *call) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, err := c.str("tariff_name")
+	// The name is optional: empty (unset in the Pre-Command) is a tariff
+	// with no name.
+	name, err := c.optStr("tariff_name", "")
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +43,11 @@ func updateTariff(c *call) (map[string]any, error) {
 	}
 	m.Tariff = Tariff{Name: name, StandingChargePence: v[0], UnitRateMillipence: v[1], TOUBlocks: int(v[2])}
 	m.resizeTOU(int(v[2]))
-	c.d.logEvent(c.now(), "TARIFF_UPDATED", fmt.Sprintf("%s by %s", name, c.cmd.Sender))
+	logged := name
+	if logged == "" {
+		logged = "tariff with no name"
+	}
+	c.d.logEvent(c.now(), "TARIFF_UPDATED", fmt.Sprintf("%s by %s", logged, c.cmd.Sender))
 	return tariffData(m), nil
 }
 

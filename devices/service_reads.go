@@ -43,14 +43,21 @@ func updateSupplierName(c *call) (map[string]any, error) {
 	return map[string]any{"supplier_name": name}, nil
 }
 
+// resetPIN is 3.5. The PIN is optional: without one (empty, or unset in
+// the Pre-Command) the meter has no PIN, which disables it, as DUIS's 3.5
+// (Disable Privacy PIN) does.
 func resetPIN(c *call) (map[string]any, error) {
-	pin, err := c.str("pin")
+	pin, err := c.optStr("pin", "")
 	if err != nil {
 		return nil, err
 	}
 	c.d.PIN = pin
-	c.d.logSecurity(c.now(), "PIN_RESET", "by "+c.cmd.Sender)
-	return map[string]any{"pin_reset": true}, nil
+	detail := "by " + c.cmd.Sender
+	if pin == "" {
+		detail = "disabled " + detail
+	}
+	c.d.logSecurity(c.now(), "PIN_RESET", detail)
+	return map[string]any{"pin_reset": true, "pin_enabled": pin != ""}, nil
 }
 
 func readImport(c *call) (map[string]any, error) {

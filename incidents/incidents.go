@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -227,7 +228,7 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: fmt.Sprintf("incident category %q: allowed are %v", in.Category, pol.CategoryCodes())}
 	}
 	if _, ok := pol.Areas[in.Area]; !ok {
-		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: fmt.Sprintf("unknown area %q", in.Area)}
+		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: fmt.Sprintf("unknown area %q: allowed are %s", in.Area, strings.Join(slices.Sorted(maps.Keys(pol.Areas)), ", "))}
 	}
 	if in.Title == "" {
 		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: "an incident needs a title"}

@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dccgate/dccgate/clock"
@@ -47,7 +50,8 @@ clause and hubs, then the smeared pools, removals, fault assessments, float
 and unpaid invoices. By default they are computed from the hub records of
 the gateway's store (orders, deliveries, the inventory's CHF statuses,
 removals, enrolled systems per Supplier); with --input, from a world file
-(docs/hubs.md; an example is hubs/testdata/world.yaml).`)
+(docs/hubs.md; an example is hubs/testdata/world.yaml), which cannot be
+combined with --data or --store. --party names a party the records know.`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(reorder(args)); err != nil {
@@ -61,6 +65,18 @@ removals, enrolled systems per Supplier); with --input, from a world file
 	if err != nil {
 		fmt.Fprintln(stderr, "dccgate charges:", err)
 		return exitUsage
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *input != "" {
+		// A world file and a gateway's store are two sources of the hub
+		// records: refuse both rather than read one and ignore the other.
+		for _, other := range []string{"data", "store"} {
+			if set[other] {
+				fmt.Fprintf(stderr, "dccgate charges: --input and --%s are two sources of the hub records: give --input FILE (a world file) or --data DIR / --store URL (a gateway's store), not both\n", other)
+				return exitUsage
+			}
+		}
 	}
 	if *format != "text" && *format != "json" && *format != "csv" {
 		fmt.Fprintf(stderr, "dccgate charges: unknown format %q (text, json, csv)\n", *format)
@@ -106,9 +122,9 @@ removals, enrolled systems per Supplier); with --input, from a world file
 	}
 	var st *hubs.Statement
 	if *input == "" {
-		var ok bool
-		if st, ok = storeCharges(ctx, e, s, *data, *storeURL, now, m, *party, stderr); !ok {
-			return exitFail
+		var code int
+		if st, code = storeCharges(ctx, e, s, *data, *storeURL, now, m, *party, stderr); code != exitOK {
+			return code
 		}
 		return writeCharges(st, *format, *out, stdout, stderr)
 	}
@@ -135,51 +151,168 @@ removals, enrolled systems per Supplier); with --input, from a world file
 		return exitFail
 	}
 	if *party != "" {
+		known := worldParties(w)
+		addStatementParties(known, st)
+		known[s.Hubs.CSPParty] = true
+		if !known[*party] {
+			fmt.Fprintln(stderr, "dccgate charges:", unknownParty(*party, known, "the world"))
+			return exitUsage
+		}
 		st = st.ForParty(*party)
 	}
 	return writeCharges(st, *format, *out, stdout, stderr)
 }
 
+// maxListedParties bounds the known parties an unknown party's error lists.
+const maxListedParties = 20
+
+// unknownParty is the error of a --party that is none of known, which it
+// lists (the first maxListedParties of them) as those of source.
+func unknownParty(party string, known map[string]bool, source string) error {
+	names := slices.Sorted(maps.Keys(known))
+	names = slices.DeleteFunc(names, func(n string) bool { return n == "" })
+	if len(names) == 0 {
+		return fmt.Errorf("unknown party %q: %s names no party", party, source)
+	}
+	more := ""
+	if len(names) > maxListedParties {
+		more = fmt.Sprintf(" and %d more", len(names)-maxListedParties)
+		names = names[:maxListedParties]
+	}
+	return fmt.Errorf("unknown party %q: the parties of %s are %s%s", party, source, strings.Join(names, ", "), more)
+}
+
+// worldParties are the parties a hub world names.
+func worldParties(w *hubs.World) map[string]bool {
+	known := map[string]bool{}
+	if w == nil {
+		return known
+	}
+	for _, f := range w.Forecasts {
+		known[f.Supplier] = true
+	}
+	for _, o := range w.Orders {
+		known[o.Supplier] = true
+	}
+	for _, i := range w.Installs {
+		known[i.Supplier] = true
+	}
+	for _, r := range w.Removals {
+		known[r.Supplier] = true
+	}
+	for _, m := range w.Market {
+		for _, counts := range []map[string]int64{m.Enrolled, m.EnrolledNonDomestic, m.CommissionedCHF} {
+			for p := range counts {
+				known[p] = true
+			}
+		}
+	}
+	for _, d := range w.Defaults {
+		known[d.Party] = true
+	}
+	return known
+}
+
+// addStatementParties adds to known the parties a statement names.
+func addStatementParties(known map[string]bool, st *hubs.Statement) {
+	for _, i := range st.Invoices {
+		known[i.Party] = true
+	}
+	for _, p := range st.Pools {
+		for _, sh := range p.Shares {
+			known[sh.Party] = true
+		}
+	}
+	for _, r := range st.Removals {
+		known[r.Supplier] = true
+	}
+	for _, d := range st.Defaults {
+		known[d.Party] = true
+	}
+	for _, d := range st.Carried {
+		known[d.Party] = true
+	}
+	for _, b := range st.BatchFaults {
+		known[b.Supplier] = true
+	}
+}
+
+// storeParties are the parties a gateway's store knows: its users, and
+// the Suppliers its hub records name.
+func storeParties(ctx context.Context, raw store.Store, hst hubsvc.Store) (map[string]bool, error) {
+	known := map[string]bool{}
+	us, err := raw.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		known[u.ID] = true
+	}
+	hs, err := hst.ListHubs(ctx, store.HubFilter{})
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hs {
+		known[h.Supplier], known[h.Installer], known[h.RemovedBy] = true, true, true
+	}
+	return known, nil
+}
+
 // storeCharges computes a month's statement from the hub records of a
-// gateway's store (a party's own part if party is set).
-func storeCharges(ctx context.Context, e *hubs.Engine, s *spec.Spec, data, url string, now time.Time, m hubs.Month, party string, stderr io.Writer) (*hubs.Statement, bool) {
+// gateway's store (a party's own part if party is set), and the exit code:
+// exitOK, exitUsage for a party the store does not know, else exitFail.
+func storeCharges(ctx context.Context, e *hubs.Engine, s *spec.Spec, data, url string, now time.Time, m hubs.Month, party string, stderr io.Writer) (*hubs.Statement, int) {
 	url = storeURL(url, data)
 	raw, err := store.Open(ctx, url)
 	if err != nil {
 		fmt.Fprintln(stderr, "dccgate charges:", err)
-		return nil, false
+		return nil, exitFail
 	}
 	defer raw.Close()
 	hst, ok := raw.(hubsvc.Store)
 	if !ok {
 		fmt.Fprintf(stderr, "dccgate charges: store %s keeps no Communications Hub records\n", url)
-		return nil, false
+		return nil, exitFail
 	}
 	clk := clock.NewVirtual(now)
 	rp, err := reports.New(raw, s, clk)
 	if err != nil {
 		fmt.Fprintln(stderr, "dccgate charges:", err)
-		return nil, false
+		return nil, exitFail
 	}
 	svc, err := hubsvc.New(hubsvc.Config{Store: hst, Spec: s, Clock: clk, Engine: e, Enrolled: rp.CountEnrolled})
 	if err != nil {
 		fmt.Fprintln(stderr, "dccgate charges:", err)
-		return nil, false
+		return nil, exitFail
 	}
 	var st *hubsvc.Statement
 	if party != "" {
+		known, err := storeParties(ctx, raw, hst)
+		if err == nil {
+			st, err = svc.Statement(ctx, m)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "dccgate charges:", err)
+			return nil, exitFail
+		}
+		addStatementParties(known, st.Statement)
+		known[s.Hubs.CSPParty] = true
+		if !known[party] {
+			fmt.Fprintln(stderr, "dccgate charges:", unknownParty(party, known, "store "+url))
+			return nil, exitUsage
+		}
 		st, err = svc.Charges(ctx, party, m)
 	} else {
 		st, err = svc.Statement(ctx, m)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "dccgate charges:", err)
-		return nil, false
+		return nil, exitFail
 	}
 	if st.Provisional {
 		fmt.Fprintf(stderr, "dccgate charges: %s has not ended: these charges are provisional\n", m)
 	}
-	return st.Statement, true
+	return st.Statement, exitOK
 }
 
 // writeCharges writes a statement in a format to out (a file) or stdout.

@@ -251,11 +251,17 @@ func duisCert(args []string, stdout, stderr io.Writer) int {
 	}
 	certPath := filepath.Join(*out, *user+"-duis.pem")
 	keyPath := filepath.Join(*out, *user+"-duis-key.pem")
+	// Like keys new, create the directory; it holds a private key, so only
+	// its owner may read it (a directory that exists keeps its mode).
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		fmt.Fprintln(stderr, "dccgate duis cert:", err)
+		return exitFail
+	}
 	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		fmt.Fprintln(stderr, "dccgate duis cert:", err)
 		return exitFail
 	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := writePrivate(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})); err != nil {
 		fmt.Fprintln(stderr, "dccgate duis cert:", err)
 		return exitFail
 	}

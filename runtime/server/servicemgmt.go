@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -207,6 +208,15 @@ func (s *Server) serveSSI(cfg Config) error {
 	return nil
 }
 
+// notJSON says a request body could not be decoded into want, the JSON
+// object the handler takes.
+func notJSON(err error, want string) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("the body is empty: want a JSON object %s", want)
+	}
+	return fmt.Errorf("the body is not valid JSON for this request (%v): want a JSON object %s", err, want)
+}
+
 // mountServiceAdmin adds the DCC's side of service management to the admin
 // listener, as JSON over HTTP:
 //
@@ -222,7 +232,8 @@ func (s *Server) serveSSI(cfg Config) error {
 //	                                         certificate defaults to pki/users/ID.pem (dccgate keys new)
 //	POST /users/{id}/suspend                 suspend a user's rights (Section M8; its schedules go, para 125)
 //	POST /users/{id}/reinstate               give them back
-//	GET  /servicemgmt/measures?month=YYYY-MM measures 4 and 5, and the time under maintenance
+//	GET  /servicemgmt/measures?month=YYYY-MM measures 4 and 5, and the time under maintenance (no month: this
+//	                                         one; a malformed one is refused 400)
 //	POST /servicemgmt/tickets                a SEC Party's ticket {raised_by, party, kind, subject, body}
 func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 	reply := func(w http.ResponseWriter, v any, err error) {
@@ -333,7 +344,8 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			CertPEM string `json:"cert_pem"`
 		}
 		if err := decode(r, &in); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			// Refusals are JSON, as everywhere on this listener's JSON API.
+			writeJSON(w, nil, notJSON(err, `{"id","role","party","cert_pem"}`), func(error) int { return http.StatusBadRequest })
 			return
 		}
 		issued := "" // where `dccgate keys new --user ID` writes the certificate
@@ -373,11 +385,15 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 		reply(w, map[string]any{"user": id, "suspended": suspend}, err)
 	})
 	mux.HandleFunc("GET /servicemgmt/measures", func(w http.ResponseWriter, r *http.Request) {
-		month := r.URL.Query().Get("month")
-		from, err := time.Parse("2006-01", month)
-		if err != nil {
-			now := s.G.Now()
-			from = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		now := s.G.Now()
+		from := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC) // no month: this one
+		if month := r.URL.Query().Get("month"); month != "" {
+			m, err := time.Parse("2006-01", month)
+			if err != nil {
+				writeJSON(w, nil, fmt.Errorf("month %q is not a month: give it as YYYY-MM, e.g. %s", month, from.Format("2006-01")), func(error) int { return http.StatusBadRequest })
+				return
+			}
+			from = m
 		}
 		to := from.AddDate(0, 1, 0)
 		ms, err := s.Incidents.Measures(r.Context(), from, to)
