@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 
 	"connectrpc.com/connect"
@@ -196,13 +198,16 @@ func (s *GatewayServer) GetRequest(ctx context.Context, req *connect.Request[dcc
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.G.Store().GetRequest(ctx, req.Msg.GetRequestId())
-	if err != nil {
-		return nil, toConnect(err)
+	id := req.Msg.GetRequestId()
+	if id == "" {
+		return nil, noRequestID()
 	}
-	if r.UserID != caller {
-		// Another user's request is not to be seen, nor its existence.
-		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("no request %s", req.Msg.GetRequestId()))
+	r, err := s.G.Store().GetRequest(ctx, id)
+	if err == nil && r.UserID != caller {
+		err = store.ErrNotFound // another user's request is not to be seen, nor its existence
+	}
+	if err != nil {
+		return nil, requestErr(id, err)
 	}
 	return connect.NewResponse(toState(r)), nil
 }
@@ -213,9 +218,12 @@ func (s *GatewayServer) SubmitSignedPreCommand(ctx context.Context, req *connect
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.GetRequestId() == "" {
+		return nil, noRequestID()
+	}
 	r, err := s.G.SubmitSigned(ctx, caller, req.Msg.GetRequestId(), req.Msg.GetSignedPreCommand(), req.Msg.GetSignature())
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, requestErr(req.Msg.GetRequestId(), err)
 	}
 	return connect.NewResponse(toState(r)), nil
 }
@@ -232,6 +240,11 @@ func (s *GatewayServer) ListRequests(ctx context.Context, req *connect.Request[d
 		limit = 100
 	}
 	limit = min(limit, 1000)
+	for _, st := range req.Msg.GetStates() {
+		if !slices.Contains(gateway.States, st) {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("unknown state %q: the states are %s", st, strings.Join(gateway.States, ", ")))
+		}
+	}
 	rs, err := s.G.Store().ListRequests(ctx, store.RequestFilter{UserID: caller, States: req.Msg.GetStates()})
 	if err != nil {
 		return nil, toConnect(err)
@@ -249,12 +262,15 @@ func (s *GatewayServer) CancelRequest(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, err
 	}
+	if req.Msg.GetRequestId() == "" {
+		return nil, noRequestID()
+	}
 	r, err := s.G.Cancel(ctx, caller, req.Msg.GetRequestId())
 	if errors.Is(err, gateway.ErrNotCancellable) {
 		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
 	}
 	if err != nil {
-		return nil, toConnect(err)
+		return nil, requestErr(req.Msg.GetRequestId(), err)
 	}
 	return connect.NewResponse(toState(r)), nil
 }
@@ -396,6 +412,20 @@ func toStruct(raw json.RawMessage) *structpb.Struct {
 }
 
 // toConnect maps gateway and store errors to transport codes.
+// noRequestID refuses a call about a request that names none.
+func noRequestID() error {
+	return connect.NewError(connect.CodeInvalidArgument, errors.New("request_id is required"))
+}
+
+// requestErr is toConnect for a call about the request id: not found says
+// which request, not the store's words.
+func requestErr(id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return connect.NewError(connect.CodeNotFound, fmt.Errorf("no request %s", id))
+	}
+	return toConnect(err)
+}
+
 func toConnect(err error) error {
 	switch {
 	case errors.Is(err, gateway.ErrPermission):

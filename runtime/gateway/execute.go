@@ -60,7 +60,9 @@ func (g *Gateway) SubmitSignedFor(ctx context.Context, caller, requestID string,
 		return store.Request{}, err
 	}
 	if r.UserID != caller {
-		return store.Request{}, ErrPermission
+		// Another user's request is not to be seen, nor its existence
+		// (as GetRequest and Cancel).
+		return store.Request{}, store.ErrNotFound
 	}
 	if r.State != StateAwaitingSignature {
 		return r, errf("request %s is %s, not awaiting a signature", requestID, r.State)

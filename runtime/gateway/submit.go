@@ -31,6 +31,10 @@ const (
 	StateExpired           = "expired"
 )
 
+// States lists every state a request can be in.
+var States = []string{StateAcknowledged, StatePending, StateHeld, StateAwaitingSignature, StateExecuting,
+	StateAccepted, StateRejected, StateQuarantined, StateCancelled, StateExpired}
+
 // ErrPermission is returned when a request's User ID is not the caller's.
 var ErrPermission = errors.New("gateway: the request's user_id is not the caller's User ID")
 

@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -128,9 +130,44 @@ func TestRequestsAreTheCallersOwn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = clientAs(t, srv, other).GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: resp.Msg.GetRequestId()}))
-	if connect.CodeOf(err) != connect.CodeNotFound {
-		t.Fatalf("another user's request: %v", err)
+	id := resp.Msg.GetRequestId()
+	o := clientAs(t, srv, other)
+	// Another user's request is as one that does not exist, whatever the
+	// call (its existence is not to be learnt); a call naming none is
+	// refused as such.
+	calls := []struct {
+		note string
+		call func(id string) error
+	}{
+		{"GetRequest", func(id string) error {
+			_, err := o.GetRequest(ctx, connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: id}))
+			return err
+		}},
+		{"CancelRequest", func(id string) error {
+			_, err := o.CancelRequest(ctx, connect.NewRequest(&dccgatev1.CancelRequestRequest{RequestId: id}))
+			return err
+		}},
+		{"SubmitSignedPreCommand", func(id string) error {
+			_, err := o.SubmitSignedPreCommand(ctx, connect.NewRequest(&dccgatev1.SubmitSignedPreCommandRequest{RequestId: id, SignedPreCommand: []byte{1}, Signature: []byte{1}}))
+			return err
+		}},
+	}
+	for _, c := range calls {
+		for _, tc := range []struct {
+			id   string
+			code connect.Code
+			msg  string
+		}{{id, connect.CodeNotFound, "no request " + id}, {id + "9", connect.CodeNotFound, "no request " + id + "9"}, {"", connect.CodeInvalidArgument, "request_id is required"}} {
+			err := c.call(tc.id)
+			var ce *connect.Error
+			if !errors.As(err, &ce) || ce.Code() != tc.code || ce.Message() != tc.msg {
+				t.Errorf("%s of %q: %v, want %s %q", c.note, tc.id, err, tc.code, tc.msg)
+			}
+		}
+	}
+	_, err = o.ListRequests(ctx, connect.NewRequest(&dccgatev1.ListRequestsRequest{States: []string{"accepted", "bogus"}}))
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), `unknown state "bogus"`) {
+		t.Errorf("ListRequests of an unknown state: %v", err)
 	}
 }
 
