@@ -121,7 +121,11 @@ func (c *Client) Reset(ctx context.Context, w scenario.World) error {
 	}
 	resp, err := c.admin.Reset(ctx, connect.NewRequest(req))
 	if err != nil {
-		return fmt.Errorf("reset: %w", err)
+		if connect.CodeOf(err) == connect.CodeUnimplemented {
+			// dccgate serves its AdminService only with a virtual clock.
+			return fmt.Errorf("%s has no AdminService (%w): the target must be served with `dccgate serve --virtual-clock`", c.url, err)
+		}
+		return err // the caller says it was the reset
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -212,18 +212,21 @@ ul.fail { margin: 4px 0; padding-left: 18px; color: var(--bad); }
 <div class="tile"><b>{{.S.Cases}}</b><span>cases in {{.S.Scenarios}} scenarios</span></div>
 <div class="tile ok"><b>{{.S.Passed}}</b><span>passed</span></div>
 <div class="tile {{if .S.Failed}}bad{{end}}"><b>{{.S.Failed}}</b><span>failed</span></div>
+{{if .S.Errors}}<div class="tile bad"><b>{{.S.Errors}}</b><span>scenario errors</span></div>{{end}}
 <div class="tile {{if .S.Known}}known{{end}}"><b>{{.S.Known}}</b><span>known failures</span></div>
 <div class="tile"><b>{{.S.Requests}}</b><span>requests sent</span></div>
 <div class="tile {{if .S.Late}}bad{{else}}ok{{end}}"><b>{{.S.Late}} / {{.S.Timed}}</b><span>on-demand answers late</span></div>
 {{with .R.Mutation}}<div class="tile {{if eq .Killed .Total}}ok{{else}}bad{{end}}"><b>{{pct .Score}}</b><span>mutation score ({{.Killed}}/{{.Total}})</span></div>{{end}}
 </div>
-<p id="summary-line">{{.S.Cases}} cases: {{.S.Passed}} passed, {{.S.Failed}} failed, {{.S.Known}} known failures{{if .S.Fixed}}, {{.S.Fixed}} known failures that now pass{{end}}.
+<p id="summary-line">{{.S.Cases}} cases: {{.S.Passed}} passed, {{.S.Failed}} failed, {{.S.Known}} known failures{{if .S.Fixed}}, {{.S.Fixed}} known failures that now pass{{end}}{{if .S.Errors}}, {{.S.Errors}} scenario errors{{end}}.
 {{.S.Timed}} on-demand Service Responses{{if .S.Late}}, <span class="bad">{{.S.Late}} later than their Target Response Time</span>{{else}}, all within their Target Response Times{{end}}; the slowest took {{dur .S.Slowest}} ({{share .S.SlowestShare}} of its target).</p>
 </section>
 
-{{if .Failed}}<section id="failures">
+{{if or .Failed .S.Errors}}<section id="failures">
 <h2>Failures</h2>
-{{range .Failed}}{{template "case" .}}{{end}}
+{{range .R.Scenarios}}{{if .Failures}}<div class="case failed"><p><span class="badge failed">error</span> <b>{{.Name}}</b> <span class="muted">{{.File}}</span></p>
+<ul class="fail">{{range .Failures}}<li class="mono">{{.}}</li>{{end}}</ul></div>
+{{end}}{{end}}{{range .Failed}}{{template "case" .}}{{end}}
 </section>{{end}}
 
 {{if .Known}}<section id="known">

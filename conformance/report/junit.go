@@ -11,7 +11,9 @@ import (
 
 // JUnit XML, as CI systems read it: a testsuite per scenario file, a
 // testcase per case (classname the row, name the case id), a failure
-// element per failed case and skipped for a known failure.
+// element per failed case and skipped for a known failure. A scenario that
+// failed outside its cases (a gateway that could not be started, reset or
+// closed) has one more testcase, named scenarioCase, with an error element.
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
@@ -34,7 +36,6 @@ type junitSuite struct {
 	File       string          `xml:"file,attr,omitempty"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
 	Cases      []junitCase     `xml:"testcase"`
-	Error      *junitFailure   `xml:"error,omitempty"`
 }
 
 type junitProperty struct {
@@ -48,6 +49,7 @@ type junitCase struct {
 	File      string        `xml:"file,attr,omitempty"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Error     *junitFailure `xml:"error,omitempty"`
 	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 }
@@ -61,6 +63,9 @@ type junitFailure struct {
 type junitSkipped struct {
 	Message string `xml:"message,attr"`
 }
+
+// scenarioCase names the testcase of a scenario's own failures.
+const scenarioCase = "(scenario)"
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 
@@ -76,8 +81,16 @@ func WriteJUnit(w io.Writer, r *Report) error {
 			s.Properties = append(s.Properties, junitProperty{"row", sc.Row})
 		}
 		if len(sc.Failures) > 0 {
+			// Many CI systems read errors of testcases only: the
+			// scenario's are those of a testcase of its own, first.
+			s.Tests++
 			s.Errors++
-			s.Error = &junitFailure{Message: sc.Failures[0], Type: "scenario", Text: strings.Join(sc.Failures, "\n")}
+			class := sc.Row
+			if class == "" {
+				class = sc.Name
+			}
+			s.Cases = append(s.Cases, junitCase{Classname: class, Name: scenarioCase, File: sc.File, Time: seconds(sc.Duration),
+				Error: &junitFailure{Message: sc.Failures[0], Type: "scenario", Text: strings.Join(sc.Failures, "\n")}})
 		}
 		for _, c := range sc.Cases {
 			class := c.Row

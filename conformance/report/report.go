@@ -65,7 +65,8 @@ type Scenario struct {
 	Duration time.Duration `json:"duration_ns"`
 	Cases    []*Case       `json:"cases"`
 	// Failures are those of the whole scenario (a gateway that could not
-	// be reset or closed).
+	// be started, reset or closed). A scenario with any is an error of the
+	// run, whatever its cases say; the cases it did not reach are failed.
 	Failures []string `json:"failures,omitempty"`
 }
 
@@ -118,6 +119,9 @@ type Step struct {
 	// future dated request once due), by step id.
 	Later    map[string]string `json:"later,omitempty"`
 	Failures []string          `json:"failures,omitempty"`
+	// NotRun is set for a step the run did not reach: its scenario could
+	// not start, or stopped before it. Its case is failed.
+	NotRun bool `json:"not_run,omitempty"`
 }
 
 // Outcome is an outcome and reason code.
@@ -173,15 +177,18 @@ type Mutant struct {
 // Summary counts cases.
 type Summary struct {
 	Scenarios int `json:"scenarios"`
-	Cases     int `json:"cases"`
-	Passed    int `json:"passed"`
-	Failed    int `json:"failed"`
-	Known     int `json:"known"`
-	Fixed     int `json:"fixed"`
-	Steps     int `json:"steps"`
-	// Requests is how many requests were sent; Timed how many of them
-	// ran on demand and were answered, and Late how many of those took
-	// longer than their Target Response Time.
+	// Errors is how many scenarios failed outside their cases (Scenario's
+	// Failures): each fails the run.
+	Errors int `json:"errors"`
+	Cases  int `json:"cases"`
+	Passed int `json:"passed"`
+	Failed int `json:"failed"`
+	Known  int `json:"known"`
+	Fixed  int `json:"fixed"`
+	Steps  int `json:"steps"`
+	// Requests is how many requests were sent (of the steps that ran);
+	// Timed how many of them ran on demand and were answered, and Late how
+	// many of those took longer than their Target Response Time.
 	Requests int `json:"requests"`
 	Timed    int `json:"timed"`
 	Late     int `json:"late"`
@@ -191,25 +198,21 @@ type Summary struct {
 	SlowestShare float64       `json:"slowest_share"`
 }
 
-// OK reports whether the run passed: no case failed and every scenario ran.
+// OK reports whether the run passed: no case failed and every scenario ran
+// without an error.
 func (r *Report) OK() bool {
 	s := r.Summary()
-	if s.Failed > 0 {
-		return false
-	}
-	for _, sc := range r.Scenarios {
-		if len(sc.Failures) > 0 {
-			return false
-		}
-	}
-	return true
+	return s.Failed == 0 && s.Errors == 0
 }
 
-// Summary counts the report's cases and steps.
+// Summary counts the report's scenario errors, cases and steps.
 func (r *Report) Summary() Summary {
 	var s Summary
 	s.Scenarios = len(r.Scenarios)
 	for _, sc := range r.Scenarios {
+		if len(sc.Failures) > 0 {
+			s.Errors++
+		}
 		for _, c := range sc.Cases {
 			s.Cases++
 			switch c.Status {
@@ -224,7 +227,7 @@ func (r *Report) Summary() Summary {
 			}
 			for _, st := range c.Steps {
 				s.Steps++
-				if st.Kind != "request" {
+				if st.Kind != "request" || st.NotRun {
 					continue
 				}
 				s.Requests++

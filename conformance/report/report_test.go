@@ -104,3 +104,70 @@ func TestHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestScenarioErrors: a scenario that failed outside its cases fails the
+// run, is counted in the summary and is a JUnit testcase with an error, in
+// every output alike, whether its cases were reached or not.
+func TestScenarioErrors(t *testing.T) {
+	notRun := &Case{ID: "role.OU", Key: "4.1.yaml#role.OU", Row: "4.1", Status: Failed, Failures: []string{"step 1 (role.OU): not run: reset: refused"},
+		Steps: []*Step{{Index: 1, ID: "role.OU", Kind: "request", NotRun: true, Failures: []string{"not run: reset: refused"}}}}
+	passed := &Case{ID: "role.EIS", Key: "4.2.yaml#role.EIS", Row: "4.2", Status: Passed,
+		Steps: []*Step{{Index: 1, ID: "role.EIS", Kind: "request", Got: Outcome{State: "accepted"}}}}
+	tests := []struct {
+		note     string
+		sc       *Scenario
+		summary  Summary
+		failures int // JUnit failures
+	}{
+		{"not started", &Scenario{File: "4.3.yaml", Name: "4.3", Failures: []string{"starting a gateway: no room"}},
+			Summary{Scenarios: 1, Errors: 1}, 0},
+		{"reset failed", &Scenario{File: "4.1.yaml", Name: "4.1", Failures: []string{"reset: refused"}, Cases: []*Case{notRun}},
+			Summary{Scenarios: 1, Errors: 1, Cases: 1, Failed: 1, Steps: 1}, 1},
+		{"closing failed", &Scenario{File: "4.2.yaml", Name: "4.2", Failures: []string{"closing the gateway: stuck"}, Cases: []*Case{passed}},
+			Summary{Scenarios: 1, Errors: 1, Cases: 1, Passed: 1, Steps: 1, Requests: 1}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			r := &Report{Title: "t", Scenarios: []*Scenario{tc.sc}}
+			if s := r.Summary(); s != tc.summary {
+				t.Errorf("summary %+v, want %+v", s, tc.summary)
+			}
+			if r.OK() {
+				t.Error("the run is OK")
+			}
+			var b bytes.Buffer
+			if err := WriteJUnit(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			var got junitSuites
+			if err := xml.Unmarshal(b.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Tests != len(tc.sc.Cases)+1 || got.Errors != 1 || got.Failures != tc.failures {
+				t.Errorf("junit: %d tests, %d errors, %d failures", got.Tests, got.Errors, got.Failures)
+			}
+			if c := got.Suites[0].Cases[0]; c.Name != scenarioCase || c.Error == nil || c.Error.Message != tc.sc.Failures[0] {
+				t.Errorf("junit: first testcase %+v", c)
+			}
+			b.Reset()
+			if err := WriteJSON(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			var js struct {
+				Summary Summary `json:"summary"`
+			}
+			if err := json.Unmarshal(b.Bytes(), &js); err != nil || js.Summary != tc.summary {
+				t.Errorf("report.json summary %+v, %v", js.Summary, err)
+			}
+			b.Reset()
+			if err := WriteHTML(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"FAILED", "1 scenario errors", tc.sc.Failures[0]} {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("the page lacks %q", want)
+				}
+			}
+		})
+	}
+}

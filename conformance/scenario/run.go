@@ -146,6 +146,10 @@ type Result struct {
 	Scenario *Scenario
 	// Failures is empty when the scenario passed.
 	Failures []Failure
+	// Reached is the Index of the last step the run reached: the
+	// scenario's last, or the one it stopped at (0: none, as when the
+	// reset failed). The steps of a greater Index did not run.
+	Reached int
 }
 
 // Passed reports whether every expectation held.
@@ -194,6 +198,7 @@ func Run(ctx context.Context, gw Gateway, sc *Scenario) Result {
 			r.fail(st, "not run: %v", err)
 			return r.res
 		}
+		r.res.Reached = st.Index
 		if !r.step(st) {
 			return r.res
 		}

@@ -524,3 +524,35 @@ steps:
 		t.Errorf("scenario body changed: %#v", v)
 	}
 }
+
+// TestRunReached: a result says which step the run reached, so that those
+// after it are known not to have run.
+func TestRunReached(t *testing.T) {
+	sc := parseOne(t, `name: reached
+steps:
+  - as: "`+sup+`"
+    request: {service: "4.1", device: "`+esme+`"}
+    expect: {outcome: accepted}
+  - advance: 1h
+`)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		note string
+		ctx  context.Context
+		gw   *fakeGateway
+		want int
+	}{
+		{"all steps", context.Background(), &fakeGateway{}, 2},
+		{"reset fails", context.Background(), &fakeGateway{resetErr: errors.New("down")}, 0},
+		{"submit fails", context.Background(), &fakeGateway{submitErr: errors.New("boom")}, 1},
+		{"canceled", canceled, &fakeGateway{}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			if got := Run(tc.ctx, tc.gw, sc).Reached; got != tc.want {
+				t.Errorf("reached step %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

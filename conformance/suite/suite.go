@@ -422,7 +422,9 @@ func runFile(ctx context.Context, f *File, sp *spec.Spec, o Options) *report.Sce
 	if o.NewGateway != nil {
 		var err error
 		if gw, err = o.NewGateway(); err != nil {
-			out.Failures = append(out.Failures, "starting a gateway: "+err.Error())
+			// No step runs: its cases are reported, each not run.
+			res := scenario.Result{Scenario: sc, Failures: []scenario.Failure{{File: sc.File, Message: "starting a gateway: " + err.Error()}}}
+			build(out, f, sp, res, &recorder{}, o.Known)
 			return out
 		}
 	}
@@ -488,6 +490,18 @@ func build(out *report.Scenario, f *File, sp *spec.Spec, res scenario.Result, re
 			requestIDs[st.ID] = a.res.RequestID
 		}
 	}
+	// The steps after the one res reached did not run: the run could not
+	// start (a failed reset) or stopped early, in an earlier case or in
+	// this one. A case that did not run to its end, with no failure of its
+	// own, fails, known failure or not: nothing says how it would have
+	// ended.
+	notRun := fmt.Sprintf("not run: the scenario stopped at step %d", res.Reached)
+	if res.Reached == 0 {
+		notRun = "not run: the scenario did not start"
+		if len(out.Failures) > 0 {
+			notRun = "not run: " + strings.Join(out.Failures, "; ")
+		}
+	}
 	base := FileKey(sc.File)
 	for _, c := range Cases(sc) {
 		rc := &report.Case{ID: c.ID, Key: base + "#" + c.ID, Row: out.Row}
@@ -497,9 +511,19 @@ func build(out *report.Scenario, f *File, sp *spec.Spec, res scenario.Result, re
 		if rc.Row == "" && ms.Request != nil {
 			rc.Row = spec.Key(ms.Request.Service, ms.Request.Variant)
 		}
+		ran, failed := true, false // every step ran; one that ran failed
 		for _, st := range c.Steps {
 			s := step(st, sc, sp, actions[st.Index], requestIDs)
 			s.Failures = failures[st.Index]
+			if st.Index > res.Reached {
+				s.NotRun = true
+				if ran && !failed && len(s.Failures) == 0 {
+					s.Failures = []string{notRun}
+				}
+				ran = false
+			} else if len(s.Failures) > 0 {
+				failed = true
+			}
 			for _, m := range s.Failures {
 				rc.Failures = append(rc.Failures, fmt.Sprintf("step %d (%s): %s", st.Index, orStep(st), m))
 			}
@@ -508,6 +532,8 @@ func build(out *report.Scenario, f *File, sp *spec.Spec, res scenario.Result, re
 		}
 		reason, isKnown := known[rc.Key]
 		switch {
+		case !ran && !failed:
+			rc.Status = report.Failed
 		case len(rc.Failures) > 0 && isKnown:
 			rc.Status, rc.KnownReason = report.Known, reason
 		case len(rc.Failures) > 0:

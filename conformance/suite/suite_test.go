@@ -2,6 +2,7 @@ package suite
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -219,4 +220,119 @@ func TestFileLess(t *testing.T) {
 	if strings.Join(names, " ") != want {
 		t.Errorf("%v", names)
 	}
+}
+
+// broken is fake with what fails: the reset, the Submit of one service or
+// of one user, closing the gateway.
+type broken struct {
+	fake
+	reset, close     error
+	submit, submitAs string // the service, the user whose Submit fails
+}
+
+func (g *broken) Reset(ctx context.Context, w scenario.World) error {
+	if g.reset != nil {
+		return g.reset
+	}
+	return g.fake.Reset(ctx, w)
+}
+
+func (g *broken) Submit(ctx context.Context, as string, r scenario.SubmitRequest) (scenario.SubmitResult, error) {
+	if r.Service == g.submit || as == g.submitAs {
+		return scenario.SubmitResult{}, errors.New("connection reset")
+	}
+	return g.fake.Submit(ctx, as, r)
+}
+
+func (g *broken) Close() error { return g.close }
+
+// TestRunScenarioErrors: a case the run did not reach (its scenario's
+// gateway did not start or reset, or the run stopped before it) fails,
+// known failure or not, and a scenario that failed outside its cases is an
+// error of the run, counted in the summary. A case where the run stopped
+// fails of that failure, or is known to.
+func TestRunScenarioErrors(t *testing.T) {
+	f, err := parse("conformance/suite/sample.yaml", []byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := func(g *broken) func() (scenario.Gateway, error) {
+		return func() (scenario.Gateway, error) { return g, nil }
+	}
+	tests := []struct {
+		note       string
+		newGateway func() (scenario.Gateway, error)
+		status     [2]string // of cases a and b
+		failure    [2]string // in the case's failures
+		scenario   string    // the scenario's failure
+		summary    report.Summary
+		ok         bool
+	}{
+		{note: "no gateway starts",
+			newGateway: func() (scenario.Gateway, error) { return nil, errors.New("no room") },
+			status:     [2]string{report.Failed, report.Failed},
+			failure:    [2]string{"step 1 (a/setup): not run: starting a gateway: no room", "step 4 (b): not run: starting a gateway: no room"},
+			scenario:   "starting a gateway: no room",
+			summary:    report.Summary{Scenarios: 1, Errors: 1, Cases: 2, Failed: 2, Steps: 5}},
+		{note: "reset fails",
+			newGateway: gw(&broken{reset: errors.New("down")}),
+			status:     [2]string{report.Failed, report.Failed},
+			failure:    [2]string{"step 1 (a/setup): not run: reset: down", "step 4 (b): not run: reset: down"},
+			scenario:   "reset: down",
+			summary:    report.Summary{Scenarios: 1, Errors: 1, Cases: 2, Failed: 2, Steps: 5}},
+		{note: "the run stops in case a",
+			newGateway: gw(&broken{submit: "4.4"}),
+			status:     [2]string{report.Failed, report.Failed},
+			failure:    [2]string{"step 2 (a): submit 4.4: connection reset", "step 4 (b): not run: the scenario stopped at step 2"},
+			summary:    report.Summary{Scenarios: 1, Cases: 2, Failed: 2, Steps: 5, Requests: 2, Timed: 1}},
+		{note: "the run stops in case b, a known failure",
+			newGateway: gw(&broken{submitAs: "00-00-00-00-00-00-0A-07"}),
+			status:     [2]string{report.Passed, report.Known},
+			failure:    [2]string{"", "step 4 (b): submit 4.1: connection reset"},
+			summary:    report.Summary{Scenarios: 1, Cases: 2, Passed: 1, Known: 1, Steps: 5, Requests: 3, Timed: 1},
+			ok:         true},
+		{note: "closing fails",
+			newGateway: gw(&broken{close: errors.New("stuck")}),
+			status:     [2]string{report.Passed, report.Known},
+			failure:    [2]string{"", "step 4 (b): expected outcome rejected"},
+			scenario:   "closing the gateway: stuck",
+			summary:    report.Summary{Scenarios: 1, Errors: 1, Cases: 2, Passed: 1, Known: 1, Steps: 5, Requests: 3, Timed: 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			r := Run(t.Context(), []*File{f}, Options{NewGateway: tc.newGateway, Known: map[string]string{"sample.yaml#b": "why"}})
+			sc := r.Scenarios[0]
+			if len(sc.Cases) != 2 {
+				t.Fatalf("%d cases", len(sc.Cases))
+			}
+			for i, c := range sc.Cases {
+				if c.Status != tc.status[i] {
+					t.Errorf("case %s: status %s, want %s", c.ID, c.Status, tc.status[i])
+				}
+				if !hasPrefix(c.Failures, tc.failure[i]) {
+					t.Errorf("case %s: failures %q, want one beginning %q", c.ID, c.Failures, tc.failure[i])
+				}
+			}
+			if got := strings.Join(sc.Failures, "; "); got != tc.scenario {
+				t.Errorf("scenario failures %q, want %q", got, tc.scenario)
+			}
+			s := r.Summary()
+			s.Slowest, s.SlowestShare = 0, 0
+			if s != tc.summary {
+				t.Errorf("summary %+v, want %+v", s, tc.summary)
+			}
+			if r.OK() != tc.ok {
+				t.Errorf("OK() = %v", r.OK())
+			}
+		})
+	}
+}
+
+// hasPrefix reports whether one of msgs begins with prefix ("": msgs is
+// empty).
+func hasPrefix(msgs []string, prefix string) bool {
+	if prefix == "" {
+		return len(msgs) == 0
+	}
+	return slices.ContainsFunc(msgs, func(m string) bool { return strings.HasPrefix(m, prefix) })
 }
