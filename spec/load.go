@@ -113,6 +113,7 @@ func load(fsys fs.FS, prefix string) (*Spec, error) {
 		return nil, errs.sorted()
 	}
 	s.index()
+	s.rulePositions(v)
 	return s, nil
 }
 

@@ -313,6 +313,8 @@ type Spec struct {
 
 	// data is the spec as plain JSON-shaped values, the input of policies.
 	data map[string]any
+	// pos maps the paths of the CEL rules to where they are written (Pos).
+	pos map[string]string
 
 	byKey    map[string]*Service
 	byRef    map[string][]*Service

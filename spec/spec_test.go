@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -151,4 +152,83 @@ func TestExampleFor(t *testing.T) {
 			t.Errorf("ExampleFor(%s, %q) = %v, want %v", tc.f.Name, tc.role, got, tc.want)
 		}
 	}
+}
+
+// TestRulePositions: the loaded spec says where each CEL rule is written,
+// for the errors of its compilation to name: the position is that of the
+// rule's string in its file, or of its field on that line.
+func TestRulePositions(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rule struct{ path, src string }
+	var fields, checks, envelope []rule
+	for i, svc := range s.Services {
+		for j, f := range svc.Fields {
+			if f.Rule != "" {
+				fields = append(fields, rule{FieldRulePath(i, j), f.Rule})
+			}
+		}
+		for j, c := range svc.Checks {
+			checks = append(checks, rule{CheckPath(i, j), c.Rule})
+		}
+	}
+	for i, e := range s.EnvelopeRules {
+		envelope = append(envelope, rule{EnvelopeRulePath(i), e.Rule})
+	}
+	tests := []struct {
+		note  string
+		rules []rule
+	}{
+		{"field rules", fields},
+		{"checks", checks},
+		{"envelope rules", envelope},
+	}
+	at := regexp.MustCompile(`^spec/(\w+\.cue):(\d+):(\d+)$`)
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			if len(tc.rules) == 0 {
+				t.Fatal("no rules")
+			}
+			for _, r := range tc.rules {
+				pos := s.Pos(r.path)
+				m := at.FindStringSubmatch(pos)
+				if m == nil {
+					t.Errorf("%s: position %q", r.path, pos)
+					continue
+				}
+				if got := sourceAt(t, m[1], m[2], m[3]); !strings.Contains(got, `"`+r.src[:min(len(r.src), 8)]) {
+					t.Errorf("%s: %s has %q, not the rule %q", r.path, pos, got, r.src)
+				}
+			}
+		})
+	}
+	if got := s.Pos("services[0].name"); got != "" {
+		t.Errorf("the position of what is not a rule: %q", got)
+	}
+}
+
+// sourceAt is the text of the embedded file name from line and column on.
+func sourceAt(t *testing.T, name, line, col string) string {
+	t.Helper()
+	b, err := fs.ReadFile(Files(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, c := atoi(t, line), atoi(t, col)
+	lines := strings.Split(string(b), "\n")
+	if l < 1 || l > len(lines) || c < 1 || c > len(lines[l-1]) {
+		t.Fatalf("%s:%d:%d is not in the file", name, l, c)
+	}
+	return lines[l-1][c-1:]
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

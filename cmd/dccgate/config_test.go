@@ -63,3 +63,39 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version with a linked commit: %q", out)
 	}
 }
+
+// TestConfigCheckIsServes: `config check` refuses the configuration that
+// `serve` refuses when it starts, with the same error: traffic management
+// on, with a max_in_flight that keeps the requests in flight below where
+// its policy first acts.
+func TestConfigCheckIsServes(t *testing.T) {
+	const below = "traffic management is on, but max_in_flight 512 keeps the requests in flight below 2000"
+	tests := []struct {
+		note string
+		args []string
+		want string // in the error; "" for config ok
+	}{
+		{"traffic management off", nil, ""},
+		{"on, max_in_flight below where the policy acts", []string{"--traffic-management"}, below},
+		{"on, max_in_flight above", []string{"--traffic-management", "--max-in-flight", "4000"}, ""},
+		{"on, no bound", []string{"--traffic-management", "--max-in-flight", "-1"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			code, out, errs := runCmd(t, "", append([]string{"config", "check"}, tc.args...)...)
+			if tc.want == "" {
+				if code != exitOK || !strings.Contains(out, "config ok") {
+					t.Fatalf("config check: exit %d %q %q", code, out, errs)
+				}
+				return
+			}
+			if code != exitUsage || !strings.Contains(errs, tc.want) || strings.Contains(out, "config ok") {
+				t.Fatalf("config check: exit %d %q %q", code, out, errs)
+			}
+			serve := append([]string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--demo", "0"}, tc.args...)
+			if code, _, errs := runCmd(t, "", serve...); code != exitFail || !strings.Contains(errs, tc.want) {
+				t.Fatalf("serve: exit %d %q", code, errs)
+			}
+		})
+	}
+}

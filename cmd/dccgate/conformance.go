@@ -200,7 +200,11 @@ func printSummary(w io.Writer, rep *report.Report) {
 		timing = fmt.Sprintf("%d later than their Target Response Time", s.Late)
 	}
 	fmt.Fprintf(w, "%d on-demand Service Responses, %s (slowest %s)\n", s.Timed, timing, s.Slowest.Round(time.Microsecond))
-	fmt.Fprintf(w, "%d cases: %d passed, %d failed, %d known failures; %d requests in %s\n", s.Cases, s.Passed+s.Fixed, s.Failed, s.Known, s.Requests, rep.Duration.Round(time.Millisecond))
+	errs := ""
+	if s.Errors > 0 {
+		errs = fmt.Sprintf(", %d scenario errors", s.Errors)
+	}
+	fmt.Fprintf(w, "%d cases: %d passed, %d failed, %d known failures%s; %d requests in %s\n", s.Cases, s.Passed+s.Fixed, s.Failed, s.Known, errs, s.Requests, rep.Duration.Round(time.Millisecond))
 }
 
 func writeReports(dir string, rep *report.Report) error {
@@ -256,6 +260,9 @@ func newProgress(mode string, w io.Writer, total int) func(done, total int, sc *
 		if f > 0 {
 			extra += fmt.Sprintf(", %d failed", f)
 		}
+		if len(sc.Failures) > 0 {
+			extra += ", scenario error"
+		}
 		fmt.Fprintf(w, "%s [%*d/%d] %s: %d cases, %d passed%s (%s)\n", status, len(fmt.Sprint(total)), done, total, sc.File, len(sc.Cases), p, extra, sc.Duration.Round(time.Millisecond))
 	}
 }
@@ -279,15 +286,23 @@ type bar struct {
 	start  time.Time
 	failed int
 	cases  int
+	errors int
 }
 
 func (b *bar) update(done, total int, sc *report.Scenario) {
 	_, f, _ := counts(sc)
 	b.failed += f
 	b.cases += len(sc.Cases)
+	if len(sc.Failures) > 0 {
+		b.errors++
+	}
+	errs := ""
+	if b.errors > 0 {
+		errs = fmt.Sprintf("%d scenario errors, ", b.errors)
+	}
 	const width = 30
 	n := width * done / max(total, 1)
-	fmt.Fprintf(b.w, "\r[%s%s] %d/%d scenarios, %d cases, %d failed, %s ", strings.Repeat("=", n), strings.Repeat(" ", width-n), done, total, b.cases, b.failed, time.Since(b.start).Round(100*time.Millisecond))
+	fmt.Fprintf(b.w, "\r[%s%s] %d/%d scenarios, %d cases, %d failed, %s%s ", strings.Repeat("=", n), strings.Repeat(" ", width-n), done, total, b.cases, b.failed, errs, time.Since(b.start).Round(100*time.Millisecond))
 	if done == total {
 		fmt.Fprintln(b.w)
 	}

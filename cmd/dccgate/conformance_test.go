@@ -227,3 +227,95 @@ func TestMutation(t *testing.T) {
 		}
 	}
 }
+
+// TestConformanceScenarioErrors: a scenario that fails outside its cases
+// (here, a target no gateway listens on: the reset of each world fails)
+// passes no case. Every output says so alike: each progress line, the
+// summary, report.json and junit.xml, where every testcase fails or errs.
+func TestConformanceScenarioErrors(t *testing.T) {
+	data := t.TempDir()
+	if code, _, errs := runCmd(t, "", "dev", "init", "--data", data); code != exitOK {
+		t.Fatalf("dev init: %d %s", code, errs)
+	}
+	target := "https://" + freePort(t) // closed: connection refused
+	tests := []struct {
+		note string
+		args []string
+	}{
+		{"one file", []string{"../../conformance/suite/4.1.yaml"}},
+		{"a role's part", []string{"--role", "OU"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"conformance", "run", "--target", target, "--certs", filepath.Join(data, "pki"), "--progress", "lines", "--report", dir}, tc.args...)
+			code, out, errs := runCmd(t, "", args...)
+			if code != exitFail {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+			}
+			checkScenarioErrors(t, out, errs, dir)
+		})
+	}
+}
+
+// checkScenarioErrors checks the outputs of a run where no scenario ran.
+func checkScenarioErrors(t *testing.T, out, errs, dir string) {
+	t.Helper()
+	progress := regexp.MustCompile(`(?m)^(\S+) +\[ *\d+/(\d+)\] (\S+): (\d+) cases, (\d+) passed`).FindAllStringSubmatch(errs, -1)
+	if len(progress) == 0 {
+		t.Fatalf("no progress lines:\n%s", errs)
+	}
+	for _, m := range progress {
+		if m[1] != "FAIL" || m[5] != "0" {
+			t.Errorf("progress line of a scenario that did not run: %q", m[0])
+		}
+	}
+	scenarios := atoi(progress[0][2])
+	m := regexp.MustCompile(`(?m)^(\d+) cases: (\d+) passed, (\d+) failed, \d+ known failures, (\d+) scenario errors;`).FindStringSubmatch(out)
+	if m == nil || m[2] != "0" || m[3] != m[1] || atoi(m[4]) != scenarios {
+		t.Fatalf("summary of %d scenarios that did not run:\n%s", scenarios, out)
+	}
+	cases := atoi(m[1])
+	b, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js struct {
+		Summary map[string]int `json:"summary"`
+	}
+	if err := json.Unmarshal(b, &js); err != nil {
+		t.Fatal(err)
+	}
+	if s := js.Summary; s["cases"] != cases || s["passed"] != 0 || s["failed"] != cases || s["errors"] != scenarios || s["requests"] != 0 {
+		t.Errorf("report.json summary: %v", s)
+	}
+	b, err = os.ReadFile(filepath.Join(dir, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var junit struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Suites   []struct {
+			Cases []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+				Error   *struct{} `xml:"error"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b, &junit); err != nil {
+		t.Fatal(err)
+	}
+	if junit.Failures != cases || junit.Errors != scenarios || junit.Tests != cases+scenarios {
+		t.Errorf("junit.xml: %d tests, %d failures, %d errors; the run says %d cases in %d scenarios", junit.Tests, junit.Failures, junit.Errors, cases, scenarios)
+	}
+	for _, s := range junit.Suites {
+		for _, c := range s.Cases {
+			if c.Failure == nil && c.Error == nil {
+				t.Errorf("junit.xml: testcase %s neither fails nor errs", c.Name)
+			}
+		}
+	}
+}

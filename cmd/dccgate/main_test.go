@@ -193,3 +193,53 @@ func TestTransitionTableIsThePolicys(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecVetCompilesRules: a CEL rule of an edited spec that does not
+// compile fails `spec vet` as it fails `serve`, and both name the file and
+// line of the rule, the service and its field or check.
+func TestSpecVetCompilesRules(t *testing.T) {
+	const (
+		field    = `rule: "value in ['total', 'tou', 'block']"`
+		check    = `checks: [{rule: "body.days > 0 || (`
+		envelope = `{field: "user_id", rule: "matches(user_id, '\(patterns.eui64)')"`
+	)
+	tests := []struct {
+		note      string
+		edit      [2]string
+		want      string // the error after FILE:LINE:COL:
+		lineHolds string // the line named holds this
+	}{
+		{"field rule", [2]string{field, strings.Replace(field, `]"`, `"`, 1)}, `service 4\.1 field register rule: cel_compile_error: `, field[:20]},
+		{"check", [2]string{check, strings.Replace(check, `> 0 ||`, `> 0 || ||`, 1)}, `service 4\.17 check 0: cel_compile_error: `, `checks: [{rule: "body.days`},
+		{"envelope rule", [2]string{envelope, strings.Replace(envelope, `matches(user_id,`, `matches(user_id`, 1)}, `envelope_rules\[0\]: cel_compile_error: `, `field: "user_id"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			dir := specCopy(t, tc.edit)
+			at := regexp.MustCompile(`(?m)(?:^|dccgate serve: )(` + regexp.QuoteMeta(dir) + `/services\.cue):(\d+):\d+: ` + tc.want)
+			code, out, errs := runCmd(t, "", "spec", "vet", "--spec", dir)
+			m := at.FindStringSubmatch(errs)
+			if code != exitFail || m == nil {
+				t.Fatalf("spec vet: exit %d\n%s\n%s", code, out, errs)
+			}
+			checkLineHolds(t, m[1], m[2], tc.lineHolds)
+			code, _, errs = runCmd(t, "", "serve", "--spec", dir, "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--demo", "0")
+			if code != exitFail || !at.MatchString(errs) {
+				t.Fatalf("serve: exit %d\n%s", code, errs)
+			}
+		})
+	}
+}
+
+// checkLineHolds checks that line of file holds text.
+func checkLineHolds(t *testing.T, file, line, text string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	if n := atoi(line); n < 1 || n > len(lines) || !strings.Contains(lines[n-1], text) {
+		t.Errorf("%s:%s does not hold %q", file, line, text)
+	}
+}

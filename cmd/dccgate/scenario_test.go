@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dccgate/dccgate/runtime/server"
 )
 
 // scenarioDirs are our scenarios and the public examples (copied into the
@@ -115,6 +117,38 @@ steps:
 				t.Errorf("took %s", took)
 			}
 			t.Logf("%s: %s", tc.name, time.Since(start))
+		})
+	}
+}
+
+// TestTargetWithoutVirtualClock: a target served without --virtual-clock
+// has no AdminService to set up worlds; running scenarios against it says
+// so, and what to do, in one line.
+func TestTargetWithoutVirtualClock(t *testing.T) {
+	p, err := server.LoadOrCreatePKI(filepath.Join(t.TempDir(), "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.Start(t.Context(), server.Config{DataDir: t.TempDir(), StoreURL: "sqlite://:memory:", Listen: "127.0.0.1:0", PKI: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	target := []string{"--target", srv.URL, "--certs", p.Dir}
+	tests := []struct {
+		note string
+		args []string
+	}{
+		{"scenario run", append(append([]string{"scenario", "run"}, target...), "../../conformance/scenarios/alerts.yaml")},
+		{"conformance run", append(append([]string{"conformance", "run", "--progress", "none"}, target...), "../../conformance/suite/4.1.yaml")},
+	}
+	want := regexp.MustCompile(`(?m)^(FAIL )?\S*(alerts|4\.1)\.yaml: reset: ` + regexp.QuoteMeta(srv.URL) + ` has no AdminService \(unimplemented: [^\n]*\): the target must be served with ` + "`dccgate serve --virtual-clock`" + `$`)
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			code, out, errs := runCmd(t, "", tc.args...)
+			if code != exitFail || !want.MatchString(out) || strings.Contains(out, "reset: reset:") {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+			}
 		})
 	}
 }
