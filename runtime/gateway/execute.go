@@ -280,7 +280,13 @@ func (g *Gateway) update(r store.Request, from string, respond bool) store.Reque
 	if respond {
 		payload, _ := json.Marshal(store.ResponsePayload{RequestID: r.ID, Service: r.Service, State: r.State, Reason: r.Reason, Clause: r.Clause,
 			Message: r.Message, DeviceID: r.DeviceID, Response: orNull(r.Response)})
-		u.Deliveries = []store.Delivery{{UserID: r.UserID, Kind: "response", RequestID: r.ID, DeviceID: r.DeviceID, Payload: payload, CreatedAt: g.clk.Now(), DueAt: r.DueAt}}
+		// The response's time is the request's completion, so the stream
+		// and GetRequest give one time.
+		at := r.CompletedAt
+		if at.IsZero() {
+			at = g.clk.Now()
+		}
+		u.Deliveries = []store.Delivery{{UserID: r.UserID, Kind: "response", RequestID: r.ID, DeviceID: r.DeviceID, Payload: payload, CreatedAt: at, DueAt: r.DueAt}}
 	}
 	return u
 }

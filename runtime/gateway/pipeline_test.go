@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,5 +264,44 @@ func TestLastCounter(t *testing.T) {
 		if err != nil || r.Reason != "REPLAY" || strings.HasSuffix(r.ID, ":0") {
 			t.Fatalf("after the largest counter, ID %q: %s %s %s (%s) %v", id, r.ID, r.State, r.Reason, r.Message, err)
 		}
+	}
+}
+
+// tickingClock moves on a microsecond each time it is read, as a wall
+// clock does between two reads.
+type tickingClock struct {
+	clock.Clock
+	n atomic.Int64
+}
+
+func (c *tickingClock) Now() time.Time {
+	return c.Clock.Now().Add(time.Duration(c.n.Add(1)) * time.Microsecond)
+}
+
+// TestResponseTimeIsCompletion: the Service Response on the stream carries
+// the request's completion time, as GetRequest gives it, not a later
+// reading of the clock.
+func TestResponseTimeIsCompletion(t *testing.T) {
+	w := newWorldConfig(t, func(c *gateway.Config) { c.Clock = &tickingClock{Clock: c.Clock} }, nil)
+	ctx := t.Context()
+	r, err := w.g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: esme, Service: "4.1", Body: map[string]any{"register": "total"}})
+	if err != nil || r.Reason != "" {
+		t.Fatalf("%s %s %v", r.State, r.Reason, err)
+	}
+	w.g.WaitIdle(ctx)
+	done, err := w.g.Store().GetRequest(ctx, r.ID)
+	if err != nil || done.State != gateway.StateAccepted {
+		t.Fatalf("%s %v", done.State, err)
+	}
+	ds, err := w.g.Store().Deliveries(ctx, alpha, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(ds, func(d store.Delivery) bool { return d.Kind == "response" && d.RequestID == r.ID })
+	if i < 0 {
+		t.Fatalf("no response to %s", r.ID)
+	}
+	if !ds[i].CreatedAt.Equal(done.CompletedAt) {
+		t.Fatalf("response at %s, request completed at %s", ds[i].CreatedAt, done.CompletedAt)
 	}
 }
