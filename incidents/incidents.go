@@ -43,10 +43,14 @@ const DCC = "dcc"
 // Error is a refusal with a stable code and the clause behind it.
 type Error = spec.Refusal
 
-// Refusal codes beside the policy's (NOT_A_USER, DIAGNOSTIC_REQUIRED).
+// Refusal codes beside the policy's (NOT_A_USER, DIAGNOSTIC_REQUIRED,
+// DIAGNOSTIC_NOT_OF_DEVICE, NOT_VISIBLE).
 const (
 	CodeNotAUser           = "NOT_A_USER"
 	CodeDiagnosticRequired = "DIAGNOSTIC_REQUIRED"
+	// CodeDiagnosticMismatch: the diagnostic attached is of another
+	// device than the incident's (para 226-227).
+	CodeDiagnosticMismatch = "DIAGNOSTIC_NOT_OF_DEVICE"
 	CodeInvalid            = "INVALID"
 	CodeNotVisible         = "NOT_VISIBLE"
 	CodeNotPermitted       = "NOT_PERMITTED"
@@ -86,11 +90,13 @@ type Log struct {
 	loc   *time.Location
 
 	raiseQ, allocQ, transQ rego.PreparedEvalQuery
+	// systemAreas are the policy's areas about the DCC's own systems.
+	systemAreas []string
 
 	mu        sync.Mutex
 	diagnoses map[string]Diagnosis // by ID; one per caller and device
 
-	// escalating serialises Escalate in this process.
+	// escalating serialises Escalate and AnswerTicket in this process.
 	escalating sync.Mutex
 }
 
@@ -120,8 +126,22 @@ func New(ctx context.Context, st Store, sp *spec.Spec, clk clock.Clock, tools ma
 			return nil, &policy.Error{Code: "rego_compile_error", Message: err.Error()}
 		}
 	}
+	// The areas about the DCC's own systems depend on the policy alone.
+	sysQ, err := rego.New(rego.Query("data.dccgate.incidents.system_areas"), rego.Compiler(c), rego.Store(data)).PrepareForEval(ctx)
+	if err != nil {
+		return nil, &policy.Error{Code: "rego_compile_error", Message: err.Error()}
+	}
+	if _, err := eval(ctx, sysQ, map[string]any{}, &l.systemAreas); err != nil {
+		return nil, err
+	}
+	slices.Sort(l.systemAreas)
 	return l, nil
 }
+
+// SystemAreas are the areas about the DCC's own systems (the policy's
+// system_areas): an incident there that names no device is raised without
+// a remote diagnostic, there being no device to diagnose (para 226-227).
+func (l *Log) SystemAreas() []string { return slices.Clone(l.systemAreas) }
 
 // Spec returns the spec the log works under.
 func (l *Log) Spec() *spec.Spec { return l.sp }
@@ -205,9 +225,22 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 		diag = &d
 	}
 	l.mu.Unlock()
-	input := map[string]any{"raiser": map[string]any{"user": isUser, "entered": isUser && u.Entered && !u.Suspended}}
+	input := map[string]any{
+		"raiser":          map[string]any{"user": isUser, "entered": isUser && u.Entered && !u.Suspended},
+		"incident":        map[string]any{"area": in.Area, "device_id": in.DeviceID},
+		"diagnosis_named": in.DiagnosisID != "",
+	}
 	if diag != nil {
-		input["diagnostic"] = map[string]any{"tool": diag.Tool, "result": diag.Result}
+		input["diagnostic"] = map[string]any{"tool": diag.Tool, "result": diag.Result, "device_id": diag.DeviceID}
+	}
+	if in.RequestID != "" {
+		// Whether the request named is the caller's: the same answer for
+		// another user's request as for none (para 250).
+		r, err := l.st.GetRequest(ctx, in.RequestID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Incident{}, err
+		}
+		input["request"] = map[string]any{"given": true, "own": err == nil && r.UserID == in.Caller}
 	}
 	var dec struct {
 		Allowed bool   `json:"allowed"`
@@ -217,11 +250,7 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 	if ok, err := eval(ctx, l.raiseQ, input, &dec); err != nil {
 		return store.Incident{}, err
 	} else if !ok || !dec.Allowed {
-		msg := "an incident is raised by a DCC User, after the remote diagnostic tools"
-		if dec.Code == CodeDiagnosticRequired {
-			msg = "run a remote diagnostic first; its result is attached to the incident"
-		}
-		return store.Incident{}, &Error{Code: dec.Code, Clause: dec.Clause, Message: msg}
+		return store.Incident{}, &Error{Code: dec.Code, Clause: dec.Clause, Message: raiseRefusal(dec.Code, in, diag)}
 	}
 	cat, ok := pol.Categories[in.Category]
 	if !ok {
@@ -254,6 +283,21 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 	}
 	l.mu.Unlock()
 	return l.allocate(ctx, inc, in.NeedsVisit)
+}
+
+// raiseRefusal says why the policy refused an incident.
+func raiseRefusal(code string, in RaiseInput, diag *Diagnosis) string {
+	switch {
+	case code == CodeDiagnosticRequired && in.DiagnosisID != "" && diag == nil:
+		return fmt.Sprintf("diagnosis %q is not a remote diagnostic you ran, or it is attached to an incident already: run the diagnostic again", in.DiagnosisID)
+	case code == CodeDiagnosticRequired:
+		return "run a remote diagnostic on the device concerned first; its result is attached to the incident (only an incident about the DCC's own systems that names no device is raised without one)"
+	case code == CodeDiagnosticMismatch && diag != nil:
+		return fmt.Sprintf("the diagnostic attached is of device %s, not of the incident's device %s: diagnose the device the incident is about", diag.DeviceID, in.DeviceID)
+	case code == CodeNotVisible:
+		return fmt.Sprintf("request %q is not one of your Service Requests", in.RequestID)
+	}
+	return "an incident is raised by a DCC User, after the remote diagnostic tools"
 }
 
 // allocate asks the policy who is responsible and who is interested and
@@ -295,14 +339,26 @@ func (l *Log) assign(ctx context.Context, inc store.Incident, party, userID, rul
 	if userID != "" {
 		who = userID
 	}
-	ev := store.IncidentEvent{At: inc.AllocatedAt, Actor: DCC, Kind: "allocated", Status: StatusAllocated, Note: note(who)}
+	kind, text := "allocated", note(who)
+	if from == StatusResolved {
+		// Reopened: the fix did not hold. The resolution no longer
+		// stands, so the incident is unresolved again (late once past
+		// its target, Overdue and measures 4 and 5, para 237), and a
+		// later resolution is judged by its own time; a major
+		// incident's review falls due from that one (para 235).
+		kind = "reopened"
+		text = fmt.Sprintf("reopened: the resolution of %s did not hold. %s", inc.ResolvedAt.UTC().Format(time.RFC3339), text)
+		inc.ResolvedAt, inc.ReviewDueAt = time.Time{}, time.Time{}
+	}
+	ev := store.IncidentEvent{At: inc.AllocatedAt, Actor: DCC, Kind: kind, Status: StatusAllocated, Note: text}
 	return inc, l.st.UpdateIncident(ctx, inc, from, ev)
 }
 
 // Allocate is the DCC allocating an incident the policy left open (no
-// supplier registered for its premises): to itself (userID "") or to a
-// supplier (para 227: "allocate responsibility to the registered
-// Supplier where appropriate").
+// supplier registered for its premises), or reopening a resolved one whose
+// fix did not hold: to itself (userID "") or to a supplier (para 227:
+// "allocate responsibility to the registered Supplier where
+// appropriate"). Reopening clears the resolution.
 func (l *Log) Allocate(ctx context.Context, actor, id, userID, note string) (store.Incident, error) {
 	inc, _, err := l.Get(ctx, actor, id)
 	if err != nil {

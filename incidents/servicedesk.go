@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/dccgate/dccgate/runtime/store"
 )
@@ -62,12 +64,61 @@ func (l *Log) RaiseTicket(ctx context.Context, in TicketInput) (store.Ticket, er
 	return t, l.st.PutTicket(ctx, t)
 }
 
-// Tickets lists the tickets a party raised (the DCC: all).
-func (l *Log) Tickets(ctx context.Context, party string) ([]store.Ticket, error) {
+// TicketStatuses are the statuses a ticket may have.
+var TicketStatuses = []string{TicketOpen, TicketAnswered, TicketBecameIncident}
+
+// Tickets lists the tickets a party raised (the DCC: all), those of the
+// statuses given if any; a status that is not a ticket's is refused.
+func (l *Log) Tickets(ctx context.Context, party string, statuses ...string) ([]store.Ticket, error) {
+	for _, st := range statuses {
+		if !slices.Contains(TicketStatuses, st) {
+			return nil, &Error{Code: CodeInvalid, Clause: l.sp.ServiceManagement.ServiceDesk.Clause, Message: fmt.Sprintf("ticket status %q: allowed are %s", st, strings.Join(TicketStatuses, ", "))}
+		}
+	}
 	if party == DCC {
 		party = ""
 	}
-	return l.st.ListTickets(ctx, party)
+	ts, err := l.st.ListTickets(ctx, party)
+	if err != nil || len(statuses) == 0 {
+		return ts, err
+	}
+	return slices.DeleteFunc(ts, func(t store.Ticket) bool { return !slices.Contains(statuses, t.Status) }), nil
+}
+
+// AnswerTicket is the Service Desk answering a ticket (para 253-255): the
+// DCC only. The ticket is answered, with the answer and the clock's time,
+// which its raiser sees with its tickets; answered again, the later answer
+// stands. A ticket that became an incident is followed in the incident's
+// timeline, not answered.
+func (l *Log) AnswerTicket(ctx context.Context, actor, id, answer string) (store.Ticket, error) {
+	sd := l.sp.ServiceManagement.ServiceDesk
+	if actor != DCC {
+		return store.Ticket{}, &Error{Code: CodeNotPermitted, Clause: sd.Clause, Message: "only the DCC's Service Desk answers a ticket"}
+	}
+	answer = strings.TrimSpace(answer)
+	if answer == "" {
+		return store.Ticket{}, &Error{Code: CodeInvalid, Clause: sd.Clause, Message: "an answer needs a text"}
+	}
+	// Not at once with an escalation of the same ticket: each writes the
+	// whole ticket, and one would undo the other.
+	l.escalating.Lock()
+	defer l.escalating.Unlock()
+	t, err := l.Ticket(ctx, actor, id)
+	if err != nil {
+		return t, err
+	}
+	if t.Status == TicketBecameIncident {
+		return t, &Error{Code: CodeTransition, Clause: sd.Clause, Message: fmt.Sprintf("ticket %s became incident %s: answer in its timeline", t.ID, t.IncidentID)}
+	}
+	now := l.clk.Now()
+	t.Status, t.Answer, t.AnsweredAt, t.UpdatedAt = TicketAnswered, answer, now, now
+	return t, l.st.PutTicket(ctx, t)
+}
+
+// Feedback lists the feedback users gave on the Self-Service Interface's
+// content (para 247), one user's ("" for all), oldest first.
+func (l *Log) Feedback(ctx context.Context, userID string) ([]store.Feedback, error) {
+	return l.st.Feedback(ctx, userID)
 }
 
 // Ticket returns a ticket its raiser (or the DCC) may see.

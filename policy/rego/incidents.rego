@@ -6,8 +6,15 @@
 #
 # `raise` decides whether an incident may be raised:
 #
-#   input.raiser:     {user (a DCC User), entered (completed User Entry)}
-#   input.diagnostic: {tool, result} or absent
+#   input.raiser:          {user (a DCC User), entered (completed User Entry)}
+#   input.incident:        {area (an areas key), device_id ("" if none)}
+#   input.diagnostic:      {tool, result, device_id} or absent: the caller's
+#                          remote diagnostic attached (the runtime runs it
+#                          only on a device of the caller's portfolio)
+#   input.diagnosis_named: a diagnostic was named (whether or not it is one
+#                          the caller ran)
+#   input.request:         {given, own (the caller's Service Request)} or
+#                          absent
 #
 # `responsibility` allocates one incident:
 #
@@ -38,11 +45,50 @@ raise := {"allowed": false, "code": "NOT_A_USER", "clause": pol.raised_by_clause
 	not _entered_user
 }
 
-# Para 226-227: the remote diagnostic tools come first.
-raise := {"allowed": false, "code": "DIAGNOSTIC_REQUIRED", "clause": pol.diagnostic_clause} if {
-	_entered_user
-	pol.requires_diagnostic
+# Para 226-227: the remote diagnostic tools come first, where they can
+# diagnose something.
+else := {"allowed": false, "code": "DIAGNOSTIC_REQUIRED", "clause": pol.diagnostic_clause} if {
+	_needs_diagnostic
 	not _diagnosed
+}
+
+# A diagnostic named must be one the caller ran (and not attached to an
+# incident already), also where none is needed.
+else := {"allowed": false, "code": "DIAGNOSTIC_REQUIRED", "clause": pol.diagnostic_clause} if {
+	input.diagnosis_named
+	not _diagnosed
+}
+
+# Para 226-227, 250: the diagnostic is of the device the incident is about;
+# a diagnostic of one's own device does not open an incident on another
+# party's (the incident without a device takes the diagnostic's).
+else := {"allowed": false, "code": "DIAGNOSTIC_NOT_OF_DEVICE", "clause": pol.diagnostic_clause} if {
+	_diagnosed
+	input.incident.device_id != ""
+	input.diagnostic.device_id != input.incident.device_id
+}
+
+# Para 250: a Service Request named is one of the caller's.
+else := {"allowed": false, "code": "NOT_VISIBLE", "clause": data.spec.service_management.ssi.isolation_clause} if {
+	input.request.given
+	not input.request.own
+}
+
+# system_areas are the areas about the DCC's own systems (the data
+# services and the User Gateway, para 228): the remote diagnostic tools
+# diagnose devices, so an incident there that names no device has nothing
+# they could diagnose, and is raised without a diagnostic (para 227: "if
+# an incident cannot be diagnosed ... using the remote diagnostic tools").
+system_areas := {"data_services"}
+
+_needs_diagnostic if {
+	pol.requires_diagnostic
+	not _nothing_to_diagnose
+}
+
+_nothing_to_diagnose if {
+	system_areas[input.incident.area]
+	object.get(input.incident, "device_id", "") == ""
 }
 
 _entered_user if {

@@ -133,6 +133,57 @@ test_user_with_diagnostic_allowed if {
 	d.allowed
 }
 
+entered := {"user": true, "entered": true}
+
+diag(device) := {"tool": "chf_reachability", "result": "unreachable", "device_id": device}
+
+raise_with(inc, extra) := r if {
+	r := incidents.raise with input as object.union({"raiser": entered, "incident": inc}, extra)
+}
+
+# Para 226-227: a diagnostic is required where the remote diagnostic tools
+# could diagnose something: an incident about a device, or in an area of
+# devices; one about the DCC's own systems that names no device needs none.
+test_diagnostic_only_where_one_is_possible if {
+	cases := [
+		# [note, incident, extra input, want code ("" allowed)]
+		["data services, no device: none needed", {"area": "data_services", "device_id": ""}, {}, ""],
+		["data services about a device: needed", {"area": "data_services", "device_id": "M1"}, {}, "DIAGNOSTIC_REQUIRED"],
+		["data services about a device, diagnosed", {"area": "data_services", "device_id": "M1"}, {"diagnostic": diag("M1")}, ""],
+		["a meter, no device named: needed", {"area": "smart_meter", "device_id": ""}, {}, "DIAGNOSTIC_REQUIRED"],
+		["the SMWAN, no device named: needed", {"area": "smwan", "device_id": ""}, {}, "DIAGNOSTIC_REQUIRED"],
+		["the HAN of a device: needed", {"area": "han", "device_id": "H1"}, {}, "DIAGNOSTIC_REQUIRED"],
+		["a hub upgrade, diagnosed, the device taken from it", {"area": "hub_remote_upgrade", "device_id": ""}, {"diagnostic": diag("C1")}, ""],
+		["data services naming a diagnostic that is not the caller's", {"area": "data_services", "device_id": ""}, {"diagnosis_named": true}, "DIAGNOSTIC_REQUIRED"],
+	]
+	every c in cases {
+		_code(raise_with(c[1], c[2])) == c[3]
+	}
+}
+
+# Para 226-227, 250: the diagnostic attached is of the incident's device,
+# and a Service Request named is the caller's.
+test_diagnostic_and_request_are_the_callers if {
+	cases := [
+		["a diagnostic of another device", {"area": "smart_meter", "device_id": "M2"}, {"diagnostic": diag("M1")}, "DIAGNOSTIC_NOT_OF_DEVICE"],
+		["a diagnostic of the device", {"area": "smart_meter", "device_id": "M1"}, {"diagnostic": diag("M1")}, ""],
+		["another user's request", {"area": "smart_meter", "device_id": "M1"}, {"diagnostic": diag("M1"), "request": {"given": true, "own": false}}, "NOT_VISIBLE"],
+		["the caller's request", {"area": "smart_meter", "device_id": "M1"}, {"diagnostic": diag("M1"), "request": {"given": true, "own": true}}, ""],
+		["another user's request, data services", {"area": "data_services", "device_id": ""}, {"request": {"given": true, "own": false}}, "NOT_VISIBLE"],
+	]
+	every c in cases {
+		_code(raise_with(c[1], c[2])) == c[3]
+	}
+	r := raise_with({"area": "smart_meter", "device_id": "M2"}, {"diagnostic": diag("M1")})
+	r.clause == "para 226-227"
+	v := raise_with({"area": "data_services", "device_id": ""}, {"request": {"given": true, "own": false}})
+	v.clause == "para 250"
+}
+
+_code(d) := "" if d.allowed
+
+_code(d) := d.code if not d.allowed
+
 # ------------------------------------------------ statuses
 
 test_transitions if {

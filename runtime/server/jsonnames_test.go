@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dccgate/dccgate/runtime/pki"
+	"github.com/dccgate/dccgate/runtime/store"
 )
 
 // goStyleName is a JSON key written as a Go identifier with capitals
@@ -140,9 +141,16 @@ func TestJSONAnswersNameFieldsInSnakeCase(t *testing.T) {
 		{route: "POST /servicemgmt/incidents/{id}/allocate", path: "/servicemgmt/incidents/$INC/allocate", body: `{"user_id":"` + alpha + `"}`, want: http.StatusUnprocessableEntity},
 		{route: "POST /servicemgmt/incidents/{id}/resolve", path: "/servicemgmt/incidents/$INC/resolve", body: `{"note":"fixed"}`},
 		{route: "POST /servicemgmt/incidents/{id}/close", path: "/servicemgmt/incidents/$INC/close", body: `{"note":"done"}`},
-		{route: "POST /servicemgmt/v1/tickets", as: alpha, body: `{"kind":"general_query","subject":"hello","body":"a question"}`},
+		{route: "POST /servicemgmt/v1/tickets", as: alpha, body: `{"kind":"general_query","subject":"hello","body":"a question"}`, keep: "TKT"},
+		{route: "POST /servicemgmt/tickets/{id}/answer", path: "/servicemgmt/tickets/$TKT/answer", body: `{"answer":"hello to you"}`},
 		{route: "GET /servicemgmt/v1/tickets", as: alpha},
 		{route: "POST /servicemgmt/tickets", body: `{"raised_by":"Insights Ltd","party":"Insights Ltd","kind":"general_query","subject":"hello"}`},
+		{route: "GET /servicemgmt/tickets", path: "/servicemgmt/tickets?status=open"},
+		{route: "GET /servicemgmt/feedback", check: func(t *testing.T, v any) {
+			if l, ok := v.([]any); !ok || len(l) != 1 {
+				t.Errorf("feedback: %#v, want the one given", v)
+			}
+		}},
 		{route: "GET /servicemgmt/measures", path: "/servicemgmt/measures?month=2026-01"},
 		{route: "POST /users", body: `{"id":"00-00-00-00-00-00-0F-09","role":"OU","party":"Insights","cert_pem":"$CERT"}`},
 		{route: "POST /users/{id}/{action}", path: "/users/" + alpha + "/suspend"},
@@ -176,6 +184,13 @@ func TestJSONAnswersNameFieldsInSnakeCase(t *testing.T) {
 			// The hub is installed first (its CHF joins the SMWAN), and
 			// the month of the charges ends after its removal.
 			if err := s.G.DeviceEvent(ctx, hub, "wan_connected"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st.route == "GET /servicemgmt/feedback" {
+			// Feedback is given on the SSI (para 247), not served here.
+			sm := s.Store.(interface{ Unwrap() store.Store }).Unwrap().(store.ServiceManagement)
+			if err := sm.PutFeedback(ctx, store.Feedback{ID: "FB-1", UserID: alpha, Page: "downloads", Body: "clear", At: s.G.Now()}); err != nil {
 				t.Fatal(err)
 			}
 		}

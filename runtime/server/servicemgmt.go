@@ -221,7 +221,10 @@ func notJSON(err error, want string) error {
 // listener, as JSON over HTTP:
 //
 //	GET  /servicemgmt/maintenance            the published windows
-//	POST /servicemgmt/maintenance            publish {id, starts_at, ends_at, description, panel_approval}
+//	POST /servicemgmt/maintenance            publish {id, starts_at, ends_at, description, panel_approval}; an ID
+//	                                         published already changes its window under the rules of a new one,
+//	                                         and not once the month of the published window has begun
+//	                                         (WINDOW_MONTH_BEGUN, para 213)
 //	POST /servicemgmt/releases               announce {id, kind, name, implement_at}
 //	GET  /servicemgmt/incidents              every incident
 //	POST /servicemgmt/incidents/{id}/major   declare {dcc_manager, party_manager}
@@ -235,6 +238,14 @@ func notJSON(err error, want string) error {
 //	GET  /servicemgmt/measures?month=YYYY-MM measures 4 and 5, and the time under maintenance (no month: this
 //	                                         one; a malformed one is refused 400)
 //	POST /servicemgmt/tickets                a SEC Party's ticket {raised_by, party, kind, subject, body}
+//	GET  /servicemgmt/tickets?status=open    the Service Desk's tickets (para 253-255), oldest first; status
+//	                                         (open, answered, became_incident; repeated or comma-separated)
+//	                                         filters, an unknown one is refused 400
+//	POST /servicemgmt/tickets/{id}/answer    answer one {answer}: answered, with answered_at from the clock;
+//	                                         its raiser sees it with its tickets (API GET /servicemgmt/v1/tickets,
+//	                                         SSI Service Desk)
+//	GET  /servicemgmt/feedback?user_id=ID    users' feedback on the SSI's content (para 247), oldest first (no
+//	                                         user_id: every user's)
 func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 	reply := func(w http.ResponseWriter, v any, err error) {
 		writeJSON(w, v, err, func(err error) int {
@@ -266,7 +277,7 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		out, err := s.Maintenance.Publish(r.Context(), store.MaintenanceWindow{ID: in.ID, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Description: in.Description, PanelApproval: in.PanelApproval})
+		out, err := s.publishMaintenance(r.Context(), store.MaintenanceWindow{ID: in.ID, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Description: in.Description, PanelApproval: in.PanelApproval})
 		reply(w, out, err)
 	})
 	mux.HandleFunc("POST /servicemgmt/releases", func(w http.ResponseWriter, r *http.Request) {
@@ -420,4 +431,68 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 		out, err := s.Incidents.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: in.RaisedBy, Party: in.Party, Kind: in.Kind, Subject: in.Subject, Body: in.Body})
 		reply(w, out, err)
 	})
+	mux.HandleFunc("GET /servicemgmt/tickets", func(w http.ResponseWriter, r *http.Request) {
+		var statuses []string
+		for _, v := range r.URL.Query()["status"] {
+			for st := range strings.SplitSeq(v, ",") {
+				if st = strings.TrimSpace(st); st != "" {
+					statuses = append(statuses, st)
+				}
+			}
+		}
+		ts, err := s.Incidents.Tickets(r.Context(), incidents.DCC, statuses...)
+		writeJSON(w, ts, err, func(err error) int {
+			if errors.As(err, new(*spec.Refusal)) {
+				return http.StatusBadRequest // a status that is not a ticket's
+			}
+			return 0
+		})
+	})
+	mux.HandleFunc("POST /servicemgmt/tickets/{id}/answer", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Answer string `json:"answer"`
+		}
+		if err := decode(r, &in); err != nil {
+			writeJSON(w, nil, notJSON(err, `{"answer"}`), func(error) int { return http.StatusBadRequest })
+			return
+		}
+		out, err := s.Incidents.AnswerTicket(r.Context(), incidents.DCC, r.PathValue("id"), in.Answer)
+		reply(w, out, err)
+	})
+	mux.HandleFunc("GET /servicemgmt/feedback", func(w http.ResponseWriter, r *http.Request) {
+		fb, err := s.Incidents.Feedback(r.Context(), r.URL.Query().Get("user_id"))
+		reply(w, fb, err)
+	})
+}
+
+// CodeWindowMonthBegun refuses a change to a published maintenance window
+// whose month has begun: that month's schedule stands as published (para
+// 213).
+const CodeWindowMonthBegun = "WINDOW_MONTH_BEGUN"
+
+// publishMaintenance publishes a window. An ID published already is a
+// change of that window: refused once the month of the published window
+// has begun (its schedule was published in advance of it, para 213, and is
+// not rewritten, a cancellation included), and otherwise held to the rules
+// of a new window, so that it moves only into a month whose schedule may
+// still be published.
+func (s *Server) publishMaintenance(ctx context.Context, w store.MaintenanceWindow) (store.MaintenanceWindow, error) {
+	m := s.G.Spec().ServiceManagement.Maintenance
+	if m.PublishBeforeMonth && w.ID != "" {
+		published, err := s.Maintenance.Schedule(ctx, time.Time{}, time.Time{})
+		if err != nil {
+			return w, err
+		}
+		now := s.G.Now()
+		for _, old := range published {
+			at := old.StartsAt.UTC()
+			month := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
+			if old.ID == w.ID && !now.Before(month) {
+				return w, &maintenance.Error{Code: CodeWindowMonthBegun, Clause: m.Clause, Message: fmt.Sprintf(
+					"window %s (%s to %s) is in the schedule of maintenance for %s, which has begun: it is not changed; publish another window for a month not begun",
+					old.ID, old.StartsAt.Format(time.RFC3339), old.EndsAt.Format(time.RFC3339), month.Format("2006-01"))}
+			}
+		}
+	}
+	return s.Maintenance.Publish(ctx, w)
 }

@@ -18,7 +18,7 @@ import (
 //	GET  /servicemgmt/v1/incidents/{id}        one, with its timeline
 //	POST /servicemgmt/v1/incidents/{id}/{action}  update {note, data}, resolve, close, review {note}
 //	POST /servicemgmt/v1/tickets               {kind, subject, body}
-//	GET  /servicemgmt/v1/tickets               the caller's tickets
+//	GET  /servicemgmt/v1/tickets               the caller's tickets, with the Service Desk's answer and answered_at
 const ServiceAPIPrefix = "/servicemgmt/v1/"
 
 // withServiceAPI adds the users' service management API to the handlers

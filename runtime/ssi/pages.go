@@ -395,8 +395,11 @@ type incidentsData struct {
 	Overdue    map[string]bool
 	Categories []categoryView
 	Areas      []areaView
-	Diagnosis  *incidents.Diagnosis
-	Device     string
+	// SystemAreas are the areas about the DCC's own systems, where an
+	// incident naming no device is raised without a diagnostic.
+	SystemAreas []areaView
+	Diagnosis   *incidents.Diagnosis
+	Device      string
 	// Ticket is the user's Service Desk ticket the incident is raised
 	// from, if any.
 	Ticket string
@@ -413,6 +416,9 @@ func (s *SSI) incidentsView(ctx context.Context, sess *session) (incidentsData, 
 	}
 	for _, a := range sortedKeys(pol.Areas) {
 		d.Areas = append(d.Areas, areaView{a, pol.Areas[a].Name})
+	}
+	for _, a := range s.cfg.Log.SystemAreas() {
+		d.SystemAreas = append(d.SystemAreas, areaView{a, pol.Areas[a].Name})
 	}
 	list, err := s.cfg.Log.List(ctx, sess.User)
 	if err != nil {

@@ -413,3 +413,94 @@ func TestReportsShowOnlyOwnDemand(t *testing.T) {
 		t.Fatalf("a bad month: %d", code)
 	}
 }
+
+// TestTicketAnswerShown: the Service Desk's answer to a user's ticket is
+// shown on the user's Service Desk page, with when it was given (para
+// 253-255).
+func TestTicketAnswerShown(t *testing.T) {
+	s := startDemo(t, 0)
+	b := signedIn(t, s, alpha)
+	if code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {b.csrf("/ssi/desk")}, "kind": {"general_query"}, "subject": {"where are the guides?"}}); code != http.StatusOK {
+		t.Fatalf("ticket: %d", code)
+	}
+	ts, err := s.Incidents.Tickets(t.Context(), alpha)
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("%v %v", ts, err)
+	}
+	steps := []struct {
+		note   string
+		answer string // the Service Desk's answer, "" none yet
+		want   []string
+		absent []string
+	}{
+		{"not answered yet", "", []string{">open<"}, []string{"answered 20"}},
+		{"answered", "Under Forms and guides & downloads.", []string{">answered<", "Under Forms and guides &amp; downloads.", "answered " + s.G.Now().UTC().Format("2006-01-02 15:04:05") + " UTC"}, nil},
+	}
+	for _, st := range steps {
+		t.Run(st.note, func(t *testing.T) {
+			if st.answer != "" {
+				if _, err := s.Incidents.AnswerTicket(t.Context(), incidents.DCC, ts[0].ID, st.answer); err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, page, _ := b.do("GET", "/ssi/desk", nil)
+			if code != http.StatusOK {
+				t.Fatalf("desk: %d", code)
+			}
+			for _, w := range st.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("the desk page does not show %q", w)
+				}
+			}
+			for _, w := range st.absent {
+				if strings.Contains(page, w) {
+					t.Errorf("the desk page shows %q", w)
+				}
+			}
+		})
+	}
+}
+
+// TestTicketAboutTheDCCsSystemsBecomesIncident: a user with no devices
+// raises its Service Desk query about the DCC's own systems as an incident
+// from the SSI without a diagnostic (there is no device to diagnose, para
+// 226-227); one about the SMWAN still needs one.
+func TestTicketAboutTheDCCsSystemsBecomesIncident(t *testing.T) {
+	s := startDemo(t, 0)
+	b := signedIn(t, s, beta) // registered nowhere: no devices
+	if code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {b.csrf("/ssi/desk")}, "kind": {"incident_query"}, "subject": {"the gateway times out"}}); code != http.StatusOK {
+		t.Fatalf("ticket: %d", code)
+	}
+	ts, err := s.Incidents.Tickets(t.Context(), beta)
+	if err != nil || len(ts) != 1 {
+		t.Fatalf("%v %v", ts, err)
+	}
+	_, page, _ := b.do("GET", "/ssi/incidents?ticket="+ts[0].ID, nil)
+	if !strings.Contains(page, `id="raise-systems-form"`) || !strings.Contains(page, `<option value="data_services">`) || strings.Contains(page, `id="sys-area" name="area"><option value="smwan"`) {
+		t.Fatal("no form to raise an incident about the DCC's systems without a diagnostic")
+	}
+	tok := b.csrf("/ssi/incidents?ticket=" + ts[0].ID)
+	tests := []struct {
+		note, area string
+		want       int
+		pageHas    string
+	}{
+		{"the SMWAN needs a diagnostic", "smwan", http.StatusUnprocessableEntity, "DIAGNOSTIC_REQUIRED"},
+		{"the DCC's systems do not", "data_services", http.StatusSeeOther, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			code, page, h := b.do("POST", "/ssi/incidents", url.Values{"csrf": {tok}, "ticket_id": {ts[0].ID}, "title": {"timeouts"}, "category": {"3"}, "area": {tc.area}})
+			if code != tc.want || !strings.Contains(page, tc.pageHas) {
+				t.Fatalf("raise: %d, want %d %s", code, tc.want, tc.pageHas)
+			}
+			if code != http.StatusSeeOther {
+				return
+			}
+			tk, err := s.Incidents.Ticket(t.Context(), beta, ts[0].ID)
+			if err != nil || tk.Status != incidents.TicketBecameIncident || !strings.HasSuffix(h.Get("Location"), tk.IncidentID) {
+				t.Fatalf("ticket %+v (%v), redirected to %s", tk, err, h.Get("Location"))
+			}
+		})
+	}
+}

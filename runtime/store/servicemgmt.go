@@ -92,7 +92,7 @@ type IncidentEvent struct {
 	Seq        int       `json:"seq"`
 	At         time.Time `json:"at"`
 	Actor      string    `json:"actor"`
-	Kind       string    `json:"kind"`   // raised, allocated, update, diagnostic, resolved, closed, major, review
+	Kind       string    `json:"kind"`   // raised, allocated, reopened, update, diagnostic, resolved, closed, major, review
 	Status     string    `json:"status"` // the status after the event
 	Note       string    `json:"note"`
 	Data       []byte    `json:"data"` // JSON: diagnostic data
@@ -138,6 +138,10 @@ type Ticket struct {
 	IncidentID string    `json:"incident_id"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// Answer is the Service Desk's answer, given at AnsweredAt (zero
+	// until answered).
+	Answer     string    `json:"answer"`
+	AnsweredAt time.Time `json:"answered_at"`
 }
 
 // MaintenanceWindow is a planned maintenance window (para 213).
@@ -164,9 +168,9 @@ type Release struct {
 
 // Feedback is a user's feedback on the SSI's content (para 247).
 type Feedback struct {
-	ID     string
-	UserID string
-	Page   string
-	Body   string
-	At     time.Time
+	ID     string    `json:"id"`
+	UserID string    `json:"user_id"`
+	Page   string    `json:"page"`
+	Body   string    `json:"body"`
+	At     time.Time `json:"at"`
 }

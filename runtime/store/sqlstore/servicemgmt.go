@@ -178,29 +178,31 @@ func (s *Store) IncidentEvents(ctx context.Context, id string) ([]store.Incident
 	})
 }
 
-const ticketCols = `id, raised_by, party, is_user, kind, subject, body, status, incident_id, created_at, updated_at`
+// The answer columns are migration 00011 (PostgreSQL 00013).
+const ticketCols = `id, raised_by, party, is_user, kind, subject, body, status, incident_id, created_at, updated_at, answer, answered_at`
 
 func scanTicket(row interface{ Scan(...any) error }) (store.Ticket, error) {
 	var t store.Ticket
-	var c, u int64
-	err := row.Scan(&t.ID, &t.RaisedBy, &t.Party, &t.IsUser, &t.Kind, &t.Subject, &t.Body, &t.Status, &t.IncidentID, &c, &u)
-	t.CreatedAt, t.UpdatedAt = decTime(c), decTime(u)
+	var c, u, a int64
+	err := row.Scan(&t.ID, &t.RaisedBy, &t.Party, &t.IsUser, &t.Kind, &t.Subject, &t.Body, &t.Status, &t.IncidentID, &c, &u, &t.Answer, &a)
+	t.CreatedAt, t.UpdatedAt, t.AnsweredAt = decTime(c), decTime(u), decTime(a)
 	return t, err
 }
 
 // PutTicket implements store.ServiceManagement.
 func (s *Store) PutTicket(ctx context.Context, t store.Ticket) error {
 	var te timeEncoder
-	c, u := te.enc(t.CreatedAt), te.enc(t.UpdatedAt)
+	c, u, a := te.enc(t.CreatedAt), te.enc(t.UpdatedAt), te.enc(t.AnsweredAt)
 	if te.err != nil {
 		return te.err
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, `INSERT INTO tickets (`+ticketCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		_, err := s.exec(ctx, tx, `INSERT INTO tickets (`+ticketCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET raised_by = excluded.raised_by, party = excluded.party, is_user = excluded.is_user,
 				kind = excluded.kind, subject = excluded.subject, body = excluded.body, status = excluded.status,
-				incident_id = excluded.incident_id, created_at = excluded.created_at, updated_at = excluded.updated_at`,
-			t.ID, t.RaisedBy, t.Party, t.IsUser, t.Kind, t.Subject, t.Body, t.Status, t.IncidentID, c, u)
+				incident_id = excluded.incident_id, created_at = excluded.created_at, updated_at = excluded.updated_at,
+				answer = excluded.answer, answered_at = excluded.answered_at`,
+			t.ID, t.RaisedBy, t.Party, t.IsUser, t.Kind, t.Subject, t.Body, t.Status, t.IncidentID, c, u, t.Answer, a)
 		return err
 	})
 }

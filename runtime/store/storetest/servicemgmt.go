@@ -134,6 +134,24 @@ func testTickets(t *testing.T, s store.ServiceManagement) {
 	if len(mine) != 1 || len(all) != 2 {
 		t.Fatalf("mine %d all %d", len(mine), len(all))
 	}
+	if all[1].Answer != "" || !all[1].AnsweredAt.IsZero() {
+		t.Fatalf("a ticket not answered reads back answered: %+v", all[1])
+	}
+	// The Service Desk's answer (para 253-255) is kept, and read back by
+	// every reader.
+	answered := store.Ticket{ID: "T2", RaisedBy: "Party X", Kind: "general_query", Status: "answered", CreatedAt: smT0,
+		UpdatedAt: smT0.Add(time.Hour), Answer: "See the SEC, Section H.", AnsweredAt: smT0.Add(time.Hour)}
+	if err := s.PutTicket(ctx, answered); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetTicket(ctx, "T2")
+	if err != nil || got.Answer != answered.Answer || !got.AnsweredAt.Equal(answered.AnsweredAt) || got.Status != "answered" {
+		t.Fatalf("answered ticket read back %+v %v", got, err)
+	}
+	theirs, _ := s.ListTickets(ctx, "Party X")
+	if len(theirs) != 1 || theirs[0].Answer != answered.Answer || !theirs[0].AnsweredAt.Equal(answered.AnsweredAt) {
+		t.Fatalf("listed %+v", theirs)
+	}
 }
 
 func testMaintenance(t *testing.T, s store.ServiceManagement) {
