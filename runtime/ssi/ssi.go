@@ -153,12 +153,14 @@ func New(cfg Config) (*SSI, error) {
 	return s, nil
 }
 
-// maxSessions is the configured limit of sessions per user.
+// maxSessions is the limit of sessions per user: the spec's, or a lower
+// one configured (a deployment may lower it, not raise it: para 252).
 func (s *SSI) maxSessions() int {
+	limit := s.cfg.Spec.ServiceManagement.SSI.MaxSessionsPerUser
 	if s.cfg.MaxSessions > 0 {
-		return s.cfg.MaxSessions
+		return min(s.cfg.MaxSessions, limit)
 	}
-	return s.cfg.Spec.ServiceManagement.SSI.MaxSessionsPerUser
+	return limit
 }
 
 // ServeHTTP adds the security headers and serves the SSI.
@@ -250,6 +252,17 @@ func (s *SSI) startSession(ctx context.Context, userID string) (*session, error)
 	sess := &session{token: randomToken(), User: u.ID, Party: u.Party, Role: u.Role, csrf: randomToken(), created: now, seen: now}
 	s.sessions[sess.token] = sess
 	return sess, nil
+}
+
+// endSessions ends every session of a user.
+func (s *SSI) endSessions(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok, x := range s.sessions {
+		if x.User == userID {
+			delete(s.sessions, tok)
+		}
+	}
 }
 
 // Sessions returns how many live sessions a user has.
@@ -378,6 +391,16 @@ func (s *SSI) authed(h func(w http.ResponseWriter, r *http.Request, sess *sessio
 		sess := s.current(r)
 		if sess == nil {
 			http.Redirect(w, r, Prefix+"signin", http.StatusSeeOther)
+			return
+		}
+		// A user suspended (Section M8) or removed since it signed in
+		// loses its sessions at once, not when they go idle.
+		if u, err := s.cfg.Store.GetUser(r.Context(), sess.User); errors.Is(err, store.ErrNotFound) || (err == nil && (!u.Entered || u.Suspended)) {
+			s.endSessions(sess.User)
+			http.Redirect(w, r, Prefix+"signin", http.StatusSeeOther)
+			return
+		} else if err != nil {
+			s.render(w, http.StatusInternalServerError, "error", page{Title: "Error", Error: "The user's record could not be read; try again."})
 			return
 		}
 		if r.Method == http.MethodPost && !checkCSRF(r, sess.csrf) {

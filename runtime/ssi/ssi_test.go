@@ -504,3 +504,49 @@ func TestTicketAboutTheDCCsSystemsBecomesIncident(t *testing.T) {
 		})
 	}
 }
+
+// TestSuspensionEndsSessions: a user suspended (Section M8) after it signed
+// in loses its session at its next page, not when the session goes idle.
+func TestSuspensionEndsSessions(t *testing.T) {
+	s := startDemo(t, 0)
+	b := signedIn(t, s, alpha)
+	if code, _, _ := b.do("GET", "/ssi/requests", nil); code != http.StatusOK {
+		t.Fatalf("before the suspension: %d", code)
+	}
+	if err := s.G.SuspendUser(t.Context(), alpha); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/ssi/requests", "/ssi/desk"} {
+		if code, _, h := b.do("GET", path, nil); code != http.StatusSeeOther || !strings.HasSuffix(h.Get("Location"), "/ssi/signin") {
+			t.Fatalf("%s after the suspension: %d to %q", path, code, h.Get("Location"))
+		}
+	}
+	if n := s.SSI.Sessions(alpha); n != 0 {
+		t.Fatalf("%d sessions left", n)
+	}
+}
+
+// TestSessionLimitOnlyLowered: a configured limit above the spec's does
+// not raise it (para 252).
+func TestSessionLimitOnlyLowered(t *testing.T) {
+	limit := 0
+	for _, configured := range []int{0, 1, 1000} {
+		s := startDemo(t, configured)
+		if limit == 0 {
+			limit = s.G.Spec().ServiceManagement.SSI.MaxSessionsPerUser
+		}
+		want := limit
+		if configured > 0 && configured < limit {
+			want = configured
+		}
+		for i := range want {
+			signedIn(t, s, alpha)
+			if n := s.SSI.Sessions(alpha); n != i+1 {
+				t.Fatalf("configured %d: %d sessions after %d sign-ins", configured, n, i+1)
+			}
+		}
+		if got := newBrowser(t, s, "").signIn(s, alpha, alpha); got == http.StatusSeeOther {
+			t.Fatalf("configured %d: a sign-in beyond %d sessions was let in", configured, want)
+		}
+	}
+}
