@@ -2,6 +2,7 @@ package hubs
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sort"
 	"testing"
@@ -220,6 +221,10 @@ func TestWorldIsChecked(t *testing.T) {
 	}{
 		{"unknown variant", func(w *World) { w.Orders[0].Lines[0].Variant = "5g" }, `orders[0].lines[0]: unknown HAN variant "5g"`},
 		{"over delivered", func(w *World) { w.Orders[0].Lines[0].Quantity = 1 }, "2 hubs of variant single_band delivered, 1 ordered"},
+		{"a line of no hubs", func(w *World) { w.Orders[0].Lines[0].Quantity = 0 }, "orders[0].lines[0]: quantity 0: a line orders one hub or more"},
+		{"lines adding up past an int", func(w *World) {
+			w.Orders[0].Lines = []OrderLine{{"single_band", math.MaxInt}, {"single_band", 1}}
+		}, "orders[0].lines[1]: quantity 1: the lines add up to more than"},
 		{"installed before delivery", func(w *World) { w.Installs[0].InstalledOn = "2026-01-01" }, "before its delivery"},
 		{"unknown hub", func(w *World) { w.Installs[0].Hub = "H9" }, `installs[0]: hub "H9" was not delivered`},
 		{"unknown reason", func(w *World) {

@@ -276,14 +276,17 @@ func index(s *spec.Spec, w *World) (map[string]*hub, []string, ErrorSet) {
 			bad(p, "unknown tranche %q", o.Tranche)
 		}
 		ordered := map[string]int{}
+		total := 0
 		for j, l := range o.Lines {
 			if _, ok := hc.HANVariants[l.Variant]; !ok {
 				bad(fmt.Sprintf("%s.lines[%d]", p, j), "unknown HAN variant %q", l.Variant)
 			}
-			if l.Quantity <= 0 {
-				bad(fmt.Sprintf("%s.lines[%d]", p, j), "quantity %d", l.Quantity)
+			var err error
+			if total, err = AddQuantity(total, l.Quantity); err != nil {
+				bad(fmt.Sprintf("%s.lines[%d]", p, j), "%v", err)
+				continue
 			}
-			ordered[l.Variant] += l.Quantity
+			ordered[l.Variant] += l.Quantity // at most total: no wrap
 		}
 		if o.Delivery == nil {
 			continue

@@ -90,6 +90,35 @@ func Parse(data []byte, columns []string) (*File, error) {
 	return parseCSV(data, columns)
 }
 
+// ReadHeader reads a file's header alone, in either encoding, so that who
+// sent a file can be known even when the rest of it does not conform (a
+// truncated file). Any error is a *FormatError.
+func ReadHeader(data []byte) (Header, error) {
+	if !utf8.Valid(data) {
+		return Header{}, formatErr(0, "the file is not UTF-8")
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return Header{}, formatErr(0, "the file is empty")
+	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if !bytes.HasPrefix(trimmed, []byte("{")) { // CSV, as Parse reads it
+		first, _, _ := bytes.Cut(data, []byte("\n"))
+		return parseHeaderLine(string(first))
+	}
+	first, _, _ := bytes.Cut(trimmed, []byte("\n"))
+	var h jsonHeader
+	dec := json.NewDecoder(bytes.NewReader(first))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&h); err != nil {
+		return Header{}, formatErr(1, "header: %v", err)
+	}
+	if h.Registration != Version {
+		return Header{}, formatErr(1, "header registration %q: this gateway reads %q", h.Registration, Version)
+	}
+	return h.Header, checkHeader(h.Header)
+}
+
 // parseHeaderLine reads "#dccgate-registration v1 rdp=... kind=... ...".
 func parseHeaderLine(line string) (Header, error) {
 	fields := strings.Fields(line)
@@ -179,6 +208,11 @@ func parseCSV(data []byte, columns []string) (*File, error) {
 	trailer, body := rest, ""
 	if i >= 0 {
 		trailer, body = rest[i+1:], rest[:i]
+	}
+	if rest != "" && !strings.HasPrefix(trailer, "#end") {
+		// Cut short: the header was read, the trailer never came.
+		return nil, formatErr(2+strings.Count(rest, "\n"), "the trailer \"#end rows=N\" is missing: the header was read (rdp=%s kind=%s fuel=%s sequence=%d) but the last line is not the trailer, so the file is incomplete",
+			h.RDP, h.Kind, h.Fuel, h.Sequence)
 	}
 	r := csv.NewReader(strings.NewReader(body))
 	r.ReuseRecord = false
@@ -318,7 +352,8 @@ func parseJSONL(data []byte, columns []string) (*File, error) {
 		return nil, formatErr(line, "%v", err)
 	}
 	if !ended {
-		return nil, formatErr(line, "the file has no trailer {\"end\":{\"rows\":N}}: it is incomplete")
+		return nil, formatErr(line, "the trailer {\"end\":{\"rows\":N}} is missing: the header was read (rdp=%s kind=%s fuel=%s sequence=%d) but the last line is not the trailer, so the file is incomplete",
+			f.Header.RDP, f.Header.Kind, f.Header.Fuel, f.Header.Sequence)
 	}
 	return f, nil
 }

@@ -100,6 +100,11 @@ func (r *Result) Applied() bool { return r.File.State == StateApplied }
 // The error is for failures of the gateway itself, and ErrUnknownRDP; a
 // rejected file is a Result.
 func (s *Service) Load(ctx context.Context, rdp, name string, data []byte) (*Result, error) {
+	return s.load(ctx, rdp, name, data, 1)
+}
+
+// load is Load's attempt at applying a file under new IDs.
+func (s *Service) load(ctx context.Context, rdp, name string, data []byte, attempt int) (*Result, error) {
 	if _, err := s.CheckRDP(ctx, rdp); err != nil {
 		return nil, err
 	}
@@ -110,6 +115,10 @@ func (s *Service) Load(ctx context.Context, rdp, name string, data []byte) (*Res
 
 	f, err := Parse(data, s.columns)
 	if err != nil {
+		// The record says what the header said, where it could be read.
+		if h, herr := ReadHeader(data); herr == nil {
+			res.File.Kind, res.File.Fuel, res.File.Sequence = h.Kind, h.Fuel, h.Sequence
+		}
 		return s.reject(ctx, res, IncidentNotConforming, "the file does not conform to the format: "+err.Error(), nil)
 	}
 	h := f.Header
@@ -205,6 +214,11 @@ func (s *Service) Load(ctx context.Context, rdp, name string, data []byte) (*Res
 	apply.File = res.File
 	if err := s.rep.ApplyRegistrationFile(ctx, apply); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
+			if held, err := s.rep.LastSequence(ctx, rdp, h.Fuel); err == nil && held < h.Sequence && attempt < idAttempts {
+				// The sequence number is free: an ID was taken. Again,
+				// under new IDs.
+				return s.load(ctx, rdp, name, data, attempt+1)
+			}
 			// Another file took the sequence number meanwhile.
 			res.File.State, res.File.Written, res.File.Deleted, res.File.Incident = "", 0, 0, ""
 			return s.reject(ctx, res, IncidentRejected, fmt.Sprintf("sequence %d was already used", h.Sequence), nil)
@@ -314,12 +328,26 @@ func (s *Service) reject(ctx context.Context, res *Result, kind, summary string,
 	if kind == IncidentMisaligned {
 		in.Rows = len(res.Disputes)
 	}
-	res.File.Incident = in.ID
-	res.Incidents = []store.RegistrationIncident{in}
-	if err := s.rep.ApplyRegistrationFile(ctx, store.RegistrationApply{File: res.File, Incidents: res.Incidents}); err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		res.File.Incident = in.ID
+		res.Incidents = []store.RegistrationIncident{in}
+		err := s.rep.ApplyRegistrationFile(ctx, store.RegistrationApply{File: res.File, Incidents: res.Incidents})
+		if err == nil {
+			return res, nil
+		}
+		// A rejected file holds no sequence number and its incident no
+		// dedupe key: a duplicate is an ID taken. The record is kept under
+		// new IDs, never lost.
+		if !errors.Is(err, store.ErrDuplicate) || attempt == idAttempts {
+			return nil, err
+		}
+		old := res.File.ID
+		res.File.ID = s.id("F", res.File.ReceivedAt)
+		in.ID, in.File = s.id("I", res.File.ReceivedAt), res.File.ID
+		in.Detail = detail(res.File.ID, rows, res.Disputes, res.Missing, s.rd.MaxRowsListed)
+		in.Summary = strings.ReplaceAll(in.Summary, old, res.File.ID)
+		res.Reason = in.Summary
 	}
-	return res, nil
 }
 
 // checkedRow is a row that passed the checks.

@@ -11,11 +11,15 @@ package registration
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +69,8 @@ type Service struct {
 	required []string
 
 	seq atomic.Uint64
+	// random makes the suffix of IDs (crypto/rand.Reader; tests replace it).
+	random io.Reader
 }
 
 // New returns the service. st must implement store.Reporting (the SQL
@@ -75,7 +81,8 @@ func New(st store.Store, sp *spec.Spec, clk clock.Clock) (*Service, error) {
 		return nil, fmt.Errorf("registration: store %T does not implement store.Reporting", st)
 	}
 	s := &Service{st: st, rep: rep, sp: sp, rd: sp.RegistrationData, clk: clk,
-		patterns: map[string]*regexp.Regexp{}, fuelPat: map[string]*regexp.Regexp{}, colFuels: map[string][]string{}}
+		patterns: map[string]*regexp.Regexp{}, fuelPat: map[string]*regexp.Regexp{}, colFuels: map[string][]string{},
+		random: rand.Reader}
 	for _, c := range s.rd.Columns {
 		s.columns = append(s.columns, c.Name)
 		if c.Required {
@@ -113,11 +120,31 @@ func (s *Service) Columns() []string { return slices.Clone(s.columns) }
 // Reporting is the store's reporting side.
 func (s *Service) Reporting() store.Reporting { return s.rep }
 
-// id makes an identifier unique in this process and, with the time, across
-// processes in practice.
+// idRandomBytes is the length of an ID's random suffix: 40 bits.
+const idRandomBytes = 5
+
+// id makes the identifier of a file, incident or refresh request:
+// PREFIX-TIME-COUNTER-RANDOM, such as
+// F-20260206T100000.000000000Z-000001-3f9a2c1b7e. The time (the clock's,
+// to the nanosecond) and the counter (of this Service, zero padded) keep
+// IDs readable and sorted by time, and by creation within a process; the
+// random suffix keeps them unique across processes and restarts, whose
+// counters all start again at 1 and whose clocks may agree (two commands
+// run with the same --at).
 func (s *Service) id(prefix string, at time.Time) string {
-	return fmt.Sprintf("%s-%s-%d", prefix, at.UTC().Format("20060102T150405.000000000Z"), s.seq.Add(1))
+	var b [idRandomBytes]byte
+	if _, err := io.ReadFull(s.random, b[:]); err != nil {
+		// crypto/rand does not fail; a reader that does still leaves
+		// the time and the counter.
+		clear(b[:])
+	}
+	return fmt.Sprintf("%s-%s-%06d-%s", prefix, at.UTC().Format("20060102T150405.000000000Z"), s.seq.Add(1), hex.EncodeToString(b[:]))
 }
+
+// idAttempts bounds how often a record is written again under a new ID
+// when its ID is taken (so a record is not lost to the astronomically
+// unlikely collision of two IDs).
+const idAttempts = 3
 
 // AddRDP registers (or updates) an RDP.
 func (s *Service) AddRDP(ctx context.Context, id, name, certPEM string) (store.RDP, error) {
@@ -226,16 +253,46 @@ type Refresh struct {
 	Overdue bool
 }
 
+// Error is a refusal of the service's own calls with a stable code and the
+// clause behind it (RequestRefresh).
+type Error = spec.Refusal
+
+// Refusal codes of RequestRefresh.
+const (
+	// RefuseNotNominated: the RDP asked is not nominated for what the
+	// refresh asks: by the network operator named, by a network operator
+	// of the fuel named, or by any network operator (para 84, 90-91).
+	RefuseNotNominated = "not_nominated"
+	// RefuseUnknownFuel: a fuel the spec's registration_data.fuels lacks.
+	RefuseUnknownFuel = "unknown_fuel"
+	// RefuseNotNetworkOperator: the network operator named is not one.
+	RefuseNotNetworkOperator = "not_network_operator"
+	// RefuseFuelMismatch: a fuel the network operator named does not
+	// provide data of.
+	RefuseFuelMismatch = "fuel_mismatch"
+)
+
+// refuse makes a refusal of RequestRefresh.
+func (s *Service) refuse(code, clause, format string, args ...any) error {
+	return &Error{Code: code, Clause: clause, Message: fmt.Sprintf(format, args...)}
+}
+
 // RequestRefresh asks an RDP for a data refresh (para 89): a full file, due
 // within the spec's refresh_within (two calendar days, para 91).
-// networkOperator and fuel narrow it ("" for all the RDP serves).
+// networkOperator and fuel narrow it ("" for all the RDP serves). Only an
+// RDP nominated for what the refresh asks provides it (para 84): by the
+// network operator named, else by a network operator of the fuel named,
+// else by any; asked of another, it is refused with RefuseNotNominated
+// naming the RDPs that are nominated, so that no RDP is later blamed for a
+// refresh it cannot provide. Refusals are *Error; an RDP not registered is
+// ErrUnknownRDP.
 func (s *Service) RequestRefresh(ctx context.Context, rdp, networkOperator, fuel string) (store.RefreshRequest, error) {
 	if _, err := s.CheckRDP(ctx, rdp); err != nil {
 		return store.RefreshRequest{}, err
 	}
 	if fuel != "" {
 		if _, ok := s.rd.Fuels[fuel]; !ok {
-			return store.RefreshRequest{}, fmt.Errorf("registration: unknown fuel %q", fuel)
+			return store.RefreshRequest{}, s.refuse(RefuseUnknownFuel, s.rd.Clause, "unknown fuel %q: the fuels are %s", fuel, strings.Join(s.fuels(), ", "))
 		}
 	}
 	now := s.clk.Now()
@@ -247,27 +304,99 @@ func (s *Service) RequestRefresh(ctx context.Context, rdp, networkOperator, fuel
 			return store.RefreshRequest{}, err
 		}
 		if fuel != "" && fuel != nf {
-			return store.RefreshRequest{}, fmt.Errorf("registration: network operator %s provides %s data, not %s", networkOperator, nf, fuel)
+			return store.RefreshRequest{}, s.refuse(RefuseFuelMismatch, s.rd.RefreshClause, "network operator %s provides %s data, not %s", networkOperator, nf, fuel)
 		}
 		fuel = nf
 	}
-	r := store.RefreshRequest{ID: s.id("R", now), RDP: rdp, NetworkOperator: networkOperator, Fuel: fuel,
-		RequestedAt: now, DueAt: now.Add(s.rd.RefreshWithin.Std())}
-	return r, s.rep.PutRefreshRequest(ctx, r)
+	if err := s.checkNominated(ctx, rdp, networkOperator, fuel, now); err != nil {
+		return store.RefreshRequest{}, err
+	}
+	var err error
+	for range idAttempts {
+		r := store.RefreshRequest{ID: s.id("R", now), RDP: rdp, NetworkOperator: networkOperator, Fuel: fuel,
+			RequestedAt: now, DueAt: now.Add(s.rd.RefreshWithin.Std())}
+		if err = s.rep.PutRefreshRequest(ctx, r); !errors.Is(err, store.ErrDuplicate) {
+			return r, err
+		}
+		// The ID is taken (the only key of a refresh request): another.
+	}
+	return store.RefreshRequest{}, err
+}
+
+// fuels are the spec's fuels, sorted.
+func (s *Service) fuels() []string {
+	out := make([]string, 0, len(s.rd.Fuels))
+	for f := range s.rd.Fuels {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkNominated refuses a refresh of an RDP that is not nominated at time
+// at for what it asks (para 84): by networkOperator if named, else by a
+// network operator of fuel if named, else by any network operator. The
+// refusal names who is nominated.
+func (s *Service) checkNominated(ctx context.Context, rdp, networkOperator, fuel string, at time.Time) error {
+	noms, err := s.nominations(ctx, at)
+	if err != nil {
+		return err
+	}
+	clause := s.rd.NominationClause + ", " + strings.TrimPrefix(s.rd.RefreshClause, "para ")
+	if networkOperator != "" {
+		switch got, ok := noms[networkOperator]; {
+		case ok && got == rdp:
+			return nil
+		case ok:
+			return s.refuse(RefuseNotNominated, clause, "network operator %s has nominated %s as its RDP, not %s: ask %s for its data refresh", networkOperator, got, rdp, got)
+		default:
+			return s.refuse(RefuseNotNominated, clause, "network operator %s has nominated no RDP, so no RDP provides its data (%s is not nominated by it)", networkOperator, rdp)
+		}
+	}
+	// The nominations of the network operators of the fuel (all if "").
+	var of []string // "NO nominates RDP", sorted
+	nominated := false
+	for no, r := range noms {
+		if fuel != "" {
+			nf, err := s.networkFuel(ctx, no)
+			if err != nil {
+				return err
+			}
+			if nf != fuel {
+				continue
+			}
+		}
+		if r == rdp {
+			nominated = true
+		}
+		of = append(of, no+" nominates "+r)
+	}
+	if nominated {
+		return nil
+	}
+	sort.Strings(of)
+	what, who := "any network operator", "no network operator has nominated an RDP"
+	if fuel != "" {
+		what, who = "a "+fuel+" network operator", "no "+fuel+" network operator has nominated an RDP"
+	}
+	if len(of) > 0 {
+		who = "nominated: " + strings.Join(of, ", ")
+	}
+	return s.refuse(RefuseNotNominated, clause, "%s is not nominated by %s, so it provides no such data to refresh (%s)", rdp, what, who)
 }
 
 // fuelOf is the fuel of a network operator's Registration Data: its role's.
 func (s *Service) fuelOf(ctx context.Context, networkOperator string) (string, error) {
 	u, err := s.st.GetUser(ctx, networkOperator)
 	if errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("registration: %s is not a network operator known to the DCC", networkOperator)
+		return "", s.refuse(RefuseNotNetworkOperator, s.rd.NominationClause, "%s is not a network operator known to the DCC", networkOperator)
 	}
 	if err != nil {
 		return "", err
 	}
 	role := s.sp.Role(u.Role)
 	if role == nil || role.Kind != "network_operator" || role.Registration == nil {
-		return "", fmt.Errorf("registration: %s is not a network operator (role %s)", networkOperator, u.Role)
+		return "", s.refuse(RefuseNotNetworkOperator, s.rd.NominationClause, "%s is not a network operator (role %s)", networkOperator, u.Role)
 	}
 	return role.Registration.Fuel, nil
 }

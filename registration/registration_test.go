@@ -134,6 +134,11 @@ func TestLoadAppliesWholeOrNothing(t *testing.T) {
 		badCodes  []string
 		wantHeld  []string
 		wantError string
+		// reason: what the rejection says (a part of it); fileFuel: the
+		// fuel the file's record keeps (a rejected file's too, its header
+		// read).
+		reason   string
+		fileFuel string
 	}{
 		{
 			note: "csv, electricity", format: "csv", rdp: rdpA, fuel: "electricity",
@@ -194,6 +199,31 @@ func TestLoadAppliesWholeOrNothing(t *testing.T) {
 			},
 			state:    registration.StateRejected,
 			incident: registration.IncidentNotConforming,
+			reason:   `line 4: the trailer "#end rows=N" is missing: the header was read (rdp=` + rdpA + ` kind=incremental fuel=electricity sequence=1)`,
+			fileFuel: "electricity",
+		},
+		{
+			note: "truncated after the column names", format: "csv", rdp: rdpA, fuel: "electricity",
+			rows: []map[string]string{row(mpan1, "2026-01-01", eno, supA)},
+			mangle: func(b []byte) []byte {
+				lines := bytes.SplitAfter(b, []byte("\n"))
+				return bytes.Join(lines[:2], nil)
+			},
+			state:    registration.StateRejected,
+			incident: registration.IncidentNotConforming,
+			reason:   `line 2: the trailer "#end rows=N" is missing: the header was read`,
+			fileFuel: "electricity",
+		},
+		{
+			note: "truncated json lines", format: "jsonl", rdp: rdpA, fuel: "gas",
+			rows: []map[string]string{row(mprn1, "2026-01-01", gno, gasSup)},
+			mangle: func(b []byte) []byte {
+				return b[:bytes.LastIndex(bytes.TrimRight(b, "\n"), []byte("\n"))+1]
+			},
+			state:    registration.StateRejected,
+			incident: registration.IncidentNotConforming,
+			reason:   `line 2: the trailer {"end":{"rows":N}} is missing: the header was read (rdp=` + rdpA + ` kind=incremental fuel=gas sequence=1)`,
+			fileFuel: "gas",
 		},
 		{
 			note: "unknown column", format: "csv", rdp: rdpA, fuel: "electricity",
@@ -228,6 +258,9 @@ func TestLoadAppliesWholeOrNothing(t *testing.T) {
 			for _, e := range res.Errors {
 				lines, codes = append(lines, e.Line), append(codes, e.Code)
 			}
+			if !strings.Contains(res.Reason, tc.reason) {
+				t.Fatalf("reason %q, want it to say %q", res.Reason, tc.reason)
+			}
 			if fmt.Sprint(lines) != fmt.Sprint(tc.badLines) || fmt.Sprint(codes) != fmt.Sprint(tc.badCodes) {
 				t.Fatalf("rows at fault %v %v, want %v %v: %v", lines, codes, tc.badLines, tc.badCodes, res.Errors)
 			}
@@ -257,8 +290,8 @@ func TestLoadAppliesWholeOrNothing(t *testing.T) {
 			}
 			f, err := w.rep.GetRegistrationFile(ctx, res.File.ID)
 			must(t, err)
-			if f.State != tc.state {
-				t.Fatalf("file recorded %s", f.State)
+			if f.State != tc.state || (tc.fileFuel != "" && f.Fuel != tc.fileFuel) {
+				t.Fatalf("file recorded %s %q", f.State, f.Fuel)
 			}
 		})
 	}

@@ -198,6 +198,9 @@ func atOrAbove(usage, against float64, pct int) bool {
 // of Table 5.3 (para 407-411), the listing of para 272, and the aggregate
 // per service.
 func (r *Reports) Demand(ctx context.Context, m Month) (*DemandReport, error) {
+	if err := r.checkMonth(m, "demand", r.sp.Demand.ReportClause); err != nil {
+		return nil, err
+	}
 	now := r.clk.Now()
 	pct := r.sp.ThresholdRules.ReportAtPercent
 	rep := &DemandReport{Month: m.String(), GeneratedAt: now, Clause: r.sp.Demand.ReportClause, ReportAtPercent: pct,

@@ -159,6 +159,9 @@ type tally struct {
 // once its due time has passed. Requests refused at once on submission are
 // answered in the acknowledgement and are not counted.
 func (r *Reports) Performance(ctx context.Context, m Month) (*PerformanceReport, error) {
+	if err := r.checkMonth(m, "performance", r.sp.MeasuresClause); err != nil {
+		return nil, err
+	}
 	now := r.clk.Now()
 	from, to := m.Start(), m.End()
 	rep := &PerformanceReport{Month: m.String(), From: from, To: to, GeneratedAt: now, Clause: r.sp.MeasuresClause}

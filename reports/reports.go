@@ -37,6 +37,10 @@ type Error = spec.Coded
 const (
 	CodeForecastInvalid = "forecast_invalid"
 	CodeUnknownUser     = "unknown_user"
+	// CodeMonthOutOfRange: a report of a month whose times (with the
+	// months and response times before it that the report reads) the
+	// store cannot hold (Reports.Months).
+	CodeMonthOutOfRange = "month_out_of_range"
 )
 
 // Reports makes the reports from a store. It is safe for concurrent use.
@@ -47,6 +51,8 @@ type Reports struct {
 	clk clock.Clock
 	// thresholds are Table 5.3's rows with their compiled formulas.
 	thresholds []threshold
+	// first and last are the months a report may be of (Months).
+	first, last Month
 	// incidents is the Incident Management Log over the same store, made
 	// on first use (nil where the store keeps no incidents): measures 4
 	// and 5.
@@ -71,12 +77,49 @@ func New(st store.Store, sp *spec.Spec, clk clock.Clock) (*Reports, error) {
 		return nil, err
 	}
 	r := &Reports{st: st, rep: rep, sp: sp, clk: clk, thresholds: ths}
+	r.first, r.last = monthRange(sp)
 	if ist, ok := st.(incidents.Store); ok {
 		r.incidents = sync.OnceValues(func() (*incidents.Log, error) {
 			return incidents.New(context.Background(), ist, sp, clk, nil)
 		})
 	}
 	return r, nil
+}
+
+// monthRange is the first and the last month whose reports read only times
+// the store holds (store.MinTime to store.MaxTime, the years 1678 to 2262):
+// a performance report reads from the longest Target Response Time before
+// its month (and an hour either side of it, for alerts), a demand report
+// the spec's threshold_rules.asms_months months up to its month.
+func monthRange(sp *spec.Spec) (first, last Month) {
+	back := longestTarget(sp) + time.Hour
+	window := max(sp.ThresholdRules.ASMSMonths, 1)
+	fits := func(m Month) bool {
+		return !m.Start().Add(-back).Before(store.MinTime) && !m.Add(1-window).Start().Before(store.MinTime)
+	}
+	first = MonthOf(store.MinTime)
+	for !fits(first) {
+		first = first.Add(1)
+	}
+	last = MonthOf(store.MaxTime)
+	for last.End().Add(time.Hour).After(store.MaxTime) {
+		last = last.Add(-1)
+	}
+	return first, last
+}
+
+// Months returns the first and the last month a report may be of: those
+// whose times the store holds.
+func (r *Reports) Months() (first, last Month) { return r.first, r.last }
+
+// checkMonth refuses a report of a month out of Months with
+// CodeMonthOutOfRange, naming the range and the report's clause.
+func (r *Reports) checkMonth(m Month, report, clause string) error {
+	if m.Before(r.first) || r.last.Before(m) {
+		return &Error{Code: CodeMonthOutOfRange, Message: fmt.Sprintf("month %s: the %s report (%s) is of a month from %s to %s, the months whose times the store holds",
+			m, report, clause, r.first, r.last)}
+	}
+	return nil
 }
 
 // The variables of Table 5.3's formulas (spec/thresholds.cue).

@@ -1,5 +1,10 @@
 package spec
 
+import (
+	"maps"
+	"slices"
+)
+
 // HubCharging is the Communications Hub charging regime of chapter 7 (para
 // 287-356) and the commercial model of chapter 8 (para 363-370): every
 // number, in pence and basis points. Who pays what is policy (hubs.rego).
@@ -11,6 +16,7 @@ type HubCharging struct {
 	HANVariants       map[string]HANVariant       `json:"han_variants"`
 	Maintenance       HubMaintenance              `json:"maintenance"`
 	RemovalReasons    map[string]HubRemovalReason `json:"removal_reasons"`
+	Regions           HubRegions                  `json:"regions"`
 	NoFault           HubNoFault                  `json:"no_fault"`
 	TypeFault         HubTypeFault                `json:"type_fault"`
 	BatchFault        HubBatchFault               `json:"batch_fault"`
@@ -22,6 +28,21 @@ type HubCharging struct {
 	Split             HubSplit                    `json:"split"`
 	CSPParty          string                      `json:"csp_party"`
 }
+
+// HubRegions are the CSP regions an order of hubs may name.
+type HubRegions struct {
+	Clause string               `json:"clause"`
+	Areas  map[string]HubRegion `json:"areas"`
+}
+
+// HubRegion is one CSP region.
+type HubRegion struct {
+	Label string `json:"label"`
+	CSP   string `json:"csp"`
+}
+
+// Names are the regions' keys, sorted.
+func (r HubRegions) Names() []string { return slices.Sorted(maps.Keys(r.Areas)) }
 
 // HubAmortisation says over how many months a hub's asset cost is recovered.
 type HubAmortisation struct {

@@ -165,12 +165,14 @@ func runRegistration(ctx context.Context, args []string, stdin io.Reader, stdout
 		}
 		who := *rdp
 		if who == "" {
-			// On the RDP's behalf: the RDP the file names.
-			if f, perr := registration.Parse(data, svc.Columns()); perr == nil {
-				who = f.Header.RDP
-			} else {
-				return fail(fmt.Errorf("--rdp is required for a file whose header cannot be read: %w", perr))
+			// On the RDP's behalf: the RDP the file's header names, even
+			// if the rest of it does not conform (a truncated file is then
+			// rejected with its incident, saying why).
+			h, herr := registration.ReadHeader(data)
+			if herr != nil {
+				return fail(fmt.Errorf("--rdp is required for a file whose header cannot be read: %w", herr))
 			}
+			who = h.RDP
 		}
 		res, err := svc.Load(ctx, who, filepath.Base(fs.Arg(0)), data)
 		if err != nil {

@@ -142,3 +142,89 @@ func TestStoreURLFromEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistrationCommandsAtOneTime drives the commands as the tester did:
+// several runs with the same --at (each a process whose counters start
+// again), refreshes of RDPs that are not nominated for them, and a file
+// cut short. Each step runs in the data directory the steps before left.
+func TestRegistrationCommandsAtOneTime(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	const (
+		rdp1 = "00-00-00-00-00-00-0D-01"
+		rdp2 = "00-00-00-00-00-00-0D-02"
+		eno  = "00-00-00-00-00-00-0E-01"
+		gno  = "00-00-00-00-00-00-06-01"
+		sup  = "00-00-00-00-00-00-0A-01"
+		at   = "2026-02-06T10:00:00Z"
+	)
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "dccgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []store.User{{ID: eno, Role: "ENO", Entered: true}, {ID: gno, Role: "GNO", Entered: true}, {ID: sup, Role: "EIS", Entered: true}} {
+		if err := st.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	header := "#dccgate-registration v1 rdp=" + rdp1 + " kind=incremental fuel=electricity sequence=1 created=" + at + "\n" +
+		"mpxn,effective_from,network_operator,import_supplier,profile_class\n" +
+		"1900000000001,2026-01-01," + eno + "," + sup + ",01\n"
+	good, trunc, garbage := filepath.Join(dir, "good.csv"), filepath.Join(dir, "trunc.csv"), filepath.Join(dir, "garbage.csv")
+	writeFile(t, good, header+"#end rows=1\n")
+	writeFile(t, trunc, header)
+	writeFile(t, garbage, "not a registration file\n")
+
+	steps := []struct {
+		note      string
+		args      []string
+		want      int
+		out, errs []string // what stdout and stderr say
+		notErrs   []string // what stderr does not say
+	}{
+		{note: "an RDP", args: []string{"rdp", "add", "--id", rdp1}},
+		{note: "another RDP", args: []string{"rdp", "add", "--id", rdp2}},
+		{note: "the ENO nominates RDP 1", args: []string{"nominate", "--network-operator", eno, "--rdp", rdp1}},
+		{note: "the GNO nominates RDP 1", args: []string{"nominate", "--network-operator", gno, "--rdp", rdp1}},
+		{note: "a gas refresh", args: []string{"refresh", "--rdp", rdp1, "--fuel", "gas"}, out: []string{"refresh R-20260206T100000.000000000Z-"}},
+		{note: "an electricity refresh at the same time", args: []string{"refresh", "--rdp", rdp1, "--fuel", "electricity"}, out: []string{"refresh R-20260206T100000.000000000Z-"}},
+		{note: "a file", args: []string{"load", good}, out: []string{"applied, 1 records written"}},
+		{note: "the same file at the same time: rejected, recorded", args: []string{"load", good}, want: exitFail,
+			out: []string{"rejected: sequence 1 was already used", "incident I-20260206T100000.000000000Z-"}},
+		{note: "the rejection's incident is kept", args: []string{"incidents", "--kind", "rejected"}, out: []string{"sequence 1 was already used"}},
+		{note: "a refresh of RDP 2 for the ENO, which nominated RDP 1", args: []string{"refresh", "--rdp", rdp2, "--network-operator", eno}, want: exitFail,
+			errs: []string{"not_nominated (para 84, 90-91): network operator " + eno + " has nominated " + rdp1 + " as its RDP, not " + rdp2}},
+		{note: "a refresh of RDP 2, nominated by no one", args: []string{"refresh", "--rdp", rdp2}, want: exitFail,
+			errs: []string{"not_nominated (para 84, 90-91): " + rdp2 + " is not nominated by any network operator", eno + " nominates " + rdp1}},
+		{note: "a file cut short: its header names the RDP", args: []string{"load", trunc}, want: exitFail,
+			out:     []string{"rejected: the file does not conform to the format: line 3: the trailer \"#end rows=N\" is missing: the header was read (rdp=" + rdp1},
+			notErrs: []string{"--rdp"}},
+		{note: "its incident", args: []string{"incidents", "--kind", "not_conforming"}, out: []string{"trailer \"#end rows=N\" is missing"}},
+		{note: "a file without a header", args: []string{"load", garbage}, want: exitFail, errs: []string{"--rdp is required for a file whose header cannot be read"}},
+	}
+	for _, st := range steps {
+		t.Run(st.note, func(t *testing.T) {
+			args := append(append([]string{"registration"}, st.args...), "--data", dir, "--at", at)
+			code, out, errs := runCmd(t, "", args...)
+			if code != st.want {
+				t.Fatalf("%v: exit %d, want %d\n%s%s", st.args, code, st.want, out, errs)
+			}
+			for _, s := range st.out {
+				if !strings.Contains(out, s) {
+					t.Fatalf("stdout %q does not say %q", out, s)
+				}
+			}
+			for _, s := range st.errs {
+				if !strings.Contains(errs, s) {
+					t.Fatalf("stderr %q does not say %q", errs, s)
+				}
+			}
+			for _, s := range st.notErrs {
+				if strings.Contains(errs, s) {
+					t.Fatalf("stderr %q says %q", errs, s)
+				}
+			}
+		})
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,15 @@ const (
 	CodeNotPermitted = "not_permitted" // the caller is not a Supplier, or not one the hub concerns
 	CodeInvalid      = "invalid"       // a field the spec does not allow
 	CodeConflict     = "conflict"      // delivered or removed already, a Device ID already used
+	// CodeQuantity: an order line of no hubs, or lines adding up to more
+	// hubs than an int counts (para 320-322).
+	CodeQuantity = "quantity_invalid"
+	// CodeRegion: an order names no CSP region, or one that is not (para
+	// 18, spec hubs.regions).
+	CodeRegion = "region_invalid"
+	// CodeMonthPassed: a forecast of a month that has passed: a forecast
+	// is of the hubs a Supplier will order (para 290).
+	CodeMonthPassed = "month_passed"
 )
 
 func errf(code, format string, a ...any) error {
@@ -82,6 +92,9 @@ func New(cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("hubsvc: spec hubs.lifecycle lacks %q", ev)
 		}
 	}
+	if len(cfg.Spec.Hubs.Regions.Areas) == 0 {
+		return nil, errors.New("hubsvc: spec hubs.regions names no region")
+	}
 	s := &Service{cfg: cfg}
 	if cfg.Engine != nil {
 		s.engine = func() (*hubs.Engine, error) { return cfg.Engine, nil }
@@ -116,8 +129,12 @@ func (s *Service) Forecast(ctx context.Context, caller string, f store.HubForeca
 	if err := s.supplier(ctx, caller); err != nil {
 		return f, err
 	}
-	if _, err := hubs.ParseMonth(f.Month); err != nil {
+	m, err := hubs.ParseMonth(f.Month)
+	if err != nil {
 		return f, errf(CodeInvalid, "%v", err)
+	}
+	if now := hubs.MonthOf(s.now()); m.Before(now) {
+		return f, errf(CodeMonthPassed, "month %s has passed (it is %s): a forecast is of the hubs a Supplier will order, in %s or a month after (para 290)", m, now, now)
 	}
 	if _, ok := s.cfg.Spec.Hubs.HANVariants[f.Variant]; !ok {
 		return f, errf(CodeInvalid, "unknown HAN variant %q", f.Variant)
@@ -156,15 +173,26 @@ func (s *Service) Order(ctx context.Context, caller string, in OrderInput) (stor
 			return store.HubOrder{}, errf(CodeInvalid, "unknown tranche %q", in.Tranche)
 		}
 	}
+	regions := s.cfg.Spec.Hubs.Regions
+	if _, ok := regions.Areas[in.Region]; !ok {
+		what := fmt.Sprintf("unknown region %q", in.Region)
+		if in.Region == "" {
+			what = "no region"
+		}
+		return store.HubOrder{}, errf(CodeRegion, "%s: an order names the CSP region its hubs are for, one of %s (%s)",
+			what, strings.Join(regions.Names(), ", "), regions.Clause)
+	}
 	if len(in.Lines) == 0 {
 		return store.HubOrder{}, errf(CodeInvalid, "an order needs at least one line")
 	}
+	total := 0
 	for i, l := range in.Lines {
 		if _, ok := hc.HANVariants[l.Variant]; !ok {
 			return store.HubOrder{}, errf(CodeInvalid, "lines[%d]: unknown HAN variant %q", i, l.Variant)
 		}
-		if l.Quantity <= 0 {
-			return store.HubOrder{}, errf(CodeInvalid, "lines[%d]: quantity %d", i, l.Quantity)
+		var err error
+		if total, err = hubs.AddQuantity(total, l.Quantity); err != nil {
+			return store.HubOrder{}, errf(CodeQuantity, "lines[%d]: %v (para 320-322)", i, err)
 		}
 	}
 	id := in.ID
@@ -251,7 +279,13 @@ func (s *Service) Deliver(ctx context.Context, order string, delivered []Deliver
 		return o, errf(CodeInvalid, "a delivery needs at least one hub")
 	}
 	ordered, got := map[string]int{}, map[string]int{}
-	for _, l := range o.Lines {
+	total := 0
+	for i, l := range o.Lines {
+		// Orders placed before Order checked their quantities may hold
+		// lines that do not add up.
+		if total, err = hubs.AddQuantity(total, l.Quantity); err != nil {
+			return o, errf(CodeQuantity, "order %s lines[%d]: %v (para 320-322): it cannot be delivered", order, i, err)
+		}
 		ordered[l.Variant] += l.Quantity
 	}
 	seen := map[string]bool{}

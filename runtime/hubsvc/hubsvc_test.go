@@ -3,7 +3,9 @@ package hubsvc_test
 import (
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +46,7 @@ func TestLifecycleFromInventory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.Order(ctx, alpha, hubsvc.OrderInput{ID: "O-1", Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 1}}}); err != nil {
+	if _, err := svc.Order(ctx, alpha, hubsvc.OrderInput{ID: "O-1", Region: "north", Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Deliver(ctx, "O-1", []hubsvc.DeliveredHub{{ID: hub, Variant: "single_band"}}); err != nil {
@@ -126,3 +128,98 @@ func TestLifecycleFromInventory(t *testing.T) {
 }
 
 func hubsMonth(t time.Time) hubs.Month { return hubs.MonthOf(t) }
+
+// TestOrderAndForecastRefusals: an order's lines each order one hub or
+// more and add up to no more than an int counts (delivering one that
+// wrapped said "more ... than the -9223372036854775808 ordered"); an order
+// names a CSP region (the regions named from hubs.Regions); a forecast is
+// not of a month that has passed. Each refusal has its code and clause.
+func TestOrderAndForecastRefusals(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v := clock.NewVirtual(time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC))
+	svc, err := hubsvc.New(hubsvc.Config{Store: st, Spec: spec.MustDefault(), Clock: v,
+		Enrolled: func(context.Context, time.Time) (map[string]int, error) { return nil, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutUser(ctx, store.User{ID: alpha, Role: "EIS"}); err != nil {
+		t.Fatal(err)
+	}
+	regions := spec.MustDefault().Hubs.Regions
+	line := func(q int) store.HubOrderLine { return store.HubOrderLine{Variant: "single_band", Quantity: q} }
+	tests := []struct {
+		note     string
+		order    *hubsvc.OrderInput
+		forecast *store.HubForecast
+		code     string // "" accepted
+		says     []string
+	}{
+		{note: "an order", order: &hubsvc.OrderInput{Region: "south", Lines: []store.HubOrderLine{line(2), line(3)}}},
+		{note: "an order of as many hubs as an int counts", order: &hubsvc.OrderInput{Region: "north", Lines: []store.HubOrderLine{line(math.MaxInt - 1), line(1)}}},
+		{note: "lines adding up past an int", order: &hubsvc.OrderInput{Region: "south", Lines: []store.HubOrderLine{line(math.MaxInt), line(1)}},
+			code: hubsvc.CodeQuantity, says: []string{"lines[1]: quantity 1: the lines add up to more than 9223372036854775807 hubs (para 320-322)"}},
+		{note: "a line of no hubs", order: &hubsvc.OrderInput{Region: "south", Lines: []store.HubOrderLine{line(1), line(0)}},
+			code: hubsvc.CodeQuantity, says: []string{"lines[1]: quantity 0: a line orders one hub or more"}},
+		{note: "a line of fewer than none", order: &hubsvc.OrderInput{Region: "south", Lines: []store.HubOrderLine{line(math.MinInt)}},
+			code: hubsvc.CodeQuantity, says: []string{"lines[0]: quantity -9223372036854775808"}},
+		{note: "no region", order: &hubsvc.OrderInput{Lines: []store.HubOrderLine{line(1)}},
+			code: hubsvc.CodeRegion, says: []string{"no region", "one of " + strings.Join(regions.Names(), ", ") + " (" + regions.Clause + ")"}},
+		{note: "an unknown region", order: &hubsvc.OrderInput{Region: "midlands", Lines: []store.HubOrderLine{line(1)}},
+			code: hubsvc.CodeRegion, says: []string{`unknown region "midlands"`}},
+		{note: "a forecast of this month", forecast: &store.HubForecast{Month: "2026-03", Variant: "single_band", Quantity: 4}},
+		{note: "a forecast of next month", forecast: &store.HubForecast{Month: "2026-04", Variant: "single_band", Quantity: 4}},
+		{note: "a forecast of last month", forecast: &store.HubForecast{Month: "2026-02", Variant: "single_band", Quantity: 4},
+			code: hubsvc.CodeMonthPassed, says: []string{"month 2026-02 has passed (it is 2026-03)", "(para 290)"}},
+		{note: "a forecast of long ago", forecast: &store.HubForecast{Month: "0001-01", Variant: "single_band", Quantity: 4},
+			code: hubsvc.CodeMonthPassed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			var err error
+			if tc.order != nil {
+				_, err = svc.Order(ctx, alpha, *tc.order)
+			} else {
+				_, err = svc.Forecast(ctx, alpha, *tc.forecast)
+			}
+			if tc.code == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, &hubsvc.Error{Code: tc.code}) {
+				t.Fatalf("err %v, want %s", err, tc.code)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Fatalf("%q does not say %q", err, s)
+				}
+			}
+		})
+	}
+	// Nothing refused was kept.
+	os, err := svc.Orders(ctx, alpha)
+	if err != nil || len(os) != 2 {
+		t.Fatalf("orders %+v %v", os, err)
+	}
+	// An order whose lines wrapped, kept before Order refused them, is not
+	// delivered against a negative count.
+	wrapped := store.HubOrder{ID: "O-WRAPPED", Supplier: alpha, Region: "south", OrderedAt: v.Now(),
+		Lines: []store.HubOrderLine{line(math.MaxInt), line(1)}}
+	if err := st.InsertHubOrder(ctx, wrapped); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Deliver(ctx, wrapped.ID, []hubsvc.DeliveredHub{{ID: hub, Variant: "single_band"}})
+	if !errors.Is(err, &hubsvc.Error{Code: hubsvc.CodeQuantity}) || strings.Contains(err.Error(), "-9223372036854775808") {
+		t.Fatalf("delivery of a wrapped order: %v", err)
+	}
+	fs, err := svc.Forecasts(ctx, alpha)
+	if err != nil || len(fs) != 2 {
+		t.Fatalf("forecasts %+v %v", fs, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -232,5 +233,93 @@ func TestReportService(t *testing.T) {
 	all, err := admR.GetDemandReport(ctx, connect.NewRequest(&dccgatev1.GetDemandReportRequest{Month: "2026-04"}))
 	if err != nil || len(all.Msg.GetUsers()) != 3 { // the supplier and the two network operators (Table 5.3 rows)
 		t.Fatalf("all %v %v", all, err)
+	}
+}
+
+// TestRequestRefreshRefusals: the admin's refresh of an RDP not nominated
+// for it is refused as a failed precondition whose message carries the
+// code, the clause and who is nominated; other refusals are invalid
+// arguments; nothing refused is kept.
+func TestRequestRefreshRefusals(t *testing.T) {
+	ctx := t.Context()
+	e := start(t)
+	const rdp2 = "00-00-00-00-00-00-0D-02"
+	if _, err := e.svc.AddRDP(ctx, rdp2, "RDP 2", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Nominate(ctx, eno, rdp); err != nil {
+		t.Fatal(err)
+	}
+	admC := dccgatev1connect.NewRegistrationServiceClient(e.admin(t), e.url)
+	tests := []struct {
+		note          string
+		rdp, no, fuel string
+		code          connect.Code // 0: accepted
+		says          []string
+	}{
+		{note: "of the RDP the ENO nominated", rdp: rdp, no: eno},
+		{note: "of everything the RDP provides", rdp: rdp},
+		{note: "of another RDP for the ENO", rdp: rdp2, no: eno, code: connect.CodeFailedPrecondition,
+			says: []string{"not_nominated (para 84, 90-91)", eno + " has nominated " + rdp + " as its RDP, not " + rdp2}},
+		{note: "of an RDP no one nominated", rdp: rdp2, code: connect.CodeFailedPrecondition,
+			says: []string{"not_nominated (para 84, 90-91)", eno + " nominates " + rdp}},
+		{note: "of gas, which no gas network operator asked of it", rdp: rdp, fuel: "gas", code: connect.CodeFailedPrecondition,
+			says: []string{"no gas network operator has nominated an RDP"}},
+		{note: "an unknown fuel", rdp: rdp, fuel: "water", code: connect.CodeInvalidArgument, says: []string{"unknown_fuel"}},
+		{note: "gas for the ENO", rdp: rdp, no: eno, fuel: "gas", code: connect.CodeInvalidArgument, says: []string{"fuel_mismatch"}},
+		{note: "an RDP not registered", rdp: "00-00-00-00-00-00-0D-09", code: connect.CodeNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			before, err := e.svc.Refreshes(ctx, "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = admC.RequestRefresh(ctx, connect.NewRequest(&dccgatev1.RequestRefreshRequest{Rdp: tc.rdp, NetworkOperator: tc.no, Fuel: tc.fuel}))
+			if connect.CodeOf(err) != tc.code && !(tc.code == 0 && err == nil) {
+				t.Fatalf("err %v, want %v", err, tc.code)
+			}
+			for _, s := range tc.says {
+				if err == nil || !strings.Contains(err.Error(), s) {
+					t.Fatalf("%v does not say %q", err, s)
+				}
+			}
+			after, err := e.svc.Refreshes(ctx, "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept := len(after) - len(before); kept != map[bool]int{true: 1, false: 0}[tc.code == 0] {
+				t.Fatalf("%d refreshes kept", kept)
+			}
+		})
+	}
+}
+
+// TestReportMonthOutOfRange: a report of a month the store cannot hold is
+// an invalid argument naming the months accepted, not an internal error.
+func TestReportMonthOutOfRange(t *testing.T) {
+	e := start(t)
+	admR := dccgatev1connect.NewReportServiceClient(e.admin(t), e.url)
+	tests := []struct {
+		note, report, month string
+	}{
+		{"performance, year 0", "performance", "0000-01"},
+		{"performance, year 9999", "performance", "9999-12"},
+		{"demand, year 0", "demand", "0000-01"},
+		{"demand, year 9999", "demand", "9999-12"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			var err error
+			if tc.report == "performance" {
+				_, err = admR.GetPerformanceReport(t.Context(), connect.NewRequest(&dccgatev1.GetPerformanceReportRequest{Month: tc.month}))
+			} else {
+				_, err = admR.GetDemandReport(t.Context(), connect.NewRequest(&dccgatev1.GetDemandReportRequest{Month: tc.month}))
+			}
+			if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), reports.CodeMonthOutOfRange) ||
+				!strings.Contains(err.Error(), "from 1678-09 to 2262-03") {
+				t.Fatalf("err %v", err)
+			}
+		})
 	}
 }

@@ -184,11 +184,18 @@ func (s *RegistrationServer) RequestRefresh(ctx context.Context, req *connect.Re
 		return nil, errAdminOnly
 	}
 	r, err := s.Svc.RequestRefresh(ctx, req.Msg.GetRdp(), req.Msg.GetNetworkOperator(), req.Msg.GetFuel())
+	var refused *registration.Error
 	switch {
 	case errors.Is(err, registration.ErrUnknownRDP):
 		return nil, connect.NewError(connect.CodeNotFound, err)
-	case err != nil:
+	case errors.As(err, &refused) && refused.Code == registration.RefuseNotNominated:
+		// Asked of an RDP that is not nominated for it (para 84): the
+		// message names who is.
+		return nil, connect.NewError(connect.CodeFailedPrecondition, err)
+	case errors.As(err, &refused):
 		return nil, connect.NewError(connect.CodeInvalidArgument, err)
+	case err != nil:
+		return nil, connect.NewError(connect.CodeInternal, err)
 	}
 	return connect.NewResponse(&dccgatev1.RequestRefreshResponse{Refresh: refreshMsg(registration.Refresh{RefreshRequest: r})}), nil
 }

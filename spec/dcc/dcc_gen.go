@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "eb7856047b538bae2314432e0190e3afbf17739493380e8c24a7c38767487475"
+const SpecHash = "1c49642d78dbf5900c8abc16bcc7327adba5041f747dec0b4603066ac27f767d"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
