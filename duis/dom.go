@@ -67,6 +67,9 @@ func (e *ParseError) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
+// utf8BOM is the UTF-8 encoding of U+FEFF, the byte-order mark.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
 func perr(code, format string, args ...any) error {
 	return &ParseError{Code: code, Message: fmt.Sprintf(format, args...)}
 }
@@ -78,11 +81,14 @@ func perr(code, format string, args ...any) error {
 // content outside the root other than whitespace, documents, depth, element
 // counts or attribute counts above the limits, and attribute values holding
 // literal tabs or line breaks (whose normalisation C14N would need).
-// Comments are dropped: C14N without comments does not see them.
+// Comments are dropped: C14N without comments does not see them. A UTF-8
+// byte-order mark as the document's first bytes is legal XML and is
+// skipped (it is no part of the canonical form); one anywhere else is text.
 func Parse(b []byte, lim Limits) (*Document, error) {
 	if len(b) > lim.MaxBytes {
 		return nil, perr(CodeTooLarge, "document of %d bytes is above the limit of %d", len(b), lim.MaxBytes)
 	}
+	b = bytes.TrimPrefix(b, utf8BOM)
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	dec.Strict = true
 	dec.CharsetReader = func(label string, _ io.Reader) (io.Reader, error) {

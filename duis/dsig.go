@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/big"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -72,7 +74,7 @@ func Sign(doc *Document, key *ecdsa.PrivateKey, cert IssuerSerial) ([]byte, erro
 		q("DigestMethod"), AlgSHA256, q("DigestValue"), base64.StdEncoding.EncodeToString(digest[:]), q("DigestValue"),
 		q("Reference"), q("SignedInfo"))
 	decl := ""
-	if _, declared := root.inScope()[p]; !declared {
+	if root.inScope()[p] != NSDSig {
 		decl = fmt.Sprintf(` xmlns:%s="%s"`, p, NSDSig)
 	}
 	sigXML := fmt.Sprintf(`<%s%s>%s<%s></%s><%s><%s><%s><%s>%s</%s><%s>%s</%s></%s></%s></%s></%s>`,
@@ -99,14 +101,29 @@ func Sign(doc *Document, key *ecdsa.PrivateKey, cert IssuerSerial) ([]byte, erro
 }
 
 // sigPrefix is the prefix the signature uses: one the document already
-// binds to the XMLDSig namespace, else "ds".
+// binds to the XMLDSig namespace at the root (the first in order, so the
+// choice is the same every time), else "ds", or "ds1", "ds2"... where the
+// document binds "ds" to another namespace (the signature's elements must
+// be XMLDSig's, not that namespace's).
 func sigPrefix(root *Element) string {
-	for p, u := range root.inScope() {
+	scope := root.inScope()
+	var bound []string
+	for p, u := range scope {
 		if u == NSDSig && p != "" {
-			return p
+			bound = append(bound, p)
 		}
 	}
-	return "ds"
+	if len(bound) > 0 {
+		sort.Strings(bound)
+		return bound[0]
+	}
+	p := "ds"
+	for i := 1; ; i++ {
+		if _, taken := scope[p]; !taken {
+			return p
+		}
+		p = "ds" + strconv.Itoa(i)
+	}
 }
 
 // parseFragment parses xml as a child of parent (so it sees the parent's

@@ -552,3 +552,85 @@ func TestMappingForms(t *testing.T) {
 		})
 	}
 }
+
+// TestParseByteOrderMark: a UTF-8 byte-order mark before anything else is
+// legal XML and accepted, a signed document verifies with one added (the
+// signature is over the canonical form); one elsewhere is still text
+// outside the root.
+func TestParseByteOrderMark(t *testing.T) {
+	s, _ := testPKI(t, "90-B3-D5-1F-30-01-00-00")
+	bom := "\xEF\xBB\xBF"
+	signed := string(s.sign(t, fixture(t, "read-import-registers.xml")))
+	tests := []struct {
+		note, doc string
+		code      string // "" accepted
+		verify    bool
+	}{
+		{"before the declaration", bom + `<?xml version="1.0" encoding="UTF-8"?>` + "\n<r/>", "", false},
+		{"before the root", bom + `<r/>`, "", false},
+		{"before a signed document", bom + signed, "", true},
+		{"twice", bom + bom + `<r/>`, CodeXML, false},
+		{"after the declaration", `<?xml version="1.0"?>` + bom + `<r/>`, CodeXML, false},
+		{"after the root", `<r/>` + bom, CodeXML, false},
+		{"before a DOCTYPE", bom + `<!DOCTYPE r [<!ENTITY x "y">]><r>&x;</r>`, CodeDTD, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			doc, err := Parse([]byte(tc.doc), DefaultLimits)
+			if tc.code != "" {
+				if !errors.Is(err, &ParseError{Code: tc.code}) {
+					t.Fatalf("got %v, want code %s", err, tc.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.verify {
+				if _, err := Verify(doc, s.lookup); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestSignPrefix: the signature's prefix is one bound to XMLDSig at the
+// root, else "ds", else a free one where the document binds "ds" (and
+// "ds1") to another namespace; the document signed verifies, its own
+// elements of that prefix keep their namespace.
+func TestSignPrefix(t *testing.T) {
+	s, _ := testPKI(t, "90-B3-D5-1F-30-01-00-00")
+	body := `<sr:Header><sr:RequestID>90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:7</sr:RequestID><sr:CommandVariant>1</sr:CommandVariant><sr:ServiceReference>4.1</sr:ServiceReference><sr:ServiceReferenceVariant>4.1.1</sr:ServiceReferenceVariant></sr:Header><sr:Body><sr:ReadInstantaneousImportRegisters/></sr:Body>`
+	root := func(decls string) string {
+		return `<sr:Request xmlns:sr="http://www.dccinterface.co.uk/ServiceUserGateway"` + decls + ` schemaVersion="5.4">` + body + `</sr:Request>`
+	}
+	tests := []struct {
+		note, doc, prefix string
+	}{
+		{"no binding", root(""), "ds"},
+		{"ds bound to XMLDSig", root(` xmlns:ds="` + NSDSig + `"`), "ds"},
+		{"another prefix bound to XMLDSig", root(` xmlns:sig="` + NSDSig + `"`), "sig"},
+		{"ds bound to another namespace", root(` xmlns:ds="urn:not-dsig"`), "ds1"},
+		{"ds and ds1 bound to others", root(` xmlns:ds="urn:not-dsig" xmlns:ds1="urn:other"`), "ds2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			signed := s.sign(t, []byte(tc.doc))
+			doc, err := Parse(signed, DefaultLimits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Verify(doc, s.lookup); err != nil {
+				t.Fatalf("%v\n%s", err, signed)
+			}
+			els := doc.Root.Elements()
+			if sig := els[len(els)-1]; sig.Prefix != tc.prefix || !sig.Is(NSDSig, "Signature") {
+				t.Fatalf("signature %s:%s in %s, want prefix %s\n%s", sig.Prefix, sig.Local, sig.Space, tc.prefix, signed)
+			}
+			if u, ok := doc.Root.lookupNS("ds"); ok && strings.Contains(tc.doc, "urn:not-dsig") && u != "urn:not-dsig" {
+				t.Fatalf("the document's ds is now %s", u)
+			}
+		})
+	}
+}

@@ -33,9 +33,10 @@ const duisUsage = `usage:
   dccgate duis srvs [--spec DIR]                 the SRVs accepted (and their command variants) and those refused
   dccgate duis cert --user EUI64 --role CODE --ca-dir DIR --out DIR
                                                  issue a DUIS signing certificate (x500UniqueIdentifier = User ID)
-  dccgate duis precommand REQUEST --response RESPONSE --key KEY
-                                                 check serviceT's Pre-Command against the CV 4 request, sign it
-                                                 with the user's Pre-Command key and print the CV 5 sr:Request`
+  dccgate duis precommand REQUEST --response RESPONSE --key KEY [--cert GATEWAY_CERT] [--variant 5|6|7]
+                                                 verify serviceT's answer against the gateway's certificate, check
+                                                 its Pre-Command against the CV 4 request, sign it with the user's
+                                                 Pre-Command key and print the CV 5 (6, 7) sr:Request`
 
 func runDUIS(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -114,6 +115,15 @@ func duisSign(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dccgate duis sign:", err)
 		return exitFail
 	}
+	// What is written must verify as the gateway will verify it: never a
+	// document that is not signed, or not by this certificate's key.
+	if sd, err := duis.Parse(signed, duis.DefaultLimits); err != nil {
+		fmt.Fprintln(stderr, "dccgate duis sign: the signed document does not parse:", err)
+		return exitFail
+	} else if err := verifyBy(sd, cert); err != nil {
+		fmt.Fprintf(stderr, "dccgate duis sign: the signed document does not verify against %s (is %s that certificate's key?): %v\n", *certFile, *keyFile, err)
+		return exitFail
+	}
 	if *out != "" {
 		if err := os.WriteFile(*out, signed, 0o644); err != nil {
 			fmt.Fprintln(stderr, "dccgate duis sign:", err)
@@ -156,12 +166,7 @@ func duisVerify(args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	want := cert.IssuerSerial()
-	if _, err := duis.Verify(doc, func(is duis.IssuerSerial) *ecdsa.PublicKey {
-		if is.Serial.Cmp(want.Serial) == 0 && duis.SameName(is.Issuer, want.Issuer) {
-			return cert.PublicKey
-		}
-		return nil
-	}); err != nil {
+	if err := verifyBy(doc, cert); err != nil {
 		fmt.Fprintln(stderr, "invalid:", err)
 		return exitInvalid
 	}
@@ -176,6 +181,19 @@ func duisVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "valid: %s signed by %s\n", doc.Root.Local, want)
 	return exitOK
+}
+
+// verifyBy checks doc's signature: it must name cert and verify against
+// its key.
+func verifyBy(doc *duis.Document, cert *duis.Cert) error {
+	want := cert.IssuerSerial()
+	_, err := duis.Verify(doc, func(is duis.IssuerSerial) *ecdsa.PublicKey {
+		if is.Serial.Cmp(want.Serial) == 0 && duis.SameName(is.Issuer, want.Issuer) {
+			return cert.PublicKey
+		}
+		return nil
+	})
+	return err
 }
 
 func duisSRVs(args []string, stdout, stderr io.Writer) int {
@@ -327,11 +345,32 @@ func duisPreCommand(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	respFile := fs.String("response", "", "serviceT's sr:Response holding the Pre-Command")
 	keyFile := fs.String("key", "", "the user's Pre-Command signing key (PEM): the key of the certificate the gateway holds for the user")
-	variant := fs.String("variant", "5", "the command variant of the request to print (5; 6 and 7 are refused by dccgate)")
+	certFile := fs.String("cert", "", "the gateway's DUIS signing certificate (gateway.pem), which must have signed the response (default: duis/gateway.pem beside the key's directory, as in the gateway's pki directory)")
+	variant := fs.String("variant", "5", "the command variant of the request to print: 5 (serviceS: the Command goes over the SMWAN), 6 (serviceD: it comes back in the result as a Command for Local Delivery) or 7 (serviceS: both)")
 	specDir := fs.String("spec", "", "spec directory (default: the embedded spec)")
 	file, ok := fileAndFlags(fs, args)
 	if !ok || *respFile == "" || *keyFile == "" {
 		fmt.Fprintln(stderr, duisUsage)
+		return exitUsage
+	}
+	switch *variant {
+	case "5", "6", "7":
+	default:
+		fmt.Fprintf(stderr, "dccgate duis precommand: --variant %q: a Signed Pre-Command is sent as CV 5, 6 or 7\n", *variant)
+		return exitUsage
+	}
+	if *certFile == "" {
+		// `dccgate serve` writes the users' keys to PKI/users and the
+		// gateway's DUIS certificate to PKI/duis/gateway.pem.
+		*certFile = filepath.Join(filepath.Dir(filepath.Dir(*keyFile)), "duis", "gateway.pem")
+		if _, err := os.Stat(*certFile); err != nil {
+			fmt.Fprintf(stderr, "dccgate duis precommand: give --cert, the gateway's DUIS certificate (gateway.pem), to verify the response: %v\n", err)
+			return exitUsage
+		}
+	}
+	gwCert, err := readDUISCert(*certFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
 		return exitUsage
 	}
 	sp, err := spec.LoadDir(*specDir)
@@ -344,14 +383,12 @@ func duisPreCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
 		return exitUsage
 	}
-	read := func(path string) (*duis.Document, error) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		return duis.Parse(b, duis.DefaultLimits)
+	reqBytes, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
+		return exitUsage
 	}
-	reqDoc, err := read(file)
+	reqDoc, err := duis.Parse(reqBytes, duis.DefaultLimits)
 	if err != nil {
 		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
 		return exitInvalid
@@ -361,14 +398,14 @@ func duisPreCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
 		return exitInvalid
 	}
-	respDoc, err := read(*respFile)
+	respBytes, err := os.ReadFile(*respFile)
 	if err != nil {
 		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
-		return exitInvalid
+		return exitUsage
 	}
-	resp, err := duis.DecodeResponse(respDoc, sp.DUIS.Namespace)
-	if err != nil || len(resp.PreCommand) == 0 {
-		fmt.Fprintln(stderr, "dccgate duis precommand: the response holds no Pre-Command", err)
+	resp, err := gatewayPreCommand(respBytes, sp.DUIS.Namespace, gwCert)
+	if err != nil {
+		fmt.Fprintln(stderr, "dccgate duis precommand:", err)
 		return exitInvalid
 	}
 	// The user checks what it signs (para 155): the Pre-Command must say
@@ -396,4 +433,42 @@ func duisPreCommand(args []string, stdout, stderr io.Writer) int {
 </sr:Request>
 `, sp.DUIS.Namespace, req.SchemaVersion, req.RequestID, *variant, req.SRV.Ref, req.SRV.SRV, duis.EncodeBase64(signed))
 	return exitOK
+}
+
+// gatewayPreCommand reads serviceT's answer: an sr:Response the gateway
+// signed (with gwCert) holding a Pre-Command. A refusal (dccgate's
+// dg:Refusal of an HTTP 4xx, an sr:Response with another code, an HTTP
+// error's text) is said as what it is.
+func gatewayPreCommand(b []byte, ns string, gwCert *duis.Cert) (*duis.DecodedResponse, error) {
+	doc, err := duis.Parse(b, duis.DefaultLimits)
+	if err != nil {
+		line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		if len(line) > 200 {
+			line = line[:200] + "..."
+		}
+		return nil, fmt.Errorf("the response is not an sr:Response (an HTTP error's text?): %q: %w", line, err)
+	}
+	if root := doc.Root; root.Is(duis.NSDCCGate, "Refusal") {
+		reason, _ := root.Attr("reason")
+		code, _ := root.Attr("code")
+		clause, _ := root.Attr("clause")
+		return nil, fmt.Errorf("the gateway refused the request (an HTTP 4xx, not a Pre-Command): %s (%s, %s): %s", reason, code, clause, strings.TrimSpace(root.Text()))
+	}
+	if !doc.Root.Is(ns, "Response") {
+		return nil, fmt.Errorf("the response is {%s}%s, not an sr:Response", doc.Root.Space, doc.Root.Local)
+	}
+	if err := verifyBy(doc, gwCert); err != nil {
+		return nil, fmt.Errorf("the response is not the gateway's (%s): %w", gwCert.IssuerSerial(), err)
+	}
+	resp, err := duis.DecodeResponse(doc, ns)
+	if err != nil {
+		return nil, err
+	}
+	if resp.ResponseCode != "I0" {
+		return nil, fmt.Errorf("the gateway answered %s, not I0 with a Pre-Command (the X-DCCGate-Reason and -Message headers of its answer say why)", resp.ResponseCode)
+	}
+	if len(resp.PreCommand) == 0 {
+		return nil, errors.New("the response holds no Pre-Command")
+	}
+	return resp, nil
 }

@@ -26,12 +26,14 @@ package duisapi
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dccgate/dccgate/client"
@@ -87,6 +89,38 @@ type Server struct {
 	// Requests, if set, records each request's SRV and DUIS RequestID for
 	// the responses the Outbox sends later.
 	Requests OutboxStore
+	// DCCID is the DCC's ID in the world served: the User ID of the
+	// gateway's signing certificate, the target of a Non-Device
+	// request's RequestID and the originator of the ResponseID of a
+	// response no Device sends. If empty, it is the world's: spec/duis.cue's
+	// boxed.dcc for a store holding the Boxed world (`--world boxed`: it
+	// holds no other users), else the spec's dcc_ids.dcc.
+	DCCID string
+
+	dcc atomic.Pointer[string] // DCCID as found, once
+}
+
+// dccID is the DCC's ID in the world served (DCCID).
+func (s *Server) dccID(ctx context.Context) (string, error) {
+	if s.DCCID != "" {
+		return s.DCCID, nil
+	}
+	if p := s.dcc.Load(); p != nil {
+		return *p, nil
+	}
+	sp := s.G.Spec()
+	id := sp.DCCIDs.DCC
+	if b := sp.DUIS.Boxed; len(b.Users) > 0 && b.DCC != "" {
+		_, err := s.G.Store().GetUser(ctx, b.Users[0].ID)
+		switch {
+		case err == nil:
+			id = b.DCC
+		case !errors.Is(err, store.ErrNotFound):
+			return "", err
+		}
+	}
+	s.dcc.Store(&id)
+	return id, nil
 }
 
 // Handlers returns the endpoints of the spec (path -> handler).
@@ -177,6 +211,13 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 		return nil, &refusal{http.StatusUnauthorized, string(dcc.ReasonCertificateInvalid), duis.CodeSignature,
 			fmt.Sprintf("the signing certificate %s is valid from %s to %s", signer.IssuerSerial(), signer.NotBefore.Format(time.RFC3339), signer.NotAfter.Format(time.RFC3339))}
 	}
+	// Who signed it must be who sent it, before anything else of the
+	// request is answered: an answer (an E12 echoing the RequestID, signed
+	// by the gateway) to a document naming another user as its originator
+	// would answer that user's request to someone else.
+	if o, ok := headerOriginator(doc, d.Namespace); ok && o != signer.EUI64 {
+		return nil, notSigner(o, signer.EUI64)
+	}
 	r, err := duis.DecodeRequest(doc, sp)
 	// The answer carries the request's schemaVersion (one DecodeRequest
 	// accepted: the envelope's refusals below come after that check).
@@ -191,8 +232,19 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	}
 	resp.RequestID, resp.SRV, resp.Ref = r.RequestID, r.SRV.SRV, r.SRV.Ref
 	if r.Originator != signer.EUI64 {
-		return nil, &refusal{http.StatusForbidden, string(dcc.ReasonSignatureInvalid), duis.CodeSignature,
-			fmt.Sprintf("the request's originator %s is not the signer %s", r.Originator, signer.EUI64)}
+		return nil, notSigner(r.Originator, signer.EUI64)
+	}
+	if !r.SRV.Service.DeviceService {
+		// A Non-Device request is addressed to the DCC: a RequestID
+		// naming another target is malformed, as one that does not parse.
+		dccID, err := s.dccID(ctx)
+		if err != nil {
+			return nil, &refusal{http.StatusServiceUnavailable, string(dcc.ReasonMalformed), "store", err.Error()}
+		}
+		if r.Target != dccID {
+			return nil, &refusal{http.StatusBadRequest, string(dcc.ReasonMalformed), duis.CodeRequestID,
+				fmt.Sprintf("RequestID %q: the target of a Non-Device request (SRV %s) is the DCC's ID %s, not %s", r.RequestID, r.SRV.SRV, dccID, r.Target)}
+		}
 	}
 	cv := d.CommandVariants[r.CommandVariant]
 	if cv.Endpoint != endpoint {
@@ -253,6 +305,30 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	return s.outcome(resp, rec, cv.Delivery)
 }
 
+// headerOriginator is the originator of the RequestID in the document's
+// sr:Header (the root's Header child, as DecodeRequest reads it), if it
+// has one that parses.
+func headerOriginator(doc *duis.Document, ns string) (string, bool) {
+	for _, h := range doc.Root.Elements() {
+		if !h.Is(ns, "Header") {
+			continue
+		}
+		for _, x := range h.Elements() {
+			if x.Is(ns, "RequestID") {
+				o, _, _, err := duis.ParseRequestID(strings.TrimSpace(x.Text()))
+				return o, err == nil
+			}
+		}
+		return "", false
+	}
+	return "", false
+}
+
+func notSigner(originator, signer string) *refusal {
+	return &refusal{http.StatusForbidden, string(dcc.ReasonSignatureInvalid), duis.CodeSignature,
+		fmt.Sprintf("the request's originator %s is not the signer %s", originator, signer)}
+}
+
 // cancelFutureDated answers a DUIS cancellation (duis.CancelExecution):
 // the sender's Future Dated requests of the same service to the same
 // Device that have not started (pending, held or awaiting their signed
@@ -264,15 +340,39 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 // Device, and a critical one needs no Pre-Command (nothing is signed for
 // a Device).
 func (s *Server) cancelFutureDated(ctx context.Context, resp *duis.Response, r *duis.Request, device string) (*duis.Response, *refusal) {
-	// The interface's replay protection holds for it too (para 133): its
-	// counter must be above the last request's. It is not stored itself,
-	// as no request is, so the same cancellation sent again is answered
-	// again (and cancels nothing more).
-	if u, err := s.G.Store().GetUser(ctx, r.Originator); err == nil && r.Counter <= u.LastCounter {
-		return nil, &refusal{http.StatusBadRequest, string(dcc.ReasonReplay), "refused",
-			fmt.Sprintf("counter %d is not above the last one accepted, %d", r.Counter, u.LastCounter)}
+	// The interface's replay protection holds for it too (para 133), as
+	// for any request (a repeated ID or a counter not above the user's
+	// last is REPLAY): the cancellation is stored, done, with its
+	// RequestID and counter (the store takes the counter in the same
+	// write), so neither it sent again nor a later request with its ID or
+	// counter is accepted. It is stored before it cancels anything: of two
+	// copies sent at once, one is REPLAY and cancels nothing.
+	u, err := s.G.Store().GetUser(ctx, r.Originator)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && !u.Entered):
+		return nil, &refusal{http.StatusForbidden, string(dcc.ReasonUnknownUser), "refused", "user " + r.Originator + " is not known to the gateway"}
+	case err != nil:
+		return nil, &refusal{http.StatusServiceUnavailable, string(dcc.ReasonMalformed), "store", err.Error()}
+	case r.Counter <= u.LastCounter:
+		return nil, replay(fmt.Sprintf("counter %d is not above the last one accepted, %d", r.Counter, u.LastCounter))
 	}
 	key := spec.Key(r.SRV.Service.Ref, r.SRV.Service.Variant)
+	now := s.G.Now()
+	rec := store.Request{ID: gatewayID(r, device), UserID: r.Originator, Service: key, DeviceID: device,
+		Category: "future_dated", Delivery: s.G.Spec().DUIS.CommandVariants[r.CommandVariant].Delivery,
+		State: gateway.StateAccepted, Clause: "para 128", ReceivedAt: now, CompletedAt: now,
+		Message: "a cancellation: the sender's Future Dated " + key + " requests to " + device + " that have not started are cancelled"}
+	if b, err := json.Marshal(r.Fields); err == nil {
+		rec.Body = b
+	}
+	switch err := s.G.Store().InsertRequest(ctx, rec, r.Counter); {
+	case errors.Is(err, store.ErrStale), errors.Is(err, store.ErrDuplicate):
+		return nil, replay("the Request ID " + r.RequestID + " was already used")
+	case errors.Is(err, store.ErrNotFound):
+		return nil, &refusal{http.StatusForbidden, string(dcc.ReasonUnknownUser), "refused", "user " + r.Originator + " is not known to the gateway"}
+	case err != nil:
+		return nil, &refusal{http.StatusServiceUnavailable, string(dcc.ReasonMalformed), "store", err.Error()}
+	}
 	open, err := s.G.Store().ListRequests(ctx, store.RequestFilter{UserID: r.Originator, DeviceID: device,
 		States: []string{gateway.StatePending, gateway.StateHeld, gateway.StateAwaitingSignature}})
 	if err != nil {
@@ -374,6 +474,10 @@ func fromErr(err error) *refusal {
 		return &refusal{http.StatusRequestEntityTooLarge, string(dcc.ReasonMalformed), pe.Code, pe.Message}
 	}
 	return &refusal{http.StatusBadRequest, string(dcc.ReasonMalformed), pe.Code, pe.Message}
+}
+
+func replay(msg string) *refusal {
+	return &refusal{http.StatusBadRequest, string(dcc.ReasonReplay), "refused", msg}
 }
 
 func gatewayErr(err error) *refusal {

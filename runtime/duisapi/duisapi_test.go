@@ -67,6 +67,15 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with the server's Config set by cfg.
 func newEnvWith(t *testing.T, cfg func(*server.Config)) *env {
 	t.Helper()
+	return newEnvWorld(t, cfg, false)
+}
+
+// newEnvWorld is newEnvWith on the demo world, the DUIS server told the
+// DCC's ID (dccID, as its signing certificate's), or on the Boxed world
+// (`--world boxed`, its users' signers), the DUIS server finding the
+// DCC's ID itself.
+func newEnvWorld(t *testing.T, cfg func(*server.Config), boxed bool) *env {
+	t.Helper()
 	engOnce.Do(func() {
 		var err error
 		if eng, err = engine.New(t.Context(), spec.MustDefault()); err != nil {
@@ -80,7 +89,18 @@ func newEnvWith(t *testing.T, cfg func(*server.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	if _, err := srv.SeedDemo(t.Context(), 2); err != nil {
+	users := []struct{ id, role string }{{supplier, "02"}, {gasSup, "02"}, {rival, "02"}, {agent, "06"}}
+	gwID := dccID
+	if boxed {
+		if _, err := srv.SeedBoxed(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		users = nil
+		for _, u := range srv.G.Spec().DUIS.Boxed.Users {
+			users = append(users, struct{ id, role string }{u.ID, "02"})
+		}
+		gwID = srv.G.Spec().DUIS.Boxed.DCC
+	} else if _, err := srv.SeedDemo(t.Context(), 2); err != nil {
 		t.Fatal(err)
 	}
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -114,7 +134,7 @@ func newEnvWith(t *testing.T, cfg func(*server.Config)) *env {
 	}()
 	reg := &duisapi.Registry{}
 	e := &env{srv: srv, signers: map[string]signer{}}
-	for _, u := range []struct{ id, role string }{{supplier, "02"}, {gasSup, "02"}, {rival, "02"}, {agent, "06"}} {
+	for _, u := range users {
 		s := issue(u.id, u.role)
 		e.signers[u.id] = s
 		if err := reg.Add(s.cert); err != nil {
@@ -125,9 +145,12 @@ func newEnvWith(t *testing.T, cfg func(*server.Config)) *env {
 	if err := reg.Add(expired.cert); err != nil {
 		t.Fatal(err)
 	}
-	gw := issue(dccID, "89")
+	gw := issue(gwID, "89")
 	e.gwCert = gw.cert
 	d := &duisapi.Server{G: srv.G, Registry: reg, Key: gw.key, Cert: gw.cert.IssuerSerial()}
+	if !boxed {
+		d.DCCID = dccID
+	}
 	e.duis = d
 	mux := http.NewServeMux()
 	for p, h := range d.Handlers() {
@@ -341,6 +364,10 @@ func TestRefusals(t *testing.T) {
 		{"unknown device (E19)", "serviceS", supplier, request(next(supplier, "00-DB-00-00-00-00-EE-EE"), "1", "4.1.1", "", read411), 200, "E19", "DEVICE_UNKNOWN"},
 		{"postdated SRV", "serviceS", supplier, request(next(supplier, esme), "1", "4.18", "", `<sr:ReadMeterBalance/>`), 400, "", "MALFORMED"},
 		{"signed by another user", "serviceS", rival, request(next(supplier, esme), "1", "4.1.1", "", read411), 403, "", "SIGNATURE_INVALID"},
+		// The signer is checked before the envelope: no E12 answers (and
+		// echoes) another user's RequestID.
+		{"signed by another user, a command variant the SRV refuses", "serviceS", rival, request(next(supplier, esme), "1", "7.1", "", `<sr:EnableSupply/>`), 403, "", "SIGNATURE_INVALID"},
+		{"signed by another user, a command variant not 1-8", "serviceS", rival, request(next(supplier, esme), "9", "4.1.1", "", read411), 403, "", "SIGNATURE_INVALID"},
 		{"external entity", "serviceS", supplier, `<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>`, 400, "", "MALFORMED"},
 		{"unsigned", "serviceS", supplier, "unsigned", 401, "", "SIGNATURE_INVALID"},
 		{"expired signing certificate", "serviceS", "expired", request(next(rival, esme), "1", "4.1.1", "", read411), 401, "", "CERTIFICATE_INVALID"},
@@ -476,20 +503,28 @@ func TestCancellation(t *testing.T) {
 			t.Fatalf("%s: %d %s", tc.srv, a.status, a.body)
 		}
 	}
+	cancel := func(n int) string { return request(id(n), "1", "3.1", "", message("3000-12-31T00:00:00.00Z")) }
+	// A cancellation's RequestID is replay-protected as any request's
+	// (README: a repeated ID or a counter not above the user's last is
+	// REPLAY): sent again it is refused, and its counter is taken.
 	tests := []struct {
-		note, id string
-		status   int
-		code     string
+		note, doc    string
+		status       int
+		code, reason string
 	}{
-		{"cancels the pending 3.1", id(302), 200, "I0"},
-		{"nothing left to cancel", id(303), 200, "I0"},
-		{"a counter not above the last request's", id(300), 400, ""},
+		{"cancels the pending 3.1", cancel(302), 200, "I0", ""},
+		{"nothing left to cancel", cancel(303), 200, "I0", ""},
+		{"a counter not above the last request's", cancel(300), 400, "", "REPLAY"},
+		{"the same cancellation sent again", cancel(303), 400, "", "REPLAY"},
+		{"another request with the cancellation's RequestID", request(id(303), "1", "4.1.1", "", read411), 400, "", "REPLAY"},
+		{"another device's request with the cancellation's counter", request(fmt.Sprintf("%s:%s:%d", supplier, "00-DB-00-00-00-00-E0-02", 303), "1", "4.1.1", "", read411), 400, "", "REPLAY"},
+		{"a later counter", request(id(304), "1", "4.1.1", "", read411), 200, "I99", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
-			a := e.post(t, "serviceS", supplier, request(tc.id, "1", "3.1", "", message("3000-12-31T00:00:00.00Z")))
-			if a.status != tc.status || (tc.code != "" && (a.resp == nil || a.resp.ResponseCode != tc.code)) {
-				t.Fatalf("%d %s, want %d %s", a.status, a.body, tc.status, tc.code)
+			a := e.post(t, "serviceS", supplier, tc.doc)
+			if a.status != tc.status || (tc.code != "" && (a.resp == nil || a.resp.ResponseCode != tc.code)) || (tc.reason != "" && a.reason != tc.reason) {
+				t.Fatalf("%d %s %s, want %d %s %s", a.status, a.reason, a.body, tc.status, tc.code, tc.reason)
 			}
 		})
 	}
@@ -569,6 +604,80 @@ func TestAnswerCarriesTheRequestsVersion(t *testing.T) {
 			}
 			if a.resp.ResponseCode != tc.code || a.resp.SchemaVersion != tc.version {
 				t.Fatalf("%s in schemaVersion %q, want %s in %q\n%s", a.resp.ResponseCode, a.resp.SchemaVersion, tc.code, tc.version, a.body)
+			}
+		})
+	}
+}
+
+// TestNonDeviceTarget: a Non-Device request's RequestID targets the DCC's
+// ID of the world served (in the Boxed world spec/duis.cue's boxed.dcc, as
+// its gateway.pem names), any other target is refused as a malformed
+// RequestID is; and the results of Non-Device requests POSTed later carry
+// a ResponseID from that same ID.
+func TestNonDeviceTarget(t *testing.T) {
+	tests := []struct {
+		note   string
+		boxed  bool
+		target string
+		status int
+		reason string
+	}{
+		{"boxed: the Boxed DCC", true, "90-B3-D5-1F-30-00-00-02", 200, ""},
+		{"boxed: another EUI-64", true, "11-22-33-44-55-66-77-88", 400, "MALFORMED"},
+		{"boxed: the spec's own DCC ID, not this world's", true, "00-00-00-00-00-00-00-02", 400, "MALFORMED"},
+		{"demo: the DCC ID the server was given", false, dccID, 200, ""},
+		{"demo: another EUI-64", false, "11-22-33-44-55-66-77-88", 400, "MALFORMED"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			e := newEnvWorld(t, func(*server.Config) {}, tc.boxed)
+			user, dev := supplier, esme
+			if tc.boxed {
+				user, dev = e.srv.G.Spec().DUIS.Boxed.Users[0].ID, "00-DB-12-34-56-78-90-A0"
+			}
+			ost, ok := duisapi.OutboxStoreOf(e.srv.Store)
+			if !ok {
+				t.Fatal("the store has no DUIS outbox")
+			}
+			e.duis.Requests = ost
+			rv := &receiver{got: map[string]int{}}
+			hs := httptest.NewServer(rv)
+			t.Cleanup(hs.Close)
+			if err := ost.PutDUISReceiver(t.Context(), user, hs.URL); err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("%s:%s:%d", user, tc.target, 700+i)
+			a := e.post(t, "serviceD", user, request(id, "8", "12.1", "", `<sr:RequestWANMatrix><sr:PostCode>AB1 2CD</sr:PostCode></sr:RequestWANMatrix>`))
+			if a.status != tc.status || (tc.reason != "" && a.reason != tc.reason) {
+				t.Fatalf("%d %s %s, want %d %s", a.status, a.reason, a.body, tc.status, tc.reason)
+			}
+			// A Device Service's target is the Device, not the DCC.
+			if a := e.post(t, "serviceS", user, request(fmt.Sprintf("%s:%s:%d", user, dev, 800+i), "1", "4.1.1", "", read411)); a.resp == nil || a.resp.ResponseCode != "I99" {
+				t.Fatalf("a Device Service: %d %s", a.status, a.body)
+			}
+			if tc.status != 200 {
+				return
+			}
+			e.srv.G.WaitIdle(t.Context())
+			ob := &duisapi.Outbox{S: e.duis, Store: ost, Now: e.srv.G.Now}
+			if _, err := ob.Collect(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ob.Send(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			rv.mu.Lock()
+			defer rv.mu.Unlock()
+			var found bool
+			for rid := range rv.got {
+				if strings.HasPrefix(rid, tc.target+":") {
+					found = true
+				} else if !strings.HasPrefix(rid, dev+":") {
+					t.Errorf("ResponseID %s: neither the Device's nor the DCC's %s", rid, tc.target)
+				}
+			}
+			if !found {
+				t.Errorf("no result with a ResponseID from the DCC %s: %v", tc.target, rv.got)
 			}
 		})
 	}

@@ -111,7 +111,11 @@ func (o *Outbox) collect(ctx context.Context) (added, receivers int, err error) 
 // document is the signed sr:Response of one delivery.
 func (o *Outbox) document(ctx context.Context, d store.Delivery) ([]byte, string, error) {
 	sp := o.S.G.Spec()
-	r := o.response(d)
+	dccID, err := o.S.dccID(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	r := o.response(d, dccID)
 	if d.Kind != "alert" {
 		sent, ok, err := o.Store.DUISRequest(ctx, d.RequestID)
 		if err != nil {
@@ -138,13 +142,13 @@ func (o *Outbox) document(ctx context.Context, d store.Delivery) ([]byte, string
 // response is the sr:Response of one delivery, as far as the delivery
 // alone says (a result's DUIS RequestID, SRV and schemaVersion are the
 // outbox store's).
-func (o *Outbox) response(d store.Delivery) duis.Response {
+func (o *Outbox) response(d store.Delivery, dccID string) duis.Response {
 	sp := o.S.G.Spec()
 	var p map[string]any
 	_ = json.Unmarshal(d.Payload, &p)
 	str := func(k string) string { s, _ := p[k].(string); return s }
 	r := duis.Response{Namespace: sp.DUIS.Namespace, SchemaVersion: sp.DUIS.OwnSchemaVersion, At: d.CreatedAt, Code: "I0"}
-	r.ResponseID = fmt.Sprintf("%s:%s:%d", nz(d.DeviceID, sp.DCCIDs.DCC), d.UserID, d.Cursor)
+	r.ResponseID = fmt.Sprintf("%s:%s:%d", nz(d.DeviceID, dccID), d.UserID, d.Cursor)
 	if d.Kind == "alert" {
 		r.Alert, r.AlertCode = "DeviceAlertMessage", d.Code
 		if str("service") == "A2" {
@@ -239,7 +243,7 @@ func (o *Outbox) headers(ctx context.Context, m sqlstore.DUISMessage) http.Heade
 	if err != nil || len(ds) == 0 || ds[0].Cursor != m.Source {
 		return nil
 	}
-	return o.response(ds[0]).Headers()
+	return o.response(ds[0], "").Headers()
 }
 
 func post(ctx context.Context, client *http.Client, m sqlstore.DUISMessage, h http.Header) error {

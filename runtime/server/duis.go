@@ -135,7 +135,7 @@ func (s *Server) StartDUIS(ctx context.Context, o DUISOptions) (*duisapi.Server,
 			return nil, err
 		}
 	}
-	d := &duisapi.Server{G: s.G, Registry: reg, Key: gwKey, Cert: gwCert.IssuerSerial()}
+	d := &duisapi.Server{G: s.G, Registry: reg, Key: gwKey, Cert: gwCert.IssuerSerial(), DCCID: gwID}
 	if ost, ok := duisapi.OutboxStoreOf(s.Store); ok {
 		d.Requests = ost
 		for u, addr := range o.Receivers {

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "1c49642d78dbf5900c8abc16bcc7327adba5041f747dec0b4603066ac27f767d"
+const SpecHash = "21225c01362adae8c139ae1da4308d716f8a80dbe230a9d58c80c7e6cf6867fe"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
