@@ -595,13 +595,16 @@ func (x *month) batchFaults() error {
 		return err
 	}
 	for _, o := range x.b.w.Orders {
-		if o.Delivery == nil {
+		// The batch is the order's hubs, in however many parts they
+		// came (para 356: "delivered in a single order").
+		batch := o.DeliveredHubs()
+		if len(batch) == 0 {
 			continue
 		}
 		var now, prior int
 		var hs []string
 		var rep *hub
-		for _, dh := range o.Delivery.Hubs {
+		for _, dh := range batch {
 			h := x.b.hubs[dh.ID]
 			rep = h
 			if h.Removal == nil || !x.b.decisions[h.ID].BatchFault || !h.Removed.Before(x.m.End()) {
@@ -616,7 +619,7 @@ func (x *month) batchFaults() error {
 		if now == prior {
 			continue
 		}
-		n := len(o.Delivery.Hubs)
+		n := len(batch)
 		t := floorBP(n, hc.BatchFault.ThresholdBP)
 		above := max(0, now-t) - max(0, prior-t)
 		bf := BatchFault{Order: o.ID, Supplier: o.Supplier, Delivered: n, ThresholdBP: hc.BatchFault.ThresholdBP,

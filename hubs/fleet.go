@@ -35,22 +35,54 @@ func (f *Fleet) Order(o Order) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	o.OrderedOn = f.today()
-	o.Delivery = nil
+	o.Delivery, o.Deliveries = nil, nil
 	f.w.Orders = append(f.w.Orders, o)
 }
 
-// Deliver records today's delivery of an order's hubs.
+// Deliver records today's delivery of an order's hubs: all of them, or a
+// part. Parts are taken until the order is delivered (all the hubs it
+// orders are), and none takes a variant past the quantity ordered.
 func (f *Fleet) Deliver(order string, hubs ...DeliveredHub) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range f.w.Orders {
-		if o := &f.w.Orders[i]; o.ID == order {
-			if o.Delivery != nil {
-				return fmt.Errorf("order %s already delivered", order)
-			}
-			o.Delivery = &Delivery{Date: f.today(), Hubs: hubs}
-			return nil
+		o := &f.w.Orders[i]
+		if o.ID != order {
+			continue
 		}
+		if len(hubs) == 0 {
+			return fmt.Errorf("a delivery of order %s needs at least one hub", order)
+		}
+		ordered, total := map[string]int{}, 0
+		for _, l := range o.Lines {
+			var err error
+			if total, err = AddQuantity(total, l.Quantity); err != nil {
+				return fmt.Errorf("order %s: %w", order, err)
+			}
+			ordered[l.Variant] += l.Quantity
+		}
+		got := map[string]int{}
+		before := o.DeliveredHubs()
+		for _, h := range before {
+			got[h.Variant]++
+		}
+		if len(before) >= total {
+			return fmt.Errorf("order %s is delivered: all its %d hubs", order, total)
+		}
+		for _, h := range hubs {
+			if got[h.Variant]++; got[h.Variant] > ordered[h.Variant] {
+				return fmt.Errorf("order %s: more hubs of variant %q than the %d ordered", order, h.Variant, ordered[h.Variant])
+			}
+		}
+		d := Delivery{Date: f.today(), Hubs: append([]DeliveredHub(nil), hubs...)}
+		switch {
+		case len(before) == 0:
+			o.Delivery = &d
+		default: // a further part: the parts are listed in Deliveries
+			o.Deliveries = append(o.Delivered(), d)
+			o.Delivery = nil
+		}
+		return nil
 	}
 	return fmt.Errorf("no order %s", order)
 }
@@ -108,6 +140,9 @@ func (f *Fleet) World() *World {
 	defer f.mu.Unlock()
 	w := f.w
 	w.Orders = append([]Order(nil), f.w.Orders...)
+	for i := range w.Orders {
+		w.Orders[i].Deliveries = append([]Delivery(nil), w.Orders[i].Deliveries...)
+	}
 	w.Forecasts = append([]Forecast(nil), f.w.Forecasts...)
 	w.Installs = append([]Install(nil), f.w.Installs...)
 	w.Removals = append([]Removal(nil), f.w.Removals...)

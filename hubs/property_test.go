@@ -220,7 +220,21 @@ func TestWorldIsChecked(t *testing.T) {
 		want string
 	}{
 		{"unknown variant", func(w *World) { w.Orders[0].Lines[0].Variant = "5g" }, `orders[0].lines[0]: unknown HAN variant "5g"`},
-		{"over delivered", func(w *World) { w.Orders[0].Lines[0].Quantity = 1 }, "2 hubs of variant single_band delivered, 1 ordered"},
+		{"over delivered", func(w *World) { w.Orders[0].Lines[0].Quantity = 1 }, "orders[0].delivery: 2 hubs of variant single_band delivered, 1 ordered"},
+		{"over delivered in parts", func(w *World) {
+			o := &w.Orders[0]
+			o.Deliveries = []Delivery{*o.Delivery, {Date: "2026-02-02", Hubs: []DeliveredHub{{"H3", "single_band"}}}}
+			o.Delivery = nil
+		}, "orders[0].deliveries: 3 hubs of variant single_band delivered, 2 ordered"},
+		{"a part delivered before the order", func(w *World) {
+			o := &w.Orders[0]
+			o.OrderedOn = "2026-01-02"
+			o.Deliveries = []Delivery{{Date: "2026-01-05", Hubs: o.Delivery.Hubs[:1]}, {Date: "2026-01-01", Hubs: o.Delivery.Hubs[1:]}}
+			o.Delivery = nil
+		}, "orders[0].deliveries[1]: delivered 2026-01-01 before it was ordered"},
+		{"a delivery and parts", func(w *World) {
+			w.Orders[0].Deliveries = []Delivery{{Date: "2026-02-02", Hubs: []DeliveredHub{{"H3", "single_band"}}}}
+		}, "orders[0]: give the order's delivery, or its deliveries in parts, not both"},
 		{"a line of no hubs", func(w *World) { w.Orders[0].Lines[0].Quantity = 0 }, "orders[0].lines[0]: quantity 0: a line orders one hub or more"},
 		{"lines adding up past an int", func(w *World) {
 			w.Orders[0].Lines = []OrderLine{{"single_band", math.MaxInt}, {"single_band", 1}}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,7 +45,10 @@ type Forecast struct {
 }
 
 // Order is a Supplier's order of hubs, one line per HAN variant (para
-// 320-322), delivered at once: its hubs are a batch for para 356.
+// 320-322), delivered at once or in parts: its hubs, however delivered,
+// are a batch for para 356 ("delivered in a single order"). It is
+// delivered once all the hubs it orders are; no delivery takes it past the
+// quantity of a variant ordered.
 type Order struct {
 	ID       string `json:"id"`
 	Supplier string `json:"supplier"`
@@ -57,7 +62,29 @@ type Order struct {
 	// cost and no differential.
 	FreeReplacement bool        `json:"free_replacement,omitempty"`
 	Lines           []OrderLine `json:"lines"`
-	Delivery        *Delivery   `json:"delivery,omitempty"`
+	// Delivery is the delivery of the order in one part; an order
+	// delivered in parts gives each part in Deliveries instead (not
+	// both). A hub's charges run from the date of the part it came in.
+	Delivery   *Delivery  `json:"delivery,omitempty"`
+	Deliveries []Delivery `json:"deliveries,omitempty"`
+}
+
+// Delivered returns the deliveries of the order: Delivery, then any parts
+// of Deliveries.
+func (o *Order) Delivered() []Delivery {
+	if o.Delivery != nil {
+		return append([]Delivery{*o.Delivery}, o.Deliveries...)
+	}
+	return o.Deliveries
+}
+
+// DeliveredHubs returns the hubs delivered for the order, part by part.
+func (o *Order) DeliveredHubs() []DeliveredHub {
+	var out []DeliveredHub
+	for _, d := range o.Delivered() {
+		out = append(out, d.Hubs...)
+	}
+	return out
 }
 
 // OrderLine is a quantity of one HAN variant.
@@ -66,8 +93,8 @@ type OrderLine struct {
 	Quantity int    `json:"quantity"`
 }
 
-// Delivery is the delivery of an order: its date and the Device IDs of
-// its hubs.
+// Delivery is the delivery of an order, or of a part of it: its date and
+// the Device IDs of its hubs.
 type Delivery struct {
 	Date string         `json:"date"`
 	Hubs []DeliveredHub `json:"hubs"`
@@ -288,48 +315,62 @@ func index(s *spec.Spec, w *World) (map[string]*hub, []string, ErrorSet) {
 			}
 			ordered[l.Variant] += l.Quantity // at most total: no wrap
 		}
-		if o.Delivery == nil {
-			continue
+		if o.Delivery != nil && len(o.Deliveries) > 0 {
+			bad(p, "give the order's delivery, or its deliveries in parts, not both")
 		}
-		d, err := parseDate(o.Delivery.Date)
-		if err != nil {
-			bad(p+".delivery", "%v", err)
-			continue
-		}
-		if o.OrderedOn != "" {
-			if od, err := parseDate(o.OrderedOn); err != nil {
-				bad(p, "%v", err)
-			} else if d.Before(od) {
-				bad(p+".delivery", "delivered %s before it was ordered", o.Delivery.Date)
-			}
-		}
+		// Each part's hubs are delivered on its date; the parts together
+		// are no more of a variant than ordered.
 		delivered := map[string]int{}
-		for j, dh := range o.Delivery.Hubs {
-			hp := fmt.Sprintf("%s.delivery.hubs[%d]", p, j)
-			if dh.ID == "" || hubs[dh.ID] != nil {
-				bad(hp, "hub id %q is empty or delivered twice", dh.ID)
+		for k, dl := range o.Delivered() {
+			dp := p + ".delivery"
+			if o.Delivery == nil {
+				dp = fmt.Sprintf("%s.deliveries[%d]", p, k)
+			} else if k > 0 {
+				dp = fmt.Sprintf("%s.deliveries[%d]", p, k-1)
+			}
+			d, err := parseDate(dl.Date)
+			if err != nil {
+				bad(dp, "%v", err)
 				continue
 			}
-			v, ok := hc.HANVariants[dh.Variant]
-			if !ok {
-				bad(hp, "unknown HAN variant %q", dh.Variant)
+			if o.OrderedOn != "" {
+				if od, err := parseDate(o.OrderedOn); err != nil {
+					bad(p, "%v", err)
+				} else if d.Before(od) {
+					bad(dp, "delivered %s before it was ordered", dl.Date)
+				}
 			}
-			delivered[dh.Variant]++
-			h := &hub{ID: dh.ID, Order: o.ID, Receiver: o.Supplier, Variant: dh.Variant, Region: o.Region,
-				Price: Pence(tr.AssetPricePence), Differential: Pence(v.DifferentialPence),
-				Months: hc.Amortisation.Months, Delivered: d, DeliveryMonth: MonthOf(d)}
-			if o.FreeReplacement {
-				h.Price, h.Differential = 0, 0
+			for j, dh := range dl.Hubs {
+				hp := fmt.Sprintf("%s.hubs[%d]", dp, j)
+				if dh.ID == "" || hubs[dh.ID] != nil {
+					bad(hp, "hub id %q is empty or delivered twice", dh.ID)
+					continue
+				}
+				v, ok := hc.HANVariants[dh.Variant]
+				if !ok {
+					bad(hp, "unknown HAN variant %q", dh.Variant)
+				}
+				delivered[dh.Variant]++
+				h := &hub{ID: dh.ID, Order: o.ID, Receiver: o.Supplier, Variant: dh.Variant, Region: o.Region,
+					Price: Pence(tr.AssetPricePence), Differential: Pence(v.DifferentialPence),
+					Months: hc.Amortisation.Months, Delivered: d, DeliveryMonth: MonthOf(d)}
+				if o.FreeReplacement {
+					h.Price, h.Differential = 0, 0
+				}
+				if !contractEnd.IsZero() {
+					h.Months = max(1, min(h.Months, contractEnd.Sub(h.DeliveryMonth)+1))
+				}
+				hubs[dh.ID] = h
+				ids = append(ids, dh.ID)
 			}
-			if !contractEnd.IsZero() {
-				h.Months = max(1, min(h.Months, contractEnd.Sub(h.DeliveryMonth)+1))
-			}
-			hubs[dh.ID] = h
-			ids = append(ids, dh.ID)
 		}
-		for v, n := range delivered {
-			if n > ordered[v] {
-				bad(p+".delivery", "%d hubs of variant %s delivered, %d ordered", n, v, ordered[v])
+		for _, v := range slices.Sorted(maps.Keys(delivered)) {
+			if n := delivered[v]; n > ordered[v] {
+				where := p + ".delivery"
+				if o.Delivery == nil {
+					where = p + ".deliveries"
+				}
+				bad(where, "%d hubs of variant %s delivered, %d ordered", n, v, ordered[v])
 			}
 		}
 	}

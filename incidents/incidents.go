@@ -254,7 +254,7 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 	}
 	cat, ok := pol.Categories[in.Category]
 	if !ok {
-		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: fmt.Sprintf("incident category %q: allowed are %v", in.Category, pol.CategoryCodes())}
+		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: fmt.Sprintf("incident category %q: allowed are %s", in.Category, strings.Join(pol.CategoryCodes(), ", "))}
 	}
 	if _, ok := pol.Areas[in.Area]; !ok {
 		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: fmt.Sprintf("unknown area %q: allowed are %s", in.Area, strings.Join(slices.Sorted(maps.Keys(pol.Areas)), ", "))}
@@ -322,7 +322,7 @@ func (l *Log) allocate(ctx context.Context, inc store.Incident, visit bool) (sto
 	}
 	inc.Interested = slices.DeleteFunc(r.Interested, func(p string) bool { return p == inc.RaisedBy && p != r.UserID })
 	return l.assign(ctx, inc, r.Party, r.UserID, r.Rule, r.Clause, func(who string) string {
-		return fmt.Sprintf("allocated to %s (%s, %s); interested: %v", who, r.Rule, r.Clause, inc.Interested)
+		return fmt.Sprintf("allocated to %s (%s, %s); interested: %s", who, r.Rule, r.Clause, listed(inc.Interested))
 	})
 }
 
@@ -575,7 +575,7 @@ func (l *Log) DeclareMajor(ctx context.Context, id, dccManager, partyManager str
 		inc.ReviewDueAt = l.sp.ServiceManagement.WorkingDays.AddWorkingDays(inc.ResolvedAt.In(l.loc), mj.ReviewDueWorkingDays).UTC()
 	}
 	return inc, l.st.UpdateIncident(ctx, inc, inc.Status, store.IncidentEvent{At: l.clk.Now(), Actor: DCC, Kind: "major", Status: inc.Status,
-		Note: fmt.Sprintf("declared a major incident (%s): DCC manager %s, responsible party's manager %s; notified %v", mj.Clause, dccManager, partyManager, inc.Notified)})
+		Note: fmt.Sprintf("declared a major incident (%s): DCC manager %s, responsible party's manager %s; notified %s", mj.Clause, dccManager, partyManager, listed(inc.Notified))})
 }
 
 // SubmitReview records the responsible party's review report of a
@@ -614,4 +614,12 @@ func ReviewOverdue(inc store.Incident, now time.Time) bool {
 // unresolved.
 func Overdue(inc store.Incident, now time.Time) bool {
 	return inc.ResolvedAt.IsZero() && now.After(inc.TargetAt)
+}
+
+// listed writes parties for a note: "A, B", or "none".
+func listed(parties []string) string {
+	if len(parties) == 0 {
+		return "none"
+	}
+	return strings.Join(parties, ", ")
 }

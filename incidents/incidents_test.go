@@ -663,3 +663,52 @@ func TestTicketAnswers(t *testing.T) {
 		t.Fatalf("answered a ticket that became an incident: %v", err)
 	}
 }
+
+// TestListsReadInMessages: a refusal or a timeline note that lists codes or
+// parties lists them readably, "a, b", not in Go's slice brackets ("allowed
+// are [1 2 3 4 5]", "interested: [A B]", "notified [A B C]").
+func TestListsReadInMessages(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	d, err := f.log.Diagnose(ctx, elec, "chf_reachability", esme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, refused := f.log.Raise(ctx, incidents.RaiseInput{Caller: elec, Category: "9", Area: "smwan", Title: "x", DiagnosisID: d.ID})
+	if refused == nil {
+		t.Fatal("an unknown category was raised")
+	}
+	inc := f.raise(t, gas, "1", "visit", chf, true)
+	major, err := f.log.DeclareMajor(ctx, inc.ID, "Dana DCC", "Eli Alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, evs, err := f.log.Get(ctx, incidents.DCC, major.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := func(kind string) string {
+		t.Helper()
+		for _, ev := range evs {
+			if ev.Kind == kind {
+				return ev.Note
+			}
+		}
+		t.Fatalf("no %s event in %+v", kind, evs)
+		return ""
+	}
+	tests := []struct {
+		note, text, says string
+	}{
+		{"an unknown category", refused.Error(), `incident category "9": allowed are ` + strings.Join(spec.MustDefault().ServiceManagement.Incidents.CategoryCodes(), ", ")},
+		{"the allocation", note("allocated"), "interested: " + export + ", dcc"},
+		{"the major incident", note("major"), "notified " + elec + ", " + export + ", " + gas},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			if !strings.Contains(tc.text, tc.says) || strings.ContainsAny(tc.text, "[]") {
+				t.Fatalf("%q: want %q, no brackets", tc.text, tc.says)
+			}
+		})
+	}
+}

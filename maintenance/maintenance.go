@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,7 +36,21 @@ const (
 	CodeChangeFreeze     = "CHANGE_FREEZE"
 	CodeUnknownRelease   = "UNKNOWN_RELEASE_KIND"
 	CodeWindowNotPresent = "NOT_FOUND"
+	// CodeTimeOutOfRange: a window or release dated outside the times the
+	// store keeps (store.MinTime to store.MaxTime, the years 1678 to 2262).
+	CodeTimeOutOfRange = "TIME_OUT_OF_RANGE"
 )
+
+// keepable refuses, with CodeTimeOutOfRange, a time the store cannot keep:
+// what names the time ("the window's end"), clause the rule it is under.
+// A zero time (none given) is left to the caller's other checks.
+func keepable(what string, t time.Time, clause string) error {
+	if !t.IsZero() && (t.Before(store.MinTime) || t.After(store.MaxTime)) {
+		return &Error{Code: CodeTimeOutOfRange, Clause: clause, Message: fmt.Sprintf("%s, %s, is not a time the gateway keeps: give one from %s to %s",
+			what, t.UTC().Format(time.RFC3339), store.MinTime.UTC().Format(time.RFC3339), store.MaxTime.UTC().Format(time.RFC3339))}
+	}
+	return nil
+}
 
 // Planner publishes maintenance windows and releases and answers the
 // gateway's InWindow from the windows it holds in memory (refreshed from
@@ -98,8 +113,14 @@ func monthOf(t time.Time) (time.Time, time.Time) {
 func (p *Planner) Check(ctx context.Context, w store.MaintenanceWindow) (needsPanel []string, err error) {
 	m := p.sp.ServiceManagement.Maintenance
 	now := p.clk.Now()
-	if w.ID == "" || !w.EndsAt.After(w.StartsAt) {
+	if w.ID == "" || w.StartsAt.IsZero() || !w.EndsAt.After(w.StartsAt) {
 		return nil, &Error{Code: CodeInvalidWindow, Clause: m.Clause, Message: "a window needs a reference and an end after its start"}
+	}
+	if err := keepable("the window's start", w.StartsAt, m.Clause); err != nil {
+		return nil, err
+	}
+	if err := keepable("the window's end", w.EndsAt, m.Clause); err != nil {
+		return nil, err
 	}
 	first, _ := monthOf(w.StartsAt)
 	if m.PublishBeforeMonth && !now.Before(first) {
@@ -139,7 +160,8 @@ func (p *Planner) Publish(ctx context.Context, w store.MaintenanceWindow) (store
 	now := p.clk.Now()
 	if len(needs) > 0 {
 		if w.PanelApproval == "" {
-			return w, &Error{Code: CodePanelApproval, Clause: p.sp.ServiceManagement.Maintenance.Clause, Message: fmt.Sprint(needs)}
+			return w, &Error{Code: CodePanelApproval, Clause: p.sp.ServiceManagement.Maintenance.Clause,
+				Message: "the window needs a recorded Panel approval (panel_approval): " + strings.Join(needs, "; ")}
 		}
 		w.PanelApprovedAt = now
 	} else {
@@ -222,7 +244,10 @@ func (p *Planner) Announce(ctx context.Context, r store.Release) (store.Release,
 			kinds = append(kinds, k)
 		}
 		slices.Sort(kinds)
-		return r, &Error{Code: CodeUnknownRelease, Clause: rel.Clause, Message: fmt.Sprintf("release kind %q: allowed are %v", r.Kind, kinds)}
+		return r, &Error{Code: CodeUnknownRelease, Clause: rel.Clause, Message: fmt.Sprintf("release kind %q: allowed are %s", r.Kind, strings.Join(kinds, ", "))}
+	}
+	if err := keepable("the release's implementation time", r.ImplementAt, rel.Clause); err != nil {
+		return r, err
 	}
 	now := p.clk.Now()
 	r.AnnouncedAt = now

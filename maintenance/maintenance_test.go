@@ -55,25 +55,44 @@ func TestPublish(t *testing.T) {
 		before   []store.MaintenanceWindow // published first (with approval)
 		w        store.MaintenanceWindow
 		wantCode string
+		says     []string // what the refusal's message says
+		not      []string // and does not
 	}{
 		{"night on a working day, 2h: no approval needed",
-			nil, store.MaintenanceWindow{ID: "MW-1", StartsAt: at("2026-04-07", "00:00"), EndsAt: at("2026-04-07", "02:00")}, ""},
+			nil, store.MaintenanceWindow{ID: "MW-1", StartsAt: at("2026-04-07", "00:00"), EndsAt: at("2026-04-07", "02:00")}, "", nil, nil},
 		{"in protected hours needs the Panel",
-			nil, store.MaintenanceWindow{ID: "MW-2", StartsAt: at("2026-04-07", "10:00"), EndsAt: at("2026-04-07", "11:00")}, maintenance.CodePanelApproval},
+			nil, store.MaintenanceWindow{ID: "MW-2", StartsAt: at("2026-04-07", "10:00"), EndsAt: at("2026-04-07", "11:00")}, maintenance.CodePanelApproval, nil, nil},
 		{"protected hours are on working days only: a Saturday afternoon is free",
-			nil, store.MaintenanceWindow{ID: "MW-3", StartsAt: at("2026-04-04", "13:00"), EndsAt: at("2026-04-04", "15:00")}, ""},
+			nil, store.MaintenanceWindow{ID: "MW-3", StartsAt: at("2026-04-04", "13:00"), EndsAt: at("2026-04-04", "15:00")}, "", nil, nil},
 		{"in protected hours with a recorded approval",
-			nil, store.MaintenanceWindow{ID: "MW-4", StartsAt: at("2026-04-07", "10:00"), EndsAt: at("2026-04-07", "11:00"), PanelApproval: "PANEL-2026-03-01"}, ""},
+			nil, store.MaintenanceWindow{ID: "MW-4", StartsAt: at("2026-04-07", "10:00"), EndsAt: at("2026-04-07", "11:00"), PanelApproval: "PANEL-2026-03-01"}, "", nil, nil},
 		{"more than four hours in the month needs the Panel",
 			[]store.MaintenanceWindow{{ID: "MW-A", StartsAt: at("2026-04-07", "00:00"), EndsAt: at("2026-04-07", "03:00")}},
-			store.MaintenanceWindow{ID: "MW-5", StartsAt: at("2026-04-14", "00:00"), EndsAt: at("2026-04-14", "01:30")}, maintenance.CodePanelApproval},
+			store.MaintenanceWindow{ID: "MW-5", StartsAt: at("2026-04-14", "00:00"), EndsAt: at("2026-04-14", "01:30")}, maintenance.CodePanelApproval, nil, nil},
 		{"exactly four hours in the month is allowed",
 			[]store.MaintenanceWindow{{ID: "MW-A", StartsAt: at("2026-04-07", "00:00"), EndsAt: at("2026-04-07", "03:00")}},
-			store.MaintenanceWindow{ID: "MW-6", StartsAt: at("2026-04-14", "00:00"), EndsAt: at("2026-04-14", "01:00")}, ""},
+			store.MaintenanceWindow{ID: "MW-6", StartsAt: at("2026-04-14", "00:00"), EndsAt: at("2026-04-14", "01:00")}, "", nil, nil},
 		{"this month's schedule is published too late",
-			nil, store.MaintenanceWindow{ID: "MW-7", StartsAt: at("2026-03-20", "00:00"), EndsAt: at("2026-03-20", "01:00")}, maintenance.CodeLatePublication},
+			nil, store.MaintenanceWindow{ID: "MW-7", StartsAt: at("2026-03-20", "00:00"), EndsAt: at("2026-03-20", "01:00")}, maintenance.CodeLatePublication, nil, nil},
 		{"an end before the start",
-			nil, store.MaintenanceWindow{ID: "MW-8", StartsAt: at("2026-04-07", "02:00"), EndsAt: at("2026-04-07", "01:00")}, maintenance.CodeInvalidWindow},
+			nil, store.MaintenanceWindow{ID: "MW-8", StartsAt: at("2026-04-07", "02:00"), EndsAt: at("2026-04-07", "01:00")}, maintenance.CodeInvalidWindow, nil, nil},
+		{"no start",
+			nil, store.MaintenanceWindow{ID: "MW-9", EndsAt: at("2026-04-07", "01:00")}, maintenance.CodeInvalidWindow, nil, nil},
+		// Both reasons, each readable: they were printed as a Go slice,
+		// "[4h45m of maintenance in 2026-04, above 4h maintenance in ...]".
+		{"above the month's limit and in protected hours",
+			[]store.MaintenanceWindow{{ID: "MW-A", StartsAt: at("2026-04-07", "00:00"), EndsAt: at("2026-04-07", "03:00")}},
+			store.MaintenanceWindow{ID: "MW-10", StartsAt: at("2026-04-08", "10:00"), EndsAt: at("2026-04-08", "11:45")}, maintenance.CodePanelApproval,
+			[]string{"panel_approval): 4h45m of maintenance in 2026-04, above 4h; maintenance in protected hours (06:00 to 22:00 Europe/London) at 2026-04-08 11:00"},
+			[]string{"[", "]"}},
+		// Times the store cannot keep (an internal error before): refused
+		// with the range.
+		{"an end in year 9999",
+			nil, store.MaintenanceWindow{ID: "MW-11", StartsAt: at("2026-04-07", "00:00"), EndsAt: at("9999-12-31", "00:00")}, maintenance.CodeTimeOutOfRange,
+			[]string{"the window's end, 9999-12-31T00:00:00Z, is not a time the gateway keeps: give one from 1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z"}, nil},
+		{"a start in year 1600",
+			nil, store.MaintenanceWindow{ID: "MW-12", StartsAt: at("1600-04-07", "00:00"), EndsAt: at("2026-04-07", "00:00")}, maintenance.CodeTimeOutOfRange,
+			[]string{"the window's start, 1600-04-07T00:00:00Z"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -96,7 +115,23 @@ func TestPublish(t *testing.T) {
 			if !errors.Is(err, &maintenance.Error{Code: tc.wantCode}) {
 				t.Fatalf("got %v, want %s", err, tc.wantCode)
 			}
+			saysAll(t, err, tc.says, tc.not)
 		})
+	}
+}
+
+// saysAll checks that err's message says each of says and none of not.
+func saysAll(t *testing.T, err error, says, not []string) {
+	t.Helper()
+	for _, s := range says {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("%q does not say %q", err, s)
+		}
+	}
+	for _, s := range not {
+		if strings.Contains(err.Error(), s) {
+			t.Errorf("%q says %q", err, s)
+		}
 	}
 }
 
@@ -106,13 +141,16 @@ func TestAnnounceRelease(t *testing.T) {
 		note     string
 		r        store.Release
 		wantCode string
+		says     []string
 	}{
-		{"major with 91 days' notice", store.Release{ID: "R1", Kind: "major", ImplementAt: now.AddDate(0, 0, 91)}, ""},
-		{"major with 60 days' notice", store.Release{ID: "R2", Kind: "major", ImplementAt: now.AddDate(0, 0, 60)}, maintenance.CodeNoticePeriod},
-		{"minor with 31 days' notice", store.Release{ID: "R3", Kind: "minor", ImplementAt: now.AddDate(0, 0, 31)}, ""},
-		{"minor in the year-end freeze", store.Release{ID: "R4", Kind: "minor", ImplementAt: time.Date(2026, 12, 20, 2, 0, 0, 0, time.UTC)}, maintenance.CodeChangeFreeze},
-		{"emergency in the freeze", store.Release{ID: "R5", Kind: "emergency", ImplementAt: time.Date(2026, 12, 20, 2, 0, 0, 0, time.UTC)}, ""},
-		{"unknown kind", store.Release{ID: "R6", Kind: "whim", ImplementAt: now.AddDate(1, 0, 0)}, maintenance.CodeUnknownRelease},
+		{"major with 91 days' notice", store.Release{ID: "R1", Kind: "major", ImplementAt: now.AddDate(0, 0, 91)}, "", nil},
+		{"major with 60 days' notice", store.Release{ID: "R2", Kind: "major", ImplementAt: now.AddDate(0, 0, 60)}, maintenance.CodeNoticePeriod, nil},
+		{"minor with 31 days' notice", store.Release{ID: "R3", Kind: "minor", ImplementAt: now.AddDate(0, 0, 31)}, "", nil},
+		{"minor in the year-end freeze", store.Release{ID: "R4", Kind: "minor", ImplementAt: time.Date(2026, 12, 20, 2, 0, 0, 0, time.UTC)}, maintenance.CodeChangeFreeze, nil},
+		{"emergency in the freeze", store.Release{ID: "R5", Kind: "emergency", ImplementAt: time.Date(2026, 12, 20, 2, 0, 0, 0, time.UTC)}, "", nil},
+		{"unknown kind", store.Release{ID: "R6", Kind: "whim", ImplementAt: now.AddDate(1, 0, 0)}, maintenance.CodeUnknownRelease, []string{`release kind "whim": allowed are emergency, major, minor`}},
+		{"in year 9999", store.Release{ID: "R7", Kind: "major", ImplementAt: time.Date(9999, 1, 4, 2, 0, 0, 0, time.UTC)}, maintenance.CodeTimeOutOfRange,
+			[]string{"the release's implementation time, 9999-01-04T02:00:00Z, is not a time the gateway keeps"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -131,6 +169,7 @@ func TestAnnounceRelease(t *testing.T) {
 			if !errors.Is(err, &maintenance.Error{Code: tc.wantCode}) {
 				t.Fatalf("got %v, want %s", err, tc.wantCode)
 			}
+			saysAll(t, err, tc.says, []string{"[", "]"})
 		})
 	}
 }

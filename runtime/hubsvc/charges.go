@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dccgate/dccgate/hubs"
@@ -67,15 +68,26 @@ func (s *Service) World(ctx context.Context) (*hubs.World, error) {
 		for _, l := range o.Lines {
 			ho.Lines = append(ho.Lines, hubs.OrderLine{Variant: l.Variant, Quantity: l.Quantity})
 		}
-		if !o.DeliveredAt.IsZero() {
-			d := &hubs.Delivery{Date: day(o.DeliveredAt)}
-			for _, h := range byOrder[o.ID] {
-				d.Hubs = append(d.Hubs, hubs.DeliveredHub{ID: h.ID, Variant: h.Variant})
+		// The order's hubs by the day each was delivered: one delivery,
+		// or the parts of an order delivered in parts.
+		var parts []hubs.Delivery
+		for _, h := range byOrder[o.ID] {
+			at := day(h.DeliveredAt)
+			k := slices.IndexFunc(parts, func(d hubs.Delivery) bool { return d.Date == at })
+			if k < 0 {
+				k, parts = len(parts), append(parts, hubs.Delivery{Date: at})
 			}
-			ho.Delivery = d
-			if m := hubs.MonthOf(o.DeliveredAt); first.IsZero() || m.Before(first) {
+			parts[k].Hubs = append(parts[k].Hubs, hubs.DeliveredHub{ID: h.ID, Variant: h.Variant})
+			if m := hubs.MonthOf(h.DeliveredAt); first.IsZero() || m.Before(first) {
 				first = m
 			}
+		}
+		slices.SortStableFunc(parts, func(a, b hubs.Delivery) int { return strings.Compare(a.Date, b.Date) })
+		switch {
+		case len(parts) == 1:
+			ho.Delivery = &parts[0]
+		case len(parts) > 1:
+			ho.Deliveries = parts
 		}
 		w.Orders = append(w.Orders, ho)
 	}
@@ -153,6 +165,9 @@ type Statement struct {
 // Statement computes the whole statement of a month (every party's; the
 // DCC's view).
 func (s *Service) Statement(ctx context.Context, m hubs.Month) (*Statement, error) {
+	if err := CheckMonth(m); err != nil {
+		return nil, err
+	}
 	w, err := s.World(ctx)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/dccgate/dccgate/hubs"
+	"github.com/dccgate/dccgate/reports"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec"
 )
@@ -45,7 +46,38 @@ const (
 	// CodeMonthPassed: a forecast of a month that has passed: a forecast
 	// is of the hubs a Supplier will order (para 290).
 	CodeMonthPassed = "month_passed"
+	// CodeMonthOutOfRange: a statement or an unpaid invoice of a month
+	// whose times the store cannot hold (Months); the code the reports
+	// refuse such a month with.
+	CodeMonthOutOfRange = reports.CodeMonthOutOfRange
+	// CodeNothingOwed: an unpaid invoice recorded of a party that owed
+	// nothing on it that month (no invoice, or one of £0 or a credit).
+	CodeNothingOwed = "nothing_owed"
 )
+
+// Months returns the first and the last month a statement may be of: the
+// months whose every time the store holds (store.MinTime to
+// store.MaxTime), 1677-10 to 2262-03.
+func Months() (first, last hubs.Month) {
+	first, last = hubs.MonthOf(store.MinTime), hubs.MonthOf(store.MaxTime)
+	if first.Start().Before(store.MinTime) {
+		first = first.Add(1)
+	}
+	if last.End().After(store.MaxTime) {
+		last = last.Add(-1)
+	}
+	return first, last
+}
+
+// CheckMonth refuses a month out of Months with CodeMonthOutOfRange,
+// naming the range.
+func CheckMonth(m hubs.Month) error {
+	first, last := Months()
+	if m.Before(first) || last.Before(m) {
+		return errf(CodeMonthOutOfRange, "month %s: charges are of a month from %s to %s, the months whose times the store holds", m, first, last)
+	}
+	return nil
+}
 
 func errf(code, format string, a ...any) error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, a...)}
@@ -263,10 +295,11 @@ type DeliveredHub struct {
 	Variant string `json:"variant"`
 }
 
-// Deliver records the DCC's delivery of an order today: the hubs are kept
-// as the order's batch and each hub's CHF joins the inventory with the
-// status of spec hubs.lifecycle.delivered. No more hubs of a variant than
-// ordered may be delivered.
+// Deliver records the DCC's delivery of an order today, the whole of it
+// or a part: the hubs are kept in the order's batch and each hub's CHF
+// joins the inventory with the status of spec hubs.lifecycle.delivered.
+// No more hubs of a variant than ordered may be delivered, counting those
+// delivered for the order before, and none once all are.
 func (s *Service) Deliver(ctx context.Context, order string, delivered []DeliveredHub) (store.HubOrder, error) {
 	o, err := s.cfg.Store.GetHubOrder(ctx, order)
 	if errors.Is(err, store.ErrNotFound) {
@@ -288,6 +321,16 @@ func (s *Service) Deliver(ctx context.Context, order string, delivered []Deliver
 		}
 		ordered[l.Variant] += l.Quantity
 	}
+	before, err := s.cfg.Store.ListHubs(ctx, store.HubFilter{Order: order})
+	if err != nil {
+		return o, err
+	}
+	if len(before) >= total {
+		return o, errf(CodeConflict, "order %s is delivered: all its %d hubs", order, total)
+	}
+	for _, h := range before {
+		got[h.Variant]++
+	}
 	seen := map[string]bool{}
 	hs := make([]store.Hub, len(delivered))
 	for i, d := range delivered {
@@ -297,14 +340,17 @@ func (s *Service) Deliver(ctx context.Context, order string, delivered []Deliver
 		seen[d.ID] = true
 		got[d.Variant]++
 		if got[d.Variant] > ordered[d.Variant] {
-			return o, errf(CodeInvalid, "more hubs of variant %q delivered than the %d ordered", d.Variant, ordered[d.Variant])
+			return o, errf(CodeInvalid, "more hubs of variant %q delivered than the %d ordered (%d delivered before)",
+				d.Variant, ordered[d.Variant], countVariant(before, d.Variant))
 		}
 		hs[i] = store.Hub{ID: d.ID, Variant: d.Variant}
 	}
 	at := s.now()
 	switch err := s.cfg.Store.DeliverHubOrder(ctx, order, at, hs, s.cfg.Spec.Hubs.Lifecycle["delivered"]); {
 	case errors.Is(err, store.ErrStale):
-		return o, errf(CodeConflict, "order %s is delivered already", order)
+		// The store takes one delivery an order: its first marks it
+		// delivered, whole or not (store.Hubs.DeliverHubOrder).
+		return o, errf(CodeConflict, "order %s is delivered already: the store takes one delivery an order", order)
 	case errors.Is(err, store.ErrDuplicate):
 		return o, errf(CodeConflict, "a hub of the delivery is already a hub or on the inventory")
 	case err != nil:
@@ -493,6 +539,9 @@ func (s *Service) RecordUnpaid(ctx context.Context, party, month, invoice string
 	if err != nil {
 		return d, errf(CodeInvalid, "%v", err)
 	}
+	if err := CheckMonth(m); err != nil {
+		return d, err
+	}
 	if s.now().Before(m.End()) {
 		return d, errf(CodeInvalid, "%s has not ended: its invoices are not issued yet (para 364)", month)
 	}
@@ -504,5 +553,30 @@ func (s *Service) RecordUnpaid(ctx context.Context, party, month, invoice string
 	} else if err != nil {
 		return d, err
 	}
+	// Only an invoice with something owed on it can go unpaid: a default
+	// of nothing would draw nothing from the float and socialise nothing.
+	st, err := s.Statement(ctx, m)
+	if err != nil {
+		return d, err
+	}
+	if inv := st.Invoice(party, invoice); inv == nil || inv.Total <= 0 {
+		var total hubs.Pence
+		if inv != nil {
+			total = inv.Total
+		}
+		return d, errf(CodeNothingOwed, "%s owed nothing on its %s invoice of %s (%s): an unpaid invoice is one with an amount owed (para 369)",
+			party, invoice, month, total)
+	}
 	return d, s.cfg.Store.PutHubDefault(ctx, d)
+}
+
+// countVariant counts the hubs of a variant.
+func countVariant(hs []store.Hub, variant string) int {
+	n := 0
+	for _, h := range hs {
+		if h.Variant == variant {
+			n++
+		}
+	}
+	return n
 }

@@ -223,3 +223,96 @@ func TestOrderAndForecastRefusals(t *testing.T) {
 		t.Fatalf("forecasts %+v %v", fs, err)
 	}
 }
+
+// TestMonthsAndUnpaidInvoices: a statement is of a month whose times the
+// store holds (0000-01 gave an empty statement), refused otherwise with
+// the reports' month_out_of_range and the range; an unpaid invoice is one
+// with something owed on it (a default of an invoice of £0 was recorded).
+// Alpha's hub, delivered in January 2026 and not installed, puts 47p and
+// the float's top-up on alpha's January finance invoice; beta, with no
+// hubs, owes nothing on it, and no one owes anything on the service
+// invoice (no hub commissioned) or before the first delivery.
+func TestMonthsAndUnpaidInvoices(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	svc, err := hubsvc.New(hubsvc.Config{Store: st, Spec: spec.MustDefault(), Clock: v,
+		Enrolled: func(context.Context, time.Time) (map[string]int, error) {
+			return map[string]int{alpha: 1, beta: 1}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []store.User{{ID: alpha, Role: "EIS"}, {ID: beta, Role: "EIS"}} {
+		if err := st.PutUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Order(ctx, alpha, hubsvc.OrderInput{ID: "O-1", Region: "north", Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Deliver(ctx, "O-1", []hubsvc.DeliveredHub{{ID: hub, Variant: "single_band"}}); err != nil {
+		t.Fatal(err)
+	}
+	v.Set(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	const rangeSaid = "a month from 1677-10 to 2262-03"
+	tests := []struct {
+		note      string
+		statement string // the month of a statement, or
+		party     string // of an unpaid invoice
+		month     string
+		invoice   string
+		code      string // "" accepted
+		says      []string
+	}{
+		{note: "January's statement", statement: "2026-01"},
+		{note: "the first month the store holds", statement: "1677-10"},
+		{note: "the last month the store holds", statement: "2262-03"},
+		{note: "a statement of year 0", statement: "0000-01", code: hubsvc.CodeMonthOutOfRange, says: []string{"month 0000-01", rangeSaid}},
+		{note: "a statement of a month the store ends in", statement: "2262-04", code: hubsvc.CodeMonthOutOfRange, says: []string{rangeSaid}},
+		{note: "a statement of a month the store begins in", statement: "1677-09", code: hubsvc.CodeMonthOutOfRange, says: []string{rangeSaid}},
+		{note: "alpha's January finance invoice unpaid", party: alpha, month: "2026-01", invoice: "finance"},
+		{note: "beta's January finance invoice of nothing", party: beta, month: "2026-01", invoice: "finance", code: hubsvc.CodeNothingOwed,
+			says: []string{beta + " owed nothing on its finance invoice of 2026-01 (GBP 0.00)", "(para 369)"}},
+		{note: "alpha's January service invoice of nothing", party: alpha, month: "2026-01", invoice: "service", code: hubsvc.CodeNothingOwed},
+		{note: "alpha's invoice of a month before its hubs", party: alpha, month: "2025-12", invoice: "finance", code: hubsvc.CodeNothingOwed},
+		{note: "an invoice of year 0", party: alpha, month: "0000-01", invoice: "finance", code: hubsvc.CodeMonthOutOfRange, says: []string{rangeSaid}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			var err error
+			if tc.statement != "" {
+				m, perr := hubs.ParseMonth(tc.statement)
+				if perr != nil {
+					t.Fatal(perr)
+				}
+				_, err = svc.Statement(ctx, m)
+			} else {
+				_, err = svc.RecordUnpaid(ctx, tc.party, tc.month, tc.invoice)
+			}
+			if tc.code == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, &hubsvc.Error{Code: tc.code}) {
+				t.Fatalf("err %v, want %s", err, tc.code)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("%q does not say %q", err, s)
+				}
+			}
+		})
+	}
+	// Only the invoice owed on was recorded.
+	ds, err := st.HubDefaults(ctx)
+	if err != nil || len(ds) != 1 || ds[0].Party != alpha || ds[0].Invoice != "finance" {
+		t.Fatalf("defaults %+v %v", ds, err)
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/dccgate/dccgate/hubs"
@@ -24,10 +25,15 @@ import (
 //	POST /hubs/v1/hubs/{id}/removal    {reason, replacement_variant, csp_requested, refresh_programme}
 //	GET  /hubs/v1/charges?month=YYYY-MM  the caller's part of the month's charges
 //
+// A month is YYYY-MM, one whose times the store holds (hubsvc.Months); any
+// other is refused 400. A body that is not the JSON object a call takes is
+// refused 400 saying what it should be.
+//
 // The DCC records deliveries on the admin listener:
 //
 //	POST /hubs/orders/{id}/delivery    {hubs: [{id, variant}]}
-//	POST /hubs/defaults                {party, month, invoice}: an invoice not paid
+//	POST /hubs/defaults                {party, month, invoice}: an invoice not paid (one with
+//	                                   something owed on it; else nothing_owed, 422)
 //	GET  /hubs/charges?month=YYYY-MM   every party's charges
 const HubsAPIPrefix = "/hubs/v1/"
 
@@ -52,6 +58,8 @@ func hubsReply(w http.ResponseWriter, v any, err error) {
 			return http.StatusUnprocessableEntity
 		case errors.As(err, &he):
 			switch he.Code {
+			case hubsvc.CodeMonthOutOfRange:
+				return http.StatusBadRequest
 			case hubsvc.CodeNotFound:
 				return http.StatusNotFound
 			case hubsvc.CodeNotPermitted:
@@ -65,10 +73,24 @@ func hubsReply(w http.ResponseWriter, v any, err error) {
 	})
 }
 
+// hubsMonth reads the month=YYYY-MM of a statement, answering 400 with a
+// JSON error naming the form and the range (hubsvc.Months) to a month
+// missing, malformed or out of it.
 func hubsMonth(w http.ResponseWriter, r *http.Request) (hubs.Month, bool) {
-	m, err := hubs.ParseMonth(r.URL.Query().Get("month"))
+	q := r.URL.Query().Get("month")
+	m, err := hubs.ParseMonth(q)
+	if err == nil {
+		err = hubsvc.CheckMonth(m)
+	} else {
+		first, last := hubsvc.Months()
+		what := fmt.Sprintf("month %q is not a month", q)
+		if q == "" {
+			what = "no month"
+		}
+		err = fmt.Errorf("%s: give month=YYYY-MM, a month from %s to %s", what, first, last)
+	}
 	if err != nil {
-		http.Error(w, `{"error":"month=YYYY-MM is required"}`, http.StatusBadRequest)
+		writeJSON(w, nil, err, func(error) int { return http.StatusBadRequest })
 		return m, false
 	}
 	return m, true
@@ -93,7 +115,7 @@ func (s *Server) hubsAPI() http.Handler {
 			Variant  string `json:"variant"`
 			Quantity int    `json:"quantity"`
 		}
-		if decodeJSON(w, r, &in) {
+		if decodeBody(w, r, &in, `{"month","variant","quantity"}`) {
 			f, err := s.Hubs.Forecast(r.Context(), caller, store.HubForecast{Month: in.Month, Variant: in.Variant, Quantity: in.Quantity})
 			hubsReply(w, f, err)
 		}
@@ -109,7 +131,7 @@ func (s *Server) hubsAPI() http.Handler {
 			Tranche string               `json:"tranche"`
 			Lines   []store.HubOrderLine `json:"lines"`
 		}
-		if decodeJSON(w, r, &in) {
+		if decodeBody(w, r, &in, `{"id","region","tranche","lines":[{"variant","quantity"}]}`) {
 			o, err := s.Hubs.Order(r.Context(), caller, hubsvc.OrderInput{ID: in.ID, Region: in.Region, Tranche: in.Tranche, Lines: in.Lines})
 			hubsReply(w, o, err)
 		}
@@ -133,7 +155,7 @@ func (s *Server) hubsAPI() http.Handler {
 			CSPRequested       bool   `json:"csp_requested"`
 			RefreshProgramme   string `json:"refresh_programme"`
 		}
-		if decodeJSON(w, r, &in) {
+		if decodeBody(w, r, &in, `{"reason","replacement_variant","csp_requested","refresh_programme"}`) {
 			h, err := s.Hubs.Remove(r.Context(), caller, r.PathValue("id"), hubsvc.RemovalInput{Reason: in.Reason,
 				ReplacementVariant: in.ReplacementVariant, CSPRequested: in.CSPRequested, RefreshProgramme: in.RefreshProgramme})
 			hubsReply(w, h, err)
@@ -161,7 +183,7 @@ func (s *Server) mountHubsAdmin(mux *http.ServeMux) {
 		var in struct {
 			Hubs []hubsvc.DeliveredHub `json:"hubs"`
 		}
-		if ready(w) && decodeJSON(w, r, &in) {
+		if ready(w) && decodeBody(w, r, &in, `{"hubs":[{"id","variant"}]}`) {
 			o, err := s.Hubs.Deliver(r.Context(), r.PathValue("id"), in.Hubs)
 			hubsReply(w, o, err)
 		}
@@ -172,7 +194,7 @@ func (s *Server) mountHubsAdmin(mux *http.ServeMux) {
 			Month   string `json:"month"`
 			Invoice string `json:"invoice"`
 		}
-		if ready(w) && decodeJSON(w, r, &in) {
+		if ready(w) && decodeBody(w, r, &in, `{"party","month","invoice"}`) {
 			d, err := s.Hubs.RecordUnpaid(r.Context(), in.Party, in.Month, in.Invoice)
 			hubsReply(w, d, err)
 		}

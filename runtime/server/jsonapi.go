@@ -31,18 +31,6 @@ func writeJSON(w http.ResponseWriter, v any, err error, statusOf func(error) int
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decodeJSON reads a request body of at most 1 MiB with no unknown fields
-// into v, answering 400 itself when it cannot.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		http.Error(w, `{"error":"bad JSON"}`, http.StatusBadRequest)
-		return false
-	}
-	return true
-}
-
 // asUser serves h with the DCC User the client certificate names, and
 // answers 401 to a caller that is not one.
 func asUser(h func(w http.ResponseWriter, r *http.Request, caller string)) http.HandlerFunc {

@@ -217,6 +217,20 @@ func notJSON(err error, want string) error {
 	return fmt.Errorf("the body is not valid JSON for this request (%v): want a JSON object %s", err, want)
 }
 
+// decodeBody reads a request body of at most 1 MiB with no unknown fields
+// into v. When it cannot, it answers 400 itself with a JSON error that
+// says what was wrong and what the body should be: want, the JSON object
+// the handler takes (notJSON).
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, nil, notJSON(err, want), func(error) int { return http.StatusBadRequest })
+		return false
+	}
+	return true
+}
+
 // mountServiceAdmin adds the DCC's side of service management to the admin
 // listener, as JSON over HTTP:
 //
@@ -250,16 +264,14 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 	reply := func(w http.ResponseWriter, v any, err error) {
 		writeJSON(w, v, err, func(err error) int {
 			var refused *spec.Refusal // incidents.Error, maintenance.Error
-			if errors.As(err, &refused) {
+			switch {
+			case errors.As(err, &refused) && refused.Code == maintenance.CodeTimeOutOfRange:
+				return http.StatusBadRequest // a time the store cannot keep: the answer names the range
+			case errors.As(err, &refused):
 				return http.StatusUnprocessableEntity
 			}
 			return 0
 		})
-	}
-	decode := func(r *http.Request, v any) error {
-		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
-		dec.DisallowUnknownFields()
-		return dec.Decode(v)
 	}
 	mux.HandleFunc("GET /servicemgmt/maintenance", func(w http.ResponseWriter, r *http.Request) {
 		ws, err := s.Maintenance.Schedule(r.Context(), time.Time{}, time.Time{})
@@ -273,8 +285,7 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			Description   string    `json:"description"`
 			PanelApproval string    `json:"panel_approval"`
 		}
-		if err := decode(r, &in); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if !decodeBody(w, r, &in, `{"id","starts_at","ends_at","description","panel_approval"} (times in RFC 3339)`) {
 			return
 		}
 		out, err := s.publishMaintenance(r.Context(), store.MaintenanceWindow{ID: in.ID, StartsAt: in.StartsAt, EndsAt: in.EndsAt, Description: in.Description, PanelApproval: in.PanelApproval})
@@ -288,8 +299,7 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			ImplementAt time.Time `json:"implement_at"`
 			Notes       string    `json:"notes"`
 		}
-		if err := decode(r, &in); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if !decodeBody(w, r, &in, `{"id","kind","name","implement_at","notes"} (times in RFC 3339)`) {
 			return
 		}
 		out, err := s.Maintenance.Announce(r.Context(), store.Release{ID: in.ID, Kind: in.Kind, Name: in.Name, ImplementAt: in.ImplementAt, Notes: in.Notes})
@@ -304,8 +314,7 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			DCCManager   string `json:"dcc_manager"`
 			PartyManager string `json:"party_manager"`
 		}
-		if err := decode(r, &in); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if !decodeBody(w, r, &in, `{"dcc_manager","party_manager"}`) {
 			return
 		}
 		out, err := s.Incidents.DeclareMajor(r.Context(), r.PathValue("id"), in.DCCManager, in.PartyManager)
@@ -325,8 +334,7 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			var in struct {
 				Note string `json:"note"`
 			}
-			if err := decode(r, &in); err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
+			if !decodeBody(w, r, &in, `{"note"}`) {
 				return
 			}
 			out, err := step(s.Incidents, r.Context(), incidents.DCC, r.PathValue("id"), in.Note)
@@ -339,8 +347,7 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			UserID string `json:"user_id"`
 			Note   string `json:"note"`
 		}
-		if err := decode(r, &in); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if !decodeBody(w, r, &in, `{"user_id","note"}`) {
 			return
 		}
 		out, err := s.Incidents.Allocate(r.Context(), incidents.DCC, r.PathValue("id"), in.UserID, in.Note)
@@ -354,9 +361,7 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			Party   string `json:"party"`
 			CertPEM string `json:"cert_pem"`
 		}
-		if err := decode(r, &in); err != nil {
-			// Refusals are JSON, as everywhere on this listener's JSON API.
-			writeJSON(w, nil, notJSON(err, `{"id","role","party","cert_pem"}`), func(error) int { return http.StatusBadRequest })
+		if !decodeBody(w, r, &in, `{"id","role","party","cert_pem"}`) {
 			return
 		}
 		issued := "" // where `dccgate keys new --user ID` writes the certificate
@@ -424,8 +429,7 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			Subject  string `json:"subject"`
 			Body     string `json:"body"`
 		}
-		if err := decode(r, &in); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if !decodeBody(w, r, &in, `{"raised_by","party","kind","subject","body"}`) {
 			return
 		}
 		out, err := s.Incidents.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: in.RaisedBy, Party: in.Party, Kind: in.Kind, Subject: in.Subject, Body: in.Body})
@@ -452,8 +456,7 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 		var in struct {
 			Answer string `json:"answer"`
 		}
-		if err := decode(r, &in); err != nil {
-			writeJSON(w, nil, notJSON(err, `{"answer"}`), func(error) int { return http.StatusBadRequest })
+		if !decodeBody(w, r, &in, `{"answer"}`) {
 			return
 		}
 		out, err := s.Incidents.AnswerTicket(r.Context(), incidents.DCC, r.PathValue("id"), in.Answer)

@@ -19,6 +19,9 @@ import (
 //	POST /servicemgmt/v1/incidents/{id}/{action}  update {note, data}, resolve, close, review {note}
 //	POST /servicemgmt/v1/tickets               {kind, subject, body}
 //	GET  /servicemgmt/v1/tickets               the caller's tickets, with the Service Desk's answer and answered_at
+//
+// A body that is not the JSON object a call takes is refused 400 with
+// {"error": ...} saying what was wrong and what the body should be.
 const ServiceAPIPrefix = "/servicemgmt/v1/"
 
 // withServiceAPI adds the users' service management API to the handlers
@@ -26,7 +29,6 @@ const ServiceAPIPrefix = "/servicemgmt/v1/"
 func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handler {
 	mux := http.NewServeMux()
 	p := ServiceAPIPrefix
-	user, decode := asUser, decodeJSON
 	reply := func(w http.ResponseWriter, v any, err error) {
 		writeJSON(w, v, err, func(err error) int {
 			var ie *incidents.Error
@@ -41,16 +43,16 @@ func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handl
 			return http.StatusUnprocessableEntity
 		})
 	}
-	mux.HandleFunc("POST "+p+"diagnose", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+	mux.HandleFunc("POST "+p+"diagnose", asUser(func(w http.ResponseWriter, r *http.Request, caller string) {
 		var in struct {
 			DeviceID string `json:"device_id"`
 		}
-		if decode(w, r, &in) {
+		if decodeBody(w, r, &in, `{"device_id"}`) {
 			d, err := s.Incidents.Diagnose(r.Context(), caller, "chf_reachability", in.DeviceID)
 			reply(w, d, err)
 		}
 	}))
-	mux.HandleFunc("POST "+p+"incidents", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+	mux.HandleFunc("POST "+p+"incidents", asUser(func(w http.ResponseWriter, r *http.Request, caller string) {
 		var in struct {
 			Category    string `json:"category"`
 			Area        string `json:"area"`
@@ -62,7 +64,7 @@ func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handl
 			DiagnosisID string `json:"diagnosis_id"`
 			TicketID    string `json:"ticket_id"`
 		}
-		if !decode(w, r, &in) {
+		if !decodeBody(w, r, &in, `{"category","area","device_id","title","description","needs_visit","diagnosis_id","request_id","ticket_id"}`) {
 			return
 		}
 		ri := incidents.RaiseInput{Caller: caller, Category: in.Category, Area: in.Area, DeviceID: in.DeviceID, RequestID: in.RequestID,
@@ -75,20 +77,24 @@ func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handl
 		inc, err := s.Incidents.Raise(r.Context(), ri)
 		reply(w, inc, err)
 	}))
-	mux.HandleFunc("GET "+p+"incidents", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+	mux.HandleFunc("GET "+p+"incidents", asUser(func(w http.ResponseWriter, r *http.Request, caller string) {
 		list, err := s.Incidents.List(r.Context(), caller)
 		reply(w, list, err)
 	}))
-	mux.HandleFunc("GET "+p+"incidents/{id}", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+	mux.HandleFunc("GET "+p+"incidents/{id}", asUser(func(w http.ResponseWriter, r *http.Request, caller string) {
 		inc, evs, err := s.Incidents.Get(r.Context(), caller, r.PathValue("id"))
 		reply(w, map[string]any{"incident": inc, "timeline": evs}, err)
 	}))
-	mux.HandleFunc("POST "+p+"incidents/{id}/{action}", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+	mux.HandleFunc("POST "+p+"incidents/{id}/{action}", asUser(func(w http.ResponseWriter, r *http.Request, caller string) {
 		var in struct {
 			Note string          `json:"note"`
 			Data json.RawMessage `json:"data"`
 		}
-		if !decode(w, r, &in) {
+		want := `{"note"}`
+		if r.PathValue("action") == "update" {
+			want = `{"note","data"}`
+		}
+		if !decodeBody(w, r, &in, want) {
 			return
 		}
 		ctx, id := r.Context(), r.PathValue("id")
@@ -109,18 +115,18 @@ func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handl
 		}
 		reply(w, out, err)
 	}))
-	mux.HandleFunc("POST "+p+"tickets", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+	mux.HandleFunc("POST "+p+"tickets", asUser(func(w http.ResponseWriter, r *http.Request, caller string) {
 		var in struct {
 			Kind    string `json:"kind"`
 			Subject string `json:"subject"`
 			Body    string `json:"body"`
 		}
-		if decode(w, r, &in) {
+		if decodeBody(w, r, &in, `{"kind","subject","body"}`) {
 			t, err := s.Incidents.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: caller, Kind: in.Kind, Subject: in.Subject, Body: in.Body})
 			reply(w, t, err)
 		}
 	}))
-	mux.HandleFunc("GET "+p+"tickets", user(func(w http.ResponseWriter, r *http.Request, caller string) {
+	mux.HandleFunc("GET "+p+"tickets", asUser(func(w http.ResponseWriter, r *http.Request, caller string) {
 		ts, err := s.Incidents.Tickets(r.Context(), caller)
 		reply(w, ts, err)
 	}))

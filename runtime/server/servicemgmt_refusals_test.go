@@ -11,10 +11,12 @@ import (
 	"time"
 )
 
-// TestServiceManagementRefusals: the service management handlers refuse
-// what they cannot take as JSON {"error": ...} saying what they expect: a
-// month that is not YYYY-MM, a body that is not JSON, an incident with no
-// known area (the answer lists the spec's areas).
+// TestServiceManagementRefusals: the service management and hubs handlers
+// refuse what they cannot take as JSON {"error": ...} saying what they
+// expect: a month that is not YYYY-MM or not one the store holds, a body
+// that is not JSON (on the users' API as on the admin listener), a time
+// the store cannot keep (400, naming the range), an incident with no known
+// area (the answer lists the spec's areas).
 func TestServiceManagementRefusals(t *testing.T) {
 	ctx := t.Context()
 	s := startAdminDemo(t, 1, time.Date(2026, 11, 16, 9, 0, 0, 0, time.UTC))
@@ -72,6 +74,37 @@ func TestServiceManagementRefusals(t *testing.T) {
 		{note: "an incident with an unknown category names the categories, not the areas", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "incidents",
 			body: `{"category":"9","area":"moon","title":"no data","diagnosis_id":"` + d.ID + `"}`,
 			want: http.StatusUnprocessableEntity, errorHas: []string{`incident category "9"`}},
+		// The users' API said only "bad JSON": it says what was wrong and
+		// what the body should be, as the admin listener does.
+		{note: "a diagnostic with a truncated body", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "diagnose", body: `{"device_id":`,
+			want: http.StatusBadRequest, errorHas: []string{"not valid JSON", "unexpected EOF", `want a JSON object {"device_id"}`}},
+		{note: "a ticket with no body", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "tickets",
+			want: http.StatusBadRequest, errorHas: []string{"the body is empty", `{"kind","subject","body"}`}},
+		{note: "an incident update with an unknown field", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "incidents/INC-1/update", body: `{"notes":"x"}`,
+			want: http.StatusBadRequest, errorHas: []string{`unknown field "notes"`, `{"note","data"}`}},
+		{note: "a hub order with an unknown field", c: alphaHTTP, method: "POST", url: s.URL + HubsAPIPrefix + "orders", body: `{"lines":[],"colour":"red"}`,
+			want: http.StatusBadRequest, errorHas: []string{`unknown field "colour"`, `{"id","region","tranche","lines":[{"variant","quantity"}]}`}},
+		// The admin listener's other bodies are refused as JSON too (they
+		// were plain text).
+		{note: "a maintenance window with an unknown field", c: http.DefaultClient, method: "POST", url: s.AdminURL + "/servicemgmt/maintenance",
+			body: `{"id":"MW-4","start":"2027-02-10T10:00:00Z"}`, want: http.StatusBadRequest, errorHas: []string{`unknown field "start"`, `"starts_at"`}},
+		// A time the store cannot keep was an internal error.
+		{note: "a maintenance window ending in year 9999", c: http.DefaultClient, method: "POST", url: s.AdminURL + "/servicemgmt/maintenance",
+			body: `{"id":"MW-9999","starts_at":"2027-02-10T01:00:00Z","ends_at":"9999-02-10T03:00:00Z","description":"forever"}`,
+			want: http.StatusBadRequest, errorHas: []string{"TIME_OUT_OF_RANGE", "9999-02-10T03:00:00Z", "from 1677-09-21T00:12:43Z to 2262-04-11T23:47:16Z"}},
+		{note: "a release in year 9999", c: http.DefaultClient, method: "POST", url: s.AdminURL + "/servicemgmt/releases",
+			body: `{"id":"R-9999","kind":"major","name":"far","implement_at":"9999-02-10T03:00:00Z"}`,
+			want: http.StatusBadRequest, errorHas: []string{"TIME_OUT_OF_RANGE", "2262-04-11T23:47:16Z"}},
+		// A month of charges the store cannot hold answered an empty
+		// statement.
+		{note: "hub charges of year 0", c: alphaHTTP, method: "GET", url: s.URL + HubsAPIPrefix + "charges?month=0000-01",
+			want: http.StatusBadRequest, errorHas: []string{"month_out_of_range", "month 0000-01", "from 1677-10 to 2262-03"}},
+		{note: "hub charges of a malformed month", c: alphaHTTP, method: "GET", url: s.URL + HubsAPIPrefix + "charges?month=May",
+			want: http.StatusBadRequest, errorHas: []string{`"May"`, "YYYY-MM", "from 1677-10 to 2262-03"}},
+		{note: "hub charges of no month", c: alphaHTTP, method: "GET", url: s.URL + HubsAPIPrefix + "charges",
+			want: http.StatusBadRequest, errorHas: []string{"no month", "YYYY-MM"}},
+		{note: "the DCC's hub charges of year 9999", c: http.DefaultClient, method: "GET", url: s.AdminURL + "/hubs/charges?month=9999-01",
+			want: http.StatusBadRequest, errorHas: []string{"month_out_of_range", "from 1677-10 to 2262-03"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {

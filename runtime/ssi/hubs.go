@@ -3,6 +3,7 @@ package ssi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/dccgate/dccgate/hubs"
@@ -46,8 +47,13 @@ func (s *SSI) hubList(w http.ResponseWriter, r *http.Request, sess *session) {
 	m := hubs.MonthOf(s.cfg.Clock.Now()).Add(-1)
 	if q := r.URL.Query().Get("month"); q != "" {
 		var err error
-		if m, err = hubs.ParseMonth(q); err != nil {
-			s.render(w, http.StatusBadRequest, "error", page{Title: "Bad month", User: sess, Error: "The month is YYYY-MM."})
+		if m, err = hubs.ParseMonth(q); err == nil {
+			err = hubsvc.CheckMonth(m)
+		}
+		if err != nil {
+			first, last := hubsvc.Months()
+			s.render(w, http.StatusBadRequest, "error", page{Title: "Bad month", User: sess,
+				Error: fmt.Sprintf("The month is YYYY-MM, from %s to %s.", first, last)})
 			return
 		}
 	}

@@ -232,10 +232,12 @@ type requestsData struct {
 // historyPage is how many requests one page of the history shows.
 const historyPage = 100
 
-// requests is the user's Service Request history, newest first, a page at
-// a time: the last three months on line; older ones, kept seven years,
-// from the archive by date range (para 248). The store selects the period
-// and the page, so a long history costs one page.
+// requests is the user's Service Request history, newest first (by time
+// received, then by counter: pageOfHistory), a page at a time: the last
+// three months on line; older ones, kept seven years, from the archive by
+// date range (para 248). The store selects the period and the page, so a
+// long history costs one page (and the requests received at its first and
+// last times).
 func (s *SSI) requests(w http.ResponseWriter, r *http.Request, sess *session) {
 	cfg := s.cfg.Spec.ServiceManagement.SSI
 	now := s.cfg.Clock.Now()
@@ -256,8 +258,7 @@ func (s *SSI) requests(w http.ResponseWriter, r *http.Request, sess *session) {
 		}
 	}
 	// One more than a page says whether there is a next one.
-	rs, err := s.cfg.Store.ListRequests(r.Context(), store.RequestFilter{UserID: sess.User, ReceivedFrom: lo, ReceivedBefore: hi,
-		Newest: true, Offset: (d.Page - 1) * historyPage, Limit: historyPage + 1})
+	rs, err := s.pageOfHistory(r.Context(), sess.User, lo, hi, (d.Page-1)*historyPage, historyPage+1)
 	if err != nil {
 		s.fail(w, sess, err)
 		return
@@ -318,17 +319,21 @@ type coverageData struct {
 // registered at the postcode and the Communications Hubs there that are
 // commissioned on the SMWAN.
 // A postcode is compared without its spaces, in capitals: "sw1h0et" is
-// "SW1H 0ET"; a partial one ("SW1H") is refused, not answered as if full.
+// "SW1H 0ET"; a partial one ("SW1H") is refused, not answered as if full,
+// and shown as typed (in capitals, its spaces collapsed), not split as if
+// it had an inward code ("S W1H").
 func (s *SSI) coverage(w http.ResponseWriter, r *http.Request, sess *session) {
-	key := postcodeKey(r.URL.Query().Get("postcode"))
+	typed := r.URL.Query().Get("postcode")
+	key := postcodeKey(typed)
 	pc := key
 	if len(key) > 3 {
 		pc = key[:len(key)-3] + " " + key[len(key)-3:] // the inward code apart
 	}
 	d := coverageData{Postcode: pc, Searched: key != ""}
 	if d.Searched && !s.postcode.MatchString(pc) {
-		s.render(w, http.StatusUnprocessableEntity, "coverage", page{Title: "SMWAN coverage", Nav: "coverage", User: sess, Data: coverageData{Postcode: pc},
-			Error: pc + " is not a full postcode: coverage is given by full postcode, such as SW1A 1AA (para 248)."})
+		shown := strings.ToUpper(strings.Join(strings.Fields(typed), " "))
+		s.render(w, http.StatusUnprocessableEntity, "coverage", page{Title: "SMWAN coverage", Nav: "coverage", User: sess, Data: coverageData{Postcode: shown},
+			Error: shown + " is not a full postcode: coverage is given by full postcode, such as SW1A 1AA (para 248)."})
 		return
 	}
 	if d.Searched {

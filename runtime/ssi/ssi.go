@@ -120,12 +120,9 @@ func New(cfg Config) (*SSI, error) {
 			}
 			return t.UTC().Format("2006-01-02 15:04:05")
 		},
-		"dur": func(a, b time.Time) string {
-			if a.IsZero() || b.IsZero() {
-				return ""
-			}
-			return spec.Duration(b.Sub(a).Round(time.Millisecond)).Format()
-		},
+		// took is the time a request took, from its receipt or its
+		// execution time (tookFrom).
+		"took": func(r store.Request) string { return took(cfg.Spec, r) },
 		"join": strings.Join,
 		"pct": func(p *float64) string {
 			if p == nil {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/incidents"
+	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
 )
 
 func TestSignIn(t *testing.T) {
@@ -171,7 +173,9 @@ func TestCloseByTheResponsibleParty(t *testing.T) {
 }
 
 // TestCoverageByFullPostcode: coverage is given by full postcode (para 248),
-// however it is typed; a partial postcode is refused, not answered.
+// however it is typed; a partial postcode is refused, not answered, and
+// the refusal shows what was typed (in capitals, spaces collapsed), not a
+// space invented before its last three characters ("S W1H").
 func TestCoverageByFullPostcode(t *testing.T) {
 	s := startDemo(t, 0)
 	b := signedIn(t, s, alpha)
@@ -179,18 +183,24 @@ func TestCoverageByFullPostcode(t *testing.T) {
 		typed   string
 		code    int
 		covered bool
+		says    string // the postcode as the page shows it
 	}{
-		{"SW1H 0ET", http.StatusOK, true},
-		{"sw1h0et", http.StatusOK, true},
-		{" SW1H  0et ", http.StatusOK, true},
-		{"SW1H", http.StatusUnprocessableEntity, false},
-		{"ZZ9 9ZZ", http.StatusOK, false},
+		{"SW1H 0ET", http.StatusOK, true, "<dd>SW1H 0ET</dd>"},
+		{"sw1h0et", http.StatusOK, true, "<dd>SW1H 0ET</dd>"},
+		{" SW1H  0et ", http.StatusOK, true, "<dd>SW1H 0ET</dd>"},
+		{"SW1H", http.StatusUnprocessableEntity, false, "SW1H is not a full postcode"},
+		{"sw1h", http.StatusUnprocessableEntity, false, `value="SW1H"`},
+		{" sw1h  0e ", http.StatusUnprocessableEntity, false, "SW1H 0E is not a full postcode"},
+		{"ZZ9 9ZZ", http.StatusOK, false, "<dd>ZZ9 9ZZ</dd>"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.typed, func(t *testing.T) {
 			code, page, _ := b.do("GET", "/ssi/coverage?postcode="+url.QueryEscape(tc.typed), nil)
 			if code != tc.code || strings.Contains(page, "Covered:") != tc.covered {
 				t.Fatalf("%d, covered %v; want %d, %v", code, strings.Contains(page, "Covered:"), tc.code, tc.covered)
+			}
+			if !strings.Contains(page, tc.says) || strings.Contains(page, "S W1H") {
+				t.Fatalf("the page does not show %q, or shows S W1H:\n%s", tc.says, page)
 			}
 		})
 	}
@@ -384,6 +394,86 @@ func TestRequestHistoryPages(t *testing.T) {
 	slices.Reverse(ids) // newest first
 	if !slices.Equal(seen, ids) {
 		t.Fatalf("pages list %d requests, want the %d sent newest first", len(seen), len(ids))
+	}
+}
+
+// TestRequestHistoryOrder: requests received at one time are listed by
+// their counter as a number, newest first, across the pages (the IDs were
+// sorted as text: ...:9, :8, ..., :2, :16, :15, ..., :10, :1). 50 requests
+// are received at one time, 101 a second later, 50 a second after that,
+// to two meters: the middle time runs over the first two pages.
+func TestRequestHistoryOrder(t *testing.T) {
+	s := startDemo(t, 0)
+	var ids []string
+	for _, n := range []int{50, 101, 50} {
+		for i := range n {
+			dev := []string{esme1, esme2}[i%2]
+			ids = append(ids, submit(t, s, alpha, engine.Request{DeviceID: dev, Service: "9.9"}).ID)
+		}
+		if _, err := s.G.Advance(t.Context(), time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := signedIn(t, s, alpha)
+	rowRE := regexp.MustCompile(`<a href="/ssi/requests/([^"]+)">`)
+	var seen []string
+	for page := 1; page <= 3; page++ {
+		code, body, _ := b.do("GET", fmt.Sprintf("/ssi/requests?page=%d", page), nil)
+		if code != http.StatusOK {
+			t.Fatalf("page %d: %d", page, code)
+		}
+		for _, m := range rowRE.FindAllStringSubmatch(body, -1) {
+			seen = append(seen, html.UnescapeString(m[1]))
+		}
+	}
+	slices.Reverse(ids) // newest first: the counters descending
+	if !slices.Equal(seen, ids) {
+		for i := range min(len(seen), len(ids)) {
+			if seen[i] != ids[i] {
+				t.Fatalf("%d requests listed, want %d; at position %d %s, want %s", len(seen), len(ids), i+1, seen[i], ids[i])
+			}
+		}
+		t.Fatalf("%d requests listed, want %d", len(seen), len(ids))
+	}
+}
+
+// TestRequestTook: the time a request took is from its execution time for
+// a future dated one, not from its receipt (a request dated 20 hours ahead
+// showed "Took 20h"); an on-demand one's is from receipt.
+func TestRequestTook(t *testing.T) {
+	s := startDemo(t, 0)
+	ctx := t.Context()
+	at := s.G.Now().Add(20 * time.Hour)
+	future := submit(t, s, alpha, engine.Request{DeviceID: esme1, Service: "4.4", Category: "future_dated", ExecuteAt: at, Body: map[string]any{"entry": 1}})
+	if _, err := s.G.Advance(ctx, 21*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s.G.WaitIdle(ctx)
+	done, err := s.Store.GetRequest(ctx, future.ID)
+	if err != nil || done.CompletedAt.IsZero() {
+		t.Fatalf("the future dated request: %+v %v", done, err)
+	}
+	now := submit(t, s, alpha, engine.Request{DeviceID: esme1, Service: "4.1", Body: map[string]any{"register": "total"}})
+	b := signedIn(t, s, alpha)
+	tests := []struct {
+		note string
+		r    store.Request
+		took time.Duration
+	}{
+		{"future dated, from its execution time", done, done.CompletedAt.Sub(at)},
+		{"on demand, from its receipt", now, now.CompletedAt.Sub(now.ReceivedAt)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			want := "<dt>Took</dt><dd>" + spec.Duration(tc.took.Round(time.Millisecond)).Format() + "</dd>"
+			code, page, _ := b.do("GET", "/ssi/requests/"+url.PathEscape(tc.r.ID), nil)
+			if code != http.StatusOK || !strings.Contains(page, want) {
+				t.Fatalf("%d: the page does not say %q:\n%s", code, want, page)
+			}
+			if tc.took >= time.Hour {
+				t.Fatalf("took %s", tc.took)
+			}
+		})
 	}
 }
 
