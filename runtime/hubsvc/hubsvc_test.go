@@ -186,20 +186,7 @@ func TestOrderAndForecastRefusals(t *testing.T) {
 			} else {
 				_, err = svc.Forecast(ctx, alpha, *tc.forecast)
 			}
-			if tc.code == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if !errors.Is(err, &hubsvc.Error{Code: tc.code}) {
-				t.Fatalf("err %v, want %s", err, tc.code)
-			}
-			for _, s := range tc.says {
-				if !strings.Contains(err.Error(), s) {
-					t.Fatalf("%q does not say %q", err, s)
-				}
-			}
+			refusedAs(t, err, tc.code, tc.says)
 		})
 	}
 	// Nothing refused was kept.
@@ -294,25 +281,32 @@ func TestMonthsAndUnpaidInvoices(t *testing.T) {
 			} else {
 				_, err = svc.RecordUnpaid(ctx, tc.party, tc.month, tc.invoice)
 			}
-			if tc.code == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if !errors.Is(err, &hubsvc.Error{Code: tc.code}) {
-				t.Fatalf("err %v, want %s", err, tc.code)
-			}
-			for _, s := range tc.says {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("%q does not say %q", err, s)
-				}
-			}
+			refusedAs(t, err, tc.code, tc.says)
 		})
 	}
 	// Only the invoice owed on was recorded.
 	ds, err := st.HubDefaults(ctx)
 	if err != nil || len(ds) != 1 || ds[0].Party != alpha || ds[0].Invoice != "finance" {
 		t.Fatalf("defaults %+v %v", ds, err)
+	}
+}
+
+// refusedAs checks err is nil where code is "", else a refusal of that
+// code whose message says each of says.
+func refusedAs(t *testing.T, err error, code string, says []string) {
+	t.Helper()
+	if code == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !errors.Is(err, &hubsvc.Error{Code: code}) {
+		t.Fatalf("err %v, want %s", err, code)
+	}
+	for _, s := range says {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("%q does not say %q", err, s)
+		}
 	}
 }
