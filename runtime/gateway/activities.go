@@ -617,6 +617,12 @@ func (g *Gateway) maySee(ctx context.Context, u store.User, d store.Device) (boo
 		return false, err
 	}
 	if len(regs) == 0 {
+		// A Communications Hub delivered and not yet installed is related
+		// to no MPxN yet, but it is the hub of the Supplier it was
+		// delivered to: no other Supplier sees it (para 250).
+		if owner, ok, err := g.hubNotInstalled(ctx, d); err != nil || ok {
+			return ok && owner == u.ID, err
+		}
 		return true, nil
 	}
 	for _, rg := range regs {
@@ -628,6 +634,27 @@ func (g *Gateway) maySee(ctx context.Context, u store.User, d store.Device) (boo
 		}
 	}
 	return false, nil
+}
+
+// hubNotInstalled reports whether d is a Communications Hub Function whose
+// hub the store's hub records hold as delivered and not installed, and the
+// Supplier it was delivered to. A store without hub records holds none.
+func (g *Gateway) hubNotInstalled(ctx context.Context, d store.Device) (supplier string, ok bool, err error) {
+	if d.Type != "CHF" {
+		return "", false, nil
+	}
+	hs, has := store.As[store.Hubs](g.st)
+	if !has {
+		return "", false, nil
+	}
+	h, err := hs.GetHub(ctx, d.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return h.Supplier, h.InstalledAt.IsZero() && h.RemovedAt.IsZero(), nil
 }
 
 // closure adds every device associated with the seeds, and those associated

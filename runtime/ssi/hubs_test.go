@@ -1,6 +1,7 @@
 package ssi_test
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/hubsvc"
 	"github.com/dccgate/dccgate/runtime/server"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -128,5 +130,19 @@ func TestHubIsolation(t *testing.T) {
 		if code != http.StatusOK || strings.Contains(page, "O-ALPHA-1") || strings.Contains(page, hub1) || strings.Contains(page, hub2) {
 			t.Fatalf("%s shows alpha's hubs to beta: %d", p, code)
 		}
+	}
+}
+
+// TestHubNotInstalledIsTheSuppliers: a hub delivered and not yet installed
+// relates to no MPxN, yet only the Supplier it was delivered to may run
+// the remote diagnostic on it (para 250); another Supplier may not.
+func TestHubNotInstalledIsTheSuppliers(t *testing.T) {
+	s := hubWorld(t)
+	ctx := t.Context()
+	if _, err := s.G.DiagnoseCHF(ctx, alpha, hub2); err != nil {
+		t.Fatalf("the supplier it was delivered to: %v", err)
+	}
+	if _, err := s.G.DiagnoseCHF(ctx, beta, hub2); !errors.Is(err, gateway.ErrNotVisible) {
+		t.Fatalf("another supplier: %v, want %v", err, gateway.ErrNotVisible)
 	}
 }
