@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -296,6 +297,9 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	if err != nil {
 		return nil, gatewayErr(err)
 	}
+	if rec.State == gateway.StateRejected && rec.Reason == string(dcc.ReasonMalformed) {
+		rec.Message = unmappedField(r.SRV, rec.Message)
+	}
 	if rec.State == gateway.StateAwaitingSignature {
 		resp.Code = "I0"
 		resp.PreCommand = rec.PreCommand
@@ -490,4 +494,25 @@ func gatewayErr(err error) *refusal {
 		return &refusal{http.StatusServiceUnavailable, string(dcc.ReasonGatewayBusy), "busy", err.Error()}
 	}
 	return &refusal{http.StatusConflict, string(dcc.ReasonMalformed), "gateway", err.Error()}
+}
+
+// fieldNamed is the field an engine refusal of a body field names.
+var fieldNamed = regexp.MustCompile(`^field ([a-z][a-z0-9_]*)\b`)
+
+// unmappedField says plainly, in place of the rule a field failed, that
+// the SRV gives the field from none of its elements: spec/duis.cue maps
+// it neither to an element nor to a constant, so whatever the message
+// held, the field was left empty. Another message is returned as it is.
+func unmappedField(srv *spec.SRV, msg string) string {
+	m := fieldNamed.FindStringSubmatch(msg)
+	if m == nil || srv == nil {
+		return msg
+	}
+	if _, ok := srv.Fields[m[1]]; ok {
+		return msg
+	}
+	if _, ok := srv.Set[m[1]]; ok {
+		return msg
+	}
+	return fmt.Sprintf("nothing in %s gives %s: dccgate reads it from no element of SRV %s (spec/duis.cue), so it was empty (%s)", srv.Element, m[1], srv.SRV, msg)
 }
