@@ -348,9 +348,8 @@ func (s *Service) Deliver(ctx context.Context, order string, delivered []Deliver
 	at := s.now()
 	switch err := s.cfg.Store.DeliverHubOrder(ctx, order, at, hs, s.cfg.Spec.Hubs.Lifecycle["delivered"]); {
 	case errors.Is(err, store.ErrStale):
-		// The store takes one delivery an order: its first marks it
-		// delivered, whole or not (store.Hubs.DeliverHubOrder).
-		return o, errf(CodeConflict, "order %s is delivered already: the store takes one delivery an order", order)
+		// Another delivery of the order came meanwhile (another process).
+		return o, errf(CodeConflict, "order %s: %v", order, err)
 	case errors.Is(err, store.ErrDuplicate):
 		return o, errf(CodeConflict, "a hub of the delivery is already a hub or on the inventory")
 	case err != nil:
@@ -363,7 +362,9 @@ func (s *Service) Deliver(ctx context.Context, order string, delivered []Deliver
 			}
 		}
 	}
-	o.DeliveredAt = at
+	if len(before)+len(hs) >= total {
+		o.DeliveredAt = at // the last part: the order is delivered
+	}
 	return o, nil
 }
 

@@ -132,7 +132,7 @@ func hubsMonth(t time.Time) hubs.Month { return hubs.MonthOf(t) }
 // TestOrderAndForecastRefusals: an order's lines each order one hub or
 // more and add up to no more than an int counts (delivering one that
 // wrapped said "more ... than the -9223372036854775808 ordered"); an order
-// names a CSP region (the regions named from hubs.Regions); a forecast is
+// names a CSP region (the regions named from the spec's hubs.regions); a forecast is
 // not of a month that has passed. Each refusal has its code and clause.
 func TestOrderAndForecastRefusals(t *testing.T) {
 	ctx := t.Context()
@@ -308,5 +308,47 @@ func refusedAs(t *testing.T, err error, code string, says []string) {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("%q does not say %q", err, s)
 		}
+	}
+}
+
+// TestDeliveryInParts: an order may be delivered in parts, each hub with
+// its own delivery time; the order is delivered with its last part, and a
+// part beyond what it ordered is refused (a second part was refused as
+// "delivered already").
+func TestDeliveryInParts(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v := clock.NewVirtual(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	svc, err := hubsvc.New(hubsvc.Config{Store: st, Spec: spec.MustDefault(), Clock: v,
+		Enrolled: func(context.Context, time.Time) (map[string]int, error) { return nil, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutUser(ctx, store.User{ID: alpha, Role: "EIS"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Order(ctx, alpha, hubsvc.OrderInput{ID: "O-P", Region: "north", Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	first := v.Now()
+	o, err := svc.Deliver(ctx, "O-P", []hubsvc.DeliveredHub{{ID: "00-DB-00-00-09-00-C0-01", Variant: "single_band"}})
+	if err != nil || !o.DeliveredAt.IsZero() {
+		t.Fatalf("the first part: %+v %v", o, err)
+	}
+	v.Set(first.Add(24 * time.Hour))
+	o, err = svc.Deliver(ctx, "O-P", []hubsvc.DeliveredHub{{ID: "00-DB-00-00-09-00-C0-02", Variant: "single_band"}})
+	if err != nil || !o.DeliveredAt.Equal(v.Now()) {
+		t.Fatalf("the last part: %+v %v", o, err)
+	}
+	if _, err := svc.Deliver(ctx, "O-P", []hubsvc.DeliveredHub{{ID: "00-DB-00-00-09-00-C0-03", Variant: "single_band"}}); !errors.Is(err, &hubsvc.Error{Code: hubsvc.CodeConflict}) {
+		t.Fatalf("a part beyond the order: %v", err)
+	}
+	hs, err := st.ListHubs(ctx, store.HubFilter{Order: "O-P"})
+	if err != nil || len(hs) != 2 || !hs[0].DeliveredAt.Equal(first) || !hs[1].DeliveredAt.Equal(first.Add(24*time.Hour)) {
+		t.Fatalf("hubs %+v %v", hs, err)
 	}
 }

@@ -28,12 +28,15 @@ type Hubs interface {
 	// HubOrders lists a Supplier's orders ("" for all), by OrderedAt then
 	// ID.
 	HubOrders(ctx context.Context, supplier string) ([]HubOrder, error)
-	// DeliverHubOrder records the delivery of an order at a time with its
-	// hubs, and puts each hub's Communications Hub Function on the Smart
-	// Metering Inventory (type CHF, status chfStatus), in one transaction.
-	// ErrNotFound if there is no such order, ErrStale if it is delivered
-	// already, ErrDuplicate if a hub's ID is already a hub or a device.
-	// Each hub's Order, Supplier and DeliveredAt are the order's.
+	// DeliverHubOrder records a delivery of hubs of an order at a time, and
+	// puts each hub's Communications Hub Function on the Smart Metering
+	// Inventory (type CHF, status chfStatus), in one transaction. An order
+	// may be delivered in parts: the delivery that brings its hubs to the
+	// quantity its lines order sets its DeliveredAt. ErrNotFound if there
+	// is no such order, ErrStale if it is delivered already or the hubs
+	// would take it past what it ordered, ErrDuplicate if a hub's ID is
+	// already a hub or a device. Each hub's Order and Supplier are the
+	// order's, its DeliveredAt the delivery's.
 	DeliverHubOrder(ctx context.Context, order string, at time.Time, hubs []Hub, chfStatus string) error
 
 	// GetHub returns one hub or ErrNotFound.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -112,16 +113,37 @@ func (s *Store) DeliverHubOrder(ctx context.Context, order string, at time.Time,
 	}
 	defer s.writeInventory()() // the hubs are inventory entries too
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		n, err := s.exec(ctx, tx, `UPDATE hub_orders SET delivered_at = ? WHERE id = ? AND delivered_at = ?`, when, order, int64(zeroTime))
+		// The update changes nothing: it takes the order's row (until the
+		// commit, on PostgreSQL) while its hubs are counted, so two
+		// deliveries of one order do not both fit.
+		n, err := s.exec(ctx, tx, `UPDATE hub_orders SET delivered_at = delivered_at WHERE id = ? AND delivered_at = ?`, order, int64(zeroTime))
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return s.staleOrMissing(ctx, tx, "hub_orders", order)
 		}
-		var supplier string
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT supplier FROM hub_orders WHERE id = ?`), order).Scan(&supplier); err != nil {
+		var supplier, lines string
+		var before int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT supplier, lines, (SELECT COUNT(*) FROM hubs WHERE order_id = ?) FROM hub_orders WHERE id = ?`),
+			order, order).Scan(&supplier, &lines, &before); err != nil {
 			return err
+		}
+		var ls []store.HubOrderLine
+		if err := json.Unmarshal([]byte(lines), &ls); err != nil {
+			return fmt.Errorf("order %s: its lines: %w", order, err)
+		}
+		ordered := 0
+		for _, l := range ls {
+			ordered += l.Quantity
+		}
+		if before+len(hubs) > ordered && ordered > 0 {
+			return fmt.Errorf("%w: order %s ordered %d hubs, %d delivered before, %d now", store.ErrStale, order, ordered, before, len(hubs))
+		}
+		if before+len(hubs) >= ordered {
+			if _, err := s.exec(ctx, tx, `UPDATE hub_orders SET delivered_at = ? WHERE id = ?`, when, order); err != nil {
+				return err
+			}
 		}
 		for _, h := range hubs {
 			if _, err := s.exec(ctx, tx, `INSERT INTO hubs (id, order_id, supplier, variant, delivered_at, installed_at, commissioned_at, removed_at)

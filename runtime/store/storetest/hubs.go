@@ -95,10 +95,20 @@ func testHubOrderDeliver(t *testing.T, st store.Store, s store.Hubs) {
 	if got, _ := s.GetHubOrder(ctx, "O-1"); !got.DeliveredAt.IsZero() {
 		t.Fatalf("a failed delivery left the order delivered: %+v", got)
 	}
-	hubs := []store.Hub{{ID: "H-2", Variant: "single_band"}, {ID: "H-1", Variant: "single_band"}, {ID: "H-3", Variant: "dual_band"}}
+	// Delivered in two parts: the order is delivered by the second, which
+	// brings it to the three hubs it ordered; a part beyond that is stale.
+	early := at.Add(-24 * time.Hour)
+	must(t, s.DeliverHubOrder(ctx, "O-1", early, []store.Hub{{ID: "H-2", Variant: "single_band"}}, "pending"))
+	if got, _ := s.GetHubOrder(ctx, "O-1"); !got.DeliveredAt.IsZero() {
+		t.Fatalf("an order delivered in part is delivered: %+v", got)
+	}
+	if err := s.DeliverHubOrder(ctx, "O-1", at, []store.Hub{{ID: "H-4", Variant: "single_band"}, {ID: "H-5", Variant: "single_band"}, {ID: "H-6", Variant: "dual_band"}}, "pending"); !errors.Is(err, store.ErrStale) {
+		t.Fatalf("a part beyond the order: %v, want ErrStale", err)
+	}
+	hubs := []store.Hub{{ID: "H-1", Variant: "single_band"}, {ID: "H-3", Variant: "dual_band"}}
 	must(t, s.DeliverHubOrder(ctx, "O-1", at, hubs, "pending"))
 	if err := s.DeliverHubOrder(ctx, "O-1", at, nil, "pending"); !errors.Is(err, store.ErrStale) {
-		t.Fatalf("second delivery: %v, want ErrStale", err)
+		t.Fatalf("a delivery after the last: %v, want ErrStale", err)
 	}
 	if err := s.DeliverHubOrder(ctx, "O-9", at, nil, "pending"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delivery of no order: %v, want ErrNotFound", err)
@@ -111,7 +121,11 @@ func testHubOrderDeliver(t *testing.T, st store.Store, s store.Hubs) {
 	var ids []string
 	for _, h := range list {
 		ids = append(ids, h.ID)
-		if h.Order != "O-1" || h.Supplier != "A" || !h.DeliveredAt.Equal(at) || !h.InstalledAt.IsZero() || !h.RemovedAt.IsZero() {
+		want := at
+		if h.ID == "H-2" {
+			want = early
+		}
+		if h.Order != "O-1" || h.Supplier != "A" || !h.DeliveredAt.Equal(want) || !h.InstalledAt.IsZero() || !h.RemovedAt.IsZero() {
 			t.Fatalf("hub %+v", h)
 		}
 	}
