@@ -14,6 +14,7 @@ import (
 	"github.com/dccgate/dccgate/runtime/hubsvc"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/runtime/store/sqlite"
+	"github.com/dccgate/dccgate/runtime/store/sqlstore"
 	"github.com/dccgate/dccgate/spec"
 )
 
@@ -136,20 +137,7 @@ func hubsMonth(t time.Time) hubs.Month { return hubs.MonthOf(t) }
 // not of a month that has passed. Each refusal has its code and clause.
 func TestOrderAndForecastRefusals(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	v := clock.NewVirtual(time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC))
-	svc, err := hubsvc.New(hubsvc.Config{Store: st, Spec: spec.MustDefault(), Clock: v,
-		Enrolled: func(context.Context, time.Time) (map[string]int, error) { return nil, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutUser(ctx, store.User{ID: alpha, Role: "EIS"}); err != nil {
-		t.Fatal(err)
-	}
+	svc, st, v := newService(t, time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC), nil, alpha)
 	regions := spec.MustDefault().Hubs.Regions
 	line := func(q int) store.HubOrderLine { return store.HubOrderLine{Variant: "single_band", Quantity: q} }
 	tests := []struct {
@@ -221,24 +209,7 @@ func TestOrderAndForecastRefusals(t *testing.T) {
 // invoice (no hub commissioned) or before the first delivery.
 func TestMonthsAndUnpaidInvoices(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	v := clock.NewVirtual(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
-	svc, err := hubsvc.New(hubsvc.Config{Store: st, Spec: spec.MustDefault(), Clock: v,
-		Enrolled: func(context.Context, time.Time) (map[string]int, error) {
-			return map[string]int{alpha: 1, beta: 1}, nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range []store.User{{ID: alpha, Role: "EIS"}, {ID: beta, Role: "EIS"}} {
-		if err := st.PutUser(ctx, u); err != nil {
-			t.Fatal(err)
-		}
-	}
+	svc, st, v := newService(t, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC), map[string]int{alpha: 1, beta: 1}, alpha, beta)
 	if _, err := svc.Order(ctx, alpha, hubsvc.OrderInput{ID: "O-1", Region: "north", Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 1}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -317,20 +288,7 @@ func refusedAs(t *testing.T, err error, code string, says []string) {
 // "delivered already").
 func TestDeliveryInParts(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	v := clock.NewVirtual(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	svc, err := hubsvc.New(hubsvc.Config{Store: st, Spec: spec.MustDefault(), Clock: v,
-		Enrolled: func(context.Context, time.Time) (map[string]int, error) { return nil, nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutUser(ctx, store.User{ID: alpha, Role: "EIS"}); err != nil {
-		t.Fatal(err)
-	}
+	svc, st, v := newService(t, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), nil, alpha)
 	if _, err := svc.Order(ctx, alpha, hubsvc.OrderInput{ID: "O-P", Region: "north", Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 2}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -351,4 +309,28 @@ func TestDeliveryInParts(t *testing.T) {
 	if err != nil || len(hs) != 2 || !hs[0].DeliveredAt.Equal(first) || !hs[1].DeliveredAt.Equal(first.Add(24*time.Hour)) {
 		t.Fatalf("hubs %+v %v", hs, err)
 	}
+}
+
+// newService is a hub service on a store of its own, its clock at start,
+// with the Supplier users given (EIS) and enrolled as enrolled says.
+func newService(t *testing.T, start time.Time, enrolled map[string]int, users ...string) (*hubsvc.Service, *sqlstore.Store, *clock.Virtual) {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	v := clock.NewVirtual(start)
+	svc, err := hubsvc.New(hubsvc.Config{Store: st, Spec: spec.MustDefault(), Clock: v,
+		Enrolled: func(context.Context, time.Time) (map[string]int, error) { return enrolled, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if err := st.PutUser(ctx, store.User{ID: u, Role: "EIS"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return svc, st, v
 }
