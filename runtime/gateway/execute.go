@@ -342,17 +342,21 @@ func (g *Gateway) settled(ctx context.Context, ups []store.RequestUpdate, read [
 	return errors.Join(errs...)
 }
 
-// measuredFrom is when a request's response time starts: its receipt, or
-// its execution time for a future dated or scheduled one. That time is
-// what its target (DueAt) was counted from at submission; a request tried
-// again later (deferRetry) has had its ExecuteAt moved since, so the
-// start is counted back from DueAt by the row's target.
-func (g *Gateway) measuredFrom(r store.Request) time.Time {
+// measuredFrom is MeasuredFrom under the gateway's spec.
+func (g *Gateway) measuredFrom(r store.Request) time.Time { return MeasuredFrom(g.sp(), r) }
+
+// MeasuredFrom is when a request's response time starts, under the spec
+// sp: its receipt, or its execution time for a future dated or scheduled
+// one. That time is what its target (DueAt) was counted from at
+// submission; a request tried again later (deferRetry) has had its
+// ExecuteAt moved since, so the start is counted back from DueAt by the
+// row's target. The SSI shows the time a request took from it.
+func MeasuredFrom(sp *spec.Spec, r store.Request) time.Time {
 	start := r.ReceivedAt
 	if r.Category != "future_dated" && r.Category != "scheduled" {
 		return start
 	}
-	if svc := g.sp().ServiceByKey(r.Service); svc != nil && !r.DueAt.IsZero() && r.State != StateExpired {
+	if svc := sp.ServiceByKey(r.Service); svc != nil && !r.DueAt.IsZero() && r.State != StateExpired {
 		var target *spec.Duration
 		if r.Category == "future_dated" {
 			target = svc.FutureDated

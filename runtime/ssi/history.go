@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec"
 )
@@ -88,41 +89,13 @@ func (s *SSI) pageOfHistory(ctx context.Context, user string, from, before time.
 	return run[lo:min(lo+len(page), len(run))], nil
 }
 
-// tookFrom is when a request's time taken starts, as its response time is
-// measured (para 128, note 404): its receipt, or, for a future dated or
-// scheduled request, its execution time, counted back from its due time
-// by the service's Target Response Time where it has one (a request tried
-// again later has had its execution time moved since).
-func tookFrom(sp *spec.Spec, r store.Request) time.Time {
-	start := r.ReceivedAt
-	if r.Category != "future_dated" && r.Category != "scheduled" {
-		return start
-	}
-	if svc := sp.ServiceByKey(r.Service); svc != nil && !r.DueAt.IsZero() && r.State != "expired" {
-		target := svc.FutureDated
-		if r.Category == "scheduled" {
-			target = svc.Scheduled
-		}
-		if target != nil {
-			if from := r.DueAt.Add(-target.Std()); from.After(start) {
-				return from
-			}
-			return start
-		}
-	}
-	if r.ExecuteAt.After(start) {
-		return r.ExecuteAt
-	}
-	return start
-}
-
-// took is the time a completed request took, from tookFrom; "" while it is
-// not completed.
+// took is the time a completed request took, from when its response time
+// is measured (gateway.MeasuredFrom); "" while it is not completed.
 func took(sp *spec.Spec, r store.Request) string {
 	if r.CompletedAt.IsZero() {
 		return ""
 	}
-	from := tookFrom(sp, r)
+	from := gateway.MeasuredFrom(sp, r)
 	if from.IsZero() {
 		return ""
 	}

@@ -121,7 +121,7 @@ func New(cfg Config) (*SSI, error) {
 			return t.UTC().Format("2006-01-02 15:04:05")
 		},
 		// took is the time a request took, from its receipt or its
-		// execution time (tookFrom).
+		// execution time (gateway.MeasuredFrom).
 		"took": func(r store.Request) string { return took(cfg.Spec, r) },
 		"join": strings.Join,
 		"pct": func(p *float64) string {
