@@ -90,6 +90,17 @@ func (c programCache) compile(env *cel.Env, kind, src string) (cel.Program, erro
 	return p, nil
 }
 
+// ruleAt is the Location of an error of the CEL rule at path of s, which
+// is what: the file, line and column where the spec writes it, when the
+// loaded spec knows them ("services.cue:57:128: service 4.1 field
+// register rule"), else "spec: " and what.
+func ruleAt(s *spec.Spec, path, what string) string {
+	if pos := s.Pos(path); pos != "" {
+		return pos + ": " + what
+	}
+	return "spec: " + what
+}
+
 // CompileRules compiles every CEL rule of the spec once, naming the rule at
 // fault in errors.
 func CompileRules(s *spec.Spec) (*Rules, error) {
@@ -100,13 +111,13 @@ func CompileRules(s *spec.Spec) (*Rules, error) {
 	cache := programCache{}
 	r := &Rules{Fields: map[string][]FieldRule{}, Checks: map[string][]BodyCheck{}}
 	var errs ErrorSet
-	for _, svc := range s.Services {
-		for _, f := range svc.Fields {
+	for si, svc := range s.Services {
+		for fi, f := range svc.Fields {
 			fr := FieldRule{Field: f}
 			if f.Rule != "" {
 				p, err := cache.compile(ve, "value", f.Rule)
 				if err != nil {
-					errs = append(errs, &Error{Code: "cel_compile_error", Location: fmt.Sprintf("spec: service %s field %s rule", svc.Key(), f.Name), Message: err.Error()})
+					errs = append(errs, &Error{Code: "cel_compile_error", Location: ruleAt(s, spec.FieldRulePath(si, fi), fmt.Sprintf("service %s field %s rule", svc.Key(), f.Name)), Message: err.Error()})
 					continue
 				}
 				fr.Program = p
@@ -116,7 +127,7 @@ func CompileRules(s *spec.Spec) (*Rules, error) {
 		for i, c := range svc.Checks {
 			p, err := cache.compile(be, "body", c.Rule)
 			if err != nil {
-				errs = append(errs, &Error{Code: "cel_compile_error", Location: fmt.Sprintf("spec: service %s check %d", svc.Key(), i), Message: err.Error()})
+				errs = append(errs, &Error{Code: "cel_compile_error", Location: ruleAt(s, spec.CheckPath(si, i), fmt.Sprintf("service %s check %d", svc.Key(), i)), Message: err.Error()})
 				continue
 			}
 			r.Checks[svc.Key()] = append(r.Checks[svc.Key()], BodyCheck{Message: c.Message, Program: p})
@@ -125,7 +136,7 @@ func CompileRules(s *spec.Spec) (*Rules, error) {
 	for i, e := range s.EnvelopeRules {
 		p, err := cache.compile(ee, "envelope", e.Rule)
 		if err != nil {
-			errs = append(errs, &Error{Code: "cel_compile_error", Location: fmt.Sprintf("spec: envelope_rules[%d]", i), Message: err.Error()})
+			errs = append(errs, &Error{Code: "cel_compile_error", Location: ruleAt(s, spec.EnvelopeRulePath(i), fmt.Sprintf("envelope_rules[%d]", i)), Message: err.Error()})
 			continue
 		}
 		r.Envelope = append(r.Envelope, EnvelopeRule{Field: e.Field, Message: e.Message, Program: p})

@@ -58,7 +58,7 @@ func WithModules(fsys fs.FS, prefix string) Option {
 type Error struct {
 	Code     string // "rego_compile_error", "cel_compile_error", "eval_error"
 	Message  string
-	Location string // file:line:col, or the spec path of a CEL rule
+	Location string // file:line:col (of a CEL rule, with the rule it is), or the spec path of a rule whose position is not known
 }
 
 func (e *Error) Error() string {

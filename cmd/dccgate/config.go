@@ -88,7 +88,7 @@ func checkServe(ctx context.Context, c config.Config, stderr io.Writer) int {
 	}
 	eng, err := engine.New(ctx, sp, opts...)
 	if err != nil {
-		fmt.Fprintln(stderr, placeRuleErrors(err, sp))
+		fmt.Fprintln(stderr, err)
 		return exitFail
 	}
 	tm, err := traffic.New(ctx, sp, traffic.Enabled(c.Traffic))

@@ -63,7 +63,7 @@ and prints the decision. Example:
 	}
 	e, err := engine.New(ctx, s, opts...)
 	if err != nil {
-		fmt.Fprintln(stderr, placeRuleErrors(err, s))
+		fmt.Fprintln(stderr, err)
 		return exitFail
 	}
 	req, facts, err := engine.DecodeInput(data)

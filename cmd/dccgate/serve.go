@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,11 +12,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dccgate/dccgate/policy"
 	"github.com/dccgate/dccgate/runtime/config"
 	"github.com/dccgate/dccgate/runtime/server"
 	"github.com/dccgate/dccgate/runtime/telemetry"
-	"github.com/dccgate/dccgate/spec"
 )
 
 func defaultDataDir() string {
@@ -82,7 +79,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer signal.Stop(hup)
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "dccgate serve: %v\n", placeSpecDirErrors(err, c.Spec))
+		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
 		tracing.Shutdown(context.WithoutCancel(ctx))
 		return exitFail
 	}
@@ -157,21 +154,6 @@ Certificates: %[4]s (CA ca.pem; users/<USER_ID>.pem and -key.pem; admin.pem)
 			return exitFail
 		}
 	}
-}
-
-// placeSpecDirErrors is placeRuleErrors for a gateway that could not start
-// with the spec of dir: the spec is loaded again, only when a rule of it did
-// not compile, to find where the rule is written.
-func placeSpecDirErrors(err error, dir string) error {
-	var set policy.ErrorSet
-	if !errors.As(err, &set) {
-		return err
-	}
-	sp, lerr := spec.LoadDir(dir)
-	if lerr != nil {
-		return err
-	}
-	return placeRuleErrors(err, sp)
 }
 
 // newLogger is the process's log: JSON, or text when format is auto and w

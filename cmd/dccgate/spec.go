@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/dccgate/dccgate/engine"
@@ -95,79 +92,12 @@ func specVet(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	if _, err := engine.New(ctx, s); err != nil {
-		fmt.Fprintln(stderr, placeRuleErrors(err, s))
+		fmt.Fprintln(stderr, err)
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "spec ok: %d services, %d roles, %d alerts, %d thresholds, %d measures (hash %s)\n",
 		len(s.Services), len(s.Roles), len(s.Alerts), len(s.Thresholds), len(s.Measures), s.Hash[:12])
 	return exitOK
-}
-
-// placeRuleErrors puts in front of each error of compiling a CEL rule of
-// sp (package policy's, which name the service and its field or check) the
-// file, line and column where the rule is written, as the spec's own errors
-// do: "FILE:LINE:COL: service 4.1 field register rule: cel_compile_error:
-// ...". Any other error is returned as it is.
-func placeRuleErrors(err error, sp *spec.Spec) error {
-	var set policy.ErrorSet
-	if sp == nil || !errors.As(err, &set) {
-		return err
-	}
-	lines := make([]string, len(set))
-	placed := false
-	for i, e := range set {
-		lines[i] = e.Error()
-		if pos := rulePos(sp, e); pos != "" {
-			lines[i] = pos + ": " + strings.TrimPrefix(lines[i], "spec: ")
-			placed = true
-		}
-	}
-	if !placed {
-		return err
-	}
-	return &placedError{msg: strings.Join(lines, "\n"), err: err}
-}
-
-// placedError is an error with the positions of the rules it is about.
-type placedError struct {
-	msg string
-	err error
-}
-
-func (e *placedError) Error() string { return e.msg }
-func (e *placedError) Unwrap() error { return e.err }
-
-// The locations policy.CompileRules gives its errors.
-var (
-	fieldRuleAt    = regexp.MustCompile(`^spec: service (\S+) field (\S+) rule$`)
-	checkAt        = regexp.MustCompile(`^spec: service (\S+) check (\d+)$`)
-	envelopeRuleAt = regexp.MustCompile(`^spec: envelope_rules\[(\d+)\]$`)
-)
-
-// rulePos is where the rule an error of policy.CompileRules is about is
-// written, "" if the error is not about one.
-func rulePos(sp *spec.Spec, e *policy.Error) string {
-	service := func(key string) int {
-		return slices.IndexFunc(sp.Services, func(s *spec.Service) bool { return s.Key() == key })
-	}
-	if m := fieldRuleAt.FindStringSubmatch(e.Location); m != nil {
-		if i := service(m[1]); i >= 0 {
-			if j := slices.IndexFunc(sp.Services[i].Fields, func(f spec.Field) bool { return f.Name == m[2] }); j >= 0 {
-				return sp.Pos(spec.FieldRulePath(i, j))
-			}
-		}
-	}
-	if m := checkAt.FindStringSubmatch(e.Location); m != nil {
-		if i := service(m[1]); i >= 0 {
-			j, _ := strconv.Atoi(m[2])
-			return sp.Pos(spec.CheckPath(i, j))
-		}
-	}
-	if m := envelopeRuleAt.FindStringSubmatch(e.Location); m != nil {
-		i, _ := strconv.Atoi(m[1])
-		return sp.Pos(spec.EnvelopeRulePath(i))
-	}
-	return ""
 }
 
 // exportService is the shape of a service in `spec export`.
