@@ -34,7 +34,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dccgate/dccgate/client"
@@ -93,35 +92,18 @@ type Server struct {
 	// DCCID is the DCC's ID in the world served: the User ID of the
 	// gateway's signing certificate, the target of a Non-Device
 	// request's RequestID and the originator of the ResponseID of a
-	// response no Device sends. If empty, it is the world's: spec/duis.cue's
-	// boxed.dcc for a store holding the Boxed world (`--world boxed`: it
-	// holds no other users), else the spec's dcc_ids.dcc.
+	// response no Device sends: the ID the gateway's certificate names
+	// (runtime/server sets it; spec/duis.cue's boxed.dcc for `--world
+	// boxed`). If empty, the spec's dcc_ids.dcc.
 	DCCID string
-
-	dcc atomic.Pointer[string] // DCCID as found, once
 }
 
 // dccID is the DCC's ID in the world served (DCCID).
-func (s *Server) dccID(ctx context.Context) (string, error) {
+func (s *Server) dccID() string {
 	if s.DCCID != "" {
-		return s.DCCID, nil
+		return s.DCCID
 	}
-	if p := s.dcc.Load(); p != nil {
-		return *p, nil
-	}
-	sp := s.G.Spec()
-	id := sp.DCCIDs.DCC
-	if b := sp.DUIS.Boxed; len(b.Users) > 0 && b.DCC != "" {
-		_, err := s.G.Store().GetUser(ctx, b.Users[0].ID)
-		switch {
-		case err == nil:
-			id = b.DCC
-		case !errors.Is(err, store.ErrNotFound):
-			return "", err
-		}
-	}
-	s.dcc.Store(&id)
-	return id, nil
+	return s.G.Spec().DCCIDs.DCC
 }
 
 // Handlers returns the endpoints of the spec (path -> handler).
@@ -238,11 +220,7 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	if !r.SRV.Service.DeviceService {
 		// A Non-Device request is addressed to the DCC: a RequestID
 		// naming another target is malformed, as one that does not parse.
-		dccID, err := s.dccID(ctx)
-		if err != nil {
-			return nil, &refusal{http.StatusServiceUnavailable, string(dcc.ReasonMalformed), "store", err.Error()}
-		}
-		if r.Target != dccID {
+		if dccID := s.dccID(); r.Target != dccID {
 			return nil, &refusal{http.StatusBadRequest, string(dcc.ReasonMalformed), duis.CodeRequestID,
 				fmt.Sprintf("RequestID %q: the target of a Non-Device request (SRV %s) is the DCC's ID %s, not %s", r.RequestID, r.SRV.SRV, dccID, r.Target)}
 		}

@@ -70,10 +70,9 @@ func newEnvWith(t *testing.T, cfg func(*server.Config)) *env {
 	return newEnvWorld(t, cfg, false)
 }
 
-// newEnvWorld is newEnvWith on the demo world, the DUIS server told the
-// DCC's ID (dccID, as its signing certificate's), or on the Boxed world
-// (`--world boxed`, its users' signers), the DUIS server finding the
-// DCC's ID itself.
+// newEnvWorld is newEnvWith on the demo world, or on the Boxed world
+// (`--world boxed`, its users' signers); the DUIS server is told the DCC's
+// ID of that world, as its signing certificate's.
 func newEnvWorld(t *testing.T, cfg func(*server.Config), boxed bool) *env {
 	t.Helper()
 	engOnce.Do(func() {
@@ -147,10 +146,8 @@ func newEnvWorld(t *testing.T, cfg func(*server.Config), boxed bool) *env {
 	}
 	gw := issue(gwID, "89")
 	e.gwCert = gw.cert
-	d := &duisapi.Server{G: srv.G, Registry: reg, Key: gw.key, Cert: gw.cert.IssuerSerial()}
-	if !boxed {
-		d.DCCID = dccID
-	}
+	// The DCC's ID is its certificate's, as runtime/server sets it.
+	d := &duisapi.Server{G: srv.G, Registry: reg, Key: gw.key, Cert: gw.cert.IssuerSerial(), DCCID: gwID}
 	e.duis = d
 	mux := http.NewServeMux()
 	for p, h := range d.Handlers() {

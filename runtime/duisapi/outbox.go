@@ -111,11 +111,7 @@ func (o *Outbox) collect(ctx context.Context) (added, receivers int, err error) 
 // document is the signed sr:Response of one delivery.
 func (o *Outbox) document(ctx context.Context, d store.Delivery) ([]byte, string, error) {
 	sp := o.S.G.Spec()
-	dccID, err := o.S.dccID(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	r := o.response(d, dccID)
+	r := o.response(d, o.S.dccID())
 	if d.Kind != "alert" {
 		sent, ok, err := o.Store.DUISRequest(ctx, d.RequestID)
 		if err != nil {
