@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -18,25 +17,10 @@ import (
 // the store cannot keep (400, naming the range), an incident with no known
 // area (the answer lists the spec's areas).
 func TestServiceManagementRefusals(t *testing.T) {
-	ctx := t.Context()
 	s := startAdminDemo(t, 1, time.Date(2026, 11, 16, 9, 0, 0, 0, time.UTC))
 	const alpha, esme = "00-00-00-00-00-00-0A-01", "00-DB-00-00-00-00-E0-01"
 	alphaHTTP := userHTTP(t, s, alpha)
-	do := func(t *testing.T, c *http.Client, method, url, body string) (int, string, string) {
-		t.Helper()
-		req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
-	}
-	_, _, diag := do(t, alphaHTTP, "POST", s.URL+ServiceAPIPrefix+"diagnose", `{"device_id":"`+esme+`"}`)
+	_, diag := smCall(t, alphaHTTP, "POST", s.URL+ServiceAPIPrefix+"diagnose", `{"device_id":"`+esme+`"}`)
 	var d struct {
 		ID string `json:"id"`
 	}
@@ -108,7 +92,7 @@ func TestServiceManagementRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
-			code, ctype, body := do(t, tc.c, tc.method, tc.url, tc.body)
+			code, ctype, body := smCallTyped(t, tc.c, tc.method, tc.url, tc.body)
 			if code != tc.want {
 				t.Fatalf("%d %s, want %d", code, body, tc.want)
 			}

@@ -17,6 +17,13 @@ import (
 // the answer's body.
 func smCall(t *testing.T, c *http.Client, method, url, body string) (int, string) {
 	t.Helper()
+	code, _, b := smCallTyped(t, c, method, url, body)
+	return code, b
+}
+
+// smCallTyped is smCall giving the answer's Content-Type too.
+func smCallTyped(t *testing.T, c *http.Client, method, url, body string) (code int, contentType, answer string) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +34,7 @@ func smCall(t *testing.T, c *http.Client, method, url, body string) (int, string
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 }
 
 // smField is the string field of a JSON object answer.
