@@ -60,15 +60,7 @@ const (
 
 // Diagnosis is the result of a remote diagnostic tool, attached to the
 // incident it leads to.
-type Diagnosis struct {
-	ID       string          `json:"id"`
-	Tool     string          `json:"tool"`
-	Caller   string          `json:"caller"`
-	DeviceID string          `json:"device_id"`
-	Result   string          `json:"result"` // a one-line summary
-	Data     json.RawMessage `json:"data"`
-	At       time.Time       `json:"at"`
-}
+type Diagnosis = store.Diagnosis
 
 // DiagnoseFunc runs a tool for a caller on a device: the summary and the
 // diagnostic data (JSON).
@@ -93,9 +85,6 @@ type Log struct {
 	// systemAreas are the policy's areas about the DCC's own systems.
 	systemAreas []string
 
-	mu        sync.Mutex
-	diagnoses map[string]Diagnosis // by ID; one per caller and device
-
 	// escalating serialises Escalate and AnswerTicket in this process.
 	escalating sync.Mutex
 }
@@ -116,7 +105,7 @@ func New(ctx context.Context, st Store, sp *spec.Spec, clk clock.Clock, tools ma
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{st: st, sp: sp, clk: clk, tools: tools, loc: loc, diagnoses: map[string]Diagnosis{}}
+	l := &Log{st: st, sp: sp, clk: clk, tools: tools, loc: loc}
 	for q, dst := range map[string]*rego.PreparedEvalQuery{
 		"data.dccgate.incidents.raise":              &l.raiseQ,
 		"data.dccgate.incidents.responsibility":     &l.allocQ,
@@ -182,14 +171,11 @@ func (l *Log) Diagnose(ctx context.Context, caller, tool, deviceID string) (Diag
 		return Diagnosis{}, err
 	}
 	d := Diagnosis{ID: l.nextID("DIAG"), Tool: tool, Caller: caller, DeviceID: deviceID, Result: summary, Data: data, At: l.clk.Now()}
-	l.mu.Lock()
-	for id, old := range l.diagnoses {
-		if old.Caller == caller && old.DeviceID == deviceID {
-			delete(l.diagnoses, id)
-		}
+	// Kept in the store, in place of the caller's last on the device: the
+	// incident may be raised after a restart, or through another process.
+	if err := l.st.PutDiagnosis(ctx, d); err != nil {
+		return Diagnosis{}, err
 	}
-	l.diagnoses[d.ID] = d
-	l.mu.Unlock()
 	return d, nil
 }
 
@@ -220,11 +206,15 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 		return store.Incident{}, err
 	}
 	var diag *Diagnosis
-	l.mu.Lock()
-	if d, ok := l.diagnoses[in.DiagnosisID]; ok && d.Caller == in.Caller {
-		diag = &d
+	if in.DiagnosisID != "" {
+		d, err := l.st.GetDiagnosis(ctx, in.DiagnosisID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Incident{}, err
+		}
+		if err == nil && d.Caller == in.Caller {
+			diag = &d
+		}
 	}
-	l.mu.Unlock()
 	input := map[string]any{
 		"raiser":          map[string]any{"user": isUser, "entered": isUser && u.Entered && !u.Suspended},
 		"incident":        map[string]any{"area": in.Area, "device_id": in.DeviceID},
@@ -277,11 +267,12 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 	if err := l.st.InsertIncident(ctx, inc, ev); err != nil {
 		return store.Incident{}, err
 	}
-	l.mu.Lock()
 	if diag != nil {
-		delete(l.diagnoses, diag.ID)
+		// Attached once: a second incident needs a diagnostic of its own.
+		if err := l.st.DeleteDiagnosis(ctx, diag.ID); err != nil {
+			return store.Incident{}, err
+		}
 	}
-	l.mu.Unlock()
 	return l.allocate(ctx, inc, in.NeedsVisit)
 }
 

@@ -712,3 +712,32 @@ func TestListsReadInMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestDiagnosisOutlivesTheProcess: a diagnostic run through one gateway
+// process is attached to an incident raised through another sharing the
+// store (or the same after a restart), once: a second incident needs a
+// diagnostic of its own.
+func TestDiagnosisOutlivesTheProcess(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	d, err := f.log.Diagnose(ctx, elec, "chf_reachability", esme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := incidents.New(ctx, f.st, spec.MustDefault(), f.clk, map[string]incidents.DiagnoseFunc{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := incidents.RaiseInput{Caller: elec, Category: "3", Area: "smart_meter", DeviceID: esme, Title: "no data", DiagnosisID: d.ID}
+	inc, err := other.Raise(ctx, in)
+	if err != nil {
+		t.Fatalf("raised through another process: %v", err)
+	}
+	evs, err := f.st.IncidentEvents(ctx, inc.ID)
+	if err != nil || len(evs) == 0 || !strings.Contains(string(evs[0].Data), d.ID) {
+		t.Fatalf("the diagnostic is not attached: %+v %v", evs, err)
+	}
+	if _, err := f.log.Raise(ctx, in); code(err) != incidents.CodeDiagnosticRequired {
+		t.Fatalf("the diagnostic attached again: %v", err)
+	}
+}

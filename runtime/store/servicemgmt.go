@@ -48,6 +48,26 @@ type ServiceManagement interface {
 	// Feedback lists a user's ("" for all), by At then ID.
 	PutFeedback(ctx context.Context, f Feedback) error
 	Feedback(ctx context.Context, userID string) ([]Feedback, error)
+
+	// PutDiagnosis stores the result of a remote diagnostic in place of
+	// the last one of the same caller and device (para 226-227);
+	// GetDiagnosis reads it back by ID (ErrNotFound once replaced or
+	// deleted); DeleteDiagnosis deletes it, if it is there.
+	PutDiagnosis(ctx context.Context, d Diagnosis) error
+	GetDiagnosis(ctx context.Context, id string) (Diagnosis, error)
+	DeleteDiagnosis(ctx context.Context, id string) error
+}
+
+// Diagnosis is the result of a remote diagnostic a user ran on a device
+// before raising an incident about it (para 226-227).
+type Diagnosis struct {
+	ID       string          `json:"id"`
+	Tool     string          `json:"tool"`
+	Caller   string          `json:"caller"`
+	DeviceID string          `json:"device_id"`
+	Result   string          `json:"result"` // a one-line summary
+	Data     json.RawMessage `json:"data"`
+	At       time.Time       `json:"at"`
 }
 
 // Incident is one entry of the Incident Management Log (para 225).

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -333,5 +334,46 @@ func (s *Store) Feedback(ctx context.Context, userID string) ([]store.Feedback, 
 		err := row.Scan(&f.ID, &f.UserID, &f.Page, &f.Body, &at)
 		f.At = decTime(at)
 		return f, err
+	})
+}
+
+// PutDiagnosis implements store.ServiceManagement (migration 00012,
+// PostgreSQL 00014).
+func (s *Store) PutDiagnosis(ctx context.Context, d store.Diagnosis) error {
+	at, err := encTime(d.At)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `INSERT INTO diagnoses (id, tool, caller, device_id, result, data, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (caller, device_id) DO UPDATE SET id = excluded.id, tool = excluded.tool, result = excluded.result,
+				data = excluded.data, at = excluded.at`,
+			d.ID, d.Tool, d.Caller, d.DeviceID, d.Result, string(d.Data), at)
+		return err
+	})
+}
+
+// GetDiagnosis implements store.ServiceManagement.
+func (s *Store) GetDiagnosis(ctx context.Context, id string) (store.Diagnosis, error) {
+	var d store.Diagnosis
+	var data string
+	var at int64
+	err := s.rdb.QueryRowContext(ctx, s.q(`SELECT id, tool, caller, device_id, result, data, at FROM diagnoses WHERE id = ?`), id).
+		Scan(&d.ID, &d.Tool, &d.Caller, &d.DeviceID, &d.Result, &data, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Diagnosis{}, store.ErrNotFound
+	}
+	if data != "" {
+		d.Data = json.RawMessage(data)
+	}
+	d.At = decTime(at)
+	return d, err
+}
+
+// DeleteDiagnosis implements store.ServiceManagement.
+func (s *Store) DeleteDiagnosis(ctx context.Context, id string) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.exec(ctx, tx, `DELETE FROM diagnoses WHERE id = ?`, id)
+		return err
 	})
 }

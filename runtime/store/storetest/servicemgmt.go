@@ -29,6 +29,7 @@ func RunServiceManagement(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tickets", testTickets},
 		{"Maintenance", testMaintenance},
 		{"ReleasesAndFeedback", testReleasesFeedback},
+		{"Diagnoses", testDiagnoses},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,5 +210,47 @@ func testReleasesFeedback(t *testing.T, s store.ServiceManagement) {
 	}
 	if fb, _ = s.Feedback(ctx, "A"); len(fb) != 1 || fb[0].Body != "clear" {
 		t.Fatalf("%v", fb)
+	}
+}
+
+// testDiagnoses: a diagnostic's result is kept until it is attached (then
+// deleted), one per caller and device: a new run replaces the last.
+func testDiagnoses(t *testing.T, s store.ServiceManagement) {
+	ctx := t.Context()
+	first := store.Diagnosis{ID: "DIAG-1", Tool: "chf_reachability", Caller: "A", DeviceID: "D1", Result: "reachable",
+		Data: []byte(`{"reachable":true}`), At: smT0}
+	other := store.Diagnosis{ID: "DIAG-2", Tool: "chf_reachability", Caller: "B", DeviceID: "D1", Result: "unreachable", At: smT0}
+	for _, d := range []store.Diagnosis{first, other} {
+		if err := s.PutDiagnosis(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.GetDiagnosis(ctx, "DIAG-1")
+	if err != nil || got.Caller != "A" || got.DeviceID != "D1" || got.Result != "reachable" || string(got.Data) != `{"reachable":true}` || !got.At.Equal(smT0) {
+		t.Fatalf("read back %+v %v", got, err)
+	}
+	// A's second run on D1 replaces its first; B's stays.
+	again := first
+	again.ID, again.Result, again.At = "DIAG-3", "unreachable", smT0.Add(time.Minute)
+	if err := s.PutDiagnosis(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetDiagnosis(ctx, "DIAG-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the replaced diagnosis: %v, want ErrNotFound", err)
+	}
+	if got, err := s.GetDiagnosis(ctx, "DIAG-3"); err != nil || got.Result != "unreachable" || !got.At.Equal(again.At) {
+		t.Fatalf("the new diagnosis: %+v %v", got, err)
+	}
+	if got, err := s.GetDiagnosis(ctx, "DIAG-2"); err != nil || got.Caller != "B" || got.Data != nil {
+		t.Fatalf("another caller's diagnosis: %+v %v", got, err)
+	}
+	if err := s.DeleteDiagnosis(ctx, "DIAG-3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetDiagnosis(ctx, "DIAG-3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the deleted diagnosis: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteDiagnosis(ctx, "DIAG-3"); err != nil {
+		t.Fatalf("deleting again: %v", err)
 	}
 }
