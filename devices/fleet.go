@@ -51,26 +51,28 @@ const (
 
 // Command is what the gateway sends to a device once a Service Request has
 // passed its checks (and, for a critical one, been signed).
+// Command is also what a Command for Local Delivery carries to the user
+// (in JSON, by these field names).
 type Command struct {
-	RequestID string // "originator:target:counter"
-	Service   string // spec key: "4.1", "1.1/credit", "8.7/type1"
-	Device    string // target Device ID, EUI-64 "00-DB-00-00-00-00-E0-01"
-	Sender    string // User ID (EUI-64) of the requester
+	RequestID string `json:"request_id"` // "originator:target:counter"
+	Service   string `json:"service"`    // spec key: "4.1", "1.1/credit", "8.7/type1"
+	Device    string `json:"device"`     // target Device ID, EUI-64 "00-DB-00-00-00-00-E0-01"
+	Sender    string `json:"sender"`     // User ID (EUI-64) of the requester
 	// SenderRole is the requester's role code: EIS EES GIS SNA ENO GNO OU.
-	SenderRole string
-	Critical   bool
+	SenderRole string `json:"sender_role"`
+	Critical   bool   `json:"critical"`
 	// Body holds the service's request fields (names from spec
 	// Service.Fields) as JSON-like values: string, float64, int64 or
 	// json.Number, bool, []any. The device checks they are what
 	// Authenticated carries, and acts on the latter.
-	Body map[string]any
+	Body map[string]any `json:"body"`
 	// Authenticated is the Command as the DCC sends it over the SMWAN (para
 	// 132, docs/precommand.md): the Pre-Command of this command, or for a
 	// critical one the Signed Pre-Command, followed by the DCC's Message
 	// Authentication Code under the target device's key
 	// (precommand.AddMAC with precommand.DeviceKey). Who signed is read
 	// from the signature, never told: see auth.go.
-	Authenticated []byte
+	Authenticated []byte `json:"authenticated,omitempty"`
 }
 
 // Response is the device's answer to a Command.

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -228,5 +229,31 @@ func TestDevicesVerifyCommands(t *testing.T) {
 	}
 	if n != 2 {
 		t.Fatalf("%d A4 refusals in the meter's security log, want 2: %v", n, st.SecurityLog)
+	}
+}
+
+// TestLocalCommandNames: a Command for Local Delivery (para 193) reaches
+// the user as JSON in the API's own style (snake_case names), with the
+// Command as the device authenticates it.
+func TestLocalCommandNames(t *testing.T) {
+	w := newWorld(t)
+	r := w.submit(alpha, alpha, engine.Request{Service: "4.1", Delivery: "local", Body: map[string]any{"register": "total"}})
+	expect(t, r, gateway.StateAccepted, "", "")
+	var got struct {
+		LocalCommand struct {
+			Command map[string]any `json:"command"`
+		} `json:"local_command"`
+	}
+	if err := json.Unmarshal(r.Response, &got); err != nil {
+		t.Fatalf("%s: %v", r.Response, err)
+	}
+	cmd := got.LocalCommand.Command
+	for _, k := range []string{"request_id", "service", "device", "sender", "sender_role", "critical", "body", "authenticated"} {
+		if _, ok := cmd[k]; !ok {
+			t.Errorf("the local command has no %q: %s", k, r.Response)
+		}
+	}
+	if cmd["request_id"] != r.ID || cmd["device"] != esme || cmd["sender_role"] != "EIS" {
+		t.Fatalf("local command %s", r.Response)
 	}
 }
