@@ -323,8 +323,14 @@ func toMessage(d store.Delivery) *dccgatev1.StreamMessage {
 		m.Kind = &dccgatev1.StreamMessage_Alert{Alert: a}
 		return m
 	}
-	rs := &dccgatev1.RequestState{RequestId: d.RequestID, DeviceId: d.DeviceID}
+	// The stream's user is the requester: a response goes to no one else.
+	rs := &dccgatev1.RequestState{RequestId: d.RequestID, DeviceId: d.DeviceID, UserId: d.UserID}
 	readResponse(d.Payload, rs)
+	// A Command for Local Delivery is also given on its own, as GetRequest
+	// gives it (the device's answers have no such key).
+	if lc, ok := rs.GetResponse().GetFields()["local_command"]; ok {
+		rs.LocalCommand, _ = json.Marshal(lc.AsInterface())
+	}
 	if !d.DueAt.IsZero() {
 		rs.DueAt = timestamppb.New(d.DueAt)
 	}

@@ -29,15 +29,20 @@ func TestToMessage(t *testing.T) {
 		d    store.Delivery
 		want string // protojson of the StreamMessage
 	}{
-		{d: responseDeli, want: `{"cursor":"42","response":{"requestId":"00-00-00-00-00-1A-00-1F:00-DB-00-00-00-08-E0-1F:1","deviceId":"00-DB-00-00-00-08-E0-1F","state":"accepted","service":"4.1",` +
+		{d: responseDeli, want: `{"cursor":"42","response":{"requestId":"00-00-00-00-00-1A-00-1F:00-DB-00-00-00-08-E0-1F:1","userId":"00-00-00-00-00-00-0A-01","deviceId":"00-DB-00-00-00-08-E0-1F","state":"accepted","service":"4.1",` +
 			`"response":{"at":"2026-11-29T12:50:00Z","entries":[1,"two",null,true],"import_kwh":12.5,"register":"total","tariff":{"tou_blocks":1,"unit_rate_millipence":24500}},` +
 			`"dueAt":"2026-11-29T12:51:00Z","completedAt":"2026-11-29T12:50:00Z"}}`},
-		{d: failedDeli, want: `{"cursor":"43","response":{"requestId":"r2","deviceId":"d2","state":"failed","reason":"SIGNATURE_TIMEOUT","clause":"para 155","message":"no signature came","service":"6.15.1","completedAt":"2026-11-29T12:50:00Z"}}`},
+		{d: failedDeli, want: `{"cursor":"43","response":{"requestId":"r2","userId":"00-00-00-00-00-00-0A-01","deviceId":"d2","state":"failed","reason":"SIGNATURE_TIMEOUT","clause":"para 155","message":"no signature came","service":"6.15.1","completedAt":"2026-11-29T12:50:00Z"}}`},
 		{d: alertDeli, want: `{"cursor":"44","alert":{"code":"A23","deviceId":"00-DB-00-00-00-08-E0-1F","service":"7.7","name":"Credit added","raisedAt":"2026-11-29T12:50:00Z","data":{"credit_pence":500}}}`},
 		{d: store.Delivery{Cursor: 45, Kind: "response", RequestID: "r3", Payload: []byte(`not json`)}, want: `{"cursor":"45","response":{"requestId":"r3"}}`},
 		{d: store.Delivery{Cursor: 46, Kind: "pre_command", RequestID: "r4", DeviceID: "d4", Payload: []byte(`{"device_id":"d4","pre_command":"AQID","request_id":"r4","response":null,"service":"7.2","state":"awaiting_signature"}`),
 			CreatedAt: time.Date(2026, 11, 29, 12, 50, 0, 0, time.UTC), DueAt: time.Date(2026, 11, 29, 13, 50, 0, 0, time.UTC)},
 			want: `{"cursor":"46","response":{"requestId":"r4","deviceId":"d4","state":"awaiting_signature","service":"7.2","preCommand":"AQID","dueAt":"2026-11-29T13:50:00Z"}}`},
+		// A Command for Local Delivery, also in local_command as GetRequest gives it.
+		{d: store.Delivery{Cursor: 47, UserID: "u", Kind: "response", RequestID: "r5", DeviceID: "d5", CreatedAt: at,
+			Payload: []byte(`{"device_id":"d5","request_id":"r5","response":{"local_command":{"command":{"device":"d5"}}},"service":"4.1","state":"accepted"}`)},
+			want: `{"cursor":"47","response":{"requestId":"r5","userId":"u","deviceId":"d5","state":"accepted","service":"4.1","response":{"local_command":{"command":{"device":"d5"}}},` +
+				`"localCommand":"eyJjb21tYW5kIjp7ImRldmljZSI6ImQ1In19","completedAt":"2026-11-29T12:50:00Z"}}`},
 	}
 	for _, tc := range tests {
 		want := &dccgatev1.StreamMessage{}

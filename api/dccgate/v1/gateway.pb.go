@@ -801,6 +801,12 @@ type isStreamMessage_Kind interface {
 }
 
 type StreamMessage_Response struct {
+	// response is a request's Service Response when it ended (or, for a
+	// held critical request released, its Pre-Command to sign): request_id,
+	// service, user_id, device_id, state, reason, clause, message, due_at,
+	// completed_at (not for a Pre-Command), response, local_command and
+	// pre_command as GetRequest gives them. Its category and times of
+	// receipt and execution are GetRequest's alone.
 	Response *RequestState `protobuf:"bytes,2,opt,name=response,proto3,oneof"`
 }
 
