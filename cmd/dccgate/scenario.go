@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,7 +22,7 @@ import (
 // runScenario: `dccgate scenario run [--target URL] FILE_OR_DIR...`.
 func runScenario(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "run" {
-		fmt.Fprintln(stderr, "usage: dccgate scenario run [--target URL [--certs DIR]] FILE_OR_DIR...")
+		fmt.Fprintln(stderr, "usage: dccgate scenario run [--target URL [--certs DIR]] [--parallel N] FILE_OR_DIR...")
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("dccgate scenario run", flag.ContinueOnError)
@@ -36,15 +37,15 @@ func runScenario(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		fmt.Fprintln(stderr, "dccgate scenario run: name at least one scenario file or directory")
 		return exitUsage
 	}
-	var all []*scenario.Scenario
-	invalid := false
-	for _, p := range fs.Args() {
-		scs, err := scenario.Load(p)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			invalid = true
+	all, err := scenario.LoadAll(fs.Args()...)
+	invalid := 0
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		invalid = 1
+		var el scenario.ErrorList
+		if errors.As(err, &el) {
+			invalid = el.Files()
 		}
-		all = append(all, scs...)
 	}
 	sp, err := spec.Default()
 	if err != nil {
@@ -92,11 +93,10 @@ func runScenario(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 			return gw
 		}
 	}
-	passed, failed := scenario.RunAll(ctx, newGateway, all, stdout, scenario.Parallel(*parallel))
-	if failed > 0 || invalid {
+	// An invalid file counts as a failed scenario in the last line.
+	if _, failed := scenario.RunAll(ctx, newGateway, all, stdout, scenario.Parallel(*parallel), scenario.Invalid(invalid)); failed > 0 {
 		return exitFail
 	}
-	_ = passed
 	return exitOK
 }
 

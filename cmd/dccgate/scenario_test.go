@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -43,9 +44,24 @@ func TestScenariosAgainstTarget(t *testing.T) {
 }
 
 func TestScenarioFileErrors(t *testing.T) {
-	code, _, errs := runCmd(t, "", "scenario", "run", "../../conformance/scenario/testdata/invalid")
+	code, out, errs := runCmd(t, "", "scenario", "run", "../../conformance/scenario/testdata/invalid")
 	if code == 0 || !regexp.MustCompile(`\.yaml:\d+`).MatchString(errs) {
 		t.Fatalf("invalid scenarios: exit %d, %q", code, errs)
+	}
+	// The last line counts each invalid file as failed: a job reading it
+	// alone never sees a clean run.
+	files, err := filepath.Glob("../../conformance/scenario/testdata/invalid/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatal(files, err)
+	}
+	if want := fmt.Sprintf("0 passed, %d failed\n", len(files)); !strings.HasSuffix(out, want) {
+		t.Errorf("last line of %q, want %q", out, want)
+	}
+	// Files of one directory named one by one: a repeated name is an
+	// error as it is when the directory is named.
+	code, out, errs = runCmd(t, "", "scenario", "run", "../../conformance/scenario/testdata/dupnames/a.yaml", "../../conformance/scenario/testdata/dupnames/b.yaml")
+	if code == 0 || !strings.Contains(errs, "duplicate scenario name") || !strings.HasSuffix(out, "1 passed, 1 failed\n") {
+		t.Errorf("duplicate names file by file: exit %d\n%s\n%s", code, out, errs)
 	}
 }
 

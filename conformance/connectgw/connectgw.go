@@ -43,6 +43,9 @@ type Client struct {
 	counters map[string]uint64
 	// strangers are the clients of User IDs the world does not name.
 	strangers map[string]*userClient
+	// refused are the outcomes of requests the gateway refused with their
+	// caller (a stranger), by request ID: it stored no request to ask for.
+	refused map[string]scenario.Outcome
 	// probeOnce finds out whether the gateway refuses a connection without
 	// a client certificate (certless).
 	probeOnce sync.Once
@@ -132,6 +135,7 @@ func (c *Client) Reset(ctx context.Context, w scenario.World) error {
 	c.users = map[string]*userClient{}
 	c.counters = map[string]uint64{}
 	c.strangers = map[string]*userClient{}
+	c.refused = map[string]scenario.Outcome{}
 	c.held = map[string]heldRequest{}
 	c.now = w.Start
 	c.after = map[string]string{}
@@ -180,32 +184,33 @@ func (c *Client) nextID(user, target string, counter uint64) string {
 func (c *Client) Submit(ctx context.Context, as string, r scenario.SubmitRequest) (scenario.SubmitResult, error) {
 	u, err := c.user(as)
 	stranger := err != nil
+	msg, err := c.build(as, r)
+	if err != nil {
+		return scenario.SubmitResult{}, err
+	}
+	reqID := msg.GetEnvelope().GetRequestId()
 	if stranger {
 		// A sender the world does not know (it has not completed User
 		// Entry, para 116, 281).
 		if c.Issue == nil && c.refusesCertless(ctx) {
 			// Without a certificate the gateway does not even take the
 			// connection: that is its refusal of the unknown party.
-			return scenario.SubmitResult{Outcome: scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonUnknownUser),
-				Clause: "refused at the TLS handshake: a client certificate is required"}}, nil
+			return c.refuse(reqID, scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonUnknownUser),
+				Clause: "refused at the TLS handshake: a client certificate is required"}), nil
 		}
 		if u, err = c.stranger(as); err != nil {
 			return scenario.SubmitResult{}, err
 		}
 	}
-	msg, err := c.build(as, r)
-	if err != nil {
-		return scenario.SubmitResult{}, err
-	}
 	resp, err := u.api.Submit(ctx, connect.NewRequest(&dccgatev1.SubmitRequest{Request: msg}))
 	if err != nil {
 		switch {
 		case connect.CodeOf(err) == connect.CodeInvalidArgument:
-			return scenario.SubmitResult{Outcome: scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonMalformed)}}, nil
+			return c.refuse(reqID, scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonMalformed)}), nil
 		case stranger && refusedCaller(err):
 			// The gateway would not take the request of a caller that
 			// is not a user: that is its refusal of an unknown user.
-			return scenario.SubmitResult{Outcome: scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonUnknownUser)}}, nil
+			return c.refuse(reqID, scenario.Outcome{State: scenario.OutcomeRejected, Reason: string(dcc.ReasonUnknownUser)}), nil
 		}
 		return scenario.SubmitResult{}, err
 	}
@@ -232,10 +237,37 @@ func (c *Client) Submit(ctx context.Context, as string, r scenario.SubmitRequest
 		return scenario.SubmitResult{}, err
 	}
 	if st.GetState() != "held" {
+		if stranger {
+			// The gateway keeps no request of a caller that is not a
+			// user to ask for again: its answer is the outcome.
+			return c.refuse(id, outcome(st)), nil
+		}
 		return scenario.SubmitResult{RequestID: id, Outcome: outcome(st)}, nil
 	}
 	o, err := c.Outcome(ctx, id)
 	return scenario.SubmitResult{RequestID: id, Outcome: o}, err
+}
+
+// refuse is the result of a request the gateway refused whole, or of a
+// stranger (it stored none to read again): its outcome is kept, for a later
+// step's outcomes to read.
+func (c *Client) refuse(id string, o scenario.Outcome) scenario.SubmitResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refused == nil {
+		c.refused = map[string]scenario.Outcome{}
+	}
+	c.refused[id] = o
+	return scenario.SubmitResult{RequestID: id, Outcome: o}
+}
+
+// client is the client of a User ID: the world's, or a stranger's (with a
+// certificate from Issue where the client has it).
+func (c *Client) client(id string) (*userClient, error) {
+	if u, err := c.user(id); err == nil {
+		return u, nil
+	}
+	return c.stranger(id)
 }
 
 // signAndWait signs the Pre-Command of a request awaiting its signature as
@@ -246,8 +278,13 @@ func (c *Client) signAndWait(ctx context.Context, u *userClient, msg *dccgatev1.
 	if st.GetState() == "awaiting_signature" && sign.Mode != scenario.SignNone {
 		signer := u
 		if sign.Mode == scenario.SignWith {
-			if signer, err = c.user(sign.With); err != nil {
+			// A User ID the world does not name signs with a key of its
+			// own, which no credential on any device is.
+			if signer, err = c.client(sign.With); err != nil {
 				return nil, err
+			}
+			if len(signer.cert.KeyPEM) == 0 {
+				return nil, fmt.Errorf("sign with %s: the user is not in the world and the client cannot issue it a key (with --target, --certs must hold the gateway's CA key)", sign.With)
 			}
 		}
 		key, err := pki.ParseKey(signer.cert.KeyPEM)
@@ -707,8 +744,14 @@ func (c *Client) Event(ctx context.Context, device, kind string) error {
 
 // Outcome implements scenario.Gateway.
 func (c *Client) Outcome(ctx context.Context, requestID string) (scenario.Outcome, error) {
+	c.mu.Lock()
+	o, ok := c.refused[requestID]
+	c.mu.Unlock()
+	if ok {
+		return o, nil
+	}
 	user, _, _ := strings.Cut(requestID, ":")
-	u, err := c.user(user)
+	u, err := c.client(user)
 	if err != nil {
 		return scenario.Outcome{}, err
 	}

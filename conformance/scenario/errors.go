@@ -15,7 +15,13 @@ type Error struct {
 	// list indices count from 0.
 	Key     string
 	Message string
+	// Err is the error behind Message, if any (a file that cannot be
+	// read): errors.Is and As see it.
+	Err error
 }
+
+// Unwrap returns Err.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Error formats "FILE:LINE:COL: KEY: MESSAGE".
 func (e *Error) Error() string {
@@ -48,6 +54,24 @@ func (l ErrorList) Error() string {
 		lines[i] = e.Error()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns the errors, for errors.Is and As.
+func (l ErrorList) Unwrap() []error {
+	errs := make([]error, len(l))
+	for i, e := range l {
+		errs[i] = e
+	}
+	return errs
+}
+
+// Files counts the files the list names: the invalid files of a run.
+func (l ErrorList) Files() int {
+	files := map[string]bool{}
+	for _, e := range l {
+		files[e.File] = true
+	}
+	return len(files)
 }
 
 // Sort orders the list by file, line, column, key and message.

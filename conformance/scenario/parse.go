@@ -45,48 +45,52 @@ const maxDepth = 64
 // ErrorList of every problem of every file, sorted; so a caller may run the
 // valid ones and still fail the run. Scenario names must be unique within a
 // directory: a later file that repeats a name is an error and is left out.
-func Load(path string) ([]*Scenario, error) {
+func Load(path string) ([]*Scenario, error) { return LoadAll(path) }
+
+// LoadAll is Load over several paths as one run: names are unique within a
+// directory whether its files are named one by one (dir/*.yaml) or by the
+// directory, and a file named twice is read once.
+func LoadAll(paths ...string) ([]*Scenario, error) {
 	sp, err := spec.Default()
 	if err != nil {
 		return nil, fmt.Errorf("scenario: loading the spec: %w", err)
 	}
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	files := []string{path}
-	if info.IsDir() {
-		files = nil
-		err := filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if e.IsDir() && p != path && strings.HasPrefix(e.Name(), ".") {
-				return filepath.SkipDir // .git and the like
-			}
-			if !e.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
-				files = append(files, p)
-			}
-			return nil
-		})
+	var (
+		files []string
+		errs  ErrorList
+		seen  = map[string]bool{}
+	)
+	for _, path := range paths {
+		fs, err := scenarioFiles(path)
 		if err != nil {
-			return nil, err
+			var el ErrorList
+			if errors.As(err, &el) {
+				errs = append(errs, el...)
+			} else {
+				errs = append(errs, fileError(path, err))
+			}
+			continue
 		}
-		if len(files) == 0 {
-			// Running nothing would pass; an empty suite is a mistake.
-			return nil, ErrorList{{File: path, Message: "no .yaml or .yml scenario files"}}
+		for _, f := range fs {
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				abs = f
+			}
+			if !seen[abs] {
+				seen[abs] = true
+				files = append(files, f)
+			}
 		}
 	}
 	var (
-		out  []*Scenario
-		errs ErrorList
+		out []*Scenario
 		// names maps a directory to its scenario names and their files.
 		names = map[string]map[string]string{}
 	)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			errs = append(errs, &Error{File: f, Message: err.Error()})
+			errs = append(errs, fileError(f, err))
 			continue
 		}
 		sc, err := parse(sp, f, data)
@@ -99,7 +103,10 @@ func Load(path string) ([]*Scenario, error) {
 			}
 			continue
 		}
-		dir := filepath.Dir(f)
+		dir, err := filepath.Abs(filepath.Dir(f))
+		if err != nil {
+			dir = filepath.Dir(f)
+		}
 		if names[dir] == nil {
 			names[dir] = map[string]string{}
 		}
@@ -112,6 +119,54 @@ func Load(path string) ([]*Scenario, error) {
 		out = append(out, sc)
 	}
 	return out, errs.err()
+}
+
+// fileError is a file that cannot be read, named once.
+func fileError(path string, err error) *Error {
+	msg := err.Error()
+	if pe, ok := err.(*fs.PathError); ok && pe.Path == path {
+		msg = pe.Err.Error()
+	}
+	return &Error{File: path, Message: msg, Err: err}
+}
+
+// scenarioFiles is the file at path, or the scenario files under the
+// directory at path (an ErrorList if there are none).
+func scenarioFiles(path string) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() && p != path && strings.HasPrefix(e.Name(), ".") {
+			return filepath.SkipDir // .git and the like
+		}
+		if !e.IsDir() && isScenarioFile(p) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		// Running nothing would pass; an empty suite is a mistake.
+		return nil, ErrorList{{File: path, Message: "no .yaml or .yml scenario files"}}
+	}
+	return files, nil
+}
+
+// isScenarioFile: .yaml or .yml, in any case (FOO.YAML too).
+func isScenarioFile(p string) bool {
+	ext := strings.ToLower(filepath.Ext(p))
+	return ext == ".yaml" || ext == ".yml"
 }
 
 // Parse decodes one scenario; name is how errors and failures name the file.

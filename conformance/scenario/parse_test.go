@@ -251,6 +251,27 @@ func TestLoadDuplicateNames(t *testing.T) {
 	})
 }
 
+// TestLoadAllDuplicateNamesAcrossArguments: names are unique within a
+// directory also when its files are named one by one (dir/*.yaml), and a
+// file named twice is read once (no duplicate of itself).
+func TestLoadAllDuplicateNamesAcrossArguments(t *testing.T) {
+	dir := filepath.Join("testdata", "dupnames")
+	a, b := filepath.Join(dir, "a.yaml"), filepath.Join(dir, "b.yaml")
+	scs, err := LoadAll(a, b)
+	if len(scs) != 1 || scs[0].File != a {
+		t.Errorf("scenarios = %v, want only a.yaml's", scs)
+	}
+	checkErrors(t, err, "", []string{b + `:2:7: name: duplicate scenario name "same" (also in ` + a + ")"})
+	scs, err = LoadAll(a, dir, a)
+	if len(scs) != 1 {
+		t.Errorf("a.yaml named twice and by its directory: %d scenarios, want 1", len(scs))
+	}
+	var el ErrorList
+	if !errors.As(err, &el) || len(el) != 1 || el.Files() != 1 {
+		t.Errorf("want b.yaml's duplicate alone, got %v", err)
+	}
+}
+
 // Inline cases: one problem each, the exact error prefix.
 func TestParseInvalid(t *testing.T) {
 	const (

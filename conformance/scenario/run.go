@@ -523,7 +523,13 @@ type Option func(*options)
 
 type options struct {
 	parallel int
+	invalid  int
 }
+
+// Invalid counts n scenario files that could not be loaded (their errors
+// printed apart) as failed scenarios in RunAll's last line, so a run whose
+// files are all invalid never reads "0 failed".
+func Invalid(n int) Option { return func(o *options) { o.invalid = n } }
 
 // Parallel runs up to n scenarios at once. Use it only when the factory
 // gives each call a gateway of its own (scenarios are independent, but a
@@ -582,6 +588,11 @@ func runOne(ctx context.Context, newGateway func() Gateway, sc *Scenario) Result
 // per failure (in the order of scenarios, then of steps) and then the line
 // "N passed, N failed", counting scenarios.
 func RunAll(ctx context.Context, newGateway func() Gateway, scenarios []*Scenario, out io.Writer, opts ...Option) (passed, failed int) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	failed = o.invalid
 	for _, res := range RunScenarios(ctx, newGateway, scenarios, opts...) {
 		if res.Passed() {
 			passed++
