@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/rego"
 
@@ -43,20 +44,67 @@ const DCC = "dcc"
 // Error is a refusal with a stable code and the clause behind it.
 type Error = spec.Refusal
 
-// Refusal codes beside the policy's (NOT_A_USER, DIAGNOSTIC_REQUIRED,
-// DIAGNOSTIC_NOT_OF_DEVICE, NOT_VISIBLE).
+// Refusal codes, the policy's (NOT_A_USER, DIAGNOSTIC_REQUIRED,
+// DIAGNOSTIC_NOT_OF_DEVICE, NOT_VISIBLE, AREA_NOT_OF_DEVICE, TOO_LONG,
+// NOT_PERMITTED and TRANSITION_NOT_ALLOWED of a step) and the log's own.
 const (
 	CodeNotAUser           = "NOT_A_USER"
 	CodeDiagnosticRequired = "DIAGNOSTIC_REQUIRED"
 	// CodeDiagnosticMismatch: the diagnostic attached is of another
 	// device than the incident's (para 226-227).
 	CodeDiagnosticMismatch = "DIAGNOSTIC_NOT_OF_DEVICE"
-	CodeInvalid            = "INVALID"
-	CodeNotVisible         = "NOT_VISIBLE"
-	CodeNotPermitted       = "NOT_PERMITTED"
-	CodeTransition         = "TRANSITION_NOT_ALLOWED"
-	CodeNotFound           = "NOT_FOUND"
+	// CodeAreaNotOfDevice: an incident of an area about one kind of
+	// device (a meter, an IHD, the hub) raised about a device of another
+	// kind, for which no one would be responsible (para 228-229).
+	CodeAreaNotOfDevice = "AREA_NOT_OF_DEVICE"
+	// CodeTooLong: a title, description, note or diagnostic data longer
+	// than the spec's incidents.limits (para 225, 244).
+	CodeTooLong = "TOO_LONG"
+	// CodeDeviceRequired: a remote diagnostic asked of no device (para
+	// 226-227).
+	CodeDeviceRequired = "DEVICE_REQUIRED"
+	CodeInvalid        = "INVALID"
+	CodeNotVisible     = "NOT_VISIBLE"
+	CodeNotPermitted   = "NOT_PERMITTED"
+	CodeTransition     = "TRANSITION_NOT_ALLOWED"
+	CodeNotFound       = "NOT_FOUND"
 )
+
+// Notices the log sends users on their streams (NotifyFunc).
+const (
+	// NoticeAllocated tells the user an incident is allocated to (on
+	// raising, by the DCC, or reopened) that it is responsible for it,
+	// unless it raised the incident itself (para 224, 227).
+	NoticeAllocated = "INCIDENT_ALLOCATED"
+	// NoticeRecategorised tells the raiser and the responsible user that
+	// the DCC changed an incident's category, and with it its priority
+	// and target resolution time (para 224).
+	NoticeRecategorised = "INCIDENT_RECATEGORISED"
+)
+
+// NotifyFunc sends a notice to users on their streams: event is its code,
+// data its fields, a "message" among them. The log calls it once what the
+// notice tells is stored; a notice that cannot be sent does not undo it,
+// so the function reports its own failures.
+type NotifyFunc func(ctx context.Context, to []string, event string, data map[string]any)
+
+// Option configures a Log.
+type Option func(*Log)
+
+// WithNotify has the log tell users of their incidents through fn.
+func WithNotify(fn NotifyFunc) Option { return func(l *Log) { l.notify = fn } }
+
+// Limits are the spec's incidents.limits (para 225, 244): characters of a
+// title, a description and a note, bytes of diagnostic data and of the
+// body of a request to the service management API.
+type Limits struct {
+	Clause      string `json:"clause"`
+	Title       int    `json:"title"`
+	Description int    `json:"description"`
+	Note        int    `json:"note"`
+	DataBytes   int    `json:"data_bytes"`
+	BodyBytes   int    `json:"body_bytes"`
+}
 
 // Diagnosis is the result of a remote diagnostic tool, attached to the
 // incident it leads to.
@@ -81,9 +129,13 @@ type Log struct {
 	tools map[string]DiagnoseFunc
 	loc   *time.Location
 
-	raiseQ, allocQ, transQ rego.PreparedEvalQuery
+	raiseQ, allocQ, transQ, stepQ rego.PreparedEvalQuery
 	// systemAreas are the policy's areas about the DCC's own systems.
 	systemAreas []string
+	limits      Limits
+	// categorisationClause is the spec's incidents.categorisation_clause.
+	categorisationClause string
+	notify               NotifyFunc
 
 	// escalating serialises Escalate and AnswerTicket in this process.
 	escalating sync.Mutex
@@ -91,7 +143,7 @@ type Log struct {
 
 // New compiles incidents.rego over the spec. tools are the remote
 // diagnostic tools by the spec's names (incidents.diagnostics).
-func New(ctx context.Context, st Store, sp *spec.Spec, clk clock.Clock, tools map[string]DiagnoseFunc) (*Log, error) {
+func New(ctx context.Context, st Store, sp *spec.Spec, clk clock.Clock, tools map[string]DiagnoseFunc, opts ...Option) (*Log, error) {
 	for name := range tools {
 		if _, ok := sp.ServiceManagement.Incidents.Diagnostics[name]; !ok {
 			return nil, fmt.Errorf("incidents: diagnostic tool %q is not in the spec", name)
@@ -106,10 +158,17 @@ func New(ctx context.Context, st Store, sp *spec.Spec, clk clock.Clock, tools ma
 		return nil, err
 	}
 	l := &Log{st: st, sp: sp, clk: clk, tools: tools, loc: loc}
+	for _, o := range opts {
+		o(l)
+	}
+	if err := l.readSpec(); err != nil {
+		return nil, err
+	}
 	for q, dst := range map[string]*rego.PreparedEvalQuery{
 		"data.dccgate.incidents.raise":              &l.raiseQ,
 		"data.dccgate.incidents.responsibility":     &l.allocQ,
 		"data.dccgate.incidents.transition_allowed": &l.transQ,
+		"data.dccgate.incidents.step":               &l.stepQ,
 	} {
 		if *dst, err = rego.New(rego.Query(q), rego.Compiler(c), rego.Store(data)).PrepareForEval(ctx); err != nil {
 			return nil, &policy.Error{Code: "rego_compile_error", Message: err.Error()}
@@ -134,6 +193,87 @@ func (l *Log) SystemAreas() []string { return slices.Clone(l.systemAreas) }
 
 // Spec returns the spec the log works under.
 func (l *Log) Spec() *spec.Spec { return l.sp }
+
+// Limits returns the spec's limits of what is written into the log.
+func (l *Log) Limits() Limits { return l.limits }
+
+// readSpec reads the spec's incidents.limits and categorisation_clause
+// from its data (the policy reads them there too).
+func (l *Log) readSpec() error {
+	var v struct {
+		Limits               Limits `json:"limits"`
+		CategorisationClause string `json:"categorisation_clause"`
+	}
+	sm, _ := l.sp.Data()["service_management"].(map[string]any)
+	b, err := json.Marshal(sm["incidents"])
+	if err == nil {
+		err = json.Unmarshal(b, &v)
+	}
+	lim := v.Limits
+	if err == nil && (lim.Title <= 0 || lim.Description <= 0 || lim.Note <= 0 || lim.DataBytes <= 0 || lim.BodyBytes <= 0 || v.CategorisationClause == "") {
+		err = errors.New("service_management.incidents.limits or categorisation_clause is missing")
+	}
+	if err != nil {
+		return fmt.Errorf("incidents: the spec: %w", err)
+	}
+	l.limits, l.categorisationClause = lim, v.CategorisationClause
+	return nil
+}
+
+// decision is the policy's answer to raise and step.
+type decision struct {
+	Allowed bool   `json:"allowed"`
+	Code    string `json:"code"`
+	Clause  string `json:"clause"`
+	// Types are the device types the incident's area is about
+	// (AREA_NOT_OF_DEVICE).
+	Types []string `json:"types"`
+	// TooLong are the lengths beyond the spec's limits (TOO_LONG).
+	TooLong []struct {
+		Field  string `json:"field"`
+		Length int    `json:"length"`
+		Limit  int    `json:"limit"`
+	} `json:"too_long"`
+}
+
+// tooLong says which lengths are beyond the spec's limits.
+func (d decision) tooLong() string {
+	names := map[string]string{"title": "the title", "description": "the description", "note": "the note", "data_bytes": "the diagnostic data"}
+	var parts []string
+	for _, t := range d.TooLong {
+		name, unit := names[t.Field], "characters"
+		if name == "" {
+			name = t.Field
+		}
+		if strings.HasSuffix(t.Field, "_bytes") {
+			unit = "bytes"
+		}
+		parts = append(parts, fmt.Sprintf("%s is %d %s long, more than the %d allowed", name, t.Length, unit, t.Limit))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// runes counts the characters of s.
+func runes(s string) int { return utf8.RuneCountInString(s) }
+
+// step asks the policy whether actor may take a step on an incident
+// beside a change of its status (an update, a recategorisation, the note
+// of a resolution ...): lengths are what it writes.
+func (l *Log) step(ctx context.Context, action, actor string, inc store.Incident, lengths map[string]int) error {
+	var dec decision
+	input := map[string]any{"action": action, "actor": map[string]any{"dcc": actor == DCC}, "incident": map[string]any{"status": inc.Status}, "lengths": lengths}
+	if ok, err := eval(ctx, l.stepQ, input, &dec); err != nil || !ok || dec.Allowed {
+		return err
+	}
+	msg := dec.tooLong()
+	switch dec.Code {
+	case CodeNotPermitted:
+		msg = "only the DCC categorises and prioritises an incident: ask the Service Desk to change its category"
+	case CodeTransition:
+		msg = fmt.Sprintf("incident %s is %s: its record is complete, and takes no %s (raise another incident)", inc.ID, inc.Status, action)
+	}
+	return &Error{Code: dec.Code, Clause: dec.Clause, Message: msg}
+}
 
 // eval evaluates a prepared query; ok is false where it is undefined.
 func eval(ctx context.Context, q rego.PreparedEvalQuery, input map[string]any, out any) (bool, error) {
@@ -165,6 +305,10 @@ func (l *Log) Diagnose(ctx context.Context, caller, tool, deviceID string) (Diag
 	run, ok := l.tools[tool]
 	if !ok {
 		return Diagnosis{}, &Error{Code: CodeInvalid, Clause: l.sp.ServiceManagement.Incidents.DiagnosticClause, Message: fmt.Sprintf("no diagnostic tool %q", tool)}
+	}
+	if strings.TrimSpace(deviceID) == "" {
+		return Diagnosis{}, &Error{Code: CodeDeviceRequired, Clause: l.sp.ServiceManagement.Incidents.DiagnosticClause,
+			Message: "device_id is required: the remote diagnostic runs on a device of your portfolio, named by its Device ID"}
 	}
 	summary, data, err := run(ctx, caller, deviceID)
 	if err != nil {
@@ -215,10 +359,22 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 			diag = &d
 		}
 	}
+	// The device the incident is about: the one named, else the
+	// diagnostic's.
+	device := in.DeviceID
+	if device == "" && diag != nil {
+		device = diag.DeviceID
+	}
+	facts, err := l.facts(ctx, device)
+	if err != nil {
+		return store.Incident{}, err
+	}
 	input := map[string]any{
 		"raiser":          map[string]any{"user": isUser, "entered": isUser && u.Entered && !u.Suspended},
 		"incident":        map[string]any{"area": in.Area, "device_id": in.DeviceID},
+		"device":          facts["device"],
 		"diagnosis_named": in.DiagnosisID != "",
+		"lengths":         map[string]int{"title": runes(in.Title), "description": runes(in.Description)},
 	}
 	if diag != nil {
 		input["diagnostic"] = map[string]any{"tool": diag.Tool, "result": diag.Result, "device_id": diag.DeviceID}
@@ -232,15 +388,11 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 		}
 		input["request"] = map[string]any{"given": true, "own": err == nil && r.UserID == in.Caller}
 	}
-	var dec struct {
-		Allowed bool   `json:"allowed"`
-		Code    string `json:"code"`
-		Clause  string `json:"clause"`
-	}
+	var dec decision
 	if ok, err := eval(ctx, l.raiseQ, input, &dec); err != nil {
 		return store.Incident{}, err
 	} else if !ok || !dec.Allowed {
-		return store.Incident{}, &Error{Code: dec.Code, Clause: dec.Clause, Message: raiseRefusal(dec.Code, in, diag)}
+		return store.Incident{}, &Error{Code: dec.Code, Clause: dec.Clause, Message: raiseRefusal(dec, in, device, facts, diag)}
 	}
 	cat, ok := pol.Categories[in.Category]
 	if !ok {
@@ -252,9 +404,7 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 	if in.Title == "" {
 		return store.Incident{}, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: "an incident needs a title"}
 	}
-	if diag != nil && in.DeviceID == "" {
-		in.DeviceID = diag.DeviceID
-	}
+	in.DeviceID = device
 	inc := store.Incident{
 		ID: l.nextID("INC"), RaisedBy: in.Caller, Category: in.Category, Priority: cat.Priority, Status: StatusOpen,
 		Area: in.Area, DeviceID: in.DeviceID, RequestID: in.RequestID, Title: in.Title, Description: in.Description,
@@ -273,12 +423,23 @@ func (l *Log) Raise(ctx context.Context, in RaiseInput) (store.Incident, error) 
 			return store.Incident{}, err
 		}
 	}
-	return l.allocate(ctx, inc, in.NeedsVisit)
+	return l.allocate(ctx, inc, in.NeedsVisit, facts)
 }
 
 // raiseRefusal says why the policy refused an incident.
-func raiseRefusal(code string, in RaiseInput, diag *Diagnosis) string {
+func raiseRefusal(dec decision, in RaiseInput, device string, facts map[string]any, diag *Diagnosis) string {
+	code := dec.Code
 	switch {
+	case code == CodeAreaNotOfDevice:
+		typ, _ := facts["device"].(map[string]any)["type"].(string)
+		what := "of type " + typ
+		if typ == "" {
+			what = "not on the inventory"
+		}
+		return fmt.Sprintf("an incident of area %s is about a device of type %s: device %s is %s; choose the area of the device, or raise it about the device concerned",
+			in.Area, strings.Join(dec.Types, " or "), device, what)
+	case code == CodeTooLong:
+		return dec.tooLong()
 	case code == CodeDiagnosticRequired && in.DiagnosisID != "" && diag == nil:
 		return fmt.Sprintf("diagnosis %q is not a remote diagnostic you ran, or it is attached to an incident already: run the diagnostic again", in.DiagnosisID)
 	case code == CodeDiagnosticRequired:
@@ -293,12 +454,9 @@ func raiseRefusal(code string, in RaiseInput, diag *Diagnosis) string {
 
 // allocate asks the policy who is responsible and who is interested and
 // moves the incident to allocated; where the policy names no one (no
-// supplier registered) it stays open for the DCC to allocate.
-func (l *Log) allocate(ctx context.Context, inc store.Incident, visit bool) (store.Incident, error) {
-	facts, err := l.facts(ctx, inc.DeviceID)
-	if err != nil {
-		return inc, err
-	}
+// supplier registered) it stays open, the DCC interested, and says it
+// awaits the DCC's allocation (para 227). facts are the device's.
+func (l *Log) allocate(ctx context.Context, inc store.Incident, visit bool, facts map[string]any) (store.Incident, error) {
 	var r struct {
 		Party      string   `json:"party"`
 		UserID     string   `json:"user_id"`
@@ -308,10 +466,20 @@ func (l *Log) allocate(ctx context.Context, inc store.Incident, visit bool) (sto
 	}
 	facts["incident"] = map[string]any{"area": inc.Area, "needs_visit": visit}
 	ok, err := eval(ctx, l.allocQ, facts, &r)
-	if err != nil || !ok {
+	if err != nil {
 		return inc, err
 	}
+	if !ok {
+		return inc, fmt.Errorf("incidents: the policy neither allocates nor leaves to the DCC an incident of area %q", inc.Area)
+	}
 	inc.Interested = slices.DeleteFunc(r.Interested, func(p string) bool { return p == inc.RaisedBy && p != r.UserID })
+	if r.Party == "" {
+		// No one to allocate it to: it awaits the DCC, which is
+		// interested in it meanwhile.
+		inc.ResponsibilityRule, inc.Clause = r.Rule, r.Clause
+		return inc, l.st.UpdateIncident(ctx, inc, inc.Status, store.IncidentEvent{At: l.clk.Now(), Actor: DCC, Kind: "awaiting_allocation", Status: inc.Status,
+			Note: fmt.Sprintf("awaiting the DCC's allocation (%s, %s): the policy names no one responsible (no supplier registered); interested: %s", r.Rule, r.Clause, listed(inc.Interested))})
+	}
 	return l.assign(ctx, inc, r.Party, r.UserID, r.Rule, r.Clause, func(who string) string {
 		return fmt.Sprintf("allocated to %s (%s, %s); interested: %s", who, r.Rule, r.Clause, listed(inc.Interested))
 	})
@@ -330,6 +498,8 @@ func (l *Log) assign(ctx context.Context, inc store.Incident, party, userID, rul
 	if userID != "" {
 		who = userID
 	}
+	// The responsible party is responsible, no longer interested.
+	inc.Interested = slices.DeleteFunc(slices.Clone(inc.Interested), func(p string) bool { return p == who })
 	kind, text := "allocated", note(who)
 	if from == StatusResolved {
 		// Reopened: the fix did not hold. The resolution no longer
@@ -342,7 +512,31 @@ func (l *Log) assign(ctx context.Context, inc store.Incident, party, userID, rul
 		inc.ResolvedAt, inc.ReviewDueAt = time.Time{}, time.Time{}
 	}
 	ev := store.IncidentEvent{At: inc.AllocatedAt, Actor: DCC, Kind: kind, Status: StatusAllocated, Note: text}
-	return inc, l.st.UpdateIncident(ctx, inc, from, ev)
+	if err := l.st.UpdateIncident(ctx, inc, from, ev); err != nil {
+		return inc, err
+	}
+	if userID != "" && userID != inc.RaisedBy {
+		// Keeping the responsible party informed (para 224, 227): the
+		// raiser knows already.
+		msg := fmt.Sprintf("incident %s is allocated to you (%s, %s): %s; category %s, %s, to be resolved by %s",
+			inc.ID, rule, clause, inc.Title, inc.Category, inc.Priority, inc.TargetAt.UTC().Format(time.RFC3339))
+		if kind == "reopened" {
+			msg = fmt.Sprintf("incident %s is reopened and allocated to you: the resolution did not hold; %s", inc.ID, inc.Title)
+		}
+		l.tell(ctx, []string{userID}, NoticeAllocated, inc, map[string]any{"responsibility_rule": rule, "clause": clause, "reopened": kind == "reopened", "message": msg})
+	}
+	return inc, nil
+}
+
+// tell sends a notice about an incident, if the log has a NotifyFunc.
+func (l *Log) tell(ctx context.Context, to []string, event string, inc store.Incident, data map[string]any) {
+	if l.notify == nil || len(to) == 0 {
+		return
+	}
+	body := map[string]any{"incident": inc.ID, "title": inc.Title, "area": inc.Area, "device_id": inc.DeviceID, "status": inc.Status,
+		"category": inc.Category, "priority": inc.Priority, "target_at": inc.TargetAt.UTC().Format(time.RFC3339)}
+	maps.Copy(body, data)
+	l.notify(ctx, to, event, body)
 }
 
 // Allocate is the DCC allocating an incident the policy left open (no
@@ -357,6 +551,9 @@ func (l *Log) Allocate(ctx context.Context, actor, id, userID, note string) (sto
 	}
 	if actor != DCC {
 		return inc, &Error{Code: CodeNotPermitted, Clause: "para 227", Message: "only the DCC allocates an incident"}
+	}
+	if err := l.step(ctx, "allocate", actor, inc, map[string]int{"note": runes(note)}); err != nil {
+		return inc, err
 	}
 	party := DCC
 	if userID != "" {
@@ -483,6 +680,9 @@ func (l *Log) Update(ctx context.Context, actor, id, note string, data []byte) (
 	if actor != DCC && actor != inc.RaisedBy && actor != inc.ResponsibleUser {
 		return inc, &Error{Code: CodeNotPermitted, Clause: "para 225-226", Message: "only the raiser, the responsible party or the DCC update an incident"}
 	}
+	if err := l.step(ctx, "update", actor, inc, map[string]int{"note": runes(note), "data_bytes": len(data)}); err != nil {
+		return inc, err
+	}
 	if note == "" && len(data) == 0 {
 		return inc, &Error{Code: CodeInvalid, Clause: "para 225", Message: "an update needs a note or diagnostic data"}
 	}
@@ -502,6 +702,9 @@ func (l *Log) Resolve(ctx context.Context, actor, id, note string) (store.Incide
 	}
 	if actor != DCC && actor != inc.ResponsibleUser {
 		return inc, &Error{Code: CodeNotPermitted, Clause: "para 228-231", Message: "only the responsible party resolves an incident"}
+	}
+	if err := l.step(ctx, "resolve", actor, inc, map[string]int{"note": runes(note)}); err != nil {
+		return inc, err
 	}
 	if err := l.transition(ctx, inc.Status, StatusResolved); err != nil {
 		return inc, err
@@ -527,12 +730,65 @@ func (l *Log) Close(ctx context.Context, actor, id, note string) (store.Incident
 	if actor != DCC && actor != inc.ResponsibleUser {
 		return inc, &Error{Code: CodeNotPermitted, Clause: "para 228-229", Message: "only the party responsible for its closure (or the DCC) closes an incident"}
 	}
+	if err := l.step(ctx, "close", actor, inc, map[string]int{"note": runes(note)}); err != nil {
+		return inc, err
+	}
 	if err := l.transition(ctx, inc.Status, StatusClosed); err != nil {
 		return inc, err
 	}
 	from := inc.Status
 	inc.Status, inc.ClosedAt = StatusClosed, l.clk.Now()
 	return inc, l.st.UpdateIncident(ctx, inc, from, store.IncidentEvent{At: inc.ClosedAt, Actor: actor, Kind: "closed", Status: StatusClosed, Note: note})
+}
+
+// Recategorise is the DCC correcting the category a user chose for an
+// incident not closed (para 224: categorisation and prioritisation): the
+// priority and the target resolution time follow the new category, the
+// target counted from the incident's raising, so that Overdue and
+// measures 4 and 5 judge it by the new category. The timeline records the
+// old category and the new; the raiser and the responsible user are told.
+func (l *Log) Recategorise(ctx context.Context, actor, id, category, note string) (store.Incident, error) {
+	inc, _, err := l.Get(ctx, actor, id)
+	if err != nil {
+		return inc, err
+	}
+	if err := l.step(ctx, "recategorise", actor, inc, map[string]int{"note": runes(note)}); err != nil {
+		return inc, err
+	}
+	pol := l.sp.ServiceManagement.Incidents
+	cat, ok := pol.Categories[category]
+	if !ok {
+		return inc, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: fmt.Sprintf("incident category %q: allowed are %s", category, strings.Join(pol.CategoryCodes(), ", "))}
+	}
+	if category == inc.Category {
+		return inc, &Error{Code: CodeInvalid, Clause: pol.Clause, Message: fmt.Sprintf("incident %s is of category %s already", inc.ID, category)}
+	}
+	type grade struct {
+		Category string    `json:"category"`
+		Priority string    `json:"priority"`
+		TargetAt time.Time `json:"target_at"`
+	}
+	from := grade{inc.Category, inc.Priority, inc.TargetAt.UTC()}
+	inc.Category, inc.Priority, inc.TargetAt = category, cat.Priority, inc.RaisedAt.Add(cat.TargetResolution.Std())
+	to := grade{inc.Category, inc.Priority, inc.TargetAt.UTC()}
+	data, err := json.Marshal(map[string]grade{"from": from, "to": to})
+	if err != nil {
+		return inc, err
+	}
+	text := strings.TrimSpace(fmt.Sprintf("recategorised by the DCC (%s) from category %s (%s, target %s) to category %s (%s, target %s). %s",
+		l.categorisationClause, from.Category, from.Priority, from.TargetAt.Format(time.RFC3339), to.Category, to.Priority, to.TargetAt.Format(time.RFC3339), note))
+	if err := l.st.UpdateIncident(ctx, inc, inc.Status, store.IncidentEvent{At: l.clk.Now(), Actor: actor, Kind: "recategorised", Status: inc.Status, Note: text, Data: data}); err != nil {
+		return inc, err
+	}
+	var to2 []string
+	for _, p := range []string{inc.RaisedBy, inc.ResponsibleUser} {
+		if p != "" && !slices.Contains(to2, p) {
+			to2 = append(to2, p)
+		}
+	}
+	l.tell(ctx, to2, NoticeRecategorised, inc, map[string]any{"previous_category": from.Category, "previous_priority": from.Priority,
+		"previous_target_at": from.TargetAt.Format(time.RFC3339), "message": fmt.Sprintf("incident %s: %s", inc.ID, text)})
+	return inc, nil
 }
 
 // DeclareMajor declares a major incident (para 233-234): the DCC names its
@@ -590,6 +846,9 @@ func (l *Log) SubmitReview(ctx context.Context, actor, id, report string) (store
 		return inc, &Error{Code: CodeNotPermitted, Clause: mj.ReviewClause, Message: "the responsible party conducts the review"}
 	case report == "":
 		return inc, &Error{Code: CodeInvalid, Clause: mj.ReviewClause, Message: "the review report is empty"}
+	}
+	if err := l.step(ctx, "review", actor, inc, map[string]int{"note": runes(report)}); err != nil {
+		return inc, err
 	}
 	inc.Review, inc.ReviewedAt = report, l.clk.Now()
 	return inc, l.st.UpdateIncident(ctx, inc, inc.Status, store.IncidentEvent{At: inc.ReviewedAt, Actor: actor, Kind: "review", Status: inc.Status, Note: "review report submitted"})

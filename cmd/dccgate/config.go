@@ -78,6 +78,10 @@ func checkServe(ctx context.Context, c config.Config, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitFail
 	}
+	if err := checkServiceDesk(sp, c.ServiceDesk); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
 	if _, err := server.PolicyHash(c.Policy); err != nil { // reads the policy directory as serve does
 		fmt.Fprintln(stderr, err)
 		return exitFail

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dccgate/dccgate/runtime/config"
 	"github.com/dccgate/dccgate/runtime/gateway"
+	"github.com/dccgate/dccgate/runtime/server"
 	"github.com/dccgate/dccgate/spec"
 )
 
@@ -95,6 +99,81 @@ func TestConfigCheckIsServes(t *testing.T) {
 			serve := append([]string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--demo", "0"}, tc.args...)
 			if code, _, errs := runCmd(t, "", serve...); code != exitFail || !strings.Contains(errs, tc.want) {
 				t.Fatalf("serve: exit %d %q", code, errs)
+			}
+		})
+	}
+}
+
+// TestConfigServiceDesk: the Service Desk's telephone and email (para 255)
+// are shown by config print and checked against the spec's contact
+// patterns by config check, as serve checks them.
+func TestConfigServiceDesk(t *testing.T) {
+	tests := []struct {
+		note string
+		args []string
+		code int
+		errs string
+	}{
+		{"both", []string{"--service-desk-telephone", "0300 123 4567", "--service-desk-email", "desk@dcc.example"}, exitOK, ""},
+		{"none", nil, exitOK, ""},
+		{"a telephone that is not one", []string{"--service-desk-telephone", "call Bob"}, exitUsage, `service_desk.telephone: "call Bob" is not a telephone number`},
+		{"an email that is not one", []string{"--service-desk-email", "desk"}, exitUsage, `service_desk.email: "desk" is not`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			code, _, errs := runCmd(t, "", append([]string{"config", "check"}, tc.args...)...)
+			if code != tc.code || !strings.Contains(errs, tc.errs) {
+				t.Fatalf("config check: %d %q", code, errs)
+			}
+		})
+	}
+	code, out, errs := runCmd(t, "", "config", "print", "--service-desk-telephone", "0300 123 4567")
+	if code != exitOK || !strings.Contains(out, "service_desk:\n  telephone: 0300 123 4567 # from --service-desk-telephone\n") {
+		t.Fatalf("config print: %d %s %s", code, out, errs)
+	}
+}
+
+// TestServeServiceDesk: serve gives the SSI the configured Service Desk
+// contact; with none and the demo world, the demo's example, marked as the
+// demo's; with neither, none.
+func TestServeServiceDesk(t *testing.T) {
+	tests := []struct {
+		note   string
+		demo   bool
+		sd     config.ServiceDesk
+		page   []string
+		stdout string
+	}{
+		{"configured", true, config.ServiceDesk{Telephone: "0300 123 4567", Email: "desk@dcc.example"}, []string{"telephone <strong>0300 123 4567</strong>, email <strong>desk@dcc.example</strong>"}, ""},
+		{"the demo's", true, config.ServiceDesk{}, []string{"&#43;44 20 7946 0000", "servicedesk@dcc.example", "the demo's example contact details"}, "Service Desk (the demo's example"},
+		{"none", false, config.ServiceDesk{}, []string{"telephone and email are not configured"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			ctx := t.Context()
+			srv, err := server.Start(ctx, server.Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true, Start: time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC), Workers: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { srv.Close() })
+			if tc.demo {
+				if _, err := srv.SeedDemo(ctx, 1); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out bytes.Buffer
+			if err := setServiceDesk(ctx, srv, tc.sd, &out); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), tc.stdout) || (tc.stdout == "" && out.Len() > 0) {
+				t.Errorf("stdout %q, want %q", out.String(), tc.stdout)
+			}
+			rec := httptest.NewRecorder()
+			srv.SSI.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, "GET", "/ssi/servicedesk", nil))
+			for _, w := range tc.page {
+				if !strings.Contains(rec.Body.String(), w) {
+					t.Errorf("the public Service Desk page does not say %q", w)
+				}
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,9 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dccgate/dccgate/incidents"
 	"github.com/dccgate/dccgate/runtime/config"
 	"github.com/dccgate/dccgate/runtime/server"
+	"github.com/dccgate/dccgate/runtime/ssi"
 	"github.com/dccgate/dccgate/runtime/telemetry"
+	"github.com/dccgate/dccgate/spec"
 )
 
 func defaultDataDir() string {
@@ -105,6 +109,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			log.Info("demo world loaded", "premises", c.Demo, "users", len(server.DemoUsers))
 		}
 	}
+	if err := setServiceDesk(ctx, srv, c.ServiceDesk, stdout); err != nil {
+		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
+		return exitUsage
+	}
 	st := srv.Status(ctx)
 	log.Info("serving", "url", srv.URL, "admin", srv.AdminURL, "version", ver, "commit", rev, "spec", st.SpecHash, "policy", st.PolicyHash,
 		"config", conf.File, "gc_percent", gc.Percent, "memory_limit", gc.MemoryLimit)
@@ -154,6 +162,49 @@ Certificates: %[4]s (CA ca.pem; users/<USER_ID>.pem and -key.pem; admin.pem)
 			return exitFail
 		}
 	}
+}
+
+// demoServiceDesk is the Service Desk's contact the demo world shows where
+// none is configured: a telephone number of the range Ofcom keeps for
+// drama and an address of the reserved domain example, marked as the
+// demo's on every page.
+var demoServiceDesk = ssi.ServiceDeskContact{Telephone: "+44 20 7946 0000", Email: "servicedesk@dcc.example", Demo: true}
+
+// setServiceDesk gives the SSI the Service Desk's telephone and email
+// (para 255), checked against the spec's service_desk.contact_patterns;
+// with none configured and the demo world loaded, the demo's example.
+func setServiceDesk(ctx context.Context, srv *server.Server, sd config.ServiceDesk, stdout io.Writer) error {
+	if srv.SSI == nil {
+		return nil
+	}
+	if err := checkServiceDesk(srv.G.Spec(), sd); err != nil {
+		return err
+	}
+	c := ssi.ServiceDeskContact{Telephone: sd.Telephone, Email: sd.Email}
+	if c.Telephone == "" && c.Email == "" {
+		if _, err := srv.Store.GetUser(ctx, server.DemoUsers[0].ID); err == nil {
+			c = demoServiceDesk
+			fmt.Fprintf(stdout, "Service Desk (the demo's example; set service_desk.telephone and service_desk.email): %s, %s\n", c.Telephone, c.Email)
+		}
+	}
+	srv.SSI.SetServiceDesk(c)
+	return nil
+}
+
+// checkServiceDesk checks the Service Desk's telephone and email against
+// the spec's contact patterns (those a SEC Party's contact is held to).
+func checkServiceDesk(sp *spec.Spec, sd config.ServiceDesk) error {
+	rules, err := incidents.DeskRulesOf(sp)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range []struct{ key, v string }{{"service_desk.telephone", sd.Telephone}, {"service_desk.email", sd.Email}} {
+		if f.v != "" && !rules.ValidContact(f.v) {
+			errs = append(errs, fmt.Errorf("config: %s: %q is not a telephone number or an email address (the spec's service_desk.contact_patterns)", f.key, f.v))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // newLogger is the process's log: JSON, or text when format is auto and w

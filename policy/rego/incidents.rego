@@ -15,6 +15,19 @@
 #                          the caller ran)
 #   input.request:         {given, own (the caller's Service Request)} or
 #                          absent
+#   input.device:          {type, meter_type}: the device the incident is
+#                          about (the one named, else the diagnostic's);
+#                          type "" if none, or not on the inventory
+#   input.lengths:         {title, description}: the characters written
+#
+# `step` decides a step on an incident beside the change of status that
+# `transition_allowed` decides:
+#
+#   input.action:   update (a note or diagnostic data), recategorise, or
+#                   the note of resolve, close, allocate, review
+#   input.actor:    {dcc (the DCC takes the step)}
+#   input.incident: {status}
+#   input.lengths:  {note, data_bytes}
 #
 # `responsibility` allocates one incident:
 #
@@ -27,7 +40,9 @@
 #                    none), from the Registration Data and the inventory.
 #
 # The answer names the party ("dcc" or "supplier"), the supplier's User ID
-# and which supplier it is, the interested parties and the clause.
+# and which supplier it is, the interested parties and the clause; where
+# it can name no one (no supplier registered), party "" and the rule
+# awaiting_dcc_allocation: the DCC allocates it (para 227).
 package dccgate.incidents
 
 pol := data.spec.service_management.incidents
@@ -74,6 +89,31 @@ else := {"allowed": false, "code": "NOT_VISIBLE", "clause": data.spec.service_ma
 	not input.request.own
 }
 
+# Para 228-229: an area about one kind of device is raised about a device
+# of that kind: a Smart Meter's about a meter, an IHD's about an IHD, the
+# hub's remote maintenance and upgrades about a Device of the hub. Raised
+# about another, no one would be responsible for it (a hub has no meter
+# supplier), and it would stay open unowned.
+else := {"allowed": false, "code": "AREA_NOT_OF_DEVICE", "clause": pol.areas[input.incident.area].clause, "types": sort(area_device_types[input.incident.area])} if {
+	area_device_types[input.incident.area]
+	not area_device_types[input.incident.area][object.get(input, ["device", "type"], "")]
+}
+
+# Para 225, 244: what is written into the log is bounded.
+else := _too_long_refusal if count(too_long) > 0
+
+# area_device_types are the device types an incident of an area is about,
+# for the areas about one kind of device (the others may name any device,
+# or none).
+area_device_types := {
+	"smart_meter": _types_of_class("meter"),
+	"ihd": {"IHD"},
+	"hub_remote_maintenance": _types_of_class("hub"),
+	"hub_remote_upgrade": _types_of_class("hub"),
+}
+
+_types_of_class(c) := {t.code | some t in data.spec.device_types; t.class == c}
+
 # system_areas are the areas about the DCC's own systems (the data
 # services and the User Gateway, para 228): the remote diagnostic tools
 # diagnose devices, so an incident there that names no device has nothing
@@ -109,30 +149,76 @@ transition_allowed if {
 	t.to == input.to
 }
 
+# final_statuses are those no transition leaves (closed).
+final_statuses := {s | some s in pol.statuses; not _leaves(s)}
+
+_leaves(s) if {
+	some t in pol.transitions
+	t.from == s
+}
+
+# ---------------------------------------------------------- other steps
+
+default step := {"allowed": true}
+
+# Para 224: the DCC categorises and prioritises incidents: it corrects the
+# category a user chose; a user does not.
+step := {"allowed": false, "code": "NOT_PERMITTED", "clause": pol.categorisation_clause} if {
+	input.action == "recategorise"
+	not input.actor.dcc
+}
+
+# Para 225: a closed incident's record is complete: it takes no update and
+# no new category (raise another incident, or the DCC reopens it while
+# resolved).
+else := {"allowed": false, "code": "TRANSITION_NOT_ALLOWED", "clause": pol.clause} if {
+	input.action in {"update", "recategorise"}
+	final_statuses[input.incident.status]
+}
+
+# Para 225, 244: what is written into the log is bounded.
+else := _too_long_refusal if count(too_long) > 0
+
+# too_long are the lengths given that exceed the spec's limits, by field.
+too_long := [{"field": f, "length": n, "limit": pol.limits[f]} |
+	some f in sort(object.keys(object.get(input, "lengths", {})))
+	n := input.lengths[f]
+	n > pol.limits[f]
+]
+
+_too_long_refusal := {"allowed": false, "code": "TOO_LONG", "clause": pol.limits.clause, "too_long": too_long}
+
 # ---------------------------------------------------------- responsibility
+
+responsibility := _with_interest(_responsible)
+
+# Para 227: no one the policy can name (no supplier registered for the
+# meter, the IHD's meter or the premises): the incident awaits the DCC's
+# allocation, the DCC interested in it meanwhile.
+responsibility := _with_interest({"party": "", "rule": "awaiting_dcc_allocation", "clause": pol.allocation_clause}) if not _responsible
 
 # Para 228: the DCC closes incidents of the communications network, the data
 # services outside the home, and the hub's remote maintenance and upgrades,
 # unless resolving them needs a visit (para 229, last bullet).
-responsibility := _with_interest({"party": "dcc", "rule": "dcc_area", "clause": pol.areas[input.incident.area].clause}) if {
+_responsible := {"party": "dcc", "rule": "dcc_area", "clause": pol.areas[input.incident.area].clause} if {
 	dcc_areas[input.incident.area]
 	not input.incident.needs_visit
 }
 
 # Para 229-230: the supplier of the meter closes incidents of the meter.
-responsibility := _with_interest(_supplier(_meter_supplier(input.device.type), "meter_supplier", pol.areas.smart_meter.clause)) if {
+_responsible := _supplier(_meter_supplier(input.device.type), "meter_supplier", pol.areas.smart_meter.clause) if {
 	input.incident.area == "smart_meter"
 }
 
 # Para 229 (as per the licence): the supplier of the meter the IHD serves.
-responsibility := _with_interest(_supplier(_meter_supplier(input.device.meter_type), "ihd_supplier", pol.areas.ihd.clause)) if {
+_responsible := _supplier(_meter_supplier(input.device.meter_type), "ihd_supplier", pol.areas.ihd.clause) if {
 	input.incident.area == "ihd"
 }
 
 # Para 229-231: the premises HAN, anything needing a visit, and a DCC area
 # that cannot be resolved remotely: the lead supplier of the shared
 # communications equipment (the only supplier where it is not shared).
-responsibility := _with_interest(_supplier(_lead.who, _lead.rule, "para 229-231")) if {
+_responsible := _supplier(_lead.who, _lead.rule, "para 229-231") if {
 	_visit_area
 }
 
@@ -173,10 +259,24 @@ _lead := {"who": input.suppliers.gas_import, "rule": "lead_gas_import"} if {
 	input.suppliers.gas_import != ""
 }
 
-# Interested parties (para 227): the DCC and every supplier sharing the
-# equipment, other than the responsible party.
-_with_interest(r) := object.union(r, {"interested": sort([p | some p in ({"dcc"} | _sharing) - {_who(r)}])})
+# Interested parties (para 224, 227), other than the responsible party:
+# the DCC, and in an incident of the shared equipment (the DCC's areas, the
+# HAN, a visit) every supplier sharing it, who depends on it (para 232). A
+# meter's or an IHD's incident is of one supplier's equipment: only the
+# DCC is interested, and the other suppliers of the premises neither list
+# nor read it (para 229-230, 250). The raiser, not responsible, sees its
+# own incident as its raiser.
+_with_interest(r) := object.union(r, {"interested": sort([p | some p in (_interested - {_who(r)})])})
+
+# own_equipment_areas are the areas of equipment that is not shared.
+own_equipment_areas := {"smart_meter", "ihd"}
+
+_interested := {"dcc"} if own_equipment_areas[input.incident.area]
+
+_interested := {"dcc"} | _sharing if not own_equipment_areas[input.incident.area]
 
 _who(r) := r.user_id if r.party == "supplier"
 
 _who(r) := "dcc" if r.party == "dcc"
+
+_who(r) := "" if r.party == ""

@@ -44,7 +44,7 @@ test_electricity_meter_is_its_import_supplier if {
 	r.party == "supplier"
 	r.user_id == "E"
 	r.rule == "meter_supplier"
-	r.interested == ["G", "X", "dcc"]
+	r.interested == ["dcc"]
 }
 
 test_gas_meter_is_the_gas_supplier if {
@@ -102,8 +102,49 @@ test_same_supplier_for_both_fuels_is_not_shared if {
 	r.user_id == "S"
 }
 
-test_no_supplier_no_allocation if {
-	not alloc("smart_meter", false, {"type": "GSME", "meter_type": ""}, {"electricity_import": "E", "electricity_export": "", "gas_import": ""})
+# Para 224, 227, 229-232, 250: a meter's or an IHD's incident is of one
+# supplier's equipment: the DCC alone is interested, not the other
+# suppliers of the premises; an incident of the shared equipment interests
+# every supplier sharing it.
+test_interested_parties_by_area if {
+	gsme := {"type": "GSME", "meter_type": ""}
+	cases := [
+		# [note, area, visit, device, want responsible, want interested]
+		["a gas meter: the gas supplier, the DCC interested", "smart_meter", false, gsme, "G", ["dcc"]],
+		["an electricity meter needing a visit", "smart_meter", true, {"type": "ESME", "meter_type": ""}, "E", ["dcc"]],
+		["an IHD of the gas meter", "ihd", false, {"type": "IHD", "meter_type": "GSME"}, "G", ["dcc"]],
+		["the SMWAN: the sharing suppliers", "smwan", false, chf, "dcc", ["E", "G", "X"]],
+		["the HAN: the others sharing it", "han", false, chf, "E", ["G", "X", "dcc"]],
+		["a visit: the others sharing it", "visit", true, chf, "E", ["G", "X", "dcc"]],
+	]
+	every c in cases {
+		r := alloc(c[1], c[2], c[3], all3)
+		_responsible(r) == c[4]
+		r.interested == c[5]
+	}
+}
+
+_responsible(r) := r.user_id if r.party == "supplier"
+
+_responsible(r) := "dcc" if r.party == "dcc"
+
+# Para 227: no supplier registered for the meter (or anyone at all): the
+# incident awaits the DCC's allocation, the DCC interested meanwhile.
+test_no_supplier_awaits_the_dcc if {
+	none := {"electricity_import": "", "electricity_export": "", "gas_import": ""}
+	cases := [
+		["a gas meter with no gas supplier", "smart_meter", {"type": "GSME", "meter_type": ""}, {"electricity_import": "E", "electricity_export": "", "gas_import": ""}],
+		["an IHD of no meter", "ihd", {"type": "IHD", "meter_type": ""}, all3],
+		["the HAN of premises with no supplier", "han", chf, none],
+	]
+	every c in cases {
+		r := alloc(c[1], false, c[2], c[3])
+		r.party == ""
+		r.rule == "awaiting_dcc_allocation"
+		r.clause == "para 227"
+		r.interested == ["dcc"]
+		not r.user_id
+	}
 }
 
 # ------------------------------------------------ raising (para 226-227, 254)
@@ -137,8 +178,10 @@ entered := {"user": true, "entered": true}
 
 diag(device) := {"tool": "chf_reachability", "result": "unreachable", "device_id": device}
 
+esme := {"type": "ESME", "meter_type": ""}
+
 raise_with(inc, extra) := r if {
-	r := incidents.raise with input as object.union({"raiser": entered, "incident": inc}, extra)
+	r := incidents.raise with input as object.union({"raiser": entered, "incident": inc, "device": esme}, extra)
 }
 
 # Para 226-227: a diagnostic is required where the remote diagnostic tools
@@ -153,7 +196,7 @@ test_diagnostic_only_where_one_is_possible if {
 		["a meter, no device named: needed", {"area": "smart_meter", "device_id": ""}, {}, "DIAGNOSTIC_REQUIRED"],
 		["the SMWAN, no device named: needed", {"area": "smwan", "device_id": ""}, {}, "DIAGNOSTIC_REQUIRED"],
 		["the HAN of a device: needed", {"area": "han", "device_id": "H1"}, {}, "DIAGNOSTIC_REQUIRED"],
-		["a hub upgrade, diagnosed, the device taken from it", {"area": "hub_remote_upgrade", "device_id": ""}, {"diagnostic": diag("C1")}, ""],
+		["a hub upgrade, diagnosed, the device taken from it", {"area": "hub_remote_upgrade", "device_id": ""}, {"diagnostic": diag("C1"), "device": chf}, ""],
 		["data services naming a diagnostic that is not the caller's", {"area": "data_services", "device_id": ""}, {"diagnosis_named": true}, "DIAGNOSTIC_REQUIRED"],
 	]
 	every c in cases {
@@ -180,6 +223,53 @@ test_diagnostic_and_request_are_the_callers if {
 	v.clause == "para 250"
 }
 
+# Para 228-229: an area about one kind of device is raised about a device
+# of that kind, else no one would be responsible for it.
+test_area_of_the_device if {
+	ihd := {"type": "IHD", "meter_type": "ESME"}
+	none := {"type": "", "meter_type": ""}
+	cases := [
+		# [note, area, device, want code]
+		["a meter's incident about a meter", "smart_meter", esme, ""],
+		["a meter's incident about a gas meter", "smart_meter", {"type": "GSME", "meter_type": ""}, ""],
+		["a meter's incident about a hub", "smart_meter", chf, "AREA_NOT_OF_DEVICE"],
+		["a meter's incident about an IHD", "smart_meter", ihd, "AREA_NOT_OF_DEVICE"],
+		["a meter's incident about a device not on the inventory", "smart_meter", none, "AREA_NOT_OF_DEVICE"],
+		["an IHD's incident about an IHD", "ihd", ihd, ""],
+		["an IHD's incident about a meter", "ihd", esme, "AREA_NOT_OF_DEVICE"],
+		["a hub upgrade about the hub", "hub_remote_upgrade", chf, ""],
+		["a hub upgrade about the gas proxy", "hub_remote_upgrade", {"type": "GPF", "meter_type": ""}, ""],
+		["a hub's maintenance about a meter", "hub_remote_maintenance", esme, "AREA_NOT_OF_DEVICE"],
+		["the SMWAN about a meter", "smwan", esme, ""],
+		["the HAN about an IHD", "han", ihd, ""],
+		["a visit about a meter", "visit", esme, ""],
+	]
+	every c in cases {
+		_code(raise_with({"area": c[1], "device_id": "D1"}, {"diagnostic": diag("D1"), "device": c[2]})) == c[3]
+	}
+	r := raise_with({"area": "smart_meter", "device_id": "D1"}, {"diagnostic": diag("D1"), "device": chf})
+	r.clause == "para 229"
+	r.types == ["ESME", "GSME"]
+	h := raise_with({"area": "hub_remote_upgrade", "device_id": "D1"}, {"diagnostic": diag("D1")})
+	h.clause == "para 228"
+	h.types == ["CHF", "GPF"]
+}
+
+# Para 225, 244: a title or a description longer than the spec's limits is
+# refused, naming each field too long.
+test_raise_too_long if {
+	lim := data.spec.service_management.incidents.limits
+	ok := raise_with({"area": "smart_meter", "device_id": "D1"}, {"diagnostic": diag("D1"), "lengths": {"title": lim.title, "description": lim.description}})
+	ok.allowed
+	r := raise_with({"area": "smart_meter", "device_id": "D1"}, {"diagnostic": diag("D1"), "lengths": {"title": lim.title + 1, "description": lim.description + 1}})
+	r.code == "TOO_LONG"
+	r.clause == lim.clause
+	r.too_long == [
+		{"field": "description", "length": lim.description + 1, "limit": lim.description},
+		{"field": "title", "length": lim.title + 1, "limit": lim.title},
+	]
+}
+
 _code(d) := "" if d.allowed
 
 _code(d) := d.code if not d.allowed
@@ -191,4 +281,44 @@ test_transitions if {
 	incidents.transition_allowed with input as {"from": "resolved", "to": "closed"}
 	not incidents.transition_allowed with input as {"from": "closed", "to": "open"}
 	not incidents.transition_allowed with input as {"from": "open", "to": "closed"}
+}
+
+test_closed_is_final if {
+	incidents.final_statuses == {"closed"}
+}
+
+step(action, dcc, status, lengths) := d if {
+	d := incidents.step with input as {
+		"action": action,
+		"actor": {"dcc": dcc},
+		"incident": {"status": status},
+		"lengths": lengths,
+	}
+}
+
+# Para 224, 225, 244: the DCC alone recategorises; a closed incident takes
+# no update and no new category; notes are bounded.
+test_steps if {
+	lim := data.spec.service_management.incidents.limits
+	cases := [
+		# [note, action, by the DCC, status, lengths, want code]
+		["a user updates an allocated incident", "update", false, "allocated", {"note": 10}, ""],
+		["a user updates a resolved incident", "update", false, "resolved", {"note": 10}, ""],
+		["a user updates a closed incident", "update", false, "closed", {"note": 10}, "TRANSITION_NOT_ALLOWED"],
+		["the DCC updates a closed incident", "update", true, "closed", {"note": 10}, "TRANSITION_NOT_ALLOWED"],
+		["a note too long", "update", false, "allocated", {"note": lim.note + 1}, "TOO_LONG"],
+		["diagnostic data too long", "update", false, "allocated", {"note": 0, "data_bytes": lim.data_bytes + 1}, "TOO_LONG"],
+		["the DCC recategorises", "recategorise", true, "allocated", {"note": 0}, ""],
+		["the DCC recategorises a resolved incident", "recategorise", true, "resolved", {"note": 0}, ""],
+		["a user recategorises", "recategorise", false, "allocated", {"note": 0}, "NOT_PERMITTED"],
+		["the DCC recategorises a closed incident", "recategorise", true, "closed", {"note": 0}, "TRANSITION_NOT_ALLOWED"],
+		["a resolution's note too long", "resolve", false, "allocated", {"note": lim.note + 1}, "TOO_LONG"],
+		["a review of a closed incident", "review", false, "closed", {"note": 10}, ""],
+	]
+	every c in cases {
+		_code(step(c[1], c[2], c[3], c[4])) == c[5]
+	}
+	step("recategorise", false, "open", {}).clause == "para 224"
+	step("update", false, "closed", {}).clause == "para 217-237"
+	step("update", false, "open", {"note": lim.note + 1}).clause == lim.clause
 }

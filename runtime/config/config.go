@@ -26,28 +26,38 @@ import (
 
 // Config is the configuration of a gateway process.
 type Config struct {
-	Data         string   `yaml:"data" flag:"data" usage:"data directory (SQLite file, local PKI)"`
-	Store        string   `yaml:"store" flag:"store" secret:"url" usage:"store URL: sqlite:///path/file.db (default: DATA/dccgate.db) or postgres://..."`
-	Listen       string   `yaml:"listen" flag:"listen" usage:"address to serve HTTPS (Connect, gRPC, gRPC-Web) on"`
-	H2CListen    string   `yaml:"h2c_listen" flag:"h2c-listen" usage:"also serve HTTP/2 without TLS here, for a TLS-terminating proxy that forwards the client certificate"`
-	AdminListen  string   `yaml:"admin_listen" flag:"admin-listen" usage:"serve /metrics, /healthz, /readyz and OpsService (reload) here; plain HTTP on loopback, else HTTPS with the admin certificate (empty: off)"`
-	SSIListen    string   `yaml:"ssi_listen" flag:"ssi-listen" usage:"serve the Self-Service Interface (web pages for users) here over HTTPS; a client certificate is optional (empty: off)"`
-	SSISessions  int      `yaml:"ssi_max_sessions" flag:"ssi-max-sessions" usage:"concurrent SSI sessions per user, below the spec's limit (0: the spec's)"`
-	VirtualClock bool     `yaml:"virtual_clock" flag:"virtual-clock" usage:"run on a virtual clock and serve the AdminService (tests, scenario runs)"`
-	Start        string   `yaml:"start" flag:"start" usage:"virtual clock start (RFC 3339), with --virtual-clock"`
-	Demo         int      `yaml:"demo" flag:"demo" usage:"premises of the demo world loaded into an empty store (0: none)"`
-	Workers      int      `yaml:"workers" flag:"workers" usage:"request workers"`
-	MaxInFlight  int      `yaml:"max_in_flight" flag:"max-in-flight" usage:"most requests the process holds at once (Submits being checked plus acknowledged requests queued or executing); a Submit beyond it waits up to admission_wait, then is refused GATEWAY_BUSY, not received (-1: no bound)"`
-	AdmitWait    Duration `yaml:"admission_wait" flag:"admission-wait" usage:"how long a Submit that finds max_in_flight reached waits for room before it is refused GATEWAY_BUSY"`
-	Spec         string   `yaml:"spec" flag:"spec" usage:"spec directory (default: the embedded spec); read again on reload"`
-	Policy       string   `yaml:"policy" flag:"policy" usage:"policy directory of .rego modules (default: the embedded ones); read again on reload"`
-	Traffic      bool     `yaml:"traffic_management" flag:"traffic-management" usage:"turn on the traffic management policy of para 273 (defer or refuse non-critical requests over load; max_in_flight must then be above its defer_at_in_flight)"`
-	Grace        Duration `yaml:"grace" flag:"grace" usage:"on SIGTERM, how long work in flight may run before it is parked in the store for the next start"`
-	Lease        Duration `yaml:"lease" flag:"lease" usage:"on a shared store (PostgreSQL), how long a process's claim on a request holds without renewal: another process takes over the work of one that died after this"`
-	Log          Log      `yaml:"log"`
-	SMWAN        SMWAN    `yaml:"smwan"`
-	Tracing      Tracing  `yaml:"tracing"`
-	GC           GC       `yaml:"gc"`
+	Data         string      `yaml:"data" flag:"data" usage:"data directory (SQLite file, local PKI)"`
+	Store        string      `yaml:"store" flag:"store" secret:"url" usage:"store URL: sqlite:///path/file.db (default: DATA/dccgate.db) or postgres://..."`
+	Listen       string      `yaml:"listen" flag:"listen" usage:"address to serve HTTPS (Connect, gRPC, gRPC-Web) on"`
+	H2CListen    string      `yaml:"h2c_listen" flag:"h2c-listen" usage:"also serve HTTP/2 without TLS here, for a TLS-terminating proxy that forwards the client certificate"`
+	AdminListen  string      `yaml:"admin_listen" flag:"admin-listen" usage:"serve /metrics, /healthz, /readyz and OpsService (reload) here; plain HTTP on loopback, else HTTPS with the admin certificate (empty: off)"`
+	SSIListen    string      `yaml:"ssi_listen" flag:"ssi-listen" usage:"serve the Self-Service Interface (web pages for users) here over HTTPS; a client certificate is optional (empty: off)"`
+	SSISessions  int         `yaml:"ssi_max_sessions" flag:"ssi-max-sessions" usage:"concurrent SSI sessions per user, below the spec's limit (0: the spec's)"`
+	VirtualClock bool        `yaml:"virtual_clock" flag:"virtual-clock" usage:"run on a virtual clock and serve the AdminService (tests, scenario runs)"`
+	Start        string      `yaml:"start" flag:"start" usage:"virtual clock start (RFC 3339), with --virtual-clock"`
+	Demo         int         `yaml:"demo" flag:"demo" usage:"premises of the demo world loaded into an empty store (0: none)"`
+	Workers      int         `yaml:"workers" flag:"workers" usage:"request workers"`
+	MaxInFlight  int         `yaml:"max_in_flight" flag:"max-in-flight" usage:"most requests the process holds at once (Submits being checked plus acknowledged requests queued or executing); a Submit beyond it waits up to admission_wait, then is refused GATEWAY_BUSY, not received (-1: no bound)"`
+	AdmitWait    Duration    `yaml:"admission_wait" flag:"admission-wait" usage:"how long a Submit that finds max_in_flight reached waits for room before it is refused GATEWAY_BUSY"`
+	Spec         string      `yaml:"spec" flag:"spec" usage:"spec directory (default: the embedded spec); read again on reload"`
+	Policy       string      `yaml:"policy" flag:"policy" usage:"policy directory of .rego modules (default: the embedded ones); read again on reload"`
+	Traffic      bool        `yaml:"traffic_management" flag:"traffic-management" usage:"turn on the traffic management policy of para 273 (defer or refuse non-critical requests over load; max_in_flight must then be above its defer_at_in_flight)"`
+	Grace        Duration    `yaml:"grace" flag:"grace" usage:"on SIGTERM, how long work in flight may run before it is parked in the store for the next start"`
+	Lease        Duration    `yaml:"lease" flag:"lease" usage:"on a shared store (PostgreSQL), how long a process's claim on a request holds without renewal: another process takes over the work of one that died after this"`
+	ServiceDesk  ServiceDesk `yaml:"service_desk"`
+	Log          Log         `yaml:"log"`
+	SMWAN        SMWAN       `yaml:"smwan"`
+	Tracing      Tracing     `yaml:"tracing"`
+	GC           GC          `yaml:"gc"`
+}
+
+// ServiceDesk is how DCC Users and SEC Parties reach the DCC's Service
+// Desk besides the Self-Service Interface (para 255): the SSI shows them
+// on its Service Desk pages and on the incident report form. serve checks
+// them against the spec's service_desk.contact_patterns.
+type ServiceDesk struct {
+	Telephone string `yaml:"telephone" flag:"service-desk-telephone" usage:"the Service Desk's telephone number, shown on the SSI's Service Desk pages and incident report form (para 255; empty: none shown, or the demo's example with the demo world)"`
+	Email     string `yaml:"email" flag:"service-desk-email" usage:"the Service Desk's email address, shown with its telephone (para 255)"`
 }
 
 // Log configures the log.

@@ -148,3 +148,44 @@ func TestParseBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceDesk: the Service Desk's telephone and email (para 255) are
+// set like every key, by the file, a variable or a flag, and printed with
+// where they came from.
+func TestServiceDesk(t *testing.T) {
+	tests := []struct {
+		note      string
+		file      string
+		env, args []string
+		tel, mail string
+		printed   []string
+	}{
+		{note: "not set", printed: []string{"service_desk:\n  telephone: \"\"\n  email: \"\"\n"}},
+		{note: "in the file", file: "service_desk:\n  telephone: 0300 000 0000\n  email: desk@dcc.example\n", tel: "0300 000 0000", mail: "desk@dcc.example",
+			printed: []string{"  telephone: 0300 000 0000 # from ", "  email: desk@dcc.example # from "}},
+		{note: "by variables", env: []string{"DCCGATE_SERVICE_DESK_TELEPHONE=+44 300 000 0000", "DCCGATE_SERVICE_DESK_EMAIL=sd@dcc.example"}, tel: "+44 300 000 0000", mail: "sd@dcc.example",
+			printed: []string{"telephone: +44 300 000 0000 # from DCCGATE_SERVICE_DESK_TELEPHONE", "email: sd@dcc.example # from DCCGATE_SERVICE_DESK_EMAIL"}},
+		{note: "by flags", args: []string{"--service-desk-telephone", "0300 111 1111", "--service-desk-email", "x@dcc.example"}, tel: "0300 111 1111", mail: "x@dcc.example",
+			printed: []string{"telephone: 0300 111 1111 # from --service-desk-telephone", "email: x@dcc.example # from --service-desk-email"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			l, err := load(t, tc.file, tc.env, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.ServiceDesk.Telephone != tc.tel || l.ServiceDesk.Email != tc.mail {
+				t.Fatalf("service desk %+v", l.ServiceDesk)
+			}
+			out, err := l.Print()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.printed {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("print lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}

@@ -139,6 +139,7 @@ func TestJSONAnswersNameFieldsInSnakeCase(t *testing.T) {
 		// Allocated already by the policy: refused, in JSON too (the
 		// incident it would answer is walked above and below).
 		{route: "POST /servicemgmt/incidents/{id}/allocate", path: "/servicemgmt/incidents/$INC/allocate", body: `{"user_id":"` + alpha + `"}`, want: http.StatusUnprocessableEntity},
+		{route: "POST /servicemgmt/incidents/{id}/recategorise", path: "/servicemgmt/incidents/$INC/recategorise", body: `{"category":"1","note":"many premises"}`},
 		{route: "POST /servicemgmt/incidents/{id}/resolve", path: "/servicemgmt/incidents/$INC/resolve", body: `{"note":"fixed"}`},
 		{route: "POST /servicemgmt/incidents/{id}/close", path: "/servicemgmt/incidents/$INC/close", body: `{"note":"done"}`},
 		{route: "POST /servicemgmt/v1/tickets", as: alpha, body: `{"kind":"general_query","subject":"hello","body":"a question"}`, keep: "TKT"},

@@ -94,7 +94,20 @@ func newServiceMgmt(ctx context.Context, raw store.Store, cfg Config, gc *gatewa
 			return summary, data, err
 		},
 	}
-	if sm.Incidents, err = incidents.New(ctx, st, cfg.Spec, gc.Clock, tools); err != nil {
+	// The log tells users of their incidents on their streams, as the
+	// gateway's other notices (MAJOR_INCIDENT below): once the incident is
+	// stored; a notice that fails is logged, the incident stands.
+	notify := func(ctx context.Context, to []string, event string, data map[string]any) {
+		g := holder.g
+		if g == nil {
+			cfg.Logger.Error("incident notice before the gateway runs", "event", event, "to", to, "incident", data["incident"])
+			return
+		}
+		if _, err := g.Notify(ctx, to, event, data); err != nil {
+			cfg.Logger.Error("incident notice", "event", event, "to", to, "incident", data["incident"], "err", err)
+		}
+	}
+	if sm.Incidents, err = incidents.New(ctx, st, cfg.Spec, gc.Clock, tools, incidents.WithNotify(notify)); err != nil {
 		return sm, err
 	}
 	return sm, nil
@@ -217,18 +230,33 @@ func notJSON(err error, want string) error {
 	return fmt.Errorf("the body is not valid JSON for this request (%v): want a JSON object %s", err, want)
 }
 
-// decodeBody reads a request body of at most 1 MiB with no unknown fields
-// into v. When it cannot, it answers 400 itself with a JSON error that
-// says what was wrong and what the body should be: want, the JSON object
-// the handler takes (notJSON).
+// decodeBody reads a request body of at most 1 MiB (less where the
+// handler is bounded tighter: boundBodies) with no unknown fields into v.
+// When it cannot, it answers itself with a JSON error: 413 to a body
+// larger than allowed, saying how large a body may be; else 400, saying
+// what was wrong and what the body should be: want, the JSON object the
+// handler takes (notJSON).
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeJSON(w, nil, fmt.Errorf("the body is larger than the %d bytes this request may carry: shorten the text it carries (want a JSON object %s)", tooLarge.Limit, want),
+				func(error) int { return http.StatusRequestEntityTooLarge })
+			return false
+		}
 		writeJSON(w, nil, notJSON(err, want), func(error) int { return http.StatusBadRequest })
 		return false
 	}
 	return true
+}
+
+// boundBodies bounds the bodies of h's requests to the spec's
+// incidents.limits.body_bytes (para 225, 244); decodeBody answers 413 to
+// one larger.
+func (s *Server) boundBodies(h http.Handler) http.Handler {
+	return http.MaxBytesHandler(h, int64(s.Incidents.Limits().BodyBytes))
 }
 
 // mountServiceAdmin adds the DCC's side of service management to the admin
@@ -244,13 +272,17 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool
 //	POST /servicemgmt/incidents/{id}/major   declare {dcc_manager, party_manager}
 //	POST /servicemgmt/incidents/{id}/resolve resolve as the DCC {note}
 //	POST /servicemgmt/incidents/{id}/close   close as the DCC {note} (para 228)
-//	POST /servicemgmt/incidents/{id}/allocate one left open {user_id ("" the DCC), note} (para 227)
+//	POST /servicemgmt/incidents/{id}/allocate one left open {user_id ("" the DCC), note} (para 227); the
+//	                                         supplier allocated is told (INCIDENT_ALLOCATED)
+//	POST /servicemgmt/incidents/{id}/recategorise correct the category a user chose {category, note} (para
+//	                                         224): priority and target follow it; not once closed
 //	POST /users                              User Entry (para 116, 281): {"id","role","party","cert_pem"}; the
 //	                                         certificate defaults to pki/users/ID.pem (dccgate keys new)
 //	POST /users/{id}/suspend                 suspend a user's rights (Section M8; its schedules go, para 125)
 //	POST /users/{id}/reinstate               give them back
 //	GET  /servicemgmt/measures?month=YYYY-MM measures 4 and 5, and the time under maintenance (no month: this
-//	                                         one; a malformed one is refused 400)
+//	                                         one; a malformed one is refused 400, and one whose times the store
+//	                                         cannot hold 400 month_out_of_range, naming the range)
 //	POST /servicemgmt/tickets                a SEC Party's ticket {raised_by, party, kind, subject, body}
 //	GET  /servicemgmt/tickets?status=open    the Service Desk's tickets (para 253-255), oldest first; status
 //	                                         (open, answered, became_incident; repeated or comma-separated)
@@ -260,12 +292,16 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, want string) bool
 //	                                         SSI Service Desk)
 //	GET  /servicemgmt/feedback?user_id=ID    users' feedback on the SSI's content (para 247), oldest first (no
 //	                                         user_id: every user's)
-func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
+//
+// The bodies of the service management calls are bounded by the spec
+// (incidents.limits.body_bytes): a larger one is refused 413.
+func (s *Server) mountServiceAdmin(root *http.ServeMux) {
+	mux := boundMux{mux: root, h: s.boundBodies}
 	reply := func(w http.ResponseWriter, v any, err error) {
 		writeJSON(w, v, err, func(err error) int {
 			var refused *spec.Refusal // incidents.Error, maintenance.Error
 			switch {
-			case errors.As(err, &refused) && refused.Code == maintenance.CodeTimeOutOfRange:
+			case errors.As(err, &refused) && (refused.Code == maintenance.CodeTimeOutOfRange || refused.Code == incidents.CodeMonthOutOfRange):
 				return http.StatusBadRequest // a time the store cannot keep: the answer names the range
 			case errors.As(err, &refused):
 				return http.StatusUnprocessableEntity
@@ -354,6 +390,17 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 		reply(w, out, err)
 	})
 	mux.HandleFunc("POST /servicemgmt/incidents/{id}/close", asDCC((*incidents.Log).Close))
+	mux.HandleFunc("POST /servicemgmt/incidents/{id}/recategorise", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Category string `json:"category"`
+			Note     string `json:"note"`
+		}
+		if !decodeBody(w, r, &in, `{"category","note"}`) {
+			return
+		}
+		out, err := s.Incidents.Recategorise(r.Context(), incidents.DCC, r.PathValue("id"), in.Category, in.Note)
+		reply(w, out, err)
+	})
 	mux.HandleFunc("POST /users", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			ID      string `json:"id"`
@@ -407,6 +454,10 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 			m, err := time.Parse("2006-01", month)
 			if err != nil {
 				writeJSON(w, nil, fmt.Errorf("month %q is not a month: give it as YYYY-MM, e.g. %s", month, from.Format("2006-01")), func(error) int { return http.StatusBadRequest })
+				return
+			}
+			if err := s.Incidents.CheckMeasureMonth(m); err != nil {
+				reply(w, nil, err)
 				return
 			}
 			from = m
@@ -467,6 +518,14 @@ func (s *Server) mountServiceAdmin(mux *http.ServeMux) {
 		reply(w, fb, err)
 	})
 }
+
+// boundMux registers handlers on mux through h (boundBodies).
+type boundMux struct {
+	mux *http.ServeMux
+	h   func(http.Handler) http.Handler
+}
+
+func (b boundMux) HandleFunc(pattern string, h http.HandlerFunc) { b.mux.Handle(pattern, b.h(h)) }
 
 // CodeWindowMonthBegun refuses a change to a published maintenance window
 // whose month has begun: that month's schedule stands as published (para

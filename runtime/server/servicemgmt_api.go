@@ -12,7 +12,8 @@ import (
 // the Service Desk over the gateway's API listener (mutual TLS, the
 // caller's User ID from its certificate), as JSON:
 //
-//	POST /servicemgmt/v1/diagnose              {device_id}: the remote diagnostic, first
+//	POST /servicemgmt/v1/diagnose              {device_id}: the remote diagnostic, first (no device_id: 400
+//	                                           DEVICE_REQUIRED)
 //	POST /servicemgmt/v1/incidents             {category, area, device_id, title, description, needs_visit, diagnosis_id, request_id, ticket_id}
 //	GET  /servicemgmt/v1/incidents             the incidents the caller may see
 //	GET  /servicemgmt/v1/incidents/{id}        one, with its timeline
@@ -21,7 +22,12 @@ import (
 //	GET  /servicemgmt/v1/tickets               the caller's tickets, with the Service Desk's answer and answered_at
 //
 // A body that is not the JSON object a call takes is refused 400 with
-// {"error": ...} saying what was wrong and what the body should be.
+// {"error": ...} saying what was wrong and what the body should be; one
+// larger than the spec's incidents.limits.body_bytes is refused 413, and a
+// title, description or note longer than its limits 422 TOO_LONG. A user
+// is told on its stream of an incident allocated to it that it did not
+// raise (INCIDENT_ALLOCATED) and of one of its incidents the DCC
+// recategorised (INCIDENT_RECATEGORISED).
 const ServiceAPIPrefix = "/servicemgmt/v1/"
 
 // withServiceAPI adds the users' service management API to the handlers
@@ -39,6 +45,8 @@ func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handl
 				return http.StatusNotFound
 			case ie.Code == incidents.CodeNotAUser || ie.Code == incidents.CodeNotPermitted:
 				return http.StatusForbidden
+			case ie.Code == incidents.CodeDeviceRequired:
+				return http.StatusBadRequest // a field the call needs is missing
 			}
 			return http.StatusUnprocessableEntity
 		})
@@ -134,7 +142,7 @@ func (s *Server) withServiceAPI(m map[string]http.Handler) map[string]http.Handl
 	for k, v := range m {
 		out[k] = v
 	}
-	out[p] = mux
+	out[p] = s.boundBodies(mux)
 	out[HubsAPIPrefix] = s.hubsAPI()
 	return out
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -12,10 +13,13 @@ import (
 
 // TestServiceManagementRefusals: the service management and hubs handlers
 // refuse what they cannot take as JSON {"error": ...} saying what they
-// expect: a month that is not YYYY-MM or not one the store holds, a body
-// that is not JSON (on the users' API as on the admin listener), a time
-// the store cannot keep (400, naming the range), an incident with no known
-// area (the answer lists the spec's areas).
+// expect: a month that is not YYYY-MM or not one the store holds (measures
+// too: 400 month_out_of_range, not 500), a body that is not JSON (on the
+// users' API as on the admin listener), a body larger than the spec's
+// limit (413, not a misleading "not valid JSON"), a time the store cannot
+// keep (400, naming the range), an incident with no known area (the answer
+// lists the spec's areas), a title longer than the spec's limit (422
+// TOO_LONG), a diagnostic of no device (400 DEVICE_REQUIRED).
 func TestServiceManagementRefusals(t *testing.T) {
 	s := startAdminDemo(t, 1, time.Date(2026, 11, 16, 9, 0, 0, 0, time.UTC))
 	const alpha, esme = "00-00-00-00-00-00-0A-01", "00-DB-00-00-00-00-E0-01"
@@ -31,6 +35,9 @@ func TestServiceManagementRefusals(t *testing.T) {
 	if len(areas) == 0 {
 		t.Fatal("the spec has no incident areas")
 	}
+	lim := s.Incidents.Limits()
+	tooLarge := strings.Repeat("x", lim.BodyBytes) // with the rest of the body, more than the limit
+	tooLong := strings.Repeat("é", lim.Title+1)
 	tests := []struct {
 		note        string
 		c           *http.Client
@@ -45,6 +52,12 @@ func TestServiceManagementRefusals(t *testing.T) {
 			want: http.StatusBadRequest, errorHas: []string{`"bad"`, "YYYY-MM", "2026-11"}},
 		{note: "measures of a day", c: http.DefaultClient, method: "GET", url: s.AdminURL + "/servicemgmt/measures?month=2026-11-01",
 			want: http.StatusBadRequest, errorHas: []string{"YYYY-MM"}},
+		// A month the store cannot hold was an internal error.
+		{note: "measures of year 9999", c: http.DefaultClient, method: "GET", url: s.AdminURL + "/servicemgmt/measures?month=9999-12",
+			want: http.StatusBadRequest, errorHas: []string{"month_out_of_range", "month 9999-12", "from 1677-10 to 2262-03"}},
+		{note: "measures of year 0", c: http.DefaultClient, method: "GET", url: s.AdminURL + "/servicemgmt/measures?month=0000-01",
+			want: http.StatusBadRequest, errorHas: []string{"month_out_of_range", "from 1677-10 to 2262-03"}},
+		{note: "measures of the last month the store holds", c: http.DefaultClient, method: "GET", url: s.AdminURL + "/servicemgmt/measures?month=2262-03", want: http.StatusOK},
 		{note: "a user entered with a truncated body", c: http.DefaultClient, method: "POST", url: s.AdminURL + "/users", body: `{"id":`,
 			want: http.StatusBadRequest, errorHas: []string{"not valid JSON"}},
 		{note: "a user entered with an unknown field", c: http.DefaultClient, method: "POST", url: s.AdminURL + "/users", body: `{"id":"x","rol":"OU"}`,
@@ -58,6 +71,24 @@ func TestServiceManagementRefusals(t *testing.T) {
 		{note: "an incident with an unknown category names the categories, not the areas", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "incidents",
 			body: `{"category":"9","area":"moon","title":"no data","diagnosis_id":"` + d.ID + `"}`,
 			want: http.StatusUnprocessableEntity, errorHas: []string{`incident category "9"`}},
+		// Lengths were checked in the browser only.
+		{note: "an incident with a title too long", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "incidents",
+			body: `{"category":"2","area":"smwan","title":"` + tooLong + `","diagnosis_id":"` + d.ID + `"}`,
+			want: http.StatusUnprocessableEntity, errorHas: []string{"TOO_LONG", lim.Clause, fmt.Sprintf("the title is %d characters long, more than the %d allowed", lim.Title+1, lim.Title)}},
+		{note: "an incident with a body too large", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "incidents",
+			body: `{"category":"2","area":"smwan","title":"x","description":"` + tooLarge + `","diagnosis_id":"` + d.ID + `"}`,
+			want: http.StatusRequestEntityTooLarge, errorHas: []string{fmt.Sprintf("larger than the %d bytes", lim.BodyBytes), `"description"`}},
+		{note: "an incident's update with a body too large", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "incidents/INC-1/update",
+			body: `{"note":"` + tooLarge + `"}`, want: http.StatusRequestEntityTooLarge, errorHas: []string{fmt.Sprintf("larger than the %d bytes", lim.BodyBytes)}},
+		{note: "a ticket with a body too large", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "tickets",
+			body: `{"kind":"general_query","subject":"x","body":"` + tooLarge + `"}`, want: http.StatusRequestEntityTooLarge, errorHas: []string{"larger than"}},
+		{note: "the DCC's resolution with a body too large", c: http.DefaultClient, method: "POST", url: s.AdminURL + "/servicemgmt/incidents/INC-1/resolve",
+			body: `{"note":"` + tooLarge + `"}`, want: http.StatusRequestEntityTooLarge, errorHas: []string{"larger than", `{"note"}`}},
+		// A diagnostic of no device said "could not run on device :".
+		{note: "a diagnostic of no device", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "diagnose", body: `{"device_id":""}`,
+			want: http.StatusBadRequest, errorHas: []string{"DEVICE_REQUIRED", "device_id is required"}},
+		{note: "a diagnostic naming nothing", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "diagnose", body: `{}`,
+			want: http.StatusBadRequest, errorHas: []string{"DEVICE_REQUIRED", "device_id is required"}},
 		// The users' API said only "bad JSON": it says what was wrong and
 		// what the body should be, as the admin listener does.
 		{note: "a diagnostic with a truncated body", c: alphaHTTP, method: "POST", url: s.URL + ServiceAPIPrefix + "diagnose", body: `{"device_id":`,

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dccgate/dccgate/engine"
+	"github.com/dccgate/dccgate/runtime/ssi"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
@@ -19,6 +20,7 @@ func TestGoldenPages(t *testing.T) {
 	s := startDemo(t, 0)
 	submit(t, s, alpha, engine.Request{DeviceID: esme1, Service: "4.1", Body: map[string]any{"register": "total"}})
 	submit(t, s, alpha, engine.Request{DeviceID: "00-DB-00-00-00-00-6A-01", Service: "4.1", Body: map[string]any{"register": "total"}})
+	s.SSI.SetServiceDesk(ssi.ServiceDeskContact{Telephone: "0300 123 4567", Email: "servicedesk@dcc.example"})
 	b := signedIn(t, s, alpha)
 	token := regexp.MustCompile(`name="csrf" value="[0-9a-f]+"`)
 	pages := []struct{ name, path string }{
@@ -26,6 +28,8 @@ func TestGoldenPages(t *testing.T) {
 		{"inventory-search", "/ssi/inventory?type=CHF"},
 		{"coverage", "/ssi/coverage?postcode=sw1h+0et"},
 		{"reports", "/ssi/reports"},
+		{"desk", "/ssi/desk"},
+		{"servicedesk", "/ssi/servicedesk"},
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {

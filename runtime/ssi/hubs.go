@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/hubs"
 	"github.com/dccgate/dccgate/runtime/hubsvc"
 	"github.com/dccgate/dccgate/runtime/store"
@@ -44,18 +45,9 @@ type hubsPage struct {
 func (s *SSI) hubList(w http.ResponseWriter, r *http.Request, sess *session) {
 	hc := &s.cfg.Spec.Hubs
 	d := hubsPage{Variants: hc.HANVariants, Reasons: hc.RemovalReasons, Held: s.cfg.Hubs != nil}
-	m := hubs.MonthOf(s.cfg.Clock.Now()).Add(-1)
-	if q := r.URL.Query().Get("month"); q != "" {
-		var err error
-		if m, err = hubs.ParseMonth(q); err == nil {
-			err = hubsvc.CheckMonth(m)
-		}
-		if err != nil {
-			first, last := hubsvc.Months()
-			s.render(w, http.StatusBadRequest, "error", page{Title: "Bad month", User: sess,
-				Error: fmt.Sprintf("The month is YYYY-MM, from %s to %s.", first, last)})
-			return
-		}
+	m, ok := s.queryMonth(w, r, sess, hubs.MonthOf(s.cfg.Clock.Now()).Add(-1))
+	if !ok {
+		return
 	}
 	d.Month = m.String()
 	if s.cfg.Hubs != nil {
@@ -97,4 +89,39 @@ func (s *SSI) hubOrder(w http.ResponseWriter, r *http.Request, sess *session) {
 	hc := &s.cfg.Spec.Hubs
 	s.render(w, http.StatusOK, "hub-order", page{Title: "Hub order " + o.ID, Nav: "hubs", User: sess,
 		Data: hubsPage{Order: &o, Variants: hc.HANVariants, Reasons: hc.RemovalReasons, Held: true}})
+}
+
+// monthRange is the months a page's month (?month=, on the hubs and the
+// reports pages) may be: one rule for both, the months the hub charges and
+// the reports may both be of (those whose times the store holds).
+func (s *SSI) monthRange() (first, last clock.Month) {
+	first, last = hubsvc.Months()
+	if s.cfg.Reports != nil {
+		rf, rl := s.cfg.Reports.Months()
+		if first.Before(rf) {
+			first = rf
+		}
+		if rl.Before(last) {
+			last = rl
+		}
+	}
+	return first, last
+}
+
+// queryMonth reads the page's ?month=YYYY-MM, def if there is none; a
+// month malformed or out of monthRange is answered 400, saying the rule,
+// and ok is false.
+func (s *SSI) queryMonth(w http.ResponseWriter, r *http.Request, sess *session, def clock.Month) (m clock.Month, ok bool) {
+	q := r.URL.Query().Get("month")
+	if q == "" {
+		return def, true
+	}
+	first, last := s.monthRange()
+	m, err := clock.ParseMonth(q)
+	if err != nil || m.Before(first) || last.Before(m) {
+		s.render(w, http.StatusBadRequest, "error", page{Title: "Bad month", User: sess,
+			Error: fmt.Sprintf("The month is YYYY-MM, from %s to %s (the months whose times the store holds), not %q.", first, last, q)})
+		return m, false
+	}
+	return m, true
 }

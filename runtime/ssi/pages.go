@@ -1,8 +1,10 @@
 package ssi
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/dccgate/dccgate/incidents"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
 )
 
 func (s *SSI) routes() {
@@ -41,8 +44,11 @@ func (s *SSI) routes() {
 	m.HandleFunc("POST "+Prefix+"incidents/{id}/{action}", s.authed(s.incidentAction))
 	m.HandleFunc("GET "+Prefix+"desk", s.authed(s.desk))
 	m.HandleFunc("POST "+Prefix+"desk", s.authed(s.raiseTicket))
+	m.HandleFunc("GET "+Prefix+"desk/{id}", s.authed(s.ticket))
 	m.HandleFunc("GET "+Prefix+"servicedesk", s.publicDesk)
 	m.HandleFunc("POST "+Prefix+"servicedesk", s.publicDeskPost)
+	m.HandleFunc("GET "+Prefix+"servicedesk/lookup", s.lookupPage)
+	m.HandleFunc("POST "+Prefix+"servicedesk/lookup", s.lookup)
 	m.HandleFunc("GET "+Prefix+"downloads", s.authed(s.downloads))
 	m.HandleFunc("GET "+Prefix+"downloads/{file}", s.authed(s.download))
 	m.HandleFunc("POST "+Prefix+"feedback", s.authed(s.feedback))
@@ -99,22 +105,35 @@ func (s *SSI) signinForm(w http.ResponseWriter, r *http.Request, status int, msg
 	s.render(w, status, "signin", page{Title: "Sign in", Error: msg, Data: d})
 }
 
-// signin checks the signature over the challenge of this browser's
-// pre-session and opens a session.
-func (s *SSI) signin(w http.ResponseWriter, r *http.Request) {
-	userID := strings.TrimSpace(r.PostFormValue("user_id"))
-	var ch *challenge
-	if c, err := r.Cookie(preCookie); err == nil {
-		s.mu.Lock()
-		ch = s.challenges[c.Value]
-		delete(s.challenges, c.Value) // one attempt per challenge
-		s.mu.Unlock()
+// noCookie says a form came back without the cookie of the page it was
+// on.
+const noCookie = "Your browser sent the form without the cookie of the page it came from, so it cannot be matched to it: are cookies blocked for this site? Allow them (the SSI needs them) and send it again."
+
+// challengeProblem says why a challenge answered is not taken: "" if it is.
+func (s *SSI) challengeProblem(r *http.Request, what string) string {
+	c, err := r.Cookie(preCookie)
+	if err != nil {
+		return noCookie
 	}
-	if ch == nil || s.cfg.Clock.Now().Sub(ch.at) > s.cfg.Spec.ServiceManagement.SSI.ChallengeValid.Std() || r.PostFormValue("challenge") != ch.nonce {
-		s.signinForm(w, r, http.StatusForbidden, "The sign-in challenge has expired. Sign the new challenge below.", userID)
+	if !s.takeChallenge(c.Value, r.PostFormValue(what)) {
+		return fmt.Sprintf("The page has expired (it is valid for %s), or it was sent already.", s.cfg.Spec.ServiceManagement.SSI.ChallengeValid.Format())
+	}
+	return ""
+}
+
+// signin checks the signature over the challenge of this browser's
+// pre-session and opens a session. A User ID is read in capitals.
+func (s *SSI) signin(w http.ResponseWriter, r *http.Request) {
+	userID := strings.ToUpper(strings.TrimSpace(r.PostFormValue("user_id")))
+	if msg := s.challengeProblem(r, "challenge"); msg != "" {
+		s.signinForm(w, r, http.StatusForbidden, msg+" Sign the new challenge below.", userID)
 		return
 	}
-	if err := s.verifyChallenge(r.Context(), userID, ch.nonce, r.PostFormValue("signature")); err != nil {
+	if id, ok := clientCertUser(r); ok && id != userID {
+		s.signinForm(w, r, http.StatusForbidden, fmt.Sprintf("Your browser presents the certificate of user %s: sign in as %s, or without the certificate (%s).", id, id, s.cfg.Spec.ServiceManagement.SSI.AuthClause), userID)
+		return
+	}
+	if err := s.verifyChallenge(r.Context(), userID, r.PostFormValue("challenge"), r.PostFormValue("signature")); err != nil {
 		s.signinForm(w, r, http.StatusForbidden, "Sign-in refused: "+strings.TrimPrefix(err.Error(), "ssi: ")+".", userID)
 		return
 	}
@@ -133,8 +152,8 @@ func (s *SSI) signinCert(w http.ResponseWriter, r *http.Request) {
 		s.signinForm(w, r, http.StatusForbidden, "Sign-in refused: "+strings.TrimPrefix(err.Error(), "ssi: ")+".", id)
 		return
 	}
-	if c, err := r.Cookie(preCookie); err != nil || !s.takeChallenge(c.Value, r.PostFormValue("challenge")) {
-		s.signinForm(w, r, http.StatusForbidden, "The sign-in challenge has expired.", "")
+	if msg := s.challengeProblem(r, "challenge"); msg != "" {
+		s.signinForm(w, r, http.StatusForbidden, msg, "")
 		return
 	}
 	s.open(w, r, id)
@@ -250,11 +269,18 @@ func (s *SSI) requests(w http.ResponseWriter, r *http.Request, sess *session) {
 	lo, hi := since, now.Add(time.Nanosecond)
 	if d.Archive {
 		lo, hi = now.AddDate(-cfg.ArchiveYears, 0, 0), since
-		if t, err := time.Parse(time.DateOnly, d.From); err == nil && t.After(lo) {
-			lo = t
+		from, to, msg := archiveDates(d.From, d.To)
+		if msg != "" {
+			// Said, not ignored: the archive of other dates than those
+			// asked would pass for theirs.
+			s.render(w, http.StatusBadRequest, "requests", page{Title: "Service Requests", Nav: "requests", User: sess, Data: d, Error: msg})
+			return
 		}
-		if t, err := time.Parse(time.DateOnly, d.To); err == nil && t.AddDate(0, 0, 1).Before(hi) {
-			hi = t.AddDate(0, 0, 1)
+		if !from.IsZero() && from.After(lo) {
+			lo = from
+		}
+		if !to.IsZero() && to.AddDate(0, 0, 1).Before(hi) {
+			hi = to.AddDate(0, 0, 1)
 		}
 	}
 	// One more than a page says whether there is a next one.
@@ -290,6 +316,33 @@ func (s *SSI) requests(w http.ResponseWriter, r *http.Request, sess *session) {
 	}
 	d.Requests = rs
 	s.render(w, http.StatusOK, "requests", page{Title: "Service Requests", Nav: "requests", User: sess, Data: d})
+}
+
+// archiveDates reads the dates of an archive search, each optional; msg
+// says what is wrong with them, if anything.
+func archiveDates(fromText, toText string) (from, to time.Time, msg string) {
+	var bad []string
+	for _, d := range []struct {
+		name, text string
+		t          *time.Time
+	}{{"from", fromText, &from}, {"to", toText, &to}} {
+		if d.text == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, d.text)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s %q", d.name, d.text))
+			continue
+		}
+		*d.t = t
+	}
+	switch {
+	case len(bad) > 0:
+		return from, to, "Not a date: " + strings.Join(bad, " and ") + ". Dates are written YYYY-MM-DD."
+	case !from.IsZero() && !to.IsZero() && from.After(to):
+		return from, to, fmt.Sprintf("The search is from %s to %s: the first date is after the second.", fromText, toText)
+	}
+	return from, to, ""
 }
 
 func (s *SSI) request(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -408,6 +461,19 @@ type incidentsData struct {
 	// Ticket is the user's Service Desk ticket the incident is raised
 	// from, if any.
 	Ticket string
+	// Form and SysForm are what the user wrote in the raise form (after
+	// a diagnostic) or in that about the DCC's own systems, refused, shown
+	// again in it.
+	Form, SysForm raiseForm
+	// Limits bound the title and description (as a ticket's subject and
+	// body: incidents.limits).
+	Limits incidents.TicketLimits
+}
+
+// raiseForm is what a user writes to raise an incident.
+type raiseForm struct {
+	Title, Category, Area, RequestID, Description string
+	NeedsVisit                                    bool
 }
 
 type categoryView struct{ Code, Name, Target string }
@@ -415,7 +481,7 @@ type areaView struct{ Code, Name string }
 
 func (s *SSI) incidentsView(ctx context.Context, sess *session) (incidentsData, error) {
 	pol := s.cfg.Spec.ServiceManagement.Incidents
-	d := incidentsData{Overdue: map[string]bool{}}
+	d := incidentsData{Overdue: map[string]bool{}, Limits: s.deskRules.MaxChars}
 	for _, c := range pol.CategoryCodes() {
 		d.Categories = append(d.Categories, categoryView{c, pol.Categories[c].Name, pol.Categories[c].TargetResolution.Format()})
 	}
@@ -473,6 +539,14 @@ func (s *SSI) raise(w http.ResponseWriter, r *http.Request, sess *session) {
 		DeviceID: r.PostFormValue("device_id"), RequestID: strings.TrimSpace(r.PostFormValue("request_id")),
 		Title: strings.TrimSpace(r.PostFormValue("title")), Description: r.PostFormValue("description"),
 		NeedsVisit: r.PostFormValue("needs_visit") != "", DiagnosisID: r.PostFormValue("diagnosis_id")}
+	// What the diagnostic found is shown again with a refusal, if the
+	// diagnosis is still the user's to attach.
+	var diag *incidents.Diagnosis
+	if in.DiagnosisID != "" {
+		if d, err := s.cfg.Store.GetDiagnosis(r.Context(), in.DiagnosisID); err == nil && d.Caller == sess.User {
+			diag = &d
+		}
+	}
 	var inc store.Incident
 	var err error
 	if ticket := r.PostFormValue("ticket_id"); ticket != "" {
@@ -487,6 +561,15 @@ func (s *SSI) raise(w http.ResponseWriter, r *http.Request, sess *session) {
 			s.fail(w, sess, verr)
 			return
 		}
+		// The form comes back as the user wrote it, the diagnostic's
+		// result with it: nothing is typed or run twice.
+		d.Ticket, d.Device, d.Diagnosis = r.PostFormValue("ticket_id"), in.DeviceID, diag
+		f := raiseForm{Title: in.Title, Category: in.Category, Area: in.Area, RequestID: in.RequestID, Description: in.Description, NeedsVisit: in.NeedsVisit}
+		if in.DiagnosisID != "" {
+			d.Form = f
+		} else {
+			d.SysForm = f
+		}
 		s.render(w, http.StatusUnprocessableEntity, "incidents", page{Title: "Incidents", Nav: "incidents", User: sess, Data: d, Error: "The incident was not raised: " + err.Error()})
 		return
 	}
@@ -498,29 +581,65 @@ type incidentData struct {
 	Events        []store.IncidentEvent
 	Overdue       bool
 	ReviewOverdue bool
-	CanResolve    bool
-	CanClose      bool
-	CanReview     bool
+	Actions       incidentActions
 	Category      string
+	// ReviewDays is how many working days after its resolution a major
+	// incident's review report is due (para 235).
+	ReviewDays int
+	// Note and Data are what the user wrote in the form of step Kept
+	// (update, resolve, close, review), which was refused.
+	Note, Data, Kept string
+}
+
+// incidentActions are the steps a user may take on an incident, offered
+// on its page.
+type incidentActions struct {
+	Update, Resolve, Close, Review bool
+}
+
+// actionsOf are the steps a user may take on an incident: as the
+// incidents.Log checks them (Update, Resolve, Close, SubmitReview: who may
+// act) and the spec's transitions (incidents.rego transition_allowed: to
+// which status the incident may move from its own). Interested parties see
+// the incident and may do none of them.
+func actionsOf(pol spec.IncidentPolicy, inc store.Incident, user string) incidentActions {
+	moves := func(to string) bool {
+		return slices.ContainsFunc(pol.Transitions, func(t spec.IncidentTransition) bool { return t.From == inc.Status && t.To == to })
+	}
+	// A status no transition leaves (closed) is final: its record is
+	// complete.
+	final := !slices.ContainsFunc(pol.Transitions, func(t spec.IncidentTransition) bool { return t.From == inc.Status })
+	responsible := inc.ResponsibleUser == user
+	reviewer := inc.ResponsibleUser
+	if inc.ResponsibleParty == incidents.DCC {
+		reviewer = incidents.DCC
+	}
+	return incidentActions{
+		Update:  !final && (user == inc.RaisedBy || responsible),
+		Resolve: responsible && moves(incidents.StatusResolved),
+		Close:   responsible && moves(incidents.StatusClosed), // para 228-229
+		Review:  inc.Major && reviewer == user && !inc.ResolvedAt.IsZero() && inc.ReviewedAt.IsZero(),
+	}
 }
 
 func (s *SSI) incident(w http.ResponseWriter, r *http.Request, sess *session) {
-	s.showIncident(w, r, sess, http.StatusOK, "", "")
+	s.showIncident(w, r, sess, http.StatusOK, "", incidentData{})
 }
 
-func (s *SSI) showIncident(w http.ResponseWriter, r *http.Request, sess *session, status int, msg, notice string) {
+// showIncident shows an incident; kept carries what the user wrote in a
+// form that was refused (msg).
+func (s *SSI) showIncident(w http.ResponseWriter, r *http.Request, sess *session, status int, msg string, kept incidentData) {
 	inc, evs, err := s.cfg.Log.Get(r.Context(), sess.User, r.PathValue("id"))
 	if err != nil {
 		s.notFound(w, sess, "incident")
 		return
 	}
 	now := s.cfg.Clock.Now()
+	pol := s.cfg.Spec.ServiceManagement.Incidents
 	d := incidentData{Incident: inc, Events: evs, Overdue: incidents.Overdue(inc, now), ReviewOverdue: incidents.ReviewOverdue(inc, now),
-		CanResolve: inc.ResponsibleUser == sess.User && inc.Status == incidents.StatusAllocated,
-		CanClose:   inc.ResponsibleUser == sess.User && inc.Status == incidents.StatusResolved, // para 228-229
-		CanReview:  inc.Major && inc.ResponsibleUser == sess.User && !inc.ResolvedAt.IsZero() && inc.ReviewedAt.IsZero(),
-		Category:   s.cfg.Spec.ServiceManagement.Incidents.Categories[inc.Category].Name}
-	s.render(w, status, "incident", page{Title: "Incident " + inc.ID, Nav: "incidents", User: sess, Data: d, Error: msg, Notice: notice})
+		Actions: actionsOf(pol, inc, sess.User), Category: pol.Categories[inc.Category].Name, ReviewDays: pol.Major.ReviewDueWorkingDays,
+		Note: kept.Note, Data: kept.Data, Kept: kept.Kept}
+	s.render(w, status, "incident", page{Title: "Incident " + inc.ID, Nav: "incidents", User: sess, Data: d, Error: msg})
 }
 
 func (s *SSI) incidentAction(w http.ResponseWriter, r *http.Request, sess *session) {
@@ -544,7 +663,7 @@ func (s *SSI) incidentAction(w http.ResponseWriter, r *http.Request, sess *sessi
 		return
 	}
 	if err != nil {
-		s.showIncident(w, r, sess, http.StatusUnprocessableEntity, err.Error(), "")
+		s.showIncident(w, r, sess, http.StatusUnprocessableEntity, err.Error(), incidentData{Note: r.PostFormValue("note"), Data: r.PostFormValue("data"), Kept: r.PathValue("action")})
 		return
 	}
 	http.Redirect(w, r, Prefix+"incidents/"+id, http.StatusSeeOther)
@@ -555,11 +674,26 @@ func (s *SSI) incidentAction(w http.ResponseWriter, r *http.Request, sess *sessi
 type deskData struct {
 	Tickets []store.Ticket
 	Kinds   []areaView
-	Sent    *store.Ticket
+	// Form is what was written in a form refused, shown again in it.
+	Form ticketForm
+	// Limits are the longest texts of a ticket's fields.
+	Limits incidents.TicketLimits
+	// Sent is a public ticket just raised, with the code its raiser looks
+	// it up with (shown this once).
+	Sent *sentTicket
+}
+
+// ticketForm is what a ticket's form holds.
+type ticketForm struct {
+	Party, Contact, Kind, Subject, Body string
+}
+
+type sentTicket struct {
+	ID, Code, Contact string
 }
 
 func (s *SSI) deskView(ctx context.Context, party string, nonUsers bool) (deskData, error) {
-	var d deskData
+	d := deskData{Limits: s.deskRules.MaxChars}
 	kinds := s.cfg.Spec.ServiceManagement.ServiceDesk.Kinds
 	for _, k := range sortedKeys(kinds) {
 		if !nonUsers || kinds[k].NonUsers {
@@ -577,56 +711,151 @@ func (s *SSI) deskView(ctx context.Context, party string, nonUsers bool) (deskDa
 	return d, nil
 }
 
+// desk is the user's Service Desk: a form and its tickets with their
+// answers. ?sent=ID, where a ticket was just raised (raiseTicket), says
+// so.
 func (s *SSI) desk(w http.ResponseWriter, r *http.Request, sess *session) {
 	d, err := s.deskView(r.Context(), sess.User, false)
 	if err != nil {
 		s.fail(w, sess, err)
 		return
 	}
-	s.render(w, http.StatusOK, "desk", page{Title: "Service Desk", Nav: "desk", User: sess, Data: d})
+	var notice string
+	if id := r.URL.Query().Get("sent"); id != "" && slices.ContainsFunc(d.Tickets, func(t store.Ticket) bool { return t.ID == id }) {
+		notice = "Your query " + id + " was sent to the Service Desk."
+	}
+	s.render(w, http.StatusOK, "desk", page{Title: "Service Desk", Nav: "desk", User: sess, Data: d, Notice: notice})
 }
 
+// raiseTicket raises a user's ticket and redirects to the desk page (so a
+// reload does not send it again); a refusal shows the form as written.
 func (s *SSI) raiseTicket(w http.ResponseWriter, r *http.Request, sess *session) {
-	_, err := s.cfg.Log.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: sess.User, Kind: r.PostFormValue("kind"),
-		Subject: strings.TrimSpace(r.PostFormValue("subject")), Body: r.PostFormValue("body")})
+	f := ticketForm{Kind: r.PostFormValue("kind"), Subject: strings.TrimSpace(r.PostFormValue("subject")), Body: r.PostFormValue("body")}
+	t, err := s.cfg.Log.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: sess.User, Kind: f.Kind, Subject: f.Subject, Body: f.Body})
+	if err == nil {
+		http.Redirect(w, r, Prefix+"desk?sent="+url.QueryEscape(t.ID), http.StatusSeeOther)
+		return
+	}
 	d, verr := s.deskView(r.Context(), sess.User, false)
 	if verr != nil {
 		s.fail(w, sess, verr)
 		return
 	}
+	d.Form = f
+	s.render(w, http.StatusUnprocessableEntity, "desk", page{Title: "Service Desk", Nav: "desk", User: sess, Data: d, Error: err.Error()})
+}
+
+// ticket shows one of the user's tickets: what was asked, and the
+// answer.
+func (s *SSI) ticket(w http.ResponseWriter, r *http.Request, sess *session) {
+	t, err := s.cfg.Log.Ticket(r.Context(), sess.User, r.PathValue("id"))
 	if err != nil {
-		s.render(w, http.StatusUnprocessableEntity, "desk", page{Title: "Service Desk", Nav: "desk", User: sess, Data: d, Error: err.Error()})
+		s.notFound(w, sess, "ticket")
 		return
 	}
-	s.render(w, http.StatusOK, "desk", page{Title: "Service Desk", Nav: "desk", User: sess, Data: d, Notice: "Your query was sent to the Service Desk."})
+	s.render(w, http.StatusOK, "ticket", page{Title: "Ticket " + t.ID, Nav: "desk", User: sess, Data: ticketView{Ticket: t, Kind: s.kindName(t.Kind)}})
+}
+
+// ticketView is a ticket as its page shows it.
+type ticketView struct {
+	Ticket store.Ticket
+	Kind   string
+	// Public: looked up by its reference and code (no session).
+	Public bool
+}
+
+func (s *SSI) kindName(kind string) string {
+	if k, ok := s.cfg.Spec.ServiceManagement.ServiceDesk.Kinds[kind]; ok {
+		return k.Name
+	}
+	return kind
 }
 
 // publicDesk is the Service Desk for SEC Parties that are not DCC Users:
-// general queries only (para 254). No sign-in; its form carries the
-// pre-session challenge as a CSRF token.
+// general queries only (para 254), with a contact where the Service Desk
+// answers (para 255). No sign-in; its form carries the pre-session
+// challenge as a CSRF token.
 func (s *SSI) publicDesk(w http.ResponseWriter, r *http.Request) {
-	s.publicDeskForm(w, r, http.StatusOK, "", "")
+	s.publicDeskForm(w, r, http.StatusOK, "", deskData{})
 }
 
-func (s *SSI) publicDeskForm(w http.ResponseWriter, r *http.Request, status int, msg, notice string) {
+func (s *SSI) publicDeskForm(w http.ResponseWriter, r *http.Request, status int, msg string, kept deskData) {
 	d, _ := s.deskView(r.Context(), "", true)
-	s.render(w, status, "servicedesk", page{Title: "Service Desk for SEC Parties", Error: msg, Notice: notice, CSRF: s.newChallenge(w, r), Data: d})
+	d.Form, d.Sent = kept.Form, kept.Sent
+	s.render(w, status, "servicedesk", page{Title: "Service Desk for SEC Parties", Error: msg, CSRF: s.newChallenge(w, r), Data: d})
+}
+
+// limited refuses a request of the public Service Desk from an address
+// that used up its part (the spec's ssi.public_form_rate); it reports
+// whether it did.
+func (s *SSI) limited(w http.ResponseWriter, r *http.Request, l *limiter) (string, bool) {
+	ok, wait := l.take(remoteAddr(r), s.cfg.Clock.Now())
+	if ok {
+		return "", false
+	}
+	wait = max(wait.Round(time.Second), time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)))
+	rate := s.rules.PublicFormRate
+	return fmt.Sprintf("Too many queries from your address: %d at once, then one every %s. Try again in %s.",
+		rate.Burst, rate.Refill.Format(), spec.Duration(wait).Format()), true
 }
 
 func (s *SSI) publicDeskPost(w http.ResponseWriter, r *http.Request) {
-	c, err := r.Cookie(preCookie)
-	if err != nil || !s.takeChallenge(c.Value, r.PostFormValue("csrf")) {
-		s.publicDeskForm(w, r, http.StatusForbidden, "The form has expired; send it again.", "")
+	f := ticketForm{Party: strings.TrimSpace(r.PostFormValue("party")), Contact: strings.TrimSpace(r.PostFormValue("contact")),
+		Kind: r.PostFormValue("kind"), Subject: strings.TrimSpace(r.PostFormValue("subject")), Body: r.PostFormValue("body")}
+	kept := deskData{Form: f}
+	if msg, ok := s.limited(w, r, s.deskPosts); ok {
+		s.publicDeskForm(w, r, http.StatusTooManyRequests, msg, kept)
 		return
 	}
-	t, err := s.cfg.Log.RaiseTicket(r.Context(), incidents.TicketInput{RaisedBy: strings.TrimSpace(r.PostFormValue("party")),
-		Party: strings.TrimSpace(r.PostFormValue("party")), Kind: r.PostFormValue("kind"),
-		Subject: strings.TrimSpace(r.PostFormValue("subject")), Body: r.PostFormValue("body"), Public: true})
+	if msg := s.challengeProblem(r, "csrf"); msg != "" {
+		s.publicDeskForm(w, r, http.StatusForbidden, msg+" What you wrote is below.", kept)
+		return
+	}
+	t, code, err := s.cfg.Log.RaisePublicTicket(r.Context(), incidents.TicketInput{RaisedBy: f.Party, Party: f.Party, Kind: f.Kind,
+		Subject: f.Subject, Body: f.Body, Contact: f.Contact})
 	if err != nil {
-		s.publicDeskForm(w, r, http.StatusUnprocessableEntity, err.Error(), "")
+		s.publicDeskForm(w, r, http.StatusUnprocessableEntity, err.Error(), kept)
 		return
 	}
-	s.publicDeskForm(w, r, http.StatusOK, "", "Your query "+t.ID+" was sent to the Service Desk.")
+	// Shown, not redirected to: the code is in no address. A reload sends
+	// the form again with the challenge it has used, which is refused.
+	s.publicDeskForm(w, r, http.StatusOK, "", deskData{Sent: &sentTicket{ID: t.ID, Code: code, Contact: t.Contact}})
+}
+
+// lookupPage is where a SEC Party looks its ticket up by its reference
+// and code.
+func (s *SSI) lookupPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, http.StatusOK, "lookup", page{Title: "Your Service Desk ticket", Data: lookupData{}})
+}
+
+type lookupData struct {
+	ID     string
+	Ticket *ticketView
+}
+
+// lookup shows a public ticket's status and answer to whoever has its
+// reference and code (posted, so the code is in no address); a wrong code
+// is answered as no ticket.
+func (s *SSI) lookup(w http.ResponseWriter, r *http.Request) {
+	d := lookupData{ID: strings.TrimSpace(r.PostFormValue("ticket"))}
+	if msg, ok := s.limited(w, r, s.lookups); ok {
+		s.render(w, http.StatusTooManyRequests, "lookup", page{Title: "Your Service Desk ticket", Data: d, Error: msg})
+		return
+	}
+	t, err := s.cfg.Log.LookupTicket(r.Context(), d.ID, r.PostFormValue("code"))
+	if err != nil {
+		var ie *incidents.Error
+		if !errors.As(err, &ie) {
+			s.fail(w, nil, err)
+			return
+		}
+		s.render(w, http.StatusNotFound, "lookup", page{Title: "Your Service Desk ticket", Data: d,
+			Error: "No ticket has this reference and code. Check both as you were given them when you sent your query."})
+		return
+	}
+	d.Ticket = &ticketView{Ticket: t, Kind: s.kindName(t.Kind), Public: true}
+	s.render(w, http.StatusOK, "lookup", page{Title: "Your Service Desk ticket", Data: d})
 }
 
 // ------------------------------------------------------------ downloads, feedback
@@ -639,14 +868,20 @@ func (s *SSI) download(w http.ResponseWriter, r *http.Request, sess *session) {
 	name := r.PathValue("file")
 	for _, d := range s.cfg.Spec.ServiceManagement.SSI.Downloads {
 		if d.File == name {
-			b, err := fs.ReadFile(assets, "downloads/"+name)
-			if err != nil {
+			t := s.files[name]
+			if t == nil {
 				s.notFound(w, sess, "download")
+				return
+			}
+			// A form carries the Service Desk's contact, where it is sent.
+			var buf bytes.Buffer
+			if err := t.Execute(&buf, s.contact.Load()); err != nil {
+				s.fail(w, sess, err)
 				return
 			}
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-			_, _ = w.Write(b)
+			_, _ = w.Write(buf.Bytes())
 			return
 		}
 	}
@@ -670,12 +905,21 @@ func (s *SSI) feedback(w http.ResponseWriter, r *http.Request, sess *session) {
 // ------------------------------------------------------------ service management
 
 type serviceData struct {
-	Windows     []store.MaintenanceWindow
-	Releases    []store.Release
-	Measures    []incidents.MeasureResult
-	Month       string
+	Windows  []store.MaintenanceWindow
+	Releases []releaseView
+	Measures []incidents.MeasureResult
+	Month    string
+	// Disruption is the time under maintenance of the month until now,
+	// Planned that of the whole month as published.
 	Disruption  string
+	Planned     string
 	MaxPerMonth string
+}
+
+// releaseView is a release with whether it is implemented by now.
+type releaseView struct {
+	store.Release
+	Implemented bool
 }
 
 // service shows the published maintenance schedule, releases, measures 4
@@ -688,13 +932,22 @@ func (s *SSI) service(w http.ResponseWriter, r *http.Request, sess *session) {
 	d := serviceData{Month: from.Format("2006-01"), MaxPerMonth: s.cfg.Spec.ServiceManagement.Maintenance.MaxDisruptionPerMonth.Format()}
 	var err error
 	if s.cfg.Planner != nil {
+		var rels []store.Release
 		if d.Windows, err = s.cfg.Planner.Schedule(ctx, from, time.Time{}); err == nil {
-			d.Releases, err = s.cfg.Planner.Releases(ctx)
+			rels, err = s.cfg.Planner.Releases(ctx)
 		}
-		if err == nil {
-			var dis time.Duration
-			if dis, err = s.cfg.Planner.Disruption(ctx, from, to); err == nil {
-				d.Disruption = formatDur(dis)
+		for _, rl := range rels {
+			d.Releases = append(d.Releases, releaseView{Release: rl, Implemented: !rl.ImplementAt.After(now)})
+		}
+		for _, p := range []struct {
+			until time.Time
+			out   *string
+		}{{now, &d.Disruption}, {to, &d.Planned}} {
+			if err == nil {
+				var dis time.Duration
+				if dis, err = s.cfg.Planner.Disruption(ctx, from, p.until); err == nil {
+					*p.out = formatDur(dis)
+				}
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package ssi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/dccgate/dccgate/reports"
@@ -12,6 +13,8 @@ import (
 type Reports interface {
 	Performance(ctx context.Context, m reports.Month) (*reports.PerformanceReport, error)
 	Demand(ctx context.Context, m reports.Month) (*reports.DemandReport, error)
+	// Months are the first and the last month a report may be of.
+	Months() (first, last reports.Month)
 }
 
 // SetReports gives the SSI the gateway's reports; call it before the SSI
@@ -37,22 +40,20 @@ func (s *SSI) reportsList(w http.ResponseWriter, r *http.Request, sess *session)
 		s.notFound(w, sess, "report")
 		return
 	}
-	m := reports.MonthOf(s.cfg.Clock.Now())
-	if q := r.URL.Query().Get("month"); q != "" {
-		var err error
-		if m, err = reports.ParseMonth(q); err != nil {
-			s.render(w, http.StatusBadRequest, "error", page{Title: "Reports", User: sess, Error: "The month is written YYYY-MM."})
-			return
-		}
-	}
-	d := reportsPage{Month: m.String()}
-	var err error
-	if d.Performance, err = s.cfg.Reports.Performance(r.Context(), m); err != nil {
-		s.fail(w, sess, err)
+	m, ok := s.queryMonth(w, r, sess, reports.MonthOf(s.cfg.Clock.Now()))
+	if !ok {
 		return
 	}
+	d := reportsPage{Month: m.String()}
 	dem, err := s.cfg.Reports.Demand(r.Context(), m)
-	if err != nil {
+	if err == nil {
+		d.Performance, err = s.cfg.Reports.Performance(r.Context(), m)
+	}
+	if re := (*reports.Error)(nil); errors.As(err, &re) && re.Code == reports.CodeMonthOutOfRange {
+		// The reports' own refusal, said as the API says it.
+		s.render(w, http.StatusBadRequest, "error", page{Title: "Bad month", User: sess, Error: re.Message})
+		return
+	} else if err != nil {
 		s.fail(w, sess, err)
 		return
 	}

@@ -10,8 +10,17 @@
 // one-time challenge with the certificate's private key, verified against
 // the certificate the gateway holds for the user. Only users who completed
 // User Entry sign in (para 240); each sees only its own data (para 250);
-// the sessions of one user are limited (para 252). Forms carry a CSRF
-// token; every response carries security headers.
+// the sessions of one user are limited (para 252). A client certificate
+// presented with a session must be the session's user's. Forms carry a
+// CSRF token and are bounded in size (the spec's ssi.max_form_bytes); every
+// response carries security headers.
+//
+// SEC Parties that are not DCC Users raise general queries at the public
+// Service Desk (para 254) with a contact where the Service Desk answers
+// them, and look their ticket up with its reference and the code they were
+// given; the public form is rate-limited per remote address (the spec's
+// ssi.public_form_rate). The Service Desk's telephone and email (para 255)
+// are shown where a user or a party may need them.
 package ssi
 
 import (
@@ -23,6 +32,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -33,6 +43,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	texttemplate "text/template"
 	"time"
 
 	"github.com/dccgate/dccgate/incidents"
@@ -75,15 +87,66 @@ type Config struct {
 	Reports Reports
 	// MaxSessions overrides the spec's max_sessions_per_user when > 0.
 	MaxSessions int
+	// ServiceDesk is the Service Desk's telephone and email (or
+	// SetServiceDesk).
+	ServiceDesk ServiceDeskContact
 	Logger      *slog.Logger
+}
+
+// ServiceDeskContact is how DCC Users and SEC Parties reach the Service
+// Desk besides the SSI: by telephone and email (para 255). Demo marks
+// example values that are no real Service Desk's.
+type ServiceDeskContact struct {
+	Telephone string
+	Email     string
+	Demo      bool
+}
+
+// SetServiceDesk sets the Service Desk's telephone and email shown on the
+// pages; it may be called while the SSI serves.
+func (s *SSI) SetServiceDesk(c ServiceDeskContact) { s.contact.Store(&c) }
+
+// ssiRules are the SSI's settings of the spec that its typed model does
+// not carry, read from the spec's data (service_management.ssi).
+type ssiRules struct {
+	MaxFormBytes   int64 `json:"max_form_bytes"`
+	PublicFormRate struct {
+		Burst  int           `json:"burst"`
+		Refill spec.Duration `json:"refill"`
+	} `json:"public_form_rate"`
+}
+
+func ssiRulesOf(sp *spec.Spec) (ssiRules, error) {
+	var r ssiRules
+	sm, _ := sp.Data()["service_management"].(map[string]any)
+	raw, err := json.Marshal(sm["ssi"])
+	if err == nil {
+		err = json.Unmarshal(raw, &r)
+	}
+	if err != nil {
+		return r, fmt.Errorf("ssi: the spec's ssi: %w", err)
+	}
+	if r.MaxFormBytes <= 0 || r.PublicFormRate.Burst <= 0 || r.PublicFormRate.Refill <= 0 {
+		return r, errors.New("ssi: the spec's ssi needs max_form_bytes and public_form_rate (burst, refill) above 0")
+	}
+	return r, nil
 }
 
 // SSI is the Self-Service Interface's handler.
 type SSI struct {
-	cfg      Config
-	tmpl     map[string]*template.Template
-	mux      *http.ServeMux
-	postcode *regexp.Regexp // a full postcode (the spec's pattern)
+	cfg       Config
+	tmpl      map[string]*template.Template
+	mux       *http.ServeMux
+	postcode  *regexp.Regexp // a full postcode (the spec's pattern)
+	rules     ssiRules
+	deskRules *incidents.DeskRules
+	// files are the forms and guides to download, as templates of the
+	// Service Desk's contact.
+	files   map[string]*texttemplate.Template
+	contact atomic.Pointer[ServiceDeskContact]
+	// deskPosts and lookups limit the public Service Desk's form and
+	// ticket look-up per remote address.
+	deskPosts, lookups *limiter
 
 	mu         sync.Mutex
 	sessions   map[string]*session   // by token
@@ -108,10 +171,31 @@ func New(cfg Config) (*SSI, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &SSI{cfg: cfg, sessions: map[string]*session{}, challenges: map[string]*challenge{}, tmpl: map[string]*template.Template{}}
+	s := &SSI{cfg: cfg, sessions: map[string]*session{}, challenges: map[string]*challenge{}, tmpl: map[string]*template.Template{},
+		files: map[string]*texttemplate.Template{}}
+	s.contact.Store(&cfg.ServiceDesk)
 	var err error
 	if s.postcode, err = regexp.Compile(cfg.Spec.Patterns["postcode"]); err != nil {
 		return nil, fmt.Errorf("ssi: the spec's postcode pattern: %w", err)
+	}
+	if s.rules, err = ssiRulesOf(cfg.Spec); err != nil {
+		return nil, err
+	}
+	if s.deskRules, err = incidents.DeskRulesOf(cfg.Spec); err != nil {
+		return nil, err
+	}
+	rate := s.rules.PublicFormRate
+	s.deskPosts, s.lookups = newLimiter(rate.Burst, rate.Refill.Std()), newLimiter(rate.Burst, rate.Refill.Std())
+	for _, d := range cfg.Spec.ServiceManagement.SSI.Downloads {
+		b, err := fs.ReadFile(assets, "downloads/"+d.File)
+		if err != nil {
+			continue // listed by a spec, not embedded: not found
+		}
+		t, err := texttemplate.New(d.File).Parse(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("ssi: download %s: %w", d.File, err)
+		}
+		s.files[d.File] = t
 	}
 	funcs := template.FuncMap{
 		"when": func(t time.Time) string {
@@ -124,6 +208,15 @@ func New(cfg Config) (*SSI, error) {
 		// execution time (gateway.MeasuredFrom).
 		"took": func(r store.Request) string { return took(cfg.Spec, r) },
 		"join": strings.Join,
+		// responsible names who is responsible for an incident: the
+		// party and the supplier's User ID, or that no one is yet.
+		"responsible": func(inc store.Incident) string {
+			who := strings.Join(strings.Fields(inc.ResponsibleParty+" "+inc.ResponsibleUser), " ")
+			if who == "" {
+				return "not allocated yet (the DCC allocates it)"
+			}
+			return who
+		},
 		"pct": func(p *float64) string {
 			if p == nil {
 				return "n/a"
@@ -137,10 +230,10 @@ func New(cfg Config) (*SSI, error) {
 	}
 	for _, p := range pages {
 		name := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")
-		if name == "layout" {
+		if name == "layout" || name == "partials" {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", p)
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/partials.html", p)
 		if err != nil {
 			return nil, err
 		}
@@ -171,6 +264,20 @@ func (s *SSI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	if r.TLS != nil {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if r.Method == http.MethodPost {
+		// Every form is read here, bounded: a form too large is refused
+		// for what it is, not as a CSRF failure of a form read empty.
+		r.Body = http.MaxBytesReader(w, r.Body, s.rules.MaxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+				s.render(w, http.StatusRequestEntityTooLarge, "error", page{Title: "Form too large", User: s.current(r),
+					Error: fmt.Sprintf("The form sent is larger than the %d bytes the Self-Service Interface takes: shorten what you wrote and send it again.", s.rules.MaxFormBytes)})
+				return
+			}
+			s.render(w, http.StatusBadRequest, "error", page{Title: "Bad form", User: s.current(r), Error: "The form sent could not be read; go back, reload the page and send it again."})
+			return
+		}
 	}
 	s.mux.ServeHTTP(w, r)
 }
@@ -249,6 +356,17 @@ func (s *SSI) startSession(ctx context.Context, userID string) (*session, error)
 	sess := &session{token: randomToken(), User: u.ID, Party: u.Party, Role: u.Role, csrf: randomToken(), created: now, seen: now}
 	s.sessions[sess.token] = sess
 	return sess, nil
+}
+
+// endSession ends one session whose client certificate is not its user's,
+// saying why.
+func (s *SSI) endSession(w http.ResponseWriter, r *http.Request, sess *session, why string) {
+	s.mu.Lock()
+	delete(s.sessions, sess.token)
+	s.mu.Unlock()
+	s.setCookie(w, r, sessionCookie, "", -1)
+	s.render(w, http.StatusForbidden, "error", page{Title: "Session ended",
+		Error: why + " The session and the certificate must be the same user's (" + s.cfg.Spec.ServiceManagement.SSI.AuthClause + "), so the session has ended: sign in again."})
 }
 
 // endSessions ends every session of a user.
@@ -356,6 +474,10 @@ type page struct {
 	Notice  string
 	Clauses map[string]string
 	Data    any
+	// Desk is the Service Desk's telephone and email (para 255).
+	Desk *ServiceDeskContact
+	// Maintenance says a maintenance window is in progress, if one is.
+	Maintenance string
 }
 
 func (s *SSI) render(w http.ResponseWriter, status int, name string, p page) {
@@ -370,6 +492,13 @@ func (s *SSI) render(w http.ResponseWriter, status int, name string, p page) {
 	sm := s.cfg.Spec.ServiceManagement
 	p.Clauses = map[string]string{"ssi": sm.SSI.Clause, "history": sm.SSI.HistoryClause, "isolation": sm.SSI.IsolationClause,
 		"incidents": sm.Incidents.Clause, "desk": sm.ServiceDesk.Clause, "maintenance": sm.Maintenance.Clause, "auth": sm.SSI.AuthClause}
+	p.Desk = s.contact.Load()
+	if s.cfg.Planner != nil {
+		if ref, detail, ok := s.cfg.Planner.InWindow(s.cfg.Clock.Now()); ok {
+			p.Maintenance = fmt.Sprintf("Maintenance in progress: window %s (%s, UTC). Service Requests are refused with reason %s until it ends (%s).",
+				ref, detail, sm.Maintenance.ReasonCode, sm.Maintenance.Clause)
+		}
+	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, p); err != nil {
 		s.cfg.Logger.Error("ssi: rendering", "page", name, "err", err)
@@ -399,6 +528,19 @@ func (s *SSI) authed(h func(w http.ResponseWriter, r *http.Request, sess *sessio
 		} else if err != nil {
 			s.render(w, http.StatusInternalServerError, "error", page{Title: "Error", Error: "The user's record could not be read; try again."})
 			return
+		}
+		// Mutual authentication (para 243): a client certificate presented
+		// with the session must be the session's user's, the one held for
+		// it; another's ends the session.
+		if id, ok := clientCertUser(r); ok {
+			if id != sess.User {
+				s.endSession(w, r, sess, fmt.Sprintf("The client certificate your browser presented is user %s's, not that of %s, whose session this was.", id, sess.User))
+				return
+			}
+			if err := s.heldCertificate(r.Context(), id, r.TLS.PeerCertificates[0]); err != nil {
+				s.endSession(w, r, sess, "The client certificate your browser presented is refused: "+strings.TrimPrefix(err.Error(), "ssi: ")+".")
+				return
+			}
 		}
 		if r.Method == http.MethodPost && !checkCSRF(r, sess.csrf) {
 			s.render(w, http.StatusForbidden, "error", page{Title: "Refused", User: sess, Error: "The form has expired or did not come from this site (CSRF check). Reload the page and try again."})

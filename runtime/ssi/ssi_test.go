@@ -216,7 +216,7 @@ func TestCSRFAndHeaders(t *testing.T) {
 	}{
 		{"without the token", "", http.StatusForbidden},
 		{"with a wrong token", strings.Repeat("0", 64), http.StatusForbidden},
-		{"with the session's token", b.csrf("/ssi/desk"), http.StatusOK},
+		{"with the session's token", b.csrf("/ssi/desk"), http.StatusSeeOther},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -274,36 +274,12 @@ func TestRequestHistory(t *testing.T) {
 	}
 }
 
-func TestPublicServiceDesk(t *testing.T) {
-	s := startDemo(t, 0)
-	b := newBrowser(t, s, "")
-	post := func(party, kind string) (int, string) {
-		_, page, _ := b.do("GET", "/ssi/servicedesk", nil)
-		code, out, _ := b.do("POST", "/ssi/servicedesk", url.Values{"csrf": {csrfRE.FindStringSubmatch(page)[1]}, "party": {party}, "kind": {kind}, "subject": {"How do we become a user?"}})
-		return code, out
-	}
-	if code, page := post("Prospective Energy Ltd", "general_query"); code != http.StatusOK || !strings.Contains(page, "was sent to the Service Desk") {
-		t.Fatalf("general query: %d", code)
-	}
-	if code, _ := post("Prospective Energy Ltd", "incident_query"); code != http.StatusUnprocessableEntity {
-		t.Fatalf("a non-user's incident query: %d", code)
-	}
-	// The public form cannot speak for a DCC User, whatever it claims.
-	if code, page := post(alpha, "incident_query"); code != http.StatusUnprocessableEntity || !strings.Contains(page, "signed in") {
-		t.Fatalf("the public form in a user's name: %d", code)
-	}
-	ts, err := s.Incidents.Tickets(t.Context(), incidents.DCC)
-	if err != nil || len(ts) != 1 || ts[0].IsUser {
-		t.Fatalf("%+v %v", ts, err)
-	}
-}
-
 // TestTicketBecomesIncident: a user's Service Desk query raised as an
 // incident from the SSI is linked both ways (para 253-255).
 func TestTicketBecomesIncident(t *testing.T) {
 	s := startDemo(t, 0)
 	b := signedIn(t, s, alpha)
-	if code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {b.csrf("/ssi/desk")}, "kind": {"incident_query"}, "subject": {"meters silent"}}); code != http.StatusOK {
+	if code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {b.csrf("/ssi/desk")}, "kind": {"incident_query"}, "subject": {"meters silent"}}); code != http.StatusSeeOther {
 		t.Fatalf("ticket: %d", code)
 	}
 	ts, err := s.Incidents.Tickets(t.Context(), alpha)
@@ -510,7 +486,7 @@ func TestReportsShowOnlyOwnDemand(t *testing.T) {
 func TestTicketAnswerShown(t *testing.T) {
 	s := startDemo(t, 0)
 	b := signedIn(t, s, alpha)
-	if code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {b.csrf("/ssi/desk")}, "kind": {"general_query"}, "subject": {"where are the guides?"}}); code != http.StatusOK {
+	if code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {b.csrf("/ssi/desk")}, "kind": {"general_query"}, "subject": {"where are the guides?"}}); code != http.StatusSeeOther {
 		t.Fatalf("ticket: %d", code)
 	}
 	ts, err := s.Incidents.Tickets(t.Context(), alpha)
@@ -558,7 +534,7 @@ func TestTicketAnswerShown(t *testing.T) {
 func TestTicketAboutTheDCCsSystemsBecomesIncident(t *testing.T) {
 	s := startDemo(t, 0)
 	b := signedIn(t, s, beta) // registered nowhere: no devices
-	if code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {b.csrf("/ssi/desk")}, "kind": {"incident_query"}, "subject": {"the gateway times out"}}); code != http.StatusOK {
+	if code, _, _ := b.do("POST", "/ssi/desk", url.Values{"csrf": {b.csrf("/ssi/desk")}, "kind": {"incident_query"}, "subject": {"the gateway times out"}}); code != http.StatusSeeOther {
 		t.Fatalf("ticket: %d", code)
 	}
 	ts, err := s.Incidents.Tickets(t.Context(), beta)

@@ -112,7 +112,7 @@ type IncidentEvent struct {
 	Seq        int       `json:"seq"`
 	At         time.Time `json:"at"`
 	Actor      string    `json:"actor"`
-	Kind       string    `json:"kind"`   // raised, allocated, reopened, update, diagnostic, resolved, closed, major, review
+	Kind       string    `json:"kind"`   // raised, allocated, awaiting_allocation, reopened, update, diagnostic, recategorised, resolved, closed, major, review
 	Status     string    `json:"status"` // the status after the event
 	Note       string    `json:"note"`
 	Data       []byte    `json:"data"` // JSON: diagnostic data
@@ -162,6 +162,14 @@ type Ticket struct {
 	// until answered).
 	Answer     string    `json:"answer"`
 	AnsweredAt time.Time `json:"answered_at"`
+	// Contact is where the Service Desk answers a SEC Party that is not a
+	// DCC User (an email address or a telephone number, para 254-255);
+	// "" for a user's ticket, which the user follows in the SSI.
+	Contact string `json:"contact,omitempty"`
+	// LookupHash is the SHA-256 (hex) of the secret code with which the
+	// raiser of a public ticket looks it up; "" where there is none. The
+	// code itself is never stored, nor the hash shown.
+	LookupHash string `json:"-"`
 }
 
 // MaintenanceWindow is a planned maintenance window (para 213).

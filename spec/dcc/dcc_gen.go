@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "21225c01362adae8c139ae1da4308d716f8a80dbe230a9d58c80c7e6cf6867fe"
+const SpecHash = "ee5e2e1e7f271e2ec21bbaca94cfbd907c2574b7b73d7032c802a1486cd1779c"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -179,13 +179,16 @@ func (s *Store) IncidentEvents(ctx context.Context, id string) ([]store.Incident
 	})
 }
 
-// The answer columns are migration 00011 (PostgreSQL 00013).
-const ticketCols = `id, raised_by, party, is_user, kind, subject, body, status, incident_id, created_at, updated_at, answer, answered_at`
+// The answer columns are migration 00011 (PostgreSQL 00013); contact and
+// lookup_hash 00013 (PostgreSQL 00015).
+const ticketCols = `id, raised_by, party, is_user, kind, subject, body, status, incident_id, created_at, updated_at, answer, answered_at,
+	contact, lookup_hash`
 
 func scanTicket(row interface{ Scan(...any) error }) (store.Ticket, error) {
 	var t store.Ticket
 	var c, u, a int64
-	err := row.Scan(&t.ID, &t.RaisedBy, &t.Party, &t.IsUser, &t.Kind, &t.Subject, &t.Body, &t.Status, &t.IncidentID, &c, &u, &t.Answer, &a)
+	err := row.Scan(&t.ID, &t.RaisedBy, &t.Party, &t.IsUser, &t.Kind, &t.Subject, &t.Body, &t.Status, &t.IncidentID, &c, &u, &t.Answer, &a,
+		&t.Contact, &t.LookupHash)
 	t.CreatedAt, t.UpdatedAt, t.AnsweredAt = decTime(c), decTime(u), decTime(a)
 	return t, err
 }
@@ -198,12 +201,12 @@ func (s *Store) PutTicket(ctx context.Context, t store.Ticket) error {
 		return te.err
 	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, `INSERT INTO tickets (`+ticketCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		_, err := s.exec(ctx, tx, `INSERT INTO tickets (`+ticketCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET raised_by = excluded.raised_by, party = excluded.party, is_user = excluded.is_user,
 				kind = excluded.kind, subject = excluded.subject, body = excluded.body, status = excluded.status,
 				incident_id = excluded.incident_id, created_at = excluded.created_at, updated_at = excluded.updated_at,
-				answer = excluded.answer, answered_at = excluded.answered_at`,
-			t.ID, t.RaisedBy, t.Party, t.IsUser, t.Kind, t.Subject, t.Body, t.Status, t.IncidentID, c, u, t.Answer, a)
+				answer = excluded.answer, answered_at = excluded.answered_at, contact = excluded.contact, lookup_hash = excluded.lookup_hash`,
+			t.ID, t.RaisedBy, t.Party, t.IsUser, t.Kind, t.Subject, t.Body, t.Status, t.IncidentID, c, u, t.Answer, a, t.Contact, t.LookupHash)
 		return err
 	})
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +153,27 @@ func testTickets(t *testing.T, s store.ServiceManagement) {
 	theirs, _ := s.ListTickets(ctx, "Party X")
 	if len(theirs) != 1 || theirs[0].Answer != answered.Answer || !theirs[0].AnsweredAt.Equal(answered.AnsweredAt) {
 		t.Fatalf("listed %+v", theirs)
+	}
+	if got.Contact != "" || got.LookupHash != "" {
+		t.Fatalf("a ticket without a contact reads back with one: %+v", got)
+	}
+	// A public ticket's contact and the hash of its look-up code (para
+	// 254-255) are kept, by every reader and through an update.
+	public := store.Ticket{ID: "T3", RaisedBy: "Party Y", Kind: "general_query", Status: "open", CreatedAt: smT0.Add(time.Minute),
+		UpdatedAt: smT0.Add(time.Minute), Contact: "desk@party-y.example", LookupHash: strings.Repeat("ab", 32)}
+	if err := s.PutTicket(ctx, public); err != nil {
+		t.Fatal(err)
+	}
+	public.Status, public.Answer, public.AnsweredAt = "answered", "Yes.", smT0.Add(2*time.Minute)
+	if err := s.PutTicket(ctx, public); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.GetTicket(ctx, "T3")
+	listed, _ := s.ListTickets(ctx, "Party Y")
+	for _, tk := range append(listed, got) {
+		if err != nil || tk.Contact != public.Contact || tk.LookupHash != public.LookupHash || tk.Answer != "Yes." {
+			t.Fatalf("public ticket read back %+v %v (listed %d)", tk, err, len(listed))
+		}
 	}
 }
 
