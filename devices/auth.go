@@ -58,9 +58,15 @@ const (
 )
 
 // KeyResolver returns the public key of the party with a User ID: the key
-// of the certificate that goes with a credential the device holds. ok is
-// false when the party has no usable key.
-type KeyResolver func(userID string) (key *ecdsa.PublicKey, ok bool)
+// of the certificate that goes with a credential the device holds. It
+// returns ErrNoKey when the party has no usable key (the device refuses
+// the Command), and any other error when the key could not be looked up
+// (the Command fails as an error of the device, with no refusal or alert:
+// a real device holds the keys of its credentials itself).
+type KeyResolver func(userID string) (*ecdsa.PublicKey, error)
+
+// ErrNoKey is a KeyResolver's answer for a party with no usable key.
+var ErrNoKey = errors.New("devices: the party has no usable key")
 
 // SetKeyResolver sets how the devices find the public key of the party
 // holding one of their credentials, to verify the signature of a critical
@@ -211,8 +217,11 @@ func (c *call) checkSignature(m *precommand.Message) error {
 		if holder == "" || c.f.keys == nil {
 			continue
 		}
-		pub, ok := c.f.keys(holder)
-		if ok && precommand.VerifySignature(m.PreCommand, m.Signature, pub) {
+		pub, err := c.f.keys(holder)
+		if err != nil && !errors.Is(err, ErrNoKey) {
+			return devErr("critical command %s: the key of the holder %q of the %s credential could not be read: %v", key, holder, k, err)
+		}
+		if err == nil && precommand.VerifySignature(m.PreCommand, m.Signature, pub) {
 			c.d.logSecurity(c.now(), "CRITICAL_COMMAND", fmt.Sprintf("%s from %s accepted, signed by %s (%s credential)", key, c.cmd.Sender, holder, k))
 			return nil
 		}

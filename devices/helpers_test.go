@@ -76,12 +76,12 @@ func newKey() *ecdsa.PrivateKey {
 }
 
 // resolve is the fleet's KeyResolver in the tests.
-func resolve(id string) (*ecdsa.PublicKey, bool) {
+func resolve(id string) (*ecdsa.PublicKey, error) {
 	k, ok := registered[id]
 	if !ok {
-		return nil, false
+		return nil, ErrNoKey
 	}
-	return &k.PublicKey, true
+	return &k.PublicKey, nil
 }
 
 var requestCounter atomic.Int64

@@ -452,5 +452,11 @@ func toConnect(err error) error {
 	if errors.As(err, &ce) {
 		return err
 	}
+	if store.Transient(err) {
+		// The store failing for a while: clients retry Unavailable (a
+		// Submit's caller asks for its request by ID first, in case the
+		// store took it before the failure).
+		return connect.NewError(connect.CodeUnavailable, err)
+	}
 	return connect.NewError(connect.CodeFailedPrecondition, err)
 }

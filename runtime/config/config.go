@@ -43,7 +43,7 @@ type Config struct {
 	Policy       string      `yaml:"policy" flag:"policy" usage:"policy directory of .rego modules (default: the embedded ones); read again on reload"`
 	Traffic      bool        `yaml:"traffic_management" flag:"traffic-management" usage:"turn on the traffic management policy of para 273 (defer or refuse non-critical requests over load; max_in_flight must then be above its defer_at_in_flight)"`
 	Grace        Duration    `yaml:"grace" flag:"grace" usage:"on SIGTERM, how long work in flight may run before it is parked in the store for the next start"`
-	Lease        Duration    `yaml:"lease" flag:"lease" usage:"on a shared store (PostgreSQL), how long a process's claim on a request holds without renewal: another process takes over the work of one that died after this"`
+	Lease        Duration    `yaml:"lease" flag:"lease" usage:"on a shared store (PostgreSQL), how long a process's claim on a request holds without renewal: another process takes over the work of one that died after this (0: a third of the spec's shortest on-demand target response time, 10s)"`
 	ServiceDesk  ServiceDesk `yaml:"service_desk"`
 	Log          Log         `yaml:"log"`
 	SMWAN        SMWAN       `yaml:"smwan"`
@@ -116,7 +116,6 @@ func Default() Config {
 		MaxInFlight: 512,
 		AdmitWait:   Duration(250 * time.Millisecond),
 		Grace:       Duration(30 * time.Second),
-		Lease:       Duration(30 * time.Second),
 		SMWAN:       SMWAN{Timeout: Duration(8 * time.Second), Retries: 2, RetryLater: Duration(15 * time.Minute)}, // as gateway.DefaultRetryLater
 		Log:         Log{Format: "auto", Level: "info"},
 		Tracing:     Tracing{SampleRatio: 1},
@@ -601,8 +600,8 @@ func (l *Loaded) validate() []error {
 	if c.Grace < 0 {
 		bad("grace", "must not be negative")
 	}
-	if c.Lease < Duration(300*time.Millisecond) {
-		bad("lease", "must be at least 300ms, not %s", c.Lease)
+	if c.Lease != 0 && c.Lease < Duration(300*time.Millisecond) {
+		bad("lease", "must be 0 (the default) or at least 300ms, not %s", c.Lease)
 	}
 	if c.SMWAN.Timeout <= 0 {
 		bad("smwan.timeout", "must be above 0")

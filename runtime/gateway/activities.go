@@ -839,9 +839,19 @@ func (g *Gateway) onAlert(a devices.Alert) {
 	for _, u := range ids {
 		ds = append(ds, store.Delivery{UserID: u, Kind: "alert", Code: a.Code, DeviceID: a.Device, Payload: payload, CreatedAt: g.clk.Now(), DueAt: a.At.Add(g.sp().AlertTarget.Std())})
 	}
-	if _, err := g.st.AppendDeliveries(ctx, ds); err != nil {
-		g.log.Error("delivering an alert", "code", a.Code, "device", a.Device, "err", err)
-		return
+	// A store failing for a while (a connection lost) is tried again, for
+	// as long as the alert's target leaves (wall time), not dropped.
+	var outage storeOutage
+	until := g.wall.Now().Add(g.sp().AlertTarget.Std())
+	for {
+		_, err := g.st.AppendDeliveries(ctx, ds)
+		if err == nil {
+			break
+		}
+		if !store.Transient(err) || !g.wall.Now().Before(until) || !outage.wait(ctx, g, "an alert "+a.Code, a.Device, err) {
+			g.log.Error("delivering an alert", "code", a.Code, "device", a.Device, "tries", outage.tries+1, "err", err)
+			return
+		}
 	}
 	g.notifyFor(ds)
 	for range ds {

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 
+	"github.com/dccgate/dccgate/devices"
 	"github.com/dccgate/dccgate/precommand"
 	"github.com/dccgate/dccgate/runtime/store"
 	"github.com/dccgate/dccgate/spec"
@@ -53,18 +54,31 @@ func (g *Gateway) seal(svc *spec.Service, r store.Request, exact map[string]any)
 // credential holder's User ID. The CoS Party's is its own key; a user's is
 // the key of its registered certificate (none when revoked or unregistered,
 // so no critical Command of that user is accepted).
-func (g *Gateway) deviceKey(userID string) (*ecdsa.PublicKey, bool) {
+//
+// A failure to read the user (the store failing) is an error, not "no
+// key": the device does not refuse a Command, nor raise a security alert
+// against its sender, because the emulation could not read a key.
+func (g *Gateway) deviceKey(userID string) (*ecdsa.PublicKey, error) {
 	if userID == g.sp().DCCIDs.CoSParty {
-		return &g.cosKey.PublicKey, true
+		return &g.cosKey.PublicKey, nil
 	}
 	u, err := g.user(context.Background(), userID)
-	if err != nil || u.CertPEM == "" || u.CertPEM == RevokedMarker {
-		return nil, false
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, devices.ErrNoKey
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.CertPEM == "" || u.CertPEM == RevokedMarker {
+		return nil, devices.ErrNoKey
 	}
 	cert, err := parseRegistered(u.CertPEM)
 	if err != nil {
-		return nil, false
+		return nil, devices.ErrNoKey
 	}
 	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
-	return pub, ok
+	if !ok {
+		return nil, devices.ErrNoKey
+	}
+	return pub, nil
 }

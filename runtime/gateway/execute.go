@@ -209,13 +209,14 @@ const settleTries = 16
 // end that leaves one held (on a shared store, the first news of one),
 // and every later try reads the successors of each request it ends.
 func (g *Gateway) settle(ctx context.Context, r store.Request, from string, respond bool, run func(context.Context, string) error) error {
+	var outage storeOutage
 	for try := 1; ; try++ {
 		ups, read, err := g.moves(ctx, r, from, respond, try > 1)
-		if err != nil {
-			return err
-		}
-		if _, err = g.st.UpdateRequests(ctx, ups); err == nil {
-			return g.settled(ctx, ups, read, run)
+		if err == nil {
+			if _, err = g.st.UpdateRequests(ctx, ups); err == nil {
+				outage.over(g, r.ID)
+				return g.settled(ctx, ups, read, run)
+			}
 		}
 		var ue *store.UpdateError
 		moved := errors.As(err, &ue) && ue.Index > 0 && (errors.Is(err, store.ErrStale) || errors.Is(err, store.ErrNotFound))
@@ -224,9 +225,51 @@ func (g *Gateway) settle(ctx context.Context, r store.Request, from string, resp
 			// Its successors changed since they were read: read them again.
 		case ue != nil && ue.Index == 0 && errors.Is(err, store.ErrStale):
 			return nil // moved elsewhere (completed, released): nothing twice
+		case store.Transient(err):
+			// The store is failing for a while (a connection lost, the
+			// server restarting or out of connections): the work is done
+			// and its outcome is here, so it is stored when the store is
+			// back, not left executing under a lease this process keeps
+			// renewing, nor run again on the device by another.
+			if !outage.wait(ctx, g, "a request's outcome", r.ID, err) {
+				return err
+			}
+			try = 0
 		default:
 			return err
 		}
+	}
+}
+
+// storeOutage paces settle's tries while the store fails transiently:
+// from 50 ms, doubling, to 2 s between tries, for as long as the
+// gateway runs (the work stays this process's; its lease is renewed).
+type storeOutage struct {
+	tries int
+	pause time.Duration
+}
+
+// wait logs the failure to store what (about id: a request, a device) the
+// first time and then every tenth, and waits before the next try; false
+// if the gateway is stopping.
+func (o *storeOutage) wait(ctx context.Context, g *Gateway, what, id string, err error) bool {
+	o.tries++
+	if o.tries == 1 || o.tries%10 == 0 {
+		g.log.Warn("storing "+what+": the store is failing; trying again", "id", id, "tries", o.tries, "err", err)
+	}
+	o.pause = min(max(2*o.pause, 50*time.Millisecond), 2*time.Second)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-g.wall.After(o.pause):
+		return true
+	}
+}
+
+// over logs that an outcome was stored after the store failed.
+func (o *storeOutage) over(g *Gateway, id string) {
+	if o.tries > 0 {
+		g.log.Info("stored a request's outcome once the store was back", "request_id", id, "tries", o.tries+1)
 	}
 }
 
@@ -600,7 +643,7 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 	}
 	release, err := g.materialise(ctx, r.DeviceID)
 	if err != nil {
-		return failed(r, dcc.ReasonMalformed, "the device cannot be reached in the emulation: "+err.Error())
+		return failed(r, "DCC_ERROR", "the device cannot be reached in the emulation: "+err.Error())
 	}
 	defer release()
 	if from := str(body["from_chf"]); from != "" {
@@ -608,7 +651,7 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 		// old hub is emulated too for the Command.
 		releaseFrom, err := g.materialise(ctx, from)
 		if err != nil {
-			return failed(r, dcc.ReasonMalformed, "the device cannot be reached in the emulation: "+err.Error())
+			return failed(r, "DCC_ERROR", "the device cannot be reached in the emulation: "+err.Error())
 		}
 		defer releaseFrom()
 	}

@@ -329,9 +329,13 @@ func (g *Gateway) rebuildFleet(ctx context.Context) error {
 		return err
 	}
 	// A large inventory: devices join the emulation when first reached
-	// (materialise), a Communications Hub with its devices. Set before the
-	// emulation is published: materialise reads it without a lock.
-	e.lazy = limit < 0 || len(devs) > limit
+	// (materialise), a Communications Hub with its devices. So too on a
+	// store shared with other processes, whose inventory they change: a
+	// device another process enrolled (its demo world loaded as this one
+	// started) is emulated here when a Command first reaches it. Set
+	// before the emulation is published: materialise reads it without a
+	// lock.
+	e.lazy = limit < 0 || len(devs) > limit || g.leaser != nil
 	if old := g.emuPtr.Swap(e); old != nil {
 		old.close()
 	}

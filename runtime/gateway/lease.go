@@ -12,6 +12,7 @@ import (
 	"github.com/dccgate/dccgate/clock"
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
 
@@ -46,7 +47,7 @@ import (
 // sharedDefaults fills the defaults of the fields about sharing a store.
 func sharedDefaults(cfg *Config) error {
 	if cfg.Lease <= 0 {
-		cfg.Lease = 30 * time.Second
+		cfg.Lease = DefaultLease(cfg.Spec)
 	}
 	if cfg.DeliveryPoll <= 0 {
 		cfg.DeliveryPoll = 2 * time.Second
@@ -218,4 +219,24 @@ func (g *Gateway) submitNumbered(ctx context.Context, caller string, req *engine
 		}
 		req.RequestID = ""
 	}
+}
+
+// DefaultLease is Config.Lease's default: a third of the shortest on-demand
+// Target Response Time of the spec (10 s of 30 s). The work of a process
+// that dies is taken over once its lease, renewed every third of one, has
+// run out and another's next round (a third) comes: within two thirds of
+// the target at worst, leaving a third to run it again.
+func DefaultLease(sp *spec.Spec) time.Duration {
+	shortest := time.Duration(0)
+	if sp != nil {
+		for _, s := range sp.Services {
+			if s.OnDemand != nil && s.OnDemand.Std() > 0 && (shortest == 0 || s.OnDemand.Std() < shortest) {
+				shortest = s.OnDemand.Std()
+			}
+		}
+	}
+	if shortest == 0 {
+		return 10 * time.Second // no on-demand target to go by
+	}
+	return shortest / 3
 }

@@ -2,6 +2,9 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -221,6 +224,72 @@ func TestSharedStoreChecksReadInOneStatement(t *testing.T) {
 			ExecuteAt: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), Body: map[string]any{"entry": int64(0)}}
 		if r, err := w.g.Submit(t.Context(), alpha, &req); err != nil || r.State != gateway.StateRejected || r.Reason != "MALFORMED" {
 			t.Errorf("executing in the year 3000: %s %s %q (%v), want rejected MALFORMED", r.State, r.Reason, r.Message, err)
+		}
+	}
+}
+
+// TestSharedStoreEmulatesDevicesEnrolledElsewhere: on a shared store,
+// devices another process put on the inventory after this one built its
+// emulated fleet (its demo world loaded as this one started) are reached
+// when a Command first goes to them, not "not in the fleet".
+func TestSharedStoreEmulatesDevicesEnrolledElsewhere(t *testing.T) {
+	w, _ := sharedWorld(t)
+	ctx := t.Context()
+	const (
+		hub   = "00-DB-00-00-00-00-C0-09"
+		meter = "00-DB-00-00-00-00-E0-09"
+		mpan  = "1900000000019"
+	)
+	if err := w.g.Store().PutRegistration(ctx, store.Registration{MPxN: mpan, Fuel: "electricity", ImportSupplier: alpha,
+		NetworkOperator: "00-00-00-00-00-00-0E-01", Postcode: "LS1 1AA", Premises: "9"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []store.Device{{ID: hub, Type: "CHF", Status: "commissioned"},
+		{ID: meter, Type: "ESME", Status: "commissioned", MPxN: mpan, CHF: hub}} {
+		if err := w.g.Store().PutDevice(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := w.g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: meter, Service: "4.1", Body: map[string]any{"register": "total"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.g.WaitIdle(ctx)
+	expect(t, w.get(r.ID), gateway.StateAccepted, "", "")
+}
+
+// failingUserReads fails the reads of a user made outside a Submit (the
+// meter's look-up of its credential holder's key) with a transient error.
+type failingUserReads struct{ store.Store }
+
+func (s *failingUserReads) GetUser(ctx context.Context, id string) (store.User, error) {
+	if ctx.Value(submitting{}) == nil {
+		return store.User{}, fmt.Errorf("reading user %s: %w", id, io.ErrUnexpectedEOF)
+	}
+	return s.Store.GetUser(ctx, id)
+}
+
+func (s *failingUserReads) Unwrap() store.Store { return s.Store }
+
+// TestKeyLookupFailureIsNoRefusal: when the emulation cannot read the key
+// of the holder of a meter's credential (the store failing), the critical
+// Command fails as an error, not as the meter's refusal of a signature
+// that does not verify: no A4 alert accuses its sender.
+func TestKeyLookupFailureIsNoRefusal(t *testing.T) {
+	w := newWorldConfig(t, func(c *gateway.Config) { c.Shared = true },
+		func(st store.Store) store.Store { return &failingUserReads{Store: st} })
+	w.ctx = context.WithValue(t.Context(), submitting{}, true)
+	r := w.submit(alpha, alpha, engine.Request{Service: "7.1"})
+	if r.State == gateway.StateAccepted || r.Reason != "DEVICE_ERROR" || !strings.Contains(r.Message, "could not be read") {
+		t.Fatalf("request %s %s %q, want failed DEVICE_ERROR, the key not read", r.State, r.Reason, r.Message)
+	}
+	ds, err := w.g.Store().Deliveries(t.Context(), alpha, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Kind == "alert" && d.Code == "A4" {
+			t.Fatalf("an A4 alert to %s: %s", d.UserID, d.Payload)
 		}
 	}
 }

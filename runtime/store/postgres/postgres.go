@@ -19,6 +19,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -67,11 +70,65 @@ func init() {
 	open := func(ctx context.Context, dsn string) (store.Store, error) { return Open(ctx, dsn) }
 	store.Register("postgres", open)
 	store.Register("postgresql", open)
+	store.RegisterTransient(transient)
+}
+
+// transient reports PostgreSQL's errors that pass with time: the
+// connection lost or refused, the server shutting down, restarting or out
+// of connections (classes 08, 53, 57P0x), a serialization failure or a
+// deadlock (40001, 40P01).
+func transient(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(e.Code, "08"), strings.HasPrefix(e.Code, "53"), strings.HasPrefix(e.Code, "57P"),
+		e.Code == "40001", e.Code == "40P01":
+		return true
+	}
+	return false
+}
+
+// DefaultMaxConns is how many connections a process opens at most unless
+// the URL's max_conns says otherwise. Each process also holds one for
+// LISTEN. PostgreSQL's max_connections (100 by default) bounds the sum
+// over the processes sharing the server.
+const DefaultMaxConns = 32
+
+// maxConns takes max_conns out of a postgres:// URL (pgx would send it to
+// the server as a setting) and returns the URL without it and its value.
+func maxConns(dsn string) (string, int, error) {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return dsn, DefaultMaxConns, nil // a key=value string: as it is
+	}
+	q := u.Query()
+	v := q.Get("max_conns")
+	if !q.Has("max_conns") {
+		return dsn, DefaultMaxConns, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 2 {
+		return "", 0, fmt.Errorf("store: postgres: max_conns=%q: a whole number of connections, at least 2", v)
+	}
+	q.Del("max_conns")
+	u.RawQuery = q.Encode()
+	return u.String(), n, nil
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
-// string, as pgx accepts) and applies the pending migrations.
+// string, as pgx accepts) and applies the pending migrations. A URL's
+// max_conns bounds the connections the process opens (DefaultMaxConns).
 func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+	dsn, conns, err := maxConns(dsn)
+	if err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: postgres: %w", err)
@@ -79,8 +136,8 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 	// As many kept idle as may be open: under load a connection closed
 	// when idle is opened again a moment later (a backend started each
 	// time, milliseconds of the machine's CPU).
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: postgres: connect: %w", err)
