@@ -254,6 +254,8 @@ type Category struct {
 	Code   string `json:"code"`
 	Label  string `json:"label"`
 	Clause string `json:"clause"`
+	// MinPeriod is the shortest period of a schedule (scheduled only).
+	MinPeriod *Duration `json:"min_period,omitempty"`
 }
 
 // Enrolment says which commissioned devices enrol a system of a fuel.

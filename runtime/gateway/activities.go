@@ -433,6 +433,9 @@ func (g *Gateway) createSchedule(ctx context.Context, r store.Request) (any, err
 	if err != nil || every <= 0 {
 		return nil, statusError{code: dcc.ReasonMalformed, msg: "the schedule's period must be positive"}
 	}
+	if min := g.scheduleMinPeriod(); every < min {
+		return nil, statusError{code: dcc.ReasonMalformed, msg: fmt.Sprintf("the schedule's period %s is shorter than the shortest the DCC keeps, %s", every, min)}
+	}
 	first := sp.First
 	if first.IsZero() || first.Before(g.clk.Now()) {
 		first = g.clk.Now().Add(every)
@@ -877,4 +880,15 @@ func (g *Gateway) DeviceEvent(ctx context.Context, device, kind string) error {
 		return nil
 	}
 	return g.em().fleet.Event(device, kind)
+}
+
+// scheduleMinPeriod is the shortest period of a schedule (the scheduled
+// category's min_period in the spec; none if it names none).
+func (g *Gateway) scheduleMinPeriod() time.Duration {
+	for _, c := range g.sp().Categories {
+		if c.Code == "scheduled" && c.MinPeriod != nil {
+			return c.MinPeriod.Std()
+		}
+	}
+	return 0
 }

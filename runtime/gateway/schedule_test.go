@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -336,5 +337,30 @@ func TestScheduleRunsCheckedAgainstRegistration(t *testing.T) {
 	got = runs(t)
 	if n := len(got[ids[alpha]]); n != 2 || got[ids[alpha]][1] != "rejected NOT_REGISTERED" || got[ids[beta]][1] != "accepted " {
 		t.Fatalf("after the change of supplier: alpha %v, beta %v", got[ids[alpha]], got[ids[beta]])
+	}
+}
+
+// TestSchedulePeriodBounded: a schedule's period is at least the spec's
+// min_period of the scheduled category: a millisecond or a second is
+// refused MALFORMED (it would run without end and fall behind), the
+// shortest allowed is kept.
+func TestSchedulePeriodBounded(t *testing.T) {
+	tests := []struct {
+		every time.Duration
+		state string
+	}{
+		{time.Millisecond, gateway.StateRejected},
+		{time.Second, gateway.StateRejected},
+		{29 * time.Minute, gateway.StateRejected},
+		{30 * time.Minute, gateway.StateAccepted},
+	}
+	for _, tc := range tests {
+		t.Run(tc.every.String(), func(t *testing.T) {
+			w := newWorld(t)
+			r := w.submit(alpha, alpha, engine.Request{Service: "5.1", Schedule: &engine.Schedule{Service: "4.8", Every: tc.every}})
+			if r.State != tc.state || tc.state == gateway.StateRejected && (r.Reason != "MALFORMED" || !strings.Contains(r.Message, "shorter than")) {
+				t.Fatalf("every %s: %s %s %q, want %s", tc.every, r.State, r.Reason, r.Message, tc.state)
+			}
+		})
 	}
 }

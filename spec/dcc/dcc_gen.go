@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "ee5e2e1e7f271e2ec21bbaca94cfbd907c2574b7b73d7032c802a1486cd1779c"
+const SpecHash = "af58e9f86e9e5147b2b153b7472d025ed1fbb823d688f4d7b7c4fed70ab78c13"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
