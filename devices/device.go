@@ -1,6 +1,7 @@
 package devices
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -71,6 +72,44 @@ type device struct {
 	// sharedCreds: Credentials is a set the fleet interned, which other
 	// devices hold too; ownCredentials copies it before a write.
 	sharedCreds bool
+	// answers are the device's last answers, to a Command sent again
+	// (answered); not kept when the device is parked.
+	answers    [answersKept]answer
+	nextAnswer int
+}
+
+// answersKept is how many answers a device keeps for Commands sent again:
+// the DCC sends one again within its tries, a few Commands at most later.
+const answersKept = 4
+
+// answer is a Command the device answered and its answer.
+type answer struct {
+	requestID     string
+	authenticated []byte
+	resp          Response
+}
+
+// answered returns the answer the device gave to cmd, if it answered the
+// same Command (Request ID and authenticated bytes) lately.
+func (d *device) answered(cmd Command) (Response, bool) {
+	if cmd.RequestID == "" {
+		return Response{}, false
+	}
+	for _, a := range d.answers {
+		if a.requestID == cmd.RequestID && bytes.Equal(a.authenticated, cmd.Authenticated) {
+			return a.resp, true
+		}
+	}
+	return Response{}, false
+}
+
+// remember keeps the answer to cmd (answered).
+func (d *device) remember(cmd Command, resp Response) {
+	if cmd.RequestID == "" {
+		return
+	}
+	d.answers[d.nextAnswer] = answer{requestID: cmd.RequestID, authenticated: cmd.Authenticated, resp: resp}
+	d.nextAnswer = (d.nextAnswer + 1) % answersKept
 }
 
 // ownCredentials gives the device a Credentials map of its own, to write.

@@ -536,6 +536,21 @@ func (f *Fleet) execute(t *tx, cmd Command) Response {
 	if d == nil {
 		return fail(ReasonError, "unknown device %s", cmd.Device)
 	}
+	// A Command sent again, the same Command (its Request ID and its
+	// authenticated bytes), because its answer was lost on the SMWAN: the
+	// device answers as it did, and does not run it twice (a top-up
+	// credited twice, a valve closed again).
+	if prev, ok := d.answered(cmd); ok {
+		return prev
+	}
+	resp := f.run(t, d, cmd)
+	d.remember(cmd, resp)
+	return resp
+}
+
+// run executes cmd on d (execute, for a Command the device has not
+// answered).
+func (f *Fleet) run(t *tx, d *device, cmd Command) Response {
 	ref, variant, _ := strings.Cut(cmd.Service, "/")
 	svc := f.sp.Service(ref, variant)
 	switch {

@@ -258,7 +258,7 @@ func (e *env) unsealed(svc *spec.Service, device string) (Command, string) {
 		}
 	}
 	cmd := Command{
-		RequestID:  users[role] + ":" + device + ":1",
+		RequestID:  fmt.Sprintf("%s:%s:%d", users[role], device, requestCounter.Add(1)),
 		Service:    svc.Key(),
 		Device:     device,
 		Sender:     users[role],

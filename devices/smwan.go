@@ -30,12 +30,15 @@ type SMWAN struct {
 	f   *Fleet
 	clk clock.Clock
 
-	mu       sync.Mutex
-	latency  time.Duration
-	loss     float64
-	rng      *rand.Rand
-	dead     map[string]bool
-	inFlight int
+	mu      sync.Mutex
+	latency time.Duration
+	loss    float64
+	// answerLoss is the share of Commands that run on the device and
+	// whose answer is lost on its way back.
+	answerLoss float64
+	rng        *rand.Rand
+	dead       map[string]bool
+	inFlight   int
 }
 
 // SMWANOption configures NewSMWAN.
@@ -84,6 +87,18 @@ func (w *SMWAN) SetLoss(p float64) {
 	w.loss = clampProb(p)
 }
 
+// SetAnswerLoss sets the probability (0 to 1) that a command reaches its
+// device and runs, and the device's answer is lost on its way back: the
+// sender hears nothing until its own timeout (Send waits for ctx's end),
+// and sends the Command again. The device recognises a Command it has
+// answered (its Request ID and bytes) and answers it again as it did,
+// without running it twice.
+func (w *SMWAN) SetAnswerLoss(p float64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.answerLoss = clampProb(p)
+}
+
 func clampProb(p float64) float64 {
 	if math.IsNaN(p) || p < 0 {
 		return 0
@@ -130,9 +145,11 @@ func (w *SMWAN) InFlight() int {
 
 // Send carries cmd to its device through the device's CHF and returns the
 // device's response. It waits the latency on the clock; then the command is
-// lost (ErrLost), or finds the hub dead (ErrHubDead), or runs on the device.
-// A lost command never reaches the device. Send returns ctx's error if ctx
-// ends first.
+// lost (ErrLost), or finds the hub dead (ErrHubDead), or runs on the device;
+// and then the device's answer may be lost (SetAnswerLoss): Send waits for
+// ctx to end and returns its error, as a sender waiting for an answer
+// times out. A lost command never reaches the device. Send returns ctx's
+// error if ctx ends first.
 func (w *SMWAN) Send(ctx context.Context, cmd Command) (Response, error) {
 	if err := ctx.Err(); err != nil {
 		return Response{}, err
@@ -142,6 +159,7 @@ func (w *SMWAN) Send(ctx context.Context, cmd Command) (Response, error) {
 	// The draw happens at send time, so the sequence of outcomes depends
 	// only on the seed and the order of sends.
 	lost := w.loss > 0 && w.rng.Float64() < w.loss
+	answerLost := w.answerLoss > 0 && w.rng.Float64() < w.answerLoss
 	w.mu.Unlock()
 	if latency > 0 {
 		timer := w.clk.After(latency)
@@ -176,7 +194,12 @@ func (w *SMWAN) Send(ctx context.Context, cmd Command) (Response, error) {
 	if lost {
 		return Response{}, fmt.Errorf("%w: %s to %s", ErrLost, cmd.Service, cmd.Device)
 	}
-	return w.f.Execute(cmd), nil
+	resp := w.f.Execute(cmd)
+	if answerLost {
+		<-ctx.Done()
+		return Response{}, ctx.Err()
+	}
+	return resp, nil
 }
 
 // route returns the CHF a command to device travels through, or why it

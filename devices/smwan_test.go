@@ -175,3 +175,49 @@ func equalBools(a, b []bool) bool {
 	}
 	return true
 }
+
+// TestSMWANAnswerLost: a Command whose answer is lost has run on the
+// device, and its sender hears nothing until it gives up; sent again, the
+// same Command is answered as before and not run twice (a top-up is
+// credited once), while a new Command with the same UTRN is refused.
+func TestSMWANAnswerLost(t *testing.T) {
+	e := newEnv(t)
+	w := NewSMWAN(e.f, e.clk)
+	before := e.state(gsme).Meter.CreditPence
+	svc := e.f.Spec().Service("2.2", "")
+	cmd, signer := e.unsealed(svc, gsme)
+	cmd.Body["utrn"], cmd.Body["amount_pence"] = "73100000000000000001", int64(2000)
+	topUp := seal(cmd, signer)
+
+	w.SetAnswerLoss(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := sendAsync(w, ctx, topUp)
+	for i := 0; e.state(gsme).Meter.CreditPence == before; i++ {
+		if i > 1e7 {
+			t.Fatal("the top-up did not run on the device")
+		}
+		runtime.Gosched()
+	}
+	cancel() // the sender's timeout
+	if r := <-ch; !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("answer lost: %+v %v, want the sender's own timeout", r.r, r.err)
+	}
+
+	w.SetAnswerLoss(0)
+	r, err := w.Send(context.Background(), topUp)
+	if err != nil || !r.OK {
+		t.Fatalf("sent again: %+v %v", r, err)
+	}
+	if got := e.state(gsme).Meter.CreditPence; got != before+2000 {
+		t.Fatalf("credit %v -> %v, want +2000 once", before, got)
+	}
+	if got := r.Data["credit_pence"]; got != float64(before+2000) {
+		t.Fatalf("the answer sent again says credit %v, want %v", got, before+2000)
+	}
+	// A new Command (another Request ID) with the UTRN is a replay.
+	again, signer := e.unsealed(svc, gsme)
+	again.Body["utrn"], again.Body["amount_pence"] = "73100000000000000001", int64(2000)
+	if r, err := w.Send(context.Background(), seal(again, signer)); err != nil || r.OK {
+		t.Fatalf("a new top-up with the UTRN used: %+v %v", r, err)
+	}
+}

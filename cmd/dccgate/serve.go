@@ -89,6 +89,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	defer srv.Close()
 	srv.G.SetSMWANFaults(c.SMWAN.Latency.Std(), c.SMWAN.Loss)
+	srv.G.SetSMWANAnswerLoss(c.SMWAN.AnswerLoss)
 	if *world != "" && *world != "boxed" {
 		fmt.Fprintf(stderr, "dccgate serve: unknown --world %q (boxed)\n", *world)
 		return exitUsage

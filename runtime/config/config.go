@@ -69,9 +69,11 @@ type Log struct {
 // SMWAN configures the emulated SMWAN.
 type SMWAN struct {
 	Latency Duration `yaml:"latency" flag:"smwan-latency" usage:"latency of every Command over the emulated SMWAN (on the gateway's clock)"`
-	Loss    float64  `yaml:"loss" flag:"smwan-loss" usage:"share of Commands the emulated SMWAN loses (0 to 1)"`
-	Timeout Duration `yaml:"timeout" flag:"smwan-timeout" usage:"how long the gateway waits for a device's answer to one Command (wall time)"`
-	Retries int      `yaml:"retries" flag:"smwan-retries" usage:"how many times a Command lost, timed out or finding its hub down is sent again before the request fails with SMWAN_UNAVAILABLE"`
+	Loss    float64  `yaml:"loss" flag:"smwan-loss" usage:"share of Commands the emulated SMWAN loses on their way to the device (0 to 1)"`
+	// AnswerLoss: the device runs the Command and its answer is lost.
+	AnswerLoss float64  `yaml:"answer_loss" flag:"smwan-answer-loss" usage:"share of Commands that run on their device and whose answer the emulated SMWAN loses (0 to 1): the gateway times out and sends the Command again, which the device answers again without running it twice"`
+	Timeout    Duration `yaml:"timeout" flag:"smwan-timeout" usage:"how long the gateway waits for a device's answer to one Command (wall time)"`
+	Retries    int      `yaml:"retries" flag:"smwan-retries" usage:"how many times a Command lost, timed out or finding its hub down is sent again before the request fails with SMWAN_UNAVAILABLE"`
 	// RetryLater is for the requests whose target response time is hours
 	// (future dated: 24 hours): a Command still undelivered
 	// after Retries is tried again this much later on the gateway's clock
@@ -627,6 +629,9 @@ func (l *Loaded) validate() []error {
 	}
 	if c.SMWAN.Loss < 0 || c.SMWAN.Loss > 1 {
 		bad("smwan.loss", "%v is not between 0 and 1", c.SMWAN.Loss)
+	}
+	if c.SMWAN.AnswerLoss < 0 || c.SMWAN.AnswerLoss > 1 {
+		bad("smwan.answer_loss", "%v is not between 0 and 1", c.SMWAN.AnswerLoss)
 	}
 	if e := c.Tracing.Endpoint; e != "" {
 		u, err := url.Parse(e)

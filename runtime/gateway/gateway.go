@@ -194,6 +194,7 @@ type Gateway struct {
 	smwanMu      sync.Mutex
 	smwanLatency time.Duration
 	smwanLoss    float64
+	smwanAnswers float64 // SetSMWANAnswerLoss
 
 	// inflight counts queued and running work, for WaitIdle; submitting
 	// the Submits admitted and not yet done, and admitQ those waiting for
@@ -314,6 +315,7 @@ func (g *Gateway) rebuildFleet(ctx context.Context) error {
 	g.smwanMu.Lock()
 	wan.SetLatency(g.smwanLatency)
 	wan.SetLoss(g.smwanLoss)
+	wan.SetAnswerLoss(g.smwanAnswers)
 	g.smwanMu.Unlock()
 	live := g.cfg.LiveHubs
 	if live <= 0 {
@@ -677,6 +679,17 @@ func (g *Gateway) SetSMWANFaults(latency time.Duration, loss float64) {
 	g.smwanMu.Unlock()
 	g.em().wan.SetLatency(latency)
 	g.em().wan.SetLoss(loss)
+}
+
+// SetSMWANAnswerLoss sets the share of Commands that run on their device
+// and whose answer the emulated SMWAN loses (the gateway times out and
+// sends the Command again; the device answers it again without running it
+// twice); it outlives a Reset.
+func (g *Gateway) SetSMWANAnswerLoss(p float64) {
+	g.smwanMu.Lock()
+	g.smwanAnswers = p
+	g.smwanMu.Unlock()
+	g.em().wan.SetAnswerLoss(p)
 }
 
 // SetAnomaly replaces the anomaly thresholds.

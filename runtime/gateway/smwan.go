@@ -17,9 +17,11 @@ import (
 // failed at once (lost, hub down) is made again after a pause of a quarter
 // of CommandTimeout, giving a hub that comes back the time to answer.
 //
-// Trying again is safe here: the emulated SMWAN loses a Command before it
-// reaches the device and times out only while it is on its way, so no
-// Command runs twice on a device. It returns the number of tries made.
+// Trying again is safe: a Command lost on its way never reached the
+// device, and one whose answer was lost (SetSMWANAnswerLoss) ran there and
+// is sent again whole, the same Request ID and bytes, which the device
+// recognises and answers as it did without running it twice. It returns
+// the number of tries made.
 func (g *Gateway) send(ctx context.Context, cmd devices.Command) (devices.Response, int, error) {
 	for try := 1; ; try++ {
 		cctx, cancel := context.WithTimeout(ctx, g.cfg.CommandTimeout)

@@ -140,6 +140,15 @@ func TestSMWANFaultsEndInTimeoutsAndRetries(t *testing.T) {
 				f.onEach = func(string) { g.SMWAN().ReviveHub(chf) }
 			},
 			state: gateway.StateAccepted, faults: []string{"hub_dead"}},
+		// The device ran it and its answer was lost: the gateway times out
+		// and sends it again, and the device answers it again (its
+		// Attempts stay 1: the devices' side is TestSMWANAnswerLost).
+		{note: "answer lost, then carried", retries: 2,
+			fault: func(g *gateway.Gateway, f *faults) {
+				g.SetSMWANAnswerLoss(1)
+				f.onEach = func(string) { g.SetSMWANAnswerLoss(0) }
+			},
+			state: gateway.StateAccepted, faults: []string{"timeout"}},
 		{note: "lost, then carried", retries: 2,
 			fault: func(g *gateway.Gateway, f *faults) {
 				g.SetSMWANFaults(0, 1)
