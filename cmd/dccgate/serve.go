@@ -155,7 +155,12 @@ Certificates: %[4]s (CA ca.pem; users/<USER_ID>.pem and -key.pem; admin.pem)
 			if rep.Drained {
 				log.Info("stopped: all work in flight finished")
 			} else {
-				log.Info("stopped: work in flight parked in the store, to resume at the next start", "parked", rep.Parked)
+				if srv.G.Shared() {
+					// The other processes take it over.
+					log.Info("stopped: work in flight given up in the store, to the other processes sharing it (or the next start)", "parked", rep.Parked)
+				} else {
+					log.Info("stopped: work in flight parked in the store, to resume at the next start", "parked", rep.Parked)
+				}
 			}
 			return exitOK
 		case err := <-srv.Done():

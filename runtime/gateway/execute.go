@@ -695,7 +695,11 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 	}
 	resp, tries, err := g.send(ctx, cmd)
 	if err != nil {
-		msg := "the device did not answer over the SMWAN: " + err.Error()
+		why := err.Error()
+		if errors.Is(err, context.DeadlineExceeded) {
+			why = fmt.Sprintf("no answer within %s", g.cfg.CommandTimeout)
+		}
+		msg := "the device did not answer over the SMWAN: " + why
 		if tries > 1 {
 			msg += fmt.Sprintf(" (%d tries)", tries)
 		}

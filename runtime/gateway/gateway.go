@@ -509,6 +509,9 @@ func (g *Gateway) resumeLocal(ctx context.Context) error {
 	for _, r := range pending {
 		g.enqueue(r.ID)
 	}
+	if len(running)+len(pending) > 0 {
+		g.log.Info("resuming the work the last run left unfinished", "executing_again", len(running), "acknowledged", len(pending)-len(running))
+	}
 	return nil
 }
 

@@ -69,6 +69,10 @@ func sharedDefaults(cfg *Config) error {
 // Node is the name of this process in the leases it holds.
 func (g *Gateway) Node() string { return g.node }
 
+// Shared reports whether the store is shared with other gateway processes
+// (work is claimed with leases, and taken over from a process that stops).
+func (g *Gateway) Shared() bool { return g.leaser != nil }
+
 // claim moves an acknowledged request to executing for this process and
 // returns it with the state its final update is conditional on; ok is
 // false when it is not acknowledged any more (another worker or process

@@ -127,7 +127,7 @@ func TestSMWANFaultsEndInTimeoutsAndRetries(t *testing.T) {
 			state: gateway.StateRejected, message: "to 00-DB-00-00-00-00-E0-01 (3 tries)", faults: []string{"lost", "lost", "lost"}},
 		{note: "hub stops answering: each try times out", retries: 2,
 			fault: func(g *gateway.Gateway, _ *faults) { g.SetSMWANFaults(time.Hour, 0) }, // on a clock that does not move
-			state: gateway.StateRejected, message: "context deadline exceeded (3 tries)", faults: []string{"timeout", "timeout", "timeout"}},
+			state: gateway.StateRejected, message: "no answer within 40ms (3 tries)", faults: []string{"timeout", "timeout", "timeout"}},
 		{note: "hub down", retries: 1,
 			fault: func(g *gateway.Gateway, _ *faults) { g.SMWAN().KillHub(chf) },
 			state: gateway.StateRejected, message: "communications hub not answering", faults: []string{"hub_dead", "hub_dead"}},
