@@ -202,6 +202,15 @@ type decoder struct {
 	eui64  *regexp.Regexp
 	mpxn   *regexp.Regexp
 	post   *regexp.Regexp
+	// enrolled are the MPxNs enrolled expectations name, checked against
+	// the scenario's once it is read.
+	enrolled []mpxnRef
+}
+
+// mpxnRef is an MPxN a key names.
+type mpxnRef struct {
+	node *yaml.Node
+	key  string
 }
 
 func newDecoder(sp *spec.Spec, file string) *decoder {
@@ -600,7 +609,38 @@ func (d *decoder) scenario(root *yaml.Node) *Scenario {
 			d.errorf(n, "steps", "a scenario needs at least one step")
 		}
 	}
+	d.checkEnrolled(sc)
 	return sc
+}
+
+// checkEnrolled refuses an enrolled expectation about an MPxN the
+// scenario has nowhere (registration, inventory, an 8.2 or 12.2 step): it
+// could only ever read false, and a typo would pass.
+func (d *decoder) checkEnrolled(sc *Scenario) {
+	if len(d.enrolled) == 0 {
+		return
+	}
+	known := map[string]bool{}
+	for _, r := range sc.Registration {
+		known[r.MPxN] = true
+	}
+	for _, it := range sc.Inventory {
+		known[it.MPxN] = true
+	}
+	for _, st := range sc.Steps {
+		if st.Request == nil {
+			continue
+		}
+		known[st.Request.MPxN] = true
+		if m, ok := st.Request.Body["mpxn"].(string); ok {
+			known[m] = true
+		}
+	}
+	for _, r := range d.enrolled {
+		if r.node.Value != "" && !known[r.node.Value] {
+			d.errorf(r.node, r.key, "MPxN %s is in no registration, inventory entry or step of the scenario: it could only ever be unenrolled", r.node.Value)
+		}
+	}
 }
 
 var userKeys = []string{"id", "role", "party", "suspended"}
@@ -1392,6 +1432,9 @@ func (d *decoder) expect(n *yaml.Node, key string, st *Step) (*Expect, []ref) {
 		x.Enrolled = map[string]bool{}
 		d.each(e.val, join(key, "enrolled"), func(k, val *yaml.Node, vkey string) {
 			d.checkMPxN(k, vkey, k.Value)
+			if d.mpxn.MatchString(k.Value) {
+				d.enrolled = append(d.enrolled, mpxnRef{node: k, key: vkey})
+			}
 			x.Enrolled[k.Value] = d.boolNode(val, vkey)
 		})
 	}

@@ -370,7 +370,11 @@ func TestParseInvalid(t *testing.T) {
 		{"status without target", head + "  - advance: 1h\n    expect: {status: commissioned}\n", []string{"t.yaml:4:14: steps[0].expect.status: the step has no target device"}},
 		{"status map bad device", head + "  - advance: 1h\n    expect: {status: {\"00-DB\": commissioned}}\n", []string{`t.yaml:4:23: steps[0].expect.status.00-DB: "00-DB" is not an EUI-64 ID`}},
 		{"status map bad status", head + "  - advance: 1h\n    expect: {status: {" + dev + ": on}}\n", []string{`t.yaml:4:50: steps[0].expect.status.00-DB-00-00-00-00-E0-01: unknown status "on"`}},
-		{"enrolled not bool", head + "  - advance: 1h\n    expect: {enrolled: {\"1900000000011\": maybe}}\n", []string{`t.yaml:4:42: steps[0].expect.enrolled.1900000000011: expected true or false, got "maybe"`}},
+		{"enrolled not bool", head + "  - advance: 1h\n    expect: {enrolled: {\"1900000000011\": maybe}}\n", []string{
+			`t.yaml:4:25: steps[0].expect.enrolled.1900000000011: MPxN 1900000000011 is in no registration, inventory entry or step of the scenario`,
+			`t.yaml:4:42: steps[0].expect.enrolled.1900000000011: expected true or false, got "maybe"`}},
+		{"enrolled unknown mpxn", head + "  - advance: 1h\n    expect: {enrolled: {\"1900000000099\": false}}\n", []string{
+			`t.yaml:4:25: steps[0].expect.enrolled.1900000000099: MPxN 1900000000099 is in no registration, inventory entry or step of the scenario`}},
 		{"enrolled bad mpxn", head + "  - advance: 1h\n    expect: {enrolled: {\"19x\": true}}\n", []string{`t.yaml:4:25: steps[0].expect.enrolled.19x: "19x" is not an MPxN`}},
 		{"alert without to", head + "  - advance: 1h\n    expect: {alerts: [{code: A21}]}\n", []string{"t.yaml:4:23: steps[0].expect.alerts[0].to: missing required key"}},
 		{"alerts not a list", head + "  - advance: 1h\n    expect: {alerts: {to: x}}\n", []string{"t.yaml:4:22: steps[0].expect.alerts: expected a list, got a mapping"}},
