@@ -153,6 +153,14 @@ func (s *Service) supplier(ctx context.Context, caller string) error {
 	return nil
 }
 
+// MayOrder is nil if the caller may forecast and order hubs, else the
+// refusal Forecast and Order give it (CodeNotPermitted, saying why): the
+// same check, for a front end that offers the forms only to those who may
+// use them (the SSI).
+func (s *Service) MayOrder(ctx context.Context, caller string) error {
+	return s.supplier(ctx, caller)
+}
+
 // ------------------------------------------------------------ forecasts
 
 // Forecast files the caller's forecast of the hubs of a HAN variant it

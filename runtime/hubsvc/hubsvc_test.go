@@ -3,6 +3,7 @@ package hubsvc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -308,6 +309,40 @@ func TestDeliveryInParts(t *testing.T) {
 	hs, err := st.ListHubs(ctx, store.HubFilter{Order: "O-P"})
 	if err != nil || len(hs) != 2 || !hs[0].DeliveredAt.Equal(first) || !hs[1].DeliveredAt.Equal(first.Add(24*time.Hour)) {
 		t.Fatalf("hubs %+v %v", hs, err)
+	}
+}
+
+// TestMayOrder: MayOrder answers as Forecast and Order do: nil to a
+// Supplier, else their not_permitted refusal saying why (a network
+// operator, a user the gateway does not know).
+func TestMayOrder(t *testing.T) {
+	ctx := t.Context()
+	const operator, stranger = "00-00-00-00-00-00-0E-01", "00-00-00-00-00-00-0F-09"
+	svc, st, _ := newService(t, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC), nil, alpha)
+	if err := st.PutUser(ctx, store.User{ID: operator, Role: "ENO"}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		note, caller string
+		code         string // "" may order
+		says         []string
+	}{
+		{note: "a Supplier", caller: alpha},
+		{note: "a network operator", caller: operator, code: hubsvc.CodeNotPermitted, says: []string{"only Suppliers", "(para 290, 333)", operator + " is ENO"}},
+		{note: "no user", caller: stranger, code: hubsvc.CodeNotPermitted, says: []string{stranger + " is not a DCC User"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			err := svc.MayOrder(ctx, tc.caller)
+			refusedAs(t, err, tc.code, tc.says)
+			_, ferr := svc.Forecast(ctx, tc.caller, store.HubForecast{Month: "2026-04", Variant: "single_band", Quantity: 1})
+			_, oerr := svc.Order(ctx, tc.caller, hubsvc.OrderInput{Region: "north", Lines: []store.HubOrderLine{{Variant: "single_band", Quantity: 1}}})
+			for _, got := range []error{ferr, oerr} {
+				if fmt.Sprint(got) != fmt.Sprint(err) {
+					t.Errorf("MayOrder says %v, the call %v", err, got)
+				}
+			}
+		})
 	}
 }
 

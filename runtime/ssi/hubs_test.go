@@ -47,15 +47,17 @@ func hubWorld(t *testing.T) *server.Server {
 	return s
 }
 
-// TestHubPages: a Supplier sees its hub forecasts, orders, deliveries and
-// its May charges (compared with testdata/hubs*.golden.html; regenerate
-// with -update).
+// TestHubPages: a Supplier sees its hub forecasts, orders, deliveries, the
+// forms to forecast and order, and its May charges; a network operator
+// its May charges only, and why (compared with testdata/hubs*.golden.html;
+// regenerate with -update).
 func TestHubPages(t *testing.T) {
 	s := hubWorld(t)
 	b := signedIn(t, s, alpha)
+	browsers := map[string]*browser{alpha: b, operator: signedIn(t, s, operator)}
 	token := regexp.MustCompile(`name="csrf" value="[0-9a-f]+"`)
 	pages := []struct {
-		name, path string
+		name, user, path string
 		// want: May's charges to alpha. Enrolled systems of the demo
 		// world: alpha 4 MPANs, its gas and export users 4 each, so alpha
 		// holds 4 of 12. Hub 1 installed: 47p (5555p over 120 months, the
@@ -67,13 +69,14 @@ func TestHubPages(t *testing.T) {
 		// 47+16 = 63 of 94): 282 x 63/94 = 189.
 		want []string
 	}{
-		{"hubs", "/ssi/hubs?month=2026-05", []string{"O-ALPHA-1", "2 &times; 2.4 GHz", "<td>2026-07</td><td>Dual band (2.4 GHz and 868 MHz)</td><td>4</td>",
+		{"hubs", alpha, "/ssi/hubs?month=2026-05", []string{"O-ALPHA-1", "2 &times; 2.4 GHz", "<td>2026-07</td><td>Dual band (2.4 GHz and 868 MHz)</td><td>4</td>",
 			"<td>0.16</td>", "<td>0.47</td>", "<td>0.08</td>", "<td>1.89</td>", hub2, "4/12"}},
-		{"hub-order", "/ssi/hubs/orders/O-ALPHA-1", []string{hub1, hub2, "2026-05-04 09:00:00"}},
+		{"hub-order", alpha, "/ssi/hubs/orders/O-ALPHA-1", []string{hub1, hub2, "2026-05-04 09:00:00", "Southern region (Telefónica)"}},
+		{"hubs-operator", operator, "/ssi/hubs?month=2026-05", []string{"Communications Hub charges", "is ENO"}},
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
-			code, page, _ := b.do("GET", p.path, nil)
+			code, page, _ := browsers[p.user].do("GET", p.path, nil)
 			if code != http.StatusOK {
 				t.Fatalf("status %d", code)
 			}

@@ -55,6 +55,8 @@ func (s *SSI) routes() {
 	m.HandleFunc("GET "+Prefix+"service", s.authed(s.service))
 	m.HandleFunc("GET "+Prefix+"forecasts", s.authed(s.forecasts))
 	m.HandleFunc("GET "+Prefix+"hubs", s.authed(s.hubList))
+	m.HandleFunc("POST "+Prefix+"hubs/forecasts", s.authed(s.fileHubForecast))
+	m.HandleFunc("POST "+Prefix+"hubs/orders", s.authed(s.placeHubOrder))
 	m.HandleFunc("GET "+Prefix+"hubs/orders/{id}", s.authed(s.hubOrder))
 	m.HandleFunc("GET "+Prefix+"reports", s.authed(s.reportsList))
 	s.mux = m

@@ -158,7 +158,11 @@ type SSI struct {
 type session struct {
 	token, csrf       string
 	User, Party, Role string
-	created, seen     time.Time
+	// MayOrderHubs: the user may forecast and order Communications Hubs;
+	// HubChargesOnly: it may not, and sees their charges only (hubAccess,
+	// for the navigation).
+	MayOrderHubs, HubChargesOnly bool
+	created, seen                time.Time
 }
 
 type challenge struct {
@@ -336,6 +340,7 @@ func (s *SSI) startSession(ctx context.Context, userID string) (*session, error)
 	} else if err != nil {
 		return nil, err
 	}
+	mayOrderHubs, hubChargesOnly := s.hubAccess(ctx, u.ID)
 	now := s.cfg.Clock.Now()
 	idle := s.cfg.Spec.ServiceManagement.SSI.SessionIdle.Std()
 	s.mu.Lock()
@@ -353,7 +358,8 @@ func (s *SSI) startSession(ctx context.Context, userID string) (*session, error)
 	if n >= s.maxSessions() {
 		return nil, ErrTooManySessions
 	}
-	sess := &session{token: randomToken(), User: u.ID, Party: u.Party, Role: u.Role, csrf: randomToken(), created: now, seen: now}
+	sess := &session{token: randomToken(), User: u.ID, Party: u.Party, Role: u.Role, csrf: randomToken(), created: now, seen: now,
+		MayOrderHubs: mayOrderHubs, HubChargesOnly: hubChargesOnly}
 	s.sessions[sess.token] = sess
 	return sess, nil
 }
