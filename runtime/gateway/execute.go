@@ -131,9 +131,15 @@ func (g *Gateway) execute(ctx context.Context, id string) error {
 	if g.leaser == nil {
 		defer g.claimed.Delete(id)
 	}
+	retried := strings.HasPrefix(r.Message, retryNote)
 	out := g.run(ctx, r, role)
 	if later, ok := g.retryLater(out); ok {
 		return g.deferRetry(ctx, out, from, later)
+	}
+	if retried && out.Reason == string(reasonSMWANUnavailable) {
+		// A future dated request the SMWAN failed to deliver in every
+		// round its target left room for: say there were several.
+		out.Message += fmt.Sprintf("; the last of %d rounds of tries since its execution time, each %s apart, within its target response time", out.Attempts, g.cfg.RetryLater)
 	}
 	if out.State == StateAccepted && strings.HasPrefix(out.Message, retryNote) {
 		out.Message = "" // delivered: the note of the tries before is history

@@ -265,6 +265,9 @@ func TestFutureDatedTriedAgainWithinTarget(t *testing.T) {
 			if !back && got.Attempts < 90 {
 				t.Errorf("%d executions in 24 hours, want one every %s", got.Attempts, gateway.DefaultRetryLater)
 			}
+			if !back && !strings.Contains(got.Message, fmt.Sprintf("the last of %d rounds of tries", got.Attempts)) {
+				t.Errorf("the final message %q does not say the rounds of tries", got.Message)
+			}
 			if n := responses(t, g, r.ID); n != 1 {
 				t.Errorf("%d Service Responses, want 1", n)
 			}
