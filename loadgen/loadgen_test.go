@@ -114,7 +114,7 @@ func TestRunCompletesTheMix(t *testing.T) {
 			if a := res.Alerts; a.Events < 10 || len(a.EventErrors) > 0 || a.Latency.Count == 0 || a.ByCode["A1"]+a.ByCode["A15"]+a.ByCode["A16"] == 0 {
 				t.Fatalf("alerts %+v", a)
 			}
-			checkSamples(t, res, mode.rate > 0)
+			checkSamples(t, res, mode.rate > 0, storedStates(t, srv))
 			if rt := res.Runtime; rt.SchedP99MS <= 0 || rt.GCShare < 0 || rt.GCShare > 1 {
 				t.Errorf("runtime %+v", rt)
 			}
@@ -308,9 +308,25 @@ func TestParseMix(t *testing.T) {
 	}
 }
 
+// storedStates are the states of the requests in srv's store, by Request ID.
+func storedStates(t *testing.T, srv *server.Server) map[string]string {
+	t.Helper()
+	rs, err := srv.G.Store().ListRequests(t.Context(), store.RequestFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, r := range rs {
+		states[r.ID] = r.State
+	}
+	return states
+}
+
 // checkSamples: WriteSamples has a row for each request sent, in the order
-// sent, within the run, each with its times; in open loop, due at the rate.
-func checkSamples(t *testing.T, res *loadgen.Result, open bool) {
+// sent, within the run, each with its times and its Request ID, which the
+// store holds, in the state of the row's outcome; in open loop, due at the
+// rate.
+func checkSamples(t *testing.T, res *loadgen.Result, open bool, stored map[string]string) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := res.WriteSamples(&buf); err != nil {
@@ -320,14 +336,14 @@ func checkSamples(t *testing.T, res *loadgen.Result, open bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"sent_s", "item", "outcome", "acknowledged_ms", "latency_ms"}; !slices.Equal(rows[0], want) {
+	if want := []string{"sent_s", "item", "outcome", "acknowledged_ms", "latency_ms", "request_id"}; !slices.Equal(rows[0], want) {
 		t.Fatalf("header %v, want %v", rows[0], want)
 	}
 	rows = rows[1:]
 	if len(rows) != res.Sent {
 		t.Fatalf("%d rows, %d sent", len(rows), res.Sent)
 	}
-	items := map[string]int{}
+	items, ids := map[string]int{}, map[string]bool{}
 	last := -1.0
 	for i, r := range rows {
 		sent, err1 := strconv.ParseFloat(r[0], 64)
@@ -341,6 +357,10 @@ func checkSamples(t *testing.T, res *loadgen.Result, open bool) {
 		}
 		last = sent
 		items[r[1]]++
+		if id := r[5]; stored[id] != r[2] || ids[id] {
+			t.Fatalf("row %d %v: request %q stored %q (seen before: %t)", i, r, id, stored[id], ids[id])
+		}
+		ids[r[5]] = true
 	}
 	for item, n := range items {
 		if n != res.ByItem[item].Count {

@@ -151,7 +151,7 @@ type Config struct {
 	// user sending many a second would send them.
 	Calls    bool
 	Duration time.Duration
-	// Timeout bounds the wait for one request's response.
+	// Timeout bounds the wait for one request's response (0: 30 s).
 	Timeout time.Duration
 	// Progress, if set, gets a line each second.
 	Progress io.Writer
@@ -214,7 +214,10 @@ type Result struct {
 	Submit     string  `json:"submit"`
 	TargetRate float64 `json:"target_rate,omitempty"`
 	Duration   float64 `json:"duration_s"`
-	Sent       int     `json:"sent"`
+	// Sent requests were sent, or, in an open loop, fell due while their
+	// user's connection was failing and count as failed, unsent, under
+	// error/submit:unavailable (gate).
+	Sent int `json:"sent"`
 	// Completed requests were acknowledged, executed and their final
 	// Service Response delivered on the stream.
 	Completed  int     `json:"completed"`
@@ -229,36 +232,46 @@ type Result struct {
 	TimedOut int                `json:"timed_out"`
 	// Dropped requests of an open loop fell due while MaxOutstanding
 	// were outstanding and were not sent (not in Sent, nor in Outcomes).
-	Dropped        int     `json:"dropped,omitempty"`
-	MaxOutstanding int     `json:"max_outstanding,omitempty"`
-	Alerts         Alerts  `json:"alerts"`
-	Memory         Memory  `json:"memory"`
-	CPU            CPU     `json:"cpu"`
-	Runtime        Runtime `json:"runtime"`
+	Dropped        int `json:"dropped,omitempty"`
+	MaxOutstanding int `json:"max_outstanding,omitempty"`
+	// Setup is what the setup before the run did, when the mix has
+	// prepayment items.
+	Setup   *Setup  `json:"setup,omitempty"`
+	Alerts  Alerts  `json:"alerts"`
+	Memory  Memory  `json:"memory"`
+	CPU     CPU     `json:"cpu"`
+	Runtime Runtime `json:"runtime"`
 
 	started time.Time
 	samples []sample // every request, completed or failed
 }
 
+// samplesHeader is the header of WriteSamples' CSV.
+var samplesHeader = []string{"sent_s", "item", "outcome", "acknowledged_ms", "latency_ms", "request_id"}
+
 // WriteSamples writes every request of the run as CSV, in the order they
 // were sent: when (seconds from the run's start; in open loop, when it
 // was due), its mix item, its outcome, the time to the Submit's answer
-// and to its final Service Response, in milliseconds. For a request that
-// failed, the acknowledgement is empty and the latency is the time to its
-// failure. The percentiles hide when the slow requests came; these say,
-// to set beside a gateway's logs or a collector's trace.
+// and to its final Service Response, in milliseconds, and the Request ID
+// the gateway gave it (originatorID:targetID:counter, as the store and
+// the gateway's logs name it). For a request that failed, the
+// acknowledgement is empty and the latency is the time to its failure;
+// the Request ID is empty if it failed before the gateway answered its
+// Submit. The percentiles hide when the slow requests came; these say,
+// to set beside a gateway's logs or a collector's trace, and the IDs
+// reconcile them with the store.
 func (r *Result) WriteSamples(w io.Writer) error {
 	all := slices.Clone(r.samples)
 	slices.SortFunc(all, func(a, b sample) int { return a.sent.Compare(b.sent) })
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"sent_s", "item", "outcome", "acknowledged_ms", "latency_ms"})
+	_ = cw.Write(samplesHeader)
 	ms := func(d time.Duration) string { return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64) }
 	for _, s := range all {
 		ack := ""
 		if !s.failed {
 			ack = ms(s.ack)
 		}
-		_ = cw.Write([]string{strconv.FormatFloat(s.sent.Sub(r.started).Seconds(), 'f', 4, 64), s.item, s.outcome, ack, ms(s.lat)})
+		_ = cw.Write([]string{strconv.FormatFloat(s.sent.Sub(r.started).Seconds(), 'f', 4, 64), s.item, s.outcome, ack, ms(s.lat), s.id})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -288,6 +301,13 @@ type user struct {
 	api dccgatev1connect.GatewayServiceClient
 	sub *client.Submitter // nil: a Submit call each
 	key *ecdsa.PrivateKey
+
+	// gate holds the user's requests back while its connection fails.
+	gate gate
+	// epoch counts the breaks of the user's Subscribe stream (changed
+	// under driver.mu): a request sent in one epoch and waiting for its
+	// response in another has lost its stream (driver.broke).
+	epoch atomic.Uint64
 }
 
 // submit sends one request as the run sends them.
@@ -302,8 +322,11 @@ func (u *user) submit(ctx context.Context, req *dccgatev1.SubmitRequest) (*dccga
 	return resp.Msg, nil
 }
 
+// waiter is a request waiting for its final response on its user's
+// stream; a nil on ch says the stream broke (driver.broke).
 type waiter struct {
 	ch chan *dccgatev1.RequestState
+	u  *user
 }
 
 type driver struct {
@@ -312,9 +335,18 @@ type driver struct {
 	mix   []Item
 	total float64
 
-	// prepaid is how many premises (10, 20, ...) have a prepayment meter.
-	prepaid int
+	// prepaid are the premises (10, 20, ...) whose prepayment meter the
+	// setup put in prepayment mode and topped up: the prepayment items go
+	// to these.
+	prepaid []int
 	utrn    atomic.Uint64
+
+	// now and sleep are the clock (time.Now and sleepCtx but in tests).
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) bool
+
+	rngMu sync.Mutex
+	rng   *rand.Rand
 
 	mu      sync.Mutex
 	waiting map[string]*waiter
@@ -323,15 +355,27 @@ type driver struct {
 	// of this run (a stream replays a user's older messages) and go.
 	early map[string]earlyResponse
 
-	res     resultSink
-	alerts  alertSink
+	res    resultSink
+	alerts alertSink
+	// sent requests (Submits begun, and those an open loop counted failed
+	// as their user's gate was shut); of them, ended have completed or
+	// failed, and done have completed. In flight: sent - ended.
 	sent    atomic.Int64
+	ended   atomic.Int64
 	done    atomic.Int64
 	started time.Time
 }
 
+// inFlight is the requests sent and not yet ended. (It was sent - done,
+// which counted every failed request in flight for the rest of the run.)
+func (d *driver) inFlight() int64 {
+	e := d.ended.Load() // first: sent never falls below it
+	return d.sent.Load() - e
+}
+
 type sample struct {
 	item     string
+	id       string // the Request ID; "" if the Submit failed
 	critical bool
 	sent     time.Time     // or, in open loop, due
 	lat      time.Duration // to the final response, or to the failure
@@ -425,6 +469,40 @@ func (r *resultSink) fail(s sample, timeout bool) {
 
 // Run drives the gateway at cfg.URL and returns the measurements.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	d, err := newDriver(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg = d.cfg
+	// One HTTP/2 connection per user, as separate DCC Users would have.
+	for _, u := range cfg.World.Users() {
+		cred, ok := cfg.Credentials[u.ID]
+		if !ok {
+			continue
+		}
+		hc, err := pki.ClientHTTP(cfg.CAPEM, cred, 4)
+		if err != nil {
+			return nil, err
+		}
+		key, err := pki.ParseKey(cred.KeyPEM)
+		if err != nil {
+			return nil, err
+		}
+		usr := &user{id: u.ID, api: dccgatev1connect.NewGatewayServiceClient(hc, strings.TrimRight(cfg.URL, "/")), key: key}
+		if !cfg.Calls {
+			usr.sub = client.NewSubmitter(ctx, usr.api)
+			defer usr.sub.Close()
+		}
+		d.users[u.ID] = usr
+	}
+	if len(d.users) == 0 {
+		return nil, errors.New("loadgen: no credentials for the world's users")
+	}
+	return d.run(ctx)
+}
+
+// newDriver checks cfg and its mix; the users are Run's to add.
+func newDriver(cfg Config) (*driver, error) {
 	if cfg.Spec == nil || cfg.Duration <= 0 {
 		return nil, errors.New("loadgen: a spec and a duration are required")
 	}
@@ -438,7 +516,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Mix = DefaultMix
 	}
 	d := &driver{cfg: cfg, users: map[string]*user{}, waiting: map[string]*waiter{}, early: map[string]earlyResponse{},
-		res: resultSink{outcomes: map[string]int{}}}
+		res: resultSink{outcomes: map[string]int{}}, now: time.Now, sleep: sleepCtx,
+		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))}
 	for _, it := range cfg.Mix {
 		if it.Weight <= 0 {
 			continue
@@ -465,30 +544,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if len(d.mix) == 0 {
 		return nil, errors.New("loadgen: the mix is empty")
 	}
-	// One HTTP/2 connection per user, as separate DCC Users would have.
-	for _, u := range cfg.World.Users() {
-		cred, ok := cfg.Credentials[u.ID]
-		if !ok {
-			continue
-		}
-		hc, err := pki.ClientHTTP(cfg.CAPEM, cred, 4)
-		if err != nil {
-			return nil, err
-		}
-		key, err := pki.ParseKey(cred.KeyPEM)
-		if err != nil {
-			return nil, err
-		}
-		usr := &user{id: u.ID, api: dccgatev1connect.NewGatewayServiceClient(hc, strings.TrimRight(cfg.URL, "/")), key: key}
-		if !cfg.Calls {
-			usr.sub = client.NewSubmitter(ctx, usr.api)
-			defer usr.sub.Close()
-		}
-		d.users[u.ID] = usr
-	}
-	if len(d.users) == 0 {
-		return nil, errors.New("loadgen: no credentials for the world's users")
-	}
+	return d, nil
+}
+
+// run is Run with the users in place.
+func (d *driver) run(ctx context.Context) (*Result, error) {
+	cfg := d.cfg
 	// Streams replay from cursor 0: a response that lands before its
 	// stream is open is not missed (a server stream's call returns only
 	// with its first message, so nothing waits for them here).
@@ -496,19 +557,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer stopStreams()
 	var streams sync.WaitGroup
 	for _, u := range d.users {
-		streams.Add(1)
-		go func() {
-			defer streams.Done()
-			d.subscribe(sctx, u)
-		}()
+		streams.Go(func() { d.subscribe(sctx, u) })
 	}
 
 	// Setup is not measured; the run starts after it, and only then the
 	// progress line.
-	if err := d.setup(ctx); err != nil {
+	setup, err := d.setup(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if d.prepaid > 0 && cfg.Settle > 0 {
+	if setup != nil && cfg.Settle > 0 {
 		t := time.NewTimer(cfg.Settle)
 		select {
 		case <-ctx.Done():
@@ -522,11 +580,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	d.alerts.sent, d.alerts.errors, d.alerts.byCode, d.alerts.on = map[string][]time.Time{}, map[string]int{}, map[string]int{}, true
 	d.alerts.mu.Unlock()
 	d.sent.Store(0)
+	d.ended.Store(0)
 	d.done.Store(0)
 	if cfg.Started != nil {
 		cfg.Started()
 	}
-	d.started = time.Now()
+	d.started = d.now()
 	cpuStart := procstat.CPU()
 	rtStart := readRuntime()
 
@@ -551,83 +610,25 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				if cfg.Progress != nil {
 					n := d.done.Load()
 					fmt.Fprintf(cfg.Progress, "load: %5.0fs sent %d, completed %d (%d/s), in flight %d, rss %.0f MiB\n",
-						time.Since(d.started).Seconds(), d.sent.Load(), n, n-last, d.sent.Load()-n, float64(rss)/(1<<20))
+						time.Since(d.started).Seconds(), d.sent.Load(), n, n-last, d.inFlight(), float64(rss)/(1<<20))
 					last = n
 				}
 			}
 		}
 	}()
 
-	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
-	var rngMu sync.Mutex
-	pick := func() (Item, int) {
-		rngMu.Lock()
-		defer rngMu.Unlock()
-		x := rng.Float64() * d.total
-		it := d.mix[len(d.mix)-1]
-		for _, m := range d.mix {
-			if x < m.Weight {
-				it = m
-				break
-			}
-			x -= m.Weight
-		}
-		if it.Prepayment {
-			return it, 10 * (1 + rng.IntN(d.prepaid))
-		}
-		return it, 1 + rng.IntN(cfg.World.Premises())
-	}
 	var wg sync.WaitGroup
 	end := d.started.Add(cfg.Duration)
 	if cfg.Events != nil {
-		seed := rng.Uint64() // before pick uses rng
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d.events(ctx, end, seed)
-		}()
+		seed := d.rng.Uint64() // before pick uses rng
+		wg.Go(func() { d.events(ctx, end, seed) })
 	}
-	mode := "closed"
-	dropped := 0 // counted by pace's callback, on this goroutine
+	mode, dropped := "closed", 0
 	if cfg.Rate > 0 {
 		mode = "open"
-		// Open loop: request i is due at start + i/rate, whatever the
-		// gateway's speed; latency counts from that moment, so a slow
-		// gateway cannot hide its queueing (no coordinated omission).
-		var outstanding chan struct{}
-		if cfg.MaxOutstanding > 0 {
-			outstanding = make(chan struct{}, cfg.MaxOutstanding)
-		}
-		pace(ctx, d.started, end, cfg.Rate, func(_ int, due time.Time) {
-			it, p := pick()
-			if outstanding != nil {
-				select {
-				case outstanding <- struct{}{}:
-				default:
-					dropped++
-					return
-				}
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if outstanding != nil {
-					defer func() { <-outstanding }()
-				}
-				d.one(ctx, it, p, due)
-			}()
-		})
+		dropped = d.openLoop(ctx, end)
 	} else {
-		for range cfg.Concurrency {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil && time.Now().Before(end) {
-					it, p := pick()
-					d.one(ctx, it, p, time.Now())
-				}
-			}()
-		}
+		d.closedLoop(ctx, end)
 	}
 	wg.Wait()
 	elapsed := time.Since(d.started)
@@ -644,7 +645,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		submit = "calls"
 	}
 	res := &Result{Mode: mode, Submit: submit, TargetRate: cfg.Rate, Duration: elapsed.Seconds(), Sent: int(d.sent.Load()), Completed: int(d.done.Load()),
-		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, Dropped: dropped, started: d.started, samples: d.res.samples,
+		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, Dropped: dropped, Setup: setup, started: d.started, samples: d.res.samples,
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
 	if mode == "open" {
@@ -664,6 +665,75 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	d.alerts.on = false
 	d.alerts.mu.Unlock()
 	return res, nil
+}
+
+// pick chooses the next request: an item of the mix by weight, and a
+// premises (one with a prepayment meter set up for a prepayment item).
+func (d *driver) pick() (Item, int) {
+	d.rngMu.Lock()
+	defer d.rngMu.Unlock()
+	x := d.rng.Float64() * d.total
+	it := d.mix[len(d.mix)-1]
+	for _, m := range d.mix {
+		if x < m.Weight {
+			it = m
+			break
+		}
+		x -= m.Weight
+	}
+	if it.Prepayment {
+		return it, d.prepaid[d.rng.IntN(len(d.prepaid))]
+	}
+	return it, 1 + d.rng.IntN(d.cfg.World.Premises())
+}
+
+// closedLoop keeps cfg.Concurrency requests in flight until end: each
+// worker sends its next request when its last has ended, so no more than
+// that many are ever in flight. A worker whose next request's user cannot
+// reach the gateway waits for its gate (gateWait) rather than spin.
+func (d *driver) closedLoop(ctx context.Context, end time.Time) {
+	var wg sync.WaitGroup
+	for range d.cfg.Concurrency {
+		wg.Go(func() {
+			for ctx.Err() == nil && d.now().Before(end) {
+				it, p := d.pick()
+				d.one(ctx, it, p, d.now(), gateWait, end)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// openLoop sends requests at cfg.Rate until end and returns how many it
+// did not send, MaxOutstanding being outstanding. Request i is due at
+// start + i/rate, whatever the gateway's speed; latency counts from that
+// moment, so a slow gateway cannot hide its queueing (no coordinated
+// omission). One due while its user's gate is shut fails at once (gateFail).
+func (d *driver) openLoop(ctx context.Context, end time.Time) (dropped int) {
+	var outstanding chan struct{}
+	if d.cfg.MaxOutstanding > 0 {
+		outstanding = make(chan struct{}, d.cfg.MaxOutstanding)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	pace(ctx, d.started, end, d.cfg.Rate, func(_ int, due time.Time) {
+		it, p := d.pick()
+		if outstanding != nil {
+			select {
+			case outstanding <- struct{}{}:
+			default:
+				dropped++ // on pace's goroutine alone
+				return
+			}
+		}
+		wg.Go(func() {
+			if outstanding != nil {
+				defer func() { <-outstanding }()
+			}
+			d.one(ctx, it, p, due, gateFail, time.Time{})
+		})
+	})
+	return dropped
 }
 
 // events sends device events at cfg.EventRate until end, each to the
@@ -710,13 +780,34 @@ func pace(ctx context.Context, start, end time.Time, rate float64, fn func(i int
 	}
 }
 
+// setupRetries is how many times the setup sends a request again that was
+// refused or failed for a reason that may pass (attempt.retry).
+const setupRetries = 3
+
+// Setup is what the setup before a run did: the meters it put in
+// prepayment mode and topped up, for the mix's prepayment items.
+type Setup struct {
+	// Meters were to be set up; Ready were, and the prepayment items go
+	// to these alone.
+	Meters int `json:"meters"`
+	Ready  int `json:"ready"`
+	// Retries are the requests sent again (setupRetries at most each).
+	Retries int `json:"retries"`
+	// Failed are the outcomes that left the other meters out, by outcome:
+	// the last of each meter's requests.
+	Failed map[string]int `json:"failed,omitempty"`
+}
+
 // setup puts the meters the mix's prepayment items address into
-// prepayment mode and tops each up once (not measured). A meter switched
-// with no credit would disable its supply at its next tick (A11) and arm
-// it again at the run's first top-up (A28): a thousand alerts in the run's
-// first seconds that the field, whose prepayment meters hold credit, does
-// not send.
-func (d *driver) setup(ctx context.Context) error {
+// prepayment mode and tops each up once (not measured); nil if the mix
+// has none. A meter switched with no credit would disable its supply at
+// its next tick (A11) and arm it again at the run's first top-up (A28): a
+// thousand alerts in the run's first seconds that the field, whose
+// prepayment meters hold credit, does not send. A request refused for a
+// reason that may pass (SMWAN_UNAVAILABLE, GATEWAY_BUSY, the connection)
+// is sent again, up to setupRetries times; a meter that still fails is
+// left out of the run, which fails only if none is left.
+func (d *driver) setup(ctx context.Context) (*Setup, error) {
 	var topup Item
 	for _, it := range d.mix {
 		if it.Prepayment {
@@ -724,36 +815,132 @@ func (d *driver) setup(ctx context.Context) error {
 		}
 	}
 	if !topup.Prepayment {
-		return nil
+		return nil, nil
 	}
-	d.prepaid = min(prepaymentPremises, d.cfg.World.Premises()/10)
-	if d.prepaid == 0 {
-		return errors.New("loadgen: top-ups need at least 20 systems (prepayment meters at every tenth premises)")
+	n := min(prepaymentPremises, d.cfg.World.Premises()/10)
+	if n == 0 {
+		return nil, errors.New("loadgen: top-ups need at least 20 systems (prepayment meters at every tenth premises)")
 	}
-	d.utrn.Store(uint64(time.Now().UnixNano()) % 1e15)
-	mode := Item{Name: "setup", Service: "1.6", Fuel: "electricity", Body: map[string]any{"mode": "prepayment"}}
+	d.utrn.Store(uint64(d.now().UnixNano()) % 1e15)
+	items := []Item{{Name: "setup", Service: "1.6", Fuel: "electricity", Body: map[string]any{"mode": "prepayment"}}, topup}
+	s := &Setup{Meters: n, Failed: map[string]int{}}
+	ready := make([]bool, n)
+	var mu sync.Mutex
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
-	for i := 1; i <= d.prepaid; i++ {
+	for i := range n {
 		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			d.one(ctx, mode, 10*i, time.Now())
-			d.one(ctx, topup, 10*i, time.Now())
-		}()
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ok, retries, outcome := d.setUp(ctx, items, 10*(i+1))
+			ready[i] = ok
+			mu.Lock()
+			defer mu.Unlock()
+			s.Retries += retries
+			if !ok {
+				s.Failed[outcome]++
+			}
+		})
 	}
 	wg.Wait()
-	if n := d.res.outcomes["accepted"]; n != 2*d.prepaid {
-		return fmt.Errorf("loadgen: setting %d meters to prepayment and topping them up: %v", d.prepaid, d.res.outcomes)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	return nil
+	d.prepaid = d.prepaid[:0]
+	for i, ok := range ready {
+		if ok {
+			d.prepaid = append(d.prepaid, 10*(i+1))
+		}
+	}
+	s.Ready = len(d.prepaid)
+	if len(s.Failed) == 0 {
+		s.Failed = nil
+	}
+	if s.Ready == 0 {
+		return s, fmt.Errorf("loadgen: none of %d meters could be put in prepayment mode and topped up (%d requests sent again): %v", n, s.Retries, s.Failed)
+	}
+	return s, nil
 }
 
-// one sends one request and waits for its final response.
-func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time) {
+// setUp sends a meter's setup requests in turn, each again while it fails
+// for a reason that may pass, up to setupRetries times; it returns whether
+// all were accepted, how many were sent again, and the outcome that
+// failed.
+func (d *driver) setUp(ctx context.Context, items []Item, premises int) (ok bool, retries int, outcome string) {
+	for _, it := range items {
+		for try := 0; ; try++ {
+			a := d.one(ctx, it, premises, d.now(), gateWait, time.Time{})
+			if a.outcome == "accepted" {
+				break
+			}
+			if a.outcome == "" {
+				a.outcome = "error/canceled" // the run ended while it waited
+			}
+			if !a.retry || try == setupRetries || !d.sleep(ctx, backoffDelay(try)) {
+				return false, retries, a.outcome
+			}
+			retries++
+		}
+	}
+	return true, retries, ""
+}
+
+// gated is what one does with a request whose user's gate is shut.
+type gated int
+
+const (
+	// gateFail counts it failed at once, unsent, as the Submit would have
+	// failed: an open loop's request is due now.
+	gateFail gated = iota
+	// gateWait waits for the gate to open (a closed loop, the setup).
+	gateWait
+)
+
+// attempt is what became of a request one was asked to send.
+type attempt struct {
+	// outcome as counted ("" if it was not sent: the run ended while it
+	// waited for its user's gate).
+	outcome string
+	// retry: it failed for a reason that may pass: refused with
+	// SMWAN_UNAVAILABLE or GATEWAY_BUSY, or its connection or stream failed.
+	retry bool
+}
+
+// submitOutcomes are the outcomes of failed Submits by Connect code, made
+// once rather than for each failure.
+var submitOutcomes = func() (o [connect.CodeUnauthenticated + 1]string) {
+	for c := range o {
+		o[c] = "error/submit:" + connect.Code(c).String()
+	}
+	return o
+}()
+
+// refusalMu serialises client.Refusal: it reads the error's metadata with
+// connect's Error.Meta, which makes the map on its first call, and a
+// client.Submitter fails every request waiting on a stream that broke with
+// one and the same error.
+var refusalMu sync.Mutex
+
+// refusal is client.Refusal's reason, from a Submit's error (failures
+// alone come here).
+func refusal(err error) (reason string, ok bool) {
+	refusalMu.Lock()
+	defer refusalMu.Unlock()
+	reason, _, ok = client.Refusal(err)
+	return reason, ok
+}
+
+// outcomeUnreachable is a Submit's that could not reach the gateway (and
+// an open loop's request due while its user's gate is shut).
+const outcomeUnreachable = "error/submit:unavailable"
+
+// one sends one request, due at start, waits for its final response, and
+// says what became of it; end, if set, is when a request waiting for its
+// user's gate is no longer sent.
+func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time, g gated, end time.Time) attempt {
+	id := "" // the Request ID, once the gateway gave it
 	fail := func(outcome string, timeout bool) {
-		d.res.fail(sample{item: it.Name, sent: start, lat: time.Since(start), outcome: outcome}, timeout)
+		d.res.fail(sample{item: it.Name, id: id, sent: start, lat: d.now().Sub(start), outcome: outcome}, timeout)
 	}
 	p := d.cfg.World.Premise(premises)
 	device := p.ESME
@@ -764,14 +951,30 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 	u := d.users[uid]
 	if u == nil {
 		fail("error/no-credentials", false)
-		return
+		return attempt{outcome: "error/no-credentials"}
+	}
+	if wait := u.gate.wait(d.now); wait > 0 {
+		// The user's connection is failing: not again before the gate opens.
+		if g == gateFail {
+			d.sent.Add(1)
+			d.ended.Add(1)
+			fail(outcomeUnreachable, false)
+			return attempt{outcome: outcomeUnreachable, retry: true}
+		}
+		if !end.IsZero() {
+			wait = min(wait, end.Sub(d.now()))
+		}
+		if !d.sleep(ctx, wait) || (!end.IsZero() && !d.now().Before(end)) {
+			return attempt{}
+		}
+		start = d.now()
 	}
 	b := it.body
 	if b == nil { // an item of the setup's, not of the mix
 		var err error
 		if b, err = newBody(d.cfg.Spec.ServiceByKey(it.Service), it); err != nil {
 			fail("error/body", false)
-			return
+			return attempt{outcome: "error/body"}
 		}
 	}
 	msg := &dccgatev1.ServiceRequest{Envelope: &dccgatev1.Envelope{UserId: uid, DeviceId: device,
@@ -782,55 +985,87 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		m = proto.Clone(m.Interface()).ProtoReflect()
 		if err := connectgw.SetField(m, "utrn", fmt.Sprintf("7310%016d", d.utrn.Add(1))); err != nil {
 			fail("error/body", false)
-			return
+			return attempt{outcome: "error/body"}
 		}
 	}
 	msg.ProtoReflect().Set(b.field, protoreflect.ValueOfMessage(m))
 	d.sent.Add(1)
+	defer d.ended.Add(1)
+	epoch := u.epoch.Load() // the stream its response will come on
 	rctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
+	sentAt := d.now()
 	resp, err := u.submit(rctx, &dccgatev1.SubmitRequest{Request: msg})
 	if err != nil {
-		outcome := "error/submit:" + connect.CodeOf(err).String()
-		if reason, _, ok := client.Refusal(err); ok {
+		code := connect.CodeOf(err)
+		outcome := outcomeUnreachable
+		if int(code) < len(submitOutcomes) {
+			outcome = submitOutcomes[code]
+		}
+		reason, refused := refusal(err)
+		if refused {
 			outcome += "/" + reason // refused before it was received (GATEWAY_BUSY)
 		}
+		// Unavailable and not refused: no connection, or the stream it was
+		// sent on broke (canceled: reset, with the run still going).
+		unreachable := !refused && rctx.Err() == nil && (code == connect.CodeUnavailable || code == connect.CodeCanceled)
+		if unreachable {
+			u.gate.failed(sentAt, d.now())
+		} else if refused {
+			u.gate.ok(sentAt)
+		}
 		fail(outcome, rctx.Err() != nil)
-		return
+		return attempt{outcome: outcome, retry: unreachable || reason == "GATEWAY_BUSY"}
 	}
-	acked := time.Since(start)
-	id, st := resp.GetRequestId(), resp.GetState()
-	w := &waiter{ch: make(chan *dccgatev1.RequestState, 1)}
+	u.gate.ok(sentAt)
+	acked := d.now().Sub(start)
+	st := resp.GetState()
+	id = resp.GetRequestId()
+	var w *waiter
 	if !final(st.GetState()) {
-		if early := d.register(id, w); early != nil {
+		w = &waiter{ch: make(chan *dccgatev1.RequestState, 1), u: u}
+		early, broke := d.register(id, w, epoch)
+		switch {
+		case early != nil:
 			st = early
-		} else {
+		case broke:
+			// Its stream broke since it was sent: its response may never come.
+			fail("error/stream", false)
+			return attempt{outcome: "error/stream", retry: true}
+		default:
 			defer d.unregister(id)
 		}
 	}
 	if st.GetState() == "awaiting_signature" {
 		creq, err := client.RequestFromProto(d.cfg.Spec, msg, id)
-		if err == nil {
-			var sig []byte
-			if sig, err = client.SignPreCommand(d.cfg.Spec, creq, st.GetPreCommand(), u.key); err == nil {
-				var sresp *connect.Response[dccgatev1.RequestState]
-				sresp, err = u.api.SubmitSignedPreCommand(rctx, connect.NewRequest(&dccgatev1.SubmitSignedPreCommandRequest{RequestId: id, SignedPreCommand: st.GetPreCommand(), Signature: sig}))
-				if err == nil {
-					st = sresp.Msg
-				}
-			}
-		}
 		if err != nil {
-			fail("error/sign", rctx.Err() != nil)
-			return
+			fail("error/sign", false)
+			return attempt{outcome: "error/sign"}
 		}
+		sig, err := client.SignPreCommand(d.cfg.Spec, creq, st.GetPreCommand(), u.key)
+		if err != nil {
+			fail("error/sign", false)
+			return attempt{outcome: "error/sign"}
+		}
+		sresp, err := u.api.SubmitSignedPreCommand(rctx, connect.NewRequest(&dccgatev1.SubmitSignedPreCommandRequest{RequestId: id, SignedPreCommand: st.GetPreCommand(), Signature: sig}))
+		if err != nil {
+			// The signed Pre-Command's own call failed.
+			outcome := "error/sign:" + connect.CodeOf(err).String()
+			fail(outcome, rctx.Err() != nil)
+			return attempt{outcome: outcome}
+		}
+		st = sresp.Msg
 	}
 	for !final(st.GetState()) {
 		select {
 		case st = <-w.ch:
+			if st == nil {
+				fail("error/stream", false)
+				return attempt{outcome: "error/stream", retry: true}
+			}
 		case <-rctx.Done():
 			fail("error/timeout", true)
-			return
+			return attempt{outcome: "error/timeout"}
 		}
 	}
 	outcome := st.GetState()
@@ -838,7 +1073,8 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		outcome += "/" + st.GetReason()
 	}
 	d.done.Add(1)
-	d.res.add(sample{item: it.Name, critical: b.critical, sent: start, lat: time.Since(start), ack: acked, outcome: outcome})
+	d.res.add(sample{item: it.Name, id: id, critical: b.critical, sent: start, lat: d.now().Sub(start), ack: acked, outcome: outcome})
+	return attempt{outcome: outcome, retry: st.GetReason() == "SMWAN_UNAVAILABLE"}
 }
 
 // body is an item's request body, made once from the spec's examples and
@@ -896,15 +1132,38 @@ func final(state string) bool {
 }
 
 // register waits for id's final response; one that came before returns.
-func (d *driver) register(id string, w *waiter) *dccgatev1.RequestState {
+// broke says the user's stream broke since epoch, when the request was
+// sent: its response may never come, and w is not registered.
+func (d *driver) register(id string, w *waiter, epoch uint64) (early *dccgatev1.RequestState, broke bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if e, ok := d.early[id]; ok {
 		delete(d.early, id)
-		return e.st
+		return e.st, false
+	}
+	if w.u.epoch.Load() != epoch {
+		return nil, true
 	}
 	d.waiting[id] = w
-	return nil
+	return nil, false
+}
+
+// broke fails at once the requests waiting for their responses on u's
+// stream, which broke, and those sent before it broke that are not yet
+// waiting (register): they count as error/stream rather than wait for
+// their timeout, as a gateway that was killed will not answer them. The
+// stream, opened again, resumes from its cursor, and a response that
+// comes later belongs to no request.
+func (d *driver) broke(u *user) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	u.epoch.Add(1)
+	for id, w := range d.waiting {
+		if w.u == u {
+			delete(d.waiting, id)
+			w.ch <- nil
+		}
+	}
 }
 
 type earlyResponse struct {
@@ -929,43 +1188,66 @@ func (d *driver) unregister(id string) {
 	d.mu.Unlock()
 }
 
+// subscribeRetry is the first wait before a user's stream that ended
+// without a message is opened again; it doubles up to backoffMax.
+const subscribeRetry = 100 * time.Millisecond
+
 // subscribe reads a user's stream for the whole run, resuming from its
-// cursor if the stream breaks, and hands final responses to their waiters.
+// cursor if the stream breaks, and hands final responses to their waiters;
+// when it breaks, the requests waiting on it fail (broke). A stream that
+// ends before its first message is opened again after subscribeRetry,
+// doubling: a Subscribe to a gateway that is down fails only at its first
+// Receive, and the streams were opened again at once, a connection
+// attempt each, as fast as they failed.
 func (d *driver) subscribe(ctx context.Context, u *user) {
 	var cursor int64
-	for ctx.Err() == nil {
-		st, err := u.api.Subscribe(ctx, connect.NewRequest(&dccgatev1.SubscribeRequest{Cursor: cursor}))
-		if err != nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
+	for fails := 0; ctx.Err() == nil; {
+		got := false
+		if st, err := u.api.Subscribe(ctx, connect.NewRequest(&dccgatev1.SubscribeRequest{Cursor: cursor})); err == nil {
+			got = d.receive(st, &cursor)
+			st.Close()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		d.broke(u)
+		if got {
+			fails = 0
 			continue
 		}
-		for st.Receive() {
-			m := st.Msg()
-			cursor = m.GetCursor()
-			if a := m.GetAlert(); a != nil {
-				d.alerts.alert(a.GetDeviceId(), a.GetCode(), time.Now())
-				continue
-			}
-			r := m.GetResponse()
-			if r == nil || !final(r.GetState()) {
-				continue
-			}
-			d.mu.Lock()
-			if w, ok := d.waiting[r.GetRequestId()]; ok {
-				delete(d.waiting, r.GetRequestId())
-				w.ch <- r
-			} else {
-				// The response came before Submit returned its ID (or
-				// belongs to an earlier run, replayed from cursor 0).
-				d.early[r.GetRequestId()] = earlyResponse{st: r, at: time.Now()}
-			}
-			d.mu.Unlock()
+		if !d.sleep(ctx, min(subscribeRetry<<min(fails, 8), backoffMax)) {
+			return
 		}
-		st.Close()
+		fails++
 	}
+}
+
+// receive hands a stream's final responses to their waiters until it ends,
+// and says whether it had a message.
+func (d *driver) receive(st *connect.ServerStreamForClient[dccgatev1.StreamMessage], cursor *int64) (got bool) {
+	for ; st.Receive(); got = true {
+		m := st.Msg()
+		*cursor = m.GetCursor()
+		if a := m.GetAlert(); a != nil {
+			d.alerts.alert(a.GetDeviceId(), a.GetCode(), time.Now())
+			continue
+		}
+		r := m.GetResponse()
+		if r == nil || !final(r.GetState()) {
+			continue
+		}
+		d.mu.Lock()
+		if w, ok := d.waiting[r.GetRequestId()]; ok {
+			delete(d.waiting, r.GetRequestId())
+			w.ch <- r
+		} else {
+			// The response came before Submit returned its ID (or
+			// belongs to an earlier run, replayed from cursor 0).
+			d.early[r.GetRequestId()] = earlyResponse{st: r, at: time.Now()}
+		}
+		d.mu.Unlock()
+	}
+	return got
 }
 
 func summarise(samples []sample) (map[string]Latency, map[string]Latency) {

@@ -43,6 +43,50 @@ type seededWorld struct {
 	Store     string `json:"store"`
 }
 
+// loadUsage heads `dccgate load -h`: what it does and what its outcomes
+// mean (README.md, "Load and scale", says the same).
+const loadUsage = `usage: dccgate load [--fleet N | --target URL --data DIR] [--rate R | --concurrency C] [--duration D] [flags]
+
+Seeds a world and drives load at a gateway through its public API: in this
+process, or at --target. It prints throughput, latency percentiles, the
+outcomes of the requests, memory and CPU.
+
+Outcomes: accepted, rejected/REASON, ... are the final Service Responses'
+states and reason codes. The others failed on the load generator's side:
+  error/submit:CODE         the Submit failed with that Connect code, nothing
+                            acknowledged: unavailable, no connection to the
+                            gateway (refused, or the stream it went on broke);
+                            internal or canceled with the run going on, the
+                            connection broke mid-answer ("http2: client conn
+                            is closed", "connection reset by peer");
+                            deadline_exceeded, no answer in 30 s
+  error/submit:unavailable/GATEWAY_BUSY
+                            refused before it was received: the gateway was
+                            full (max_in_flight); nothing stored
+  error/stream              acknowledged, but the user's stream, where its
+                            Service Response comes, broke before it came (the
+                            gateway was stopped or killed): failed at once
+                            rather than waiting for its timeout
+  error/timeout             acknowledged, and no final Service Response on the
+                            stream within 30 s
+  error/sign                a critical request's Pre-Command could not be
+                            signed (the load generator's fault)
+  error/sign:CODE           the signed Pre-Command's call failed with that code
+  error/no-credentials, error/body
+                            not sent: no certificate for the user, or no body
+                            for the item (the world or the mix is wrong)
+While a user's connection fails (error/submit:unavailable with no reason,
+or canceled mid-run), its requests are held off it for 10 ms, doubling to
+1 s, until the gateway answers again: a closed loop's workers wait, and an open loop counts those
+falling due then under error/submit:unavailable without sending them. The
+setup (meters put in prepayment mode and topped up for the top-ups) sends a
+request again, up to 3 times, when it was refused SMWAN_UNAVAILABLE or
+GATEWAY_BUSY or its connection or stream failed; meters still not set up are
+left out of the top-ups and counted, and the load fails only if none is.
+
+Flags:
+`
+
 // runLoad seeds a gateway's store with a large world and drives load at it
 // through the public API.
 func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
@@ -67,10 +111,14 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	workers := fs.Int("workers", 0, "in process: the gateway's request workers (0: its default)")
 	maxInFlight := fs.Int("max-in-flight", 0, "in process: the most requests the gateway holds before it refuses GATEWAY_BUSY (0: its default; -1: no bound)")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
-	samplesOut := fs.String("samples", "", "write every request as CSV to this file: when it was sent, its item and outcome, its times to the acknowledgement and to the response")
+	samplesOut := fs.String("samples", "", "write every request as CSV to this file: when it was sent, its item and outcome, its times to the acknowledgement and to the response, its Request ID")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address during the run (e.g. 127.0.0.1:6060)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (the gateway too, in process) to this file")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, loadUsage)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -276,6 +324,16 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 }
 
 func printLoad(w io.Writer, r *loadgen.Result, inProcess bool) {
+	if s := r.Setup; s != nil {
+		fmt.Fprintf(w, "setup: %d of %d meters put in prepayment mode and topped up (%d requests sent again)", s.Ready, s.Meters, s.Retries)
+		if n := s.Meters - s.Ready; n > 0 {
+			fmt.Fprintf(w, "; %d could not be and get no top-ups:", n)
+			for _, k := range sortedKeys(s.Failed) {
+				fmt.Fprintf(w, " %s %d", k, s.Failed[k])
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "sent %d, completed %d in %.1fs: %.0f requests/s completed", r.Sent, r.Completed, r.Duration, r.Throughput)
 	if r.TimedOut > 0 {
 		fmt.Fprintf(w, ", %d timed out", r.TimedOut)
@@ -321,11 +379,12 @@ func printLoad(w io.Writer, r *loadgen.Result, inProcess bool) {
 			fmt.Fprintf(w, "  event failed: %s (%d)\n", k, a.EventErrors[k])
 		}
 	}
-	fmt.Fprintf(w, "memory: rss %.0f MiB (peak %.0f MiB), heap %.0f MiB\n", r.Memory.RSSMiB, r.Memory.PeakRSSMiB, r.Memory.HeapMiB)
-	whose := " (load generator and gateway)"
+	// The process's figures: against --target, the load generator's alone.
+	memory, whose := "memory", " (load generator and gateway)"
 	if !inProcess {
-		whose = " (load generator only)"
+		memory, whose = "memory (load process)", " (load generator only)"
 	}
+	fmt.Fprintf(w, "%s: rss %.0f MiB (peak %.0f MiB), heap %.0f MiB\n", memory, r.Memory.RSSMiB, r.Memory.PeakRSSMiB, r.Memory.HeapMiB)
 	fmt.Fprintf(w, "cpu: %.1f s over %.1f s (%.2f cores), %.0f us a completed request%s\n", r.CPU.Seconds, r.Duration,
 		r.CPU.Seconds/r.Duration, r.CPU.PerRequestUS, whose)
 	rt := r.Runtime

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dccgate/dccgate/loadgen"
 )
 
 // TestLoadSeedsAndRuns: `dccgate load` seeds a world, drives it in
@@ -35,13 +37,14 @@ func TestLoadSeedsAndRuns(t *testing.T) {
 	if res.Completed == 0 || res.Completed != res.Sent || res.Outcomes["accepted"] != res.Completed || res.Latency["all"].Count != res.Completed {
 		t.Fatalf("result %s", b)
 	}
-	// --samples: a header, then a line a request.
+	// --samples: a header, then a line a request, its Request ID last.
 	b, err = os.ReadFile(samples)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if lines[0] != "sent_s,item,outcome,acknowledged_ms,latency_ms" || len(lines) != res.Sent+1 || !strings.Contains(lines[1], ",accepted,") {
+	if lines[0] != "sent_s,item,outcome,acknowledged_ms,latency_ms,request_id" || len(lines) != res.Sent+1 || !strings.Contains(lines[1], ",accepted,") ||
+		!strings.Contains(lines[1][strings.LastIndexByte(lines[1], ',')+1:], ":00-DB-") {
 		t.Fatalf("samples:\n%s", b)
 	}
 	if testing.Short() {
@@ -82,6 +85,52 @@ func TestLoadUsage(t *testing.T) {
 	} {
 		if code, _, errs := runCmd(t, "", args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d\n%s", args, code, exitUsage, errs)
+		}
+	}
+}
+
+// TestLoadReport: the summary says whose memory it shows (the load
+// process's alone against --target) and how many meters the setup could
+// not prepare; -h says what the outcomes mean.
+func TestLoadReport(t *testing.T) {
+	res := &loadgen.Result{Sent: 10, Completed: 9, Duration: 1, Outcomes: map[string]int{"accepted": 9, "error/stream": 1},
+		Memory: loadgen.Memory{RSSMiB: 130, PeakRSSMiB: 140, HeapMiB: 40}}
+	partial := *res
+	partial.Setup = &loadgen.Setup{Meters: 500, Ready: 498, Retries: 140, Failed: map[string]int{"rejected/SMWAN_UNAVAILABLE": 2}}
+	whole := *res
+	whole.Setup = &loadgen.Setup{Meters: 500, Ready: 500, Retries: 3}
+	tests := []struct {
+		note      string
+		res       *loadgen.Result
+		inProcess bool
+		want      []string
+		not       []string
+	}{
+		{"in process", res, true, []string{"\nmemory: rss 130 MiB (peak 140 MiB), heap 40 MiB\n", "(load generator and gateway)"}, []string{"load process", "setup:"}},
+		{"--target", res, false, []string{"\nmemory (load process): rss 130 MiB (peak 140 MiB), heap 40 MiB\n", "(load generator only)"}, []string{"\nmemory:"}},
+		{"setup in part", &partial, true, []string{"setup: 498 of 500 meters put in prepayment mode and topped up (140 requests sent again); 2 could not be and get no top-ups: rejected/SMWAN_UNAVAILABLE 2\nsent 10,"}, nil},
+		{"setup whole", &whole, true, []string{"setup: 500 of 500 meters put in prepayment mode and topped up (3 requests sent again)\nsent 10,"}, []string{"could not"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			var b strings.Builder
+			printLoad(&b, tc.res, tc.inProcess)
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("no %q in\n%s", w, b.String())
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(b.String(), w) {
+					t.Errorf("%q in\n%s", w, b.String())
+				}
+			}
+		})
+	}
+	code, _, errs := runCmd(t, "", "load", "-h")
+	for _, w := range []string{"error/stream", "error/timeout", "error/submit:CODE", "GATEWAY_BUSY", "error/sign ", "error/sign:CODE", "-samples"} {
+		if code != exitUsage || !strings.Contains(errs, w) {
+			t.Errorf("load -h: exit %d, no %q in\n%s", code, w, errs)
 		}
 	}
 }
