@@ -179,6 +179,12 @@ func (st *submitStream) fail(err error) {
 	case !errors.As(err, &ce):
 		err = connect.NewError(connect.CodeUnavailable, fmt.Errorf("submit stream: %w", err))
 	}
+	// Every request waiting on the stream gets this one error, and reading
+	// its metadata (Refusal) makes the map on first use: made here, once,
+	// before anyone can see the error, readers only read it.
+	if errors.As(err, &ce) {
+		ce.Meta()
+	}
 	st.err = err
 	close(st.done)
 	st.cancel() // ends the call: the sender's Send and the receiver's Receive return

@@ -915,17 +915,11 @@ var submitOutcomes = func() (o [connect.CodeUnauthenticated + 1]string) {
 	return o
 }()
 
-// refusalMu serialises client.Refusal: it reads the error's metadata with
-// connect's Error.Meta, which makes the map on its first call, and a
-// client.Submitter fails every request waiting on a stream that broke with
-// one and the same error.
-var refusalMu sync.Mutex
-
 // refusal is client.Refusal's reason, from a Submit's error (failures
-// alone come here).
+// alone come here). A client.Submitter fails every request waiting on a
+// stream that broke with one error, whose metadata it makes before
+// sharing it, so concurrent readers only read.
 func refusal(err error) (reason string, ok bool) {
-	refusalMu.Lock()
-	defer refusalMu.Unlock()
 	reason, _, ok = client.Refusal(err)
 	return reason, ok
 }
