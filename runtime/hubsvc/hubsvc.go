@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -54,6 +55,22 @@ const (
 	// nothing on it that month (no invoice, or one of £0 or a credit).
 	CodeNothingOwed = "nothing_owed"
 )
+
+// HTTPStatus is the status the hubs API and the SSI's hub forms answer a
+// refusal with code with: one table, so the two never differ.
+func HTTPStatus(code string) int {
+	switch code {
+	case CodeMonthOutOfRange:
+		return http.StatusBadRequest
+	case CodeNotFound:
+		return http.StatusNotFound
+	case CodeNotPermitted:
+		return http.StatusForbidden
+	case CodeConflict:
+		return http.StatusConflict
+	}
+	return http.StatusUnprocessableEntity
+}
 
 // Months returns the first and the last month a statement may be of: the
 // months whose every time the store holds (store.MinTime to

@@ -57,17 +57,7 @@ func hubsReply(w http.ResponseWriter, v any, err error) {
 			// system to smear by, an inconsistent world).
 			return http.StatusUnprocessableEntity
 		case errors.As(err, &he):
-			switch he.Code {
-			case hubsvc.CodeMonthOutOfRange:
-				return http.StatusBadRequest
-			case hubsvc.CodeNotFound:
-				return http.StatusNotFound
-			case hubsvc.CodeNotPermitted:
-				return http.StatusForbidden
-			case hubsvc.CodeConflict:
-				return http.StatusConflict
-			}
-			return http.StatusUnprocessableEntity
+			return hubsvc.HTTPStatus(he.Code)
 		}
 		return 0
 	})

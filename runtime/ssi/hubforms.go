@@ -146,23 +146,7 @@ func (s *SSI) hubFormRefused(w http.ResponseWriter, r *http.Request, sess *sessi
 		return
 	}
 	keep(&d)
-	s.renderHubs(w, hubRefusalStatus(he.Code), sess, d, msg, "")
-}
-
-// hubRefusalStatus is the status the hubs API answers a refusal of the
-// hub service's with (runtime/server hubsReply).
-func hubRefusalStatus(code string) int {
-	switch code {
-	case hubsvc.CodeMonthOutOfRange:
-		return http.StatusBadRequest
-	case hubsvc.CodeNotFound:
-		return http.StatusNotFound
-	case hubsvc.CodeNotPermitted:
-		return http.StatusForbidden
-	case hubsvc.CodeConflict:
-		return http.StatusConflict
-	}
-	return http.StatusUnprocessableEntity
+	s.renderHubs(w, hubsvc.HTTPStatus(he.Code), sess, d, msg, "")
 }
 
 // noHubRecords refuses a hub form on a gateway whose store keeps no hub
