@@ -93,8 +93,15 @@ func refused(code connect.Code, reason string) error {
 	return err
 }
 
-// down is the error of a Submit to a gateway that does not listen.
-var down = connect.NewError(connect.CodeUnavailable, errors.New("dial tcp 127.0.0.1:8443: connect: connection refused"))
+// down is the error of a Submit to a gateway that does not listen: one
+// error shared by every Submit, as client.Submitter shares a broken
+// stream's, with its metadata made before it is shared (as the Submitter
+// does), so that reading it is no data race.
+var down = func() error {
+	e := connect.NewError(connect.CodeUnavailable, errors.New("dial tcp 127.0.0.1:8443: connect: connection refused"))
+	e.Meta()
+	return e
+}()
 
 var readElectricity = []Item{DefaultMix[0]}
 
