@@ -371,6 +371,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			Handler: s.warm.wrap(s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Draining: s.streams.Done(), TrustForwardedCert: true, Interceptors: interceptors,
 				Mount: s.withServiceAPI(s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{ForwardedRoots: cfg.PKI.CA.Pool(), HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})))}))),
 			Protocols:         &protos,
+			HTTP2:             apiHTTP2(),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		}
@@ -389,12 +390,28 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		Handler: s.warm.wrap(s.endStreamsOnShutdown(api.Handler(g, api.Options{Admin: cfg.VirtualClock, CA: cfg.PKI.CA, Draining: s.streams.Done(), Interceptors: interceptors,
 			Mount: s.withServiceAPI(s.withDUIS(rdpHandlers(regSvc, rp, rdpapi.Options{HandlerOptions: []connect.HandlerOption{connect.WithInterceptors(interceptors...)}})))}))),
 		TLSConfig:         tlsCfg,
+		HTTP2:             apiHTTP2(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	go func() { s.done <- s.http.Serve(tls.NewListener(ln, tlsCfg)) }()
 	s.lock, started = lock, true
 	return s, nil
+}
+
+// apiMaxReadFrameSize is the largest HTTP/2 frame the API reads, which
+// its clients learn from the server's settings: HTTP/2's smallest maximum.
+// Go's client gives each request body it sends a buffer of the peer's
+// frame size, up to 512 KiB, for as long as the body is open; with Go's
+// server default of 1 MiB, every SubmitStream held 512 KiB in its client
+// for its life and every unary call took one (100 users' streams: 50 MiB
+// of a load generator's heap). The API's messages are a few hundred bytes;
+// a larger one is sent in several frames.
+const apiMaxReadFrameSize = 16 << 10
+
+// apiHTTP2 is the HTTP/2 configuration of the API's servers.
+func apiHTTP2() *http.HTTP2Config {
+	return &http.HTTP2Config{MaxReadFrameSize: apiMaxReadFrameSize}
 }
 
 // endStreamsOnShutdown ends the Subscribe streams when a shutdown begins
