@@ -82,6 +82,10 @@ func checkServe(ctx context.Context, c config.Config, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
+	if err := checkAnomaly(sp, anomalyRules(c.Anomaly)); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
 	if _, err := server.PolicyHash(c.Policy); err != nil { // reads the policy directory as serve does
 		fmt.Fprintln(stderr, err)
 		return exitFail

@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/dccgate/dccgate/incidents"
 	"github.com/dccgate/dccgate/runtime/config"
+	"github.com/dccgate/dccgate/runtime/gateway"
 	"github.com/dccgate/dccgate/runtime/server"
 	"github.com/dccgate/dccgate/runtime/ssi"
 	"github.com/dccgate/dccgate/runtime/telemetry"
@@ -68,6 +70,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		VirtualClock: c.VirtualClock, Workers: c.Workers, MaxInFlight: c.MaxInFlight, AdmissionWait: c.AdmitWait.Std(), Logger: log, SpecDir: c.Spec, PolicyDir: c.Policy, Tracing: tracing,
 		Version: ver, Commit: rev, TrafficManagement: c.Traffic, Lease: c.Lease.Std(),
 		SSIListen: c.SSIListen, SSIMaxSessions: c.SSISessions}
+	cfg.Anomaly = anomalyRules(c.Anomaly)
 	if c.VirtualClock {
 		cfg.Start, _ = time.Parse(time.RFC3339, c.Start) // validated by config.Load
 	}
@@ -88,6 +91,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return exitFail
 	}
 	defer srv.Close()
+	if err := checkAnomaly(srv.G.Spec(), cfg.Anomaly); err != nil {
+		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
+		return exitUsage
+	}
 	srv.G.SetSMWANFaults(c.SMWAN.Latency.Std(), c.SMWAN.Loss)
 	srv.G.SetSMWANAnswerLoss(c.SMWAN.AnswerLoss)
 	if *world != "" && *world != "boxed" {
@@ -195,6 +202,37 @@ func setServiceDesk(ctx context.Context, srv *server.Server, sd config.ServiceDe
 	}
 	srv.SSI.SetServiceDesk(c)
 	return nil
+}
+
+// anomalyRules is the anomaly key (its form validated by config.Load) as
+// the gateway's thresholds.
+func anomalyRules(key string) []gateway.AnomalyRule {
+	parsed, _ := config.ParseAnomaly(key)
+	var rules []gateway.AnomalyRule
+	for _, r := range parsed {
+		rules = append(rules, gateway.AnomalyRule{Service: r.Service, Role: r.Role, Max: r.Max, Per: r.Per})
+	}
+	return rules
+}
+
+// checkAnomaly checks the thresholds' services and roles against the spec
+// the gateway runs: one on a service or role it does not have would never
+// count.
+func checkAnomaly(sp *spec.Spec, rules []gateway.AnomalyRule) error {
+	var errs []error
+	for _, r := range rules {
+		if sp.ServiceByKey(r.Service) == nil && len(sp.ServicesByRef(r.Service)) == 0 {
+			errs = append(errs, fmt.Errorf("config: anomaly: %q is no service of the spec (a row key such as 1.1.1 or a reference such as 1.1)", r.Service))
+		}
+		if r.Role != "" && sp.Role(r.Role) == nil {
+			var codes []string
+			for _, ro := range sp.Roles {
+				codes = append(codes, ro.Code)
+			}
+			errs = append(errs, fmt.Errorf("config: anomaly: %q is no role of the spec (%s)", r.Role, strings.Join(codes, ", ")))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkServiceDesk checks the Service Desk's telephone and email against

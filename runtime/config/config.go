@@ -44,6 +44,7 @@ type Config struct {
 	Traffic      bool        `yaml:"traffic_management" flag:"traffic-management" usage:"turn on the traffic management policy of para 273 (defer or refuse non-critical requests over load; max_in_flight must then be above its defer_at_in_flight)"`
 	Grace        Duration    `yaml:"grace" flag:"grace" usage:"on SIGTERM, how long work in flight may run before it is parked in the store for the next start"`
 	Lease        Duration    `yaml:"lease" flag:"lease" usage:"on a shared store (PostgreSQL), how long a process's claim on a request holds without renewal: another process takes over the work of one that died after this (0: a third of the spec's shortest on-demand target response time, 10s)"`
+	Anomaly      string      `yaml:"anomaly" flag:"anomaly" usage:"anomaly-detection thresholds (para 134-135, footnote 14), comma-separated SERVICE[@ROLE]=MAX/PER, e.g. 4.1@EIS=1000/1h,6.15=10/24h: a user's requests of the service (a row key such as 1.1.1, or a reference counting all its rows), by users of the role or of every role, past MAX within any PER are quarantined (empty: none)"`
 	ServiceDesk  ServiceDesk `yaml:"service_desk"`
 	Log          Log         `yaml:"log"`
 	SMWAN        SMWAN       `yaml:"smwan"`
@@ -641,6 +642,9 @@ func (l *Loaded) validate() []error {
 	}
 	if r := c.Tracing.SampleRatio; r < 0 || r > 1 {
 		bad("tracing.sample_ratio", "%v is not between 0 and 1", r)
+	}
+	if _, err := ParseAnomaly(c.Anomaly); err != nil {
+		bad("anomaly", "%v", err)
 	}
 	if c.GC.Percent < -1 {
 		bad("gc.percent", "must be -1 (off) or more, not %d", c.GC.Percent)

@@ -461,3 +461,31 @@ func TestReportServiceIsServed(t *testing.T) {
 		t.Fatalf("ReportService is not mounted: %v", err)
 	}
 }
+
+// TestConfiguredAnomalyThresholds: the thresholds a serve is configured
+// with (Config.Anomaly, the anomaly key) quarantine from the first
+// request, demo world loaded or not.
+func TestConfiguredAnomalyThresholds(t *testing.T) {
+	startDemo(t) // compiles the shared engine
+	srv, err := Start(t.Context(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", VirtualClock: true, Engine: eng,
+		Anomaly: []gateway.AnomalyRule{{Service: "4.1", Role: "EIS", Max: 1, Per: time.Hour}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if _, err := srv.SeedDemo(t.Context(), 2); err != nil {
+		t.Fatal(err)
+	}
+	c := clientAs(t, srv, supplier)
+	var states []string
+	for range 2 {
+		resp, err := c.Submit(t.Context(), connect.NewRequest(read41(supplier, "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, resp.Msg.GetState().GetState()+"/"+resp.Msg.GetState().GetReason())
+	}
+	if states[0] == "quarantined/ANOMALY" || states[1] != "quarantined/ANOMALY" {
+		t.Fatalf("two reads over a threshold of one an hour: %v, want the second quarantined (ANOMALY)", states)
+	}
+}
