@@ -28,7 +28,7 @@ func TestCheckAnomaly(t *testing.T) {
 		{key: "4.1@XX=1/1h", errs: []string{`"XX" is no role`, "EIS"}},
 		{key: "9.9@XX=1/1h", errs: []string{`"9.9" is no service`, `"XX" is no role`}},
 	} {
-		err := checkAnomaly(sp, anomalyRules(tc.key))
+		err := checkAnomaly(sp, anomalyRules(tc.key), nil)
 		if len(tc.errs) == 0 {
 			if err != nil {
 				t.Errorf("%s: %v", tc.key, err)
@@ -40,5 +40,19 @@ func TestCheckAnomaly(t *testing.T) {
 				t.Errorf("%s: error %v, want one saying %s", tc.key, err, w)
 			}
 		}
+	}
+}
+
+func TestCheckAlertAnomaly(t *testing.T) {
+	sp := spec.MustDefault()
+	if err := checkAnomaly(sp, nil, alertAnomalyRules("*=100/1h,A23=20/1h,A1=1/1m")); err != nil {
+		t.Fatal(err)
+	}
+	err := checkAnomaly(sp, nil, alertAnomalyRules("*=100/1h,A99=1/1h"))
+	if err == nil || !strings.Contains(err.Error(), `"A99" is no alert code`) {
+		t.Fatalf("A99: %v", err)
+	}
+	if got := alertAnomalyRules("*=100/1h"); len(got) != 1 || got[0].Code != "" || got[0].Max != 100 {
+		t.Fatalf("* read as %+v", got)
 	}
 }

@@ -82,7 +82,7 @@ func checkServe(ctx context.Context, c config.Config, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	if err := checkAnomaly(sp, anomalyRules(c.Anomaly)); err != nil {
+	if err := checkAnomaly(sp, anomalyRules(c.Anomaly), alertAnomalyRules(c.AlertAnomaly)); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}

@@ -70,7 +70,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		VirtualClock: c.VirtualClock, Workers: c.Workers, MaxInFlight: c.MaxInFlight, AdmissionWait: c.AdmitWait.Std(), Logger: log, SpecDir: c.Spec, PolicyDir: c.Policy, Tracing: tracing,
 		Version: ver, Commit: rev, TrafficManagement: c.Traffic, Lease: c.Lease.Std(),
 		SSIListen: c.SSIListen, SSIMaxSessions: c.SSISessions}
-	cfg.Anomaly = anomalyRules(c.Anomaly)
+	cfg.Anomaly, cfg.AlertAnomaly = anomalyRules(c.Anomaly), alertAnomalyRules(c.AlertAnomaly)
 	if c.VirtualClock {
 		cfg.Start, _ = time.Parse(time.RFC3339, c.Start) // validated by config.Load
 	}
@@ -91,7 +91,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return exitFail
 	}
 	defer srv.Close()
-	if err := checkAnomaly(srv.G.Spec(), cfg.Anomaly); err != nil {
+	if err := checkAnomaly(srv.G.Spec(), cfg.Anomaly, cfg.AlertAnomaly); err != nil {
 		fmt.Fprintf(stderr, "dccgate serve: %v\n", err)
 		return exitUsage
 	}
@@ -215,11 +215,31 @@ func anomalyRules(key string) []gateway.AnomalyRule {
 	return rules
 }
 
-// checkAnomaly checks the thresholds' services and roles against the spec
-// the gateway runs: one on a service or role it does not have would never
-// count.
-func checkAnomaly(sp *spec.Spec, rules []gateway.AnomalyRule) error {
+// alertAnomalyRules is the alert_anomaly key (its form validated by
+// config.Load) as the gateway's thresholds.
+func alertAnomalyRules(key string) []gateway.AlertAnomalyRule {
+	parsed, _ := config.ParseAlertAnomaly(key)
+	var rules []gateway.AlertAnomalyRule
+	for _, r := range parsed {
+		rules = append(rules, gateway.AlertAnomalyRule{Code: r.Code, Max: r.Max, Per: r.Per})
+	}
+	return rules
+}
+
+// checkAnomaly checks the thresholds' services, roles and alert codes
+// against the spec the gateway runs: one on a service, role or code it
+// does not have would never count.
+func checkAnomaly(sp *spec.Spec, rules []gateway.AnomalyRule, alertRules []gateway.AlertAnomalyRule) error {
 	var errs []error
+	for _, r := range alertRules {
+		known := r.Code == ""
+		for _, a := range sp.Alerts {
+			known = known || a.Code == r.Code
+		}
+		if !known {
+			errs = append(errs, fmt.Errorf("config: alert_anomaly: %q is no alert code of the spec (A1 to A35 of Table 5.4), nor * for every alert", r.Code))
+		}
+	}
 	for _, r := range rules {
 		if sp.ServiceByKey(r.Service) == nil && len(sp.ServicesByRef(r.Service)) == 0 {
 			errs = append(errs, fmt.Errorf("config: anomaly: %q is no service of the spec (a row key such as 1.1.1 or a reference such as 1.1)", r.Service))

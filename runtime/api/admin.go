@@ -167,6 +167,9 @@ type Operator interface {
 	Reload(ctx context.Context) (ReloadResult, error)
 	// Status tells what the server runs.
 	Status(ctx context.Context) Status
+	// QuarantinedAlerts lists the device alerts anomaly detection
+	// quarantined (para 136).
+	QuarantinedAlerts(ctx context.Context, f store.QuarantineFilter) ([]store.QuarantinedAlert, error)
 }
 
 // ReloadResult is what a reload put in force.
@@ -210,6 +213,31 @@ func (o *OpsServer) Status(ctx context.Context, _ *connect.Request[dccgatev1.Sta
 		ReloadError: st.ReloadError, Ready: st.Ready}
 	if !st.LoadedAt.IsZero() {
 		out.LoadedAt = timestamppb.New(st.LoadedAt)
+	}
+	return connect.NewResponse(out), nil
+}
+
+// quarantineListMax bounds a page of ListQuarantinedAlerts.
+const quarantineListMax = 1000
+
+// ListQuarantinedAlerts implements OpsService.ListQuarantinedAlerts.
+func (o *OpsServer) ListQuarantinedAlerts(ctx context.Context, req *connect.Request[dccgatev1.ListQuarantinedAlertsRequest]) (*connect.Response[dccgatev1.ListQuarantinedAlertsResponse], error) {
+	limit := int(req.Msg.GetLimit())
+	if limit < 0 {
+		return nil, connect.NewError(connect.CodeInvalidArgument, errors.New("limit must not be negative"))
+	}
+	if limit == 0 || limit > quarantineListMax {
+		limit = quarantineListMax
+	}
+	list, err := o.Op.QuarantinedAlerts(ctx, store.QuarantineFilter{DeviceID: req.Msg.GetDeviceId(), AfterID: req.Msg.GetAfterId(), Limit: limit})
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	out := &dccgatev1.ListQuarantinedAlertsResponse{}
+	for _, a := range list {
+		out.Alerts = append(out.Alerts, &dccgatev1.QuarantinedAlert{Id: a.ID, DeviceId: a.DeviceID, Code: a.Code, Recipients: a.Recipients,
+			Payload: string(a.Payload), Reason: a.Reason, Clause: a.Clause, Detail: a.Detail,
+			RaisedAt: timestamppb.New(a.RaisedAt), QuarantinedAt: timestamppb.New(a.QuarantinedAt)})
 	}
 	return connect.NewResponse(out), nil
 }

@@ -50,19 +50,63 @@ func parseAnomalyRule(item string) (AnomalyRule, error) {
 	if strings.Contains(who, "@") && r.Role == "" {
 		return r, fmt.Errorf("no role after '@': %s", form)
 	}
+	var err error
+	if r.Max, r.Per, err = parseLimit(limit, form); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// parseLimit reads MAX/PER.
+func parseLimit(limit, form string) (int, time.Duration, error) {
 	maxS, perS, ok := strings.Cut(limit, "/")
 	if !ok {
-		return r, fmt.Errorf("no '/' between the most requests and the window: %s", form)
+		return 0, 0, fmt.Errorf("no '/' between the most and the window: %s", form)
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(maxS))
 	if err != nil || n < 1 {
-		// 0 would quarantine every such request: not a threshold.
-		return r, fmt.Errorf("the most requests must be a whole number of at least 1, not %q", strings.TrimSpace(maxS))
+		// 0 would quarantine everything: not a threshold.
+		return 0, 0, fmt.Errorf("the most must be a whole number of at least 1, not %q", strings.TrimSpace(maxS))
 	}
 	per, err := time.ParseDuration(strings.TrimSpace(perS))
 	if err != nil || per <= 0 {
-		return r, fmt.Errorf("the window must be a duration above 0 such as 1h or 24h, not %q", strings.TrimSpace(perS))
+		return 0, 0, fmt.Errorf("the window must be a duration above 0 such as 1h or 24h, not %q", strings.TrimSpace(perS))
 	}
-	r.Max, r.Per = n, per
-	return r, nil
+	return n, per, nil
+}
+
+// AlertAnomalyRule is one threshold of the alert_anomaly key: at most Max
+// alerts of Code ("" for any) from one device within any Per.
+type AlertAnomalyRule struct {
+	Code string
+	Max  int
+	Per  time.Duration
+}
+
+// ParseAlertAnomaly reads the alert_anomaly key, CODE=MAX/PER separated
+// by commas, CODE an alert code or * for every alert. It checks the form
+// only: whether the spec has the code is for serve to check.
+func ParseAlertAnomaly(s string) ([]AlertAnomalyRule, error) {
+	const form = "want CODE=MAX/PER, e.g. *=100/1h or A23=20/1h"
+	var rules []AlertAnomalyRule
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		code, limit, ok := strings.Cut(item, "=")
+		code = strings.TrimSpace(code)
+		if !ok || code == "" {
+			return nil, fmt.Errorf("%q: no code before '=': %s", item, form)
+		}
+		n, per, err := parseLimit(limit, form)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", item, err)
+		}
+		if code == "*" {
+			code = ""
+		}
+		rules = append(rules, AlertAnomalyRule{Code: code, Max: n, Per: per})
+	}
+	return rules, nil
 }

@@ -59,3 +59,31 @@ func TestAnomalyKeyIsValidated(t *testing.T) {
 		t.Fatalf("anomaly from the file: %+v", got)
 	}
 }
+
+func TestParseAlertAnomaly(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []AlertAnomalyRule
+		err  string
+	}{
+		{in: "", want: nil},
+		{in: "*=100/1h", want: []AlertAnomalyRule{{Max: 100, Per: time.Hour}}},
+		{in: " *=100/1h , A23 = 20 / 10m", want: []AlertAnomalyRule{{Max: 100, Per: time.Hour}, {Code: "A23", Max: 20, Per: 10 * time.Minute}}},
+		{in: "=5/1h", err: "no code"},
+		{in: "A23", err: "no code"},
+		{in: "A23=5", err: "no '/'"},
+		{in: "A23=0/1h", err: "at least 1"},
+		{in: "A23=5/soon", err: "duration"},
+	} {
+		got, err := ParseAlertAnomaly(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseAlertAnomaly(%q) error %v, want one saying %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseAlertAnomaly(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}

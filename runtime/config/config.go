@@ -45,6 +45,7 @@ type Config struct {
 	Grace        Duration    `yaml:"grace" flag:"grace" usage:"on SIGTERM, how long work in flight may run before it is parked in the store for the next start"`
 	Lease        Duration    `yaml:"lease" flag:"lease" usage:"on a shared store (PostgreSQL), how long a process's claim on a request holds without renewal: another process takes over the work of one that died after this (0: a third of the spec's shortest on-demand target response time, 10s)"`
 	Anomaly      string      `yaml:"anomaly" flag:"anomaly" usage:"anomaly-detection thresholds (para 134-135, footnote 14), comma-separated SERVICE[@ROLE]=MAX/PER, e.g. 4.1@EIS=1000/1h,6.15=10/24h: a user's requests of the service (a row key such as 1.1.1, or a reference counting all its rows), by users of the role or of every role, past MAX within any PER are quarantined (empty: none)"`
+	AlertAnomaly string      `yaml:"alert_anomaly" flag:"alert-anomaly" usage:"anomaly-detection thresholds on each device's alerts (para 136, footnote 14), comma-separated CODE=MAX/PER, CODE an alert code or * for every alert, e.g. *=100/1h,A23=20/1h: a device's alerts past MAX within any PER are quarantined, kept and not sent on (empty: none)"`
 	ServiceDesk  ServiceDesk `yaml:"service_desk"`
 	Log          Log         `yaml:"log"`
 	SMWAN        SMWAN       `yaml:"smwan"`
@@ -645,6 +646,9 @@ func (l *Loaded) validate() []error {
 	}
 	if _, err := ParseAnomaly(c.Anomaly); err != nil {
 		bad("anomaly", "%v", err)
+	}
+	if _, err := ParseAlertAnomaly(c.AlertAnomaly); err != nil {
+		bad("alert_anomaly", "%v", err)
 	}
 	if c.GC.Percent < -1 {
 		bad("gc.percent", "must be -1 (off) or more, not %d", c.GC.Percent)

@@ -839,6 +839,9 @@ func (g *Gateway) onAlert(a devices.Alert) {
 		ids = append(ids, u)
 	}
 	sort.Strings(ids)
+	if g.alertAnomalous(ctx, a.Device, a.Code, a.At, ids, payload) {
+		return
+	}
 	for _, u := range ids {
 		ds = append(ds, store.Delivery{UserID: u, Kind: "alert", Code: a.Code, DeviceID: a.Device, Payload: payload, CreatedAt: g.clk.Now(), DueAt: a.At.Add(g.sp().AlertTarget.Std())})
 	}

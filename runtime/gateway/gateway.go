@@ -56,6 +56,8 @@ type Config struct {
 	DueBatch int
 	Logger   *slog.Logger
 	Anomaly  []AnomalyRule
+	// AlertAnomaly is the thresholds on each device's alerts (para 136).
+	AlertAnomaly []AlertAnomalyRule
 	// Shared is set when other gateway processes may share the store
 	// (PostgreSQL; see lease.go): work is claimed with leases the process
 	// renews, a dead process's work is taken over once its leases expire,
@@ -143,6 +145,8 @@ type Gateway struct {
 
 	anomalyMu sync.RWMutex
 	anomaly   []AnomalyRule
+	// alertCounts counts devices' alerts against AlertAnomaly (para 136).
+	alertCounts alertCounts
 
 	// deliveries wakes stream readers when messages are appended.
 	delMu  sync.Mutex
@@ -253,6 +257,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		delGen:  make(chan struct{}),
 	}
 	g.idleCond = sync.NewCond(&g.idleMu)
+	g.alertCounts.set(cfg.AlertAnomaly)
 	g.node, g.wall = cfg.Node, cfg.Wall
 	if cfg.Shared {
 		l, ok := store.As[store.Leaser](cfg.Store)

@@ -19,6 +19,9 @@ type Observer interface {
 	// AlertDelivered: an alert was put on a user's stream, lag after it was
 	// raised.
 	AlertDelivered(code string, lag time.Duration)
+	// AlertQuarantined: anomaly detection stopped a device's alert (para
+	// 136).
+	AlertQuarantined(code string)
 	// SMWANFault: a Command did not get an answer over the SMWAN.
 	SMWANFault(kind string)
 }
@@ -28,6 +31,7 @@ type nopObserver struct{}
 func (nopObserver) Decided(string, string, string, string)                                 {}
 func (nopObserver) Completed(string, string, string, string, time.Duration, time.Duration) {}
 func (nopObserver) AlertDelivered(string, time.Duration)                                   {}
+func (nopObserver) AlertQuarantined(string)                                                {}
 func (nopObserver) SMWANFault(string)                                                      {}
 
 // SetObserver sets the observer (nil: none).

@@ -32,6 +32,7 @@ func (f *faults) Completed(_, _, _, _ string, took, _ time.Duration) {
 	f.mu.Unlock()
 }
 func (*faults) AlertDelivered(string, time.Duration) {}
+func (*faults) AlertQuarantined(string)              {}
 func (f *faults) SMWANFault(kind string) {
 	f.mu.Lock()
 	f.kinds = append(f.kinds, kind)

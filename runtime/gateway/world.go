@@ -84,6 +84,7 @@ func (g *Gateway) Reset(ctx context.Context, w World) error {
 	g.nextPurge = time.Time{} // the clock may have gone back
 	g.fresh.Clear()
 	g.awaited.Clear()
+	g.alertCounts.forget() // the new world's devices start uncounted
 	if g.cfg.Virtual != nil && !w.Start.IsZero() {
 		if w.Start.Before(g.cfg.Virtual.Now()) {
 			// A virtual clock never goes back; a new one is set instead.

@@ -41,6 +41,7 @@ type Metrics struct {
 	withinTarget *prometheus.CounterVec
 	alerts       *prometheus.CounterVec
 	alertLag     prometheus.Histogram
+	quarantined  *prometheus.CounterVec
 	smwanFaults  *prometheus.CounterVec
 	storeCalls   *prometheus.HistogramVec
 	storeRows    prometheus.Histogram
@@ -87,6 +88,8 @@ func New(s *spec.Spec) *Metrics {
 		Help: "Alerts put on users' streams, by alert code (one per receiving user)."}, []string{"code"})
 	m.alertLag = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: "alert_fanout_lag_seconds",
 		Help: "Time from an alert being raised to its delivery on a user's stream.", Buckets: targetBuckets(s)})
+	m.quarantined = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "alerts_quarantined_total",
+		Help: "Device alerts anomaly detection quarantined (para 136), by alert code (one per alert)."}, []string{"code"})
 	m.smwanFaults = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "smwan_faults_total",
 		Help: "Commands that got no answer over the SMWAN, by kind (timeout, lost, hub_dead)."}, []string{"kind"})
 	m.storeCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "store_call_seconds",
@@ -104,7 +107,7 @@ func New(s *spec.Spec) *Metrics {
 	m.loaded = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "loaded_info",
 		Help: "The spec and policies deciding new requests (1 for the ones in force)."}, []string{"spec_hash", "policy_hash"})
 	for _, c := range []prometheus.Collector{m.decided, m.completed, m.duration, m.ratio, m.withinTarget, m.alerts, m.alertLag,
-		m.smwanFaults, m.storeCalls, m.storeRows, m.storeErrors, m.rpcs, m.reloads, m.loaded,
+		m.quarantined, m.smwanFaults, m.storeCalls, m.storeRows, m.storeErrors, m.rpcs, m.reloads, m.loaded,
 		specCollector{m}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -187,6 +190,9 @@ func (m *Metrics) AlertDelivered(code string, lag time.Duration) {
 		m.countTarget("alerts", lag <= s.AlertTarget.Std())
 	}
 }
+
+// AlertQuarantined implements gateway.Observer.
+func (m *Metrics) AlertQuarantined(code string) { m.quarantined.WithLabelValues(code).Inc() }
 
 // SMWANFault implements gateway.Observer.
 func (m *Metrics) SMWANFault(kind string) { m.smwanFaults.WithLabelValues(kind).Inc() }

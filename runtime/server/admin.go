@@ -193,6 +193,16 @@ func (s *Server) Reload(ctx context.Context) (api.ReloadResult, error) {
 	return res, nil
 }
 
+// QuarantinedAlerts implements api.Operator: the store's quarantine of
+// alerts, empty if it keeps none.
+func (s *Server) QuarantinedAlerts(ctx context.Context, f store.QuarantineFilter) ([]store.QuarantinedAlert, error) {
+	q, ok := store.As[store.AlertQuarantine](s.Store)
+	if !ok {
+		return nil, nil
+	}
+	return q.QuarantinedAlerts(ctx, f)
+}
+
 // Status implements api.Operator.
 func (s *Server) Status(ctx context.Context) api.Status {
 	l := s.loaded.Load()

@@ -95,6 +95,8 @@ type Config struct {
 	// Anomaly is the anomaly-detection thresholds (para 134-135) until a
 	// world loaded with thresholds of its own replaces them.
 	Anomaly []gateway.AnomalyRule
+	// AlertAnomaly is the thresholds on each device's alerts (para 136).
+	AlertAnomaly []gateway.AlertAnomalyRule
 }
 
 // PKI is the local certificate authority and what it issued for a server.
@@ -259,7 +261,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	m.Loaded(cfg.Spec.Hash, polHash)
 	st := telemetry.WrapStore(raw, cfg.Tracing, m.StoreCall)
 	gc := gateway.Config{Store: st, Engine: telemetry.WrapDecider(cfg.Engine, cfg.Tracing), Spec: cfg.Spec, Workers: cfg.Workers, Logger: cfg.Logger,
-		MaxInFlight: cfg.MaxInFlight, AdmissionWait: cfg.AdmissionWait, Anomaly: cfg.Anomaly}
+		MaxInFlight: cfg.MaxInFlight, AdmissionWait: cfg.AdmissionWait, Anomaly: cfg.Anomaly, AlertAnomaly: cfg.AlertAnomaly}
 	gc.CommandTimeout, gc.CommandRetries, gc.RetryLater = cfg.CommandTimeout, cfg.CommandRetries, cfg.RetryLater
 	if err := shareStore(&gc, cfg, url); err != nil {
 		st.Close()

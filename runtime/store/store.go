@@ -389,8 +389,9 @@ type CommitStats struct {
 // PurgeBefore deletes at most limit requests received before `before`
 // that are final (a request still to run stays, however old), with their
 // deliveries (and what DUIS kept of them), and the deliveries made before
-// `before` among the first limit by cursor (they are made in time order);
-// it returns how many requests and such deliveries went (0: nothing more
+// `before` among the first limit by cursor (they are made in time order),
+// and so the alerts quarantined before `before` (AlertQuarantine); it
+// returns how many requests, deliveries and alerts went (0: nothing more
 // to delete).
 type Purger interface {
 	PurgeBefore(ctx context.Context, before time.Time, limit int) (int, error)

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "af58e9f86e9e5147b2b153b7472d025ed1fbb823d688f4d7b7c4fed70ab78c13"
+const SpecHash = "fd7efba48fecaadb185ab127c13dd952ef735b20762bc4094a988b09dcd6b179"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
@@ -86,6 +86,7 @@ const (
 	ReasonMeterNotCommissioned Reason = "METER_NOT_COMMISSIONED" // para 171, 187
 	ReasonMpxnHasMeter         Reason = "MPXN_HAS_METER"         // para 187
 	ReasonAnomaly              Reason = "ANOMALY"                // para 134, 135, footnote 14
+	ReasonAlertAnomaly         Reason = "ALERT_ANOMALY"          // para 136, footnote 14
 	ReasonReplay               Reason = "REPLAY"                 // interface rules (para 133)
 	ReasonPredecessorFailed    Reason = "PREDECESSOR_FAILED"     // para 127
 	ReasonMaintenance          Reason = "MAINTENANCE"            // para 213, 246
@@ -93,6 +94,7 @@ const (
 
 // ReasonClauses gives the clause each reason comes from.
 var ReasonClauses = map[Reason]string{
+	ReasonAlertAnomaly:         "para 136, footnote 14",
 	ReasonAnomaly:              "para 134, 135, footnote 14",
 	ReasonCategoryNotAvailable: "Annex 5, notes 404 and 406",
 	ReasonCertificateInvalid:   "para 134",

@@ -265,6 +265,235 @@ func (x *StatusResponse) GetReady() bool {
 	return false
 }
 
+type ListQuarantinedAlertsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// device_id narrows the list to one device's alerts.
+	DeviceId string `protobuf:"bytes,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// after_id lists those stored after this one: a page's last ID gives
+	// the next page.
+	AfterId int64 `protobuf:"varint,2,opt,name=after_id,json=afterId,proto3" json:"after_id,omitempty"`
+	// limit bounds the list (0: 1000, the most).
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListQuarantinedAlertsRequest) Reset() {
+	*x = ListQuarantinedAlertsRequest{}
+	mi := &file_dccgate_v1_ops_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListQuarantinedAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListQuarantinedAlertsRequest) ProtoMessage() {}
+
+func (x *ListQuarantinedAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_ops_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListQuarantinedAlertsRequest.ProtoReflect.Descriptor instead.
+func (*ListQuarantinedAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_ops_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListQuarantinedAlertsRequest) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *ListQuarantinedAlertsRequest) GetAfterId() int64 {
+	if x != nil {
+		return x.AfterId
+	}
+	return 0
+}
+
+func (x *ListQuarantinedAlertsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListQuarantinedAlertsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alerts        []*QuarantinedAlert    `protobuf:"bytes,1,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListQuarantinedAlertsResponse) Reset() {
+	*x = ListQuarantinedAlertsResponse{}
+	mi := &file_dccgate_v1_ops_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListQuarantinedAlertsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListQuarantinedAlertsResponse) ProtoMessage() {}
+
+func (x *ListQuarantinedAlertsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_ops_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListQuarantinedAlertsResponse.ProtoReflect.Descriptor instead.
+func (*ListQuarantinedAlertsResponse) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_ops_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListQuarantinedAlertsResponse) GetAlerts() []*QuarantinedAlert {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+// QuarantinedAlert is a device alert anomaly detection stopped.
+type QuarantinedAlert struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	DeviceId string                 `protobuf:"bytes,2,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	Code     string                 `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
+	// recipients are the users it would have gone to.
+	Recipients []string `protobuf:"bytes,4,rep,name=recipients,proto3" json:"recipients,omitempty"`
+	// payload is the alert as it would have been delivered (JSON).
+	Payload string `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
+	// reason and clause: ALERT_ANOMALY, para 136, footnote 14.
+	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Clause string `protobuf:"bytes,7,opt,name=clause,proto3" json:"clause,omitempty"`
+	// detail says which threshold it passed.
+	Detail        string                 `protobuf:"bytes,8,opt,name=detail,proto3" json:"detail,omitempty"`
+	RaisedAt      *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=raised_at,json=raisedAt,proto3" json:"raised_at,omitempty"`
+	QuarantinedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=quarantined_at,json=quarantinedAt,proto3" json:"quarantined_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuarantinedAlert) Reset() {
+	*x = QuarantinedAlert{}
+	mi := &file_dccgate_v1_ops_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuarantinedAlert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuarantinedAlert) ProtoMessage() {}
+
+func (x *QuarantinedAlert) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_ops_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuarantinedAlert.ProtoReflect.Descriptor instead.
+func (*QuarantinedAlert) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_ops_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *QuarantinedAlert) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *QuarantinedAlert) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *QuarantinedAlert) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *QuarantinedAlert) GetRecipients() []string {
+	if x != nil {
+		return x.Recipients
+	}
+	return nil
+}
+
+func (x *QuarantinedAlert) GetPayload() string {
+	if x != nil {
+		return x.Payload
+	}
+	return ""
+}
+
+func (x *QuarantinedAlert) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *QuarantinedAlert) GetClause() string {
+	if x != nil {
+		return x.Clause
+	}
+	return ""
+}
+
+func (x *QuarantinedAlert) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *QuarantinedAlert) GetRaisedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RaisedAt
+	}
+	return nil
+}
+
+func (x *QuarantinedAlert) GetQuarantinedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.QuarantinedAt
+	}
+	return nil
+}
+
 var File_dccgate_v1_ops_proto protoreflect.FileDescriptor
 
 const file_dccgate_v1_ops_proto_rawDesc = "" +
@@ -287,11 +516,32 @@ const file_dccgate_v1_ops_proto_rawDesc = "" +
 	"policyHash\x127\n" +
 	"\tloaded_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bloadedAt\x12!\n" +
 	"\freload_error\x18\x06 \x01(\tR\vreloadError\x12\x14\n" +
-	"\x05ready\x18\a \x01(\bR\x05ready2\x8e\x01\n" +
+	"\x05ready\x18\a \x01(\bR\x05ready\"l\n" +
+	"\x1cListQuarantinedAlertsRequest\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x19\n" +
+	"\bafter_id\x18\x02 \x01(\x03R\aafterId\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"U\n" +
+	"\x1dListQuarantinedAlertsResponse\x124\n" +
+	"\x06alerts\x18\x01 \x03(\v2\x1c.dccgate.v1.QuarantinedAlertR\x06alerts\"\xd1\x02\n" +
+	"\x10QuarantinedAlert\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1b\n" +
+	"\tdevice_id\x18\x02 \x01(\tR\bdeviceId\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\tR\x04code\x12\x1e\n" +
+	"\n" +
+	"recipients\x18\x04 \x03(\tR\n" +
+	"recipients\x12\x18\n" +
+	"\apayload\x18\x05 \x01(\tR\apayload\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06clause\x18\a \x01(\tR\x06clause\x12\x16\n" +
+	"\x06detail\x18\b \x01(\tR\x06detail\x127\n" +
+	"\traised_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\braisedAt\x12A\n" +
+	"\x0equarantined_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\rquarantinedAt2\xfc\x01\n" +
 	"\n" +
 	"OpsService\x12?\n" +
 	"\x06Reload\x12\x19.dccgate.v1.ReloadRequest\x1a\x1a.dccgate.v1.ReloadResponse\x12?\n" +
-	"\x06Status\x12\x19.dccgate.v1.StatusRequest\x1a\x1a.dccgate.v1.StatusResponseB5Z3github.com/dccgate/dccgate/api/dccgate/v1;dccgatev1b\x06proto3"
+	"\x06Status\x12\x19.dccgate.v1.StatusRequest\x1a\x1a.dccgate.v1.StatusResponse\x12l\n" +
+	"\x15ListQuarantinedAlerts\x12(.dccgate.v1.ListQuarantinedAlertsRequest\x1a).dccgate.v1.ListQuarantinedAlertsResponseB5Z3github.com/dccgate/dccgate/api/dccgate/v1;dccgatev1b\x06proto3"
 
 var (
 	file_dccgate_v1_ops_proto_rawDescOnce sync.Once
@@ -305,25 +555,33 @@ func file_dccgate_v1_ops_proto_rawDescGZIP() []byte {
 	return file_dccgate_v1_ops_proto_rawDescData
 }
 
-var file_dccgate_v1_ops_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_dccgate_v1_ops_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_dccgate_v1_ops_proto_goTypes = []any{
-	(*ReloadRequest)(nil),         // 0: dccgate.v1.ReloadRequest
-	(*ReloadResponse)(nil),        // 1: dccgate.v1.ReloadResponse
-	(*StatusRequest)(nil),         // 2: dccgate.v1.StatusRequest
-	(*StatusResponse)(nil),        // 3: dccgate.v1.StatusResponse
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*ReloadRequest)(nil),                 // 0: dccgate.v1.ReloadRequest
+	(*ReloadResponse)(nil),                // 1: dccgate.v1.ReloadResponse
+	(*StatusRequest)(nil),                 // 2: dccgate.v1.StatusRequest
+	(*StatusResponse)(nil),                // 3: dccgate.v1.StatusResponse
+	(*ListQuarantinedAlertsRequest)(nil),  // 4: dccgate.v1.ListQuarantinedAlertsRequest
+	(*ListQuarantinedAlertsResponse)(nil), // 5: dccgate.v1.ListQuarantinedAlertsResponse
+	(*QuarantinedAlert)(nil),              // 6: dccgate.v1.QuarantinedAlert
+	(*timestamppb.Timestamp)(nil),         // 7: google.protobuf.Timestamp
 }
 var file_dccgate_v1_ops_proto_depIdxs = []int32{
-	4, // 0: dccgate.v1.StatusResponse.loaded_at:type_name -> google.protobuf.Timestamp
-	0, // 1: dccgate.v1.OpsService.Reload:input_type -> dccgate.v1.ReloadRequest
-	2, // 2: dccgate.v1.OpsService.Status:input_type -> dccgate.v1.StatusRequest
-	1, // 3: dccgate.v1.OpsService.Reload:output_type -> dccgate.v1.ReloadResponse
-	3, // 4: dccgate.v1.OpsService.Status:output_type -> dccgate.v1.StatusResponse
-	3, // [3:5] is the sub-list for method output_type
-	1, // [1:3] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	7, // 0: dccgate.v1.StatusResponse.loaded_at:type_name -> google.protobuf.Timestamp
+	6, // 1: dccgate.v1.ListQuarantinedAlertsResponse.alerts:type_name -> dccgate.v1.QuarantinedAlert
+	7, // 2: dccgate.v1.QuarantinedAlert.raised_at:type_name -> google.protobuf.Timestamp
+	7, // 3: dccgate.v1.QuarantinedAlert.quarantined_at:type_name -> google.protobuf.Timestamp
+	0, // 4: dccgate.v1.OpsService.Reload:input_type -> dccgate.v1.ReloadRequest
+	2, // 5: dccgate.v1.OpsService.Status:input_type -> dccgate.v1.StatusRequest
+	4, // 6: dccgate.v1.OpsService.ListQuarantinedAlerts:input_type -> dccgate.v1.ListQuarantinedAlertsRequest
+	1, // 7: dccgate.v1.OpsService.Reload:output_type -> dccgate.v1.ReloadResponse
+	3, // 8: dccgate.v1.OpsService.Status:output_type -> dccgate.v1.StatusResponse
+	5, // 9: dccgate.v1.OpsService.ListQuarantinedAlerts:output_type -> dccgate.v1.ListQuarantinedAlertsResponse
+	7, // [7:10] is the sub-list for method output_type
+	4, // [4:7] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_dccgate_v1_ops_proto_init() }
@@ -337,7 +595,7 @@ func file_dccgate_v1_ops_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dccgate_v1_ops_proto_rawDesc), len(file_dccgate_v1_ops_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

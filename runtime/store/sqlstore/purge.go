@@ -68,7 +68,13 @@ func (s *Store) PurgeBefore(ctx context.Context, before time.Time, limit int) (i
 		// Alerts and other deliveries as old (of no request, or of one
 		// still to run: the stream's copy goes, the request stays).
 		dels, err := s.exec(ctx, tx, `DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries ORDER BY seq LIMIT ?) AND created_at < ?`, limit, at)
+		if err != nil {
+			return err
+		}
 		n += dels
+		// Quarantined alerts as old, oldest first (by ID, as stored).
+		qs, err := s.exec(ctx, tx, `DELETE FROM quarantined_alerts WHERE id IN (SELECT id FROM quarantined_alerts ORDER BY id LIMIT ?) AND quarantined_at < ?`, limit, at)
+		n += qs
 		return err
 	}, s.forgetTail)
 	return int(n), err

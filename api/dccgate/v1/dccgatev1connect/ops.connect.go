@@ -42,6 +42,9 @@ const (
 	OpsServiceReloadProcedure = "/dccgate.v1.OpsService/Reload"
 	// OpsServiceStatusProcedure is the fully-qualified name of the OpsService's Status RPC.
 	OpsServiceStatusProcedure = "/dccgate.v1.OpsService/Status"
+	// OpsServiceListQuarantinedAlertsProcedure is the fully-qualified name of the OpsService's
+	// ListQuarantinedAlerts RPC.
+	OpsServiceListQuarantinedAlertsProcedure = "/dccgate.v1.OpsService/ListQuarantinedAlerts"
 )
 
 // OpsServiceClient is a client for the dccgate.v1.OpsService service.
@@ -52,6 +55,10 @@ type OpsServiceClient interface {
 	Reload(context.Context, *connect.Request[v1.ReloadRequest]) (*connect.Response[v1.ReloadResponse], error)
 	// Status tells what the gateway runs: its build, spec and policies.
 	Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error)
+	// ListQuarantinedAlerts lists the device alerts anomaly detection
+	// quarantined (para 136, the alert_anomaly key), oldest first: kept for
+	// the DCC to examine, never sent on.
+	ListQuarantinedAlerts(context.Context, *connect.Request[v1.ListQuarantinedAlertsRequest]) (*connect.Response[v1.ListQuarantinedAlertsResponse], error)
 }
 
 // NewOpsServiceClient constructs a client for the dccgate.v1.OpsService service. By default, it
@@ -77,13 +84,20 @@ func NewOpsServiceClient(httpClient connect.HTTPClient, baseURL string, opts ...
 			connect.WithSchema(opsServiceMethods.ByName("Status")),
 			connect.WithClientOptions(opts...),
 		),
+		listQuarantinedAlerts: connect.NewClient[v1.ListQuarantinedAlertsRequest, v1.ListQuarantinedAlertsResponse](
+			httpClient,
+			baseURL+OpsServiceListQuarantinedAlertsProcedure,
+			connect.WithSchema(opsServiceMethods.ByName("ListQuarantinedAlerts")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // opsServiceClient implements OpsServiceClient.
 type opsServiceClient struct {
-	reload *connect.Client[v1.ReloadRequest, v1.ReloadResponse]
-	status *connect.Client[v1.StatusRequest, v1.StatusResponse]
+	reload                *connect.Client[v1.ReloadRequest, v1.ReloadResponse]
+	status                *connect.Client[v1.StatusRequest, v1.StatusResponse]
+	listQuarantinedAlerts *connect.Client[v1.ListQuarantinedAlertsRequest, v1.ListQuarantinedAlertsResponse]
 }
 
 // Reload calls dccgate.v1.OpsService.Reload.
@@ -96,6 +110,11 @@ func (c *opsServiceClient) Status(ctx context.Context, req *connect.Request[v1.S
 	return c.status.CallUnary(ctx, req)
 }
 
+// ListQuarantinedAlerts calls dccgate.v1.OpsService.ListQuarantinedAlerts.
+func (c *opsServiceClient) ListQuarantinedAlerts(ctx context.Context, req *connect.Request[v1.ListQuarantinedAlertsRequest]) (*connect.Response[v1.ListQuarantinedAlertsResponse], error) {
+	return c.listQuarantinedAlerts.CallUnary(ctx, req)
+}
+
 // OpsServiceHandler is an implementation of the dccgate.v1.OpsService service.
 type OpsServiceHandler interface {
 	// Reload reads the spec and the policies again, vets and compiles them,
@@ -104,6 +123,10 @@ type OpsServiceHandler interface {
 	Reload(context.Context, *connect.Request[v1.ReloadRequest]) (*connect.Response[v1.ReloadResponse], error)
 	// Status tells what the gateway runs: its build, spec and policies.
 	Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error)
+	// ListQuarantinedAlerts lists the device alerts anomaly detection
+	// quarantined (para 136, the alert_anomaly key), oldest first: kept for
+	// the DCC to examine, never sent on.
+	ListQuarantinedAlerts(context.Context, *connect.Request[v1.ListQuarantinedAlertsRequest]) (*connect.Response[v1.ListQuarantinedAlertsResponse], error)
 }
 
 // NewOpsServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -125,12 +148,20 @@ func NewOpsServiceHandler(svc OpsServiceHandler, opts ...connect.HandlerOption) 
 		connect.WithSchema(opsServiceMethods.ByName("Status")),
 		connect.WithHandlerOptions(opts...),
 	)
+	opsServiceListQuarantinedAlertsHandler := connect.NewUnaryHandler(
+		OpsServiceListQuarantinedAlertsProcedure,
+		svc.ListQuarantinedAlerts,
+		connect.WithSchema(opsServiceMethods.ByName("ListQuarantinedAlerts")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/dccgate.v1.OpsService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case OpsServiceReloadProcedure:
 			opsServiceReloadHandler.ServeHTTP(w, r)
 		case OpsServiceStatusProcedure:
 			opsServiceStatusHandler.ServeHTTP(w, r)
+		case OpsServiceListQuarantinedAlertsProcedure:
+			opsServiceListQuarantinedAlertsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -146,4 +177,8 @@ func (UnimplementedOpsServiceHandler) Reload(context.Context, *connect.Request[v
 
 func (UnimplementedOpsServiceHandler) Status(context.Context, *connect.Request[v1.StatusRequest]) (*connect.Response[v1.StatusResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dccgate.v1.OpsService.Status is not implemented"))
+}
+
+func (UnimplementedOpsServiceHandler) ListQuarantinedAlerts(context.Context, *connect.Request[v1.ListQuarantinedAlertsRequest]) (*connect.Response[v1.ListQuarantinedAlertsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dccgate.v1.OpsService.ListQuarantinedAlerts is not implemented"))
 }
