@@ -32,17 +32,7 @@ func TestAlertsPastTheThresholdAreQuarantined(t *testing.T) {
 	}
 	delivered := func() int {
 		t.Helper()
-		ds, err := w.g.Store().Deliveries(ctx, alpha, 0, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, d := range ds {
-			if d.Kind == "alert" && d.DeviceID == esme {
-				n++
-			}
-		}
-		return n
+		return w.delivered(alpha, alertOf(esme))
 	}
 	quarantined := func() []store.QuarantinedAlert {
 		t.Helper()

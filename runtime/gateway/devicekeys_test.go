@@ -36,6 +36,27 @@ type world struct {
 	ctx context.Context
 }
 
+// delivered counts the messages on user's stream that match.
+func (w *world) delivered(user string, match func(store.Delivery) bool) int {
+	w.t.Helper()
+	ds, err := w.g.Store().Deliveries(w.t.Context(), user, 0, 0)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	n := 0
+	for _, d := range ds {
+		if match(d) {
+			n++
+		}
+	}
+	return n
+}
+
+// alertOf matches the alerts about device.
+func alertOf(device string) func(store.Delivery) bool {
+	return func(d store.Delivery) bool { return d.Kind == "alert" && d.DeviceID == device }
+}
+
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	return newWorldEager(t, 0)

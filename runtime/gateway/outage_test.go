@@ -124,17 +124,7 @@ func TestAlertDeliveredThroughAStoreOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.g.WaitIdle(ctx)
-	ds, err := w.g.Store().Deliveries(ctx, alpha, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	alerts := 0
-	for _, d := range ds {
-		if d.Kind == "alert" && d.DeviceID == esme {
-			alerts++
-		}
-	}
-	if alerts == 0 || as.fails.Load() >= 0 {
+	if alerts := w.delivered(alpha, alertOf(esme)); alerts == 0 || as.fails.Load() >= 0 {
 		t.Fatalf("%d alerts delivered, %d failures left", alerts, as.fails.Load())
 	}
 }

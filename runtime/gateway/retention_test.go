@@ -23,17 +23,7 @@ func TestHistoryKeptSevenYears(t *testing.T) {
 	w.g.WaitIdle(ctx)
 	responses := func() int {
 		t.Helper()
-		ds, err := w.g.Store().Deliveries(ctx, alpha, 0, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, d := range ds {
-			if d.RequestID == r.ID {
-				n++
-			}
-		}
-		return n
+		return w.delivered(alpha, func(d store.Delivery) bool { return d.RequestID == r.ID })
 	}
 	if responses() != 1 {
 		t.Fatal("no response delivered")
