@@ -7,30 +7,39 @@ import (
 	"time"
 )
 
-// The delays after failures to reach the gateway: the first, doubling up to
-// the last.
-const (
-	backoffMin = 10 * time.Millisecond
-	backoffMax = time.Second
+// backoff is the wait after failures in a row: base, doubling, at most max.
+type backoff struct{ base, max time.Duration }
+
+var (
+	// requestBackoff holds a user's requests off a failing connection
+	// (gate), and spaces the setup's retries.
+	requestBackoff = backoff{base: 10 * time.Millisecond, max: time.Second}
+	// subscribeBackoff spaces the reopenings of a user's stream that ends
+	// before its first message (driver.subscribe).
+	subscribeBackoff = backoff{base: 100 * time.Millisecond, max: time.Second}
 )
 
-// backoffDelay is the delay after n consecutive failures (n from 0):
-// backoffMin, doubling, at most backoffMax.
-func backoffDelay(n int) time.Duration {
-	if n >= 16 {
-		return backoffMax
+// delay is the wait after n failures in a row (n from 0).
+func (b backoff) delay(n int) time.Duration {
+	d := b.base
+	for ; n > 0; n-- {
+		if d > b.max/2 { // doubled, past max (or overflowing)
+			return b.max
+		}
+		d *= 2
 	}
-	return min(backoffMin<<n, backoffMax)
+	return min(d, b.max)
 }
 
 // gate holds a user's requests off the network while its connection to the
 // gateway fails (a refused dial, a stream the gateway's end broke): each
-// failure shuts it for backoffDelay of the failures in a row, and an answer
-// from the gateway opens it. A closed loop waits for it; an open loop counts
-// a request due while it is shut as failed, unsent. Without it, a closed
-// loop at a gateway that was down spun (some 20,000 failed Submits in 16 s,
-// each opening a connection, its garbage taking the load process from 130
-// to 503 MiB), and an open loop opened a connection for each request due.
+// failure shuts it for requestBackoff's delay of the failures in a row,
+// and an answer from the gateway opens it. A closed loop waits for it; an
+// open loop counts a request due while it is shut as failed, unsent.
+// Without it, a closed loop at a gateway that was down spun (some 20,000
+// failed Submits in 16 s, each opening a connection, its garbage taking
+// the load process from 130 to 503 MiB), and an open loop opened a
+// connection for each request due.
 //
 // The hot path, a request to a gateway that answers, costs two atomic
 // loads: one in wait, one in ok.
@@ -62,7 +71,7 @@ func (g *gate) failed(sent, now time.Time) {
 		return
 	}
 	g.last = now.UnixNano()
-	g.until.Store(now.Add(backoffDelay(g.fails)).UnixNano())
+	g.until.Store(now.Add(requestBackoff.delay(g.fails)).UnixNano())
 	g.fails++
 }
 

@@ -267,7 +267,7 @@ func TestOpenLoopWhileDown(t *testing.T) {
 	}
 	// The gate, shut for 1 s at 1,270 ms, opens at 2,270: the rest are
 	// sent and accepted.
-	if n := d.res.outcomes["accepted"]; n < 1000-int(backoffMax/time.Millisecond) || n != calls-downCalls {
+	if n := d.res.outcomes["accepted"]; n < 1000-int(requestBackoff.max/time.Millisecond) || n != calls-downCalls {
 		t.Errorf("%d accepted once it was up, of %d Submits", n, calls-downCalls)
 	}
 }

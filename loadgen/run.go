@@ -151,8 +151,14 @@ type Config struct {
 	// user sending many a second would send them.
 	Calls    bool
 	Duration time.Duration
-	// Timeout bounds the wait for one request's response (0: 30 s).
+	// Timeout bounds the wait for one request's response (0:
+	// DefaultTimeout).
 	Timeout time.Duration
+	// Cursors are where each user's stream starts, by User ID: the
+	// Result.Cursors of an earlier run against the same store, so that
+	// the streams do not read again every delivery of the runs before
+	// (a user absent or 0: from the first delivery).
+	Cursors map[string]int64
 	// Progress, if set, gets a line each second.
 	Progress io.Writer
 	// Seed makes the choice of requests repeatable.
@@ -175,6 +181,9 @@ type Config struct {
 	// CPU) starts there, as the run's own figures do.
 	Started func()
 }
+
+// DefaultTimeout is Config.Timeout's default.
+const DefaultTimeout = 30 * time.Second
 
 // EventKinds are the device events the load sends to electricity meters in
 // turn: each raises one device alert (devices.AlertOf) to the import
@@ -234,6 +243,16 @@ type Result struct {
 	// were outstanding and were not sent (not in Sent, nor in Outcomes).
 	Dropped        int `json:"dropped,omitempty"`
 	MaxOutstanding int `json:"max_outstanding,omitempty"`
+	// Timeout is Config.Timeout in seconds: a request waits no longer for
+	// its response.
+	Timeout float64 `json:"timeout_s"`
+	// Cursors are the last cursor read on each user's stream (by User
+	// ID), for the next run's Config.Cursors.
+	Cursors map[string]int64 `json:"-"`
+	// StreamMessages were read on the users' streams, setup included:
+	// from Config.Cursors, this run's deliveries; from the first
+	// delivery, every earlier run's too.
+	StreamMessages int `json:"stream_messages"`
 	// Setup is what the setup before the run did, when the mix has
 	// prepayment items.
 	Setup   *Setup  `json:"setup,omitempty"`
@@ -308,6 +327,9 @@ type user struct {
 	// under driver.mu): a request sent in one epoch and waiting for its
 	// response in another has lost its stream (driver.broke).
 	epoch atomic.Uint64
+	// cursor is the last read on the user's stream, once its subscribe
+	// has returned.
+	cursor int64
 }
 
 // submit sends one request as the run sends them.
@@ -364,6 +386,8 @@ type driver struct {
 	ended   atomic.Int64
 	done    atomic.Int64
 	started time.Time
+	// streamed counts the messages read on the users' streams.
+	streamed atomic.Int64
 }
 
 // inFlight is the requests sent and not yet ended. (It was sent - done,
@@ -510,7 +534,7 @@ func newDriver(cfg Config) (*driver, error) {
 		cfg.Concurrency = 64
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
+		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.Mix == nil {
 		cfg.Mix = DefaultMix
@@ -550,14 +574,15 @@ func newDriver(cfg Config) (*driver, error) {
 // run is Run with the users in place.
 func (d *driver) run(ctx context.Context) (*Result, error) {
 	cfg := d.cfg
-	// Streams replay from cursor 0: a response that lands before its
-	// stream is open is not missed (a server stream's call returns only
-	// with its first message, so nothing waits for them here).
+	// Streams start from a cursor already delivered (Config.Cursors, else
+	// 0), not from their end: a response that lands before its stream is
+	// open is not missed (a server stream's call returns only with its
+	// first message, so nothing waits for them here).
 	sctx, stopStreams := context.WithCancel(ctx)
 	defer stopStreams()
 	var streams sync.WaitGroup
 	for _, u := range d.users {
-		streams.Go(func() { d.subscribe(sctx, u) })
+		streams.Go(func() { u.cursor = d.subscribe(sctx, u) })
 	}
 
 	// Setup is not measured; the run starts after it, and only then the
@@ -648,6 +673,14 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, Dropped: dropped, Setup: setup, started: d.started, samples: d.res.samples,
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
+	res.Timeout = cfg.Timeout.Seconds()
+	res.StreamMessages = int(d.streamed.Load())
+	res.Cursors = make(map[string]int64, len(d.users))
+	for id, u := range d.users {
+		if u.cursor > 0 {
+			res.Cursors[id] = u.cursor
+		}
+	}
 	if mode == "open" {
 		res.MaxOutstanding = cfg.MaxOutstanding
 	}
@@ -876,7 +909,7 @@ func (d *driver) setUp(ctx context.Context, items []Item, premises int) (ok bool
 			if a.outcome == "" {
 				a.outcome = "error/canceled" // the run ended while it waited
 			}
-			if !a.retry || try == setupRetries || !d.sleep(ctx, backoffDelay(try)) {
+			if !a.retry || try == setupRetries || !d.sleep(ctx, requestBackoff.delay(try)) {
 				return false, retries, a.outcome
 			}
 			retries++
@@ -1182,19 +1215,16 @@ func (d *driver) unregister(id string) {
 	d.mu.Unlock()
 }
 
-// subscribeRetry is the first wait before a user's stream that ended
-// without a message is opened again; it doubles up to backoffMax.
-const subscribeRetry = 100 * time.Millisecond
-
-// subscribe reads a user's stream for the whole run, resuming from its
-// cursor if the stream breaks, and hands final responses to their waiters;
-// when it breaks, the requests waiting on it fail (broke). A stream that
-// ends before its first message is opened again after subscribeRetry,
-// doubling: a Subscribe to a gateway that is down fails only at its first
-// Receive, and the streams were opened again at once, a connection
-// attempt each, as fast as they failed.
-func (d *driver) subscribe(ctx context.Context, u *user) {
-	var cursor int64
+// subscribe reads a user's stream for the whole run, from its cursor in
+// Config.Cursors, and from the last cursor read if the stream breaks; it
+// hands final responses to their waiters, and when the stream breaks, the
+// requests waiting on it fail (broke). It returns the last cursor read.
+// A stream that ends before its first message is opened again after
+// subscribeBackoff's delay: a Subscribe to a gateway that is down fails
+// only at its first Receive, and the streams were opened again at once, a
+// connection attempt each, as fast as they failed.
+func (d *driver) subscribe(ctx context.Context, u *user) (cursor int64) {
+	cursor = d.cfg.Cursors[u.id]
 	for fails := 0; ctx.Err() == nil; {
 		got := false
 		if st, err := u.api.Subscribe(ctx, connect.NewRequest(&dccgatev1.SubscribeRequest{Cursor: cursor})); err == nil {
@@ -1202,24 +1232,26 @@ func (d *driver) subscribe(ctx context.Context, u *user) {
 			st.Close()
 		}
 		if ctx.Err() != nil {
-			return
+			return cursor
 		}
 		d.broke(u)
 		if got {
 			fails = 0
 			continue
 		}
-		if !d.sleep(ctx, min(subscribeRetry<<min(fails, 8), backoffMax)) {
-			return
+		if !d.sleep(ctx, subscribeBackoff.delay(fails)) {
+			return cursor
 		}
 		fails++
 	}
+	return cursor
 }
 
 // receive hands a stream's final responses to their waiters until it ends,
 // and says whether it had a message.
 func (d *driver) receive(st *connect.ServerStreamForClient[dccgatev1.StreamMessage], cursor *int64) (got bool) {
 	for ; st.Receive(); got = true {
+		d.streamed.Add(1)
 		m := st.Msg()
 		*cursor = m.GetCursor()
 		if a := m.GetAlert(); a != nil {
@@ -1236,7 +1268,8 @@ func (d *driver) receive(st *connect.ServerStreamForClient[dccgatev1.StreamMessa
 			w.ch <- r
 		} else {
 			// The response came before Submit returned its ID (or
-			// belongs to an earlier run, replayed from cursor 0).
+			// belongs to an earlier run: read again without
+			// Config.Cursors, or delivered after them).
 			d.early[r.GetRequestId()] = earlyResponse{st: r, at: time.Now()}
 		}
 		d.mu.Unlock()

@@ -36,6 +36,21 @@ import (
 // addresses the same users and devices.
 const loadWorldFile = "load-world.json"
 
+// loadCursorsFile records, in the data directory, where each user's
+// stream ended in the last run, so that the next starts there rather than
+// read again every delivery of the runs before (the API has no "from the
+// end"; a stream resumes from a cursor it was given).
+const loadCursorsFile = "load-cursors.json"
+
+// streamCursors is loadCursorsFile's content.
+type streamCursors struct {
+	// Store names (redacted) the store the cursors are of: another's, or
+	// one made again, could end before them, and streams started past
+	// its end would miss every response until its cursors caught up.
+	Store   string           `json:"store"`
+	Cursors map[string]int64 `json:"cursors"`
+}
+
 type seededWorld struct {
 	Systems   int    `json:"systems"`
 	Suppliers int    `json:"suppliers"`
@@ -59,7 +74,7 @@ states and reason codes. The others failed on the load generator's side:
                             internal or canceled with the run going on, the
                             connection broke mid-answer ("http2: client conn
                             is closed", "connection reset by peer");
-                            deadline_exceeded, no answer in 30 s
+                            deadline_exceeded, no answer within --timeout
   error/submit:unavailable/GATEWAY_BUSY
                             refused before it was received: the gateway was
                             full (max_in_flight); nothing stored
@@ -68,7 +83,7 @@ states and reason codes. The others failed on the load generator's side:
                             gateway was stopped or killed): failed at once
                             rather than waiting for its timeout
   error/timeout             acknowledged, and no final Service Response on the
-                            stream within 30 s
+                            stream within --timeout (30 s)
   error/sign                a critical request's Pre-Command could not be
                             signed (the load generator's fault)
   error/sign:CODE           the signed Pre-Command's call failed with that code
@@ -83,6 +98,9 @@ setup (meters put in prepayment mode and topped up for the top-ups) sends a
 request again, up to 3 times, when it was refused SMWAN_UNAVAILABLE or
 GATEWAY_BUSY or its connection or stream failed; meters still not set up are
 left out of the top-ups and counted, and the load fails only if none is.
+With a --data directory an earlier run used, each user's stream starts
+where that run's ended (load-cursors.json, kept for the store it names),
+not at the user's first delivery; seeding (--fleet) starts them over.
 
 Flags:
 `
@@ -105,6 +123,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	outstanding := fs.Int("max-outstanding", 2048, "open loop: at most this many requests sent and not yet answered; one due beyond is not sent and counts as dropped (0: no bound)")
 	calls := fs.Bool("calls", false, "send each request on a Submit call of its own (default: each user's requests share one SubmitStream, as a user sending many a second would)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send")
+	timeout := fs.Duration("timeout", loadgen.DefaultTimeout, "how long a request may take, from sent to its final Service Response on the stream, before it counts as error/timeout (error/submit:deadline_exceeded if not acknowledged)")
 	settle := fs.Duration("settle", time.Second, "a pause after the setup (meters put in prepayment mode and topped up) before the run, so the gateway's work left from setup is not measured")
 	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20, or *=0,critical=1 for one item alone (items: "+strings.Join(loadgen.MixNames(), ", ")+")")
 	alerts := fs.Float64("alerts", 20, "device events per second, each raising a device alert on its users' streams (0: none; against --target only when given, and the gateway must serve the AdminService: serve --virtual-clock)")
@@ -138,8 +157,8 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "dccgate load: %v\n", err)
 		return exitFail
 	}
-	if *fleet < 0 || *suppliers < 1 || *rate < 0 || *alerts < 0 || *outstanding < 0 || *conc < 1 || *dur <= 0 {
-		fmt.Fprintln(stderr, "dccgate load: --fleet, --rate, --alerts, --max-outstanding must not be negative; --suppliers, --concurrency and --duration must be positive")
+	if *fleet < 0 || *suppliers < 1 || *rate < 0 || *alerts < 0 || *outstanding < 0 || *conc < 1 || *dur <= 0 || *timeout <= 0 {
+		fmt.Fprintln(stderr, "dccgate load: --fleet, --rate, --alerts, --max-outstanding must not be negative; --suppliers, --concurrency, --duration and --timeout must be positive")
 		return exitUsage
 	}
 	mix, err := loadgen.ParseMix(*mixFlag)
@@ -153,6 +172,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "dccgate load: --fleet with --target: seed the directory first (--seed-only), then serve it")
 		return exitUsage
 	}
+	keep := *data != "" // a temporary directory keeps no cursors
 	if *data == "" {
 		if *target != "" {
 			fmt.Fprintln(stderr, "dccgate load: --target needs --data, the directory the target gateway serves (its pki/ and "+loadWorldFile+")")
@@ -206,6 +226,10 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		if err := writeWorld(*data, seededWorld{Systems: w.Systems, Suppliers: w.Suppliers, Others: w.Others, Store: redact(dbURL)}); err != nil {
 			return fail(err)
 		}
+		// The store may be new, its cursors starting again.
+		if err := os.Remove(filepath.Join(*data, loadCursorsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fail(err)
+		}
 	}
 	if *seedOnly {
 		return exitOK
@@ -252,7 +276,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	setupFrom := time.Now()
 	cfg := loadgen.Config{URL: url, CAPEM: p.CA.CertPEM, Credentials: creds, World: w, Spec: sp, Mix: mix,
-		Rate: *rate, Concurrency: *conc, MaxOutstanding: *outstanding, Calls: *calls, Duration: *dur, Settle: *settle, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts,
+		Rate: *rate, Concurrency: *conc, MaxOutstanding: *outstanding, Calls: *calls, Duration: *dur, Timeout: *timeout, Settle: *settle, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts,
 		// A line of its own, printed as the timed run begins (scripts
 		// measuring a gateway from outside start there).
 		Started: func() {
@@ -266,6 +290,11 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		mode = fmt.Sprintf("open loop at %.0f/s", *rate)
 	}
 	fmt.Fprintf(stdout, "load: %s for %s against %s (%d systems, %d users)\n", mode, *dur, url, w.Systems, len(creds))
+	if keep {
+		if cfg.Cursors = readCursors(*data, redact(dbURL)); len(cfg.Cursors) > 0 {
+			fmt.Fprintf(stdout, "load: the users' streams start where the last run's ended (%s)\n", loadCursorsFile)
+		}
+	}
 	if *pprofAddr != "" {
 		ln, err := net.Listen("tcp", *pprofAddr)
 		if err != nil {
@@ -295,6 +324,12 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return fail(err)
+	}
+	if keep && len(res.Cursors) > 0 {
+		if err := writeCursors(*data, streamCursors{Store: redact(dbURL), Cursors: res.Cursors}); err != nil {
+			// The run's figures stand; the next run reads its streams from the start.
+			fmt.Fprintf(stderr, "dccgate load: %s: %v\n", loadCursorsFile, err)
+		}
 	}
 	printLoad(stdout, res, *target == "")
 	if commits != nil {
@@ -417,6 +452,22 @@ func readWorld(dir string) (seededWorld, error) {
 func writeWorld(dir string, w seededWorld) error {
 	b, _ := json.MarshalIndent(w, "", "  ")
 	return os.WriteFile(filepath.Join(dir, loadWorldFile), append(b, '\n'), 0o644)
+}
+
+// readCursors returns the cursors loadCursorsFile keeps for the store
+// named st; none if it keeps none, or another store's.
+func readCursors(dir, st string) map[string]int64 {
+	var c streamCursors
+	b, err := os.ReadFile(filepath.Join(dir, loadCursorsFile))
+	if err != nil || json.Unmarshal(b, &c) != nil || c.Store != st {
+		return nil // the streams start from their first delivery, as before
+	}
+	return c.Cursors
+}
+
+func writeCursors(dir string, c streamCursors) error {
+	b, _ := json.MarshalIndent(c, "", "  ")
+	return os.WriteFile(filepath.Join(dir, loadCursorsFile), append(b, '\n'), 0o644)
 }
 
 // redact hides a store URL's password.
