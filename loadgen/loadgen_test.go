@@ -423,3 +423,31 @@ func TestRunResumesStreams(t *testing.T) {
 		cursors = res.Cursors
 	}
 }
+
+// TestWarmupIsNotCounted: an open loop with a warm-up sends at its rate
+// through both; what falls due in the warm-up runs on the gateway and is
+// not in the result, which counts the run's own requests alone, from its
+// start.
+func TestWarmupIsNotCounted(t *testing.T) {
+	sp, err := spec.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := loadgen.World{Systems: 40, Suppliers: 2, Others: 1}
+	srv, creds := start(t, w)
+	const rate = 200
+	res, err := loadgen.Run(t.Context(), loadgen.Config{URL: srv.URL, CAPEM: srv.PKI.CA.CertPEM, Credentials: creds, World: w, Spec: sp,
+		Rate: rate, Warmup: 500 * time.Millisecond, Duration: 500 * time.Millisecond, Seed: 1, Progress: io.Discard,
+		Mix: []loadgen.Item{loadgen.DefaultMix[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != rate/2 || res.Completed != res.Sent || res.Warmup != 0.5 {
+		t.Fatalf("sent %d, completed %d, warm-up %v s: want the %d due in the run's half second, after the warm-up's", res.Sent, res.Completed, res.Warmup, rate/2)
+	}
+	stored := storedStates(t, srv)
+	if len(stored) != rate { // the warm-up's too
+		t.Fatalf("%d requests stored, want %d: the warm-up's and the run's", len(stored), rate)
+	}
+	checkSamples(t, res, true, stored)
+}

@@ -151,6 +151,11 @@ type Config struct {
 	// user sending many a second would send them.
 	Calls    bool
 	Duration time.Duration
+	// Warmup is sent before Duration, at the same rate or concurrency,
+	// and not counted: the run is measured from a gateway already under
+	// the load (connections, caches, the heap's size) rather than from
+	// its first requests.
+	Warmup time.Duration
 	// Timeout bounds the wait for one request's response (0:
 	// DefaultTimeout).
 	Timeout time.Duration
@@ -243,6 +248,9 @@ type Result struct {
 	// were outstanding and were not sent (not in Sent, nor in Outcomes).
 	Dropped        int `json:"dropped,omitempty"`
 	MaxOutstanding int `json:"max_outstanding,omitempty"`
+	// Warmup is Config.Warmup in seconds: sent before the run, not
+	// counted.
+	Warmup float64 `json:"warmup_s,omitempty"`
 	// Timeout is Config.Timeout in seconds: a request waits no longer for
 	// its response.
 	Timeout float64 `json:"timeout_s"`
@@ -601,16 +609,32 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	d.res = resultSink{outcomes: map[string]int{}}
-	d.alerts.mu.Lock()
-	d.alerts.sent, d.alerts.errors, d.alerts.byCode, d.alerts.on = map[string][]time.Time{}, map[string]int{}, map[string]int{}, true
-	d.alerts.mu.Unlock()
 	d.sent.Store(0)
 	d.ended.Store(0)
 	d.done.Store(0)
+	// The loops start now; what they send before d.started, the warm-up,
+	// loads the gateway as the run does and is not counted (one).
+	from := d.now()
+	d.started = from.Add(cfg.Warmup)
+	end := d.started.Add(cfg.Duration)
+	seed := d.rng.Uint64() // the events', before pick uses rng
+	mode, dropped := "closed", 0
+	var loops sync.WaitGroup
+	if cfg.Rate > 0 {
+		mode = "open"
+		loops.Go(func() { dropped = d.openLoop(ctx, from, end) })
+	} else {
+		loops.Go(func() { d.closedLoop(ctx, end) })
+	}
+	if w := d.started.Sub(d.now()); w > 0 {
+		d.sleep(ctx, w)
+	}
+	d.alerts.mu.Lock()
+	d.alerts.sent, d.alerts.errors, d.alerts.byCode, d.alerts.on = map[string][]time.Time{}, map[string]int{}, map[string]int{}, true
+	d.alerts.mu.Unlock()
 	if cfg.Started != nil {
 		cfg.Started()
 	}
-	d.started = d.now()
 	cpuStart := procstat.CPU()
 	rtStart := readRuntime()
 
@@ -643,18 +667,10 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	}()
 
 	var wg sync.WaitGroup
-	end := d.started.Add(cfg.Duration)
 	if cfg.Events != nil {
-		seed := d.rng.Uint64() // before pick uses rng
 		wg.Go(func() { d.events(ctx, end, seed) })
 	}
-	mode, dropped := "closed", 0
-	if cfg.Rate > 0 {
-		mode = "open"
-		dropped = d.openLoop(ctx, end)
-	} else {
-		d.closedLoop(ctx, end)
-	}
+	loops.Wait()
 	wg.Wait()
 	elapsed := time.Since(d.started)
 	close(stopMem)
@@ -673,7 +689,7 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 		Outcomes: d.res.outcomes, TimedOut: d.res.timedOut, Dropped: dropped, Setup: setup, started: d.started, samples: d.res.samples,
 		Memory: Memory{HeapMiB: float64(ms.HeapAlloc) / (1 << 20), RSSMiB: float64(rss) / (1 << 20), PeakRSSMiB: float64(max(peak.Load(), rss)) / (1 << 20)}}
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
-	res.Timeout = cfg.Timeout.Seconds()
+	res.Timeout, res.Warmup = cfg.Timeout.Seconds(), cfg.Warmup.Seconds()
 	res.StreamMessages = int(d.streamed.Load())
 	res.Cursors = make(map[string]int64, len(d.users))
 	for id, u := range d.users {
@@ -742,14 +758,15 @@ func (d *driver) closedLoop(ctx context.Context, end time.Time) {
 // start + i/rate, whatever the gateway's speed; latency counts from that
 // moment, so a slow gateway cannot hide its queueing (no coordinated
 // omission). One due while its user's gate is shut fails at once (gateFail).
-func (d *driver) openLoop(ctx context.Context, end time.Time) (dropped int) {
+// It sends from `from`, the warm-up's start.
+func (d *driver) openLoop(ctx context.Context, from, end time.Time) (dropped int) {
 	var outstanding chan struct{}
 	if d.cfg.MaxOutstanding > 0 {
 		outstanding = make(chan struct{}, d.cfg.MaxOutstanding)
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	pace(ctx, d.started, end, d.cfg.Rate, func(_ int, due time.Time) {
+	pace(ctx, from, end, d.cfg.Rate, func(_ int, due time.Time) {
 		it, p := d.pick()
 		if outstanding != nil {
 			select {
@@ -966,8 +983,18 @@ const outcomeUnreachable = "error/submit:unavailable"
 // user's gate is no longer sent.
 func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time, g gated, end time.Time) attempt {
 	id := "" // the Request ID, once the gateway gave it
+	// counted: not a request of the warm-up (sent or due before the run's
+	// start), which only loads the gateway.
+	counted := func() bool { return !start.Before(d.started) }
+	count := func(n *atomic.Int64) {
+		if counted() {
+			n.Add(1)
+		}
+	}
 	fail := func(outcome string, timeout bool) {
-		d.res.fail(sample{item: it.Name, id: id, sent: start, lat: d.now().Sub(start), outcome: outcome}, timeout)
+		if counted() {
+			d.res.fail(sample{item: it.Name, id: id, sent: start, lat: d.now().Sub(start), outcome: outcome}, timeout)
+		}
 	}
 	p := d.cfg.World.Premise(premises)
 	device := p.ESME
@@ -983,8 +1010,8 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 	if wait := u.gate.wait(d.now); wait > 0 {
 		// The user's connection is failing: not again before the gate opens.
 		if g == gateFail {
-			d.sent.Add(1)
-			d.ended.Add(1)
+			count(&d.sent)
+			count(&d.ended)
 			fail(outcomeUnreachable, false)
 			return attempt{outcome: outcomeUnreachable, retry: true}
 		}
@@ -1016,8 +1043,8 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 		}
 	}
 	msg.ProtoReflect().Set(b.field, protoreflect.ValueOfMessage(m))
-	d.sent.Add(1)
-	defer d.ended.Add(1)
+	count(&d.sent)
+	defer count(&d.ended)
 	epoch := u.epoch.Load() // the stream its response will come on
 	rctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
@@ -1099,8 +1126,10 @@ func (d *driver) one(ctx context.Context, it Item, premises int, start time.Time
 	if st.GetReason() != "" {
 		outcome += "/" + st.GetReason()
 	}
-	d.done.Add(1)
-	d.res.add(sample{item: it.Name, id: id, critical: b.critical, sent: start, lat: d.now().Sub(start), ack: acked, outcome: outcome})
+	if counted() {
+		d.done.Add(1)
+		d.res.add(sample{item: it.Name, id: id, critical: b.critical, sent: start, lat: d.now().Sub(start), ack: acked, outcome: outcome})
+	}
 	return attempt{outcome: outcome, retry: st.GetReason() == "SMWAN_UNAVAILABLE"}
 }
 

@@ -123,6 +123,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	outstanding := fs.Int("max-outstanding", 2048, "open loop: at most this many requests sent and not yet answered; one due beyond is not sent and counts as dropped (0: no bound)")
 	calls := fs.Bool("calls", false, "send each request on a Submit call of its own (default: each user's requests share one SubmitStream, as a user sending many a second would)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send")
+	warmup := fs.Duration("warmup", 0, "send this long first, at the same rate or concurrency, without counting it: the run is measured on a gateway already under the load (its connections, caches and heap), not from its first requests")
 	timeout := fs.Duration("timeout", loadgen.DefaultTimeout, "how long a request may take, from sent to its final Service Response on the stream, before it counts as error/timeout (error/submit:deadline_exceeded if not acknowledged)")
 	settle := fs.Duration("settle", time.Second, "a pause after the setup (meters put in prepayment mode and topped up) before the run, so the gateway's work left from setup is not measured")
 	mixFlag := fs.String("mix", "", "weights over the default mix, e.g. critical=0,topup=20, or *=0,critical=1 for one item alone (items: "+strings.Join(loadgen.MixNames(), ", ")+")")
@@ -157,8 +158,8 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "dccgate load: %v\n", err)
 		return exitFail
 	}
-	if *fleet < 0 || *suppliers < 1 || *rate < 0 || *alerts < 0 || *outstanding < 0 || *conc < 1 || *dur <= 0 || *timeout <= 0 {
-		fmt.Fprintln(stderr, "dccgate load: --fleet, --rate, --alerts, --max-outstanding must not be negative; --suppliers, --concurrency, --duration and --timeout must be positive")
+	if *fleet < 0 || *suppliers < 1 || *rate < 0 || *alerts < 0 || *outstanding < 0 || *conc < 1 || *dur <= 0 || *timeout <= 0 || *warmup < 0 {
+		fmt.Fprintln(stderr, "dccgate load: --fleet, --rate, --alerts, --max-outstanding, --warmup must not be negative; --suppliers, --concurrency, --duration and --timeout must be positive")
 		return exitUsage
 	}
 	mix, err := loadgen.ParseMix(*mixFlag)
@@ -276,7 +277,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	setupFrom := time.Now()
 	cfg := loadgen.Config{URL: url, CAPEM: p.CA.CertPEM, Credentials: creds, World: w, Spec: sp, Mix: mix,
-		Rate: *rate, Concurrency: *conc, MaxOutstanding: *outstanding, Calls: *calls, Duration: *dur, Timeout: *timeout, Settle: *settle, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts,
+		Rate: *rate, Concurrency: *conc, MaxOutstanding: *outstanding, Calls: *calls, Duration: *dur, Warmup: *warmup, Timeout: *timeout, Settle: *settle, Seed: uint64(time.Now().UnixNano()), Events: events, EventRate: *alerts,
 		// A line of its own, printed as the timed run begins (scripts
 		// measuring a gateway from outside start there).
 		Started: func() {
@@ -288,6 +289,9 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	mode := fmt.Sprintf("closed loop, %d in flight", *conc)
 	if *rate > 0 {
 		mode = fmt.Sprintf("open loop at %.0f/s", *rate)
+	}
+	if *warmup > 0 {
+		mode += fmt.Sprintf(" (after a warm-up of %s, not counted)", *warmup)
 	}
 	fmt.Fprintf(stdout, "load: %s for %s against %s (%d systems, %d users)\n", mode, *dur, url, w.Systems, len(creds))
 	if keep {
