@@ -49,23 +49,23 @@ func (s *Store) QuarantinedAlerts(ctx context.Context, f store.QuarantineFilter)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.QuarantinedAlert
-	for rows.Next() {
-		var a store.QuarantinedAlert
-		var recipients, payload string
-		var raised, at int64
-		if err := rows.Scan(&a.ID, &a.DeviceID, &a.Code, &recipients, &payload, &a.Reason, &a.Clause, &a.Detail, &raised, &at); err != nil {
-			return nil, err
-		}
-		if recipients != "" {
-			a.Recipients = strings.Split(recipients, ",")
-		}
-		if payload != "" {
-			a.Payload = []byte(payload)
-		}
-		a.RaisedAt, a.QuarantinedAt = decTime(raised), decTime(at)
-		out = append(out, a)
+	return collect(rows, scanQuarantined)
+}
+
+// scanQuarantined reads a row of QuarantinedAlerts' query.
+func scanQuarantined(r interface{ Scan(...any) error }) (store.QuarantinedAlert, error) {
+	var a store.QuarantinedAlert
+	var recipients, payload string
+	var raised, at int64
+	if err := r.Scan(&a.ID, &a.DeviceID, &a.Code, &recipients, &payload, &a.Reason, &a.Clause, &a.Detail, &raised, &at); err != nil {
+		return a, err
 	}
-	return out, rows.Err()
+	if recipients != "" {
+		a.Recipients = strings.Split(recipients, ",")
+	}
+	if payload != "" {
+		a.Payload = []byte(payload)
+	}
+	a.RaisedAt, a.QuarantinedAt = decTime(raised), decTime(at)
+	return a, nil
 }
