@@ -1,6 +1,10 @@
 package duis
 
 import (
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/dccgate/dccgate/spec"
@@ -33,7 +37,11 @@ func FuzzDecodeRequest(f *testing.F) {
 // FuzzVerify: mutations of a signed document never verify unless the
 // canonical document is unchanged.
 func FuzzVerify(f *testing.F) {
-	s, _ := testPKI(f, "90-B3-D5-1F-30-01-00-00")
+	// A fixed key and certificate: each fuzz worker is a process of its
+	// own and runs this again; with a signer of its own (a new key, a
+	// random serial) it would verify none of the seeds its coordinator
+	// signed, and never reach the check below.
+	s := fixedSigner(f)
 	signedContent := map[string]bool{}
 	for _, n := range []string{"read-import-registers.xml", "display-message.xml"} {
 		signed := s.sign(f, fixture(f, n))
@@ -64,4 +72,31 @@ func lastSignature(root *Element) *Element {
 		}
 	}
 	return sig
+}
+
+// fixedSigner is the signer of testdata/fuzz-user-key.pem and
+// fuzz-user.pem.
+func fixedSigner(t testing.TB) signer {
+	t.Helper()
+	block := func(name string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			t.Fatalf("%s: no PEM block", name)
+		}
+		return blk.Bytes
+	}
+	key, err := x509.ParseECPrivateKey(block("fuzz-user-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ParseCert(block("fuzz-user.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer{key, cert}
 }
