@@ -7,6 +7,11 @@
 # nothing about our code, so such a run is tried again (twice at most). Any
 # other failure, and any run that wrote a failing input, fails at once.
 #
+# Each new interesting input is minimized for at most a second
+# (-fuzzminimizetime; Go's default is a minute): in a budget of seconds,
+# the default spent nearly all of it minimizing: FuzzVerify, whose seeds
+# verify, made 21 execs in 30 s; with 1 s, some 40,000 in 15 s.
+#
 #   scripts/fuzz.sh [fuzztime] [package...]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +29,7 @@ for target in "${pkgs[@]}"; do
   for fn in $(grep -h '^func Fuzz' "$target"/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do
     for try in 1 2 3; do
       echo "--- $target $fn (try $try)"
-      if go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$budget" "$target" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+      if go test -run '^$' -fuzz "^${fn}\$" -fuzztime "$budget" -fuzzminimizetime 1s "$target" 2>&1 | tee "$log"; [ "${PIPESTATUS[0]}" -eq 0 ]; then
         break
       fi
       # A real finding writes its input and names the failing line.
