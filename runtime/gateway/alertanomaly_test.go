@@ -32,7 +32,7 @@ func TestAlertsPastTheThresholdAreQuarantined(t *testing.T) {
 	}
 	delivered := func() int {
 		t.Helper()
-		return w.delivered(alpha, alertOf(esme))
+		return delivered(t, w.g, alpha, alertOf(esme))
 	}
 	quarantined := func() []store.QuarantinedAlert {
 		t.Helper()

@@ -37,11 +37,11 @@ type world struct {
 }
 
 // delivered counts the messages on user's stream that match.
-func (w *world) delivered(user string, match func(store.Delivery) bool) int {
-	w.t.Helper()
-	ds, err := w.g.Store().Deliveries(w.t.Context(), user, 0, 0)
+func delivered(t testing.TB, g *gateway.Gateway, user string, match func(store.Delivery) bool) int {
+	t.Helper()
+	ds, err := g.Store().Deliveries(t.Context(), user, 0, 0)
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	n := 0
 	for _, d := range ds {
@@ -55,6 +55,11 @@ func (w *world) delivered(user string, match func(store.Delivery) bool) int {
 // alertOf matches the alerts about device.
 func alertOf(device string) func(store.Delivery) bool {
 	return func(d store.Delivery) bool { return d.Kind == "alert" && d.DeviceID == device }
+}
+
+// responseTo matches the Service Responses to request id.
+func responseTo(id string) func(store.Delivery) bool {
+	return func(d store.Delivery) bool { return d.Kind == "response" && d.RequestID == id }
 }
 
 func newWorld(t *testing.T) *world {

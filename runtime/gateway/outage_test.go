@@ -78,17 +78,7 @@ func TestEndStoredThroughAStoreOutage(t *testing.T) {
 			if left := os.fails.Load(); left >= 0 {
 				t.Fatalf("%d failures left: the end was not tried through the outage", left)
 			}
-			ds, err := w.g.Store().Deliveries(t.Context(), alpha, 0, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n := 0
-			for _, d := range ds {
-				if d.RequestID == r.ID && d.Kind == "response" {
-					n++
-				}
-			}
-			if n != 1 {
+			if n := delivered(t, w.g, alpha, responseTo(r.ID)); n != 1 {
 				t.Fatalf("%d Service Responses, want 1", n)
 			}
 		})
@@ -124,7 +114,7 @@ func TestAlertDeliveredThroughAStoreOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.g.WaitIdle(ctx)
-	if alerts := w.delivered(alpha, alertOf(esme)); alerts == 0 || as.fails.Load() >= 0 {
+	if alerts := delivered(t, w.g, alpha, alertOf(esme)); alerts == 0 || as.fails.Load() >= 0 {
 		t.Fatalf("%d alerts delivered, %d failures left", alerts, as.fails.Load())
 	}
 }

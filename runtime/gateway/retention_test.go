@@ -23,7 +23,7 @@ func TestHistoryKeptSevenYears(t *testing.T) {
 	w.g.WaitIdle(ctx)
 	responses := func() int {
 		t.Helper()
-		return w.delivered(alpha, func(d store.Delivery) bool { return d.RequestID == r.ID })
+		return delivered(t, w.g, alpha, func(d store.Delivery) bool { return d.RequestID == r.ID })
 	}
 	if responses() != 1 {
 		t.Fatal("no response delivered")

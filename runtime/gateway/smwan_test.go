@@ -43,22 +43,6 @@ func (f *faults) SMWANFault(kind string) {
 	}
 }
 
-// responses counts the Service Responses on alpha's stream for request id.
-func responses(t *testing.T, g *gateway.Gateway, id string) int {
-	t.Helper()
-	ds, err := g.Store().Deliveries(t.Context(), alpha, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, d := range ds {
-		if d.Kind == "response" && d.RequestID == id {
-			n++
-		}
-	}
-	return n
-}
-
 func (f *faults) seen() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -183,7 +167,7 @@ func TestSMWANFaultsEndInTimeoutsAndRetries(t *testing.T) {
 			if fs := f.seen(); strings.Join(fs, " ") != strings.Join(tc.faults, " ") {
 				t.Errorf("SMWAN faults %v, want %v", fs, tc.faults)
 			}
-			if n := responses(t, g, r.ID); n != 1 {
+			if n := delivered(t, g, alpha, responseTo(r.ID)); n != 1 {
 				t.Errorf("%d Service Responses, want 1", n)
 			}
 		})
@@ -269,7 +253,7 @@ func TestFutureDatedTriedAgainWithinTarget(t *testing.T) {
 			if !back && !strings.Contains(got.Message, fmt.Sprintf("the last of %d rounds of tries", got.Attempts)) {
 				t.Errorf("the final message %q does not say the rounds of tries", got.Message)
 			}
-			if n := responses(t, g, r.ID); n != 1 {
+			if n := delivered(t, g, alpha, responseTo(r.ID)); n != 1 {
 				t.Errorf("%d Service Responses, want 1", n)
 			}
 			f.mu.Lock()
