@@ -3,15 +3,12 @@ package server
 import (
 	"crypto/tls"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/http2"
-
-	"github.com/dccgate/dccgate/runtime/pki"
 )
 
 // TestAPIAdvertisesSmallFrames checks the largest frame the API says it
@@ -20,20 +17,8 @@ import (
 // under Go's server default of 1 MiB.
 func TestAPIAdvertisesSmallFrames(t *testing.T) {
 	srv := startDemo(t)
-	dir := filepath.Join(srv.PKI.Dir, "users")
-	cert, err := os.ReadFile(filepath.Join(dir, supplier+".pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := os.ReadFile(filepath.Join(dir, supplier+"-key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pki.ClientTLS(srv.PKI.CA.CertPEM, pki.Issued{CertPEM: cert, KeyPEM: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := tls.Dial("tcp", strings.TrimPrefix(srv.URL, "https://"), cfg)
+	cert, key := pemPair(t, filepath.Join(srv.PKI.Dir, "users"), supplier)
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(srv.URL, "https://"), tlsFor(t, srv, cert, key))
 	if err != nil {
 		t.Fatal(err)
 	}

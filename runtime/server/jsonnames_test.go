@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -259,9 +260,16 @@ func TestIsGoStyle(t *testing.T) {
 // clientFor is an HTTP client presenting a certificate of the server's CA.
 func clientFor(t *testing.T, s *Server, certPEM, keyPEM []byte) *http.Client {
 	t.Helper()
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tlsFor(t, s, certPEM, keyPEM), ForceAttemptHTTP2: true}}
+}
+
+// tlsFor is the TLS configuration of a client presenting certPEM and
+// keyPEM to s.
+func tlsFor(t *testing.T, s *Server, certPEM, keyPEM []byte) *tls.Config {
+	t.Helper()
 	cfg, err := pki.ClientTLS(s.PKI.CA.CertPEM, pki.Issued{CertPEM: certPEM, KeyPEM: keyPEM})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+	return cfg
 }

@@ -66,15 +66,22 @@ func userHTTP(t *testing.T, s *Server, user string) *http.Client {
 // name-key.pem in dir, trusting the server's CA.
 func pemClient(t *testing.T, s *Server, dir, name string) *http.Client {
 	t.Helper()
+	cert, key := pemPair(t, dir, name)
+	return clientFor(t, s, cert, key)
+}
+
+// pemPair reads the certificate and key name.pem and name-key.pem in dir.
+func pemPair(t *testing.T, dir, name string) (cert, key []byte) {
+	t.Helper()
 	cert, err := os.ReadFile(filepath.Join(dir, name+".pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := os.ReadFile(filepath.Join(dir, name+"-key.pem"))
+	key, err = os.ReadFile(filepath.Join(dir, name+"-key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return clientFor(t, s, cert, key)
+	return cert, key
 }
 
 const (
