@@ -20,19 +20,25 @@ type AnomalyRule struct {
 // commas. It checks the form only: whether the spec has the service and
 // the role is for serve to check, which has the spec.
 func ParseAnomaly(s string) ([]AnomalyRule, error) {
-	var rules []AnomalyRule
+	return parseList(s, parseAnomalyRule)
+}
+
+// parseList reads items separated by commas, spaces around them and empty
+// ones left out; an error names its item.
+func parseList[T any](s string, parse func(item string) (T, error)) ([]T, error) {
+	var out []T
 	for item := range strings.SplitSeq(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		r, err := parseAnomalyRule(item)
+		v, err := parse(item)
 		if err != nil {
 			return nil, fmt.Errorf("%q: %w", item, err)
 		}
-		rules = append(rules, r)
+		out = append(out, v)
 	}
-	return rules, nil
+	return out, nil
 }
 
 func parseAnomalyRule(item string) (AnomalyRule, error) {
@@ -87,26 +93,22 @@ type AlertAnomalyRule struct {
 // by commas, CODE an alert code or * for every alert. It checks the form
 // only: whether the spec has the code is for serve to check.
 func ParseAlertAnomaly(s string) ([]AlertAnomalyRule, error) {
+	return parseList(s, parseAlertAnomalyRule)
+}
+
+func parseAlertAnomalyRule(item string) (AlertAnomalyRule, error) {
 	const form = "want CODE=MAX/PER, e.g. *=100/1h or A23=20/1h"
-	var rules []AlertAnomalyRule
-	for item := range strings.SplitSeq(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		code, limit, ok := strings.Cut(item, "=")
-		code = strings.TrimSpace(code)
-		if !ok || code == "" {
-			return nil, fmt.Errorf("%q: no code before '=': %s", item, form)
-		}
-		n, per, err := parseLimit(limit, form)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %w", item, err)
-		}
-		if code == "*" {
-			code = ""
-		}
-		rules = append(rules, AlertAnomalyRule{Code: code, Max: n, Per: per})
+	code, limit, ok := strings.Cut(item, "=")
+	code = strings.TrimSpace(code)
+	if !ok || code == "" {
+		return AlertAnomalyRule{}, fmt.Errorf("no code before '=': %s", form)
 	}
-	return rules, nil
+	n, per, err := parseLimit(limit, form)
+	if err != nil {
+		return AlertAnomalyRule{}, err
+	}
+	if code == "*" {
+		code = ""
+	}
+	return AlertAnomalyRule{Code: code, Max: n, Per: per}, nil
 }
