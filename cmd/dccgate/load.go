@@ -346,8 +346,7 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		}
 	}
 	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+		if err := writeJSON(*jsonOut, res); err != nil {
 			return fail(err)
 		}
 	}
@@ -446,32 +445,43 @@ func sortedKeys[V any](m map[string]V) []string {
 
 func readWorld(dir string) (seededWorld, error) {
 	var w seededWorld
-	b, err := os.ReadFile(filepath.Join(dir, loadWorldFile))
-	if err != nil {
-		return w, err
-	}
-	return w, json.Unmarshal(b, &w)
+	return w, readJSON(filepath.Join(dir, loadWorldFile), &w)
 }
 
 func writeWorld(dir string, w seededWorld) error {
-	b, _ := json.MarshalIndent(w, "", "  ")
-	return os.WriteFile(filepath.Join(dir, loadWorldFile), append(b, '\n'), 0o644)
+	return writeJSON(filepath.Join(dir, loadWorldFile), w)
 }
 
 // readCursors returns the cursors loadCursorsFile keeps for the store
 // named st; none if it keeps none, or another store's.
 func readCursors(dir, st string) map[string]int64 {
 	var c streamCursors
-	b, err := os.ReadFile(filepath.Join(dir, loadCursorsFile))
-	if err != nil || json.Unmarshal(b, &c) != nil || c.Store != st {
+	if readJSON(filepath.Join(dir, loadCursorsFile), &c) != nil || c.Store != st {
 		return nil // the streams start from their first delivery, as before
 	}
 	return c.Cursors
 }
 
 func writeCursors(dir string, c streamCursors) error {
-	b, _ := json.MarshalIndent(c, "", "  ")
-	return os.WriteFile(filepath.Join(dir, loadCursorsFile), append(b, '\n'), 0o644)
+	return writeJSON(filepath.Join(dir, loadCursorsFile), c)
+}
+
+// readJSON reads the JSON file at path into v.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// writeJSON writes v to path as indented JSON.
+func writeJSON(path string, v any) error {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // redact hides a store URL's password.

@@ -112,7 +112,9 @@ func TestLoadAgain(t *testing.T) {
 			Timeout  float64 `json:"timeout_s"`
 			Messages int     `json:"stream_messages"`
 		}
-		readJSON(t, out, &res)
+		if err := readJSON(out, &res); err != nil {
+			t.Fatal(err)
+		}
 		if res.Timeout != st.timeout {
 			t.Errorf("%s: timeout %vs, want %vs", st.note, res.Timeout, st.timeout)
 		}
@@ -121,7 +123,9 @@ func TestLoadAgain(t *testing.T) {
 		}
 		// The next run's cursors, of this store.
 		var c streamCursors
-		readJSON(t, filepath.Join(data, loadCursorsFile), &c)
+		if err := readJSON(filepath.Join(data, loadCursorsFile), &c); err != nil {
+			t.Fatal(err)
+		}
 		if c.Store != redact(storeURL("", data)) || len(c.Cursors) == 0 {
 			t.Errorf("%s: cursors kept %+v", st.note, c)
 		}
@@ -162,18 +166,6 @@ func TestLoadCursors(t *testing.T) {
 	}
 	if got := readCursors(dir, st); !maps.Equal(got, kept) {
 		t.Errorf("written %v, read %v", kept, got)
-	}
-}
-
-// readJSON reads the JSON file name into v.
-func readJSON(t *testing.T, name string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", name, err)
 	}
 }
 
