@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
@@ -42,32 +43,47 @@ func (s *subscribeFrom) Subscribe(ctx context.Context, req *connect.Request[dccg
 	return nil
 }
 
-// TestSubscribeStartsFromConfigCursor: a user's stream starts from its
-// cursor in Config.Cursors (an earlier run's last), not from the first
-// delivery, resumes from the last cursor read when it breaks, and
-// subscribe returns that cursor (the next run's).
-func TestSubscribeStartsFromConfigCursor(t *testing.T) {
+// streamEnd is subscribeFrom answering GetStreamCursor with end, or, with
+// end negative, not knowing the call (a gateway without it).
+type streamEnd struct {
+	*subscribeFrom
+	end int64
+}
+
+func (s streamEnd) GetStreamCursor(context.Context, *connect.Request[dccgatev1.GetStreamCursorRequest]) (*connect.Response[dccgatev1.GetStreamCursorResponse], error) {
+	if s.end < 0 {
+		return nil, connect.NewError(connect.CodeUnimplemented, errors.New("no GetStreamCursor here"))
+	}
+	return connect.NewResponse(&dccgatev1.GetStreamCursorResponse{Cursor: s.end}), nil
+}
+
+// TestSubscribeStartsAtTheStreamEnd: a user's stream starts where
+// GetStreamCursor says it ends when the run begins, not at the first
+// delivery (from 0 with a gateway that lacks the call), resumes from the
+// last cursor read when it breaks, and subscribe returns that cursor.
+func TestSubscribeStartsAtTheStreamEnd(t *testing.T) {
 	tests := []struct {
 		note     string
-		cursors  map[string]int64
+		end      int64
 		wantFrom [2]int64 // the first Subscribe's cursor, and the next's
 	}{
-		{"none saved: from the first delivery", nil, [2]int64{0, 3}},
-		{"saved: from it", map[string]int64{"u": 2}, [2]int64{2, 3}},
-		{"saved at the end: nothing read again", map[string]int64{"u": 3}, [2]int64{3, 3}},
-		{"another user's alone: from the first", map[string]int64{"v": 2}, [2]int64{0, 3}},
+		{"an empty stream: from 0", 0, [2]int64{0, 3}},
+		{"from its end", 2, [2]int64{2, 3}},
+		{"at the end: nothing read again", 3, [2]int64{3, 3}},
+		{"no GetStreamCursor: from the first delivery", -1, [2]int64{0, 3}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
 			d, _ := fakeDriver(t, readElectricity, nil)
-			d.cfg.Cursors = tc.cursors
 			h := &subscribeFrom{last: 3, from: make(chan int64, 2)}
-			_, hh := dccgatev1connect.NewGatewayServiceHandler(h)
+			_, hh := dccgatev1connect.NewGatewayServiceHandler(streamEnd{h, tc.end})
 			srv := httptest.NewServer(hh)
 			defer srv.Close()
 			u := &user{id: "u", api: dccgatev1connect.NewGatewayServiceClient(srv.Client(), srv.URL)}
+			d.users = map[string]*user{u.id: u}
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
+			d.streamEnds(ctx)
 			last := make(chan int64, 1)
 			go func() { last <- d.subscribe(ctx, u) }()
 			var from [2]int64

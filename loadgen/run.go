@@ -159,11 +159,6 @@ type Config struct {
 	// Timeout bounds the wait for one request's response (0:
 	// DefaultTimeout).
 	Timeout time.Duration
-	// Cursors are where each user's stream starts, by User ID: the
-	// Result.Cursors of an earlier run against the same store, so that
-	// the streams do not read again every delivery of the runs before
-	// (a user absent or 0: from the first delivery).
-	Cursors map[string]int64
 	// Progress, if set, gets a line each second.
 	Progress io.Writer
 	// Seed makes the choice of requests repeatable.
@@ -254,12 +249,10 @@ type Result struct {
 	// Timeout is Config.Timeout in seconds: a request waits no longer for
 	// its response.
 	Timeout float64 `json:"timeout_s"`
-	// Cursors are the last cursor read on each user's stream (by User
-	// ID), for the next run's Config.Cursors.
-	Cursors map[string]int64 `json:"-"`
 	// StreamMessages were read on the users' streams, setup included:
-	// from Config.Cursors, this run's deliveries; from the first
-	// delivery, every earlier run's too.
+	// this run's deliveries (each stream starts where it ended when the
+	// run began), and every earlier one's too from a gateway without
+	// GetStreamCursor.
 	StreamMessages int `json:"stream_messages"`
 	// Setup is what the setup before the run did, when the mix has
 	// prepayment items.
@@ -335,8 +328,9 @@ type user struct {
 	// under driver.mu): a request sent in one epoch and waiting for its
 	// response in another has lost its stream (driver.broke).
 	epoch atomic.Uint64
-	// cursor is the last read on the user's stream, once its subscribe
-	// has returned.
+	// cursor is where the user's stream starts (its end when the run
+	// began: streamEnds), and the last read on it once its subscribe has
+	// returned.
 	cursor int64
 }
 
@@ -582,10 +576,12 @@ func newDriver(cfg Config) (*driver, error) {
 // run is Run with the users in place.
 func (d *driver) run(ctx context.Context) (*Result, error) {
 	cfg := d.cfg
-	// Streams start from a cursor already delivered (Config.Cursors, else
-	// 0), not from their end: a response that lands before its stream is
+	// Streams start from a cursor read before the user's first request
+	// (GetStreamCursor), so a response that lands before its stream is
 	// open is not missed (a server stream's call returns only with its
-	// first message, so nothing waits for them here).
+	// first message, so nothing waits for them here), and none of the
+	// earlier runs' deliveries is read.
+	d.streamEnds(ctx)
 	sctx, stopStreams := context.WithCancel(ctx)
 	defer stopStreams()
 	var streams sync.WaitGroup
@@ -691,12 +687,6 @@ func (d *driver) run(ctx context.Context) (*Result, error) {
 	res.Throughput = float64(res.Completed) / elapsed.Seconds()
 	res.Timeout, res.Warmup = cfg.Timeout.Seconds(), cfg.Warmup.Seconds()
 	res.StreamMessages = int(d.streamed.Load())
-	res.Cursors = make(map[string]int64, len(d.users))
-	for id, u := range d.users {
-		if u.cursor > 0 {
-			res.Cursors[id] = u.cursor
-		}
-	}
 	if mode == "open" {
 		res.MaxOutstanding = cfg.MaxOutstanding
 	}
@@ -1244,8 +1234,27 @@ func (d *driver) unregister(id string) {
 	d.mu.Unlock()
 }
 
-// subscribe reads a user's stream for the whole run, from its cursor in
-// Config.Cursors, and from the last cursor read if the stream breaks; it
+// streamEnds sets each user's cursor to where its stream ends now. A
+// user whose GetStreamCursor fails (a gateway without it, or not
+// answering yet) keeps 0: its stream is read from the first delivery, the
+// earlier runs' too, which costs time but misses nothing.
+func (d *driver) streamEnds(ctx context.Context) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, u := range d.users {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if r, err := u.api.GetStreamCursor(ctx, connect.NewRequest(&dccgatev1.GetStreamCursorRequest{})); err == nil {
+				u.cursor = r.Msg.GetCursor()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// subscribe reads a user's stream for the whole run, from u.cursor (where
+// it ended when the run began), and from the last cursor read if it breaks; it
 // hands final responses to their waiters, and when the stream breaks, the
 // requests waiting on it fail (broke). It returns the last cursor read.
 // A stream that ends before its first message is opened again after
@@ -1253,7 +1262,7 @@ func (d *driver) unregister(id string) {
 // only at its first Receive, and the streams were opened again at once, a
 // connection attempt each, as fast as they failed.
 func (d *driver) subscribe(ctx context.Context, u *user) (cursor int64) {
-	cursor = d.cfg.Cursors[u.id]
+	cursor = u.cursor
 	for fails := 0; ctx.Err() == nil; {
 		got := false
 		if st, err := u.api.Subscribe(ctx, connect.NewRequest(&dccgatev1.SubscribeRequest{Cursor: cursor})); err == nil {
@@ -1297,8 +1306,8 @@ func (d *driver) receive(st *connect.ServerStreamForClient[dccgatev1.StreamMessa
 			w.ch <- r
 		} else {
 			// The response came before Submit returned its ID (or
-			// belongs to an earlier run: read again without
-			// Config.Cursors, or delivered after them).
+			// belongs to an earlier run, read again from a gateway
+			// without GetStreamCursor).
 			d.early[r.GetRequestId()] = earlyResponse{st: r, at: time.Now()}
 		}
 		d.mu.Unlock()

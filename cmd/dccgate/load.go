@@ -36,21 +36,6 @@ import (
 // addresses the same users and devices.
 const loadWorldFile = "load-world.json"
 
-// loadCursorsFile records, in the data directory, where each user's
-// stream ended in the last run, so that the next starts there rather than
-// read again every delivery of the runs before (the API has no "from the
-// end"; a stream resumes from a cursor it was given).
-const loadCursorsFile = "load-cursors.json"
-
-// streamCursors is loadCursorsFile's content.
-type streamCursors struct {
-	// Store names (redacted) the store the cursors are of: another's, or
-	// one made again, could end before them, and streams started past
-	// its end would miss every response until its cursors caught up.
-	Store   string           `json:"store"`
-	Cursors map[string]int64 `json:"cursors"`
-}
-
 type seededWorld struct {
 	Systems   int    `json:"systems"`
 	Suppliers int    `json:"suppliers"`
@@ -98,9 +83,9 @@ setup (meters put in prepayment mode and topped up for the top-ups) sends a
 request again, up to 3 times, when it was refused SMWAN_UNAVAILABLE or
 GATEWAY_BUSY or its connection or stream failed; meters still not set up are
 left out of the top-ups and counted, and the load fails only if none is.
-With a --data directory an earlier run used, each user's stream starts
-where that run's ended (load-cursors.json, kept for the store it names),
-not at the user's first delivery; seeding (--fleet) starts them over.
+Each user's stream starts where it ends when the run begins
+(GetStreamCursor), so a run reads none of the deliveries of the runs
+before it in the same store.
 
 Flags:
 `
@@ -173,7 +158,6 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "dccgate load: --fleet with --target: seed the directory first (--seed-only), then serve it")
 		return exitUsage
 	}
-	keep := *data != "" // a temporary directory keeps no cursors
 	if *data == "" {
 		if *target != "" {
 			fmt.Fprintln(stderr, "dccgate load: --target needs --data, the directory the target gateway serves (its pki/ and "+loadWorldFile+")")
@@ -225,10 +209,6 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		fmt.Fprintf(stdout, "seeded %d registrations and %d devices in %.1fs (%.0f devices/s)\n", stats.Registrations, stats.Devices,
 			stats.Took.Seconds(), float64(stats.Devices)/stats.Took.Seconds())
 		if err := writeWorld(*data, seededWorld{Systems: w.Systems, Suppliers: w.Suppliers, Others: w.Others, Store: redact(dbURL)}); err != nil {
-			return fail(err)
-		}
-		// The store may be new, its cursors starting again.
-		if err := os.Remove(filepath.Join(*data, loadCursorsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fail(err)
 		}
 	}
@@ -294,11 +274,6 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		mode += fmt.Sprintf(" (after a warm-up of %s, not counted)", *warmup)
 	}
 	fmt.Fprintf(stdout, "load: %s for %s against %s (%d systems, %d users)\n", mode, *dur, url, w.Systems, len(creds))
-	if keep {
-		if cfg.Cursors = readCursors(*data, redact(dbURL)); len(cfg.Cursors) > 0 {
-			fmt.Fprintf(stdout, "load: the users' streams start where the last run's ended (%s)\n", loadCursorsFile)
-		}
-	}
 	if *pprofAddr != "" {
 		ln, err := net.Listen("tcp", *pprofAddr)
 		if err != nil {
@@ -328,12 +303,6 @@ func runLoad(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return fail(err)
-	}
-	if keep && len(res.Cursors) > 0 {
-		if err := writeCursors(*data, streamCursors{Store: redact(dbURL), Cursors: res.Cursors}); err != nil {
-			// The run's figures stand; the next run reads its streams from the start.
-			fmt.Fprintf(stderr, "dccgate load: %s: %v\n", loadCursorsFile, err)
-		}
 	}
 	printLoad(stdout, res, *target == "")
 	if commits != nil {
@@ -450,20 +419,6 @@ func readWorld(dir string) (seededWorld, error) {
 
 func writeWorld(dir string, w seededWorld) error {
 	return writeJSON(filepath.Join(dir, loadWorldFile), w)
-}
-
-// readCursors returns the cursors loadCursorsFile keeps for the store
-// named st; none if it keeps none, or another store's.
-func readCursors(dir, st string) map[string]int64 {
-	var c streamCursors
-	if readJSON(filepath.Join(dir, loadCursorsFile), &c) != nil || c.Store != st {
-		return nil // the streams start from their first delivery, as before
-	}
-	return c.Cursors
-}
-
-func writeCursors(dir string, c streamCursors) error {
-	return writeJSON(filepath.Join(dir, loadCursorsFile), c)
 }
 
 // readJSON reads the JSON file at path into v.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,10 +75,10 @@ func TestLoadSeedsAndRuns(t *testing.T) {
 	}
 }
 
-// TestLoadAgain: loads in process in one data directory. Each starts the
-// users' streams where the last one's ended (load-cursors.json, for its
-// store), reading its own deliveries alone, unless it seeds the store
-// again; --timeout reaches the run.
+// TestLoadAgain: loads in process in one data directory, seeding it
+// again last. Each run's streams start where they end when it begins, so
+// each reads its own deliveries alone, none of the runs before;
+// --timeout reaches the run.
 func TestLoadAgain(t *testing.T) {
 	data := t.TempDir()
 	out := filepath.Join(data, "result.json")
@@ -87,15 +86,11 @@ func TestLoadAgain(t *testing.T) {
 	steps := []struct {
 		note    string
 		args    []string
-		resumes bool
-		// own: its streams read its own deliveries alone (a request has
-		// one, its response), none of the runs before.
-		own     bool
 		timeout float64 // the result's timeout_s
 	}{
-		{"the first seeds", seed, false, true, 30},
-		{"the next resumes", []string{"--timeout", "7s"}, true, true, 7},
-		{"a seed starts over", seed, false, false, 30},
+		{"the first seeds", seed, 30},
+		{"the next", []string{"--timeout", "7s"}, 7},
+		{"a seed again", seed, 30},
 	}
 	for _, st := range steps {
 		args := append([]string{"load", "--data", data, "--duration", "300ms", "--concurrency", "4", "--mix", "*=0,read-electricity=1", "--alerts", "0",
@@ -103,9 +98,6 @@ func TestLoadAgain(t *testing.T) {
 		code, stdout, errs := runCmd(t, "", args...)
 		if code != 0 {
 			t.Fatalf("%s: exit %d\n%s\n%s", st.note, code, stdout, errs)
-		}
-		if resumed := strings.Contains(stdout, "streams start where the last run's ended"); resumed != st.resumes {
-			t.Errorf("%s: resumed %v, want %v\n%s", st.note, resumed, st.resumes, stdout)
 		}
 		var res struct {
 			Sent     int
@@ -118,54 +110,10 @@ func TestLoadAgain(t *testing.T) {
 		if res.Timeout != st.timeout {
 			t.Errorf("%s: timeout %vs, want %vs", st.note, res.Timeout, st.timeout)
 		}
-		if res.Sent == 0 || (res.Messages == res.Sent) != st.own {
+		// A request has one delivery, its response.
+		if res.Sent == 0 || res.Messages != res.Sent {
 			t.Errorf("%s: %d stream messages read for %d requests", st.note, res.Messages, res.Sent)
 		}
-		// The next run's cursors, of this store.
-		var c streamCursors
-		if err := readJSON(filepath.Join(data, loadCursorsFile), &c); err != nil {
-			t.Fatal(err)
-		}
-		if c.Store != redact(storeURL("", data)) || len(c.Cursors) == 0 {
-			t.Errorf("%s: cursors kept %+v", st.note, c)
-		}
-	}
-}
-
-// TestLoadCursors: the cursors kept are used for their own store alone.
-func TestLoadCursors(t *testing.T) {
-	const st = "sqlite:///data/dccgate.db"
-	kept := map[string]int64{"u1": 42}
-	tests := []struct {
-		note string
-		file string // "": none
-		want map[string]int64
-	}{
-		{"none kept", "", nil},
-		{"this store's", `{"store": "sqlite:///data/dccgate.db", "cursors": {"u1": 42}}`, kept},
-		{"another store's", `{"store": "postgres://db/dccgate", "cursors": {"u1": 42}}`, nil},
-		{"unreadable", `{"store": "sqlite:///data/dccgate.db", "cursors": [`, nil},
-	}
-	for _, tc := range tests {
-		t.Run(tc.note, func(t *testing.T) {
-			dir := t.TempDir()
-			if tc.file != "" {
-				if err := os.WriteFile(filepath.Join(dir, loadCursorsFile), []byte(tc.file), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if got := readCursors(dir, st); !maps.Equal(got, tc.want) {
-				t.Errorf("cursors %v, want %v", got, tc.want)
-			}
-		})
-	}
-	// What writeCursors writes, readCursors reads.
-	dir := t.TempDir()
-	if err := writeCursors(dir, streamCursors{Store: st, Cursors: kept}); err != nil {
-		t.Fatal(err)
-	}
-	if got := readCursors(dir, st); !maps.Equal(got, kept) {
-		t.Errorf("written %v, read %v", kept, got)
 	}
 }
 

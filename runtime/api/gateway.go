@@ -306,6 +306,20 @@ func (s *GatewayServer) Subscribe(ctx context.Context, req *connect.Request[dccg
 	}
 }
 
+// GetStreamCursor implements GatewayService.GetStreamCursor: where the
+// caller's stream ends now, for a Subscribe that skips its history.
+func (s *GatewayServer) GetStreamCursor(ctx context.Context, _ *connect.Request[dccgatev1.GetStreamCursorRequest]) (*connect.Response[dccgatev1.GetStreamCursorResponse], error) {
+	caller, err := user(ctx)
+	if err != nil {
+		return nil, err
+	}
+	end, err := s.G.Store().StreamEnd(ctx, caller)
+	if err != nil {
+		return nil, toConnect(err)
+	}
+	return connect.NewResponse(&dccgatev1.GetStreamCursorResponse{Cursor: end}), nil
+}
+
 // toMessage is a stored delivery as the stream sends it. The payload is
 // read into the fields it has (the Connect API's own), and the answer or
 // alert data, a JSON object, straight into a Struct.

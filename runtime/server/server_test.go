@@ -253,6 +253,59 @@ func TestSubscribeResumesFromACursor(t *testing.T) {
 	}
 }
 
+// TestSubscribeFromTheStreamEnd subscribes from GetStreamCursor's cursor
+// and gets only what came after it: the first message is the response to
+// the request sent after the call, not the history.
+func TestSubscribeFromTheStreamEnd(t *testing.T) {
+	srv := startDemo(t)
+	ctx := t.Context()
+	c := clientAs(t, srv, supplier)
+	cur := func() int64 {
+		t.Helper()
+		r, err := c.GetStreamCursor(ctx, connect.NewRequest(&dccgatev1.GetStreamCursorRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Msg.GetCursor()
+	}
+	if got := cur(); got != 0 {
+		t.Fatalf("a new user's stream ends at %d, want 0", got)
+	}
+	submit := func() string {
+		t.Helper()
+		resp, err := c.Submit(ctx, connect.NewRequest(read41(supplier, "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Msg.GetRequestId()
+	}
+	first := submit()
+	srv.G.WaitIdle(ctx)
+	end := cur()
+	if end == 0 {
+		t.Fatalf("the stream ends at 0 after %s was answered", first)
+	}
+	second := submit()
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	stream, err := c.Subscribe(sctx, connect.NewRequest(&dccgatev1.SubscribeRequest{Cursor: end}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+	if !stream.Receive() {
+		t.Fatalf("stream ended: %v", stream.Err())
+	}
+	m := stream.Msg()
+	if got := m.GetResponse().GetRequestId(); got != second || m.GetCursor() <= end {
+		t.Fatalf("first message after %d: cursor %d, response to %q; want the response to %s (not %s's)", end, m.GetCursor(), got, second, first)
+	}
+	// Another user's stream is its own.
+	if r, err := clientAs(t, srv, other).GetStreamCursor(ctx, connect.NewRequest(&dccgatev1.GetStreamCursorRequest{})); err != nil || r.Msg.GetCursor() != 0 {
+		t.Fatalf("another user's stream ends at %d (%v), want 0", r.Msg.GetCursor(), err)
+	}
+}
+
 func TestCancelBeforeItStarts(t *testing.T) {
 	srv := startDemo(t)
 	ctx := t.Context()

@@ -352,6 +352,9 @@ type Store interface {
 	// Deliveries returns a user's messages with cursor > after, in cursor
 	// order; userID "" returns every user's.
 	Deliveries(ctx context.Context, userID string, after int64, limit int) ([]Delivery, error)
+	// StreamEnd returns the cursor of a user's newest message (0: none),
+	// where a reader that wants no earlier message starts.
+	StreamEnd(ctx context.Context, userID string) (int64, error)
 	// Reset deletes everything (test and scenario worlds only).
 	Reset(ctx context.Context) error
 }

@@ -415,6 +415,12 @@ func (s *Store) Deliveries(ctx context.Context, userID string, after int64, limi
 	return
 }
 
+// StreamEnd implements store.Store.
+func (s *Store) StreamEnd(ctx context.Context, userID string) (end int64, err error) {
+	err = s.call(ctx, "StreamEnd", 0, func(ctx context.Context) (err error) { end, err = s.inner.StreamEnd(ctx, userID); return })
+	return
+}
+
 // Reset implements store.Store.
 func (s *Store) Reset(ctx context.Context) error {
 	s.mu.Lock()

@@ -721,6 +721,87 @@ func (x *SubscribeRequest) GetCursor() int64 {
 	return 0
 }
 
+type GetStreamCursorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStreamCursorRequest) Reset() {
+	*x = GetStreamCursorRequest{}
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStreamCursorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStreamCursorRequest) ProtoMessage() {}
+
+func (x *GetStreamCursorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStreamCursorRequest.ProtoReflect.Descriptor instead.
+func (*GetStreamCursorRequest) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{11}
+}
+
+type GetStreamCursorResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// cursor is the newest message's on the caller's stream, 0 if none.
+	Cursor        int64 `protobuf:"varint,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStreamCursorResponse) Reset() {
+	*x = GetStreamCursorResponse{}
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStreamCursorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStreamCursorResponse) ProtoMessage() {}
+
+func (x *GetStreamCursorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStreamCursorResponse.ProtoReflect.Descriptor instead.
+func (*GetStreamCursorResponse) Descriptor() ([]byte, []int) {
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetStreamCursorResponse) GetCursor() int64 {
+	if x != nil {
+		return x.Cursor
+	}
+	return 0
+}
+
 // StreamMessage is one message to a user on its stream.
 type StreamMessage struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -736,7 +817,7 @@ type StreamMessage struct {
 
 func (x *StreamMessage) Reset() {
 	*x = StreamMessage{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[11]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -748,7 +829,7 @@ func (x *StreamMessage) String() string {
 func (*StreamMessage) ProtoMessage() {}
 
 func (x *StreamMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[11]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -761,7 +842,7 @@ func (x *StreamMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamMessage.ProtoReflect.Descriptor instead.
 func (*StreamMessage) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{11}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StreamMessage) GetCursor() int64 {
@@ -835,7 +916,7 @@ type Alert struct {
 
 func (x *Alert) Reset() {
 	*x = Alert{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[12]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +928,7 @@ func (x *Alert) String() string {
 func (*Alert) ProtoMessage() {}
 
 func (x *Alert) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[12]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +941,7 @@ func (x *Alert) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alert.ProtoReflect.Descriptor instead.
 func (*Alert) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{12}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Alert) GetService() string {
@@ -927,7 +1008,7 @@ type SubmitSignedPreCommandRequest struct {
 
 func (x *SubmitSignedPreCommandRequest) Reset() {
 	*x = SubmitSignedPreCommandRequest{}
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[13]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -939,7 +1020,7 @@ func (x *SubmitSignedPreCommandRequest) String() string {
 func (*SubmitSignedPreCommandRequest) ProtoMessage() {}
 
 func (x *SubmitSignedPreCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dccgate_v1_gateway_proto_msgTypes[13]
+	mi := &file_dccgate_v1_gateway_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -952,7 +1033,7 @@ func (x *SubmitSignedPreCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitSignedPreCommandRequest.ProtoReflect.Descriptor instead.
 func (*SubmitSignedPreCommandRequest) Descriptor() ([]byte, []int) {
-	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{13}
+	return file_dccgate_v1_gateway_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubmitSignedPreCommandRequest) GetRequestId() string {
@@ -1034,6 +1115,9 @@ const file_dccgate_v1_gateway_proto_rawDesc = "" +
 	"preCommand\x12#\n" +
 	"\rlocal_command\x18\x10 \x01(\fR\flocalCommand\"*\n" +
 	"\x10SubscribeRequest\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\x03R\x06cursor\"\x18\n" +
+	"\x16GetStreamCursorRequest\"1\n" +
+	"\x17GetStreamCursorResponse\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\x03R\x06cursor\"\x92\x01\n" +
 	"\rStreamMessage\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\x03R\x06cursor\x126\n" +
@@ -1052,13 +1136,14 @@ const file_dccgate_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12,\n" +
 	"\x12signed_pre_command\x18\x02 \x01(\fR\x10signedPreCommand\x12\x1c\n" +
-	"\tsignature\x18\x03 \x01(\fR\tsignature2\xb6\x04\n" +
+	"\tsignature\x18\x03 \x01(\fR\tsignature2\x92\x05\n" +
 	"\x0eGatewayService\x12?\n" +
 	"\x06Submit\x12\x19.dccgate.v1.SubmitRequest\x1a\x1a.dccgate.v1.SubmitResponse\x12U\n" +
 	"\fSubmitStream\x12\x1f.dccgate.v1.SubmitStreamRequest\x1a .dccgate.v1.SubmitStreamResponse(\x010\x01\x12E\n" +
 	"\n" +
 	"GetRequest\x12\x1d.dccgate.v1.GetRequestRequest\x1a\x18.dccgate.v1.RequestState\x12F\n" +
-	"\tSubscribe\x12\x1c.dccgate.v1.SubscribeRequest\x1a\x19.dccgate.v1.StreamMessage0\x01\x12]\n" +
+	"\tSubscribe\x12\x1c.dccgate.v1.SubscribeRequest\x1a\x19.dccgate.v1.StreamMessage0\x01\x12Z\n" +
+	"\x0fGetStreamCursor\x12\".dccgate.v1.GetStreamCursorRequest\x1a#.dccgate.v1.GetStreamCursorResponse\x12]\n" +
 	"\x16SubmitSignedPreCommand\x12).dccgate.v1.SubmitSignedPreCommandRequest\x1a\x18.dccgate.v1.RequestState\x12Q\n" +
 	"\fListRequests\x12\x1f.dccgate.v1.ListRequestsRequest\x1a .dccgate.v1.ListRequestsResponse\x12K\n" +
 	"\rCancelRequest\x12 .dccgate.v1.CancelRequestRequest\x1a\x18.dccgate.v1.RequestStateB5Z3github.com/dccgate/dccgate/api/dccgate/v1;dccgatev1b\x06proto3"
@@ -1075,7 +1160,7 @@ func file_dccgate_v1_gateway_proto_rawDescGZIP() []byte {
 	return file_dccgate_v1_gateway_proto_rawDescData
 }
 
-var file_dccgate_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_dccgate_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_dccgate_v1_gateway_proto_goTypes = []any{
 	(*ListRequestsRequest)(nil),           // 0: dccgate.v1.ListRequestsRequest
 	(*ListRequestsResponse)(nil),          // 1: dccgate.v1.ListRequestsResponse
@@ -1088,48 +1173,52 @@ var file_dccgate_v1_gateway_proto_goTypes = []any{
 	(*GetRequestRequest)(nil),             // 8: dccgate.v1.GetRequestRequest
 	(*RequestState)(nil),                  // 9: dccgate.v1.RequestState
 	(*SubscribeRequest)(nil),              // 10: dccgate.v1.SubscribeRequest
-	(*StreamMessage)(nil),                 // 11: dccgate.v1.StreamMessage
-	(*Alert)(nil),                         // 12: dccgate.v1.Alert
-	(*SubmitSignedPreCommandRequest)(nil), // 13: dccgate.v1.SubmitSignedPreCommandRequest
-	(*ServiceRequest)(nil),                // 14: dccgate.v1.ServiceRequest
-	(Category)(0),                         // 15: dccgate.v1.Category
-	(*timestamppb.Timestamp)(nil),         // 16: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),               // 17: google.protobuf.Struct
+	(*GetStreamCursorRequest)(nil),        // 11: dccgate.v1.GetStreamCursorRequest
+	(*GetStreamCursorResponse)(nil),       // 12: dccgate.v1.GetStreamCursorResponse
+	(*StreamMessage)(nil),                 // 13: dccgate.v1.StreamMessage
+	(*Alert)(nil),                         // 14: dccgate.v1.Alert
+	(*SubmitSignedPreCommandRequest)(nil), // 15: dccgate.v1.SubmitSignedPreCommandRequest
+	(*ServiceRequest)(nil),                // 16: dccgate.v1.ServiceRequest
+	(Category)(0),                         // 17: dccgate.v1.Category
+	(*timestamppb.Timestamp)(nil),         // 18: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),               // 19: google.protobuf.Struct
 }
 var file_dccgate_v1_gateway_proto_depIdxs = []int32{
 	9,  // 0: dccgate.v1.ListRequestsResponse.requests:type_name -> dccgate.v1.RequestState
-	14, // 1: dccgate.v1.SubmitRequest.request:type_name -> dccgate.v1.ServiceRequest
-	14, // 2: dccgate.v1.SubmitStreamRequest.request:type_name -> dccgate.v1.ServiceRequest
+	16, // 1: dccgate.v1.SubmitRequest.request:type_name -> dccgate.v1.ServiceRequest
+	16, // 2: dccgate.v1.SubmitStreamRequest.request:type_name -> dccgate.v1.ServiceRequest
 	7,  // 3: dccgate.v1.SubmitStreamResponse.answer:type_name -> dccgate.v1.SubmitResponse
 	6,  // 4: dccgate.v1.SubmitStreamResponse.error:type_name -> dccgate.v1.SubmitError
 	9,  // 5: dccgate.v1.SubmitResponse.state:type_name -> dccgate.v1.RequestState
-	15, // 6: dccgate.v1.RequestState.category:type_name -> dccgate.v1.Category
-	16, // 7: dccgate.v1.RequestState.received_at:type_name -> google.protobuf.Timestamp
-	16, // 8: dccgate.v1.RequestState.execute_at:type_name -> google.protobuf.Timestamp
-	16, // 9: dccgate.v1.RequestState.due_at:type_name -> google.protobuf.Timestamp
-	16, // 10: dccgate.v1.RequestState.completed_at:type_name -> google.protobuf.Timestamp
-	17, // 11: dccgate.v1.RequestState.response:type_name -> google.protobuf.Struct
+	17, // 6: dccgate.v1.RequestState.category:type_name -> dccgate.v1.Category
+	18, // 7: dccgate.v1.RequestState.received_at:type_name -> google.protobuf.Timestamp
+	18, // 8: dccgate.v1.RequestState.execute_at:type_name -> google.protobuf.Timestamp
+	18, // 9: dccgate.v1.RequestState.due_at:type_name -> google.protobuf.Timestamp
+	18, // 10: dccgate.v1.RequestState.completed_at:type_name -> google.protobuf.Timestamp
+	19, // 11: dccgate.v1.RequestState.response:type_name -> google.protobuf.Struct
 	9,  // 12: dccgate.v1.StreamMessage.response:type_name -> dccgate.v1.RequestState
-	12, // 13: dccgate.v1.StreamMessage.alert:type_name -> dccgate.v1.Alert
-	16, // 14: dccgate.v1.Alert.raised_at:type_name -> google.protobuf.Timestamp
-	16, // 15: dccgate.v1.Alert.due_at:type_name -> google.protobuf.Timestamp
-	17, // 16: dccgate.v1.Alert.data:type_name -> google.protobuf.Struct
+	14, // 13: dccgate.v1.StreamMessage.alert:type_name -> dccgate.v1.Alert
+	18, // 14: dccgate.v1.Alert.raised_at:type_name -> google.protobuf.Timestamp
+	18, // 15: dccgate.v1.Alert.due_at:type_name -> google.protobuf.Timestamp
+	19, // 16: dccgate.v1.Alert.data:type_name -> google.protobuf.Struct
 	3,  // 17: dccgate.v1.GatewayService.Submit:input_type -> dccgate.v1.SubmitRequest
 	4,  // 18: dccgate.v1.GatewayService.SubmitStream:input_type -> dccgate.v1.SubmitStreamRequest
 	8,  // 19: dccgate.v1.GatewayService.GetRequest:input_type -> dccgate.v1.GetRequestRequest
 	10, // 20: dccgate.v1.GatewayService.Subscribe:input_type -> dccgate.v1.SubscribeRequest
-	13, // 21: dccgate.v1.GatewayService.SubmitSignedPreCommand:input_type -> dccgate.v1.SubmitSignedPreCommandRequest
-	0,  // 22: dccgate.v1.GatewayService.ListRequests:input_type -> dccgate.v1.ListRequestsRequest
-	2,  // 23: dccgate.v1.GatewayService.CancelRequest:input_type -> dccgate.v1.CancelRequestRequest
-	7,  // 24: dccgate.v1.GatewayService.Submit:output_type -> dccgate.v1.SubmitResponse
-	5,  // 25: dccgate.v1.GatewayService.SubmitStream:output_type -> dccgate.v1.SubmitStreamResponse
-	9,  // 26: dccgate.v1.GatewayService.GetRequest:output_type -> dccgate.v1.RequestState
-	11, // 27: dccgate.v1.GatewayService.Subscribe:output_type -> dccgate.v1.StreamMessage
-	9,  // 28: dccgate.v1.GatewayService.SubmitSignedPreCommand:output_type -> dccgate.v1.RequestState
-	1,  // 29: dccgate.v1.GatewayService.ListRequests:output_type -> dccgate.v1.ListRequestsResponse
-	9,  // 30: dccgate.v1.GatewayService.CancelRequest:output_type -> dccgate.v1.RequestState
-	24, // [24:31] is the sub-list for method output_type
-	17, // [17:24] is the sub-list for method input_type
+	11, // 21: dccgate.v1.GatewayService.GetStreamCursor:input_type -> dccgate.v1.GetStreamCursorRequest
+	15, // 22: dccgate.v1.GatewayService.SubmitSignedPreCommand:input_type -> dccgate.v1.SubmitSignedPreCommandRequest
+	0,  // 23: dccgate.v1.GatewayService.ListRequests:input_type -> dccgate.v1.ListRequestsRequest
+	2,  // 24: dccgate.v1.GatewayService.CancelRequest:input_type -> dccgate.v1.CancelRequestRequest
+	7,  // 25: dccgate.v1.GatewayService.Submit:output_type -> dccgate.v1.SubmitResponse
+	5,  // 26: dccgate.v1.GatewayService.SubmitStream:output_type -> dccgate.v1.SubmitStreamResponse
+	9,  // 27: dccgate.v1.GatewayService.GetRequest:output_type -> dccgate.v1.RequestState
+	13, // 28: dccgate.v1.GatewayService.Subscribe:output_type -> dccgate.v1.StreamMessage
+	12, // 29: dccgate.v1.GatewayService.GetStreamCursor:output_type -> dccgate.v1.GetStreamCursorResponse
+	9,  // 30: dccgate.v1.GatewayService.SubmitSignedPreCommand:output_type -> dccgate.v1.RequestState
+	1,  // 31: dccgate.v1.GatewayService.ListRequests:output_type -> dccgate.v1.ListRequestsResponse
+	9,  // 32: dccgate.v1.GatewayService.CancelRequest:output_type -> dccgate.v1.RequestState
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
 	17, // [17:17] is the sub-list for extension type_name
 	17, // [17:17] is the sub-list for extension extendee
 	0,  // [0:17] is the sub-list for field type_name
@@ -1141,7 +1230,7 @@ func file_dccgate_v1_gateway_proto_init() {
 		return
 	}
 	file_dccgate_v1_requests_proto_init()
-	file_dccgate_v1_gateway_proto_msgTypes[11].OneofWrappers = []any{
+	file_dccgate_v1_gateway_proto_msgTypes[13].OneofWrappers = []any{
 		(*StreamMessage_Response)(nil),
 		(*StreamMessage_Alert)(nil),
 	}
@@ -1151,7 +1240,7 @@ func file_dccgate_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dccgate_v1_gateway_proto_rawDesc), len(file_dccgate_v1_gateway_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

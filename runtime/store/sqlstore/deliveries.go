@@ -229,6 +229,16 @@ func (s *Store) runNotify(ctx context.Context) error {
 	return tx.Commit()
 }
 
+// StreamEnd returns the cursor of a user's newest message, 0 if it has
+// none (by the index on user and cursor: one step, however long the
+// stream). Appends reach a user's stream in cursor order (AppendDeliveries),
+// so no message of the user below it can appear later.
+func (s *Store) StreamEnd(ctx context.Context, userID string) (int64, error) {
+	var end int64
+	err := s.rdb.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(seq), 0) FROM deliveries WHERE user_id = ?`), userID).Scan(&end)
+	return end, err
+}
+
 // Deliveries returns messages with cursor > after in cursor order, of one
 // user or (userID "") of all.
 func (s *Store) Deliveries(ctx context.Context, userID string, after int64, limit int) ([]store.Delivery, error) {

@@ -1000,6 +1000,14 @@ func testDeliveries(t *testing.T, open func(*testing.T) store.Store) {
 			same(t, "Deliveries", got, tc.want)
 		})
 	}
+	for user, want := range map[string]int64{"A": cursors[3], "B": cursors[1], "C": 0} {
+		end, err := s.StreamEnd(ctx, user)
+		must(t, err)
+		same(t, "StreamEnd of "+user, end, want)
+		after, err := s.Deliveries(ctx, user, end, 0)
+		must(t, err)
+		same(t, "deliveries after the end of "+user, len(after), 0)
+	}
 }
 
 // testDeliveriesResume appends from many goroutines (and two stores), to

@@ -48,6 +48,9 @@ const (
 	// GatewayServiceSubscribeProcedure is the fully-qualified name of the GatewayService's Subscribe
 	// RPC.
 	GatewayServiceSubscribeProcedure = "/dccgate.v1.GatewayService/Subscribe"
+	// GatewayServiceGetStreamCursorProcedure is the fully-qualified name of the GatewayService's
+	// GetStreamCursor RPC.
+	GatewayServiceGetStreamCursorProcedure = "/dccgate.v1.GatewayService/GetStreamCursor"
 	// GatewayServiceSubmitSignedPreCommandProcedure is the fully-qualified name of the GatewayService's
 	// SubmitSignedPreCommand RPC.
 	GatewayServiceSubmitSignedPreCommandProcedure = "/dccgate.v1.GatewayService/SubmitSignedPreCommand"
@@ -85,6 +88,12 @@ type GatewayServiceClient interface {
 	// awaiting_signature with its pre_command, due_at its time to sign (at
 	// submission the Submit answer carries it instead).
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest]) (*connect.ServerStreamForClient[v1.StreamMessage], error)
+	// GetStreamCursor returns the cursor of the newest message now on the
+	// caller's stream (0 when it has none). Subscribe with it to receive only
+	// what comes after, without reading the stream's history first: a client
+	// that starts afresh calls it before it sends its first request, so
+	// nothing answering that request can be missed.
+	GetStreamCursor(context.Context, *connect.Request[v1.GetStreamCursorRequest]) (*connect.Response[v1.GetStreamCursorResponse], error)
 	// SubmitSignedPreCommand returns a Pre-Command signed by the user (para 155).
 	SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error)
 	// ListRequests lists the caller's requests, newest first, optionally in
@@ -130,6 +139,12 @@ func NewGatewayServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(gatewayServiceMethods.ByName("Subscribe")),
 			connect.WithClientOptions(opts...),
 		),
+		getStreamCursor: connect.NewClient[v1.GetStreamCursorRequest, v1.GetStreamCursorResponse](
+			httpClient,
+			baseURL+GatewayServiceGetStreamCursorProcedure,
+			connect.WithSchema(gatewayServiceMethods.ByName("GetStreamCursor")),
+			connect.WithClientOptions(opts...),
+		),
 		submitSignedPreCommand: connect.NewClient[v1.SubmitSignedPreCommandRequest, v1.RequestState](
 			httpClient,
 			baseURL+GatewayServiceSubmitSignedPreCommandProcedure,
@@ -157,6 +172,7 @@ type gatewayServiceClient struct {
 	submitStream           *connect.Client[v1.SubmitStreamRequest, v1.SubmitStreamResponse]
 	getRequest             *connect.Client[v1.GetRequestRequest, v1.RequestState]
 	subscribe              *connect.Client[v1.SubscribeRequest, v1.StreamMessage]
+	getStreamCursor        *connect.Client[v1.GetStreamCursorRequest, v1.GetStreamCursorResponse]
 	submitSignedPreCommand *connect.Client[v1.SubmitSignedPreCommandRequest, v1.RequestState]
 	listRequests           *connect.Client[v1.ListRequestsRequest, v1.ListRequestsResponse]
 	cancelRequest          *connect.Client[v1.CancelRequestRequest, v1.RequestState]
@@ -180,6 +196,11 @@ func (c *gatewayServiceClient) GetRequest(ctx context.Context, req *connect.Requ
 // Subscribe calls dccgate.v1.GatewayService.Subscribe.
 func (c *gatewayServiceClient) Subscribe(ctx context.Context, req *connect.Request[v1.SubscribeRequest]) (*connect.ServerStreamForClient[v1.StreamMessage], error) {
 	return c.subscribe.CallServerStream(ctx, req)
+}
+
+// GetStreamCursor calls dccgate.v1.GatewayService.GetStreamCursor.
+func (c *gatewayServiceClient) GetStreamCursor(ctx context.Context, req *connect.Request[v1.GetStreamCursorRequest]) (*connect.Response[v1.GetStreamCursorResponse], error) {
+	return c.getStreamCursor.CallUnary(ctx, req)
 }
 
 // SubmitSignedPreCommand calls dccgate.v1.GatewayService.SubmitSignedPreCommand.
@@ -223,6 +244,12 @@ type GatewayServiceHandler interface {
 	// awaiting_signature with its pre_command, due_at its time to sign (at
 	// submission the Submit answer carries it instead).
 	Subscribe(context.Context, *connect.Request[v1.SubscribeRequest], *connect.ServerStream[v1.StreamMessage]) error
+	// GetStreamCursor returns the cursor of the newest message now on the
+	// caller's stream (0 when it has none). Subscribe with it to receive only
+	// what comes after, without reading the stream's history first: a client
+	// that starts afresh calls it before it sends its first request, so
+	// nothing answering that request can be missed.
+	GetStreamCursor(context.Context, *connect.Request[v1.GetStreamCursorRequest]) (*connect.Response[v1.GetStreamCursorResponse], error)
 	// SubmitSignedPreCommand returns a Pre-Command signed by the user (para 155).
 	SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error)
 	// ListRequests lists the caller's requests, newest first, optionally in
@@ -264,6 +291,12 @@ func NewGatewayServiceHandler(svc GatewayServiceHandler, opts ...connect.Handler
 		connect.WithSchema(gatewayServiceMethods.ByName("Subscribe")),
 		connect.WithHandlerOptions(opts...),
 	)
+	gatewayServiceGetStreamCursorHandler := connect.NewUnaryHandler(
+		GatewayServiceGetStreamCursorProcedure,
+		svc.GetStreamCursor,
+		connect.WithSchema(gatewayServiceMethods.ByName("GetStreamCursor")),
+		connect.WithHandlerOptions(opts...),
+	)
 	gatewayServiceSubmitSignedPreCommandHandler := connect.NewUnaryHandler(
 		GatewayServiceSubmitSignedPreCommandProcedure,
 		svc.SubmitSignedPreCommand,
@@ -292,6 +325,8 @@ func NewGatewayServiceHandler(svc GatewayServiceHandler, opts ...connect.Handler
 			gatewayServiceGetRequestHandler.ServeHTTP(w, r)
 		case GatewayServiceSubscribeProcedure:
 			gatewayServiceSubscribeHandler.ServeHTTP(w, r)
+		case GatewayServiceGetStreamCursorProcedure:
+			gatewayServiceGetStreamCursorHandler.ServeHTTP(w, r)
 		case GatewayServiceSubmitSignedPreCommandProcedure:
 			gatewayServiceSubmitSignedPreCommandHandler.ServeHTTP(w, r)
 		case GatewayServiceListRequestsProcedure:
@@ -321,6 +356,10 @@ func (UnimplementedGatewayServiceHandler) GetRequest(context.Context, *connect.R
 
 func (UnimplementedGatewayServiceHandler) Subscribe(context.Context, *connect.Request[v1.SubscribeRequest], *connect.ServerStream[v1.StreamMessage]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("dccgate.v1.GatewayService.Subscribe is not implemented"))
+}
+
+func (UnimplementedGatewayServiceHandler) GetStreamCursor(context.Context, *connect.Request[v1.GetStreamCursorRequest]) (*connect.Response[v1.GetStreamCursorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("dccgate.v1.GatewayService.GetStreamCursor is not implemented"))
 }
 
 func (UnimplementedGatewayServiceHandler) SubmitSignedPreCommand(context.Context, *connect.Request[v1.SubmitSignedPreCommandRequest]) (*connect.Response[v1.RequestState], error) {
