@@ -498,7 +498,9 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 		return nil, err
 	}
 	if known {
-		if rule, ok := g.anomalyRule(spec.Key(req.Service, req.Variant), req.Service, user.Role); ok {
+		// Every threshold that applies is counted (para 134, footnote 14):
+		// the first one the request passes quarantines it.
+		for _, rule := range g.anomalyRules(spec.Key(req.Service, req.Variant), req.Service, user.Role) {
 			// The user's Service Requests that passed the other checks
 			// (para 134): those refused later, when run, too; not the runs
 			// of its schedules, which the DCC makes (para 124). A rule on
@@ -515,7 +517,13 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 			if err != nil {
 				return nil, err
 			}
-			f.Anomaly = engine.Anomaly{Count: n + 1, Max: rule.Max}
+			a := engine.Anomaly{Count: n + 1, Max: rule.Max}
+			if f.Anomaly.Max == 0 || a.Count > a.Max {
+				f.Anomaly = a
+			}
+			if a.Count > a.Max {
+				break
+			}
 		}
 	}
 	return f, nil
@@ -581,15 +589,18 @@ func (g *Gateway) ownRegistration(ctx context.Context, d store.Device, at time.T
 	return g.st.Registrations(ctx, []string{mpxn}, at)
 }
 
-func (g *Gateway) anomalyRule(key, ref, role string) (AnomalyRule, bool) {
+// anomalyRules returns the thresholds that apply to a request for the row
+// key (of the reference ref) from a user of role, in their order.
+func (g *Gateway) anomalyRules(key, ref, role string) []AnomalyRule {
 	g.anomalyMu.RLock()
 	defer g.anomalyMu.RUnlock()
+	var out []AnomalyRule
 	for _, r := range g.anomaly {
 		if (r.Service == key || r.Service == ref) && (r.Role == "" || r.Role == role) && r.Max > 0 {
-			return r, true
+			out = append(out, r)
 		}
 	}
-	return AnomalyRule{}, false
+	return out
 }
 
 // commissions reports whether a row of the service ref commissions a
