@@ -104,6 +104,17 @@ func (g *Gateway) preNotify(ctx context.Context, r store.Request, body map[strin
 		return nil, err
 	}
 	d := store.Device{ID: r.DeviceID, Type: str(body["type"]), Status: to, MPxN: str(body["mpxn"]), CHF: str(body["chf"]), Meter: str(body["meter"]), UpdatedAt: g.clk.Now()}
+	if d.CHF == "" && d.Meter != "" && d.Type != "CHF" {
+		// Named with its meter alone, it talks through the meter's hub
+		// (para 187: the hub it is associated with "via the meter").
+		m, err := g.st.GetDevice(ctx, d.Meter)
+		switch {
+		case err == nil:
+			d.CHF = m.CHF
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+	}
 	if err := g.st.PutDevice(ctx, d); err != nil {
 		return nil, err
 	}
@@ -762,11 +773,26 @@ func (g *Gateway) hasCommissioned(ctx context.Context, meter store.Device, typ s
 		return false
 	}
 	for _, d := range ds {
-		if d.Status == "commissioned" && (d.Meter == "" || d.Meter == meter.ID) {
+		if d.Status == "commissioned" && (d.Meter == "" || d.Meter == meter.ID || !g.meterOnHub(ctx, d.Meter, meter.CHF)) {
 			return true
 		}
 	}
 	return false
+}
+
+// meterOnHub reports whether the meter id is in service (neither
+// decommissioned nor withdrawn) on the hub chf. A Gas Proxy associated
+// with a meter since replaced (para 176) serves the meter that replaced
+// it: the proxy is part of the hub (footnote 17), not of the meter.
+func (g *Gateway) meterOnHub(ctx context.Context, id, chf string) bool {
+	m, err := g.st.GetDevice(ctx, id)
+	return err == nil && m.CHF == chf && inService(m.Status)
+}
+
+// inService reports whether a device of the status still receives DCC
+// Services (para 175-177: not withdrawn or decommissioned).
+func inService(status string) bool {
+	return status != "withdrawn" && status != "decommissioned"
 }
 
 // onAlert delivers a device's alert to the users the alert services list

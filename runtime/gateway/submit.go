@@ -614,6 +614,32 @@ func (g *Gateway) commissions(ref string) bool {
 	return false
 }
 
+// gasMeterOf picks, of the gas meters on a hub, the one its Gas Proxy
+// serves: the commissioned one, else the one nearest to it (installed,
+// then pending); one replaced (decommissioned, withdrawn) only if there is
+// no other, so that a replacement's old meter, still on the inventory
+// (para 167, 176), is never taken for the new one.
+func gasMeterOf(ms []store.Device) string {
+	rank := func(status string) int {
+		switch status {
+		case "commissioned":
+			return 0
+		case "installed_not_commissioned":
+			return 1
+		case "pending":
+			return 2
+		}
+		return 3
+	}
+	best, bestRank := "", 0
+	for _, m := range ms {
+		if r := rank(m.Status); best == "" || r < bestRank {
+			best, bestRank = m.ID, r
+		}
+	}
+	return best
+}
+
 // commissioningFacts fills what para 187 asks about a device's hub, meter
 // and MPxN.
 func (g *Gateway) commissioningFacts(ctx context.Context, d store.Device, f *engine.Device) error {
@@ -647,9 +673,7 @@ func (g *Gateway) commissioningFacts(ctx context.Context, d store.Device, f *eng
 		if err != nil {
 			return err
 		}
-		if len(ms) > 0 {
-			meter = ms[0].ID
-		}
+		meter = gasMeterOf(ms)
 	}
 	if f.MeterStatus, err = statusOf(meter); err != nil {
 		return err

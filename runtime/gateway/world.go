@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"context"
 	"time"
 
@@ -31,6 +32,7 @@ func (g *Gateway) Load(ctx context.Context, w World) error {
 			return err
 		}
 	}
+	w.Inventory = hubsViaMeters(w.Inventory)
 	for _, d := range w.Inventory {
 		if d.UpdatedAt.IsZero() {
 			d.UpdatedAt = g.clk.Now()
@@ -95,4 +97,22 @@ func (g *Gateway) Reset(ctx context.Context, w World) error {
 	}
 	g.SetAnomaly(w.Anomaly)
 	return g.Load(ctx, w)
+}
+
+// hubsViaMeters gives a device that names its meter but no hub the
+// meter's hub: it talks through the hub its meter is on (para 187, "the
+// Communications Hub Function with which a Device is to be associated (via
+// the meter)"). It returns a copy; inv is not changed.
+func hubsViaMeters(inv []store.Device) []store.Device {
+	hubOf := make(map[string]string, len(inv))
+	for _, d := range inv {
+		hubOf[d.ID] = d.CHF
+	}
+	out := slices.Clone(inv)
+	for i, d := range out {
+		if d.CHF == "" && d.Meter != "" && d.Type != "CHF" {
+			out[i].CHF = hubOf[d.Meter]
+		}
+	}
+	return out
 }
