@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/dccgate/dccgate/policy"
 	"github.com/dccgate/dccgate/spec"
@@ -129,8 +130,13 @@ func (e *Engine) Decide(_ context.Context, req *Request, f *Facts) Decision {
 	st.typeB = e.typeBit[f.Device.Type]
 	st.statB = e.stBit[f.Device.Status]
 	st.devChk = st.eff != nil && st.eff.p.Target == "device"
+	heldRef, _, _ := strings.Cut(f.HeldBehind, "/")
+	held := heldRef != "" && e.inventoryChanging[heldRef]
 
 	for _, c := range e.order {
+		if held && c.deferredWhenHeld {
+			continue
+		}
 		if failed, detail := c.fn(&st); failed {
 			d := Decision{Outcome: c.outcome, Reason: c.code, Clause: c.clause, Detail: detail, Body: body}
 			if st.row != nil {

@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dccgate/dccgate/policy"
@@ -52,6 +53,10 @@ type Facts struct {
 	Listed      map[string]Listed
 	Credentials Credentials
 	Anomaly     Anomaly
+	// HeldBehind is the row key of the unfinished request this one is
+	// sequenced after (para 126-127), "" if none: behind one that changes
+	// the inventory, the device's state is checked when it is released.
+	HeldBehind string
 }
 
 // Listed is a device a request names besides its target, as the Smart
@@ -167,6 +172,10 @@ type Engine struct {
 	moveEvent map[string]string
 	classOf   map[string]string
 	kindOf    map[string]string
+	// inventoryChanging are the services whose requests change the
+	// inventory (by reference); a request held behind one is put to the
+	// checks of the policy's deferred_when_held when released, not now.
+	inventoryChanging map[string]bool
 }
 
 type moveKey struct{ event, from, class, kind string }
@@ -189,6 +198,9 @@ type check struct {
 	clause  string
 	outcome string
 	fn      func(*state) (bool, string)
+	// deferredWhenHeld: not made while the request is held behind one that
+	// changes the inventory (Facts.HeldBehind).
+	deferredWhenHeld bool
 }
 
 // New compiles the policy over the spec and indexes its tables.
@@ -287,7 +299,12 @@ func FromPolicy(p *policy.Policy) (*Engine, error) {
 		if !ok {
 			return nil, fmt.Errorf("engine: the policy orders a check %s the engine does not know", c.Code)
 		}
-		e.order = append(e.order, check{code: dcc.Reason(c.Code), clause: c.Clause, outcome: c.Outcome, fn: fn})
+		e.order = append(e.order, check{code: dcc.Reason(c.Code), clause: c.Clause, outcome: c.Outcome, fn: fn,
+			deferredWhenHeld: slices.Contains(t.DeferredWhenHeld, c.Code)})
+	}
+	e.inventoryChanging = map[string]bool{}
+	for _, ref := range t.InventoryChanging {
+		e.inventoryChanging[ref] = true
 	}
 	return e, nil
 }

@@ -84,6 +84,15 @@ func TestDecide(t *testing.T) {
 		{note: "schedule with a body of its service", req: Request{Service: "5.1", UserID: supplierA, DeviceID: meter, Schedule: &Schedule{Service: "4.8", Every: 24 * time.Hour, Body: map[string]any{"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}}}},
 		{note: "schedule of another service", req: Request{Service: "5.1", UserID: supplierA, DeviceID: meter, Schedule: &Schedule{Service: "4.1", Every: 24 * time.Hour}}, reason: dcc.ReasonCategoryNotAvailable},
 		{note: "anomaly", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Anomaly = Anomaly{Count: 11, Max: 10} }, reason: dcc.ReasonAnomaly},
+		{note: "held behind a commissioning, the status waits (para 126-127)", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.Status = "installed_not_commissioned"; f.HeldBehind = "8.1" }},
+		{note: "held behind a request that leaves the inventory as it is", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.Status = "installed_not_commissioned"; f.HeldBehind = "1.6" }, reason: dcc.ReasonDeviceStatus},
+		{note: "held behind the meter's commissioning, para 187 waits", req: Request{Service: "8.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) {
+			f.Device.Type = "PPMID"
+			f.Device.Status = "pending"
+			f.Device.MeterStatus = "pending"
+			f.HeldBehind = "8.1"
+		}, pre: true},
+		{note: "held, the other checks are made at once", req: Request{Service: "4.1", UserID: supplierB, DeviceID: meter}, facts: func(f *Facts) { f.Device.Status = "installed_not_commissioned"; f.HeldBehind = "8.1" }, reason: dcc.ReasonNotRegistered},
 		{note: "meter behind a decommissioned hub", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = "decommissioned" }, reason: dcc.ReasonDeviceStatus},
 		{note: "meter behind a hub not on the inventory", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter}, facts: func(f *Facts) { f.Device.CHFStatus = "" }},
 		{note: "local delivery behind a decommissioned hub", req: Request{Service: "4.1", UserID: supplierA, DeviceID: meter, Delivery: "local"}, facts: func(f *Facts) { f.Device.CHFStatus = "decommissioned" }},
@@ -209,6 +218,8 @@ func corpus(s *spec.Spec, n int) []struct {
 			Device:      Device{Known: r.IntN(10) > 0, Type: pick(types), Status: pick(statuses), CHFStatus: pick(statuses), MeterStatus: pick(statuses), MPxNHasMeter: r.IntN(3) == 0},
 			Credentials: Credentials{CertificateInvalid: r.IntN(20) == 0, SignatureInvalid: r.IntN(20) == 0},
 			Anomaly:     Anomaly{Count: r.IntN(5), Max: r.IntN(4)},
+			// Not from r: the rest of the corpus stays as it was.
+			HeldBehind: []string{"", "", "8.1", "", "1.6", "", "8.11", "", "1.1/credit", "", "", "12.2"}[i%12],
 		}
 		// A third of the cases pass the early checks, so the corpus reaches
 		// the later ones (para 187, registration) often.

@@ -70,6 +70,9 @@ type FactsJSON struct {
 		Count int `json:"count"`
 		Max   int `json:"max"`
 	} `json:"anomaly"`
+	// HeldBehind: the row key of the unfinished request this one is
+	// sequenced after, if any.
+	HeldBehind string `json:"held_behind,omitempty"`
 }
 
 // RegistrationJSON is the JSON form of a Registration.
@@ -136,6 +139,7 @@ func DecodeInput(data []byte) (*Request, *Facts, error) {
 		Device:      Device{Known: fj.Device.Known, Type: fj.Device.Type, Status: fj.Device.Status, CHFStatus: fj.Device.CHFStatus, MeterStatus: fj.Device.MeterStatus, MPxNHasMeter: fj.Device.MPxNHasMeter, Unbound: fj.Device.Unbound, NoHub: fj.Device.NoHub},
 		Credentials: Credentials{CertificateInvalid: fj.Credentials.CertificateInvalid, SignatureInvalid: fj.Credentials.SignatureInvalid},
 		Anomaly:     Anomaly{Count: fj.Anomaly.Count, Max: fj.Anomaly.Max},
+		HeldBehind:  fj.HeldBehind,
 	}
 	if f.Now, err = parse("facts.now", fj.Now); err != nil {
 		return nil, nil, err

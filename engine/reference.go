@@ -70,6 +70,7 @@ func ReferenceInput(req *Request, f *Facts, fieldErrors []string) map[string]any
 		"credentials":  map[string]any{"certificate_valid": !f.Credentials.CertificateInvalid, "signature_valid": !f.Credentials.SignatureInvalid},
 		"anomaly":      map[string]any{"count": f.Anomaly.Count, "max": f.Anomaly.Max},
 		"field_errors": errs,
+		"held_behind":  f.HeldBehind,
 	}
 	return map[string]any{"request": r, "facts": facts}
 }

@@ -262,6 +262,11 @@ type Tables struct {
 	Checks        []Check                      `json:"checks"`
 	Moves         []Move                       `json:"moves"`
 	MoveEvents    map[string]string            `json:"move_events"`
+	// InventoryChanging are the services whose requests change the Smart
+	// Metering Inventory; DeferredWhenHeld the checks a request held behind
+	// one of them is put to when released, not when it arrives.
+	InventoryChanging []string `json:"inventory_changing"`
+	DeferredWhenHeld  []string `json:"deferred_when_held"`
 }
 
 // ServiceRow is the policy's view of one schedule row.

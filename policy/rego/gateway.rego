@@ -19,7 +19,28 @@ tables := {
 	"checks": checks,
 	"moves": [row | some row in inventory.table],
 	"move_events": move_events,
+	"inventory_changing": inventory_changing,
+	"deferred_when_held": deferred_when_held,
 }
+
+# inventory_changing: the services whose requests change the Smart Metering
+# Inventory (a transition of their target, or of the devices they list).
+inventory_changing contains t.service if {
+	some t in data.spec.transitions
+	t.service
+}
+
+# deferred_when_held: the checks of the device's state on the inventory. A
+# request held behind one that changes the inventory (para 126-127: the DCC
+# holds it "until the former has returned a successful Service Response")
+# is put to them when it is released, against the inventory then, not when
+# it arrives, against a state its predecessor is there to change (a meter
+# commissioned before the devices associated with it, para 171, 187).
+deferred_when_held := {"DEVICE_STATUS", "CHF_NOT_COMMISSIONED", "METER_NOT_COMMISSIONED", "MPXN_HAS_METER"}
+
+# held_behind_inventory: the request is held behind an unfinished request
+# of a service that changes the inventory (facts.held_behind, its row key).
+held_behind_inventory if split(object.get(facts, "held_behind", ""), "/")[0] in inventory_changing
 
 # move_events: per service whose target device a transition moves, the
 # event (12.2 prenotify, 8.1 commission, 8.3, 8.4, 8.5).
@@ -484,16 +505,27 @@ fail contains {"code": "ANOMALY", "detail": sprintf("%d requests in the window, 
 	facts.anomaly.count > facts.anomaly.max
 }
 
+# failing: the failing checks that are made now (not those deferred).
+failing contains f if {
+	some f in fail
+	not deferred(f.code)
+}
+
+deferred(code) if {
+	held_behind_inventory
+	code in deferred_when_held
+}
+
 # decision: accepted, or the first failing check in order.
 first := [f |
 	some c in checks
-	some f in fail
+	some f in failing
 	f.code == c.code
 ][0]
 
 decision := {"outcome": "accepted", "code": "", "clause": "", "detail": ""} if {
 	row
-	count(fail) == 0
+	count(failing) == 0
 }
 
 decision := {"outcome": c.outcome, "code": first.code, "clause": clause_of(first.code), "detail": first.detail} if {

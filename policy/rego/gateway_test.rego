@@ -227,3 +227,17 @@ test_decision_follows_spec_edit if {
 	d := gateway.decision with input as base with data.spec as edited
 	d.code == "ROLE_NOT_ELIGIBLE"
 }
+
+# Held behind a request that changes the inventory (para 126-127), the
+# device's state is checked on release; behind any other, at once.
+test_held_behind_inventory_change_defers_status if {
+	gateway.decision.outcome == "accepted" with input as with_facts({
+		"device": {"known": true, "type": "ESME", "status": "installed_not_commissioned"},
+		"held_behind": "8.1",
+	})
+}
+
+test_held_behind_other_checks_status if code_of(with_facts({
+	"device": {"known": true, "type": "ESME", "status": "installed_not_commissioned"},
+	"held_behind": "1.6",
+})) == "DEVICE_STATUS"

@@ -180,6 +180,14 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		return store.Request{}, err
 	}
 	pipeline = facts.Anomaly.Max == 0
+	if known && req.After != "" {
+		// Held behind a request that changes the inventory, the device's
+		// state is checked when the request is released (para 126-127;
+		// the policy's deferred_when_held): the predecessor may change it.
+		if pred, err := g.st.GetRequest(ctx, req.After); err == nil && pred.UserID == caller && !pred.Final() {
+			facts.HeldBehind = pred.Service
+		}
+	}
 	if known && certificateProblem(user, presented(ctx), now) != "" {
 		facts.Credentials.CertificateInvalid = true
 	}
