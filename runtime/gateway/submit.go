@@ -180,11 +180,17 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 		return store.Request{}, err
 	}
 	pipeline = facts.Anomaly.Max == 0
+	// The predecessor is read once, before the checks: held behind one
+	// that changes the inventory, the device's state is checked when the
+	// request is released (para 126-127; the policy's deferred_when_held),
+	// and a request checked so is stored held, never run at once (one
+	// whose predecessor ends meanwhile is released by recheckPredecessor,
+	// with those checks).
+	var pred store.Request
+	var predErr error
 	if known && req.After != "" {
-		// Held behind a request that changes the inventory, the device's
-		// state is checked when the request is released (para 126-127;
-		// the policy's deferred_when_held): the predecessor may change it.
-		if pred, err := g.st.GetRequest(ctx, req.After); err == nil && pred.UserID == caller && !pred.Final() {
+		pred, predErr = g.st.GetRequest(ctx, req.After)
+		if predErr == nil && pred.UserID == caller && !pred.Final() {
 			facts.HeldBehind = pred.Service
 		}
 	}
@@ -220,8 +226,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	}
 	if after := req.After; after != "" {
 		rec.After = after
-		pred, err := g.st.GetRequest(ctx, after)
-		switch {
+		switch err := predErr; {
 		case errors.Is(err, store.ErrNotFound) || (err == nil && pred.UserID != caller):
 			rec.State, rec.Reason, rec.Clause, rec.Message = StateRejected, string(dcc.ReasonMalformed), dcc.ReasonClauses[dcc.ReasonMalformed], "the preceding request "+after+" is not one of the user's"
 			rec.CompletedAt = now
