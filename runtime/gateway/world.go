@@ -1,8 +1,8 @@
 package gateway
 
 import (
-	"slices"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/dccgate/dccgate/runtime/store"
