@@ -272,6 +272,8 @@ func (s *Server) boundBodies(h http.Handler) http.Handler {
 //	POST /servicemgmt/incidents/{id}/major   declare {dcc_manager, party_manager}
 //	POST /servicemgmt/incidents/{id}/resolve resolve as the DCC {note}
 //	POST /servicemgmt/incidents/{id}/close   close as the DCC {note} (para 228)
+//	POST /servicemgmt/incidents/{id}/review  the DCC's review report {note} of a resolved major incident
+//	                                         it is responsible for (para 235)
 //	POST /servicemgmt/incidents/{id}/allocate one left open {user_id ("" the DCC), note} (para 227); the
 //	                                         supplier allocated is told (INCIDENT_ALLOCATED)
 //	POST /servicemgmt/incidents/{id}/recategorise correct the category a user chose {category, note} (para
@@ -390,6 +392,7 @@ func (s *Server) mountServiceAdmin(root *http.ServeMux) {
 		reply(w, out, err)
 	})
 	mux.HandleFunc("POST /servicemgmt/incidents/{id}/close", asDCC((*incidents.Log).Close))
+	mux.HandleFunc("POST /servicemgmt/incidents/{id}/review", asDCC((*incidents.Log).SubmitReview))
 	mux.HandleFunc("POST /servicemgmt/incidents/{id}/recategorise", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			Category string `json:"category"`

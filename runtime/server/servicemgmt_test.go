@@ -105,6 +105,17 @@ func TestServiceAdmin(t *testing.T) {
 	if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/resolve", `{"note":"fixed"}`); code != http.StatusOK || !strings.Contains(body, `"review_due_at":"2026-02-06T00:00:00Z"`) {
 		t.Fatalf("%d %s", code, body)
 	}
+	// The DCC, responsible for it, conducts the review (para 235); the
+	// raiser may not.
+	if inc.ResponsibleParty != incidents.DCC {
+		t.Fatalf("incident of area data_services is %s's, want the DCC's", inc.ResponsibleParty)
+	}
+	if _, err := s.Incidents.SubmitReview(ctx, alpha, inc.ID, "mine"); err == nil {
+		t.Fatal("the raiser submitted the DCC's review")
+	}
+	if code, body := post(t, "/servicemgmt/incidents/"+inc.ID+"/review", `{"note":"root cause: a full disk"}`); code != http.StatusOK || !strings.Contains(body, `"reviewed_at":"2026-02-03T03:00:00Z"`) {
+		t.Fatalf("review: %d %s", code, body)
+	}
 }
 
 // TestDiagnoseCHF: the remote diagnostic sees a hub without power over
