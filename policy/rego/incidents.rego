@@ -220,6 +220,16 @@ _responsible := _supplier(_meter_supplier(input.device.meter_type), "ihd_supplie
 # communications equipment (the only supplier where it is not shared).
 _responsible := _supplier(_lead.who, _lead.rule, "para 229-231") if {
 	_visit_area
+	not _meter_visit
+}
+
+# Para 229-231: a visit to a meter, equipment no other supplier shares, is
+# its own supplier's (para 231's lead supplier is for shared equipment).
+_responsible := _supplier(_meter_supplier(input.device.type), "meter_supplier", "para 229-231") if _meter_visit
+
+_meter_visit if {
+	input.incident.area == "visit"
+	_meter_supplier(input.device.type)
 }
 
 _visit_area if input.incident.area in {"han", "visit"}
@@ -271,9 +281,13 @@ _with_interest(r) := object.union(r, {"interested": sort([p | some p in (_intere
 # own_equipment_areas are the areas of equipment that is not shared.
 own_equipment_areas := {"smart_meter", "ihd"}
 
-_interested := {"dcc"} if own_equipment_areas[input.incident.area]
+_interested := {"dcc"} if _own_equipment
 
-_interested := {"dcc"} | _sharing if not own_equipment_areas[input.incident.area]
+_interested := {"dcc"} | _sharing if not _own_equipment
+
+_own_equipment if own_equipment_areas[input.incident.area]
+
+_own_equipment if _meter_visit
 
 _who(r) := r.user_id if r.party == "supplier"
 

@@ -116,6 +116,7 @@ test_interested_parties_by_area if {
 		["the SMWAN: the sharing suppliers", "smwan", false, chf, "dcc", ["E", "G", "X"]],
 		["the HAN: the others sharing it", "han", false, chf, "E", ["G", "X", "dcc"]],
 		["a visit: the others sharing it", "visit", true, chf, "E", ["G", "X", "dcc"]],
+		["a visit to the gas meter: its supplier's alone (para 229-231)", "visit", true, gsme, "G", ["dcc"]],
 	]
 	every c in cases {
 		r := alloc(c[1], c[2], c[3], all3)
