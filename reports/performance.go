@@ -86,7 +86,9 @@ type ServiceBreakdown struct {
 // from receipt (on demand) or from the execution time (future dated,
 // scheduled). A critical request's response is due from the receipt of
 // its signed Pre-Command, which only the gateway knows: with the spec's
-// critical_from "signature", its recorded due time stands. ok is false
+// critical_from "signature", its recorded due time stands; so does a
+// request's held behind its predecessor, due from its release (the spec's
+// held_from "release"), which only the gateway knows too. ok is false
 // where the spec gives the category no target and nothing was recorded.
 func Due(sp *spec.Spec, t store.ResponseTiming) (time.Time, bool) {
 	svc := sp.ServiceByKey(t.Service)
@@ -96,6 +98,9 @@ func Due(sp *spec.Spec, t store.ResponseTiming) (time.Time, bool) {
 	if svc.Critical && !svc.CoS && t.PreCommand && t.Category != "future_dated" && t.Category != "scheduled" &&
 		sp.Performance.CriticalFrom == "signature" {
 		return t.DueAt, !t.DueAt.IsZero()
+	}
+	if t.Held && sp.Performance.HeldFrom == "release" && !t.DueAt.IsZero() {
+		return t.DueAt, true
 	}
 	var d *spec.Duration
 	from := t.ReceivedAt

@@ -209,6 +209,7 @@ func TestDue(t *testing.T) {
 		{"11.1: five days", store.ResponseTiming{Service: "11.1", Category: "future_dated", ReceivedAt: at, ExecuteAt: exec}, exec.Add(120 * time.Hour)},
 		{"critical on demand: the gateway's record (from the signature)", store.ResponseTiming{Service: "6.11", Category: "on_demand", PreCommand: true, ReceivedAt: at, DueAt: at.Add(time.Hour)}, at.Add(time.Hour)},
 		{"critical future dated: from execution", store.ResponseTiming{Service: "6.11", Category: "future_dated", PreCommand: true, ReceivedAt: at, ExecuteAt: exec, DueAt: at.Add(time.Hour)}, exec.Add(24 * time.Hour)},
+		{"held behind its predecessor: the gateway's record (from its release)", store.ResponseTiming{Service: "4.1", Category: "on_demand", Held: true, ReceivedAt: at, DueAt: exec.Add(30 * time.Second)}, exec.Add(30 * time.Second)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {

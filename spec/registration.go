@@ -55,8 +55,12 @@ type Performance struct {
 	// CriticalFrom is "signature": a critical request's response is due
 	// from the receipt of its signed Pre-Command (the gateway's recorded
 	// due time); "receipt": from the receipt of the request.
-	CriticalFrom string                       `json:"critical_from"`
-	Results      map[string]PerformanceResult `json:"results"`
+	CriticalFrom string `json:"critical_from"`
+	// HeldFrom is "release": a request held behind its predecessor (para
+	// 126-127) has its response due from its release (the gateway's
+	// recorded due time); "receipt": from its receipt.
+	HeldFrom string                       `json:"held_from"`
+	Results  map[string]PerformanceResult `json:"results"`
 }
 
 // PerformanceResult is what the source requires of a measure's result.

@@ -588,6 +588,13 @@ func (g *Gateway) released(ctx context.Context, r, h store.Request) (store.Reque
 	default:
 		h.State = StateAcknowledged
 	}
+	if svc != nil && !svc.Critical && g.sp().Performance.HeldFrom == "release" {
+		// Executed only now (para 127), it is due from now: the time it
+		// was held is its predecessor's, not the DCC's.
+		from := h
+		from.ReceivedAt = now
+		h.DueAt = g.dueAt(svc, from)
+	}
 	return h, nil
 }
 

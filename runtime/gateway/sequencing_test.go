@@ -139,6 +139,12 @@ func TestSuccessorsMoveWithTheirPredecessor(t *testing.T) {
 			for _, id := range []string{p.ID, s1.ID, s2.ID} {
 				expect(t, w.get(id), gateway.StateAccepted, "", "")
 			}
+			// Held until its predecessor ran, a successor's response is due
+			// from its release (para 127; the spec's held_from), not from
+			// its receipt an hour before.
+			if r := w.get(s2.ID); r.DueAt.Before(at) || r.DueAt.After(at.Add(time.Minute)) {
+				t.Fatalf("%s, released once %s ran at %s, is due %s", s2.ID, p.ID, at, r.DueAt)
+			}
 			expect(t, w.get(later.ID), gateway.StatePending, "", "")
 			c := w.get(crit.ID)
 			expect(t, c, gateway.StateAwaitingSignature, "", "")

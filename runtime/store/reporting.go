@@ -233,6 +233,7 @@ type ResponseTiming struct {
 	State       string
 	Reason      string
 	PreCommand  bool // the request had a Pre-Command (critical)
+	Held        bool // it was sequenced after another request (para 126-127)
 	ReceivedAt  time.Time
 	ExecuteAt   time.Time
 	DueAt       time.Time // as the gateway recorded it

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "fd7efba48fecaadb185ab127c13dd952ef735b20762bc4094a988b09dcd6b179"
+const SpecHash = "746a4d77aaade0d57a4c180420d7f86c629dd5077056212ad99c7edd183e5f22"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -20,7 +20,7 @@ func (s *Store) ResponseTimings(ctx context.Context, activeSince, receivedBefore
 		return nil, te.err
 	}
 	rows, err := s.rdb.QueryContext(ctx, s.q(`SELECT r.id, r.user_id, r.service, r.category, r.state, r.reason,
-			r.pre_command IS NOT NULL, r.received_at, r.execute_at, r.due_at, r.completed_at,
+			r.pre_command IS NOT NULL, r.after_id <> '', r.received_at, r.execute_at, r.due_at, r.completed_at,
 			(SELECT MIN(d.created_at) FROM deliveries d WHERE d.request_id = r.id AND d.kind = 'response')
 		FROM requests r
 		WHERE r.received_at < ? AND (r.received_at >= ? OR (r.execute_at > r.received_at AND r.execute_at >= ?))
@@ -32,7 +32,7 @@ func (s *Store) ResponseTimings(ctx context.Context, activeSince, receivedBefore
 		var t store.ResponseTiming
 		var recv, exec, due, done int64
 		var delivered sql.NullInt64
-		err := row.Scan(&t.RequestID, &t.UserID, &t.Service, &t.Category, &t.State, &t.Reason, &t.PreCommand,
+		err := row.Scan(&t.RequestID, &t.UserID, &t.Service, &t.Category, &t.State, &t.Reason, &t.PreCommand, &t.Held,
 			&recv, &exec, &due, &done, &delivered)
 		t.ReceivedAt, t.ExecuteAt, t.DueAt, t.CompletedAt = decTime(recv), decTime(exec), decTime(due), decTime(done)
 		if delivered.Valid {

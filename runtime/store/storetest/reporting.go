@@ -336,6 +336,7 @@ func testResponseTimings(t *testing.T, rep func(t *testing.T) (store.Store, stor
 	onDemand := request("U:D:1", "U", 1) // received hours(1)
 	future := request("U:D:2", "U", 2)
 	future.Category, future.ExecuteAt, future.State, future.PreCommand = "future_dated", hours(100), "pending", []byte("pc")
+	future.After = onDemand.ID // sequenced after it: Held
 	old := request("U:D:3", "U", 3)
 	old.ReceivedAt = t0.Add(-time.Hour)
 	late := request("U:D:4", "U", 4)
@@ -360,7 +361,7 @@ func testResponseTimings(t *testing.T, rep func(t *testing.T) (store.Store, stor
 	same(t, "timings", got, []store.ResponseTiming{
 		{RequestID: done.ID, UserID: "U", Service: "4.1", Category: "on_demand", State: "accepted", ReceivedAt: hours(1),
 			DueAt: done.DueAt, CompletedAt: done.CompletedAt, DeliveredAt: done.CompletedAt},
-		{RequestID: future.ID, UserID: "U", Service: "4.1", Category: "future_dated", State: "pending", PreCommand: true,
+		{RequestID: future.ID, UserID: "U", Service: "4.1", Category: "future_dated", State: "pending", PreCommand: true, Held: true,
 			ReceivedAt: hours(2), ExecuteAt: hours(100)},
 	})
 	// A request received before the window but executed in it is active.
