@@ -142,6 +142,7 @@ func TestJSONAnswersNameFieldsInSnakeCase(t *testing.T) {
 		{route: "POST /servicemgmt/incidents/{id}/allocate", path: "/servicemgmt/incidents/$INC/allocate", body: `{"user_id":"` + alpha + `"}`, want: http.StatusUnprocessableEntity},
 		{route: "POST /servicemgmt/incidents/{id}/recategorise", path: "/servicemgmt/incidents/$INC/recategorise", body: `{"category":"1","note":"many premises"}`},
 		{route: "POST /servicemgmt/incidents/{id}/resolve", path: "/servicemgmt/incidents/$INC/resolve", body: `{"note":"fixed"}`},
+		{route: "POST /servicemgmt/incidents/{id}/review", path: "/servicemgmt/incidents/$INC/review", body: `{"note":"a full disk"}`},
 		{route: "POST /servicemgmt/incidents/{id}/close", path: "/servicemgmt/incidents/$INC/close", body: `{"note":"done"}`},
 		{route: "POST /servicemgmt/v1/tickets", as: alpha, body: `{"kind":"general_query","subject":"hello","body":"a question"}`, keep: "TKT"},
 		{route: "POST /servicemgmt/tickets/{id}/answer", path: "/servicemgmt/tickets/$TKT/answer", body: `{"answer":"hello to you"}`},
