@@ -101,10 +101,14 @@ func (p *Planner) InWindow(at time.Time) (ref, detail string, ok bool) {
 	return "", "", false
 }
 
-// monthOf returns the start and end of the calendar month (UTC) of t.
-func monthOf(t time.Time) (time.Time, time.Time) {
-	t = t.UTC()
-	start := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+// Month returns the start and end of the calendar month of t in Great
+// Britain (the spec's protected_hours.time_zone), the month that para 213's
+// schedule is published for and its four-hour limit counts over. A UTC month
+// would put 00:30 on 1 July (BST) in June, letting July's schedule be
+// published an hour late, and count a window late on 31 July in August.
+func (p *Planner) Month(t time.Time) (start, end time.Time) {
+	t = t.In(p.loc)
+	start = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, p.loc)
 	return start, start.AddDate(0, 1, 0)
 }
 
@@ -122,7 +126,7 @@ func (p *Planner) Check(ctx context.Context, w store.MaintenanceWindow) (needsPa
 	if err := keepable("the window's end", w.EndsAt, m.Clause); err != nil {
 		return nil, err
 	}
-	first, _ := monthOf(w.StartsAt)
+	first, _ := p.Month(w.StartsAt)
 	if m.PublishBeforeMonth && !now.Before(first) {
 		return nil, &Error{Code: CodeLatePublication, Clause: m.Clause, Message: fmt.Sprintf("the schedule of maintenance for %s must be published before the month begins", first.Format("2006-01"))}
 	}
@@ -134,12 +138,13 @@ func (p *Planner) Check(ctx context.Context, w store.MaintenanceWindow) (needsPa
 		if err != nil {
 			return nil, err
 		}
-		total := overlap(w.StartsAt, w.EndsAt, mStart, mEnd)
+		spans := []store.MaintenanceWindow{w}
 		for _, o := range others {
 			if o.ID != w.ID && !o.Cancelled {
-				total += overlap(o.StartsAt, o.EndsAt, mStart, mEnd)
+				spans = append(spans, o)
 			}
 		}
+		total := covered(spans, mStart, mEnd)
 		if total > m.MaxDisruptionPerMonth.Std() {
 			needsPanel = append(needsPanel, fmt.Sprintf("%s of maintenance in %s, above %s", fmtDur(total), mStart.Format("2006-01"), m.MaxDisruptionPerMonth.Format()))
 		}
@@ -198,19 +203,20 @@ func (p *Planner) Schedule(ctx context.Context, from, to time.Time) ([]store.Mai
 }
 
 // Disruption is the time under maintenance in [from, to), reported beside
-// the Code Performance Measures (spec maintenance.measures).
+// the Code Performance Measures (spec maintenance.measures): the time some
+// window covers, so overlapping windows count once.
 func (p *Planner) Disruption(ctx context.Context, from, to time.Time) (time.Duration, error) {
 	ws, err := p.st.MaintenanceWindows(ctx, from, to)
 	if err != nil {
 		return 0, err
 	}
-	var total time.Duration
+	live := ws[:0]
 	for _, w := range ws {
 		if !w.Cancelled {
-			total += overlap(w.StartsAt, w.EndsAt, from, to)
+			live = append(live, w)
 		}
 	}
-	return total, nil
+	return covered(live, from, to), nil
 }
 
 // inProtectedHours returns the first instant of [from, to) in protected
@@ -262,6 +268,42 @@ func (p *Planner) Announce(ctx context.Context, r store.Release) (store.Release,
 
 // Releases lists the releases announced.
 func (p *Planner) Releases(ctx context.Context) ([]store.Release, error) { return p.st.Releases(ctx) }
+
+// covered is the time in [from, to) under at least one of ws (cancelled
+// ones are the caller's to leave out). Para 213 limits the service
+// disruption in a month, and overlapping windows disrupt the service once:
+// summing their lengths counted two identical 2h windows as 4h.
+func covered(ws []store.MaintenanceWindow, from, to time.Time) time.Duration {
+	type span struct{ s, e time.Time }
+	spans := make([]span, 0, len(ws))
+	for _, w := range ws {
+		if overlap(w.StartsAt, w.EndsAt, from, to) > 0 {
+			s, e := later(w.StartsAt, from), w.EndsAt
+			if to.Before(e) {
+				e = to
+			}
+			spans = append(spans, span{s, e})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.s.Compare(b.s) })
+	var total time.Duration
+	var cur span
+	for i, sp := range spans {
+		switch {
+		case i == 0:
+			cur = sp
+		case !sp.s.After(cur.e): // overlaps or touches the run so far
+			cur.e = later(cur.e, sp.e)
+		default:
+			total += cur.e.Sub(cur.s)
+			cur = sp
+		}
+	}
+	if len(spans) > 0 {
+		total += cur.e.Sub(cur.s)
+	}
+	return total
+}
 
 func overlap(a0, a1, b0, b1 time.Time) time.Duration {
 	s, e := later(a0, b0), a1

@@ -550,8 +550,7 @@ func (s *Server) publishMaintenance(ctx context.Context, w store.MaintenanceWind
 		}
 		now := s.G.Now()
 		for _, old := range published {
-			at := old.StartsAt.UTC()
-			month := time.Date(at.Year(), at.Month(), 1, 0, 0, 0, 0, time.UTC)
+			month, _ := s.Maintenance.Month(old.StartsAt) // Great Britain's, as the publication rule's
 			if old.ID == w.ID && !now.Before(month) {
 				return w, &maintenance.Error{Code: CodeWindowMonthBegun, Clause: m.Clause, Message: fmt.Sprintf(
 					"window %s (%s to %s) is in the schedule of maintenance for %s, which has begun: it is not changed; publish another window for a month not begun",
