@@ -68,7 +68,8 @@ func recordOf(r store.RegistrationRecord) Record {
 }
 
 // Dispute is an MPxN whose records in a full file differ from those held
-// from the file's first record of it on (para 89).
+// from the file's first record of it on (para 89), or whose records a late
+// file rewrites after a later file wrote them (File lacks those it deletes).
 type Dispute struct {
 	MPxN string   `json:"mpxn"`
 	Held []Record `json:"held"`
@@ -89,6 +90,11 @@ type Result struct {
 	Incidents []store.RegistrationIncident
 	// Answered are the refresh requests the file provided.
 	Answered []string
+	// Resolved are the not_received incidents of sequence gaps that the
+	// file, arriving late, completed; LeftOpen says why any such incident
+	// could not be resolved (the file is applied regardless).
+	Resolved []string
+	LeftOpen []string
 }
 
 // Applied reports whether the file was applied.
@@ -134,8 +140,19 @@ func (s *Service) load(ctx context.Context, rdp, name string, data []byte, attem
 	if err != nil {
 		return nil, err
 	}
+	// A sequence number below the last applied is a late file if no applied
+	// file has it: a gap filled (para 87). It applies as any file of its
+	// kind; records are effective-dated, so the order of arrival does not
+	// change the result, except where it rewrites what a later file wrote
+	// (see superseded).
+	var applied map[int64]string
 	if h.Sequence <= last {
-		return s.reject(ctx, res, IncidentRejected, fmt.Sprintf("sequence %d was already used: the last applied %s file of %s is %d", h.Sequence, h.Fuel, rdp, last), nil)
+		if applied, err = s.appliedFiles(ctx, rdp, h.Fuel); err != nil {
+			return nil, err
+		}
+		if id, ok := applied[h.Sequence]; ok {
+			return s.reject(ctx, res, IncidentRejected, fmt.Sprintf("sequence %d was already used: applied file %s has it; the last applied %s file of %s is %d", h.Sequence, id, h.Fuel, rdp, last), nil)
+		}
 	}
 
 	noms, err := s.nominations(ctx, now)
@@ -169,6 +186,15 @@ func (s *Service) load(ctx context.Context, rdp, name string, data []byte, attem
 			}
 			r.rec.Source = res.File.ID
 			apply.Upserts = append(apply.Upserts, r.rec)
+		}
+		if applied != nil {
+			if sup := superseded(recs, applied, h.Sequence); len(sup) > 0 {
+				res.Disputes = sup
+				in := s.incident(res, IncidentMisaligned, now, fmt.Sprintf("late file %s (%s sequence %d, after %d) rewrites or deletes the records of %d MPxNs that later files wrote; applied as sent, its records replace theirs (para 87)",
+					res.File.ID, h.Fuel, h.Sequence, last, len(sup)), detail(res.File.ID, nil, sup, nil, s.rd.MaxRowsListed))
+				in.Rows = len(sup)
+				apply.Incidents = append(apply.Incidents, in)
+			}
 		}
 	case KindFull:
 		if err := s.reconcile(ctx, rdp, h.Fuel, now, recs, res, &apply); err != nil {
@@ -214,7 +240,7 @@ func (s *Service) load(ctx context.Context, rdp, name string, data []byte, attem
 	apply.File = res.File
 	if err := s.rep.ApplyRegistrationFile(ctx, apply); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
-			if held, err := s.rep.LastSequence(ctx, rdp, h.Fuel); err == nil && held < h.Sequence && attempt < idAttempts {
+			if held, err := s.appliedFiles(ctx, rdp, h.Fuel); err == nil && held[h.Sequence] == "" && attempt < idAttempts {
 				// The sequence number is free: an ID was taken. Again,
 				// under new IDs.
 				return s.load(ctx, rdp, name, data, attempt+1)
@@ -226,7 +252,115 @@ func (s *Service) load(ctx context.Context, rdp, name string, data []byte, attem
 		return nil, err
 	}
 	res.Incidents, res.Answered = apply.Incidents, apply.Answers
+	if applied != nil {
+		s.closeGaps(ctx, res)
+	}
 	return res, nil
+}
+
+// appliedFiles maps the sequence numbers of the applied files of an RDP
+// and fuel to the files' IDs.
+func (s *Service) appliedFiles(ctx context.Context, rdp, fuel string) (map[int64]string, error) {
+	files, err := s.rep.RegistrationFiles(ctx, rdp, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]string{}
+	for _, f := range files {
+		if f.Fuel == fuel && f.State == StateApplied {
+			out[f.Sequence] = f.ID
+		}
+	}
+	return out, nil
+}
+
+// superseded lists, by MPxN, the records a late incremental file (sequence
+// seq) rewrites or deletes that a file of a later sequence wrote: the file
+// applies as sent, but not silently. applied is the applied files' IDs by
+// sequence. A record a later file deleted is not held, so a late file that
+// writes it again cannot be told from one writing a new record.
+func superseded(c *checked, applied map[int64]string, seq int64) []Dispute {
+	later := map[string]bool{}
+	for n, id := range applied {
+		if n > seq {
+			later[id] = true
+		}
+	}
+	var out []Dispute
+	at := map[string]int{}
+	for _, r := range c.rows {
+		i := slices.IndexFunc(c.history[r.rec.MPxN], func(h store.RegistrationRecord) bool {
+			return h.EffectiveFrom.Equal(r.rec.EffectiveFrom)
+		})
+		if i < 0 {
+			continue
+		}
+		h := c.history[r.rec.MPxN][i]
+		if !later[h.Source] || (!r.delete && sameRecord(h, r.rec)) {
+			continue
+		}
+		j, ok := at[h.MPxN]
+		if !ok {
+			j = len(out)
+			at[h.MPxN] = j
+			out = append(out, Dispute{MPxN: h.MPxN})
+		}
+		out[j].Held = append(out[j].Held, recordOf(h))
+		if !r.delete {
+			out[j].File = append(out[j].File, recordOf(r.rec))
+		}
+	}
+	return out
+}
+
+// closeGaps resolves the not_received incidents of sequence gaps (raised
+// by load) that a late file completes: every sequence of the gap is now
+// applied. It runs after the file's transaction (the store resolves
+// incidents on their own), so the files applied are read again: two late
+// files of one gap arriving together each see the other. The file is
+// applied already, so a failure here leaves the incident open for an
+// operator to resolve, and the result says so.
+func (s *Service) closeGaps(ctx context.Context, res *Result) {
+	f := res.File
+	applied, err := s.appliedFiles(ctx, f.RDP, f.Fuel)
+	if err != nil {
+		res.LeftOpen = append(res.LeftOpen, "applied files not read: "+err.Error())
+		return
+	}
+	open, err := s.rep.RegistrationIncidents(ctx, store.IncidentFilter{RDP: f.RDP, Kind: IncidentNotReceived, OpenOnly: true})
+	if err != nil {
+		res.LeftOpen = append(res.LeftOpen, "gap incidents not read: "+err.Error())
+		return
+	}
+	prefix := fmt.Sprintf("%s/%s/%s/", IncidentNotReceived, f.RDP, f.Fuel)
+	for _, in := range open {
+		var a, b int64
+		rest, ok := strings.CutPrefix(in.Key, prefix)
+		if !ok {
+			continue
+		}
+		if _, err := fmt.Sscanf(rest, "%d-%d", &a, &b); err != nil || f.Sequence < a || f.Sequence > b {
+			continue
+		}
+		complete := true
+		for n := a; n <= b && complete; n++ {
+			complete = applied[n] != ""
+		}
+		if !complete {
+			continue
+		}
+		note := fmt.Sprintf("%s %s files %s received late; the last, %s (sequence %d), at %s",
+			f.RDP, f.Fuel, seqRange(a, b), f.ID, f.Sequence, f.ReceivedAt.Format(time.RFC3339))
+		err := s.rep.ResolveRegistrationIncident(ctx, in.ID, f.ReceivedAt, note)
+		switch {
+		case err == nil:
+			res.Resolved = append(res.Resolved, in.ID)
+		case errors.Is(err, store.ErrStale), errors.Is(err, store.ErrNotFound):
+			// Resolved meanwhile.
+		default:
+			res.LeftOpen = append(res.LeftOpen, in.ID+": "+err.Error())
+		}
+	}
 }
 
 // answers: a full file of fuel, with those of the other fuels the refresh
@@ -508,7 +642,8 @@ func sameRecord(a, b store.RegistrationRecord) bool {
 }
 
 // reconcile compares a full file with the records held (para 89): for each
-// MPxN, the file's records against those held from the file's first one on.
+// MPxN, the file's records against those held from the file's first one on,
+// the record in force at that date counting as held from it.
 // MPxNs that agree are left alone; new ones are written; those that differ
 // are disputes, replaced when the RDP is master. MPxNs held under the RDP's
 // networks that the file lacks are listed, never deleted.
@@ -526,18 +661,34 @@ func (s *Service) reconcile(ctx context.Context, rdp, fuel string, now time.Time
 		file := byMPxN[m]
 		sort.Slice(file, func(i, j int) bool { return file[i].EffectiveFrom.Before(file[j].EffectiveFrom) })
 		first := file[0].EffectiveFrom
-		var held []store.RegistrationRecord
+		// What is held from first on: the records dated from then, after
+		// the one in force at first. That one counts as held from first
+		// (re-dated for the comparison only), so a file whose first record
+		// postdates the held one in force is compared with it, not taken
+		// for a new MPxN.
+		var held, cmp []store.RegistrationRecord
+		if cur, ok := inEffect(c.history[m], first); ok && cur.EffectiveFrom.Before(first) {
+			held = append(held, cur)
+			cur.EffectiveFrom = first
+			cmp = append(cmp, cur)
+		}
 		for _, h := range c.history[m] {
 			if !h.EffectiveFrom.Before(first) {
-				held = append(held, h)
+				held, cmp = append(held, h), append(cmp, h)
 			}
 		}
-		if slices.EqualFunc(held, file, sameRecord) {
+		if slices.EqualFunc(cmp, file, sameRecord) {
 			continue
 		}
 		if len(held) > 0 {
 			d := Dispute{MPxN: m}
 			for _, h := range held {
+				if h.EffectiveFrom.Before(first) {
+					// In force before the file's first record: it stays,
+					// and stops being in force when the file's starts.
+					d.Held = append(d.Held, recordOf(h))
+					continue
+				}
 				d.Held = append(d.Held, recordOf(h))
 				// A held record the file does not overwrite goes.
 				if !slices.ContainsFunc(file, func(f store.RegistrationRecord) bool { return f.EffectiveFrom.Equal(h.EffectiveFrom) }) {
@@ -583,6 +734,12 @@ func (r *Result) Summary() string {
 	}
 	for _, in := range r.Incidents {
 		fmt.Fprintf(&b, "\n  incident %s (%s): %s", in.ID, in.Kind, in.Summary)
+	}
+	for _, id := range r.Resolved {
+		fmt.Fprintf(&b, "\n  incident %s (%s) resolved: the gap is filled", id, IncidentNotReceived)
+	}
+	for _, e := range r.LeftOpen {
+		fmt.Fprintf(&b, "\n  gap incident left open: %s", e)
 	}
 	return b.String()
 }

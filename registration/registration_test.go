@@ -575,3 +575,213 @@ func TestFileNotReceivedOnCadence(t *testing.T) {
 		t.Fatalf("raised %+v", raised)
 	}
 }
+
+// TestFullFileAfterTheRecordInForce: a full file whose first record of an
+// MPxN postdates the held record in force is compared with that record, as
+// held from the file's first date (para 89), not taken for a new MPxN.
+func TestFullFileAfterTheRecordInForce(t *testing.T) {
+	dcc := *spec.MustDefault()
+	dcc.RegistrationData.Master = "dcc"
+	const mid = "2026-03-01"
+	tests := []struct {
+		note     string
+		sp       *spec.Spec
+		held     []map[string]string
+		full     []map[string]string
+		applied  bool
+		written  int
+		deleted  int
+		disputes []string // held | file, of mpan1
+		want     []string
+	}{
+		{
+			note:    "same supplier from a later date: agreement, nothing written",
+			held:    []map[string]string{row(mpan1, "2025-06-01", eno, supA)},
+			full:    []map[string]string{row(mpan1, "2026-01-01", eno, supA)},
+			applied: true,
+			want:    []string{mpan1 + " 2025-06-01 " + supA},
+		},
+		{
+			note:    "same content from a later date, with a later change held",
+			held:    []map[string]string{row(mpan1, "2025-06-01", eno, supA), row(mpan1, mid, eno, supB)},
+			full:    []map[string]string{row(mpan1, "2026-01-01", eno, supA), row(mpan1, mid, eno, supB)},
+			applied: true,
+			want:    []string{mpan1 + " 2025-06-01 " + supA, mpan1 + " " + mid + " " + supB},
+		},
+		{
+			note:     "another supplier, the RDP master: applied, the older record stays",
+			held:     []map[string]string{row(mpan1, "2025-06-01", eno, supA)},
+			full:     []map[string]string{row(mpan1, "2026-01-01", eno, supB)},
+			applied:  true,
+			written:  1,
+			disputes: []string{"[2025-06-01 " + supA + "] | [2026-01-01 " + supB + "]"},
+			want:     []string{mpan1 + " 2025-06-01 " + supA, mpan1 + " 2026-01-01 " + supB},
+		},
+		{
+			note:     "another supplier, the DCC master: nothing applied",
+			sp:       &dcc,
+			held:     []map[string]string{row(mpan1, "2025-06-01", eno, supA)},
+			full:     []map[string]string{row(mpan1, "2026-01-01", eno, supB)},
+			disputes: []string{"[2025-06-01 " + supA + "] | [2026-01-01 " + supB + "]"},
+			want:     []string{mpan1 + " 2025-06-01 " + supA},
+		},
+		{
+			note:     "the in-force record agrees, a later held one is not in the file: deleted",
+			held:     []map[string]string{row(mpan1, "2025-06-01", eno, supA), row(mpan1, mid, eno, supB)},
+			full:     []map[string]string{row(mpan1, "2026-01-01", eno, supA)},
+			applied:  true,
+			written:  1,
+			deleted:  1,
+			disputes: []string{"[2025-06-01 " + supA + " " + mid + " " + supB + "] | [2026-01-01 " + supA + "]"},
+			want:     []string{mpan1 + " 2025-06-01 " + supA, mpan1 + " 2026-01-01 " + supA},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			ctx := t.Context()
+			w := newWorld(t, tc.sp)
+			res, err := w.svc.Load(ctx, rdpA, "inc", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", tc.held...))
+			must(t, err)
+			if !res.Applied() {
+				t.Fatal(res.Summary())
+			}
+			res, err = w.svc.Load(ctx, rdpA, "full", w.file(t, "csv", rdpA, registration.KindFull, "electricity", tc.full...))
+			must(t, err)
+			var disputes []string
+			for _, d := range res.Disputes {
+				disputes = append(disputes, dates(d.Held)+" | "+dates(d.File))
+			}
+			if res.Applied() != tc.applied || res.File.Written != tc.written || res.File.Deleted != tc.deleted ||
+				fmt.Sprint(disputes) != fmt.Sprint(tc.disputes) {
+				t.Fatalf("%s\ndisputes %v, want %v", res.Summary(), disputes, tc.disputes)
+			}
+			// A dispute is a misaligned incident, and is one only then.
+			if got := len(res.Incidents) == 1 && res.Incidents[0].Kind == registration.IncidentMisaligned; got != (len(tc.disputes) > 0) {
+				t.Fatalf("incidents %+v", res.Incidents)
+			}
+			if got := w.history(t, mpan1); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("held %v\nwant %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func dates(rs []registration.Record) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, r.EffectiveFrom.Format(time.DateOnly)+" "+r.ImportSupplier)
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+// TestLateFileFillsTheGap: a file whose sequence number was skipped (a gap,
+// para 87) is applied when it arrives; once every file of the gap has, the
+// gap's not_received incident is resolved. A sequence number applied is
+// still refused.
+func TestLateFileFillsTheGap(t *testing.T) {
+	type step struct {
+		seq      int64
+		applied  bool
+		resolved bool // the gap incident resolved by this file
+	}
+	tests := []struct {
+		note  string
+		steps []step
+		open  int // open not_received incidents at the end
+	}{
+		{"in order", []step{{2, true, false}, {3, true, true}}, 0},
+		{"in reverse", []step{{3, true, false}, {2, true, true}}, 0},
+		{"one of two: the gap stays open", []step{{2, true, false}}, 1},
+		{"a late file twice: the second refused", []step{{2, true, false}, {2, false, false}, {3, true, true}}, 0},
+		{"an applied sequence: refused", []step{{1, false, false}, {4, false, false}}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			ctx := t.Context()
+			w := newWorld(t, nil)
+			load := func(seq int64) *registration.Result {
+				t.Helper()
+				w.seq[rdpA+"electricity"] = seq - 1
+				res, err := w.svc.Load(ctx, rdpA, "f", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", row(mpan1, fmt.Sprintf("2026-01-%02d", seq), eno, supA)))
+				must(t, err)
+				return res
+			}
+			load(1)
+			gap := load(4)
+			if len(gap.Incidents) != 1 || gap.Incidents[0].Kind != registration.IncidentNotReceived {
+				t.Fatalf("a gap: %s", gap.Summary())
+			}
+			want := []string{mpan1 + " 2026-01-01 " + supA, mpan1 + " 2026-01-04 " + supA}
+			for _, st := range tc.steps {
+				r := load(st.seq)
+				if r.Applied() != st.applied || (len(r.Resolved) == 1 && r.Resolved[0] == gap.Incidents[0].ID) != st.resolved || len(r.LeftOpen) != 0 {
+					t.Fatalf("sequence %d: %s", st.seq, r.Summary())
+				}
+				if !st.applied && (len(r.Incidents) != 1 || r.Incidents[0].Kind != registration.IncidentRejected || !strings.Contains(r.Reason, "already used")) {
+					t.Fatalf("sequence %d refused: %s", st.seq, r.Summary())
+				}
+				if st.applied {
+					if len(r.Incidents) != 0 {
+						t.Fatalf("sequence %d: %s", st.seq, r.Summary())
+					}
+					want = append(want, fmt.Sprintf("%s 2026-01-%02d %s", mpan1, st.seq, supA))
+				}
+			}
+			slices.Sort(want)
+			if got := w.history(t, mpan1); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("held %v\nwant %v", got, want)
+			}
+			open, err := w.svc.Incidents(ctx, store.IncidentFilter{Kind: registration.IncidentNotReceived, OpenOnly: true})
+			must(t, err)
+			if len(open) != tc.open {
+				t.Fatalf("open not_received incidents %+v, want %d", open, tc.open)
+			}
+			if tc.open == 0 {
+				all, err := w.svc.Incidents(ctx, store.IncidentFilter{Kind: registration.IncidentNotReceived})
+				must(t, err)
+				if len(all) != 1 || !strings.Contains(all[0].Resolution, "files 2 to 3 received late") {
+					t.Fatalf("resolution %+v", all)
+				}
+			}
+		})
+	}
+}
+
+// TestLateFileRewritesALaterOne: a late incremental file applies as sent
+// (para 87), but where it rewrites or deletes a record that a later file
+// wrote, a misaligned incident lists the records, held and sent.
+func TestLateFileRewritesALaterOne(t *testing.T) {
+	ctx := t.Context()
+	w := newWorld(t, nil)
+	load := func(seq int64, rows ...map[string]string) *registration.Result {
+		t.Helper()
+		w.seq[rdpA+"electricity"] = seq - 1
+		res, err := w.svc.Load(ctx, rdpA, "f", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", rows...))
+		must(t, err)
+		if !res.Applied() {
+			t.Fatalf("sequence %d: %s", seq, res.Summary())
+		}
+		return res
+	}
+	load(1, row(mpan1, "2026-01-01", eno, supA), row(mpan2, "2026-01-01", eno, supA))
+	load(3, row(mpan1, "2026-02-01", eno, supB), row(mpan2, "2026-02-01", eno, supB))
+	del := row(mpan2, "2026-02-01", eno, supB)
+	del["action"] = "delete"
+	// mpan1's record of 1 February rewritten, mpan2's deleted; the
+	// record of 1 January unchanged is no dispute.
+	r := load(2, row(mpan1, "2026-01-01", eno, supA), row(mpan1, "2026-02-01", eno, supA), del)
+	var disputes []string
+	for _, d := range r.Disputes {
+		disputes = append(disputes, d.MPxN+" "+dates(d.Held)+" | "+dates(d.File))
+	}
+	want := []string{mpan1 + " [2026-02-01 " + supB + "] | [2026-02-01 " + supA + "]", mpan2 + " [2026-02-01 " + supB + "] | []"}
+	if fmt.Sprint(disputes) != fmt.Sprint(want) || len(r.Incidents) != 1 || r.Incidents[0].Kind != registration.IncidentMisaligned {
+		t.Fatalf("%s\ndisputes %v\nwant %v", r.Summary(), disputes, want)
+	}
+	if got := w.history(t, mpan1, mpan2); fmt.Sprint(got) != fmt.Sprint([]string{mpan1 + " 2026-01-01 " + supA, mpan1 + " 2026-02-01 " + supA, mpan2 + " 2026-01-01 " + supA}) {
+		t.Fatalf("held %v", got)
+	}
+	if len(r.Resolved) != 1 {
+		t.Fatalf("the gap of 2 not resolved: %s", r.Summary())
+	}
+}
