@@ -228,6 +228,10 @@ func TestDemandMonth(t *testing.T) {
 	if !strings.Contains(b.String(), supA+" EIS 4.1   forecast                         110 of 100 (110.00%)") {
 		t.Fatalf("text:\n%s", b.String())
 	}
+	// A service's line says what listed it, not only that it is.
+	if !strings.Contains(b.String(), "forecast 100 (revision 2): 110.00%  LISTED (forecast)") {
+		t.Fatalf("text, the listing's basis on the service's line:\n%s", b.String())
+	}
 
 	// Forecast history is kept: revisions 1 and 2 of A's June forecast.
 	hist, err := h.rp.Forecasts(ctx, store.ForecastFilter{UserID: supA, Month: "2026-06"})

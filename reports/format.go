@@ -82,6 +82,13 @@ func (d *DemandReport) WriteText(w io.Writer) error {
 	for _, l := range d.Listed {
 		fmt.Fprintf(w, "  %s %-3s %-5s %-32s %s of %s (%s)\n", l.UserID, l.Role, l.Service, l.Basis, num(l.Usage), num(l.Against), pctText(&l.Percent))
 	}
+	// What each user's service is listed by, to say on its line: the line
+	// gives the forecast first, which need not be what listed it.
+	listedBy := map[[2]string][]string{}
+	for _, l := range d.Listed {
+		k := [2]string{l.UserID, l.Service}
+		listedBy[k] = append(listedBy[k], l.Basis)
+	}
 	fmt.Fprintln(w, "\nPer user and service")
 	for _, u := range d.Users {
 		fsm := "no Service Request yet"
@@ -98,6 +105,9 @@ func (d *DemandReport) WriteText(w io.Writer) error {
 			}
 			if s.Listed {
 				line += "  LISTED"
+				if by := listedBy[[2]string{u.UserID, s.Service}]; len(by) > 0 {
+					line += " (" + strings.Join(by, ", ") + ")"
+				}
 			}
 			fmt.Fprintln(w, line)
 			for _, t := range s.Thresholds {
