@@ -351,6 +351,10 @@ const (
 		`<sr:PriceElements><sr:ElectricityPriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale><sr:PriceScale>-5</sr:PriceScale>` +
 		`<sr:BlockTariff><sr:BlockPrices index="1"><sr:BlockPrice index="1">1361</sr:BlockPrice><sr:BlockPrice index="2">2289</sr:BlockPrice></sr:BlockPrices></sr:BlockTariff>` +
 		`</sr:ElectricityPriceElements></sr:PriceElements></sr:UpdateImportTariffPrimaryElement>`
+	updatePrice = `<sr:UpdatePricePrimaryElement><sr:ExecutionDateTime>2026-12-01T08:26:05Z</sr:ExecutionDateTime>` +
+		`<sr:PriceElements><sr:ElectricityPriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale><sr:PriceScale>-5</sr:PriceScale>` +
+		`<sr:BlockTariff><sr:BlockPrices index="1"><sr:BlockPrice index="1">3289</sr:BlockPrice></sr:BlockPrices></sr:BlockTariff>` +
+		`</sr:ElectricityPriceElements></sr:PriceElements></sr:UpdatePricePrimaryElement>`
 	alcDescriptions = `<sr:UpdateDeviceConfigurationALCDescriptions><sr:ALCSHCALCSDescription index="2"><sr:SwitchDescription>Label2</sr:SwitchDescription></sr:ALCSHCALCSDescription>` +
 		`<sr:ALCSHCALCSDescription index="3"><sr:SwitchDescription>Label3</sr:SwitchDescription></sr:ALCSHCALCSDescription></sr:UpdateDeviceConfigurationALCDescriptions>`
 	alcSchedule = `<sr:UpdateDeviceConfigurationALCScheduler>` +
@@ -404,6 +408,12 @@ func TestDecodeRealBodies(t *testing.T) {
 		{"a block tariff's blocks", "4", "1.1.1", blockTariff, "tou_blocks", int64(2)},
 		{"a gas tariff's prices have no scale", "4", "1.1.1", `<sr:UpdateImportTariffPrimaryElement><sr:GasTariffElements/><sr:PriceElements><sr:GasPriceElements><sr:CurrencyUnits>GBP</sr:CurrencyUnits><sr:StandingCharge>22465</sr:StandingCharge><sr:TOUTariff><sr:TOUPrice index="1">9600</sr:TOUPrice></sr:TOUTariff></sr:GasPriceElements></sr:PriceElements></sr:UpdateImportTariffPrimaryElement>`, "standing_charge_pence", refused},
 		{"a secondary element has no standing charge", "4", "1.1.2", `<sr:UpdateImportTariffSecondaryElement><sr:SwitchingTable/><sr:PriceElements><sr:PriceScale>-5</sr:PriceScale><sr:ElectricityPriceElement index="1">10100</sr:ElectricityPriceElement></sr:PriceElements></sr:UpdateImportTariffSecondaryElement>`, "standing_charge_pence", refused},
+		{"an Update Price's standing charge, as 1.1's", "4", "1.2.1", updatePrice, "standing_charge_pence", int64(20)},
+		{"an Update Price's unit rate, its first block's", "4", "1.2.1", updatePrice, "unit_rate_millipence", int64(3289)},
+		{"a prepayment configuration the gateway does not read is refused, not zero", "4", "2.1", `<sr:UpdatePrepayConfiguration><sr:UpdatePrepayConfigElectricity><sr:EmergencyCreditLimit>300000</sr:EmergencyCreditLimit><sr:LowCreditThreshold>200000</sr:LowCreditThreshold></sr:UpdatePrepayConfigElectricity></sr:UpdatePrepayConfiguration>`, "emergency_credit_limit_pence", refused},
+		{"a debt update the gateway does not read is refused, not zero", "4", "2.3", `<sr:UpdateDebt><sr:PaymentDebtRegister>50000</sr:PaymentDebtRegister></sr:UpdateDebt>`, "debt_pence", refused},
+		{"a log read is of the newest entry", "1", "4.6.1", `<sr:RetrieveImportDailyReadLog><sr:ReadLogPeriod><sr:StartDateTime>2014-12-01T09:00:00.00Z</sr:StartDateTime><sr:EndDateTime>2014-12-05T11:05:00.00Z</sr:EndDateTime></sr:ReadLogPeriod></sr:RetrieveImportDailyReadLog>`, "entry", int64(0)},
+		{"a load limit counter reset resets the counter", "4", "6.4.2", `<sr:UpdateDeviceConfigurationLoadLimitingCounterReset/>`, "reset_counter", refused},
 		{"a meter balance reset", "4", "1.5", `<sr:UpdateMeterBalance><sr:CreditMode><sr:ResetMeterBalance/></sr:CreditMode></sr:UpdateMeterBalance>`, "reset", true},
 		{"a meter balance reset adjusts by nothing", "4", "1.5", `<sr:UpdateMeterBalance><sr:PrepaymentMode><sr:ResetMeterBalance/></sr:PrepaymentMode></sr:UpdateMeterBalance>`, "adjustment_pence", int64(0)},
 		{"a meter balance adjustment", "4", "1.5", `<sr:UpdateMeterBalance><sr:PrepaymentMode><sr:AdjustMeterBalance>23130</sr:AdjustMeterBalance></sr:PrepaymentMode></sr:UpdateMeterBalance>`, "reset", false},

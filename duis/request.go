@@ -239,14 +239,21 @@ func directChild(e *Element, ns, local string) *Element {
 }
 
 // fields reads the row's fields: set by the SRV, read from the element the
-// spec names, or the zero value of the field's type. A required field the
-// spec maps that no alternative of its mapping gives is refused where
-// strict (a request, not a cancellation, which carries only its time): its
-// zero value would stand for what the message did not say.
+// spec names, or the zero value of an optional field's type. A required
+// field the spec maps that no alternative of its mapping gives, or one it
+// does not map at all, is refused where strict (a request, not a
+// cancellation, which carries only its time): its zero value would stand
+// for what the message did not say, or said where the gateway does not
+// read.
 func fields(s *spec.SRV, body *Element, ns string, strict bool) (map[string]any, error) {
 	out := map[string]any{}
 	for _, f := range s.Service.Fields {
 		if v, ok := s.Set[f.Name]; ok {
+			// In the field's type, as a value read from the Body is (the
+			// spec's numbers decode as float64).
+			if n, isNum := v.(float64); isNum && f.Type == "int64" {
+				v = int64(n)
+			}
 			out[f.Name] = v
 			continue
 		}
@@ -258,6 +265,12 @@ func fields(s *spec.SRV, body *Element, ns string, strict bool) (map[string]any,
 		}
 		if mapped && !given && f.Required && strict {
 			return nil, perr(CodeStructure, "SRV %s: nothing in %s gives %s (%s)", s.SRV, s.Element, f.Name, m)
+		}
+		if !mapped && f.Required && strict {
+			// The gateway reads no element for it (spec/duis.cue): its zero
+			// value would stand for what the message may well say (a price,
+			// a threshold), so the request is refused rather than run.
+			return nil, perr(CodeStructure, "SRV %s: the gateway reads no %s from %s (spec/duis.cue maps no element to it): refused rather than taken as zero", s.SRV, f.Name, s.Element)
 		}
 		v, err := typed(f, text, given)
 		if err != nil {

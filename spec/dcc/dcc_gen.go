@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "746a4d77aaade0d57a4c180420d7f86c629dd5077056212ad99c7edd183e5f22"
+const SpecHash = "183cc908d6edf23a4df600d98777dac86e86add25b31d4f3d7fae09d1d4a5ef6"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
