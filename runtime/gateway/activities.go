@@ -758,6 +758,26 @@ func (g *Gateway) Enrolled(ctx context.Context, mpxn string) (bool, error) {
 	return false, nil
 }
 
+// partOfSystem reports whether a device can be part of an enrolled Smart
+// Metering System now (para 138, 173-177): in DCC Services, and
+// commissioned if its kind is commissioned at all (the inventory policy's
+// commission moves: meters, hubs, Type 1 devices; Type 2 devices never
+// are).
+func (g *Gateway) partOfSystem(d store.Device) bool {
+	if !inService(d.Status) {
+		return false
+	}
+	if d.Status == "commissioned" {
+		return true
+	}
+	m, ok := behind[engine.Mover](g.engine())
+	if !ok {
+		return true
+	}
+	_, _, commissionable := m.Move("commission", "pending", d.Type, "", "")
+	return !commissionable
+}
+
 // hasCommissioned reports whether the meter's system has a commissioned
 // device of the type: its hub, or a device on its hub.
 func (g *Gateway) hasCommissioned(ctx context.Context, meter store.Device, typ string) bool {
@@ -815,18 +835,20 @@ func (g *Gateway) onAlert(a devices.Alert) {
 	if svc == nil {
 		return
 	}
+	if !g.partOfSystem(d) {
+		// Para 138: the DCC receives Device Alerts only from enrolled
+		// Smart Metering Systems. A device of a kind that is commissioned
+		// is part of one only once commissioned; one decommissioned or
+		// withdrawn is part of none (para 175-177), whatever the MPxN's
+		// other devices are (a meter exchanged on an enrolled MPxN).
+		return
+	}
 	regs, err := g.registrationFor(ctx, d, a.At)
 	if err != nil {
 		return
 	}
 	recipients := map[string]bool{}
-	// An alert about a Command the device refused goes to the holder of the
-	// credential it was checked against (para 140-141), enrolled or not.
-	if holder, ok := a.Data["credential_holder"].(string); ok && holder != "" {
-		if _, err := g.user(ctx, holder); err == nil {
-			recipients[holder] = true
-		}
-	}
+	enrolled := false
 	// A meter directs its alerts to the supplier whose credential it
 	// holds (para 140): until a Change of Supplier replaces it, the losing
 	// supplier's, whom the Registration Data may no longer name.
@@ -838,6 +860,7 @@ func (g *Gateway) onAlert(a devices.Alert) {
 		if ok, _ := g.Enrolled(ctx, rg.MPxN); !ok {
 			continue
 		}
+		enrolled = true
 		for _, role := range svc.Roles {
 			bind := g.sp().Role(role)
 			if bind == nil || bind.Registration == nil || bind.Registration.Fuel != rg.Fuel {
@@ -853,6 +876,14 @@ func (g *Gateway) onAlert(a devices.Alert) {
 			if u, err := g.user(ctx, who); err == nil && u.Role == role {
 				recipients[who] = true
 			}
+		}
+	}
+	// An alert about a Command the device refused goes to the holder of the
+	// credential it was checked against (para 140-141), whom Registration
+	// Data may not name: from an enrolled system, as every alert (para 138).
+	if holder, ok := a.Data["credential_holder"].(string); ok && holder != "" && enrolled {
+		if _, err := g.user(ctx, holder); err == nil {
+			recipients[holder] = true
 		}
 	}
 	if len(recipients) == 0 {

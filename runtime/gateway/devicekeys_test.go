@@ -153,11 +153,17 @@ func newWorldOn(t testing.TB, dsn string, cfg func(*gateway.Config), wrap func(s
 // signs it with signer's key; it returns the request once its work is done.
 func (w *world) submit(user, signer string, req engine.Request) store.Request {
 	w.t.Helper()
+	return w.submitTo(user, signer, esme, req)
+}
+
+// submitTo is submit of a request to device.
+func (w *world) submitTo(user, signer, device string, req engine.Request) store.Request {
+	w.t.Helper()
 	ctx := w.ctx
 	if ctx == nil {
 		ctx = w.t.Context()
 	}
-	req.UserID, req.DeviceID = user, esme
+	req.UserID, req.DeviceID = user, device
 	r, err := w.g.Submit(ctx, user, &req)
 	if err != nil {
 		w.t.Fatal(err)
