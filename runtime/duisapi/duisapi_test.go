@@ -655,6 +655,12 @@ func TestNonDeviceTarget(t *testing.T) {
 			if tc.status != 200 {
 				return
 			}
+			// A Non-Device request about a Device (8.2): its result is the
+			// DCC's, not the Device's, which sends nothing.
+			inv := e.post(t, "serviceD", user, request(fmt.Sprintf("%s:%s:%d", user, tc.target, 900+i), "8", "8.2", "", `<sr:ReadInventory><sr:DeviceID>`+dev+`</sr:DeviceID></sr:ReadInventory>`))
+			if inv.status != 200 {
+				t.Fatalf("8.2: %d %s", inv.status, inv.body)
+			}
 			e.srv.G.WaitIdle(t.Context())
 			ob := &duisapi.Outbox{S: e.duis, Store: ost, Now: e.srv.G.Now}
 			if _, err := ob.Collect(t.Context()); err != nil {
@@ -665,16 +671,16 @@ func TestNonDeviceTarget(t *testing.T) {
 			}
 			rv.mu.Lock()
 			defer rv.mu.Unlock()
-			var found bool
+			var found int
 			for rid := range rv.got {
 				if strings.HasPrefix(rid, tc.target+":") {
-					found = true
+					found++
 				} else if !strings.HasPrefix(rid, dev+":") {
 					t.Errorf("ResponseID %s: neither the Device's nor the DCC's %s", rid, tc.target)
 				}
 			}
-			if !found {
-				t.Errorf("no result with a ResponseID from the DCC %s: %v", tc.target, rv.got)
+			if found != 2 { // 12.1's and 8.2's
+				t.Errorf("%d results with a ResponseID from the DCC %s, want 2 (12.1, 8.2): %v", found, tc.target, rv.got)
 			}
 		})
 	}

@@ -144,7 +144,16 @@ func (o *Outbox) response(d store.Delivery, dccID string) duis.Response {
 	_ = json.Unmarshal(d.Payload, &p)
 	str := func(k string) string { s, _ := p[k].(string); return s }
 	r := duis.Response{Namespace: sp.DUIS.Namespace, SchemaVersion: sp.DUIS.OwnSchemaVersion, At: d.CreatedAt, Code: "I0"}
-	r.ResponseID = fmt.Sprintf("%s:%s:%d", nz(d.DeviceID, dccID), d.UserID, d.Cursor)
+	// The originator is who sends the message: the Device, for its
+	// responses and Device Alerts; the DCC for what no Device sends (a
+	// Non-Device Service's response, a DCC Alert).
+	from := nz(d.DeviceID, dccID)
+	if d.Kind == "alert" && str("service") == "A2" {
+		from = dccID
+	} else if svc := sp.ServiceByKey(str("service")); d.Kind != "alert" && svc != nil && !svc.DeviceService {
+		from = dccID
+	}
+	r.ResponseID = fmt.Sprintf("%s:%s:%d", from, d.UserID, d.Cursor)
 	if d.Kind == "alert" {
 		r.Alert, r.AlertCode = "DeviceAlertMessage", d.Code
 		if str("service") == "A2" {
