@@ -209,9 +209,9 @@ func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 	}
 	r.Body = be[0]
 	if x := directChild(be[0], ns, d.ExecutionElement); x != nil {
-		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(x.Text()))
+		t, err := xsDateTime(strings.TrimSpace(x.Text()))
 		if err != nil {
-			return nil, perr(CodeStructure, "%s %q is not an xs:dateTime with a zone", d.ExecutionElement, x.Text())
+			return nil, perr(CodeStructure, "%s %q is not an xs:dateTime", d.ExecutionElement, x.Text())
 		}
 		r.ExecuteAt = t.UTC()
 		r.Cancels = r.ExecuteAt.Equal(CancelExecution)
@@ -477,13 +477,22 @@ func typed(f spec.Field, text string, given bool) (any, error) {
 		if !given {
 			return "", nil
 		}
-		t, err := time.Parse(time.RFC3339Nano, text)
+		t, err := xsDateTime(text)
 		if err != nil {
-			return nil, perr(CodeStructure, "%s: %q is not an xs:dateTime with a zone", f.Name, text)
+			return nil, perr(CodeStructure, "%s: %q is not an xs:dateTime", f.Name, text)
 		}
 		return t.UTC().Format(time.RFC3339Nano), nil
 	}
 	return text, nil
+}
+
+// xsDateTime reads an xs:dateTime. Its zone is optional in the XSD; DUIS's
+// times are UTC, so one without a zone is taken as UTC.
+func xsDateTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC)
 }
 
 // noMixedText refuses non-whitespace text in an element that has element
