@@ -351,16 +351,19 @@ func TestFutureChangeOfSupplierHasItsDate(t *testing.T) {
 	}
 }
 
+// loadSequence loads RDP A's incremental electricity file of sequence seq,
+// one row for mpan1 effective on day seq of January.
+func (w *world) loadSequence(t *testing.T, seq int64) *registration.Result {
+	t.Helper()
+	w.seq[rdpA+"electricity"] = seq - 1
+	res, err := w.svc.Load(t.Context(), rdpA, "f", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", row(mpan1, fmt.Sprintf("2026-01-%02d", seq), eno, supA)))
+	must(t, err)
+	return res
+}
+
 func TestSequence(t *testing.T) {
-	ctx := t.Context()
 	w := newWorld(t, nil)
-	load := func(seq int64) *registration.Result {
-		t.Helper()
-		w.seq[rdpA+"electricity"] = seq - 1
-		res, err := w.svc.Load(ctx, rdpA, "f", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", row(mpan1, fmt.Sprintf("2026-01-%02d", seq), eno, supA)))
-		must(t, err)
-		return res
-	}
+	load := func(seq int64) *registration.Result { t.Helper(); return w.loadSequence(t, seq) }
 	if r := load(1); !r.Applied() || len(r.Incidents) != 0 {
 		t.Fatal(r.Summary())
 	}
@@ -699,13 +702,7 @@ func TestLateFileFillsTheGap(t *testing.T) {
 		t.Run(tc.note, func(t *testing.T) {
 			ctx := t.Context()
 			w := newWorld(t, nil)
-			load := func(seq int64) *registration.Result {
-				t.Helper()
-				w.seq[rdpA+"electricity"] = seq - 1
-				res, err := w.svc.Load(ctx, rdpA, "f", w.file(t, "csv", rdpA, registration.KindIncremental, "electricity", row(mpan1, fmt.Sprintf("2026-01-%02d", seq), eno, supA)))
-				must(t, err)
-				return res
-			}
+			load := func(seq int64) *registration.Result { t.Helper(); return w.loadSequence(t, seq) }
 			load(1)
 			gap := load(4)
 			if len(gap.Incidents) != 1 || gap.Incidents[0].Kind != registration.IncidentNotReceived {
