@@ -277,12 +277,9 @@ func covered(ws []store.MaintenanceWindow, from, to time.Time) time.Duration {
 	type span struct{ s, e time.Time }
 	spans := make([]span, 0, len(ws))
 	for _, w := range ws {
-		if overlap(w.StartsAt, w.EndsAt, from, to) > 0 {
-			s, e := later(w.StartsAt, from), w.EndsAt
-			if to.Before(e) {
-				e = to
-			}
-			spans = append(spans, span{s, e})
+		if d := overlap(w.StartsAt, w.EndsAt, from, to); d > 0 {
+			s := later(w.StartsAt, from)
+			spans = append(spans, span{s, s.Add(d)})
 		}
 	}
 	slices.SortFunc(spans, func(a, b span) int { return a.s.Compare(b.s) })
