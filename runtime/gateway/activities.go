@@ -764,7 +764,7 @@ func (g *Gateway) Enrolled(ctx context.Context, mpxn string) (bool, error) {
 // commission moves: meters, hubs, Type 1 devices; Type 2 devices never
 // are).
 func (g *Gateway) partOfSystem(d store.Device) bool {
-	if !inService(d.Status) {
+	if !g.inService(d.Status) {
 		return false
 	}
 	if d.Status == "commissioned" {
@@ -806,13 +806,15 @@ func (g *Gateway) hasCommissioned(ctx context.Context, meter store.Device, typ s
 // it: the proxy is part of the hub (footnote 17), not of the meter.
 func (g *Gateway) meterOnHub(ctx context.Context, id, chf string) bool {
 	m, err := g.st.GetDevice(ctx, id)
-	return err == nil && m.CHF == chf && inService(m.Status)
+	return err == nil && m.CHF == chf && g.inService(m.Status)
 }
 
 // inService reports whether a device of the status still receives DCC
-// Services (para 175-177: not withdrawn or decommissioned).
-func inService(status string) bool {
-	return status != "withdrawn" && status != "decommissioned"
+// Services (the spec's in_service; para 175-177: not withdrawn or
+// decommissioned).
+func (g *Gateway) inService(status string) bool {
+	st := g.sp().Status(status)
+	return st != nil && st.InService
 }
 
 // onAlert delivers a device's alert to the users the alert services list

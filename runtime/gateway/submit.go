@@ -628,21 +628,17 @@ func (g *Gateway) commissions(ref string) bool {
 }
 
 // gasMeterOf picks, of the gas meters on a hub, the one its Gas Proxy
-// serves: the commissioned one, else the one nearest to it (installed,
-// then pending); one replaced (decommissioned, withdrawn) only if there is
-// no other, so that a replacement's old meter, still on the inventory
-// (para 167, 176), is never taken for the new one.
-func gasMeterOf(ms []store.Device) string {
+// serves: of those in DCC Services, the one furthest on (the spec's status
+// order: commissioned, then installed, then pending); one replaced
+// (decommissioned, withdrawn) only if there is no other, so that a
+// replacement's old meter, still on the inventory (para 167, 176), is
+// never taken for the new one.
+func (g *Gateway) gasMeterOf(ms []store.Device) string {
 	rank := func(status string) int {
-		switch status {
-		case "commissioned":
-			return 0
-		case "installed_not_commissioned":
-			return 1
-		case "pending":
-			return 2
+		if st := g.sp().Status(status); st != nil && st.InService {
+			return -st.Order
 		}
-		return 3
+		return 0
 	}
 	best, bestRank := "", 0
 	for _, m := range ms {
@@ -686,7 +682,7 @@ func (g *Gateway) commissioningFacts(ctx context.Context, d store.Device, f *eng
 		if err != nil {
 			return err
 		}
-		meter = gasMeterOf(ms)
+		meter = g.gasMeterOf(ms)
 	}
 	if f.MeterStatus, err = statusOf(meter); err != nil {
 		return err
