@@ -531,7 +531,8 @@ func TestMappingForms(t *testing.T) {
 	x := `<sr:Body xmlns:sr="` + ns + `"><sr:PriceElements><sr:StandingCharge>20000</sr:StandingCharge><sr:StandingChargeScale>-5</sr:StandingChargeScale>` +
 		`<sr:PriceScale>-6</sr:PriceScale><sr:TOUTariff><sr:TOUPrice index="1">2121</sr:TOUPrice><sr:TOUPrice index="2">3127</sr:TOUPrice></sr:TOUTariff></sr:PriceElements>` +
 		`<sr:Schedule><sr:Switch index="2"><sr:On/></sr:Switch><sr:SwitchTime>06:00:00.00Z</sr:SwitchTime></sr:Schedule>` +
-		`<sr:Schedule><sr:Switch index="2"><sr:Off/></sr:Switch><sr:SwitchTime>10:00:00.00Z</sr:SwitchTime></sr:Schedule></sr:Body>`
+		`<sr:Schedule><sr:Switch index="2"><sr:Off/></sr:Switch><sr:SwitchTime>10:00:00.00Z</sr:SwitchTime></sr:Schedule>` +
+		`<sr:Start>2015-02-14T00:00:00.00Z</sr:Start><sr:Date>2015-03-09</sr:Date></sr:Body>`
 	d, err := Parse([]byte(x), DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
@@ -554,6 +555,9 @@ func TestMappingForms(t *testing.T) {
 		{"the elements below one that holds none", "SwitchTime/", "", false},
 		{"the next alternative", "BlockPrice|TOUPrice", "2121", true},
 		{"nothing", "BlockPrice", "", false},
+		{"the day of an xs:dateTime", "Start~day", "14", true},
+		{"the day of an xs:date", "Date~day", "9", true},
+		{"the day of what is no date", "SwitchTime~day", "06:00:00.00Z", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {

@@ -13,7 +13,8 @@ import (
 // FuzzDecodeRequest: no input makes the parser or the decoder panic or
 // run away, and whatever decodes has a supported SRV and a permitted CV.
 func FuzzDecodeRequest(f *testing.F) {
-	for _, n := range []string{"read-import-registers.xml", "display-message.xml", "enable-supply.xml", "read-inventory.xml", "read-meter-balance.xml"} {
+	for _, n := range []string{"read-import-registers.xml", "display-message.xml", "enable-supply.xml", "read-inventory.xml", "read-meter-balance.xml",
+		"create-schedule.xml", "create-schedule-read-log.xml", "read-schedule.xml", "delete-schedule.xml", "billing-calendar-electricity.xml", "billing-calendar-gas.xml"} {
 		f.Add(fixture(f, n))
 	}
 	f.Add([]byte(`<!DOCTYPE r [<!ENTITY a "x">]><r>&a;</r>`))

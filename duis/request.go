@@ -2,10 +2,14 @@ package duis
 
 import (
 	"encoding/base64"
+	"errors"
+	"math"
 	"math/big"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dccgate/dccgate/spec"
@@ -41,6 +45,68 @@ type Request struct {
 	// cancels the sender's pending Future Dated requests of its SRV to its
 	// Device rather than asking for a Command.
 	Cancels bool
+	// Schedule is what a 5.1 Create Schedule asks for (spec/duis.cue's
+	// schedule); nil for another SRV.
+	Schedule *Schedule
+	// ScheduleID is the DSP Schedule ID by which a 5.2 or 5.3 names a
+	// schedule of the sender's, where ByScheduleID (Device is then empty:
+	// the schedule's is the request's).
+	ScheduleID   uint64
+	ByScheduleID bool
+	// Times are the times of the Body that must not be after the request
+	// is received (spec/duis.cue's limits with not_after_receipt): the
+	// decoder has no clock, CheckReceipt checks them.
+	Times []TimeLimit
+}
+
+// Schedule is the schedule a 5.1 Create Schedule asks for.
+type Schedule struct {
+	// SRV is the SRV scheduled; Body its body, read from its DSP element
+	// by its own mapping.
+	SRV  *spec.SRV
+	Body map[string]any
+	// Every is the period; Start the first run as the message gives it,
+	// which may be before the request is received (First).
+	Every time.Duration
+	Start time.Time
+
+	times []TimeLimit // of the scheduled SRV's limits
+}
+
+// First is the schedule's first run not before now: Start, or the run of
+// the same period and phase that follows now.
+func (s *Schedule) First(now time.Time) time.Time {
+	if !s.Start.Before(now) || s.Every <= 0 {
+		return s.Start
+	}
+	d := now.Sub(s.Start)
+	if d == time.Duration(math.MaxInt64) {
+		return s.Start // centuries before: the gateway refuses the time as beyond those it keeps
+	}
+	first := s.Start.Add(d / s.Every * s.Every)
+	if first.Before(now) {
+		first = first.Add(s.Every)
+	}
+	return first
+}
+
+// TimeLimit is a time of the Body that must not be after the request is
+// received: Element gives it, Why says what the row cannot hold.
+type TimeLimit struct {
+	SRV, Element, Why string
+	At                time.Time
+}
+
+// CheckReceipt refuses a request received at now with a time of its Body
+// that must not be after its receipt (Times), naming the element.
+func (r *Request) CheckReceipt(now time.Time) error {
+	for _, l := range r.Times {
+		if l.At.After(now) {
+			return perr(CodeStructure, "SRV %s: %s %s is after the request is received (%s): %s: refused rather than run otherwise (spec/duis.cue's limits)",
+				l.SRV, l.Element, l.At.Format(time.RFC3339), now.UTC().Format(time.RFC3339), l.Why)
+		}
+	}
+	return nil
 }
 
 // CancelExecution is the execution time of a DUIS cancellation: a Future
@@ -89,9 +155,16 @@ func ParseRequestID(id string) (originator, target string, counter uint64, err e
 // with a base64 GBCSPayload for CV 5-7, else the SRV's own element
 // (unknown_srv); the body fields the spec maps parse in the field's type,
 // and ExecutionDateTime as an xs:dateTime (structure); a required field
-// the spec maps is given by the Body, but in a cancellation (structure).
-// Elements of the Body that the spec does not map are not validated: this
-// is not XSD validation.
+// the spec maps is given by the Body, but in a cancellation (structure);
+// no element of the Body says what the row cannot hold (the SRV's limits:
+// structure); a 5.1 Create Schedule names a supported SRV, of the
+// reference it gives, with that SRV's body element (DSP and its own
+// name), a frequency of a fixed period and an xs:date start, at an
+// optional xs:time (structure); a 5.2 or 5.3 that names its schedule by a
+// DSPScheduleID gives an xs:nonNegativeInteger and no DeviceID
+// (structure). Times that must not be after the request's receipt are
+// left in Times for CheckReceipt. Elements of the Body that the spec does
+// not map are not validated: this is not XSD validation.
 func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 	d := &sp.DUIS
 	ns := d.Namespace
@@ -216,6 +289,12 @@ func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 		r.ExecuteAt = t.UTC()
 		r.Cancels = r.ExecuteAt.Equal(CancelExecution)
 	}
+	if !r.Cancels {
+		// A cancellation carries only its time: nothing else is read.
+		if r.Times, err = limits(r.SRV, be[0], ns); err != nil {
+			return nil, err
+		}
+	}
 	if r.Fields, err = fields(r.SRV, be[0], ns, !r.Cancels); err != nil {
 		return nil, err
 	}
@@ -226,7 +305,170 @@ func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 		}
 		r.Device = strings.ToUpper(dev)
 	}
+	if r.SRV.SRV == d.Schedule.SRV && !r.Cancels {
+		if r.Schedule, err = decodeSchedule(d, r.SRV, be[0], ns); err != nil {
+			return nil, err
+		}
+		r.Times = append(r.Times, r.Schedule.times...)
+	}
+	if b := r.SRV.ByScheduleID; b != nil {
+		if x := be[0].Find(ns, d.Schedule.ID.Element); x != nil {
+			id := strings.TrimPrefix(strings.TrimSpace(x.Text()), "+")
+			n, err := strconv.ParseUint(id, 10, 64)
+			if err != nil {
+				return nil, perr(CodeStructure, "SRV %s: %s %q is not a schedule ID (an xs:nonNegativeInteger)", srv, d.Schedule.ID.Element, x.Text())
+			}
+			if r.Device != "" {
+				return nil, perr(CodeStructure, "SRV %s: %s names its schedule by %s and by Device %s: one of them (an xs:choice)", srv, r.SRV.Element, d.Schedule.ID.Element, r.Device)
+			}
+			r.ScheduleID, r.ByScheduleID = n, true
+		}
+	}
 	return r, nil
+}
+
+// limits refuses what the row cannot hold (spec/duis.cue's limits): an
+// element of the Body (the first of its name) whose text does not match
+// the limit's expression, or that is there at all where the limit has
+// none. The times that must not be after the request's receipt are
+// returned, for CheckReceipt. Elements are checked in name order, so the
+// refusal of a message that fails several is always the same.
+func limits(s *spec.SRV, body *Element, ns string) ([]TimeLimit, error) {
+	names := make([]string, 0, len(s.Limits))
+	for el := range s.Limits {
+		names = append(names, el)
+	}
+	sort.Strings(names)
+	var times []TimeLimit
+	for _, el := range names {
+		l := s.Limits[el]
+		x := body.Find(ns, el)
+		if x == nil {
+			continue
+		}
+		text := strings.TrimSpace(x.Text())
+		switch {
+		case l.Match == "" && !l.NotAfterReceipt:
+			return nil, perr(CodeStructure, "SRV %s: %s: %s: refused rather than run otherwise (spec/duis.cue's limits)", s.SRV, el, l.Why)
+		case l.Match != "" && !compiled(l.Match).MatchString(text):
+			return nil, perr(CodeStructure, "SRV %s: %s %q: %s: refused rather than run otherwise (spec/duis.cue's limits)", s.SRV, el, text, l.Why)
+		}
+		if l.NotAfterReceipt {
+			t, err := xsDateTime(text)
+			if err != nil {
+				return nil, perr(CodeStructure, "SRV %s: %s %q is not an xs:dateTime", s.SRV, el, text)
+			}
+			times = append(times, TimeLimit{SRV: s.SRV, Element: el, Why: l.Why, At: t.UTC()})
+		}
+	}
+	return times, nil
+}
+
+var regexps sync.Map // expression -> *regexp.Regexp
+
+// compiled is the spec's expression compiled (spec.checkDUIS has checked
+// that it compiles).
+func compiled(expr string) *regexp.Regexp {
+	if re, ok := regexps.Load(expr); ok {
+		return re.(*regexp.Regexp)
+	}
+	re := regexp.MustCompile(expr)
+	regexps.Store(expr, re)
+	return re
+}
+
+// decodeSchedule reads 5.1 Create Schedule's Body as spec/duis.cue's
+// schedule says: the SRV scheduled (which must be one the gateway
+// supports, of the reference given), its body (the SRV's own element with
+// the prefix, read by its mapping and limits), the period of the
+// frequency and the first run (start date, at the start time or
+// 00:00:00Z). What the gateway's schedule cannot hold is refused, naming
+// the element: a frequency with no period, and what the limits say.
+func decodeSchedule(d *spec.DUIS, s *spec.SRV, body *Element, ns string) (*Schedule, error) {
+	sc := &d.Schedule
+	text := func(name string) (string, bool) {
+		x := directChild(body, ns, name)
+		if x == nil {
+			return "", false
+		}
+		return strings.TrimSpace(x.Text()), true
+	}
+	v, ok := text(sc.Service)
+	if !ok {
+		return nil, perr(CodeStructure, "SRV %s: %s names no SRV to schedule (%s)", s.SRV, s.Element, sc.Service)
+	}
+	if pd := d.PostdatedSRV(v); pd != nil {
+		return nil, perr(CodeStructure, "SRV %s: %s %s %s: %s", s.SRV, sc.Service, v, pd.Name, pd.Reason)
+	}
+	inner := d.SRV(v)
+	if inner == nil {
+		return nil, perr(CodeStructure, "SRV %s: %s %q is not an SRV the gateway supports", s.SRV, sc.Service, v)
+	}
+	if ref, ok := text(sc.Reference); ok && ref != inner.Ref {
+		return nil, perr(CodeStructure, "SRV %s: %s %q is not SRV %s's reference %s", s.SRV, sc.Reference, ref, inner.SRV, inner.Ref)
+	}
+	name := sc.BodyPrefix + inner.Element
+	el := directChild(body, ns, name)
+	if el == nil {
+		return nil, perr(CodeStructure, "SRV %s: the schedule of SRV %s carries its body in %s, which %s lacks", s.SRV, inner.SRV, name, s.Element)
+	}
+	times, err := limits(inner, el, ns)
+	if err != nil {
+		return nil, err
+	}
+	b, err := fields(inner, el, ns, true)
+	if err != nil {
+		msg := err.Error()
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			msg = pe.Message
+		}
+		return nil, perr(CodeStructure, "SRV %s, the schedule of SRV %s in %s: %s", s.SRV, inner.SRV, name, msg)
+	}
+	f, ok := text(sc.Frequency)
+	if !ok {
+		return nil, perr(CodeStructure, "SRV %s: %s gives no %s", s.SRV, s.Element, sc.Frequency)
+	}
+	every, ok := sc.Every[f]
+	if !ok {
+		return nil, perr(CodeStructure, "SRV %s: %s %q: %s: refused rather than run at another period", s.SRV, sc.Frequency, f, sc.OtherFrequency)
+	}
+	date, ok := text(sc.StartDate)
+	if !ok {
+		return nil, perr(CodeStructure, "SRV %s: %s gives no %s", s.SRV, s.Element, sc.StartDate)
+	}
+	clock, _ := text(sc.StartTime)
+	start, err := xsDateAt(date, clock)
+	if err != nil {
+		return nil, perr(CodeStructure, "SRV %s: %s %q at %s %q is not an xs:date at an xs:time", s.SRV, sc.StartDate, date, sc.StartTime, clock)
+	}
+	return &Schedule{SRV: inner, Body: b, Every: every.Std(), Start: start.UTC(), times: times}, nil
+}
+
+// xsDateAt is the xs:date date at the xs:time clock (midnight where clock
+// is empty), in the zone of the time, or else of the date, or else UTC.
+func xsDateAt(date, clock string) (time.Time, error) {
+	zone := func(s string, at int) (string, string) {
+		switch {
+		case strings.HasSuffix(s, "Z"):
+			return s[:len(s)-1], "Z"
+		case len(s) >= at+6 && (s[len(s)-6] == '+' || s[len(s)-6] == '-'):
+			return s[:len(s)-6], s[len(s)-6:]
+		}
+		return s, ""
+	}
+	d, dz := zone(date, 10)
+	if clock == "" {
+		clock = "00:00:00"
+	}
+	c, cz := zone(clock, 8)
+	if len(d) != 10 || strings.ContainsAny(c, "T") {
+		return time.Time{}, perr(CodeStructure, "not an xs:date and xs:time")
+	}
+	if cz == "" {
+		cz = dz
+	}
+	return xsDateTime(d + "T" + c + cz)
 }
 
 func directChild(e *Element, ns, local string) *Element {
@@ -282,14 +524,14 @@ func fields(s *spec.SRV, body *Element, ns string, strict bool) (map[string]any,
 }
 
 // alternative is one alternative of a field mapping (spec/duis.cue):
-// [#]Element[@attr][*][[text]][=value|>Other|/divisor|/|^Scale[+-N]].
+// [#]Element[@attr][*][[text]][=value|>Other|/divisor|/|^Scale[+-N]|~day].
 type alternative struct {
 	count, all bool   // #: how many there are; *: the texts of all, space-separated
 	name, attr string // the element, and the attribute read instead of its text
 	want       string // [text]: the text (or attribute) it must have
 	match      bool
-	op         byte   // '=', '>', '/', '^' or 0
-	arg        string // the constant, Other, the divisor or Scale
+	op         byte   // '=', '>', '/', '^', '~' or 0
+	arg        string // the constant, Other, the divisor, Scale or the part of a date (day)
 	exp        int    // ^Scale+N: N
 }
 
@@ -298,7 +540,7 @@ func parseAlternative(alt string) alternative {
 	if rest, ok := strings.CutPrefix(alt, "#"); ok {
 		a.count, alt = true, rest
 	}
-	if i := strings.IndexAny(alt, "=>/^"); i >= 0 {
+	if i := strings.IndexAny(alt, "=>/^~"); i >= 0 {
 		a.op, a.arg, alt = alt[i], alt[i+1:], alt[:i]
 		if j := strings.IndexAny(a.arg, "+-"); a.op == '^' && j >= 0 {
 			a.exp, _ = strconv.Atoi(a.arg[j:])
@@ -323,7 +565,8 @@ func parseAlternative(alt string) alternative {
 // <RequestType>Add</RequestType>), /divisor (the number divided by that, as
 // DUIS gives some quantities as integers of a finer unit) and ^Scale+N (the
 // number times ten to the power of Scale's text plus N, as DUIS gives
-// prices with a PriceScale). #Element is how many there are, Element*
+// prices with a PriceScale) and ~day (the day of the month of an
+// xs:dateTime or xs:date, as written, as a gas billing calendar starts). #Element is how many there are, Element*
 // the texts of all of them, space-separated (with [text], of those that
 // have it), and Element/ the elements below the first that hold no
 // others, as Element/Group/Leaf=text, space-separated (DUIS's 6.22 names
@@ -395,6 +638,14 @@ func read(body *Element, ns, mapping string) (string, bool) {
 				continue
 			}
 			return scaled(got[0], strings.TrimSpace(sc.Text()), a.exp), true
+		case '~': // ~day, the only part of a date the spec's syntax has
+			t, err := xsDateTime(got[0])
+			if err != nil {
+				if t, err = xsDateAt(got[0], ""); err != nil {
+					return got[0], true // typed refuses it as not a number
+				}
+			}
+			return strconv.Itoa(t.Day()), true
 		}
 		return got[0], true
 	}

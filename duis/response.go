@@ -66,6 +66,10 @@ type Response struct {
 	// Payload is the Device's response, carried in sr:GBCSPayload. dccgate's
 	// emulated devices answer in JSON, not GBCS: the payload is that JSON.
 	Payload []byte
+	// ScheduleID, where set, is the DSP Schedule ID a 5.1 Create Schedule
+	// created: the message carries it in sr:DSPScheduleID, in place of a
+	// payload (the XSD's ResponseMessage holds one of them).
+	ScheduleID string
 	// Alert, where set, makes the body an alert message of that element
 	// name (DeviceAlertMessage or DCCAlertMessage) with the alert code.
 	Alert, AlertCode string
@@ -97,7 +101,10 @@ func (r Response) Document() (*Document, error) {
 	if len(r.PreCommand) > 0 {
 		fmt.Fprintf(&b, `<sr:PreCommand><sr:GBCSVersion>dccgate</sr:GBCSVersion><sr:GBCSPayload>%s</sr:GBCSPayload></sr:PreCommand>`, EncodeBase64(r.PreCommand))
 	}
-	if len(r.Payload) > 0 {
+	switch {
+	case r.ScheduleID != "":
+		fmt.Fprintf(&b, `<sr:DSPScheduleID>%s</sr:DSPScheduleID>`, xmlEscape(r.ScheduleID))
+	case len(r.Payload) > 0:
 		fmt.Fprintf(&b, `<sr:GBCSPayload>%s</sr:GBCSPayload>`, EncodeBase64(r.Payload))
 	}
 	fmt.Fprintf(&b, `</sr:%s></sr:Body></sr:Response>`, el)
@@ -124,6 +131,8 @@ type DecodedResponse struct {
 	Reason, Clause, State, Message string
 	PreCommand, Payload            []byte
 	AlertCode                      string
+	// ScheduleID is the DSPScheduleID of a 5.1's result, if it has one.
+	ScheduleID string
 }
 
 // DecodeResponse reads an sr:Response (after Verify, where it matters).
@@ -160,6 +169,9 @@ func DecodeResponse(doc *Document, ns string) (*DecodedResponse, error) {
 	}
 	if x := directChild(m, ns, "GBCSPayload"); x != nil {
 		out.Payload, _ = b64(x.Text())
+	}
+	if x := directChild(m, ns, "DSPScheduleID"); x != nil {
+		out.ScheduleID = strings.TrimSpace(x.Text())
 	}
 	return out, nil
 }

@@ -2,7 +2,9 @@ package spec
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -21,6 +23,7 @@ type DUIS struct {
 	ResultCode       string                    `json:"result_code"`
 	SRVs             []*SRV                    `json:"srvs"`
 	Postdated        []*PostdatedSRV           `json:"postdated"`
+	Schedule         DUISSchedule              `json:"schedule"`
 	Boxed            Boxed                     `json:"boxed"`
 
 	bySRV          map[string]*SRV
@@ -55,8 +58,61 @@ type SRV struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 	// Device is the mapping that reads a Non-Device request's Device.
 	Device string `json:"device,omitempty"`
+	// Limits refuse what the row cannot hold, by the element that says it.
+	Limits map[string]DUISLimit `json:"limits,omitempty"`
+	// ByScheduleID is set where the SRV may name a schedule by its DSP
+	// Schedule ID instead of its Device (5.2, 5.3).
+	ByScheduleID *ByScheduleID `json:"by_schedule_id,omitempty"`
 	// Service is the schedule row, set at load time.
 	Service *Service `json:"-"`
+}
+
+// DUISLimit refuses an element of the Body the row cannot hold: present
+// with a text Match does not match (any text, where Match is empty), or
+// with NotAfterReceipt, an xs:dateTime after the request's receipt.
+type DUISLimit struct {
+	Match           string `json:"match,omitempty"`
+	Why             string `json:"why"`
+	NotAfterReceipt bool   `json:"not_after_receipt,omitempty"`
+}
+
+// ByScheduleID says how an SRV names a schedule by its DSP Schedule ID:
+// Field, if set, is the row's field given the gateway's ID of the schedule.
+type ByScheduleID struct {
+	Field string `json:"field,omitempty"`
+}
+
+// DUISSchedule says how 5.1 Create Schedule's Body reads into the
+// gateway's schedule, and what a DSP Schedule ID is (spec/duis.cue).
+type DUISSchedule struct {
+	SRV            string              `json:"srv"`
+	Service        string              `json:"service"`
+	Reference      string              `json:"reference"`
+	BodyPrefix     string              `json:"body_prefix"`
+	StartDate      string              `json:"start_date"`
+	StartTime      string              `json:"start_time"`
+	Frequency      string              `json:"frequency"`
+	Every          map[string]Duration `json:"every"`
+	OtherFrequency string              `json:"other_frequency"`
+	ID             struct {
+		Element string `json:"element"`
+		Modulus uint64 `json:"modulus"`
+	} `json:"id"`
+}
+
+// IDOf is the DSP Schedule ID of the schedule a 5.1 of RequestID createdBy
+// (originator:target:counter) created: its counter modulo the spec's
+// modulus. ok is false for an ID of another form.
+func (s *DUISSchedule) IDOf(createdBy string) (id uint64, ok bool) {
+	i := strings.LastIndexByte(createdBy, ':')
+	if i < 0 || s.ID.Modulus == 0 {
+		return 0, false
+	}
+	c, err := strconv.ParseUint(createdBy[i+1:], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return c % s.ID.Modulus, true
 }
 
 // PostdatedSRV is a DUIS SRV the source does not have.
@@ -164,6 +220,32 @@ func (s *Spec) checkDUIS(at func(p, format string, args ...any)) {
 				at(p+".fields", "SRV %s reads %s, which is not a field of %s", r.SRV, name, svc.Key())
 			}
 		}
+		for el, l := range r.Limits {
+			if _, err := regexp.Compile(l.Match); err != nil {
+				at(p+".limits."+el, "SRV %s: the match of %s is no regular expression: %v", r.SRV, el, err)
+			}
+		}
+		if b := r.ByScheduleID; b != nil && b.Field != "" && !has[b.Field] {
+			at(p+".by_schedule_id", "SRV %s gives the schedule's ID to %s, which is not a field of %s", r.SRV, b.Field, svc.Key())
+		}
+		if b := r.ByScheduleID; b != nil && svc.DeviceService {
+			at(p+".by_schedule_id", "SRV %s names a schedule, but %s is a Device Service: its RequestID names the Device", r.SRV, svc.Key())
+		}
+	}
+	sc := &d.Schedule
+	creates := false
+	for _, r := range d.SRVs {
+		for _, row := range s.Services {
+			if r.SRV == sc.SRV && row.Ref == r.Ref && row.Variant == r.Variant {
+				creates = row.CreatesSchedule
+			}
+		}
+	}
+	if !creates {
+		at("duis.schedule.srv", "SRV %s is not a supported SRV whose row creates a schedule", sc.SRV)
+	}
+	if len(sc.Every) == 0 {
+		at("duis.schedule.every", "no frequency has a period")
 	}
 	for i, pd := range d.Postdated {
 		p := fmt.Sprintf("duis.postdated[%d]", i)

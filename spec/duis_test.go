@@ -65,6 +65,13 @@ func TestBrokenDUISIsRefusedWithPosition(t *testing.T) {
 		{"postdated in the source", [3]string{"duis.cue", `{srv: "4.18", element: "ReadMeterBalance"`, `{srv: "4.17.9", element: "ReadMeterBalance"`}, `SRV 4.17.9 is listed as postdating the source, but Annex 5 has reference 4.17`},
 		{"unknown reason", [3]string{"duis.cue", `UNKNOWN_USER:        "E1"`, `NO_SUCH_REASON: "E1"`}, `duis.cue:\d+:\d+: `},
 		{"unknown response code", [3]string{"duis.cue", `DEVICE_UNKNOWN:      "E19"`, `DEVICE_UNKNOWN: "E77"`}, `duis.cue:\d+:\d+: `},
+		{"a schedule's ID given to no field", [3]string{"duis.cue", `by_schedule_id: {field: "schedule_id"}`, `by_schedule_id: {field: "schedule"}`}, `SRV 5.3 gives the schedule's ID to schedule, which is not a field of 5.3`},
+		{"a schedule's ID on a Device Service", [3]string{"duis.cue", `{srv: "7.4", element: "ReadSupplyStatus", ref: "7.4"}`, `{srv: "7.4", element: "ReadSupplyStatus", ref: "7.4", by_schedule_id: {}}`}, `SRV 7.4 names a schedule, but 7.4 is a Device Service`},
+		{"a limit that is no expression", [3]string{"duis.cue", `Periodicity: {match: "^Monthly$"`, `Periodicity: {match: "^(Monthly$"`}, `SRV 6.8: the match of Periodicity is no regular expression`},
+		{"a limit with no reason", [3]string{"duis.cue", `Daily: {why: _billingMonthly}`, `Daily: {}`}, `duis.cue:\d+:\d+: `},
+		{"schedules read by an SRV that creates none", [3]string{"duis.cue", `srv:         "5.1"`, `srv:         "5.2"`}, `duis.schedule.srv: SRV 5.2 is not a supported SRV whose row creates a schedule`},
+		{"a frequency of no duration", [3]string{"duis.cue", `every: {Daily: "24h", Weekly: "168h"}`, `every: {Daily: "a day"}`}, `duis.cue:\d+:\d+: `},
+		{"a part of a date the syntax has not", [3]string{"duis.cue", `"Monthly|BillingPeriodStart~day"`, `"Monthly|BillingPeriodStart~month"`}, `duis.cue:\d+:\d+: `},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -97,5 +104,35 @@ func TestBoxedDeviceTypes(t *testing.T) {
 		if got[id] != ty {
 			t.Errorf("%s: %s, want %s", id, got[id], ty)
 		}
+	}
+}
+
+// TestDSPScheduleID: a schedule's DSP Schedule ID is the counter of the
+// RequestID of the 5.1 that created it modulo 10^12 (the XSD's
+// sr:scheduleID is at most 10^12; DCC Boxed's signing tool makes counters
+// of the time in milliseconds, above it).
+func TestDSPScheduleID(t *testing.T) {
+	sc := &MustDefault().DUIS.Schedule
+	tests := []struct {
+		note, createdBy string
+		id              uint64
+		ok              bool
+	}{
+		{"a small counter is itself", "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000", 1000, true},
+		{"a counter of milliseconds: its last twelve digits", "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1718000000123", 718000000123, true},
+		{"the largest counter", "90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:18446744073709551615", 73709551615, true},
+		{"no counter", "SCH-1", 0, false},
+		{"a counter that is no number", "a:b:c", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			id, ok := sc.IDOf(tc.createdBy)
+			if id != tc.id || ok != tc.ok {
+				t.Fatalf("IDOf(%q) = %d, %v; want %d, %v", tc.createdBy, id, ok, tc.id, tc.ok)
+			}
+		})
+	}
+	if sc.ID.Element != "DSPScheduleID" || len(sc.Every) == 0 {
+		t.Fatalf("schedule %+v", sc)
 	}
 }

@@ -217,6 +217,9 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	if r.Originator != signer.EUI64 {
 		return nil, notSigner(r.Originator, signer.EUI64)
 	}
+	if err := r.CheckReceipt(s.G.Now()); err != nil {
+		return nil, fromErr(err)
+	}
 	if !r.SRV.Service.DeviceService {
 		// A Non-Device request is addressed to the DCC: a RequestID
 		// naming another target is malformed, as one that does not parse.
@@ -245,6 +248,11 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 		}
 		return s.outcome(resp, rec, cv.Delivery)
 	}
+	if r.ByScheduleID {
+		if ref := s.bySchedule(ctx, r); ref != nil {
+			return nil, ref
+		}
+	}
 	device := deviceOf(r)
 	if r.Cancels {
 		return s.cancelFutureDated(ctx, resp, r, device)
@@ -257,6 +265,11 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	}
 	if !r.ExecuteAt.IsZero() {
 		ereq.Category, ereq.ExecuteAt = "future_dated", r.ExecuteAt
+	}
+	if sc := r.Schedule; sc != nil {
+		// Its first run not before receipt: a start date in the past keeps
+		// its time of day and phase, as its runs since then would have.
+		ereq.Schedule = &engine.Schedule{Service: sc.SRV.Service.Key(), Every: sc.Every, First: sc.First(s.G.Now()), Body: sc.Body}
 	}
 	// The request's place first: one refused busy (nothing received)
 	// costs no write.
@@ -381,6 +394,61 @@ func (s *Server) cancelFutureDated(ctx context.Context, resp *duis.Response, r *
 	return resp, nil
 }
 
+// bySchedule finds the schedule a 5.2 or 5.3 names by its DSP Schedule
+// ID (spec/duis.cue's schedule.id): among the sender's schedules, the one
+// whose 5.1 RequestID's counter gives that ID. The request is then for
+// that schedule's Device, and the row's field the SRV names (5.3's
+// schedule_id) is given the gateway's ID of the schedule. An ID that names
+// none of the sender's schedules (never created, deleted, or another
+// user's: those are not looked at) is refused, as the gateway refuses a
+// 5.3 of an unknown schedule_id: MALFORMED, which has no DUIS code.
+func (s *Server) bySchedule(ctx context.Context, r *duis.Request) *refusal {
+	sc := &s.G.Spec().DUIS.Schedule
+	scheds, err := s.G.Store().ListSchedules(ctx, store.ScheduleFilter{UserID: r.Originator})
+	if err != nil {
+		return &refusal{http.StatusServiceUnavailable, string(dcc.ReasonMalformed), "store", err.Error()}
+	}
+	var found []store.Schedule
+	for _, sch := range scheds {
+		if id, ok := sc.IDOf(sch.CreatedBy); ok && id == r.ScheduleID {
+			found = append(found, sch)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return &refusal{http.StatusBadRequest, string(dcc.ReasonMalformed), "not_found",
+			fmt.Sprintf("SRV %s: %s %d names no schedule of %s's (none was created with that ID, it was deleted, or it is another user's)", r.SRV.SRV, sc.ID.Element, r.ScheduleID, r.Originator)}
+	case 1:
+	default:
+		ids := make([]string, len(found))
+		for i, f := range found {
+			ids[i] = f.ID
+		}
+		return &refusal{http.StatusBadRequest, string(dcc.ReasonMalformed), "ambiguous",
+			fmt.Sprintf("SRV %s: %s %d names %d schedules of %s's (%s, created with counters %d apart): name the Device instead", r.SRV.SRV, sc.ID.Element, r.ScheduleID, len(found), r.Originator, strings.Join(ids, ", "), sc.ID.Modulus)}
+	}
+	r.Device = found[0].DeviceID
+	if f := r.SRV.ByScheduleID.Field; f != "" {
+		r.Fields[f] = found[0].ID
+	}
+	return nil
+}
+
+// scheduleID is the DSP Schedule ID a result carries: that of the
+// schedule an accepted 5.1 created (its gateway request ID is the
+// schedule's CreatedBy), "" for any other result.
+func scheduleID(sp *spec.Spec, service, state, requestID string) string {
+	svc := sp.ServiceByKey(service)
+	if svc == nil || !svc.CreatesSchedule || state != gateway.StateAccepted {
+		return ""
+	}
+	id, ok := sp.DUIS.Schedule.IDOf(requestID)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprint(id)
+}
+
 // gatewayID is the request's ID on the gateway: the DUIS RequestID, with
 // the target made the device's for a Non-Device request that names one
 // (the gateway checks an ID's target against the device).
@@ -422,6 +490,7 @@ func (s *Server) outcome(resp *duis.Response, rec store.Request, delivery string
 	case gateway.StateAccepted:
 		resp.Code = "I0"
 		resp.Payload = rec.Response
+		resp.ScheduleID = scheduleID(s.G.Spec(), rec.Service, rec.State, rec.ID)
 	default:
 		resp.Code = "I99"
 	}

@@ -173,6 +173,9 @@ func (o *Outbox) response(d store.Delivery, dccID string) duis.Response {
 	if raw, ok := p["response"]; ok && raw != nil {
 		r.Payload, _ = json.Marshal(raw)
 	}
+	// A 5.1's result carries its schedule's DSPScheduleID, as DUIS's
+	// does, in place of the payload (the XSD admits one of them).
+	r.ScheduleID = scheduleID(sp, str("service"), r.State, d.RequestID)
 	return r
 }
 

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "183cc908d6edf23a4df600d98777dac86e86add25b31d4f3d7fae09d1d4a5ef6"
+const SpecHash = "04d1cf53d6d95a5955ce98d09be5163f294dba45cec752c7dda957c24b16048f"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

@@ -4553,7 +4553,7 @@ func (*ReadSchedule) Descriptor() ([]byte, []int) {
 type DeleteSchedule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The schedule to delete; empty deletes all of the requester's schedules on the Device.
-	// Rule: size(value) <= 64
+	// Rule: size(value) <= 72
 	ScheduleId    string `protobuf:"bytes,1,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
