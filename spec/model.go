@@ -256,6 +256,9 @@ type Category struct {
 	Clause string `json:"clause"`
 	// MinPeriod is the shortest period of a schedule (scheduled only).
 	MinPeriod *Duration `json:"min_period,omitempty"`
+	// MovesTimes: a schedule's run has the timestamp fields of its body
+	// moved by its distance from the first run (scheduled only).
+	MovesTimes bool `json:"moves_times,omitempty"`
 }
 
 // Enrolment says which commissioned devices enrol a system of a fuel.

@@ -11,6 +11,7 @@ import (
 	"github.com/dccgate/dccgate/devices"
 	"github.com/dccgate/dccgate/engine"
 	"github.com/dccgate/dccgate/runtime/store"
+	"github.com/dccgate/dccgate/spec"
 	"github.com/dccgate/dccgate/spec/dcc"
 )
 
@@ -455,7 +456,7 @@ func (g *Gateway) createSchedule(ctx context.Context, r store.Request) (any, err
 	if sp.Body == nil {
 		body = g.exampleBody(sp.Service)
 	}
-	s := store.Schedule{ID: "SCH-" + r.ID, UserID: r.UserID, DeviceID: r.DeviceID, Service: sp.Service, Every: every, Next: first, Body: body, CreatedBy: r.ID}
+	s := store.Schedule{ID: "SCH-" + r.ID, UserID: r.UserID, DeviceID: r.DeviceID, Service: sp.Service, Every: every, Next: first, First: first, Body: body, CreatedBy: r.ID}
 	if err := g.st.PutSchedule(ctx, s); err != nil {
 		return nil, err
 	}
@@ -483,7 +484,10 @@ func (g *Gateway) readSchedules(ctx context.Context, r store.Request) (any, erro
 	}
 	out := []map[string]any{}
 	for _, s := range scheds {
-		out = append(out, map[string]any{"schedule_id": s.ID, "service": s.Service, "every": s.Every.String(), "next": s.Next.Format(time.RFC3339)})
+		// body: what the next run sends (its times moved, runBody).
+		var body any
+		_ = json.Unmarshal(g.runBody(s), &body)
+		out = append(out, map[string]any{"schedule_id": s.ID, "service": s.Service, "every": s.Every.String(), "next": s.Next.Format(time.RFC3339), "body": body})
 	}
 	return map[string]any{"schedules": out}, nil
 }
@@ -947,10 +951,57 @@ func (g *Gateway) DeviceEvent(ctx context.Context, device, kind string) error {
 // scheduleMinPeriod is the shortest period of a schedule (the scheduled
 // category's min_period in the spec; none if it names none).
 func (g *Gateway) scheduleMinPeriod() time.Duration {
-	for _, c := range g.sp().Categories {
-		if c.Code == "scheduled" && c.MinPeriod != nil {
-			return c.MinPeriod.Std()
-		}
+	if c := g.scheduled(); c != nil && c.MinPeriod != nil {
+		return c.MinPeriod.Std()
 	}
 	return 0
+}
+
+// scheduled is the spec's scheduled category, nil if it has none.
+func (g *Gateway) scheduled() *spec.Category {
+	for _, c := range g.sp().Categories {
+		if c.Code == "scheduled" {
+			return c
+		}
+	}
+	return nil
+}
+
+// runBody is the body of the schedule's run at s.Next: where the spec's
+// scheduled category moves_times, its timestamp fields are the schedule's
+// moved by the run's distance from the first run (4.8's period a day
+// later each day), each keeping its zone. A body that does not decode,
+// and a field that is no RFC 3339 time, are run as they are: the run's
+// checks refuse what they refuse.
+func (g *Gateway) runBody(s store.Schedule) []byte {
+	d := s.Next.Sub(s.First)
+	c := g.scheduled()
+	svc := g.sp().ServiceByKey(s.Service)
+	if s.First.IsZero() || d <= 0 || c == nil || !c.MovesTimes || svc == nil {
+		return s.Body
+	}
+	var b map[string]any
+	if err := json.Unmarshal(s.Body, &b); err != nil {
+		return s.Body
+	}
+	moved := false
+	for _, f := range svc.Fields {
+		v, ok := b[f.Name].(string)
+		if f.Type != "timestamp" || !ok {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			continue
+		}
+		b[f.Name], moved = t.Add(d).Format(time.RFC3339Nano), true
+	}
+	if !moved {
+		return s.Body
+	}
+	out, err := json.Marshal(b)
+	if err != nil {
+		return s.Body
+	}
+	return out
 }

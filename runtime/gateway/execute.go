@@ -1094,7 +1094,7 @@ func (g *Gateway) Advance(ctx context.Context, d time.Duration) (time.Time, erro
 func (g *Gateway) runSchedule(ctx context.Context, s store.Schedule) error {
 	svc := g.sp().ServiceByKey(s.Service)
 	r := store.Request{UserID: s.UserID, Service: s.Service, DeviceID: s.DeviceID, Category: "scheduled", Delivery: "wan",
-		ExecuteAt: s.Next, Body: s.Body, State: StateAcknowledged, ReceivedAt: g.clk.Now(), ScheduleID: s.ID}
+		ExecuteAt: s.Next, Body: g.runBody(s), State: StateAcknowledged, ReceivedAt: g.clk.Now(), ScheduleID: s.ID}
 	if svc != nil {
 		r.DueAt = g.dueAt(svc, r)
 	}

@@ -2,7 +2,9 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -362,5 +364,68 @@ func TestSchedulePeriodBounded(t *testing.T) {
 				t.Fatalf("every %s: %s %s %q, want %s", tc.every, r.State, r.Reason, r.Message, tc.state)
 			}
 		})
+	}
+}
+
+// TestScheduleRunsReadTheirOwnPeriod: a daily 4.8 whose body reads the day
+// before its first run reads, at each run, the day before that run (the
+// spec's scheduled.moves_times), keeping the zone it was written in; a
+// field that is not a time (4.1's register) is run as it was given.
+func TestScheduleRunsReadTheirOwnPeriod(t *testing.T) {
+	ctx := t.Context()
+	g, _ := faultGateway(t, 0)
+	first := g.Now().Truncate(24 * time.Hour).Add(48 * time.Hour)
+	tests := []struct {
+		service string
+		body    map[string]any
+		want    func(k int) map[string]any // the body of run k (0 the first)
+	}{
+		{"4.8", map[string]any{"from": first.Add(-24 * time.Hour).Format(time.RFC3339), "to": first.Format(time.RFC3339)},
+			func(k int) map[string]any {
+				at := first.Add(time.Duration(k) * 24 * time.Hour)
+				return map[string]any{"from": at.Add(-24 * time.Hour).Format(time.RFC3339), "to": at.Format(time.RFC3339)}
+			}},
+		{"4.10", map[string]any{"from": "2026-01-06T01:00:00+01:00", "to": "2026-01-06T02:30:00.5+01:00"},
+			func(k int) map[string]any {
+				return map[string]any{"from": fmt.Sprintf("2026-01-%02dT01:00:00+01:00", 6+k), "to": fmt.Sprintf("2026-01-%02dT02:30:00.5+01:00", 6+k)}
+			}},
+	}
+	for _, tc := range tests {
+		r, err := g.Submit(ctx, alpha, &engine.Request{UserID: alpha, DeviceID: esme, Service: "5.1",
+			Schedule: &engine.Schedule{Service: tc.service, Every: 24 * time.Hour, First: first, Body: tc.body}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State != gateway.StateAcknowledged {
+			t.Fatalf("5.1 of %s: %s %s %s", tc.service, r.State, r.Reason, r.Message)
+		}
+	}
+	g.WaitIdle(ctx)
+	if _, err := g.Advance(ctx, 5*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := g.Store().ListRequests(ctx, store.RequestFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		n := 0
+		for _, r := range runs {
+			if r.ScheduleID == "" || r.Service != tc.service {
+				continue
+			}
+			k := int(r.ExecuteAt.Sub(first) / (24 * time.Hour))
+			var got map[string]any
+			if err := json.Unmarshal(r.Body, &got); err != nil {
+				t.Fatal(err)
+			}
+			if want := tc.want(k); !maps.Equal(got, want) {
+				t.Errorf("%s run %d at %s: body %v, want %v", tc.service, k, r.ExecuteAt, got, want)
+			}
+			n++
+		}
+		if n < 3 {
+			t.Errorf("%s: %d runs, want at least 3", tc.service, n)
+		}
 	}
 }

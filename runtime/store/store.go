@@ -197,6 +197,10 @@ type Schedule struct {
 	Service   string // the scheduled service's key, e.g. "4.8"
 	Every     time.Duration
 	Next      time.Time // next execution time
+	// First is the first run: a run's timestamp fields are Body's moved
+	// by the run's distance from it (spec categories.scheduled.moves_times).
+	// Zero where it is Next (PutSchedule stores Next).
+	First     time.Time
 	Body      []byte
 	CreatedBy string // the 5.1 request ID
 }

@@ -9,13 +9,13 @@ import (
 	"github.com/dccgate/dccgate/runtime/store"
 )
 
-const schedCols = "id, user_id, device_id, service, every_ns, next_at, body, created_by"
+const schedCols = "id, user_id, device_id, service, every_ns, next_at, body, created_by, first_at"
 
 func scanSchedule(row interface{ Scan(...any) error }) (store.Schedule, error) {
 	var sc store.Schedule
-	var every, next int64
-	err := row.Scan(&sc.ID, &sc.UserID, &sc.DeviceID, &sc.Service, &every, &next, &sc.Body, &sc.CreatedBy)
-	sc.Every, sc.Next, sc.Body = time.Duration(every), decTime(next), decBytes(sc.Body)
+	var every, next, first int64
+	err := row.Scan(&sc.ID, &sc.UserID, &sc.DeviceID, &sc.Service, &every, &next, &sc.Body, &sc.CreatedBy, &first)
+	sc.Every, sc.Next, sc.First, sc.Body = time.Duration(every), decTime(next), decTime(first), decBytes(sc.Body)
 	return sc, err
 }
 
@@ -25,12 +25,19 @@ func (s *Store) PutSchedule(ctx context.Context, sc store.Schedule) error {
 	if err != nil {
 		return err
 	}
+	if sc.First.IsZero() {
+		sc.First = sc.Next
+	}
+	first, err := encTime(sc.First)
+	if err != nil {
+		return err
+	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := s.exec(ctx, tx, `INSERT INTO schedules (`+schedCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		_, err := s.exec(ctx, tx, `INSERT INTO schedules (`+schedCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, device_id = excluded.device_id,
 				service = excluded.service, every_ns = excluded.every_ns, next_at = excluded.next_at,
-				body = excluded.body, created_by = excluded.created_by`,
-			sc.ID, sc.UserID, sc.DeviceID, sc.Service, int64(sc.Every), next, encBytes(sc.Body), sc.CreatedBy)
+				body = excluded.body, created_by = excluded.created_by, first_at = excluded.first_at`,
+			sc.ID, sc.UserID, sc.DeviceID, sc.Service, int64(sc.Every), next, encBytes(sc.Body), sc.CreatedBy, first)
 		return err
 	})
 }

@@ -887,12 +887,13 @@ func testCountRequests(t *testing.T, open func(*testing.T) store.Store) {
 func testSchedules(t *testing.T, open func(*testing.T) store.Store) {
 	ctx, s := t.Context(), open(t)
 	a := store.Schedule{ID: "s-a", UserID: "A", DeviceID: "d1", Service: "4.8", Every: 24 * time.Hour,
-		Next: hours(24), Body: []byte(`{"x":1}`), CreatedBy: "A:d1:1"}
+		Next: hours(24), First: hours(0), Body: []byte(`{"x":1}`), CreatedBy: "A:d1:1"}
 	b := store.Schedule{ID: "s-b", UserID: "B", DeviceID: "d2", Service: "4.8", Every: time.Hour, Next: hours(2)}
 	c := store.Schedule{ID: "s-c", UserID: "A", DeviceID: "d2", Service: "4.6", Every: 7 * 24 * time.Hour, Next: hours(2)}
 	for _, sc := range []store.Schedule{a, b, c} {
 		must(t, s.PutSchedule(ctx, sc))
 	}
+	b.First, c.First = b.Next, c.Next // a schedule put without its first run: its next is
 	tests := []struct {
 		note string
 		f    store.ScheduleFilter
@@ -920,7 +921,7 @@ func testSchedules(t *testing.T, open func(*testing.T) store.Store) {
 	must(t, s.AdvanceSchedule(ctx, "s-b", hours(2), hours(3)))
 	wantErr(t, "AdvanceSchedule from a Next it left", s.AdvanceSchedule(ctx, "s-b", hours(2), hours(3)), store.ErrStale)
 	wantErr(t, "AdvanceSchedule unknown", s.AdvanceSchedule(ctx, "none", hours(2), hours(3)), store.ErrNotFound)
-	b.Next = hours(3)
+	b.Next = hours(3) // its first run stays
 	got, err := s.ListSchedules(ctx, store.ScheduleFilter{UserID: "B"})
 	must(t, err)
 	same(t, "after AdvanceSchedule", got, []store.Schedule{b})
