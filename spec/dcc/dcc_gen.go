@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "04d1cf53d6d95a5955ce98d09be5163f294dba45cec752c7dda957c24b16048f"
+const SpecHash = "a81de9a96cb96db38f26f16bc1c6e3cadc55b32cb70a3a771a9452d71a82db9c"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
