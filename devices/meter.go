@@ -129,8 +129,8 @@ func (m *MeterState) available() float64 {
 }
 
 // accrue brings the device's registers, charges and logs up to the
-// transaction's time, slot by slot, raising the alerts crossing a threshold
-// or a midnight causes at the time it happened.
+// transaction's time, slot by slot, raising the alerts crossing a threshold,
+// a midnight or a billing instant causes at the time it happened.
 func (d *device) accrue(t *tx) {
 	now := t.now
 	if !now.After(d.accruedTo) {
@@ -142,15 +142,23 @@ func (d *device) accrue(t *tx) {
 		return
 	}
 	cur := d.accruedTo
+	billAt, bills := m.nextBilling(cur)
 	for cur.Before(now) {
 		k := slotIndex(cur)
 		end := slotStart(k).Add(slot)
-		if !d.flowing() && m.PaymentMode != PaymentPrepayment {
+		jump := !d.flowing() && m.PaymentMode != PaymentPrepayment
+		if jump {
 			// Nothing flows and nothing is charged: jump to the next
 			// midnight, where the logs are written.
 			end = nextMidnight(cur)
 		}
 		boundary := true
+		if bills && billAt.Before(end) {
+			// The billing data is taken at its instant: stop there, inside
+			// a slot (which stays open) or before the midnight jumped to
+			// (the slot nothing flows in closes there, as at that midnight).
+			end, boundary = billAt, jump
+		}
 		if now.Before(end) {
 			end, boundary = now, false
 		}
@@ -169,8 +177,12 @@ func (d *device) accrue(t *tx) {
 		if boundary {
 			d.closeSlot(end)
 			if end.Equal(nextMidnight(end.Add(-time.Nanosecond))) {
-				d.midnight(t, end)
+				d.midnight(end)
 			}
+		}
+		if bills && end.Equal(billAt) {
+			d.bill(t, end)
+			billAt, bills = m.nextBilling(end)
 		}
 	}
 	d.accruedTo = now
@@ -179,6 +191,21 @@ func (d *device) accrue(t *tx) {
 func nextMidnight(t time.Time) time.Time {
 	y, mo, day := t.UTC().Date()
 	return time.Date(y, mo, day+1, 0, 0, 0, 0, time.UTC)
+}
+
+// nextBilling is the first instant after t at which the billing calendar
+// takes the billing data: BillingTime on BillingDay of t's month or the
+// next. A meter without a calendar has none.
+func (m *MeterState) nextBilling(t time.Time) (time.Time, bool) {
+	if m.BillingDay <= 0 {
+		return time.Time{}, false
+	}
+	y, mo, _ := t.UTC().Date()
+	at := time.Date(y, mo, m.BillingDay, 0, 0, 0, 0, time.UTC).Add(m.BillingTime)
+	if !at.After(t) {
+		at = time.Date(y, mo+1, m.BillingDay, 0, 0, 0, 0, time.UTC).Add(m.BillingTime)
+	}
+	return at, true
 }
 
 func (d *device) addEnergy(k int64, importWh, exportWh float64) {
@@ -265,23 +292,31 @@ func (d *device) creditAdded(t *tx, at time.Time) {
 	d.checkCredit(t, at)
 }
 
-// midnight writes the daily read log and, on the billing day, the billing
-// data log (A13).
-func (d *device) midnight(t *tx, at time.Time) {
+// midnight writes the daily read log.
+func (d *device) midnight(at time.Time) {
 	m := d.Meter
-	read := LogRead{
-		At: at, ImportKWh: m.ImportKWh, ExportKWh: m.ExportKWh, TOUKWh: slices.Clone(m.TOUKWh),
-		ConsumptionKWh: m.ImportKWh - d.prevDaily, CreditPence: m.CreditPence, DebtPence: m.DebtPence,
-		EmergencyCreditActive: m.EmergencyCreditActive,
-	}
+	m.DailyLog = appendCapped(m.DailyLog, d.logRead(at, m.ImportKWh-d.prevDaily), maxDailyLog)
 	d.prevDaily = m.ImportKWh
-	m.DailyLog = appendCapped(m.DailyLog, read, maxDailyLog)
-	if m.BillingDay > 0 && at.Day() == m.BillingDay {
-		read.TOUKWh = slices.Clone(m.TOUKWh)
-		read.ConsumptionKWh = m.ImportKWh - d.prevBilling
-		d.prevBilling = m.ImportKWh
-		m.BillingLog = appendCapped(m.BillingLog, read, maxBillingLog)
-		t.raise(d, d.Type, alertBillingLog, at, map[string]any{"import_kwh": round3(m.ImportKWh)})
+}
+
+// bill writes the billing data log at the billing calendar's instant (on
+// its day, at its time) and raises A13. Its consumption is the import
+// since the previous billing entry.
+func (d *device) bill(t *tx, at time.Time) {
+	m := d.Meter
+	read := d.logRead(at, m.ImportKWh-d.prevBilling)
+	d.prevBilling = m.ImportKWh
+	m.BillingLog = appendCapped(m.BillingLog, read, maxBillingLog)
+	t.raise(d, d.Type, alertBillingLog, at, map[string]any{"import_kwh": round3(m.ImportKWh)})
+}
+
+// logRead is a log entry of the registers now, at at.
+func (d *device) logRead(at time.Time, consumptionKWh float64) LogRead {
+	m := d.Meter
+	return LogRead{
+		At: at, ImportKWh: m.ImportKWh, ExportKWh: m.ExportKWh, TOUKWh: slices.Clone(m.TOUKWh),
+		ConsumptionKWh: consumptionKWh, CreditPence: m.CreditPence, DebtPence: m.DebtPence,
+		EmergencyCreditActive: m.EmergencyCreditActive,
 	}
 }
 

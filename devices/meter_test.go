@@ -2,7 +2,9 @@ package devices
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,24 +166,119 @@ func TestTopUp(t *testing.T) {
 	}
 }
 
-// TestBillingCalendar: the billing data log is written on the billing day;
-// Table 5.4 lets only the ESME alert it (A13), the GSME just logs.
+// TestBillingCalendar: the billing data log is written on the billing day
+// at the calendar's time (UTC), midnight where 6.8 gives none; Table 5.4
+// lets only the ESME alert it (A13), the GSME just logs. The daily read log
+// stays at midnight, and a meter through which nothing flows (a credit
+// meter with its supply off, whose registers jump from midnight to
+// midnight) still bills at the calendar's time.
 func TestBillingCalendar(t *testing.T) {
-	e := newEnv(t)
-	e.mustRun("6.8", esme, map[string]any{"billing_day": int64(7)})
-	e.mustRun("6.8", gsme, map[string]any{"billing_day": int64(7)})
-	e.clk.Advance(24 * time.Hour) // to the 6th
-	e.expectAlerts()
-	e.clk.Advance(24 * time.Hour) // past midnight of the 7th
-	got := e.rec.take("")
-	if len(got) != 1 || got[0] != alertBillingLog {
-		t.Fatalf("alerts %v, want one A13", got)
+	day := func(d int) time.Time { return time.Date(2026, 1, d, 0, 0, 0, 0, time.UTC) }
+	tests := []struct {
+		note  string
+		day   int64
+		clock any           // billing_time; nil: left out of the 6.8
+		idle  bool          // the ESME a credit meter with its supply off
+		want  time.Duration // the billing instant, after midnight of the day
+	}{
+		{"midnight where 6.8 gives no time", 7, nil, false, 0},
+		{"midnight where 6.8's time is empty", 7, "", false, 0},
+		{"midnight given", 7, "00:00:00", false, 0},
+		{"noon (ECS30)", 7, "12:00:00", false, 12 * time.Hour},
+		{"inside a half-hour slot", 7, "12:15:30", false, 12*time.Hour + 15*time.Minute + 30*time.Second},
+		{"later on the day of the request", 5, "12:00:00", false, 12 * time.Hour},
+		{"just before the next midnight", 7, "23:59:59", false, 24*time.Hour - time.Second},
+		{"noon, nothing flowing", 7, "12:00:00", true, 12 * time.Hour},
+		{"midnight, nothing flowing", 7, nil, true, 0},
 	}
-	for _, dev := range []string{esme, gsme} {
-		r := e.mustRun("4.4", dev, map[string]any{"entry": int64(0)})
-		if r["found"] != true || r["at"] != "2026-01-07T00:00:00Z" {
-			t.Fatalf("%s billing log: %v", dev, r)
-		}
+	for _, tc := range tests {
+		t.Run(tc.note, func(t *testing.T) {
+			e := newEnv(t)
+			if tc.idle {
+				e.mustRun("1.6", esme, map[string]any{"mode": PaymentCredit})
+				e.mustRun("7.2", esme, nil)
+			}
+			for _, dev := range []string{esme, gsme} {
+				body := map[string]any{"billing_day": tc.day, "billing_time": tc.clock}
+				if tc.clock == nil {
+					body = map[string]any{"billing_day": tc.day}
+				}
+				e.mustRunWithout("6.8", dev, body, "billing_time")
+			}
+			e.rec.take("")
+			at := day(int(tc.day)).Add(tc.want)
+			e.clk.Set(at.Add(-time.Second))
+			if got := e.rec.take(""); len(got) != 0 {
+				t.Fatalf("alerts %v a second before the billing time", got)
+			}
+			for _, dev := range []string{esme, gsme} {
+				if r := e.mustRun("4.4", dev, map[string]any{"entry": int64(0)}); r["found"] != false {
+					t.Fatalf("%s billing log before the billing time: %v", dev, r)
+				}
+			}
+			e.clk.Set(day(int(tc.day) + 1).Add(time.Hour)) // past the billing time and the next midnight
+			alerts := e.rec.all()
+			if len(alerts) != 1 || alerts[0].Code != alertBillingLog || alerts[0].Device != esme || !alerts[0].At.Equal(at) {
+				t.Fatalf("alerts %v, want one A13 from the ESME at %v", alerts, at)
+			}
+			for _, dev := range []string{esme, gsme} {
+				st := e.state(dev).Meter
+				if len(st.BillingLog) != 1 || !st.BillingLog[0].At.Equal(at) {
+					t.Fatalf("%s billing log %+v, want one entry at %v", dev, st.BillingLog, at)
+				}
+				if r := e.mustRun("4.4", dev, map[string]any{"entry": int64(0)}); r["at"] != at.Format(time.RFC3339) {
+					t.Fatalf("%s 4.4: %v, want the entry at %v", dev, r, at)
+				}
+				for _, r := range st.DailyLog {
+					if !r.At.Equal(r.At.Truncate(24 * time.Hour)) {
+						t.Fatalf("%s daily read at %v, not at midnight", dev, r.At)
+					}
+				}
+				if n := len(st.DailyLog); n == 0 || !st.DailyLog[n-1].At.Equal(day(int(tc.day)+1)) {
+					t.Fatalf("%s daily log %+v, want the last at midnight of %v", dev, st.DailyLog, day(int(tc.day)+1))
+				}
+			}
+		})
+	}
+}
+
+// TestBillingConsumption: a billing entry's consumption is the import
+// since the previous billing entry, a month apart at the calendar's time.
+func TestBillingConsumption(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("6.8", esme, map[string]any{"billing_day": int64(6), "billing_time": "12:00:00"})
+	e.clk.Set(time.Date(2026, 2, 7, 0, 0, 0, 0, time.UTC))
+	bl := e.state(esme).Meter.BillingLog
+	if len(bl) != 2 {
+		t.Fatalf("%d billing entries, want 2", len(bl))
+	}
+	first, second := time.Date(2026, 1, 6, 12, 0, 0, 0, time.UTC), time.Date(2026, 2, 6, 12, 0, 0, 0, time.UTC)
+	if !bl[0].At.Equal(first) || !bl[1].At.Equal(second) {
+		t.Fatalf("billing entries at %v and %v, want %v and %v", bl[0].At, bl[1].At, first, second)
+	}
+	if d := bl[1].ConsumptionKWh - (bl[1].ImportKWh - bl[0].ImportKWh); d > 1e-9 || d < -1e-9 || bl[1].ConsumptionKWh <= 0 {
+		t.Fatalf("consumption %v kWh, registers %v then %v", bl[1].ConsumptionKWh, bl[0].ImportKWh, bl[1].ImportKWh)
+	}
+	if c := e.mustRun("6.2", esme, nil); c["billing_day"] != int64(6) || c["billing_time"] != "12:00:00" {
+		t.Fatalf("configuration read back: billing day %v at %v", c["billing_day"], c["billing_time"])
+	}
+}
+
+// TestBillingTimeRefused: a billing time that is no time of day HH:MM:SS
+// is a DEVICE_ERROR, and the calendar is left as it was.
+func TestBillingTimeRefused(t *testing.T) {
+	for _, clock := range []string{"24:00:00", "12:60:00", "12:00", "1:02:03", "12:00:00.5", "12:00:00Z", "noon"} {
+		t.Run(clock, func(t *testing.T) {
+			e := newEnv(t)
+			e.mustRun("6.8", esme, map[string]any{"billing_day": int64(3), "billing_time": "06:30:00"})
+			r := e.run("6.8", esme, map[string]any{"billing_day": int64(7), "billing_time": clock})
+			if r.OK || r.Reason != ReasonError || !strings.Contains(r.Detail, "billing_time") {
+				t.Fatalf("billing_time %q: %+v, want a DEVICE_ERROR naming it", clock, r)
+			}
+			if m := e.state(esme).Meter; m.BillingDay != 3 || m.BillingTime != 6*time.Hour+30*time.Minute {
+				t.Fatalf("calendar day %d at %v after a refused 6.8", m.BillingDay, m.BillingTime)
+			}
+		})
 	}
 }
 
@@ -287,4 +384,33 @@ func TestTickReachesEveryDevice(t *testing.T) {
 	if ids := f.IDs(); len(ids) != n || !slices.IsSorted(ids) || slices.Contains(ids, id(3)) || !slices.Contains(ids, id(n)) {
 		t.Fatalf("IDs %d, sorted %v", len(ids), slices.IsSorted(ids))
 	}
+}
+
+// mustRunWithout runs key as mustRun does, with the fields omit left out
+// of the body (not sent at the spec's example).
+func (e *env) mustRunWithout(key, device string, body map[string]any, omit ...string) map[string]any {
+	e.t.Helper()
+	ref, variant, _ := cut(key)
+	svc := e.f.Spec().Service(ref, variant)
+	cmd, signer := e.unsealed(svc, device)
+	maps.Copy(cmd.Body, body)
+	for _, f := range omit {
+		if _, given := body[f]; !given {
+			delete(cmd.Body, f)
+		}
+	}
+	r := e.f.Execute(seal(cmd, signer))
+	if !r.OK {
+		e.t.Fatalf("%s on %s: %s %s", key, device, r.Reason, r.Detail)
+	}
+	return r.Data
+}
+
+// all returns the alerts raised since the last call, and forgets them.
+func (r *recorder) all() []Alert {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.alerts
+	r.alerts = nil
+	return out
 }

@@ -36,6 +36,9 @@ func TestParkKeepsEverything(t *testing.T) {
 		e.mustRun("6.8", esme, map[string]any{"billing_day": int64(6)})
 		e.clk.Advance(36 * time.Hour)
 		e.mustRun("4.1", esme, nil)
+		// The next billing, in the week the devices spend parked, is at a
+		// time of day the parked state must carry.
+		e.mustRun("6.8", esme, map[string]any{"billing_day": int64(8), "billing_time": "12:30:00"})
 		e.rec.take("")
 	}
 	f := parkedEnv.f

@@ -26,6 +26,7 @@ func readConfig(c *call) (map[string]any, error) {
 		"clock_synced_at":   rfc(d.ClockSyncedAt),
 		"restricted_before": rfc(d.RestrictedBefore),
 		"billing_day":       int64(m.BillingDay),
+		"billing_time":      formatTimeOfDay(m.BillingTime),
 		"payment_mode":      m.PaymentMode,
 		"supply":            m.Supply,
 		"tariff":            tariffData(m),
@@ -137,8 +138,34 @@ func configureBillingCalendar(c *call) (map[string]any, error) {
 	if day < 1 || day > 28 {
 		return nil, devErr("billing_day: 1 to 28")
 	}
-	m.BillingDay = int(day)
-	return map[string]any{"billing_day": day}, nil
+	clock, err := c.optStr("billing_time", "")
+	if err != nil {
+		return nil, err
+	}
+	at, ok := timeOfDay(clock)
+	if !ok {
+		return nil, devErr("billing_time: a time of day HH:MM:SS (UTC), not %q", clock)
+	}
+	m.BillingDay, m.BillingTime = int(day), at
+	return map[string]any{"billing_day": day, "billing_time": formatTimeOfDay(at)}, nil
+}
+
+// timeOfDay reads a time of day HH:MM:SS as the time since midnight; empty
+// is midnight.
+func timeOfDay(s string) (time.Duration, bool) {
+	if s == "" {
+		return 0, true
+	}
+	t, err := time.Parse(time.TimeOnly, s)
+	if err != nil || len(s) != len(time.TimeOnly) {
+		return 0, false
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second, true
+}
+
+// formatTimeOfDay writes a time since midnight as HH:MM:SS.
+func formatTimeOfDay(d time.Duration) string {
+	return time.Time{}.Add(d).Format(time.TimeOnly)
 }
 
 func synchroniseClock(c *call) (map[string]any, error) {

@@ -226,9 +226,12 @@ type MeterState struct {
 	// BillingDay is the day of the month of the billing calendar (6.8); 0
 	// means no calendar.
 	BillingDay int
-	BillingLog []LogRead
-	DailyLog   []LogRead
-	Voltage    Voltage
+	// BillingTime is the calendar's time of day (UTC), since midnight, at
+	// which the meter takes its billing data on BillingDay: 0 is midnight.
+	BillingTime time.Duration
+	BillingLog  []LogRead
+	DailyLog    []LogRead
+	Voltage     Voltage
 	// LowWatts and HighWatts are the IHD power thresholds of 6.12.
 	LowWatts  int64
 	HighWatts int64
@@ -282,7 +285,7 @@ type GasConfig struct {
 }
 
 // LogRead is an entry of the daily read or billing data log: the registers
-// at a midnight.
+// at a midnight (daily) or at the billing calendar's time (billing).
 type LogRead struct {
 	At        time.Time
 	ImportKWh float64

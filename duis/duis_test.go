@@ -532,7 +532,11 @@ func TestMappingForms(t *testing.T) {
 		`<sr:PriceScale>-6</sr:PriceScale><sr:TOUTariff><sr:TOUPrice index="1">2121</sr:TOUPrice><sr:TOUPrice index="2">3127</sr:TOUPrice></sr:TOUTariff></sr:PriceElements>` +
 		`<sr:Schedule><sr:Switch index="2"><sr:On/></sr:Switch><sr:SwitchTime>06:00:00.00Z</sr:SwitchTime></sr:Schedule>` +
 		`<sr:Schedule><sr:Switch index="2"><sr:Off/></sr:Switch><sr:SwitchTime>10:00:00.00Z</sr:SwitchTime></sr:Schedule>` +
-		`<sr:Start>2015-02-14T00:00:00.00Z</sr:Start><sr:Date>2015-03-09</sr:Date></sr:Body>`
+		`<sr:Start>2015-02-14T00:00:00.00Z</sr:Start><sr:Date>2015-03-09</sr:Date>` +
+		`<sr:Noon>2015-02-14T12:00:00.00Z</sr:Noon><sr:ZonedStart>2015-02-14T00:30:00+01:00</sr:ZonedStart>` +
+		`<sr:BillingTime>12:00:00.00Z</sr:BillingTime><sr:Bare>07:30:15</sr:Bare><sr:Ahead>13:30:00+01:00</sr:Ahead>` +
+		`<sr:Behind>23:00:00-00:30</sr:Behind><sr:Early>00:30:00+01:00</sr:Early><sr:Late>23:30:00-01:00</sr:Late>` +
+		`<sr:Fraction>12:00:00.5Z</sr:Fraction></sr:Body>`
 	d, err := Parse([]byte(x), DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
@@ -556,14 +560,40 @@ func TestMappingForms(t *testing.T) {
 		{"the next alternative", "BlockPrice|TOUPrice", "2121", true},
 		{"nothing", "BlockPrice", "", false},
 		{"the day of an xs:dateTime", "Start~day", "14", true},
+		{"the day of an xs:dateTime, in UTC", "ZonedStart~day", "13", true},
 		{"the day of an xs:date", "Date~day", "9", true},
 		{"the day of what is no date", "SwitchTime~day", "06:00:00.00Z", true},
+		{"the time of an xs:dateTime", "Noon~time", "12:00:00", true},
+		{"the time of an xs:dateTime, in UTC", "ZonedStart~time", "23:30:00", true},
+		{"the time of an xs:time (ECS30)", "BillingTime~time", "12:00:00", true},
+		{"the time of an xs:time with no zone (UTC)", "Bare~time", "07:30:15", true},
+		{"the time of an xs:time ahead of UTC", "Ahead~time", "12:30:00", true},
+		{"the time of an xs:time behind UTC", "Behind~time", "23:30:00", true},
+		{"a fraction of a second is kept, for the rule", "Fraction~time", "12:00:00.5", true},
+		{"the time of what is no time", "Date~time", "2015-03-09", true},
+		{"the next alternative's time", "NoTime~time|Start~time", "00:00:00", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
-			got, given := read(d.Root, ns, tc.mapping)
+			got, given, err := read(d.Root, ns, tc.mapping)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got != tc.want || given != tc.given {
 				t.Fatalf("read(%q) = %q, %v; want %q, %v", tc.mapping, got, given, tc.want, tc.given)
+			}
+		})
+	}
+	// An xs:time whose zone puts it on another day in UTC: the day given
+	// beside it would not be its day.
+	refused := []struct{ note, mapping, names string }{
+		{"on the day before in UTC", "Early~time", `Early "00:30:00+01:00" is 23:30:00 UTC of the day before`},
+		{"on the day after in UTC", "Late~time", `Late "23:30:00-01:00" is 00:30:00 UTC of the day after`},
+	}
+	for _, tc := range refused {
+		t.Run(tc.note, func(t *testing.T) {
+			if got, _, err := read(d.Root, ns, tc.mapping); err == nil || !strings.Contains(err.Error(), tc.names) {
+				t.Fatalf("read(%q) = %q, %v; want an error naming %q", tc.mapping, got, err, tc.names)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package duis
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"regexp"
@@ -154,7 +155,8 @@ func ParseRequestID(id string) (originator, target string, counter uint64, err e
 // permits (command_variant); Body holds exactly one element: SignedPreCommand
 // with a base64 GBCSPayload for CV 5-7, else the SRV's own element
 // (unknown_srv); the body fields the spec maps parse in the field's type,
-// and ExecutionDateTime as an xs:dateTime (structure); a required field
+// a time of day (~time) of an xs:time falls on its own day in UTC, and
+// ExecutionDateTime is an xs:dateTime (structure); a required field
 // the spec maps is given by the Body, but in a cancellation (structure);
 // no element of the Body says what the row cannot hold (the SRV's limits:
 // structure); a 5.1 Create Schedule names a supported SRV, of the
@@ -299,7 +301,7 @@ func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 		return nil, err
 	}
 	if !r.SRV.Service.DeviceService && r.SRV.Device != "" {
-		dev, _ := read(be[0], ns, r.SRV.Device)
+		dev, _, _ := read(be[0], ns, r.SRV.Device)
 		if _, target, _, err := ParseRequestID(dev); err == nil {
 			dev = target
 		}
@@ -503,7 +505,10 @@ func fields(s *spec.SRV, body *Element, ns string, strict bool) (map[string]any,
 		var given bool
 		m, mapped := s.Fields[f.Name]
 		if mapped {
-			text, given = read(body, ns, m)
+			var err error
+			if text, given, err = read(body, ns, m); err != nil {
+				return nil, perr(CodeStructure, "SRV %s: %s: %v: refused rather than run otherwise (spec/duis.cue maps %s)", s.SRV, f.Name, err, m)
+			}
 		}
 		if mapped && !given && f.Required && strict {
 			return nil, perr(CodeStructure, "SRV %s: nothing in %s gives %s (%s)", s.SRV, s.Element, f.Name, m)
@@ -524,14 +529,14 @@ func fields(s *spec.SRV, body *Element, ns string, strict bool) (map[string]any,
 }
 
 // alternative is one alternative of a field mapping (spec/duis.cue):
-// [#]Element[@attr][*][[text]][=value|>Other|/divisor|/|^Scale[+-N]|~day].
+// [#]Element[@attr][*][[text]][=value|>Other|/divisor|/|^Scale[+-N]|~day|~time].
 type alternative struct {
 	count, all bool   // #: how many there are; *: the texts of all, space-separated
 	name, attr string // the element, and the attribute read instead of its text
 	want       string // [text]: the text (or attribute) it must have
 	match      bool
 	op         byte   // '=', '>', '/', '^', '~' or 0
-	arg        string // the constant, Other, the divisor, Scale or the part of a date (day)
+	arg        string // the constant, Other, the divisor, Scale or the part of a time (day, time)
 	exp        int    // ^Scale+N: N
 }
 
@@ -565,15 +570,21 @@ func parseAlternative(alt string) alternative {
 // <RequestType>Add</RequestType>), /divisor (the number divided by that, as
 // DUIS gives some quantities as integers of a finer unit) and ^Scale+N (the
 // number times ten to the power of Scale's text plus N, as DUIS gives
-// prices with a PriceScale) and ~day (the day of the month of an
-// xs:dateTime or xs:date, as written, as a gas billing calendar starts). #Element is how many there are, Element*
+// prices with a PriceScale), ~day (the day of the month of an
+// xs:dateTime in UTC, or of an xs:date as written, as a gas billing
+// calendar starts) and ~time (the time of day in UTC, HH:MM:SS, of an
+// xs:dateTime or of an xs:time, as a billing calendar bills; an xs:time
+// whose zone puts it on another day in UTC is an error: the day given
+// beside it, as an electricity calendar's Monthly day, would not be its
+// day). #Element is how many there are, Element*
 // the texts of all of them, space-separated (with [text], of those that
 // have it), and Element/ the elements below the first that hold no
 // others, as Element/Group/Leaf=text, space-separated (DUIS's 6.22 names
 // each alert setting by such a path). DUIS says some things by an element's presence (<sr:Credit/>),
 // some by an attribute (index="1") and some by a name of its own
-// (<sr:LogToRead>Event).
-func read(body *Element, ns, mapping string) (string, bool) {
+// (<sr:LogToRead>Event). A text ~day or ~time cannot read is returned as
+// it is, for the field's type or rule to refuse.
+func read(body *Element, ns, mapping string) (string, bool, error) {
 	for _, alt := range strings.Split(mapping, "|") {
 		a := parseAlternative(alt)
 		var got []string
@@ -606,50 +617,83 @@ func read(body *Element, ns, mapping string) (string, bool) {
 		}
 		switch {
 		case a.count:
-			return strconv.Itoa(len(got)), true
+			return strconv.Itoa(len(got)), true, nil
 		case a.all:
-			return strings.Join(got, " "), true
+			return strings.Join(got, " "), true, nil
 		}
 		switch a.op {
 		case '=':
-			return a.arg, true
+			return a.arg, true, nil
 		case '>':
 			o := body.Find(ns, a.arg)
 			if o == nil {
 				continue
 			}
-			return strings.TrimSpace(o.Text()), true
+			return strings.TrimSpace(o.Text()), true, nil
 		case '/':
 			if a.arg == "" {
 				if leaves := leavesOf(body, ns, a.name); leaves != "" {
-					return leaves, true
+					return leaves, true, nil
 				}
 				continue
 			}
 			n, err := strconv.ParseFloat(got[0], 64)
 			d, derr := strconv.ParseFloat(a.arg, 64)
 			if err != nil || derr != nil || d == 0 {
-				return got[0], true // typed refuses it as not a number
+				return got[0], true, nil // typed refuses it as not a number
 			}
-			return strconv.FormatFloat(n/d, 'f', -1, 64), true
+			return strconv.FormatFloat(n/d, 'f', -1, 64), true, nil
 		case '^':
 			sc := body.Find(ns, a.arg)
 			if sc == nil {
 				continue
 			}
-			return scaled(got[0], strings.TrimSpace(sc.Text()), a.exp), true
-		case '~': // ~day, the only part of a date the spec's syntax has
-			t, err := xsDateTime(got[0])
-			if err != nil {
-				if t, err = xsDateAt(got[0], ""); err != nil {
-					return got[0], true // typed refuses it as not a number
+			return scaled(got[0], strings.TrimSpace(sc.Text()), a.exp), true, nil
+		case '~':
+			if a.arg == "time" {
+				v, err := timeOfDay(got[0])
+				if err != nil {
+					return "", false, fmt.Errorf("%s %w", a.name, err)
 				}
+				return v, true, nil
 			}
-			return strconv.Itoa(t.Day()), true
+			// ~day, the other part of a date the spec's syntax has.
+			if t, err := xsDateTime(got[0]); err == nil {
+				return strconv.Itoa(t.UTC().Day()), true, nil
+			}
+			t, err := xsDateAt(got[0], "")
+			if err != nil {
+				return got[0], true, nil // typed refuses it as not a number
+			}
+			return strconv.Itoa(t.Day()), true, nil
 		}
-		return got[0], true
+		return got[0], true, nil
 	}
-	return "", false
+	return "", false, nil
+}
+
+// timeOfDay is ~time: the time of day in UTC of an xs:dateTime or an
+// xs:time, as HH:MM:SS (with its fraction of a second, if any, for the
+// field's rule to refuse). An xs:time whose zone puts it on another day
+// in UTC is an error; text that is neither is returned as it is.
+func timeOfDay(text string) (string, error) {
+	const layout = "15:04:05.999999999"
+	if t, err := xsDateTime(text); err == nil {
+		return t.UTC().Format(layout), nil
+	}
+	day := time.Date(2000, 1, 2, 0, 0, 0, 0, time.UTC)
+	t, err := xsDateAt(day.Format(time.DateOnly), text)
+	if err != nil {
+		return text, nil
+	}
+	u := t.UTC()
+	switch {
+	case u.Before(day):
+		return "", fmt.Errorf("%q is %s UTC of the day before: the day given beside it is not its day in UTC", text, u.Format(layout))
+	case !u.Before(day.AddDate(0, 0, 1)):
+		return "", fmt.Errorf("%q is %s UTC of the day after: the day given beside it is not its day in UTC", text, u.Format(layout))
+	}
+	return u.Format(layout), nil
 }
 
 // leavesOf is Element/: the elements below the first one named local

@@ -181,31 +181,45 @@ func TestDecodeByScheduleID(t *testing.T) {
 	}
 }
 
-// TestDecodeBillingCalendar: 6.8's billing day is read from the calendars
-// DCC Boxed's templates send (ECS30, GCS25): an electricity calendar's
-// Monthly day, or a monthly gas calendar's start day; a period other than
-// the month, or a time other than midnight, is refused naming the element.
+// TestDecodeBillingCalendar: 6.8's billing day and time are read from the
+// calendars DCC Boxed's templates send (ECS30, GCS25): an electricity
+// calendar's Monthly day at its BillingTime, or a monthly gas calendar's
+// start day and time of day, both in UTC; a period other than the month is
+// refused naming the element, and so is a BillingTime whose zone puts it
+// on another day in UTC than its Monthly day.
 func TestDecodeBillingCalendar(t *testing.T) {
 	sp := spec.MustDefault()
 	elec := string(fixture(t, "billing-calendar-electricity.xml"))
 	gas := string(fixture(t, "billing-calendar-gas.xml"))
 	monthly := "<sr:Monthly>5</sr:Monthly>"
+	at := func(clock string) string { return strings.Replace(elec, "00:00:00.00Z", clock, 1) }
+	from := func(start string) string { return strings.Replace(gas, "2015-02-14T00:00:00.00Z", start, 1) }
 	tests := []struct {
 		note, doc string
 		day       int64
+		clock     string // billing_time
 		refused   []string
 	}{
-		{"an electricity calendar's Monthly day (ECS30)", elec, 5, nil},
-		{"midnight with no zone", strings.Replace(elec, "00:00:00.00Z", "00:00:00", 1), 5, nil},
-		{"a gas calendar's start day (GCS25)", gas, 14, nil},
-		{"billing at noon (ECS30 as it is)", strings.Replace(elec, "00:00:00.00Z", "12:00:00.00Z", 1), 0, []string{"BillingTime", "12:00:00.00Z"}},
-		{"quarterly (ECS30a)", strings.Replace(elec, monthly, "<sr:Quarterly><sr:DayOfMonth>1</sr:DayOfMonth><sr:BillingPeriodStartMonth>1</sr:BillingPeriodStartMonth></sr:Quarterly>", 1), 0, []string{"Quarterly"}},
-		{"daily", strings.Replace(elec, monthly, "<sr:Daily/>", 1), 0, []string{"Daily"}},
-		{"weekly", strings.Replace(elec, monthly, "<sr:Weekly>3</sr:Weekly>", 1), 0, []string{"Weekly"}},
-		{"six-monthly gas (GCS25a)", strings.Replace(gas, ">Monthly<", ">SixMonthly<", 1), 0, []string{"Periodicity", "SixMonthly"}},
-		{"a gas calendar starting at noon", strings.Replace(gas, "T00:00:00.00Z", "T12:00:00.00Z", 1), 0, []string{"BillingPeriodStart"}},
-		{"a gas calendar's start that is no xs:dateTime", strings.Replace(gas, "2015-02-14T00:00:00.00Z", "14 February 2015T00:00:00Z", 1), 0, []string{"BillingPeriodStart"}},
-		{"a day no month has every year", strings.Replace(elec, monthly, "<sr:Monthly>31</sr:Monthly>", 1), 31, nil}, // the row's rule refuses it (engine)
+		{"an electricity calendar's Monthly day at midnight", elec, 5, "00:00:00", nil},
+		{"midnight with no zone", at("00:00:00"), 5, "00:00:00", nil},
+		{"ECS30 as it is: the 1st at noon", strings.Replace(at("12:00:00.00Z"), monthly, "<sr:Monthly>1</sr:Monthly>", 1), 1, "12:00:00", nil},
+		{"a time inside a half-hour slot", at("12:15:30Z"), 5, "12:15:30", nil},
+		{"a time with no zone is UTC", at("18:00:00"), 5, "18:00:00", nil},
+		{"a zone ahead of UTC, converted", at("13:00:00+01:00"), 5, "12:00:00", nil},
+		{"a zone behind UTC, converted", at("07:30:00-05:00"), 5, "12:30:00", nil},
+		{"a zone putting it on the day before in UTC", at("00:30:00+01:00"), 0, "", []string{"BillingTime", "00:30:00+01:00", "day before"}},
+		{"a zone putting it on the day after in UTC", at("23:30:00-01:00"), 0, "", []string{"BillingTime", "23:30:00-01:00", "day after"}},
+		{"a fraction of a second", at("12:00:00.5Z"), 5, "12:00:00.5", nil}, // the row's rule refuses it (engine)
+		{"a gas calendar's start day (GCS25)", gas, 14, "00:00:00", nil},
+		{"a gas calendar starting at noon", from("2015-02-14T12:00:00.00Z"), 14, "12:00:00", nil},
+		{"a gas calendar in a zone, converted", from("2015-06-14T18:45:00+01:00"), 14, "17:45:00", nil},
+		{"a gas calendar whose UTC day is the day before", from("2015-02-14T00:30:00+01:00"), 13, "23:30:00", nil},
+		{"quarterly (ECS30a)", strings.Replace(elec, monthly, "<sr:Quarterly><sr:DayOfMonth>1</sr:DayOfMonth><sr:BillingPeriodStartMonth>1</sr:BillingPeriodStartMonth></sr:Quarterly>", 1), 0, "", []string{"Quarterly"}},
+		{"daily", strings.Replace(elec, monthly, "<sr:Daily/>", 1), 0, "", []string{"Daily"}},
+		{"weekly", strings.Replace(elec, monthly, "<sr:Weekly>3</sr:Weekly>", 1), 0, "", []string{"Weekly"}},
+		{"six-monthly gas (GCS25a)", strings.Replace(gas, ">Monthly<", ">SixMonthly<", 1), 0, "", []string{"Periodicity", "SixMonthly"}},
+		{"a gas calendar's start that is no xs:dateTime", from("14 February 2015T00:00:00Z"), 0, "", []string{"BillingPeriodStart"}},
+		{"a day no month has every year", strings.Replace(elec, monthly, "<sr:Monthly>31</sr:Monthly>", 1), 31, "00:00:00", nil}, // the row's rule refuses it (engine)
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -217,8 +231,8 @@ func TestDecodeBillingCalendar(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Fields["billing_day"] != tc.day {
-				t.Fatalf("billing_day %#v, want %d", r.Fields["billing_day"], tc.day)
+			if r.Fields["billing_day"] != tc.day || r.Fields["billing_time"] != tc.clock {
+				t.Fatalf("billing_day %#v, billing_time %#v; want %d at %q", r.Fields["billing_day"], r.Fields["billing_time"], tc.day, tc.clock)
 			}
 		})
 	}
@@ -237,6 +251,8 @@ func TestCheckReceipt(t *testing.T) {
 	}{
 		{"years before", "2015-02-14T00:00:00.00Z", false},
 		{"on the receipt", "2026-01-05T00:00:00Z", false},
+		{"earlier the same day", "2026-01-05T08:30:00Z", false},
+		{"later the same day", "2026-01-05T12:00:00Z", true},
 		{"the day after", "2026-01-06T00:00:00Z", true},
 	}
 	for _, tc := range tests {

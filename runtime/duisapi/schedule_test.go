@@ -276,11 +276,12 @@ func sorted(s []string) []string {
 }
 
 // TestDUISBillingCalendar: 6.8 in the forms of DCC Boxed's templates
-// (ECS30, GCS25) sets the meter's billing day: an electricity calendar's
-// Monthly day, a monthly gas calendar's start day; what the meter's
-// calendar (a day of every month, at midnight UTC) cannot hold is refused
-// with MALFORMED, the message naming the element, a gas calendar that
-// starts after the request is received too.
+// (ECS30, GCS25) sets the meter's billing day and time: an electricity
+// calendar's Monthly day at its BillingTime, a monthly gas calendar's start
+// day and time of day, in UTC; the device holds both (6.2.3 reads them
+// back). What the meter's calendar (a day of every month, at a time of day)
+// cannot hold is refused with MALFORMED, the message naming the element, a
+// gas calendar that starts after the request is received too.
 func TestDUISBillingCalendar(t *testing.T) {
 	e := newEnv(t)
 	const gsme = "00-DB-00-00-00-00-6A-01"
@@ -298,15 +299,35 @@ func TestDUISBillingCalendar(t *testing.T) {
 		note, as, device, body string
 		status                 int
 		day                    int    // the billing day set
+		clock                  string // the billing time set
 		names                  string // what a refusal's message names
 	}{
-		{"electricity, monthly on the 5th at midnight", supplier, esme, elec("00:00:00.00Z", "<sr:Monthly>5</sr:Monthly>"), 200, 5, ""},
-		{"gas, monthly from the 14th", gasSup, gsme, gas("2015-02-14T00:00:00.00Z", "Monthly"), 200, 14, ""},
-		{"electricity at noon (ECS30 as it is)", supplier, esme, elec("12:00:00.00Z", "<sr:Monthly>1</sr:Monthly>"), 400, 0, "BillingTime"},
-		{"electricity, quarterly (ECS30a)", supplier, esme, elec("00:00:00.00Z", "<sr:Quarterly><sr:DayOfMonth>1</sr:DayOfMonth><sr:BillingPeriodStartMonth>1</sr:BillingPeriodStartMonth></sr:Quarterly>"), 400, 0, "Quarterly"},
-		{"gas, six-monthly (GCS25a)", gasSup, gsme, gas("2015-01-01T00:00:00.00Z", "SixMonthly"), 400, 0, "Periodicity"},
-		{"gas, monthly from tomorrow", gasSup, gsme, gas(tomorrow, "Monthly"), 400, 0, "BillingPeriodStart"},
-		{"a day some months lack: the row's rule", supplier, esme, elec("00:00:00Z", "<sr:Monthly>30</sr:Monthly>"), 400, 0, "billing_day"},
+		{"electricity, monthly on the 5th at midnight", supplier, esme, elec("00:00:00.00Z", "<sr:Monthly>5</sr:Monthly>"), 200, 5, "00:00:00", ""},
+		{"gas, monthly from the 14th (GCS25)", gasSup, gsme, gas("2015-02-14T00:00:00.00Z", "Monthly"), 200, 14, "00:00:00", ""},
+		{"electricity at noon (ECS30 as it is)", supplier, esme, elec("12:00:00.00Z", "<sr:Monthly>1</sr:Monthly>"), 200, 1, "12:00:00", ""},
+		{"electricity in a zone, in UTC", supplier, esme, elec("18:45:00+01:00", "<sr:Monthly>9</sr:Monthly>"), 200, 9, "17:45:00", ""},
+		{"gas, monthly from the 14th at 17:30", gasSup, gsme, gas("2015-02-14T17:30:00.00Z", "Monthly"), 200, 14, "17:30:00", ""},
+		{"electricity on the day before in UTC", supplier, esme, elec("00:30:00+01:00", "<sr:Monthly>5</sr:Monthly>"), 400, 0, "", "BillingTime"},
+		{"a fraction of a second: the row's rule", supplier, esme, elec("12:00:00.5Z", "<sr:Monthly>5</sr:Monthly>"), 400, 0, "", "billing_time"},
+		{"electricity, quarterly (ECS30a)", supplier, esme, elec("00:00:00.00Z", "<sr:Quarterly><sr:DayOfMonth>1</sr:DayOfMonth><sr:BillingPeriodStartMonth>1</sr:BillingPeriodStartMonth></sr:Quarterly>"), 400, 0, "", "Quarterly"},
+		{"gas, six-monthly (GCS25a)", gasSup, gsme, gas("2015-01-01T00:00:00.00Z", "SixMonthly"), 400, 0, "", "Periodicity"},
+		{"gas, monthly from tomorrow", gasSup, gsme, gas(tomorrow, "Monthly"), 400, 0, "", "BillingPeriodStart"},
+		{"a day some months lack: the row's rule", supplier, esme, elec("00:00:00Z", "<sr:Monthly>30</sr:Monthly>"), 400, 0, "", "billing_day"},
+	}
+	type calendar struct {
+		BillingDay  int    `json:"billing_day"`
+		BillingTime string `json:"billing_time"`
+	}
+	result := func(t *testing.T, id string) (string, string, calendar) {
+		t.Helper()
+		e.srv.G.WaitIdle(t.Context())
+		r, err := e.srv.Store.GetRequest(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got calendar
+		_ = json.Unmarshal(r.Response, &got)
+		return r.State, r.Message + " " + string(r.Response), got
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -325,17 +346,19 @@ func TestDUISBillingCalendar(t *testing.T) {
 			if a.resp.ResponseCode != "I99" {
 				t.Fatalf("%s %s %s", a.resp.ResponseCode, a.resp.Reason, a.resp.Message)
 			}
-			e.srv.G.WaitIdle(t.Context())
-			r, err := e.srv.Store.GetRequest(t.Context(), id)
-			if err != nil {
-				t.Fatal(err)
+			want := calendar{tc.day, tc.clock}
+			if state, msg, got := result(t, id); state != "accepted" || got != want {
+				t.Fatalf("%s %s: want the billing calendar %+v set", state, msg, want)
 			}
-			var got struct {
-				BillingDay int `json:"billing_day"`
+			// The device holds it: its configuration read back (6.2.3).
+			n++
+			id = fmt.Sprintf("%s:%s:%d", tc.as, tc.device, n)
+			a = e.post(t, "serviceS", tc.as, request(id, "1", "6.2.3", "", `<sr:ReadDeviceConfigurationBillingCalendar/>`))
+			if a.status != http.StatusOK || a.resp.ResponseCode != "I99" {
+				t.Fatalf("6.2.3: status %d: %s", a.status, a.body)
 			}
-			_ = json.Unmarshal(r.Response, &got)
-			if r.State != "accepted" || got.BillingDay != tc.day {
-				t.Fatalf("%s %s, response %s: want the billing day %d set", r.State, r.Message, r.Response, tc.day)
+			if state, msg, got := result(t, id); state != "accepted" || got != want {
+				t.Fatalf("6.2.3 %s %s: want the billing calendar %+v read back", state, msg, want)
 			}
 		})
 	}

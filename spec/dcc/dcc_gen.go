@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "a81de9a96cb96db38f26f16bc1c6e3cadc55b32cb70a3a771a9452d71a82db9c"
+const SpecHash = "d61256ec90d1edde8eef5a9c9000bf08491ac2f88d23753d999803858a84243a"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string

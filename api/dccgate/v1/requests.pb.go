@@ -2399,7 +2399,10 @@ type UpdateDeviceConfigurationBillingCalendar struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Day of the month on which billing data is taken.
 	// Rule: value >= 1 && value <= 28
-	BillingDay    int64 `protobuf:"varint,1,opt,name=billing_day,json=billingDay,proto3" json:"billing_day,omitempty"`
+	BillingDay int64 `protobuf:"varint,1,opt,name=billing_day,json=billingDay,proto3" json:"billing_day,omitempty"`
+	// Time of day (UTC, HH:MM:SS) at which billing data is taken on the billing day; empty: 00:00:00.
+	// Rule: value == ” || matches(value, '^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$')
+	BillingTime   string `protobuf:"bytes,2,opt,name=billing_time,json=billingTime,proto3" json:"billing_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2439,6 +2442,13 @@ func (x *UpdateDeviceConfigurationBillingCalendar) GetBillingDay() int64 {
 		return x.BillingDay
 	}
 	return 0
+}
+
+func (x *UpdateDeviceConfigurationBillingCalendar) GetBillingTime() string {
+	if x != nil {
+		return x.BillingTime
+	}
+	return ""
 }
 
 // SynchroniseClock is 6.11 Synchronise Clock.
@@ -6554,10 +6564,11 @@ const file_dccgate_v1_requests_proto_rawDesc = "" +
 	"\x0fcalorific_value\x18\x01 \x01(\x01R\x0ecalorificValue\x12+\n" +
 	"\x11conversion_factor\x18\x02 \x01(\x01R\x10conversionFactor\"Z\n" +
 	" UpdateDeviceConfigurationGasFlow\x126\n" +
-	"\x17uncontrolled_flow_limit\x18\x01 \x01(\x01R\x15uncontrolledFlowLimit\"K\n" +
+	"\x17uncontrolled_flow_limit\x18\x01 \x01(\x01R\x15uncontrolledFlowLimit\"n\n" +
 	"(UpdateDeviceConfigurationBillingCalendar\x12\x1f\n" +
 	"\vbilling_day\x18\x01 \x01(\x03R\n" +
-	"billingDay\"\x12\n" +
+	"billingDay\x12!\n" +
+	"\fbilling_time\x18\x02 \x01(\tR\vbillingTime\"\x12\n" +
 	"\x10SynchroniseClock\"r\n" +
 	"4UpdateDeviceConfigurationInstantaneousPowerThreshold\x12\x1b\n" +
 	"\tlow_watts\x18\x01 \x01(\x03R\blowWatts\x12\x1d\n" +
