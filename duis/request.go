@@ -70,8 +70,49 @@ type Schedule struct {
 	// which may be before the request is received (First).
 	Every time.Duration
 	Start time.Time
+	// Period, where the body gives its read period relative to each run
+	// (spec/duis.cue's schedule.period_offset), is that period: BodyAt
+	// gives the first run's body.
+	Period *RelativePeriod
 
 	times []TimeLimit // of the scheduled SRV's limits
+}
+
+// RelativePeriod is a read period relative to a run's day (UTC): from is
+// that day and StartDays days (0 or fewer) at StartTime, to that day and
+// EndDays at EndTime (xs:time texts, as given), into the fields From and To.
+type RelativePeriod struct {
+	StartDays, EndDays int
+	StartTime, EndTime string
+	From, To           string
+}
+
+// at is the period of a run at run.
+func (p *RelativePeriod) at(run time.Time) (from, to time.Time, err error) {
+	day := func(n int) string { return run.UTC().AddDate(0, 0, n).Format(time.DateOnly) }
+	if from, err = xsDateAt(day(p.StartDays), p.StartTime); err != nil {
+		return
+	}
+	to, err = xsDateAt(day(p.EndDays), p.EndTime)
+	return
+}
+
+// BodyAt is the scheduled SRV's body for the run at first: Body, with the
+// relative period's from and to of that run where there is one.
+func (s *Schedule) BodyAt(first time.Time) map[string]any {
+	if s.Period == nil {
+		return s.Body
+	}
+	from, to, err := s.Period.at(first)
+	if err != nil {
+		return s.Body // decodeSchedule checked the times
+	}
+	b := make(map[string]any, len(s.Body)+2)
+	for k, v := range s.Body {
+		b[k] = v
+	}
+	b[s.Period.From], b[s.Period.To] = from.UTC().Format(time.RFC3339Nano), to.UTC().Format(time.RFC3339Nano)
+	return b
 }
 
 // First is the schedule's first run not before now: Start, or the run of
@@ -297,7 +338,7 @@ func DecodeRequest(doc *Document, sp *spec.Spec) (*Request, error) {
 			return nil, err
 		}
 	}
-	if r.Fields, err = fields(r.SRV, be[0], ns, !r.Cancels); err != nil {
+	if r.Fields, err = fields(r.SRV, be[0], ns, !r.Cancels, nil); err != nil {
 		return nil, err
 	}
 	if !r.SRV.Service.DeviceService && r.SRV.Device != "" {
@@ -418,7 +459,15 @@ func decodeSchedule(d *spec.DUIS, s *spec.SRV, body *Element, ns string) (*Sched
 	if err != nil {
 		return nil, err
 	}
-	b, err := fields(inner, el, ns, true)
+	period, err := relativePeriod(sc, inner, el, ns)
+	if err != nil {
+		return nil, err
+	}
+	var given map[string]bool
+	if period != nil {
+		given = map[string]bool{period.From: true, period.To: true}
+	}
+	b, err := fields(inner, el, ns, true, given)
 	if err != nil {
 		msg := err.Error()
 		var pe *ParseError
@@ -444,7 +493,55 @@ func decodeSchedule(d *spec.DUIS, s *spec.SRV, body *Element, ns string) (*Sched
 	if err != nil {
 		return nil, perr(CodeStructure, "SRV %s: %s %q at %s %q is not an xs:date at an xs:time", s.SRV, sc.StartDate, date, sc.StartTime, clock)
 	}
-	return &Schedule{SRV: inner, Body: b, Every: every.Std(), Start: start.UTC(), times: times}, nil
+	return &Schedule{SRV: inner, Body: b, Every: every.Std(), Start: start.UTC(), Period: period, times: times}, nil
+}
+
+// relativePeriod reads the scheduled body's read period relative to each
+// run (spec/duis.cue's schedule.period_offset), nil where the body gives
+// none or the scheduled row has no fields to take it (4.6's and 4.14's
+// read the newest entry, as their DUIS period is not read).
+func relativePeriod(sc *spec.DUISSchedule, inner *spec.SRV, el *Element, ns string) (*RelativePeriod, error) {
+	po := &sc.PeriodOffset
+	if po.Element == "" || directChild(el, ns, po.Element) == nil {
+		return nil, nil
+	}
+	has := map[string]bool{}
+	for _, f := range inner.Service.Fields {
+		has[f.Name] = f.Type == "timestamp"
+	}
+	if !has[po.From] || !has[po.To] {
+		return nil, nil
+	}
+	p := &RelativePeriod{From: po.From, To: po.To}
+	for _, x := range []struct {
+		name string
+		days *int
+		time *string
+		tn   string
+	}{{po.StartOffset, &p.StartDays, &p.StartTime, po.StartTime}, {po.EndOffset, &p.EndDays, &p.EndTime, po.EndTime}} {
+		d := directChild(el, ns, x.name)
+		if d == nil {
+			return nil, perr(CodeStructure, "SRV %s: its period relative to each run gives no %s", inner.SRV, x.name)
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(d.Text()))
+		if err != nil || n > 0 {
+			return nil, perr(CodeStructure, "SRV %s: %s %q is not a number of days back (0 or fewer)", inner.SRV, x.name, d.Text())
+		}
+		*x.days = n
+		t := directChild(el, ns, x.tn)
+		if t == nil {
+			return nil, perr(CodeStructure, "SRV %s: its period relative to each run gives no %s", inner.SRV, x.tn)
+		}
+		*x.time = strings.TrimSpace(t.Text())
+		if _, err := xsDateAt("2026-01-01", *x.time); err != nil {
+			return nil, perr(CodeStructure, "SRV %s: %s %q is not an xs:time", inner.SRV, x.tn, t.Text())
+		}
+	}
+	if from, to, _ := p.at(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)); !from.Before(to) {
+		return nil, perr(CodeStructure, "SRV %s: its period relative to each run ends (%s %d at %s) before it starts (%s %d at %s)",
+			inner.SRV, po.EndOffset, p.EndDays, p.EndTime, po.StartOffset, p.StartDays, p.StartTime)
+	}
+	return p, nil
 }
 
 // xsDateAt is the xs:date date at the xs:time clock (midnight where clock
@@ -488,10 +585,13 @@ func directChild(e *Element, ns, local string) *Element {
 // does not map at all, is refused where strict (a request, not a
 // cancellation, which carries only its time): its zero value would stand
 // for what the message did not say, or said where the gateway does not
-// read.
-func fields(s *spec.SRV, body *Element, ns string, strict bool) (map[string]any, error) {
+// read. The fields in given are left out: something else gives them.
+func fields(s *spec.SRV, body *Element, ns string, strict bool, given map[string]bool) (map[string]any, error) {
 	out := map[string]any{}
 	for _, f := range s.Service.Fields {
+		if given[f.Name] {
+			continue // given otherwise (a schedule's relative period)
+		}
 		if v, ok := s.Set[f.Name]; ok {
 			// In the field's type, as a value read from the Body is (the
 			// spec's numbers decode as float64).

@@ -60,30 +60,43 @@ func createSchedule(freq, date, clock, ref, srv, inner string, extra ...string) 
 func TestDecodeCreateSchedule(t *testing.T) {
 	sp := spec.MustDefault()
 	const power = `<sr:DSPReadActivePowerImport/>`
+	// profile is a 4.8.1 body of a period relative to each run.
+	profile := func(startDays, startTime, endDays, endTime string) string {
+		return `<sr:DSPReadActiveImportProfileData><sr:StartDateOffset>` + startDays + `</sr:StartDateOffset><sr:StartTime>` + startTime +
+			`</sr:StartTime><sr:EndDateOffset>` + endDays + `</sr:EndDateOffset><sr:EndTime>` + endTime + `</sr:EndTime></sr:DSPReadActiveImportProfileData>`
+	}
 	tests := []struct {
 		note, doc string
 		srv       string        // the SRV scheduled; "" when refused
 		every     time.Duration // its period
 		start     string        // its start, RFC 3339
 		names     []string      // what the refusal names
+		from, to  string        // the first run's period, where relative
 	}{
-		{"the fixture: weekly 4.12.1 from a date at a time", string(fixture(t, "create-schedule.xml")), "4.12.1", 7 * 24 * time.Hour, "2015-01-02T02:30:00Z", nil},
-		{"daily, no start time: midnight UTC", createSchedule("Daily", "2015-01-02", "", "4.16", "4.16", power), "4.16", 24 * time.Hour, "2015-01-02T00:00:00Z", nil},
-		{"a start time in another zone", createSchedule("Daily", "2026-03-01", "02:30:00+01:00", "4.15", "4.15", `<sr:DSPReadLoadLimitData/>`), "4.15", 24 * time.Hour, "2026-03-01T01:30:00Z", nil},
-		{"a start date with a zone", createSchedule("Daily", "2026-03-01Z", "", "4.16", "4.16", power), "4.16", 24 * time.Hour, "2026-03-01T00:00:00Z", nil},
-		{"the template as it is: a read period relative to each run", string(fixture(t, "create-schedule-read-log.xml")), "", 0, "", []string{"StartDateOffset", "ReadLogPeriodOffset"}},
-		{"monthly: a calendar period", createSchedule("Monthly", "2015-01-02", "", "4.16", "4.16", power), "", 0, "", []string{"ScheduleFrequency", "Monthly"}},
-		{"half-yearly", createSchedule("Half-Yearly", "2015-01-02", "", "4.16", "4.16", power), "", 0, "", []string{"ScheduleFrequency", "Half-Yearly"}},
-		{"an end date", createSchedule("Daily", "2015-01-02", "", "4.16", "4.16", power, `<sr:ScheduleEndDate>2030-01-01</sr:ScheduleEndDate>`), "", 0, "", []string{"ScheduleEndDate"}},
-		{"a Key Agreement credential", createSchedule("Daily", "2015-01-02", "", "4.16", "4.16", power, `<sr:KAPublicSecurityCredential>AQID</sr:KAPublicSecurityCredential>`), "", 0, "", []string{"KAPublicSecurityCredential"}},
-		{"the body of another SRV", createSchedule("Daily", "2015-01-02", "", "4.16", "4.16", `<sr:DSPReadLoadLimitData/>`), "", 0, "", []string{"DSPReadActivePowerImport"}},
-		{"a reference not the SRV's", createSchedule("Daily", "2015-01-02", "", "4.15", "4.16", power), "", 0, "", []string{"DSPScheduledServiceReference", "4.16"}},
-		{"an SRV the gateway does not support", createSchedule("Daily", "2015-01-02", "", "4.6", "4.6.9", power), "", 0, "", []string{"DSPScheduledServiceReferenceVariant", "4.6.9"}},
-		{"no SRV scheduled", createSchedule("Daily", "2015-01-02", "", "", "", power), "", 0, "", []string{"DSPScheduledServiceReferenceVariant"}},
-		{"no frequency", createSchedule("", "2015-01-02", "", "4.16", "4.16", power), "", 0, "", []string{"ScheduleFrequency"}},
-		{"no start date", createSchedule("Daily", "", "", "4.16", "4.16", power), "", 0, "", []string{"ScheduleStartDate"}},
-		{"a start date that is no xs:date", createSchedule("Daily", "2015-01-02T00:00:00Z", "", "4.16", "4.16", power), "", 0, "", []string{"ScheduleStartDate"}},
-		{"a start time that is no xs:time", createSchedule("Daily", "2015-01-02", "2am", "4.16", "4.16", power), "", 0, "", []string{"ScheduleExecutionStartTime"}},
+		{"the fixture: weekly 4.12.1 from a date at a time", string(fixture(t, "create-schedule.xml")), "4.12.1", 7 * 24 * time.Hour, "2015-01-02T02:30:00Z", nil, "", ""},
+		{"daily, no start time: midnight UTC", createSchedule("Daily", "2015-01-02", "", "4.16", "4.16", power), "4.16", 24 * time.Hour, "2015-01-02T00:00:00Z", nil, "", ""},
+		{"a start time in another zone", createSchedule("Daily", "2026-03-01", "02:30:00+01:00", "4.15", "4.15", `<sr:DSPReadLoadLimitData/>`), "4.15", 24 * time.Hour, "2026-03-01T01:30:00Z", nil, "", ""},
+		{"a start date with a zone", createSchedule("Daily", "2026-03-01Z", "", "4.16", "4.16", power), "4.16", 24 * time.Hour, "2026-03-01T00:00:00Z", nil, "", ""},
+		{"the template as it is: 4.6.1 reads the newest entry, its period not read", string(fixture(t, "create-schedule-read-log.xml")), "4.6.1", 24 * time.Hour, "2015-01-02T00:00:00Z", nil, "", ""},
+		{"the day before each run", createSchedule("Daily", "2026-01-06", "01:00:00Z", "4.8", "4.8.1", profile("-1", "00:00:00.00Z", "0", "00:00:00Z")), "4.8.1", 24 * time.Hour, "2026-01-06T01:00:00Z", nil,
+			"2026-01-05T00:00:00Z", "2026-01-06T00:00:00Z"},
+		{"a week to yesterday noon, in a zone", createSchedule("Weekly", "2026-01-06", "", "4.8", "4.8.1", profile("-8", "12:00:00+01:00", "-1", "12:00:00+01:00")), "4.8.1", 7 * 24 * time.Hour, "2026-01-06T00:00:00Z", nil,
+			"2025-12-29T11:00:00Z", "2026-01-05T11:00:00Z"},
+		{"a period of days ahead", createSchedule("Daily", "2026-01-06", "", "4.8", "4.8.1", profile("1", "00:00:00Z", "2", "00:00:00Z")), "", 0, "", []string{"StartDateOffset", "days back"}, "", ""},
+		{"a period that ends before it starts", createSchedule("Daily", "2026-01-06", "", "4.8", "4.8.1", profile("0", "00:00:00Z", "-1", "00:00:00Z")), "", 0, "", []string{"EndDateOffset", "before it starts"}, "", ""},
+		{"a period with no end time", createSchedule("Daily", "2026-01-06", "", "4.8", "4.8.1", `<sr:DSPReadActiveImportProfileData><sr:StartDateOffset>-1</sr:StartDateOffset><sr:StartTime>00:00:00Z</sr:StartTime><sr:EndDateOffset>0</sr:EndDateOffset></sr:DSPReadActiveImportProfileData>`), "", 0, "", []string{"EndTime"}, "", ""},
+		{"monthly: a calendar period", createSchedule("Monthly", "2015-01-02", "", "4.16", "4.16", power), "", 0, "", []string{"ScheduleFrequency", "Monthly"}, "", ""},
+		{"half-yearly", createSchedule("Half-Yearly", "2015-01-02", "", "4.16", "4.16", power), "", 0, "", []string{"ScheduleFrequency", "Half-Yearly"}, "", ""},
+		{"an end date", createSchedule("Daily", "2015-01-02", "", "4.16", "4.16", power, `<sr:ScheduleEndDate>2030-01-01</sr:ScheduleEndDate>`), "", 0, "", []string{"ScheduleEndDate"}, "", ""},
+		{"a Key Agreement credential", createSchedule("Daily", "2015-01-02", "", "4.16", "4.16", power, `<sr:KAPublicSecurityCredential>AQID</sr:KAPublicSecurityCredential>`), "", 0, "", []string{"KAPublicSecurityCredential"}, "", ""},
+		{"the body of another SRV", createSchedule("Daily", "2015-01-02", "", "4.16", "4.16", `<sr:DSPReadLoadLimitData/>`), "", 0, "", []string{"DSPReadActivePowerImport"}, "", ""},
+		{"a reference not the SRV's", createSchedule("Daily", "2015-01-02", "", "4.15", "4.16", power), "", 0, "", []string{"DSPScheduledServiceReference", "4.16"}, "", ""},
+		{"an SRV the gateway does not support", createSchedule("Daily", "2015-01-02", "", "4.6", "4.6.9", power), "", 0, "", []string{"DSPScheduledServiceReferenceVariant", "4.6.9"}, "", ""},
+		{"no SRV scheduled", createSchedule("Daily", "2015-01-02", "", "", "", power), "", 0, "", []string{"DSPScheduledServiceReferenceVariant"}, "", ""},
+		{"no frequency", createSchedule("", "2015-01-02", "", "4.16", "4.16", power), "", 0, "", []string{"ScheduleFrequency"}, "", ""},
+		{"no start date", createSchedule("Daily", "", "", "4.16", "4.16", power), "", 0, "", []string{"ScheduleStartDate"}, "", ""},
+		{"a start date that is no xs:date", createSchedule("Daily", "2015-01-02T00:00:00Z", "", "4.16", "4.16", power), "", 0, "", []string{"ScheduleStartDate"}, "", ""},
+		{"a start time that is no xs:time", createSchedule("Daily", "2015-01-02", "2am", "4.16", "4.16", power), "", 0, "", []string{"ScheduleExecutionStartTime"}, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -101,6 +114,9 @@ func TestDecodeCreateSchedule(t *testing.T) {
 			}
 			if s.Body == nil || r.Device != "00-DB-12-34-56-78-90-A0" {
 				t.Fatalf("body %v, device %q", s.Body, r.Device)
+			}
+			if b := s.BodyAt(s.Start); (s.Period != nil) != (tc.from != "") || tc.from != "" && (b["from"] != tc.from || b["to"] != tc.to) {
+				t.Fatalf("first run's body %v (period %+v), want from %q to %q", b, s.Period, tc.from, tc.to)
 			}
 		})
 	}

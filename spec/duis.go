@@ -98,6 +98,16 @@ type DUISSchedule struct {
 		Element string `json:"element"`
 		Modulus uint64 `json:"modulus"`
 	} `json:"id"`
+	// PeriodOffset reads a scheduled read's period relative to its run.
+	PeriodOffset struct {
+		Element     string `json:"element"`
+		StartOffset string `json:"start_offset"`
+		StartTime   string `json:"start_time"`
+		EndOffset   string `json:"end_offset"`
+		EndTime     string `json:"end_time"`
+		From        string `json:"from"`
+		To          string `json:"to"`
+	} `json:"period_offset"`
 }
 
 // IDOf is the DSP Schedule ID of the schedule a 5.1 of RequestID createdBy
@@ -246,6 +256,14 @@ func (s *Spec) checkDUIS(at func(p, format string, args ...any)) {
 	}
 	if len(sc.Every) == 0 {
 		at("duis.schedule.every", "no frequency has a period")
+	}
+	moves := false
+	for _, c := range s.Categories {
+		moves = moves || c.Code == "scheduled" && c.MovesTimes
+	}
+	if sc.PeriodOffset.Element != "" && !moves {
+		// The period is the first run's: later runs would read it again.
+		at("duis.schedule.period_offset", "a period relative to each run needs categories.scheduled.moves_times")
 	}
 	for i, pd := range d.Postdated {
 		p := fmt.Sprintf("duis.postdated[%d]", i)

@@ -71,6 +71,7 @@ func TestBrokenDUISIsRefusedWithPosition(t *testing.T) {
 		{"a limit with no reason", [3]string{"duis.cue", `Daily: {why: _billingMonthly}`, `Daily: {}`}, `duis.cue:\d+:\d+: `},
 		{"schedules read by an SRV that creates none", [3]string{"duis.cue", `srv:         "5.1"`, `srv:         "5.2"`}, `duis.schedule.srv: SRV 5.2 is not a supported SRV whose row creates a schedule`},
 		{"a frequency of no duration", [3]string{"duis.cue", `every: {Daily: "24h", Weekly: "168h"}`, `every: {Daily: "a day"}`}, `duis.cue:\d+:\d+: `},
+		{"a period relative to each run that runs would not move", [3]string{"inventory.cue", `moves_times: true`, `moves_times: false`}, `duis.schedule.period_offset: a period relative to each run needs categories.scheduled.moves_times`},
 		{"a part of a date the syntax has not", [3]string{"duis.cue", `"Monthly|BillingPeriodStart~day"`, `"Monthly|BillingPeriodStart~month"`}, `duis.cue:\d+:\d+: `},
 	}
 	for _, tc := range tests {

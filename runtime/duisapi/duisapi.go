@@ -269,7 +269,8 @@ func (s *Server) serve(ctx context.Context, endpoint string, body []byte, lim du
 	if sc := r.Schedule; sc != nil {
 		// Its first run not before receipt: a start date in the past keeps
 		// its time of day and phase, as its runs since then would have.
-		ereq.Schedule = &engine.Schedule{Service: sc.SRV.Service.Key(), Every: sc.Every, First: sc.First(s.G.Now()), Body: sc.Body}
+		first := sc.First(s.G.Now())
+		ereq.Schedule = &engine.Schedule{Service: sc.SRV.Service.Key(), Every: sc.Every, First: first, Body: sc.BodyAt(first)}
 	}
 	// The request's place first: one refused busy (nothing received)
 	// costs no write.

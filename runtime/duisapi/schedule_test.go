@@ -32,6 +32,11 @@ func createSchedule(freq, date, clock, srv, inner string, extra ...string) strin
 const readLog = `<sr:DSPRetrieveImportDailyReadLog><sr:StartDateOffset>-1</sr:StartDateOffset><sr:StartTime>00:00:00.00Z</sr:StartTime>` +
 	`<sr:EndDateOffset>0</sr:EndDateOffset><sr:EndTime>00:00:00.00Z</sr:EndTime></sr:DSPRetrieveImportDailyReadLog>`
 
+// profileDayBefore is a scheduled 4.8.1's body of a period relative to
+// each run: the day before it, midnight to midnight.
+const profileDayBefore = `<sr:DSPReadActiveImportProfileData><sr:StartDateOffset>-1</sr:StartDateOffset><sr:StartTime>00:00:00Z</sr:StartTime>` +
+	`<sr:EndDateOffset>0</sr:EndDateOffset><sr:EndTime>00:00:00Z</sr:EndTime></sr:DSPReadActiveImportProfileData>`
+
 // nextAt is the first instant not before now at the time of day clock
 // (UTC) on a day of the period every (a day or a week) counted from the
 // day from.
@@ -74,11 +79,12 @@ func TestDUISCreateSchedule(t *testing.T) {
 		{"daily 4.16 from a past date at a time, the counter a time in ms", 1718000000123, createSchedule("Daily", "2015-01-02", "02:30:00.00Z", "4.16", power), 200, "", "", "4.16", day, nextAt(now, past, 150*time.Minute, day)},
 		{"weekly 4.12.1 from a past Friday, no start time", 1718000000200, createSchedule("Weekly", "2015-01-02", "", "4.12.1", maxDemand), 200, "", "", "4.12", week, nextAt(now, past, 0, week)},
 		{"daily 4.15 from a future date", 1718000000201, createSchedule("Daily", future.Format("2006-01-02"), "23:00:00Z", "4.15", `<sr:DSPReadLoadLimitData/>`), 200, "", "", "4.15", day, future.Add(23 * time.Hour)},
-		{"the template as it is: a read period relative to each run", 1718000000202, createSchedule("Daily", "2015-01-02", "", "4.6.1", readLog), 400, "MALFORMED", "StartDateOffset", "", 0, time.Time{}},
+		{"the template as it is: 4.6 is no scheduled service (note 404)", 1718000000202, createSchedule("Daily", "2015-01-02", "", "4.6.1", readLog), 400, "CATEGORY_NOT_AVAILABLE", "note 404", "", 0, time.Time{}},
 		{"monthly", 1718000000203, createSchedule("Monthly", "2015-01-02", "", "4.16", power), 400, "MALFORMED", "ScheduleFrequency", "", 0, time.Time{}},
 		{"an end date", 1718000000204, createSchedule("Daily", "2015-01-02", "", "4.16", power, `<sr:ScheduleEndDate>2030-01-01</sr:ScheduleEndDate>`), 400, "MALFORMED", "ScheduleEndDate", "", 0, time.Time{}},
 		{"the body of another SRV", 1718000000205, createSchedule("Daily", "2015-01-02", "", "4.16", maxDemand), 400, "MALFORMED", "DSPReadActivePowerImport", "", 0, time.Time{}},
 		{"a service note 404 does not schedule (4.2)", 1718000000206, createSchedule("Daily", "2015-01-02", "", "4.2", `<sr:DSPReadInstantaneousExportRegisters/>`), 400, "CATEGORY_NOT_AVAILABLE", "note 404", "", 0, time.Time{}},
+		{"daily 4.8.1 of the day before each run", 1718000000207, createSchedule("Daily", "2015-01-02", "01:00:00Z", "4.8.1", profileDayBefore), 200, "", "", "4.8", day, nextAt(now, past, time.Hour, day)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.note, func(t *testing.T) {
@@ -109,6 +115,18 @@ func TestDUISCreateSchedule(t *testing.T) {
 				}
 				if s.Service != tc.service || s.Every != tc.every || !s.Next.Equal(tc.next) || s.DeviceID != esme {
 					t.Fatalf("schedule %s %s every %s next %s, want %s %s every %s next %s", s.DeviceID, s.Service, s.Every, s.Next, esme, tc.service, tc.every, tc.next)
+				}
+				if tc.service == "4.8" {
+					// The first run reads the day before it; later runs
+					// move the period with them (the gateway's runBody).
+					var b map[string]any
+					if err := json.Unmarshal(s.Body, &b); err != nil {
+						t.Fatal(err)
+					}
+					day0 := s.Next.Truncate(day)
+					if b["from"] != day0.Add(-day).Format(time.RFC3339) || b["to"] != day0.Format(time.RFC3339) {
+						t.Fatalf("4.8's period %v, want the day before %s", b, s.Next)
+					}
 				}
 				return
 			}

@@ -191,12 +191,12 @@ func (e *UpdateError) Unwrap() error { return e.Err }
 
 // Schedule is a recurring service a user created with 5.1 (note 404).
 type Schedule struct {
-	ID        string
-	UserID    string
-	DeviceID  string
-	Service   string // the scheduled service's key, e.g. "4.8"
-	Every     time.Duration
-	Next      time.Time // next execution time
+	ID       string
+	UserID   string
+	DeviceID string
+	Service  string // the scheduled service's key, e.g. "4.8"
+	Every    time.Duration
+	Next     time.Time // next execution time
 	// First is the first run: a run's timestamp fields are Body's moved
 	// by the run's distance from it (spec categories.scheduled.moves_times).
 	// Zero where it is Next (PutSchedule stores Next).

@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "d61256ec90d1edde8eef5a9c9000bf08491ac2f88d23753d999803858a84243a"
+const SpecHash = "e8bab6076d677b2b9c521eb455d90238d6569b7161a94777c372abc85c57cc56"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
