@@ -54,6 +54,9 @@ type Field struct {
 	// DeviceLog marks a list of Device IDs the request adds to ("add") or
 	// removes from ("remove") its hub's HAN Device Log (8.11).
 	DeviceLog string `json:"device_log,omitempty"`
+	// RequestRef marks a field naming an earlier request by its ID: "any",
+	// or "local_delivery" (one whose Command was for Local Delivery).
+	RequestRef string `json:"request_ref,omitempty"`
 }
 
 // Check is a CEL rule over a request's whole body.

@@ -134,6 +134,7 @@ func conformanceRun(ctx context.Context, args []string, stdout, stderr io.Writer
 			fmt.Fprintf(stderr, "dccgate conformance run: %v\n", err)
 			return exitFail
 		}
+		warnNoIssuer(stderr, "conformance run", client, *certs)
 		opts.NewGateway = func() (scenario.Gateway, error) { return client, nil }
 		opts.Parallel = 1
 		where = *target

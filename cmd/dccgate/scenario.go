@@ -28,7 +28,7 @@ func runScenario(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	fs := flag.NewFlagSet("dccgate scenario run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	target := fs.String("target", "", "URL of a running `dccgate serve --virtual-clock` (default: a fresh in-process gateway per scenario)")
-	certs := fs.String("certs", filepath.Join(defaultDataDir(), "pki"), "with --target: the directory holding ca.pem, admin.pem and admin-key.pem of that gateway")
+	certs := fs.String("certs", filepath.Join(defaultDataDir(), "pki"), "with --target: the directory holding ca.pem, admin.pem and admin-key.pem of that gateway (and ca-key.pem, if there, to send as User IDs no world names)")
 	parallel := fs.Int("parallel", 1, "scenarios run at once (in-process only)")
 	if err := fs.Parse(reorder(args[1:])); err != nil {
 		return exitUsage
@@ -65,6 +65,7 @@ func runScenario(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 			fmt.Fprintf(stderr, "dccgate scenario run: %v\n", err)
 			return exitFail
 		}
+		warnNoIssuer(stderr, "scenario run", client, *certs)
 		newGateway = func() scenario.Gateway { return client }
 		*parallel = 1
 	} else {
@@ -124,6 +125,16 @@ func remoteClient(url, certs string, sp *spec.Spec) (*connectgw.Client, error) {
 		c.Issue = func(id string) (pki.Issued, error) { return ca.IssueUser(id, "") }
 	}
 	return c, nil
+}
+
+// warnNoIssuer says, once, what a run without the gateway's CA key cannot
+// do: send as a User ID the world does not name. Such a request is refused
+// at the TLS handshake and reported UNKNOWN_USER, though in process a
+// check before the user's (the category) may refuse it first.
+func warnNoIssuer(stderr io.Writer, cmd string, c *connectgw.Client, certs string) {
+	if c.Issue == nil {
+		fmt.Fprintf(stderr, "dccgate %s: no ca-key.pem in %s: a request sent as a User ID the world does not name is refused at the TLS handshake and reported UNKNOWN_USER, whatever check would refuse it first\n", cmd, certs)
+	}
 }
 
 // inProcess is a fresh gateway on a loopback port, driven through its

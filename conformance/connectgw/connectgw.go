@@ -788,20 +788,28 @@ func (c *Client) Enrolled(ctx context.Context, mpxn string) (bool, error) {
 
 // Alerts implements scenario.Gateway.
 func (c *Client) Alerts(ctx context.Context, since int64) ([]scenario.Alert, int64, error) {
-	resp, err := c.admin.ListDeliveries(ctx, connect.NewRequest(&dccgatev1.ListDeliveriesRequest{After: since}))
-	if err != nil {
-		return nil, since, err
-	}
 	var out []scenario.Alert
-	for _, d := range resp.Msg.GetDeliveries() {
-		// Device Alerts and the DCC's own notices to users (DCC Alerts:
-		// a meter decommissioned or withdrawn to its network operator,
-		// H6.10; a device commissioned to its supplier, para 186).
-		if k := d.GetKind(); k == "alert" || k == "notification" {
-			out = append(out, scenario.Alert{To: d.GetUserId(), Code: d.GetCode(), Device: d.GetDeviceId()})
+	// The gateway lists a page at a time: read to the end, or a long
+	// advance's alerts would fall to the next step.
+	for {
+		resp, err := c.admin.ListDeliveries(ctx, connect.NewRequest(&dccgatev1.ListDeliveriesRequest{After: since}))
+		if err != nil {
+			return nil, since, err
 		}
+		ds := resp.Msg.GetDeliveries()
+		for _, d := range ds {
+			// Device Alerts and the DCC's own notices to users (DCC Alerts:
+			// a meter decommissioned or withdrawn to its network operator,
+			// H6.10; a device commissioned to its supplier, para 186).
+			if k := d.GetKind(); k == "alert" || k == "notification" {
+				out = append(out, scenario.Alert{To: d.GetUserId(), Code: d.GetCode(), Device: d.GetDeviceId()})
+			}
+		}
+		if len(ds) == 0 || resp.Msg.GetCursor() <= since {
+			return out, since, nil
+		}
+		since = resp.Msg.GetCursor()
 	}
-	return out, resp.Msg.GetCursor(), nil
 }
 
 // Schedules implements scenario.Gateway.

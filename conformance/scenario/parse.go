@@ -141,19 +141,55 @@ func scenarioFiles(path string) ([]string, error) {
 		return []string{path}, nil
 	}
 	var files []string
-	err = filepath.WalkDir(path, func(p string, e fs.DirEntry, err error) error {
+	// A symbolic link is followed, to a file or a directory (a suite may
+	// link another's directory in), each directory walked once: a link
+	// back up the tree is not a loop.
+	seen := map[string]bool{}
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		real, err := filepath.EvalSymlinks(dir)
 		if err != nil {
 			return err
 		}
-		if e.IsDir() && p != path && strings.HasPrefix(e.Name(), ".") {
-			return filepath.SkipDir // .git and the like
+		if seen[real] {
+			return nil
 		}
-		if !e.IsDir() && isScenarioFile(p) {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
+		seen[real] = true
+		// WalkDir does not descend a root that is a link: walk where it
+		// leads, naming the files by the link.
+		return filepath.WalkDir(real, func(rp string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(real, rp)
+			if err != nil {
+				return err
+			}
+			p := filepath.Join(dir, rel)
+			if rp != real && strings.HasPrefix(e.Name(), ".") {
+				if e.IsDir() {
+					return filepath.SkipDir // .git and the like
+				}
+				return nil
+			}
+			if e.Type()&fs.ModeSymlink != 0 {
+				info, err := os.Stat(rp)
+				if err != nil {
+					return err // a dangling link: an error, not a silent skip
+				}
+				if info.IsDir() {
+					return walk(p)
+				}
+			} else if e.IsDir() {
+				return nil
+			}
+			if isScenarioFile(p) {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	if err := walk(path); err != nil {
 		return nil, err
 	}
 	if len(files) == 0 {
@@ -817,6 +853,51 @@ func (d *decoder) anomaly(top fields) []AnomalyRule {
 
 var stepKeys = []string{"id", "as", "request", "advance", "event", "expect"}
 
+// requestRefs gives the fields of a request's body that may name an
+// earlier request (the spec's request_ref) by a step id rather than a
+// Request ID. One that names a step of the file is put in r.Refs and
+// checked as after is (an earlier request step); another is sent as it
+// is (the gateway refuses what is no Request ID: MALFORMED).
+func (d *decoder) requestRefs(r *Request, n *yaml.Node, key string, step int) []ref {
+	if r.row == nil {
+		return nil
+	}
+	var out []ref
+	for _, f := range r.row.Fields {
+		v, ok := r.Body[f.Name].(string)
+		if f.RequestRef == "" || !ok || requestIDPattern.MatchString(v) {
+			continue
+		}
+		node := n
+		if b := valueOf(n, "body"); b != nil {
+			node = b
+			if v := valueOf(b, f.Name); v != nil {
+				node = v
+			}
+		}
+		out = append(out, ref{id: v, node: node, key: join(key, f.Name), step: step, after: true, req: r, field: f.Name})
+	}
+	return out
+}
+
+// valueOf is the value of key in mapping n, nil if it has none.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	n = resolved(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := resolved(n.Content[i]); k != nil && k.Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// requestIDPattern is a Request ID (originatorID:targetID:counter), which
+// a request_ref field may give as it is.
+var requestIDPattern = regexp.MustCompile(`^([0-9A-F]{2}-){7}[0-9A-F]{2}:([0-9A-F]{2}-){7}[0-9A-F]{2}:[0-9]{1,20}$`)
+
 // ref is a mention of a step id, checked once every step is known.
 type ref struct {
 	id    string
@@ -824,6 +905,10 @@ type ref struct {
 	key   string
 	step  int  // index of the step that mentions it
 	after bool // after (must be earlier) rather than outcomes (earlier or this one)
+	// req and field, for a body field that may name a step (requestRefs):
+	// a value naming no step is the field's text, not a reference.
+	req   *Request
+	field string
 }
 
 func (d *decoder) steps(n *yaml.Node) []*Step {
@@ -875,6 +960,9 @@ func (d *decoder) steps(n *yaml.Node) []*Step {
 			if r := st.Request; r != nil && r.After != "" {
 				refs = append(refs, ref{id: r.After, node: after, key: join(key, "request.after"), step: i, after: true})
 			}
+			if r := st.Request; r != nil {
+				refs = append(refs, d.requestRefs(r, f["request"].val, join(key, "request.body"), i)...)
+			}
 		}
 		if f.has("advance") {
 			if st.Kind == 0 {
@@ -910,11 +998,22 @@ func (d *decoder) steps(n *yaml.Node) []*Step {
 	}
 	for _, r := range refs {
 		target, ok := ids[r.id]
+		if r.req != nil {
+			if !ok {
+				continue
+			}
+			if r.req.Refs == nil {
+				r.req.Refs = map[string]string{}
+			}
+			r.req.Refs[r.field] = r.id
+		}
 		switch {
 		case !ok:
 			d.errorf(r.node, r.key, "no step has id %q", r.id)
-		case r.after && target.Index-1 == r.step:
+		case r.after && target.Index-1 == r.step && strings.HasSuffix(r.key, ".after"):
 			d.errorf(r.node, r.key, "a request cannot be sequenced after itself")
+		case r.after && target.Index-1 == r.step:
+			d.errorf(r.node, r.key, "a request cannot name itself")
 		case target.Index-1 > r.step:
 			d.errorf(r.node, r.key, "step %q comes later (step %d); only an earlier step can be named", r.id, target.Index)
 		case target.Kind != StepRequest:

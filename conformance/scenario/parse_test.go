@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -201,6 +203,7 @@ func TestLoadInvalidFixtures(t *testing.T) {
 			`step-refs.yaml:6:9: steps[1].id: duplicate step id "first" (first at line 3)`,
 			`step-refs.yaml:8:73: steps[1].request.after: no step has id "nowhere"`,
 			`step-refs.yaml:11:42: steps[2].expect.outcomes.ghost: no step has id "ghost"`,
+			`step-refs.yaml:13:95: steps[3].request.body.original_request_id: step "fourth" comes later (step 5)`,
 		}},
 		{"syntax.yaml", []string{
 			"syntax.yaml:2: invalid YAML: ",
@@ -529,4 +532,46 @@ func equalAny(a, b any) bool {
 		}
 	}
 	return true
+}
+
+// TestLoadFollowsLinks: a directory linked into a suite is run, its files
+// named by the link; a link back up the tree is walked once, not for
+// ever; a dangling link is an error, never a silent pass.
+func TestLoadFollowsLinks(t *testing.T) {
+	dir := t.TempDir()
+	write := func(p, name string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("name: "+name+"\nsteps:\n  - advance: 1h\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, p string) {
+		t.Helper()
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "other", "linked.yaml"), "linked")
+	write(filepath.Join(dir, "suite", "own.yaml"), "own")
+	link(filepath.Join(dir, "other"), filepath.Join(dir, "suite", "more"))
+	link(filepath.Join(dir, "suite"), filepath.Join(dir, "suite", "loop"))
+	scs, err := Load(filepath.Join(dir, "suite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sc := range scs {
+		names = append(names, sc.Name+"@"+filepath.Base(filepath.Dir(sc.File)))
+	}
+	sort.Strings(names)
+	if want := []string{"linked@more", "own@suite"}; !slices.Equal(names, want) {
+		t.Fatalf("loaded %v, want %v", names, want)
+	}
+	link(filepath.Join(dir, "nowhere"), filepath.Join(dir, "suite", "dangling"))
+	if _, err := Load(filepath.Join(dir, "suite")); err == nil {
+		t.Fatal("a dangling link loaded without an error")
+	}
 }

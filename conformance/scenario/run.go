@@ -162,6 +162,10 @@ type run struct {
 	res    Result
 	ids    map[string]string // step id -> gateway request id
 	cursor int64             // alerts cursor
+	// local is each user's latest request sent for Local Delivery: what a
+	// request_ref field of kind local_delivery names where the file gives
+	// none (8.13 returns that Command's response).
+	local map[string]string
 }
 
 func (r *run) fail(st *Step, format string, args ...any) {
@@ -180,7 +184,7 @@ func (r *run) fail(st *Step, format string, args ...any) {
 // gateway cannot be driven (Reset, Submit, Advance or Event fail) or ctx
 // ends, since what follows would test a world of unknown state.
 func Run(ctx context.Context, gw Gateway, sc *Scenario) Result {
-	r := &run{ctx: ctx, gw: gw, res: Result{Scenario: sc}, ids: map[string]string{}}
+	r := &run{ctx: ctx, gw: gw, res: Result{Scenario: sc}, ids: map[string]string{}, local: map[string]string{}}
 	if sc == nil {
 		r.fail(nil, "no scenario")
 		return r.res
@@ -233,6 +237,9 @@ func (r *run) step(st *Step) bool {
 		if st.ID != "" {
 			r.ids[st.ID] = res.RequestID
 		}
+		if req.Delivery == "local" && res.RequestID != "" {
+			r.local[st.As] = res.RequestID
+		}
 		own = &res.Outcome
 	case StepAdvance:
 		if err := r.gw.Advance(r.ctx, st.Advance); err != nil {
@@ -273,6 +280,21 @@ func (r *run) request(st *Step) (SubmitRequest, bool) {
 	}
 	if req.Delivery == "" {
 		req.Delivery = "wan"
+	}
+	for field, step := range q.Refs {
+		id, ok := r.ids[step]
+		if !ok || id == "" {
+			r.fail(st, "not sent: its %s names step %q, which has no gateway request id", field, step)
+			return SubmitRequest{}, false
+		}
+		req.Body[field] = id
+	}
+	if row := q.row; row != nil {
+		for _, f := range row.Fields {
+			if _, given := q.Body[f.Name]; !given && f.RequestRef == "local_delivery" && r.local[st.As] != "" {
+				req.Body[f.Name] = r.local[st.As]
+			}
+		}
 	}
 	if q.After != "" {
 		id, ok := r.ids[q.After]

@@ -166,6 +166,10 @@ type Request struct {
 	// spec's examples. Values are strings, bools, ints, float64s, []any and
 	// map[string]any.
 	Body map[string]any
+	// Refs are the body fields that name an earlier request (the spec's
+	// request_ref) by the id of the step that sent it: field -> step id.
+	// The runner gives the field that request's ID.
+	Refs map[string]string
 	Sign Sign
 	// Counter, if not zero, is the counter of the request's Request ID
 	// (originatorID:targetID:counter) in place of the one the client would

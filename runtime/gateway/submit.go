@@ -526,7 +526,10 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 				}
 			}
 			n, err := g.st.CountRequests(ctx, store.CountFilter{UserID: user.ID, Services: services, Since: now.Add(-rule.Per), Until: now,
-				States: []string{StateAcknowledged, StatePending, StateHeld, StateAwaitingSignature, StateExecuting, StateAccepted, StateQuarantined, StateCancelled, StateExpired}, ExecutedRejections: true})
+				// Not those refused, nor those whose Pre-Command was never
+				// signed (expired): like one whose signature failed, they
+				// did not pass the credentials check (para 134).
+				States: []string{StateAcknowledged, StatePending, StateHeld, StateAwaitingSignature, StateExecuting, StateAccepted, StateQuarantined, StateCancelled}, ExecutedRejections: true})
 			if err != nil {
 				return nil, err
 			}

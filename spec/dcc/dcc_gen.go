@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "e8bab6076d677b2b9c521eb455d90238d6569b7161a94777c372abc85c57cc56"
+const SpecHash = "0896cb431145507f44fe549b3a865294ed5b073c4adf6c81d8b7f04090af8f32"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
