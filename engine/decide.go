@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dccgate/dccgate/policy"
@@ -307,7 +308,10 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 		}
 		failed, detail := st.e.notRegistered(st.eff.p, st.f.User.Role, st.req.UserID, st.f.Registration, st.f.Device.Unbound)
 		if failed && st.registeredForLogged() {
-			return false, ""
+			failed = false
+		}
+		if !failed {
+			return st.foreignListed()
 		}
 		return failed, detail
 	},
@@ -375,6 +379,38 @@ func (st *state) registeredForLogged() bool {
 		st.logDevices("remove", each)
 	}
 	return all && n > 0
+}
+
+// foreignListed: the request adds to or removes from its hub's Device Log
+// a device that relates to an MPxN of its own (a meter, a Gas Proxy
+// Function, a Type 1 Device associated with a meter) whose records do not
+// name the user as its role binds: at a hub two suppliers share, neither
+// adds or removes the other's (para 134, footnote 13, para 184). A Type 2
+// Device serves the premises, not one meter.
+func (st *state) foreignListed() (bool, string) {
+	p := st.eff.p
+	if p.Registration != "check" && p.Registration != "execution_date" {
+		return false, ""
+	}
+	bind, ok := st.e.regs[st.f.User.Role]
+	if !ok {
+		return false, ""
+	}
+	var foreign []string
+	each := func(id any) bool {
+		l, ok := st.listed(id)
+		if ok && len(l.Registration) > 0 && st.e.typeBit[l.Type]&st.e.type2 == 0 && !names(l.Registration, bind, st.req.UserID) {
+			foreign = append(foreign, fmt.Sprint(id))
+		}
+		return true
+	}
+	st.logDevices("add", each)
+	st.logDevices("remove", each)
+	if len(foreign) == 0 {
+		return false, ""
+	}
+	slices.Sort(foreign)
+	return true, "the user is not the registered " + bind.Field + " for the MPxN of " + foreign[0] + ", which the request adds to or removes from the Device Log"
 }
 
 // namesHere reports whether one of a listed device's records names the

@@ -412,7 +412,9 @@ func TestEditedSpecChangesDecision(t *testing.T) {
 // the MPxNs of the devices it adds or removes beside the hub's: a
 // supplier registered for every device the request names may send it
 // (para 184, a second fuel's meter on a hub bound to the first's MPxN, at
-// the same premises), one registered for neither may not.
+// the same premises), one registered for neither may not, and at a hub
+// two suppliers share neither adds or removes the other's devices (a
+// Type 2 Device is the premises').
 func TestDeviceLog(t *testing.T) {
 	e := testEngine(t)
 	const (
@@ -423,6 +425,7 @@ func TestDeviceLog(t *testing.T) {
 	)
 	const elsewhere = "00-DB-00-00-00-00-6A-03"
 	const withdrawn, decomm = "00-DB-00-00-00-00-E0-0A", "00-DB-00-00-00-00-E0-0B"
+	const ihd = "00-DB-00-00-00-00-1D-0A"
 	elec := []Registration{{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: supplierA, Postcode: "LS1 1AA", Premises: "7"}}
 	gas := []Registration{{MPxN: "7000000011", Fuel: "gas", ImportSupplier: gasA, Postcode: "LS1 1AA", Premises: "7"}}
 	otherGas := []Registration{{MPxN: "7000000012", Fuel: "gas", ImportSupplier: supplierB, Postcode: "LS1 1AA", Premises: "7"}}
@@ -434,6 +437,7 @@ func TestDeviceLog(t *testing.T) {
 		elsewhere: {Type: "GSME", Status: "pending", Registration: gasElsewhere},
 		withdrawn: {Type: "ESME", Status: "withdrawn", Registration: elec},
 		decomm:    {Type: "ESME", Status: "decommissioned", Registration: elec},
+		ihd:       {Type: "IHD", Status: "pending", Registration: elec},
 	}
 	tests := []struct {
 		note   string
@@ -456,7 +460,11 @@ func TestDeviceLog(t *testing.T) {
 		{note: "a withdrawn device (para 175)", user: supplierA, role: "EIS", body: map[string]any{"add": []any{withdrawn}}, hubReg: elec, reason: dcc.ReasonDeviceStatus},
 		{note: "a decommissioned device (para 177)", user: supplierA, role: "EIS", body: map[string]any{"add": []any{meter, decomm}}, hubReg: elec, reason: dcc.ReasonDeviceStatus},
 		{note: "removing a decommissioned device", user: supplierA, role: "EIS", body: map[string]any{"remove": []any{decomm}}, hubReg: elec},
-		{note: "the hub's supplier adds another's meter", user: supplierA, role: "EIS", body: map[string]any{"add": []any{other}}, hubReg: elec},
+		{note: "the hub's supplier adds another's meter", user: supplierA, role: "EIS", body: map[string]any{"add": []any{other}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
+		{note: "a supplier of both fuels removes the other fuel's meter", user: supplierA, role: "EIS", body: map[string]any{"remove": []any{gasMeter}}, hubReg: append(append([]Registration{}, elec...), gas...), reason: dcc.ReasonNotRegistered},
+		{note: "the gas supplier removes its own meter from a shared hub", user: gasA, role: "GIS", body: map[string]any{"remove": []any{gasMeter}}, hubReg: append(append([]Registration{}, elec...), gas...)},
+		{note: "the gas supplier removes the electricity meter from a shared hub", user: gasA, role: "GIS", body: map[string]any{"remove": []any{meter}}, hubReg: append(append([]Registration{}, elec...), gas...), reason: dcc.ReasonNotRegistered},
+		{note: "a Type 2 Device associated with the other fuel's meter", user: gasA, role: "GIS", body: map[string]any{"add": []any{ihd}}, hubReg: append(append([]Registration{}, elec...), gas...)},
 		{note: "the other fuel's supplier adds its meter of other premises", user: gasA, role: "GIS", body: map[string]any{"add": []any{elsewhere}}, hubReg: elec, reason: dcc.ReasonNotRegistered},
 		{note: "the other fuel's supplier adds its meter of the hub's UPRN", user: gasA, role: "GIS", body: map[string]any{"add": []any{elsewhere}}, hubReg: []Registration{{MPxN: "1900000000013", Fuel: "electricity", ImportSupplier: supplierA, UPRN: "100"}}},
 	}

@@ -1628,12 +1628,20 @@ func (r *rowGen) listed() {
 				fmt.Sprintf("%s, transitions: %s %s in status %s that the request %s moves to %s (%s).", r.rowRef(), article(dt.Code), dt.Code, from, does, t.To, t.Clause),
 				"Expected: accepted; the listed device's status moves.",
 			}}
-			hub := f.device(p, ch.typ, ch.status, g.roleFuel(role))
-			listed := f.device(p, dt.Code, from, g.roleFuel(role))
+			// A device of one fuel (a gas meter, a Gas Proxy Function) is
+			// that fuel's supplier's to add or remove (para 134, 184).
+			sender := role
+			for _, code := range r.svc.Roles {
+				if dt.Fuel != "" && g.roleFuel(sender) != dt.Fuel && g.roleFuel(code) == dt.Fuel && g.role(code).Kind == g.role(role).Kind {
+					sender = code
+				}
+			}
+			hub := f.device(p, ch.typ, ch.status, g.roleFuel(sender))
+			listed := f.device(p, dt.Code, from, g.roleFuel(sender))
 			if listed.id == hub.id {
 				continue
 			}
-			f.send(c, id, g.reg[role], req{svc: r.svc, device: hub.id, body: []string{field + ": [" + q(listed.id) + "]"}},
+			f.send(c, id, g.reg[sender], req{svc: r.svc, device: hub.id, body: []string{field + ": [" + q(listed.id) + "]"}},
 				"outcome: accepted", fmt.Sprintf("status: {%s: %s}", q(listed.id), t.To))
 			f.addCase(c)
 		}

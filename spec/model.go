@@ -159,6 +159,7 @@ type Status struct {
 	Label     string `json:"label"`
 	Reachable bool   `json:"reachable"`
 	InService bool   `json:"in_service"`
+	Installed bool   `json:"installed"`
 	Order     int    `json:"order"`
 }
 

@@ -447,6 +447,39 @@ fail contains {"code": "NOT_REGISTERED", "detail": sprintf("the user is not the 
 	not registered_for_logged
 }
 
+# A device the request adds to or removes from its hub's Device Log that
+# relates to an MPxN of its own (a meter, a Gas Proxy Function, a Type 1
+# Device associated with a meter) is that MPxN's supplier's: at a hub two
+# suppliers share, neither adds or removes the other's (para 134, footnote
+# 13, para 184). A Type 2 Device serves the premises, not one meter.
+fail contains {"code": "NOT_REGISTERED", "detail": sprintf("the user is not the registered %s for the MPxN of %v, which the request adds to or removes from the Device Log", [registration[facts.user.role].field, id])} if {
+	not inner
+	effective.registration in {"check", "execution_date"}
+	registration[facts.user.role]
+	some id in log_devices.add | log_devices.remove
+	foreign_listed(id)
+}
+
+foreign_listed(id) if {
+	listed := object.get(facts, ["listed", id], {})
+	count(object.get(listed, "registration", [])) > 0
+	not type2_type(object.get(listed, "type", ""))
+	not names_user(listed.registration)
+}
+
+type2_type(code) if {
+	some t in data.spec.device_types
+	t.code == code
+	t.class == "type2"
+}
+
+names_user(recs) if {
+	bind := registration[facts.user.role]
+	some rec in recs
+	rec.fuel == bind.fuel
+	object.get(rec, bind.field, "") == req.user_id
+}
+
 # A hub is bound to the MPxNs of the meters already on it. At premises of
 # two fuels the other fuel's supplier adds its own meter to that hub (para
 # 184): a request to a hub's Device Log every device of which (one at

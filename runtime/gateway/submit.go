@@ -501,7 +501,7 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 			var regs []store.Registration
 			if pre != nil && d.MPxN != "" {
 				regs = pre.Registrations // the record of d's own MPxN, read with it
-			} else if regs, f.Device.Unbound, err = g.registrationOf(ctx, d, checkTime(req, now)); err != nil {
+			} else if regs, f.Device.Unbound, err = g.checkedRegistration(ctx, d, checkTime(req, now)); err != nil {
 				return nil, err
 			}
 			f.Registration = engineRegistrations(regs)
@@ -585,9 +585,9 @@ func (g *Gateway) listedFacts(ctx context.Context, req *engine.Request, now time
 }
 
 // ownRegistration returns the Registration Data in effect at `at` for a
-// device's own MPxN: a meter's, or that of the meter it is associated
-// with; none for a device with neither (not the MPxNs of a hub it is on:
-// those are the hub's).
+// device's own MPxN: a meter's, that of the meter it is associated with,
+// or a Gas Proxy Function's gas meter's; none for a device with none of
+// them (not the MPxNs of a hub it is on: those are the hub's).
 func (g *Gateway) ownRegistration(ctx context.Context, d store.Device, at time.Time) ([]store.Registration, error) {
 	mpxn := d.MPxN
 	if mpxn == "" && d.Meter != "" {
@@ -598,6 +598,15 @@ func (g *Gateway) ownRegistration(ctx context.Context, d store.Device, at time.T
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
+	}
+	if mpxn == "" && d.Type == "GPF" {
+		// A Gas Proxy Function is the gas meter's (footnote 17, para
+		// 191): its MPRN is that of the gas meter on its hub.
+		mpxns, err := g.mpxnsOf(ctx, d)
+		if err != nil || len(mpxns) == 0 {
+			return nil, err
+		}
+		return g.st.Registrations(ctx, mpxns, at)
 	}
 	if mpxn == "" {
 		return nil, nil
@@ -749,6 +758,30 @@ func relatedMPxNs(d store.Device, device func(id string) (store.Device, error), 
 func (g *Gateway) registrationFor(ctx context.Context, d store.Device, at time.Time) ([]store.Registration, error) {
 	regs, _, err := g.registrationOf(ctx, d, at)
 	return regs, err
+}
+
+// checkedRegistration is registrationOf as the Registration Data check
+// reads it: a hub is bound to the MPxNs of the meters installed on it (the
+// spec's statuses' installed), not to one only pre-notified naming it, nor
+// to one withdrawn or decommissioned (para 134, 184). A hub with none is
+// unbound.
+func (g *Gateway) checkedRegistration(ctx context.Context, d store.Device, at time.Time) (regs []store.Registration, unbound bool, err error) {
+	mpxns, err := relatedMPxNs(d, func(id string) (store.Device, error) { return g.st.GetDevice(ctx, id) },
+		func(chf string) ([]store.Device, error) {
+			ds, err := g.st.Devices(ctx, store.DeviceFilter{CHF: chf})
+			out := ds[:0]
+			for _, m := range ds {
+				if st := g.sp().Status(m.Status); st != nil && st.Installed {
+					out = append(out, m)
+				}
+			}
+			return out, err
+		})
+	if err != nil || len(mpxns) == 0 {
+		return nil, err == nil, err
+	}
+	regs, err = g.st.Registrations(ctx, mpxns, at)
+	return regs, false, err
 }
 
 // registrationOf is registrationFor, and whether the device relates to no

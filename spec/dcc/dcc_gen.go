@@ -6,7 +6,7 @@ package dcc
 import "time"
 
 // SpecHash is the content hash of the spec this package was generated from.
-const SpecHash = "0896cb431145507f44fe549b3a865294ed5b073c4adf6c81d8b7f04090af8f32"
+const SpecHash = "31f09449139b244cdddef7b60a6469f510031ed46f29633554752ff89cf61ab9"
 
 // Role is a role of the Role Reference Key (Annex 5).
 type Role string
