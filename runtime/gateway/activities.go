@@ -622,9 +622,10 @@ func (g *Gateway) readInventory(ctx context.Context, r store.Request, body map[s
 
 // maySee reports whether a user may see a device's inventory entry: users
 // whose role Registration Data names (suppliers, network operators) see
-// the devices of the MPxNs that name them, and devices related to no MPxN
-// yet; agents and other users, named by none, see by role alone (as the
-// Registration Data check treats them).
+// the devices of the MPxNs that name them, a hub at premises one of them
+// names them for, and devices related to no MPxN yet; agents and other
+// users, named by none, see by role alone (as the Registration Data check
+// treats them).
 func (g *Gateway) maySee(ctx context.Context, u store.User, d store.Device) (bool, error) {
 	role := g.sp().Role(u.Role)
 	if role == nil || role.Registration == nil {
@@ -643,12 +644,32 @@ func (g *Gateway) maySee(ctx context.Context, u store.User, d store.Device) (boo
 		}
 		return true, nil
 	}
-	for _, rg := range regs {
-		if rg.Fuel != role.Registration.Fuel {
-			continue
+	names := func(regs []store.Registration) bool {
+		for _, rg := range regs {
+			if rg.Fuel == role.Registration.Fuel && rg.Named(role.Registration.Field) == u.ID {
+				return true
+			}
 		}
-		if rg.Named(role.Registration.Field) == u.ID {
-			return true, nil
+		return false
+	}
+	if names(regs) {
+		return true, nil
+	}
+	if t := g.sp().DeviceType(d.Type); t != nil && t.Class == "hub" && t.Fuel == "" {
+		// A hub serves the premises (the Gas Proxy Function, of one fuel,
+		// the gas side): the other fuel's supplier there adds its meter to
+		// it (para 184, 197), so sees it before it has.
+		for _, rg := range regs {
+			if rg.Postcode == "" && rg.UPRN == "" {
+				continue
+			}
+			here, err := g.st.RegistrationsAt(ctx, rg.Postcode, rg.Premises, rg.UPRN, g.clk.Now())
+			if err != nil {
+				return false, err
+			}
+			if names(here) {
+				return true, nil
+			}
 		}
 	}
 	return false, nil

@@ -70,3 +70,33 @@ func TestReadInventory(t *testing.T) {
 		})
 	}
 }
+
+// TestReadInventoryHubOfThePremises: a hub serves its premises. The gas
+// supplier there sees it by postcode and premises while the gas meter is
+// not on it (before it adds it, para 184, 197; here after removing it),
+// though the hub is then bound to the electricity MPAN alone.
+func TestReadInventoryHubOfThePremises(t *testing.T) {
+	srv := startDemo(t)
+	const gas = "00-00-00-00-00-00-0A-02"
+	c := clientAs(t, srv, gas)
+	resp, err := c.Submit(t.Context(), connect.NewRequest(&dccgatev1.SubmitRequest{Request: &dccgatev1.ServiceRequest{
+		Envelope: &dccgatev1.Envelope{UserId: gas, DeviceId: "00-DB-00-00-00-00-C0-01"},
+		Body: &dccgatev1.ServiceRequest_UpdateHanDeviceLog{UpdateHanDeviceLog: &dccgatev1.UpdateHANDeviceLog{
+			Remove: []string{"00-DB-00-00-00-00-6A-01"}}},
+	}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.G.WaitIdle(t.Context())
+	st, err := c.GetRequest(t.Context(), connect.NewRequest(&dccgatev1.GetRequestRequest{RequestId: resp.Msg.GetRequestId()}))
+	if err != nil || st.Msg.GetState() != "accepted" {
+		t.Fatalf("8.11 removing the gas meter: %v %s %s %s", err, st.Msg.GetState(), st.Msg.GetReason(), st.Msg.GetMessage())
+	}
+	got := readInventory(t, srv, gas, "", &dccgatev1.ReadInventory{Postcode: "SW1H 0ET", Premises: "1"})
+	if !slices.Contains(got, "00-DB-00-00-00-00-C0-01") {
+		t.Fatalf("the gas supplier of premises 1 sees %v, not its hub", got)
+	}
+	if slices.Contains(got, "00-DB-00-00-00-00-E0-01") || slices.Contains(got, "00-DB-00-00-00-00-9D-01") {
+		t.Fatalf("the gas supplier sees the electricity side: %v", got)
+	}
+}

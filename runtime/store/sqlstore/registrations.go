@@ -105,7 +105,8 @@ func (s *Store) Registrations(ctx context.Context, mpxns []string, at time.Time)
 }
 
 // RegistrationsAt returns the records in effect at `at` matching postcode
-// and premises, or uprn, by MPxN. Empty arguments match nothing.
+// (its spaces and case aside) and premises, or uprn, by MPxN. Empty
+// arguments match nothing.
 func (s *Store) RegistrationsAt(ctx context.Context, postcode, premises, uprn string, at time.Time) ([]store.Registration, error) {
 	atN, err := encTime(at)
 	if err != nil {
@@ -114,8 +115,10 @@ func (s *Store) RegistrationsAt(ctx context.Context, postcode, premises, uprn st
 	var match []string
 	args := []any{atN}
 	if postcode != "" && premises != "" {
-		match = append(match, "(r.postcode = ? AND r.premises = ?)")
-		args = append(args, postcode, premises)
+		// A postcode is the same written with or without its space, in
+		// either case (LS11AA is LS1 1AA).
+		match = append(match, "(UPPER(REPLACE(r.postcode, ' ', '')) = ? AND r.premises = ?)")
+		args = append(args, strings.ToUpper(strings.ReplaceAll(postcode, " ", "")), premises)
 	}
 	if uprn != "" {
 		match = append(match, "r.uprn = ?")

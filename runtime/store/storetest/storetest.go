@@ -247,6 +247,7 @@ func testRegistrationsAt(t *testing.T, open func(*testing.T) store.Store) {
 		want                     []store.Registration
 	}{
 		{"postcode and premises", "AB1 2CD", "1", "", t0, []store.Registration{elec, gas}},
+		{"a postcode without its space, in lower case", "ab12cd", "1", "", t0, []store.Registration{elec, gas}},
 		{"UPRN", "", "", "100", t0, []store.Registration{elec, gas}},
 		{"either matches", "AB1 2CD", "2", "100", t0, []store.Registration{elec, other, gas}},
 		{"after the address changed", "AB1 2CD", "1", "", t2, []store.Registration{gas}},
