@@ -428,16 +428,18 @@ type StatusChecker interface {
 
 // Registered is the Registration Data check of the row keyed key for a
 // user of role, against the records of the device's MPxNs, as submission
-// makes it, with the detail and the clause a refusal names: what the
+// makes it, with the detail and the clause a refusal names (unbound: the
+// device relates to no MPxN, which no record names anyone for): what the
 // runtime asks when it runs a schedule, whose creation is not checked
-// (para 139) and whose owner may have lost the MPxN since. A row the
-// engine does not know passes.
-func (e *Engine) Registered(key, role, userID string, regs []Registration) (ok bool, detail, clause string) {
+// (para 139), or a future dated request, checked against the records as
+// they stood when it was received; either's sender may have lost the MPxN
+// since. A row the engine does not know passes.
+func (e *Engine) Registered(key, role, userID string, regs []Registration, unbound bool) (ok bool, detail, clause string) {
 	r := e.rows[key]
 	if r == nil {
 		return true, "", ""
 	}
-	if failed, d := e.notRegistered(r.p, role, userID, regs, false); failed { // a schedule's meter has its MPxN
+	if failed, d := e.notRegistered(r.p, role, userID, regs, unbound); failed {
 		return false, d, r.clauses[dcc.ReasonNotRegistered]
 	}
 	return true, "", ""
@@ -446,7 +448,7 @@ func (e *Engine) Registered(key, role, userID string, regs []Registration) (ok b
 // RegistrationChecker is what the runtime asks of the engine when a
 // schedule runs.
 type RegistrationChecker interface {
-	Registered(key, role, userID string, regs []Registration) (ok bool, detail, clause string)
+	Registered(key, role, userID string, regs []Registration, unbound bool) (ok bool, detail, clause string)
 }
 
 // Mover is what the runtime asks of the inventory policy when it applies a

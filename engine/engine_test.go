@@ -614,7 +614,7 @@ func TestRegistered(t *testing.T) {
 		{"no such row", "no-such-row", "EIS", supplierB, true},
 	}
 	for _, tc := range tests {
-		ok, detail, clause := e.Registered(tc.key, tc.role, tc.user, regs)
+		ok, detail, clause := e.Registered(tc.key, tc.role, tc.user, regs, false)
 		if ok != tc.want || (!ok && (detail == "" || clause == "")) {
 			t.Errorf("%s: Registered = %v, %q, %q; want %v (a refusal with its detail and clause)", tc.note, ok, detail, clause, tc.want)
 		}

@@ -668,7 +668,9 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 		}
 		defer releaseFrom()
 	}
-	if r.ScheduleID != "" {
+	// A Device Log change (8.11) is not: its check counts the devices it
+	// names beside the hub's MPxNs, which only submission gathers.
+	if r.ScheduleID != "" || r.Category == "future_dated" && len(svc.DeviceLogFields("add"))+len(svc.DeviceLogFields("remove")) == 0 {
 		if out, refused := g.notRegisteredAtRun(ctx, r, role); refused {
 			return out
 		}
@@ -828,10 +830,13 @@ func (g *Gateway) commissioningRefused(ctx context.Context, r store.Request) err
 	return nil
 }
 
-// notRegisteredAtRun checks a schedule's run against the Registration Data
-// as the engine checks a Service Request of its service (para 134,
-// footnote 13): creating the schedule was not (para 139), and the owner
-// may have lost the MPxN since (a change of supplier).
+// notRegisteredAtRun checks a schedule's run, or a future dated request
+// when it falls due, against the Registration Data in force then, as the
+// engine checks a Service Request of its service (para 134, footnote 13):
+// creating the schedule was not checked (para 139), a future dated request
+// against the records as they stood when it was received (a later file of
+// the Registration Data may say otherwise for its date), and the sender may
+// have lost the MPxN since (a change of supplier).
 func (g *Gateway) notRegisteredAtRun(ctx context.Context, r store.Request, role string) (store.Request, bool) {
 	rc, ok := behind[engine.RegistrationChecker](g.engine())
 	if !ok {
@@ -841,15 +846,19 @@ func (g *Gateway) notRegisteredAtRun(ctx context.Context, r store.Request, role 
 	if err != nil {
 		return r, false
 	}
-	regs, err := g.registrationFor(ctx, d, g.clk.Now())
+	regs, unbound, err := g.checkedRegistration(ctx, d, g.clk.Now())
 	if err != nil {
 		return r, false
 	}
-	registered, detail, clause := rc.Registered(r.Service, role, r.UserID, engineRegistrations(regs))
+	registered, detail, clause := rc.Registered(r.Service, role, r.UserID, engineRegistrations(regs), unbound)
 	if registered {
 		return r, false
 	}
-	return failedWith(r, dcc.ReasonNotRegistered, detail+", when the schedule's run falls due", clause), true
+	when := ", when the schedule's run falls due"
+	if r.ScheduleID == "" {
+		when = ", when the request falls due"
+	}
+	return failedWith(r, dcc.ReasonNotRegistered, detail+when, clause), true
 }
 
 // failedWith is failed with the clause given (the engine's, for the row),

@@ -429,3 +429,49 @@ func TestScheduleRunsReadTheirOwnPeriod(t *testing.T) {
 		}
 	}
 }
+
+// TestFutureDatedCheckedAgainstRegistrationWhenDue: a future dated
+// non-critical request is checked against the Registration Data in force
+// when it falls due, not only as the records stood when it was received:
+// a file loaded meanwhile that gives the MPAN to another supplier from
+// before the execution date refuses the losing supplier's reads then;
+// one due before the change goes ahead.
+func TestFutureDatedCheckedAgainstRegistrationWhenDue(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	change := w.g.Now().Add(24 * time.Hour)
+	read := func(at time.Time) store.Request {
+		t.Helper()
+		r := w.submit(alpha, alpha, engine.Request{Service: "4.8", Category: "future_dated", ExecuteAt: at,
+			Body: map[string]any{"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}})
+		if r.State != gateway.StatePending {
+			t.Fatalf("future dated read: %s %s %s", r.State, r.Reason, r.Message)
+		}
+		return r
+	}
+	before, after := read(change.Add(-time.Hour)), read(change.Add(time.Hour))
+	if err := w.g.Store().PutRegistration(ctx, store.Registration{MPxN: "1900000000011", Fuel: "electricity", ImportSupplier: beta,
+		NetworkOperator: "00-00-00-00-00-00-0E-01", Postcode: "LS1 1AA", Premises: "7", EffectiveFrom: change}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.g.Advance(ctx, 26*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		note         string
+		r            store.Request
+		state, cause string
+	}{
+		{"due before the change of supplier", before, gateway.StateAccepted, ""},
+		{"due after it", after, gateway.StateRejected, "NOT_REGISTERED"},
+	}
+	for _, tc := range tests {
+		got, err := w.g.Store().GetRequest(ctx, tc.r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State != tc.state || got.Reason != tc.cause || tc.cause != "" && !strings.Contains(got.Message, "falls due") {
+			t.Errorf("%s: %s %s %s, want %s %s", tc.note, got.State, got.Reason, got.Message, tc.state, tc.cause)
+		}
+	}
+}
