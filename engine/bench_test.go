@@ -183,7 +183,7 @@ func (bl *baseline) decide(req *Request, f *Facts) dcc.Reason {
 			}
 		}
 	}
-	if f.Anomaly.Max > 0 && f.Anomaly.Count > f.Anomaly.Max {
+	if f.Anomaly.Count > f.Anomaly.Max {
 		return dcc.ReasonAnomaly
 	}
 	return ""

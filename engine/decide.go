@@ -323,7 +323,7 @@ var checkFuncs = map[dcc.Reason]func(*state) (bool, string){
 	},
 	dcc.ReasonAnomaly: func(st *state) (bool, string) {
 		a := st.f.Anomaly
-		if a.Max > 0 && a.Count > a.Max {
+		if a.Count > a.Max { // Count 0: no threshold applies
 			return true, fmt.Sprintf("%d requests in the window, more than the threshold of %d", a.Count, a.Max)
 		}
 		return false, ""

@@ -113,7 +113,9 @@ type Credentials struct {
 }
 
 // Anomaly is the volume count of para 135: Count requests (this one
-// included) in the window, against Max (0: no threshold).
+// included) in the window of the threshold that applies, against its Max;
+// Count 0 when none applies. A Max of 0 is a threshold: it quarantines
+// every such request.
 type Anomaly struct {
 	Count int
 	Max   int

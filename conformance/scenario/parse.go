@@ -831,14 +831,9 @@ func (d *decoder) anomaly(top fields) []AnomalyRule {
 			d.errorf(f["service"].val, join(key, "service"), "unknown service reference %q", r.Service)
 		}
 		if e, ok := f["max"]; ok {
+			// 0 is a threshold: the first such request exceeds it and is
+			// quarantined, as is every one after it.
 			r.Max = d.integer(e.val, join(key, "max"))
-			// max 0 would quarantine every such request (the one that
-			// makes the count exceed max is quarantined); the gateway's
-			// thresholds cannot say that (it takes 0 for no threshold), so
-			// the rule would be silently ignored.
-			if n := resolved(e.val); r.Max == 0 && n != nil && n.Tag == "!!int" {
-				d.errorf(n, join(key, "max"), "must be at least 1: a threshold of 0, quarantining every request, is not one the gateway can set")
-			}
 		}
 		if v, ok := d.duration(f, "per", key); ok {
 			if v <= 0 {

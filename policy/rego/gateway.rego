@@ -534,7 +534,7 @@ fail contains {"code": "SIGNATURE_INVALID", "detail": "the credentials do not ve
 }
 
 fail contains {"code": "ANOMALY", "detail": sprintf("%d requests in the window, more than the threshold of %d", [facts.anomaly.count, facts.anomaly.max])} if {
-	facts.anomaly.max > 0
+	# count is 0 where no threshold applies; a max of 0 quarantines them all
 	facts.anomaly.count > facts.anomaly.max
 }
 

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -68,6 +69,12 @@ func (a *AdminServer) Reset(ctx context.Context, req *connect.Request[dccgatev1.
 		role := ""
 		if an.GetRole() != dccgatev1.Role_ROLE_UNSPECIFIED {
 			role = strings.ToUpper(enumName(an.GetRole().String(), "ROLE_"))
+		}
+		// max 0 is a threshold (every such request is quarantined); a
+		// rule that could never be met or never lapse is refused, not
+		// silently dropped.
+		if an.GetMax() < 0 || an.GetPer().AsDuration() <= 0 {
+			return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("anomaly threshold on %q: max must not be negative and per must be above 0 (max %d, per %s)", an.GetService(), an.GetMax(), an.GetPer().AsDuration()))
 		}
 		w.Anomaly = append(w.Anomaly, gateway.AnomalyRule{Service: an.GetService(), Role: role, Max: int(an.GetMax()), Per: an.GetPer().AsDuration()})
 	}

@@ -57,22 +57,22 @@ func parseAnomalyRule(item string) (AnomalyRule, error) {
 		return r, fmt.Errorf("no role after '@': %s", form)
 	}
 	var err error
-	if r.Max, r.Per, err = parseLimit(limit, form); err != nil {
+	// 0 is a threshold too: every such request is quarantined.
+	if r.Max, r.Per, err = parseLimit(limit, form, 0); err != nil {
 		return r, err
 	}
 	return r, nil
 }
 
-// parseLimit reads MAX/PER.
-func parseLimit(limit, form string) (int, time.Duration, error) {
+// parseLimit reads MAX/PER, refusing a MAX below least.
+func parseLimit(limit, form string, least int) (int, time.Duration, error) {
 	maxS, perS, ok := strings.Cut(limit, "/")
 	if !ok {
 		return 0, 0, fmt.Errorf("no '/' between the most and the window: %s", form)
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(maxS))
-	if err != nil || n < 1 {
-		// 0 would quarantine everything: not a threshold.
-		return 0, 0, fmt.Errorf("the most must be a whole number of at least 1, not %q", strings.TrimSpace(maxS))
+	if err != nil || n < least {
+		return 0, 0, fmt.Errorf("the most must be a whole number of at least %d, not %q", least, strings.TrimSpace(maxS))
 	}
 	per, err := time.ParseDuration(strings.TrimSpace(perS))
 	if err != nil || per <= 0 {
@@ -103,7 +103,9 @@ func parseAlertAnomalyRule(item string) (AlertAnomalyRule, error) {
 	if !ok || code == "" {
 		return AlertAnomalyRule{}, fmt.Errorf("no code before '=': %s", form)
 	}
-	n, per, err := parseLimit(limit, form)
+	// An alert is not refused but kept from its users: 0 would keep them
+	// all, which is not detecting anomalies.
+	n, per, err := parseLimit(limit, form, 1)
 	if err != nil {
 		return AlertAnomalyRule{}, err
 	}

@@ -24,8 +24,8 @@ func TestParseAnomaly(t *testing.T) {
 		{in: "=5/1h", err: "no service"},
 		{in: "4.1@=5/1h", err: "no role"},
 		{in: "4.1=5", err: "no '/'"},
-		{in: "4.1=0/1h", err: "at least 1"},
-		{in: "4.1=-3/1h", err: "at least 1"},
+		{in: "4.1=0/1h", want: []AnomalyRule{{Service: "4.1", Max: 0, Per: time.Hour}}},
+		{in: "4.1=-3/1h", err: "at least 0"},
 		{in: "4.1=many/1h", err: "whole number"},
 		{in: "4.1=5/hour", err: "duration"},
 		{in: "4.1=5/0s", err: "above 0"},
@@ -47,9 +47,9 @@ func TestParseAnomaly(t *testing.T) {
 // TestAnomalyKeyIsValidated: a malformed threshold fails Load, named by
 // its key and where it came from; a good one is read from the file.
 func TestAnomalyKeyIsValidated(t *testing.T) {
-	_, err := load(t, "", nil, "--anomaly", "4.1=0/1h")
+	_, err := load(t, "", nil, "--anomaly", "4.1=-1/1h")
 	if err == nil || !strings.Contains(err.Error(), "anomaly (from --anomaly)") {
-		t.Fatalf("Load with --anomaly 4.1=0/1h: %v, want an error naming the key and the flag", err)
+		t.Fatalf("Load with --anomaly 4.1=-1/1h: %v, want an error naming the key and the flag", err)
 	}
 	l, err := load(t, "anomaly: 4.1@EIS=2/1h\n", nil)
 	if err != nil {

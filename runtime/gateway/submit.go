@@ -179,7 +179,7 @@ func (g *Gateway) submitOnce(ctx context.Context, caller string, req *engine.Req
 	if err != nil {
 		return store.Request{}, err
 	}
-	pipeline = facts.Anomaly.Max == 0
+	pipeline = facts.Anomaly.Count == 0
 	// The predecessor is read once, before the checks: held behind one
 	// that changes the inventory, the device's state is checked when the
 	// request is released (para 126-127; the policy's deferred_when_held),
@@ -534,7 +534,7 @@ func (g *Gateway) facts(ctx context.Context, req *engine.Request, user store.Use
 				return nil, err
 			}
 			a := engine.Anomaly{Count: n + 1, Max: rule.Max}
-			if f.Anomaly.Max == 0 || a.Count > a.Max {
+			if f.Anomaly.Count == 0 || a.Count > a.Max {
 				f.Anomaly = a
 			}
 			if a.Count > a.Max {
@@ -621,7 +621,7 @@ func (g *Gateway) anomalyRules(key, ref, role string) []AnomalyRule {
 	defer g.anomalyMu.RUnlock()
 	var out []AnomalyRule
 	for _, r := range g.anomaly {
-		if (r.Service == key || r.Service == ref) && (r.Role == "" || r.Role == role) && r.Max > 0 {
+		if (r.Service == key || r.Service == ref) && (r.Role == "" || r.Role == role) && r.Max >= 0 && r.Per > 0 {
 			out = append(out, r)
 		}
 	}

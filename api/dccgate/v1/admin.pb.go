@@ -288,6 +288,10 @@ func (x *InventoryDevice) GetCredentials() string {
 	return ""
 }
 
+// An anomaly-detection threshold (para 135): a user's requests of the
+// service, by users of the role (unspecified: every role), past max within
+// any per are quarantined. max 0 quarantines every such request; a negative
+// max or a per of 0 is refused.
 type AnomalyThreshold struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Service       string                 `protobuf:"bytes,1,opt,name=service,proto3" json:"service,omitempty"`
