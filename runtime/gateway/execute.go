@@ -72,6 +72,17 @@ func (g *Gateway) SubmitSignedFor(ctx context.Context, caller, requestID string,
 		return store.Request{}, err
 	}
 	prev := r.State
+	if user.Suspended {
+		// A signed Pre-Command is checked as a Service Request is (para
+		// 134), the user's rights first: suspended since it was sent
+		// (Section M8), it is refused.
+		r = failed(r, dcc.ReasonUserSuspended, "the user's rights are suspended (Section M8): its signed Pre-Command is refused")
+		r.CompletedAt = g.clk.Now()
+		if err := g.finish(ctx, r, prev); err != nil {
+			return store.Request{}, err
+		}
+		return r, nil
+	}
 	if problem := certificateProblem(user, presented(ctx), g.clk.Now()); problem != "" {
 		r.State, r.Reason, r.Clause = StateRejected, string(dcc.ReasonCertificateInvalid), dcc.ReasonClauses[dcc.ReasonCertificateInvalid]
 		r.Message, r.CompletedAt = problem, g.clk.Now()
@@ -625,6 +636,13 @@ func (g *Gateway) run(ctx context.Context, r store.Request, role string) store.R
 	if role == "" && (later || svc.DeviceService) {
 		role = g.roleOf(ctx, r.UserID)
 	}
+	if later {
+		// The user's rights may have been suspended since its checks
+		// (para 134, Section M8): first, as at submission.
+		if out, refused := g.suspendedAtRun(ctx, r); refused {
+			return out
+		}
+	}
 	if !svc.DeviceService {
 		if later {
 			// The DCC's activities run later too (8.6 future dated, any
@@ -828,6 +846,19 @@ func (g *Gateway) commissioningRefused(ctx context.Context, r store.Request) err
 		return statusError{code: reason, msg: detail, clause: clause}
 	}
 	return nil
+}
+
+// suspendedAtRun refuses a request that runs later than it was checked
+// (future dated, or held behind its predecessor) whose user's rights have
+// been suspended meanwhile (para 134: the user "has not had rights to do
+// so suspended"): the DCC acts for no suspended user, as it keeps none of
+// its schedules (para 125).
+func (g *Gateway) suspendedAtRun(ctx context.Context, r store.Request) (store.Request, bool) {
+	u, err := g.user(ctx, r.UserID)
+	if err != nil || !u.Suspended {
+		return r, false
+	}
+	return failed(r, dcc.ReasonUserSuspended, "the user's rights were suspended before the request ran (Section M8)"), true
 }
 
 // notRegisteredAtRun checks a schedule's run, or a future dated request
